@@ -1,0 +1,272 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento/api"
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+type fixture struct {
+	pool    *pgxpool.Pool
+	server  *httptest.Server
+	eventID int64
+	hotels  []db.SeededHotel
+}
+
+// newFixture serves the real API over real HTTP on a fresh database seeded
+// with one event of two hotels.
+func newFixture(t *testing.T, rooms int32, opts api.Options) *fixture {
+	t.Helper()
+	pool := dbtest.NewPool(t, 10)
+	event, err := db.Seed(context.Background(), pool, db.SeedSpec{Name: "Gophercon", Hotels: 2, Rooms: rooms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	server := httptest.NewServer(api.NewServer(&db.Store{Pool: pool}, opts))
+	t.Cleanup(server.Close)
+	return &fixture{pool: pool, server: server, eventID: event.EventID, hotels: event.Hotels}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (f *fixture) do(t *testing.T, method, path, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, f.server.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := f.server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			t.Fatalf("%s %s: body is not a JSON object: %q", method, path, raw)
+		}
+	}
+	return r
+}
+
+func (f *fixture) reservePath(hotel int, mode string) string {
+	return fmt.Sprintf("/%d/%d/reserve/%s", f.eventID, f.hotels[hotel].HotelID, mode)
+}
+
+// errorCode returns the code of a JSON error body, failing on any other shape.
+func errorCode(t *testing.T, r response) string {
+	t.Helper()
+	e, ok := r.body["error"].(map[string]any)
+	if !ok || len(r.body) != 1 {
+		t.Fatalf("not an error body: %s", r.raw)
+	}
+	code, _ := e["code"].(string)
+	message, _ := e["message"].(string)
+	if code == "" || message == "" || len(e) != 2 {
+		t.Fatalf("error body needs exactly a code and a message: %s", r.raw)
+	}
+	return code
+}
+
+// dbState is everything a rejected request must leave untouched.
+func (f *fixture) dbState(t *testing.T) string {
+	t.Helper()
+	var state string
+	err := f.pool.QueryRow(context.Background(), `
+		SELECT (SELECT string_agg(format('%s:%s/%s/%s', id, assigned, reserved, locked), ',' ORDER BY id) FROM event_hotel_rooms)
+		    || '|' || (SELECT count(*) FROM reservations)`).Scan(&state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state
+}
+
+func TestReserveAndAvailabilityShapes(t *testing.T) {
+	f := newFixture(t, 10, api.Options{})
+
+	r := f.do(t, "POST", f.reservePath(0, "atomic"), `{"name":"alice","rooms":3}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("reserve: %d %s", r.status, r.raw)
+	}
+	if r.body["rooms"] != 3.0 || r.body["name"] != "alice" || r.body["mode"] != "atomic" ||
+		r.body["event_id"] != float64(f.eventID) || r.body["hotel_id"] != float64(f.hotels[0].HotelID) {
+		t.Fatalf("reserve body: %s", r.raw)
+	}
+	if id, ok := r.body["reservation_id"].(float64); !ok || id <= 0 {
+		t.Fatalf("reservation_id missing: %s", r.raw)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+
+	r = f.do(t, "GET", fmt.Sprintf("/%d/%d/available", f.eventID, f.hotels[0].HotelID), "")
+	want := fmt.Sprintf(`{"event_id":%d,"hotel_id":%d,"assigned":10,"reserved":3,"locked":0,"available":7}`, f.eventID, f.hotels[0].HotelID)
+	if r.status != http.StatusOK || strings.TrimSpace(r.raw) != want {
+		t.Fatalf("hotel availability: %d %s\nwant %s", r.status, r.raw, want)
+	}
+
+	r = f.do(t, "GET", fmt.Sprintf("/%d/available", f.eventID), "")
+	want = fmt.Sprintf(`{"event_id":%d,"available":17,"hotels":[`+
+		`{"hotel_id":%d,"name":%q,"assigned":10,"reserved":3,"locked":0,"available":7},`+
+		`{"hotel_id":%d,"name":%q,"assigned":10,"reserved":0,"locked":0,"available":10}]}`,
+		f.eventID, f.hotels[0].HotelID, f.hotels[0].Name, f.hotels[1].HotelID, f.hotels[1].Name)
+	if r.status != http.StatusOK || strings.TrimSpace(r.raw) != want {
+		t.Fatalf("event availability: %d %s\nwant %s", r.status, r.raw, want)
+	}
+
+	if r := f.do(t, "GET", "/healthz", ""); r.status != http.StatusOK || r.body["status"] != "ok" {
+		t.Fatalf("healthz: %d %s", r.status, r.raw)
+	}
+}
+
+func TestEveryModeSellsOutWithClearCodes(t *testing.T) {
+	for _, strategy := range db.Strategies {
+		t.Run(strategy.Name, func(t *testing.T) {
+			f := newFixture(t, 6, api.Options{})
+			steps := []struct {
+				body   string
+				status int
+				code   string
+			}{
+				{`{"name":"a","rooms":5}`, http.StatusCreated, ""},
+				{`{"name":"b","rooms":2}`, http.StatusConflict, "insufficient_rooms"},
+				{`{"name":"c","rooms":1}`, http.StatusCreated, ""},
+				{`{"name":"d","rooms":1}`, http.StatusConflict, "sold_out"},
+			}
+			for _, step := range steps {
+				r := f.do(t, "POST", f.reservePath(1, strategy.Name), step.body)
+				if r.status != step.status || (step.code != "" && errorCode(t, r) != step.code) {
+					t.Fatalf("%s: %d %s; want %d %s", step.body, r.status, r.raw, step.status, step.code)
+				}
+			}
+		})
+	}
+}
+
+func TestBadRequestsChangeNothing(t *testing.T) {
+	f := newFixture(t, 10, api.Options{})
+	good := f.reservePath(0, "atomic")
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		code                     string
+	}{
+		{"event id not a number", "POST", fmt.Sprintf("/abc/%d/reserve/atomic", f.hotels[0].HotelID), `{"name":"a","rooms":1}`, 400, "invalid_request"},
+		{"event id zero", "POST", fmt.Sprintf("/0/%d/reserve/atomic", f.hotels[0].HotelID), `{"name":"a","rooms":1}`, 400, "invalid_request"},
+		{"event id negative", "GET", "/-4/available", "", 400, "invalid_request"},
+		{"event id overflows", "GET", "/99999999999999999999/available", "", 400, "invalid_request"},
+		{"hotel id not a number", "POST", fmt.Sprintf("/%d/x/reserve/atomic", f.eventID), `{"name":"a","rooms":1}`, 400, "invalid_request"},
+		{"unknown mode", "POST", f.reservePath(0, "yolo"), `{"name":"a","rooms":1}`, 400, "unknown_mode"},
+		{"empty body", "POST", good, ``, 400, "invalid_request"},
+		{"not JSON", "POST", good, `rooms=3`, 400, "invalid_request"},
+		{"truncated JSON", "POST", good, `{"name":"a","rooms":`, 400, "invalid_request"},
+		{"JSON array", "POST", good, `[1,2]`, 400, "invalid_request"},
+		{"unknown field", "POST", good, `{"name":"a","rooms":1,"vip":true}`, 400, "invalid_request"},
+		{"trailing data", "POST", good, `{"name":"a","rooms":1} {"name":"b","rooms":1}`, 400, "invalid_request"},
+		{"trailing garbage", "POST", good, `{"name":"a","rooms":1}x`, 400, "invalid_request"},
+		{"rooms fractional", "POST", good, `{"name":"a","rooms":1.5}`, 400, "invalid_request"},
+		{"rooms string", "POST", good, `{"name":"a","rooms":"2"}`, 400, "invalid_request"},
+		{"rooms missing", "POST", good, `{"name":"a"}`, 400, "invalid_request"},
+		{"rooms null", "POST", good, `{"name":"a","rooms":null}`, 400, "invalid_request"},
+		{"rooms zero", "POST", good, `{"name":"a","rooms":0}`, 400, "invalid_request"},
+		{"rooms negative", "POST", good, `{"name":"a","rooms":-2}`, 400, "invalid_request"},
+		{"rooms over max", "POST", good, `{"name":"a","rooms":6}`, 400, "invalid_request"},
+		{"rooms huge", "POST", good, `{"name":"a","rooms":1e30}`, 400, "invalid_request"},
+		{"name missing", "POST", good, `{"rooms":1}`, 400, "invalid_request"},
+		{"name empty", "POST", good, `{"name":"","rooms":1}`, 400, "invalid_request"},
+		{"name blank", "POST", good, `{"name":"   ","rooms":1}`, 400, "invalid_request"},
+		{"name too long", "POST", good, `{"name":"` + strings.Repeat("é", 201) + `","rooms":1}`, 400, "invalid_request"},
+		{"name with NUL", "POST", good, `{"name":"a\u0000b","rooms":1}`, 400, "invalid_request"},
+		{"name not a string", "POST", good, `{"name":7,"rooms":1}`, 400, "invalid_request"},
+		{"body too large", "POST", good, `{"name":"` + strings.Repeat("a", 5000) + `","rooms":1}`, 413, "payload_too_large"},
+		{"unknown event", "POST", fmt.Sprintf("/%d/%d/reserve/atomic", f.eventID+100, f.hotels[0].HotelID), `{"name":"a","rooms":1}`, 404, "not_found"},
+		{"hotel of no such event", "GET", fmt.Sprintf("/%d/%d/available", f.eventID, f.hotels[1].HotelID+100), "", 404, "not_found"},
+		{"unknown event availability", "GET", fmt.Sprintf("/%d/available", f.eventID+100), "", 404, "not_found"},
+		{"no such endpoint", "GET", "/a/b/c/d/e", "", 404, "not_found"},
+		{"wrong method", "DELETE", fmt.Sprintf("/%d/available", f.eventID), "", 405, "method_not_allowed"},
+	}
+	before := f.dbState(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := f.do(t, c.method, c.path, c.body)
+			if r.status != c.status || errorCode(t, r) != c.code {
+				t.Fatalf("%d %s; want %d %s", r.status, r.raw, c.status, c.code)
+			}
+			if after := f.dbState(t); after != before {
+				t.Fatalf("database changed: %s -> %s", before, after)
+			}
+		})
+	}
+	r := f.do(t, "POST", f.reservePath(0, "nope"), `{"name":"a","rooms":1}`)
+	if msg := r.body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "naive, pessimistic, atomic, optimistic") {
+		t.Fatalf("unknown_mode message does not list the modes: %q", msg)
+	}
+}
+
+func TestMaxRoomsIsConfigurable(t *testing.T) {
+	f := newFixture(t, 10, api.Options{MaxRooms: 8})
+	if r := f.do(t, "POST", f.reservePath(0, "pessimistic"), `{"name":"a","rooms":8}`); r.status != http.StatusCreated {
+		t.Fatalf("8 rooms with --max-rooms 8: %d %s", r.status, r.raw)
+	}
+	if r := f.do(t, "POST", f.reservePath(0, "pessimistic"), `{"name":"a","rooms":9}`); r.status != http.StatusBadRequest {
+		t.Fatalf("9 rooms with --max-rooms 8: %d %s", r.status, r.raw)
+	}
+}
+
+// A database that does not answer is 503 unavailable, retryable, for reads,
+// reservations and the health check alike.
+func TestDatabaseDownIsUnavailable(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := listener.Addr().String()
+	listener.Close()
+	pool, err := pgxpool.New(context.Background(), "postgres://postgres@"+deadAddr+"/evento?connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	server := httptest.NewServer(api.NewServer(&db.Store{Pool: pool}, api.Options{
+		QueryTimeout: 3 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}))
+	t.Cleanup(server.Close)
+	f := &fixture{server: server, eventID: 1, hotels: []db.SeededHotel{{HotelID: 1}}}
+	for _, req := range []struct{ method, path, body string }{
+		{"GET", "/healthz", ""},
+		{"GET", "/1/available", ""},
+		{"GET", "/1/1/available", ""},
+		{"POST", f.reservePath(0, "atomic"), `{"name":"a","rooms":1}`},
+	} {
+		r := f.do(t, req.method, req.path, req.body)
+		if r.status != http.StatusServiceUnavailable || errorCode(t, r) != "unavailable" || r.header.Get("Retry-After") == "" {
+			t.Fatalf("%s %s with the database down: %d %s", req.method, req.path, r.status, r.raw)
+		}
+	}
+}

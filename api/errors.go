@@ -1,0 +1,90 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/evento-lab/evento/db"
+)
+
+// Error codes are part of the API contract (api/openapi.yaml): clients
+// branch on them, so they never change meaning.
+const (
+	CodeInvalidRequest    = "invalid_request"
+	CodeUnknownMode       = "unknown_mode"
+	CodeNotFound          = "not_found"
+	CodeMethodNotAllowed  = "method_not_allowed"
+	CodeSoldOut           = "sold_out"
+	CodeInsufficientRooms = "insufficient_rooms"
+	CodeConflict          = "conflict"
+	CodePayloadTooLarge   = "payload_too_large"
+	CodeUnavailable       = "unavailable"
+	CodeInternal          = "internal"
+)
+
+// Error is an error with a status and code meant for the client. Its message
+// is safe to show; internal details stay in the server's log.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func invalid(message string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: message}
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// toAPIError maps every error a handler can meet to what the client sees.
+// This is the one place where domain errors become HTTP statuses.
+func toAPIError(err error) *Error {
+	var apiErr *Error
+	var shortfall *db.ShortfallError
+	switch {
+	case errors.As(err, &apiErr):
+		return apiErr
+	case errors.As(err, &shortfall) && errors.Is(err, db.ErrSoldOut):
+		return &Error{Status: http.StatusConflict, Code: CodeSoldOut, Message: shortfall.Error()}
+	case errors.As(err, &shortfall):
+		return &Error{Status: http.StatusConflict, Code: CodeInsufficientRooms, Message: shortfall.Error()}
+	case errors.Is(err, db.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
+	case errors.Is(err, db.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "a concurrent reservation changed the hotel's rooms first; retry"}
+	case db.IsUnavailable(err):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the database is unavailable or did not answer in time; retry later"}
+	default:
+		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
+	}
+}
+
+// writeError answers with the error's JSON body and logs what the client
+// does not get to see.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away; nobody is left to answer.
+		s.log.Debug("client gone", "method", r.Method, "path", r.URL.Path, "err", err)
+		return
+	}
+	apiErr := toAPIError(err)
+	if apiErr.Status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", apiErr.Status, "err", err)
+	} else {
+		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", apiErr.Code, "err", err)
+	}
+	if apiErr.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, apiErr.Status, errorBody{Error: errorDetail{Code: apiErr.Code, Message: apiErr.Message}}, s.log)
+}

@@ -1,0 +1,91 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxNameLength matches the CHECK on reservations.name.
+const maxNameLength = 200
+
+// pathID parses a path segment as a positive 64-bit id.
+func pathID(r *http.Request, name string) (int64, error) {
+	raw := r.PathValue(name)
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, invalid(fmt.Sprintf("%s must be a positive integer, got %q", name, raw))
+	}
+	return id, nil
+}
+
+func eventHotelIDs(r *http.Request) (eventID, hotelID int64, err error) {
+	if eventID, err = pathID(r, "event_id"); err != nil {
+		return 0, 0, err
+	}
+	if hotelID, err = pathID(r, "hotel_id"); err != nil {
+		return 0, 0, err
+	}
+	return eventID, hotelID, nil
+}
+
+// decodeJSON reads exactly one JSON object into dst: no unknown fields, no
+// trailing data, at most maxBodyBytes.
+func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return bodyError(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return bodyError(err)
+		}
+		return invalid("request body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+func bodyError(err error) error {
+	var tooLarge *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &tooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge,
+			Message: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)}
+	case errors.Is(err, io.EOF):
+		return invalid("request body is empty; expected a JSON object")
+	case errors.As(err, &typeErr):
+		return invalid(fmt.Sprintf("field %q has the wrong type: expected %s", typeErr.Field, typeErr.Type))
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return invalid("request body is not valid JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		// encoding/json has no typed error for unknown fields.
+		return invalid(strings.TrimPrefix(err.Error(), "json: "))
+	default:
+		return invalid("request body is not a valid JSON object")
+	}
+}
+
+// validName accepts 1..200 characters, not all blank, with no control
+// characters (PostgreSQL's text rejects NUL outright).
+func validName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return invalid("name is required")
+	}
+	if n := utf8.RuneCountInString(name); n > maxNameLength {
+		return invalid(fmt.Sprintf("name is %d characters long; at most %d are allowed", n, maxNameLength))
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return invalid("name must not contain control characters")
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+// Package api serves Evento's HTTP endpoints. It knows HTTP and nothing of
+// SQL: it validates requests, calls the db package, and maps its errors to
+// statuses and stable codes in one place (errors.go).
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/evento-lab/evento/db"
+)
+
+// Options tune the server's limits.
+type Options struct {
+	// MaxRooms is the most rooms one request may reserve (default 5).
+	MaxRooms int32
+	// QueryTimeout bounds each request's time in the database (default 5s);
+	// past it the client gets 503 unavailable.
+	QueryTimeout time.Duration
+	Log          *slog.Logger
+}
+
+// maxBodyBytes is far above any valid request (a 200-character name and a
+// small integer); a larger body is refused before it is parsed.
+const maxBodyBytes = 4 << 10
+
+// Server routes Evento's endpoints to the store.
+type Server struct {
+	store *db.Store
+	opts  Options
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// NewServer returns the HTTP handler for Evento's API.
+func NewServer(store *db.Store, opts Options) *Server {
+	if opts.MaxRooms <= 0 {
+		opts.MaxRooms = 5
+	}
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = 5 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	s := &Server{store: store, opts: opts, log: opts.Log, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.mux.HandleFunc("GET /{event_id}/available", s.handleEventAvailability)
+	s.mux.HandleFunc("GET /{event_id}/{hotel_id}/available", s.handleHotelAvailability)
+	s.mux.HandleFunc("POST /{event_id}/{hotel_id}/reserve/{mode}", s.handleReserve)
+	return s
+}
+
+// ServeHTTP answers unknown paths and methods with the same JSON error body
+// as every other failure, instead of the mux's plain-text defaults.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, pattern := s.mux.Handler(r); pattern == "" {
+		probe := &headerRecorder{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
+				Message: r.Method + " is not allowed here; allowed: " + probe.header.Get("Allow")})
+			return
+		}
+		s.writeError(w, r, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint: " + r.URL.Path})
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// queryContext bounds a request's time in the database.
+func (s *Server) queryContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.opts.QueryTimeout)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.queryContext(r)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}, s.log)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any, log *slog.Logger) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(body); err != nil {
+		log.Debug("write response", "err", err)
+	}
+}
+
+// headerRecorder captures what the mux's default 404/405 handlers would
+// answer, so ServeHTTP can say the same in JSON.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(status int)      { h.status = status }

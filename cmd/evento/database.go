@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+
+	"github.com/evento-lab/evento/db/localpg"
+)
+
+// databaseFlags are shared by every subcommand that needs a database.
+type databaseFlags struct {
+	url      string
+	embedded bool
+	dir      string
+}
+
+func (d *databaseFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.url, "database-url", os.Getenv("DATABASE_URL"),
+		"PostgreSQL URL (env DATABASE_URL); unset: "+localpg.DefaultURL+", else a throwaway server")
+	fs.BoolVar(&d.embedded, "embedded", false, "always start a throwaway PostgreSQL, even when a server is reachable")
+	fs.StringVar(&d.dir, "db-dir", "", "keep the throwaway PostgreSQL's data in this directory between runs")
+}
+
+// resolve finds or starts the database. maxConns sizes a throwaway server
+// for the pools that will use it. Durability stays on: figures from a
+// server that does not fsync would flatter every strategy.
+func (d *databaseFlags) resolve(ctx context.Context, maxConns int) (*localpg.Resolved, error) {
+	return localpg.Resolve(ctx, localpg.ResolveOptions{
+		DatabaseURL:    d.url,
+		Embedded:       d.embedded,
+		DBDir:          d.dir,
+		Durable:        true,
+		MaxConnections: maxConns,
+		Log:            os.Stderr,
+	})
+}

@@ -1,0 +1,74 @@
+// Command evento is Evento's single binary: the reservation server, the
+// seeder, and the experiment that drives them. main only wires flags to the
+// api, db and load packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+)
+
+// usageError marks errors caused by how evento was invoked; they exit 2.
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root := newRootCommand()
+	if err := root.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "evento: %v\n", err)
+		return 2
+	}
+	err := root.Run(ctx)
+	var exit exitCode
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &exit):
+		return int(exit)
+	default:
+		fmt.Fprintf(os.Stderr, "evento: %v\n", err)
+		return 2
+	}
+}
+
+// exitCode ends the process with a status after the command has already
+// said everything it had to say.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func newRootCommand() *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "evento",
+		ShortUsage: "evento <subcommand> [flags]",
+		ShortHelp:  "A lab that shows which concurrency-control strategies stop overbooking, and what each costs.",
+		Subcommands: []*ffcli.Command{
+			newServeCommand(),
+			newSeedCommand(),
+			newMigrateCommand(),
+		},
+		Exec: func(context.Context, []string) error { return flag.ErrHelp },
+	}
+}

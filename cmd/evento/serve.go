@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/evento-lab/evento/api"
+	"github.com/evento-lab/evento/db"
+)
+
+type serveConfig struct {
+	db           databaseFlags
+	addr         string
+	pool         int
+	maxRooms     int
+	queryTimeout time.Duration
+	logLevel     slog.Level
+}
+
+func newServeCommand() *ffcli.Command {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("evento serve", flag.ContinueOnError)
+	cfg.db.register(fs)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free one)")
+	fs.IntVar(&cfg.pool, "pool", 20, "maximum database connections of this server")
+	fs.IntVar(&cfg.maxRooms, "max-rooms", 5, "most rooms one request may reserve")
+	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 5*time.Second, "time a request may spend in the database before 503")
+	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
+	return &ffcli.Command{
+		Name:       "serve",
+		ShortUsage: "evento serve [--addr 127.0.0.1:8080] [--pool N]",
+		ShortHelp:  "Serve the reservation API.",
+		FlagSet:    fs,
+		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
+		Exec:       func(ctx context.Context, _ []string) error { return serve(ctx, cfg) },
+	}
+}
+
+func serve(ctx context.Context, cfg serveConfig) error {
+	if cfg.pool < 1 || cfg.maxRooms < 1 {
+		return usagef("--pool and --max-rooms must be at least 1")
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	database, err := cfg.db.resolve(ctx, cfg.pool+10)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	pool, err := db.OpenPool(ctx, database.URL, int32(cfg.pool))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool); err != nil {
+		return err
+	}
+
+	listener, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	server := &http.Server{
+		Handler: api.NewServer(&db.Store{Pool: pool}, api.Options{
+			MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout, Log: log,
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      cfg.queryTimeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	// The first line on stdout is the address, so a parent process that
+	// asked for port 0 learns which one it got.
+	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
+	log.Info("serving", "addr", listener.Addr().String(), "pool", cfg.pool)
+
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(listener) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,81 @@
+package db_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/dbtest"
+)
+
+// 60 clients race for a 20-room hotel with each safe strategy: never more
+// than 20 rooms booked, the counter equals the sum of the rows, every
+// acknowledged booking is a row, and the hotel really sells out.
+func TestSafeStrategiesNeverOverbook(t *testing.T) {
+	const clients, rooms = 60, 20
+	for _, strategy := range db.Strategies {
+		if !strategy.Safe {
+			continue
+		}
+		t.Run(strategy.Name, func(t *testing.T) {
+			pool := dbtest.NewPool(t, clients)
+			hotel := seedHotel(t, pool, rooms)
+			ctx := testContext(t)
+
+			var mu sync.Mutex // guards acknowledged and conflicts
+			acknowledged := map[int64]int32{}
+			conflicts := 0
+			var wg sync.WaitGroup
+			errs := make(chan error, clients)
+			for c := range clients {
+				wg.Go(func() {
+					rng := rand.New(rand.NewPCG(uint64(c), 7))
+					want := int32(1 + rng.IntN(3))
+					for {
+						booking, err := db.Reserve(ctx, pool, strategy, hotel.request(fmt.Sprintf("client-%d", c), want))
+						var shortfall *db.ShortfallError
+						switch {
+						case err == nil:
+							mu.Lock()
+							acknowledged[booking.ReservationID] = booking.Rooms
+							mu.Unlock()
+						case errors.Is(err, db.ErrConflict):
+							mu.Lock()
+							conflicts++
+							mu.Unlock()
+						case errors.Is(err, db.ErrSoldOut):
+							return
+						case errors.As(err, &shortfall):
+							want = shortfall.Available
+						default:
+							errs <- err
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatalf("unexpected error: %v", err)
+			}
+
+			totals := readTotals(t, pool, hotel.HotelID)
+			if totals.booked != rooms || totals.reserved != rooms {
+				t.Fatalf("booked %d, counter %d; want both exactly %d (never more, and sold out)", totals.booked, totals.reserved, rooms)
+			}
+			if len(acknowledged) != len(totals.reservationIDs) {
+				t.Fatalf("%d bookings acknowledged, %d rows stored", len(acknowledged), len(totals.reservationIDs))
+			}
+			for id, n := range acknowledged {
+				if totals.reservationIDs[id] != n {
+					t.Fatalf("acknowledged reservation %d of %d rooms; stored: %d", id, n, totals.reservationIDs[id])
+				}
+			}
+			t.Logf("%s: %d reservations, %d conflicts retried", strategy.Name, len(acknowledged), conflicts)
+		})
+	}
+}

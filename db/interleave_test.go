@@ -1,0 +1,298 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/dbtest"
+)
+
+// These tests drive two sessions step by step, as PostgreSQL's isolation
+// tester does: each session runs a strategy's real Book function in its own
+// transaction, and the test decides which statement runs when. Races are
+// therefore reproduced on every run, not hoped for.
+
+// session runs one strategy's Book in its own transaction, pausing before
+// the statement named pauseBefore until the test resumes it.
+type session struct {
+	t       *testing.T
+	tx      pgx.Tx
+	pid     uint32
+	paused  chan struct{}
+	resume  chan struct{}
+	outcome chan outcome
+}
+
+type outcome struct {
+	booking db.Booking
+	err     error
+}
+
+// steppedTx lets a session stop before a chosen statement.
+type steppedTx struct {
+	pgx.Tx
+	before func(sql string)
+}
+
+func (s steppedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	s.before(sql)
+	return s.Tx.Exec(ctx, sql, args...)
+}
+
+func (s steppedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	s.before(sql)
+	return s.Tx.Query(ctx, sql, args...)
+}
+
+func (s steppedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	s.before(sql)
+	return s.Tx.QueryRow(ctx, sql, args...)
+}
+
+// begin opens the session's transaction; run starts Book in it.
+func begin(t *testing.T, pool *pgxpool.Pool) *session {
+	t.Helper()
+	ctx := testContext(t)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	s := &session{t: t, tx: tx, paused: make(chan struct{}), resume: make(chan struct{}), outcome: make(chan outcome, 1)}
+	s.pid = tx.Conn().PgConn().PID()
+	return s
+}
+
+func (s *session) run(strategy db.Strategy, req db.BookRequest, pauseBefore string) {
+	ctx := testContext(s.t)
+	q := db.New(steppedTx{Tx: s.tx, before: func(sql string) {
+		if pauseBefore != "" && strings.HasPrefix(sql, "-- name: "+pauseBefore+" ") {
+			s.paused <- struct{}{}
+			<-s.resume
+		}
+	}})
+	go func() {
+		booking, err := strategy.Book(ctx, q, req)
+		s.outcome <- outcome{booking, err}
+	}()
+}
+
+func (s *session) waitPaused() {
+	s.t.Helper()
+	select {
+	case <-s.paused:
+	case o := <-s.outcome:
+		s.t.Fatalf("session finished (%+v) instead of pausing", o)
+	case <-time.After(10 * time.Second):
+		s.t.Fatal("session never reached its pause")
+	}
+}
+
+func (s *session) wait() outcome {
+	s.t.Helper()
+	select {
+	case o := <-s.outcome:
+		return o
+	case <-time.After(10 * time.Second):
+		s.t.Fatal("session never finished")
+		return outcome{}
+	}
+}
+
+func (s *session) commit() {
+	s.t.Helper()
+	if err := s.tx.Commit(testContext(s.t)); err != nil {
+		s.t.Fatalf("commit: %v", err)
+	}
+}
+
+// waitBlockedOnLock returns once PostgreSQL reports the session waiting for
+// a lock: the proof that it is queued behind the other session, not racing.
+func (s *session) waitBlockedOnLock(pool *pgxpool.Pool) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var waiting bool
+		err := pool.QueryRow(testContext(s.t),
+			`SELECT coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE pid = $1`, int32(s.pid),
+		).Scan(&waiting)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if waiting {
+			return
+		}
+		select {
+		case o := <-s.outcome:
+			s.t.Fatalf("session finished (%+v) instead of waiting for the lock", o)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	s.t.Fatal("session never waited for a lock")
+}
+
+// naive, permutation r1 r2 w1 c1 w2 c2: both read 0 of 5 reserved, both book
+// 5. The counter says 5; the rows say 10 of 5 assigned. This is the lesson.
+func TestNaiveOverbooksOnInterleavedReads(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedHotel(t, pool, 5)
+	naive := mustStrategy(t, "naive")
+
+	s1, s2 := begin(t, pool), begin(t, pool)
+	s1.run(naive, hotel.request("alice", 5), "NaiveBook")
+	s1.waitPaused() // s1 has read reserved = 0
+	s2.run(naive, hotel.request("bob", 5), "NaiveBook")
+	s2.waitPaused() // s2 has read reserved = 0 too
+
+	s1.resume <- struct{}{}
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s1.commit()
+	s2.resume <- struct{}{}
+	if o := s2.wait(); o.err != nil {
+		t.Fatalf("s2: %v", o.err)
+	}
+	s2.commit()
+
+	totals := readTotals(t, pool, hotel.HotelID)
+	if totals.booked != 10 || totals.reserved != 5 || totals.assigned != 5 {
+		t.Fatalf("totals = %+v; want the lost update: 10 rooms booked, counter 5, 5 assigned", totals)
+	}
+}
+
+// pessimistic, same schedule attempted: s2's read waits on s1's row lock, so
+// it can only read after s1 commits, and then it sees the hotel sold out.
+func TestPessimisticQueuesTheSecondReader(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedHotel(t, pool, 5)
+	pessimistic := mustStrategy(t, "pessimistic")
+
+	s1, s2 := begin(t, pool), begin(t, pool)
+	s1.run(pessimistic, hotel.request("alice", 5), "PessimisticBook")
+	s1.waitPaused() // s1 holds the row lock
+	s2.run(pessimistic, hotel.request("bob", 5), "PessimisticBook")
+	s2.waitBlockedOnLock(pool)
+
+	s1.resume <- struct{}{}
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s1.commit()
+	if o := s2.wait(); !errors.Is(o.err, db.ErrSoldOut) {
+		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
+	}
+	s2.commit()
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 || totals.reserved != 5 {
+		t.Fatalf("totals = %+v; want 5 booked", totals)
+	}
+}
+
+// atomic: s1's conditional UPDATE has run but not committed; s2's waits on
+// the row lock, then re-checks its WHERE on s1's committed row and books
+// nothing.
+func TestAtomicRechecksAfterWaiting(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedHotel(t, pool, 5)
+	atomic := mustStrategy(t, "atomic")
+
+	s1, s2 := begin(t, pool), begin(t, pool)
+	s1.run(atomic, hotel.request("alice", 5), "")
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s2.run(atomic, hotel.request("bob", 5), "")
+	s2.waitBlockedOnLock(pool)
+	s1.commit()
+	if o := s2.wait(); !errors.Is(o.err, db.ErrSoldOut) {
+		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
+	}
+	s2.commit()
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 || totals.reserved != 5 {
+		t.Fatalf("totals = %+v; want 5 booked", totals)
+	}
+}
+
+// optimistic, permutation r1 r2 w1 c1 w2: s2's compare-and-swap finds a
+// newer updated_at than it read, books nothing and reports a conflict.
+func TestOptimisticDetectsTheLostUpdate(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedHotel(t, pool, 5)
+	optimistic := mustStrategy(t, "optimistic")
+
+	s1, s2 := begin(t, pool), begin(t, pool)
+	s1.run(optimistic, hotel.request("alice", 5), "OptimisticBook")
+	s1.waitPaused()
+	s2.run(optimistic, hotel.request("bob", 5), "OptimisticBook")
+	s2.waitPaused()
+
+	s1.resume <- struct{}{}
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s1.commit()
+	s2.resume <- struct{}{}
+	if o := s2.wait(); !errors.Is(o.err, db.ErrConflict) {
+		t.Fatalf("s2: err = %v, want conflict", o.err)
+	}
+	s2.commit()
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 || totals.reserved != 5 {
+		t.Fatalf("totals = %+v; want 5 booked", totals)
+	}
+}
+
+// optimistic when the writer's now() equals the updated_at both sessions
+// read (two transactions started in the same microsecond, or a clock that
+// stepped back). A stamp of now() would leave updated_at unchanged and let
+// s2's swap succeed over s1's write; the strictly increasing stamp makes s2
+// conflict.
+func TestOptimisticStampChangesEvenWhenTheClockRepeats(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedHotel(t, pool, 5)
+	optimistic := mustStrategy(t, "optimistic")
+	ctx := testContext(t)
+
+	s1, s2 := begin(t, pool), begin(t, pool)
+	var s1Now time.Time
+	if err := s1.tx.QueryRow(ctx, `SELECT now()`).Scan(&s1Now); err != nil {
+		t.Fatal(err)
+	}
+	// The last write happened "at" s1's transaction time.
+	if _, err := pool.Exec(ctx, `UPDATE event_hotel_rooms SET updated_at = $1 WHERE hotel_id = $2`, s1Now, hotel.HotelID); err != nil {
+		t.Fatal(err)
+	}
+
+	s1.run(optimistic, hotel.request("alice", 5), "OptimisticBook")
+	s1.waitPaused()
+	s2.run(optimistic, hotel.request("bob", 5), "OptimisticBook")
+	s2.waitPaused()
+	s1.resume <- struct{}{}
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s1.commit()
+	s2.resume <- struct{}{}
+	if o := s2.wait(); !errors.Is(o.err, db.ErrConflict) {
+		t.Fatalf("s2: err = %v, want conflict", o.err)
+	}
+	s2.commit()
+
+	var stamped time.Time
+	if err := pool.QueryRow(ctx, `SELECT updated_at FROM event_hotel_rooms WHERE hotel_id = $1`, hotel.HotelID).Scan(&stamped); err != nil {
+		t.Fatal(err)
+	}
+	if !stamped.After(s1Now) {
+		t.Fatalf("updated_at = %v, not after the value read (%v)", stamped, s1Now)
+	}
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 {
+		t.Fatalf("totals = %+v; want 5 booked", totals)
+	}
+}

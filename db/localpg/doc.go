@@ -1,0 +1,12 @@
+// Package localpg gives Evento a PostgreSQL database with zero setup.
+//
+// Resolve picks the database: DATABASE_URL when set, otherwise a server on
+// localhost:5432, otherwise a throwaway cluster started from the PostgreSQL
+// server binaries installed on the machine (Start). Throwaway clusters listen
+// on loopback only, run as an unprivileged user when the caller is root, and
+// are removed again by Server.Stop.
+//
+// The package installs no signal handlers: callers own the process lifecycle
+// and must call Stop (or Resolved.Close) on every exit path, including
+// SIGINT and SIGTERM.
+package localpg

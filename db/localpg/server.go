@@ -1,0 +1,225 @@
+package localpg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+)
+
+// Options configures Start.
+type Options struct {
+	// Dir keeps the cluster in this directory between runs: initdb runs
+	// once, later starts reuse it. Empty means a temporary directory that
+	// Stop removes.
+	Dir string
+	// Durable keeps PostgreSQL's crash-safety defaults. When false, fsync,
+	// synchronous_commit and full_page_writes are off, which is much faster
+	// and fine for data that is thrown away anyway (tests).
+	Durable bool
+	// MaxConnections sets max_connections; 0 means 200.
+	MaxConnections int
+	// Log receives the one-line notice that the server started; nil means
+	// os.Stderr. Tests pass io.Discard.
+	Log io.Writer
+}
+
+// Server is a PostgreSQL server started by Start. Its superuser is
+// "postgres", reachable without password on 127.0.0.1 only.
+type Server struct {
+	opts    Options
+	binDir  string
+	version string   // "PostgreSQL 15.18", for the notice
+	account *account // nil unless we are root and must drop privileges
+	runDir  string   // temporary: socket, log, and the data unless opts.Dir
+	dataDir string
+	logPath string
+	port    int
+	proc    *process
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+const defaultMaxConnections = 200
+
+// Start runs initdb if needed, starts postgres on a free loopback port and
+// waits until it accepts connections. ctx bounds only the startup; the
+// server runs until Stop, which the caller must call on every exit path.
+func Start(ctx context.Context, opts Options) (_ *Server, err error) {
+	if opts.MaxConnections < 0 {
+		return nil, fmt.Errorf("localpg: MaxConnections is %d, want 0 (default) or more", opts.MaxConnections)
+	}
+	if opts.MaxConnections == 0 {
+		opts.MaxConnections = defaultMaxConnections
+	}
+	if opts.Log == nil {
+		opts.Log = os.Stderr
+	}
+	binDir, err := FindBinDir()
+	if err != nil {
+		return nil, err
+	}
+	acct, err := serverAccount()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, binDir: binDir, account: acct}
+	defer func() {
+		if err != nil {
+			_ = s.Stop() // the startup error is the one worth reporting
+		}
+	}()
+	s.version = serverVersion(ctx, binDir)
+	if err := s.prepareDirs(); err != nil {
+		return nil, err
+	}
+	if err := s.ensureCluster(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.launch(ctx); err != nil {
+		return nil, err
+	}
+	if opts.Dir == "" {
+		fmt.Fprintf(opts.Log, "evento: started throwaway %s on 127.0.0.1:%d (data in %s; removed on exit)\n", s.version, s.port, s.dataDir)
+	} else {
+		fmt.Fprintf(opts.Log, "evento: started %s on 127.0.0.1:%d (data kept in %s)\n", s.version, s.port, s.dataDir)
+	}
+	return s, nil
+}
+
+// prepareDirs creates the private run directory (socket and log) and the
+// data directory, and hands them to the account postgres runs as.
+func (s *Server) prepareDirs() error {
+	runDir, err := os.MkdirTemp(shortTempDir(), "evento-pg-")
+	if err != nil {
+		return fmt.Errorf("create temp dir: %w", err)
+	}
+	s.runDir = runDir
+	s.logPath = filepath.Join(runDir, "postgres.log")
+	if err := s.account.chown(runDir); err != nil {
+		return err
+	}
+	if err := s.account.checkCanReach(runDir); err != nil {
+		return err
+	}
+	if s.opts.Dir == "" {
+		s.dataDir = filepath.Join(runDir, "data")
+		if err := os.Mkdir(s.dataDir, 0o700); err != nil {
+			return fmt.Errorf("create data dir: %w", err)
+		}
+		return s.account.chown(s.dataDir)
+	}
+
+	dir, err := filepath.Abs(s.opts.Dir)
+	if err != nil {
+		return err
+	}
+	s.dataDir = dir
+	// Check before creating anything, so a refusal leaves no litter.
+	if err := s.account.checkCanReach(existingAncestor(dir)); err != nil {
+		return err
+	}
+	// Parents we create must stay traversable for the account; only the
+	// data directory itself is private.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := s.account.checkCanReach(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	// A directory that root owns was just made (by us or by the user) for
+	// this purpose. One owned by somebody else is left alone: if postgres
+	// cannot use it, its own error message says why.
+	if fi, err := os.Stat(dir); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid == 0 {
+			if err := s.account.chown(dir); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// existingAncestor returns dir, or its nearest ancestor that exists.
+func existingAncestor(dir string) string {
+	for {
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			return dir
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+// shortTempDir keeps the socket path short: Unix socket paths are limited to
+// about 104 bytes, and macOS's per-user TMPDIR alone uses half of that.
+func shortTempDir() string {
+	dir := os.TempDir()
+	if len(dir) > 40 {
+		if fi, err := os.Stat("/tmp"); err == nil && fi.IsDir() {
+			return "/tmp"
+		}
+	}
+	return dir
+}
+
+// URL returns a connection URL for database on this server, as the
+// passwordless superuser "postgres", e.g.
+// postgres://postgres@127.0.0.1:PORT/DATABASE?sslmode=disable.
+func (s *Server) URL(database string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.User("postgres"),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)),
+		Path:     "/" + database,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// Port returns the TCP port the server listens on at 127.0.0.1.
+func (s *Server) Port() int { return s.port }
+
+// DataDir returns the cluster's data directory.
+func (s *Server) DataDir() string { return s.dataDir }
+
+// PID returns the process id of the postmaster.
+func (s *Server) PID() int {
+	if s.proc == nil {
+		return 0
+	}
+	return s.proc.cmd.Process.Pid
+}
+
+// Stop shuts the server down (fast shutdown, escalating to immediate
+// shutdown and SIGKILL if it hangs) and removes the temporary directories;
+// a Dir given in Options is kept. It is idempotent and safe to call from
+// several goroutines, e.g. a deferred call racing a signal handler.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() { s.stopErr = s.stop() })
+	return s.stopErr
+}
+
+func (s *Server) stop() error {
+	var errs []error
+	if s.proc != nil {
+		errs = append(errs, s.proc.terminate())
+	}
+	// Only after postgres exited: it would recreate files while we delete.
+	if s.runDir != "" {
+		if err := os.RemoveAll(s.runDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", s.runDir, err))
+		}
+	}
+	return errors.Join(errs...)
+}

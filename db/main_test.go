@@ -1,0 +1,87 @@
+package db_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+type testHotel struct{ EventID, HotelID int64 }
+
+// request asks for rooms at this hotel.
+func (h testHotel) request(name string, rooms int32) db.BookRequest {
+	return db.BookRequest{EventID: h.EventID, HotelID: h.HotelID, Name: name, Rooms: rooms}
+}
+
+// seedHotel creates an event with one hotel of the given rooms.
+func seedHotel(t *testing.T, pool *pgxpool.Pool, rooms int32) testHotel {
+	t.Helper()
+	event, err := db.Seed(testContext(t), pool, db.SeedSpec{Name: t.Name(), Hotels: 1, Rooms: rooms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testHotel{EventID: event.EventID, HotelID: event.Hotels[0].HotelID}
+}
+
+// hotelTotals is what the database holds for a hotel: the counter and the
+// sum of its reservation rows, which a lost update makes disagree.
+type hotelTotals struct {
+	assigned, reserved, booked int32
+	reservationIDs             map[int64]int32
+}
+
+func readTotals(t *testing.T, pool *pgxpool.Pool, hotelID int64) hotelTotals {
+	t.Helper()
+	ctx := testContext(t)
+	totals := hotelTotals{reservationIDs: map[int64]int32{}}
+	err := pool.QueryRow(ctx,
+		`SELECT assigned, reserved FROM event_hotel_rooms WHERE hotel_id = $1`, hotelID,
+	).Scan(&totals.assigned, &totals.reserved)
+	if err != nil {
+		t.Fatalf("read counter: %v", err)
+	}
+	rows, err := pool.Query(ctx, `
+		SELECT r.id, r.number FROM reservations r
+		JOIN event_hotel_rooms ehr ON ehr.id = r.event_hotel_rooms_id
+		WHERE ehr.hotel_id = $1`, hotelID)
+	if err != nil {
+		t.Fatalf("read reservations: %v", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var n int32
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		totals.reservationIDs[id] = n
+		totals.booked += n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return totals
+}
+
+func mustStrategy(t *testing.T, name string) db.Strategy {
+	t.Helper()
+	s, ok := db.LookupStrategy(name)
+	if !ok {
+		t.Fatalf("no strategy %q", name)
+	}
+	return s
+}

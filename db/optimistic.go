@@ -1,0 +1,38 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// bookOptimistic reads without locking and writes only over the row version
+// it read; losing that race is ErrConflict, which the client retries. See
+// queries/optimistic.sql.
+func bookOptimistic(ctx context.Context, q *Queries, req BookRequest) (Booking, error) {
+	rooms, err := q.GetHotelRooms(ctx, GetHotelRoomsParams{EventID: req.EventID, HotelID: req.HotelID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Booking{}, ErrNotFound
+	}
+	if err != nil {
+		return Booking{}, fmt.Errorf("read hotel rooms: %w", err)
+	}
+	if err := checkFits(rooms.Assigned-rooms.Reserved-rooms.Locked, req.Rooms); err != nil {
+		return Booking{}, err
+	}
+	id, err := q.OptimisticBook(ctx, OptimisticBookParams{
+		EventHotelRoomsID: rooms.ID,
+		SeenUpdatedAt:     rooms.UpdatedAt,
+		Name:              req.Name,
+		Rooms:             req.Rooms,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Booking{}, ErrConflict
+	}
+	if err != nil {
+		return Booking{}, fmt.Errorf("compare-and-swap: %w", err)
+	}
+	return newBooking(id, req), nil
+}

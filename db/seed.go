@@ -1,0 +1,59 @@
+package db
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// SeededEvent is an event Seed created, with its hotels.
+type SeededEvent struct {
+	EventID int64         `json:"event_id"`
+	Hotels  []SeededHotel `json:"hotels"`
+}
+
+// SeededHotel is a hotel Seed created and the rooms it assigned to the event.
+type SeededHotel struct {
+	HotelID int64  `json:"hotel_id"`
+	Name    string `json:"name"`
+	Rooms   int32  `json:"rooms"`
+}
+
+// SeedSpec says how much to create.
+type SeedSpec struct {
+	Name   string // event name
+	Hotels int
+	Rooms  int32 // per hotel
+}
+
+// Seed creates one new event with spec.Hotels new hotels of spec.Rooms rooms
+// each, in one transaction. It never touches existing data.
+func Seed(ctx context.Context, pool *pgxpool.Pool, spec SeedSpec) (SeededEvent, error) {
+	var event SeededEvent
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		q := New(tx)
+		eventID, err := q.CreateEvent(ctx, spec.Name)
+		if err != nil {
+			return fmt.Errorf("create event: %w", err)
+		}
+		event = SeededEvent{EventID: eventID, Hotels: make([]SeededHotel, 0, spec.Hotels)}
+		for i := range spec.Hotels {
+			name := fmt.Sprintf("%s hotel %d", spec.Name, i+1)
+			hotelID, err := q.CreateHotel(ctx, name)
+			if err != nil {
+				return fmt.Errorf("create hotel: %w", err)
+			}
+			if _, err := q.AssignRooms(ctx, AssignRoomsParams{EventID: eventID, HotelID: hotelID, Assigned: spec.Rooms}); err != nil {
+				return fmt.Errorf("assign %d rooms: %w", spec.Rooms, err)
+			}
+			event.Hotels = append(event.Hotels, SeededHotel{HotelID: hotelID, Name: name, Rooms: spec.Rooms})
+		}
+		return nil
+	})
+	if err != nil {
+		return SeededEvent{}, fmt.Errorf("seed event with %d hotels: %w", spec.Hotels, classify(err))
+	}
+	return event, nil
+}

@@ -1,0 +1,86 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store is what the HTTP layer needs from the database: availability reads
+// and reservations through a named strategy.
+type Store struct {
+	Pool *pgxpool.Pool
+}
+
+// HotelAvailability is one hotel's counters for an event.
+type HotelAvailability struct {
+	EventID   int64
+	HotelID   int64
+	HotelName string
+	Assigned  int32
+	Reserved  int32
+	Locked    int32
+}
+
+// Available is what the counters say is left to book. After the naive
+// strategy's lost updates the counters can look healthy while reservations
+// hold more rooms than assigned, which is why reports also sum the rows.
+func (h HotelAvailability) Available() int32 { return h.Assigned - h.Reserved - h.Locked }
+
+// Hotel reads one hotel's availability for an event.
+func (s *Store) Hotel(ctx context.Context, eventID, hotelID int64) (HotelAvailability, error) {
+	row, err := New(s.Pool).GetHotelRooms(ctx, GetHotelRoomsParams{EventID: eventID, HotelID: hotelID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return HotelAvailability{}, fmt.Errorf("event %d hotel %d: %w", eventID, hotelID, ErrNotFound)
+	}
+	if err != nil {
+		return HotelAvailability{}, fmt.Errorf("read availability of event %d hotel %d: %w", eventID, hotelID, classify(err))
+	}
+	return HotelAvailability{
+		EventID: row.EventID, HotelID: row.HotelID, HotelName: row.HotelName,
+		Assigned: row.Assigned, Reserved: row.Reserved, Locked: row.Locked,
+	}, nil
+}
+
+// Event reads the availability of every hotel of an event. An event without
+// hotels has an empty list; an unknown event is ErrNotFound.
+func (s *Store) Event(ctx context.Context, eventID int64) ([]HotelAvailability, error) {
+	q := New(s.Pool)
+	rows, err := q.ListEventHotelRooms(ctx, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("read availability of event %d: %w", eventID, classify(err))
+	}
+	if len(rows) == 0 {
+		exists, err := q.EventExists(ctx, eventID)
+		if err != nil {
+			return nil, fmt.Errorf("look up event %d: %w", eventID, classify(err))
+		}
+		if !exists {
+			return nil, fmt.Errorf("event %d: %w", eventID, ErrNotFound)
+		}
+	}
+	hotels := make([]HotelAvailability, len(rows))
+	for i, row := range rows {
+		hotels[i] = HotelAvailability{
+			EventID: row.EventID, HotelID: row.HotelID, HotelName: row.HotelName,
+			Assigned: row.Assigned, Reserved: row.Reserved, Locked: row.Locked,
+		}
+	}
+	return hotels, nil
+}
+
+// Reserve books rooms with the named strategy.
+func (s *Store) Reserve(ctx context.Context, strategy Strategy, req BookRequest) (Booking, error) {
+	return Reserve(ctx, s.Pool, strategy, req)
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.Pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", classify(err))
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// BookRequest asks for rooms at one hotel of one event.
+type BookRequest struct {
+	EventID int64
+	HotelID int64
+	Name    string
+	Rooms   int32
+}
+
+// Booking is a reservation a strategy made.
+type Booking struct {
+	ReservationID int64
+	EventID       int64
+	HotelID       int64
+	Name          string
+	Rooms         int32
+}
+
+// Strategy is one concurrency-control discipline for booking rooms. Its SQL
+// lives in queries/<Name>.sql and its Book function sequences those queries;
+// adding a strategy means one SQL file, one Book function and one entry in
+// Strategies.
+type Strategy struct {
+	Name string
+	// Summary says in one line how the strategy avoids (or fails to avoid)
+	// overbooking.
+	Summary string
+	// Safe is false for strategies that can overbook under concurrency. It is
+	// documentation for people and for the tests; reports never trust it and
+	// judge a run from the database alone.
+	Safe bool
+	// Tx, when set, runs Book inside one transaction with these options; nil
+	// runs each statement as its own transaction.
+	Tx *pgx.TxOptions
+	// Book makes one reservation with the queries of q. It returns a domain
+	// error (ErrNotFound, a *ShortfallError, ErrConflict) when it books nothing.
+	Book func(ctx context.Context, q *Queries, req BookRequest) (Booking, error)
+}
+
+var readCommitted = &pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+
+// Strategies lists every strategy, in the order reports show them.
+var Strategies = []Strategy{
+	{
+		Name:    "naive",
+		Summary: "read, decide in Go, write the absolute counter: no concurrency control (overbooks)",
+		Safe:    false,
+		Tx:      readCommitted,
+		Book:    bookNaive,
+	},
+	{
+		Name:    "pessimistic",
+		Summary: "SELECT ... FOR UPDATE on the hotel's row, then check and write",
+		Safe:    true,
+		Tx:      readCommitted,
+		Book:    bookPessimistic,
+	},
+	{
+		Name:    "atomic",
+		Summary: "one conditional UPDATE ... WHERE reserved + locked + n <= assigned",
+		Safe:    true,
+		Book:    bookAtomic,
+	},
+	{
+		Name:    "optimistic",
+		Summary: "compare-and-swap on updated_at; a lost race is a retryable conflict",
+		Safe:    true,
+		Book:    bookOptimistic,
+	},
+}
+
+// LookupStrategy finds a strategy by name.
+func LookupStrategy(name string) (Strategy, bool) {
+	i := slices.IndexFunc(Strategies, func(s Strategy) bool { return s.Name == name })
+	if i < 0 {
+		return Strategy{}, false
+	}
+	return Strategies[i], true
+}
+
+// StrategyNames lists the strategies' names, comma-separated, for messages.
+func StrategyNames() string {
+	names := make([]string, len(Strategies))
+	for i, s := range Strategies {
+		names[i] = s.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// Reserve books rooms with strategy s on pool, inside a transaction when the
+// strategy asks for one.
+func Reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRequest) (Booking, error) {
+	var booking Booking
+	book := func(q *Queries) error {
+		var err error
+		booking, err = s.Book(ctx, q, req)
+		return err
+	}
+	var err error
+	if s.Tx == nil {
+		err = book(New(pool))
+	} else {
+		err = pgx.BeginTxFunc(ctx, pool, *s.Tx, func(tx pgx.Tx) error { return book(New(tx)) })
+	}
+	if err != nil {
+		return Booking{}, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, s.Name, classify(err))
+	}
+	return booking, nil
+}
+
+func newBooking(id int64, req BookRequest) Booking {
+	return Booking{ReservationID: id, EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms}
+}
