@@ -40,7 +40,7 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, spec SeedSpec) (SeededEvent, 
 		}
 		event = SeededEvent{EventID: eventID, Hotels: make([]SeededHotel, 0, spec.Hotels)}
 		for i := range spec.Hotels {
-			name := fmt.Sprintf("%s hotel %d", spec.Name, i+1)
+			name := hotelName(i)
 			hotelID, err := q.CreateHotel(ctx, name)
 			if err != nil {
 				return fmt.Errorf("create hotel: %w", err)
@@ -56,4 +56,12 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, spec SeedSpec) (SeededEvent, 
 		return SeededEvent{}, fmt.Errorf("seed event with %d hotels: %w", spec.Hotels, classify(err))
 	}
 	return event, nil
+}
+
+// hotelName names hotels A, B, C... as people would on a whiteboard.
+func hotelName(i int) string {
+	if i < 26 {
+		return fmt.Sprintf("Hotel %c", 'A'+i)
+	}
+	return fmt.Sprintf("Hotel %d", i+1)
 }

@@ -5,16 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-)
-
-// SQLSTATE codes we react to (github.com/jackc/pgerrcode has the same names).
-const (
-	invalidCatalogName = "3D000" // database does not exist
-	duplicateDatabase  = "42P04"
-	uniqueViolation    = "23505"
-	cannotConnectNow   = "57P03"
 )
 
 func hasCode(err error, code string) bool {
@@ -34,7 +27,7 @@ func EnsureDatabase(ctx context.Context, url string) error {
 	if err == nil {
 		return conn.Close(ctx)
 	}
-	if !hasCode(err, invalidCatalogName) {
+	if !hasCode(err, pgerrcode.InvalidCatalogName) {
 		return fmt.Errorf("connect to database %q: %w", cfg.Database, err)
 	}
 	return createDatabase(ctx, cfg)
@@ -47,7 +40,7 @@ func createDatabase(ctx context.Context, cfg *pgx.ConnConfig) error {
 		mcfg := cfg.Copy()
 		mcfg.Database = maintenance
 		conn, err := pgx.ConnectConfig(ctx, mcfg)
-		if hasCode(err, invalidCatalogName) {
+		if hasCode(err, pgerrcode.InvalidCatalogName) {
 			lastErr = err
 			continue
 		}
@@ -58,7 +51,7 @@ func createDatabase(ctx context.Context, cfg *pgx.ConnConfig) error {
 		_ = conn.Close(ctx)
 		// Two concurrent CREATE DATABASE can also collide on the catalog's
 		// unique index instead of the friendlier duplicate_database check.
-		if err == nil || hasCode(err, duplicateDatabase) || hasCode(err, uniqueViolation) {
+		if err == nil || hasCode(err, pgerrcode.DuplicateDatabase) || hasCode(err, pgerrcode.UniqueViolation) {
 			return nil
 		}
 		return fmt.Errorf("create database %q: %w", cfg.Database, err)

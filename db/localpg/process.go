@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -130,7 +131,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 		// "the database system is starting up" is expected; any other
 		// answer from the server will not improve by waiting.
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code != cannotConnectNow {
+		if errors.As(err, &pgErr) && pgErr.Code != pgerrcode.CannotConnectNow {
 			return fmt.Errorf("connect to new server: %w", err)
 		}
 		select {

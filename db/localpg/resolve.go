@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -123,7 +124,7 @@ func useServer(ctx context.Context, rawURL, source string, timeout time.Duration
 	switch {
 	case err == nil:
 		_ = conn.Close(probeCtx)
-	case hasCode(err, invalidCatalogName):
+	case hasCode(err, pgerrcode.InvalidCatalogName):
 		if err := createDatabase(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("PostgreSQL at %s (from %s): %w", addr, source, err)
 		}
