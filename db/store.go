@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -13,6 +14,9 @@ import (
 // and reservations through a named strategy.
 type Store struct {
 	Pool *pgxpool.Pool
+	// RaceWindow, when positive, delays every booking write to widen the
+	// gap a race needs (see raceWindow). Zero in normal operation.
+	RaceWindow time.Duration
 }
 
 // HotelAvailability is one hotel's counters for an event.
@@ -74,7 +78,7 @@ func (s *Store) Event(ctx context.Context, eventID int64) ([]HotelAvailability, 
 
 // Reserve books rooms with the named strategy.
 func (s *Store) Reserve(ctx context.Context, strategy Strategy, req BookRequest) (Booking, error) {
-	return Reserve(ctx, s.Pool, strategy, req)
+	return reserve(ctx, s.Pool, strategy, req, s.RaceWindow)
 }
 
 // Ping checks that the database answers.

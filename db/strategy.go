@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -101,17 +102,25 @@ func StrategyNames() string {
 // Reserve books rooms with strategy s on pool, inside a transaction when the
 // strategy asks for one.
 func Reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRequest) (Booking, error) {
+	return reserve(ctx, pool, s, req, 0)
+}
+
+// reserve is Reserve with an optional race window (see raceWindow).
+func reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRequest, window time.Duration) (Booking, error) {
 	var booking Booking
-	book := func(q *Queries) error {
+	book := func(conn DBTX) error {
+		if window > 0 {
+			conn = raceWindow{DBTX: conn, delay: window}
+		}
 		var err error
-		booking, err = s.Book(ctx, q, req)
+		booking, err = s.Book(ctx, New(conn), req)
 		return err
 	}
 	var err error
 	if s.Tx == nil {
-		err = book(New(pool))
+		err = book(pool)
 	} else {
-		err = pgx.BeginTxFunc(ctx, pool, *s.Tx, func(tx pgx.Tx) error { return book(New(tx)) })
+		err = pgx.BeginTxFunc(ctx, pool, *s.Tx, func(tx pgx.Tx) error { return book(tx) })
 	}
 	if err != nil {
 		return Booking{}, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, s.Name, classify(err))

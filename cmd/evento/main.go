@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
@@ -59,16 +60,31 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
+// newRootCommand is the brief's command line: `evento --clients 200
+// --strategy naive --rooms 200 --servers 2` runs the experiment; the
+// subcommands are its parts.
 func newRootCommand() *ffcli.Command {
+	var cfg runConfig
+	fs := flag.NewFlagSet("evento", flag.ContinueOnError)
+	registerRunFlags(fs, &cfg)
 	return &ffcli.Command{
 		Name:       "evento",
-		ShortUsage: "evento <subcommand> [flags]",
+		ShortUsage: runUsage + "\n  evento <subcommand> [flags]",
 		ShortHelp:  "A lab that shows which concurrency-control strategies stop overbooking, and what each costs.",
+		FlagSet:    fs,
+		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Subcommands: []*ffcli.Command{
+			newRunCommand(),
+			newLoadCommand(),
 			newServeCommand(),
 			newSeedCommand(),
 			newMigrateCommand(),
 		},
-		Exec: func(context.Context, []string) error { return flag.ErrHelp },
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown subcommand %q", args[0])
+			}
+			return runExperiment(ctx, cfg)
+		},
 	}
 }

@@ -24,6 +24,7 @@ type serveConfig struct {
 	pool         int
 	maxRooms     int
 	queryTimeout time.Duration
+	raceWindow   time.Duration
 	logLevel     slog.Level
 }
 
@@ -35,6 +36,7 @@ func newServeCommand() *ffcli.Command {
 	fs.IntVar(&cfg.pool, "pool", 20, "maximum database connections of this server")
 	fs.IntVar(&cfg.maxRooms, "max-rooms", 5, "most rooms one request may reserve")
 	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 5*time.Second, "time a request may spend in the database before 503")
+	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: delay every booking write by this long, so races show on every run")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	return &ffcli.Command{
 		Name:       "serve",
@@ -70,7 +72,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
 	server := &http.Server{
-		Handler: api.NewServer(&db.Store{Pool: pool}, api.Options{
+		Handler: api.NewServer(&db.Store{Pool: pool, RaceWindow: cfg.raceWindow}, api.Options{
 			MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout, Log: log,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,

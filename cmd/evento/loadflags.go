@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/load"
+)
+
+// loadFlags are the client-side flags shared by `evento` (run) and
+// `evento load`.
+type loadFlags struct {
+	clients        int
+	strategy       string
+	think          string
+	seed           uint64
+	timeout        time.Duration
+	requestTimeout time.Duration
+	conns          int
+	maxRooms       int
+	json           bool
+	progress       bool
+	expect         string
+}
+
+func (f *loadFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.clients, "clients", 200, "concurrent clients")
+	fs.StringVar(&f.strategy, "strategy", "naive", "reserve mode: "+db.StrategyNames())
+	fs.StringVar(&f.strategy, "mode", "naive", "alias of --strategy")
+	fs.StringVar(&f.think, "think", "0-300ms", "client pause after each reservation, a range (0 for a throughput run)")
+	fs.Uint64Var(&f.seed, "seed", 0, "seed for the clients' random choices (0 picks one; the report shows it)")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "stop the clients after this long")
+	fs.DurationVar(&f.requestTimeout, "request-timeout", 10*time.Second, "per-request timeout; a reserve that times out has an unknown outcome")
+	fs.IntVar(&f.conns, "conns", 256, "most open connections from the clients to each server")
+	fs.IntVar(&f.maxRooms, "max-rooms", 5, "most rooms one request asks for")
+	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object on stdout")
+	fs.BoolVar(&f.progress, "progress", false, "print plain progress lines on stderr even without a terminal")
+	fs.StringVar(&f.expect, "expect", "", `"consistent": exit 1 unless the verdict is consistent`)
+}
+
+func (f *loadFlags) validate() (load.Range, error) {
+	if _, ok := db.LookupStrategy(f.strategy); !ok {
+		return load.Range{}, usagef("unknown strategy %q; strategies: %s", f.strategy, db.StrategyNames())
+	}
+	if f.clients < 1 || f.maxRooms < 1 || f.conns < 1 {
+		return load.Range{}, usagef("--clients, --max-rooms and --conns must be at least 1")
+	}
+	if f.expect != "" && f.expect != load.Consistent {
+		return load.Range{}, usagef(`--expect takes "consistent"`)
+	}
+	think, err := load.ParseRange(f.think)
+	if err != nil {
+		return load.Range{}, usageError{err}
+	}
+	if f.seed == 0 {
+		f.seed = rand.Uint64N(1<<53) + 1 // fits a JSON number exactly
+	}
+	return think, nil
+}
+
+func (f *loadFlags) config(servers []string, targets []load.Target, think load.Range) load.Config {
+	return load.Config{
+		Servers: servers, Strategy: f.strategy, Clients: f.clients, Targets: targets,
+		Think: think, Seed: f.seed, MaxRooms: f.maxRooms,
+		RequestTimeout: f.requestTimeout, ConnsPerServer: f.conns,
+	}
+}
+
+// runClients runs the load with live progress where someone can see it:
+// bars on a terminal, plain lines with --progress, nothing otherwise.
+func (f *loadFlags) runClients(ctx context.Context, runner *load.Runner) load.Result {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	stop := func() {}
+	switch {
+	case f.progress:
+		stop = load.ShowLines(runner, os.Stderr)
+	case !f.json && term.IsTerminal(int(os.Stderr.Fd())):
+		stop = load.ShowBars(runner, os.Stderr)
+	}
+	result := runner.Run(ctx)
+	stop()
+	return result
+}
+
+// finish prints the report and turns --expect into an exit status.
+func (f *loadFlags) finish(report load.Report, out io.Writer) error {
+	var err error
+	if f.json {
+		err = report.WriteJSON(out)
+	} else {
+		err = report.WriteText(out)
+	}
+	if err != nil {
+		return fmt.Errorf("print report: %w", err)
+	}
+	if f.expect != "" && report.Verdict != f.expect {
+		fmt.Fprintf(os.Stderr, "evento: verdict %s, expected %s\n", report.Verdict, f.expect)
+		return exitCode(1)
+	}
+	return nil
+}
+
+// observedFromRecords turns database records into what the verdict judges.
+func observedFromRecords(records []db.HotelRecord) []load.Observed {
+	observed := make([]load.Observed, len(records))
+	for i, r := range records {
+		observed[i] = load.Observed{
+			EventID: r.EventID, HotelID: r.HotelID,
+			Assigned: r.Assigned, Reserved: r.Reserved, Locked: r.Locked,
+			Booked: r.Booked, Rows: r.Reservations,
+		}
+	}
+	return observed
+}

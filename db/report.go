@@ -1,0 +1,58 @@
+package db
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// HotelRecord is what the database holds for one hotel of an event: the
+// counters and the reservation rows, read in one snapshot.
+type HotelRecord struct {
+	EventID      int64
+	HotelID      int64
+	HotelName    string
+	Assigned     int64
+	Reserved     int64
+	Locked       int64
+	Booked       int64           // sum of the reservation rows
+	Reservations map[int64]int64 // reservation id -> rooms
+}
+
+// EventRecords reads every hotel of the events, counters and rows together
+// in one REPEATABLE READ snapshot, so they are compared as of one instant.
+func EventRecords(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64) ([]HotelRecord, error) {
+	var records []HotelRecord
+	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	err := pgx.BeginTxFunc(ctx, pool, snapshot, func(tx pgx.Tx) error {
+		q := New(tx)
+		totals, err := q.HotelTotals(ctx, eventIDs)
+		if err != nil {
+			return fmt.Errorf("hotel totals: %w", err)
+		}
+		rows, err := q.ListEventReservations(ctx, eventIDs)
+		if err != nil {
+			return fmt.Errorf("reservations: %w", err)
+		}
+		byHotel := map[[2]int64]int{}
+		records = make([]HotelRecord, len(totals))
+		for i, t := range totals {
+			records[i] = HotelRecord{
+				EventID: t.EventID, HotelID: t.HotelID, HotelName: t.HotelName,
+				Assigned: int64(t.Assigned), Reserved: int64(t.Reserved), Locked: int64(t.Locked),
+				Booked: t.Booked, Reservations: map[int64]int64{},
+			}
+			byHotel[[2]int64{t.EventID, t.HotelID}] = i
+		}
+		for _, r := range rows {
+			records[byHotel[[2]int64{r.EventID, r.HotelID}]].Reservations[r.ID] = int64(r.Number)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read records of events %v: %w", eventIDs, classify(err))
+	}
+	return records, nil
+}

@@ -1,0 +1,93 @@
+// Package load is Evento's client simulator: many clients following the
+// brief's protocol against one or more servers, a ledger of what each was
+// told, and the verdict that compares that ledger with the database.
+package load
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Target is one hotel of one event that clients book at.
+type Target struct {
+	EventID  int64
+	HotelID  int64
+	Name     string
+	Assigned int64
+}
+
+// Config describes one load run.
+type Config struct {
+	Servers  []string // base URLs, used in turn as a load balancer would
+	Strategy string   // the reserve mode
+	Clients  int
+	Targets  []Target // clients are spread over these, client i on target i % len
+	Think    Range    // pause after each reservation attempt
+	Seed     uint64   // makes every client's random choices repeatable
+	MaxRooms int      // most rooms one request asks for (the server's --max-rooms)
+	// RequestTimeout bounds one HTTP request. A reserve that times out has
+	// an unknown outcome: it may have booked.
+	RequestTimeout time.Duration
+	// ConnsPerServer caps open connections to each server, so ten thousand
+	// clients share a pool of connections instead of opening one each.
+	ConnsPerServer int
+	// MaxErrors is how many transport errors or 5xx in a row a client
+	// accepts before it gives up.
+	MaxErrors int
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxRooms <= 0 {
+		c.MaxRooms = 5
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.ConnsPerServer <= 0 {
+		c.ConnsPerServer = 256
+	}
+	if c.MaxErrors <= 0 {
+		c.MaxErrors = 10
+	}
+}
+
+// Range is a closed interval of durations; a pause is drawn uniformly from it.
+type Range struct{ Min, Max time.Duration }
+
+// ParseRange reads "0-300ms", "50ms" or "0".
+func ParseRange(s string) (Range, error) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	if !isRange {
+		hi = lo
+	}
+	parse := func(v string) (time.Duration, error) {
+		if v == "0" {
+			return 0, nil
+		}
+		return time.ParseDuration(v)
+	}
+	// "0-300ms": the unit of the upper bound applies to a bare lower bound.
+	if isRange && lo != "0" && !strings.ContainsAny(lo, "nuµmsh") {
+		lo += strings.TrimLeft(hi, "0123456789.")
+	}
+	min, err := parse(lo)
+	if err != nil {
+		return Range{}, fmt.Errorf("think time %q: %w", s, err)
+	}
+	max, err := parse(hi)
+	if err != nil {
+		return Range{}, fmt.Errorf("think time %q: %w", s, err)
+	}
+	if min < 0 || max < min {
+		return Range{}, fmt.Errorf("think time %q: want 0 <= min <= max", s)
+	}
+	return Range{Min: min, Max: max}, nil
+}
+
+func (r Range) String() string {
+	if r.Min == r.Max {
+		return r.Min.String()
+	}
+	return r.Min.String() + "-" + r.Max.String()
+}

@@ -1,0 +1,178 @@
+package load
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Meta describes the run a report is about.
+type Meta struct {
+	Strategy   string
+	Clients    int
+	Servers    int
+	Seed       uint64
+	Think      Range
+	VerifiedBy string // "database" or "api"
+}
+
+// Report is the outcome of a run: what the clients saw, what the database
+// holds, and the verdict that compares them.
+type Report struct {
+	Strategy              string        `json:"strategy"`
+	Clients               int           `json:"clients"`
+	Servers               int           `json:"servers"`
+	Seed                  uint64        `json:"seed"`
+	Think                 string        `json:"think"`
+	VerifiedBy            string        `json:"verified_by"`
+	EventIDs              []int64       `json:"event_ids"`
+	Hotels                []HotelReport `json:"hotels"`
+	Totals                HotelReport   `json:"totals"`
+	Verdict               string        `json:"verdict"`
+	Completed             bool          `json:"completed"`
+	Requests              RequestCounts `json:"requests"`
+	Unknown               UnknownCounts `json:"unknown"`
+	ElapsedSeconds        float64       `json:"elapsed_seconds"`
+	SelloutSeconds        *float64      `json:"sellout_seconds"`
+	ReservationsPerSecond float64       `json:"reservations_per_second"`
+	LatencyMs             LatencyMs     `json:"latency_ms"`
+	Anomalies             []string      `json:"anomalies"`
+	Notes                 []string      `json:"notes"`
+}
+
+// HotelReport is one hotel's line of the report (or the totals line).
+type HotelReport struct {
+	EventID      int64  `json:"event_id,omitempty"`
+	HotelID      int64  `json:"hotel_id,omitempty"`
+	Name         string `json:"name,omitempty"`
+	Assigned     int64  `json:"assigned"`
+	Reserved     int64  `json:"reserved"`
+	Locked       int64  `json:"locked"`
+	Booked       int64  `json:"booked"`
+	Acknowledged int64  `json:"acknowledged"`
+	Unknown      int64  `json:"unknown"`
+	SoldOut      bool   `json:"sold_out"`
+	Verdict      string `json:"verdict"`
+}
+
+// UnknownCounts are reserves whose outcome the clients could not know.
+type UnknownCounts struct {
+	Requests int64 `json:"requests"`
+	Rooms    int64 `json:"rooms"`
+}
+
+// BuildReport judges a run. observed must hold one entry per target.
+func BuildReport(meta Meta, res Result, observed []Observed) (Report, error) {
+	seen := map[[2]int64]Observed{}
+	for _, o := range observed {
+		seen[[2]int64{o.EventID, o.HotelID}] = o
+	}
+	r := Report{
+		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Seed: meta.Seed,
+		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy,
+		Completed: res.Completed, Requests: res.Requests,
+		ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
+		Anomalies: []string{}, Notes: []string{},
+		Totals:    HotelReport{Name: "total"},
+	}
+	verdicts := make([]string, 0, len(res.Targets))
+	allSoldOut := true
+	var sellout float64
+	for _, t := range res.Targets {
+		o, ok := seen[[2]int64{t.EventID, t.HotelID}]
+		if !ok {
+			return Report{}, fmt.Errorf("no record of hotel %d of event %d", t.HotelID, t.EventID)
+		}
+		if len(r.EventIDs) == 0 || r.EventIDs[len(r.EventIDs)-1] != t.EventID {
+			r.EventIDs = append(r.EventIDs, t.EventID)
+		}
+		j := judge(t, o)
+		verdicts = append(verdicts, j.verdict)
+		r.Anomalies = append(r.Anomalies, j.anomalies...)
+		r.Notes = append(r.Notes, j.notes...)
+		h := HotelReport{
+			EventID: t.EventID, HotelID: t.HotelID, Name: t.Name,
+			Assigned: o.Assigned, Reserved: o.Reserved, Locked: o.Locked, Booked: o.Booked,
+			Acknowledged: t.Acknowledged, Unknown: t.Unknown,
+			SoldOut: o.Booked+o.Locked >= o.Assigned, Verdict: j.verdict,
+		}
+		r.Hotels = append(r.Hotels, h)
+		r.Totals.Assigned += h.Assigned
+		r.Totals.Reserved += h.Reserved
+		r.Totals.Locked += h.Locked
+		r.Totals.Booked += h.Booked
+		r.Totals.Acknowledged += h.Acknowledged
+		r.Totals.Unknown += h.Unknown
+		r.Unknown.Rooms += t.Unknown
+		if t.SoldOutAfter == 0 {
+			allSoldOut = false
+		}
+		sellout = max(sellout, t.SoldOutAfter.Seconds())
+	}
+	r.Unknown.Requests = res.UnknownRequests
+	r.Verdict = worst(verdicts)
+	r.Totals.Verdict = r.Verdict
+	r.Totals.SoldOut = r.Totals.Booked+r.Totals.Locked >= r.Totals.Assigned
+	window := r.ElapsedSeconds
+	if allSoldOut {
+		r.SelloutSeconds = &sellout
+		window = sellout
+	}
+	if window > 0 {
+		r.ReservationsPerSecond = float64(res.Requests.Success) / window
+	}
+	if !res.Completed {
+		r.Notes = append(r.Notes, "the run was stopped before every client finished (timeout or interrupt); hotels may not have sold out")
+	}
+	if meta.VerifiedBy == "api" {
+		r.Notes = append(r.Notes, "verified through the API only: booked is the counter, so a lost update shows only as fewer rooms than were acknowledged; give DATABASE_URL to compare with the reservation rows")
+	}
+	return r, nil
+}
+
+// WriteJSON writes the report as one JSON object.
+func (r Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes the report as a table a person reads.
+func (r Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "strategy %s: %d clients, %d servers, think %s, seed %d\n\n",
+		r.Strategy, r.Clients, r.Servers, r.Think, r.Seed)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "event\thotel\tassigned\treserved\tbooked\tacknowledged\tunknown\tverdict\t")
+	line := func(event, hotel string, h HotelReport) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n",
+			event, hotel, h.Assigned, h.Reserved, h.Booked, h.Acknowledged, h.Unknown, h.Verdict)
+	}
+	for _, h := range r.Hotels {
+		line(fmt.Sprint(h.EventID), fmt.Sprint(h.HotelID), h)
+	}
+	line("total", "", r.Totals)
+	tw.Flush()
+
+	fmt.Fprintf(&b, "\nverdict: %s\n", strings.ToUpper(r.Verdict))
+	for _, a := range r.Anomalies {
+		fmt.Fprintf(&b, "  - %s\n", a)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "  note: %s\n", n)
+	}
+	q := r.Requests
+	fmt.Fprintf(&b, "\nrequests: %d booked, %d conflicts, %d insufficient, %d sold out, %d errors, %d retries, %d availability checks, %d unknown outcomes (%d rooms)\n",
+		q.Success, q.Conflict, q.Insufficient, q.SoldOut, q.Error, q.Retries, q.Checks, r.Unknown.Requests, r.Unknown.Rooms)
+	sellout := "did not sell out"
+	if r.SelloutSeconds != nil {
+		sellout = fmt.Sprintf("sold out in %.2fs", *r.SelloutSeconds)
+	}
+	fmt.Fprintf(&b, "time: %s, %.1f reservations/s, run %.2fs\n", sellout, r.ReservationsPerSecond, r.ElapsedSeconds)
+	l := r.LatencyMs
+	fmt.Fprintf(&b, "reserve latency: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", l.P50, l.P90, l.P99, l.Max)
+	_, err := io.WriteString(w, b.String())
+	return err
+}

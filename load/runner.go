@@ -1,0 +1,142 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Runner runs the clients of one load. Snapshot may be called while Run runs.
+type Runner struct {
+	cfg   Config
+	api   *api
+	stats *stats
+}
+
+// NewRunner checks cfg and prepares a run.
+func NewRunner(cfg Config) (*Runner, error) {
+	cfg.setDefaults()
+	switch {
+	case len(cfg.Servers) == 0:
+		return nil, errors.New("no server to send requests to")
+	case len(cfg.Targets) == 0:
+		return nil, errors.New("no hotel to book at")
+	case cfg.Clients < 1:
+		return nil, errors.New("at least one client is needed")
+	case cfg.Strategy == "":
+		return nil, errors.New("no strategy")
+	}
+	return &Runner{cfg: cfg, api: newAPI(cfg), stats: newStats(len(cfg.Targets))}, nil
+}
+
+// Snapshot is a view of the run so far.
+func (r *Runner) Snapshot() Snapshot { return r.stats.snapshot() }
+
+// Targets are the hotels the run books at.
+func (r *Runner) Targets() []Target { return r.cfg.Targets }
+
+// Result is what the clients saw: the ledger and the request counts.
+type Result struct {
+	Elapsed   time.Duration
+	Completed bool // every client stopped by itself before ctx ended
+	Targets   []TargetResult
+	Requests  RequestCounts
+	// UnknownRequests are reserves sent without an answer; their rooms are
+	// in TargetResult.Unknown.
+	UnknownRequests int64
+	Latency         LatencyMs
+}
+
+// TargetResult is the ledger of one hotel.
+type TargetResult struct {
+	Target
+	Acknowledged int64           // rooms clients were told are theirs
+	Unknown      int64           // rooms of reserves with unknown outcome
+	Reservations map[int64]int64 // acknowledged reservation id -> rooms
+	SoldOutAfter time.Duration   // when a client first saw it sold out; 0 = never
+}
+
+// RequestCounts counts answers by kind.
+type RequestCounts struct {
+	Success      int64 `json:"success"`
+	Conflict     int64 `json:"conflict"`
+	SoldOut      int64 `json:"sold_out"`
+	Insufficient int64 `json:"insufficient"`
+	Error        int64 `json:"error"`
+	Retries      int64 `json:"retries"`
+	Checks       int64 `json:"availability_checks"`
+}
+
+// LatencyMs summarises reserve round trips from an HDR histogram.
+type LatencyMs struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Run starts every client and returns when all have stopped (sold out, or
+// given up after repeated errors) or ctx ends.
+func (r *Runner) Run(ctx context.Context) Result {
+	r.stats.start = time.Now()
+	var wg sync.WaitGroup
+	for i := range r.cfg.Clients {
+		c := &client{
+			id:     i,
+			target: i % len(r.cfg.Targets),
+			cfg:    &r.cfg,
+			api:    r.api,
+			stats:  r.stats,
+			rng:    rand.New(rand.NewPCG(r.cfg.Seed, uint64(i))),
+		}
+		wg.Go(func() { c.run(ctx) })
+	}
+	wg.Wait()
+	r.api.http.CloseIdleConnections()
+	return r.result(ctx.Err() == nil)
+}
+
+func (r *Runner) result(completed bool) Result {
+	s := r.stats
+	res := Result{
+		Elapsed:   time.Since(s.start),
+		Completed: completed,
+		Targets:   make([]TargetResult, len(r.cfg.Targets)),
+		Requests: RequestCounts{
+			Success:      s.success.Load(),
+			Conflict:     s.conflict.Load(),
+			SoldOut:      s.soldOut.Load(),
+			Insufficient: s.insufficient.Load(),
+			Error:        s.errors.Load(),
+			Retries:      s.retries.Load(),
+			Checks:       s.checks.Load(),
+		},
+		UnknownRequests: s.unknownRequests.Load(),
+	}
+	for i, t := range r.cfg.Targets {
+		ts := &s.targets[i]
+		ts.mu.Lock()
+		res.Targets[i] = TargetResult{
+			Target:       t,
+			Acknowledged: ts.acknowledged.Load(),
+			Unknown:      ts.unknown.Load(),
+			Reservations: ts.reservations,
+			SoldOutAfter: time.Duration(ts.soldOutAt.Load()),
+		}
+		ts.mu.Unlock()
+	}
+	s.mu.Lock()
+	if s.latency.TotalCount() > 0 {
+		ms := func(us int64) float64 { return float64(us) / 1000 }
+		res.Latency = LatencyMs{
+			P50: ms(s.latency.ValueAtQuantile(50)),
+			P90: ms(s.latency.ValueAtQuantile(90)),
+			P99: ms(s.latency.ValueAtQuantile(99)),
+			Max: ms(s.latency.Max()),
+		}
+	}
+	s.mu.Unlock()
+	return res
+}

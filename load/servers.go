@@ -1,0 +1,205 @@
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ServerSpec says how to start one `evento serve` process.
+type ServerSpec struct {
+	Executable  string   // the evento binary, usually os.Executable()
+	DatabaseURL string   // every server shares this one database
+	Args        []string // extra flags for `evento serve`
+}
+
+// ServerProcess is a running `evento serve` child process.
+type ServerProcess struct {
+	URL    string
+	cmd    *exec.Cmd
+	stderr *tailBuffer
+	exited chan struct{}
+	err    error // set before exited closes
+}
+
+// StartServers starts n separate server processes on free loopback ports
+// and waits until each answers /healthz. Separate processes, not goroutines:
+// each has its own pool and memory, so no in-process shortcut can hide a race.
+func StartServers(ctx context.Context, spec ServerSpec, n int) ([]*ServerProcess, error) {
+	servers := make([]*ServerProcess, 0, n)
+	for i := range n {
+		s, err := startServer(ctx, spec)
+		if err != nil {
+			StopServers(servers)
+			return nil, fmt.Errorf("start server %d of %d: %w", i+1, n, err)
+		}
+		servers = append(servers, s)
+	}
+	for i, s := range servers {
+		if err := s.waitHealthy(ctx); err != nil {
+			StopServers(servers)
+			return nil, fmt.Errorf("server %d (%s): %w", i+1, s.URL, err)
+		}
+	}
+	return servers, nil
+}
+
+func startServer(ctx context.Context, spec ServerSpec) (*ServerProcess, error) {
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, spec.Args...)
+	cmd := exec.Command(spec.Executable, args...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+spec.DatabaseURL)
+	cmd.SysProcAttr = childProcAttr()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	s := &ServerProcess{cmd: cmd, stderr: newTailBuffer(20), exited: make(chan struct{})}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("exec %s: %w", spec.Executable, err)
+	}
+
+	// The server's first stdout line names the port it got.
+	lines := make(chan string, 1)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		if scanner.Scan() {
+			lines <- scanner.Text()
+		}
+		close(lines)
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() {
+		s.err = cmd.Wait()
+		close(s.exited)
+	}()
+
+	select {
+	case line, ok := <-lines:
+		url, found := strings.CutPrefix(line, "evento: serving on ")
+		if !ok || !found {
+			s.Stop()
+			return nil, fmt.Errorf("server did not report its address: %q; its log: %s", line, s.stderr)
+		}
+		s.URL = url
+		return s, nil
+	case <-time.After(30 * time.Second):
+		s.Stop()
+		return nil, fmt.Errorf("server did not start within 30s; its log: %s", s.stderr)
+	case <-ctx.Done():
+		s.Stop()
+		return nil, ctx.Err()
+	}
+}
+
+func (s *ServerProcess) waitHealthy(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/healthz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("exited before it was healthy (%v); its log: %s", s.err, s.stderr)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("not healthy within 30s; its log: %s", s.stderr)
+}
+
+// Stop asks the server to shut down gracefully and waits; a server that
+// has not stopped after 10 seconds is killed. It reports how it ended.
+func (s *ServerProcess) Stop() error {
+	select {
+	case <-s.exited:
+		return s.exitError()
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		return fmt.Errorf("server %s ignored SIGTERM for 10s and was killed; its log: %s", s.URL, s.stderr)
+	}
+	return s.exitError()
+}
+
+func (s *ServerProcess) exitError() error {
+	if s.err != nil {
+		return fmt.Errorf("server %s: %w; its log: %s", s.URL, s.err, s.stderr)
+	}
+	return nil
+}
+
+// Log returns the last lines the server wrote to stderr.
+func (s *ServerProcess) Log() string { return s.stderr.String() }
+
+// StopServers stops every server, concurrently, and joins their errors.
+func StopServers(servers []*ServerProcess) error {
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() { errs[i] = s.Stop() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// tailBuffer keeps the last lines written to it, for error messages.
+type tailBuffer struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+	part  bytes.Buffer
+}
+
+func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.part.Write(p)
+	for {
+		line, err := t.part.ReadString('\n')
+		if err != nil {
+			t.part.WriteString(line)
+			break
+		}
+		t.lines = append(t.lines, strings.TrimRight(line, "\n"))
+		if len(t.lines) > t.max {
+			t.lines = t.lines[len(t.lines)-t.max:]
+		}
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.lines) == 0 && t.part.Len() == 0 {
+		return "(empty)"
+	}
+	return strings.Join(append(append([]string(nil), t.lines...), t.part.String()), " | ")
+}

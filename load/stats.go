@@ -1,0 +1,95 @@
+package load
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// stats is shared by every client of a run. Counters are atomic; the
+// ledger and the histogram sit behind one mutex, taken once per reserve.
+type stats struct {
+	start time.Time
+
+	success, conflict, soldOut, insufficient, errors, retries, checks, unknownRequests atomic.Int64
+
+	targets []targetStats
+
+	mu      sync.Mutex
+	latency *hdrhistogram.Histogram // reserve round trips, microseconds
+}
+
+type targetStats struct {
+	acknowledged atomic.Int64 // rooms clients were told are theirs
+	unknown      atomic.Int64 // rooms in reserves whose outcome nobody knows
+	soldOutAt    atomic.Int64 // nanoseconds after start when a client first saw it sold out; 0 = never
+
+	mu           sync.Mutex
+	reservations map[int64]int64 // reservation id -> rooms, as acknowledged
+}
+
+func newStats(targets int) *stats {
+	s := &stats{
+		start:   time.Now(),
+		targets: make([]targetStats, targets),
+		// 1µs .. 10 min with 3 significant figures: a few dozen KB, exact
+		// enough for p99 and max.
+		latency: hdrhistogram.New(1, int64(10*time.Minute/time.Microsecond), 3),
+	}
+	for i := range s.targets {
+		s.targets[i].reservations = map[int64]int64{}
+	}
+	return s
+}
+
+func (s *stats) recordLatency(d time.Duration) {
+	s.mu.Lock()
+	_ = s.latency.RecordValue(max(d.Microseconds(), 1))
+	s.mu.Unlock()
+}
+
+func (s *stats) acknowledge(target int, reservationID, rooms int64) {
+	t := &s.targets[target]
+	t.acknowledged.Add(rooms)
+	t.mu.Lock()
+	t.reservations[reservationID] = rooms
+	t.mu.Unlock()
+}
+
+func (s *stats) markSoldOut(target int) {
+	at := int64(time.Since(s.start))
+	s.targets[target].soldOutAt.CompareAndSwap(0, at)
+}
+
+// Snapshot is a moment's view of a running load, for progress displays.
+type Snapshot struct {
+	Elapsed      time.Duration
+	Acknowledged []int64 // per target
+	SoldOut      []bool  // per target
+	Success      int64
+	Conflicts    int64
+	Errors       int64
+	Unknown      int64
+	Requests     int64
+}
+
+func (s *stats) snapshot() Snapshot {
+	snap := Snapshot{
+		Elapsed:      time.Since(s.start),
+		Acknowledged: make([]int64, len(s.targets)),
+		SoldOut:      make([]bool, len(s.targets)),
+		Success:      s.success.Load(),
+		Conflicts:    s.conflict.Load(),
+		Errors:       s.errors.Load(),
+		Unknown:      s.unknownRequests.Load(),
+	}
+	snap.Requests = snap.Success + snap.Conflicts + snap.Errors + snap.Unknown +
+		s.soldOut.Load() + s.insufficient.Load() + s.checks.Load()
+	for i := range s.targets {
+		snap.Acknowledged[i] = s.targets[i].acknowledged.Load()
+		snap.SoldOut[i] = s.targets[i].soldOutAt.Load() != 0
+	}
+	return snap
+}

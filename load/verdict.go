@@ -1,0 +1,138 @@
+package load
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Verdicts, from the database and the clients' ledger, never from the
+// strategy's name.
+const (
+	Consistent   = "consistent"   // booked == reserved <= assigned, and the ledger agrees
+	Overbooked   = "overbooked"   // more rooms booked than the hotel has
+	Inconsistent = "inconsistent" // any other disagreement
+)
+
+// Observed is what the system of record holds for one hotel after a run.
+type Observed struct {
+	EventID  int64
+	HotelID  int64
+	Assigned int64
+	Reserved int64 // the counter
+	Locked   int64
+	// Booked is the sum of the reservation rows; Rows lists them. Both are
+	// known only when the database itself is read (Rows == nil otherwise,
+	// and Booked then repeats the counter, the best the API can tell).
+	Booked int64
+	Rows   map[int64]int64
+}
+
+// judgement is the verdict on one hotel and the anomalies behind it.
+type judgement struct {
+	verdict   string
+	anomalies []string
+	notes     []string
+}
+
+// judge compares one hotel's ledger with what the database holds.
+//
+// The ledger has three outcomes, as Jepsen's checkers do: acknowledged
+// (the client was told the rooms are its own), failed (certainly not
+// booked), unknown (sent, never answered: maybe booked). A correct system
+// has acknowledged <= booked <= acknowledged + unknown.
+func judge(ledger TargetResult, seen Observed) judgement {
+	var j judgement
+	where := fmt.Sprintf("hotel %d (event %d)", seen.HotelID, seen.EventID)
+	overbooked := seen.Booked > seen.Assigned || ledger.Acknowledged > seen.Assigned
+	switch {
+	case seen.Booked > seen.Assigned:
+		j.anomalies = append(j.anomalies, fmt.Sprintf(
+			"overbooked: %s has %d rooms booked of %d assigned (%d too many)",
+			where, seen.Booked, seen.Assigned, seen.Booked-seen.Assigned))
+	case ledger.Acknowledged > seen.Assigned:
+		j.anomalies = append(j.anomalies, fmt.Sprintf(
+			"overbooked: clients were told %d rooms at %s are theirs, but it has %d",
+			ledger.Acknowledged, where, seen.Assigned))
+	}
+	if seen.Rows != nil && seen.Booked != seen.Reserved {
+		lost := ""
+		if seen.Booked > seen.Reserved {
+			lost = "lost update: "
+		} else {
+			lost = "counter drift: "
+		}
+		j.anomalies = append(j.anomalies, fmt.Sprintf(
+			"%sat %s the counter says %d but %d rooms are booked in reservations",
+			lost, where, seen.Reserved, seen.Booked))
+	}
+	if seen.Reserved+seen.Locked > seen.Assigned {
+		j.anomalies = append(j.anomalies, fmt.Sprintf(
+			"counter over capacity: at %s reserved %d + locked %d exceeds %d assigned",
+			where, seen.Reserved, seen.Locked, seen.Assigned))
+	}
+	if seen.Rows != nil {
+		j.anomalies = append(j.anomalies, missingAcknowledged(ledger, seen, where)...)
+	}
+	if seen.Rows == nil && seen.Booked < ledger.Acknowledged {
+		j.anomalies = append(j.anomalies, fmt.Sprintf(
+			"lost update (seen through the API): at %s the counter says %d but clients were told %d rooms are theirs",
+			where, seen.Booked, ledger.Acknowledged))
+	}
+	if seen.Rows != nil && seen.Booked < ledger.Acknowledged {
+		j.anomalies = append(j.anomalies, fmt.Sprintf(
+			"lost booking: at %s clients were told %d rooms are theirs, but only %d are booked",
+			where, ledger.Acknowledged, seen.Booked))
+	}
+	if seen.Booked > ledger.Acknowledged+ledger.Unknown {
+		j.anomalies = append(j.anomalies, fmt.Sprintf(
+			"phantom booking: at %s %d rooms are booked that no client was told about (acknowledged %d, unknown %d)",
+			where, seen.Booked-ledger.Acknowledged-ledger.Unknown, ledger.Acknowledged, ledger.Unknown))
+	}
+
+	switch {
+	case overbooked:
+		j.verdict = Overbooked
+	case len(j.anomalies) > 0:
+		j.verdict = Inconsistent
+	default:
+		j.verdict = Consistent
+		if ledger.Unknown > 0 {
+			j.notes = append(j.notes, fmt.Sprintf(
+				"at %s %d rooms had unknown outcomes; the verdict accepts anything from %d to %d booked",
+				where, ledger.Unknown, ledger.Acknowledged, ledger.Acknowledged+ledger.Unknown))
+		}
+	}
+	return j
+}
+
+// missingAcknowledged names acknowledged reservations the database lacks
+// (or holds with other rooms), a few of them by id.
+func missingAcknowledged(ledger TargetResult, seen Observed, where string) []string {
+	var missing []int64
+	for id, rooms := range ledger.Reservations {
+		if seen.Rows[id] != rooms {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	shown := missing[:min(len(missing), 5)]
+	return []string{fmt.Sprintf(
+		"acknowledged but not stored: at %s %d reservations confirmed to clients are missing or differ in the database (ids %v)",
+		where, len(missing), shown)}
+}
+
+// worst combines hotel verdicts: any overbooking wins, then any
+// inconsistency.
+func worst(verdicts []string) string {
+	switch {
+	case slices.Contains(verdicts, Overbooked):
+		return Overbooked
+	case slices.Contains(verdicts, Inconsistent):
+		return Inconsistent
+	default:
+		return Consistent
+	}
+}
