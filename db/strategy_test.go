@@ -54,4 +54,3 @@ func TestStrategiesSequential(t *testing.T) {
 		})
 	}
 }
-

@@ -75,7 +75,7 @@ func BuildReport(meta Meta, res Result, observed []Observed) (Report, error) {
 		Completed: res.Completed, Requests: res.Requests,
 		ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
 		Anomalies: []string{}, Notes: []string{},
-		Totals:    HotelReport{Name: "total"},
+		Totals: HotelReport{Name: "total"},
 	}
 	verdicts := make([]string, 0, len(res.Targets))
 	allSoldOut := true
