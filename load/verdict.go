@@ -25,6 +25,10 @@ type Observed struct {
 	// and Booked then repeats the counter, the best the API can tell).
 	Booked int64
 	Rows   map[int64]int64
+	// BookedBefore is what was already booked when the load began (evento
+	// load on an event that is not fresh); the ledger is compared with the
+	// rooms booked since.
+	BookedBefore int64
 }
 
 // judgement is the verdict on one hotel and the anomalies behind it.
@@ -43,13 +47,13 @@ type judgement struct {
 func judge(ledger TargetResult, seen Observed) judgement {
 	var j judgement
 	where := fmt.Sprintf("hotel %d (event %d)", seen.HotelID, seen.EventID)
-	overbooked := seen.Booked > seen.Assigned || ledger.Acknowledged > seen.Assigned
+	overbooked := seen.Booked > seen.Assigned || ledger.Acknowledged+seen.BookedBefore > seen.Assigned
 	switch {
 	case seen.Booked > seen.Assigned:
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
 			"overbooked: %s has %d rooms booked of %d assigned (%d too many)",
 			where, seen.Booked, seen.Assigned, seen.Booked-seen.Assigned))
-	case ledger.Acknowledged > seen.Assigned:
+	case ledger.Acknowledged+seen.BookedBefore > seen.Assigned:
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
 			"overbooked: clients were told %d rooms at %s are theirs, but it has %d",
 			ledger.Acknowledged, where, seen.Assigned))
@@ -73,20 +77,21 @@ func judge(ledger TargetResult, seen Observed) judgement {
 	if seen.Rows != nil {
 		j.anomalies = append(j.anomalies, missingAcknowledged(ledger, seen, where)...)
 	}
-	if seen.Rows == nil && seen.Booked < ledger.Acknowledged {
+	bookedNow := seen.Booked - seen.BookedBefore
+	if seen.Rows == nil && bookedNow < ledger.Acknowledged {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
-			"lost update (seen through the API): at %s the counter says %d but clients were told %d rooms are theirs",
-			where, seen.Booked, ledger.Acknowledged))
+			"lost update (seen through the API): at %s the counter grew by %d but clients were told %d rooms are theirs",
+			where, bookedNow, ledger.Acknowledged))
 	}
-	if seen.Rows != nil && seen.Booked < ledger.Acknowledged {
+	if seen.Rows != nil && bookedNow < ledger.Acknowledged {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
-			"lost booking: at %s clients were told %d rooms are theirs, but only %d are booked",
-			where, ledger.Acknowledged, seen.Booked))
+			"lost booking: at %s clients were told %d rooms are theirs, but only %d were booked",
+			where, ledger.Acknowledged, bookedNow))
 	}
-	if seen.Booked > ledger.Acknowledged+ledger.Unknown {
+	if bookedNow > ledger.Acknowledged+ledger.Unknown {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
-			"phantom booking: at %s %d rooms are booked that no client was told about (acknowledged %d, unknown %d)",
-			where, seen.Booked-ledger.Acknowledged-ledger.Unknown, ledger.Acknowledged, ledger.Unknown))
+			"phantom booking: at %s %d rooms were booked that no client was told about (acknowledged %d, unknown %d)",
+			where, bookedNow-ledger.Acknowledged-ledger.Unknown, ledger.Acknowledged, ledger.Unknown))
 	}
 
 	switch {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
@@ -54,14 +55,32 @@ func runLoad(ctx context.Context, cfg loadConfig) error {
 	for i, s := range servers {
 		servers[i] = strings.TrimRight(strings.TrimSpace(s), "/")
 	}
-	before, err := eventThroughAPI(ctx, servers[0], cfg.event)
+	event, err := eventThroughAPI(ctx, servers[0], cfg.event)
 	if err != nil {
 		return err
 	}
-	targets := make([]load.Target, len(before.Hotels))
-	for i, h := range before.Hotels {
+	targets := make([]load.Target, len(event.Hotels))
+	for i, h := range event.Hotels {
 		targets[i] = load.Target{EventID: cfg.event, HotelID: h.HotelID, Name: h.Name, Assigned: h.Assigned}
 	}
+	observe := observeThroughAPI(servers[0], cfg.event)
+	verifiedBy := "api"
+	if cfg.databaseURL != "" {
+		pool, err := db.OpenPool(ctx, cfg.databaseURL, 2)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		observe = observeThroughDatabase(pool, cfg.event)
+		verifiedBy = "database"
+	}
+	// The event may not be fresh: the ledger is judged against what is
+	// booked from now on.
+	before, err := observe(ctx)
+	if err != nil {
+		return err
+	}
+
 	runner, err := load.NewRunner(cfg.load.config(servers, targets, think))
 	if err != nil {
 		return usageError{err}
@@ -70,42 +89,62 @@ func runLoad(ctx context.Context, cfg loadConfig) error {
 
 	verifyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	meta := load.Meta{Strategy: cfg.load.strategy, Clients: cfg.load.clients, Servers: len(servers), Seed: cfg.load.seed, Think: think}
-	var observed []load.Observed
-	if cfg.databaseURL != "" {
-		meta.VerifiedBy = "database"
-		pool, err := db.OpenPool(verifyCtx, cfg.databaseURL, 2)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		records, err := db.EventRecords(verifyCtx, pool, []int64{cfg.event})
-		if err != nil {
-			return err
-		}
-		observed = observedFromRecords(records)
-	} else {
-		meta.VerifiedBy = "api"
-		after, err := eventThroughAPI(verifyCtx, servers[0], cfg.event)
-		if err != nil {
-			return err
-		}
-		for _, h := range after.Hotels {
-			observed = append(observed, load.Observed{
-				EventID: cfg.event, HotelID: h.HotelID, Assigned: h.Assigned,
-				Reserved: h.Reserved, Locked: h.Locked, Booked: h.Reserved,
-			})
-		}
-	}
-	report, err := load.BuildReport(meta, result, observed)
+	after, err := observe(verifyCtx)
 	if err != nil {
 		return err
 	}
-	if before.Reserved() > 0 {
+	var bookedBefore int64
+	for i := range after {
+		for _, b := range before {
+			if b.HotelID == after[i].HotelID {
+				after[i].BookedBefore = b.Booked
+				bookedBefore += b.Booked
+			}
+		}
+	}
+	report, err := load.BuildReport(load.Meta{
+		Strategy: cfg.load.strategy, Clients: cfg.load.clients, Servers: len(servers),
+		Seed: cfg.load.seed, Think: think, VerifiedBy: verifiedBy,
+	}, result, after)
+	if err != nil {
+		return err
+	}
+	if bookedBefore > 0 {
 		report.Notes = append(report.Notes, fmt.Sprintf(
-			"the event already had %d rooms reserved before this load; the ledger covers only this load's clients", before.Reserved()))
+			"the event already had %d rooms booked before this load; the ledger is compared with the rooms booked since", bookedBefore))
 	}
 	return cfg.load.finish(report, os.Stdout)
+}
+
+type observer func(context.Context) ([]load.Observed, error)
+
+func observeThroughDatabase(pool *pgxpool.Pool, eventID int64) observer {
+	return func(ctx context.Context) ([]load.Observed, error) {
+		records, err := db.EventRecords(ctx, pool, []int64{eventID})
+		if err != nil {
+			return nil, err
+		}
+		return observedFromRecords(records), nil
+	}
+}
+
+// observeThroughAPI can only see the counters: booked is taken to be the
+// counter, and the report says so.
+func observeThroughAPI(server string, eventID int64) observer {
+	return func(ctx context.Context) ([]load.Observed, error) {
+		event, err := eventThroughAPI(ctx, server, eventID)
+		if err != nil {
+			return nil, err
+		}
+		observed := make([]load.Observed, len(event.Hotels))
+		for i, h := range event.Hotels {
+			observed[i] = load.Observed{
+				EventID: eventID, HotelID: h.HotelID, Assigned: h.Assigned,
+				Reserved: h.Reserved, Locked: h.Locked, Booked: h.Reserved,
+			}
+		}
+		return observed, nil
+	}
 }
 
 type eventAvailability struct {
@@ -116,14 +155,6 @@ type eventAvailability struct {
 		Reserved int64  `json:"reserved"`
 		Locked   int64  `json:"locked"`
 	} `json:"hotels"`
-}
-
-func (e eventAvailability) Reserved() int64 {
-	var n int64
-	for _, h := range e.Hotels {
-		n += h.Reserved + h.Locked
-	}
-	return n
 }
 
 func eventThroughAPI(ctx context.Context, server string, eventID int64) (eventAvailability, error) {

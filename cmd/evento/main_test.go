@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/load"
+)
+
+// evento is the real binary, built once for the package: the end-to-end
+// tests run it as a user would, server processes and all.
+var evento string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "evento-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	evento = filepath.Join(dir, "evento")
+	build := exec.Command("go", append(append([]string{"build"}, raceFlags...), "-o", evento, ".")...)
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "build evento: %v\n", err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(dir)
+	dbtest.Main(m)
+}
+
+type runResult struct {
+	exit   int
+	stdout string
+	stderr string
+}
+
+// runEvento runs the binary with args and extra environment.
+func runEvento(t *testing.T, env []string, args ...string) runResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, evento, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	exit := 0
+	if err != nil {
+		exitErr, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("run evento %v: %v", args, err)
+		}
+		exit = exitErr.ExitCode()
+	}
+	return runResult{exit: exit, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+func decodeReport(t *testing.T, r runResult) load.Report {
+	t.Helper()
+	var report load.Report
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&report); err != nil {
+		t.Fatalf("stdout is not one JSON report (%v):\n%s\nstderr:\n%s", err, r.stdout, r.stderr)
+	}
+	if dec.More() {
+		t.Fatalf("stdout holds more than one JSON object:\n%s", r.stdout)
+	}
+	return report
+}

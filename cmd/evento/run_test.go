@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/load"
+)
+
+// The brief's experiment, end to end, for each safe strategy: 2 server
+// processes, 60 clients with no think time, two 20-room hotels. Each must
+// end consistent with both hotels sold out, and the report's numbers must
+// be what the database holds.
+func TestRunSafeStrategiesEndConsistentAndSoldOut(t *testing.T) {
+	for _, strategy := range []string{"pessimistic", "atomic", "optimistic"} {
+		t.Run(strategy, func(t *testing.T) {
+			url := dbtest.NewURL(t)
+			r := runEvento(t, []string{"DATABASE_URL=" + url},
+				"--clients", "60", "--strategy", strategy, "--rooms", "20", "--hotels", "2",
+				"--servers", "2", "--think", "0", "--seed", "7", "--json", "--expect", "consistent")
+			if r.exit != 0 {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.exit, r.stdout, r.stderr)
+			}
+			report := decodeReport(t, r)
+			if report.Verdict != load.Consistent || len(report.Anomalies) != 0 {
+				t.Fatalf("verdict %s, anomalies %q", report.Verdict, report.Anomalies)
+			}
+			if report.Strategy != strategy || report.Clients != 60 || report.Servers != 2 || report.Seed != 7 || !report.Completed {
+				t.Fatalf("report header: %+v", report)
+			}
+			if len(report.Hotels) != 2 || report.SelloutSeconds == nil {
+				t.Fatalf("want 2 hotels sold out: %+v", report.Hotels)
+			}
+			for _, h := range report.Hotels {
+				if !h.SoldOut || h.Booked != 20 || h.Reserved != 20 || h.Acknowledged != 20 || h.Verdict != load.Consistent {
+					t.Fatalf("hotel %+v: want 20 of 20 booked, acknowledged and consistent", h)
+				}
+			}
+			if report.Requests.Success == 0 || report.LatencyMs.P50 <= 0 || report.LatencyMs.Max < report.LatencyMs.P99 {
+				t.Fatalf("requests %+v latency %+v", report.Requests, report.LatencyMs)
+			}
+			assertReportMatchesDatabase(t, url, report)
+		})
+	}
+}
+
+// assertReportMatchesDatabase re-reads the database independently of the
+// code that built the report.
+func assertReportMatchesDatabase(t *testing.T, url string, report load.Report) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var reservations int64
+	for _, h := range report.Hotels {
+		var assigned, reserved, booked, count int64
+		err := conn.QueryRow(ctx, `
+			SELECT ehr.assigned, ehr.reserved, coalesce(sum(r.number), 0), count(r.id)
+			FROM event_hotel_rooms ehr LEFT JOIN reservations r ON r.event_hotel_rooms_id = ehr.id
+			WHERE ehr.event_id = $1 AND ehr.hotel_id = $2 GROUP BY ehr.id`, h.EventID, h.HotelID,
+		).Scan(&assigned, &reserved, &booked, &count)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if assigned != h.Assigned || reserved != h.Reserved || booked != h.Booked {
+			t.Fatalf("hotel %d: report says assigned %d reserved %d booked %d; database %d %d %d",
+				h.HotelID, h.Assigned, h.Reserved, h.Booked, assigned, reserved, booked)
+		}
+		reservations += count
+	}
+	if reservations != report.Requests.Success {
+		t.Fatalf("report counts %d successful reserves; database holds %d reservations", report.Requests.Success, reservations)
+	}
+}
+
+// The naive strategy is caught by the verdict. --race-window stretches the
+// gap between its read and its write to 30ms, so 60 clients starting at once
+// overlap on every run; the step-by-step proof is in db's interleaving tests.
+func TestRunCatchesNaiveOverbooking(t *testing.T) {
+	url := dbtest.NewURL(t)
+	r := runEvento(t, []string{"DATABASE_URL=" + url},
+		"--clients", "60", "--strategy", "naive", "--rooms", "20", "--hotels", "1",
+		"--servers", "2", "--think", "0", "--race-window", "30ms", "--json", "--expect", "consistent")
+	if r.exit != 1 {
+		t.Fatalf("exit %d, want 1 (verdict not as expected)\nstdout: %s\nstderr: %s", r.exit, r.stdout, r.stderr)
+	}
+	report := decodeReport(t, r)
+	h := report.Hotels[0]
+	if report.Verdict != load.Overbooked || h.Booked <= h.Assigned || h.Reserved == h.Booked {
+		t.Fatalf("verdict %s, hotel %+v: want overbooked by a lost update", report.Verdict, h)
+	}
+	if !containsAll(report.Anomalies, "overbooked", fmt.Sprintf("lost update: at hotel %d (event %d) the counter says %d but %d rooms are booked", h.HotelID, h.EventID, h.Reserved, h.Booked)) {
+		t.Fatalf("anomalies do not name the overbooking and the lost update: %q", report.Anomalies)
+	}
+	if !strings.Contains(r.stderr, "verdict overbooked, expected consistent") {
+		t.Fatalf("stderr does not say why it exited 1: %s", r.stderr)
+	}
+	assertReportMatchesDatabase(t, url, report)
+}
+
+func containsAll(lines []string, wants ...string) bool {
+	joined := strings.Join(lines, "\n")
+	for _, w := range wants {
+		if !strings.Contains(joined, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestUsageErrorsExit2WithOneLine(t *testing.T) {
+	cases := [][]string{
+		{"--strategy", "yolo"},
+		{"--think", "fast"},
+		{"--clients", "0"},
+		{"--expect", "perfect"},
+		{"bogus-subcommand"},
+		{"load", "--event", "1"},
+	}
+	for _, args := range cases {
+		r := runEvento(t, nil, args...)
+		if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "evento: ") {
+			t.Errorf("evento %v: exit %d, stderr %q; want exit 2 and one line", args, r.exit, r.stderr)
+		}
+	}
+	r := runEvento(t, nil, "--strategy", "yolo")
+	if !strings.Contains(r.stderr, "naive, pessimistic, atomic, optimistic") {
+		t.Errorf("unknown strategy does not list the strategies: %q", r.stderr)
+	}
+}
+
+func TestUnreachableDatabaseURLFailsFastInOneLine(t *testing.T) {
+	r := runEvento(t, []string{"DATABASE_URL=postgres://postgres@127.0.0.1:1/evento"}, "seed")
+	if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "127.0.0.1:1") {
+		t.Fatalf("exit %d, stderr %q; want exit 2 and one line naming 127.0.0.1:1", r.exit, r.stderr)
+	}
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/evento-lab/evento/load"
+)
+
+var dataDirLine = regexp.MustCompile(`data in (\S+); removed on exit`)
+
+// With no DATABASE_URL and --embedded, evento starts its own PostgreSQL,
+// says so in one line, runs, and leaves nothing behind.
+func TestRunWithThrowawayDatabase(t *testing.T) {
+	r := runEvento(t, []string{"DATABASE_URL="}, "--embedded", "--clients", "20", "--rooms", "10",
+		"--hotels", "1", "--strategy", "atomic", "--think", "0", "--json")
+	if r.exit != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
+	}
+	if report := decodeReport(t, r); report.Verdict != load.Consistent || report.Totals.Booked != 10 {
+		t.Fatalf("report: %+v", report)
+	}
+	m := dataDirLine.FindStringSubmatch(r.stderr)
+	if m == nil || !strings.Contains(r.stderr, "started throwaway PostgreSQL") {
+		t.Fatalf("stderr does not announce the throwaway server: %q", r.stderr)
+	}
+	if _, err := os.Stat(m[1]); !os.IsNotExist(err) {
+		t.Fatalf("data directory %s left behind (%v)", m[1], err)
+	}
+}
+
+// Ctrl-C in the middle of a run stops the clients, the servers and the
+// throwaway PostgreSQL, removes its directory, and still prints a verdict.
+func TestInterruptedRunCleansUp(t *testing.T) {
+	cmd := exec.Command(evento, "--embedded", "--clients", "20", "--rooms", "100000", "--hotels", "1",
+		"--strategy", "atomic", "--think", "50ms-100ms", "--json")
+	cmd.Env = append(os.Environ(), "DATABASE_URL=")
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	lines := bufio.NewScanner(stderr)
+	var dataDir string
+	for lines.Scan() {
+		if m := dataDirLine.FindStringSubmatch(lines.Text()); m != nil {
+			dataDir = m[1]
+			break
+		}
+	}
+	if dataDir == "" {
+		t.Fatal("no throwaway server announced")
+	}
+	go io.Copy(io.Discard, stderr)
+	pids := postgresPIDs(t, dataDir)
+	if len(pids) == 0 {
+		t.Fatalf("no postgres process runs on %s", dataDir)
+	}
+	time.Sleep(2 * time.Second) // servers up, clients booking
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGINT: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("evento did not exit within 30s of SIGINT")
+	}
+	var report load.Report
+	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
+		t.Fatalf("no report after SIGINT: %v\n%s", err, stdout.String())
+	}
+	if report.Completed || report.Verdict != load.Consistent || report.Totals.Booked == 0 {
+		t.Fatalf("report after SIGINT: completed %v verdict %s booked %d", report.Completed, report.Verdict, report.Totals.Booked)
+	}
+	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+		t.Fatalf("data directory %s left behind", dataDir)
+	}
+	if left := postgresPIDs(t, dataDir); len(left) != 0 {
+		t.Fatalf("postgres processes left running: %v", left)
+	}
+}
+
+// postgresPIDs finds live (non-zombie) processes whose command line names dir.
+func postgresPIDs(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc to inspect processes")
+	}
+	var pids []string
+	for _, e := range entries {
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err == nil && !bytes.Contains(stat, []byte(") Z ")) {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}

@@ -1,0 +1,119 @@
+package load
+
+import (
+	"strings"
+	"testing"
+)
+
+func ledger(acknowledged, unknown int64, rows map[int64]int64) TargetResult {
+	return TargetResult{Target: Target{EventID: 1, HotelID: 2}, Acknowledged: acknowledged, Unknown: unknown, Reservations: rows}
+}
+
+func TestJudge(t *testing.T) {
+	rows := map[int64]int64{10: 3, 11: 2}
+	cases := []struct {
+		name     string
+		ledger   TargetResult
+		seen     Observed
+		verdict  string
+		anomaly  string // a substring of one anomaly; "" = none expected
+		noteLike string
+	}{
+		{
+			name:    "sold out exactly",
+			ledger:  ledger(5, 0, rows),
+			seen:    Observed{Assigned: 5, Reserved: 5, Booked: 5, Rows: rows},
+			verdict: Consistent,
+		},
+		{
+			name:     "unknown outcome that did book",
+			ledger:   ledger(3, 2, map[int64]int64{10: 3}),
+			seen:     Observed{Assigned: 5, Reserved: 5, Booked: 5, Rows: rows},
+			verdict:  Consistent,
+			noteLike: "unknown outcomes",
+		},
+		{
+			name:    "naive lost update past capacity",
+			ledger:  ledger(10, 0, map[int64]int64{10: 5, 11: 5}),
+			seen:    Observed{Assigned: 5, Reserved: 5, Booked: 10, Rows: map[int64]int64{10: 5, 11: 5}},
+			verdict: Overbooked,
+			anomaly: "lost update: at hotel 2 (event 1) the counter says 5 but 10 rooms are booked",
+		},
+		{
+			name:    "lost update within capacity",
+			ledger:  ledger(4, 0, map[int64]int64{10: 2, 11: 2}),
+			seen:    Observed{Assigned: 10, Reserved: 2, Booked: 4, Rows: map[int64]int64{10: 2, 11: 2}},
+			verdict: Inconsistent,
+			anomaly: "lost update",
+		},
+		{
+			name:    "acknowledged booking missing",
+			ledger:  ledger(5, 0, rows),
+			seen:    Observed{Assigned: 5, Reserved: 3, Booked: 3, Rows: map[int64]int64{10: 3}},
+			verdict: Inconsistent,
+			anomaly: "acknowledged but not stored",
+		},
+		{
+			name:    "booking nobody was told about",
+			ledger:  ledger(3, 0, map[int64]int64{10: 3}),
+			seen:    Observed{Assigned: 5, Reserved: 5, Booked: 5, Rows: rows},
+			verdict: Inconsistent,
+			anomaly: "phantom booking",
+		},
+		{
+			name:    "through the API: counter behind the acknowledgements",
+			ledger:  ledger(8, 0, nil),
+			seen:    Observed{Assigned: 10, Reserved: 5, Booked: 5},
+			verdict: Inconsistent,
+			anomaly: "lost update (seen through the API)",
+		},
+		{
+			name:    "through the API: more acknowledged than the hotel has",
+			ledger:  ledger(12, 0, nil),
+			seen:    Observed{Assigned: 10, Reserved: 10, Booked: 10},
+			verdict: Overbooked,
+			anomaly: "clients were told 12 rooms",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.seen.EventID, c.seen.HotelID = 1, 2
+			j := judge(c.ledger, c.seen)
+			if j.verdict != c.verdict {
+				t.Fatalf("verdict %s, want %s (anomalies %q)", j.verdict, c.verdict, j.anomalies)
+			}
+			joined := strings.Join(j.anomalies, "\n")
+			if c.anomaly == "" && len(j.anomalies) > 0 {
+				t.Fatalf("unexpected anomalies: %q", j.anomalies)
+			}
+			if !strings.Contains(joined, c.anomaly) {
+				t.Fatalf("anomalies %q do not mention %q", j.anomalies, c.anomaly)
+			}
+			if c.noteLike != "" && !strings.Contains(strings.Join(j.notes, "\n"), c.noteLike) {
+				t.Fatalf("notes %q do not mention %q", j.notes, c.noteLike)
+			}
+		})
+	}
+}
+
+func TestParseRange(t *testing.T) {
+	cases := map[string]Range{
+		"0":        {},
+		"0-300ms":  {0, 300e6},
+		"50ms":     {50e6, 50e6},
+		"10-20ms":  {10e6, 20e6},
+		"1s-1.5s":  {1e9, 1.5e9},
+		"0ms-10ms": {0, 10e6},
+	}
+	for in, want := range cases {
+		got, err := ParseRange(in)
+		if err != nil || got != want {
+			t.Errorf("ParseRange(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "fast", "300ms-0", "-5ms", "1-2-3ms"} {
+		if _, err := ParseRange(bad); err == nil {
+			t.Errorf("ParseRange(%q) accepted", bad)
+		}
+	}
+}
