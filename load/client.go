@@ -20,6 +20,10 @@ type api struct {
 	servers []string
 	next    atomic.Uint64 // round-robin position over servers
 	timeout time.Duration
+	// inFlight admits as many requests as there are connections. The
+	// others wait here, parked on a shallow stack, instead of deep inside
+	// the transport: with ten thousand clients that is most of the memory.
+	inFlight chan struct{}
 }
 
 func newAPI(cfg Config) *api {
@@ -30,7 +34,24 @@ func newAPI(cfg Config) *api {
 		IdleConnTimeout:     90 * time.Second,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	}
-	return &api{http: &http.Client{Transport: transport}, servers: cfg.Servers, timeout: cfg.RequestTimeout}
+	return &api{
+		http:     &http.Client{Transport: transport},
+		servers:  cfg.Servers,
+		timeout:  cfg.RequestTimeout,
+		inFlight: make(chan struct{}, cfg.ConnsPerServer*len(cfg.Servers)),
+	}
+}
+
+// acquire waits for a free connection slot; the request timeout starts
+// only once the request can actually be sent.
+func (a *api) acquire(ctx context.Context) (context.Context, func(), error) {
+	select {
+	case a.inFlight <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	return ctx, func() { cancel(); <-a.inFlight }, nil
 }
 
 // server picks the next server in turn, as a round-robin balancer would.
@@ -43,6 +64,11 @@ type availability struct {
 	Reserved  int64 `json:"reserved"`
 	Locked    int64 `json:"locked"`
 	Available int64 `json:"available"`
+}
+
+type reserveBody struct {
+	Name  string `json:"name"`
+	Rooms int64  `json:"rooms"`
 }
 
 type reservation struct {
@@ -70,8 +96,11 @@ const (
 )
 
 func (a *api) available(ctx context.Context, t Target) (availability, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
+	ctx, release, err := a.acquire(ctx)
+	if err != nil {
+		return availability{}, err
+	}
+	defer release()
 	url := fmt.Sprintf("%s/%d/%d/available", a.server(), t.EventID, t.HotelID)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -93,10 +122,13 @@ func (a *api) available(ctx context.Context, t Target) (availability, error) {
 }
 
 func (a *api) reserve(ctx context.Context, t Target, mode, name string, rooms int64) (outcome, reservation, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
+	ctx, release, err := a.acquire(ctx)
+	if err != nil {
+		return failed, reservation{}, err
+	}
+	defer release()
 	url := fmt.Sprintf("%s/%d/%d/reserve/%s", a.server(), t.EventID, t.HotelID, mode)
-	body, _ := json.Marshal(map[string]any{"name": name, "rooms": rooms})
+	body, _ := json.Marshal(reserveBody{Name: name, Rooms: rooms})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return failed, reservation{}, err

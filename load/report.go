@@ -38,6 +38,7 @@ type Report struct {
 	SelloutSeconds        *float64      `json:"sellout_seconds"`
 	ReservationsPerSecond float64       `json:"reservations_per_second"`
 	LatencyMs             LatencyMs     `json:"latency_ms"`
+	LoadPeakMemoryMB      float64       `json:"load_peak_memory_mb"`
 	Anomalies             []string      `json:"anomalies"`
 	Notes                 []string      `json:"notes"`
 }
@@ -74,7 +75,8 @@ func BuildReport(meta Meta, res Result, observed []Observed) (Report, error) {
 		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy,
 		Completed: res.Completed, Requests: res.Requests,
 		ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
-		Anomalies: []string{}, Notes: []string{},
+		LoadPeakMemoryMB: float64(PeakRSSBytes()) / (1 << 20),
+		Anomalies:        []string{}, Notes: []string{},
 		Totals: HotelReport{Name: "total"},
 	}
 	verdicts := make([]string, 0, len(res.Targets))
@@ -173,6 +175,7 @@ func (r Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "time: %s, %.1f reservations/s, run %.2fs\n", sellout, r.ReservationsPerSecond, r.ElapsedSeconds)
 	l := r.LatencyMs
 	fmt.Fprintf(&b, "reserve latency: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", l.P50, l.P90, l.P99, l.Max)
+	fmt.Fprintf(&b, "load process peak memory: %.0f MB\n", r.LoadPeakMemoryMB)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
