@@ -1,6 +1,6 @@
 module github.com/evento-lab/evento
 
-go 1.26.8
+go 1.26.0
 
 tool (
 	github.com/pressly/goose/v3/cmd/goose
