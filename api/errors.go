@@ -21,6 +21,12 @@ const (
 	CodePayloadTooLarge   = "payload_too_large"
 	CodeUnavailable       = "unavailable"
 	CodeInternal          = "internal"
+
+	CodeHoldExpired          = "hold_expired"
+	CodeHoldReleased         = "hold_released"
+	CodeHoldConfirmed        = "hold_confirmed"
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	CodeRequestInProgress    = "request_in_progress"
 )
 
 // Error is an error with a status and code meant for the client. Its message
@@ -60,6 +66,18 @@ func toAPIError(err error) *Error {
 		return &Error{Status: http.StatusConflict, Code: CodeInsufficientRooms, Message: shortfall.Error()}
 	case errors.Is(err, db.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
+	case errors.Is(err, db.ErrHoldExpired):
+		return &Error{Status: http.StatusConflict, Code: CodeHoldExpired, Message: "the hold expired; its rooms went back to the pool"}
+	case errors.Is(err, db.ErrHoldReleased):
+		return &Error{Status: http.StatusConflict, Code: CodeHoldReleased, Message: "the hold was released; its rooms went back to the pool"}
+	case errors.Is(err, db.ErrHoldConfirmed):
+		return &Error{Status: http.StatusConflict, Code: CodeHoldConfirmed, Message: "the hold is confirmed: it is a reservation now"}
+	case errors.Is(err, db.ErrKeyReused):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyKeyReused,
+			Message: "this Idempotency-Key was first used for a different request; use a new key for a new request"}
+	case errors.Is(err, db.ErrRequestInProgress):
+		return &Error{Status: http.StatusConflict, Code: CodeRequestInProgress,
+			Message: "a request with this Idempotency-Key is still in progress; retry shortly"}
 	case errors.Is(err, db.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "a concurrent reservation changed the hotel's rooms first; retry"}
 	case db.IsUnavailable(err):

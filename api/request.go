@@ -12,6 +12,9 @@ import (
 	"unicode/utf8"
 )
 
+// errEmptyBody is returned for a request without a body.
+var errEmptyBody = invalid("request body is empty; expected a JSON object")
+
 // maxNameLength matches the CHECK on reservations.name.
 const maxNameLength = 200
 
@@ -62,7 +65,7 @@ func bodyError(err error) error {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge,
 			Message: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)}
 	case errors.Is(err, io.EOF):
-		return invalid("request body is empty; expected a JSON object")
+		return errEmptyBody
 	case errors.As(err, &typeErr):
 		return invalid(fmt.Sprintf("field %q has the wrong type: expected %s", typeErr.Field, typeErr.Type))
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
@@ -86,6 +89,19 @@ func validName(name string) error {
 	}
 	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
 		return invalid("name must not contain control characters")
+	}
+	return nil
+}
+
+// requireEmptyBody accepts no body or an empty JSON object, for endpoints
+// that take their input from the path alone.
+func requireEmptyBody(w http.ResponseWriter, r *http.Request) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	var empty struct{}
+	if err := decodeJSON(w, r, &empty); err != errEmptyBody {
+		return err
 	}
 	return nil
 }

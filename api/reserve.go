@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -10,6 +11,12 @@ import (
 type reserveRequest struct {
 	Name  *string `json:"name"`
 	Rooms *int64  `json:"rooms"`
+}
+
+// canonicalReserve is a reserve request as fingerprinted.
+type canonicalReserve struct {
+	Name  string `json:"name"`
+	Rooms int32  `json:"rooms"`
 }
 
 type reserveResponse struct {
@@ -27,21 +34,26 @@ func (s *Server) handleReserve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ctx, cancel := s.queryContext(r)
-	defer cancel()
-	booking, err := s.store.Reserve(ctx, strategy, req)
+	route := fmt.Sprintf("POST /%d/%d/reserve/%s", req.EventID, req.HotelID, strategy.Name)
+	key, err := s.idempotencyKey(r, route, canonicalReserve{req.Name, req.Rooms})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, reserveResponse{
-		ReservationID: booking.ReservationID,
-		EventID:       booking.EventID,
-		HotelID:       booking.HotelID,
-		Name:          booking.Name,
-		Rooms:         booking.Rooms,
-		Mode:          strategy.Name,
-	}, s.log)
+	s.perform(w, r, key, func(ctx context.Context, b db.Booker) (int, any, error) {
+		booking, err := b.Reserve(ctx, strategy, req)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, reserveResponse{
+			ReservationID: booking.ReservationID,
+			EventID:       booking.EventID,
+			HotelID:       booking.HotelID,
+			Name:          booking.Name,
+			Rooms:         booking.Rooms,
+			Mode:          strategy.Name,
+		}, nil
+	})
 }
 
 // parseReserve validates everything before the database is touched, so a
@@ -61,14 +73,23 @@ func (s *Server) parseReserve(w http.ResponseWriter, r *http.Request) (db.Strate
 	if err := decodeJSON(w, r, &body); err != nil {
 		return db.Strategy{}, db.BookRequest{}, err
 	}
-	if body.Name == nil {
-		return db.Strategy{}, db.BookRequest{}, invalid("name is required")
-	}
-	if err := validName(*body.Name); err != nil {
+	name, rooms, err := s.validBooking(body.Name, body.Rooms)
+	if err != nil {
 		return db.Strategy{}, db.BookRequest{}, err
 	}
-	if body.Rooms == nil || *body.Rooms < 1 || *body.Rooms > int64(s.opts.MaxRooms) {
-		return db.Strategy{}, db.BookRequest{}, invalid(fmt.Sprintf("rooms must be an integer from 1 to %d", s.opts.MaxRooms))
+	return strategy, db.BookRequest{EventID: eventID, HotelID: hotelID, Name: name, Rooms: rooms}, nil
+}
+
+// validBooking checks the name and rooms every booking request carries.
+func (s *Server) validBooking(name *string, rooms *int64) (string, int32, error) {
+	if name == nil {
+		return "", 0, invalid("name is required")
 	}
-	return strategy, db.BookRequest{EventID: eventID, HotelID: hotelID, Name: *body.Name, Rooms: int32(*body.Rooms)}, nil
+	if err := validName(*name); err != nil {
+		return "", 0, err
+	}
+	if rooms == nil || *rooms < 1 || *rooms > int64(s.opts.MaxRooms) {
+		return "", 0, invalid(fmt.Sprintf("rooms must be an integer from 1 to %d", s.opts.MaxRooms))
+	}
+	return *name, int32(*rooms), nil
 }

@@ -20,7 +20,9 @@ type Options struct {
 	// QueryTimeout bounds each request's time in the database (default 5s);
 	// past it the client gets 503 unavailable.
 	QueryTimeout time.Duration
-	Log          *slog.Logger
+	// KeepIdempotencyKeys is how long a key's outcome is replayed (default 24h).
+	KeepIdempotencyKeys time.Duration
+	Log                 *slog.Logger
 }
 
 // maxBodyBytes is far above any valid request (a 200-character name and a
@@ -43,6 +45,9 @@ func NewServer(store *db.Store, opts Options) *Server {
 	if opts.QueryTimeout <= 0 {
 		opts.QueryTimeout = 5 * time.Second
 	}
+	if opts.KeepIdempotencyKeys <= 0 {
+		opts.KeepIdempotencyKeys = DefaultKeepIdempotencyKeys
+	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
@@ -51,6 +56,12 @@ func NewServer(store *db.Store, opts Options) *Server {
 	s.mux.HandleFunc("GET /{event_id}/available", s.handleEventAvailability)
 	s.mux.HandleFunc("GET /{event_id}/{hotel_id}/available", s.handleHotelAvailability)
 	s.mux.HandleFunc("POST /{event_id}/{hotel_id}/reserve/{mode}", s.handleReserve)
+	// Holds live under their hotel: a top-level /holds/... would clash with
+	// GET /{event_id}/available.
+	s.mux.HandleFunc("POST /{event_id}/{hotel_id}/holds", s.handlePlaceHold)
+	s.mux.HandleFunc("GET /{event_id}/{hotel_id}/holds/{hold_id}", s.handleGetHold)
+	s.mux.HandleFunc("POST /{event_id}/{hotel_id}/holds/{hold_id}/confirm", s.handleConfirmHold)
+	s.mux.HandleFunc("DELETE /{event_id}/{hotel_id}/holds/{hold_id}", s.handleReleaseHold)
 	return s
 }
 

@@ -50,6 +50,11 @@ func (e *ShortfallError) Is(target error) bool {
 	return target == ErrInsufficientRooms
 }
 
+func isShortfall(err error) bool {
+	var shortfall *ShortfallError
+	return errors.As(err, &shortfall)
+}
+
 // checkFits returns a *ShortfallError when rooms do not fit in available.
 func checkFits(available, rooms int32) error {
 	if rooms > available {
@@ -81,11 +86,25 @@ func classify(err error) error {
 	if IsUnavailable(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.CheckViolation && pgErr.ConstraintName == capacityConstraint {
+		// A write computed from a stale read (naive's absolute counter
+		// racing a hold) hit the schema's safety net. Nothing was written;
+		// the client may retry.
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
 	return err
 }
 
+// capacityConstraint is the CHECK (reserved + locked <= assigned) of
+// sql/00001_schema.sql.
+const capacityConstraint = "event_hotel_rooms_within_assigned"
+
 func isDomain(err error) bool {
-	for _, target := range []error{ErrNotFound, ErrSoldOut, ErrInsufficientRooms, ErrConflict, ErrUnavailable} {
+	for _, target := range []error{
+		ErrNotFound, ErrSoldOut, ErrInsufficientRooms, ErrConflict, ErrUnavailable,
+		ErrHoldExpired, ErrHoldReleased, ErrHoldConfirmed, ErrKeyReused, ErrRequestInProgress,
+	} {
 		if errors.Is(err, target) {
 			return true
 		}

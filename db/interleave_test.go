@@ -85,6 +85,13 @@ func (s *session) run(strategy db.Strategy, req db.BookRequest, pauseBefore stri
 	}()
 }
 
+// runQueries runs fn on the session's transaction in the background; its
+// error arrives through wait.
+func (s *session) runQueries(fn func(ctx context.Context, q *db.Queries) error) {
+	ctx := testContext(s.t)
+	go func() { s.outcome <- outcome{err: fn(ctx, db.New(s.tx))} }()
+}
+
 func (s *session) waitPaused() {
 	s.t.Helper()
 	select {

@@ -2,6 +2,8 @@ package db_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -85,3 +87,5 @@ func mustStrategy(t *testing.T, name string) db.Strategy {
 	}
 	return s
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

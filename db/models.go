@@ -6,6 +6,8 @@ package db
 
 import (
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type Event struct {
@@ -23,9 +25,29 @@ type EventHotelRoom struct {
 	UpdatedAt time.Time
 }
 
+type HoldRow struct {
+	ID                int64
+	EventHotelRoomsID int64
+	Name              string
+	Rooms             int32
+	State             string
+	ExpiresAt         time.Time
+	CreatedAt         time.Time
+	SettledAt         pgtype.Timestamptz
+}
+
 type Hotel struct {
 	ID   int64
 	Name string
+}
+
+type IdempotencyKeyRow struct {
+	Key         string
+	Fingerprint string
+	Status      int32
+	Body        []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
 }
 
 type Reservation struct {
@@ -34,4 +56,5 @@ type Reservation struct {
 	EventHotelRoomsID int64
 	Number            int32
 	CreatedAt         time.Time
+	HoldID            pgtype.Int8
 }

@@ -36,7 +36,7 @@ func (h HotelAvailability) Available() int32 { return h.Assigned - h.Reserved - 
 
 // Hotel reads one hotel's availability for an event.
 func (s *Store) Hotel(ctx context.Context, eventID, hotelID int64) (HotelAvailability, error) {
-	row, err := New(s.Pool).GetHotelRooms(ctx, GetHotelRoomsParams{EventID: eventID, HotelID: hotelID})
+	row, err := New(s.Pool).GetHotelAvailability(ctx, GetHotelAvailabilityParams{EventID: eventID, HotelID: hotelID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return HotelAvailability{}, fmt.Errorf("event %d hotel %d: %w", eventID, hotelID, ErrNotFound)
 	}
@@ -53,7 +53,7 @@ func (s *Store) Hotel(ctx context.Context, eventID, hotelID int64) (HotelAvailab
 // hotels has an empty list; an unknown event is ErrNotFound.
 func (s *Store) Event(ctx context.Context, eventID int64) ([]HotelAvailability, error) {
 	q := New(s.Pool)
-	rows, err := q.ListEventHotelRooms(ctx, eventID)
+	rows, err := q.ListEventAvailability(ctx, eventID)
 	if err != nil {
 		return nil, fmt.Errorf("read availability of event %d: %w", eventID, classify(err))
 	}

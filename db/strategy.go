@@ -105,8 +105,23 @@ func Reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookReques
 	return reserve(ctx, pool, s, req, 0)
 }
 
-// reserve is Reserve with an optional race window (see raceWindow).
+// reserve is Reserve with an optional race window (see raceWindow). When the
+// strategy finds too few rooms, overdue holds may be what took them: their
+// rooms are given back and the strategy runs once more.
 func reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRequest, window time.Duration) (Booking, error) {
+	booking, err := reserveOnce(ctx, pool, s, req, window)
+	if isShortfall(err) {
+		if freed, ferr := releaseOverdueHolds(ctx, New(pool), req); ferr == nil && freed > 0 {
+			booking, err = reserveOnce(ctx, pool, s, req, window)
+		}
+	}
+	if err != nil {
+		return Booking{}, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, s.Name, classify(err))
+	}
+	return booking, nil
+}
+
+func reserveOnce(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRequest, window time.Duration) (Booking, error) {
 	var booking Booking
 	book := func(conn DBTX) error {
 		if window > 0 {
@@ -122,10 +137,7 @@ func reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookReques
 	} else {
 		err = pgx.BeginTxFunc(ctx, pool, *s.Tx, func(tx pgx.Tx) error { return book(tx) })
 	}
-	if err != nil {
-		return Booking{}, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, s.Name, classify(err))
-	}
-	return booking, nil
+	return booking, err
 }
 
 func newBooking(id int64, req BookRequest) Booking {

@@ -25,6 +25,8 @@ type serveConfig struct {
 	maxRooms     int
 	queryTimeout time.Duration
 	raceWindow   time.Duration
+	sweepEvery   time.Duration
+	keepKeys     time.Duration
 	logLevel     slog.Level
 }
 
@@ -37,6 +39,8 @@ func newServeCommand() *ffcli.Command {
 	fs.IntVar(&cfg.maxRooms, "max-rooms", 5, "most rooms one request may reserve")
 	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 5*time.Second, "time a request may spend in the database before 503")
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: delay every booking write by this long, so races show on every run")
+	fs.DurationVar(&cfg.sweepEvery, "sweep-every", time.Second, "how often this server expires overdue holds and old idempotency keys")
+	fs.DurationVar(&cfg.keepKeys, "keep-idempotency-keys", 24*time.Hour, "how long an Idempotency-Key's outcome is replayed")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	return &ffcli.Command{
 		Name:       "serve",
@@ -49,8 +53,8 @@ func newServeCommand() *ffcli.Command {
 }
 
 func serve(ctx context.Context, cfg serveConfig) error {
-	if cfg.pool < 1 || cfg.maxRooms < 1 {
-		return usagef("--pool and --max-rooms must be at least 1")
+	if cfg.pool < 1 || cfg.maxRooms < 1 || cfg.sweepEvery <= 0 || cfg.keepKeys < time.Second {
+		return usagef("--pool and --max-rooms must be at least 1, --sweep-every positive, --keep-idempotency-keys at least 1s")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	database, err := cfg.db.resolve(ctx, cfg.pool+10)
@@ -67,13 +71,23 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 
+	store := &db.Store{Pool: pool, RaceWindow: cfg.raceWindow}
+	sweeperCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
+	sweeperDone := make(chan struct{})
+	go func() {
+		defer close(sweeperDone)
+		db.Sweeper{Store: store, Interval: cfg.sweepEvery, Log: log}.Run(sweeperCtx)
+	}()
+	defer func() { stopSweeper(); <-sweeperDone }()
+
 	listener, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
 	server := &http.Server{
-		Handler: api.NewServer(&db.Store{Pool: pool, RaceWindow: cfg.raceWindow}, api.Options{
-			MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout, Log: log,
+		Handler: api.NewServer(store, api.Options{
+			MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
+			KeepIdempotencyKeys: cfg.keepKeys, Log: log,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,

@@ -1,0 +1,174 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/evento-lab/evento/db"
+)
+
+const (
+	defaultHoldTTL = 300
+	maxHoldTTL     = 3600
+)
+
+type holdRequest struct {
+	Name       *string `json:"name"`
+	Rooms      *int64  `json:"rooms"`
+	TTLSeconds *int64  `json:"ttl_seconds"`
+}
+
+// canonicalHold is a hold request after defaults, for fingerprints.
+type canonicalHold struct {
+	Name       string `json:"name"`
+	Rooms      int32  `json:"rooms"`
+	TTLSeconds int64  `json:"ttl_seconds"`
+}
+
+type holdResponse struct {
+	HoldID        int64  `json:"hold_id"`
+	EventID       int64  `json:"event_id"`
+	HotelID       int64  `json:"hotel_id"`
+	Name          string `json:"name"`
+	Rooms         int32  `json:"rooms"`
+	State         string `json:"state"`
+	ExpiresAt     string `json:"expires_at"`
+	ReservationID *int64 `json:"reservation_id,omitempty"`
+}
+
+type confirmResponse struct {
+	ReservationID int64 `json:"reservation_id"`
+	HoldID        int64 `json:"hold_id"`
+	EventID       int64 `json:"event_id"`
+	HotelID       int64 `json:"hotel_id"`
+	Rooms         int32 `json:"rooms"`
+}
+
+func toHoldResponse(h db.Hold) holdResponse {
+	resp := holdResponse{
+		HoldID: h.ID, EventID: h.EventID, HotelID: h.HotelID, Name: h.Name, Rooms: h.Rooms,
+		State: h.State, ExpiresAt: h.ExpiresAt.UTC().Format(time.RFC3339Nano),
+	}
+	if h.ReservationID != 0 {
+		resp.ReservationID = &h.ReservationID
+	}
+	return resp
+}
+
+func (s *Server) handlePlaceHold(w http.ResponseWriter, r *http.Request) {
+	eventID, hotelID, err := eventHotelIDs(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var body holdRequest
+	if err := decodeJSON(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	name, rooms, err := s.validBooking(body.Name, body.Rooms)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ttl := int64(defaultHoldTTL)
+	if body.TTLSeconds != nil {
+		ttl = *body.TTLSeconds
+	}
+	if ttl < 1 || ttl > maxHoldTTL {
+		s.writeError(w, r, invalid(fmt.Sprintf("ttl_seconds must be an integer from 1 to %d", maxHoldTTL)))
+		return
+	}
+	req := db.HoldRequest{
+		BookRequest: db.BookRequest{EventID: eventID, HotelID: hotelID, Name: name, Rooms: rooms},
+		TTL:         time.Duration(ttl) * time.Second,
+	}
+	key, err := s.idempotencyKey(r, fmt.Sprintf("POST /%d/%d/holds", eventID, hotelID), canonicalHold{name, rooms, ttl})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.perform(w, r, key, func(ctx context.Context, b db.Booker) (int, any, error) {
+		hold, err := b.PlaceHold(ctx, req)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, toHoldResponse(hold), nil
+	})
+}
+
+func (s *Server) handleConfirmHold(w http.ResponseWriter, r *http.Request) {
+	ref, err := holdRef(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := requireEmptyBody(w, r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	key, err := s.idempotencyKey(r, fmt.Sprintf("POST /%d/%d/holds/%d/confirm", ref.EventID, ref.HotelID, ref.HoldID), struct{}{})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.perform(w, r, key, func(ctx context.Context, b db.Booker) (int, any, error) {
+		booking, replayed, err := b.ConfirmHold(ctx, ref)
+		if err != nil {
+			return 0, nil, err
+		}
+		status := http.StatusCreated
+		if replayed {
+			status = http.StatusOK
+		}
+		return status, confirmResponse{
+			ReservationID: booking.ReservationID, HoldID: ref.HoldID,
+			EventID: ref.EventID, HotelID: ref.HotelID, Rooms: booking.Rooms,
+		}, nil
+	})
+}
+
+func (s *Server) handleReleaseHold(w http.ResponseWriter, r *http.Request) {
+	ref, err := holdRef(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.queryContext(r)
+	defer cancel()
+	if err := s.store.ReleaseHold(ctx, ref); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleGetHold(w http.ResponseWriter, r *http.Request) {
+	ref, err := holdRef(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.queryContext(r)
+	defer cancel()
+	hold, err := s.store.GetHold(ctx, ref)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toHoldResponse(hold), s.log)
+}
+
+func holdRef(r *http.Request) (db.HoldRef, error) {
+	eventID, hotelID, err := eventHotelIDs(r)
+	if err != nil {
+		return db.HoldRef{}, err
+	}
+	holdID, err := pathID(r, "hold_id")
+	if err != nil {
+		return db.HoldRef{}, err
+	}
+	return db.HoldRef{EventID: eventID, HotelID: hotelID, HoldID: holdID}, nil
+}

@@ -1,0 +1,274 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/dbtest"
+)
+
+// Confirm and release race for one hold, in both orders, driven step by
+// step: the second waits on the hold's row lock, then finds it settled.
+// Exactly one wins; the rooms move once.
+func TestConfirmAndReleaseHaveOneWinner(t *testing.T) {
+	for _, confirmFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("confirm first %v", confirmFirst), func(t *testing.T) {
+			pool := dbtest.NewPool(t, 4)
+			store := &db.Store{Pool: pool}
+			hotel := seedHotel(t, pool, 5)
+			h, err := store.PlaceHold(testContext(t), db.HoldRequest{BookRequest: hotel.request("alice", 2), TTL: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			confirm := func(ctx context.Context, q *db.Queries) error {
+				_, err := q.ConfirmHold(ctx, db.ConfirmHoldParams{HoldID: h.ID, EventID: hotel.EventID, HotelID: hotel.HotelID})
+				return err
+			}
+			release := func(ctx context.Context, q *db.Queries) error {
+				_, err := q.ReleaseHold(ctx, db.ReleaseHoldParams{HoldID: h.ID, EventID: hotel.EventID, HotelID: hotel.HotelID})
+				return err
+			}
+			first, second := confirm, release
+			if !confirmFirst {
+				first, second = release, confirm
+			}
+			s1, s2 := begin(t, pool), begin(t, pool)
+			s1.runQueries(first)
+			if o := s1.wait(); o.err != nil {
+				t.Fatalf("first: %v", o.err)
+			}
+			s2.runQueries(second)
+			s2.waitBlockedOnLock(pool)
+			s1.commit()
+			if o := s2.wait(); !errors.Is(o.err, pgx.ErrNoRows) {
+				t.Fatalf("second after first committed: %v, want no row changed", o.err)
+			}
+			s2.commit()
+
+			_, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID)
+			got, err := store.GetHold(testContext(t), db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if confirmFirst && (got.State != db.HoldConfirmed || reserved != 2 || locked != 0) {
+				t.Fatalf("confirm won: state %s reserved %d locked %d", got.State, reserved, locked)
+			}
+			if !confirmFirst && (got.State != db.HoldReleased || reserved != 0 || locked != 0) {
+				t.Fatalf("release won: state %s reserved %d locked %d", got.State, reserved, locked)
+			}
+		})
+	}
+}
+
+// A confirm that locked a hold just before it expired wins over a sweeper
+// that runs just after: the sweeper skips the locked hold instead of
+// waiting, and never finds it again. The other way round, a hold the
+// sweeper holds cannot be confirmed: it is past expiry.
+func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	store := &db.Store{Pool: pool}
+	hotel := seedHotel(t, pool, 5)
+	ctx := testContext(t)
+
+	h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("alice", 2), TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	confirmer := begin(t, pool)
+	confirmer.runQueries(func(ctx context.Context, q *db.Queries) error {
+		_, err := q.ConfirmHold(ctx, db.ConfirmHoldParams{HoldID: h.ID, EventID: hotel.EventID, HotelID: hotel.HotelID})
+		return err
+	})
+	if o := confirmer.wait(); o.err != nil {
+		t.Fatalf("confirm before expiry: %v", o.err)
+	}
+	time.Sleep(time.Until(h.ExpiresAt) + 50*time.Millisecond) // now past expiry, confirm not committed
+	swept, err := db.SweepExpiredHolds(ctx, db.New(pool), 100)
+	if err != nil || swept != 0 {
+		t.Fatalf("sweep while the confirm holds the lock: %d holds, %v; want 0", swept, err)
+	}
+	confirmer.commit()
+	if swept, _ := db.SweepExpiredHolds(ctx, db.New(pool), 100); swept != 0 {
+		t.Fatalf("sweep after the confirm: %d holds", swept)
+	}
+	if _, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID); reserved != 2 || locked != 0 {
+		t.Fatalf("reserved %d locked %d; want the confirm's 2", reserved, locked)
+	}
+
+	h2, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("bob", 3), TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backdate(t, pool, h2.ID)
+	sweeper := begin(t, pool)
+	sweeper.runQueries(func(ctx context.Context, q *db.Queries) error {
+		_, err := db.SweepExpiredHolds(ctx, q, 100)
+		return err
+	})
+	if o := sweeper.wait(); o.err != nil {
+		t.Fatal(o.err)
+	}
+	ref2 := db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h2.ID}
+	if _, _, err := store.ConfirmHold(ctx, ref2); !errors.Is(err, db.ErrHoldExpired) {
+		t.Fatalf("confirm a hold the sweeper is expiring: %v", err)
+	}
+	sweeper.commit()
+	if _, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID); reserved != 2 || locked != 0 {
+		t.Fatalf("reserved %d locked %d", reserved, locked)
+	}
+}
+
+// Two sweepers (two servers) over the same expired holds: the first locks
+// them, the second skips them without waiting, and each hold's rooms come
+// back exactly once. The lazy per-hotel expiry behaves the same.
+func TestSweepersNeverExpireAHoldTwice(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	store := &db.Store{Pool: pool}
+	hotel := seedHotel(t, pool, 10)
+	ctx := testContext(t)
+	for range 3 {
+		h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("gone", 2), TTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		backdate(t, pool, h.ID)
+	}
+	s1, s2 := begin(t, pool), begin(t, pool)
+	var first, second int64
+	s1.runQueries(func(ctx context.Context, q *db.Queries) (err error) {
+		first, err = db.SweepExpiredHolds(ctx, q, 100)
+		return err
+	})
+	if o := s1.wait(); o.err != nil || first != 3 {
+		t.Fatalf("first sweeper: %d holds, %v", first, o.err)
+	}
+	s2.runQueries(func(ctx context.Context, q *db.Queries) (err error) {
+		second, err = db.SweepExpiredHolds(ctx, q, 100)
+		if err != nil {
+			return err
+		}
+		_, err = q.ExpireHotelHolds(ctx, db.ExpireHotelHoldsParams{EventID: hotel.EventID, HotelID: hotel.HotelID})
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("lazy expiry found holds to free: %v", err)
+		}
+		return nil
+	})
+	if o := s2.wait(); o.err != nil || second != 0 {
+		t.Fatalf("second sweeper while the first holds the locks: %d holds, %v", second, o.err)
+	}
+	s1.commit()
+	s2.commit()
+	if _, _, locked := checkHoldInvariants(t, pool, hotel.HotelID); locked != 0 {
+		t.Fatalf("locked %d after sweeping", locked)
+	}
+}
+
+// 60 goroutines mix reserves, holds, confirms, releases and abandoned
+// holds on a 20-room hotel, while a checker reads the invariants in
+// snapshots: never more than 20 rooms taken, locked always equal to the
+// live holds, reserved always equal to the reservation rows.
+func TestMixedHoldsAndReservesNeverExceedCapacity(t *testing.T) {
+	const clients, rooms = 60, 20
+	pool := dbtest.NewPool(t, clients+5)
+	store := &db.Store{Pool: pool}
+	hotel := seedHotel(t, pool, rooms)
+	ctx := testContext(t)
+	strategies := []db.Strategy{mustStrategy(t, "pessimistic"), mustStrategy(t, "atomic"), mustStrategy(t, "optimistic")}
+
+	stop := make(chan struct{})
+	checked := make(chan int)
+	go func() {
+		n := 0
+		defer func() { checked <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var assigned, reserved, locked, held, booked int32
+			err = tx.QueryRow(ctx, `
+				SELECT ehr.assigned, ehr.reserved, ehr.locked,
+				       coalesce((SELECT sum(rooms) FROM holds WHERE event_hotel_rooms_id = ehr.id AND state = 'held'), 0)::int,
+				       coalesce((SELECT sum(number) FROM reservations WHERE event_hotel_rooms_id = ehr.id), 0)::int
+				  FROM event_hotel_rooms ehr WHERE ehr.hotel_id = $1`, hotel.HotelID,
+			).Scan(&assigned, &reserved, &locked, &held, &booked)
+			_ = tx.Rollback(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if locked != held || reserved != booked || reserved+locked > assigned {
+				t.Errorf("snapshot %d: assigned %d reserved %d (rows %d) locked %d (held %d)", n, assigned, reserved, booked, locked, held)
+				return
+			}
+			n++
+		}
+	}()
+
+	var confirmed, released, reservedRooms atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(3 * time.Second)
+	for c := range clients {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(c), 3))
+			for time.Now().Before(deadline) {
+				time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
+				req := hotel.request(fmt.Sprintf("c%d", c), int32(1+rng.IntN(2)))
+				if rng.IntN(4) == 0 {
+					b, err := db.Reserve(ctx, pool, strategies[rng.IntN(len(strategies))], req)
+					if err == nil {
+						reservedRooms.Add(int64(b.Rooms))
+					}
+					continue
+				}
+				h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: req, TTL: time.Duration(1+rng.IntN(2)) * time.Second})
+				if err != nil {
+					continue
+				}
+				ref := db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID}
+				switch n := rng.IntN(10); {
+				case n < 4:
+					if b, _, err := store.ConfirmHold(ctx, ref); err == nil {
+						confirmed.Add(1)
+						reservedRooms.Add(int64(b.Rooms))
+					}
+				case n < 8:
+					if store.ReleaseHold(ctx, ref) == nil {
+						released.Add(1)
+					}
+				default: // walk away; expiry or a sweeper frees the rooms
+				}
+			}
+		})
+	}
+	sweeperCtx, stopSweeper := context.WithCancel(ctx)
+	go db.Sweeper{Store: store, Interval: 50 * time.Millisecond, Log: discardLog()}.Run(sweeperCtx)
+	wg.Wait()
+	stopSweeper()
+	close(stop)
+	snapshots := <-checked
+
+	_, reserved, _ := checkHoldInvariants(t, pool, hotel.HotelID)
+	if int64(reserved) != reservedRooms.Load() {
+		t.Fatalf("counter %d, acknowledged %d", reserved, reservedRooms.Load())
+	}
+	t.Logf("%d snapshots checked; %d confirms, %d releases, %d rooms reserved", snapshots, confirmed.Load(), released.Load(), reserved)
+	if snapshots == 0 || confirmed.Load() == 0 || released.Load() == 0 {
+		t.Fatalf("the mix did not exercise everything: %d snapshots, %d confirms, %d releases", snapshots, confirmed.Load(), released.Load())
+	}
+}

@@ -1,0 +1,150 @@
+package db_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/dbtest"
+)
+
+// checkHoldInvariants asserts, in one snapshot, what must hold at every
+// instant: locked equals the rooms of holds in 'held', reserved equals the
+// rooms of reservation rows, and nothing exceeds assigned.
+func checkHoldInvariants(t *testing.T, pool *pgxpool.Pool, hotelID int64) (assigned, reserved, locked int32) {
+	t.Helper()
+	var held, booked int32
+	err := pool.QueryRow(testContext(t), `
+		SELECT ehr.assigned, ehr.reserved, ehr.locked,
+		       coalesce((SELECT sum(rooms) FROM holds WHERE event_hotel_rooms_id = ehr.id AND state = 'held'), 0)::int,
+		       coalesce((SELECT sum(number) FROM reservations WHERE event_hotel_rooms_id = ehr.id), 0)::int
+		  FROM event_hotel_rooms ehr WHERE ehr.hotel_id = $1`, hotelID,
+	).Scan(&assigned, &reserved, &locked, &held, &booked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if locked != held || reserved != booked || reserved+locked > assigned || locked < 0 {
+		t.Fatalf("invariants broken: assigned %d reserved %d (rows %d) locked %d (held %d)", assigned, reserved, booked, locked, held)
+	}
+	return assigned, reserved, locked
+}
+
+// backdate makes a hold overdue without waiting for its TTL.
+func backdate(t *testing.T, pool *pgxpool.Pool, holdID int64) {
+	t.Helper()
+	if _, err := pool.Exec(testContext(t), `UPDATE holds SET expires_at = clock_timestamp() - interval '1 second' WHERE id = $1`, holdID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHoldLifecycle(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	store := &db.Store{Pool: pool}
+	hotel := seedHotel(t, pool, 10)
+	ctx := testContext(t)
+	hold := func(rooms int32) db.Hold {
+		t.Helper()
+		h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("alice", rooms), TTL: time.Minute})
+		if err != nil {
+			t.Fatalf("hold %d: %v", rooms, err)
+		}
+		return h
+	}
+	ref := func(h db.Hold) db.HoldRef { return db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID} }
+
+	first := hold(3)
+	if first.State != db.HoldHeld || time.Until(first.ExpiresAt) < 50*time.Second {
+		t.Fatalf("hold = %+v", first)
+	}
+	if _, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID); reserved != 0 || locked != 3 {
+		t.Fatalf("after hold: reserved %d locked %d", reserved, locked)
+	}
+	if avail, _ := store.Hotel(ctx, hotel.EventID, hotel.HotelID); avail.Available() != 7 {
+		t.Fatalf("available %d, want 7 while 3 are held", avail.Available())
+	}
+
+	booking, replayed, err := store.ConfirmHold(ctx, ref(first))
+	if err != nil || replayed || booking.Rooms != 3 {
+		t.Fatalf("confirm: %+v %v %v", booking, replayed, err)
+	}
+	again, replayed, err := store.ConfirmHold(ctx, ref(first))
+	if err != nil || !replayed || again.ReservationID != booking.ReservationID {
+		t.Fatalf("second confirm: %+v replayed %v err %v; want the same reservation %d", again, replayed, err, booking.ReservationID)
+	}
+	if err := store.ReleaseHold(ctx, ref(first)); !errors.Is(err, db.ErrHoldConfirmed) {
+		t.Fatalf("release a confirmed hold: %v", err)
+	}
+	if got, _ := store.GetHold(ctx, ref(first)); got.State != db.HoldConfirmed || got.ReservationID != booking.ReservationID {
+		t.Fatalf("get confirmed hold: %+v", got)
+	}
+
+	second := hold(4)
+	if err := store.ReleaseHold(ctx, ref(second)); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	if err := store.ReleaseHold(ctx, ref(second)); err != nil {
+		t.Fatalf("release twice: %v", err)
+	}
+	if _, _, err := store.ConfirmHold(ctx, ref(second)); !errors.Is(err, db.ErrHoldReleased) {
+		t.Fatalf("confirm a released hold: %v", err)
+	}
+	if _, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID); reserved != 3 || locked != 0 {
+		t.Fatalf("after release: reserved %d locked %d", reserved, locked)
+	}
+
+	if _, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("bob", 8), TTL: time.Minute}); !errors.Is(err, db.ErrInsufficientRooms) {
+		t.Fatalf("hold 8 of 7: %v", err)
+	}
+	other := db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID + 99, HoldID: first.ID}
+	if _, err := store.GetHold(ctx, other); !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("hold under another hotel: %v", err)
+	}
+}
+
+// A hold whose TTL passes is dead at once: shown as expired, refused at
+// confirm, and its rooms available to the very next request, all before
+// any sweeper runs. Uses the real clock and a 1-second TTL.
+func TestExpiredHoldFreesRoomsBeforeAnySweep(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	store := &db.Store{Pool: pool}
+	hotel := seedHotel(t, pool, 5)
+	ctx := testContext(t)
+	h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("walks-away", 5), TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID}
+	if _, err := db.Reserve(ctx, pool, mustStrategy(t, "atomic"), hotel.request("bob", 1)); !errors.Is(err, db.ErrSoldOut) {
+		t.Fatalf("reserve while all 5 are held: %v", err)
+	}
+	time.Sleep(time.Until(h.ExpiresAt) + 50*time.Millisecond)
+
+	if got, _ := store.GetHold(ctx, ref); got.State != db.HoldExpired {
+		t.Fatalf("state after expiry: %s", got.State)
+	}
+	if avail, _ := store.Hotel(ctx, hotel.EventID, hotel.HotelID); avail.Available() != 5 || avail.Locked != 0 {
+		t.Fatalf("availability after expiry: %+v", avail)
+	}
+	if _, _, err := store.ConfirmHold(ctx, ref); !errors.Is(err, db.ErrHoldExpired) {
+		t.Fatalf("confirm after expiry: %v", err)
+	}
+	for _, name := range []string{"pessimistic", "atomic", "optimistic", "naive"} {
+		t.Run(name, func(t *testing.T) {
+			hotel := seedHotel(t, pool, 5)
+			h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("walks-away", 5), TTL: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			backdate(t, pool, h.ID)
+			if _, err := db.Reserve(ctx, pool, mustStrategy(t, name), hotel.request("next", 5)); err != nil {
+				t.Fatalf("the next request after expiry: %v", err)
+			}
+			if _, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID); reserved != 5 || locked != 0 {
+				t.Fatalf("reserved %d locked %d", reserved, locked)
+			}
+		})
+	}
+}

@@ -1,0 +1,156 @@
+-- Room holds: rooms taken out of the pool while a customer pays, then
+-- confirmed into a reservation, released, or left to expire.
+--
+-- Invariant kept by every statement here, with any number of servers:
+--     event_hotel_rooms.locked = sum(rooms) of the hotel's holds in 'held'
+-- Each statement moves a hold out of 'held' and adjusts locked in the SAME
+-- statement, and moves it only WHERE state = 'held': the first writer to
+-- lock the hold's row wins, and every other writer, re-checking its WHERE on
+-- the committed row (EvalPlanQual), finds it no longer 'held' and changes
+-- nothing. That is why a confirm racing an expiry or a release has exactly
+-- one winner, and why two sweepers never release a hold twice.
+
+-- name: PlaceHold :one
+-- PlaceHold locks rooms only if they fit, like atomic.sql's booking: the
+-- check and the increment of locked are one conditional UPDATE.
+WITH counter AS (
+    UPDATE event_hotel_rooms
+       SET locked     = locked + @rooms::integer,
+           updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
+     WHERE event_id = @event_id
+       AND hotel_id = @hotel_id
+       AND reserved + locked + @rooms::integer <= assigned
+    RETURNING id
+)
+INSERT INTO holds (event_hotel_rooms_id, name, rooms, expires_at)
+SELECT counter.id, @name::text, @rooms::integer,
+       clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
+  FROM counter
+RETURNING id, rooms, state, expires_at;
+
+-- name: ConfirmHold :one
+-- ConfirmHold turns a live hold into a reservation: the hold leaves 'held',
+-- its rooms move from locked to reserved, and the reservation row is
+-- written, all in one statement. An expired hold (even one no sweeper has
+-- reached yet) cannot be confirmed: its rooms may already be someone else's.
+WITH hold AS (
+    UPDATE holds
+       SET state = 'confirmed', settled_at = clock_timestamp()
+     WHERE holds.id = @hold_id
+       AND holds.event_hotel_rooms_id = (
+               SELECT ehr.id FROM event_hotel_rooms AS ehr
+                WHERE ehr.event_id = @event_id AND ehr.hotel_id = @hotel_id)
+       AND holds.state = 'held'
+       AND holds.expires_at > clock_timestamp()
+    RETURNING holds.id, holds.event_hotel_rooms_id, holds.name, holds.rooms
+), counter AS (
+    UPDATE event_hotel_rooms AS ehr
+       SET locked     = ehr.locked - hold.rooms,
+           reserved   = ehr.reserved + hold.rooms,
+           updated_at = greatest(clock_timestamp(), ehr.updated_at + interval '1 microsecond')
+      FROM hold
+     WHERE ehr.id = hold.event_hotel_rooms_id
+    RETURNING ehr.id
+)
+INSERT INTO reservations (name, event_hotel_rooms_id, number, hold_id)
+SELECT hold.name, counter.id, hold.rooms, hold.id
+  FROM hold
+  JOIN counter ON counter.id = hold.event_hotel_rooms_id
+RETURNING id, number;
+
+-- name: ReleaseHold :one
+-- ReleaseHold gives a live hold's rooms back to the pool at once.
+WITH hold AS (
+    UPDATE holds
+       SET state = 'released', settled_at = clock_timestamp()
+     WHERE holds.id = @hold_id
+       AND holds.event_hotel_rooms_id = (
+               SELECT ehr.id FROM event_hotel_rooms AS ehr
+                WHERE ehr.event_id = @event_id AND ehr.hotel_id = @hotel_id)
+       AND holds.state = 'held'
+       AND holds.expires_at > clock_timestamp()
+    RETURNING holds.event_hotel_rooms_id, holds.rooms
+)
+UPDATE event_hotel_rooms AS ehr
+   SET locked     = ehr.locked - hold.rooms,
+       updated_at = greatest(clock_timestamp(), ehr.updated_at + interval '1 microsecond')
+  FROM hold
+ WHERE ehr.id = hold.event_hotel_rooms_id
+RETURNING hold.rooms;
+
+-- name: ExpireHotelHolds :one
+-- ExpireHotelHolds gives back the rooms of one hotel's holds that are past
+-- their expiry, so that they are available to the very next request even
+-- when no sweeper has run yet. SKIP LOCKED: a hold another transaction is
+-- confirming, releasing or expiring right now is that transaction's.
+WITH expired AS (
+    UPDATE holds
+       SET state = 'expired', settled_at = clock_timestamp()
+     WHERE holds.id IN (
+               SELECT h.id FROM holds AS h
+                WHERE h.event_hotel_rooms_id = (
+                          SELECT ehr.id FROM event_hotel_rooms AS ehr
+                           WHERE ehr.event_id = @event_id AND ehr.hotel_id = @hotel_id)
+                  AND h.state = 'held'
+                  AND h.expires_at <= clock_timestamp()
+                  FOR UPDATE SKIP LOCKED)
+       AND holds.state = 'held'
+    RETURNING holds.event_hotel_rooms_id, holds.rooms
+), freed AS (
+    SELECT expired.event_hotel_rooms_id, sum(expired.rooms)::integer AS rooms
+      FROM expired
+     GROUP BY expired.event_hotel_rooms_id
+)
+UPDATE event_hotel_rooms AS ehr
+   SET locked     = ehr.locked - freed.rooms,
+       updated_at = greatest(clock_timestamp(), ehr.updated_at + interval '1 microsecond')
+  FROM freed
+ WHERE ehr.id = freed.event_hotel_rooms_id
+RETURNING freed.rooms;
+
+-- name: SweepExpiredHolds :many
+-- SweepExpiredHolds is ExpireHotelHolds for every hotel, a batch at a time,
+-- run by every server in the background. Several sweepers at once split the
+-- expired holds between them (SKIP LOCKED) instead of queueing, and none can
+-- expire a hold twice (state = 'held' is re-checked under the row lock).
+WITH expired AS (
+    UPDATE holds
+       SET state = 'expired', settled_at = clock_timestamp()
+     WHERE holds.id IN (
+               SELECT h.id FROM holds AS h
+                WHERE h.state = 'held'
+                  AND h.expires_at <= clock_timestamp()
+                ORDER BY h.expires_at
+                LIMIT @batch_size::integer
+                  FOR UPDATE SKIP LOCKED)
+       AND holds.state = 'held'
+    RETURNING holds.event_hotel_rooms_id, holds.rooms
+), freed AS (
+    SELECT expired.event_hotel_rooms_id, sum(expired.rooms)::integer AS rooms, count(*) AS holds
+      FROM expired
+     GROUP BY expired.event_hotel_rooms_id
+)
+UPDATE event_hotel_rooms AS ehr
+   SET locked     = ehr.locked - freed.rooms,
+       updated_at = greatest(clock_timestamp(), ehr.updated_at + interval '1 microsecond')
+  FROM freed
+ WHERE ehr.id = freed.event_hotel_rooms_id
+RETURNING ehr.id, freed.rooms, freed.holds;
+
+-- name: GetHold :one
+-- GetHold reads a hold of one hotel of an event, with its reservation once
+-- confirmed. A 'held' hold past expires_at is reported as expired by the
+-- caller: it is dead even before a sweeper marks it.
+SELECT h.id,
+       h.name,
+       h.rooms,
+       h.state,
+       h.expires_at,
+       (h.state = 'held' AND h.expires_at <= clock_timestamp())::boolean AS overdue,
+       r.id AS reservation_id
+  FROM holds AS h
+  JOIN event_hotel_rooms AS ehr ON ehr.id = h.event_hotel_rooms_id
+  LEFT JOIN reservations AS r ON r.hold_id = h.id
+ WHERE h.id = @hold_id
+   AND ehr.event_id = @event_id
+   AND ehr.hotel_id = @hotel_id;
