@@ -53,7 +53,9 @@ func TestHoldLifecycle(t *testing.T) {
 		}
 		return h
 	}
-	ref := func(h db.Hold) db.HoldRef { return db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID} }
+	ref := func(h db.Hold) db.HoldRef {
+		return db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID}
+	}
 
 	first := hold(3)
 	if first.State != db.HoldHeld || time.Until(first.ExpiresAt) < 50*time.Second {
