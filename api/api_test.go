@@ -62,17 +62,30 @@ func (f *fixture) do(t *testing.T, method, path, body string) response {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	raw := readAll(t, resp)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if len(raw) > 0 {
+		r.body = decodeObject(t, raw)
+	}
+	return r
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			t.Fatalf("%s %s: body is not a JSON object: %q", method, path, raw)
-		}
+	return string(raw)
+}
+
+func decodeObject(t *testing.T, raw string) map[string]any {
+	t.Helper()
+	var body map[string]any
+	if err := json.Unmarshal([]byte(raw), &body); err != nil {
+		t.Fatalf("body is not a JSON object: %q", raw)
 	}
-	return r
+	return body
 }
 
 func (f *fixture) reservePath(hotel int, mode string) string {

@@ -57,6 +57,7 @@ type errorDetail struct {
 func toAPIError(err error) *Error {
 	var apiErr *Error
 	var shortfall *db.ShortfallError
+	var notFound *db.NotFoundError
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr
@@ -64,8 +65,10 @@ func toAPIError(err error) *Error {
 		return &Error{Status: http.StatusConflict, Code: CodeSoldOut, Message: shortfall.Error()}
 	case errors.As(err, &shortfall):
 		return &Error{Status: http.StatusConflict, Code: CodeInsufficientRooms, Message: shortfall.Error()}
+	case errors.As(err, &notFound):
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: notFound.Error()}
 	case errors.Is(err, db.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "not found"}
 	case errors.Is(err, db.ErrHoldExpired):
 		return &Error{Status: http.StatusConflict, Code: CodeHoldExpired, Message: "the hold expired; its rooms went back to the pool"}
 	case errors.Is(err, db.ErrHoldReleased):

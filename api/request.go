@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
@@ -22,7 +24,8 @@ const maxNameLength = 200
 func pathID(r *http.Request, name string) (int64, error) {
 	raw := r.PathValue(name)
 	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
+	// One spelling per id: "+1" and "01" are not ids.
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != raw {
 		return 0, invalid(fmt.Sprintf("%s must be a positive integer, got %q", name, raw))
 	}
 	return id, nil
@@ -38,20 +41,41 @@ func eventHotelIDs(r *http.Request) (eventID, hotelID int64, err error) {
 	return eventID, hotelID, nil
 }
 
-// decodeJSON reads exactly one JSON object into dst: no unknown fields, no
-// trailing data, at most maxBodyBytes.
+// decodeJSON reads exactly one JSON object into dst: no unknown fields
+// (spelled exactly as documented: encoding/json alone would accept "ROOMS"),
+// no trailing data, at most maxBodyBytes.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		return bodyError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return bodyError(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return bodyError(err)
-		}
 		return invalid("request body must hold exactly one JSON object")
+	}
+	return checkFieldNames(body, dst)
+}
+
+// checkFieldNames refuses keys that match a field only case-insensitively.
+func checkFieldNames(body []byte, dst any) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return invalid("request body must be a JSON object")
+	}
+	known := map[string]bool{}
+	t := reflect.TypeOf(dst).Elem()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		known[name] = true
+	}
+	for name := range fields {
+		if !known[name] {
+			return invalid(fmt.Sprintf("unknown field %q", name))
+		}
 	}
 	return nil
 }
@@ -66,6 +90,8 @@ func bodyError(err error) error {
 			Message: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)}
 	case errors.Is(err, io.EOF):
 		return errEmptyBody
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return invalid("request body must be a JSON object")
 	case errors.As(err, &typeErr):
 		return invalid(fmt.Sprintf("field %q has the wrong type: expected %s", typeErr.Field, typeErr.Type))
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):

@@ -32,7 +32,7 @@ func bookAtomic(ctx context.Context, q *Queries, req BookRequest) (Booking, erro
 func explainRefusal(ctx context.Context, q *Queries, req BookRequest) error {
 	rooms, err := q.GetHotelRooms(ctx, GetHotelRoomsParams{EventID: req.EventID, HotelID: req.HotelID})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return ErrNotFound
+		return hotelNotFound(req.EventID, req.HotelID)
 	}
 	if err != nil {
 		return fmt.Errorf("read hotel rooms after refusal: %w", err)

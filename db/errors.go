@@ -26,6 +26,19 @@ var (
 	ErrUnavailable = errors.New("database unavailable")
 )
 
+// NotFoundError names what was not found, in words a client can be shown.
+// It matches ErrNotFound.
+type NotFoundError struct{ What string }
+
+func (e *NotFoundError) Error() string { return e.What + ": not found" }
+
+// Is lets errors.Is(err, ErrNotFound) work on a *NotFoundError.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+func hotelNotFound(eventID, hotelID int64) error {
+	return &NotFoundError{What: fmt.Sprintf("event %d hotel %d", eventID, hotelID)}
+}
+
 // ShortfallError reports a reservation refused for lack of rooms. It matches
 // ErrSoldOut when nothing is left and ErrInsufficientRooms otherwise, and
 // carries the availability the decision was based on.

@@ -126,7 +126,7 @@ func releaseHeld(ctx context.Context, q *Queries, ref HoldRef) error {
 func readHold(ctx context.Context, q *Queries, ref HoldRef) (Hold, error) {
 	row, err := q.GetHold(ctx, GetHoldParams{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Hold{}, fmt.Errorf("hold %d of event %d hotel %d: %w", ref.HoldID, ref.EventID, ref.HotelID, ErrNotFound)
+		return Hold{}, &NotFoundError{What: fmt.Sprintf("hold %d of event %d hotel %d", ref.HoldID, ref.EventID, ref.HotelID)}
 	}
 	if err != nil {
 		return Hold{}, fmt.Errorf("read hold %d: %w", ref.HoldID, err)

@@ -14,7 +14,7 @@ import (
 func bookNaive(ctx context.Context, q *Queries, req BookRequest) (Booking, error) {
 	rooms, err := q.GetHotelRooms(ctx, GetHotelRoomsParams{EventID: req.EventID, HotelID: req.HotelID})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Booking{}, ErrNotFound
+		return Booking{}, hotelNotFound(req.EventID, req.HotelID)
 	}
 	if err != nil {
 		return Booking{}, fmt.Errorf("read hotel rooms: %w", err)

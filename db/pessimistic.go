@@ -13,7 +13,7 @@ import (
 func bookPessimistic(ctx context.Context, q *Queries, req BookRequest) (Booking, error) {
 	rooms, err := q.LockHotelRooms(ctx, LockHotelRoomsParams{EventID: req.EventID, HotelID: req.HotelID})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Booking{}, ErrNotFound
+		return Booking{}, hotelNotFound(req.EventID, req.HotelID)
 	}
 	if err != nil {
 		return Booking{}, fmt.Errorf("lock hotel rooms: %w", err)

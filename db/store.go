@@ -38,7 +38,7 @@ func (h HotelAvailability) Available() int32 { return h.Assigned - h.Reserved - 
 func (s *Store) Hotel(ctx context.Context, eventID, hotelID int64) (HotelAvailability, error) {
 	row, err := New(s.Pool).GetHotelAvailability(ctx, GetHotelAvailabilityParams{EventID: eventID, HotelID: hotelID})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return HotelAvailability{}, fmt.Errorf("event %d hotel %d: %w", eventID, hotelID, ErrNotFound)
+		return HotelAvailability{}, hotelNotFound(eventID, hotelID)
 	}
 	if err != nil {
 		return HotelAvailability{}, fmt.Errorf("read availability of event %d hotel %d: %w", eventID, hotelID, classify(err))
@@ -63,7 +63,7 @@ func (s *Store) Event(ctx context.Context, eventID int64) ([]HotelAvailability, 
 			return nil, fmt.Errorf("look up event %d: %w", eventID, classify(err))
 		}
 		if !exists {
-			return nil, fmt.Errorf("event %d: %w", eventID, ErrNotFound)
+			return nil, &NotFoundError{What: fmt.Sprintf("event %d", eventID)}
 		}
 	}
 	hotels := make([]HotelAvailability, len(rows))

@@ -120,6 +120,6 @@ func statusLine(s Snapshot) string {
 	if secs := s.Elapsed.Seconds(); secs > 0 {
 		rate = float64(s.Requests) / secs
 	}
-	return fmt.Sprintf("%5.1fs  %6.0f req/s  %d booked  %d conflicts  %d errors  %d unknown",
+	return fmt.Sprintf("%5.1fs  %6.0f req/s  %d reservations  %d conflicts  %d errors  %d unknown",
 		s.Elapsed.Seconds(), rate, s.Success, s.Conflicts, s.Errors, s.Unknown)
 }

@@ -144,8 +144,8 @@ func (r Report) WriteJSON(w io.Writer) error {
 // WriteText writes the report as a table a person reads.
 func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "strategy %s: %d clients, %d servers, think %s, seed %d\n\n",
-		r.Strategy, r.Clients, r.Servers, r.Think, r.Seed)
+	fmt.Fprintf(&b, "strategy %s: %d clients, %s, think %s, seed %d\n\n",
+		r.Strategy, r.Clients, plural(r.Servers, "server"), r.Think, r.Seed)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "event\thotel\tassigned\treserved\tbooked\tacknowledged\tunknown\tverdict\t")
 	line := func(event, hotel string, h HotelReport) {
@@ -166,7 +166,7 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  note: %s\n", n)
 	}
 	q := r.Requests
-	fmt.Fprintf(&b, "\nrequests: %d booked, %d conflicts, %d insufficient, %d sold out, %d errors, %d retries, %d availability checks, %d unknown outcomes (%d rooms)\n",
+	fmt.Fprintf(&b, "\nrequests: %d reservations made, %d conflicts, %d insufficient, %d sold out, %d errors, %d retries, %d availability checks, %d unknown outcomes (%d rooms)\n",
 		q.Success, q.Conflict, q.Insufficient, q.SoldOut, q.Error, q.Retries, q.Checks, r.Unknown.Requests, r.Unknown.Rooms)
 	sellout := "did not sell out"
 	if r.SelloutSeconds != nil {
@@ -178,4 +178,11 @@ func (r Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "load process peak memory: %.0f MB\n", r.LoadPeakMemoryMB)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

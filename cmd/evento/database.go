@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 
 	"github.com/evento-lab/evento/db/localpg"
@@ -27,11 +28,21 @@ func (d *databaseFlags) register(fs *flag.FlagSet) {
 // server that does not fsync would flatter every strategy.
 func (d *databaseFlags) resolve(ctx context.Context, maxConns int) (*localpg.Resolved, error) {
 	return localpg.Resolve(ctx, localpg.ResolveOptions{
-		DatabaseURL:    d.url,
-		Embedded:       d.embedded,
-		DBDir:          d.dir,
-		Durable:        true,
-		MaxConnections: maxConns,
+		DatabaseURL: d.url,
+		Embedded:    d.embedded,
+		DBDir:       d.dir,
+		Durable:     true,
+		// Room for more servers than this command's own pools: other
+		// `evento serve` processes may share a throwaway server.
+		MaxConnections: max(maxConns, 200),
 		Log:            os.Stderr,
 	})
+}
+
+// warnIfThrowaway tells the user that what a one-shot command wrote into a
+// throwaway server is gone when it exits.
+func warnIfThrowaway(database *localpg.Resolved, d databaseFlags) {
+	if database.Embedded && d.dir == "" {
+		fmt.Fprintln(os.Stderr, "evento: note: no DATABASE_URL, so this wrote to a throwaway database that is deleted on exit; set DATABASE_URL (e.g. to the URL a running `evento serve` printed) or use --db-dir")
+	}
 }

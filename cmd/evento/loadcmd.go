@@ -39,7 +39,12 @@ func newLoadCommand() *ffcli.Command {
 		ShortHelp:  "Run the clients against servers that already run elsewhere.",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
-		Exec:       func(ctx context.Context, _ []string) error { return runLoad(ctx, cfg) },
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected argument %q", args[0])
+			}
+			return runLoad(ctx, cfg)
+		},
 	}
 }
 
@@ -113,7 +118,10 @@ func runLoad(ctx context.Context, cfg loadConfig) error {
 		report.Notes = append(report.Notes, fmt.Sprintf(
 			"the event already had %d rooms booked before this load; the ledger is compared with the rooms booked since", bookedBefore))
 	}
-	return cfg.load.finish(report, os.Stdout)
+	if report.Requests.Error > 0 {
+		report.Notes = append(report.Notes, fmt.Sprintf("%d requests failed (transport errors or 5xx); the servers' logs say why (a common cause: more server connections than PostgreSQL's max_connections)", report.Requests.Error))
+	}
+	return cfg.load.finish(ctx, report, os.Stdout)
 }
 
 type observer func(context.Context) ([]load.Observed, error)

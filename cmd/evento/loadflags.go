@@ -91,8 +91,9 @@ func (f *loadFlags) runClients(ctx context.Context, runner *load.Runner) load.Re
 	return result
 }
 
-// finish prints the report and turns --expect into an exit status.
-func (f *loadFlags) finish(report load.Report, out io.Writer) error {
+// finish prints the report and turns the outcome into an exit status:
+// 130 when interrupted (the report is partial), 1 when --expect is not met.
+func (f *loadFlags) finish(ctx context.Context, report load.Report, out io.Writer) error {
 	var err error
 	if f.json {
 		err = report.WriteJSON(out)
@@ -101,6 +102,9 @@ func (f *loadFlags) finish(report load.Report, out io.Writer) error {
 	}
 	if err != nil {
 		return fmt.Errorf("print report: %w", err)
+	}
+	if ctx.Err() != nil {
+		return exitCode(130)
 	}
 	if f.expect != "" && report.Verdict != f.expect {
 		fmt.Fprintf(os.Stderr, "evento: verdict %s, expected %s\n", report.Verdict, f.expect)

@@ -4,10 +4,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -31,12 +33,20 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// Writing to a closed pipe (evento ... | head) must end in an error we
+	// handle, with the throwaway database cleaned up, not in a silent death.
+	signal.Ignore(syscall.SIGPIPE)
+
 	root := newRootCommand()
+	// Flag errors are one line; the full usage only on --help, on stdout.
+	var usage bytes.Buffer
+	setUsageOutput(root, &usage)
 	if err := root.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			os.Stdout.Write(usage.Bytes())
 			return 0
 		}
-		fmt.Fprintf(os.Stderr, "evento: %v\n", err)
+		fmt.Fprintf(os.Stderr, "evento: %v (see evento --help)\n", err)
 		return 2
 	}
 	err := root.Run(ctx)
@@ -45,12 +55,22 @@ func run(args []string) int {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
+		os.Stdout.Write(usage.Bytes())
 		return 0
 	case errors.As(err, &exit):
 		return int(exit)
 	default:
 		fmt.Fprintf(os.Stderr, "evento: %v\n", err)
 		return 2
+	}
+}
+
+func setUsageOutput(c *ffcli.Command, w io.Writer) {
+	if c.FlagSet != nil {
+		c.FlagSet.SetOutput(w)
+	}
+	for _, sub := range c.Subcommands {
+		setUsageOutput(sub, w)
 	}
 }
 

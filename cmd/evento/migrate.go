@@ -28,6 +28,7 @@ func newMigrateCommand() *ffcli.Command {
 				return err
 			}
 			defer database.Close()
+			warnIfThrowaway(database, dbFlags)
 			pool, err := db.OpenPool(ctx, database.URL, 2)
 			if err != nil {
 				return err

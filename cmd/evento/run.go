@@ -51,7 +51,12 @@ func newRunCommand() *ffcli.Command {
 		ShortHelp:  "Run the experiment (the same as evento with no subcommand).",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
-		Exec:       func(ctx context.Context, _ []string) error { return runExperiment(ctx, cfg) },
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected argument %q", args[0])
+			}
+			return runExperiment(ctx, cfg)
+		},
 	}
 }
 
@@ -139,5 +144,8 @@ func runExperiment(ctx context.Context, cfg runConfig) error {
 	if stopErr != nil {
 		report.Notes = append(report.Notes, "a server did not stop cleanly: "+stopErr.Error())
 	}
-	return cfg.load.finish(report, os.Stdout)
+	if report.Requests.Error > 0 {
+		report.Notes = append(report.Notes, fmt.Sprintf("%d requests failed (transport errors or 5xx); run with --log-level debug on the servers, or see their warnings above", report.Requests.Error))
+	}
+	return cfg.load.finish(ctx, report, os.Stdout)
 }

@@ -51,9 +51,7 @@ func seed(ctx context.Context, cfg seedConfig) error {
 		return err
 	}
 	defer database.Close()
-	if database.Embedded && cfg.db.dir == "" {
-		fmt.Fprintln(os.Stderr, "evento: note: the throwaway database (and this seed) is deleted on exit; use --db-dir or DATABASE_URL to keep it")
-	}
+	warnIfThrowaway(database, cfg.db)
 	pool, err := db.OpenPool(ctx, database.URL, 2)
 	if err != nil {
 		return err

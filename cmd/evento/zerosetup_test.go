@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -78,8 +79,9 @@ func TestInterruptedRunCleansUp(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGINT: %v", err)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+			t.Fatalf("exit after SIGINT: %v, want status 130", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("evento did not exit within 30s of SIGINT")

@@ -19,7 +19,7 @@ func TestThrowawayCluster(t *testing.T) {
 	var notice bytes.Buffer
 	s := startServer(t, Options{MaxConnections: 37, Log: &notice})
 
-	want := fmt.Sprintf("127.0.0.1:%d (data in %s; removed on exit)\n", s.Port(), s.DataDir())
+	want := fmt.Sprintf("at %s (data in %s; removed on exit)\n", s.URL("postgres"), s.DataDir())
 	if got := notice.String(); strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "evento: started throwaway PostgreSQL 15") || !strings.HasSuffix(got, want) {
 		t.Errorf("notice = %q, want one line ending in %q", got, want)
 	}

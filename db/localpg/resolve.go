@@ -95,7 +95,7 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Resolved, error) {
 }
 
 func startEmbedded(ctx context.Context, o ResolveOptions, database string) (*Resolved, error) {
-	s, err := Start(ctx, Options{Dir: o.DBDir, Durable: o.Durable, MaxConnections: o.MaxConnections, Log: o.Log})
+	s, err := Start(ctx, Options{Dir: o.DBDir, Durable: o.Durable, MaxConnections: o.MaxConnections, Log: o.Log, Database: database})
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,9 @@ type Options struct {
 	// synchronous_commit and full_page_writes are off, which is much faster
 	// and fine for data that is thrown away anyway (tests).
 	Durable bool
+	// Database is the database named in the started notice's URL; "" means
+	// postgres.
+	Database string
 	// MaxConnections sets max_connections; 0 means 200.
 	MaxConnections int
 	// Log receives the one-line notice that the server started; nil means
@@ -87,10 +90,16 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err := s.launch(ctx); err != nil {
 		return nil, err
 	}
+	// The notice names the URL, so that other commands (evento seed, psql)
+	// can reach the same server while this one runs.
+	database := opts.Database
+	if database == "" {
+		database = "postgres"
+	}
 	if opts.Dir == "" {
-		fmt.Fprintf(opts.Log, "evento: started throwaway %s on 127.0.0.1:%d (data in %s; removed on exit)\n", s.version, s.port, s.dataDir)
+		fmt.Fprintf(opts.Log, "evento: started throwaway %s at %s (data in %s; removed on exit)\n", s.version, s.URL(database), s.dataDir)
 	} else {
-		fmt.Fprintf(opts.Log, "evento: started %s on 127.0.0.1:%d (data kept in %s)\n", s.version, s.port, s.dataDir)
+		fmt.Fprintf(opts.Log, "evento: started %s at %s (data kept in %s)\n", s.version, s.URL(database), s.dataDir)
 	}
 	return s, nil
 }
