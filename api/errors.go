@@ -27,6 +27,7 @@ const (
 	CodeHoldConfirmed        = "hold_confirmed"
 	CodeIdempotencyKeyReused = "idempotency_key_reused"
 	CodeRequestInProgress    = "request_in_progress"
+	CodeOutcomeUnknown       = "outcome_unknown"
 )
 
 // Error is an error with a status and code meant for the client. Its message
@@ -83,6 +84,9 @@ func toAPIError(err error) *Error {
 			Message: "a request with this Idempotency-Key is still in progress; retry shortly"}
 	case errors.Is(err, db.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "a concurrent reservation changed the hotel's rooms first; retry"}
+	case errors.Is(err, db.ErrOutcomeUnknown):
+		return &Error{Status: http.StatusGatewayTimeout, Code: CodeOutcomeUnknown,
+			Message: "the database did not confirm the write in time: it may or may not have been made; retry with the same Idempotency-Key, or check before retrying"}
 	case db.IsUnavailable(err):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the database is unavailable or did not answer in time; retry later"}
 	default:

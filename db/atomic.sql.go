@@ -17,7 +17,7 @@ WITH counter AS (
            updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
      WHERE event_id = $3
        AND hotel_id = $4
-       AND reserved + locked + $2::integer <= assigned
+       AND $2::integer <= assigned - reserved - locked
     RETURNING id
 )
 INSERT INTO reservations (name, event_hotel_rooms_id, number)

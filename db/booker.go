@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Booker makes bookings and holds. *Store makes each in transactions of its
@@ -19,33 +20,45 @@ type Booker interface {
 }
 
 // PlaceHold takes rooms out of the pool for req.TTL.
-func (s *Store) PlaceHold(ctx context.Context, req HoldRequest) (Hold, error) {
-	hold, err := holdRooms(ctx, New(s.Pool), req)
-	return hold, wrapHoldErr(err, "hold %d rooms", req.Rooms)
+func (s *Store) PlaceHold(ctx context.Context, req HoldRequest) (hold Hold, err error) {
+	err = withConn(ctx, s.Pool, func(conn *pgxpool.Conn) error {
+		hold, err = holdRooms(ctx, New(conn), req)
+		return err
+	})
+	return hold, wrapWriteErr(err, "hold %d rooms", req.Rooms)
 }
 
 // ConfirmHold turns a live hold into a reservation.
-func (s *Store) ConfirmHold(ctx context.Context, ref HoldRef) (Booking, bool, error) {
-	booking, replayed, err := confirmHeld(ctx, New(s.Pool), ref)
-	return booking, replayed, wrapHoldErr(err, "confirm hold %d", ref.HoldID)
+func (s *Store) ConfirmHold(ctx context.Context, ref HoldRef) (booking Booking, replayed bool, err error) {
+	err = withConn(ctx, s.Pool, func(conn *pgxpool.Conn) error {
+		booking, replayed, err = confirmHeld(ctx, New(conn), ref)
+		return err
+	})
+	return booking, replayed, wrapWriteErr(err, "confirm hold %d", ref.HoldID)
 }
 
 // ReleaseHold gives a hold's rooms back to the pool.
 func (s *Store) ReleaseHold(ctx context.Context, ref HoldRef) error {
-	return wrapHoldErr(releaseHeld(ctx, New(s.Pool), ref), "release hold %d", ref.HoldID)
+	err := withConn(ctx, s.Pool, func(conn *pgxpool.Conn) error {
+		return releaseHeld(ctx, New(conn), ref)
+	})
+	return wrapWriteErr(err, "release hold %d", ref.HoldID)
 }
 
 // GetHold reads a hold.
 func (s *Store) GetHold(ctx context.Context, ref HoldRef) (Hold, error) {
 	hold, err := readHold(ctx, New(s.Pool), ref)
-	return hold, wrapHoldErr(err, "read hold %d", ref.HoldID)
+	if err != nil {
+		return Hold{}, fmt.Errorf("read hold %d: %w", ref.HoldID, classify(err))
+	}
+	return hold, nil
 }
 
-func wrapHoldErr(err error, format string, args ...any) error {
+func wrapWriteErr(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf(format+": %w", append(args, classify(err))...)
+	return fmt.Errorf(format+": %w", append(args, classifyWrite(err))...)
 }
 
 // txBooker makes bookings inside one transaction.
@@ -60,20 +73,17 @@ func (b txBooker) Reserve(ctx context.Context, strategy Strategy, req BookReques
 		conn = raceWindow{DBTX: conn, delay: b.raceWindow}
 	}
 	booking, err := bookReleasingOverdueHolds(ctx, New(conn), strategy, req)
-	if err != nil {
-		return Booking{}, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, strategy.Name, classify(err))
-	}
-	return booking, nil
+	return booking, wrapWriteErr(err, "reserve %d rooms (%s)", req.Rooms, strategy.Name)
 }
 
 func (b txBooker) PlaceHold(ctx context.Context, req HoldRequest) (Hold, error) {
 	hold, err := holdRooms(ctx, New(b.tx), req)
-	return hold, wrapHoldErr(err, "hold %d rooms", req.Rooms)
+	return hold, wrapWriteErr(err, "hold %d rooms", req.Rooms)
 }
 
 func (b txBooker) ConfirmHold(ctx context.Context, ref HoldRef) (Booking, bool, error) {
 	booking, replayed, err := confirmHeld(ctx, New(b.tx), ref)
-	return booking, replayed, wrapHoldErr(err, "confirm hold %d", ref.HoldID)
+	return booking, replayed, wrapWriteErr(err, "confirm hold %d", ref.HoldID)
 }
 
 // bookReleasingOverdueHolds runs a strategy once more after giving back

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Domain errors. Callers check them with errors.Is; the api package maps each
@@ -22,8 +23,13 @@ var (
 	// ErrConflict means a concurrent writer won the race; retrying may succeed.
 	ErrConflict = errors.New("conflict with a concurrent reservation")
 	// ErrUnavailable means the database could not be reached or did not answer
-	// in time; retrying later may succeed.
+	// in time, and nothing was changed; retrying later may succeed.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrOutcomeUnknown means a write was sent but its outcome never came
+	// back (a timeout or a broken connection after sending, COMMIT
+	// included): it may or may not have been made. Retrying blindly could
+	// book twice; retrying with the same idempotency key cannot.
+	ErrOutcomeUnknown = errors.New("outcome unknown: the database did not confirm the write")
 )
 
 // NotFoundError names what was not found, in words a client can be shown.
@@ -90,23 +96,85 @@ var unavailableCodes = map[string]bool{
 	pgerrcode.InsufficientResources: true,
 }
 
-// classify marks errors that mean "the database is not answering" with
-// ErrUnavailable, keeping the original error in the chain for logs.
+// classify marks errors of reads, and of writes whose outcome is known,
+// that mean "the database is not answering" with ErrUnavailable, keeping
+// the original error in the chain for logs.
 func classify(err error) error {
 	if err == nil || isDomain(err) {
 		return err
 	}
+	if conflict := asConflict(err); conflict != nil {
+		return conflict
+	}
 	if IsUnavailable(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	return err
+}
+
+// classifyWrite is classify for writes, which must not call an error
+// "unavailable" (nothing changed, retry freely) unless that is certain:
+// the connection was never had, nothing was sent, or PostgreSQL itself
+// answered with an error (the statement, or the whole transaction, rolled
+// back). Anything else that broke after sending is ErrOutcomeUnknown.
+func classifyWrite(err error) error {
+	if err == nil || isDomain(err) {
+		return err
+	}
+	if conflict := asConflict(err); conflict != nil {
+		return conflict
+	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.CheckViolation && pgErr.ConstraintName == capacityConstraint {
+	var acquire *acquireError
+	switch {
+	case errors.As(err, &acquire), pgconn.SafeToRetry(err):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.As(err, &pgErr):
+		if IsUnavailable(err) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return err
+	case IsUnavailable(err) || errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	default:
+		return err
+	}
+}
+
+// asConflict recognises PostgreSQL's answers that mean "a concurrent
+// transaction got in the way; nothing was written; try again".
+func asConflict(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return nil
+	}
+	switch {
+	case pgErr.Code == pgerrcode.SerializationFailure, pgErr.Code == pgerrcode.DeadlockDetected:
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	case pgErr.Code == pgerrcode.CheckViolation && pgErr.ConstraintName == capacityConstraint:
 		// A write computed from a stale read (naive's absolute counter
-		// racing a hold) hit the schema's safety net. Nothing was written;
-		// the client may retry.
+		// racing a hold) hit the schema's safety net.
 		return fmt.Errorf("%w: %w", ErrConflict, err)
 	}
-	return err
+	return nil
+}
+
+// acquireError marks a failure to get a pooled connection: nothing was
+// sent, so the outcome is known.
+type acquireError struct{ err error }
+
+func (e *acquireError) Error() string { return "acquire connection: " + e.err.Error() }
+func (e *acquireError) Unwrap() error { return e.err }
+
+// withConn runs fn on a connection of its own, so that a write's failure
+// to even start is told apart from a failure after sending.
+func withConn(ctx context.Context, pool *pgxpool.Pool, fn func(conn *pgxpool.Conn) error) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return &acquireError{err}
+	}
+	defer conn.Release()
+	return fn(conn)
 }
 
 // capacityConstraint is the CHECK (reserved + locked <= assigned) of
@@ -116,7 +184,7 @@ const capacityConstraint = "event_hotel_rooms_within_assigned"
 func isDomain(err error) bool {
 	for _, target := range []error{
 		ErrNotFound, ErrSoldOut, ErrInsufficientRooms, ErrConflict, ErrUnavailable,
-		ErrHoldExpired, ErrHoldReleased, ErrHoldConfirmed, ErrKeyReused, ErrRequestInProgress,
+		ErrHoldExpired, ErrHoldReleased, ErrHoldConfirmed, ErrKeyReused, ErrRequestInProgress, ErrOutcomeUnknown,
 	} {
 		if errors.Is(err, target) {
 			return true

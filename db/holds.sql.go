@@ -162,7 +162,7 @@ WITH counter AS (
            updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
      WHERE event_id = $4
        AND hotel_id = $5
-       AND reserved + locked + $2::integer <= assigned
+       AND $2::integer <= assigned - reserved - locked
     RETURNING id
 )
 INSERT INTO holds (event_hotel_rooms_id, name, rooms, expires_at)

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 var (
@@ -45,33 +46,35 @@ type StoredResponse struct {
 func (s *Store) Idempotently(ctx context.Context, key IdempotencyKey,
 	do func(ctx context.Context, b Booker) (StoredResponse, error),
 ) (resp StoredResponse, replayed bool, err error) {
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		q := New(tx)
-		claimed, err := claimKey(ctx, q, key)
-		if err != nil {
-			return err
-		}
-		if !claimed {
-			stored, err := q.GetIdempotentResponse(ctx, key.Key)
+	err = withConn(ctx, s.Pool, func(conn *pgxpool.Conn) error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			q := New(tx)
+			claimed, err := claimKey(ctx, q, key)
 			if err != nil {
-				return fmt.Errorf("read stored response: %w", err)
+				return err
 			}
-			if stored.Fingerprint != key.Fingerprint {
-				return ErrKeyReused
+			if !claimed {
+				stored, err := q.GetIdempotentResponse(ctx, key.Key)
+				if err != nil {
+					return fmt.Errorf("read stored response: %w", err)
+				}
+				if stored.Fingerprint != key.Fingerprint {
+					return ErrKeyReused
+				}
+				resp, replayed = StoredResponse{Status: int(stored.Status), Body: stored.Body}, true
+				return nil
 			}
-			resp, replayed = StoredResponse{Status: int(stored.Status), Body: stored.Body}, true
-			return nil
-		}
-		resp, err = do(ctx, txBooker{tx: tx, raceWindow: s.RaceWindow})
-		if err != nil {
-			return err
-		}
-		return q.StoreIdempotentResponse(ctx, StoreIdempotentResponseParams{
-			Key: key.Key, Status: int32(resp.Status), Body: resp.Body,
+			resp, err = do(ctx, txBooker{tx: tx, raceWindow: s.RaceWindow})
+			if err != nil {
+				return err
+			}
+			return q.StoreIdempotentResponse(ctx, StoreIdempotentResponseParams{
+				Key: key.Key, Status: int32(resp.Status), Body: resp.Body,
+			})
 		})
 	})
 	if err != nil {
-		return StoredResponse{}, false, fmt.Errorf("idempotency key %q: %w", key.Key, classify(err))
+		return StoredResponse{}, false, fmt.Errorf("idempotency key %q: %w", key.Key, classifyWrite(err))
 	}
 	return resp, replayed, nil
 }

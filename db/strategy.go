@@ -116,7 +116,7 @@ func reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookReques
 		}
 	}
 	if err != nil {
-		return Booking{}, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, s.Name, classify(err))
+		return Booking{}, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, s.Name, classifyWrite(err))
 	}
 	return booking, nil
 }
@@ -131,12 +131,12 @@ func reserveOnce(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRe
 		booking, err = s.Book(ctx, New(conn), req)
 		return err
 	}
-	var err error
-	if s.Tx == nil {
-		err = book(pool)
-	} else {
-		err = pgx.BeginTxFunc(ctx, pool, *s.Tx, func(tx pgx.Tx) error { return book(tx) })
-	}
+	err := withConn(ctx, pool, func(conn *pgxpool.Conn) error {
+		if s.Tx == nil {
+			return book(conn)
+		}
+		return pgx.BeginTxFunc(ctx, conn, *s.Tx, func(tx pgx.Tx) error { return book(tx) })
+	})
 	return booking, err
 }
 

@@ -160,7 +160,13 @@ func (a *api) reserve(ctx context.Context, t Target, mode, name string, rooms in
 	case "conflict":
 		return conflict, reservation{}, nil
 	}
-	return failed, reservation{}, fmt.Errorf("POST %s: status %d %s", url, resp.StatusCode, e.Error.Code)
+	err = fmt.Errorf("POST %s: status %d %s", url, resp.StatusCode, e.Error.Code)
+	if resp.StatusCode >= 500 && e.Error.Code != "unavailable" {
+		// Only "unavailable" promises that nothing was written; any other
+		// server error (outcome_unknown, a proxy's 502) may hide a booking.
+		return unknown, reservation{}, err
+	}
+	return failed, reservation{}, err
 }
 
 // neverSent reports whether a request failed before any byte reached a
@@ -257,6 +263,7 @@ func (c *client) afterError(ctx context.Context, inARow *int) bool {
 	c.stats.errors.Add(1)
 	*inARow++
 	if *inARow >= c.cfg.MaxErrors {
+		c.stats.gaveUp.Add(1)
 		return false
 	}
 	c.stats.retries.Add(1)

@@ -32,6 +32,7 @@ type Report struct {
 	Totals                HotelReport   `json:"totals"`
 	Verdict               string        `json:"verdict"`
 	Completed             bool          `json:"completed"`
+	ClientsGaveUp         int64         `json:"clients_gave_up"`
 	Requests              RequestCounts `json:"requests"`
 	Unknown               UnknownCounts `json:"unknown"`
 	ElapsedSeconds        float64       `json:"elapsed_seconds"`
@@ -73,7 +74,7 @@ func BuildReport(meta Meta, res Result, observed []Observed) (Report, error) {
 	r := Report{
 		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Seed: meta.Seed,
 		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy,
-		Completed: res.Completed, Requests: res.Requests,
+		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests,
 		ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
 		LoadPeakMemoryMB: float64(PeakRSSBytes()) / (1 << 20),
 		Anomalies:        []string{}, Notes: []string{},
@@ -115,6 +116,11 @@ func BuildReport(meta Meta, res Result, observed []Observed) (Report, error) {
 	}
 	r.Unknown.Requests = res.UnknownRequests
 	r.Verdict = worst(verdicts)
+	if r.Verdict == Consistent && (!res.Completed || res.GaveUp > 0) {
+		r.Verdict = Inconclusive
+		r.Anomalies = append(r.Anomalies, fmt.Sprintf(
+			"inconclusive: nothing disagrees, but %s", inconclusiveReason(res)))
+	}
 	r.Totals.Verdict = r.Verdict
 	r.Totals.SoldOut = r.Totals.Booked+r.Totals.Locked >= r.Totals.Assigned
 	window := r.ElapsedSeconds
@@ -124,9 +130,6 @@ func BuildReport(meta Meta, res Result, observed []Observed) (Report, error) {
 	}
 	if window > 0 {
 		r.ReservationsPerSecond = float64(res.Requests.Success) / window
-	}
-	if !res.Completed {
-		r.Notes = append(r.Notes, "the run was stopped before every client finished (timeout or interrupt); hotels may not have sold out")
 	}
 	if meta.VerifiedBy == "api" {
 		r.Notes = append(r.Notes, "verified through the API only: booked is the counter, so a lost update shows only as fewer rooms than were acknowledged; give DATABASE_URL to compare with the reservation rows")
@@ -185,4 +188,11 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func inconclusiveReason(res Result) string {
+	if !res.Completed {
+		return "the run was stopped before every client finished, so the hotels may not have been contended to the end"
+	}
+	return fmt.Sprintf("%d clients gave up after repeated errors, so the hotels were not contended to the end", res.GaveUp)
 }

@@ -46,7 +46,9 @@ type Result struct {
 	// UnknownRequests are reserves sent without an answer; their rooms are
 	// in TargetResult.Unknown.
 	UnknownRequests int64
-	Latency         LatencyMs
+	// GaveUp counts clients that stopped after repeated errors.
+	GaveUp  int64
+	Latency LatencyMs
 }
 
 // TargetResult is the ledger of one hotel.
@@ -80,7 +82,6 @@ type LatencyMs struct {
 // Run starts every client and returns when all have stopped (sold out, or
 // given up after repeated errors) or ctx ends.
 func (r *Runner) Run(ctx context.Context) Result {
-	r.stats.start = time.Now()
 	var wg sync.WaitGroup
 	for i := range r.cfg.Clients {
 		c := &client{
@@ -114,6 +115,7 @@ func (r *Runner) result(completed bool) Result {
 			Checks:       s.checks.Load(),
 		},
 		UnknownRequests: s.unknownRequests.Load(),
+		GaveUp:          s.gaveUp.Load(),
 	}
 	for i, t := range r.cfg.Targets {
 		ts := &s.targets[i]

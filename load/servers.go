@@ -55,7 +55,10 @@ func StartServers(ctx context.Context, spec ServerSpec, n int) ([]*ServerProcess
 }
 
 func startServer(ctx context.Context, spec ServerSpec) (*ServerProcess, error) {
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, spec.Args...)
+	// Flags outrank the EVENTO_* environment the child inherits: without
+	// them, EVENTO_EMBEDDED=true would give each server a database of its own.
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn",
+		"--database-url", spec.DatabaseURL, "--embedded=false", "--db-dir", ""}, spec.Args...)
 	cmd := exec.Command(spec.Executable, args...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+spec.DatabaseURL)
 	cmd.SysProcAttr = childProcAttr()

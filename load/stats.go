@@ -14,6 +14,7 @@ type stats struct {
 	start time.Time
 
 	success, conflict, soldOut, insufficient, errors, retries, checks, unknownRequests atomic.Int64
+	gaveUp                                                                             atomic.Int64 // clients that stopped after MaxErrors in a row
 
 	targets []targetStats
 

@@ -11,6 +11,10 @@ const (
 	Consistent   = "consistent"   // booked == reserved <= assigned, and the ledger agrees
 	Overbooked   = "overbooked"   // more rooms booked than the hotel has
 	Inconsistent = "inconsistent" // any other disagreement
+	// Inconclusive: nothing disagrees, but the run did not finish (timeout,
+	// interrupt) or clients gave up after repeated errors, so it proved
+	// little. --expect consistent fails on it.
+	Inconclusive = "inconclusive"
 )
 
 // Observed is what the system of record holds for one hotel after a run.
@@ -25,10 +29,11 @@ type Observed struct {
 	// and Booked then repeats the counter, the best the API can tell).
 	Booked int64
 	Rows   map[int64]int64
-	// BookedBefore is what was already booked when the load began (evento
-	// load on an event that is not fresh); the ledger is compared with the
-	// rooms booked since.
-	BookedBefore int64
+	// BookedBefore and ReservedBefore are the rows and the counter when the
+	// load began (evento load on an event that is not fresh): the run is
+	// judged on what changed since, not on what it found.
+	BookedBefore   int64
+	ReservedBefore int64
 }
 
 // judgement is the verdict on one hotel and the anomalies behind it.
@@ -47,29 +52,30 @@ type judgement struct {
 func judge(ledger TargetResult, seen Observed) judgement {
 	var j judgement
 	where := fmt.Sprintf("hotel %d (event %d)", seen.HotelID, seen.EventID)
-	overbooked := seen.Booked > seen.Assigned || ledger.Acknowledged+seen.BookedBefore > seen.Assigned
+	bookedNow := seen.Booked - seen.BookedBefore
+	grewPastCapacity := seen.Booked > seen.Assigned && bookedNow > 0
+	acknowledgedPastCapacity := ledger.Acknowledged > 0 && ledger.Acknowledged+seen.BookedBefore > seen.Assigned
+	overbooked := grewPastCapacity || acknowledgedPastCapacity
 	switch {
-	case seen.Booked > seen.Assigned:
+	case grewPastCapacity:
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
 			"overbooked: %s has %d rooms booked of %d assigned (%d too many)",
 			where, seen.Booked, seen.Assigned, seen.Booked-seen.Assigned))
-	case ledger.Acknowledged+seen.BookedBefore > seen.Assigned:
+	case acknowledgedPastCapacity:
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
 			"overbooked: clients were told %d rooms at %s are theirs, but it has %d",
 			ledger.Acknowledged, where, seen.Assigned))
 	}
-	if seen.Rows != nil && seen.Booked != seen.Reserved {
-		lost := ""
-		if seen.Booked > seen.Reserved {
-			lost = "lost update: "
-		} else {
-			lost = "counter drift: "
+	if reservedNow := seen.Reserved - seen.ReservedBefore; seen.Rows != nil && bookedNow != reservedNow {
+		kind := "counter drift: "
+		if bookedNow > reservedNow {
+			kind = "lost update: "
 		}
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
 			"%sat %s the counter says %d but %d rooms are booked in reservations",
-			lost, where, seen.Reserved, seen.Booked))
+			kind, where, seen.Reserved, seen.Booked))
 	}
-	if seen.Reserved+seen.Locked > seen.Assigned {
+	if seen.Reserved+seen.Locked > seen.Assigned && seen.Reserved > seen.ReservedBefore {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
 			"counter over capacity: at %s reserved %d + locked %d exceeds %d assigned",
 			where, seen.Reserved, seen.Locked, seen.Assigned))
@@ -77,7 +83,6 @@ func judge(ledger TargetResult, seen Observed) judgement {
 	if seen.Rows != nil {
 		j.anomalies = append(j.anomalies, missingAcknowledged(ledger, seen, where)...)
 	}
-	bookedNow := seen.Booked - seen.BookedBefore
 	if seen.Rows == nil && bookedNow < ledger.Acknowledged {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
 			"lost update (seen through the API): at %s the counter grew by %d but clients were told %d rooms are theirs",

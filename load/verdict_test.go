@@ -68,6 +68,19 @@ func TestJudge(t *testing.T) {
 			anomaly: "lost update (seen through the API)",
 		},
 		{
+			name:    "evento load on an event a naive run overbooked: judged on its own bookings",
+			ledger:  ledger(0, 0, map[int64]int64{}),
+			seen:    Observed{Assigned: 50, Reserved: 50, Booked: 1141, Rows: map[int64]int64{}, BookedBefore: 1141, ReservedBefore: 50},
+			verdict: Consistent,
+		},
+		{
+			name:    "evento load adding to an overbooked event",
+			ledger:  ledger(3, 0, map[int64]int64{9: 3}),
+			seen:    Observed{Assigned: 50, Reserved: 53, Booked: 1144, Rows: map[int64]int64{9: 3}, BookedBefore: 1141, ReservedBefore: 50},
+			verdict: Overbooked,
+			anomaly: "1144 rooms booked of 50",
+		},
+		{
 			name:    "through the API: more acknowledged than the hotel has",
 			ledger:  ledger(12, 0, nil),
 			seen:    Observed{Assigned: 10, Reserved: 10, Booked: 10},
@@ -114,6 +127,29 @@ func TestParseRange(t *testing.T) {
 	for _, bad := range []string{"", "fast", "300ms-0", "-5ms", "1-2-3ms"} {
 		if _, err := ParseRange(bad); err == nil {
 			t.Errorf("ParseRange(%q) accepted", bad)
+		}
+	}
+}
+
+func TestUnfinishedRunsAreInconclusive(t *testing.T) {
+	rows := map[int64]int64{1: 2}
+	targets := []TargetResult{{Target: Target{EventID: 1, HotelID: 2, Assigned: 5}, Acknowledged: 2, Reservations: rows}}
+	seen := []Observed{{EventID: 1, HotelID: 2, Assigned: 5, Reserved: 2, Booked: 2, Rows: rows}}
+	for _, c := range []struct {
+		name string
+		res  Result
+		want string
+	}{
+		{"finished", Result{Completed: true, Targets: targets}, Consistent},
+		{"interrupted", Result{Completed: false, Targets: targets}, Inconclusive},
+		{"clients gave up", Result{Completed: true, GaveUp: 3, Targets: targets}, Inconclusive},
+	} {
+		report, err := BuildReport(Meta{VerifiedBy: "database"}, c.res, seen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if report.Verdict != c.want {
+			t.Errorf("%s: verdict %s, want %s (%q)", c.name, report.Verdict, c.want, report.Anomalies)
 		}
 	}
 }

@@ -13,6 +13,8 @@
 -- the row version the other writer committed (PostgreSQL's EvalPlanQual), so
 -- the condition is always tested against the latest counter. The lock is
 -- held only for the statement, with no round trip to the client in between.
+-- (The condition is written rooms <= assigned - reserved - locked so that
+-- no sum can overflow an integer, whatever a client asks for.)
 
 -- name: AtomicBook :one
 -- AtomicBook books rooms if, and only if, they still fit.
@@ -22,7 +24,7 @@ WITH counter AS (
            updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
      WHERE event_id = @event_id
        AND hotel_id = @hotel_id
-       AND reserved + locked + @rooms::integer <= assigned
+       AND @rooms::integer <= assigned - reserved - locked
     RETURNING id
 )
 INSERT INTO reservations (name, event_hotel_rooms_id, number)

@@ -19,7 +19,7 @@ WITH counter AS (
            updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
      WHERE event_id = @event_id
        AND hotel_id = @hotel_id
-       AND reserved + locked + @rooms::integer <= assigned
+       AND @rooms::integer <= assigned - reserved - locked
     RETURNING id
 )
 INSERT INTO holds (event_hotel_rooms_id, name, rooms, expires_at)

@@ -46,3 +46,9 @@ func warnIfThrowaway(database *localpg.Resolved, d databaseFlags) {
 		fmt.Fprintln(os.Stderr, "evento: note: no DATABASE_URL, so this wrote to a throwaway database that is deleted on exit; set DATABASE_URL (e.g. to the URL a running `evento serve` printed) or use --db-dir")
 	}
 }
+
+// Bounds that keep every counter far inside PostgreSQL's integer.
+const (
+	maxRooms           = 1_000_000_000 // per hotel
+	maxRoomsPerRequest = 1000
+)

@@ -102,7 +102,7 @@ func runLoad(ctx context.Context, cfg loadConfig) error {
 	for i := range after {
 		for _, b := range before {
 			if b.HotelID == after[i].HotelID {
-				after[i].BookedBefore = b.Booked
+				after[i].BookedBefore, after[i].ReservedBefore = b.Booked, b.Reserved
 				bookedBefore += b.Booked
 			}
 		}

@@ -50,8 +50,8 @@ func (f *loadFlags) validate() (load.Range, error) {
 	if _, ok := db.LookupStrategy(f.strategy); !ok {
 		return load.Range{}, usagef("unknown strategy %q; strategies: %s", f.strategy, db.StrategyNames())
 	}
-	if f.clients < 1 || f.maxRooms < 1 || f.conns < 1 {
-		return load.Range{}, usagef("--clients, --max-rooms and --conns must be at least 1")
+	if f.clients < 1 || f.maxRooms < 1 || f.maxRooms > maxRoomsPerRequest || f.conns < 1 {
+		return load.Range{}, usagef("--clients and --conns must be at least 1, --max-rooms between 1 and %d", maxRoomsPerRequest)
 	}
 	if f.expect != "" && f.expect != load.Consistent {
 		return load.Range{}, usagef(`--expect takes "consistent"`)

@@ -67,8 +67,8 @@ func runExperiment(ctx context.Context, cfg runConfig) error {
 	if err != nil {
 		return err
 	}
-	if cfg.servers < 1 || cfg.pool < 1 || cfg.rooms < 0 || cfg.hotels < 1 || cfg.events < 1 {
-		return usagef("--servers, --pool, --hotels and --events must be at least 1, --rooms at least 0")
+	if cfg.servers < 1 || cfg.pool < 1 || cfg.rooms < 0 || cfg.rooms > maxRooms || cfg.hotels < 1 || cfg.events < 1 {
+		return usagef("--servers, --pool, --hotels and --events must be at least 1, --rooms between 0 and %d", maxRooms)
 	}
 	database, err := cfg.db.resolve(ctx, cfg.servers*cfg.pool+20)
 	if err != nil {

@@ -43,8 +43,8 @@ func newSeedCommand() *ffcli.Command {
 }
 
 func seed(ctx context.Context, cfg seedConfig) error {
-	if cfg.events < 1 || cfg.hotels < 1 || cfg.rooms < 0 || cfg.rooms > 1_000_000_000 {
-		return usagef("--events and --hotels must be at least 1, --rooms between 0 and 1e9")
+	if cfg.events < 1 || cfg.hotels < 1 || cfg.rooms < 0 || cfg.rooms > maxRooms {
+		return usagef("--events and --hotels must be at least 1, --rooms between 0 and %d", maxRooms)
 	}
 	database, err := cfg.db.resolve(ctx, 10)
 	if err != nil {

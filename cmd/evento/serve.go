@@ -53,8 +53,8 @@ func newServeCommand() *ffcli.Command {
 }
 
 func serve(ctx context.Context, cfg serveConfig) error {
-	if cfg.pool < 1 || cfg.maxRooms < 1 || cfg.sweepEvery <= 0 || cfg.keepKeys < time.Second {
-		return usagef("--pool and --max-rooms must be at least 1, --sweep-every positive, --keep-idempotency-keys at least 1s")
+	if cfg.pool < 1 || cfg.maxRooms < 1 || cfg.maxRooms > maxRoomsPerRequest || cfg.sweepEvery <= 0 || cfg.keepKeys < time.Second {
+		return usagef("--pool must be at least 1, --max-rooms between 1 and %d, --sweep-every positive, --keep-idempotency-keys at least 1s", maxRoomsPerRequest)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	database, err := cfg.db.resolve(ctx, cfg.pool+10)

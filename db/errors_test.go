@@ -1,0 +1,46 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// A write may be called "unavailable" (nothing changed) only when that is
+// certain; a failure after sending is an unknown outcome.
+func TestClassifyWrite(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"no connection from the pool", &acquireError{context.DeadlineExceeded}, ErrUnavailable},
+		{"server shutting down", &pgconn.PgError{Code: pgerrcode.AdminShutdown}, ErrUnavailable},
+		{"statement timeout answered by the server", &pgconn.PgError{Code: pgerrcode.QueryCanceled}, ErrUnavailable},
+		{"serialization failure", &pgconn.PgError{Code: pgerrcode.SerializationFailure}, ErrConflict},
+		{"deadlock", &pgconn.PgError{Code: pgerrcode.DeadlockDetected}, ErrConflict},
+		{"capacity CHECK", &pgconn.PgError{Code: pgerrcode.CheckViolation, ConstraintName: capacityConstraint}, ErrConflict},
+		{"deadline after sending", fmt.Errorf("commit: %w", context.DeadlineExceeded), ErrOutcomeUnknown},
+		{"connection broke after sending", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), nil},
+	}
+	for _, c := range cases {
+		got := classifyWrite(c.err)
+		if c.want == nil {
+			if errors.Is(got, ErrUnavailable) {
+				t.Errorf("%s: %v must not be called unavailable", c.name, got)
+			}
+			continue
+		}
+		if !errors.Is(got, c.want) {
+			t.Errorf("%s: classifyWrite(%v) = %v, want %v", c.name, c.err, got, c.want)
+		}
+		if c.want == ErrOutcomeUnknown && errors.Is(got, ErrUnavailable) {
+			t.Errorf("%s: an unknown outcome is also called unavailable", c.name)
+		}
+	}
+}
