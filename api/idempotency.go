@@ -63,8 +63,13 @@ func validKey(key string) bool {
 
 // perform runs act, once per idempotency key when the client sent one,
 // and writes the answer (the stored one on a replay).
+//
+// A write, once started, runs to its end even if the client goes away (a
+// client-side timeout): cancelling it halfway would turn every timeout into
+// a rollback race, and with a key the stored outcome is exactly what the
+// client's retry needs. It is still bounded by the query timeout.
 func (s *Server) perform(w http.ResponseWriter, r *http.Request, key *db.IdempotencyKey, act action) {
-	ctx, cancel := s.queryContext(r)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.QueryTimeout)
 	defer cancel()
 	if key == nil {
 		status, body, err := act(ctx, s.store)

@@ -48,6 +48,8 @@ type AtomicBookParams struct {
 // the row version the other writer committed (PostgreSQL's EvalPlanQual), so
 // the condition is always tested against the latest counter. The lock is
 // held only for the statement, with no round trip to the client in between.
+// (The condition is written rooms <= assigned - reserved - locked so that
+// no sum can overflow an integer, whatever a client asks for.)
 // AtomicBook books rooms if, and only if, they still fit.
 func (q *Queries) AtomicBook(ctx context.Context, arg AtomicBookParams) (int64, error) {
 	row := q.db.QueryRow(ctx, atomicBook,

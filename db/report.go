@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,6 +20,19 @@ type HotelRecord struct {
 	Locked       int64
 	Booked       int64           // sum of the reservation rows
 	Reservations map[int64]int64 // reservation id -> rooms
+	Holds        HoldCounts
+	// LiveHeldRooms are the rooms of holds still alive: all that locked may
+	// account for.
+	LiveHeldRooms int64
+}
+
+// HoldCounts counts holds by fate; a 'held' hold past expiry is expired.
+type HoldCounts struct {
+	Placed      int64 `json:"placed"`
+	Confirmed   int64 `json:"confirmed"`
+	Released    int64 `json:"released"`
+	Expired     int64 `json:"expired"`
+	ActiveAtEnd int64 `json:"active_at_end"`
 }
 
 // EventRecords reads every hotel of the events, counters and rows together
@@ -36,6 +50,10 @@ func EventRecords(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64) ([]
 		if err != nil {
 			return fmt.Errorf("reservations: %w", err)
 		}
+		holds, err := q.HoldTotals(ctx, eventIDs)
+		if err != nil {
+			return fmt.Errorf("hold totals: %w", err)
+		}
 		byHotel := map[[2]int64]int{}
 		records = make([]HotelRecord, len(totals))
 		for i, t := range totals {
@@ -49,10 +67,33 @@ func EventRecords(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64) ([]
 		for _, r := range rows {
 			records[byHotel[[2]int64{r.EventID, r.HotelID}]].Reservations[r.ID] = int64(r.Number)
 		}
+		for _, h := range holds {
+			record := &records[byHotel[[2]int64{h.EventID, h.HotelID}]]
+			record.Holds = HoldCounts{Placed: h.Placed, Confirmed: h.Confirmed, Released: h.Released, Expired: h.Expired, ActiveAtEnd: h.Active}
+			record.LiveHeldRooms = h.LiveHeldRooms
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read records of events %v: %w", eventIDs, classify(err))
 	}
 	return records, nil
+}
+
+// WaitForHoldsToSettle waits until every live hold of the events has
+// expired, then for sweep more: abandoned holds must have given their
+// rooms back before a run is judged. It gives up when ctx ends.
+func WaitForHoldsToSettle(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64, sweep time.Duration) error {
+	latest, err := New(pool).LatestHoldExpiry(ctx, eventIDs)
+	if err != nil {
+		return fmt.Errorf("latest hold expiry: %w", classify(err))
+	}
+	timer := time.NewTimer(time.Until(latest) + sweep)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -7,7 +7,68 @@ package db
 
 import (
 	"context"
+	"time"
 )
+
+const holdTotals = `-- name: HoldTotals :many
+SELECT ehr.event_id,
+       ehr.hotel_id,
+       count(h.id) AS placed,
+       count(h.id) FILTER (WHERE h.state = 'confirmed') AS confirmed,
+       count(h.id) FILTER (WHERE h.state = 'released') AS released,
+       count(h.id) FILTER (WHERE h.state = 'expired'
+                              OR (h.state = 'held' AND h.expires_at <= clock_timestamp())) AS expired,
+       count(h.id) FILTER (WHERE h.state = 'held' AND h.expires_at > clock_timestamp()) AS active,
+       coalesce(sum(h.rooms) FILTER (WHERE h.state = 'held' AND h.expires_at > clock_timestamp()), 0)::bigint AS live_held_rooms
+  FROM event_hotel_rooms AS ehr
+  LEFT JOIN holds AS h ON h.event_hotel_rooms_id = ehr.id
+ WHERE ehr.event_id = ANY ($1::bigint[])
+ GROUP BY ehr.id
+ ORDER BY ehr.event_id, ehr.hotel_id
+`
+
+type HoldTotalsRow struct {
+	EventID       int64
+	HotelID       int64
+	Placed        int64
+	Confirmed     int64
+	Released      int64
+	Expired       int64
+	Active        int64
+	LiveHeldRooms int64
+}
+
+// HoldTotals counts each hotel's holds by fate. A 'held' hold past its
+// expiry counts as expired (it is dead), and only live holds may account
+// for locked rooms: locked - live_held_rooms is what leaked.
+func (q *Queries) HoldTotals(ctx context.Context, eventIds []int64) ([]HoldTotalsRow, error) {
+	rows, err := q.db.Query(ctx, holdTotals, eventIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []HoldTotalsRow{}
+	for rows.Next() {
+		var i HoldTotalsRow
+		if err := rows.Scan(
+			&i.EventID,
+			&i.HotelID,
+			&i.Placed,
+			&i.Confirmed,
+			&i.Released,
+			&i.Expired,
+			&i.Active,
+			&i.LiveHeldRooms,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
 
 const hotelTotals = `-- name: HotelTotals :many
 
@@ -66,6 +127,23 @@ func (q *Queries) HotelTotals(ctx context.Context, eventIds []int64) ([]HotelTot
 		return nil, err
 	}
 	return items, nil
+}
+
+const latestHoldExpiry = `-- name: LatestHoldExpiry :one
+SELECT coalesce(max(h.expires_at), clock_timestamp())::timestamptz AS expires_at
+  FROM holds AS h
+  JOIN event_hotel_rooms AS ehr ON ehr.id = h.event_hotel_rooms_id
+ WHERE ehr.event_id = ANY ($1::bigint[])
+   AND h.state = 'held'
+`
+
+// LatestHoldExpiry is when the events' last live hold expires (now when
+// there is none): a run waits for it, and for a sweep, before it judges.
+func (q *Queries) LatestHoldExpiry(ctx context.Context, eventIds []int64) (time.Time, error) {
+	row := q.db.QueryRow(ctx, latestHoldExpiry, eventIds)
+	var expires_at time.Time
+	err := row.Scan(&expires_at)
+	return expires_at, err
 }
 
 const listEventReservations = `-- name: ListEventReservations :many

@@ -1,186 +1,11 @@
 package load
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
-	"net/http"
-	"sync/atomic"
 	"time"
 )
-
-// api speaks Evento's HTTP API for every client of a run.
-type api struct {
-	http    *http.Client
-	servers []string
-	next    atomic.Uint64 // round-robin position over servers
-	timeout time.Duration
-	// inFlight admits as many requests as there are connections. The
-	// others wait here, parked on a shallow stack, instead of deep inside
-	// the transport: with ten thousand clients that is most of the memory.
-	inFlight chan struct{}
-}
-
-func newAPI(cfg Config) *api {
-	transport := &http.Transport{
-		MaxIdleConns:        cfg.ConnsPerServer * len(cfg.Servers),
-		MaxIdleConnsPerHost: cfg.ConnsPerServer,
-		MaxConnsPerHost:     cfg.ConnsPerServer,
-		IdleConnTimeout:     90 * time.Second,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	}
-	return &api{
-		http:     &http.Client{Transport: transport},
-		servers:  cfg.Servers,
-		timeout:  cfg.RequestTimeout,
-		inFlight: make(chan struct{}, cfg.ConnsPerServer*len(cfg.Servers)),
-	}
-}
-
-// acquire waits for a free connection slot; the request timeout starts
-// only once the request can actually be sent.
-func (a *api) acquire(ctx context.Context) (context.Context, func(), error) {
-	select {
-	case a.inFlight <- struct{}{}:
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	}
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	return ctx, func() { cancel(); <-a.inFlight }, nil
-}
-
-// server picks the next server in turn, as a round-robin balancer would.
-func (a *api) server() string {
-	return a.servers[(a.next.Add(1)-1)%uint64(len(a.servers))]
-}
-
-type availability struct {
-	Assigned  int64 `json:"assigned"`
-	Reserved  int64 `json:"reserved"`
-	Locked    int64 `json:"locked"`
-	Available int64 `json:"available"`
-}
-
-type reserveBody struct {
-	Name  string `json:"name"`
-	Rooms int64  `json:"rooms"`
-}
-
-type reservation struct {
-	ReservationID int64 `json:"reservation_id"`
-	Rooms         int64 `json:"rooms"`
-}
-
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// outcome classifies what a reserve request did, from the client's view.
-type outcome int
-
-const (
-	booked       outcome = iota // 201: the rooms are ours
-	soldOut                     // nothing left
-	insufficient                // fewer left than asked
-	conflict                    // lost a race; retry
-	failed                      // certainly not booked: refused before sending, 4xx, or 5xx
-	unknown                     // sent, but no answer: it may or may not have booked
-)
-
-func (a *api) available(ctx context.Context, t Target) (availability, error) {
-	ctx, release, err := a.acquire(ctx)
-	if err != nil {
-		return availability{}, err
-	}
-	defer release()
-	url := fmt.Sprintf("%s/%d/%d/available", a.server(), t.EventID, t.HotelID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return availability{}, err
-	}
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return availability{}, fmt.Errorf("GET %s: %w", url, err)
-	}
-	defer drain(resp)
-	if resp.StatusCode != http.StatusOK {
-		return availability{}, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
-	}
-	var avail availability
-	if err := json.NewDecoder(resp.Body).Decode(&avail); err != nil {
-		return availability{}, fmt.Errorf("GET %s: %w", url, err)
-	}
-	return avail, nil
-}
-
-func (a *api) reserve(ctx context.Context, t Target, mode, name string, rooms int64) (outcome, reservation, error) {
-	ctx, release, err := a.acquire(ctx)
-	if err != nil {
-		return failed, reservation{}, err
-	}
-	defer release()
-	url := fmt.Sprintf("%s/%d/%d/reserve/%s", a.server(), t.EventID, t.HotelID, mode)
-	body, _ := json.Marshal(reserveBody{Name: name, Rooms: rooms})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return failed, reservation{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.http.Do(req)
-	if err != nil {
-		if neverSent(err) {
-			return failed, reservation{}, fmt.Errorf("POST %s: %w", url, err)
-		}
-		return unknown, reservation{}, fmt.Errorf("POST %s: %w", url, err)
-	}
-	defer drain(resp)
-	if resp.StatusCode == http.StatusCreated {
-		var r reservation
-		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-			// The server booked and said so, but the answer broke on the way.
-			return unknown, reservation{}, fmt.Errorf("POST %s: 201 with unreadable body: %w", url, err)
-		}
-		return booked, r, nil
-	}
-	var e apiError
-	_ = json.NewDecoder(resp.Body).Decode(&e)
-	switch e.Error.Code {
-	case "sold_out":
-		return soldOut, reservation{}, nil
-	case "insufficient_rooms":
-		return insufficient, reservation{}, nil
-	case "conflict":
-		return conflict, reservation{}, nil
-	}
-	err = fmt.Errorf("POST %s: status %d %s", url, resp.StatusCode, e.Error.Code)
-	if resp.StatusCode >= 500 && e.Error.Code != "unavailable" {
-		// Only "unavailable" promises that nothing was written; any other
-		// server error (outcome_unknown, a proxy's 502) may hide a booking.
-		return unknown, reservation{}, err
-	}
-	return failed, reservation{}, err
-}
-
-// neverSent reports whether a request failed before any byte reached a
-// server, so that it certainly booked nothing.
-func neverSent(err error) bool {
-	var opErr *net.OpError
-	return errors.As(err, &opErr) && opErr.Op == "dial"
-}
-
-// drain lets the connection be reused.
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-}
 
 // client follows the brief's protocol at one target until it sells out.
 type client struct {
@@ -190,13 +15,18 @@ type client struct {
 	api    *api
 	stats  *stats
 	rng    *rand.Rand
+	runID  string
+	seq    int // numbers this client's idempotency keys
+}
+
+type booking struct {
+	rooms int64 // asked for
+	reply reply
 }
 
 func (c *client) run(ctx context.Context) {
 	t := c.cfg.Targets[c.target]
-	name := fmt.Sprintf("client-%d", c.id)
-	errorsInARow := 0
-	conflictsInARow := 0
+	errorsInARow, conflictsInARow := 0, 0
 	for ctx.Err() == nil {
 		avail, err := c.api.available(ctx, t)
 		c.stats.checks.Add(1)
@@ -206,29 +36,36 @@ func (c *client) run(ctx context.Context) {
 			}
 			continue
 		}
-		if avail.Available <= 0 {
+		if avail <= 0 {
 			c.stats.markSoldOut(c.target)
 			return
 		}
-		rooms := min(1+c.rng.Int64N(int64(c.cfg.MaxRooms)), avail.Available)
+		b := booking{rooms: min(1+c.rng.Int64N(int64(c.cfg.MaxRooms)), avail)}
 
 		started := time.Now()
-		result, r, err := c.api.reserve(ctx, t, c.cfg.Strategy, name, rooms)
-		if ctx.Err() != nil && result != booked {
+		var result outcome
+		if c.cfg.HoldShare > 0 && c.rng.Float64() < c.cfg.HoldShare {
+			result = c.bookThroughHold(ctx, t, &b)
+		} else {
+			result, b.reply = c.send(ctx, fmt.Sprintf("/%d/%d/reserve/%s", t.EventID, t.HotelID, c.cfg.Strategy),
+				map[string]any{"name": c.name(), "rooms": b.rooms})
+		}
+		if ctx.Err() != nil && result != succeeded {
 			// The run was cut short; this answer says nothing about the
 			// strategy. An unknown outcome still counts: it may have booked.
 			if result == unknown {
-				c.stats.unknownRequests.Add(1)
-				c.stats.targets[c.target].unknown.Add(rooms)
+				c.recordUnknown(b.rooms)
 			}
 			return
 		}
 		c.stats.recordLatency(time.Since(started))
 		switch result {
-		case booked:
+		case succeeded:
 			errorsInARow, conflictsInARow = 0, 0
-			c.stats.success.Add(1)
-			c.stats.acknowledge(c.target, r.ReservationID, r.Rooms)
+			if b.reply.ReservationID != 0 {
+				c.stats.success.Add(1)
+				c.stats.acknowledge(c.target, b.reply.ReservationID, b.reply.Rooms)
+			}
 			c.sleep(ctx, c.think())
 		case soldOut:
 			c.stats.soldOut.Add(1)
@@ -237,16 +74,19 @@ func (c *client) run(ctx context.Context) {
 		case insufficient:
 			// Someone booked in between; the next check tells how many remain.
 			c.stats.insufficient.Add(1)
-		case conflict:
+		case conflict, inProgress:
 			c.stats.conflict.Add(1)
 			c.stats.retries.Add(1)
 			conflictsInARow++
 			c.sleep(ctx, c.backoff(conflictsInARow))
+		case expired:
+			c.stats.holdsExpired.Add(1)
+			c.sleep(ctx, c.think())
 		case unknown:
-			// Retrying blindly could book twice; the ledger keeps the rooms
-			// as "maybe booked" and the client starts over from a check.
-			c.stats.unknownRequests.Add(1)
-			c.stats.targets[c.target].unknown.Add(rooms)
+			// Without an idempotency key a blind retry could book twice:
+			// the ledger keeps the rooms as "maybe booked" and the client
+			// starts over from a check.
+			c.recordUnknown(b.rooms)
 			if !c.afterError(ctx, &errorsInARow) {
 				return
 			}
@@ -256,6 +96,71 @@ func (c *client) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// bookThroughHold places a hold, then confirms it, or walks away from it
+// (never confirming nor releasing) for the --abandon share.
+func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outcome {
+	held, hold := c.send(ctx, fmt.Sprintf("/%d/%d/holds", t.EventID, t.HotelID),
+		map[string]any{"name": c.name(), "rooms": b.rooms, "ttl_seconds": int64(c.cfg.HoldTTL / time.Second)})
+	if held != succeeded {
+		if held == unknown {
+			// A hold that may exist books nothing; it expires on its own.
+			c.stats.holdsUnknown.Add(1)
+			return failed
+		}
+		return held
+	}
+	c.stats.holdsPlaced.Add(1)
+	if c.rng.Float64() < c.cfg.AbandonShare {
+		c.stats.holdsAbandoned.Add(1)
+		return succeeded
+	}
+	confirmed, r := c.send(ctx, fmt.Sprintf("/%d/%d/holds/%d/confirm", t.EventID, t.HotelID, hold.HoldID), nil)
+	b.reply = r
+	if confirmed == succeeded {
+		c.stats.holdsConfirmed.Add(1)
+	}
+	return confirmed
+}
+
+// send makes one logical request. With idempotency keys (the default) a
+// request whose outcome is unknown, or still in progress elsewhere, is sent
+// again with the same key until it gets a definite answer: the server
+// replays the first outcome instead of acting twice, so nothing stays
+// unknown. Without keys it is sent once.
+func (c *client) send(ctx context.Context, path string, body any) (outcome, reply) {
+	key := ""
+	if c.cfg.Idempotency {
+		c.seq++
+		key = fmt.Sprintf("%s-%d-%d", c.runID, c.id, c.seq)
+	}
+	timeout := c.cfg.RequestTimeout
+	for attempt := 1; ; attempt++ {
+		result, r, _ := c.api.post(ctx, path, body, key, timeout)
+		if r.Replayed {
+			c.stats.replayed.Add(1)
+		}
+		retry := key != "" && (result == unknown || result == inProgress)
+		if !retry || attempt >= c.cfg.MaxErrors || ctx.Err() != nil {
+			return result, r
+		}
+		if result == unknown {
+			c.stats.errors.Add(1)
+		}
+		c.stats.retries.Add(1)
+		c.sleep(ctx, c.backoff(attempt))
+		// A resend mostly asks "what became of it?": give each one more
+		// time, so that a provoked tiny timeout still ends in an answer.
+		timeout = min(2*timeout, max(c.cfg.RequestTimeout, readTimeout))
+	}
+}
+
+func (c *client) name() string { return fmt.Sprintf("client-%d", c.id) }
+
+func (c *client) recordUnknown(rooms int64) {
+	c.stats.unknownRequests.Add(1)
+	c.stats.targets[c.target].unknown.Add(rooms)
 }
 
 // afterError counts an error, backs off, and says whether to go on.

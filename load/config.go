@@ -33,8 +33,18 @@ type Config struct {
 	// clients share a pool of connections instead of opening one each.
 	ConnsPerServer int
 	// MaxErrors is how many transport errors or 5xx in a row a client
-	// accepts before it gives up.
+	// accepts before it gives up, and how often it resends a request whose
+	// outcome is unknown.
 	MaxErrors int
+	// Idempotency sends an Idempotency-Key with every booking request and
+	// resends it on unknown outcomes; without it, unknown outcomes stay
+	// unknown (a blind resend could book twice).
+	Idempotency bool
+	// HoldShare is the share of bookings that go hold, then confirm;
+	// AbandonShare the share of those holds the client walks away from.
+	HoldShare    float64
+	AbandonShare float64
+	HoldTTL      time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -49,6 +59,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxErrors <= 0 {
 		c.MaxErrors = 10
+	}
+	if c.HoldTTL < time.Second {
+		c.HoldTTL = 300 * time.Second
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/evento-lab/evento/db"
 )
 
 // Meta describes the run a report is about.
@@ -33,6 +35,9 @@ type Report struct {
 	Verdict               string        `json:"verdict"`
 	Completed             bool          `json:"completed"`
 	ClientsGaveUp         int64         `json:"clients_gave_up"`
+	Holds                 HoldsReport   `json:"holds"`
+	HeldRoomsLeaked       int64         `json:"held_rooms_leaked"`
+	Replayed              int64         `json:"idempotent_replays"`
 	Requests              RequestCounts `json:"requests"`
 	Unknown               UnknownCounts `json:"unknown"`
 	ElapsedSeconds        float64       `json:"elapsed_seconds"`
@@ -59,6 +64,13 @@ type HotelReport struct {
 	Verdict      string `json:"verdict"`
 }
 
+// HoldsReport counts the events' holds by fate, from the database, and
+// what the clients did with theirs.
+type HoldsReport struct {
+	db.HoldCounts
+	Clients ClientHolds `json:"clients"`
+}
+
 // UnknownCounts are reserves whose outcome the clients could not know.
 type UnknownCounts struct {
 	Requests int64 `json:"requests"`
@@ -75,6 +87,7 @@ func BuildReport(meta Meta, res Result, observed []Observed) (Report, error) {
 		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Seed: meta.Seed,
 		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy,
 		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests,
+		Replayed: res.Replayed, Holds: HoldsReport{Clients: res.Holds},
 		ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
 		LoadPeakMemoryMB: float64(PeakRSSBytes()) / (1 << 20),
 		Anomalies:        []string{}, Notes: []string{},
@@ -109,6 +122,12 @@ func BuildReport(meta Meta, res Result, observed []Observed) (Report, error) {
 		r.Totals.Acknowledged += h.Acknowledged
 		r.Totals.Unknown += h.Unknown
 		r.Unknown.Rooms += t.Unknown
+		r.HeldRoomsLeaked += o.LeakedRooms()
+		r.Holds.Placed += o.Holds.Placed
+		r.Holds.Confirmed += o.Holds.Confirmed
+		r.Holds.Released += o.Holds.Released
+		r.Holds.Expired += o.Holds.Expired
+		r.Holds.ActiveAtEnd += o.Holds.ActiveAtEnd
 		if t.SoldOutAfter == 0 {
 			allSoldOut = false
 		}
@@ -149,6 +168,9 @@ func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "strategy %s: %d clients, %s, think %s, seed %d\n\n",
 		r.Strategy, r.Clients, plural(r.Servers, "server"), r.Think, r.Seed)
+	if r.Replayed > 0 {
+		fmt.Fprintf(&b, "(%d answers replayed from idempotency keys: outcomes that would otherwise have stayed unknown)\n\n", r.Replayed)
+	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "event\thotel\tassigned\treserved\tbooked\tacknowledged\tunknown\tverdict\t")
 	line := func(event, hotel string, h HotelReport) {
@@ -167,6 +189,10 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "  note: %s\n", n)
+	}
+	if h := r.Holds; h.Placed > 0 {
+		fmt.Fprintf(&b, "holds: %d placed, %d confirmed, %d released, %d expired (%d walked away from), %d active at end; held rooms leaked: %d\n",
+			h.Placed, h.Confirmed, h.Released, h.Expired, h.Clients.Abandoned, h.ActiveAtEnd, r.HeldRoomsLeaked)
 	}
 	q := r.Requests
 	fmt.Fprintf(&b, "\nrequests: %d reservations made, %d conflicts, %d insufficient, %d sold out, %d errors, %d retries, %d availability checks, %d unknown outcomes (%d rooms)\n",

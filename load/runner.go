@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -13,6 +14,13 @@ type Runner struct {
 	cfg   Config
 	api   *api
 	stats *stats
+	runID string // prefixes idempotency keys, so no two runs share one
+}
+
+// newRunID is random, not derived from the seed: a repeated --seed must
+// repeat the clients' choices, not replay an earlier run's stored answers.
+func newRunID() string {
+	return strconv.FormatUint(rand.Uint64(), 36)
 }
 
 // NewRunner checks cfg and prepares a run.
@@ -27,8 +35,10 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, errors.New("at least one client is needed")
 	case cfg.Strategy == "":
 		return nil, errors.New("no strategy")
+	case cfg.HoldShare < 0 || cfg.HoldShare > 1 || cfg.AbandonShare < 0 || cfg.AbandonShare > 1:
+		return nil, errors.New("hold and abandon shares must be between 0 and 1")
 	}
-	return &Runner{cfg: cfg, api: newAPI(cfg), stats: newStats(len(cfg.Targets))}, nil
+	return &Runner{cfg: cfg, api: newAPI(cfg), stats: newStats(len(cfg.Targets)), runID: newRunID()}, nil
 }
 
 // Snapshot is a view of the run so far.
@@ -47,8 +57,12 @@ type Result struct {
 	// in TargetResult.Unknown.
 	UnknownRequests int64
 	// GaveUp counts clients that stopped after repeated errors.
-	GaveUp  int64
-	Latency LatencyMs
+	GaveUp int64
+	// Replayed counts answers a server replayed from an idempotency key:
+	// outcomes that would have been unknown without one.
+	Replayed int64
+	Holds    ClientHolds
+	Latency  LatencyMs
 }
 
 // TargetResult is the ledger of one hotel.
@@ -91,6 +105,7 @@ func (r *Runner) Run(ctx context.Context) Result {
 			api:    r.api,
 			stats:  r.stats,
 			rng:    rand.New(rand.NewPCG(r.cfg.Seed, uint64(i))),
+			runID:  r.runID,
 		}
 		wg.Go(func() { c.run(ctx) })
 	}
@@ -116,6 +131,12 @@ func (r *Runner) result(completed bool) Result {
 		},
 		UnknownRequests: s.unknownRequests.Load(),
 		GaveUp:          s.gaveUp.Load(),
+		Replayed:        s.replayed.Load(),
+		Holds: ClientHolds{
+			Placed: s.holdsPlaced.Load(), Confirmed: s.holdsConfirmed.Load(),
+			Abandoned: s.holdsAbandoned.Load(), ExpiredAtConfirm: s.holdsExpired.Load(),
+			Unknown: s.holdsUnknown.Load(),
+		},
 	}
 	for i, t := range r.cfg.Targets {
 		ts := &s.targets[i]
@@ -141,4 +162,13 @@ func (r *Runner) result(completed bool) Result {
 	}
 	s.mu.Unlock()
 	return res
+}
+
+// ClientHolds is what the clients did with holds.
+type ClientHolds struct {
+	Placed           int64 `json:"placed"`
+	Confirmed        int64 `json:"confirmed"`
+	Abandoned        int64 `json:"abandoned"`
+	ExpiredAtConfirm int64 `json:"expired_at_confirm"`
+	Unknown          int64 `json:"unknown"`
 }

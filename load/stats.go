@@ -15,6 +15,9 @@ type stats struct {
 
 	success, conflict, soldOut, insufficient, errors, retries, checks, unknownRequests atomic.Int64
 	gaveUp                                                                             atomic.Int64 // clients that stopped after MaxErrors in a row
+	replayed                                                                           atomic.Int64 // answers replayed from an idempotency key
+
+	holdsPlaced, holdsConfirmed, holdsAbandoned, holdsExpired, holdsUnknown atomic.Int64
 
 	targets []targetStats
 

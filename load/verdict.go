@@ -3,6 +3,8 @@ package load
 import (
 	"fmt"
 	"slices"
+
+	"github.com/evento-lab/evento/db"
 )
 
 // Verdicts, from the database and the clients' ledger, never from the
@@ -34,6 +36,18 @@ type Observed struct {
 	// judged on what changed since, not on what it found.
 	BookedBefore   int64
 	ReservedBefore int64
+	// LiveHeldRooms are the rooms of holds still alive (database only):
+	// locked beyond them is held by dead holds, i.e. leaked.
+	LiveHeldRooms int64
+	Holds         db.HoldCounts
+}
+
+// LeakedRooms are rooms still locked by holds that are no longer alive.
+func (o Observed) LeakedRooms() int64 {
+	if o.Rows == nil {
+		return 0
+	}
+	return o.Locked - o.LiveHeldRooms
 }
 
 // judgement is the verdict on one hotel and the anomalies behind it.
@@ -82,6 +96,11 @@ func judge(ledger TargetResult, seen Observed) judgement {
 	}
 	if seen.Rows != nil {
 		j.anomalies = append(j.anomalies, missingAcknowledged(ledger, seen, where)...)
+	}
+	if leaked := seen.LeakedRooms(); leaked != 0 {
+		j.anomalies = append(j.anomalies, fmt.Sprintf(
+			"held rooms leaked: at %s %d rooms stay locked but only %d are in live holds",
+			where, seen.Locked, seen.LiveHeldRooms))
 	}
 	if seen.Rows == nil && bookedNow < ledger.Acknowledged {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(

@@ -28,3 +28,31 @@ SELECT r.id,
   FROM reservations AS r
   JOIN event_hotel_rooms AS ehr ON ehr.id = r.event_hotel_rooms_id
  WHERE ehr.event_id = ANY (@event_ids::bigint[]);
+
+-- name: HoldTotals :many
+-- HoldTotals counts each hotel's holds by fate. A 'held' hold past its
+-- expiry counts as expired (it is dead), and only live holds may account
+-- for locked rooms: locked - live_held_rooms is what leaked.
+SELECT ehr.event_id,
+       ehr.hotel_id,
+       count(h.id) AS placed,
+       count(h.id) FILTER (WHERE h.state = 'confirmed') AS confirmed,
+       count(h.id) FILTER (WHERE h.state = 'released') AS released,
+       count(h.id) FILTER (WHERE h.state = 'expired'
+                              OR (h.state = 'held' AND h.expires_at <= clock_timestamp())) AS expired,
+       count(h.id) FILTER (WHERE h.state = 'held' AND h.expires_at > clock_timestamp()) AS active,
+       coalesce(sum(h.rooms) FILTER (WHERE h.state = 'held' AND h.expires_at > clock_timestamp()), 0)::bigint AS live_held_rooms
+  FROM event_hotel_rooms AS ehr
+  LEFT JOIN holds AS h ON h.event_hotel_rooms_id = ehr.id
+ WHERE ehr.event_id = ANY (@event_ids::bigint[])
+ GROUP BY ehr.id
+ ORDER BY ehr.event_id, ehr.hotel_id;
+
+-- name: LatestHoldExpiry :one
+-- LatestHoldExpiry is when the events' last live hold expires (now when
+-- there is none): a run waits for it, and for a sweep, before it judges.
+SELECT coalesce(max(h.expires_at), clock_timestamp())::timestamptz AS expires_at
+  FROM holds AS h
+  JOIN event_hotel_rooms AS ehr ON ehr.id = h.event_hotel_rooms_id
+ WHERE ehr.event_id = ANY (@event_ids::bigint[])
+   AND h.state = 'held';

@@ -91,6 +91,14 @@ func runLoad(ctx context.Context, cfg loadConfig) error {
 		return usageError{err}
 	}
 	result := cfg.load.runClients(ctx, runner)
+	if cfg.load.abandon > 0 && cfg.load.holds > 0 && ctx.Err() == nil {
+		// Give abandoned holds time to expire and the servers' sweepers
+		// (every second by default) time to free them.
+		select {
+		case <-time.After(cfg.load.holdTTL + 3*time.Second):
+		case <-ctx.Done():
+		}
+	}
 
 	verifyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()

@@ -24,6 +24,10 @@ type loadFlags struct {
 	seed           uint64
 	timeout        time.Duration
 	requestTimeout time.Duration
+	noIdempotency  bool
+	holds          float64
+	abandon        float64
+	holdTTL        time.Duration
 	conns          int
 	maxRooms       int
 	json           bool
@@ -38,7 +42,11 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.think, "think", "0-300ms", "client pause after each reservation, a range (0 for a throughput run)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed for the clients' random choices (0 picks one; the report shows it)")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "stop the clients after this long")
-	fs.DurationVar(&f.requestTimeout, "request-timeout", 10*time.Second, "per-request timeout; a reserve that times out has an unknown outcome")
+	fs.DurationVar(&f.requestTimeout, "client-timeout", 10*time.Second, "per-request timeout (e.g. 20ms provokes timeouts); a booking that times out has an unknown outcome until resent with its key")
+	fs.BoolVar(&f.noIdempotency, "no-idempotency", false, "send no Idempotency-Key: unknown outcomes stay unknown")
+	fs.Float64Var(&f.holds, "holds", 0, "share of bookings made as hold, then confirm (0..1)")
+	fs.Float64Var(&f.abandon, "abandon", 0, "share of holds the client walks away from, never confirming nor releasing (0..1)")
+	fs.DurationVar(&f.holdTTL, "hold-ttl", 5*time.Second, "hold lifetime, whole seconds (the run waits for abandoned holds to expire before judging)")
 	fs.IntVar(&f.conns, "conns", 256, "most open connections from the clients to each server")
 	fs.IntVar(&f.maxRooms, "max-rooms", 5, "most rooms one request asks for")
 	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object on stdout")
@@ -52,6 +60,9 @@ func (f *loadFlags) validate() (load.Range, error) {
 	}
 	if f.clients < 1 || f.maxRooms < 1 || f.maxRooms > maxRoomsPerRequest || f.conns < 1 {
 		return load.Range{}, usagef("--clients and --conns must be at least 1, --max-rooms between 1 and %d", maxRoomsPerRequest)
+	}
+	if f.holds < 0 || f.holds > 1 || f.abandon < 0 || f.abandon > 1 || f.holdTTL < time.Second || f.holdTTL > time.Hour || f.holdTTL%time.Second != 0 {
+		return load.Range{}, usagef("--holds and --abandon are shares from 0 to 1; --hold-ttl whole seconds from 1s to 1h")
 	}
 	if f.expect != "" && f.expect != load.Consistent {
 		return load.Range{}, usagef(`--expect takes "consistent"`)
@@ -71,6 +82,7 @@ func (f *loadFlags) config(servers []string, targets []load.Target, think load.R
 		Servers: servers, Strategy: f.strategy, Clients: f.clients, Targets: targets,
 		Think: think, Seed: f.seed, MaxRooms: f.maxRooms,
 		RequestTimeout: f.requestTimeout, ConnsPerServer: f.conns,
+		Idempotency: !f.noIdempotency, HoldShare: f.holds, AbandonShare: f.abandon, HoldTTL: f.holdTTL,
 	}
 }
 
@@ -121,6 +133,7 @@ func observedFromRecords(records []db.HotelRecord) []load.Observed {
 			EventID: r.EventID, HotelID: r.HotelID,
 			Assigned: r.Assigned, Reserved: r.Reserved, Locked: r.Locked,
 			Booked: r.Booked, Rows: r.Reservations,
+			LiveHeldRooms: r.LiveHeldRooms, Holds: r.Holds,
 		}
 	}
 	return observed

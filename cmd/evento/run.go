@@ -39,6 +39,9 @@ func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: servers delay every booking write by this long, so races show on every run")
 }
 
+// sweepEvery is how often the run's servers expire overdue holds.
+const sweepEvery = 250 * time.Millisecond
+
 const runUsage = "evento [run] [--clients 200] [--strategy naive] [--rooms 200] [--servers 2] [flags]"
 
 func newRunCommand() *ffcli.Command {
@@ -109,6 +112,7 @@ func runExperiment(ctx context.Context, cfg runConfig) error {
 			"--pool", strconv.Itoa(cfg.pool),
 			"--max-rooms", strconv.Itoa(cfg.load.maxRooms),
 			"--race-window", cfg.raceWindow.String(),
+			"--sweep-every", sweepEvery.String(),
 		},
 	}, cfg.servers)
 	if err != nil {
@@ -125,6 +129,14 @@ func runExperiment(ctx context.Context, cfg runConfig) error {
 		return usageError{err}
 	}
 	result := cfg.load.runClients(ctx, runner)
+	if cfg.load.holds > 0 && ctx.Err() == nil {
+		// Abandoned holds must expire and be swept before the verdict can
+		// say nothing leaked; the servers are still up to sweep them.
+		if err := db.WaitForHoldsToSettle(ctx, pool, eventIDs, 3*sweepEvery); err != nil && ctx.Err() == nil {
+			load.StopServers(servers)
+			return err
+		}
+	}
 	stopErr := load.StopServers(servers)
 
 	// Judge even after Ctrl-C: a partial run still has a verdict.
@@ -145,7 +157,7 @@ func runExperiment(ctx context.Context, cfg runConfig) error {
 		report.Notes = append(report.Notes, "a server did not stop cleanly: "+stopErr.Error())
 	}
 	if report.Requests.Error > 0 {
-		report.Notes = append(report.Notes, fmt.Sprintf("%d requests failed (transport errors or 5xx); run with --log-level debug on the servers, or see their warnings above", report.Requests.Error))
+		report.Notes = append(report.Notes, fmt.Sprintf("%d requests failed or timed out (transport errors or 5xx); with idempotency keys their outcomes were recovered by resending; otherwise the servers' warnings say why", report.Requests.Error))
 	}
 	return cfg.load.finish(ctx, report, os.Stdout)
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/load"
+)
+
+// Half the bookings go hold -> confirm and a third of those holds are
+// abandoned with a 1-second TTL: the run waits for them to expire, the
+// servers' sweepers free them, and nothing stays locked.
+func TestRunWithHoldsLeaksNothing(t *testing.T) {
+	url := dbtest.NewURL(t)
+	r := runEvento(t, []string{"DATABASE_URL=" + url},
+		"--clients", "60", "--strategy", "atomic", "--rooms", "20", "--hotels", "2", "--servers", "2",
+		"--think", "0", "--holds", "0.5", "--abandon", "0.3", "--hold-ttl", "1s", "--seed", "5",
+		"--json", "--expect", "consistent")
+	if r.exit != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
+	}
+	report := decodeReport(t, r)
+	h := report.Holds
+	if report.Verdict != load.Consistent || report.HeldRoomsLeaked != 0 || h.ActiveAtEnd != 0 {
+		t.Fatalf("verdict %s, leaked %d, holds %+v", report.Verdict, report.HeldRoomsLeaked, h)
+	}
+	if h.Placed == 0 || h.Confirmed == 0 || h.Clients.Abandoned == 0 || h.Expired < h.Clients.Abandoned {
+		t.Fatalf("holds %+v: want some placed, confirmed, and every abandoned one expired", h)
+	}
+	if h.Placed != h.Confirmed+h.Released+h.Expired {
+		t.Fatalf("holds %+v: every hold must have ended one way", h)
+	}
+	for _, hotel := range report.Hotels {
+		if hotel.Locked != 0 {
+			t.Fatalf("hotel %d still has %d rooms locked", hotel.HotelID, hotel.Locked)
+		}
+	}
+	assertReportMatchesDatabase(t, url, report)
+}
+
+// Every booking takes 30ms on the server (--race-window) and the clients
+// give up waiting after 20ms, so every first attempt times out. With
+// idempotency keys the resends learn every outcome: the verdict is exact.
+// Without them the outcomes stay unknown and the verdict can only bound
+// what was booked.
+func TestClientTimeoutsWithAndWithoutIdempotency(t *testing.T) {
+	args := []string{"--clients", "30", "--strategy", "pessimistic", "--rooms", "30", "--hotels", "1",
+		"--servers", "2", "--think", "0", "--race-window", "30ms", "--client-timeout", "20ms", "--json"}
+
+	url := dbtest.NewURL(t)
+	withKeys := decodeReport(t, runEvento(t, []string{"DATABASE_URL=" + url}, args...))
+	if withKeys.Verdict != load.Consistent || withKeys.Unknown.Rooms != 0 ||
+		withKeys.Totals.Acknowledged != withKeys.Totals.Booked || withKeys.Totals.Booked != 30 {
+		t.Fatalf("with keys: verdict %s, unknown %+v, totals %+v; want exact", withKeys.Verdict, withKeys.Unknown, withKeys.Totals)
+	}
+	if withKeys.Replayed == 0 {
+		t.Fatalf("with keys: no answer was replayed, so no timeout was provoked: %+v", withKeys.Requests)
+	}
+	assertReportMatchesDatabase(t, url, withKeys)
+
+	url = dbtest.NewURL(t)
+	withoutKeys := decodeReport(t, runEvento(t, []string{"DATABASE_URL=" + url}, append(args, "--no-idempotency")...))
+	if withoutKeys.Unknown.Rooms == 0 || withoutKeys.Totals.Acknowledged >= withoutKeys.Totals.Booked {
+		t.Fatalf("without keys: unknown %+v, totals %+v; want outcomes left unknown", withoutKeys.Unknown, withoutKeys.Totals)
+	}
+	if withoutKeys.Totals.Booked > withoutKeys.Totals.Acknowledged+withoutKeys.Totals.Unknown {
+		t.Fatalf("without keys: booked beyond what the ledger allows: %+v", withoutKeys.Totals)
+	}
+	if !containsAll(withoutKeys.Notes, "had unknown outcomes; the verdict accepts anything from") {
+		t.Fatalf("the report does not say the verdict was charitable: %q", withoutKeys.Notes)
+	}
+}

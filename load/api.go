@@ -1,0 +1,196 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// api speaks Evento's HTTP API for every client of a run.
+type api struct {
+	http    *http.Client
+	servers []string
+	next    atomic.Uint64 // round-robin position over servers
+	// timeout bounds booking requests (--client-timeout, which may be tiny
+	// on purpose); reads get at least readTimeout, so a provoked timeout is
+	// always a booking's.
+	timeout time.Duration
+	// inFlight admits as many requests as there are connections. The
+	// others wait here, parked on a shallow stack, instead of deep inside
+	// the transport: with ten thousand clients that is most of the memory.
+	inFlight chan struct{}
+}
+
+func newAPI(cfg Config) *api {
+	transport := &http.Transport{
+		MaxIdleConns:        cfg.ConnsPerServer * len(cfg.Servers),
+		MaxIdleConnsPerHost: cfg.ConnsPerServer,
+		MaxConnsPerHost:     cfg.ConnsPerServer,
+		IdleConnTimeout:     90 * time.Second,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	}
+	return &api{
+		http:     &http.Client{Transport: transport},
+		servers:  cfg.Servers,
+		timeout:  cfg.RequestTimeout,
+		inFlight: make(chan struct{}, cfg.ConnsPerServer*len(cfg.Servers)),
+	}
+}
+
+// acquire waits for a free connection slot; the request timeout starts
+// only once the request can actually be sent.
+func (a *api) acquire(ctx context.Context, timeout time.Duration) (context.Context, func(), error) {
+	select {
+	case a.inFlight <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, func() { cancel(); <-a.inFlight }, nil
+}
+
+// server picks the next server in turn, as a round-robin balancer would.
+func (a *api) server() string {
+	return a.servers[(a.next.Add(1)-1)%uint64(len(a.servers))]
+}
+
+type availability struct {
+	Available int64 `json:"available"`
+}
+
+// reply is what a booking-like request answered.
+type reply struct {
+	ReservationID int64 `json:"reservation_id"`
+	HoldID        int64 `json:"hold_id"`
+	Rooms         int64 `json:"rooms"`
+	Replayed      bool  `json:"-"` // answered from an idempotency key's stored outcome
+}
+
+// outcome classifies what a request did, from the client's view.
+type outcome int
+
+const (
+	succeeded    outcome = iota // 2xx: booked, held or confirmed
+	soldOut                     // nothing left
+	insufficient                // fewer left than asked
+	conflict                    // lost a race; retry
+	inProgress                  // the same idempotency key is still running; retry it
+	expired                     // the hold expired before the confirm
+	failed                      // certainly did nothing: refused before sending, 4xx, or "unavailable"
+	unknown                     // sent, but no answer: it may or may not have happened
+)
+
+// readTimeout is the least time an availability check is given.
+const readTimeout = 10 * time.Second
+
+func (a *api) available(ctx context.Context, t Target) (int64, error) {
+	ctx, release, err := a.acquire(ctx, max(a.timeout, readTimeout))
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	url := fmt.Sprintf("%s/%d/%d/available", a.server(), t.EventID, t.HotelID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	var avail availability
+	if err := json.NewDecoder(resp.Body).Decode(&avail); err != nil {
+		return 0, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return avail.Available, nil
+}
+
+// post sends a booking-like request and classifies its answer. key, when
+// not empty, is sent as the Idempotency-Key; timeout bounds this attempt.
+func (a *api) post(ctx context.Context, path string, body any, key string, timeout time.Duration) (outcome, reply, error) {
+	ctx, release, err := a.acquire(ctx, timeout)
+	if err != nil {
+		return failed, reply{}, err
+	}
+	defer release()
+	url := a.server() + path
+	var payload io.Reader = http.NoBody
+	if body != nil {
+		encoded, _ := json.Marshal(body)
+		payload = bytes.NewReader(encoded)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, payload)
+	if err != nil {
+		return failed, reply{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		if neverSent(err) {
+			return failed, reply{}, fmt.Errorf("POST %s: %w", url, err)
+		}
+		return unknown, reply{}, fmt.Errorf("POST %s: %w", url, err)
+	}
+	defer drain(resp)
+	if resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK {
+		var r reply
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+			// The server did it and said so, but the answer broke on the way.
+			return unknown, reply{}, fmt.Errorf("POST %s: %d with unreadable body: %w", url, resp.StatusCode, err)
+		}
+		r.Replayed = resp.Header.Get("Idempotent-Replayed") == "true"
+		return succeeded, r, nil
+	}
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	switch e.Error.Code {
+	case "sold_out":
+		return soldOut, reply{}, nil
+	case "insufficient_rooms":
+		return insufficient, reply{}, nil
+	case "conflict":
+		return conflict, reply{}, nil
+	case "request_in_progress":
+		return inProgress, reply{}, nil
+	case "hold_expired":
+		return expired, reply{}, nil
+	}
+	err = fmt.Errorf("POST %s: status %d %s", url, resp.StatusCode, e.Error.Code)
+	if resp.StatusCode >= 500 && e.Error.Code != "unavailable" {
+		// Only "unavailable" promises that nothing was written; any other
+		// server error (outcome_unknown, a proxy's 502) may hide a booking.
+		return unknown, reply{}, err
+	}
+	return failed, reply{}, err
+}
+
+// neverSent reports whether a request failed before any byte reached a
+// server, so that it certainly did nothing.
+func neverSent(err error) bool {
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+// drain lets the connection be reused.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}
