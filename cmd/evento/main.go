@@ -96,6 +96,7 @@ func newRootCommand() *ffcli.Command {
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Subcommands: []*ffcli.Command{
 			newRunCommand(),
+			newCompareCommand(),
 			newLoadCommand(),
 			newServeCommand(),
 			newSeedCommand(),

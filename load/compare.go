@@ -1,0 +1,100 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Comparison is several strategies run on the same workload, one fresh
+// event each, side by side.
+type Comparison struct {
+	Workload Workload        `json:"workload"`
+	Rows     []ComparisonRow `json:"table"`
+	Reports  []Report        `json:"reports"`
+}
+
+// Workload is what every strategy of a comparison faced.
+type Workload struct {
+	Clients int    `json:"clients"`
+	Servers int    `json:"servers"`
+	Hotels  int    `json:"hotels"`
+	Rooms   int    `json:"rooms"`
+	Think   string `json:"think"`
+	Seed    uint64 `json:"seed"`
+}
+
+// ComparisonRow is one strategy's line of the table. Its numbers are the
+// same as in its Report.
+type ComparisonRow struct {
+	Strategy              string   `json:"strategy"`
+	Verdict               string   `json:"verdict"`
+	SelloutSeconds        *float64 `json:"sellout_seconds"`
+	ReservationsPerSecond float64  `json:"reservations_per_second"`
+	P50Ms                 float64  `json:"p50_ms"`
+	P99Ms                 float64  `json:"p99_ms"`
+	Conflicts             int64    `json:"conflicts"`
+	Retries               int64    `json:"retries"`
+	Errors                int64    `json:"errors"`
+	// RatioToFastestSafe is reservations/s relative to the fastest
+	// strategy whose verdict was consistent (1 for that one; 0 when none
+	// was). Unsafe strategies get a ratio too: speed bought with
+	// overbooking is worth seeing.
+	RatioToFastestSafe float64 `json:"ratio_to_fastest_safe"`
+	FastestSafe        bool    `json:"fastest_safe"`
+}
+
+// Compare builds the table from per-strategy reports, in their order.
+func Compare(w Workload, reports []Report) Comparison {
+	c := Comparison{Workload: w, Reports: reports}
+	fastest := -1
+	for i, r := range reports {
+		if r.Verdict == Consistent && (fastest < 0 || r.ReservationsPerSecond > reports[fastest].ReservationsPerSecond) {
+			fastest = i
+		}
+	}
+	for i, r := range reports {
+		row := ComparisonRow{
+			Strategy: r.Strategy, Verdict: r.Verdict, SelloutSeconds: r.SelloutSeconds,
+			ReservationsPerSecond: r.ReservationsPerSecond, P50Ms: r.LatencyMs.P50, P99Ms: r.LatencyMs.P99,
+			Conflicts: r.Requests.Conflict, Retries: r.Requests.Retries, Errors: r.Requests.Error,
+			FastestSafe: i == fastest,
+		}
+		if fastest >= 0 && reports[fastest].ReservationsPerSecond > 0 {
+			row.RatioToFastestSafe = r.ReservationsPerSecond / reports[fastest].ReservationsPerSecond
+		}
+		c.Rows = append(c.Rows, row)
+	}
+	return c
+}
+
+// WriteText writes the comparison as one table.
+func (c Comparison) WriteText(w io.Writer) error {
+	var b strings.Builder
+	wl := c.Workload
+	fmt.Fprintf(&b, "%d clients, %s, %d hotels x %d rooms, think %s, seed %d, one fresh event per strategy\n\n",
+		wl.Clients, plural(wl.Servers, "server"), wl.Hotels, wl.Rooms, wl.Think, wl.Seed)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "strategy\tverdict\tsell-out s\treservations/s\tp50 ms\tp99 ms\tconflicts\tretries\terrors\tvs fastest safe\t")
+	for _, r := range c.Rows {
+		sellout := "-"
+		if r.SelloutSeconds != nil {
+			sellout = fmt.Sprintf("%.2f", *r.SelloutSeconds)
+		}
+		ratio := fmt.Sprintf("%.2fx", r.RatioToFastestSafe)
+		if r.FastestSafe {
+			ratio = "1.00x (fastest)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.1f\t%.1f\t%d\t%d\t%d\t%s\t\n",
+			r.Strategy, r.Verdict, sellout, r.ReservationsPerSecond, r.P50Ms, r.P99Ms, r.Conflicts, r.Retries, r.Errors, ratio)
+	}
+	tw.Flush()
+	for _, r := range c.Reports {
+		for _, a := range r.Anomalies {
+			fmt.Fprintf(&b, "  %s: %s\n", r.Strategy, a)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
