@@ -90,7 +90,7 @@ func (s *Server) handlePlaceHold(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.perform(w, r, key, func(ctx context.Context, b db.Booker) (int, any, error) {
+	s.perform(w, r, key, db.ReadCommittedPolicy, func(ctx context.Context, b db.Booker) (int, any, error) {
 		hold, err := b.PlaceHold(ctx, req)
 		if err != nil {
 			return 0, nil, err
@@ -114,7 +114,7 @@ func (s *Server) handleConfirmHold(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.perform(w, r, key, func(ctx context.Context, b db.Booker) (int, any, error) {
+	s.perform(w, r, key, db.ReadCommittedPolicy, func(ctx context.Context, b db.Booker) (int, any, error) {
 		booking, replayed, err := b.ConfirmHold(ctx, ref)
 		if err != nil {
 			return 0, nil, err

@@ -68,7 +68,7 @@ func validKey(key string) bool {
 // client-side timeout): cancelling it halfway would turn every timeout into
 // a rollback race, and with a key the stored outcome is exactly what the
 // client's retry needs. It is still bounded by the query timeout.
-func (s *Server) perform(w http.ResponseWriter, r *http.Request, key *db.IdempotencyKey, act action) {
+func (s *Server) perform(w http.ResponseWriter, r *http.Request, key *db.IdempotencyKey, policy db.TxPolicy, act action) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.QueryTimeout)
 	defer cancel()
 	if key == nil {
@@ -80,7 +80,7 @@ func (s *Server) perform(w http.ResponseWriter, r *http.Request, key *db.Idempot
 		writeJSON(w, status, body, s.log)
 		return
 	}
-	resp, replayed, err := s.store.Idempotently(ctx, *key, func(ctx context.Context, b db.Booker) (db.StoredResponse, error) {
+	resp, replayed, err := s.store.Idempotently(ctx, *key, policy, func(ctx context.Context, b db.Booker) (db.StoredResponse, error) {
 		status, body, err := act(ctx, b)
 		if err != nil {
 			apiErr := toAPIError(err)

@@ -40,7 +40,7 @@ func (s *Server) handleReserve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.perform(w, r, key, func(ctx context.Context, b db.Booker) (int, any, error) {
+	s.perform(w, r, key, strategy.TxPolicy(), func(ctx context.Context, b db.Booker) (int, any, error) {
 		booking, err := b.Reserve(ctx, strategy, req)
 		if err != nil {
 			return 0, nil, err

@@ -43,33 +43,22 @@ type StoredResponse struct {
 // COMMIT; a repeat replays that response (replayed = true) and books
 // nothing. When do returns an error, nothing is stored and nothing it did
 // is kept, so the request can be retried with the same key.
-func (s *Store) Idempotently(ctx context.Context, key IdempotencyKey,
+//
+// The transaction runs under policy: a strategy that relies on SERIALIZABLE
+// gets it here too, and is rerun as a whole (claim included) on
+// serialization failures.
+func (s *Store) Idempotently(ctx context.Context, key IdempotencyKey, policy TxPolicy,
 	do func(ctx context.Context, b Booker) (StoredResponse, error),
 ) (resp StoredResponse, replayed bool, err error) {
-	err = withConn(ctx, s.Pool, func(conn *pgxpool.Conn) error {
-		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			q := New(tx)
-			claimed, err := claimKey(ctx, q, key)
-			if err != nil {
+	var onRetry func()
+	if s.OnRetry != nil {
+		onRetry = func() { s.OnRetry("idempotent") }
+	}
+	err = retrySerializationFailures(ctx, policy.Attempts, onRetry, func() error {
+		return withConn(ctx, s.Pool, func(conn *pgxpool.Conn) error {
+			return pgx.BeginTxFunc(ctx, conn, policy.Options, func(tx pgx.Tx) (err error) {
+				resp, replayed, err = s.runOnce(ctx, tx, key, do)
 				return err
-			}
-			if !claimed {
-				stored, err := q.GetIdempotentResponse(ctx, key.Key)
-				if err != nil {
-					return fmt.Errorf("read stored response: %w", err)
-				}
-				if stored.Fingerprint != key.Fingerprint {
-					return ErrKeyReused
-				}
-				resp, replayed = StoredResponse{Status: int(stored.Status), Body: stored.Body}, true
-				return nil
-			}
-			resp, err = do(ctx, txBooker{tx: tx, raceWindow: s.RaceWindow})
-			if err != nil {
-				return err
-			}
-			return q.StoreIdempotentResponse(ctx, StoreIdempotentResponseParams{
-				Key: key.Key, Status: int32(resp.Status), Body: resp.Body,
 			})
 		})
 	})
@@ -77,6 +66,35 @@ func (s *Store) Idempotently(ctx context.Context, key IdempotencyKey,
 		return StoredResponse{}, false, fmt.Errorf("idempotency key %q: %w", key.Key, classifyWrite(err))
 	}
 	return resp, replayed, nil
+}
+
+// runOnce claims the key and runs do, or replays the key's stored answer.
+func (s *Store) runOnce(ctx context.Context, tx pgx.Tx, key IdempotencyKey,
+	do func(ctx context.Context, b Booker) (StoredResponse, error),
+) (StoredResponse, bool, error) {
+	q := New(tx)
+	claimed, err := claimKey(ctx, q, key)
+	if err != nil {
+		return StoredResponse{}, false, err
+	}
+	if !claimed {
+		stored, err := q.GetIdempotentResponse(ctx, key.Key)
+		if err != nil {
+			return StoredResponse{}, false, fmt.Errorf("read stored response: %w", err)
+		}
+		if stored.Fingerprint != key.Fingerprint {
+			return StoredResponse{}, false, ErrKeyReused
+		}
+		return StoredResponse{Status: int(stored.Status), Body: stored.Body}, true, nil
+	}
+	resp, err := do(ctx, txBooker{tx: tx, raceWindow: s.RaceWindow})
+	if err != nil {
+		return StoredResponse{}, false, err
+	}
+	err = q.StoreIdempotentResponse(ctx, StoreIdempotentResponseParams{
+		Key: key.Key, Status: int32(resp.Status), Body: resp.Body,
+	})
+	return resp, false, err
 }
 
 // claimKey inserts the key, waiting at most duplicateWait for a concurrent

@@ -29,11 +29,11 @@ func TestIdempotentReplayBooksOnce(t *testing.T) {
 		return db.StoredResponse{Status: 201, Body: []byte(`{"reservation_id":` + itoa(booking.ReservationID) + `}`)}, nil
 	}
 
-	first, replayed, err := store.Idempotently(ctx, key, book)
+	first, replayed, err := store.Idempotently(ctx, key, db.ReadCommittedPolicy, book)
 	if err != nil || replayed || first.Status != 201 {
 		t.Fatalf("first: %+v %v %v", first, replayed, err)
 	}
-	second, replayed, err := store.Idempotently(ctx, key, book)
+	second, replayed, err := store.Idempotently(ctx, key, db.ReadCommittedPolicy, book)
 	if err != nil || !replayed || second.Status != 201 || string(second.Body) != string(first.Body) {
 		t.Fatalf("replay: %+v %v %v; want %s replayed", second, replayed, err, first.Body)
 	}
@@ -43,14 +43,14 @@ func TestIdempotentReplayBooksOnce(t *testing.T) {
 
 	other := key
 	other.Fingerprint = "reserve 4"
-	if _, _, err := store.Idempotently(ctx, other, book); !errors.Is(err, db.ErrKeyReused) {
+	if _, _, err := store.Idempotently(ctx, other, db.ReadCommittedPolicy, book); !errors.Is(err, db.ErrKeyReused) {
 		t.Fatalf("same key, other request: %v", err)
 	}
 
 	// A failed attempt stores nothing and keeps nothing: the same key runs
 	// again and can succeed.
 	failing := db.IdempotencyKey{Key: "k-2", Fingerprint: "f", Keep: time.Hour}
-	_, _, err = store.Idempotently(ctx, failing, func(ctx context.Context, b db.Booker) (db.StoredResponse, error) {
+	_, _, err = store.Idempotently(ctx, failing, db.ReadCommittedPolicy, func(ctx context.Context, b db.Booker) (db.StoredResponse, error) {
 		if _, err := b.Reserve(ctx, atomicStrategy, hotel.request("bob", 2)); err != nil {
 			return db.StoredResponse{}, err
 		}
@@ -62,7 +62,7 @@ func TestIdempotentReplayBooksOnce(t *testing.T) {
 	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 3 {
 		t.Fatalf("a failed attempt kept its booking: %d booked", totals.booked)
 	}
-	if _, replayed, err := store.Idempotently(ctx, failing, book); err != nil || replayed {
+	if _, replayed, err := store.Idempotently(ctx, failing, db.ReadCommittedPolicy, book); err != nil || replayed {
 		t.Fatalf("retry after failure: replayed %v, %v", replayed, err)
 	}
 }
@@ -84,7 +84,7 @@ func TestConcurrentDuplicatesBookOnce(t *testing.T) {
 		var wg sync.WaitGroup
 		var firstErr error
 		wg.Go(func() {
-			_, _, firstErr = store.Idempotently(ctx, key, func(ctx context.Context, b db.Booker) (db.StoredResponse, error) {
+			_, _, firstErr = store.Idempotently(ctx, key, db.ReadCommittedPolicy, func(ctx context.Context, b db.Booker) (db.StoredResponse, error) {
 				if _, err := b.Reserve(ctx, atomicStrategy, hotel.request("alice", 1)); err != nil {
 					return db.StoredResponse{}, err
 				}
@@ -101,7 +101,7 @@ func TestConcurrentDuplicatesBookOnce(t *testing.T) {
 		}
 		second := make(chan result, 1)
 		go func() {
-			resp, replayed, err := store.Idempotently(ctx, key, func(context.Context, db.Booker) (db.StoredResponse, error) {
+			resp, replayed, err := store.Idempotently(ctx, key, db.ReadCommittedPolicy, func(context.Context, db.Booker) (db.StoredResponse, error) {
 				t.Error("the duplicate ran its booking")
 				return db.StoredResponse{}, nil
 			})

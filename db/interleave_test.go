@@ -60,8 +60,13 @@ func (s steppedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Ro
 // begin opens the session's transaction; run starts Book in it.
 func begin(t *testing.T, pool *pgxpool.Pool) *session {
 	t.Helper()
+	return beginTx(t, pool, pgx.TxOptions{})
+}
+
+func beginTx(t *testing.T, pool *pgxpool.Pool, opts pgx.TxOptions) *session {
+	t.Helper()
 	ctx := testContext(t)
-	tx, err := pool.Begin(ctx)
+	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,4 +307,56 @@ func TestOptimisticStampChangesEvenWhenTheClockRepeats(t *testing.T) {
 	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 {
 		t.Fatalf("totals = %+v; want 5 booked", totals)
 	}
+}
+
+// serializable, permutation r1 r2 w1 c1 w2: naive's statements, but the
+// second writer of the row it read is refused with a serialization failure
+// instead of silently overwriting; the server reruns it (see
+// TestSerializableRetriesAndFinishes).
+func TestSerializableRefusesTheLostUpdate(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedHotel(t, pool, 5)
+	serializable := mustStrategy(t, "serializable")
+
+	s1, s2 := beginTx(t, pool, *serializable.Tx), beginTx(t, pool, *serializable.Tx)
+	s1.run(serializable, hotel.request("alice", 5), "NaiveBook")
+	s1.waitPaused()
+	s2.run(serializable, hotel.request("bob", 5), "NaiveBook")
+	s2.waitPaused()
+	s1.resume <- struct{}{}
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s1.commit()
+	s2.resume <- struct{}{}
+	var pgErr *pgconn.PgError
+	if o := s2.wait(); !errors.As(o.err, &pgErr) || pgErr.Code != "40001" {
+		t.Fatalf("s2: %v, want SQLSTATE 40001", o.err)
+	}
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 || totals.reserved != 5 {
+		t.Fatalf("totals = %+v; want 5 booked", totals)
+	}
+}
+
+// advisory: s1 holds the hotel's key lock; s2 waits for it before it even
+// reads, then finds the hotel sold out.
+func TestAdvisoryQueuesOnTheKey(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedHotel(t, pool, 5)
+	advisory := mustStrategy(t, "advisory")
+
+	s1, s2 := begin(t, pool), begin(t, pool)
+	s1.run(advisory, hotel.request("alice", 5), "AdvisoryBook")
+	s1.waitPaused()
+	s2.run(advisory, hotel.request("bob", 5), "AdvisoryBook")
+	s2.waitBlockedOnLock(pool)
+	s1.resume <- struct{}{}
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s1.commit()
+	if o := s2.wait(); !errors.Is(o.err, db.ErrSoldOut) {
+		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
+	}
+	s2.commit()
 }

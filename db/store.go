@@ -17,6 +17,17 @@ type Store struct {
 	// RaceWindow, when positive, delays every booking write to widen the
 	// gap a race needs (see raceWindow). Zero in normal operation.
 	RaceWindow time.Duration
+	// OnRetry, when set, is told each time a strategy's transaction is
+	// rerun after a serialization failure (metrics).
+	OnRetry func(strategy string)
+}
+
+func (s *Store) reserveOptions(strategy Strategy) reserveOptions {
+	opts := reserveOptions{raceWindow: s.RaceWindow}
+	if s.OnRetry != nil {
+		opts.onRetry = func() { s.OnRetry(strategy.Name) }
+	}
+	return opts
 }
 
 // HotelAvailability is one hotel's counters for an event.
@@ -78,7 +89,7 @@ func (s *Store) Event(ctx context.Context, eventID int64) ([]HotelAvailability, 
 
 // Reserve books rooms with the named strategy.
 func (s *Store) Reserve(ctx context.Context, strategy Strategy, req BookRequest) (Booking, error) {
-	return reserve(ctx, s.Pool, strategy, req, s.RaceWindow)
+	return reserve(ctx, s.Pool, strategy, req, s.reserveOptions(strategy))
 }
 
 // Ping checks that the database answers.

@@ -44,6 +44,9 @@ type Strategy struct {
 	// Tx, when set, runs Book inside one transaction with these options; nil
 	// runs each statement as its own transaction.
 	Tx *pgx.TxOptions
+	// Attempts, when above 1, reruns the whole transaction on serialization
+	// failures and deadlocks, up to this many times in all.
+	Attempts int
 	// Book makes one reservation with the queries of q. It returns a domain
 	// error (ErrNotFound, a *ShortfallError, ErrConflict) when it books nothing.
 	Book func(ctx context.Context, q *Queries, req BookRequest) (Booking, error)
@@ -79,6 +82,21 @@ var Strategies = []Strategy{
 		Safe:    true,
 		Book:    bookOptimistic,
 	},
+	{
+		Name:     "serializable",
+		Summary:  "naive's statements in a SERIALIZABLE transaction, rerun on serialization failures",
+		Safe:     true,
+		Tx:       &pgx.TxOptions{IsoLevel: pgx.Serializable},
+		Attempts: 10,
+		Book:     bookNaive,
+	},
+	{
+		Name:    "advisory",
+		Summary: "pg_advisory_xact_lock on the hotel's key, then read, check and write",
+		Safe:    true,
+		Tx:      readCommitted,
+		Book:    bookAdvisory,
+	},
 }
 
 // LookupStrategy finds a strategy by name.
@@ -102,17 +120,28 @@ func StrategyNames() string {
 // Reserve books rooms with strategy s on pool, inside a transaction when the
 // strategy asks for one.
 func Reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRequest) (Booking, error) {
-	return reserve(ctx, pool, s, req, 0)
+	return reserve(ctx, pool, s, req, reserveOptions{})
 }
 
-// reserve is Reserve with an optional race window (see raceWindow). When the
-// strategy finds too few rooms, overdue holds may be what took them: their
-// rooms are given back and the strategy runs once more.
-func reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRequest, window time.Duration) (Booking, error) {
-	booking, err := reserveOnce(ctx, pool, s, req, window)
+// reserveOptions are the Store's knobs for one reservation.
+type reserveOptions struct {
+	raceWindow time.Duration // see raceWindow
+	onRetry    func()        // told about each rerun after a serialization failure
+}
+
+// reserve is Reserve with the Store's options. When the strategy finds too
+// few rooms, overdue holds may be what took them: their rooms are given
+// back and the strategy runs once more.
+func reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRequest, opts reserveOptions) (Booking, error) {
+	var booking Booking
+	attempt := func() (err error) {
+		booking, err = reserveOnce(ctx, pool, s, req, opts.raceWindow)
+		return err
+	}
+	err := retrySerializationFailures(ctx, s.Attempts, opts.onRetry, attempt)
 	if isShortfall(err) {
 		if freed, ferr := releaseOverdueHolds(ctx, New(pool), req); ferr == nil && freed > 0 {
-			booking, err = reserveOnce(ctx, pool, s, req, window)
+			err = retrySerializationFailures(ctx, s.Attempts, opts.onRetry, attempt)
 		}
 	}
 	if err != nil {
@@ -142,4 +171,25 @@ func reserveOnce(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRe
 
 func newBooking(id int64, req BookRequest) Booking {
 	return Booking{ReservationID: id, EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms}
+}
+
+// TxPolicy is how a transaction that wraps a booking (an idempotency key's)
+// must run for the strategy's guarantees to hold.
+type TxPolicy struct {
+	Options  pgx.TxOptions
+	Attempts int // reruns on serialization failures, as Strategy.Attempts
+}
+
+// ReadCommittedPolicy suits every booking whose safety is in its SQL.
+var ReadCommittedPolicy = TxPolicy{Options: pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, Attempts: 1}
+
+// TxPolicy is the policy for a transaction that runs this strategy: its
+// isolation level, or READ COMMITTED when it asks for none.
+func (s Strategy) TxPolicy() TxPolicy {
+	policy := ReadCommittedPolicy
+	if s.Tx != nil {
+		policy.Options = *s.Tx
+	}
+	policy.Attempts = max(s.Attempts, 1)
+	return policy
 }

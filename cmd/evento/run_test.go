@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
 	"github.com/evento-lab/evento/load"
 )
@@ -17,7 +18,11 @@ import (
 // end consistent with both hotels sold out, and the report's numbers must
 // be what the database holds.
 func TestRunSafeStrategiesEndConsistentAndSoldOut(t *testing.T) {
-	for _, strategy := range []string{"pessimistic", "atomic", "optimistic"} {
+	for _, s := range db.Strategies {
+		if !s.Safe {
+			continue
+		}
+		strategy := s.Name
 		t.Run(strategy, func(t *testing.T) {
 			url := dbtest.NewURL(t)
 			r := runEvento(t, []string{"DATABASE_URL=" + url},

@@ -1,0 +1,41 @@
+-- Strategy "advisory": a lock on a key, not on a row.
+--
+-- Steps, in one READ COMMITTED transaction:
+--   1. LockHotelKey: pg_advisory_xact_lock on a key derived from the hotel's
+--      event_hotel_rooms id. A second client of the same hotel waits here
+--      until the first commits; the lock is released at COMMIT/ROLLBACK.
+--   2. GetHotelRooms (rooms.sql): a plain read, fresh because it is taken
+--      under the key lock.
+--   3. In Go: available = assigned - reserved - locked; refuse if too few.
+--   4. AdvisoryBook: increment the counter and insert the reservation.
+--
+-- Anomaly it prevents: the LOST UPDATE, as pessimistic does, but the lock
+-- guards a name the application chose rather than the row itself: the row
+-- stays free for readers and for writers that do not take the key (holds,
+-- confirms), which is why step 4 increments rather than writing an absolute
+-- value. The same pattern guards work that has no single row to lock.
+
+-- name: LockHotelKey :one
+-- LockHotelKey takes the hotel's advisory lock for the rest of the
+-- transaction. The key puts the row id in Evento's own namespace (high 32
+-- bits 0x45564e54, "EVNT") so it cannot collide with other advisory locks,
+-- such as goose's migration lock.
+SELECT ehr.id,
+       pg_advisory_xact_lock((x'45564e54'::bigint << 32) | ehr.id)::text AS locked
+  FROM event_hotel_rooms AS ehr
+ WHERE ehr.event_id = @event_id
+   AND ehr.hotel_id = @hotel_id;
+
+-- name: AdvisoryBook :one
+-- AdvisoryBook books rooms once the hotel's key lock is held.
+WITH counter AS (
+    UPDATE event_hotel_rooms
+       SET reserved   = reserved + @rooms::integer,
+           updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
+     WHERE event_hotel_rooms.id = @event_hotel_rooms_id
+    RETURNING id
+)
+INSERT INTO reservations (name, event_hotel_rooms_id, number)
+SELECT @name::text, counter.id, @rooms::integer
+  FROM counter
+RETURNING id;

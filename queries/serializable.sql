@@ -1,0 +1,23 @@
+-- Strategy "serializable": naive's exact statements, in a SERIALIZABLE
+-- transaction, retried when PostgreSQL refuses to serialize.
+--
+-- Steps, in one SERIALIZABLE transaction:
+--   1. GetHotelRooms (rooms.sql): read reserved, locked, assigned. No lock.
+--   2. In Go: available = assigned - reserved - locked; refuse if too few.
+--   3. NaiveBook (naive.sql): write the new absolute counter and insert the
+--      reservation.
+-- On SQLSTATE 40001 (serialization_failure) or 40P01 (deadlock_detected)
+-- the server rolls back and runs the whole transaction again, a bounded
+-- number of times with jittered backoff; after that the client gets a
+-- retryable "conflict".
+--
+-- Anomaly it prevents: the LOST UPDATE, and every other anomaly a serial
+-- order would not allow (write skew included), with no lock in the SQL.
+-- The statements are naive's on purpose: the isolation level alone is the
+-- difference. Two transactions that read the same counter and both write
+-- it cannot both commit: the second writer gets 40001 ("could not
+-- serialize access due to concurrent update") and retries from a fresh
+-- read. Cost: every lost race is a rolled-back transaction and a retry.
+--
+-- There is no statement in this file: the strategy is naive.sql's SQL plus
+-- BEGIN ISOLATION LEVEL SERIALIZABLE.
