@@ -108,6 +108,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", apiErr.Code, "err", err)
 	}
+	recordCode(w, apiErr.Code)
 	if apiErr.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}

@@ -22,7 +22,10 @@ type Options struct {
 	QueryTimeout time.Duration
 	// KeepIdempotencyKeys is how long a key's outcome is replayed (default 24h).
 	KeepIdempotencyKeys time.Duration
-	Log                 *slog.Logger
+	// Metrics are served at GET /metrics (default: new ones, without pool
+	// statistics).
+	Metrics *Metrics
+	Log     *slog.Logger
 }
 
 // maxBodyBytes is far above any valid request (a 200-character name and a
@@ -35,6 +38,8 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	mux   *http.ServeMux
+	// handler is mux behind the metrics and the JSON 404/405 answers.
+	handler http.Handler
 }
 
 // NewServer returns the HTTP handler for Evento's API.
@@ -51,7 +56,12 @@ func NewServer(store *db.Store, opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
 	s := &Server{store: store, opts: opts, log: opts.Log, mux: http.NewServeMux()}
+	s.handler = opts.Metrics.instrument(http.HandlerFunc(s.route))
+	s.mux.Handle("GET /metrics", opts.Metrics.handler())
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /{event_id}/available", s.handleEventAvailability)
 	s.mux.HandleFunc("GET /{event_id}/{hotel_id}/available", s.handleHotelAvailability)
@@ -65,9 +75,12 @@ func NewServer(store *db.Store, opts Options) *Server {
 	return s
 }
 
-// ServeHTTP answers unknown paths and methods with the same JSON error body
-// as every other failure, instead of the mux's plain-text defaults.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves the API, counting every request in the metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// route answers unknown paths and methods with the same JSON error body as
+// every other failure, instead of the mux's plain-text defaults.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if h, pattern := s.mux.Handler(r); pattern == "" {
 		probe := &headerRecorder{header: http.Header{}}
 		h.ServeHTTP(probe, r)

@@ -71,7 +71,8 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 
-	store := &db.Store{Pool: pool, RaceWindow: cfg.raceWindow}
+	metrics := api.NewMetrics(pool)
+	store := &db.Store{Pool: pool, RaceWindow: cfg.raceWindow, OnRetry: metrics.SerializationRetry}
 	sweeperCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
 	sweeperDone := make(chan struct{})
 	go func() {
@@ -87,7 +88,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	server := &http.Server{
 		Handler: api.NewServer(store, api.Options{
 			MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
-			KeepIdempotencyKeys: cfg.keepKeys, Log: log,
+			KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,

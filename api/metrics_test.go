@@ -1,0 +1,52 @@
+package api_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/evento-lab/evento/api"
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/dbtest"
+)
+
+func TestMetrics(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	event, err := db.Seed(context.Background(), pool, db.SeedSpec{Name: "m", Hotels: 1, Rooms: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := api.NewMetrics(pool)
+	server := httptest.NewServer(api.NewServer(&db.Store{Pool: pool}, api.Options{
+		Metrics: metrics, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}))
+	t.Cleanup(server.Close)
+	f := &fixture{pool: pool, server: server, eventID: event.EventID, hotels: event.Hotels}
+	f.do(t, "POST", f.reservePath(0, "atomic"), `{"name":"a","rooms":3}`)
+	f.do(t, "POST", f.reservePath(0, "atomic"), `{"name":"b","rooms":1}`)
+	f.do(t, "POST", f.reservePath(0, "nope"), `{"name":"b","rooms":1}`)
+	metrics.SerializationRetry("serializable")
+
+	resp, err := server.Client().Get(server.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	text := readAll(t, resp)
+	for _, want := range []string{
+		`evento_requests_total{code="ok",mode="atomic",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 1`,
+		`evento_requests_total{code="sold_out",mode="atomic",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 1`,
+		`evento_requests_total{code="unknown_mode",mode="unknown",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 1`,
+		`evento_request_duration_seconds_count{mode="atomic",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 2`,
+		`evento_serialization_retries_total{strategy="serializable"} 1`,
+		`evento_pool_max_connections 4`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
