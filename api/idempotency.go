@@ -81,24 +81,35 @@ func (s *Server) perform(w http.ResponseWriter, r *http.Request, key *db.Idempot
 		return
 	}
 	resp, replayed, err := s.store.Idempotently(ctx, *key, policy, func(ctx context.Context, b db.Booker) (db.StoredResponse, error) {
-		status, body, err := act(ctx, b)
-		if err != nil {
-			apiErr := toAPIError(err)
-			if !storedCodes[apiErr.Code] {
-				return db.StoredResponse{}, err
-			}
-			status, body = apiErr.Status, errorBody{Error: errorDetail{Code: apiErr.Code, Message: apiErr.Message}}
-		}
-		encoded, err := json.Marshal(body)
-		if err != nil {
-			return db.StoredResponse{}, err
-		}
-		return db.StoredResponse{Status: status, Body: append(encoded, '\n')}, nil
+		return toStored(act(ctx, b))
 	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	s.writeStored(w, resp, replayed)
+}
+
+// toStored turns an action's answer into the response a key keeps, or
+// returns the error when the outcome must not be kept (a retry should run
+// again).
+func toStored(status int, body any, err error) (db.StoredResponse, error) {
+	if err != nil {
+		apiErr := toAPIError(err)
+		if !storedCodes[apiErr.Code] {
+			return db.StoredResponse{}, err
+		}
+		status, body = apiErr.Status, errorBody{Error: errorDetail{Code: apiErr.Code, Message: apiErr.Message}}
+	}
+	encoded, err := json.Marshal(body)
+	if err != nil {
+		return db.StoredResponse{}, err
+	}
+	return db.StoredResponse{Status: status, Body: append(encoded, '\n')}, nil
+}
+
+// writeStored answers with a stored response.
+func (s *Server) writeStored(w http.ResponseWriter, resp db.StoredResponse, replayed bool) {
 	if replayed {
 		w.Header().Set(IdempotentReplayedHeader, "true")
 	}

@@ -40,8 +40,7 @@ func (s *Server) handleReserve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.perform(w, r, key, strategy.TxPolicy(), func(ctx context.Context, b db.Booker) (int, any, error) {
-		booking, err := b.Reserve(ctx, strategy, req)
+	answer := func(booking db.Booking, err error) (int, any, error) {
 		if err != nil {
 			return 0, nil, err
 		}
@@ -53,7 +52,32 @@ func (s *Server) handleReserve(w http.ResponseWriter, r *http.Request) {
 			Rooms:         booking.Rooms,
 			Mode:          strategy.Name,
 		}, nil
+	}
+	if strategy.Batched && key != nil && s.store.Batcher != nil {
+		s.reserveInBatch(w, r, req, key, answer)
+		return
+	}
+	s.perform(w, r, key, strategy.TxPolicy(), func(ctx context.Context, b db.Booker) (int, any, error) {
+		return answer(b.Reserve(ctx, strategy, req))
 	})
+}
+
+// reserveInBatch sends a keyed request through the Batcher, which claims
+// the key and stores the outcome in the batch's own transaction.
+func (s *Server) reserveInBatch(w http.ResponseWriter, r *http.Request, req db.BookRequest, key *db.IdempotencyKey,
+	answer func(db.Booking, error) (int, any, error),
+) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.QueryTimeout)
+	defer cancel()
+	res := s.store.Batcher.Submit(ctx, db.BatchRequest{
+		Book: req, Key: key,
+		Render: func(b db.Booking, err error) (db.StoredResponse, error) { return toStored(answer(b, err)) },
+	})
+	if res.Response == nil {
+		s.writeError(w, r, res.Err)
+		return
+	}
+	s.writeStored(w, *res.Response, res.Replayed)
 }
 
 // parseReserve validates everything before the database is touched, so a

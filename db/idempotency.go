@@ -103,13 +103,17 @@ func claimKey(ctx context.Context, q *Queries, key IdempotencyKey) (bool, error)
 	if err := q.SetLockTimeout(ctx, duplicateWait); err != nil {
 		return false, fmt.Errorf("bound the wait for the key: %w", err)
 	}
-	rows, err := q.ClaimIdempotencyKey(ctx, ClaimIdempotencyKeyParams{
-		Key: key.Key, Fingerprint: key.Fingerprint, TtlSeconds: int32(key.Keep / time.Second),
-	})
+	err := q.LockIdempotencyKey(ctx, key.Key)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable {
 		return false, ErrRequestInProgress
 	}
+	if err != nil {
+		return false, fmt.Errorf("lock key: %w", err)
+	}
+	rows, err := q.ClaimIdempotencyKey(ctx, ClaimIdempotencyKeyParams{
+		Key: key.Key, Fingerprint: key.Fingerprint, TtlSeconds: int32(key.Keep / time.Second),
+	})
 	if err != nil {
 		return false, fmt.Errorf("claim key: %w", err)
 	}

@@ -31,6 +31,43 @@ func (q *Queries) ClaimIdempotencyKey(ctx context.Context, arg ClaimIdempotencyK
 	return result.RowsAffected(), nil
 }
 
+const claimIdempotencyKeys = `-- name: ClaimIdempotencyKeys :many
+INSERT INTO idempotency_keys (key, fingerprint, status, body, expires_at)
+SELECT k.key, f.fingerprint, 0, '', clock_timestamp() + make_interval(secs => $1::integer)
+  FROM unnest($2::text[]) WITH ORDINALITY AS k (key, ord)
+  JOIN unnest($3::text[]) WITH ORDINALITY AS f (fingerprint, ord) ON f.ord = k.ord
+    ON CONFLICT (key) DO NOTHING
+RETURNING key
+`
+
+type ClaimIdempotencyKeysParams struct {
+	TtlSeconds   int32
+	Keys         []string
+	Fingerprints []string
+}
+
+// ClaimIdempotencyKeys is ClaimIdempotencyKey for a batch; it returns the
+// keys it claimed (the others were used before).
+func (q *Queries) ClaimIdempotencyKeys(ctx context.Context, arg ClaimIdempotencyKeysParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, claimIdempotencyKeys, arg.TtlSeconds, arg.Keys, arg.Fingerprints)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			return nil, err
+		}
+		items = append(items, key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getIdempotentResponse = `-- name: GetIdempotentResponse :one
 SELECT fingerprint, status, body
   FROM idempotency_keys
@@ -48,6 +85,59 @@ func (q *Queries) GetIdempotentResponse(ctx context.Context, key string) (GetIde
 	var i GetIdempotentResponseRow
 	err := row.Scan(&i.Fingerprint, &i.Status, &i.Body)
 	return i, err
+}
+
+const getIdempotentResponses = `-- name: GetIdempotentResponses :many
+SELECT key, fingerprint, status, body
+  FROM idempotency_keys
+ WHERE key = ANY ($1::text[])
+`
+
+type GetIdempotentResponsesRow struct {
+	Key         string
+	Fingerprint string
+	Status      int32
+	Body        []byte
+}
+
+func (q *Queries) GetIdempotentResponses(ctx context.Context, keys []string) ([]GetIdempotentResponsesRow, error) {
+	rows, err := q.db.Query(ctx, getIdempotentResponses, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []GetIdempotentResponsesRow{}
+	for rows.Next() {
+		var i GetIdempotentResponsesRow
+		if err := rows.Scan(
+			&i.Key,
+			&i.Fingerprint,
+			&i.Status,
+			&i.Body,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockIdempotencyKey = `-- name: LockIdempotencyKey :exec
+
+SELECT pg_advisory_xact_lock(x'45564b59'::integer, hashtext($1::text))::text
+`
+
+// Every transaction that claims a key first takes an advisory lock named
+// after it (namespace x'45564b59', "EVKY"). A claim then never waits on a
+// row: whoever holds the lock is the only one who can have inserted the key
+// without committing yet.
+// LockIdempotencyKey waits (up to lock_timeout) for the key's lock.
+func (q *Queries) LockIdempotencyKey(ctx context.Context, key string) error {
+	_, err := q.db.Exec(ctx, lockIdempotencyKey, key)
+	return err
 }
 
 const setLockTimeout = `-- name: SetLockTimeout :exec
@@ -89,6 +179,28 @@ func (q *Queries) StoreIdempotentResponse(ctx context.Context, arg StoreIdempote
 	return err
 }
 
+const storeIdempotentResponses = `-- name: StoreIdempotentResponses :exec
+UPDATE idempotency_keys AS i
+   SET status = r.status, body = r.body
+  FROM (SELECT k.key, s.status, b.body
+          FROM unnest($1::text[]) WITH ORDINALITY AS k (key, ord)
+          JOIN unnest($2::integer[]) WITH ORDINALITY AS s (status, ord) ON s.ord = k.ord
+          JOIN unnest($3::bytea[]) WITH ORDINALITY AS b (body, ord) ON b.ord = k.ord) AS r
+ WHERE i.key = r.key
+`
+
+type StoreIdempotentResponsesParams struct {
+	Keys     []string
+	Statuses []int32
+	Bodies   [][]byte
+}
+
+// StoreIdempotentResponses records a batch's outcomes, before COMMIT.
+func (q *Queries) StoreIdempotentResponses(ctx context.Context, arg StoreIdempotentResponsesParams) error {
+	_, err := q.db.Exec(ctx, storeIdempotentResponses, arg.Keys, arg.Statuses, arg.Bodies)
+	return err
+}
+
 const sweepIdempotencyKeys = `-- name: SweepIdempotencyKeys :execrows
 DELETE FROM idempotency_keys
  WHERE key IN (SELECT k.key FROM idempotency_keys AS k
@@ -104,4 +216,33 @@ func (q *Queries) SweepIdempotencyKeys(ctx context.Context, batchSize int32) (in
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const tryLockIdempotencyKeys = `-- name: TryLockIdempotencyKeys :many
+SELECT k.key::text AS key
+  FROM unnest($1::text[]) AS k (key)
+ WHERE pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(k.key))
+`
+
+// TryLockIdempotencyKeys takes the locks of a batch's keys without
+// waiting and returns those it got; a key it did not get belongs to a
+// request in progress elsewhere.
+func (q *Queries) TryLockIdempotencyKeys(ctx context.Context, keys []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, tryLockIdempotencyKeys, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			return nil, err
+		}
+		items = append(items, key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -20,6 +20,9 @@ type Store struct {
 	// OnRetry, when set, is told each time a strategy's transaction is
 	// rerun after a serialization failure (metrics).
 	OnRetry func(strategy string)
+	// Batcher serves batched strategies; without one they book one
+	// request per statement.
+	Batcher *Batcher
 }
 
 func (s *Store) reserveOptions(strategy Strategy) reserveOptions {
@@ -89,6 +92,13 @@ func (s *Store) Event(ctx context.Context, eventID int64) ([]HotelAvailability, 
 
 // Reserve books rooms with the named strategy.
 func (s *Store) Reserve(ctx context.Context, strategy Strategy, req BookRequest) (Booking, error) {
+	if strategy.Batched && s.Batcher != nil {
+		res := s.Batcher.Submit(ctx, BatchRequest{Book: req})
+		if res.Err != nil {
+			return Booking{}, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, strategy.Name, res.Err)
+		}
+		return res.Booking, nil
+	}
 	return reserve(ctx, s.Pool, strategy, req, s.reserveOptions(strategy))
 }
 

@@ -47,6 +47,9 @@ type Strategy struct {
 	// Attempts, when above 1, reruns the whole transaction on serialization
 	// failures and deadlocks, up to this many times in all.
 	Attempts int
+	// Batched strategies are served through a Batcher, which books many
+	// requests per transaction; Book is their batch of one.
+	Batched bool
 	// Book makes one reservation with the queries of q. It returns a domain
 	// error (ErrNotFound, a *ShortfallError, ErrConflict) when it books nothing.
 	Book func(ctx context.Context, q *Queries, req BookRequest) (Booking, error)
@@ -96,6 +99,13 @@ var Strategies = []Strategy{
 		Safe:    true,
 		Tx:      readCommitted,
 		Book:    bookAdvisory,
+	},
+	{
+		Name:    "batched",
+		Summary: "group commit: concurrent requests for a hotel booked in one statement, answered in arrival order",
+		Safe:    true,
+		Batched: true,
+		Book:    bookBatchOfOne,
 	},
 }
 

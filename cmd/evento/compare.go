@@ -131,5 +131,17 @@ func writeComparison(dir string, c load.Comparison) error {
 	if err := os.WriteFile(path, append(encoded, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	path = filepath.Join(dir, "report.html")
+	page, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := c.WriteHTML(page); err != nil {
+		page.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := page.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	return nil
 }

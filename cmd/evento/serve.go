@@ -27,6 +27,8 @@ type serveConfig struct {
 	raceWindow   time.Duration
 	sweepEvery   time.Duration
 	keepKeys     time.Duration
+	batchWindow  time.Duration
+	batchMax     int
 	logLevel     slog.Level
 }
 
@@ -39,6 +41,8 @@ func newServeCommand() *ffcli.Command {
 	fs.IntVar(&cfg.maxRooms, "max-rooms", 5, "most rooms one request may reserve")
 	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 5*time.Second, "time a request may spend in the database before 503")
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: delay every booking write by this long, so races show on every run")
+	fs.DurationVar(&cfg.batchWindow, "batch-window", 0, "batched strategy: let a batch wait this long for company (0: book as soon as the previous batch commits)")
+	fs.IntVar(&cfg.batchMax, "batch-max", 256, "batched strategy: most requests in one batch")
 	fs.DurationVar(&cfg.sweepEvery, "sweep-every", time.Second, "how often this server expires overdue holds and old idempotency keys")
 	fs.DurationVar(&cfg.keepKeys, "keep-idempotency-keys", 24*time.Hour, "how long an Idempotency-Key's outcome is replayed")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
@@ -53,8 +57,8 @@ func newServeCommand() *ffcli.Command {
 }
 
 func serve(ctx context.Context, cfg serveConfig) error {
-	if cfg.pool < 1 || cfg.maxRooms < 1 || cfg.maxRooms > maxRoomsPerRequest || cfg.sweepEvery <= 0 || cfg.keepKeys < time.Second {
-		return usagef("--pool must be at least 1, --max-rooms between 1 and %d, --sweep-every positive, --keep-idempotency-keys at least 1s", maxRoomsPerRequest)
+	if cfg.pool < 1 || cfg.maxRooms < 1 || cfg.maxRooms > maxRoomsPerRequest || cfg.sweepEvery <= 0 || cfg.keepKeys < time.Second || cfg.batchMax < 1 || cfg.batchWindow < 0 {
+		return usagef("--pool must be at least 1, --max-rooms between 1 and %d, --sweep-every positive, --keep-idempotency-keys at least 1s, --batch-max at least 1", maxRoomsPerRequest)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	database, err := cfg.db.resolve(ctx, cfg.pool+10)
@@ -72,7 +76,10 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 
 	metrics := api.NewMetrics(pool)
-	store := &db.Store{Pool: pool, RaceWindow: cfg.raceWindow, OnRetry: metrics.SerializationRetry}
+	store := &db.Store{
+		Pool: pool, RaceWindow: cfg.raceWindow, OnRetry: metrics.SerializationRetry,
+		Batcher: &db.Batcher{Pool: pool, Window: cfg.batchWindow, MaxSize: cfg.batchMax, Timeout: cfg.queryTimeout, OnBatch: metrics.BatchBooked},
+	}
 	sweeperCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
 	sweeperDone := make(chan struct{})
 	go func() {

@@ -1,0 +1,312 @@
+package load
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strings"
+	"unicode/utf8"
+)
+
+//go:embed comparison.html.tmpl
+var comparisonHTML string
+
+var comparisonTemplate = template.Must(template.New("comparison").Parse(comparisonHTML))
+
+// WriteHTML writes the comparison as one self-contained page: the table,
+// a throughput chart, a latency chart and every strategy's anomalies. The
+// charts are SVG drawn here, so the page loads nothing (its Content
+// Security Policy forbids it) and opens from a file or an attachment.
+func (c Comparison) WriteHTML(w io.Writer) error {
+	var b strings.Builder
+	if err := comparisonTemplate.Execute(&b, newComparisonPage(c)); err != nil {
+		return fmt.Errorf("render comparison: %w", err)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// comparisonPage is what the template draws: every number already
+// formatted and every bar already placed, so the template only lays out.
+type comparisonPage struct {
+	Workload   string
+	Rows       []pageRow
+	Throughput barChart
+	Latency    barChart
+	Verdicts   []legendItem    // the verdicts present, for the throughput legend
+	Anomalies  []pageAnomalies // strategies with anomalies or notes
+	Clean      []string        // and those with neither
+	Bars       int             // bar elements in the charts
+}
+
+type pageRow struct {
+	Strategy, Verdict, VerdictClass      string
+	Sellout, Throughput, P50, P99, Ratio string
+	Conflicts, Retries, Errors           string
+	FastestSafe                          bool
+}
+
+type legendItem struct{ Label, Class string }
+
+type pageAnomalies struct {
+	Strategy, Verdict, VerdictClass string
+	Anomalies, Notes                []string
+}
+
+// barChart is a horizontal bar chart: one group per strategy, one or more
+// bars per group, on a shared linear axis starting at zero.
+type barChart struct {
+	ID                         string
+	Width, Height, Left, Right float64 // the plot spans x in [Left, Right]
+	Top, AxisY                 float64 // and y in [Top, AxisY]
+	LabelX, TickY              float64
+	Middle, TitleY             float64
+	AxisTitle                  string
+	Groups                     []barGroup
+	Ticks                      []tick
+	axisMax                    float64
+}
+
+type barGroup struct {
+	Label      string
+	LabelY     float64
+	Bars       []bar
+	Separator  bool // a faint line under the group
+	SeparatorY float64
+}
+
+type bar struct {
+	Class          string
+	Title          string // tooltip
+	X, Y, W, H     float64
+	Value          string
+	ValueX, ValueY float64
+}
+
+type tick struct {
+	X     float64
+	Label string
+}
+
+const (
+	chartWidth  = 540.0
+	chartTop    = 6.0
+	valueMargin = 84.0 // room right of the longest bar for its label
+	axisHeight  = 40.0 // tick labels and the axis title
+)
+
+func newComparisonPage(c Comparison) comparisonPage {
+	wl := c.Workload
+	p := comparisonPage{
+		Workload: fmt.Sprintf("%d clients, %s, %d hotels × %d rooms, think %s, seed %d, one fresh event per strategy",
+			wl.Clients, plural(wl.Servers, "server"), wl.Hotels, wl.Rooms, wl.Think, wl.Seed),
+	}
+	seen := map[string]bool{}
+	for _, r := range c.Rows {
+		sellout := "-"
+		if r.SelloutSeconds != nil {
+			sellout = formatNumber(*r.SelloutSeconds, 2)
+		}
+		ratio := formatNumber(r.RatioToFastestSafe, 2) + "×"
+		if r.FastestSafe {
+			ratio = "1.00× fastest safe"
+		} else if math.IsNaN(r.RatioToFastestSafe) || math.IsInf(r.RatioToFastestSafe, 0) {
+			ratio = "-"
+		}
+		p.Rows = append(p.Rows, pageRow{
+			Strategy: r.Strategy, Verdict: r.Verdict, VerdictClass: verdictClass(r.Verdict),
+			Sellout: sellout, Throughput: formatNumber(r.ReservationsPerSecond, 0),
+			P50: formatNumber(r.P50Ms, 1), P99: formatNumber(r.P99Ms, 1), Ratio: ratio,
+			Conflicts: formatInt(r.Conflicts), Retries: formatInt(r.Retries), Errors: formatInt(r.Errors), FastestSafe: r.FastestSafe,
+		})
+		if !seen[r.Verdict] {
+			seen[r.Verdict] = true
+			p.Verdicts = append(p.Verdicts, legendItem{Label: r.Verdict, Class: verdictClass(r.Verdict)})
+		}
+	}
+	p.Throughput = throughputChart(c.Rows)
+	p.Latency = latencyChart(c.Rows)
+	for _, ch := range []barChart{p.Throughput, p.Latency} {
+		for _, g := range ch.Groups {
+			p.Bars += len(g.Bars)
+		}
+	}
+	for _, r := range c.Reports {
+		if len(r.Anomalies) == 0 && len(r.Notes) == 0 {
+			p.Clean = append(p.Clean, r.Strategy)
+			continue
+		}
+		p.Anomalies = append(p.Anomalies, pageAnomalies{
+			Strategy: r.Strategy, Verdict: r.Verdict, VerdictClass: verdictClass(r.Verdict),
+			Anomalies: r.Anomalies, Notes: r.Notes,
+		})
+	}
+	return p
+}
+
+func throughputChart(rows []ComparisonRow) barChart {
+	const rowHeight, barHeight = 28.0, 18.0
+	values := make([]float64, len(rows))
+	labels := make([]string, len(rows))
+	for i, r := range rows {
+		values[i], labels[i] = r.ReservationsPerSecond, r.Strategy
+	}
+	ch := newBarChart("throughput-chart", labels, rowHeight, "reservations per second", values)
+	for i, r := range rows {
+		top := chartTop + float64(i)*rowHeight
+		g := barGroup{Label: r.Strategy, LabelY: top + rowHeight/2}
+		b := ch.bar(r.ReservationsPerSecond, top+(rowHeight-barHeight)/2, barHeight)
+		b.Class = "bar throughput " + verdictClass(r.Verdict)
+		b.Value = formatNumber(r.ReservationsPerSecond, 0) + "/s"
+		if r.FastestSafe {
+			b.Value += " ★"
+			b.Title += ", the fastest safe strategy"
+		}
+		b.Title = fmt.Sprintf("%s: %s reservations/s (%s)", r.Strategy, formatNumber(r.ReservationsPerSecond, 1), r.Verdict)
+		g.Bars = []bar{b}
+		ch.Groups = append(ch.Groups, g)
+	}
+	return ch
+}
+
+func latencyChart(rows []ComparisonRow) barChart {
+	const rowHeight, barHeight, gap = 38.0, 14.0, 2.0
+	var values []float64
+	labels := make([]string, len(rows))
+	for i, r := range rows {
+		values = append(values, r.P50Ms, r.P99Ms)
+		labels[i] = r.Strategy
+	}
+	ch := newBarChart("latency-chart", labels, rowHeight, "reserve latency (ms)", values)
+	for i, r := range rows {
+		top := chartTop + float64(i)*rowHeight
+		y := top + (rowHeight-2*barHeight-gap)/2
+		g := barGroup{Label: r.Strategy, LabelY: top + rowHeight/2}
+		for j, s := range []struct {
+			name  string
+			value float64
+		}{{"p50", r.P50Ms}, {"p99", r.P99Ms}} {
+			b := ch.bar(s.value, y+float64(j)*(barHeight+gap), barHeight)
+			b.Class = "bar latency " + s.name
+			b.Value = formatNumber(s.value, 1) + " ms"
+			b.Title = fmt.Sprintf("%s: %s %s ms", r.Strategy, s.name, formatNumber(s.value, 2))
+			g.Bars = append(g.Bars, b)
+		}
+		if i < len(rows)-1 {
+			g.Separator, g.SeparatorY = true, top+rowHeight
+		}
+		ch.Groups = append(ch.Groups, g)
+	}
+	return ch
+}
+
+// newBarChart sizes a chart for its labels and rows and puts ticks on an
+// axis from zero to a round number at or above the largest value.
+func newBarChart(id string, labels []string, rowHeight float64, axisTitle string, values []float64) barChart {
+	longest := 0
+	for _, l := range labels {
+		longest = max(longest, utf8.RuneCountInString(l))
+	}
+	// About 7.5 px a character at the labels' 13 px; long names are cut by
+	// the SVG's width, not allowed to squeeze the plot to nothing.
+	left := min(max(7.5*float64(longest)+16, 80), 200)
+	plotBottom := chartTop + float64(len(labels))*rowHeight
+	ch := barChart{
+		ID: id, Width: chartWidth, Height: plotBottom + axisHeight,
+		Left: left, Right: chartWidth - valueMargin, Top: chartTop, AxisY: plotBottom,
+		LabelX: left - 10, TickY: plotBottom + 16,
+		Middle: round1((left + chartWidth - valueMargin) / 2), TitleY: plotBottom + 34,
+		AxisTitle: axisTitle,
+	}
+	top, step := axisScale(values)
+	ch.axisMax = top
+	for i := 0; float64(i)*step <= top+step/2; i++ {
+		v := float64(i) * step
+		ch.Ticks = append(ch.Ticks, tick{X: round1(ch.Left + (ch.Right-ch.Left)*fraction(v, top)), Label: formatTick(v, step)})
+	}
+	return ch
+}
+
+func (ch barChart) bar(v, y, h float64) bar {
+	w := round1((ch.Right - ch.Left) * fraction(v, ch.axisMax))
+	return bar{X: ch.Left, Y: round1(y), W: w, H: h, ValueX: round1(ch.Left + w + 6), ValueY: round1(y + h/2)}
+}
+
+// fraction is v/top clamped to [0, 1]; 0 for anything not a positive
+// finite number, so a zero, NaN or infinite value draws no bar.
+func fraction(v, top float64) float64 {
+	if !(v > 0) || math.IsInf(v, 0) || !(top > 0) || math.IsInf(top, 0) {
+		return 0
+	}
+	return min(v/top, 1)
+}
+
+// axisScale returns the axis's end, a round number at or above the
+// largest finite value, and a tick step dividing it into 4 to 8 parts.
+func axisScale(values []float64) (top, step float64) {
+	largest := 0.0
+	for _, v := range values {
+		if v > largest && !math.IsInf(v, 0) {
+			largest = v
+		}
+	}
+	if !(largest > 0) {
+		return 1, 0.25
+	}
+	magnitude := math.Pow(10, math.Floor(math.Log10(largest)))
+	for _, m := range []float64{0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10} {
+		step = m * magnitude
+		if largest/step <= 8 {
+			break
+		}
+	}
+	return math.Ceil(largest/step-1e-9) * step, step
+}
+
+func formatTick(v, step float64) string {
+	decimals := 0
+	for s := step; s < 1 && decimals < 6; s *= 10 {
+		decimals++
+	}
+	if step*math.Pow(10, float64(decimals)) != math.Round(step*math.Pow(10, float64(decimals))) {
+		decimals++ // 0.25, 2.5
+	}
+	return formatNumber(v, decimals)
+}
+
+// formatNumber prints v with the given decimals and thousands separated
+// by commas; "-" when v is not a finite number.
+func formatNumber(v float64, decimals int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	s := fmt.Sprintf("%.*f", decimals, v)
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	whole, frac, hasFrac := strings.Cut(s, ".")
+	for i := len(whole) - 3; i > 0; i -= 3 {
+		whole = whole[:i] + "," + whole[i:]
+	}
+	if hasFrac {
+		whole += "." + frac
+	}
+	return sign + whole
+}
+
+func formatInt(n int64) string { return formatNumber(float64(n), 0) }
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+// verdictClass is the CSS class colouring a verdict; an unknown verdict
+// gets a neutral one rather than a class made from untrusted text.
+func verdictClass(v string) string {
+	switch v {
+	case Consistent, Overbooked, Inconsistent, Inconclusive:
+		return "v-" + v
+	}
+	return "v-other"
+}
