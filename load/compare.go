@@ -37,6 +37,8 @@ type ComparisonRow struct {
 	Conflicts             int64    `json:"conflicts"`
 	Retries               int64    `json:"retries"`
 	Errors                int64    `json:"errors"`
+	ServerRetries         int64    `json:"server_retries"`
+	MeanBatchSize         float64  `json:"mean_batch_size"`
 	// RatioToFastestSafe is reservations/s relative to the fastest
 	// strategy whose verdict was consistent (1 for that one; 0 when none
 	// was). Unsafe strategies get a ratio too: speed bought with
@@ -61,6 +63,10 @@ func Compare(w Workload, reports []Report) Comparison {
 			Conflicts: r.Requests.Conflict, Retries: r.Requests.Retries, Errors: r.Requests.Error,
 			FastestSafe: i == fastest,
 		}
+		if r.Server != nil {
+			row.ServerRetries = int64(r.Server.SerializationRetries)
+			row.MeanBatchSize = r.Server.MeanBatchSize()
+		}
 		if fastest >= 0 && reports[fastest].ReservationsPerSecond > 0 {
 			row.RatioToFastestSafe = r.ReservationsPerSecond / reports[fastest].ReservationsPerSecond
 		}
@@ -76,7 +82,7 @@ func (c Comparison) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "%d clients, %s, %d hotels x %d rooms, think %s, seed %d, one fresh event per strategy\n\n",
 		wl.Clients, plural(wl.Servers, "server"), wl.Hotels, wl.Rooms, wl.Think, wl.Seed)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "strategy\tverdict\tsell-out s\treservations/s\tp50 ms\tp99 ms\tconflicts\tretries\terrors\tvs fastest safe\t")
+	fmt.Fprintln(tw, "strategy\tverdict\tsell-out s\treservations/s\tp50 ms\tp99 ms\tconflicts\tretries\tserver retries\tmean batch\terrors\tvs fastest safe\t")
 	for _, r := range c.Rows {
 		sellout := "-"
 		if r.SelloutSeconds != nil {
@@ -86,8 +92,12 @@ func (c Comparison) WriteText(w io.Writer) error {
 		if r.FastestSafe {
 			ratio = "1.00x (fastest)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.1f\t%.1f\t%d\t%d\t%d\t%s\t\n",
-			r.Strategy, r.Verdict, sellout, r.ReservationsPerSecond, r.P50Ms, r.P99Ms, r.Conflicts, r.Retries, r.Errors, ratio)
+		batch := "-"
+		if r.MeanBatchSize > 0 {
+			batch = fmt.Sprintf("%.1f", r.MeanBatchSize)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.1f\t%.1f\t%d\t%d\t%d\t%s\t%d\t%s\t\n",
+			r.Strategy, r.Verdict, sellout, r.ReservationsPerSecond, r.P50Ms, r.P99Ms, r.Conflicts, r.Retries, r.ServerRetries, batch, r.Errors, ratio)
 	}
 	tw.Flush()
 	for _, r := range c.Reports {

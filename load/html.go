@@ -45,6 +45,7 @@ type pageRow struct {
 	Strategy, Verdict, VerdictClass      string
 	Sellout, Throughput, P50, P99, Ratio string
 	Conflicts, Retries, Errors           string
+	ServerRetries, MeanBatch             string
 	FastestSafe                          bool
 }
 
@@ -120,6 +121,7 @@ func newComparisonPage(c Comparison) comparisonPage {
 			Sellout: sellout, Throughput: formatNumber(r.ReservationsPerSecond, 0),
 			P50: formatNumber(r.P50Ms, 1), P99: formatNumber(r.P99Ms, 1), Ratio: ratio,
 			Conflicts: formatInt(r.Conflicts), Retries: formatInt(r.Retries), Errors: formatInt(r.Errors), FastestSafe: r.FastestSafe,
+			ServerRetries: formatInt(r.ServerRetries), MeanBatch: formatMeanBatch(r.MeanBatchSize),
 		})
 		if !seen[r.Verdict] {
 			seen[r.Verdict] = true
@@ -309,4 +311,11 @@ func verdictClass(v string) string {
 		return "v-" + v
 	}
 	return "v-other"
+}
+
+func formatMeanBatch(mean float64) string {
+	if mean <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", mean)
 }

@@ -45,8 +45,11 @@ type Report struct {
 	ReservationsPerSecond float64       `json:"reservations_per_second"`
 	LatencyMs             LatencyMs     `json:"latency_ms"`
 	LoadPeakMemoryMB      float64       `json:"load_peak_memory_mb"`
-	Anomalies             []string      `json:"anomalies"`
-	Notes                 []string      `json:"notes"`
+	// Server is what the servers counted during the run (from their
+	// /metrics); absent when they could not be read.
+	Server    *ServerStats `json:"server,omitempty"`
+	Anomalies []string     `json:"anomalies"`
+	Notes     []string     `json:"notes"`
 }
 
 // HotelReport is one hotel's line of the report (or the totals line).
@@ -205,6 +208,10 @@ func (r Report) WriteText(w io.Writer) error {
 	l := r.LatencyMs
 	fmt.Fprintf(&b, "reserve latency: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", l.P50, l.P90, l.P99, l.Max)
 	fmt.Fprintf(&b, "load process peak memory: %.0f MB\n", r.LoadPeakMemoryMB)
+	if s := r.Server; s != nil && (s.SerializationRetries > 0 || s.Batches > 0) {
+		fmt.Fprintf(&b, "servers: %.0f transactions rerun after serialization failures; %.0f batches, %.1f requests each on average\n",
+			s.SerializationRetries, s.Batches, s.MeanBatchSize())
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

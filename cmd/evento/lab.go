@@ -97,6 +97,7 @@ func (l *lab) experiment(ctx context.Context, cfg runConfig, strategy string, th
 	if err != nil {
 		return load.Report{}, usageError{err}
 	}
+	before, scrapeErr := load.ScrapeServerStats(ctx, l.urls)
 	result := cfg.load.runClients(ctx, runner)
 	if cfg.load.holds > 0 && ctx.Err() == nil {
 		// Abandoned holds must expire and be swept before the verdict can
@@ -119,6 +120,10 @@ func (l *lab) experiment(ctx context.Context, cfg runConfig, strategy string, th
 	}, result, observedFromRecords(records))
 	if err != nil {
 		return load.Report{}, err
+	}
+	if after, err := load.ScrapeServerStats(verifyCtx, l.urls); err == nil && scrapeErr == nil {
+		delta := after.Sub(before)
+		report.Server = &delta
 	}
 	if report.Requests.Error > 0 {
 		report.Notes = append(report.Notes, fmt.Sprintf("%d requests failed or timed out (transport errors or 5xx); with idempotency keys their outcomes were recovered by resending; otherwise the servers' warnings say why", report.Requests.Error))

@@ -1,0 +1,87 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// ServerStats is what the servers counted that the clients cannot see,
+// summed over every server from their /metrics.
+type ServerStats struct {
+	// SerializationRetries are transactions rerun inside the servers
+	// (serializable) before anything reached the client.
+	SerializationRetries float64 `json:"serialization_retries"`
+	// Batches and BatchedRequests describe group commit (batched).
+	Batches         float64 `json:"batches"`
+	BatchedRequests float64 `json:"batched_requests"`
+}
+
+// MeanBatchSize is requests per batch; 0 without batches.
+func (s ServerStats) MeanBatchSize() float64 {
+	if s.Batches == 0 {
+		return 0
+	}
+	return s.BatchedRequests / s.Batches
+}
+
+// Sub is what happened between two scrapes of the same servers.
+func (s ServerStats) Sub(before ServerStats) ServerStats {
+	return ServerStats{
+		SerializationRetries: s.SerializationRetries - before.SerializationRetries,
+		Batches:              s.Batches - before.Batches,
+		BatchedRequests:      s.BatchedRequests - before.BatchedRequests,
+	}
+}
+
+// ScrapeServerStats reads and sums the servers' metrics.
+func ScrapeServerStats(ctx context.Context, servers []string) (ServerStats, error) {
+	var total ServerStats
+	for _, server := range servers {
+		families, err := scrape(ctx, server+"/metrics")
+		if err != nil {
+			return ServerStats{}, err
+		}
+		total.SerializationRetries += sumCounters(families["evento_serialization_retries_total"])
+		if f := families["evento_batch_size"]; f != nil {
+			for _, m := range f.GetMetric() {
+				total.Batches += float64(m.GetHistogram().GetSampleCount())
+				total.BatchedRequests += m.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	return total, nil
+}
+
+func scrape(ctx context.Context, url string) (map[string]*dto.MetricFamily, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scrape %s: status %d", url, resp.StatusCode)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", url, err)
+	}
+	return families, nil
+}
+
+func sumCounters(f *dto.MetricFamily) float64 {
+	var sum float64
+	for _, m := range f.GetMetric() {
+		sum += m.GetCounter().GetValue()
+	}
+	return sum
+}
