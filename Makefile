@@ -3,7 +3,7 @@
 GO ?= go
 DATABASE_URL ?= postgres://postgres@localhost:5432/evento
 
-.PHONY: run test generate check-generated migrate lint fmt build
+.PHONY: run test generate check-generated migrate lint fmt build bench
 
 run: ## the brief's experiment (a throwaway PostgreSQL when none is running)
 	$(GO) run ./cmd/evento --clients 200 --strategy pessimistic --rooms 200 --servers 2
@@ -27,3 +27,12 @@ lint: ## formatting and vet
 
 build:
 	$(GO) build -o bin/evento ./cmd/evento
+
+bench: ## the hot row: pgbench vs Evento over HTTP (medians of 3), Go benchmarks, load memory
+	$(GO) run ./cmd/evento bench --clients 1,8,32,64 --rounds 3 --duration 5s
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./db
+	@for c in 1000 10000; do \
+		printf 'load process peak memory, %s clients: ' $$c; \
+		$(GO) run ./cmd/evento --clients $$c --strategy atomic --rooms 20000 --think 0-300ms --json 2>/dev/null \
+			| sed -n 's/.*"load_peak_memory_mb": \([0-9.]*\).*/\1 MB/p'; \
+	done

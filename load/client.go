@@ -27,18 +27,26 @@ type booking struct {
 func (c *client) run(ctx context.Context) {
 	t := c.cfg.Targets[c.target]
 	errorsInARow, conflictsInARow := 0, 0
+	// mustCheck: ask for availability before the next booking. Always, in
+	// the brief's protocol; after a refusal only, with SkipChecks.
+	mustCheck := true
 	for ctx.Err() == nil {
-		avail, err := c.api.available(ctx, t)
-		c.stats.checks.Add(1)
-		if err != nil {
-			if !c.afterError(ctx, &errorsInARow) {
+		avail := int64(c.cfg.MaxRooms)
+		if mustCheck || !c.cfg.SkipChecks {
+			var err error
+			avail, err = c.api.available(ctx, t)
+			c.stats.checks.Add(1)
+			if err != nil {
+				if !c.afterError(ctx, &errorsInARow) {
+					return
+				}
+				continue
+			}
+			if avail <= 0 {
+				c.stats.markSoldOut(c.target)
 				return
 			}
-			continue
-		}
-		if avail <= 0 {
-			c.stats.markSoldOut(c.target)
-			return
+			mustCheck = false
 		}
 		b := booking{rooms: min(1+c.rng.Int64N(int64(c.cfg.MaxRooms)), avail)}
 
@@ -74,6 +82,7 @@ func (c *client) run(ctx context.Context) {
 		case insufficient:
 			// Someone booked in between; the next check tells how many remain.
 			c.stats.insufficient.Add(1)
+			mustCheck = true
 		case conflict, inProgress:
 			c.stats.conflict.Add(1)
 			c.stats.retries.Add(1)

@@ -45,6 +45,10 @@ type Config struct {
 	HoldShare    float64
 	AbandonShare float64
 	HoldTTL      time.Duration
+	// SkipChecks books without asking for availability first, checking
+	// only after a refusal: half the requests, for throughput benchmarks.
+	// The brief's protocol (the default) checks before every booking.
+	SkipChecks bool
 }
 
 func (c *Config) setDefaults() {

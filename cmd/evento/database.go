@@ -14,6 +14,9 @@ type databaseFlags struct {
 	url      string
 	embedded bool
 	dir      string
+	// embeddedMaxConns adds connections a throwaway server must allow
+	// beyond the servers' pools (pgbench's clients in evento bench).
+	embeddedMaxConns int
 }
 
 func (d *databaseFlags) register(fs *flag.FlagSet) {
@@ -34,7 +37,7 @@ func (d *databaseFlags) resolve(ctx context.Context, maxConns int) (*localpg.Res
 		Durable:     true,
 		// Room for more servers than this command's own pools: other
 		// `evento serve` processes may share a throwaway server.
-		MaxConnections: max(maxConns, 200),
+		MaxConnections: max(maxConns+d.embeddedMaxConns, 200),
 		Log:            os.Stderr,
 	})
 }

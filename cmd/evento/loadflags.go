@@ -25,6 +25,7 @@ type loadFlags struct {
 	timeout        time.Duration
 	requestTimeout time.Duration
 	noIdempotency  bool
+	skipChecks     bool
 	holds          float64
 	abandon        float64
 	holdTTL        time.Duration
@@ -43,6 +44,7 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.seed, "seed", 0, "seed for the clients' random choices (0 picks one; the report shows it)")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "stop the clients after this long")
 	fs.DurationVar(&f.requestTimeout, "client-timeout", 10*time.Second, "per-request timeout (e.g. 20ms provokes timeouts); a booking that times out has an unknown outcome until resent with its key")
+	fs.BoolVar(&f.skipChecks, "skip-checks", false, "book without checking availability first (only after a refusal): for throughput runs")
 	fs.BoolVar(&f.noIdempotency, "no-idempotency", false, "send no Idempotency-Key: unknown outcomes stay unknown")
 	fs.Float64Var(&f.holds, "holds", 0, "share of bookings made as hold, then confirm (0..1)")
 	fs.Float64Var(&f.abandon, "abandon", 0, "share of holds the client walks away from, never confirming nor releasing (0..1)")
@@ -82,7 +84,7 @@ func (f *loadFlags) config(servers []string, targets []load.Target, think load.R
 		Servers: servers, Strategy: f.strategy, Clients: f.clients, Targets: targets,
 		Think: think, Seed: f.seed, MaxRooms: f.maxRooms,
 		RequestTimeout: f.requestTimeout, ConnsPerServer: f.conns,
-		Idempotency: !f.noIdempotency, HoldShare: f.holds, AbandonShare: f.abandon, HoldTTL: f.holdTTL,
+		Idempotency: !f.noIdempotency, SkipChecks: f.skipChecks, HoldShare: f.holds, AbandonShare: f.abandon, HoldTTL: f.holdTTL,
 	}
 }
 

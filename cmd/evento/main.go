@@ -97,6 +97,7 @@ func newRootCommand() *ffcli.Command {
 		Subcommands: []*ffcli.Command{
 			newRunCommand(),
 			newCompareCommand(),
+			newBenchCommand(),
 			newLoadCommand(),
 			newServeCommand(),
 			newSeedCommand(),

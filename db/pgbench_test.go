@@ -1,0 +1,48 @@
+package db_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/db/localpg"
+)
+
+// The pgbench script generated from atomic.sql really books: pgbench runs
+// it 20 times and the hotel has 20 rooms booked, counter and rows alike.
+func TestAtomicPgbenchScriptBooks(t *testing.T) {
+	binDir, err := localpg.FindBinDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	url := dbtest.NewURL(t)
+	pool, err := db.OpenPool(testContext(t), url, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	hotel := seedHotel(t, pool, 100)
+	script := filepath.Join(t.TempDir(), "atomic.pgbench")
+	if err := os.WriteFile(script, []byte(db.AtomicBookPgbenchScript()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(testContext(t), filepath.Join(binDir, "pgbench"), "-n", "-M", "prepared",
+		"-c", "2", "-t", "10", "-f", script, "-D", "name=pgbench",
+		"-D", fmt.Sprintf("event_id=%d", hotel.EventID), "-D", fmt.Sprintf("hotel_id=%d", hotel.HotelID), url,
+	).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pgbench: %v\n%s", err, out)
+	}
+	totals := readTotals(t, pool, hotel.HotelID)
+	if totals.booked != 20 || totals.reserved != 20 || len(totals.reservationIDs) != 20 {
+		t.Fatalf("after 2x10 pgbench transactions: %+v", totals)
+	}
+	if !strings.Contains(db.AtomicBookPgbenchScript(), "-- name: AtomicBook") {
+		t.Fatal("the script is not atomic.sql's statement")
+	}
+}
