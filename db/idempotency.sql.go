@@ -150,11 +150,13 @@ SELECT set_config('lock_timeout', $1::text, true)
 // The key is claimed by inserting its row in the SAME transaction as the
 // booking, and the response is written into it before COMMIT. So either both
 // the booking and the stored response exist, or neither does. A duplicate
-// arriving meanwhile waits on the unique index for the first transaction to
-// end: after a commit it finds the key and replays the stored response;
-// after a rollback its own INSERT claims the key and it runs for real. The
-// wait is bounded by lock_timeout (SetLockTimeout), after which the
-// duplicate is told the request is still in progress.
+// arriving meanwhile waits on the key's advisory lock (LockIdempotencyKey)
+// for the first transaction to end: after a commit it finds the key and
+// replays the stored response; after a rollback its own INSERT claims the
+// key and it runs for real. The wait is bounded by lock_timeout
+// (SetLockTimeout), after which the duplicate is told the request is still
+// in progress. A batch (batched.sql) does not wait at all: it tries the
+// locks and answers "in progress" for the keys it did not get.
 // SetLockTimeout bounds lock waits for the rest of this transaction.
 func (q *Queries) SetLockTimeout(ctx context.Context, timeout string) error {
 	_, err := q.db.Exec(ctx, setLockTimeout, timeout)
