@@ -53,9 +53,18 @@ type response struct {
 
 func (f *fixture) do(t *testing.T, method, path, body string) response {
 	t.Helper()
+	return f.send(t, method, path, body, nil)
+}
+
+// send makes one request with extra headers and reads the whole answer.
+func (f *fixture) send(t *testing.T, method, path, body string, header http.Header) response {
+	t.Helper()
 	req, err := http.NewRequest(method, f.server.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for name, values := range header {
+		req.Header[name] = values
 	}
 	resp, err := f.server.Client().Do(req)
 	if err != nil {

@@ -18,22 +18,7 @@ func (f *fixture) holdsPath(hotel int) string {
 
 func (f *fixture) doWithKey(t *testing.T, method, path, body, key string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, f.server.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Idempotency-Key", key)
-	resp, err := f.server.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw := readAll(t, resp)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if len(raw) > 0 {
-		r.body = decodeObject(t, raw)
-	}
-	return r
+	return f.send(t, method, path, body, http.Header{"Idempotency-Key": {key}})
 }
 
 func TestHoldEndpoints(t *testing.T) {

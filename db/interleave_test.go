@@ -151,26 +151,58 @@ func (s *session) waitBlockedOnLock(pool *pgxpool.Pool) {
 	s.t.Fatal("session never waited for a lock")
 }
 
-// naive, permutation r1 r2 w1 c1 w2 c2: both read 0 of 5 reserved, both book
-// 5. The counter says 5; the rows say 10 of 5 assigned. This is the lesson.
-func TestNaiveOverbooksOnInterleavedReads(t *testing.T) {
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedHotel(t, pool, 5)
-	naive := mustStrategy(t, "naive")
-
-	s1, s2 := begin(t, pool), begin(t, pool)
-	s1.run(naive, hotel.request("alice", 5), "NaiveBook")
-	s1.waitPaused() // s1 has read reserved = 0
-	s2.run(naive, hotel.request("bob", 5), "NaiveBook")
-	s2.waitPaused() // s2 has read reserved = 0 too
-
+// bothReadThenWrite drives the schedule r1 r2 w1 c1 w2: each session
+// pauses before the statement named write, so both have read before either
+// writes. s1 books 5 rooms and commits; s2's outcome is returned with s2
+// still open.
+func bothReadThenWrite(t *testing.T, s1, s2 *session, strategy db.Strategy, hotel testHotel, write string) outcome {
+	t.Helper()
+	s1.run(strategy, hotel.request("alice", 5), write)
+	s1.waitPaused()
+	s2.run(strategy, hotel.request("bob", 5), write)
+	s2.waitPaused()
 	s1.resume <- struct{}{}
 	if o := s1.wait(); o.err != nil {
 		t.Fatalf("s1: %v", o.err)
 	}
 	s1.commit()
 	s2.resume <- struct{}{}
-	if o := s2.wait(); o.err != nil {
+	return s2.wait()
+}
+
+// secondQueuesBehindFirst drives: s1 runs up to the statement named write,
+// holding whatever lock it took; s2 starts and must wait for that lock
+// (PostgreSQL says so); s1 writes and commits; s2's outcome is returned
+// with s2 still open.
+func secondQueuesBehindFirst(t *testing.T, pool *pgxpool.Pool, s1, s2 *session, strategy db.Strategy, hotel testHotel, write string) outcome {
+	t.Helper()
+	s1.run(strategy, hotel.request("alice", 5), write)
+	s1.waitPaused()
+	s2.run(strategy, hotel.request("bob", 5), write)
+	s2.waitBlockedOnLock(pool)
+	s1.resume <- struct{}{}
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s1.commit()
+	return s2.wait()
+}
+
+// assertBooked checks the counter and the rows both say rooms.
+func assertBooked(t *testing.T, pool *pgxpool.Pool, hotel testHotel, rooms int32) {
+	t.Helper()
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != rooms || totals.reserved != rooms {
+		t.Fatalf("totals = %+v; want %d booked", totals, rooms)
+	}
+}
+
+// naive, permutation r1 r2 w1 c1 w2: both read 0 of 5 reserved, both book
+// 5. The counter says 5; the rows say 10 of 5 assigned. This is the lesson.
+func TestNaiveOverbooksOnInterleavedReads(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedHotel(t, pool, 5)
+	s1, s2 := begin(t, pool), begin(t, pool)
+	if o := bothReadThenWrite(t, s1, s2, mustStrategy(t, "naive"), hotel, "NaiveBook"); o.err != nil {
 		t.Fatalf("s2: %v", o.err)
 	}
 	s2.commit()
@@ -186,26 +218,12 @@ func TestNaiveOverbooksOnInterleavedReads(t *testing.T) {
 func TestPessimisticQueuesTheSecondReader(t *testing.T) {
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
-	pessimistic := mustStrategy(t, "pessimistic")
-
 	s1, s2 := begin(t, pool), begin(t, pool)
-	s1.run(pessimistic, hotel.request("alice", 5), "PessimisticBook")
-	s1.waitPaused() // s1 holds the row lock
-	s2.run(pessimistic, hotel.request("bob", 5), "PessimisticBook")
-	s2.waitBlockedOnLock(pool)
-
-	s1.resume <- struct{}{}
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
-	s1.commit()
-	if o := s2.wait(); !errors.Is(o.err, db.ErrSoldOut) {
+	if o := secondQueuesBehindFirst(t, pool, s1, s2, mustStrategy(t, "pessimistic"), hotel, "PessimisticBook"); !errors.Is(o.err, db.ErrSoldOut) {
 		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
 	}
 	s2.commit()
-	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 || totals.reserved != 5 {
-		t.Fatalf("totals = %+v; want 5 booked", totals)
-	}
+	assertBooked(t, pool, hotel, 5)
 }
 
 // atomic: s1's conditional UPDATE has run but not committed; s2's waits on
@@ -228,9 +246,7 @@ func TestAtomicRechecksAfterWaiting(t *testing.T) {
 		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
 	}
 	s2.commit()
-	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 || totals.reserved != 5 {
-		t.Fatalf("totals = %+v; want 5 booked", totals)
-	}
+	assertBooked(t, pool, hotel, 5)
 }
 
 // optimistic, permutation r1 r2 w1 c1 w2: s2's compare-and-swap finds a
@@ -238,27 +254,12 @@ func TestAtomicRechecksAfterWaiting(t *testing.T) {
 func TestOptimisticDetectsTheLostUpdate(t *testing.T) {
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
-	optimistic := mustStrategy(t, "optimistic")
-
 	s1, s2 := begin(t, pool), begin(t, pool)
-	s1.run(optimistic, hotel.request("alice", 5), "OptimisticBook")
-	s1.waitPaused()
-	s2.run(optimistic, hotel.request("bob", 5), "OptimisticBook")
-	s2.waitPaused()
-
-	s1.resume <- struct{}{}
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
-	s1.commit()
-	s2.resume <- struct{}{}
-	if o := s2.wait(); !errors.Is(o.err, db.ErrConflict) {
+	if o := bothReadThenWrite(t, s1, s2, mustStrategy(t, "optimistic"), hotel, "OptimisticBook"); !errors.Is(o.err, db.ErrConflict) {
 		t.Fatalf("s2: err = %v, want conflict", o.err)
 	}
 	s2.commit()
-	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 || totals.reserved != 5 {
-		t.Fatalf("totals = %+v; want 5 booked", totals)
-	}
+	assertBooked(t, pool, hotel, 5)
 }
 
 // optimistic when the writer's now() equals the updated_at both sessions
@@ -269,7 +270,6 @@ func TestOptimisticDetectsTheLostUpdate(t *testing.T) {
 func TestOptimisticStampChangesEvenWhenTheClockRepeats(t *testing.T) {
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
-	optimistic := mustStrategy(t, "optimistic")
 	ctx := testContext(t)
 
 	s1, s2 := begin(t, pool), begin(t, pool)
@@ -281,18 +281,7 @@ func TestOptimisticStampChangesEvenWhenTheClockRepeats(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE event_hotel_rooms SET updated_at = $1 WHERE hotel_id = $2`, s1Now, hotel.HotelID); err != nil {
 		t.Fatal(err)
 	}
-
-	s1.run(optimistic, hotel.request("alice", 5), "OptimisticBook")
-	s1.waitPaused()
-	s2.run(optimistic, hotel.request("bob", 5), "OptimisticBook")
-	s2.waitPaused()
-	s1.resume <- struct{}{}
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
-	s1.commit()
-	s2.resume <- struct{}{}
-	if o := s2.wait(); !errors.Is(o.err, db.ErrConflict) {
+	if o := bothReadThenWrite(t, s1, s2, mustStrategy(t, "optimistic"), hotel, "OptimisticBook"); !errors.Is(o.err, db.ErrConflict) {
 		t.Fatalf("s2: err = %v, want conflict", o.err)
 	}
 	s2.commit()
@@ -304,9 +293,7 @@ func TestOptimisticStampChangesEvenWhenTheClockRepeats(t *testing.T) {
 	if !stamped.After(s1Now) {
 		t.Fatalf("updated_at = %v, not after the value read (%v)", stamped, s1Now)
 	}
-	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 {
-		t.Fatalf("totals = %+v; want 5 booked", totals)
-	}
+	assertBooked(t, pool, hotel, 5)
 }
 
 // serializable, permutation r1 r2 w1 c1 w2: naive's statements, but the
@@ -317,25 +304,12 @@ func TestSerializableRefusesTheLostUpdate(t *testing.T) {
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
 	serializable := mustStrategy(t, "serializable")
-
 	s1, s2 := beginTx(t, pool, *serializable.Tx), beginTx(t, pool, *serializable.Tx)
-	s1.run(serializable, hotel.request("alice", 5), "NaiveBook")
-	s1.waitPaused()
-	s2.run(serializable, hotel.request("bob", 5), "NaiveBook")
-	s2.waitPaused()
-	s1.resume <- struct{}{}
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
-	s1.commit()
-	s2.resume <- struct{}{}
 	var pgErr *pgconn.PgError
-	if o := s2.wait(); !errors.As(o.err, &pgErr) || pgErr.Code != "40001" {
+	if o := bothReadThenWrite(t, s1, s2, serializable, hotel, "NaiveBook"); !errors.As(o.err, &pgErr) || pgErr.Code != "40001" {
 		t.Fatalf("s2: %v, want SQLSTATE 40001", o.err)
 	}
-	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 || totals.reserved != 5 {
-		t.Fatalf("totals = %+v; want 5 booked", totals)
-	}
+	assertBooked(t, pool, hotel, 5)
 }
 
 // advisory: s1 holds the hotel's key lock; s2 waits for it before it even
@@ -343,20 +317,10 @@ func TestSerializableRefusesTheLostUpdate(t *testing.T) {
 func TestAdvisoryQueuesOnTheKey(t *testing.T) {
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
-	advisory := mustStrategy(t, "advisory")
-
 	s1, s2 := begin(t, pool), begin(t, pool)
-	s1.run(advisory, hotel.request("alice", 5), "AdvisoryBook")
-	s1.waitPaused()
-	s2.run(advisory, hotel.request("bob", 5), "AdvisoryBook")
-	s2.waitBlockedOnLock(pool)
-	s1.resume <- struct{}{}
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
-	s1.commit()
-	if o := s2.wait(); !errors.Is(o.err, db.ErrSoldOut) {
+	if o := secondQueuesBehindFirst(t, pool, s1, s2, mustStrategy(t, "advisory"), hotel, "AdvisoryBook"); !errors.Is(o.err, db.ErrSoldOut) {
 		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
 	}
 	s2.commit()
+	assertBooked(t, pool, hotel, 5)
 }

@@ -54,12 +54,7 @@ func newBenchCommand() *ffcli.Command {
 		ShortHelp:  "Measure the hot row: pgbench running atomic.sql's statement, then Evento over HTTP, interleaved.",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
-			return runBench(ctx, cfg)
-		},
+		Exec:       noArgs(func(ctx context.Context) error { return runBench(ctx, cfg) }),
 	}
 }
 

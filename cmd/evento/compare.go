@@ -34,12 +34,7 @@ func newCompareCommand() *ffcli.Command {
 		ShortHelp:  "Run every chosen strategy on the same workload and print one table.",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
-			return runCompare(ctx, cfg)
-		},
+		Exec:       noArgs(func(ctx context.Context) error { return runCompare(ctx, cfg) }),
 	}
 }
 

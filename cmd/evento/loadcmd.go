@@ -39,12 +39,7 @@ func newLoadCommand() *ffcli.Command {
 		ShortHelp:  "Run the clients against servers that already run elsewhere.",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
-			return runLoad(ctx, cfg)
-		},
+		Exec:       noArgs(func(ctx context.Context) error { return runLoad(ctx, cfg) }),
 	}
 }
 

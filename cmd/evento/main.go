@@ -111,3 +111,14 @@ func newRootCommand() *ffcli.Command {
 		},
 	}
 }
+
+// noArgs adapts a command that takes flags only: a stray argument is a
+// usage error rather than silently ignored.
+func noArgs(exec func(ctx context.Context) error) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return usagef("unexpected argument %q", args[0])
+		}
+		return exec(ctx)
+	}
+}

@@ -22,7 +22,7 @@ func newMigrateCommand() *ffcli.Command {
 		ShortHelp:  "Apply the schema migrations (serve, seed and run also do this on start).",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
-		Exec: func(ctx context.Context, _ []string) error {
+		Exec: noArgs(func(ctx context.Context) error {
 			database, err := dbFlags.resolve(ctx, 5)
 			if err != nil {
 				return err
@@ -39,6 +39,6 @@ func newMigrateCommand() *ffcli.Command {
 			}
 			fmt.Fprintln(os.Stderr, "evento: migrations applied")
 			return nil
-		},
+		}),
 	}
 }

@@ -51,12 +51,7 @@ func newRunCommand() *ffcli.Command {
 		ShortHelp:  "Run the experiment (the same as evento with no subcommand).",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
-			return runExperiment(ctx, cfg)
-		},
+		Exec:       noArgs(func(ctx context.Context) error { return runExperiment(ctx, cfg) }),
 	}
 }
 

@@ -38,7 +38,7 @@ func newSeedCommand() *ffcli.Command {
 		ShortHelp:  "Create new events with hotels and rooms (never deletes data).",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
-		Exec:       func(ctx context.Context, _ []string) error { return seed(ctx, cfg) },
+		Exec:       noArgs(func(ctx context.Context) error { return seed(ctx, cfg) }),
 	}
 }
 

@@ -52,7 +52,7 @@ func newServeCommand() *ffcli.Command {
 		ShortHelp:  "Serve the reservation API.",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
-		Exec:       func(ctx context.Context, _ []string) error { return serve(ctx, cfg) },
+		Exec:       noArgs(func(ctx context.Context) error { return serve(ctx, cfg) }),
 	}
 }
 
