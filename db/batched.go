@@ -12,8 +12,41 @@ type batchOutcome struct {
 }
 
 // bookBatch books reqs, all for the hotel of reqs[0], in one statement and
-// answers each in order. See queries/batched.sql.
+// answers each in order. See queries/batched.sql. When some were refused
+// and overdue holds were what took the rooms, those rooms are given back
+// and the refused requests are booked once more, in order.
 func bookBatch(ctx context.Context, q *Queries, reqs []BookRequest) ([]batchOutcome, error) {
+	outcomes, err := bookBatchOnce(ctx, q, reqs)
+	if err != nil {
+		return nil, err
+	}
+	var refused []int
+	for i, o := range outcomes {
+		if isShortfall(o.err) {
+			refused = append(refused, i)
+		}
+	}
+	if len(refused) == 0 {
+		return outcomes, nil
+	}
+	if freed, err := releaseOverdueHolds(ctx, q, reqs[0]); err != nil || freed == 0 {
+		return outcomes, err
+	}
+	again := make([]BookRequest, len(refused))
+	for j, i := range refused {
+		again[j] = reqs[i]
+	}
+	second, err := bookBatchOnce(ctx, q, again)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range refused {
+		outcomes[i] = second[j]
+	}
+	return outcomes, nil
+}
+
+func bookBatchOnce(ctx context.Context, q *Queries, reqs []BookRequest) ([]batchOutcome, error) {
 	params := BatchBookParams{
 		EventID: reqs[0].EventID, HotelID: reqs[0].HotelID,
 		Names: make([]string, len(reqs)), RoomCounts: make([]int32, len(reqs)),

@@ -68,9 +68,8 @@ type batchItem struct {
 
 // Submit queues req for its hotel's next batch and waits for its answer.
 // If ctx ends before a batch took the request, it is withdrawn and nothing
-// was done (ErrUnavailable). If it ends after, the batch still runs to its
-// end and records the booking (and the key's outcome): the caller gets
-// ErrOutcomeUnknown, and the row or the key is the trace.
+// was done (ErrUnavailable). If it ends after, the batch runs to its end
+// (bounded by Timeout) and Submit waits for that answer.
 func (b *Batcher) Submit(ctx context.Context, req BatchRequest) BatchResult {
 	item := &batchItem{req: req, done: make(chan BatchResult, 1)}
 	key := [2]int64{req.Book.EventID, req.Book.HotelID}
@@ -108,7 +107,9 @@ func (b *Batcher) Submit(ctx context.Context, req BatchRequest) BatchResult {
 	if !taken {
 		return BatchResult{Err: fmt.Errorf("%w: waited for a batch: %w", ErrUnavailable, ctx.Err())}
 	}
-	return BatchResult{Err: fmt.Errorf("%w: the batch outlived the request: %w", ErrOutcomeUnknown, ctx.Err())}
+	// The batch has it: its answer comes, bounded by the batch's own
+	// timeout, and is worth more than "unknown".
+	return <-item.done
 }
 
 // drain books the hotel's queue, batch after batch, until it is empty.
@@ -158,7 +159,7 @@ func (b *Batcher) book(batch []*batchItem) {
 	if hasKeys(batch) {
 		err = withConn(ctx, b.Pool, func(conn *pgxpool.Conn) error {
 			return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-				return bookKeyedBatch(ctx, New(tx), batch, results)
+				return uncommitted(bookKeyedBatch(ctx, New(tx), batch, results))
 			})
 		})
 	} else {
@@ -264,7 +265,9 @@ func bookKeyedBatch(ctx context.Context, q *Queries, batch []*batchItem, results
 			s, ok := storedByKey[k.Key]
 			switch {
 			case !ok:
-				return fmt.Errorf("key %q neither claimed nor stored", k.Key)
+				// Cannot happen while the claim locks existing rows; if it
+				// does, this request alone is told to try again.
+				results[i].Err = ErrRequestInProgress
 			case s.Fingerprint != k.Fingerprint:
 				results[i].Err = ErrKeyReused
 			default:

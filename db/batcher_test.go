@@ -138,3 +138,25 @@ func TestBatchedRequestWithdrawnBeforeItsBatch(t *testing.T) {
 		t.Fatalf("a withdrawn request was booked: %d rooms", totals.booked)
 	}
 }
+
+// A batch refused for rooms that only an overdue hold still takes gives
+// those rooms back and books: batched, like the other strategies, treats
+// an expired hold as gone before any sweeper runs.
+func TestBatchedFreesOverdueHolds(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	store := &db.Store{Pool: pool}
+	hotel := seedHotel(t, pool, 5)
+	ctx := testContext(t)
+	h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("gone", 5), TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backdate(t, pool, h.ID)
+	res := (&db.Batcher{Pool: pool}).Submit(ctx, db.BatchRequest{Book: hotel.request("next", 5)})
+	if res.Err != nil || res.Booking.Rooms != 5 {
+		t.Fatalf("batch after the hold expired: %+v", res)
+	}
+	if _, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID); reserved != 5 || locked != 0 {
+		t.Fatalf("reserved %d locked %d", reserved, locked)
+	}
+}

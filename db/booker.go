@@ -73,7 +73,7 @@ func (b txBooker) Reserve(ctx context.Context, strategy Strategy, req BookReques
 		conn = raceWindow{DBTX: conn, delay: b.raceWindow}
 	}
 	booking, err := bookReleasingOverdueHolds(ctx, New(conn), strategy, req)
-	return booking, wrapWriteErr(err, "reserve %d rooms (%s)", req.Rooms, strategy.Name)
+	return booking, wrapWriteErr(caughtBySafetyNet(strategy, err), "reserve %d rooms (%s)", req.Rooms, strategy.Name)
 }
 
 func (b txBooker) PlaceHold(ctx context.Context, req HoldRequest) (Hold, error) {

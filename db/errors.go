@@ -126,9 +126,17 @@ func classifyWrite(err error) error {
 	}
 	var pgErr *pgconn.PgError
 	var acquire *acquireError
+	var notCommitted *uncommittedError
 	switch {
 	case errors.As(err, &acquire), pgconn.SafeToRetry(err):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.As(err, &notCommitted):
+		// It failed inside a transaction, before COMMIT was sent: the
+		// transaction is rolled back, whatever became of the connection.
+		if IsUnavailable(err) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return err
 	case errors.As(err, &pgErr):
 		if IsUnavailable(err) {
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -148,15 +156,37 @@ func asConflict(err error) error {
 	if !errors.As(err, &pgErr) {
 		return nil
 	}
-	switch {
-	case pgErr.Code == pgerrcode.SerializationFailure, pgErr.Code == pgerrcode.DeadlockDetected:
-		return fmt.Errorf("%w: %w", ErrConflict, err)
-	case pgErr.Code == pgerrcode.CheckViolation && pgErr.ConstraintName == capacityConstraint:
-		// A write computed from a stale read (naive's absolute counter
-		// racing a hold) hit the schema's safety net.
+	if pgErr.Code == pgerrcode.SerializationFailure || pgErr.Code == pgerrcode.DeadlockDetected {
 		return fmt.Errorf("%w: %w", ErrConflict, err)
 	}
 	return nil
+}
+
+// caughtBySafetyNet maps an unsafe strategy's write that hit the schema's
+// capacity CHECK (naive's absolute counter racing a hold) to a retryable
+// conflict: nothing was written. For a safe strategy the same error means
+// its SQL is wrong, and it stays loud (500).
+func caughtBySafetyNet(s Strategy, err error) error {
+	var pgErr *pgconn.PgError
+	if !s.Safe && errors.As(err, &pgErr) && pgErr.Code == pgerrcode.CheckViolation && pgErr.ConstraintName == capacityConstraint {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	return err
+}
+
+// uncommittedError marks an error returned inside a transaction, before
+// COMMIT was sent: the transaction cannot have committed.
+type uncommittedError struct{ err error }
+
+func (e *uncommittedError) Error() string { return e.err.Error() }
+func (e *uncommittedError) Unwrap() error { return e.err }
+
+// uncommitted marks err (if any) as returned before COMMIT.
+func uncommitted(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &uncommittedError{err}
 }
 
 // acquireError marks a failure to get a pooled connection: nothing was

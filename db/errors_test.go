@@ -24,7 +24,7 @@ func TestClassifyWrite(t *testing.T) {
 		{"statement timeout answered by the server", &pgconn.PgError{Code: pgerrcode.QueryCanceled}, ErrUnavailable},
 		{"serialization failure", &pgconn.PgError{Code: pgerrcode.SerializationFailure}, ErrConflict},
 		{"deadlock", &pgconn.PgError{Code: pgerrcode.DeadlockDetected}, ErrConflict},
-		{"capacity CHECK", &pgconn.PgError{Code: pgerrcode.CheckViolation, ConstraintName: capacityConstraint}, ErrConflict},
+		{"deadline inside a transaction, before COMMIT", uncommitted(fmt.Errorf("lock: %w", context.DeadlineExceeded)), ErrUnavailable},
 		{"deadline after sending", fmt.Errorf("commit: %w", context.DeadlineExceeded), ErrOutcomeUnknown},
 		{"connection broke after sending", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), nil},
 	}
@@ -42,5 +42,20 @@ func TestClassifyWrite(t *testing.T) {
 		if c.want == ErrOutcomeUnknown && errors.Is(got, ErrUnavailable) {
 			t.Errorf("%s: an unknown outcome is also called unavailable", c.name)
 		}
+	}
+}
+
+// The capacity CHECK catching a write is a retryable conflict for naive,
+// whose stale absolute write it was, and stays an internal error for a
+// safe strategy, whose SQL it would prove wrong.
+func TestCapacityCheckIsAConflictOnlyForUnsafeStrategies(t *testing.T) {
+	violation := &pgconn.PgError{Code: pgerrcode.CheckViolation, ConstraintName: capacityConstraint}
+	naive, _ := LookupStrategy("naive")
+	atomic, _ := LookupStrategy("atomic")
+	if err := caughtBySafetyNet(naive, violation); !errors.Is(err, ErrConflict) {
+		t.Errorf("naive: %v, want conflict", err)
+	}
+	if err := caughtBySafetyNet(atomic, violation); errors.Is(err, ErrConflict) || isDomain(err) {
+		t.Errorf("atomic: %v, want the raw error", err)
 	}
 }

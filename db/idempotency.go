@@ -58,7 +58,7 @@ func (s *Store) Idempotently(ctx context.Context, key IdempotencyKey, policy TxP
 		return withConn(ctx, s.Pool, func(conn *pgxpool.Conn) error {
 			return pgx.BeginTxFunc(ctx, conn, policy.Options, func(tx pgx.Tx) (err error) {
 				resp, replayed, err = s.runOnce(ctx, tx, key, do)
-				return err
+				return uncommitted(err)
 			})
 		})
 	})

@@ -12,7 +12,10 @@ import (
 const claimIdempotencyKey = `-- name: ClaimIdempotencyKey :execrows
 INSERT INTO idempotency_keys (key, fingerprint, status, body, expires_at)
 VALUES ($1, $2, 0, '', clock_timestamp() + make_interval(secs => $3::integer))
-    ON CONFLICT (key) DO NOTHING
+    ON CONFLICT (key) DO UPDATE
+   SET fingerprint = excluded.fingerprint, status = 0, body = '',
+       created_at = clock_timestamp(), expires_at = excluded.expires_at
+ WHERE idempotency_keys.expires_at <= clock_timestamp()
 `
 
 type ClaimIdempotencyKeyParams struct {
@@ -23,6 +26,10 @@ type ClaimIdempotencyKeyParams struct {
 
 // ClaimIdempotencyKey inserts the key if nobody holds it: 1 row means this
 // transaction owns it; 0 rows means a committed request already used it.
+// A key past its retention that no sweeper has deleted yet is claimed
+// afresh. DO UPDATE (rather than DO NOTHING) also locks an existing row,
+// so a sweeper cannot delete it between this claim and the read of its
+// stored answer.
 func (q *Queries) ClaimIdempotencyKey(ctx context.Context, arg ClaimIdempotencyKeyParams) (int64, error) {
 	result, err := q.db.Exec(ctx, claimIdempotencyKey, arg.Key, arg.Fingerprint, arg.TtlSeconds)
 	if err != nil {
@@ -36,7 +43,10 @@ INSERT INTO idempotency_keys (key, fingerprint, status, body, expires_at)
 SELECT k.key, f.fingerprint, 0, '', clock_timestamp() + make_interval(secs => $1::integer)
   FROM unnest($2::text[]) WITH ORDINALITY AS k (key, ord)
   JOIN unnest($3::text[]) WITH ORDINALITY AS f (fingerprint, ord) ON f.ord = k.ord
-    ON CONFLICT (key) DO NOTHING
+    ON CONFLICT (key) DO UPDATE
+   SET fingerprint = excluded.fingerprint, status = 0, body = '',
+       created_at = clock_timestamp(), expires_at = excluded.expires_at
+ WHERE idempotency_keys.expires_at <= clock_timestamp()
 RETURNING key
 `
 
@@ -46,8 +56,8 @@ type ClaimIdempotencyKeysParams struct {
 	Fingerprints []string
 }
 
-// ClaimIdempotencyKeys is ClaimIdempotencyKey for a batch; it returns the
-// keys it claimed (the others were used before).
+// ClaimIdempotencyKeys is ClaimIdempotencyKey for a batch (whose keys are
+// distinct); it returns the keys it claimed (the others were used before).
 func (q *Queries) ClaimIdempotencyKeys(ctx context.Context, arg ClaimIdempotencyKeysParams) ([]string, error) {
 	rows, err := q.db.Query(ctx, claimIdempotencyKeys, arg.TtlSeconds, arg.Keys, arg.Fingerprints)
 	if err != nil {

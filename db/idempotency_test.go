@@ -148,3 +148,35 @@ func waitForLockWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A key past its retention that no sweeper has removed yet is a new key:
+// it is claimed afresh rather than replayed or refused as reused.
+func TestExpiredKeyIsClaimedAfresh(t *testing.T) {
+	pool := dbtest.NewPool(t, 4)
+	store := &db.Store{Pool: pool}
+	hotel := seedHotel(t, pool, 10)
+	ctx := testContext(t)
+	atomicStrategy := mustStrategy(t, "atomic")
+	run := func(fingerprint string) (db.StoredResponse, bool, error) {
+		key := db.IdempotencyKey{Key: "old", Fingerprint: fingerprint, Keep: time.Hour}
+		return store.Idempotently(ctx, key, db.ReadCommittedPolicy, func(ctx context.Context, b db.Booker) (db.StoredResponse, error) {
+			if _, err := b.Reserve(ctx, atomicStrategy, hotel.request("k", 1)); err != nil {
+				return db.StoredResponse{}, err
+			}
+			return db.StoredResponse{Status: 201, Body: []byte(fingerprint)}, nil
+		})
+	}
+	if _, _, err := run("first"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE idempotency_keys SET expires_at = clock_timestamp() - interval '1 second' WHERE key = 'old'`); err != nil {
+		t.Fatal(err)
+	}
+	resp, replayed, err := run("second")
+	if err != nil || replayed || string(resp.Body) != "second" {
+		t.Fatalf("expired key: %+v replayed %v err %v; want a fresh run", resp, replayed, err)
+	}
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 {
+		t.Fatalf("booked %d; want one booking per life of the key", totals.booked)
+	}
+}

@@ -155,7 +155,7 @@ func reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookReques
 		}
 	}
 	if err != nil {
-		return Booking{}, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, s.Name, classifyWrite(err))
+		return Booking{}, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, s.Name, classifyWrite(caughtBySafetyNet(s, err)))
 	}
 	return booking, nil
 }
@@ -174,7 +174,7 @@ func reserveOnce(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRe
 		if s.Tx == nil {
 			return book(conn)
 		}
-		return pgx.BeginTxFunc(ctx, conn, *s.Tx, func(tx pgx.Tx) error { return book(tx) })
+		return pgx.BeginTxFunc(ctx, conn, *s.Tx, func(tx pgx.Tx) error { return uncommitted(book(tx)) })
 	})
 	return booking, err
 }

@@ -83,9 +83,22 @@ const (
 	conflict                    // lost a race; retry
 	inProgress                  // the same idempotency key is still running; retry it
 	expired                     // the hold expired before the confirm
-	failed                      // certainly did nothing: refused before sending, 4xx, or "unavailable"
+	failed                      // certainly did nothing: refused before sending, or a 4xx
+	unavailable                 // this attempt did nothing ("unavailable"); an earlier one may have
 	unknown                     // sent, but no answer: it may or may not have happened
 )
+
+// final reports whether an answer is one the server stores under an
+// idempotency key: once an attempt's outcome was unknown, only such an
+// answer tells what became of it. conflict, unavailable or in progress
+// speak of this attempt alone, while the lost one may still book.
+func (o outcome) final() bool {
+	switch o {
+	case succeeded, soldOut, insufficient, expired, failed:
+		return true
+	}
+	return false
+}
 
 // readTimeout is the least time an availability check is given.
 const readTimeout = 10 * time.Second
@@ -174,7 +187,10 @@ func (a *api) post(ctx context.Context, path string, body any, key string, timeo
 		return expired, reply{}, nil
 	}
 	err = fmt.Errorf("POST %s: status %d %s", url, resp.StatusCode, e.Error.Code)
-	if resp.StatusCode >= 500 && e.Error.Code != "unavailable" {
+	switch {
+	case e.Error.Code == "unavailable":
+		return unavailable, reply{}, err
+	case resp.StatusCode >= 500:
 		// Only "unavailable" promises that nothing was written; any other
 		// server error (outcome_unknown, a proxy's 502) may hide a booking.
 		return unknown, reply{}, err

@@ -99,7 +99,7 @@ func (c *client) run(ctx context.Context) {
 			if !c.afterError(ctx, &errorsInARow) {
 				return
 			}
-		case failed:
+		case failed, unavailable:
 			if !c.afterError(ctx, &errorsInARow) {
 				return
 			}
@@ -145,13 +145,21 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 		key = fmt.Sprintf("%s-%d-%d", c.runID, c.id, c.seq)
 	}
 	timeout := c.cfg.RequestTimeout
+	lost := false // an attempt's outcome was unknown: it may still book
 	for attempt := 1; ; attempt++ {
 		result, r, _ := c.api.post(ctx, path, body, key, timeout)
 		if r.Replayed {
 			c.stats.replayed.Add(1)
 		}
-		retry := key != "" && (result == unknown || result == inProgress)
-		if !retry || attempt >= c.cfg.MaxErrors || ctx.Err() != nil {
+		if key == "" || result.final() || (!lost && result != unknown && result != inProgress) {
+			return result, r
+		}
+		lost = lost || result == unknown
+		if attempt >= c.cfg.MaxErrors || ctx.Err() != nil {
+			if lost {
+				// The lost attempt may yet book: its rooms stay "maybe".
+				return unknown, r
+			}
 			return result, r
 		}
 		if result == unknown {

@@ -18,9 +18,16 @@ SELECT set_config('lock_timeout', @timeout::text, true);
 -- name: ClaimIdempotencyKey :execrows
 -- ClaimIdempotencyKey inserts the key if nobody holds it: 1 row means this
 -- transaction owns it; 0 rows means a committed request already used it.
+-- A key past its retention that no sweeper has deleted yet is claimed
+-- afresh. DO UPDATE (rather than DO NOTHING) also locks an existing row,
+-- so a sweeper cannot delete it between this claim and the read of its
+-- stored answer.
 INSERT INTO idempotency_keys (key, fingerprint, status, body, expires_at)
 VALUES (@key, @fingerprint, 0, '', clock_timestamp() + make_interval(secs => @ttl_seconds::integer))
-    ON CONFLICT (key) DO NOTHING;
+    ON CONFLICT (key) DO UPDATE
+   SET fingerprint = excluded.fingerprint, status = 0, body = '',
+       created_at = clock_timestamp(), expires_at = excluded.expires_at
+ WHERE idempotency_keys.expires_at <= clock_timestamp();
 
 -- name: StoreIdempotentResponse :exec
 -- StoreIdempotentResponse records the outcome to replay, before COMMIT.
@@ -59,13 +66,16 @@ SELECT k.key::text AS key
  WHERE pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(k.key));
 
 -- name: ClaimIdempotencyKeys :many
--- ClaimIdempotencyKeys is ClaimIdempotencyKey for a batch; it returns the
--- keys it claimed (the others were used before).
+-- ClaimIdempotencyKeys is ClaimIdempotencyKey for a batch (whose keys are
+-- distinct); it returns the keys it claimed (the others were used before).
 INSERT INTO idempotency_keys (key, fingerprint, status, body, expires_at)
 SELECT k.key, f.fingerprint, 0, '', clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
   FROM unnest(@keys::text[]) WITH ORDINALITY AS k (key, ord)
   JOIN unnest(@fingerprints::text[]) WITH ORDINALITY AS f (fingerprint, ord) ON f.ord = k.ord
-    ON CONFLICT (key) DO NOTHING
+    ON CONFLICT (key) DO UPDATE
+   SET fingerprint = excluded.fingerprint, status = 0, body = '',
+       created_at = clock_timestamp(), expires_at = excluded.expires_at
+ WHERE idempotency_keys.expires_at <= clock_timestamp()
 RETURNING key;
 
 -- name: GetIdempotentResponses :many
