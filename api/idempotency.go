@@ -110,6 +110,12 @@ func toStored(status int, body any, err error) (db.StoredResponse, error) {
 
 // writeStored answers with a stored response.
 func (s *Server) writeStored(w http.ResponseWriter, resp db.StoredResponse, replayed bool) {
+	if resp.Status >= 400 {
+		var stored errorBody
+		if json.Unmarshal(resp.Body, &stored) == nil {
+			recordCode(w, stored.Error.Code)
+		}
+	}
 	if replayed {
 		w.Header().Set(IdempotentReplayedHeader, "true")
 	}

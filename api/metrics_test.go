@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -28,6 +29,10 @@ func TestMetrics(t *testing.T) {
 	f.do(t, "POST", f.reservePath(0, "atomic"), `{"name":"a","rooms":3}`)
 	f.do(t, "POST", f.reservePath(0, "atomic"), `{"name":"b","rooms":1}`)
 	f.do(t, "POST", f.reservePath(0, "nope"), `{"name":"b","rooms":1}`)
+	// A refusal stored under a key, and its replay, count as what they are.
+	keyed := http.Header{"Idempotency-Key": {"m-1"}}
+	f.send(t, "POST", f.reservePath(0, "atomic"), `{"name":"c","rooms":1}`, keyed)
+	f.send(t, "POST", f.reservePath(0, "atomic"), `{"name":"c","rooms":1}`, keyed)
 	metrics.SerializationRetry("serializable")
 
 	resp, err := server.Client().Get(server.URL + "/metrics")
@@ -38,9 +43,9 @@ func TestMetrics(t *testing.T) {
 	text := readAll(t, resp)
 	for _, want := range []string{
 		`evento_requests_total{code="ok",mode="atomic",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 1`,
-		`evento_requests_total{code="sold_out",mode="atomic",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 1`,
+		`evento_requests_total{code="sold_out",mode="atomic",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 3`,
 		`evento_requests_total{code="unknown_mode",mode="unknown",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 1`,
-		`evento_request_duration_seconds_count{mode="atomic",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 2`,
+		`evento_request_duration_seconds_count{mode="atomic",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 4`,
 		`evento_serialization_retries_total{strategy="serializable"} 1`,
 		`evento_pool_max_connections 4`,
 		`go_goroutines`,

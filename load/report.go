@@ -153,6 +153,11 @@ func BuildReport(meta Meta, res Result, observed []Observed) (Report, error) {
 	if window > 0 {
 		r.ReservationsPerSecond = float64(res.Requests.Success) / window
 	}
+	if r.SelloutSeconds != nil && !r.Totals.SoldOut && r.Holds.Expired > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"%d rooms are free at the end: abandoned holds expired after the clients had seen the hotels sold out and stopped",
+			r.Totals.Assigned-r.Totals.Booked-r.Totals.Locked))
+	}
 	if meta.VerifiedBy == "api" {
 		r.Notes = append(r.Notes, "verified through the API only: booked is the counter, so a lost update shows only as fewer rooms than were acknowledged; give DATABASE_URL to compare with the reservation rows")
 	}
@@ -201,8 +206,11 @@ func (r Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "\nrequests: %d reservations made, %d conflicts, %d insufficient, %d sold out, %d errors, %d retries, %d availability checks, %d unknown outcomes (%d rooms)\n",
 		q.Success, q.Conflict, q.Insufficient, q.SoldOut, q.Error, q.Retries, q.Checks, r.Unknown.Requests, r.Unknown.Rooms)
 	sellout := "did not sell out"
-	if r.SelloutSeconds != nil {
+	switch {
+	case r.SelloutSeconds != nil && r.Totals.SoldOut:
 		sellout = fmt.Sprintf("sold out in %.2fs", *r.SelloutSeconds)
+	case r.SelloutSeconds != nil:
+		sellout = fmt.Sprintf("clients saw every hotel sold out after %.2fs, then expired holds gave rooms back", *r.SelloutSeconds)
 	}
 	fmt.Fprintf(&b, "time: %s, %.1f reservations/s, run %.2fs\n", sellout, r.ReservationsPerSecond, r.ElapsedSeconds)
 	l := r.LatencyMs

@@ -34,7 +34,21 @@ func newCompareCommand() *ffcli.Command {
 		ShortHelp:  "Run every chosen strategy on the same workload and print one table.",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
-		Exec:       noArgs(func(ctx context.Context) error { return runCompare(ctx, cfg) }),
+		Exec: noArgs(func(ctx context.Context) error {
+			var misplaced error
+			fs.Visit(func(f *flag.Flag) {
+				switch f.Name {
+				case "strategy", "mode":
+					misplaced = usagef("compare takes --strategies, not --%s", f.Name)
+				case "expect":
+					misplaced = usagef("--expect applies to evento run; compare reports every verdict")
+				}
+			})
+			if misplaced != nil {
+				return misplaced
+			}
+			return runCompare(ctx, cfg)
+		}),
 	}
 }
 

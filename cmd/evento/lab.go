@@ -23,25 +23,29 @@ type lab struct {
 	urls     []string
 }
 
-func openLab(ctx context.Context, cfg runConfig) (l *lab, err error) {
-	l = &lab{}
-	defer func() {
-		if err != nil {
-			l.close()
-		}
-	}()
-	if l.database, err = cfg.db.resolve(ctx, cfg.servers*cfg.pool+20); err != nil {
+func openLab(ctx context.Context, cfg runConfig) (*lab, error) {
+	l := &lab{}
+	if err := l.open(ctx, cfg); err != nil {
+		l.close()
 		return nil, err
+	}
+	return l, nil
+}
+
+// open fills l step by step; close undoes whatever it got to.
+func (l *lab) open(ctx context.Context, cfg runConfig) (err error) {
+	if l.database, err = cfg.db.resolve(ctx, cfg.servers*cfg.pool+20); err != nil {
+		return err
 	}
 	if l.pool, err = db.OpenPool(ctx, l.database.URL, 4); err != nil {
-		return nil, err
+		return err
 	}
 	if err := db.Migrate(ctx, l.pool); err != nil {
-		return nil, err
+		return err
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("find the evento binary to start servers: %w", err)
+		return fmt.Errorf("find the evento binary to start servers: %w", err)
 	}
 	l.servers, err = load.StartServers(ctx, load.ServerSpec{
 		Executable:  exe,
@@ -54,12 +58,12 @@ func openLab(ctx context.Context, cfg runConfig) (l *lab, err error) {
 		},
 	}, cfg.servers)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, s := range l.servers {
 		l.urls = append(l.urls, s.URL)
 	}
-	return l, nil
+	return nil
 }
 
 // close stops the servers, then the database; it reports how the servers
@@ -125,8 +129,6 @@ func (l *lab) experiment(ctx context.Context, cfg runConfig, strategy string, th
 		delta := after.Sub(before)
 		report.Server = &delta
 	}
-	if report.Requests.Error > 0 {
-		report.Notes = append(report.Notes, fmt.Sprintf("%d requests failed or timed out (transport errors or 5xx); with idempotency keys their outcomes were recovered by resending; otherwise the servers' warnings say why", report.Requests.Error))
-	}
+	report.Notes = append(report.Notes, errorNote(report, cfg.load.noIdempotency)...)
 	return report, nil
 }

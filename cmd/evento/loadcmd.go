@@ -121,9 +121,7 @@ func runLoad(ctx context.Context, cfg loadConfig) error {
 		report.Notes = append(report.Notes, fmt.Sprintf(
 			"the event already had %d rooms booked before this load; the ledger is compared with the rooms booked since", bookedBefore))
 	}
-	if report.Requests.Error > 0 {
-		report.Notes = append(report.Notes, fmt.Sprintf("%d requests failed (transport errors or 5xx); the servers' logs say why (a common cause: more server connections than PostgreSQL's max_connections)", report.Requests.Error))
-	}
+	report.Notes = append(report.Notes, errorNote(report, cfg.load.noIdempotency)...)
 	return cfg.load.finish(ctx, report, os.Stdout)
 }
 

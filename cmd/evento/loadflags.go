@@ -60,11 +60,23 @@ func (f *loadFlags) validate() (load.Range, error) {
 	if _, ok := db.LookupStrategy(f.strategy); !ok {
 		return load.Range{}, usagef("unknown strategy %q; strategies: %s", f.strategy, db.StrategyNames())
 	}
-	if f.clients < 1 || f.maxRooms < 1 || f.maxRooms > maxRoomsPerRequest || f.conns < 1 {
-		return load.Range{}, usagef("--clients and --conns must be at least 1, --max-rooms between 1 and %d", maxRoomsPerRequest)
-	}
-	if f.holds < 0 || f.holds > 1 || f.abandon < 0 || f.abandon > 1 || f.holdTTL < time.Second || f.holdTTL > time.Hour || f.holdTTL%time.Second != 0 {
-		return load.Range{}, usagef("--holds and --abandon are shares from 0 to 1; --hold-ttl whole seconds from 1s to 1h")
+	switch {
+	case f.clients < 1:
+		return load.Range{}, usagef("--clients must be at least 1, got %d", f.clients)
+	case f.conns < 1:
+		return load.Range{}, usagef("--conns must be at least 1, got %d", f.conns)
+	case f.maxRooms < 1 || f.maxRooms > maxRoomsPerRequest:
+		return load.Range{}, usagef("--max-rooms must be between 1 and %d, got %d", maxRoomsPerRequest, f.maxRooms)
+	case f.requestTimeout <= 0:
+		return load.Range{}, usagef("--client-timeout must be positive, got %s", f.requestTimeout)
+	case f.timeout <= 0:
+		return load.Range{}, usagef("--timeout must be positive, got %s", f.timeout)
+	case f.holds < 0 || f.holds > 1:
+		return load.Range{}, usagef("--holds is a share from 0 to 1, got %g", f.holds)
+	case f.abandon < 0 || f.abandon > 1:
+		return load.Range{}, usagef("--abandon is a share from 0 to 1, got %g", f.abandon)
+	case f.holdTTL < time.Second || f.holdTTL > time.Hour || f.holdTTL%time.Second != 0:
+		return load.Range{}, usagef("--hold-ttl must be whole seconds from 1s to 1h, got %s", f.holdTTL)
 	}
 	if f.expect != "" && f.expect != load.Consistent {
 		return load.Range{}, usagef(`--expect takes "consistent"`)
@@ -139,4 +151,19 @@ func observedFromRecords(records []db.HotelRecord) []load.Observed {
 		}
 	}
 	return observed
+}
+
+// errorNote explains failed requests in the terms of the run.
+func errorNote(report load.Report, noIdempotency bool) []string {
+	n := report.Requests.Error
+	switch {
+	case n == 0:
+		return nil
+	case report.Unknown.Requests == 0 && !noIdempotency:
+		return []string{fmt.Sprintf("%d requests failed or timed out; every booking among them was resent with its idempotency key until its outcome was known", n)}
+	case noIdempotency:
+		return []string{fmt.Sprintf("%d requests failed or timed out; without idempotency keys a booking whose answer was lost is never resent, so its rooms stay unknown", n)}
+	default:
+		return []string{fmt.Sprintf("%d requests failed or timed out; the servers' warnings say why (a common cause: more server connections than PostgreSQL's max_connections)", n)}
+	}
 }

@@ -129,6 +129,12 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"--expect", "perfect"},
 		{"bogus-subcommand"},
 		{"load", "--event", "1"},
+		{"--client-timeout", "0"},
+		{"--hold-ttl", "1500ms"},
+		{"compare", "--strategy", "atomic"},
+		{"compare", "--expect", "consistent"},
+		{"serve", "--addr", "nope"},
+		{"run", "extra"},
 	}
 	for _, args := range cases {
 		r := runEvento(t, nil, args...)
@@ -143,8 +149,10 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 }
 
 func TestUnreachableDatabaseURLFailsFastInOneLine(t *testing.T) {
-	r := runEvento(t, []string{"DATABASE_URL=postgres://postgres@127.0.0.1:1/evento"}, "seed")
-	if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "127.0.0.1:1") {
-		t.Fatalf("exit %d, stderr %q; want exit 2 and one line naming 127.0.0.1:1", r.exit, r.stderr)
+	for _, args := range [][]string{{"seed"}, {"migrate"}, {"--clients", "5"}, {"compare"}, {"bench"}} {
+		r := runEvento(t, []string{"DATABASE_URL=postgres://postgres@127.0.0.1:1/evento"}, args...)
+		if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "127.0.0.1:1") {
+			t.Errorf("evento %v: exit %d, stderr %q; want exit 2 and one line naming 127.0.0.1:1", args, r.exit, r.stderr)
+		}
 	}
 }

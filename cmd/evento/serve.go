@@ -60,6 +60,9 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if cfg.pool < 1 || cfg.maxRooms < 1 || cfg.maxRooms > maxRoomsPerRequest || cfg.sweepEvery <= 0 || cfg.keepKeys < time.Second || cfg.batchMax < 1 || cfg.batchWindow < 0 {
 		return usagef("--pool must be at least 1, --max-rooms between 1 and %d, --sweep-every positive, --keep-idempotency-keys at least 1s, --batch-max at least 1", maxRoomsPerRequest)
 	}
+	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
+		return usagef("--addr %q: %v", cfg.addr, err)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	database, err := cfg.db.resolve(ctx, cfg.pool+10)
 	if err != nil {
