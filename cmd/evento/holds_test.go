@@ -13,7 +13,9 @@ import (
 func TestRunWithHoldsLeaksNothing(t *testing.T) {
 	url := dbtest.NewURL(t)
 	r := runEvento(t, []string{"DATABASE_URL=" + url},
-		"--clients", "60", "--strategy", "atomic", "--rooms", "20", "--hotels", "2", "--servers", "2",
+		// One room per booking: some 40 holds, of which about 12 abandoned,
+		// so the run cannot miss any of the three fates.
+		"--clients", "60", "--strategy", "atomic", "--rooms", "40", "--hotels", "2", "--servers", "2", "--max-rooms", "1",
 		"--think", "0", "--holds", "0.5", "--abandon", "0.3", "--hold-ttl", "1s", "--seed", "5",
 		"--json", "--expect", "consistent")
 	if r.exit != 0 {
