@@ -41,6 +41,16 @@ type Hotel struct {
 	Name string
 }
 
+type HotelAvailabilityRow struct {
+	ID        int64
+	EventID   int64
+	HotelID   int64
+	HotelName string
+	Assigned  int32
+	Reserved  int32
+	Locked    int32
+}
+
 type IdempotencyKeyRow struct {
 	Key         string
 	Fingerprint string

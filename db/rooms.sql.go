@@ -22,19 +22,10 @@ func (q *Queries) EventExists(ctx context.Context, eventID int64) (bool, error) 
 }
 
 const getHotelAvailability = `-- name: GetHotelAvailability :one
-SELECT ehr.event_id,
-       ehr.hotel_id,
-       h.name AS hotel_name,
-       ehr.assigned,
-       ehr.reserved,
-       ehr.locked - coalesce((SELECT sum(o.rooms) FROM holds AS o
-                               WHERE o.event_hotel_rooms_id = ehr.id
-                                 AND o.state = 'held'
-                                 AND o.expires_at <= clock_timestamp()), 0)::integer AS locked
-  FROM event_hotel_rooms AS ehr
-  JOIN hotels AS h ON h.id = ehr.hotel_id
- WHERE ehr.event_id = $1
-   AND ehr.hotel_id = $2
+SELECT event_id, hotel_id, hotel_name, assigned, reserved, locked
+  FROM hotel_availability
+ WHERE event_id = $1
+   AND hotel_id = $2
 `
 
 type GetHotelAvailabilityParams struct {
@@ -51,10 +42,8 @@ type GetHotelAvailabilityRow struct {
 	Locked    int32
 }
 
-// GetHotelAvailability is what clients are shown. Unlike GetHotelRooms, it
-// does not count rooms of holds past their expiry, even before a sweeper
-// has given them back: the next booking that needs them will (see
-// ExpireHotelHolds in holds.sql).
+// GetHotelAvailability is what clients are shown (the hotel_availability
+// view: overdue holds do not count), not what strategies decide from.
 func (q *Queries) GetHotelAvailability(ctx context.Context, arg GetHotelAvailabilityParams) (GetHotelAvailabilityRow, error) {
 	row := q.db.QueryRow(ctx, getHotelAvailability, arg.EventID, arg.HotelID)
 	var i GetHotelAvailabilityRow
@@ -124,19 +113,10 @@ func (q *Queries) GetHotelRooms(ctx context.Context, arg GetHotelRoomsParams) (G
 }
 
 const listEventAvailability = `-- name: ListEventAvailability :many
-SELECT ehr.event_id,
-       ehr.hotel_id,
-       h.name AS hotel_name,
-       ehr.assigned,
-       ehr.reserved,
-       ehr.locked - coalesce((SELECT sum(o.rooms) FROM holds AS o
-                               WHERE o.event_hotel_rooms_id = ehr.id
-                                 AND o.state = 'held'
-                                 AND o.expires_at <= clock_timestamp()), 0)::integer AS locked
-  FROM event_hotel_rooms AS ehr
-  JOIN hotels AS h ON h.id = ehr.hotel_id
- WHERE ehr.event_id = $1
- ORDER BY ehr.hotel_id
+SELECT event_id, hotel_id, hotel_name, assigned, reserved, locked
+  FROM hotel_availability
+ WHERE event_id = $1
+ ORDER BY hotel_id
 `
 
 type ListEventAvailabilityRow struct {
