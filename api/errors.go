@@ -40,6 +40,11 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// body is the JSON every error answers with.
+func (e *Error) body() errorBody {
+	return errorBody{Error: errorDetail{Code: e.Code, Message: e.Message}}
+}
+
 func invalid(message string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: message}
 }
@@ -112,5 +117,5 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if apiErr.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, apiErr.Status, errorBody{Error: errorDetail{Code: apiErr.Code, Message: apiErr.Message}}, s.log)
+	writeJSON(w, apiErr.Status, apiErr.body(), s.log)
 }

@@ -136,7 +136,7 @@ func (s *Server) handleReleaseHold(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.QueryTimeout)
+	ctx, cancel := s.writeContext(r)
 	defer cancel()
 	if err := s.store.ReleaseHold(ctx, ref); err != nil {
 		s.writeError(w, r, err)

@@ -62,14 +62,10 @@ func validKey(key string) bool {
 }
 
 // perform runs act, once per idempotency key when the client sent one,
-// and writes the answer (the stored one on a replay).
-//
-// A write, once started, runs to its end even if the client goes away (a
-// client-side timeout): cancelling it halfway would turn every timeout into
-// a rollback race, and with a key the stored outcome is exactly what the
-// client's retry needs. It is still bounded by the query timeout.
+// and writes the answer (the stored one on a replay). It runs on
+// writeContext: a started write outlives its client.
 func (s *Server) perform(w http.ResponseWriter, r *http.Request, key *db.IdempotencyKey, policy db.TxPolicy, act action) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.QueryTimeout)
+	ctx, cancel := s.writeContext(r)
 	defer cancel()
 	if key == nil {
 		status, body, err := act(ctx, s.store)
@@ -99,7 +95,7 @@ func toStored(status int, body any, err error) (db.StoredResponse, error) {
 		if !storedCodes[apiErr.Code] {
 			return db.StoredResponse{}, err
 		}
-		status, body = apiErr.Status, errorBody{Error: errorDetail{Code: apiErr.Code, Message: apiErr.Message}}
+		status, body = apiErr.Status, apiErr.body()
 	}
 	encoded, err := json.Marshal(body)
 	if err != nil {

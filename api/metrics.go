@@ -69,7 +69,7 @@ func (m *Metrics) handler() http.Handler {
 func (m *Metrics) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		started := time.Now()
-		rec := &outcomeRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &outcomeRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		route, mode := r.Pattern, "-"
 		if route == "" {
@@ -93,13 +93,7 @@ func (m *Metrics) instrument(next http.Handler) http.Handler {
 // outcomeRecorder remembers the error code writeError answered with.
 type outcomeRecorder struct {
 	http.ResponseWriter
-	status int
-	code   string
-}
-
-func (o *outcomeRecorder) WriteHeader(status int) {
-	o.status = status
-	o.ResponseWriter.WriteHeader(status)
+	code string
 }
 
 // recordCode tells the metrics which error code a response carried.

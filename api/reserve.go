@@ -67,7 +67,7 @@ func (s *Server) handleReserve(w http.ResponseWriter, r *http.Request) {
 func (s *Server) reserveInBatch(w http.ResponseWriter, r *http.Request, req db.BookRequest, key *db.IdempotencyKey,
 	answer func(db.Booking, error) (int, any, error),
 ) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.QueryTimeout)
+	ctx, cancel := s.writeContext(r)
 	defer cancel()
 	res := s.store.Batcher.Submit(ctx, db.BatchRequest{
 		Book: req, Key: key,

@@ -96,9 +96,19 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// queryContext bounds a request's time in the database.
+// queryContext bounds a read's time in the database; the read stops when
+// its client goes away.
 func (s *Server) queryContext(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), s.opts.QueryTimeout)
+}
+
+// writeContext bounds a write's time in the database. A write, once
+// started, runs to its end even if the client goes away (a client-side
+// timeout): cancelling it halfway would turn every timeout into a rollback
+// race, and with an idempotency key the stored outcome is exactly what the
+// client's retry needs.
+func (s *Server) writeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.QueryTimeout)
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {

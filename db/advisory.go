@@ -16,11 +16,8 @@ func bookAdvisory(ctx context.Context, q *Queries, req BookRequest) (Booking, er
 	} else if err != nil {
 		return Booking{}, fmt.Errorf("lock hotel key: %w", err)
 	}
-	rooms, err := q.GetHotelRooms(ctx, GetHotelRoomsParams{EventID: req.EventID, HotelID: req.HotelID})
+	rooms, err := readFitting(ctx, q, req)
 	if err != nil {
-		return Booking{}, fmt.Errorf("read hotel rooms: %w", err)
-	}
-	if err := checkFits(rooms.Assigned-rooms.Reserved-rooms.Locked, req.Rooms); err != nil {
 		return Booking{}, err
 	}
 	id, err := q.AdvisoryBook(ctx, AdvisoryBookParams{EventHotelRoomsID: rooms.ID, Name: req.Name, Rooms: req.Rooms})

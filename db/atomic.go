@@ -30,14 +30,7 @@ func bookAtomic(ctx context.Context, q *Queries, req BookRequest) (Booking, erro
 // two statements (a hold released or expired), and then the honest answer
 // is a retryable conflict rather than a shortfall that is no longer true.
 func explainRefusal(ctx context.Context, q *Queries, req BookRequest) error {
-	rooms, err := q.GetHotelRooms(ctx, GetHotelRoomsParams{EventID: req.EventID, HotelID: req.HotelID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return hotelNotFound(req.EventID, req.HotelID)
-	}
-	if err != nil {
-		return fmt.Errorf("read hotel rooms after refusal: %w", err)
-	}
-	if err := checkFits(rooms.Assigned-rooms.Reserved-rooms.Locked, req.Rooms); err != nil {
+	if _, err := readFitting(ctx, q, req); err != nil {
 		return err
 	}
 	return ErrConflict

@@ -130,18 +130,10 @@ func classifyWrite(err error) error {
 	switch {
 	case errors.As(err, &acquire), pgconn.SafeToRetry(err):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	case errors.As(err, &notCommitted):
-		// It failed inside a transaction, before COMMIT was sent: the
-		// transaction is rolled back, whatever became of the connection.
-		if IsUnavailable(err) {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		return err
-	case errors.As(err, &pgErr):
-		if IsUnavailable(err) {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		return err
+	case errors.As(err, &notCommitted), errors.As(err, &pgErr):
+		// It failed inside a transaction before COMMIT was sent, or
+		// PostgreSQL itself refused it: either way nothing was committed.
+		return classify(err)
 	case IsUnavailable(err) || errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 	default:
@@ -152,14 +144,10 @@ func classifyWrite(err error) error {
 // asConflict recognises PostgreSQL's answers that mean "a concurrent
 // transaction got in the way; nothing was written; try again".
 func asConflict(err error) error {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
+	if !isSerializationFailure(err) {
 		return nil
 	}
-	if pgErr.Code == pgerrcode.SerializationFailure || pgErr.Code == pgerrcode.DeadlockDetected {
-		return fmt.Errorf("%w: %w", ErrConflict, err)
-	}
-	return nil
+	return fmt.Errorf("%w: %w", ErrConflict, err)
 }
 
 // caughtBySafetyNet maps an unsafe strategy's write that hit the schema's

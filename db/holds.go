@@ -74,7 +74,7 @@ func holdRooms(ctx context.Context, q *Queries, req HoldRequest) (Hold, error) {
 	}, nil
 }
 
-// confirmHold books a live hold. replayed is true when the hold had already
+// confirmHeld books a live hold. replayed is true when the hold had already
 // been confirmed: the booking returned is that earlier one, not a new one.
 func confirmHeld(ctx context.Context, q *Queries, ref HoldRef) (booking Booking, replayed bool, err error) {
 	row, err := q.ConfirmHold(ctx, ConfirmHoldParams{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID})
@@ -82,7 +82,7 @@ func confirmHeld(ctx context.Context, q *Queries, ref HoldRef) (booking Booking,
 		return Booking{ReservationID: row.ID, EventID: ref.EventID, HotelID: ref.HotelID, Rooms: row.Number}, false, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return Booking{}, false, fmt.Errorf("confirm hold %d: %w", ref.HoldID, err)
+		return Booking{}, false, err
 	}
 	hold, err := readHold(ctx, q, ref)
 	if err != nil {
@@ -92,17 +92,17 @@ func confirmHeld(ctx context.Context, q *Queries, ref HoldRef) (booking Booking,
 	case HoldConfirmed:
 		return Booking{ReservationID: hold.ReservationID, EventID: ref.EventID, HotelID: ref.HotelID, Name: hold.Name, Rooms: hold.Rooms}, true, nil
 	case HoldReleased:
-		return Booking{}, false, fmt.Errorf("confirm hold %d: %w", ref.HoldID, ErrHoldReleased)
+		return Booking{}, false, ErrHoldReleased
 	case HoldExpired:
-		return Booking{}, false, fmt.Errorf("confirm hold %d: %w", ref.HoldID, ErrHoldExpired)
+		return Booking{}, false, ErrHoldExpired
 	default:
 		// Still held and not overdue after the confirm found it otherwise:
 		// only a concurrent change explains that. Let the client retry.
-		return Booking{}, false, fmt.Errorf("confirm hold %d: %w", ref.HoldID, ErrConflict)
+		return Booking{}, false, ErrConflict
 	}
 }
 
-// releaseHold gives a hold's rooms back. Releasing a hold that is already
+// releaseHeld gives a hold's rooms back. Releasing a hold that is already
 // released or expired succeeds (the rooms are back either way); a
 // confirmed hold cannot be released.
 func releaseHeld(ctx context.Context, q *Queries, ref HoldRef) error {
@@ -111,14 +111,14 @@ func releaseHeld(ctx context.Context, q *Queries, ref HoldRef) error {
 		return nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("release hold %d: %w", ref.HoldID, err)
+		return err
 	}
 	hold, err := readHold(ctx, q, ref)
 	if err != nil {
 		return err
 	}
 	if hold.State == HoldConfirmed {
-		return fmt.Errorf("release hold %d: %w", ref.HoldID, ErrHoldConfirmed)
+		return ErrHoldConfirmed
 	}
 	return nil
 }
@@ -129,7 +129,7 @@ func readHold(ctx context.Context, q *Queries, ref HoldRef) (Hold, error) {
 		return Hold{}, &NotFoundError{What: fmt.Sprintf("hold %d of event %d hotel %d", ref.HoldID, ref.EventID, ref.HotelID)}
 	}
 	if err != nil {
-		return Hold{}, fmt.Errorf("read hold %d: %w", ref.HoldID, err)
+		return Hold{}, err
 	}
 	state := row.State
 	if row.Overdue {

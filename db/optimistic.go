@@ -12,14 +12,8 @@ import (
 // it read; losing that race is ErrConflict, which the client retries. See
 // queries/optimistic.sql.
 func bookOptimistic(ctx context.Context, q *Queries, req BookRequest) (Booking, error) {
-	rooms, err := q.GetHotelRooms(ctx, GetHotelRoomsParams{EventID: req.EventID, HotelID: req.HotelID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Booking{}, hotelNotFound(req.EventID, req.HotelID)
-	}
+	rooms, err := readFitting(ctx, q, req)
 	if err != nil {
-		return Booking{}, fmt.Errorf("read hotel rooms: %w", err)
-	}
-	if err := checkFits(rooms.Assigned-rooms.Reserved-rooms.Locked, req.Rooms); err != nil {
 		return Booking{}, err
 	}
 	id, err := q.OptimisticBook(ctx, OptimisticBookParams{

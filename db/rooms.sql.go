@@ -60,18 +60,14 @@ func (q *Queries) GetHotelAvailability(ctx context.Context, arg GetHotelAvailabi
 
 const getHotelRooms = `-- name: GetHotelRooms :one
 
-SELECT ehr.id,
-       ehr.event_id,
-       ehr.hotel_id,
-       h.name AS hotel_name,
-       ehr.assigned,
-       ehr.reserved,
-       ehr.locked,
-       ehr.updated_at
-  FROM event_hotel_rooms AS ehr
-  JOIN hotels AS h ON h.id = ehr.hotel_id
- WHERE ehr.event_id = $1
-   AND ehr.hotel_id = $2
+SELECT id,
+       assigned,
+       reserved,
+       locked,
+       updated_at
+  FROM event_hotel_rooms
+ WHERE event_id = $1
+   AND hotel_id = $2
 `
 
 type GetHotelRoomsParams struct {
@@ -81,9 +77,6 @@ type GetHotelRoomsParams struct {
 
 type GetHotelRoomsRow struct {
 	ID        int64
-	EventID   int64
-	HotelID   int64
-	HotelName string
 	Assigned  int32
 	Reserved  int32
 	Locked    int32
@@ -95,15 +88,13 @@ type GetHotelRoomsRow struct {
 // exactly why the naive strategy overbooks and why every safe strategy either
 // locks (pessimistic.sql), re-checks inside its write (atomic.sql) or
 // detects a change since the read (optimistic.sql).
-// GetHotelRooms reads one hotel's counters for an event.
+// GetHotelRooms reads one hotel's counters for an event: what strategies
+// decide from (and optimistic's updated_at), nothing more, on the hot path.
 func (q *Queries) GetHotelRooms(ctx context.Context, arg GetHotelRoomsParams) (GetHotelRoomsRow, error) {
 	row := q.db.QueryRow(ctx, getHotelRooms, arg.EventID, arg.HotelID)
 	var i GetHotelRoomsRow
 	err := row.Scan(
 		&i.ID,
-		&i.EventID,
-		&i.HotelID,
-		&i.HotelName,
 		&i.Assigned,
 		&i.Reserved,
 		&i.Locked,

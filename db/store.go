@@ -15,7 +15,8 @@ import (
 type Store struct {
 	Pool *pgxpool.Pool
 	// RaceWindow, when positive, delays every booking write to widen the
-	// gap a race needs (see raceWindow). Zero in normal operation.
+	// gap a race needs (see raceWindow). Zero in normal operation. Batches
+	// ignore it: a batch has no gap between a read and a write.
 	RaceWindow time.Duration
 	// OnRetry, when set, is told each time a strategy's transaction is
 	// rerun after a serialization failure (metrics).
@@ -57,10 +58,7 @@ func (s *Store) Hotel(ctx context.Context, eventID, hotelID int64) (HotelAvailab
 	if err != nil {
 		return HotelAvailability{}, fmt.Errorf("read availability of event %d hotel %d: %w", eventID, hotelID, classify(err))
 	}
-	return HotelAvailability{
-		EventID: row.EventID, HotelID: row.HotelID, HotelName: row.HotelName,
-		Assigned: row.Assigned, Reserved: row.Reserved, Locked: row.Locked,
-	}, nil
+	return HotelAvailability(row), nil
 }
 
 // Event reads the availability of every hotel of an event. An event without
@@ -82,10 +80,7 @@ func (s *Store) Event(ctx context.Context, eventID int64) ([]HotelAvailability, 
 	}
 	hotels := make([]HotelAvailability, len(rows))
 	for i, row := range rows {
-		hotels[i] = HotelAvailability{
-			EventID: row.EventID, HotelID: row.HotelID, HotelName: row.HotelName,
-			Assigned: row.Assigned, Reserved: row.Reserved, Locked: row.Locked,
-		}
+		hotels[i] = HotelAvailability(row)
 	}
 	return hotels, nil
 }

@@ -37,9 +37,10 @@ type Strategy struct {
 	// Summary says in one line how the strategy avoids (or fails to avoid)
 	// overbooking.
 	Summary string
-	// Safe is false for strategies that can overbook under concurrency. It is
-	// documentation for people and for the tests; reports never trust it and
-	// judge a run from the database alone.
+	// Safe is false for strategies that can overbook under concurrency.
+	// Reports never trust it (they judge a run from the database alone);
+	// the tests use it, and a write of a safe strategy that hits the
+	// capacity CHECK is a bug reported as such (see caughtBySafetyNet).
 	Safe bool
 	// Tx, when set, runs Book inside one transaction with these options; nil
 	// runs each statement as its own transaction.

@@ -18,9 +18,9 @@ type api struct {
 	http    *http.Client
 	servers []string
 	next    atomic.Uint64 // round-robin position over servers
-	// timeout bounds booking requests (--client-timeout, which may be tiny
-	// on purpose); reads get at least readTimeout, so a provoked timeout is
-	// always a booking's.
+	// timeout is --client-timeout, which may be tiny on purpose: bookings
+	// start with it (client.send grows it on resends); reads get at least
+	// readTimeout, so a provoked timeout is always a booking's.
 	timeout time.Duration
 	// inFlight admits as many requests as there are connections. The
 	// others wait here, parked on a shallow stack, instead of deep inside

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 )
 
@@ -55,8 +56,7 @@ func (c *client) run(ctx context.Context) {
 		if c.cfg.HoldShare > 0 && c.rng.Float64() < c.cfg.HoldShare {
 			result = c.bookThroughHold(ctx, t, &b)
 		} else {
-			result, b.reply = c.send(ctx, fmt.Sprintf("/%d/%d/reserve/%s", t.EventID, t.HotelID, c.cfg.Strategy),
-				map[string]any{"name": c.name(), "rooms": b.rooms})
+			result, b.reply = c.send(ctx, c.reservePath(t), bookingBody{Name: c.name(), Rooms: b.rooms})
 		}
 		if ctx.Err() != nil && result != succeeded {
 			// The run was cut short; this answer says nothing about the
@@ -111,7 +111,7 @@ func (c *client) run(ctx context.Context) {
 // (never confirming nor releasing) for the --abandon share.
 func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outcome {
 	held, hold := c.send(ctx, fmt.Sprintf("/%d/%d/holds", t.EventID, t.HotelID),
-		map[string]any{"name": c.name(), "rooms": b.rooms, "ttl_seconds": int64(c.cfg.HoldTTL / time.Second)})
+		bookingBody{Name: c.name(), Rooms: b.rooms, TTLSeconds: int64(c.cfg.HoldTTL / time.Second)})
 	if held != succeeded {
 		if held == unknown {
 			// A hold that may exist books nothing; it expires on its own.
@@ -173,7 +173,18 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 	}
 }
 
-func (c *client) name() string { return fmt.Sprintf("client-%d", c.id) }
+func (c *client) name() string { return "client-" + strconv.Itoa(c.id) }
+
+func (c *client) reservePath(t Target) string {
+	return "/" + strconv.FormatInt(t.EventID, 10) + "/" + strconv.FormatInt(t.HotelID, 10) + "/reserve/" + c.cfg.Strategy
+}
+
+// bookingBody is what reserve and hold requests send.
+type bookingBody struct {
+	Name       string `json:"name"`
+	Rooms      int64  `json:"rooms"`
+	TTLSeconds int64  `json:"ttl_seconds,omitempty"`
+}
 
 func (c *client) recordUnknown(rooms int64) {
 	c.stats.unknownRequests.Add(1)

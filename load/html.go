@@ -162,11 +162,11 @@ func throughputChart(rows []ComparisonRow) barChart {
 		b := ch.bar(r.ReservationsPerSecond, top+(rowHeight-barHeight)/2, barHeight)
 		b.Class = "bar throughput " + verdictClass(r.Verdict)
 		b.Value = formatNumber(r.ReservationsPerSecond, 0) + "/s"
+		b.Title = fmt.Sprintf("%s: %s reservations/s (%s)", r.Strategy, formatNumber(r.ReservationsPerSecond, 1), r.Verdict)
 		if r.FastestSafe {
 			b.Value += " ★"
 			b.Title += ", the fastest safe strategy"
 		}
-		b.Title = fmt.Sprintf("%s: %s reservations/s (%s)", r.Strategy, formatNumber(r.ReservationsPerSecond, 1), r.Verdict)
 		g.Bars = []bar{b}
 		ch.Groups = append(ch.Groups, g)
 	}

@@ -156,9 +156,6 @@ func (s *ServerProcess) exitError() error {
 	return nil
 }
 
-// Log returns the last lines the server wrote to stderr.
-func (s *ServerProcess) Log() string { return s.stderr.String() }
-
 // StopServers stops every server, concurrently, and joins their errors.
 func StopServers(servers []*ServerProcess) error {
 	errs := make([]error, len(servers))

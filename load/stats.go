@@ -9,7 +9,7 @@ import (
 )
 
 // stats is shared by every client of a run. Counters are atomic; the
-// ledger and the histogram sit behind one mutex, taken once per reserve.
+// histogram and each hotel's ledger sit behind a mutex of their own.
 type stats struct {
 	start time.Time
 

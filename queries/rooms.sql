@@ -5,19 +5,16 @@
 -- detects a change since the read (optimistic.sql).
 
 -- name: GetHotelRooms :one
--- GetHotelRooms reads one hotel's counters for an event.
-SELECT ehr.id,
-       ehr.event_id,
-       ehr.hotel_id,
-       h.name AS hotel_name,
-       ehr.assigned,
-       ehr.reserved,
-       ehr.locked,
-       ehr.updated_at
-  FROM event_hotel_rooms AS ehr
-  JOIN hotels AS h ON h.id = ehr.hotel_id
- WHERE ehr.event_id = @event_id
-   AND ehr.hotel_id = @hotel_id;
+-- GetHotelRooms reads one hotel's counters for an event: what strategies
+-- decide from (and optimistic's updated_at), nothing more, on the hot path.
+SELECT id,
+       assigned,
+       reserved,
+       locked,
+       updated_at
+  FROM event_hotel_rooms
+ WHERE event_id = @event_id
+   AND hotel_id = @hotel_id;
 
 -- name: GetHotelAvailability :one
 -- GetHotelAvailability is what clients are shown (the hotel_availability

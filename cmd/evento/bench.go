@@ -76,11 +76,9 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 	if err != nil {
 		return err
 	}
-	strategies := strings.Split(cfg.strategies, ",")
-	for _, s := range strategies {
-		if _, ok := db.LookupStrategy(s); !ok {
-			return usagef("unknown strategy %q; strategies: %s", s, db.StrategyNames())
-		}
+	strategies, err := parseStrategies(cfg.strategies)
+	if err != nil {
+		return err
 	}
 	if cfg.rounds < 1 || cfg.duration < time.Second || cfg.duration%time.Second != 0 {
 		return usagef("--rounds must be at least 1, --duration whole seconds")

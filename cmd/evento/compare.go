@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/load"
 )
 
@@ -52,29 +50,10 @@ func newCompareCommand() *ffcli.Command {
 	}
 }
 
-func (cfg compareConfig) strategyNames() ([]string, error) {
-	if cfg.strategies == "all" {
-		names := make([]string, len(db.Strategies))
-		for i, s := range db.Strategies {
-			names[i] = s.Name
-		}
-		return names, nil
-	}
-	var names []string
-	for _, name := range strings.Split(cfg.strategies, ",") {
-		name = strings.TrimSpace(name)
-		if _, ok := db.LookupStrategy(name); !ok {
-			return nil, usagef("unknown strategy %q; strategies: %s", name, db.StrategyNames())
-		}
-		names = append(names, name)
-	}
-	return names, nil
-}
-
 // runCompare runs the strategies one after the other against the same
 // servers, each on a fresh event, with the same seed and workload.
 func runCompare(ctx context.Context, cfg compareConfig) error {
-	names, err := cfg.strategyNames()
+	names, err := parseStrategies(cfg.strategies)
 	if err != nil {
 		return err
 	}
