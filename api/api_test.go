@@ -116,6 +116,31 @@ func errorCode(t *testing.T, r response) string {
 	return code
 }
 
+// refusal is a bad request and the error it must get.
+type refusal struct {
+	name, method, path, body string
+	status                   int
+	code                     string
+}
+
+// assertRefused sends each request and checks its status and code, and
+// that the database is exactly as before.
+func (f *fixture) assertRefused(t *testing.T, cases []refusal) {
+	t.Helper()
+	before := f.dbState(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := f.do(t, c.method, c.path, c.body)
+			if r.status != c.status || errorCode(t, r) != c.code {
+				t.Fatalf("%d %s; want %d %s", r.status, r.raw, c.status, c.code)
+			}
+			if after := f.dbState(t); after != before {
+				t.Fatalf("database changed: %s -> %s", before, after)
+			}
+		})
+	}
+}
+
 // dbState is everything a rejected request must leave untouched.
 func (f *fixture) dbState(t *testing.T) string {
 	t.Helper()
@@ -194,11 +219,7 @@ func TestEveryModeSellsOutWithClearCodes(t *testing.T) {
 func TestBadRequestsChangeNothing(t *testing.T) {
 	f := newFixture(t, 10, api.Options{})
 	good := f.reservePath(0, "atomic")
-	cases := []struct {
-		name, method, path, body string
-		status                   int
-		code                     string
-	}{
+	cases := []refusal{
 		{"event id not a number", "POST", fmt.Sprintf("/abc/%d/reserve/atomic", f.hotels[0].HotelID), `{"name":"a","rooms":1}`, 400, "invalid_request"},
 		{"event id zero", "POST", fmt.Sprintf("/0/%d/reserve/atomic", f.hotels[0].HotelID), `{"name":"a","rooms":1}`, 400, "invalid_request"},
 		{"event id negative", "GET", "/-4/available", "", 400, "invalid_request"},
@@ -233,18 +254,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"no such endpoint", "GET", "/a/b/c/d/e", "", 404, "not_found"},
 		{"wrong method", "DELETE", fmt.Sprintf("/%d/available", f.eventID), "", 405, "method_not_allowed"},
 	}
-	before := f.dbState(t)
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r := f.do(t, c.method, c.path, c.body)
-			if r.status != c.status || errorCode(t, r) != c.code {
-				t.Fatalf("%d %s; want %d %s", r.status, r.raw, c.status, c.code)
-			}
-			if after := f.dbState(t); after != before {
-				t.Fatalf("database changed: %s -> %s", before, after)
-			}
-		})
-	}
+	f.assertRefused(t, cases)
 	r := f.do(t, "POST", f.reservePath(0, "nope"), `{"name":"a","rooms":1}`)
 	if msg := r.body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "naive, pessimistic, atomic, optimistic") {
 		t.Fatalf("unknown_mode message does not list the modes: %q", msg)

@@ -91,11 +91,7 @@ func TestBadHoldRequestsChangeNothing(t *testing.T) {
 	r := f.do(t, "POST", f.holdsPath(0), `{"name":"alice","rooms":1}`)
 	live := fmt.Sprintf("%s/%.0f", f.holdsPath(0), r.body["hold_id"])
 	foreign := fmt.Sprintf("%s/%.0f", f.holdsPath(1), r.body["hold_id"])
-	cases := []struct {
-		name, method, path, body string
-		status                   int
-		code                     string
-	}{
+	cases := []refusal{
 		{"ttl zero", "POST", f.holdsPath(0), `{"name":"a","rooms":1,"ttl_seconds":0}`, 400, "invalid_request"},
 		{"ttl too long", "POST", f.holdsPath(0), `{"name":"a","rooms":1,"ttl_seconds":3601}`, 400, "invalid_request"},
 		{"ttl fractional", "POST", f.holdsPath(0), `{"name":"a","rooms":1,"ttl_seconds":1.5}`, 400, "invalid_request"},
@@ -110,18 +106,7 @@ func TestBadHoldRequestsChangeNothing(t *testing.T) {
 		{"confirm with a body", "POST", live + "/confirm", `{"rooms":2}`, 400, "invalid_request"},
 		{"hold at unknown event", "POST", fmt.Sprintf("/%d/%d/holds", f.eventID+50, f.hotels[0].HotelID), `{"name":"a","rooms":1}`, 404, "not_found"},
 	}
-	before := f.dbState(t)
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r := f.do(t, c.method, c.path, c.body)
-			if r.status != c.status || errorCode(t, r) != c.code {
-				t.Fatalf("%d %s; want %d %s", r.status, r.raw, c.status, c.code)
-			}
-			if after := f.dbState(t); after != before {
-				t.Fatalf("database changed: %s -> %s", before, after)
-			}
-		})
-	}
+	f.assertRefused(t, cases)
 }
 
 func TestIdempotencyKeys(t *testing.T) {

@@ -20,7 +20,7 @@ func bookAdvisory(ctx context.Context, q *Queries, req BookRequest) (Booking, er
 	if err != nil {
 		return Booking{}, err
 	}
-	id, err := q.AdvisoryBook(ctx, AdvisoryBookParams{EventHotelRoomsID: rooms.ID, Name: req.Name, Rooms: req.Rooms})
+	id, err := q.PessimisticBook(ctx, PessimisticBookParams{EventHotelRoomsID: rooms.ID, Name: req.Name, Rooms: req.Rooms})
 	if err != nil {
 		return Booking{}, fmt.Errorf("book under key lock: %w", err)
 	}

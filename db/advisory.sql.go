@@ -9,34 +9,6 @@ import (
 	"context"
 )
 
-const advisoryBook = `-- name: AdvisoryBook :one
-WITH counter AS (
-    UPDATE event_hotel_rooms
-       SET reserved   = reserved + $2::integer,
-           updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
-     WHERE event_hotel_rooms.id = $3
-    RETURNING id
-)
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT $1::text, counter.id, $2::integer
-  FROM counter
-RETURNING id
-`
-
-type AdvisoryBookParams struct {
-	Name              string
-	Rooms             int32
-	EventHotelRoomsID int64
-}
-
-// AdvisoryBook books rooms once the hotel's key lock is held.
-func (q *Queries) AdvisoryBook(ctx context.Context, arg AdvisoryBookParams) (int64, error) {
-	row := q.db.QueryRow(ctx, advisoryBook, arg.Name, arg.Rooms, arg.EventHotelRoomsID)
-	var id int64
-	err := row.Scan(&id)
-	return id, err
-}
-
 const lockHotelKey = `-- name: LockHotelKey :one
 
 SELECT ehr.id,
@@ -65,7 +37,9 @@ type LockHotelKeyRow struct {
 //  2. GetHotelRooms (rooms.sql): a plain read, fresh because it is taken
 //     under the key lock.
 //  3. In Go: available = assigned - reserved - locked; refuse if too few.
-//  4. AdvisoryBook: increment the counter and insert the reservation.
+//  4. PessimisticBook (pessimistic.sql): increment the counter and insert
+//     the reservation: the same write pessimistic makes once it holds the
+//     row lock; here the key lock is what makes it safe.
 //
 // Anomaly it prevents: the LOST UPDATE, as pessimistic does, but the lock
 // guards a name the application chose rather than the row itself: the row

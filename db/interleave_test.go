@@ -318,7 +318,7 @@ func TestAdvisoryQueuesOnTheKey(t *testing.T) {
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
 	s1, s2 := begin(t, pool), begin(t, pool)
-	if o := secondQueuesBehindFirst(t, pool, s1, s2, mustStrategy(t, "advisory"), hotel, "AdvisoryBook"); !errors.Is(o.err, db.ErrSoldOut) {
+	if o := secondQueuesBehindFirst(t, pool, s1, s2, mustStrategy(t, "advisory"), hotel, "PessimisticBook"); !errors.Is(o.err, db.ErrSoldOut) {
 		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
 	}
 	s2.commit()

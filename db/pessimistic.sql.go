@@ -80,7 +80,9 @@ type PessimisticBookParams struct {
 	EventHotelRoomsID int64
 }
 
-// PessimisticBook books rooms on a row this transaction already holds locked.
+// PessimisticBook books rooms on a row no other booking can change until
+// this transaction ends: locked FOR UPDATE here, or guarded by the hotel's
+// key lock (advisory.sql).
 func (q *Queries) PessimisticBook(ctx context.Context, arg PessimisticBookParams) (int64, error) {
 	row := q.db.QueryRow(ctx, pessimisticBook, arg.Name, arg.Rooms, arg.EventHotelRoomsID)
 	var id int64

@@ -7,7 +7,9 @@
 --   2. GetHotelRooms (rooms.sql): a plain read, fresh because it is taken
 --      under the key lock.
 --   3. In Go: available = assigned - reserved - locked; refuse if too few.
---   4. AdvisoryBook: increment the counter and insert the reservation.
+--   4. PessimisticBook (pessimistic.sql): increment the counter and insert
+--      the reservation: the same write pessimistic makes once it holds the
+--      row lock; here the key lock is what makes it safe.
 --
 -- Anomaly it prevents: the LOST UPDATE, as pessimistic does, but the lock
 -- guards a name the application chose rather than the row itself: the row
@@ -25,17 +27,3 @@ SELECT ehr.id,
   FROM event_hotel_rooms AS ehr
  WHERE ehr.event_id = @event_id
    AND ehr.hotel_id = @hotel_id;
-
--- name: AdvisoryBook :one
--- AdvisoryBook books rooms once the hotel's key lock is held.
-WITH counter AS (
-    UPDATE event_hotel_rooms
-       SET reserved   = reserved + @rooms::integer,
-           updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
-     WHERE event_hotel_rooms.id = @event_hotel_rooms_id
-    RETURNING id
-)
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT @name::text, counter.id, @rooms::integer
-  FROM counter
-RETURNING id;

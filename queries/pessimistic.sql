@@ -25,7 +25,9 @@ SELECT id,
    FOR UPDATE;
 
 -- name: PessimisticBook :one
--- PessimisticBook books rooms on a row this transaction already holds locked.
+-- PessimisticBook books rooms on a row no other booking can change until
+-- this transaction ends: locked FOR UPDATE here, or guarded by the hotel's
+-- key lock (advisory.sql).
 WITH counter AS (
     UPDATE event_hotel_rooms
        SET reserved   = reserved + @rooms::integer,
