@@ -39,7 +39,7 @@ func newFixture(t *testing.T, rooms int32, opts api.Options) *fixture {
 		t.Fatal(err)
 	}
 	opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	server := httptest.NewServer(api.NewServer(&db.Store{Pool: pool}, opts))
+	server := httptest.NewServer(api.NewServer(db.NewStore(pool, db.Options{}), opts))
 	t.Cleanup(server.Close)
 	return &fixture{pool: pool, server: server, eventID: event.EventID, hotels: event.Hotels}
 }
@@ -155,6 +155,7 @@ func (f *fixture) dbState(t *testing.T) string {
 }
 
 func TestReserveAndAvailabilityShapes(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 10, api.Options{})
 
 	r := f.do(t, "POST", f.reservePath(0, "atomic"), `{"name":"alice","rooms":3}`)
@@ -193,8 +194,10 @@ func TestReserveAndAvailabilityShapes(t *testing.T) {
 }
 
 func TestEveryModeSellsOutWithClearCodes(t *testing.T) {
+	t.Parallel()
 	for _, strategy := range db.Strategies {
 		t.Run(strategy.Name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t, 6, api.Options{})
 			steps := []struct {
 				body   string
@@ -217,6 +220,7 @@ func TestEveryModeSellsOutWithClearCodes(t *testing.T) {
 }
 
 func TestBadRequestsChangeNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 10, api.Options{})
 	good := f.reservePath(0, "atomic")
 	cases := []refusal{
@@ -262,6 +266,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 }
 
 func TestMaxRoomsIsConfigurable(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 10, api.Options{MaxRooms: 8})
 	if r := f.do(t, "POST", f.reservePath(0, "pessimistic"), `{"name":"a","rooms":8}`); r.status != http.StatusCreated {
 		t.Fatalf("8 rooms with --max-rooms 8: %d %s", r.status, r.raw)
@@ -274,6 +279,7 @@ func TestMaxRoomsIsConfigurable(t *testing.T) {
 // A database that does not answer is 503 unavailable, retryable, for reads,
 // reservations and the health check alike.
 func TestDatabaseDownIsUnavailable(t *testing.T) {
+	t.Parallel()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +291,7 @@ func TestDatabaseDownIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	server := httptest.NewServer(api.NewServer(&db.Store{Pool: pool}, api.Options{
+	server := httptest.NewServer(api.NewServer(db.NewStore(pool, db.Options{}), api.Options{
 		QueryTimeout: 3 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))
 	t.Cleanup(server.Close)

@@ -3,7 +3,7 @@ package api
 import (
 	"net/http"
 
-	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento"
 )
 
 type hotelAvailability struct {
@@ -38,7 +38,7 @@ func (s *Server) handleEventAvailability(w http.ResponseWriter, r *http.Request)
 	}
 	ctx, cancel := s.queryContext(r)
 	defer cancel()
-	hotels, err := s.store.Event(ctx, eventID)
+	hotels, err := s.svc.Event(ctx, eventID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -62,7 +62,7 @@ func (s *Server) handleHotelAvailability(w http.ResponseWriter, r *http.Request)
 	}
 	ctx, cancel := s.queryContext(r)
 	defer cancel()
-	h, err := s.store.Hotel(ctx, eventID, hotelID)
+	h, err := s.svc.Hotel(ctx, eventID, hotelID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -70,7 +70,7 @@ func (s *Server) handleHotelAvailability(w http.ResponseWriter, r *http.Request)
 	writeJSON(w, http.StatusOK, toHotelAvailabilityResponse(h), s.log)
 }
 
-func toHotelAvailabilityResponse(h db.HotelAvailability) hotelAvailabilityResponse {
+func toHotelAvailabilityResponse(h evento.HotelAvailability) hotelAvailabilityResponse {
 	return hotelAvailabilityResponse{
 		EventID: h.EventID, HotelID: h.HotelID,
 		Assigned: h.Assigned, Reserved: h.Reserved, Locked: h.Locked, Available: h.Available(),

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento"
 )
 
 // Error codes are part of the API contract (api/openapi.yaml): clients
@@ -62,37 +62,39 @@ type errorDetail struct {
 // This is the one place where domain errors become HTTP statuses.
 func toAPIError(err error) *Error {
 	var apiErr *Error
-	var shortfall *db.ShortfallError
-	var notFound *db.NotFoundError
+	var shortfall *evento.ShortfallError
+	var notFound *evento.NotFoundError
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr
-	case errors.As(err, &shortfall) && errors.Is(err, db.ErrSoldOut):
+	case errors.As(err, &shortfall) && errors.Is(err, evento.ErrSoldOut):
 		return &Error{Status: http.StatusConflict, Code: CodeSoldOut, Message: shortfall.Error()}
 	case errors.As(err, &shortfall):
 		return &Error{Status: http.StatusConflict, Code: CodeInsufficientRooms, Message: shortfall.Error()}
 	case errors.As(err, &notFound):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: notFound.Error()}
-	case errors.Is(err, db.ErrNotFound):
+	case errors.Is(err, evento.ErrUnknownMode):
+		return &Error{Status: http.StatusBadRequest, Code: CodeUnknownMode, Message: err.Error()}
+	case errors.Is(err, evento.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "not found"}
-	case errors.Is(err, db.ErrHoldExpired):
+	case errors.Is(err, evento.ErrHoldExpired):
 		return &Error{Status: http.StatusConflict, Code: CodeHoldExpired, Message: "the hold expired; its rooms went back to the pool"}
-	case errors.Is(err, db.ErrHoldReleased):
+	case errors.Is(err, evento.ErrHoldReleased):
 		return &Error{Status: http.StatusConflict, Code: CodeHoldReleased, Message: "the hold was released; its rooms went back to the pool"}
-	case errors.Is(err, db.ErrHoldConfirmed):
+	case errors.Is(err, evento.ErrHoldConfirmed):
 		return &Error{Status: http.StatusConflict, Code: CodeHoldConfirmed, Message: "the hold is confirmed: it is a reservation now"}
-	case errors.Is(err, db.ErrKeyReused):
+	case errors.Is(err, evento.ErrKeyReused):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyKeyReused,
 			Message: "this Idempotency-Key was first used for a different request; use a new key for a new request"}
-	case errors.Is(err, db.ErrRequestInProgress):
+	case errors.Is(err, evento.ErrRequestInProgress):
 		return &Error{Status: http.StatusConflict, Code: CodeRequestInProgress,
 			Message: "a request with this Idempotency-Key is still in progress; retry shortly"}
-	case errors.Is(err, db.ErrConflict):
+	case errors.Is(err, evento.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "a concurrent reservation changed the hotel's rooms first; retry"}
-	case errors.Is(err, db.ErrOutcomeUnknown):
+	case errors.Is(err, evento.ErrOutcomeUnknown):
 		return &Error{Status: http.StatusGatewayTimeout, Code: CodeOutcomeUnknown,
 			Message: "the database did not confirm the write in time: it may or may not have been made; retry with the same Idempotency-Key, or check before retrying"}
-	case db.IsUnavailable(err):
+	case errors.Is(err, evento.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the database is unavailable or did not answer in time; retry later"}
 	default:
 		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}

@@ -1,12 +1,11 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"time"
 
-	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento"
 )
 
 const (
@@ -46,7 +45,7 @@ type confirmResponse struct {
 	Rooms         int32 `json:"rooms"`
 }
 
-func toHoldResponse(h db.Hold) holdResponse {
+func toHoldResponse(h evento.Hold) holdResponse {
 	resp := holdResponse{
 		HoldID: h.ID, EventID: h.EventID, HotelID: h.HotelID, Name: h.Name, Rooms: h.Rooms,
 		State: h.State, ExpiresAt: h.ExpiresAt.UTC().Format(time.RFC3339Nano),
@@ -81,8 +80,8 @@ func (s *Server) handlePlaceHold(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, invalid(fmt.Sprintf("ttl_seconds must be an integer from 1 to %d", maxHoldTTL)))
 		return
 	}
-	req := db.HoldRequest{
-		BookRequest: db.BookRequest{EventID: eventID, HotelID: hotelID, Name: name, Rooms: rooms},
+	req := evento.HoldRequest{
+		BookRequest: evento.BookRequest{EventID: eventID, HotelID: hotelID, Name: name, Rooms: rooms},
 		TTL:         time.Duration(ttl) * time.Second,
 	}
 	key, err := s.idempotencyKey(r, fmt.Sprintf("POST /%d/%d/holds", eventID, hotelID), canonicalHold{name, rooms, ttl})
@@ -90,12 +89,11 @@ func (s *Server) handlePlaceHold(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.perform(w, r, key, db.ReadCommittedPolicy, func(ctx context.Context, b db.Booker) (int, any, error) {
-		hold, err := b.PlaceHold(ctx, req)
-		if err != nil {
-			return 0, nil, err
-		}
-		return http.StatusCreated, toHoldResponse(hold), nil
+	ctx, cancel := s.writeContext(r)
+	defer cancel()
+	outcome, err := s.svc.PlaceHold(ctx, req, key)
+	writeOutcome(s, w, r, outcome, err, func(hold evento.Hold) (int, any) {
+		return http.StatusCreated, toHoldResponse(hold)
 	})
 }
 
@@ -114,19 +112,18 @@ func (s *Server) handleConfirmHold(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.perform(w, r, key, db.ReadCommittedPolicy, func(ctx context.Context, b db.Booker) (int, any, error) {
-		booking, replayed, err := b.ConfirmHold(ctx, ref)
-		if err != nil {
-			return 0, nil, err
-		}
+	ctx, cancel := s.writeContext(r)
+	defer cancel()
+	outcome, err := s.svc.ConfirmHold(ctx, ref, key)
+	writeOutcome(s, w, r, outcome, err, func(c evento.Confirmation) (int, any) {
 		status := http.StatusCreated
-		if replayed {
+		if c.Earlier {
 			status = http.StatusOK
 		}
 		return status, confirmResponse{
-			ReservationID: booking.ReservationID, HoldID: ref.HoldID,
-			EventID: ref.EventID, HotelID: ref.HotelID, Rooms: booking.Rooms,
-		}, nil
+			ReservationID: c.ReservationID, HoldID: c.HoldID,
+			EventID: c.EventID, HotelID: c.HotelID, Rooms: c.Rooms,
+		}
 	})
 }
 
@@ -138,7 +135,7 @@ func (s *Server) handleReleaseHold(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.writeContext(r)
 	defer cancel()
-	if err := s.store.ReleaseHold(ctx, ref); err != nil {
+	if err := s.svc.ReleaseHold(ctx, ref); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -153,7 +150,7 @@ func (s *Server) handleGetHold(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.queryContext(r)
 	defer cancel()
-	hold, err := s.store.GetHold(ctx, ref)
+	hold, err := s.svc.Hold(ctx, ref)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -161,14 +158,14 @@ func (s *Server) handleGetHold(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toHoldResponse(hold), s.log)
 }
 
-func holdRef(r *http.Request) (db.HoldRef, error) {
+func holdRef(r *http.Request) (evento.HoldRef, error) {
 	eventID, hotelID, err := eventHotelIDs(r)
 	if err != nil {
-		return db.HoldRef{}, err
+		return evento.HoldRef{}, err
 	}
 	holdID, err := pathID(r, "hold_id")
 	if err != nil {
-		return db.HoldRef{}, err
+		return evento.HoldRef{}, err
 	}
-	return db.HoldRef{EventID: eventID, HotelID: hotelID, HoldID: holdID}, nil
+	return evento.HoldRef{EventID: eventID, HotelID: hotelID, HoldID: holdID}, nil
 }

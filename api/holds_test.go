@@ -22,6 +22,7 @@ func (f *fixture) doWithKey(t *testing.T, method, path, body, key string) respon
 }
 
 func TestHoldEndpoints(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 10, api.Options{})
 	r := f.do(t, "POST", f.holdsPath(0), `{"name":"alice","rooms":3,"ttl_seconds":120}`)
 	if r.status != http.StatusCreated || r.body["state"] != "held" || r.body["rooms"] != 3.0 || r.body["name"] != "alice" {
@@ -87,6 +88,7 @@ func TestHoldEndpoints(t *testing.T) {
 }
 
 func TestBadHoldRequestsChangeNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 10, api.Options{})
 	r := f.do(t, "POST", f.holdsPath(0), `{"name":"alice","rooms":1}`)
 	live := fmt.Sprintf("%s/%.0f", f.holdsPath(0), r.body["hold_id"])
@@ -110,6 +112,7 @@ func TestBadHoldRequestsChangeNothing(t *testing.T) {
 }
 
 func TestIdempotencyKeys(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 10, api.Options{})
 	path := f.reservePath(0, "pessimistic")
 	first := f.doWithKey(t, "POST", path, `{"name":"alice","rooms":2}`, "order-17")

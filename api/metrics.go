@@ -2,14 +2,12 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/evento-lab/evento/db"
 )
 
 // Metrics are one server's Prometheus metrics, served at GET /metrics. Each
@@ -22,9 +20,9 @@ type Metrics struct {
 	batchSize prometheus.Histogram
 }
 
-// NewMetrics registers Evento's metrics, the pool's statistics and the Go
-// runtime's. pool may be nil (no pool statistics).
-func NewMetrics(pool *pgxpool.Pool) *Metrics {
+// NewMetrics registers Evento's metrics, the Go runtime's, and extra
+// collectors (the data layer's pool statistics).
+func NewMetrics(extra ...prometheus.Collector) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -48,13 +46,11 @@ func NewMetrics(pool *pgxpool.Pool) *Metrics {
 	}
 	m.registry.MustRegister(m.requests, m.latency, m.retries, m.batchSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if pool != nil {
-		m.registry.MustRegister(poolCollector{pool})
-	}
+	m.registry.MustRegister(extra...)
 	return m
 }
 
-// SerializationRetry counts a rerun transaction (wire it to db.Store.OnRetry).
+// SerializationRetry counts a rerun transaction (wire it to the data layer's retry hook).
 func (m *Metrics) SerializationRetry(strategy string) { m.retries.WithLabelValues(strategy).Inc() }
 
 // BatchBooked records the size of one batched transaction.
@@ -65,8 +61,9 @@ func (m *Metrics) handler() http.Handler {
 }
 
 // instrument counts and times every request by its route pattern, so that
-// ids never become label values.
-func (m *Metrics) instrument(next http.Handler) http.Handler {
+// ids never become label values; a mode is a label only when it is one of
+// modes.
+func (m *Metrics) instrument(next http.Handler, modes []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		started := time.Now()
 		rec := &outcomeRecorder{ResponseWriter: w}
@@ -77,7 +74,7 @@ func (m *Metrics) instrument(next http.Handler) http.Handler {
 		}
 		if name := r.PathValue("mode"); name != "" {
 			mode = "unknown"
-			if _, ok := db.LookupStrategy(name); ok {
+			if slices.Contains(modes, name) {
 				mode = name
 			}
 		}
@@ -101,36 +98,4 @@ func recordCode(w http.ResponseWriter, code string) {
 	if o, ok := w.(*outcomeRecorder); ok {
 		o.code = code
 	}
-}
-
-// poolCollector exposes pgxpool's statistics at scrape time.
-type poolCollector struct{ pool *pgxpool.Pool }
-
-var (
-	poolAcquired  = prometheus.NewDesc("evento_pool_acquired_connections", "Connections in use.", nil, nil)
-	poolIdle      = prometheus.NewDesc("evento_pool_idle_connections", "Idle connections.", nil, nil)
-	poolTotal     = prometheus.NewDesc("evento_pool_total_connections", "Open connections.", nil, nil)
-	poolMax       = prometheus.NewDesc("evento_pool_max_connections", "The pool's size.", nil, nil)
-	poolWaits     = prometheus.NewDesc("evento_pool_empty_acquires_total", "Acquires that had to wait for a connection.", nil, nil)
-	poolWaitTime  = prometheus.NewDesc("evento_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.", nil, nil)
-	poolCanceled  = prometheus.NewDesc("evento_pool_canceled_acquires_total", "Acquires given up before a connection came.", nil, nil)
-	poolAcquireOK = prometheus.NewDesc("evento_pool_acquires_total", "Successful acquires.", nil, nil)
-)
-
-func (poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{poolAcquired, poolIdle, poolTotal, poolMax, poolWaits, poolWaitTime, poolCanceled, poolAcquireOK} {
-		ch <- d
-	}
-}
-
-func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.pool.Stat()
-	ch <- prometheus.MustNewConstMetric(poolAcquired, prometheus.GaugeValue, float64(s.AcquiredConns()))
-	ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleConns()))
-	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.TotalConns()))
-	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
-	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
-	ch <- prometheus.MustNewConstMetric(poolWaitTime, prometheus.CounterValue, s.EmptyAcquireWaitTime().Seconds())
-	ch <- prometheus.MustNewConstMetric(poolCanceled, prometheus.CounterValue, float64(s.CanceledAcquireCount()))
-	ch <- prometheus.MustNewConstMetric(poolAcquireOK, prometheus.CounterValue, float64(s.AcquireCount()))
 }

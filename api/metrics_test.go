@@ -15,13 +15,14 @@ import (
 )
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	event, err := db.Seed(context.Background(), pool, db.SeedSpec{Name: "m", Hotels: 1, Rooms: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics := api.NewMetrics(pool)
-	server := httptest.NewServer(api.NewServer(&db.Store{Pool: pool}, api.Options{
+	metrics := api.NewMetrics(db.PoolCollector(pool))
+	server := httptest.NewServer(api.NewServer(db.NewStore(pool, db.Options{}), api.Options{
 		Metrics: metrics, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))
 	t.Cleanup(server.Close)

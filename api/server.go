@@ -1,6 +1,7 @@
 // Package api serves Evento's HTTP endpoints. It knows HTTP and nothing of
-// SQL: it validates requests, calls the db package, and maps its errors to
-// statuses and stable codes in one place (errors.go).
+// SQL: it validates requests, calls an evento.Service, renders the domain
+// outcomes it returns (first answers and idempotent replays alike), and
+// maps domain errors to statuses and stable codes in one place (errors.go).
 package api
 
 import (
@@ -10,7 +11,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento"
 )
 
 // Options tune the server's limits.
@@ -32,9 +33,10 @@ type Options struct {
 // small integer); a larger body is refused before it is parsed.
 const maxBodyBytes = 4 << 10
 
-// Server routes Evento's endpoints to the store.
+// Server routes Evento's endpoints to the service.
 type Server struct {
-	store *db.Store
+	svc   evento.Service
+	modes []string
 	opts  Options
 	log   *slog.Logger
 	mux   *http.ServeMux
@@ -43,7 +45,7 @@ type Server struct {
 }
 
 // NewServer returns the HTTP handler for Evento's API.
-func NewServer(store *db.Store, opts Options) *Server {
+func NewServer(svc evento.Service, opts Options) *Server {
 	if opts.MaxRooms <= 0 {
 		opts.MaxRooms = 5
 	}
@@ -57,10 +59,10 @@ func NewServer(store *db.Store, opts Options) *Server {
 		opts.Log = slog.Default()
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = NewMetrics(nil)
+		opts.Metrics = NewMetrics()
 	}
-	s := &Server{store: store, opts: opts, log: opts.Log, mux: http.NewServeMux()}
-	s.handler = opts.Metrics.instrument(http.HandlerFunc(s.route))
+	s := &Server{svc: svc, modes: svc.Strategies(), opts: opts, log: opts.Log, mux: http.NewServeMux()}
+	s.handler = opts.Metrics.instrument(http.HandlerFunc(s.route), s.modes)
 	s.mux.Handle("GET /metrics", opts.Metrics.handler())
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /{event_id}/available", s.handleEventAvailability)
@@ -114,11 +116,30 @@ func (s *Server) writeContext(r *http.Request) (context.Context, context.CancelF
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.queryContext(r)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.svc.Ping(ctx); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}, s.log)
+}
+
+// writeOutcome answers with a write's outcome: its error, its refusal, or
+// its value as render says. A replay is rendered exactly as the first
+// answer was, and says that it is one.
+func writeOutcome[T any](s *Server, w http.ResponseWriter, r *http.Request, outcome evento.Outcome[T], err error, render func(T) (int, any)) {
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if outcome.Replayed {
+		w.Header().Set(IdempotentReplayedHeader, "true")
+	}
+	if outcome.Refusal != nil {
+		s.writeError(w, r, outcome.Refusal)
+		return
+	}
+	status, body := render(outcome.Value)
+	writeJSON(w, status, body, s.log)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any, log *slog.Logger) {

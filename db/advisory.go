@@ -6,23 +6,28 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // bookAdvisory serialises the bookings of one hotel on an advisory lock
 // named after it, then reads, decides and writes. See queries/advisory.sql.
-func bookAdvisory(ctx context.Context, q *Queries, req BookRequest) (Booking, error) {
-	if _, err := q.LockHotelKey(ctx, LockHotelKeyParams{EventID: req.EventID, HotelID: req.HotelID}); errors.Is(err, pgx.ErrNoRows) {
-		return Booking{}, hotelNotFound(req.EventID, req.HotelID)
-	} else if err != nil {
-		return Booking{}, fmt.Errorf("lock hotel key: %w", err)
+func bookAdvisory(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {
+	_, err := st.Q.LockHotelKey(ctx, st.Read, dbsqlc.LockHotelKeyParams{EventID: req.EventID, HotelID: req.HotelID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return evento.Booking{}, evento.HotelNotFound(req.EventID, req.HotelID)
 	}
-	rooms, err := readFitting(ctx, q, req)
 	if err != nil {
-		return Booking{}, err
+		return evento.Booking{}, fmt.Errorf("lock hotel key: %w", err)
 	}
-	id, err := q.PessimisticBook(ctx, PessimisticBookParams{EventHotelRoomsID: rooms.ID, Name: req.Name, Rooms: req.Rooms})
+	rooms, err := readFitting(ctx, st, req)
 	if err != nil {
-		return Booking{}, fmt.Errorf("book under key lock: %w", err)
+		return evento.Booking{}, err
+	}
+	id, err := st.Q.PessimisticBook(ctx, st.Write, dbsqlc.PessimisticBookParams{EventHotelRoomsID: rooms.ID, Name: req.Name, Rooms: req.Rooms})
+	if err != nil {
+		return evento.Booking{}, fmt.Errorf("book under key lock: %w", err)
 	}
 	return newBooking(id, req), nil
 }

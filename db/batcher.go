@@ -6,20 +6,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/evento-lab/evento"
 )
 
-// Batcher is the batched strategy's group commit. Reserve requests for the
-// same hotel that reach this server while the hotel's previous batch is
-// being booked wait and form the next batch, which is booked in one
-// statement (queries/batched.sql). One goroutine drains each hotel's queue
-// while it is not empty; hotels do not wait for each other.
-//
-// Requests with an idempotency key are claimed, booked and answered inside
-// the batch's transaction, so a stored outcome always matches the booking.
-type Batcher struct {
-	Pool *pgxpool.Pool
+// BatchOptions tune the group commit of batched strategies.
+type BatchOptions struct {
 	// Window, when positive, lets a batch wait this long for company before
 	// it is booked. Zero books as soon as the previous batch commits, which
 	// already batches whatever arrived in the meantime.
@@ -30,28 +21,34 @@ type Batcher struct {
 	Timeout time.Duration
 	// OnBatch, when set, is told each batch's size (metrics).
 	OnBatch func(size int)
+}
+
+// bookFunc books a batch: all its requests are for one hotel, keys[i]
+// (nil when absent) belongs to reqs[i].
+type bookFunc func(ctx context.Context, reqs []evento.BookRequest, keys []*evento.IdempotencyKey) ([]result[evento.Booking], error)
+
+// Batcher is a batched strategy's group commit. Reserve requests for the
+// same hotel that reach this server while the hotel's previous batch is
+// being booked wait and form the next batch, which is booked as one unit of
+// work (write.go): one transaction, keys claimed and outcomes stored in it.
+// One goroutine drains each hotel's queue while it is not empty; hotels do
+// not wait for each other.
+type Batcher struct {
+	opts BatchOptions
+	book bookFunc
 
 	mu     sync.Mutex
 	queues map[[2]int64]*batchQueue
 }
 
-// BatchRequest is one request for the Batcher.
-type BatchRequest struct {
-	Book BookRequest
-	// Key, when set, makes the request idempotent; Render then gives the
-	// response to store for its outcome (outcomes a batch gives are all
-	// final: booked, sold out, insufficient, not found).
-	Key    *IdempotencyKey
-	Render func(Booking, error) (StoredResponse, error)
-}
-
-// BatchResult answers a BatchRequest. For a keyed request, Response is the
-// stored answer (Replayed when an earlier request with the key made it).
-type BatchResult struct {
-	Booking  Booking
-	Err      error
-	Response *StoredResponse
-	Replayed bool
+func newBatcher(opts BatchOptions, book bookFunc) *Batcher {
+	if opts.MaxSize <= 0 {
+		opts.MaxSize = 256
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	return &Batcher{opts: opts, book: book, queues: map[[2]int64]*batchQueue{}}
 }
 
 type batchQueue struct {
@@ -59,8 +56,9 @@ type batchQueue struct {
 }
 
 type batchItem struct {
-	req  BatchRequest
-	done chan BatchResult // buffered: the batch never waits for a reader
+	req  evento.BookRequest
+	key  *evento.IdempotencyKey
+	done chan result[evento.Booking] // buffered: the batch never waits for a reader
 	// taken is set, under Batcher.mu, when a batch takes the item: from
 	// then on its fate is the batch's.
 	taken bool
@@ -70,22 +68,19 @@ type batchItem struct {
 // If ctx ends before a batch took the request, it is withdrawn and nothing
 // was done (ErrUnavailable). If it ends after, the batch runs to its end
 // (bounded by Timeout) and Submit waits for that answer.
-func (b *Batcher) Submit(ctx context.Context, req BatchRequest) BatchResult {
-	item := &batchItem{req: req, done: make(chan BatchResult, 1)}
-	key := [2]int64{req.Book.EventID, req.Book.HotelID}
+func (b *Batcher) Submit(ctx context.Context, req evento.BookRequest, key *evento.IdempotencyKey) result[evento.Booking] {
+	item := &batchItem{req: req, key: key, done: make(chan result[evento.Booking], 1)}
+	hotel := [2]int64{req.EventID, req.HotelID}
 	b.mu.Lock()
-	if b.queues == nil {
-		b.queues = map[[2]int64]*batchQueue{}
-	}
-	q, running := b.queues[key]
+	q, running := b.queues[hotel]
 	if !running {
 		q = &batchQueue{}
-		b.queues[key] = q
+		b.queues[hotel] = q
 	}
 	q.pending = append(q.pending, item)
 	b.mu.Unlock()
 	if !running {
-		go b.drain(key, q)
+		go b.drain(hotel, q)
 	}
 
 	select {
@@ -105,7 +100,7 @@ func (b *Batcher) Submit(ctx context.Context, req BatchRequest) BatchResult {
 	}
 	b.mu.Unlock()
 	if !taken {
-		return BatchResult{Err: fmt.Errorf("%w: waited for a batch: %w", ErrUnavailable, ctx.Err())}
+		return result[evento.Booking]{err: fmt.Errorf("%w: waited for a batch: %w", evento.ErrUnavailable, ctx.Err())}
 	}
 	// The batch has it: its answer comes, bounded by the batch's own
 	// timeout, and is worth more than "unknown".
@@ -113,217 +108,47 @@ func (b *Batcher) Submit(ctx context.Context, req BatchRequest) BatchResult {
 }
 
 // drain books the hotel's queue, batch after batch, until it is empty.
-func (b *Batcher) drain(key [2]int64, q *batchQueue) {
+func (b *Batcher) drain(hotel [2]int64, q *batchQueue) {
 	for {
-		if b.Window > 0 {
-			time.Sleep(b.Window)
+		if b.opts.Window > 0 {
+			time.Sleep(b.opts.Window)
 		}
 		b.mu.Lock()
 		if len(q.pending) == 0 {
-			delete(b.queues, key)
+			delete(b.queues, hotel)
 			b.mu.Unlock()
 			return
 		}
-		n := min(len(q.pending), b.maxSize())
+		n := min(len(q.pending), b.opts.MaxSize)
 		batch := q.pending[:n:n]
 		q.pending = q.pending[n:]
 		for _, item := range batch {
 			item.taken = true
 		}
 		b.mu.Unlock()
-		b.book(batch)
+		b.run(batch)
 	}
 }
 
-func (b *Batcher) maxSize() int {
-	if b.MaxSize > 0 {
-		return b.MaxSize
-	}
-	return 256
-}
-
-// book runs one batch and answers every item. The batch does not run on
+// run books one batch and answers every item. The batch does not run on
 // any request's context: once taken, it completes.
-func (b *Batcher) book(batch []*batchItem) {
-	timeout := b.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+func (b *Batcher) run(batch []*batchItem) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
 	defer cancel()
-	if b.OnBatch != nil {
-		b.OnBatch(len(batch))
+	if b.opts.OnBatch != nil {
+		b.opts.OnBatch(len(batch))
 	}
-	results := make([]BatchResult, len(batch))
-	var err error
-	if hasKeys(batch) {
-		err = withConn(ctx, b.Pool, func(conn *pgxpool.Conn) error {
-			return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-				return uncommitted(bookKeyedBatch(ctx, New(tx), batch, results))
-			})
-		})
-	} else {
-		err = withConn(ctx, b.Pool, func(conn *pgxpool.Conn) error {
-			return bookPlainBatch(ctx, New(conn), batch, results)
-		})
+	reqs := make([]evento.BookRequest, len(batch))
+	keys := make([]*evento.IdempotencyKey, len(batch))
+	for i, item := range batch {
+		reqs[i], keys[i] = item.req, item.key
 	}
+	results, err := b.book(ctx, reqs, keys)
 	for i, item := range batch {
 		if err != nil {
-			results[i] = BatchResult{Err: fmt.Errorf("batch of %d: %w", len(batch), classifyWrite(err))}
+			item.done <- result[evento.Booking]{err: fmt.Errorf("batch of %d: %w", len(batch), err)}
+			continue
 		}
 		item.done <- results[i]
 	}
-}
-
-func hasKeys(batch []*batchItem) bool {
-	for _, item := range batch {
-		if item.req.Key != nil {
-			return true
-		}
-	}
-	return false
-}
-
-// bookPlainBatch books a batch without keys: one statement, one round trip.
-func bookPlainBatch(ctx context.Context, q *Queries, batch []*batchItem, results []BatchResult) error {
-	reqs := make([]BookRequest, len(batch))
-	for i, item := range batch {
-		reqs[i] = item.req.Book
-	}
-	outcomes, err := bookBatch(ctx, q, reqs)
-	if err != nil {
-		return err
-	}
-	for i, o := range outcomes {
-		results[i] = BatchResult{Booking: o.booking, Err: o.err}
-	}
-	return nil
-}
-
-// bookKeyedBatch books a batch in which some requests carry keys, inside
-// one transaction: lock and claim the keys, replay the ones used before,
-// book the rest in one statement, store the keyed outcomes.
-func bookKeyedBatch(ctx context.Context, q *Queries, batch []*batchItem, results []BatchResult) error {
-	var keys, fingerprints []string
-	seen := map[string]bool{}
-	var keep time.Duration
-	for i, item := range batch {
-		k := item.req.Key
-		if k == nil {
-			continue
-		}
-		if seen[k.Key] {
-			// The same key twice in one batch: a resend of a request this
-			// very batch is booking.
-			results[i].Err = ErrRequestInProgress
-			continue
-		}
-		seen[k.Key] = true
-		keys = append(keys, k.Key)
-		fingerprints = append(fingerprints, k.Fingerprint)
-		keep = max(keep, k.Keep)
-	}
-	locked, err := q.TryLockIdempotencyKeys(ctx, keys)
-	if err != nil {
-		return fmt.Errorf("lock keys: %w", err)
-	}
-	lockedSet := setOf(locked)
-	var claimKeys, claimFingerprints []string
-	for i, k := range keys {
-		if lockedSet[k] {
-			claimKeys = append(claimKeys, k)
-			claimFingerprints = append(claimFingerprints, fingerprints[i])
-		}
-	}
-	claimed, err := q.ClaimIdempotencyKeys(ctx, ClaimIdempotencyKeysParams{
-		Keys: claimKeys, Fingerprints: claimFingerprints, TtlSeconds: int32(keep / time.Second),
-	})
-	if err != nil {
-		return fmt.Errorf("claim keys: %w", err)
-	}
-	claimedSet := setOf(claimed)
-	stored, err := q.GetIdempotentResponses(ctx, unclaimed(claimKeys, claimedSet))
-	if err != nil {
-		return fmt.Errorf("read stored responses: %w", err)
-	}
-	storedByKey := map[string]GetIdempotentResponsesRow{}
-	for _, s := range stored {
-		storedByKey[s.Key] = s
-	}
-
-	// Decide each keyed item's path; the rest (and claimed keys) are booked.
-	var toBook []int
-	for i, item := range batch {
-		k := item.req.Key
-		switch {
-		case results[i].Err != nil:
-		case k == nil || claimedSet[k.Key]:
-			toBook = append(toBook, i)
-		case !lockedSet[k.Key]:
-			results[i].Err = ErrRequestInProgress
-		default:
-			s, ok := storedByKey[k.Key]
-			switch {
-			case !ok:
-				// Cannot happen while the claim locks existing rows; if it
-				// does, this request alone is told to try again.
-				results[i].Err = ErrRequestInProgress
-			case s.Fingerprint != k.Fingerprint:
-				results[i].Err = ErrKeyReused
-			default:
-				results[i] = BatchResult{Response: &StoredResponse{Status: int(s.Status), Body: s.Body}, Replayed: true}
-			}
-		}
-	}
-	if len(toBook) == 0 {
-		return nil
-	}
-	reqs := make([]BookRequest, len(toBook))
-	for j, i := range toBook {
-		reqs[j] = batch[i].req.Book
-	}
-	outcomes, err := bookBatch(ctx, q, reqs)
-	if err != nil {
-		return err
-	}
-	var storeKeys []string
-	var statuses []int32
-	var bodies [][]byte
-	for j, i := range toBook {
-		results[i] = BatchResult{Booking: outcomes[j].booking, Err: outcomes[j].err}
-		k := batch[i].req.Key
-		if k == nil {
-			continue
-		}
-		resp, err := batch[i].req.Render(outcomes[j].booking, outcomes[j].err)
-		if err != nil {
-			return fmt.Errorf("render the outcome of key %q: %w", k.Key, err)
-		}
-		results[i].Response = &resp
-		storeKeys = append(storeKeys, k.Key)
-		statuses = append(statuses, int32(resp.Status))
-		bodies = append(bodies, resp.Body)
-	}
-	if err := q.StoreIdempotentResponses(ctx, StoreIdempotentResponsesParams{Keys: storeKeys, Statuses: statuses, Bodies: bodies}); err != nil {
-		return fmt.Errorf("store responses: %w", err)
-	}
-	return nil
-}
-
-func setOf(values []string) map[string]bool {
-	set := make(map[string]bool, len(values))
-	for _, v := range values {
-		set[v] = true
-	}
-	return set
-}
-
-func unclaimed(keys []string, claimed map[string]bool) []string {
-	var rest []string
-	for _, k := range keys {
-		if !claimed[k] {
-			rest = append(rest, k)
-		}
-	}
-	return rest
 }

@@ -9,25 +9,33 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
 )
 
-// Two Batchers (two servers) on one 20-room hotel, 60 requests of mixed
-// sizes near sell-out: never more than 20 booked, the hotel sells out, and
-// every request is answered exactly: a refusal says how many rooms were
-// left when its turn came, which is fewer than it asked for.
+// batchedStore is one server serving the batched strategy with a batch
+// window, and its batch sizes.
+func batchedStore(t *testing.T, pool *pgxpool.Pool, window time.Duration, onBatch func(int)) *db.Store {
+	t.Helper()
+	return db.NewStore(pool, db.Options{Batches: db.BatchOptions{Window: window, OnBatch: onBatch}})
+}
+
+// Two servers on one 20-room hotel, 60 batched requests of mixed sizes
+// near sell-out: never more than 20 booked, the hotel sells out, and every
+// request is answered exactly: a refusal says how many rooms were left
+// when its turn came, which is fewer than it asked for.
 func TestBatchedAnswersEveryRequestExactly(t *testing.T) {
+	t.Parallel()
 	const requests, rooms = 60, 20
 	pool := dbtest.NewPool(t, 10)
 	hotel := seedHotel(t, pool, rooms)
 	var mu sync.Mutex
 	var sizes []int
 	onBatch := func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }
-	servers := []*db.Batcher{
-		{Pool: pool, Window: 5 * time.Millisecond, OnBatch: onBatch},
-		{Pool: pool, Window: 5 * time.Millisecond, OnBatch: onBatch},
-	}
+	servers := []*db.Store{batchedStore(t, pool, 5*time.Millisecond, onBatch), batchedStore(t, pool, 5*time.Millisecond, onBatch)}
 	ctx := testContext(t)
 	var wg sync.WaitGroup
 	var bookedRooms, refusals int32
@@ -36,21 +44,21 @@ func TestBatchedAnswersEveryRequestExactly(t *testing.T) {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(i), 9))
 			req := hotel.request(fmt.Sprintf("r%d", i), int32(1+rng.IntN(5)))
-			res := servers[i%2].Submit(ctx, db.BatchRequest{Book: req})
+			booking, err := valueOf(servers[i%2].Reserve(ctx, "batched", req, nil))
 			mu.Lock()
 			defer mu.Unlock()
-			var shortfall *db.ShortfallError
+			var shortfall *evento.ShortfallError
 			switch {
-			case res.Err == nil:
-				bookedRooms += res.Booking.Rooms
-				acknowledged[res.Booking.ReservationID] = res.Booking.Rooms
-			case errors.As(res.Err, &shortfall):
+			case err == nil:
+				bookedRooms += booking.Rooms
+				acknowledged[booking.ReservationID] = booking.Rooms
+			case errors.As(err, &shortfall):
 				refusals++
 				if shortfall.Available >= req.Rooms {
 					t.Errorf("refused %d rooms while %d were left", req.Rooms, shortfall.Available)
 				}
 			default:
-				t.Errorf("request %d: %v", i, res.Err)
+				t.Errorf("request %d: %v", i, err)
 			}
 		})
 	}
@@ -74,46 +82,45 @@ func TestBatchedAnswersEveryRequestExactly(t *testing.T) {
 	t.Logf("%d batches, largest %d, %d refusals", len(sizes), largest, refusals)
 }
 
-// Keys in a batch: a resend inside the same batch is told the first is in
-// progress, a later resend replays the stored answer, a reused key with
-// another request is refused, and one booking is made.
+// Keys in a batch: a resend that lands in the same batch as the first
+// waits for that batch and replays its booking (the same duplicate
+// behaviour as every other mode), a later resend replays too, a reused key
+// with another request is refused, and one booking is made.
 func TestBatchedWithIdempotencyKeys(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 10)
-	batcher := &db.Batcher{Pool: pool, Window: 50 * time.Millisecond}
+	var mu sync.Mutex
+	var sizes []int
+	store := batchedStore(t, pool, 50*time.Millisecond, func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() })
 	ctx := testContext(t)
-	render := func(b db.Booking, err error) (db.StoredResponse, error) {
-		if err != nil {
-			return db.StoredResponse{Status: 409, Body: []byte(err.Error())}, nil
-		}
-		return db.StoredResponse{Status: 201, Body: []byte(fmt.Sprint(b.ReservationID))}, nil
-	}
-	key := &db.IdempotencyKey{Key: "b-1", Fingerprint: "f", Keep: time.Hour}
-	submit := func(k *db.IdempotencyKey, rooms int32) <-chan db.BatchResult {
-		out := make(chan db.BatchResult, 1)
+	key := &evento.IdempotencyKey{Key: "b-1", Fingerprint: "f", Keep: time.Hour}
+	submit := func(k *evento.IdempotencyKey, rooms int32) <-chan result {
+		out := make(chan result, 1)
 		go func() {
-			out <- batcher.Submit(ctx, db.BatchRequest{Book: hotel.request("k", rooms), Key: k, Render: render})
+			outcome, err := store.Reserve(ctx, "batched", hotel.request("k", rooms), k)
+			out <- result{outcome, err}
 		}()
 		return out
 	}
 	first, twin := submit(key, 2), submit(key, 2) // both land in the same 50ms window
 	a, b := <-first, <-twin
-	if a.Err != nil && b.Err != nil {
-		t.Fatalf("both failed: %v / %v", a.Err, b.Err)
+	if a.err != nil || b.err != nil || a.outcome.Refusal != nil || b.outcome.Refusal != nil {
+		t.Fatalf("same key twice in a batch: %+v / %+v", a, b)
 	}
-	winner, other := a, b
-	if a.Err != nil {
-		winner, other = b, a
+	if a.outcome.Value != b.outcome.Value || a.outcome.Replayed == b.outcome.Replayed {
+		t.Fatalf("same key twice in a batch: %+v / %+v; want one booking, answered once and replayed once", a, b)
 	}
-	if winner.Response == nil || winner.Response.Status != 201 || !errors.Is(other.Err, db.ErrRequestInProgress) {
-		t.Fatalf("same key twice in a batch: %+v / %+v", winner, other)
+	if mu.Lock(); sizes[0] != 2 {
+		t.Errorf("batch sizes %v: the twin did not share the first batch", sizes)
 	}
+	mu.Unlock()
 	replay := <-submit(key, 2)
-	if !replay.Replayed || replay.Response == nil || string(replay.Response.Body) != string(winner.Response.Body) {
-		t.Fatalf("replay: %+v, want %s replayed", replay, winner.Response.Body)
+	if replay.err != nil || !replay.outcome.Replayed || replay.outcome.Value != a.outcome.Value {
+		t.Fatalf("replay: %+v, want %+v replayed", replay, a.outcome.Value)
 	}
-	reused := &db.IdempotencyKey{Key: "b-1", Fingerprint: "other", Keep: time.Hour}
-	if r := <-submit(reused, 3); !errors.Is(r.Err, db.ErrKeyReused) {
+	reused := &evento.IdempotencyKey{Key: "b-1", Fingerprint: "other", Keep: time.Hour}
+	if r := <-submit(reused, 3); !errors.Is(r.err, evento.ErrKeyReused) {
 		t.Fatalf("reused key: %+v", r)
 	}
 	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 || len(totals.reservationIDs) != 1 {
@@ -124,14 +131,14 @@ func TestBatchedWithIdempotencyKeys(t *testing.T) {
 // A request whose context ends while it still waits for a batch is
 // withdrawn: it is told nothing was done, and nothing is.
 func TestBatchedRequestWithdrawnBeforeItsBatch(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 10)
-	batcher := &db.Batcher{Pool: pool, Window: 300 * time.Millisecond}
+	store := batchedStore(t, pool, 300*time.Millisecond, nil)
 	ctx, cancel := context.WithTimeout(testContext(t), 20*time.Millisecond)
 	defer cancel()
-	res := batcher.Submit(ctx, db.BatchRequest{Book: hotel.request("late", 2)})
-	if !errors.Is(res.Err, db.ErrUnavailable) {
-		t.Fatalf("withdrawn request: %+v, want unavailable", res)
+	if _, err := store.Reserve(ctx, "batched", hotel.request("late", 2), nil); !errors.Is(err, evento.ErrUnavailable) {
+		t.Fatalf("withdrawn request: %v, want unavailable", err)
 	}
 	time.Sleep(400 * time.Millisecond) // the batch window passes
 	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 0 {
@@ -143,18 +150,19 @@ func TestBatchedRequestWithdrawnBeforeItsBatch(t *testing.T) {
 // those rooms back and books: batched, like the other strategies, treats
 // an expired hold as gone before any sweeper runs.
 func TestBatchedFreesOverdueHolds(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
-	store := &db.Store{Pool: pool}
+	store := newStore(pool)
 	hotel := seedHotel(t, pool, 5)
 	ctx := testContext(t)
-	h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("gone", 5), TTL: time.Minute})
+	h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("gone", 5), TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	backdate(t, pool, h.ID)
-	res := (&db.Batcher{Pool: pool}).Submit(ctx, db.BatchRequest{Book: hotel.request("next", 5)})
-	if res.Err != nil || res.Booking.Rooms != 5 {
-		t.Fatalf("batch after the hold expired: %+v", res)
+	booking, err := reserve(ctx, store, mustStrategy(t, "batched"), hotel.request("next", 5))
+	if err != nil || booking.Rooms != 5 {
+		t.Fatalf("batch after the hold expired: %+v %v", booking, err)
 	}
 	if _, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID); reserved != 5 || locked != 0 {
 		t.Fatalf("reserved %d locked %d", reserved, locked)

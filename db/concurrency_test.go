@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
 )
@@ -17,13 +18,16 @@ import (
 // than 20 rooms booked, the counter equals the sum of the rows, every
 // acknowledged booking is a row, and the hotel really sells out.
 func TestSafeStrategiesNeverOverbook(t *testing.T) {
+	t.Parallel()
 	const clients, rooms = 60, 20
 	for _, strategy := range db.Strategies {
 		if !strategy.Safe {
 			continue
 		}
 		t.Run(strategy.Name, func(t *testing.T) {
+			t.Parallel()
 			pool := dbtest.NewPool(t, clients)
+			store := newStore(pool)
 			hotel := seedHotel(t, pool, rooms)
 			ctx := testContext(t)
 
@@ -37,18 +41,18 @@ func TestSafeStrategiesNeverOverbook(t *testing.T) {
 					rng := rand.New(rand.NewPCG(uint64(c), 7))
 					want := int32(1 + rng.IntN(3))
 					for {
-						booking, err := db.Reserve(ctx, pool, strategy, hotel.request(fmt.Sprintf("client-%d", c), want))
-						var shortfall *db.ShortfallError
+						booking, err := reserve(ctx, store, strategy, hotel.request(fmt.Sprintf("client-%d", c), want))
+						var shortfall *evento.ShortfallError
 						switch {
 						case err == nil:
 							mu.Lock()
 							acknowledged[booking.ReservationID] = booking.Rooms
 							mu.Unlock()
-						case errors.Is(err, db.ErrConflict):
+						case errors.Is(err, evento.ErrConflict):
 							mu.Lock()
 							conflicts++
 							mu.Unlock()
-						case errors.Is(err, db.ErrSoldOut):
+						case errors.Is(err, evento.ErrSoldOut):
 							return
 						case errors.As(err, &shortfall):
 							want = shortfall.Available
@@ -86,22 +90,23 @@ func TestSafeStrategiesNeverOverbook(t *testing.T) {
 // server, and the hotel still sells out exactly. The race window makes
 // every transaction overlap others between its read and its write.
 func TestSerializableRetriesAndFinishes(t *testing.T) {
+	t.Parallel()
 	const clients, rooms = 30, 20
 	pool := dbtest.NewPool(t, clients)
 	hotel := seedHotel(t, pool, rooms)
 	var retries atomic.Int64
-	store := &db.Store{Pool: pool, RaceWindow: 5 * time.Millisecond, OnRetry: func(string) { retries.Add(1) }}
+	store := db.NewStore(pool, db.Options{RaceWindow: 5 * time.Millisecond, OnRetry: func(string) { retries.Add(1) }})
 	serializable := mustStrategy(t, "serializable")
 	ctx := testContext(t)
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Go(func() {
 			for {
-				_, err := store.Reserve(ctx, serializable, hotel.request(fmt.Sprintf("c%d", c), 1))
-				if errors.Is(err, db.ErrSoldOut) {
+				_, err := reserve(ctx, store, serializable, hotel.request(fmt.Sprintf("c%d", c), 1))
+				if errors.Is(err, evento.ErrSoldOut) {
 					return
 				}
-				if err != nil && !errors.Is(err, db.ErrConflict) {
+				if err != nil && !errors.Is(err, evento.ErrConflict) {
 					t.Error(err)
 					return
 				}

@@ -9,78 +9,9 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento"
 )
-
-// Domain errors. Callers check them with errors.Is; the api package maps each
-// to one HTTP status and a stable code.
-var (
-	// ErrNotFound means the event, or the hotel within the event, does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrSoldOut means the hotel has no room left for the event.
-	ErrSoldOut = errors.New("sold out")
-	// ErrInsufficientRooms means some rooms are left, but fewer than asked.
-	ErrInsufficientRooms = errors.New("insufficient rooms")
-	// ErrConflict means a concurrent writer won the race; retrying may succeed.
-	ErrConflict = errors.New("conflict with a concurrent reservation")
-	// ErrUnavailable means the database could not be reached or did not answer
-	// in time, and nothing was changed; retrying later may succeed.
-	ErrUnavailable = errors.New("database unavailable")
-	// ErrOutcomeUnknown means a write was sent but its outcome never came
-	// back (a timeout or a broken connection after sending, COMMIT
-	// included): it may or may not have been made. Retrying blindly could
-	// book twice; retrying with the same idempotency key cannot.
-	ErrOutcomeUnknown = errors.New("outcome unknown: the database did not confirm the write")
-)
-
-// NotFoundError names what was not found, in words a client can be shown.
-// It matches ErrNotFound.
-type NotFoundError struct{ What string }
-
-func (e *NotFoundError) Error() string { return e.What + ": not found" }
-
-// Is lets errors.Is(err, ErrNotFound) work on a *NotFoundError.
-func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
-
-func hotelNotFound(eventID, hotelID int64) error {
-	return &NotFoundError{What: fmt.Sprintf("event %d hotel %d", eventID, hotelID)}
-}
-
-// ShortfallError reports a reservation refused for lack of rooms. It matches
-// ErrSoldOut when nothing is left and ErrInsufficientRooms otherwise, and
-// carries the availability the decision was based on.
-type ShortfallError struct {
-	Available int32
-	Requested int32
-}
-
-func (e *ShortfallError) Error() string {
-	if e.Available <= 0 {
-		return fmt.Sprintf("sold out: %d rooms requested, none left", e.Requested)
-	}
-	return fmt.Sprintf("insufficient rooms: %d requested, %d left", e.Requested, e.Available)
-}
-
-// Is lets errors.Is(err, ErrSoldOut) and errors.Is(err, ErrInsufficientRooms)
-// work on a *ShortfallError.
-func (e *ShortfallError) Is(target error) bool {
-	if e.Available <= 0 {
-		return target == ErrSoldOut
-	}
-	return target == ErrInsufficientRooms
-}
-
-func isShortfall(err error) bool {
-	var shortfall *ShortfallError
-	return errors.As(err, &shortfall)
-}
-
-// checkFits returns a *ShortfallError when rooms do not fit in available.
-func checkFits(available, rooms int32) error {
-	if rooms > available {
-		return &ShortfallError{Available: max(available, 0), Requested: rooms}
-	}
-	return nil
-}
 
 // unavailableCodes are SQLSTATEs after which the same request may succeed
 // once the server is back or less busy.
@@ -107,7 +38,7 @@ func classify(err error) error {
 		return conflict
 	}
 	if IsUnavailable(err) {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", evento.ErrUnavailable, err)
 	}
 	return err
 }
@@ -129,13 +60,13 @@ func classifyWrite(err error) error {
 	var notCommitted *uncommittedError
 	switch {
 	case errors.As(err, &acquire), pgconn.SafeToRetry(err):
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", evento.ErrUnavailable, err)
 	case errors.As(err, &notCommitted), errors.As(err, &pgErr):
 		// It failed inside a transaction before COMMIT was sent, or
 		// PostgreSQL itself refused it: either way nothing was committed.
 		return classify(err)
 	case IsUnavailable(err) || errors.Is(err, context.Canceled):
-		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+		return fmt.Errorf("%w: %w", evento.ErrOutcomeUnknown, err)
 	default:
 		return err
 	}
@@ -147,7 +78,7 @@ func asConflict(err error) error {
 	if !isSerializationFailure(err) {
 		return nil
 	}
-	return fmt.Errorf("%w: %w", ErrConflict, err)
+	return fmt.Errorf("%w: %w", evento.ErrConflict, err)
 }
 
 // caughtBySafetyNet maps an unsafe strategy's write that hit the schema's
@@ -157,7 +88,7 @@ func asConflict(err error) error {
 func caughtBySafetyNet(s Strategy, err error) error {
 	var pgErr *pgconn.PgError
 	if !s.Safe && errors.As(err, &pgErr) && pgErr.Code == pgerrcode.CheckViolation && pgErr.ConstraintName == capacityConstraint {
-		return fmt.Errorf("%w: %w", ErrConflict, err)
+		return fmt.Errorf("%w: %w", evento.ErrConflict, err)
 	}
 	return err
 }
@@ -201,8 +132,9 @@ const capacityConstraint = "event_hotel_rooms_within_assigned"
 
 func isDomain(err error) bool {
 	for _, target := range []error{
-		ErrNotFound, ErrSoldOut, ErrInsufficientRooms, ErrConflict, ErrUnavailable,
-		ErrHoldExpired, ErrHoldReleased, ErrHoldConfirmed, ErrKeyReused, ErrRequestInProgress, ErrOutcomeUnknown,
+		evento.ErrNotFound, evento.ErrSoldOut, evento.ErrInsufficientRooms, evento.ErrConflict, evento.ErrUnavailable,
+		evento.ErrHoldExpired, evento.ErrHoldReleased, evento.ErrHoldConfirmed, evento.ErrKeyReused,
+		evento.ErrRequestInProgress, evento.ErrOutcomeUnknown, evento.ErrUnknownMode,
 	} {
 		if errors.Is(err, target) {
 			return true
@@ -214,7 +146,7 @@ func isDomain(err error) bool {
 // IsUnavailable reports whether err means the database could not be reached,
 // went away, or did not answer before the deadline.
 func IsUnavailable(err error) bool {
-	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, evento.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	var pgErr *pgconn.PgError
@@ -230,4 +162,9 @@ func IsUnavailable(err error) bool {
 		return true
 	}
 	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}
+
+func isShortfall(err error) bool {
+	var shortfall *evento.ShortfallError
+	return errors.As(err, &shortfall)
 }

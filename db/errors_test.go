@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/evento-lab/evento"
 	"io"
 	"testing"
 
@@ -14,24 +15,25 @@ import (
 // A write may be called "unavailable" (nothing changed) only when that is
 // certain; a failure after sending is an unknown outcome.
 func TestClassifyWrite(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		err  error
 		want error
 	}{
-		{"no connection from the pool", &acquireError{context.DeadlineExceeded}, ErrUnavailable},
-		{"server shutting down", &pgconn.PgError{Code: pgerrcode.AdminShutdown}, ErrUnavailable},
-		{"statement timeout answered by the server", &pgconn.PgError{Code: pgerrcode.QueryCanceled}, ErrUnavailable},
-		{"serialization failure", &pgconn.PgError{Code: pgerrcode.SerializationFailure}, ErrConflict},
-		{"deadlock", &pgconn.PgError{Code: pgerrcode.DeadlockDetected}, ErrConflict},
-		{"deadline inside a transaction, before COMMIT", uncommitted(fmt.Errorf("lock: %w", context.DeadlineExceeded)), ErrUnavailable},
-		{"deadline after sending", fmt.Errorf("commit: %w", context.DeadlineExceeded), ErrOutcomeUnknown},
+		{"no connection from the pool", &acquireError{context.DeadlineExceeded}, evento.ErrUnavailable},
+		{"server shutting down", &pgconn.PgError{Code: pgerrcode.AdminShutdown}, evento.ErrUnavailable},
+		{"statement timeout answered by the server", &pgconn.PgError{Code: pgerrcode.QueryCanceled}, evento.ErrUnavailable},
+		{"serialization failure", &pgconn.PgError{Code: pgerrcode.SerializationFailure}, evento.ErrConflict},
+		{"deadlock", &pgconn.PgError{Code: pgerrcode.DeadlockDetected}, evento.ErrConflict},
+		{"deadline inside a transaction, before COMMIT", uncommitted(fmt.Errorf("lock: %w", context.DeadlineExceeded)), evento.ErrUnavailable},
+		{"deadline after sending", fmt.Errorf("commit: %w", context.DeadlineExceeded), evento.ErrOutcomeUnknown},
 		{"connection broke after sending", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), nil},
 	}
 	for _, c := range cases {
 		got := classifyWrite(c.err)
 		if c.want == nil {
-			if errors.Is(got, ErrUnavailable) {
+			if errors.Is(got, evento.ErrUnavailable) {
 				t.Errorf("%s: %v must not be called unavailable", c.name, got)
 			}
 			continue
@@ -39,7 +41,7 @@ func TestClassifyWrite(t *testing.T) {
 		if !errors.Is(got, c.want) {
 			t.Errorf("%s: classifyWrite(%v) = %v, want %v", c.name, c.err, got, c.want)
 		}
-		if c.want == ErrOutcomeUnknown && errors.Is(got, ErrUnavailable) {
+		if c.want == evento.ErrOutcomeUnknown && errors.Is(got, evento.ErrUnavailable) {
 			t.Errorf("%s: an unknown outcome is also called unavailable", c.name)
 		}
 	}
@@ -49,13 +51,14 @@ func TestClassifyWrite(t *testing.T) {
 // whose stale absolute write it was, and stays an internal error for a
 // safe strategy, whose SQL it would prove wrong.
 func TestCapacityCheckIsAConflictOnlyForUnsafeStrategies(t *testing.T) {
+	t.Parallel()
 	violation := &pgconn.PgError{Code: pgerrcode.CheckViolation, ConstraintName: capacityConstraint}
 	naive, _ := LookupStrategy("naive")
 	atomic, _ := LookupStrategy("atomic")
-	if err := caughtBySafetyNet(naive, violation); !errors.Is(err, ErrConflict) {
+	if err := caughtBySafetyNet(naive, violation); !errors.Is(err, evento.ErrConflict) {
 		t.Errorf("naive: %v, want conflict", err)
 	}
-	if err := caughtBySafetyNet(atomic, violation); errors.Is(err, ErrConflict) || isDomain(err) {
+	if err := caughtBySafetyNet(atomic, violation); errors.Is(err, evento.ErrConflict) || isDomain(err) {
 		t.Errorf("atomic: %v, want the raw error", err)
 	}
 }

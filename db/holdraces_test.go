@@ -12,29 +12,33 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // Confirm and release race for one hold, in both orders, driven step by
 // step: the second waits on the hold's row lock, then finds it settled.
 // Exactly one wins; the rooms move once.
 func TestConfirmAndReleaseHaveOneWinner(t *testing.T) {
+	t.Parallel()
 	for _, confirmFirst := range []bool{true, false} {
 		t.Run(fmt.Sprintf("confirm first %v", confirmFirst), func(t *testing.T) {
+			t.Parallel()
 			pool := dbtest.NewPool(t, 4)
-			store := &db.Store{Pool: pool}
+			store := newStore(pool)
 			hotel := seedHotel(t, pool, 5)
-			h, err := store.PlaceHold(testContext(t), db.HoldRequest{BookRequest: hotel.request("alice", 2), TTL: time.Minute})
+			h, err := placeHold(testContext(t), store, evento.HoldRequest{BookRequest: hotel.request("alice", 2), TTL: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
-			confirm := func(ctx context.Context, q *db.Queries) error {
-				_, err := q.ConfirmHold(ctx, db.ConfirmHoldParams{HoldID: h.ID, EventID: hotel.EventID, HotelID: hotel.HotelID})
+			confirm := func(ctx context.Context, tx dbsqlc.DBTX) error {
+				_, err := queries.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{HoldID: h.ID, EventID: hotel.EventID, HotelID: hotel.HotelID})
 				return err
 			}
-			release := func(ctx context.Context, q *db.Queries) error {
-				_, err := q.ReleaseHold(ctx, db.ReleaseHoldParams{HoldID: h.ID, EventID: hotel.EventID, HotelID: hotel.HotelID})
+			release := func(ctx context.Context, tx dbsqlc.DBTX) error {
+				_, err := queries.ReleaseHold(ctx, tx, dbsqlc.ReleaseHoldParams{HoldID: h.ID, EventID: hotel.EventID, HotelID: hotel.HotelID})
 				return err
 			}
 			first, second := confirm, release
@@ -55,14 +59,14 @@ func TestConfirmAndReleaseHaveOneWinner(t *testing.T) {
 			s2.commit()
 
 			_, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID)
-			got, err := store.GetHold(testContext(t), db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID})
+			got, err := store.Hold(testContext(t), evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if confirmFirst && (got.State != db.HoldConfirmed || reserved != 2 || locked != 0) {
+			if confirmFirst && (got.State != evento.HoldConfirmed || reserved != 2 || locked != 0) {
 				t.Fatalf("confirm won: state %s reserved %d locked %d", got.State, reserved, locked)
 			}
-			if !confirmFirst && (got.State != db.HoldReleased || reserved != 0 || locked != 0) {
+			if !confirmFirst && (got.State != evento.HoldReleased || reserved != 0 || locked != 0) {
 				t.Fatalf("release won: state %s reserved %d locked %d", got.State, reserved, locked)
 			}
 		})
@@ -74,51 +78,52 @@ func TestConfirmAndReleaseHaveOneWinner(t *testing.T) {
 // waiting, and never finds it again. The other way round, a hold the
 // sweeper holds cannot be confirmed: it is past expiry.
 func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
-	store := &db.Store{Pool: pool}
+	store := newStore(pool)
 	hotel := seedHotel(t, pool, 5)
 	ctx := testContext(t)
 
-	h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("alice", 2), TTL: time.Second})
+	h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("alice", 2), TTL: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	confirmer := begin(t, pool)
-	confirmer.runQueries(func(ctx context.Context, q *db.Queries) error {
-		_, err := q.ConfirmHold(ctx, db.ConfirmHoldParams{HoldID: h.ID, EventID: hotel.EventID, HotelID: hotel.HotelID})
+	confirmer.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) error {
+		_, err := queries.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{HoldID: h.ID, EventID: hotel.EventID, HotelID: hotel.HotelID})
 		return err
 	})
 	if o := confirmer.wait(); o.err != nil {
 		t.Fatalf("confirm before expiry: %v", o.err)
 	}
 	time.Sleep(time.Until(h.ExpiresAt) + 50*time.Millisecond) // now past expiry, confirm not committed
-	swept, err := db.SweepExpiredHolds(ctx, db.New(pool), 100)
+	swept, err := sweep(ctx, pool)
 	if err != nil || swept != 0 {
 		t.Fatalf("sweep while the confirm holds the lock: %d holds, %v; want 0", swept, err)
 	}
 	confirmer.commit()
-	if swept, _ := db.SweepExpiredHolds(ctx, db.New(pool), 100); swept != 0 {
+	if swept, _ := sweep(ctx, pool); swept != 0 {
 		t.Fatalf("sweep after the confirm: %d holds", swept)
 	}
 	if _, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID); reserved != 2 || locked != 0 {
 		t.Fatalf("reserved %d locked %d; want the confirm's 2", reserved, locked)
 	}
 
-	h2, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("bob", 3), TTL: time.Minute})
+	h2, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("bob", 3), TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	backdate(t, pool, h2.ID)
 	sweeper := begin(t, pool)
-	sweeper.runQueries(func(ctx context.Context, q *db.Queries) error {
-		_, err := db.SweepExpiredHolds(ctx, q, 100)
+	sweeper.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) error {
+		_, err := sweep(ctx, tx)
 		return err
 	})
 	if o := sweeper.wait(); o.err != nil {
 		t.Fatal(o.err)
 	}
-	ref2 := db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h2.ID}
-	if _, _, err := store.ConfirmHold(ctx, ref2); !errors.Is(err, db.ErrHoldExpired) {
+	ref2 := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h2.ID}
+	if _, _, err := confirmHold(ctx, store, ref2); !errors.Is(err, evento.ErrHoldExpired) {
 		t.Fatalf("confirm a hold the sweeper is expiring: %v", err)
 	}
 	sweeper.commit()
@@ -131,12 +136,13 @@ func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
 // them, the second skips them without waiting, and each hold's rooms come
 // back exactly once. The lazy per-hotel expiry behaves the same.
 func TestSweepersNeverExpireAHoldTwice(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
-	store := &db.Store{Pool: pool}
+	store := newStore(pool)
 	hotel := seedHotel(t, pool, 10)
 	ctx := testContext(t)
 	for range 3 {
-		h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("gone", 2), TTL: time.Minute})
+		h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("gone", 2), TTL: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,19 +150,19 @@ func TestSweepersNeverExpireAHoldTwice(t *testing.T) {
 	}
 	s1, s2 := begin(t, pool), begin(t, pool)
 	var first, second int64
-	s1.runQueries(func(ctx context.Context, q *db.Queries) (err error) {
-		first, err = db.SweepExpiredHolds(ctx, q, 100)
+	s1.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) (err error) {
+		first, err = sweep(ctx, tx)
 		return err
 	})
 	if o := s1.wait(); o.err != nil || first != 3 {
 		t.Fatalf("first sweeper: %d holds, %v", first, o.err)
 	}
-	s2.runQueries(func(ctx context.Context, q *db.Queries) (err error) {
-		second, err = db.SweepExpiredHolds(ctx, q, 100)
+	s2.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) (err error) {
+		second, err = sweep(ctx, tx)
 		if err != nil {
 			return err
 		}
-		_, err = q.ExpireHotelHolds(ctx, db.ExpireHotelHoldsParams{EventID: hotel.EventID, HotelID: hotel.HotelID})
+		_, err = queries.ExpireHotelHolds(ctx, tx, dbsqlc.ExpireHotelHoldsParams{EventID: hotel.EventID, HotelID: hotel.HotelID})
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("lazy expiry found holds to free: %v", err)
 		}
@@ -177,9 +183,10 @@ func TestSweepersNeverExpireAHoldTwice(t *testing.T) {
 // snapshots: never more than 20 rooms taken, locked always equal to the
 // live holds, reserved always equal to the reservation rows.
 func TestMixedHoldsAndReservesNeverExceedCapacity(t *testing.T) {
+	t.Parallel()
 	const clients, rooms = 60, 20
 	pool := dbtest.NewPool(t, clients+5)
-	store := &db.Store{Pool: pool}
+	store := newStore(pool)
 	hotel := seedHotel(t, pool, rooms)
 	ctx := testContext(t)
 	strategies := []db.Strategy{mustStrategy(t, "pessimistic"), mustStrategy(t, "atomic"), mustStrategy(t, "optimistic")}
@@ -230,20 +237,20 @@ func TestMixedHoldsAndReservesNeverExceedCapacity(t *testing.T) {
 				time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
 				req := hotel.request(fmt.Sprintf("c%d", c), int32(1+rng.IntN(2)))
 				if rng.IntN(4) == 0 {
-					b, err := db.Reserve(ctx, pool, strategies[rng.IntN(len(strategies))], req)
+					b, err := reserve(ctx, store, strategies[rng.IntN(len(strategies))], req)
 					if err == nil {
 						reservedRooms.Add(int64(b.Rooms))
 					}
 					continue
 				}
-				h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: req, TTL: time.Duration(1+rng.IntN(2)) * time.Second})
+				h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: req, TTL: time.Duration(1+rng.IntN(2)) * time.Second})
 				if err != nil {
 					continue
 				}
-				ref := db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID}
+				ref := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID}
 				switch n := rng.IntN(10); {
 				case n < 4:
-					if b, _, err := store.ConfirmHold(ctx, ref); err == nil {
+					if b, _, err := confirmHold(ctx, store, ref); err == nil {
 						confirmed.Add(1)
 						reservedRooms.Add(int64(b.Rooms))
 					}

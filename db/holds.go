@@ -7,135 +7,145 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
-// Hold errors: the hold exists but can no longer become a reservation.
-var (
-	ErrHoldExpired   = errors.New("hold expired")
-	ErrHoldReleased  = errors.New("hold released")
-	ErrHoldConfirmed = errors.New("hold already confirmed")
-)
-
-// Hold states, as stored in holds.state.
-const (
-	HoldHeld      = "held"
-	HoldConfirmed = "confirmed"
-	HoldReleased  = "released"
-	HoldExpired   = "expired"
-)
-
-// HoldRequest asks to take rooms out of the pool for TTL.
-type HoldRequest struct {
-	BookRequest
-	TTL time.Duration
-}
-
-// Hold is a hold as a client sees it. State is "expired" as soon as
-// ExpiresAt passes, even before a sweeper has marked it so.
-type Hold struct {
-	ID            int64
-	EventID       int64
-	HotelID       int64
-	Name          string
-	Rooms         int32
-	State         string
-	ExpiresAt     time.Time
-	ReservationID int64 // 0 until confirmed
-}
-
-// HoldRef names a hold under its hotel, as the API's paths do.
-type HoldRef struct {
-	EventID, HotelID, HoldID int64
-}
-
-func holdRooms(ctx context.Context, q *Queries, req HoldRequest) (Hold, error) {
-	params := PlaceHoldParams{
-		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
-		TtlSeconds: int32(req.TTL / time.Second),
-	}
-	row, err := q.PlaceHold(ctx, params)
-	if errors.Is(err, pgx.ErrNoRows) {
-		// Overdue holds may be all that stands in the way.
-		if freed, ferr := releaseOverdueHolds(ctx, q, req.BookRequest); ferr != nil {
-			return Hold{}, ferr
-		} else if freed > 0 {
-			row, err = q.PlaceHold(ctx, params)
+// PlaceHold takes rooms out of the pool for req.TTL, at most once per key.
+func (s *Store) PlaceHold(ctx context.Context, req evento.HoldRequest, key *evento.IdempotencyKey) (evento.Outcome[evento.Hold], error) {
+	outcome, err := write(ctx, s, readCommittedPolicy, key, func(ctx context.Context, tx dbsqlc.DBTX) (evento.Outcome[evento.Hold], error) {
+		outcomes, err := retryAfterFreeingOverdueHolds(ctx, s.q, tx, req.BookRequest, 1, func([]int) ([]evento.Outcome[evento.Hold], error) {
+			outcome, err := outcomeOf(placeHold(ctx, s.q, tx, req))
+			return []evento.Outcome[evento.Hold]{outcome}, err
+		})
+		if err != nil {
+			return evento.Outcome[evento.Hold]{}, err
 		}
+		return outcomes[0], nil
+	})
+	if err != nil {
+		return outcome, fmt.Errorf("hold %d rooms: %w", req.Rooms, err)
 	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Hold{}, explainRefusal(ctx, q, req.BookRequest)
+	return outcome, nil
+}
+
+// ConfirmHold turns a live hold into a reservation, at most once per key.
+// Confirming a confirmed hold answers with its reservation (Earlier).
+func (s *Store) ConfirmHold(ctx context.Context, ref evento.HoldRef, key *evento.IdempotencyKey) (evento.Outcome[evento.Confirmation], error) {
+	outcome, err := write(ctx, s, readCommittedPolicy, key, func(ctx context.Context, tx dbsqlc.DBTX) (evento.Outcome[evento.Confirmation], error) {
+		return outcomeOf(confirmHeld(ctx, s.q, tx, ref))
+	})
+	if err != nil {
+		return outcome, fmt.Errorf("confirm hold %d: %w", ref.HoldID, err)
+	}
+	return outcome, nil
+}
+
+// ReleaseHold gives a hold's rooms back to the pool. Releasing a hold that
+// is already released or expired succeeds (the rooms are back either way);
+// a confirmed hold cannot be released.
+func (s *Store) ReleaseHold(ctx context.Context, ref evento.HoldRef) error {
+	outcome, err := write(ctx, s, readCommittedPolicy, nil, func(ctx context.Context, tx dbsqlc.DBTX) (evento.Outcome[struct{}], error) {
+		return outcomeOf(struct{}{}, releaseHeld(ctx, s.q, tx, ref))
+	})
+	if err == nil {
+		err = outcome.Refusal
 	}
 	if err != nil {
-		return Hold{}, fmt.Errorf("place hold: %w", err)
+		return fmt.Errorf("release hold %d: %w", ref.HoldID, err)
 	}
-	return Hold{
+	return nil
+}
+
+// Hold reads a hold.
+func (s *Store) Hold(ctx context.Context, ref evento.HoldRef) (evento.Hold, error) {
+	hold, err := readHold(ctx, s.q, s.pool, ref)
+	if err != nil {
+		return evento.Hold{}, fmt.Errorf("read hold %d: %w", ref.HoldID, classify(err))
+	}
+	return hold, nil
+}
+
+// placeHold locks rooms for a hold if they fit (queries/holds.sql).
+func placeHold(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, req evento.HoldRequest) (evento.Hold, error) {
+	row, err := q.PlaceHold(ctx, tx, dbsqlc.PlaceHoldParams{
+		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
+		TtlSeconds: int32(req.TTL / time.Second),
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return evento.Hold{}, explainRefusal(ctx, statementsOn(tx, nil), req.BookRequest)
+	}
+	if err != nil {
+		return evento.Hold{}, fmt.Errorf("place hold: %w", err)
+	}
+	return evento.Hold{
 		ID: row.ID, EventID: req.EventID, HotelID: req.HotelID, Name: req.Name,
 		Rooms: row.Rooms, State: row.State, ExpiresAt: row.ExpiresAt,
 	}, nil
 }
 
-// confirmHeld books a live hold. replayed is true when the hold had already
-// been confirmed: the booking returned is that earlier one, not a new one.
-func confirmHeld(ctx context.Context, q *Queries, ref HoldRef) (booking Booking, replayed bool, err error) {
-	row, err := q.ConfirmHold(ctx, ConfirmHoldParams{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID})
+// confirmHeld books a live hold, or tells why it cannot.
+func confirmHeld(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, ref evento.HoldRef) (evento.Confirmation, error) {
+	confirmation := evento.Confirmation{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID}
+	row, err := q.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID})
 	if err == nil {
-		return Booking{ReservationID: row.ID, EventID: ref.EventID, HotelID: ref.HotelID, Rooms: row.Number}, false, nil
+		confirmation.ReservationID, confirmation.Rooms = row.ID, row.Number
+		return confirmation, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return Booking{}, false, err
+		return evento.Confirmation{}, err
 	}
-	hold, err := readHold(ctx, q, ref)
+	hold, err := readHold(ctx, q, tx, ref)
 	if err != nil {
-		return Booking{}, false, err
+		return evento.Confirmation{}, err
 	}
 	switch hold.State {
-	case HoldConfirmed:
-		return Booking{ReservationID: hold.ReservationID, EventID: ref.EventID, HotelID: ref.HotelID, Name: hold.Name, Rooms: hold.Rooms}, true, nil
-	case HoldReleased:
-		return Booking{}, false, ErrHoldReleased
-	case HoldExpired:
-		return Booking{}, false, ErrHoldExpired
+	case evento.HoldConfirmed:
+		confirmation.ReservationID, confirmation.Rooms, confirmation.Earlier = hold.ReservationID, hold.Rooms, true
+		return confirmation, nil
+	case evento.HoldReleased:
+		return evento.Confirmation{}, evento.ErrHoldReleased
+	case evento.HoldExpired:
+		return evento.Confirmation{}, evento.ErrHoldExpired
 	default:
 		// Still held and not overdue after the confirm found it otherwise:
 		// only a concurrent change explains that. Let the client retry.
-		return Booking{}, false, ErrConflict
+		return evento.Confirmation{}, evento.ErrConflict
 	}
 }
 
-// releaseHeld gives a hold's rooms back. Releasing a hold that is already
-// released or expired succeeds (the rooms are back either way); a
-// confirmed hold cannot be released.
-func releaseHeld(ctx context.Context, q *Queries, ref HoldRef) error {
-	_, err := q.ReleaseHold(ctx, ReleaseHoldParams{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID})
+func releaseHeld(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, ref evento.HoldRef) error {
+	_, err := q.ReleaseHold(ctx, tx, dbsqlc.ReleaseHoldParams{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID})
 	if err == nil {
 		return nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
-	hold, err := readHold(ctx, q, ref)
+	hold, err := readHold(ctx, q, tx, ref)
 	if err != nil {
 		return err
 	}
-	if hold.State == HoldConfirmed {
-		return ErrHoldConfirmed
+	if hold.State == evento.HoldConfirmed {
+		return evento.ErrHoldConfirmed
 	}
 	return nil
 }
 
-func readHold(ctx context.Context, q *Queries, ref HoldRef) (Hold, error) {
-	row, err := q.GetHold(ctx, GetHoldParams{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID})
+func readHold(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, ref evento.HoldRef) (evento.Hold, error) {
+	row, err := q.GetHold(ctx, tx, dbsqlc.GetHoldParams{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Hold{}, &NotFoundError{What: fmt.Sprintf("hold %d of event %d hotel %d", ref.HoldID, ref.EventID, ref.HotelID)}
+		return evento.Hold{}, &evento.NotFoundError{What: fmt.Sprintf("hold %d of event %d hotel %d", ref.HoldID, ref.EventID, ref.HotelID)}
 	}
 	if err != nil {
-		return Hold{}, err
+		return evento.Hold{}, err
 	}
 	state := row.State
 	if row.Overdue {
-		state = HoldExpired
+		state = evento.HoldExpired
 	}
-	return Hold{
+	return evento.Hold{
 		ID: row.ID, EventID: ref.EventID, HotelID: ref.HotelID, Name: row.Name, Rooms: row.Rooms,
 		State: state, ExpiresAt: row.ExpiresAt, ReservationID: row.ReservationID.Int64,
 	}, nil
@@ -143,8 +153,8 @@ func readHold(ctx context.Context, q *Queries, ref HoldRef) (Hold, error) {
 
 // releaseOverdueHolds gives back the rooms of the hotel's holds that are
 // past expiry and returns how many rooms came back.
-func releaseOverdueHolds(ctx context.Context, q *Queries, req BookRequest) (int32, error) {
-	freed, err := q.ExpireHotelHolds(ctx, ExpireHotelHoldsParams{EventID: req.EventID, HotelID: req.HotelID})
+func releaseOverdueHolds(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, hotel evento.BookRequest) (int32, error) {
+	freed, err := q.ExpireHotelHolds(ctx, tx, dbsqlc.ExpireHotelHoldsParams{EventID: hotel.EventID, HotelID: hotel.HotelID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -152,18 +162,4 @@ func releaseOverdueHolds(ctx context.Context, q *Queries, req BookRequest) (int3
 		return 0, fmt.Errorf("release overdue holds: %w", err)
 	}
 	return freed, nil
-}
-
-// SweepExpiredHolds expires up to batch overdue holds across all hotels and
-// returns how many it expired. Safe to run from every server at once.
-func SweepExpiredHolds(ctx context.Context, q *Queries, batch int32) (int64, error) {
-	rows, err := q.SweepExpiredHolds(ctx, batch)
-	if err != nil {
-		return 0, fmt.Errorf("sweep expired holds: %w", classify(err))
-	}
-	var holds int64
-	for _, r := range rows {
-		holds += r.Holds
-	}
-	return holds, nil
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/dbtest"
 )
 
@@ -41,24 +41,25 @@ func backdate(t *testing.T, pool *pgxpool.Pool, holdID int64) {
 }
 
 func TestHoldLifecycle(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
-	store := &db.Store{Pool: pool}
+	store := newStore(pool)
 	hotel := seedHotel(t, pool, 10)
 	ctx := testContext(t)
-	hold := func(rooms int32) db.Hold {
+	hold := func(rooms int32) evento.Hold {
 		t.Helper()
-		h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("alice", rooms), TTL: time.Minute})
+		h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("alice", rooms), TTL: time.Minute})
 		if err != nil {
 			t.Fatalf("hold %d: %v", rooms, err)
 		}
 		return h
 	}
-	ref := func(h db.Hold) db.HoldRef {
-		return db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID}
+	ref := func(h evento.Hold) evento.HoldRef {
+		return evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID}
 	}
 
 	first := hold(3)
-	if first.State != db.HoldHeld || time.Until(first.ExpiresAt) < 50*time.Second {
+	if first.State != evento.HoldHeld || time.Until(first.ExpiresAt) < 50*time.Second {
 		t.Fatalf("hold = %+v", first)
 	}
 	if _, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID); reserved != 0 || locked != 3 {
@@ -68,18 +69,18 @@ func TestHoldLifecycle(t *testing.T) {
 		t.Fatalf("available %d, want 7 while 3 are held", avail.Available())
 	}
 
-	booking, replayed, err := store.ConfirmHold(ctx, ref(first))
+	booking, replayed, err := confirmHold(ctx, store, ref(first))
 	if err != nil || replayed || booking.Rooms != 3 {
 		t.Fatalf("confirm: %+v %v %v", booking, replayed, err)
 	}
-	again, replayed, err := store.ConfirmHold(ctx, ref(first))
+	again, replayed, err := confirmHold(ctx, store, ref(first))
 	if err != nil || !replayed || again.ReservationID != booking.ReservationID {
 		t.Fatalf("second confirm: %+v replayed %v err %v; want the same reservation %d", again, replayed, err, booking.ReservationID)
 	}
-	if err := store.ReleaseHold(ctx, ref(first)); !errors.Is(err, db.ErrHoldConfirmed) {
+	if err := store.ReleaseHold(ctx, ref(first)); !errors.Is(err, evento.ErrHoldConfirmed) {
 		t.Fatalf("release a confirmed hold: %v", err)
 	}
-	if got, _ := store.GetHold(ctx, ref(first)); got.State != db.HoldConfirmed || got.ReservationID != booking.ReservationID {
+	if got, _ := store.Hold(ctx, ref(first)); got.State != evento.HoldConfirmed || got.ReservationID != booking.ReservationID {
 		t.Fatalf("get confirmed hold: %+v", got)
 	}
 
@@ -90,18 +91,18 @@ func TestHoldLifecycle(t *testing.T) {
 	if err := store.ReleaseHold(ctx, ref(second)); err != nil {
 		t.Fatalf("release twice: %v", err)
 	}
-	if _, _, err := store.ConfirmHold(ctx, ref(second)); !errors.Is(err, db.ErrHoldReleased) {
+	if _, _, err := confirmHold(ctx, store, ref(second)); !errors.Is(err, evento.ErrHoldReleased) {
 		t.Fatalf("confirm a released hold: %v", err)
 	}
 	if _, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID); reserved != 3 || locked != 0 {
 		t.Fatalf("after release: reserved %d locked %d", reserved, locked)
 	}
 
-	if _, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("bob", 8), TTL: time.Minute}); !errors.Is(err, db.ErrInsufficientRooms) {
+	if _, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("bob", 8), TTL: time.Minute}); !errors.Is(err, evento.ErrInsufficientRooms) {
 		t.Fatalf("hold 8 of 7: %v", err)
 	}
-	other := db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID + 99, HoldID: first.ID}
-	if _, err := store.GetHold(ctx, other); !errors.Is(err, db.ErrNotFound) {
+	other := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID + 99, HoldID: first.ID}
+	if _, err := store.Hold(ctx, other); !errors.Is(err, evento.ErrNotFound) {
 		t.Fatalf("hold under another hotel: %v", err)
 	}
 }
@@ -110,38 +111,40 @@ func TestHoldLifecycle(t *testing.T) {
 // confirm, and its rooms available to the very next request, all before
 // any sweeper runs. Uses the real clock and a 1-second TTL.
 func TestExpiredHoldFreesRoomsBeforeAnySweep(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
-	store := &db.Store{Pool: pool}
+	store := newStore(pool)
 	hotel := seedHotel(t, pool, 5)
 	ctx := testContext(t)
-	h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("walks-away", 5), TTL: time.Second})
+	h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("walks-away", 5), TTL: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := db.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID}
-	if _, err := db.Reserve(ctx, pool, mustStrategy(t, "atomic"), hotel.request("bob", 1)); !errors.Is(err, db.ErrSoldOut) {
+	ref := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID}
+	if _, err := reserve(ctx, store, mustStrategy(t, "atomic"), hotel.request("bob", 1)); !errors.Is(err, evento.ErrSoldOut) {
 		t.Fatalf("reserve while all 5 are held: %v", err)
 	}
 	time.Sleep(time.Until(h.ExpiresAt) + 50*time.Millisecond)
 
-	if got, _ := store.GetHold(ctx, ref); got.State != db.HoldExpired {
+	if got, _ := store.Hold(ctx, ref); got.State != evento.HoldExpired {
 		t.Fatalf("state after expiry: %s", got.State)
 	}
 	if avail, _ := store.Hotel(ctx, hotel.EventID, hotel.HotelID); avail.Available() != 5 || avail.Locked != 0 {
 		t.Fatalf("availability after expiry: %+v", avail)
 	}
-	if _, _, err := store.ConfirmHold(ctx, ref); !errors.Is(err, db.ErrHoldExpired) {
+	if _, _, err := confirmHold(ctx, store, ref); !errors.Is(err, evento.ErrHoldExpired) {
 		t.Fatalf("confirm after expiry: %v", err)
 	}
 	for _, name := range []string{"pessimistic", "atomic", "optimistic", "naive"} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			hotel := seedHotel(t, pool, 5)
-			h, err := store.PlaceHold(ctx, db.HoldRequest{BookRequest: hotel.request("walks-away", 5), TTL: time.Minute})
+			h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("walks-away", 5), TTL: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
 			backdate(t, pool, h.ID)
-			if _, err := db.Reserve(ctx, pool, mustStrategy(t, name), hotel.request("next", 5)); err != nil {
+			if _, err := reserve(ctx, store, mustStrategy(t, name), hotel.request("next", 5)); err != nil {
 				t.Fatalf("the next request after expiry: %v", err)
 			}
 			if _, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID); reserved != 5 || locked != 0 {

@@ -2,125 +2,206 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgerrcode"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
-var (
-	// ErrKeyReused means the idempotency key was first used for a
-	// different request.
-	ErrKeyReused = errors.New("idempotency key reused for a different request")
-	// ErrRequestInProgress means a request with the same key is still
-	// running; retrying shortly will replay its outcome.
-	ErrRequestInProgress = errors.New("a request with this idempotency key is in progress")
-)
+// duplicateWait bounds how long a duplicate waits for the request holding
+// its key before it is told the request is still in progress.
+const duplicateWait = 2 * time.Second
 
-// duplicateWait bounds how long a duplicate waits for the first request
-// with its key before it is told to retry.
-const duplicateWait = "2s"
+// errKeyBusy means another transaction holds the request's key right now;
+// whileKeyBusy waits for it and tries again.
+var errKeyBusy = errors.New("idempotency key held by a request in progress")
 
-// IdempotencyKey is a client's key for one logical request.
-type IdempotencyKey struct {
-	Key         string
-	Fingerprint string        // identifies the request: method, route and body
-	Keep        time.Duration // how long the outcome is replayed
+// claim is what ClaimIdempotencyKeys said of one request's key.
+type claim struct {
+	run    bool   // the key is claimed (or there is none): do the work
+	stored []byte // otherwise, the outcome to replay...
+	err    error  // ...or why not: errKeyBusy, evento.ErrKeyReused
 }
 
-// StoredResponse is the outcome a key replays.
-type StoredResponse struct {
-	Status int
-	Body   []byte
-}
-
-// Idempotently runs do at most once per key. The first request claims the
-// key, runs do inside the key's transaction and stores do's response before
-// COMMIT; a repeat replays that response (replayed = true) and books
-// nothing. When do returns an error, nothing is stored and nothing it did
-// is kept, so the request can be retried with the same key.
-//
-// The transaction runs under policy: a strategy that relies on SERIALIZABLE
-// gets it here too, and is rerun as a whole (claim included) on
-// serialization failures.
-func (s *Store) Idempotently(ctx context.Context, key IdempotencyKey, policy TxPolicy,
-	do func(ctx context.Context, b Booker) (StoredResponse, error),
-) (resp StoredResponse, replayed bool, err error) {
-	var onRetry func()
-	if s.OnRetry != nil {
-		onRetry = func() { s.OnRetry("idempotent") }
+// claimKeys claims the keys of a unit's requests in one statement. A key
+// that appears twice is busy the second time: the first is being run by
+// this very transaction.
+func claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey) ([]claim, error) {
+	claims := make([]claim, len(keys))
+	params := dbsqlc.ClaimIdempotencyKeysParams{}
+	first := map[string]int{}
+	for i, k := range keys {
+		switch _, seen := first[keyOf(k)]; {
+		case k == nil:
+			claims[i].run = true
+		case seen:
+			claims[i].err = errKeyBusy
+		default:
+			first[k.Key] = i
+			params.Keys = append(params.Keys, k.Key)
+			params.Fingerprints = append(params.Fingerprints, k.Fingerprint)
+			params.TtlSeconds = max(params.TtlSeconds, int32(k.Keep/time.Second))
+		}
 	}
-	err = retrySerializationFailures(ctx, policy.Attempts, onRetry, func() error {
-		return withConn(ctx, s.Pool, func(conn *pgxpool.Conn) error {
-			return pgx.BeginTxFunc(ctx, conn, policy.Options, func(tx pgx.Tx) (err error) {
-				resp, replayed, err = s.runOnce(ctx, tx, key, do)
-				return uncommitted(err)
-			})
-		})
-	})
+	if len(params.Keys) == 0 {
+		return claims, nil
+	}
+	rows, err := q.ClaimIdempotencyKeys(ctx, tx, params)
 	if err != nil {
-		return StoredResponse{}, false, fmt.Errorf("idempotency key %q: %w", key.Key, classifyWrite(err))
+		return nil, fmt.Errorf("claim idempotency keys: %w", err)
 	}
-	return resp, replayed, nil
+	for _, row := range rows {
+		i := first[row.Key]
+		switch {
+		case row.Claimed:
+			claims[i].run = true
+		case !row.Locked:
+			claims[i].err = errKeyBusy
+		case row.StoredOutcome == nil:
+			// Cannot happen while the claim locks the row and outcomes
+			// are stored before COMMIT; if it does, this request alone is
+			// told to try again.
+			claims[i].err = evento.ErrRequestInProgress
+		case row.StoredFingerprint != keys[i].Fingerprint:
+			claims[i].err = evento.ErrKeyReused
+		default:
+			claims[i].stored = row.StoredOutcome
+		}
+	}
+	return claims, nil
 }
 
-// runOnce claims the key and runs do, or replays the key's stored answer.
-func (s *Store) runOnce(ctx context.Context, tx pgx.Tx, key IdempotencyKey,
-	do func(ctx context.Context, b Booker) (StoredResponse, error),
-) (StoredResponse, bool, error) {
-	q := New(tx)
-	claimed, err := claimKey(ctx, q, key)
-	if err != nil {
-		return StoredResponse{}, false, err
+func keyOf(k *evento.IdempotencyKey) string {
+	if k == nil {
+		return ""
 	}
-	if !claimed {
-		stored, err := q.GetIdempotentResponse(ctx, key.Key)
+	return k.Key
+}
+
+// storeOutcomes writes the outcomes of the keyed requests among todo
+// into their keys' rows, before COMMIT.
+func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
+	var params dbsqlc.StoreIdempotencyOutcomesParams
+	for j, i := range todo {
+		if keys[i] == nil {
+			continue
+		}
+		encoded, err := encodeOutcome(outcomes[j])
 		if err != nil {
-			return StoredResponse{}, false, fmt.Errorf("read stored response: %w", err)
+			return err
 		}
-		if stored.Fingerprint != key.Fingerprint {
-			return StoredResponse{}, false, ErrKeyReused
-		}
-		return StoredResponse{Status: int(stored.Status), Body: stored.Body}, true, nil
+		params.Keys = append(params.Keys, keys[i].Key)
+		params.Outcomes = append(params.Outcomes, encoded)
 	}
-	resp, err := do(ctx, txBooker{tx: tx, raceWindow: s.RaceWindow})
-	if err != nil {
-		return StoredResponse{}, false, err
+	if len(params.Keys) == 0 {
+		return nil
 	}
-	err = q.StoreIdempotentResponse(ctx, StoreIdempotentResponseParams{
-		Key: key.Key, Status: int32(resp.Status), Body: resp.Body,
-	})
-	return resp, false, err
+	if err := q.StoreIdempotencyOutcomes(ctx, tx, params); err != nil {
+		return fmt.Errorf("store idempotency outcomes: %w", err)
+	}
+	return nil
 }
 
-// claimKey inserts the key, waiting at most duplicateWait for a concurrent
-// request that holds it.
-func claimKey(ctx context.Context, q *Queries, key IdempotencyKey) (bool, error) {
-	if err := q.SetLockTimeout(ctx, duplicateWait); err != nil {
-		return false, fmt.Errorf("bound the wait for the key: %w", err)
+// awaitKey waits, at most wait, until no transaction holds key.
+func (s *Store) awaitKey(ctx context.Context, key string, wait time.Duration) error {
+	if wait <= 0 {
+		return evento.ErrRequestInProgress
 	}
-	err := q.LockIdempotencyKey(ctx, key.Key)
+	err := s.q.WaitForIdempotencyKey(ctx, s.pool, dbsqlc.WaitForIdempotencyKeyParams{
+		Key: key, WaitMs: strconv.FormatInt(max(wait.Milliseconds(), 1), 10),
+	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable {
-		return false, ErrRequestInProgress
+		return evento.ErrRequestInProgress
 	}
 	if err != nil {
-		return false, fmt.Errorf("lock key: %w", err)
+		return fmt.Errorf("wait for the request holding idempotency key %q: %w", key, classify(err))
 	}
-	rows, err := q.ClaimIdempotencyKey(ctx, ClaimIdempotencyKeyParams{
-		Key: key.Key, Fingerprint: key.Fingerprint, TtlSeconds: int32(key.Keep / time.Second),
-	})
+	return nil
+}
+
+// storedOutcome is an evento.Outcome as an idempotency key keeps it
+// (idempotency_keys.outcome): the value, or the refusal by its code and
+// the facts its message needs.
+type storedOutcome[T any] struct {
+	Value   *T             `json:"value,omitempty"`
+	Refusal *storedRefusal `json:"refusal,omitempty"`
+}
+
+type storedRefusal struct {
+	Code      string `json:"code"`
+	What      string `json:"what,omitempty"`
+	Available int32  `json:"available,omitempty"`
+	Requested int32  `json:"requested,omitempty"`
+}
+
+// refusalCodes name the final refusals that are not a not-found or a
+// shortfall (those carry their own facts).
+var refusalCodes = map[string]error{
+	"hold_expired":   evento.ErrHoldExpired,
+	"hold_released":  evento.ErrHoldReleased,
+	"hold_confirmed": evento.ErrHoldConfirmed,
+}
+
+func encodeOutcome[T any](o evento.Outcome[T]) ([]byte, error) {
+	stored := storedOutcome[T]{}
+	if o.Refusal == nil {
+		stored.Value = &o.Value
+	} else {
+		refusal, err := encodeRefusal(o.Refusal)
+		if err != nil {
+			return nil, err
+		}
+		stored.Refusal = &refusal
+	}
+	encoded, err := json.Marshal(stored)
 	if err != nil {
-		return false, fmt.Errorf("claim key: %w", err)
+		return nil, fmt.Errorf("encode outcome: %w", err)
 	}
-	// Only the claim may give up early; the booking waits as it would
-	// without a key.
-	if err := q.SetLockTimeout(ctx, "0"); err != nil {
-		return false, fmt.Errorf("reset lock timeout: %w", err)
+	return encoded, nil
+}
+
+func encodeRefusal(err error) (storedRefusal, error) {
+	var shortfall *evento.ShortfallError
+	var notFound *evento.NotFoundError
+	switch {
+	case errors.As(err, &shortfall):
+		return storedRefusal{Code: "shortfall", Available: shortfall.Available, Requested: shortfall.Requested}, nil
+	case errors.As(err, &notFound):
+		return storedRefusal{Code: "not_found", What: notFound.What}, nil
 	}
-	return rows == 1, nil
+	for code, target := range refusalCodes {
+		if errors.Is(err, target) {
+			return storedRefusal{Code: code}, nil
+		}
+	}
+	return storedRefusal{}, fmt.Errorf("encode outcome: %w is not a final refusal", err)
+}
+
+func decodeOutcome[T any](encoded []byte) (evento.Outcome[T], error) {
+	var stored storedOutcome[T]
+	if err := json.Unmarshal(encoded, &stored); err != nil {
+		return evento.Outcome[T]{}, fmt.Errorf("decode stored outcome: %w", err)
+	}
+	switch r := stored.Refusal; {
+	case r == nil && stored.Value != nil:
+		return evento.Done(*stored.Value), nil
+	case r == nil:
+		return evento.Outcome[T]{}, fmt.Errorf("decode stored outcome %s: neither value nor refusal", encoded)
+	case r.Code == "shortfall":
+		return evento.Refused[T](&evento.ShortfallError{Available: r.Available, Requested: r.Requested}), nil
+	case r.Code == "not_found":
+		return evento.Refused[T](&evento.NotFoundError{What: r.What}), nil
+	case refusalCodes[r.Code] != nil:
+		return evento.Refused[T](refusalCodes[r.Code]), nil
+	default:
+		return evento.Outcome[T]{}, fmt.Errorf("decode stored outcome: unknown refusal %q", r.Code)
+	}
 }

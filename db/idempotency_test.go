@@ -3,178 +3,225 @@ package db_test
 import (
 	"context"
 	"errors"
-	"strconv"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
 )
 
+// For every strategy: a replay books nothing and answers with the first
+// outcome, a booking or a final refusal alike; a reused key is refused; an
+// attempt that fails after booking keeps nothing and stores nothing, so
+// the same key runs again.
 func TestIdempotentReplayBooksOnce(t *testing.T) {
-	pool := dbtest.NewPool(t, 4)
-	store := &db.Store{Pool: pool}
-	hotel := seedHotel(t, pool, 10)
-	ctx := testContext(t)
-	atomicStrategy := mustStrategy(t, "atomic")
-	key := db.IdempotencyKey{Key: "k-1", Fingerprint: "reserve 3", Keep: time.Hour}
-	book := func(ctx context.Context, b db.Booker) (db.StoredResponse, error) {
-		booking, err := b.Reserve(ctx, atomicStrategy, hotel.request("alice", 3))
-		if err != nil {
-			return db.StoredResponse{}, err
-		}
-		return db.StoredResponse{Status: 201, Body: []byte(`{"reservation_id":` + itoa(booking.ReservationID) + `}`)}, nil
-	}
+	t.Parallel()
+	for _, strategy := range db.Strategies {
+		t.Run(strategy.Name, func(t *testing.T) {
+			t.Parallel()
+			pool := dbtest.NewPool(t, 4)
+			hotel := seedHotel(t, pool, 10)
+			ctx := testContext(t)
+			// flaky books with the strategy, then fails once with a
+			// retryable conflict, as if a later step of the request broke.
+			var failures atomic.Int32
+			failures.Store(1)
+			flaky := strategy
+			flaky.Name = "flaky"
+			if flaky.Book != nil {
+				flaky.Book = func(ctx context.Context, st db.Statements, req evento.BookRequest) (evento.Booking, error) {
+					b, err := strategy.Book(ctx, st, req)
+					if err == nil && failures.Add(-1) >= 0 {
+						return evento.Booking{}, evento.ErrConflict
+					}
+					return b, err
+				}
+			} else {
+				flaky.BookBatch = func(ctx context.Context, st db.Statements, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error) {
+					outcomes, err := strategy.BookBatch(ctx, st, reqs)
+					if err == nil && failures.Add(-1) >= 0 {
+						return nil, evento.ErrConflict
+					}
+					return outcomes, err
+				}
+			}
+			store := db.NewStore(pool, db.Options{Strategies: []db.Strategy{strategy, flaky}})
+			key := func(k, fingerprint string) *evento.IdempotencyKey {
+				return &evento.IdempotencyKey{Key: k, Fingerprint: fingerprint, Keep: time.Hour}
+			}
 
-	first, replayed, err := store.Idempotently(ctx, key, db.ReadCommittedPolicy, book)
-	if err != nil || replayed || first.Status != 201 {
-		t.Fatalf("first: %+v %v %v", first, replayed, err)
-	}
-	second, replayed, err := store.Idempotently(ctx, key, db.ReadCommittedPolicy, book)
-	if err != nil || !replayed || second.Status != 201 || string(second.Body) != string(first.Body) {
-		t.Fatalf("replay: %+v %v %v; want %s replayed", second, replayed, err, first.Body)
-	}
-	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 3 || len(totals.reservationIDs) != 1 {
-		t.Fatalf("booked %d in %d rows; want one booking of 3", totals.booked, len(totals.reservationIDs))
-	}
+			first, err := store.Reserve(ctx, strategy.Name, hotel.request("alice", 3), key("k-1", "reserve 3"))
+			if err != nil || first.Replayed || first.Refusal != nil || first.Value.Rooms != 3 {
+				t.Fatalf("first: %+v %v", first, err)
+			}
+			second, err := store.Reserve(ctx, strategy.Name, hotel.request("alice", 3), key("k-1", "reserve 3"))
+			if err != nil || !second.Replayed || second.Value != first.Value {
+				t.Fatalf("replay: %+v %v; want %+v replayed", second, err, first.Value)
+			}
+			if _, err := store.Reserve(ctx, strategy.Name, hotel.request("alice", 4), key("k-1", "reserve 4")); !errors.Is(err, evento.ErrKeyReused) {
+				t.Fatalf("same key, other request: %v", err)
+			}
 
-	other := key
-	other.Fingerprint = "reserve 4"
-	if _, _, err := store.Idempotently(ctx, other, db.ReadCommittedPolicy, book); !errors.Is(err, db.ErrKeyReused) {
-		t.Fatalf("same key, other request: %v", err)
-	}
+			refused, err := store.Reserve(ctx, strategy.Name, hotel.request("bob", 9), key("k-2", "reserve 9"))
+			var shortfall *evento.ShortfallError
+			if err != nil || refused.Replayed || !errors.As(refused.Refusal, &shortfall) || shortfall.Available != 7 {
+				t.Fatalf("9 of 7 left: %+v %v; want insufficient rooms with 7 available", refused, err)
+			}
+			again, err := store.Reserve(ctx, strategy.Name, hotel.request("bob", 9), key("k-2", "reserve 9"))
+			if err != nil || !again.Replayed || again.Refusal == nil || again.Refusal.Error() != refused.Refusal.Error() {
+				t.Fatalf("replayed refusal: %+v %v; want %v replayed", again, err, refused.Refusal)
+			}
+			if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 3 || len(totals.reservationIDs) != 1 {
+				t.Fatalf("booked %d in %d rows; want one booking of 3", totals.booked, len(totals.reservationIDs))
+			}
 
-	// A failed attempt stores nothing and keeps nothing: the same key runs
-	// again and can succeed.
-	failing := db.IdempotencyKey{Key: "k-2", Fingerprint: "f", Keep: time.Hour}
-	_, _, err = store.Idempotently(ctx, failing, db.ReadCommittedPolicy, func(ctx context.Context, b db.Booker) (db.StoredResponse, error) {
-		if _, err := b.Reserve(ctx, atomicStrategy, hotel.request("bob", 2)); err != nil {
-			return db.StoredResponse{}, err
-		}
-		return db.StoredResponse{}, db.ErrConflict // e.g. a retryable failure after booking
-	})
-	if !errors.Is(err, db.ErrConflict) {
-		t.Fatalf("failing attempt: %v", err)
-	}
-	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 3 {
-		t.Fatalf("a failed attempt kept its booking: %d booked", totals.booked)
-	}
-	if _, replayed, err := store.Idempotently(ctx, failing, db.ReadCommittedPolicy, book); err != nil || replayed {
-		t.Fatalf("retry after failure: replayed %v, %v", replayed, err)
+			if _, err := store.Reserve(ctx, "flaky", hotel.request("carol", 2), key("k-3", "reserve 2")); !errors.Is(err, evento.ErrConflict) {
+				t.Fatalf("failing attempt: %v", err)
+			}
+			if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 3 {
+				t.Fatalf("a failed attempt kept its booking: %d booked", totals.booked)
+			}
+			retried, err := store.Reserve(ctx, "flaky", hotel.request("carol", 2), key("k-3", "reserve 2"))
+			if err != nil || retried.Replayed || retried.Value.Rooms != 2 {
+				t.Fatalf("retry after failure: %+v %v; want a fresh booking", retried, err)
+			}
+			if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 {
+				t.Fatalf("booked %d; want 3 + 2", totals.booked)
+			}
+		})
 	}
 }
 
-// Two identical requests at once: the second waits on the first's claim of
-// the key and then replays its answer (one booking); if the first takes
-// longer than the bounded wait, the second is told it is in progress.
-func TestConcurrentDuplicatesBookOnce(t *testing.T) {
-	pool := dbtest.NewPool(t, 6)
-	store := &db.Store{Pool: pool}
-	hotel := seedHotel(t, pool, 10)
-	ctx := testContext(t)
-	atomicStrategy := mustStrategy(t, "atomic")
+// The one duplicate behaviour, for every strategy: a request whose key is
+// held by a request still running (on another server) waits for it, then
+// replays its outcome; if the first is still running after 2 s, the
+// duplicate is told request_in_progress and books nothing.
+func TestDuplicateWaitsThenReplays(t *testing.T) {
+	t.Parallel()
+	for _, strategy := range db.Strategies {
+		for _, firstTakes := range []time.Duration{0, 3 * time.Second} {
+			t.Run(strategy.Name+"/first takes "+firstTakes.String(), func(t *testing.T) {
+				t.Parallel()
+				pool := dbtest.NewPool(t, 6)
+				hotel := seedHotel(t, pool, 10)
+				ctx := testContext(t)
+				release := make(chan struct{})
+				slow := db.NewStore(pool, db.Options{Strategies: []db.Strategy{heldBack(strategy, release)}})
+				other := newStore(pool)
+				key := &evento.IdempotencyKey{Key: "dup", Fingerprint: "f", Keep: time.Hour}
 
-	for _, firstTakes := range []time.Duration{0, 3 * time.Second} {
-		key := db.IdempotencyKey{Key: "dup-" + firstTakes.String(), Fingerprint: "f", Keep: time.Hour}
-		booked := make(chan struct{})
-		finish := make(chan struct{})
-		var wg sync.WaitGroup
-		var firstErr error
-		wg.Go(func() {
-			_, _, firstErr = store.Idempotently(ctx, key, db.ReadCommittedPolicy, func(ctx context.Context, b db.Booker) (db.StoredResponse, error) {
-				if _, err := b.Reserve(ctx, atomicStrategy, hotel.request("alice", 1)); err != nil {
-					return db.StoredResponse{}, err
+				first := make(chan result, 1)
+				go func() {
+					outcome, err := slow.Reserve(ctx, strategy.Name, hotel.request("alice", 1), key)
+					first <- result{outcome, err}
+				}()
+				waitForKeyClaimed(t, pool)
+				second := make(chan result, 1)
+				go func() {
+					outcome, err := other.Reserve(ctx, strategy.Name, hotel.request("alice", 1), key)
+					second <- result{outcome, err}
+				}()
+				waitForLockWaiters(t, pool, 1)
+				time.Sleep(firstTakes)
+				var dup result
+				if firstTakes > 0 {
+					dup = <-second // it gives up while the first still runs
 				}
-				close(booked)
-				<-finish
-				return db.StoredResponse{Status: 201, Body: []byte("first")}, nil
+				close(release)
+				a := <-first
+				if a.err != nil || a.outcome.Replayed || a.outcome.Refusal != nil {
+					t.Fatalf("first: %+v", a)
+				}
+				if firstTakes == 0 {
+					dup = <-second
+					if dup.err != nil || !dup.outcome.Replayed || dup.outcome.Value != a.outcome.Value {
+						t.Fatalf("duplicate: %+v, want %+v replayed", dup, a.outcome.Value)
+					}
+				} else if !errors.Is(dup.err, evento.ErrRequestInProgress) {
+					t.Fatalf("duplicate of a slow request: %+v, want request in progress", dup)
+				}
+				if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 1 {
+					t.Fatalf("booked %d; want one booking", totals.booked)
+				}
 			})
-		})
-		<-booked
-		type result struct {
-			resp     db.StoredResponse
-			replayed bool
-			err      error
-		}
-		second := make(chan result, 1)
-		go func() {
-			resp, replayed, err := store.Idempotently(ctx, key, db.ReadCommittedPolicy, func(context.Context, db.Booker) (db.StoredResponse, error) {
-				t.Error("the duplicate ran its booking")
-				return db.StoredResponse{}, nil
-			})
-			second <- result{resp, replayed, err}
-		}()
-		waitForLockWaiters(t, pool, 1)
-		time.Sleep(firstTakes)
-		close(finish)
-		wg.Wait()
-		if firstErr != nil {
-			t.Fatal(firstErr)
-		}
-		got := <-second
-		if firstTakes == 0 && (got.err != nil || !got.replayed || string(got.resp.Body) != "first") {
-			t.Fatalf("duplicate: %+v, want the first's answer replayed", got)
-		}
-		if firstTakes > 0 && !errors.Is(got.err, db.ErrRequestInProgress) {
-			t.Fatalf("duplicate of a slow request: %v, want request in progress", got.err)
 		}
 	}
-	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 {
-		t.Fatalf("booked %d; want one booking per key", totals.booked)
+}
+
+// heldBack is strategy, but each booking waits for release first: a
+// request that stays in progress for as long as the test wants.
+func heldBack(strategy db.Strategy, release <-chan struct{}) db.Strategy {
+	if book := strategy.Book; book != nil {
+		strategy.Book = func(ctx context.Context, st db.Statements, req evento.BookRequest) (evento.Booking, error) {
+			<-release
+			return book(ctx, st, req)
+		}
 	}
+	if book := strategy.BookBatch; book != nil {
+		strategy.BookBatch = func(ctx context.Context, st db.Statements, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error) {
+			<-release
+			return book(ctx, st, reqs)
+		}
+	}
+	return strategy
+}
+
+// waitForKeyClaimed returns once a transaction holds an idempotency key's
+// advisory lock (the two-integer form, objsubid 2, in namespace "EVKY").
+func waitForKeyClaimed(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	waitFor(t, pool, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
+		AND classid = x'45564b59'::integer::oid AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, 1, "a key was never claimed")
 }
 
 // waitForLockWaiters returns once n sessions wait on a lock.
 func waitForLockWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
 	t.Helper()
+	waitFor(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+		n, "too few sessions ever waited on a lock")
+}
+
+func waitFor(t *testing.T, pool *pgxpool.Pool, count string, n int, failure string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		var waiting int
-		err := pool.QueryRow(testContext(t),
-			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-		).Scan(&waiting)
-		if err != nil {
+		var got int
+		if err := pool.QueryRow(testContext(t), count).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
-		if waiting >= n {
+		if got >= n {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("fewer than %d sessions ever waited on a lock", n)
+	t.Fatal(failure)
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // A key past its retention that no sweeper has removed yet is a new key:
 // it is claimed afresh rather than replayed or refused as reused.
 func TestExpiredKeyIsClaimedAfresh(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
-	store := &db.Store{Pool: pool}
+	store := newStore(pool)
 	hotel := seedHotel(t, pool, 10)
 	ctx := testContext(t)
-	atomicStrategy := mustStrategy(t, "atomic")
-	run := func(fingerprint string) (db.StoredResponse, bool, error) {
-		key := db.IdempotencyKey{Key: "old", Fingerprint: fingerprint, Keep: time.Hour}
-		return store.Idempotently(ctx, key, db.ReadCommittedPolicy, func(ctx context.Context, b db.Booker) (db.StoredResponse, error) {
-			if _, err := b.Reserve(ctx, atomicStrategy, hotel.request("k", 1)); err != nil {
-				return db.StoredResponse{}, err
-			}
-			return db.StoredResponse{Status: 201, Body: []byte(fingerprint)}, nil
-		})
+	run := func(fingerprint string) (evento.Outcome[evento.Booking], error) {
+		return store.Reserve(ctx, "atomic", hotel.request("k", 1), &evento.IdempotencyKey{Key: "old", Fingerprint: fingerprint, Keep: time.Hour})
 	}
-	if _, _, err := run("first"); err != nil {
+	if _, err := run("first"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(ctx, `UPDATE idempotency_keys SET expires_at = clock_timestamp() - interval '1 second' WHERE key = 'old'`); err != nil {
 		t.Fatal(err)
 	}
-	resp, replayed, err := run("second")
-	if err != nil || replayed || string(resp.Body) != "second" {
-		t.Fatalf("expired key: %+v replayed %v err %v; want a fresh run", resp, replayed, err)
+	outcome, err := run("second")
+	if err != nil || outcome.Replayed || outcome.Refusal != nil {
+		t.Fatalf("expired key: %+v %v; want a fresh run", outcome, err)
 	}
 	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 {
 		t.Fatalf("booked %d; want one booking per life of the key", totals.booked)

@@ -3,7 +3,6 @@ package db_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,8 +10,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // These tests drive two sessions step by step, as PostgreSQL's isolation
@@ -21,7 +22,8 @@ import (
 // therefore reproduced on every run, not hoped for.
 
 // session runs one strategy's Book in its own transaction, pausing before
-// the statement named pauseBefore until the test resumes it.
+// its first write (a statement it sends to Statements.Write) until the
+// test resumes it.
 type session struct {
 	t       *testing.T
 	tx      pgx.Tx
@@ -32,29 +34,8 @@ type session struct {
 }
 
 type outcome struct {
-	booking db.Booking
+	booking evento.Booking
 	err     error
-}
-
-// steppedTx lets a session stop before a chosen statement.
-type steppedTx struct {
-	pgx.Tx
-	before func(sql string)
-}
-
-func (s steppedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	s.before(sql)
-	return s.Tx.Exec(ctx, sql, args...)
-}
-
-func (s steppedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	s.before(sql)
-	return s.Tx.Query(ctx, sql, args...)
-}
-
-func (s steppedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	s.before(sql)
-	return s.Tx.QueryRow(ctx, sql, args...)
 }
 
 // begin opens the session's transaction; run starts Book in it.
@@ -76,25 +57,53 @@ func beginTx(t *testing.T, pool *pgxpool.Pool, opts pgx.TxOptions) *session {
 	return s
 }
 
-func (s *session) run(strategy db.Strategy, req db.BookRequest, pauseBefore string) {
+// run starts the strategy's Book; with pauseBeforeWrite it stops before
+// its first write, so the test decides when the write happens.
+func (s *session) run(strategy db.Strategy, req evento.BookRequest, pauseBeforeWrite bool) {
 	ctx := testContext(s.t)
-	q := db.New(steppedTx{Tx: s.tx, before: func(sql string) {
-		if pauseBefore != "" && strings.HasPrefix(sql, "-- name: "+pauseBefore+" ") {
-			s.paused <- struct{}{}
-			<-s.resume
-		}
-	}})
+	st := db.Statements{Q: queries, Read: s.tx, Write: s.tx}
+	if pauseBeforeWrite {
+		first := true
+		st.Write = steppedTx{DBTX: s.tx, before: func() {
+			if first {
+				first = false
+				s.paused <- struct{}{}
+				<-s.resume
+			}
+		}}
+	}
 	go func() {
-		booking, err := strategy.Book(ctx, q, req)
+		booking, err := strategy.Book(ctx, st, req)
 		s.outcome <- outcome{booking, err}
 	}()
 }
 
+// steppedTx calls before ahead of each statement sent through it.
+type steppedTx struct {
+	dbsqlc.DBTX
+	before func()
+}
+
+func (s steppedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	s.before()
+	return s.DBTX.Exec(ctx, sql, args...)
+}
+
+func (s steppedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	s.before()
+	return s.DBTX.Query(ctx, sql, args...)
+}
+
+func (s steppedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	s.before()
+	return s.DBTX.QueryRow(ctx, sql, args...)
+}
+
 // runQueries runs fn on the session's transaction in the background; its
 // error arrives through wait.
-func (s *session) runQueries(fn func(ctx context.Context, q *db.Queries) error) {
+func (s *session) runQueries(fn func(ctx context.Context, tx dbsqlc.DBTX) error) {
 	ctx := testContext(s.t)
-	go func() { s.outcome <- outcome{err: fn(ctx, db.New(s.tx))} }()
+	go func() { s.outcome <- outcome{err: fn(ctx, s.tx)} }()
 }
 
 func (s *session) waitPaused() {
@@ -152,14 +161,13 @@ func (s *session) waitBlockedOnLock(pool *pgxpool.Pool) {
 }
 
 // bothReadThenWrite drives the schedule r1 r2 w1 c1 w2: each session
-// pauses before the statement named write, so both have read before either
-// writes. s1 books 5 rooms and commits; s2's outcome is returned with s2
+// pauses before its write, so both have read before either writes. s1 books 5 rooms and commits; s2's outcome is returned with s2
 // still open.
-func bothReadThenWrite(t *testing.T, s1, s2 *session, strategy db.Strategy, hotel testHotel, write string) outcome {
+func bothReadThenWrite(t *testing.T, s1, s2 *session, strategy db.Strategy, hotel testHotel) outcome {
 	t.Helper()
-	s1.run(strategy, hotel.request("alice", 5), write)
+	s1.run(strategy, hotel.request("alice", 5), true)
 	s1.waitPaused()
-	s2.run(strategy, hotel.request("bob", 5), write)
+	s2.run(strategy, hotel.request("bob", 5), true)
 	s2.waitPaused()
 	s1.resume <- struct{}{}
 	if o := s1.wait(); o.err != nil {
@@ -170,15 +178,15 @@ func bothReadThenWrite(t *testing.T, s1, s2 *session, strategy db.Strategy, hote
 	return s2.wait()
 }
 
-// secondQueuesBehindFirst drives: s1 runs up to the statement named write,
+// secondQueuesBehindFirst drives: s1 runs up to its write,
 // holding whatever lock it took; s2 starts and must wait for that lock
 // (PostgreSQL says so); s1 writes and commits; s2's outcome is returned
 // with s2 still open.
-func secondQueuesBehindFirst(t *testing.T, pool *pgxpool.Pool, s1, s2 *session, strategy db.Strategy, hotel testHotel, write string) outcome {
+func secondQueuesBehindFirst(t *testing.T, pool *pgxpool.Pool, s1, s2 *session, strategy db.Strategy, hotel testHotel) outcome {
 	t.Helper()
-	s1.run(strategy, hotel.request("alice", 5), write)
+	s1.run(strategy, hotel.request("alice", 5), true)
 	s1.waitPaused()
-	s2.run(strategy, hotel.request("bob", 5), write)
+	s2.run(strategy, hotel.request("bob", 5), true)
 	s2.waitBlockedOnLock(pool)
 	s1.resume <- struct{}{}
 	if o := s1.wait(); o.err != nil {
@@ -199,10 +207,11 @@ func assertBooked(t *testing.T, pool *pgxpool.Pool, hotel testHotel, rooms int32
 // naive, permutation r1 r2 w1 c1 w2: both read 0 of 5 reserved, both book
 // 5. The counter says 5; the rows say 10 of 5 assigned. This is the lesson.
 func TestNaiveOverbooksOnInterleavedReads(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
 	s1, s2 := begin(t, pool), begin(t, pool)
-	if o := bothReadThenWrite(t, s1, s2, mustStrategy(t, "naive"), hotel, "NaiveBook"); o.err != nil {
+	if o := bothReadThenWrite(t, s1, s2, mustStrategy(t, "naive"), hotel); o.err != nil {
 		t.Fatalf("s2: %v", o.err)
 	}
 	s2.commit()
@@ -216,10 +225,11 @@ func TestNaiveOverbooksOnInterleavedReads(t *testing.T) {
 // pessimistic, same schedule attempted: s2's read waits on s1's row lock, so
 // it can only read after s1 commits, and then it sees the hotel sold out.
 func TestPessimisticQueuesTheSecondReader(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
 	s1, s2 := begin(t, pool), begin(t, pool)
-	if o := secondQueuesBehindFirst(t, pool, s1, s2, mustStrategy(t, "pessimistic"), hotel, "PessimisticBook"); !errors.Is(o.err, db.ErrSoldOut) {
+	if o := secondQueuesBehindFirst(t, pool, s1, s2, mustStrategy(t, "pessimistic"), hotel); !errors.Is(o.err, evento.ErrSoldOut) {
 		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
 	}
 	s2.commit()
@@ -230,19 +240,20 @@ func TestPessimisticQueuesTheSecondReader(t *testing.T) {
 // the row lock, then re-checks its WHERE on s1's committed row and books
 // nothing.
 func TestAtomicRechecksAfterWaiting(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
 	atomic := mustStrategy(t, "atomic")
 
 	s1, s2 := begin(t, pool), begin(t, pool)
-	s1.run(atomic, hotel.request("alice", 5), "")
+	s1.run(atomic, hotel.request("alice", 5), false)
 	if o := s1.wait(); o.err != nil {
 		t.Fatalf("s1: %v", o.err)
 	}
-	s2.run(atomic, hotel.request("bob", 5), "")
+	s2.run(atomic, hotel.request("bob", 5), false)
 	s2.waitBlockedOnLock(pool)
 	s1.commit()
-	if o := s2.wait(); !errors.Is(o.err, db.ErrSoldOut) {
+	if o := s2.wait(); !errors.Is(o.err, evento.ErrSoldOut) {
 		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
 	}
 	s2.commit()
@@ -252,10 +263,11 @@ func TestAtomicRechecksAfterWaiting(t *testing.T) {
 // optimistic, permutation r1 r2 w1 c1 w2: s2's compare-and-swap finds a
 // newer updated_at than it read, books nothing and reports a conflict.
 func TestOptimisticDetectsTheLostUpdate(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
 	s1, s2 := begin(t, pool), begin(t, pool)
-	if o := bothReadThenWrite(t, s1, s2, mustStrategy(t, "optimistic"), hotel, "OptimisticBook"); !errors.Is(o.err, db.ErrConflict) {
+	if o := bothReadThenWrite(t, s1, s2, mustStrategy(t, "optimistic"), hotel); !errors.Is(o.err, evento.ErrConflict) {
 		t.Fatalf("s2: err = %v, want conflict", o.err)
 	}
 	s2.commit()
@@ -268,6 +280,7 @@ func TestOptimisticDetectsTheLostUpdate(t *testing.T) {
 // s2's swap succeed over s1's write; the strictly increasing stamp makes s2
 // conflict.
 func TestOptimisticStampChangesEvenWhenTheClockRepeats(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
 	ctx := testContext(t)
@@ -281,7 +294,7 @@ func TestOptimisticStampChangesEvenWhenTheClockRepeats(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE event_hotel_rooms SET updated_at = $1 WHERE hotel_id = $2`, s1Now, hotel.HotelID); err != nil {
 		t.Fatal(err)
 	}
-	if o := bothReadThenWrite(t, s1, s2, mustStrategy(t, "optimistic"), hotel, "OptimisticBook"); !errors.Is(o.err, db.ErrConflict) {
+	if o := bothReadThenWrite(t, s1, s2, mustStrategy(t, "optimistic"), hotel); !errors.Is(o.err, evento.ErrConflict) {
 		t.Fatalf("s2: err = %v, want conflict", o.err)
 	}
 	s2.commit()
@@ -301,12 +314,13 @@ func TestOptimisticStampChangesEvenWhenTheClockRepeats(t *testing.T) {
 // instead of silently overwriting; the server reruns it (see
 // TestSerializableRetriesAndFinishes).
 func TestSerializableRefusesTheLostUpdate(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
 	serializable := mustStrategy(t, "serializable")
 	s1, s2 := beginTx(t, pool, *serializable.Tx), beginTx(t, pool, *serializable.Tx)
 	var pgErr *pgconn.PgError
-	if o := bothReadThenWrite(t, s1, s2, serializable, hotel, "NaiveBook"); !errors.As(o.err, &pgErr) || pgErr.Code != "40001" {
+	if o := bothReadThenWrite(t, s1, s2, serializable, hotel); !errors.As(o.err, &pgErr) || pgErr.Code != "40001" {
 		t.Fatalf("s2: %v, want SQLSTATE 40001", o.err)
 	}
 	assertBooked(t, pool, hotel, 5)
@@ -315,10 +329,11 @@ func TestSerializableRefusesTheLostUpdate(t *testing.T) {
 // advisory: s1 holds the hotel's key lock; s2 waits for it before it even
 // reads, then finds the hotel sold out.
 func TestAdvisoryQueuesOnTheKey(t *testing.T) {
+	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 5)
 	s1, s2 := begin(t, pool), begin(t, pool)
-	if o := secondQueuesBehindFirst(t, pool, s1, s2, mustStrategy(t, "advisory"), hotel, "PessimisticBook"); !errors.Is(o.err, db.ErrSoldOut) {
+	if o := secondQueuesBehindFirst(t, pool, s1, s2, mustStrategy(t, "advisory"), hotel); !errors.Is(o.err, evento.ErrSoldOut) {
 		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
 	}
 	s2.commit()

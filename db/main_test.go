@@ -9,8 +9,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -25,8 +27,8 @@ func testContext(t *testing.T) context.Context {
 type testHotel struct{ EventID, HotelID int64 }
 
 // request asks for rooms at this hotel.
-func (h testHotel) request(name string, rooms int32) db.BookRequest {
-	return db.BookRequest{EventID: h.EventID, HotelID: h.HotelID, Name: name, Rooms: rooms}
+func (h testHotel) request(name string, rooms int32) evento.BookRequest {
+	return evento.BookRequest{EventID: h.EventID, HotelID: h.HotelID, Name: name, Rooms: rooms}
 }
 
 // seedHotel creates an event with one hotel of the given rooms.
@@ -89,3 +91,47 @@ func mustStrategy(t *testing.T, name string) db.Strategy {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// queries are sqlc's statements, for tests that drive them one by one.
+var queries = dbsqlc.New()
+
+// newStore serves every strategy on pool, as one server does.
+func newStore(pool *pgxpool.Pool) *db.Store { return db.NewStore(pool, db.Options{}) }
+
+// valueOf is an outcome's value, with a final refusal returned as the error.
+func valueOf[T any](outcome evento.Outcome[T], err error) (T, error) {
+	if err == nil && outcome.Refusal != nil {
+		return outcome.Value, outcome.Refusal
+	}
+	return outcome.Value, err
+}
+
+func reserve(ctx context.Context, store *db.Store, strategy db.Strategy, req evento.BookRequest) (evento.Booking, error) {
+	return valueOf(store.Reserve(ctx, strategy.Name, req, nil))
+}
+
+func placeHold(ctx context.Context, store *db.Store, req evento.HoldRequest) (evento.Hold, error) {
+	return valueOf(store.PlaceHold(ctx, req, nil))
+}
+
+// confirmHold also says whether the hold had been confirmed before.
+func confirmHold(ctx context.Context, store *db.Store, ref evento.HoldRef) (evento.Confirmation, bool, error) {
+	c, err := valueOf(store.ConfirmHold(ctx, ref, nil))
+	return c, c.Earlier, err
+}
+
+// sweep runs one sweeper statement on tx and counts the holds it expired.
+func sweep(ctx context.Context, tx dbsqlc.DBTX) (int64, error) {
+	rows, err := queries.SweepExpiredHolds(ctx, tx, 100)
+	var holds int64
+	for _, r := range rows {
+		holds += r.Holds
+	}
+	return holds, err
+}
+
+// result is a reserve's outcome and error, sent across goroutines.
+type result struct {
+	outcome evento.Outcome[evento.Booking]
+	err     error
+}

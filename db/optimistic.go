@@ -6,27 +6,30 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // bookOptimistic reads without locking and writes only over the row version
 // it read; losing that race is ErrConflict, which the client retries. See
 // queries/optimistic.sql.
-func bookOptimistic(ctx context.Context, q *Queries, req BookRequest) (Booking, error) {
-	rooms, err := readFitting(ctx, q, req)
+func bookOptimistic(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {
+	rooms, err := readFitting(ctx, st, req)
 	if err != nil {
-		return Booking{}, err
+		return evento.Booking{}, err
 	}
-	id, err := q.OptimisticBook(ctx, OptimisticBookParams{
+	id, err := st.Q.OptimisticBook(ctx, st.Write, dbsqlc.OptimisticBookParams{
 		EventHotelRoomsID: rooms.ID,
 		SeenUpdatedAt:     rooms.UpdatedAt,
 		Name:              req.Name,
 		Rooms:             req.Rooms,
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Booking{}, ErrConflict
+		return evento.Booking{}, evento.ErrConflict
 	}
 	if err != nil {
-		return Booking{}, fmt.Errorf("compare-and-swap: %w", err)
+		return evento.Booking{}, fmt.Errorf("compare-and-swap: %w", err)
 	}
 	return newBooking(id, req), nil
 }

@@ -6,28 +6,31 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // bookPessimistic holds the hotel's row lock from the read to the commit, so
 // its decision cannot go stale. See queries/pessimistic.sql.
-func bookPessimistic(ctx context.Context, q *Queries, req BookRequest) (Booking, error) {
-	rooms, err := q.LockHotelRooms(ctx, LockHotelRoomsParams{EventID: req.EventID, HotelID: req.HotelID})
+func bookPessimistic(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {
+	rooms, err := st.Q.LockHotelRooms(ctx, st.Read, dbsqlc.LockHotelRoomsParams{EventID: req.EventID, HotelID: req.HotelID})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Booking{}, hotelNotFound(req.EventID, req.HotelID)
+		return evento.Booking{}, evento.HotelNotFound(req.EventID, req.HotelID)
 	}
 	if err != nil {
-		return Booking{}, fmt.Errorf("lock hotel rooms: %w", err)
+		return evento.Booking{}, fmt.Errorf("lock hotel rooms: %w", err)
 	}
-	if err := checkFits(rooms.Assigned-rooms.Reserved-rooms.Locked, req.Rooms); err != nil {
-		return Booking{}, err
+	if err := evento.CheckFits(rooms.Assigned-rooms.Reserved-rooms.Locked, req.Rooms); err != nil {
+		return evento.Booking{}, err
 	}
-	id, err := q.PessimisticBook(ctx, PessimisticBookParams{
+	id, err := st.Q.PessimisticBook(ctx, st.Write, dbsqlc.PessimisticBookParams{
 		EventHotelRoomsID: rooms.ID,
 		Name:              req.Name,
 		Rooms:             req.Rooms,
 	})
 	if err != nil {
-		return Booking{}, fmt.Errorf("book on locked row: %w", err)
+		return evento.Booking{}, fmt.Errorf("book on locked row: %w", err)
 	}
 	return newBooking(id, req), nil
 }

@@ -1,13 +1,56 @@
 package db
 
-import "strings"
+import (
+	"bufio"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/evento-lab/evento/queries"
+)
 
 // AtomicBookPgbenchScript is queries/atomic.sql's AtomicBook as a custom
-// pgbench script. It is built from the very text sqlc compiled into this
-// package, so pgbench and Evento run the same statement and cannot drift
-// apart. pgbench must define the variables name, event_id and hotel_id
-// (-D); each transaction books one room.
-func AtomicBookPgbenchScript() string {
-	bind := strings.NewReplacer("$1", ":name", "$2", ":rooms", "$3", ":event_id", "$4", ":hotel_id")
-	return "\\set rooms 1\n" + strings.TrimSpace(bind.Replace(atomicBook)) + ";\n"
+// pgbench script. It is cut from the very file sqlc compiles, so pgbench
+// and Evento run the same statement and cannot drift apart; its named
+// parameters (@name, @rooms, ...) become pgbench variables of the same
+// names, whatever order sqlc numbers them in. pgbench must define name,
+// event_id and hotel_id (-D); each transaction books one room.
+func AtomicBookPgbenchScript() (string, error) {
+	statement, err := namedStatement("atomic.sql", "AtomicBook")
+	if err != nil {
+		return "", err
+	}
+	return "\\set rooms 1\n" + namedParameter.ReplaceAllString(statement, ":$1") + ";\n", nil
+}
+
+// namedParameter is sqlc's @name parameter syntax.
+var namedParameter = regexp.MustCompile(`@([a-z_][a-z0-9_]*)`)
+
+// namedStatement returns the statement under "-- name: <name>" in file,
+// without its comments or the final semicolon.
+func namedStatement(file, name string) (string, error) {
+	text, err := queries.Files.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read queries/%s: %w", file, err)
+	}
+	var lines []string
+	found := false
+	scanner := bufio.NewScanner(strings.NewReader(string(text)))
+	for scanner.Scan() {
+		line := scanner.Text()
+		if rest, ok := strings.CutPrefix(line, "-- name: "); ok {
+			if found {
+				break
+			}
+			found = strings.HasPrefix(rest, name+" ")
+			continue
+		}
+		if found && !strings.HasPrefix(strings.TrimSpace(line), "--") && strings.TrimSpace(line) != "" {
+			lines = append(lines, line)
+		}
+	}
+	if !found {
+		return "", fmt.Errorf("queries/%s has no statement named %s", file, name)
+	}
+	return strings.TrimSuffix(strings.TrimSpace(strings.Join(lines, "\n")), ";"), nil
 }

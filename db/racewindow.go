@@ -2,52 +2,52 @@ package db
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
-// raceWindow delays every booking write (the queries named *Book) by a fixed
-// time. It exists for demonstrations and tests: stretching the gap between
-// a strategy's read and its write makes each strategy's behaviour under
-// contention show on every run (naive overbooks, pessimistic queues,
-// optimistic conflicts) instead of only on busy machines. A strategy that
-// has no read before its write (atomic) just gets slower.
-type raceWindow struct {
-	DBTX
-	delay time.Duration
+// hookedTx calls before ahead of every statement sent through it: a
+// strategy's Statements.Write, when writes are to be delayed or paused.
+type hookedTx struct {
+	dbsqlc.DBTX
+	before func(context.Context)
 }
 
-func (w raceWindow) wait(ctx context.Context, sql string) {
-	if !isBookingWrite(sql) {
-		return
+func (h hookedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	h.before(ctx)
+	return h.DBTX.Exec(ctx, sql, args...)
+}
+
+func (h hookedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	h.before(ctx)
+	return h.DBTX.Query(ctx, sql, args...)
+}
+
+func (h hookedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	h.before(ctx)
+	return h.DBTX.QueryRow(ctx, sql, args...)
+}
+
+// raceWindow delays every booking write by d. It exists for demonstrations
+// and tests: stretching the gap between a strategy's read and its write
+// makes each strategy's behaviour under contention show on every run
+// (naive overbooks, pessimistic queues, optimistic conflicts) instead of
+// only on busy machines. A strategy with no read before its write (atomic,
+// batched) just gets slower.
+func raceWindow(d time.Duration) func(context.Context) {
+	if d <= 0 {
+		return nil
 	}
-	timer := time.NewTimer(w.delay)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-	case <-ctx.Done():
+	return func(ctx context.Context) {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+		}
 	}
-}
-
-func isBookingWrite(sql string) bool {
-	name, _, _ := strings.Cut(strings.TrimPrefix(sql, "-- name: "), " ")
-	return strings.HasSuffix(name, "Book")
-}
-
-func (w raceWindow) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	w.wait(ctx, sql)
-	return w.DBTX.Exec(ctx, sql, args...)
-}
-
-func (w raceWindow) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	w.wait(ctx, sql)
-	return w.DBTX.Query(ctx, sql, args...)
-}
-
-func (w raceWindow) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	w.wait(ctx, sql)
-	return w.DBTX.QueryRow(ctx, sql, args...)
 }

@@ -1,6 +1,8 @@
 package db
 
 import (
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
+
 	"context"
 	"fmt"
 	"time"
@@ -41,16 +43,16 @@ func EventRecords(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64) ([]
 	var records []HotelRecord
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err := pgx.BeginTxFunc(ctx, pool, snapshot, func(tx pgx.Tx) error {
-		q := New(tx)
-		totals, err := q.HotelTotals(ctx, eventIDs)
+		q := dbsqlc.New()
+		totals, err := q.HotelTotals(ctx, tx, eventIDs)
 		if err != nil {
 			return fmt.Errorf("hotel totals: %w", err)
 		}
-		rows, err := q.ListEventReservations(ctx, eventIDs)
+		rows, err := q.ListEventReservations(ctx, tx, eventIDs)
 		if err != nil {
 			return fmt.Errorf("reservations: %w", err)
 		}
-		holds, err := q.HoldTotals(ctx, eventIDs)
+		holds, err := q.HoldTotals(ctx, tx, eventIDs)
 		if err != nil {
 			return fmt.Errorf("hold totals: %w", err)
 		}
@@ -84,7 +86,7 @@ func EventRecords(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64) ([]
 // expired, then for sweep more: abandoned holds must have given their
 // rooms back before a run is judged. It gives up when ctx ends.
 func WaitForHoldsToSettle(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64, sweep time.Duration) error {
-	latest, err := New(pool).LatestHoldExpiry(ctx, eventIDs)
+	latest, err := dbsqlc.New().LatestHoldExpiry(ctx, pool, eventIDs)
 	if err != nil {
 		return fmt.Errorf("latest hold expiry: %w", classify(err))
 	}

@@ -10,6 +10,7 @@ import (
 )
 
 func TestRetrySerializationFailuresIsBounded(t *testing.T) {
+	t.Parallel()
 	serialization := &pgconn.PgError{Code: pgerrcode.SerializationFailure}
 	calls, retries := 0, 0
 	err := retrySerializationFailures(context.Background(), 5, func() { retries++ }, func() error {

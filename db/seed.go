@@ -1,6 +1,8 @@
 package db
 
 import (
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
+
 	"context"
 	"fmt"
 
@@ -33,19 +35,19 @@ type SeedSpec struct {
 func Seed(ctx context.Context, pool *pgxpool.Pool, spec SeedSpec) (SeededEvent, error) {
 	var event SeededEvent
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		q := New(tx)
-		eventID, err := q.CreateEvent(ctx, spec.Name)
+		q := dbsqlc.New()
+		eventID, err := q.CreateEvent(ctx, tx, spec.Name)
 		if err != nil {
 			return fmt.Errorf("create event: %w", err)
 		}
 		event = SeededEvent{EventID: eventID, Hotels: make([]SeededHotel, 0, spec.Hotels)}
 		for i := range spec.Hotels {
 			name := hotelName(i)
-			hotelID, err := q.CreateHotel(ctx, name)
+			hotelID, err := q.CreateHotel(ctx, tx, name)
 			if err != nil {
 				return fmt.Errorf("create hotel: %w", err)
 			}
-			if _, err := q.AssignRooms(ctx, AssignRoomsParams{EventID: eventID, HotelID: hotelID, Assigned: spec.Rooms}); err != nil {
+			if _, err := q.AssignRooms(ctx, tx, dbsqlc.AssignRoomsParams{EventID: eventID, HotelID: hotelID, Assigned: spec.Rooms}); err != nil {
 				return fmt.Errorf("assign %d rooms: %w", spec.Rooms, err)
 			}
 			event.Hotels = append(event.Hotels, SeededHotel{HotelID: hotelID, Name: name, Rooms: spec.Rooms})

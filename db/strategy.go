@@ -2,36 +2,20 @@ package db
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
-// BookRequest asks for rooms at one hotel of one event.
-type BookRequest struct {
-	EventID int64
-	HotelID int64
-	Name    string
-	Rooms   int32
-}
-
-// Booking is a reservation a strategy made.
-type Booking struct {
-	ReservationID int64
-	EventID       int64
-	HotelID       int64
-	Name          string
-	Rooms         int32
-}
-
 // Strategy is one concurrency-control discipline for booking rooms. Its SQL
-// lives in queries/<Name>.sql and its Book function sequences those queries;
-// adding a strategy means one SQL file, one Book function and one entry in
-// Strategies.
+// lives in queries/<Name>.sql and one short Go function sequences those
+// statements. Adding a strategy means that SQL file, that function, one
+// entry in Strategies, and `make generate`: the Store, the API, the lab and
+// the tests find it in the registry.
 type Strategy struct {
 	Name string
 	// Summary says in one line how the strategy avoids (or fails to avoid)
@@ -42,18 +26,44 @@ type Strategy struct {
 	// the tests use it, and a write of a safe strategy that hits the
 	// capacity CHECK is a bug reported as such (see caughtBySafetyNet).
 	Safe bool
-	// Tx, when set, runs Book inside one transaction with these options; nil
-	// runs each statement as its own transaction.
+	// Tx, when set, runs the booking inside one transaction with these
+	// options; nil runs each statement as its own transaction (unless an
+	// idempotency key needs one, which is then READ COMMITTED).
 	Tx *pgx.TxOptions
 	// Attempts, when above 1, reruns the whole transaction on serialization
 	// failures and deadlocks, up to this many times in all.
 	Attempts int
-	// Batched strategies are served through a Batcher, which books many
-	// requests per transaction; Book is their batch of one.
-	Batched bool
-	// Book makes one reservation with the queries of q. It returns a domain
-	// error (ErrNotFound, a *ShortfallError, ErrConflict) when it books nothing.
-	Book func(ctx context.Context, q *Queries, req BookRequest) (Booking, error)
+	// Book makes one reservation. It returns a final refusal (a
+	// *evento.ShortfallError, evento.ErrNotFound) or another error
+	// (evento.ErrConflict, a database error) when it books nothing.
+	// Exactly one of Book and BookBatch is set.
+	Book func(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error)
+	// BookBatch books requests for one hotel together and answers each, in
+	// order. A strategy with BookBatch is served through a Batcher (group
+	// commit): the requests for a hotel that reach a server while its
+	// previous batch commits form the next batch; a lone request is a
+	// batch of one.
+	BookBatch func(ctx context.Context, st Statements, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error)
+}
+
+// Statements is what a strategy's SQL runs on. sqlc's queries take their
+// executor as an argument: a strategy sends the statements that read to
+// Read and the statements that write the booking to Write. That is its
+// declaration of which statements are writes, and what --race-window
+// delays and the step-by-step tests pause before.
+type Statements struct {
+	Q     *dbsqlc.Queries
+	Read  dbsqlc.DBTX
+	Write dbsqlc.DBTX
+}
+
+// statementsOn runs every statement on tx, the writes after beforeWrite.
+func statementsOn(tx dbsqlc.DBTX, beforeWrite func(context.Context)) Statements {
+	st := Statements{Q: dbsqlc.New(), Read: tx, Write: tx}
+	if beforeWrite != nil {
+		st.Write = hookedTx{DBTX: tx, before: beforeWrite}
+	}
+	return st
 }
 
 var readCommitted = &pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
@@ -102,105 +112,52 @@ var Strategies = []Strategy{
 		Book:    bookAdvisory,
 	},
 	{
-		Name:    "batched",
-		Summary: "group commit: concurrent requests for a hotel booked in one statement, answered in arrival order",
-		Safe:    true,
-		Batched: true,
-		Book:    bookBatchOfOne,
+		Name:      "batched",
+		Summary:   "group commit: concurrent requests for a hotel booked in one statement, answered in arrival order",
+		Safe:      true,
+		BookBatch: bookBatch,
 	},
 }
 
 // LookupStrategy finds a strategy by name.
 func LookupStrategy(name string) (Strategy, bool) {
-	i := slices.IndexFunc(Strategies, func(s Strategy) bool { return s.Name == name })
+	return lookup(Strategies, name)
+}
+
+func lookup(strategies []Strategy, name string) (Strategy, bool) {
+	i := slices.IndexFunc(strategies, func(s Strategy) bool { return s.Name == name })
 	if i < 0 {
 		return Strategy{}, false
 	}
-	return Strategies[i], true
+	return strategies[i], true
 }
 
 // StrategyNames lists the strategies' names, comma-separated, for messages.
 func StrategyNames() string {
-	names := make([]string, len(Strategies))
-	for i, s := range Strategies {
-		names[i] = s.Name
+	return strings.Join(names(Strategies), ", ")
+}
+
+func names(strategies []Strategy) []string {
+	out := make([]string, len(strategies))
+	for i, s := range strategies {
+		out[i] = s.Name
 	}
-	return strings.Join(names, ", ")
+	return out
 }
 
-// Reserve books rooms with strategy s on pool, inside a transaction when the
-// strategy asks for one.
-func Reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRequest) (Booking, error) {
-	return reserve(ctx, pool, s, req, reserveOptions{})
+// txPolicy is how a write's transaction runs.
+type txPolicy struct {
+	// tx is nil when the statements may each run on their own (then a
+	// transaction is opened only for an idempotency key, READ COMMITTED).
+	tx       *pgx.TxOptions
+	attempts int    // runs in all, on serialization failures
+	label    string // names the reruns in the metrics
 }
 
-// reserveOptions are the Store's knobs for one reservation.
-type reserveOptions struct {
-	raceWindow time.Duration // see raceWindow
-	onRetry    func()        // told about each rerun after a serialization failure
+// policy is the transaction a booking with this strategy runs in.
+func (s Strategy) policy() txPolicy {
+	return txPolicy{tx: s.Tx, attempts: max(s.Attempts, 1), label: s.Name}
 }
 
-// reserve is Reserve with the Store's options. When the strategy finds too
-// few rooms, overdue holds may be what took them: their rooms are given
-// back and the strategy runs once more.
-func reserve(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRequest, opts reserveOptions) (Booking, error) {
-	var booking Booking
-	attempt := func() (err error) {
-		booking, err = reserveOnce(ctx, pool, s, req, opts.raceWindow)
-		return err
-	}
-	err := retrySerializationFailures(ctx, s.Attempts, opts.onRetry, attempt)
-	if isShortfall(err) {
-		if freed, ferr := releaseOverdueHolds(ctx, New(pool), req); ferr == nil && freed > 0 {
-			err = retrySerializationFailures(ctx, s.Attempts, opts.onRetry, attempt)
-		}
-	}
-	if err != nil {
-		return Booking{}, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, s.Name, classifyWrite(caughtBySafetyNet(s, err)))
-	}
-	return booking, nil
-}
-
-func reserveOnce(ctx context.Context, pool *pgxpool.Pool, s Strategy, req BookRequest, window time.Duration) (Booking, error) {
-	var booking Booking
-	book := func(conn DBTX) error {
-		if window > 0 {
-			conn = raceWindow{DBTX: conn, delay: window}
-		}
-		var err error
-		booking, err = s.Book(ctx, New(conn), req)
-		return err
-	}
-	err := withConn(ctx, pool, func(conn *pgxpool.Conn) error {
-		if s.Tx == nil {
-			return book(conn)
-		}
-		return pgx.BeginTxFunc(ctx, conn, *s.Tx, func(tx pgx.Tx) error { return uncommitted(book(tx)) })
-	})
-	return booking, err
-}
-
-func newBooking(id int64, req BookRequest) Booking {
-	return Booking{ReservationID: id, EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms}
-}
-
-// TxPolicy is how a transaction that wraps a booking (an idempotency key's)
-// must run for the strategy's guarantees to hold.
-type TxPolicy struct {
-	Options  pgx.TxOptions
-	Attempts int // reruns on serialization failures, as Strategy.Attempts
-}
-
-// ReadCommittedPolicy suits every booking whose safety is in its SQL.
-var ReadCommittedPolicy = TxPolicy{Options: pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, Attempts: 1}
-
-// TxPolicy is the policy for a transaction that runs this strategy: its
-// isolation level, or READ COMMITTED when it asks for none.
-func (s Strategy) TxPolicy() TxPolicy {
-	policy := ReadCommittedPolicy
-	if s.Tx != nil {
-		policy.Options = *s.Tx
-	}
-	policy.Attempts = max(s.Attempts, 1)
-	return policy
-}
+// readCommittedPolicy suits every write whose safety is in its SQL (holds).
+var readCommittedPolicy = txPolicy{attempts: 1}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
 )
@@ -11,36 +12,38 @@ import (
 // Every strategy, one client at a time: the counts are exact and the edges
 // answer sold_out and insufficient_rooms.
 func TestStrategiesSequential(t *testing.T) {
+	t.Parallel()
 	for _, strategy := range db.Strategies {
 		t.Run(strategy.Name, func(t *testing.T) {
 			t.Parallel()
 			pool := dbtest.NewPool(t, 4)
+			store := newStore(pool)
 			hotel := seedHotel(t, pool, 7)
 			ctx := testContext(t)
-			reserve := func(rooms int32) (db.Booking, error) {
-				return db.Reserve(ctx, pool, strategy, hotel.request("alice", rooms))
+			book := func(rooms int32) (evento.Booking, error) {
+				return reserve(ctx, store, strategy, hotel.request("alice", rooms))
 			}
 
-			first, err := reserve(5)
+			first, err := book(5)
 			if err != nil {
 				t.Fatalf("reserve 5 of 7: %v", err)
 			}
 			if first.ReservationID <= 0 || first.Rooms != 5 || first.HotelID != hotel.HotelID {
 				t.Fatalf("booking = %+v", first)
 			}
-			_, err = reserve(3)
-			var shortfall *db.ShortfallError
-			if !errors.Is(err, db.ErrInsufficientRooms) || !errors.As(err, &shortfall) || shortfall.Available != 2 {
+			_, err = book(3)
+			var shortfall *evento.ShortfallError
+			if !errors.Is(err, evento.ErrInsufficientRooms) || !errors.As(err, &shortfall) || shortfall.Available != 2 {
 				t.Fatalf("reserve 3 of 2 left: err = %v, want insufficient rooms with 2 available", err)
 			}
-			if _, err := reserve(2); err != nil {
+			if _, err := book(2); err != nil {
 				t.Fatalf("reserve the last 2: %v", err)
 			}
-			if _, err := reserve(1); !errors.Is(err, db.ErrSoldOut) {
+			if _, err := book(1); !errors.Is(err, evento.ErrSoldOut) {
 				t.Fatalf("reserve after sell-out: err = %v, want sold out", err)
 			}
-			_, err = db.Reserve(ctx, pool, strategy, db.BookRequest{EventID: hotel.EventID, HotelID: hotel.HotelID + 1000, Name: "bob", Rooms: 1})
-			if !errors.Is(err, db.ErrNotFound) {
+			_, err = reserve(ctx, store, strategy, evento.BookRequest{EventID: hotel.EventID, HotelID: hotel.HotelID + 1000, Name: "bob", Rooms: 1})
+			if !errors.Is(err, evento.ErrNotFound) {
 				t.Fatalf("reserve at unknown hotel: err = %v, want not found", err)
 			}
 

@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"fmt"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 	"log/slog"
 	"time"
 )
@@ -37,9 +39,9 @@ func (s Sweeper) Run(ctx context.Context) {
 
 // SweepOnce expires every overdue hold and expired key, in batches.
 func (s Sweeper) SweepOnce(ctx context.Context) error {
-	q := New(s.Store.Pool)
+	q, pool := s.Store.q, s.Store.pool
 	for {
-		n, err := SweepExpiredHolds(ctx, q, sweepBatch)
+		n, err := sweepExpiredHolds(ctx, q, pool, sweepBatch)
 		if err != nil {
 			return err
 		}
@@ -51,7 +53,7 @@ func (s Sweeper) SweepOnce(ctx context.Context) error {
 		}
 	}
 	for {
-		n, err := q.SweepIdempotencyKeys(ctx, sweepBatch)
+		n, err := q.SweepIdempotencyKeys(ctx, pool, sweepBatch)
 		if err != nil {
 			return err
 		}
@@ -59,4 +61,18 @@ func (s Sweeper) SweepOnce(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// sweepExpiredHolds expires up to batch overdue holds across all hotels and
+// returns how many it expired. Safe to run from every server at once.
+func sweepExpiredHolds(ctx context.Context, q *dbsqlc.Queries, pool dbsqlc.DBTX, batch int32) (int64, error) {
+	rows, err := q.SweepExpiredHolds(ctx, pool, batch)
+	if err != nil {
+		return 0, fmt.Errorf("sweep expired holds: %w", classify(err))
+	}
+	var holds int64
+	for _, r := range rows {
+		holds += r.Holds
+	}
+	return holds, nil
 }

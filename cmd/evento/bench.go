@@ -108,7 +108,11 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 		return err
 	}
 	script := filepath.Join(os.TempDir(), fmt.Sprintf("evento-atomic-%d.pgbench", os.Getpid()))
-	if err := os.WriteFile(script, []byte(db.AtomicBookPgbenchScript()), 0o644); err != nil {
+	pgbenchScript, err := db.AtomicBookPgbenchScript()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(script, []byte(pgbenchScript), 0o644); err != nil {
 		return fmt.Errorf("write pgbench script: %w", err)
 	}
 	defer os.Remove(script)

@@ -78,11 +78,11 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 
-	metrics := api.NewMetrics(pool)
-	store := &db.Store{
-		Pool: pool, RaceWindow: cfg.raceWindow, OnRetry: metrics.SerializationRetry,
-		Batcher: &db.Batcher{Pool: pool, Window: cfg.batchWindow, MaxSize: cfg.batchMax, Timeout: cfg.queryTimeout, OnBatch: metrics.BatchBooked},
-	}
+	metrics := api.NewMetrics(db.PoolCollector(pool))
+	store := db.NewStore(pool, db.Options{
+		RaceWindow: cfg.raceWindow, OnRetry: metrics.SerializationRetry,
+		Batches: db.BatchOptions{Window: cfg.batchWindow, MaxSize: cfg.batchMax, Timeout: cfg.queryTimeout, OnBatch: metrics.BatchBooked},
+	})
 	sweeperCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
 	sweeperDone := make(chan struct{})
 	go func() {

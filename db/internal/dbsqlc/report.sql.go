@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: report.sql
 
-package db
+package dbsqlc
 
 import (
 	"context"
@@ -41,8 +41,8 @@ type HoldTotalsRow struct {
 // HoldTotals counts each hotel's holds by fate. A 'held' hold past its
 // expiry counts as expired (it is dead), and only live holds may account
 // for locked rooms: locked - live_held_rooms is what leaked.
-func (q *Queries) HoldTotals(ctx context.Context, eventIds []int64) ([]HoldTotalsRow, error) {
-	rows, err := q.db.Query(ctx, holdTotals, eventIds)
+func (q *Queries) HoldTotals(ctx context.Context, db DBTX, eventIds []int64) ([]HoldTotalsRow, error) {
+	rows, err := db.Query(ctx, holdTotals, eventIds)
 	if err != nil {
 		return nil, err
 	}
@@ -101,8 +101,8 @@ type HotelTotalsRow struct {
 // (reservations) are read in one statement snapshot, so they are compared
 // as of the same instant; a lost update shows as booked <> reserved.
 // HotelTotals compares each hotel's counter with the sum of its rows.
-func (q *Queries) HotelTotals(ctx context.Context, eventIds []int64) ([]HotelTotalsRow, error) {
-	rows, err := q.db.Query(ctx, hotelTotals, eventIds)
+func (q *Queries) HotelTotals(ctx context.Context, db DBTX, eventIds []int64) ([]HotelTotalsRow, error) {
+	rows, err := db.Query(ctx, hotelTotals, eventIds)
 	if err != nil {
 		return nil, err
 	}
@@ -139,8 +139,8 @@ SELECT coalesce(max(h.expires_at), clock_timestamp())::timestamptz AS expires_at
 
 // LatestHoldExpiry is when the events' last live hold expires (now when
 // there is none): a run waits for it, and for a sweep, before it judges.
-func (q *Queries) LatestHoldExpiry(ctx context.Context, eventIds []int64) (time.Time, error) {
-	row := q.db.QueryRow(ctx, latestHoldExpiry, eventIds)
+func (q *Queries) LatestHoldExpiry(ctx context.Context, db DBTX, eventIds []int64) (time.Time, error) {
+	row := db.QueryRow(ctx, latestHoldExpiry, eventIds)
 	var expires_at time.Time
 	err := row.Scan(&expires_at)
 	return expires_at, err
@@ -165,8 +165,8 @@ type ListEventReservationsRow struct {
 
 // ListEventReservations lists every booking of the events, to check each
 // acknowledged reservation against the rows.
-func (q *Queries) ListEventReservations(ctx context.Context, eventIds []int64) ([]ListEventReservationsRow, error) {
-	rows, err := q.db.Query(ctx, listEventReservations, eventIds)
+func (q *Queries) ListEventReservations(ctx context.Context, db DBTX, eventIds []int64) ([]ListEventReservationsRow, error) {
+	rows, err := db.Query(ctx, listEventReservations, eventIds)
 	if err != nil {
 		return nil, err
 	}

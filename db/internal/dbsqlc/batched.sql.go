@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: batched.sql
 
-package db
+package dbsqlc
 
 import (
 	"context"
@@ -100,8 +100,8 @@ type BatchBookRow struct {
 // batching at once because the SQL itself decides from the locked row. The
 // hot row is locked once per batch instead of once per request: that is
 // where the throughput comes from.
-func (q *Queries) BatchBook(ctx context.Context, arg BatchBookParams) ([]BatchBookRow, error) {
-	rows, err := q.db.Query(ctx, batchBook,
+func (q *Queries) BatchBook(ctx context.Context, db DBTX, arg BatchBookParams) ([]BatchBookRow, error) {
+	rows, err := db.Query(ctx, batchBook,
 		arg.EventID,
 		arg.HotelID,
 		arg.Names,

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: advisory.sql
 
-package db
+package dbsqlc
 
 import (
 	"context"
@@ -50,8 +50,8 @@ type LockHotelKeyRow struct {
 // transaction. The key puts the row id in Evento's own namespace (high 32
 // bits 0x45564e54, "EVNT") so it cannot collide with other advisory locks,
 // such as goose's migration lock.
-func (q *Queries) LockHotelKey(ctx context.Context, arg LockHotelKeyParams) (LockHotelKeyRow, error) {
-	row := q.db.QueryRow(ctx, lockHotelKey, arg.EventID, arg.HotelID)
+func (q *Queries) LockHotelKey(ctx context.Context, db DBTX, arg LockHotelKeyParams) (LockHotelKeyRow, error) {
+	row := db.QueryRow(ctx, lockHotelKey, arg.EventID, arg.HotelID)
 	var i LockHotelKeyRow
 	err := row.Scan(&i.ID, &i.Locked)
 	return i, err

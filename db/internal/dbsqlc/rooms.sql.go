@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: rooms.sql
 
-package db
+package dbsqlc
 
 import (
 	"context"
@@ -14,8 +14,8 @@ const eventExists = `-- name: EventExists :one
 SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)
 `
 
-func (q *Queries) EventExists(ctx context.Context, eventID int64) (bool, error) {
-	row := q.db.QueryRow(ctx, eventExists, eventID)
+func (q *Queries) EventExists(ctx context.Context, db DBTX, eventID int64) (bool, error) {
+	row := db.QueryRow(ctx, eventExists, eventID)
 	var exists bool
 	err := row.Scan(&exists)
 	return exists, err
@@ -44,8 +44,8 @@ type GetHotelAvailabilityRow struct {
 
 // GetHotelAvailability is what clients are shown (the hotel_availability
 // view: overdue holds do not count), not what strategies decide from.
-func (q *Queries) GetHotelAvailability(ctx context.Context, arg GetHotelAvailabilityParams) (GetHotelAvailabilityRow, error) {
-	row := q.db.QueryRow(ctx, getHotelAvailability, arg.EventID, arg.HotelID)
+func (q *Queries) GetHotelAvailability(ctx context.Context, db DBTX, arg GetHotelAvailabilityParams) (GetHotelAvailabilityRow, error) {
+	row := db.QueryRow(ctx, getHotelAvailability, arg.EventID, arg.HotelID)
 	var i GetHotelAvailabilityRow
 	err := row.Scan(
 		&i.EventID,
@@ -90,8 +90,8 @@ type GetHotelRoomsRow struct {
 // detects a change since the read (optimistic.sql).
 // GetHotelRooms reads one hotel's counters for an event: what strategies
 // decide from (and optimistic's updated_at), nothing more, on the hot path.
-func (q *Queries) GetHotelRooms(ctx context.Context, arg GetHotelRoomsParams) (GetHotelRoomsRow, error) {
-	row := q.db.QueryRow(ctx, getHotelRooms, arg.EventID, arg.HotelID)
+func (q *Queries) GetHotelRooms(ctx context.Context, db DBTX, arg GetHotelRoomsParams) (GetHotelRoomsRow, error) {
+	row := db.QueryRow(ctx, getHotelRooms, arg.EventID, arg.HotelID)
 	var i GetHotelRoomsRow
 	err := row.Scan(
 		&i.ID,
@@ -120,8 +120,8 @@ type ListEventAvailabilityRow struct {
 }
 
 // ListEventAvailability is GetHotelAvailability for every hotel of an event.
-func (q *Queries) ListEventAvailability(ctx context.Context, eventID int64) ([]ListEventAvailabilityRow, error) {
-	rows, err := q.db.Query(ctx, listEventAvailability, eventID)
+func (q *Queries) ListEventAvailability(ctx context.Context, db DBTX, eventID int64) ([]ListEventAvailabilityRow, error) {
+	rows, err := db.Query(ctx, listEventAvailability, eventID)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: holds.sql
 
-package db
+package dbsqlc
 
 import (
 	"context"
@@ -54,8 +54,8 @@ type ConfirmHoldRow struct {
 // its rooms move from locked to reserved, and the reservation row is
 // written, all in one statement. An expired hold (even one no sweeper has
 // reached yet) cannot be confirmed: its rooms may already be someone else's.
-func (q *Queries) ConfirmHold(ctx context.Context, arg ConfirmHoldParams) (ConfirmHoldRow, error) {
-	row := q.db.QueryRow(ctx, confirmHold, arg.HoldID, arg.EventID, arg.HotelID)
+func (q *Queries) ConfirmHold(ctx context.Context, db DBTX, arg ConfirmHoldParams) (ConfirmHoldRow, error) {
+	row := db.QueryRow(ctx, confirmHold, arg.HoldID, arg.EventID, arg.HotelID)
 	var i ConfirmHoldRow
 	err := row.Scan(&i.ID, &i.Number)
 	return i, err
@@ -97,8 +97,8 @@ type ExpireHotelHoldsParams struct {
 // their expiry, so that they are available to the very next request even
 // when no sweeper has run yet. SKIP LOCKED: a hold another transaction is
 // confirming, releasing or expiring right now is that transaction's.
-func (q *Queries) ExpireHotelHolds(ctx context.Context, arg ExpireHotelHoldsParams) (int32, error) {
-	row := q.db.QueryRow(ctx, expireHotelHolds, arg.EventID, arg.HotelID)
+func (q *Queries) ExpireHotelHolds(ctx context.Context, db DBTX, arg ExpireHotelHoldsParams) (int32, error) {
+	row := db.QueryRow(ctx, expireHotelHolds, arg.EventID, arg.HotelID)
 	var rooms int32
 	err := row.Scan(&rooms)
 	return rooms, err
@@ -139,8 +139,8 @@ type GetHoldRow struct {
 // GetHold reads a hold of one hotel of an event, with its reservation once
 // confirmed. A 'held' hold past expires_at is reported as expired by the
 // caller: it is dead even before a sweeper marks it.
-func (q *Queries) GetHold(ctx context.Context, arg GetHoldParams) (GetHoldRow, error) {
-	row := q.db.QueryRow(ctx, getHold, arg.HoldID, arg.EventID, arg.HotelID)
+func (q *Queries) GetHold(ctx context.Context, db DBTX, arg GetHoldParams) (GetHoldRow, error) {
+	row := db.QueryRow(ctx, getHold, arg.HoldID, arg.EventID, arg.HotelID)
 	var i GetHoldRow
 	err := row.Scan(
 		&i.ID,
@@ -202,8 +202,8 @@ type PlaceHoldRow struct {
 // one winner, and why two sweepers never release a hold twice.
 // PlaceHold locks rooms only if they fit, like atomic.sql's booking: the
 // check and the increment of locked are one conditional UPDATE.
-func (q *Queries) PlaceHold(ctx context.Context, arg PlaceHoldParams) (PlaceHoldRow, error) {
-	row := q.db.QueryRow(ctx, placeHold,
+func (q *Queries) PlaceHold(ctx context.Context, db DBTX, arg PlaceHoldParams) (PlaceHoldRow, error) {
+	row := db.QueryRow(ctx, placeHold,
 		arg.Name,
 		arg.Rooms,
 		arg.TtlSeconds,
@@ -247,8 +247,8 @@ type ReleaseHoldParams struct {
 }
 
 // ReleaseHold gives a live hold's rooms back to the pool at once.
-func (q *Queries) ReleaseHold(ctx context.Context, arg ReleaseHoldParams) (int32, error) {
-	row := q.db.QueryRow(ctx, releaseHold, arg.HoldID, arg.EventID, arg.HotelID)
+func (q *Queries) ReleaseHold(ctx context.Context, db DBTX, arg ReleaseHoldParams) (int32, error) {
+	row := db.QueryRow(ctx, releaseHold, arg.HoldID, arg.EventID, arg.HotelID)
 	var rooms int32
 	err := row.Scan(&rooms)
 	return rooms, err
@@ -290,8 +290,8 @@ type SweepExpiredHoldsRow struct {
 // run by every server in the background. Several sweepers at once split the
 // expired holds between them (SKIP LOCKED) instead of queueing, and none can
 // expire a hold twice (state = 'held' is re-checked under the row lock).
-func (q *Queries) SweepExpiredHolds(ctx context.Context, batchSize int32) ([]SweepExpiredHoldsRow, error) {
-	rows, err := q.db.Query(ctx, sweepExpiredHolds, batchSize)
+func (q *Queries) SweepExpiredHolds(ctx context.Context, db DBTX, batchSize int32) ([]SweepExpiredHoldsRow, error) {
+	rows, err := db.Query(ctx, sweepExpiredHolds, batchSize)
 	if err != nil {
 		return nil, err
 	}

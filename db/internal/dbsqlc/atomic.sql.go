@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: atomic.sql
 
-package db
+package dbsqlc
 
 import (
 	"context"
@@ -51,8 +51,8 @@ type AtomicBookParams struct {
 // (The condition is written rooms <= assigned - reserved - locked so that
 // no sum can overflow an integer, whatever a client asks for.)
 // AtomicBook books rooms if, and only if, they still fit.
-func (q *Queries) AtomicBook(ctx context.Context, arg AtomicBookParams) (int64, error) {
-	row := q.db.QueryRow(ctx, atomicBook,
+func (q *Queries) AtomicBook(ctx context.Context, db DBTX, arg AtomicBookParams) (int64, error) {
+	row := db.QueryRow(ctx, atomicBook,
 		arg.Name,
 		arg.Rooms,
 		arg.EventID,

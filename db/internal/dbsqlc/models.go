@@ -2,7 +2,7 @@
 // versions:
 //   sqlc v1.31.1
 
-package db
+package dbsqlc
 
 import (
 	"time"
@@ -54,10 +54,9 @@ type HotelAvailabilityRow struct {
 type IdempotencyKeyRow struct {
 	Key         string
 	Fingerprint string
-	Status      int32
-	Body        []byte
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
+	Outcome     []byte
 }
 
 type Reservation struct {

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: optimistic.sql
 
-package db
+package dbsqlc
 
 import (
 	"context"
@@ -55,8 +55,8 @@ type OptimisticBookParams struct {
 // greatest(clock_timestamp(), updated_at + 1 microsecond): strictly
 // increasing per row, whatever the clock does.
 // OptimisticBook books rooms if the row is still the version that was read.
-func (q *Queries) OptimisticBook(ctx context.Context, arg OptimisticBookParams) (int64, error) {
-	row := q.db.QueryRow(ctx, optimisticBook,
+func (q *Queries) OptimisticBook(ctx context.Context, db DBTX, arg OptimisticBookParams) (int64, error) {
+	row := db.QueryRow(ctx, optimisticBook,
 		arg.Name,
 		arg.Rooms,
 		arg.EventHotelRoomsID,

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: seed.sql
 
-package db
+package dbsqlc
 
 import (
 	"context"
@@ -21,8 +21,8 @@ type AssignRoomsParams struct {
 	Assigned int32
 }
 
-func (q *Queries) AssignRooms(ctx context.Context, arg AssignRoomsParams) (int64, error) {
-	row := q.db.QueryRow(ctx, assignRooms, arg.EventID, arg.HotelID, arg.Assigned)
+func (q *Queries) AssignRooms(ctx context.Context, db DBTX, arg AssignRoomsParams) (int64, error) {
+	row := db.QueryRow(ctx, assignRooms, arg.EventID, arg.HotelID, arg.Assigned)
 	var id int64
 	err := row.Scan(&id)
 	return id, err
@@ -35,8 +35,8 @@ INSERT INTO events (name) VALUES ($1) RETURNING id
 
 // Seeding only ever adds: a new event, new hotels and their room counts.
 // Earlier runs' data stays, so reports filter by event.
-func (q *Queries) CreateEvent(ctx context.Context, name string) (int64, error) {
-	row := q.db.QueryRow(ctx, createEvent, name)
+func (q *Queries) CreateEvent(ctx context.Context, db DBTX, name string) (int64, error) {
+	row := db.QueryRow(ctx, createEvent, name)
 	var id int64
 	err := row.Scan(&id)
 	return id, err
@@ -46,8 +46,8 @@ const createHotel = `-- name: CreateHotel :one
 INSERT INTO hotels (name) VALUES ($1) RETURNING id
 `
 
-func (q *Queries) CreateHotel(ctx context.Context, name string) (int64, error) {
-	row := q.db.QueryRow(ctx, createHotel, name)
+func (q *Queries) CreateHotel(ctx context.Context, db DBTX, name string) (int64, error) {
+	row := db.QueryRow(ctx, createHotel, name)
 	var id int64
 	err := row.Scan(&id)
 	return id, err

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: naive.sql
 
-package db
+package dbsqlc
 
 import (
 	"context"
@@ -46,8 +46,8 @@ type NaiveBookParams struct {
 // COMMITTED lets each statement see the latest committed data, and nothing
 // ties step 3 to what step 1 saw. Every other strategy closes this gap.
 // NaiveBook overwrites the counter with a value computed from a stale read.
-func (q *Queries) NaiveBook(ctx context.Context, arg NaiveBookParams) (int64, error) {
-	row := q.db.QueryRow(ctx, naiveBook,
+func (q *Queries) NaiveBook(ctx context.Context, db DBTX, arg NaiveBookParams) (int64, error) {
+	row := db.QueryRow(ctx, naiveBook,
 		arg.Name,
 		arg.Rooms,
 		arg.NewReserved,

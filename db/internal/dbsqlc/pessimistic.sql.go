@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: pessimistic.sql
 
-package db
+package dbsqlc
 
 import (
 	"context"
@@ -48,8 +48,8 @@ type LockHotelRoomsRow struct {
 // whole transaction, including every round trip between the statements.
 // LockHotelRooms reads one hotel's counters and holds the row lock until the
 // transaction ends.
-func (q *Queries) LockHotelRooms(ctx context.Context, arg LockHotelRoomsParams) (LockHotelRoomsRow, error) {
-	row := q.db.QueryRow(ctx, lockHotelRooms, arg.EventID, arg.HotelID)
+func (q *Queries) LockHotelRooms(ctx context.Context, db DBTX, arg LockHotelRoomsParams) (LockHotelRoomsRow, error) {
+	row := db.QueryRow(ctx, lockHotelRooms, arg.EventID, arg.HotelID)
 	var i LockHotelRoomsRow
 	err := row.Scan(
 		&i.ID,
@@ -83,8 +83,8 @@ type PessimisticBookParams struct {
 // PessimisticBook books rooms on a row no other booking can change until
 // this transaction ends: locked FOR UPDATE here, or guarded by the hotel's
 // key lock (advisory.sql).
-func (q *Queries) PessimisticBook(ctx context.Context, arg PessimisticBookParams) (int64, error) {
-	row := q.db.QueryRow(ctx, pessimisticBook, arg.Name, arg.Rooms, arg.EventHotelRoomsID)
+func (q *Queries) PessimisticBook(ctx context.Context, db DBTX, arg PessimisticBookParams) (int64, error) {
+	row := db.QueryRow(ctx, pessimisticBook, arg.Name, arg.Rooms, arg.EventHotelRoomsID)
 	var id int64
 	err := row.Scan(&id)
 	return id, err
