@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab/checker"
 )
 
 // Half the bookings go hold -> confirm and a third of those holds are
@@ -23,7 +23,7 @@ func TestRunWithHoldsLeaksNothing(t *testing.T) {
 	}
 	report := decodeReport(t, r)
 	h := report.Holds
-	if report.Verdict != load.Consistent || report.HeldRoomsLeaked != 0 || h.ActiveAtEnd != 0 {
+	if report.Verdict != checker.Consistent || report.HeldRoomsLeaked != 0 || h.ActiveAtEnd != 0 {
 		t.Fatalf("verdict %s, leaked %d, holds %+v", report.Verdict, report.HeldRoomsLeaked, h)
 	}
 	if h.Placed == 0 || h.Confirmed == 0 || h.Clients.Abandoned == 0 || h.Expired < h.Clients.Abandoned {
@@ -51,7 +51,7 @@ func TestClientTimeoutsWithAndWithoutIdempotency(t *testing.T) {
 
 	url := dbtest.NewURL(t)
 	withKeys := decodeReport(t, runEvento(t, []string{"DATABASE_URL=" + url}, args...))
-	if withKeys.Verdict != load.Consistent || withKeys.Unknown.Rooms != 0 ||
+	if withKeys.Verdict != checker.Consistent || withKeys.Unknown.Rooms != 0 ||
 		withKeys.Totals.Acknowledged != withKeys.Totals.Booked || withKeys.Totals.Booked != 30 {
 		t.Fatalf("with keys: verdict %s, unknown %+v, totals %+v; want exact", withKeys.Verdict, withKeys.Unknown, withKeys.Totals)
 	}

@@ -7,7 +7,8 @@ import (
 	"testing"
 
 	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/cluster"
 )
 
 // evento load drives servers that were started on their own, verifying
@@ -30,11 +31,11 @@ func TestLoadAgainstRunningServers(t *testing.T) {
 		t.Fatalf("seed --json printed %q (%v)", seeded.stdout, err)
 	}
 
-	servers, err := load.StartServers(context.Background(), load.ServerSpec{Executable: evento, DatabaseURL: url}, 2)
+	servers, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: url}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { load.StopServers(servers) })
+	t.Cleanup(func() { cluster.StopServers(servers) })
 	targets := servers[0].URL + "," + servers[1].URL
 
 	first := runEvento(t, []string{"DATABASE_URL="}, "load", "--target", targets, "--event", itoa(event.EventID),
@@ -55,7 +56,7 @@ func TestLoadAgainstRunningServers(t *testing.T) {
 	second := runEvento(t, []string{"DATABASE_URL=" + url}, "load", "--target", targets, "--event", itoa(event.EventID),
 		"--clients", "5", "--strategy", "atomic", "--think", "0", "--json")
 	report = decodeReport(t, second)
-	if second.exit != 0 || report.VerifiedBy != "database" || report.Verdict != load.Consistent ||
+	if second.exit != 0 || report.VerifiedBy != "database" || report.Verdict != checker.Consistent ||
 		report.Requests.Success != 0 || report.Totals.Booked != 30 {
 		t.Fatalf("second load: %+v", report)
 	}

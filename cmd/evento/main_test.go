@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab/report"
 )
 
 // evento is the real binary, built once for the package: the end-to-end
@@ -64,16 +64,16 @@ func runEvento(t *testing.T, env []string, args ...string) runResult {
 	return runResult{exit: exit, stdout: stdout.String(), stderr: stderr.String()}
 }
 
-func decodeReport(t *testing.T, r runResult) load.Report {
+func decodeReport(t *testing.T, r runResult) report.Report {
 	t.Helper()
-	var report load.Report
+	var decoded report.Report
 	dec := json.NewDecoder(strings.NewReader(r.stdout))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&report); err != nil {
+	if err := dec.Decode(&decoded); err != nil {
 		t.Fatalf("stdout is not one JSON report (%v):\n%s\nstderr:\n%s", err, r.stdout, r.stderr)
 	}
 	if dec.More() {
 		t.Fatalf("stdout holds more than one JSON object:\n%s", r.stdout)
 	}
-	return report
+	return decoded
 }

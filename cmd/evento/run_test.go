@@ -10,7 +10,8 @@ import (
 
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/report"
 )
 
 // The brief's experiment, end to end, for each safe strategy: 2 server
@@ -32,7 +33,7 @@ func TestRunSafeStrategiesEndConsistentAndSoldOut(t *testing.T) {
 				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.exit, r.stdout, r.stderr)
 			}
 			report := decodeReport(t, r)
-			if report.Verdict != load.Consistent || len(report.Anomalies) != 0 {
+			if report.Verdict != checker.Consistent || len(report.Anomalies) != 0 {
 				t.Fatalf("verdict %s, anomalies %q", report.Verdict, report.Anomalies)
 			}
 			if report.Strategy != strategy || report.Clients != 60 || report.Servers != 2 || report.Seed != 7 || !report.Completed {
@@ -42,7 +43,7 @@ func TestRunSafeStrategiesEndConsistentAndSoldOut(t *testing.T) {
 				t.Fatalf("want 2 hotels sold out: %+v", report.Hotels)
 			}
 			for _, h := range report.Hotels {
-				if !h.SoldOut || h.Booked != 20 || h.Reserved != 20 || h.Acknowledged != 20 || h.Verdict != load.Consistent {
+				if !h.SoldOut || h.Booked != 20 || h.Reserved != 20 || h.Acknowledged != 20 || h.Verdict != checker.Consistent {
 					t.Fatalf("hotel %+v: want 20 of 20 booked, acknowledged and consistent", h)
 				}
 			}
@@ -56,7 +57,7 @@ func TestRunSafeStrategiesEndConsistentAndSoldOut(t *testing.T) {
 
 // assertReportMatchesDatabase re-reads the database independently of the
 // code that built the report.
-func assertReportMatchesDatabase(t *testing.T, url string, report load.Report) {
+func assertReportMatchesDatabase(t *testing.T, url string, report report.Report) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
@@ -99,7 +100,7 @@ func TestRunCatchesNaiveOverbooking(t *testing.T) {
 	}
 	report := decodeReport(t, r)
 	h := report.Hotels[0]
-	if report.Verdict != load.Overbooked || h.Booked <= h.Assigned || h.Reserved == h.Booked {
+	if report.Verdict != checker.Overbooked || h.Booked <= h.Assigned || h.Reserved == h.Booked {
 		t.Fatalf("verdict %s, hotel %+v: want overbooked by a lost update", report.Verdict, h)
 	}
 	if !containsAll(report.Anomalies, "overbooked", fmt.Sprintf("lost update: at hotel %d (event %d) the counter says %d but %d rooms are booked", h.HotelID, h.EventID, h.Reserved, h.Booked)) {

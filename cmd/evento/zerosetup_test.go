@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/report"
 )
 
 var dataDirLine = regexp.MustCompile(`data in (\S+); removed on exit`)
@@ -27,7 +28,7 @@ func TestRunWithThrowawayDatabase(t *testing.T) {
 	if r.exit != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
 	}
-	if report := decodeReport(t, r); report.Verdict != load.Consistent || report.Totals.Booked != 10 {
+	if report := decodeReport(t, r); report.Verdict != checker.Consistent || report.Totals.Booked != 10 {
 		t.Fatalf("report: %+v", report)
 	}
 	m := dataDirLine.FindStringSubmatch(r.stderr)
@@ -86,12 +87,12 @@ func TestInterruptedRunCleansUp(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("evento did not exit within 30s of SIGINT")
 	}
-	var report load.Report
-	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
+	var partial report.Report
+	if err := json.Unmarshal(stdout.Bytes(), &partial); err != nil {
 		t.Fatalf("no report after SIGINT: %v\n%s", err, stdout.String())
 	}
-	if report.Completed || report.Verdict != load.Inconclusive || report.Totals.Booked == 0 {
-		t.Fatalf("report after SIGINT: completed %v verdict %s booked %d", report.Completed, report.Verdict, report.Totals.Booked)
+	if partial.Completed || partial.Verdict != checker.Inconclusive || partial.Totals.Booked == 0 {
+		t.Fatalf("report after SIGINT: completed %v verdict %s booked %d", partial.Completed, partial.Verdict, partial.Totals.Booked)
 	}
 	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
 		t.Fatalf("data directory %s left behind", dataDir)
