@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evento-lab/evento/db/dbtest"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/report"
 )
@@ -16,9 +15,10 @@ import (
 // numbers are its own run's report, the same seed everywhere, and the
 // files --out promises.
 func TestCompareTableEqualsTheRuns(t *testing.T) {
-	url := dbtest.NewURL(t)
+	t.Parallel()
+	bundle := setup(t)
 	out := t.TempDir()
-	r := runEvento(t, []string{"DATABASE_URL=" + url}, "compare", "--strategies", "naive,atomic,batched",
+	r := runEvento(t, bundle.env, "compare", "--strategies", "naive,atomic,batched",
 		"--clients", "40", "--rooms", "15", "--hotels", "2", "--think", "0", "--seed", "11",
 		"--race-window", "10ms", "--json", "--out", out)
 	if r.exit != 0 {

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/evento-lab/evento/db/dbtest"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/cluster"
 )
@@ -14,8 +13,9 @@ import (
 // evento load drives servers that were started on their own, verifying
 // through the API alone, or through the database when DATABASE_URL is given.
 func TestLoadAgainstRunningServers(t *testing.T) {
-	url := dbtest.NewURL(t)
-	seeded := runEvento(t, []string{"DATABASE_URL=" + url}, "seed", "--hotels", "2", "--rooms", "15", "--json")
+	t.Parallel()
+	bundle := setup(t)
+	seeded := runEvento(t, bundle.env, "seed", "--hotels", "2", "--rooms", "15", "--json")
 	if seeded.exit != 0 {
 		t.Fatalf("seed: exit %d: %s", seeded.exit, seeded.stderr)
 	}
@@ -31,7 +31,7 @@ func TestLoadAgainstRunningServers(t *testing.T) {
 		t.Fatalf("seed --json printed %q (%v)", seeded.stdout, err)
 	}
 
-	servers, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: url}, 2)
+	servers, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestLoadAgainstRunningServers(t *testing.T) {
 
 	// Sold out already: a second load, verified through the database, books
 	// nothing, judges only its own clients, and says the event was not fresh.
-	second := runEvento(t, []string{"DATABASE_URL=" + url}, "load", "--target", targets, "--event", itoa(event.EventID),
+	second := runEvento(t, bundle.env, "load", "--target", targets, "--event", itoa(event.EventID),
 		"--clients", "5", "--strategy", "atomic", "--think", "0", "--json")
 	report = decodeReport(t, second)
 	if second.exit != 0 || report.VerifiedBy != "database" || report.Verdict != checker.Consistent ||

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/evento-lab/evento/db"
-	"github.com/evento-lab/evento/db/dbtest"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/report"
 )
@@ -19,14 +18,16 @@ import (
 // end consistent with both hotels sold out, and the report's numbers must
 // be what the database holds.
 func TestRunSafeStrategiesEndConsistentAndSoldOut(t *testing.T) {
+	t.Parallel()
 	for _, s := range db.Strategies {
 		if !s.Safe {
 			continue
 		}
 		strategy := s.Name
 		t.Run(strategy, func(t *testing.T) {
-			url := dbtest.NewURL(t)
-			r := runEvento(t, []string{"DATABASE_URL=" + url},
+			t.Parallel()
+			bundle := setup(t)
+			r := runEvento(t, bundle.env,
 				"--clients", "60", "--strategy", strategy, "--rooms", "20", "--hotels", "2",
 				"--servers", "2", "--think", "0", "--seed", "7", "--json", "--expect", "consistent")
 			if r.exit != 0 {
@@ -50,7 +51,7 @@ func TestRunSafeStrategiesEndConsistentAndSoldOut(t *testing.T) {
 			if report.Requests.Success == 0 || report.LatencyMs.P50 <= 0 || report.LatencyMs.Max < report.LatencyMs.P99 {
 				t.Fatalf("requests %+v latency %+v", report.Requests, report.LatencyMs)
 			}
-			assertReportMatchesDatabase(t, url, report)
+			assertReportMatchesDatabase(t, bundle.url, report)
 		})
 	}
 }
@@ -91,8 +92,9 @@ func assertReportMatchesDatabase(t *testing.T, url string, report report.Report)
 // gap between its read and its write to 30ms, so 60 clients starting at once
 // overlap on every run; the step-by-step proof is in db's interleaving tests.
 func TestRunCatchesNaiveOverbooking(t *testing.T) {
-	url := dbtest.NewURL(t)
-	r := runEvento(t, []string{"DATABASE_URL=" + url},
+	t.Parallel()
+	bundle := setup(t)
+	r := runEvento(t, bundle.env,
 		"--clients", "60", "--strategy", "naive", "--rooms", "20", "--hotels", "1",
 		"--servers", "2", "--think", "0", "--race-window", "30ms", "--json", "--expect", "consistent")
 	if r.exit != 1 {
@@ -109,7 +111,7 @@ func TestRunCatchesNaiveOverbooking(t *testing.T) {
 	if !strings.Contains(r.stderr, "verdict overbooked, expected consistent") {
 		t.Fatalf("stderr does not say why it exited 1: %s", r.stderr)
 	}
-	assertReportMatchesDatabase(t, url, report)
+	assertReportMatchesDatabase(t, bundle.url, report)
 }
 
 func containsAll(lines []string, wants ...string) bool {
@@ -123,6 +125,7 @@ func containsAll(lines []string, wants ...string) bool {
 }
 
 func TestUsageErrorsExit2WithOneLine(t *testing.T) {
+	t.Parallel()
 	cases := [][]string{
 		{"--strategy", "yolo"},
 		{"--think", "fast"},
@@ -150,6 +153,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 }
 
 func TestUnreachableDatabaseURLFailsFastInOneLine(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"seed"}, {"migrate"}, {"--clients", "5"}, {"compare"}, {"bench"}} {
 		r := runEvento(t, []string{"DATABASE_URL=postgres://postgres@127.0.0.1:1/evento"}, args...)
 		if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "127.0.0.1:1") {

@@ -23,6 +23,7 @@ var dataDirLine = regexp.MustCompile(`data in (\S+); removed on exit`)
 // With no DATABASE_URL and --embedded, evento starts its own PostgreSQL,
 // says so in one line, runs, and leaves nothing behind.
 func TestRunWithThrowawayDatabase(t *testing.T) {
+	t.Parallel()
 	r := runEvento(t, []string{"DATABASE_URL="}, "--embedded", "--clients", "20", "--rooms", "10",
 		"--hotels", "1", "--strategy", "atomic", "--think", "0", "--json")
 	if r.exit != 0 {
@@ -42,6 +43,9 @@ func TestRunWithThrowawayDatabase(t *testing.T) {
 
 // Ctrl-C in the middle of a run stops the clients, the servers and the
 // throwaway PostgreSQL, removes its directory, and still prints a verdict.
+//
+// Not parallel: it interrupts after a fixed 2 s, by which the servers must
+// be up and booking, so it runs alone before the parallel tests start.
 func TestInterruptedRunCleansUp(t *testing.T) {
 	cmd := exec.Command(evento, "--embedded", "--clients", "20", "--rooms", "100000", "--hotels", "1",
 		"--strategy", "atomic", "--think", "50ms-100ms", "--json")
