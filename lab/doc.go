@@ -5,6 +5,7 @@
 // settle, observe what the database holds, judge it (lab/checker) and lay
 // out the report (lab/report). Compare runs every strategy on one workload;
 // Bench measures the hot row against pgbench; Load drives servers that run
-// elsewhere. It is the one lab package that seeds and reads the database
-// through db, and nothing in the service imports it.
+// elsewhere. It is the one lab package that seeds events and reads their
+// records through db (lab/cluster only opens and migrates the database),
+// and nothing in the service imports it.
 package lab
