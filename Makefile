@@ -3,7 +3,7 @@
 GO ?= go
 DATABASE_URL ?= postgres://postgres@localhost:5432/evento
 
-.PHONY: run test generate check-generated migrate lint fmt build bench
+.PHONY: run test generate check-generated check-arrows migrate lint fmt build bench
 
 run: ## the brief's experiment (a throwaway PostgreSQL when none is running)
 	$(GO) run ./cmd/evento --clients 200 --strategy pessimistic --rooms 200 --servers 2
@@ -17,6 +17,14 @@ generate: ## regenerate db/ from queries/ and sql/
 check-generated: generate ## fail when committed generated code is stale
 	git diff --exit-code -- db/
 	@test -z "$$(git status --porcelain -- db/)" || (git status --porcelain -- db/; exit 1)
+
+check-arrows: ## the one-way package arrows of docs/architecture.md
+	@! $(GO) list -deps ./api ./lab/client ./lab/report | grep -E 'jackc/pgx|pressly/goose' \
+		|| (echo "api, lab/client and lab/report must not depend on pgx or goose"; exit 1)
+	@! $(GO) list -f '{{.ImportPath}}: {{join .Imports " "}}' ./... | grep -v '^github.com/evento-lab/evento/db[:/]' | grep 'db/internal/dbsqlc' \
+		|| (echo "only db may import the generated package"; exit 1)
+	@! $(GO) list -f '{{.ImportPath}}: {{join .Imports " "}}' ./... | grep ' github.com/evento-lab/evento/cmd' \
+		|| (echo "nothing may import cmd"; exit 1)
 
 migrate: ## goose's own CLI against DATABASE_URL
 	$(GO) tool goose -dir sql postgres "$(DATABASE_URL)" up

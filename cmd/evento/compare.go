@@ -6,12 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab"
 )
 
 type compareConfig struct {
@@ -57,38 +56,19 @@ func runCompare(ctx context.Context, cfg compareConfig) error {
 	if err != nil {
 		return err
 	}
-	think, err := cfg.run.validate()
+	labCfg, err := cfg.run.lab()
 	if err != nil {
 		return err
 	}
-	l, err := openLab(ctx, cfg.run)
+	if !cfg.run.load.json {
+		labCfg.Progress.Strategy = func(name string) { fmt.Fprintf(os.Stderr, "evento: running %s\n", name) }
+	}
+	comparison, err := lab.Compare(ctx, labCfg, names)
 	if err != nil {
 		return err
 	}
-	var reports []load.Report
-	for _, name := range names {
-		if !cfg.run.load.json {
-			fmt.Fprintf(os.Stderr, "evento: running %s\n", name)
-		}
-		report, err := l.experiment(ctx, cfg.run, name, think)
-		if err != nil {
-			l.close()
-			return err
-		}
-		reports = append(reports, report)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	if err := l.close(); err != nil {
-		fmt.Fprintf(os.Stderr, "evento: %v\n", err)
-	}
-	comparison := load.Compare(load.Workload{
-		Clients: cfg.run.load.clients, Servers: cfg.run.servers, Hotels: cfg.run.hotels,
-		Rooms: cfg.run.rooms, Think: think.String(), Seed: cfg.run.load.seed,
-	}, reports)
 	if cfg.out != "" {
-		if err := writeComparison(cfg.out, comparison); err != nil {
+		if err := comparison.Save(cfg.out); err != nil {
 			return err
 		}
 	}
@@ -103,33 +83,6 @@ func runCompare(ctx context.Context, cfg compareConfig) error {
 	}
 	if ctx.Err() != nil {
 		return exitCode(130)
-	}
-	return nil
-}
-
-func writeComparison(dir string, c load.Comparison) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	encoded, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(dir, "report.json")
-	if err := os.WriteFile(path, append(encoded, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	path = filepath.Join(dir, "report.html")
-	page, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := c.WriteHTML(page); err != nil {
-		page.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := page.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -7,23 +7,24 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/report"
 )
 
 // compare end to end on a small workload: one row per strategy, whose
 // numbers are its own run's report, the same seed everywhere, and the
 // files --out promises.
 func TestCompareTableEqualsTheRuns(t *testing.T) {
-	url := dbtest.NewURL(t)
+	t.Parallel()
+	bundle := setup(t)
 	out := t.TempDir()
-	r := runEvento(t, []string{"DATABASE_URL=" + url}, "compare", "--strategies", "naive,atomic,batched",
+	r := runEvento(t, bundle.env, "compare", "--strategies", "naive,atomic,batched",
 		"--clients", "40", "--rooms", "15", "--hotels", "2", "--think", "0", "--seed", "11",
 		"--race-window", "10ms", "--json", "--out", out)
 	if r.exit != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
 	}
-	var c load.Comparison
+	var c report.Comparison
 	dec := json.NewDecoder(strings.NewReader(r.stdout))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
@@ -47,7 +48,7 @@ func TestCompareTableEqualsTheRuns(t *testing.T) {
 			eventIDs[id] = true
 		}
 	}
-	if c.Rows[0].Verdict != load.Overbooked || c.Rows[1].Verdict != load.Consistent || c.Rows[2].Verdict != load.Consistent {
+	if c.Rows[0].Verdict != checker.Overbooked || c.Rows[1].Verdict != checker.Consistent || c.Rows[2].Verdict != checker.Consistent {
 		t.Fatalf("verdicts: %s %s %s", c.Rows[0].Verdict, c.Rows[1].Verdict, c.Rows[2].Verdict)
 	}
 	fastest := c.Rows[1]
@@ -64,7 +65,7 @@ func TestCompareTableEqualsTheRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fromFile load.Comparison
+	var fromFile report.Comparison
 	if err := json.Unmarshal(saved, &fromFile); err != nil || len(fromFile.Rows) != 3 || len(fromFile.Reports) != 3 {
 		t.Fatalf("report.json: %v", err)
 	}

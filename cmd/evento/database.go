@@ -14,9 +14,6 @@ type databaseFlags struct {
 	url      string
 	embedded bool
 	dir      string
-	// embeddedMaxConns adds connections a throwaway server must allow
-	// beyond the servers' pools (pgbench's clients in evento bench).
-	embeddedMaxConns int
 }
 
 func (d *databaseFlags) register(fs *flag.FlagSet) {
@@ -27,7 +24,7 @@ func (d *databaseFlags) register(fs *flag.FlagSet) {
 }
 
 // resolve finds or starts the database. maxConns sizes a throwaway server
-// for the pools that will use it. Durability stays on: figures from a
+// for the pools that will use it (it is the lab's cluster.Resolver). Durability stays on: figures from a
 // server that does not fsync would flatter every strategy.
 func (d *databaseFlags) resolve(ctx context.Context, maxConns int) (*localpg.Resolved, error) {
 	return localpg.Resolve(ctx, localpg.ResolveOptions{
@@ -37,7 +34,7 @@ func (d *databaseFlags) resolve(ctx context.Context, maxConns int) (*localpg.Res
 		Durable:     true,
 		// Room for more servers than this command's own pools: other
 		// `evento serve` processes may share a throwaway server.
-		MaxConnections: max(maxConns+d.embeddedMaxConns, 200),
+		MaxConnections: max(maxConns, 200),
 		Log:            os.Stderr,
 	})
 }

@@ -3,16 +3,16 @@ package main
 import (
 	"testing"
 
-	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab/checker"
 )
 
 // Half the bookings go hold -> confirm and a third of those holds are
 // abandoned with a 1-second TTL: the run waits for them to expire, the
 // servers' sweepers free them, and nothing stays locked.
 func TestRunWithHoldsLeaksNothing(t *testing.T) {
-	url := dbtest.NewURL(t)
-	r := runEvento(t, []string{"DATABASE_URL=" + url},
+	t.Parallel()
+	bundle := setup(t)
+	r := runEvento(t, bundle.env,
 		// One room per booking: some 40 holds, of which about 12 abandoned,
 		// so the run cannot miss any of the three fates.
 		"--clients", "60", "--strategy", "atomic", "--rooms", "40", "--hotels", "2", "--servers", "2", "--max-rooms", "1",
@@ -23,7 +23,7 @@ func TestRunWithHoldsLeaksNothing(t *testing.T) {
 	}
 	report := decodeReport(t, r)
 	h := report.Holds
-	if report.Verdict != load.Consistent || report.HeldRoomsLeaked != 0 || h.ActiveAtEnd != 0 {
+	if report.Verdict != checker.Consistent || report.HeldRoomsLeaked != 0 || h.ActiveAtEnd != 0 {
 		t.Fatalf("verdict %s, leaked %d, holds %+v", report.Verdict, report.HeldRoomsLeaked, h)
 	}
 	if h.Placed == 0 || h.Confirmed == 0 || h.Clients.Abandoned == 0 || h.Expired < h.Clients.Abandoned {
@@ -37,7 +37,7 @@ func TestRunWithHoldsLeaksNothing(t *testing.T) {
 			t.Fatalf("hotel %d still has %d rooms locked", hotel.HotelID, hotel.Locked)
 		}
 	}
-	assertReportMatchesDatabase(t, url, report)
+	assertReportMatchesDatabase(t, bundle.url, report)
 }
 
 // Every booking takes 30ms on the server (--race-window) and the clients
@@ -46,22 +46,23 @@ func TestRunWithHoldsLeaksNothing(t *testing.T) {
 // Without them the outcomes stay unknown and the verdict can only bound
 // what was booked.
 func TestClientTimeoutsWithAndWithoutIdempotency(t *testing.T) {
+	t.Parallel()
 	args := []string{"--clients", "30", "--strategy", "pessimistic", "--rooms", "30", "--hotels", "1",
 		"--servers", "2", "--think", "0", "--race-window", "30ms", "--client-timeout", "20ms", "--json"}
 
-	url := dbtest.NewURL(t)
-	withKeys := decodeReport(t, runEvento(t, []string{"DATABASE_URL=" + url}, args...))
-	if withKeys.Verdict != load.Consistent || withKeys.Unknown.Rooms != 0 ||
+	bundle := setup(t)
+	withKeys := decodeReport(t, runEvento(t, bundle.env, args...))
+	if withKeys.Verdict != checker.Consistent || withKeys.Unknown.Rooms != 0 ||
 		withKeys.Totals.Acknowledged != withKeys.Totals.Booked || withKeys.Totals.Booked != 30 {
 		t.Fatalf("with keys: verdict %s, unknown %+v, totals %+v; want exact", withKeys.Verdict, withKeys.Unknown, withKeys.Totals)
 	}
 	if withKeys.Replayed == 0 {
 		t.Fatalf("with keys: no answer was replayed, so no timeout was provoked: %+v", withKeys.Requests)
 	}
-	assertReportMatchesDatabase(t, url, withKeys)
+	assertReportMatchesDatabase(t, bundle.url, withKeys)
 
-	url = dbtest.NewURL(t)
-	withoutKeys := decodeReport(t, runEvento(t, []string{"DATABASE_URL=" + url}, append(args, "--no-idempotency")...))
+	bundle = setup(t)
+	withoutKeys := decodeReport(t, runEvento(t, bundle.env, append(args, "--no-idempotency")...))
 	if withoutKeys.Unknown.Rooms == 0 || withoutKeys.Totals.Acknowledged >= withoutKeys.Totals.Booked {
 		t.Fatalf("without keys: unknown %+v, totals %+v; want outcomes left unknown", withoutKeys.Unknown, withoutKeys.Totals)
 	}

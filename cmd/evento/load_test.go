@@ -6,15 +6,16 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/cluster"
 )
 
 // evento load drives servers that were started on their own, verifying
 // through the API alone, or through the database when DATABASE_URL is given.
 func TestLoadAgainstRunningServers(t *testing.T) {
-	url := dbtest.NewURL(t)
-	seeded := runEvento(t, []string{"DATABASE_URL=" + url}, "seed", "--hotels", "2", "--rooms", "15", "--json")
+	t.Parallel()
+	bundle := setup(t)
+	seeded := runEvento(t, bundle.env, "seed", "--hotels", "2", "--rooms", "15", "--json")
 	if seeded.exit != 0 {
 		t.Fatalf("seed: exit %d: %s", seeded.exit, seeded.stderr)
 	}
@@ -30,11 +31,11 @@ func TestLoadAgainstRunningServers(t *testing.T) {
 		t.Fatalf("seed --json printed %q (%v)", seeded.stdout, err)
 	}
 
-	servers, err := load.StartServers(context.Background(), load.ServerSpec{Executable: evento, DatabaseURL: url}, 2)
+	servers, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { load.StopServers(servers) })
+	t.Cleanup(func() { cluster.StopServers(servers) })
 	targets := servers[0].URL + "," + servers[1].URL
 
 	first := runEvento(t, []string{"DATABASE_URL="}, "load", "--target", targets, "--event", itoa(event.EventID),
@@ -52,10 +53,10 @@ func TestLoadAgainstRunningServers(t *testing.T) {
 
 	// Sold out already: a second load, verified through the database, books
 	// nothing, judges only its own clients, and says the event was not fresh.
-	second := runEvento(t, []string{"DATABASE_URL=" + url}, "load", "--target", targets, "--event", itoa(event.EventID),
+	second := runEvento(t, bundle.env, "load", "--target", targets, "--event", itoa(event.EventID),
 		"--clients", "5", "--strategy", "atomic", "--think", "0", "--json")
 	report = decodeReport(t, second)
-	if second.exit != 0 || report.VerifiedBy != "database" || report.Verdict != load.Consistent ||
+	if second.exit != 0 || report.VerifiedBy != "database" || report.Verdict != checker.Consistent ||
 		report.Requests.Success != 0 || report.Totals.Booked != 30 {
 		t.Fatalf("second load: %+v", report)
 	}

@@ -2,20 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
-	"fmt"
-	"net/http"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/evento-lab/evento/db"
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab"
 )
 
 type loadConfig struct {
@@ -55,137 +49,12 @@ func runLoad(ctx context.Context, cfg loadConfig) error {
 	for i, s := range servers {
 		servers[i] = strings.TrimRight(strings.TrimSpace(s), "/")
 	}
-	event, err := eventThroughAPI(ctx, servers[0], cfg.event)
+	report, err := lab.Load(ctx, lab.LoadConfig{
+		Servers: servers, EventID: cfg.event, DatabaseURL: cfg.databaseURL,
+		Clients: cfg.load.clientConfig(think), Timeout: cfg.load.timeout, Progress: cfg.load.progressDisplay(),
+	})
 	if err != nil {
 		return err
 	}
-	targets := make([]load.Target, len(event.Hotels))
-	for i, h := range event.Hotels {
-		targets[i] = load.Target{EventID: cfg.event, HotelID: h.HotelID, Name: h.Name, Assigned: h.Assigned}
-	}
-	observe := observeThroughAPI(servers[0], cfg.event)
-	verifiedBy := "api"
-	if cfg.databaseURL != "" {
-		pool, err := db.OpenPool(ctx, cfg.databaseURL, 2)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		observe = observeThroughDatabase(pool, cfg.event)
-		verifiedBy = "database"
-	}
-	// The event may not be fresh: the ledger is judged against what is
-	// booked from now on.
-	before, err := observe(ctx)
-	if err != nil {
-		return err
-	}
-
-	runner, err := load.NewRunner(cfg.load.config(servers, targets, think))
-	if err != nil {
-		return usageError{err}
-	}
-	result := cfg.load.runClients(ctx, runner)
-	if cfg.load.abandon > 0 && cfg.load.holds > 0 && ctx.Err() == nil {
-		// Give abandoned holds time to expire and the servers' sweepers
-		// (every second by default) time to free them.
-		select {
-		case <-time.After(cfg.load.holdTTL + 3*time.Second):
-		case <-ctx.Done():
-		}
-	}
-
-	verifyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	after, err := observe(verifyCtx)
-	if err != nil {
-		return err
-	}
-	var bookedBefore int64
-	for i := range after {
-		for _, b := range before {
-			if b.HotelID == after[i].HotelID {
-				after[i].BookedBefore, after[i].ReservedBefore = b.Booked, b.Reserved
-				bookedBefore += b.Booked
-			}
-		}
-	}
-	report, err := load.BuildReport(load.Meta{
-		Strategy: cfg.load.strategy, Clients: cfg.load.clients, Servers: len(servers),
-		Seed: cfg.load.seed, Think: think, VerifiedBy: verifiedBy,
-	}, result, after)
-	if err != nil {
-		return err
-	}
-	if bookedBefore > 0 {
-		report.Notes = append(report.Notes, fmt.Sprintf(
-			"the event already had %d rooms booked before this load; the ledger is compared with the rooms booked since", bookedBefore))
-	}
-	report.Notes = append(report.Notes, errorNote(report, cfg.load.noIdempotency)...)
 	return cfg.load.finish(ctx, report, os.Stdout)
-}
-
-type observer func(context.Context) ([]load.Observed, error)
-
-func observeThroughDatabase(pool *pgxpool.Pool, eventID int64) observer {
-	return func(ctx context.Context) ([]load.Observed, error) {
-		records, err := db.EventRecords(ctx, pool, []int64{eventID})
-		if err != nil {
-			return nil, err
-		}
-		return observedFromRecords(records), nil
-	}
-}
-
-// observeThroughAPI can only see the counters: booked is taken to be the
-// counter, and the report says so.
-func observeThroughAPI(server string, eventID int64) observer {
-	return func(ctx context.Context) ([]load.Observed, error) {
-		event, err := eventThroughAPI(ctx, server, eventID)
-		if err != nil {
-			return nil, err
-		}
-		observed := make([]load.Observed, len(event.Hotels))
-		for i, h := range event.Hotels {
-			observed[i] = load.Observed{
-				EventID: eventID, HotelID: h.HotelID, Assigned: h.Assigned,
-				Reserved: h.Reserved, Locked: h.Locked, Booked: h.Reserved,
-			}
-		}
-		return observed, nil
-	}
-}
-
-type eventAvailability struct {
-	Hotels []struct {
-		HotelID  int64  `json:"hotel_id"`
-		Name     string `json:"name"`
-		Assigned int64  `json:"assigned"`
-		Reserved int64  `json:"reserved"`
-		Locked   int64  `json:"locked"`
-	} `json:"hotels"`
-}
-
-func eventThroughAPI(ctx context.Context, server string, eventID int64) (eventAvailability, error) {
-	url := fmt.Sprintf("%s/%d/available", server, eventID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return eventAvailability{}, usageError{err}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return eventAvailability{}, fmt.Errorf("GET %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return eventAvailability{}, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
-	}
-	var e eventAvailability
-	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
-		return eventAvailability{}, fmt.Errorf("GET %s: %w", url, err)
-	}
-	if len(e.Hotels) == 0 {
-		return eventAvailability{}, fmt.Errorf("event %d has no hotels", eventID)
-	}
-	return e, nil
 }

@@ -12,7 +12,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/evento-lab/evento/db"
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/client"
+	"github.com/evento-lab/evento/lab/report"
 )
 
 // loadFlags are the client-side flags shared by `evento` (run) and
@@ -56,34 +58,34 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.expect, "expect", "", `"consistent": exit 1 unless the verdict is consistent`)
 }
 
-func (f *loadFlags) validate() (load.Range, error) {
+func (f *loadFlags) validate() (client.Range, error) {
 	if _, ok := db.LookupStrategy(f.strategy); !ok {
-		return load.Range{}, usagef("unknown strategy %q; strategies: %s", f.strategy, db.StrategyNames())
+		return client.Range{}, usagef("unknown strategy %q; strategies: %s", f.strategy, db.StrategyNames())
 	}
 	switch {
 	case f.clients < 1:
-		return load.Range{}, usagef("--clients must be at least 1, got %d", f.clients)
+		return client.Range{}, usagef("--clients must be at least 1, got %d", f.clients)
 	case f.conns < 1:
-		return load.Range{}, usagef("--conns must be at least 1, got %d", f.conns)
+		return client.Range{}, usagef("--conns must be at least 1, got %d", f.conns)
 	case f.maxRooms < 1 || f.maxRooms > maxRoomsPerRequest:
-		return load.Range{}, usagef("--max-rooms must be between 1 and %d, got %d", maxRoomsPerRequest, f.maxRooms)
+		return client.Range{}, usagef("--max-rooms must be between 1 and %d, got %d", maxRoomsPerRequest, f.maxRooms)
 	case f.requestTimeout <= 0:
-		return load.Range{}, usagef("--client-timeout must be positive, got %s", f.requestTimeout)
+		return client.Range{}, usagef("--client-timeout must be positive, got %s", f.requestTimeout)
 	case f.timeout <= 0:
-		return load.Range{}, usagef("--timeout must be positive, got %s", f.timeout)
+		return client.Range{}, usagef("--timeout must be positive, got %s", f.timeout)
 	case f.holds < 0 || f.holds > 1:
-		return load.Range{}, usagef("--holds is a share from 0 to 1, got %g", f.holds)
+		return client.Range{}, usagef("--holds is a share from 0 to 1, got %g", f.holds)
 	case f.abandon < 0 || f.abandon > 1:
-		return load.Range{}, usagef("--abandon is a share from 0 to 1, got %g", f.abandon)
+		return client.Range{}, usagef("--abandon is a share from 0 to 1, got %g", f.abandon)
 	case f.holdTTL < time.Second || f.holdTTL > time.Hour || f.holdTTL%time.Second != 0:
-		return load.Range{}, usagef("--hold-ttl must be whole seconds from 1s to 1h, got %s", f.holdTTL)
+		return client.Range{}, usagef("--hold-ttl must be whole seconds from 1s to 1h, got %s", f.holdTTL)
 	}
-	if f.expect != "" && f.expect != load.Consistent {
-		return load.Range{}, usagef(`--expect takes "consistent"`)
+	if f.expect != "" && f.expect != checker.Consistent {
+		return client.Range{}, usagef(`--expect takes "consistent"`)
 	}
-	think, err := load.ParseRange(f.think)
+	think, err := client.ParseRange(f.think)
 	if err != nil {
-		return load.Range{}, usageError{err}
+		return client.Range{}, usageError{err}
 	}
 	if f.seed == 0 {
 		f.seed = rand.Uint64N(1<<53) + 1 // fits a JSON number exactly
@@ -91,40 +93,36 @@ func (f *loadFlags) validate() (load.Range, error) {
 	return think, nil
 }
 
-func (f *loadFlags) config(servers []string, targets []load.Target, think load.Range) load.Config {
-	return load.Config{
-		Servers: servers, Strategy: f.strategy, Clients: f.clients, Targets: targets,
-		Think: think, Seed: f.seed, MaxRooms: f.maxRooms,
+// clientConfig is how the clients behave; the lab adds the servers, the
+// targets and, for run and compare, the strategy.
+func (f *loadFlags) clientConfig(think client.Range) client.Config {
+	return client.Config{
+		Strategy: f.strategy, Clients: f.clients, Think: think, Seed: f.seed, MaxRooms: f.maxRooms,
 		RequestTimeout: f.requestTimeout, ConnsPerServer: f.conns,
 		Idempotency: !f.noIdempotency, SkipChecks: f.skipChecks, HoldShare: f.holds, AbandonShare: f.abandon, HoldTTL: f.holdTTL,
 	}
 }
 
-// runClients runs the load with live progress where someone can see it:
-// bars on a terminal, plain lines with --progress, nothing otherwise.
-func (f *loadFlags) runClients(ctx context.Context, runner *load.Runner) load.Result {
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	stop := func() {}
+// progressDisplay is live progress where someone can see it: bars on a
+// terminal, plain lines with --progress, nothing otherwise.
+func (f *loadFlags) progressDisplay() func(*client.Runner) func() {
 	switch {
 	case f.progress:
-		stop = load.ShowLines(runner, os.Stderr)
+		return func(r *client.Runner) func() { return report.ShowLines(r, os.Stderr) }
 	case !f.json && term.IsTerminal(int(os.Stderr.Fd())):
-		stop = load.ShowBars(runner, os.Stderr)
+		return func(r *client.Runner) func() { return report.ShowBars(r, os.Stderr) }
 	}
-	result := runner.Run(ctx)
-	stop()
-	return result
+	return nil
 }
 
 // finish prints the report and turns the outcome into an exit status:
 // 130 when interrupted (the report is partial), 1 when --expect is not met.
-func (f *loadFlags) finish(ctx context.Context, report load.Report, out io.Writer) error {
+func (f *loadFlags) finish(ctx context.Context, r report.Report, out io.Writer) error {
 	var err error
 	if f.json {
-		err = report.WriteJSON(out)
+		err = r.WriteJSON(out)
 	} else {
-		err = report.WriteText(out)
+		err = r.WriteText(out)
 	}
 	if err != nil {
 		return fmt.Errorf("print report: %w", err)
@@ -132,38 +130,9 @@ func (f *loadFlags) finish(ctx context.Context, report load.Report, out io.Write
 	if ctx.Err() != nil {
 		return exitCode(130)
 	}
-	if f.expect != "" && report.Verdict != f.expect {
-		fmt.Fprintf(os.Stderr, "evento: verdict %s, expected %s\n", report.Verdict, f.expect)
+	if f.expect != "" && r.Verdict != f.expect {
+		fmt.Fprintf(os.Stderr, "evento: verdict %s, expected %s\n", r.Verdict, f.expect)
 		return exitCode(1)
 	}
 	return nil
-}
-
-// observedFromRecords turns database records into what the verdict judges.
-func observedFromRecords(records []db.HotelRecord) []load.Observed {
-	observed := make([]load.Observed, len(records))
-	for i, r := range records {
-		observed[i] = load.Observed{
-			EventID: r.EventID, HotelID: r.HotelID,
-			Assigned: r.Assigned, Reserved: r.Reserved, Locked: r.Locked,
-			Booked: r.Booked, Rows: r.Reservations,
-			LiveHeldRooms: r.LiveHeldRooms, Holds: r.Holds,
-		}
-	}
-	return observed
-}
-
-// errorNote explains failed requests in the terms of the run.
-func errorNote(report load.Report, noIdempotency bool) []string {
-	n := report.Requests.Error
-	switch {
-	case n == 0:
-		return nil
-	case report.Unknown.Requests == 0 && !noIdempotency:
-		return []string{fmt.Sprintf("%d requests failed or timed out; every booking among them was resent with its idempotency key until its outcome was known", n)}
-	case noIdempotency:
-		return []string{fmt.Sprintf("%d requests failed or timed out; without idempotency keys a booking whose answer was lost is never resent, so its rooms stay unknown", n)}
-	default:
-		return []string{fmt.Sprintf("%d requests failed or timed out; the servers' warnings say why (a common cause: more server connections than PostgreSQL's max_connections)", n)}
-	}
 }

@@ -1,6 +1,6 @@
 // Command evento is Evento's single binary: the reservation server, the
-// seeder, and the experiment that drives them. main only wires flags to the
-// api, db and load packages.
+// seeder, and the lab that drives them. It only parses flags and wires them
+// to the api, db and lab packages; what a command does lives there.
 package main
 
 import (

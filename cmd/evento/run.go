@@ -9,7 +9,7 @@ import (
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab"
 )
 
 type runConfig struct {
@@ -36,9 +36,6 @@ func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: servers delay every booking write by this long, so races show on every run")
 }
 
-// sweepEvery is how often the run's servers expire overdue holds.
-const sweepEvery = 250 * time.Millisecond
-
 const runUsage = "evento [run] [--clients 200] [--strategy naive] [--rooms 200] [--servers 2] [flags]"
 
 func newRunCommand() *ffcli.Command {
@@ -58,31 +55,31 @@ func newRunCommand() *ffcli.Command {
 // runExperiment seeds a new event, starts the servers, runs the clients,
 // and judges the outcome from the database and the clients' ledger.
 func runExperiment(ctx context.Context, cfg runConfig) error {
-	think, err := cfg.validate()
+	labCfg, err := cfg.lab()
 	if err != nil {
 		return err
 	}
-	l, err := openLab(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	report, err := l.experiment(ctx, cfg, cfg.load.strategy, think)
-	if closeErr := l.close(); closeErr != nil && err == nil {
-		report.Notes = append(report.Notes, "a server did not stop cleanly: "+closeErr.Error())
-	}
+	report, err := lab.Run(ctx, labCfg, cfg.load.strategy)
 	if err != nil {
 		return err
 	}
 	return cfg.load.finish(ctx, report, os.Stdout)
 }
 
-func (cfg *runConfig) validate() (load.Range, error) {
+// lab validates the flags and turns them into the lab's configuration.
+func (cfg *runConfig) lab() (lab.Config, error) {
 	think, err := cfg.load.validate()
 	if err != nil {
-		return load.Range{}, err
+		return lab.Config{}, err
 	}
 	if cfg.servers < 1 || cfg.pool < 1 || cfg.rooms < 0 || cfg.rooms > maxRooms || cfg.hotels < 1 || cfg.events < 1 {
-		return load.Range{}, usagef("--servers, --pool, --hotels and --events must be at least 1, --rooms between 0 and %d", maxRooms)
+		return lab.Config{}, usagef("--servers, --pool, --hotels and --events must be at least 1, --rooms between 0 and %d", maxRooms)
 	}
-	return think, nil
+	return lab.Config{
+		Database: cfg.db.resolve, Servers: cfg.servers, Pool: cfg.pool, RaceWindow: cfg.raceWindow,
+		Events: cfg.events, Hotels: cfg.hotels, Rooms: cfg.rooms,
+		Clients: cfg.load.clientConfig(think), Timeout: cfg.load.timeout,
+		Progress: lab.Progress{Clients: cfg.load.progressDisplay()},
+		Log:      os.Stderr,
+	}, nil
 }

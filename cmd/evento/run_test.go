@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/evento-lab/evento/db"
-	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/report"
 )
 
 // The brief's experiment, end to end, for each safe strategy: 2 server
@@ -18,21 +18,23 @@ import (
 // end consistent with both hotels sold out, and the report's numbers must
 // be what the database holds.
 func TestRunSafeStrategiesEndConsistentAndSoldOut(t *testing.T) {
+	t.Parallel()
 	for _, s := range db.Strategies {
 		if !s.Safe {
 			continue
 		}
 		strategy := s.Name
 		t.Run(strategy, func(t *testing.T) {
-			url := dbtest.NewURL(t)
-			r := runEvento(t, []string{"DATABASE_URL=" + url},
+			t.Parallel()
+			bundle := setup(t)
+			r := runEvento(t, bundle.env,
 				"--clients", "60", "--strategy", strategy, "--rooms", "20", "--hotels", "2",
 				"--servers", "2", "--think", "0", "--seed", "7", "--json", "--expect", "consistent")
 			if r.exit != 0 {
 				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.exit, r.stdout, r.stderr)
 			}
 			report := decodeReport(t, r)
-			if report.Verdict != load.Consistent || len(report.Anomalies) != 0 {
+			if report.Verdict != checker.Consistent || len(report.Anomalies) != 0 {
 				t.Fatalf("verdict %s, anomalies %q", report.Verdict, report.Anomalies)
 			}
 			if report.Strategy != strategy || report.Clients != 60 || report.Servers != 2 || report.Seed != 7 || !report.Completed {
@@ -42,21 +44,21 @@ func TestRunSafeStrategiesEndConsistentAndSoldOut(t *testing.T) {
 				t.Fatalf("want 2 hotels sold out: %+v", report.Hotels)
 			}
 			for _, h := range report.Hotels {
-				if !h.SoldOut || h.Booked != 20 || h.Reserved != 20 || h.Acknowledged != 20 || h.Verdict != load.Consistent {
+				if !h.SoldOut || h.Booked != 20 || h.Reserved != 20 || h.Acknowledged != 20 || h.Verdict != checker.Consistent {
 					t.Fatalf("hotel %+v: want 20 of 20 booked, acknowledged and consistent", h)
 				}
 			}
 			if report.Requests.Success == 0 || report.LatencyMs.P50 <= 0 || report.LatencyMs.Max < report.LatencyMs.P99 {
 				t.Fatalf("requests %+v latency %+v", report.Requests, report.LatencyMs)
 			}
-			assertReportMatchesDatabase(t, url, report)
+			assertReportMatchesDatabase(t, bundle.url, report)
 		})
 	}
 }
 
 // assertReportMatchesDatabase re-reads the database independently of the
 // code that built the report.
-func assertReportMatchesDatabase(t *testing.T, url string, report load.Report) {
+func assertReportMatchesDatabase(t *testing.T, url string, report report.Report) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
@@ -90,8 +92,9 @@ func assertReportMatchesDatabase(t *testing.T, url string, report load.Report) {
 // gap between its read and its write to 30ms, so 60 clients starting at once
 // overlap on every run; the step-by-step proof is in db's interleaving tests.
 func TestRunCatchesNaiveOverbooking(t *testing.T) {
-	url := dbtest.NewURL(t)
-	r := runEvento(t, []string{"DATABASE_URL=" + url},
+	t.Parallel()
+	bundle := setup(t)
+	r := runEvento(t, bundle.env,
 		"--clients", "60", "--strategy", "naive", "--rooms", "20", "--hotels", "1",
 		"--servers", "2", "--think", "0", "--race-window", "30ms", "--json", "--expect", "consistent")
 	if r.exit != 1 {
@@ -99,7 +102,7 @@ func TestRunCatchesNaiveOverbooking(t *testing.T) {
 	}
 	report := decodeReport(t, r)
 	h := report.Hotels[0]
-	if report.Verdict != load.Overbooked || h.Booked <= h.Assigned || h.Reserved == h.Booked {
+	if report.Verdict != checker.Overbooked || h.Booked <= h.Assigned || h.Reserved == h.Booked {
 		t.Fatalf("verdict %s, hotel %+v: want overbooked by a lost update", report.Verdict, h)
 	}
 	if !containsAll(report.Anomalies, "overbooked", fmt.Sprintf("lost update: at hotel %d (event %d) the counter says %d but %d rooms are booked", h.HotelID, h.EventID, h.Reserved, h.Booked)) {
@@ -108,7 +111,7 @@ func TestRunCatchesNaiveOverbooking(t *testing.T) {
 	if !strings.Contains(r.stderr, "verdict overbooked, expected consistent") {
 		t.Fatalf("stderr does not say why it exited 1: %s", r.stderr)
 	}
-	assertReportMatchesDatabase(t, url, report)
+	assertReportMatchesDatabase(t, bundle.url, report)
 }
 
 func containsAll(lines []string, wants ...string) bool {
@@ -122,6 +125,7 @@ func containsAll(lines []string, wants ...string) bool {
 }
 
 func TestUsageErrorsExit2WithOneLine(t *testing.T) {
+	t.Parallel()
 	cases := [][]string{
 		{"--strategy", "yolo"},
 		{"--think", "fast"},
@@ -149,6 +153,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 }
 
 func TestUnreachableDatabaseURLFailsFastInOneLine(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"seed"}, {"migrate"}, {"--clients", "5"}, {"compare"}, {"bench"}} {
 		r := runEvento(t, []string{"DATABASE_URL=postgres://postgres@127.0.0.1:1/evento"}, args...)
 		if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "127.0.0.1:1") {

@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/report"
 )
 
 var dataDirLine = regexp.MustCompile(`data in (\S+); removed on exit`)
@@ -22,12 +23,13 @@ var dataDirLine = regexp.MustCompile(`data in (\S+); removed on exit`)
 // With no DATABASE_URL and --embedded, evento starts its own PostgreSQL,
 // says so in one line, runs, and leaves nothing behind.
 func TestRunWithThrowawayDatabase(t *testing.T) {
+	t.Parallel()
 	r := runEvento(t, []string{"DATABASE_URL="}, "--embedded", "--clients", "20", "--rooms", "10",
 		"--hotels", "1", "--strategy", "atomic", "--think", "0", "--json")
 	if r.exit != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
 	}
-	if report := decodeReport(t, r); report.Verdict != load.Consistent || report.Totals.Booked != 10 {
+	if report := decodeReport(t, r); report.Verdict != checker.Consistent || report.Totals.Booked != 10 {
 		t.Fatalf("report: %+v", report)
 	}
 	m := dataDirLine.FindStringSubmatch(r.stderr)
@@ -41,6 +43,9 @@ func TestRunWithThrowawayDatabase(t *testing.T) {
 
 // Ctrl-C in the middle of a run stops the clients, the servers and the
 // throwaway PostgreSQL, removes its directory, and still prints a verdict.
+//
+// Not parallel: it interrupts after a fixed 2 s, by which the servers must
+// be up and booking, so it runs alone before the parallel tests start.
 func TestInterruptedRunCleansUp(t *testing.T) {
 	cmd := exec.Command(evento, "--embedded", "--clients", "20", "--rooms", "100000", "--hotels", "1",
 		"--strategy", "atomic", "--think", "50ms-100ms", "--json")
@@ -86,12 +91,12 @@ func TestInterruptedRunCleansUp(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("evento did not exit within 30s of SIGINT")
 	}
-	var report load.Report
-	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
+	var partial report.Report
+	if err := json.Unmarshal(stdout.Bytes(), &partial); err != nil {
 		t.Fatalf("no report after SIGINT: %v\n%s", err, stdout.String())
 	}
-	if report.Completed || report.Verdict != load.Inconclusive || report.Totals.Booked == 0 {
-		t.Fatalf("report after SIGINT: completed %v verdict %s booked %d", report.Completed, report.Verdict, report.Totals.Booked)
+	if partial.Completed || partial.Verdict != checker.Inconclusive || partial.Totals.Booked == 0 {
+		t.Fatalf("report after SIGINT: completed %v verdict %s booked %d", partial.Completed, partial.Verdict, partial.Totals.Booked)
 	}
 	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
 		t.Fatalf("data directory %s left behind", dataDir)

@@ -1,4 +1,4 @@
-package load
+package client
 
 import (
 	"bytes"
@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// api speaks Evento's HTTP API for every client of a run.
-type api struct {
+// API is the one HTTP client for Evento's API: every client of a run
+// shares one, and `evento load` reads an event's hotels through one.
+type API struct {
 	http    *http.Client
 	servers []string
 	next    atomic.Uint64 // round-robin position over servers
@@ -28,25 +29,30 @@ type api struct {
 	inFlight chan struct{}
 }
 
-func newAPI(cfg Config) *api {
+// NewAPI returns a client of servers (base URLs, used in turn) that opens
+// at most connsPerServer connections to each; timeout bounds a booking
+// attempt (Config's RequestTimeout). Zero values take Config's defaults.
+func NewAPI(servers []string, connsPerServer int, timeout time.Duration) *API {
+	cfg := Config{ConnsPerServer: connsPerServer, RequestTimeout: timeout}
+	cfg.setDefaults()
 	transport := &http.Transport{
-		MaxIdleConns:        cfg.ConnsPerServer * len(cfg.Servers),
+		MaxIdleConns:        cfg.ConnsPerServer * len(servers),
 		MaxIdleConnsPerHost: cfg.ConnsPerServer,
 		MaxConnsPerHost:     cfg.ConnsPerServer,
 		IdleConnTimeout:     90 * time.Second,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	}
-	return &api{
+	return &API{
 		http:     &http.Client{Transport: transport},
-		servers:  cfg.Servers,
+		servers:  servers,
 		timeout:  cfg.RequestTimeout,
-		inFlight: make(chan struct{}, cfg.ConnsPerServer*len(cfg.Servers)),
+		inFlight: make(chan struct{}, cfg.ConnsPerServer*len(servers)),
 	}
 }
 
 // acquire waits for a free connection slot; the request timeout starts
 // only once the request can actually be sent.
-func (a *api) acquire(ctx context.Context, timeout time.Duration) (context.Context, func(), error) {
+func (a *API) acquire(ctx context.Context, timeout time.Duration) (context.Context, func(), error) {
 	select {
 	case a.inFlight <- struct{}{}:
 	case <-ctx.Done():
@@ -57,7 +63,7 @@ func (a *api) acquire(ctx context.Context, timeout time.Duration) (context.Conte
 }
 
 // server picks the next server in turn, as a round-robin balancer would.
-func (a *api) server() string {
+func (a *API) server() string {
 	return a.servers[(a.next.Add(1)-1)%uint64(len(a.servers))]
 }
 
@@ -103,7 +109,7 @@ func (o outcome) final() bool {
 // readTimeout is the least time an availability check is given.
 const readTimeout = 10 * time.Second
 
-func (a *api) available(ctx context.Context, t Target) (int64, error) {
+func (a *API) available(ctx context.Context, t Target) (int64, error) {
 	ctx, release, err := a.acquire(ctx, max(a.timeout, readTimeout))
 	if err != nil {
 		return 0, err
@@ -131,7 +137,7 @@ func (a *api) available(ctx context.Context, t Target) (int64, error) {
 
 // post sends a booking-like request and classifies its answer. key, when
 // not empty, is sent as the Idempotency-Key; timeout bounds this attempt.
-func (a *api) post(ctx context.Context, path string, body any, key string, timeout time.Duration) (outcome, reply, error) {
+func (a *API) post(ctx context.Context, path string, body any, key string, timeout time.Duration) (outcome, reply, error) {
 	ctx, release, err := a.acquire(ctx, timeout)
 	if err != nil {
 		return failed, reply{}, err
@@ -204,6 +210,52 @@ func neverSent(err error) bool {
 	var opErr *net.OpError
 	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
+
+// Hotel is one hotel of an event as the API shows it: the counters, not
+// the reservation rows.
+type Hotel struct {
+	HotelID  int64  `json:"hotel_id"`
+	Name     string `json:"name"`
+	Assigned int64  `json:"assigned"`
+	Reserved int64  `json:"reserved"`
+	Locked   int64  `json:"locked"`
+}
+
+// Event reads every hotel of an event (GET /{event_id}/available) from the
+// first server, so that repeated reads see the same one.
+func (a *API) Event(ctx context.Context, eventID int64) ([]Hotel, error) {
+	ctx, release, err := a.acquire(ctx, max(a.timeout, readTimeout))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	url := fmt.Sprintf("%s/%d/available", a.servers[0], eventID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	var e struct {
+		Hotels []Hotel `json:"hotels"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	if len(e.Hotels) == 0 {
+		return nil, fmt.Errorf("event %d has no hotels", eventID)
+	}
+	return e.Hotels, nil
+}
+
+// CloseIdleConnections closes the connections no request is using.
+func (a *API) CloseIdleConnections() { a.http.CloseIdleConnections() }
 
 // drain lets the connection be reused.
 func drain(resp *http.Response) {

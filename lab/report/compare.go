@@ -1,10 +1,15 @@
-package load
+package report
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/evento-lab/evento/lab/checker"
 )
 
 // Comparison is several strategies run on the same workload, one fresh
@@ -52,7 +57,7 @@ func Compare(w Workload, reports []Report) Comparison {
 	c := Comparison{Workload: w, Reports: reports}
 	fastest := -1
 	for i, r := range reports {
-		if r.Verdict == Consistent && (fastest < 0 || r.ReservationsPerSecond > reports[fastest].ReservationsPerSecond) {
+		if r.Verdict == checker.Consistent && (fastest < 0 || r.ReservationsPerSecond > reports[fastest].ReservationsPerSecond) {
 			fastest = i
 		}
 	}
@@ -107,4 +112,33 @@ func (c Comparison) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Save writes the comparison into dir as report.json (the table and every
+// run's full report) and report.html (WriteHTML's page).
+func (c Comparison) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	encoded, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "report.json")
+	if err := os.WriteFile(path, append(encoded, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	path = filepath.Join(dir, "report.html")
+	page, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := c.WriteHTML(page); err != nil {
+		page.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := page.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }

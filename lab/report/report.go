@@ -1,4 +1,4 @@
-package load
+package report
 
 import (
 	"encoding/json"
@@ -7,7 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/client"
 )
 
 // Meta describes the run a report is about.
@@ -16,35 +17,38 @@ type Meta struct {
 	Clients    int
 	Servers    int
 	Seed       uint64
-	Think      Range
+	Think      client.Range
 	VerifiedBy string // "database" or "api"
+	// LoadPeakMemoryBytes is the peak resident memory of the process that
+	// ran the clients (lab/cluster.PeakRSSBytes); 0 when unknown.
+	LoadPeakMemoryBytes int64
 }
 
 // Report is the outcome of a run: what the clients saw, what the database
 // holds, and the verdict that compares them.
 type Report struct {
-	Strategy              string        `json:"strategy"`
-	Clients               int           `json:"clients"`
-	Servers               int           `json:"servers"`
-	Seed                  uint64        `json:"seed"`
-	Think                 string        `json:"think"`
-	VerifiedBy            string        `json:"verified_by"`
-	EventIDs              []int64       `json:"event_ids"`
-	Hotels                []HotelReport `json:"hotels"`
-	Totals                HotelReport   `json:"totals"`
-	Verdict               string        `json:"verdict"`
-	Completed             bool          `json:"completed"`
-	ClientsGaveUp         int64         `json:"clients_gave_up"`
-	Holds                 HoldsReport   `json:"holds"`
-	HeldRoomsLeaked       int64         `json:"held_rooms_leaked"`
-	Replayed              int64         `json:"idempotent_replays"`
-	Requests              RequestCounts `json:"requests"`
-	Unknown               UnknownCounts `json:"unknown"`
-	ElapsedSeconds        float64       `json:"elapsed_seconds"`
-	SelloutSeconds        *float64      `json:"sellout_seconds"`
-	ReservationsPerSecond float64       `json:"reservations_per_second"`
-	LatencyMs             LatencyMs     `json:"latency_ms"`
-	LoadPeakMemoryMB      float64       `json:"load_peak_memory_mb"`
+	Strategy              string               `json:"strategy"`
+	Clients               int                  `json:"clients"`
+	Servers               int                  `json:"servers"`
+	Seed                  uint64               `json:"seed"`
+	Think                 string               `json:"think"`
+	VerifiedBy            string               `json:"verified_by"`
+	EventIDs              []int64              `json:"event_ids"`
+	Hotels                []HotelReport        `json:"hotels"`
+	Totals                HotelReport          `json:"totals"`
+	Verdict               string               `json:"verdict"`
+	Completed             bool                 `json:"completed"`
+	ClientsGaveUp         int64                `json:"clients_gave_up"`
+	Holds                 HoldsReport          `json:"holds"`
+	HeldRoomsLeaked       int64                `json:"held_rooms_leaked"`
+	Replayed              int64                `json:"idempotent_replays"`
+	Requests              client.RequestCounts `json:"requests"`
+	Unknown               UnknownCounts        `json:"unknown"`
+	ElapsedSeconds        float64              `json:"elapsed_seconds"`
+	SelloutSeconds        *float64             `json:"sellout_seconds"`
+	ReservationsPerSecond float64              `json:"reservations_per_second"`
+	LatencyMs             client.LatencyMs     `json:"latency_ms"`
+	LoadPeakMemoryMB      float64              `json:"load_peak_memory_mb"`
 	// Server is what the servers counted during the run (from their
 	// /metrics); absent when they could not be read.
 	Server    *ServerStats `json:"server,omitempty"`
@@ -70,8 +74,8 @@ type HotelReport struct {
 // HoldsReport counts the events' holds by fate, from the database, and
 // what the clients did with theirs.
 type HoldsReport struct {
-	db.HoldCounts
-	Clients ClientHolds `json:"clients"`
+	checker.HoldCounts
+	Clients client.ClientHolds `json:"clients"`
 }
 
 // UnknownCounts are reserves whose outcome the clients could not know.
@@ -80,42 +84,33 @@ type UnknownCounts struct {
 	Rooms    int64 `json:"rooms"`
 }
 
-// BuildReport judges a run. observed must hold one entry per target.
-func BuildReport(meta Meta, res Result, observed []Observed) (Report, error) {
-	seen := map[[2]int64]Observed{}
-	for _, o := range observed {
-		seen[[2]int64{o.EventID, o.HotelID}] = o
-	}
+// Build lays out a run the checker has judged: the clients' result, the
+// checker's verdict on every hotel, and the totals and rates derived from
+// them.
+func Build(meta Meta, res client.Result, checked checker.Result) Report {
 	r := Report{
 		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Seed: meta.Seed,
 		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy,
 		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests,
 		Replayed: res.Replayed, Holds: HoldsReport{Clients: res.Holds},
 		ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
-		LoadPeakMemoryMB: float64(PeakRSSBytes()) / (1 << 20),
-		Anomalies:        []string{}, Notes: []string{},
-		Totals: HotelReport{Name: "total"},
+		LoadPeakMemoryMB: float64(meta.LoadPeakMemoryBytes) / (1 << 20),
+		Anomalies:        append([]string{}, checked.Anomalies...),
+		Notes:            append([]string{}, checked.Notes...),
+		Totals:           HotelReport{Name: "total"},
 	}
-	verdicts := make([]string, 0, len(res.Targets))
 	allSoldOut := true
 	var sellout float64
-	for _, t := range res.Targets {
-		o, ok := seen[[2]int64{t.EventID, t.HotelID}]
-		if !ok {
-			return Report{}, fmt.Errorf("no record of hotel %d of event %d", t.HotelID, t.EventID)
-		}
+	for _, hotel := range checked.Hotels {
+		t, o := hotel.Ledger, hotel.Seen
 		if len(r.EventIDs) == 0 || r.EventIDs[len(r.EventIDs)-1] != t.EventID {
 			r.EventIDs = append(r.EventIDs, t.EventID)
 		}
-		j := judge(t, o)
-		verdicts = append(verdicts, j.verdict)
-		r.Anomalies = append(r.Anomalies, j.anomalies...)
-		r.Notes = append(r.Notes, j.notes...)
 		h := HotelReport{
 			EventID: t.EventID, HotelID: t.HotelID, Name: t.Name,
 			Assigned: o.Assigned, Reserved: o.Reserved, Locked: o.Locked, Booked: o.Booked,
 			Acknowledged: t.Acknowledged, Unknown: t.Unknown,
-			SoldOut: o.Booked+o.Locked >= o.Assigned, Verdict: j.verdict,
+			SoldOut: o.Booked+o.Locked >= o.Assigned, Verdict: hotel.Verdict,
 		}
 		r.Hotels = append(r.Hotels, h)
 		r.Totals.Assigned += h.Assigned
@@ -137,12 +132,7 @@ func BuildReport(meta Meta, res Result, observed []Observed) (Report, error) {
 		sellout = max(sellout, t.SoldOutAfter.Seconds())
 	}
 	r.Unknown.Requests = res.UnknownRequests
-	r.Verdict = worst(verdicts)
-	if r.Verdict == Consistent && (!res.Completed || res.GaveUp > 0) {
-		r.Verdict = Inconclusive
-		r.Anomalies = append(r.Anomalies, fmt.Sprintf(
-			"inconclusive: nothing disagrees, but %s", inconclusiveReason(res)))
-	}
+	r.Verdict = checked.Verdict
 	r.Totals.Verdict = r.Verdict
 	r.Totals.SoldOut = r.Totals.Booked+r.Totals.Locked >= r.Totals.Assigned
 	window := r.ElapsedSeconds
@@ -161,7 +151,7 @@ func BuildReport(meta Meta, res Result, observed []Observed) (Report, error) {
 	if meta.VerifiedBy == "api" {
 		r.Notes = append(r.Notes, "verified through the API only: booked is the counter, so a lost update shows only as fewer rooms than were acknowledged; give DATABASE_URL to compare with the reservation rows")
 	}
-	return r, nil
+	return r
 }
 
 // WriteJSON writes the report as one JSON object.
@@ -231,9 +221,21 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-func inconclusiveReason(res Result) string {
-	if !res.Completed {
-		return "the run was stopped before every client finished, so the hotels may not have been contended to the end"
+// ServerStats is what the servers counted that the clients cannot see,
+// summed over every server from their /metrics (lab/cluster scrapes them).
+type ServerStats struct {
+	// SerializationRetries are transactions rerun inside the servers
+	// (serializable) before anything reached the client.
+	SerializationRetries float64 `json:"serialization_retries"`
+	// Batches and BatchedRequests describe group commit (batched).
+	Batches         float64 `json:"batches"`
+	BatchedRequests float64 `json:"batched_requests"`
+}
+
+// MeanBatchSize is requests per batch; 0 without batches.
+func (s ServerStats) MeanBatchSize() float64 {
+	if s.Batches == 0 {
+		return 0
 	}
-	return fmt.Sprintf("%d clients gave up after repeated errors, so the hotels were not contended to the end", res.GaveUp)
+	return s.BatchedRequests / s.Batches
 }

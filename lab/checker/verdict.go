@@ -1,10 +1,10 @@
-package load
+package checker
 
 import (
 	"fmt"
 	"slices"
 
-	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/lab/client"
 )
 
 // Verdicts, from the database and the clients' ledger, never from the
@@ -39,7 +39,17 @@ type Observed struct {
 	// LiveHeldRooms are the rooms of holds still alive (database only):
 	// locked beyond them is held by dead holds, i.e. leaked.
 	LiveHeldRooms int64
-	Holds         db.HoldCounts
+	Holds         HoldCounts
+}
+
+// HoldCounts counts an event's holds by fate, as the database records
+// them; a 'held' hold past expiry is expired.
+type HoldCounts struct {
+	Placed      int64 `json:"placed"`
+	Confirmed   int64 `json:"confirmed"`
+	Released    int64 `json:"released"`
+	Expired     int64 `json:"expired"`
+	ActiveAtEnd int64 `json:"active_at_end"`
 }
 
 // LeakedRooms are rooms still locked by holds that are no longer alive.
@@ -63,7 +73,7 @@ type judgement struct {
 // (the client was told the rooms are its own), failed (certainly not
 // booked), unknown (sent, never answered: maybe booked). A correct system
 // has acknowledged <= booked <= acknowledged + unknown.
-func judge(ledger TargetResult, seen Observed) judgement {
+func judge(ledger client.TargetResult, seen Observed) judgement {
 	var j judgement
 	where := fmt.Sprintf("hotel %d (event %d)", seen.HotelID, seen.EventID)
 	bookedNow := seen.Booked - seen.BookedBefore
@@ -136,7 +146,7 @@ func judge(ledger TargetResult, seen Observed) judgement {
 
 // missingAcknowledged names acknowledged reservations the database lacks
 // (or holds with other rooms), a few of them by id.
-func missingAcknowledged(ledger TargetResult, seen Observed, where string) []string {
+func missingAcknowledged(ledger client.TargetResult, seen Observed, where string) []string {
 	var missing []int64
 	for id, rooms := range ledger.Reservations {
 		if seen.Rows[id] != rooms {
@@ -164,4 +174,56 @@ func worst(verdicts []string) string {
 	default:
 		return Consistent
 	}
+}
+
+// Result is the verdict on a whole run and the findings behind it.
+type Result struct {
+	Hotels    []Hotel // one per target, in the ledger's order
+	Verdict   string  // the worst hotel's, or Inconclusive
+	Anomalies []string
+	Notes     []string
+}
+
+// Hotel is one hotel's ledger, what was observed of it, and its verdict.
+type Hotel struct {
+	Ledger  client.TargetResult
+	Seen    Observed
+	Verdict string
+}
+
+// Check judges a run: every hotel's ledger against what was observed of
+// it (observed must hold one entry per target). A run with no anomaly that
+// was cut short, or whose clients gave up, is inconclusive: it proved little.
+func Check(res client.Result, observed []Observed) (Result, error) {
+	seen := map[[2]int64]Observed{}
+	for _, o := range observed {
+		seen[[2]int64{o.EventID, o.HotelID}] = o
+	}
+	r := Result{Anomalies: []string{}, Notes: []string{}}
+	verdicts := make([]string, 0, len(res.Targets))
+	for _, t := range res.Targets {
+		o, ok := seen[[2]int64{t.EventID, t.HotelID}]
+		if !ok {
+			return Result{}, fmt.Errorf("no record of hotel %d of event %d", t.HotelID, t.EventID)
+		}
+		j := judge(t, o)
+		verdicts = append(verdicts, j.verdict)
+		r.Anomalies = append(r.Anomalies, j.anomalies...)
+		r.Notes = append(r.Notes, j.notes...)
+		r.Hotels = append(r.Hotels, Hotel{Ledger: t, Seen: o, Verdict: j.verdict})
+	}
+	r.Verdict = worst(verdicts)
+	if r.Verdict == Consistent && (!res.Completed || res.GaveUp > 0) {
+		r.Verdict = Inconclusive
+		r.Anomalies = append(r.Anomalies, fmt.Sprintf(
+			"inconclusive: nothing disagrees, but %s", inconclusiveReason(res)))
+	}
+	return r, nil
+}
+
+func inconclusiveReason(res client.Result) string {
+	if !res.Completed {
+		return "the run was stopped before every client finished, so the hotels may not have been contended to the end"
+	}
+	return fmt.Sprintf("%d clients gave up after repeated errors, so the hotels were not contended to the end", res.GaveUp)
 }

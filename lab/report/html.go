@@ -1,4 +1,4 @@
-package load
+package report
 
 import (
 	_ "embed"
@@ -8,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/evento-lab/evento/lab/checker"
 )
 
 //go:embed comparison.html.tmpl
@@ -307,7 +309,7 @@ func round1(v float64) float64 { return math.Round(v*10) / 10 }
 // gets a neutral one rather than a class made from untrusted text.
 func verdictClass(v string) string {
 	switch v {
-	case Consistent, Overbooked, Inconsistent, Inconclusive:
+	case checker.Consistent, checker.Overbooked, checker.Inconsistent, checker.Inconclusive:
 		return "v-" + v
 	}
 	return "v-other"

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package load
+package cluster
 
 // PeakRSSBytes is unknown off Linux.
 func PeakRSSBytes() int64 { return 0 }

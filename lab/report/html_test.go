@@ -1,4 +1,4 @@
-package load_test
+package report_test
 
 import (
 	"bytes"
@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evento-lab/evento/load"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/client"
+	"github.com/evento-lab/evento/lab/report"
 )
 
 const evilName = `<script>alert("x")</script>`
@@ -23,33 +25,33 @@ const evilName = `<script>alert("x")</script>`
 // sampleComparison is three strategies with every number positive, so
 // every bar has a width: one overbooked with anomalies, one consistent
 // (the fastest safe) and one inconclusive whose name needs escaping.
-func sampleComparison() load.Comparison {
+func sampleComparison() report.Comparison {
 	sellout := 1.25
-	reports := []load.Report{
+	reports := []report.Report{
 		{
-			Strategy: "naive", Verdict: load.Overbooked, SelloutSeconds: &sellout,
-			ReservationsPerSecond: 1200, LatencyMs: load.LatencyMs{P50: 12, P90: 30, P99: 80, Max: 120},
+			Strategy: "naive", Verdict: checker.Overbooked, SelloutSeconds: &sellout,
+			ReservationsPerSecond: 1200, LatencyMs: client.LatencyMs{P50: 12, P90: 30, P99: 80, Max: 120},
 			Anomalies: []string{"overbooked: hotel 1 (event 1) has 330 rooms booked of 300 assigned (30 too many)"},
 			Notes:     []string{},
 		},
 		{
-			Strategy: "atomic", Verdict: load.Consistent, SelloutSeconds: &sellout,
-			ReservationsPerSecond: 900, LatencyMs: load.LatencyMs{P50: 9.5, P90: 20, P99: 41.2, Max: 60},
-			Requests:  load.RequestCounts{Success: 900, Conflict: 3, Retries: 3},
+			Strategy: "atomic", Verdict: checker.Consistent, SelloutSeconds: &sellout,
+			ReservationsPerSecond: 900, LatencyMs: client.LatencyMs{P50: 9.5, P90: 20, P99: 41.2, Max: 60},
+			Requests:  client.RequestCounts{Success: 900, Conflict: 3, Retries: 3},
 			Anomalies: []string{}, Notes: []string{},
 		},
 		{
-			Strategy: evilName, Verdict: load.Inconclusive, // did not sell out
-			ReservationsPerSecond: 450.5, LatencyMs: load.LatencyMs{P50: 30, P90: 100, P99: 250, Max: 400},
-			Requests:  load.RequestCounts{Error: 7},
+			Strategy: evilName, Verdict: checker.Inconclusive, // did not sell out
+			ReservationsPerSecond: 450.5, LatencyMs: client.LatencyMs{P50: 30, P90: 100, P99: 250, Max: 400},
+			Requests:  client.RequestCounts{Error: 7},
 			Anomalies: []string{`inconclusive: <b>7</b> clients gave up & "left"`},
 			Notes:     []string{"verified through the API only"},
 		},
 	}
-	return load.Compare(load.Workload{Clients: 100, Servers: 2, Hotels: 3, Rooms: 300, Think: "0s", Seed: 3}, reports)
+	return report.Compare(report.Workload{Clients: 100, Servers: 2, Hotels: 3, Rooms: 300, Think: "0s", Seed: 3}, reports)
 }
 
-func renderHTML(t *testing.T, c load.Comparison) string {
+func renderHTML(t *testing.T, c report.Comparison) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := c.WriteHTML(&b); err != nil {
@@ -74,6 +76,7 @@ func svgByID(t *testing.T, page, id string) string {
 }
 
 func TestWriteHTML(t *testing.T) {
+	t.Parallel()
 	c := sampleComparison()
 	page := renderHTML(t, c)
 	n := len(c.Rows)
@@ -162,19 +165,21 @@ func TestWriteHTML(t *testing.T) {
 // Zero, NaN and infinite numbers, no sell-out and no safe strategy draw
 // empty bars and dashes, never NaN, Inf or a division by zero.
 func TestWriteHTMLDegenerateNumbers(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
-		reports []load.Report
+		reports []report.Report
 	}{
 		{"no strategies", nil},
-		{"all zero", []load.Report{{Strategy: "a", Verdict: load.Overbooked}, {Strategy: "b", Verdict: "unheard-of"}}},
-		{"not finite", []load.Report{
-			{Strategy: "a", Verdict: load.Consistent, ReservationsPerSecond: math.NaN(), LatencyMs: load.LatencyMs{P50: math.Inf(1), P99: math.NaN()}},
-			{Strategy: "b", Verdict: load.Inconsistent, ReservationsPerSecond: math.Inf(1), LatencyMs: load.LatencyMs{P50: -1, P99: 3}},
+		{"all zero", []report.Report{{Strategy: "a", Verdict: checker.Overbooked}, {Strategy: "b", Verdict: "unheard-of"}}},
+		{"not finite", []report.Report{
+			{Strategy: "a", Verdict: checker.Consistent, ReservationsPerSecond: math.NaN(), LatencyMs: client.LatencyMs{P50: math.Inf(1), P99: math.NaN()}},
+			{Strategy: "b", Verdict: checker.Inconsistent, ReservationsPerSecond: math.Inf(1), LatencyMs: client.LatencyMs{P50: -1, P99: 3}},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := load.Compare(load.Workload{Clients: 1, Servers: 1, Hotels: 1, Rooms: 1, Think: "0s"}, tc.reports)
+			t.Parallel()
+			c := report.Compare(report.Workload{Clients: 1, Servers: 1, Hotels: 1, Rooms: 1, Think: "0s"}, tc.reports)
 			page := renderHTML(t, c)
 			for _, bad := range []string{"NaN", "Inf", "unheard-of\"", "v-unheard"} {
 				if strings.Contains(page, bad) {
@@ -211,6 +216,7 @@ func findChromium() string {
 // reads back how many bars its script found drawn with a size. Skipped
 // without chromium, except on CI (CI=true), which installs it.
 func TestHTMLRendersInChromium(t *testing.T) {
+	t.Parallel()
 	bin := findChromium()
 	if bin == "" {
 		if os.Getenv("CI") == "true" {

@@ -1,4 +1,4 @@
-package load
+package report
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/evento-lab/evento/lab/client"
 )
 
 // refreshEvery is how often progress is redrawn: a few times a second is
@@ -18,13 +20,13 @@ const refreshEvery = 200 * time.Millisecond
 
 // ShowBars draws per-hotel progress bars (rooms acknowledged / assigned)
 // and a status line on w, a terminal, until the returned stop is called.
-func ShowBars(r *Runner, w io.Writer) (stop func()) {
+func ShowBars(r *client.Runner, w io.Writer) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(refreshEvery))
 
 	var mu sync.Mutex // guards snap, read by decorators on mpb's goroutine
 	snap := r.Snapshot()
-	current := func() Snapshot { mu.Lock(); defer mu.Unlock(); return snap }
+	current := func() client.Snapshot { mu.Lock(); defer mu.Unlock(); return snap }
 
 	targets := r.Targets()
 	bars := make([]*mpb.Bar, len(targets))
@@ -91,7 +93,7 @@ func ShowBars(r *Runner, w io.Writer) (stop func()) {
 
 // ShowLines prints one plain status line every second on w (for logs and
 // pipes, where bars would be noise), until the returned stop is called.
-func ShowLines(r *Runner, w io.Writer) (stop func()) {
+func ShowLines(r *client.Runner, w io.Writer) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -115,7 +117,7 @@ func ShowLines(r *Runner, w io.Writer) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
-func statusLine(s Snapshot) string {
+func statusLine(s client.Snapshot) string {
 	rate := 0.0
 	if secs := s.Elapsed.Seconds(); secs > 0 {
 		rate = float64(s.Requests) / secs

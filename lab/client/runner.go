@@ -1,4 +1,4 @@
-package load
+package client
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // Runner runs the clients of one load. Snapshot may be called while Run runs.
 type Runner struct {
 	cfg   Config
-	api   *api
+	api   *API
 	stats *stats
 	runID string // prefixes idempotency keys, so no two runs share one
 }
@@ -38,7 +38,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 	case cfg.HoldShare < 0 || cfg.HoldShare > 1 || cfg.AbandonShare < 0 || cfg.AbandonShare > 1:
 		return nil, errors.New("hold and abandon shares must be between 0 and 1")
 	}
-	return &Runner{cfg: cfg, api: newAPI(cfg), stats: newStats(len(cfg.Targets)), runID: newRunID()}, nil
+	return &Runner{cfg: cfg, api: NewAPI(cfg.Servers, cfg.ConnsPerServer, cfg.RequestTimeout), stats: newStats(len(cfg.Targets)), runID: newRunID()}, nil
 }
 
 // Snapshot is a view of the run so far.
@@ -110,7 +110,7 @@ func (r *Runner) Run(ctx context.Context) Result {
 		wg.Go(func() { c.run(ctx) })
 	}
 	wg.Wait()
-	r.api.http.CloseIdleConnections()
+	r.api.CloseIdleConnections()
 	return r.result(ctx.Err() == nil)
 }
 

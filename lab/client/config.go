@@ -1,7 +1,4 @@
-// Package load is Evento's client simulator: many clients following the
-// brief's protocol against one or more servers, a ledger of what each was
-// told, and the verdict that compares that ledger with the database.
-package load
+package client
 
 import (
 	"fmt"

@@ -1,19 +1,22 @@
-package load
+package checker
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/evento-lab/evento/lab/client"
 )
 
-func ledger(acknowledged, unknown int64, rows map[int64]int64) TargetResult {
-	return TargetResult{Target: Target{EventID: 1, HotelID: 2}, Acknowledged: acknowledged, Unknown: unknown, Reservations: rows}
+func ledger(acknowledged, unknown int64, rows map[int64]int64) client.TargetResult {
+	return client.TargetResult{Target: client.Target{EventID: 1, HotelID: 2}, Acknowledged: acknowledged, Unknown: unknown, Reservations: rows}
 }
 
 func TestJudge(t *testing.T) {
+	t.Parallel()
 	rows := map[int64]int64{10: 3, 11: 2}
 	cases := []struct {
 		name     string
-		ledger   TargetResult
+		ledger   client.TargetResult
 		seen     Observed
 		verdict  string
 		anomaly  string // a substring of one anomaly; "" = none expected
@@ -90,6 +93,7 @@ func TestJudge(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			c.seen.EventID, c.seen.HotelID = 1, 2
 			j := judge(c.ledger, c.seen)
 			if j.verdict != c.verdict {
@@ -109,42 +113,21 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-func TestParseRange(t *testing.T) {
-	cases := map[string]Range{
-		"0":        {},
-		"0-300ms":  {0, 300e6},
-		"50ms":     {50e6, 50e6},
-		"10-20ms":  {10e6, 20e6},
-		"1s-1.5s":  {1e9, 1.5e9},
-		"0ms-10ms": {0, 10e6},
-	}
-	for in, want := range cases {
-		got, err := ParseRange(in)
-		if err != nil || got != want {
-			t.Errorf("ParseRange(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "fast", "300ms-0", "-5ms", "1-2-3ms"} {
-		if _, err := ParseRange(bad); err == nil {
-			t.Errorf("ParseRange(%q) accepted", bad)
-		}
-	}
-}
-
 func TestUnfinishedRunsAreInconclusive(t *testing.T) {
+	t.Parallel()
 	rows := map[int64]int64{1: 2}
-	targets := []TargetResult{{Target: Target{EventID: 1, HotelID: 2, Assigned: 5}, Acknowledged: 2, Reservations: rows}}
+	targets := []client.TargetResult{{Target: client.Target{EventID: 1, HotelID: 2, Assigned: 5}, Acknowledged: 2, Reservations: rows}}
 	seen := []Observed{{EventID: 1, HotelID: 2, Assigned: 5, Reserved: 2, Booked: 2, Rows: rows}}
 	for _, c := range []struct {
 		name string
-		res  Result
+		res  client.Result
 		want string
 	}{
-		{"finished", Result{Completed: true, Targets: targets}, Consistent},
-		{"interrupted", Result{Completed: false, Targets: targets}, Inconclusive},
-		{"clients gave up", Result{Completed: true, GaveUp: 3, Targets: targets}, Inconclusive},
+		{"finished", client.Result{Completed: true, Targets: targets}, Consistent},
+		{"interrupted", client.Result{Completed: false, Targets: targets}, Inconclusive},
+		{"clients gave up", client.Result{Completed: true, GaveUp: 3, Targets: targets}, Inconclusive},
 	} {
-		report, err := BuildReport(Meta{VerifiedBy: "database"}, c.res, seen)
+		report, err := Check(c.res, seen)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package load
+package client
 
 import (
 	"context"
@@ -13,7 +13,7 @@ type client struct {
 	id     int
 	target int
 	cfg    *Config
-	api    *api
+	api    *API
 	stats  *stats
 	rng    *rand.Rand
 	runID  string

@@ -1,4 +1,4 @@
-package load
+package cluster
 
 import (
 	"context"
@@ -11,7 +11,8 @@ import (
 )
 
 // ServerStats is what the servers counted that the clients cannot see,
-// summed over every server from their /metrics.
+// summed over every server from their /metrics. (lab/report shows it as
+// its own ServerStats, so that presenting needs nothing of this package.)
 type ServerStats struct {
 	// SerializationRetries are transactions rerun inside the servers
 	// (serializable) before anything reached the client.
@@ -19,14 +20,6 @@ type ServerStats struct {
 	// Batches and BatchedRequests describe group commit (batched).
 	Batches         float64 `json:"batches"`
 	BatchedRequests float64 `json:"batched_requests"`
-}
-
-// MeanBatchSize is requests per batch; 0 without batches.
-func (s ServerStats) MeanBatchSize() float64 {
-	if s.Batches == 0 {
-		return 0
-	}
-	return s.BatchedRequests / s.Batches
 }
 
 // Sub is what happened between two scrapes of the same servers.

@@ -1,0 +1,173 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/localpg"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/client"
+	"github.com/evento-lab/evento/lab/cluster"
+	"github.com/evento-lab/evento/lab/report"
+)
+
+// BenchConfig describes evento bench.
+type BenchConfig struct {
+	Database   cluster.Resolver
+	Clients    []int    // client counts to measure
+	Strategies []string // Evento strategies to measure against pgbench
+	Rounds     int      // interleaved rounds per measurement; the median is reported
+	Duration   time.Duration
+	Servers    int  // Evento server processes
+	Pool       int  // database connections of each server
+	SkipChecks bool // Evento's clients book without an availability check first, as pgbench does
+	Log        io.Writer
+}
+
+// hotRooms is more than any measurement can book: the hotel never sells
+// out, so every run measures the hot row under steady contention.
+const hotRooms = 1_000_000_000
+
+// Bench measures one hot hotel row: pgbench running atomic.sql's very
+// statement, then Evento's strategies over HTTP at the same client counts,
+// interleaved round by round on one durable database. A strategy that
+// overbooks stops the benchmark.
+func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
+	binDir, err := localpg.FindBinDir()
+	if err != nil {
+		return report.Bench{}, err
+	}
+	pgbench := filepath.Join(binDir, "pgbench")
+	log := cfg.Log
+	if log == nil {
+		log = io.Discard
+	}
+
+	l, err := Open(ctx, Config{
+		Database: cfg.Database, Servers: cfg.Servers, Pool: cfg.Pool, Events: 1, Hotels: 1, Rooms: hotRooms,
+		Clients: client.Config{Clients: 1, Seed: 1, MaxRooms: 5, RequestTimeout: 10 * time.Second, ConnsPerServer: 256,
+			HoldTTL: 5 * time.Second, SkipChecks: cfg.SkipChecks},
+		Timeout:    cfg.Duration,
+		ExtraConns: slices.Max(cfg.Clients) + 10,
+	})
+	if err != nil {
+		return report.Bench{}, err
+	}
+	defer l.Close()
+
+	hot, err := db.Seed(ctx, l.cluster.Pool, db.SeedSpec{Name: "pgbench hot row", Hotels: 1, Rooms: hotRooms})
+	if err != nil {
+		return report.Bench{}, err
+	}
+	script := filepath.Join(os.TempDir(), fmt.Sprintf("evento-atomic-%d.pgbench", os.Getpid()))
+	pgbenchScript, err := db.AtomicBookPgbenchScript()
+	if err != nil {
+		return report.Bench{}, err
+	}
+	if err := os.WriteFile(script, []byte(pgbenchScript), 0o644); err != nil {
+		return report.Bench{}, fmt.Errorf("write pgbench script: %w", err)
+	}
+	defer os.Remove(script)
+
+	b := report.Bench{Rounds: cfg.Rounds, Duration: cfg.Duration, Servers: cfg.Servers, Strategies: cfg.Strategies}
+	for _, clients := range cfg.Clients {
+		row := report.BenchRow{Clients: clients, Evento: map[string]float64{}, Ratios: map[string]float64{}, Samples: map[string][]float64{}}
+		for round := 1; round <= cfg.Rounds; round++ {
+			fmt.Fprintf(log, "evento: %d clients, round %d of %d\n", clients, round, cfg.Rounds)
+			tps, err := runPgbench(ctx, pgbench, l.cluster.Database.URL, script, hot, clients, cfg.Duration)
+			if err != nil {
+				return report.Bench{}, err
+			}
+			row.Samples["pgbench"] = append(row.Samples["pgbench"], tps)
+			for _, s := range cfg.Strategies {
+				l.cfg.Clients.Clients = clients
+				r, err := l.Experiment(ctx, s)
+				if err != nil {
+					return report.Bench{}, err
+				}
+				if r.Verdict == checker.Overbooked || r.Verdict == checker.Inconsistent {
+					return report.Bench{}, fmt.Errorf("%s at %d clients: verdict %s: %v", s, clients, r.Verdict, r.Anomalies)
+				}
+				row.Samples[s] = append(row.Samples[s], float64(r.Requests.Success)/r.ElapsedSeconds)
+			}
+			if ctx.Err() != nil {
+				return report.Bench{}, ctx.Err()
+			}
+		}
+		row.Pgbench = median(row.Samples["pgbench"])
+		for _, s := range cfg.Strategies {
+			row.Evento[s] = median(row.Samples[s])
+			if row.Pgbench > 0 {
+				row.Ratios[s] = row.Evento[s] / row.Pgbench
+			}
+		}
+		b.Rows = append(b.Rows, row)
+	}
+	if err := checkHotRow(ctx, l, hot.EventID); err != nil {
+		return report.Bench{}, err
+	}
+	return b, nil
+}
+
+var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+// runPgbench runs the atomic statement on the hot row and returns its
+// transactions (reservations) per second.
+func runPgbench(ctx context.Context, pgbench, url, script string, hot db.SeededEvent, clients int, d time.Duration) (float64, error) {
+	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
+		"-T", strconv.Itoa(int(d / time.Second)), "-f", script,
+		"-D", "name=pgbench", "-D", fmt.Sprintf("event_id=%d", hot.EventID), "-D", fmt.Sprintf("hotel_id=%d", hot.Hotels[0].HotelID),
+		url}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, pgbench, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("pgbench: %w: %s", err, out.String())
+	}
+	return parsePgbenchTPS(out.String())
+}
+
+// parsePgbenchTPS reads the transactions per second pgbench printed.
+func parsePgbenchTPS(out string) (float64, error) {
+	m := tpsLine.FindStringSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("pgbench printed no tps: %s", out)
+	}
+	return strconv.ParseFloat(m[1], 64)
+}
+
+// checkHotRow verifies that pgbench, too, left a consistent hotel.
+func checkHotRow(ctx context.Context, l *Lab, eventID int64) error {
+	records, err := db.EventRecords(ctx, l.cluster.Pool, []int64{eventID})
+	if err != nil {
+		return err
+	}
+	for _, r := range records {
+		if r.Booked != r.Reserved || r.Booked > r.Assigned {
+			return fmt.Errorf("pgbench's hot row: counter %d, rows %d, assigned %d", r.Reserved, r.Booked, r.Assigned)
+		}
+	}
+	return nil
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,43 @@
+package lab
+
+import "testing"
+
+func TestMedian(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		xs   []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	} {
+		if got := median(c.xs); got != c.want {
+			t.Errorf("median(%v) = %g, want %g", c.xs, got, c.want)
+		}
+	}
+	xs := []float64{3, 1, 2}
+	median(xs)
+	if xs[0] != 3 || xs[1] != 1 || xs[2] != 2 {
+		t.Errorf("median sorted its argument: %v", xs)
+	}
+}
+
+// pgbench 15's summary, trimmed: the figure is the one without the
+// initial connection time.
+func TestParsePgbenchTPS(t *testing.T) {
+	t.Parallel()
+	out := `transaction type: /tmp/evento-atomic-1.pgbench
+number of clients: 8
+latency average = 2.371 ms
+initial connection time = 11.508 ms
+tps = 3371.418862 (without initial connection time)
+`
+	if tps, err := parsePgbenchTPS(out); err != nil || tps != 3371.418862 {
+		t.Fatalf("parsePgbenchTPS = %g, %v; want 3371.418862", tps, err)
+	}
+	if _, err := parsePgbenchTPS("pgbench: error: connection refused"); err == nil {
+		t.Fatal("no tps line accepted")
+	}
+}

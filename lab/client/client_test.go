@@ -1,0 +1,71 @@
+package client
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// testBundle is what a test of one client can inspect besides the client.
+type testBundle struct {
+	calls *atomic.Int32 // booking requests the scripted server received
+}
+
+// setup returns a client of a scripted server that answers the n-th
+// request with script[n] (the last entry repeats): slow never answers in
+// time, answer gives a status and body.
+func setup(t *testing.T, script ...func(w http.ResponseWriter)) (*client, *testBundle) {
+	t.Helper()
+	var calls atomic.Int32
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := int(calls.Add(1)) - 1
+		script[min(n, len(script)-1)](w)
+	}))
+	t.Cleanup(server.Close)
+	cfg := &Config{Servers: []string{server.URL}, Strategy: "atomic", Clients: 1, Targets: []Target{{EventID: 1, HotelID: 1}},
+		Idempotency: true, RequestTimeout: 50 * time.Millisecond, MaxErrors: 5}
+	cfg.setDefaults()
+	c := &client{cfg: cfg, api: NewAPI(cfg.Servers, cfg.ConnsPerServer, cfg.RequestTimeout), stats: newStats(1), rng: rand.New(rand.NewPCG(1, 1)), runID: "test"}
+	return c, &testBundle{calls: &calls}
+}
+
+func slow(w http.ResponseWriter) { time.Sleep(300 * time.Millisecond) }
+
+func answer(status int, body string) func(w http.ResponseWriter) {
+	return func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write([]byte(body))
+	}
+}
+
+// After an attempt whose outcome was lost, an answer about the resend
+// alone (conflict, unavailable) does not end the request: the lost attempt
+// may still book under the key, so the client keeps asking with it.
+func TestSendKeepsAskingAfterALostAttempt(t *testing.T) {
+	t.Parallel()
+	conflicted := answer(409, `{"error":{"code":"conflict","message":"m"}}`)
+	unavailableAnswer := answer(503, `{"error":{"code":"unavailable","message":"m"}}`)
+	booked := answer(201, `{"reservation_id":7,"rooms":2}`)
+
+	c, bundle := setup(t, slow, conflicted, unavailableAnswer, booked)
+	result, r := c.send(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 2})
+	if result != succeeded || r.ReservationID != 7 || bundle.calls.Load() != 4 {
+		t.Fatalf("got %v %+v after %d calls; want the booking after 4", result, r, bundle.calls.Load())
+	}
+
+	c, _ = setup(t, slow, conflicted)
+	if result, _ := c.send(context.Background(), "/1/1/reserve/atomic", nil); result != unknown {
+		t.Fatalf("lost attempt never resolved: got %v, want unknown", result)
+	}
+
+	// Without a lost attempt, a conflict is just a conflict.
+	c, bundle = setup(t, conflicted)
+	if result, _ := c.send(context.Background(), "/1/1/reserve/atomic", nil); result != conflict || bundle.calls.Load() != 1 {
+		t.Fatalf("got %v after %d calls; want one conflict", result, bundle.calls.Load())
+	}
+}

@@ -1,0 +1,184 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/client"
+	"github.com/evento-lab/evento/lab/cluster"
+	"github.com/evento-lab/evento/lab/report"
+)
+
+// Config describes the experiments of one lab: the database and servers
+// they share, the workload each seeds, and how its clients behave.
+type Config struct {
+	Database   cluster.Resolver
+	Servers    int           // server processes
+	Pool       int           // database connections of each server
+	RaceWindow time.Duration // servers delay every booking write by this long
+	Events     int           // events each experiment seeds
+	Hotels     int           // hotels per event
+	Rooms      int           // rooms per hotel
+	// Clients is how the clients behave; each experiment fills in the
+	// servers, the targets it seeded and the strategy.
+	Clients client.Config
+	Timeout time.Duration // stops the clients
+	// ExtraConns are database connections others will open beside the
+	// servers' pools (pgbench's clients in Bench).
+	ExtraConns int
+	Progress   Progress
+	Log        io.Writer // warnings; nil discards them
+}
+
+// Progress shows a lab at work; every field may be nil.
+type Progress struct {
+	// Clients shows the clients of one run live, until stop is called.
+	Clients func(r *client.Runner) (stop func())
+	// Strategy says that Compare starts a strategy's run.
+	Strategy func(name string)
+}
+
+// sweepEvery is how often the lab's servers expire overdue holds.
+const sweepEvery = 250 * time.Millisecond
+
+// Lab is one database and its running servers, ready for any number of
+// experiments; each experiment seeds an event of its own.
+type Lab struct {
+	cfg     Config
+	cluster *cluster.Cluster
+}
+
+// Open starts the database and the servers.
+func Open(ctx context.Context, cfg Config) (*Lab, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the evento binary to start servers: %w", err)
+	}
+	c, err := cluster.Open(ctx, cluster.Options{
+		Database:   cfg.Database,
+		Executable: exe,
+		Servers:    cfg.Servers,
+		Pool:       cfg.Pool,
+		ExtraConns: cfg.ExtraConns,
+		ServerArgs: []string{
+			"--pool", strconv.Itoa(cfg.Pool),
+			"--max-rooms", strconv.Itoa(cfg.Clients.MaxRooms),
+			"--race-window", cfg.RaceWindow.String(),
+			"--sweep-every", sweepEvery.String(),
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Lab{cfg: cfg, cluster: c}, nil
+}
+
+// Close stops the servers, then the database; it reports how the servers
+// ended.
+func (l *Lab) Close() error { return l.cluster.Close() }
+
+// Run is one experiment: open a lab, run strategy, close the lab. A server
+// that did not stop cleanly is noted in the report.
+func Run(ctx context.Context, cfg Config, strategy string) (report.Report, error) {
+	l, err := Open(ctx, cfg)
+	if err != nil {
+		return report.Report{}, err
+	}
+	r, err := l.Experiment(ctx, strategy)
+	if closeErr := l.Close(); closeErr != nil && err == nil {
+		r.Notes = append(r.Notes, "a server did not stop cleanly: "+closeErr.Error())
+	}
+	return r, err
+}
+
+// Experiment runs the clients with one strategy against a new event and
+// judges the run. It still judges a run cut short by ctx.
+func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, error) {
+	cfg := l.cfg
+	var targets []client.Target
+	var eventIDs []int64
+	for i := range cfg.Events {
+		name := fmt.Sprintf("%s run %s #%d", strategy, time.Now().UTC().Format(time.RFC3339), i+1)
+		event, err := db.Seed(ctx, l.cluster.Pool, db.SeedSpec{Name: name, Hotels: cfg.Hotels, Rooms: int32(cfg.Rooms)})
+		if err != nil {
+			return report.Report{}, err
+		}
+		eventIDs = append(eventIDs, event.EventID)
+		for _, h := range event.Hotels {
+			targets = append(targets, client.Target{EventID: event.EventID, HotelID: h.HotelID, Name: h.Name, Assigned: int64(h.Rooms)})
+		}
+	}
+	clients := cfg.Clients
+	clients.Servers, clients.Targets, clients.Strategy = l.cluster.URLs, targets, strategy
+	runner, err := client.NewRunner(clients)
+	if err != nil {
+		return report.Report{}, err
+	}
+	before, scrapeErr := cluster.ScrapeServerStats(ctx, l.cluster.URLs)
+	result := runClients(ctx, runner, cfg.Timeout, cfg.Progress.Clients)
+	if clients.HoldShare > 0 && ctx.Err() == nil {
+		// Abandoned holds must expire and be swept before the verdict can
+		// say nothing leaked; the servers are still up to sweep them.
+		if err := db.WaitForHoldsToSettle(ctx, l.cluster.Pool, eventIDs, 3*sweepEvery); err != nil && ctx.Err() == nil {
+			return report.Report{}, err
+		}
+	}
+
+	// Judge even after Ctrl-C: a partial run still has a verdict.
+	verifyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	observed, err := observeDatabase(l.cluster.Pool, eventIDs)(verifyCtx)
+	if err != nil {
+		return report.Report{}, err
+	}
+	checked, err := checker.Check(result, observed)
+	if err != nil {
+		return report.Report{}, err
+	}
+	r := report.Build(report.Meta{
+		Strategy: strategy, Clients: clients.Clients, Servers: cfg.Servers,
+		Seed: clients.Seed, Think: clients.Think, VerifiedBy: "database",
+		LoadPeakMemoryBytes: cluster.PeakRSSBytes(),
+	}, result, checked)
+	if after, err := cluster.ScrapeServerStats(verifyCtx, l.cluster.URLs); err == nil && scrapeErr == nil {
+		delta := report.ServerStats(after.Sub(before))
+		r.Server = &delta
+	}
+	r.Notes = append(r.Notes, errorNote(r, !clients.Idempotency)...)
+	return r, nil
+}
+
+// runClients runs the clients for at most timeout, showing progress while
+// they run when show is not nil.
+func runClients(ctx context.Context, runner *client.Runner, timeout time.Duration, show func(*client.Runner) func()) client.Result {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stop := func() {}
+	if show != nil {
+		stop = show(runner)
+	}
+	result := runner.Run(ctx)
+	stop()
+	return result
+}
+
+// errorNote explains failed requests in the terms of the run.
+func errorNote(r report.Report, noIdempotency bool) []string {
+	n := r.Requests.Error
+	switch {
+	case n == 0:
+		return nil
+	case r.Unknown.Requests == 0 && !noIdempotency:
+		return []string{fmt.Sprintf("%d requests failed or timed out; every booking among them was resent with its idempotency key until its outcome was known", n)}
+	case noIdempotency:
+		return []string{fmt.Sprintf("%d requests failed or timed out; without idempotency keys a booking whose answer was lost is never resent, so its rooms stay unknown", n)}
+	default:
+		return []string{fmt.Sprintf("%d requests failed or timed out; the servers' warnings say why (a common cause: more server connections than PostgreSQL's max_connections)", n)}
+	}
+}

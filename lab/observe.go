@@ -1,0 +1,33 @@
+package lab
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/lab/checker"
+)
+
+// observeDatabase reads what the system of record holds for the events,
+// counters and reservation rows in one snapshot, as the checker judges it.
+// It is the checker's observe step through the database; it lives here so
+// that lab/checker and lab/report stay free of the database driver.
+func observeDatabase(pool *pgxpool.Pool, eventIDs []int64) checker.Observer {
+	return func(ctx context.Context) ([]checker.Observed, error) {
+		records, err := db.EventRecords(ctx, pool, eventIDs)
+		if err != nil {
+			return nil, err
+		}
+		observed := make([]checker.Observed, len(records))
+		for i, r := range records {
+			observed[i] = checker.Observed{
+				EventID: r.EventID, HotelID: r.HotelID,
+				Assigned: r.Assigned, Reserved: r.Reserved, Locked: r.Locked,
+				Booked: r.Booked, Rows: r.Reservations,
+				LiveHeldRooms: r.LiveHeldRooms, Holds: checker.HoldCounts(r.Holds),
+			}
+		}
+		return observed, nil
+	}
+}
