@@ -37,7 +37,7 @@ func classify(err error) error {
 	if conflict := asConflict(err); conflict != nil {
 		return conflict
 	}
-	if IsUnavailable(err) {
+	if isUnavailable(err) {
 		return fmt.Errorf("%w: %w", evento.ErrUnavailable, err)
 	}
 	return err
@@ -65,7 +65,7 @@ func classifyWrite(err error) error {
 		// It failed inside a transaction before COMMIT was sent, or
 		// PostgreSQL itself refused it: either way nothing was committed.
 		return classify(err)
-	case IsUnavailable(err) || errors.Is(err, context.Canceled):
+	case isUnavailable(err) || errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: %w", evento.ErrOutcomeUnknown, err)
 	default:
 		return err
@@ -143,9 +143,9 @@ func isDomain(err error) bool {
 	return false
 }
 
-// IsUnavailable reports whether err means the database could not be reached,
+// isUnavailable reports whether err means the database could not be reached,
 // went away, or did not answer before the deadline.
-func IsUnavailable(err error) bool {
+func isUnavailable(err error) bool {
 	if errors.Is(err, evento.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}

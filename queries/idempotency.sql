@@ -62,11 +62,13 @@ SELECT request.key::text AS key,
 
 -- name: StoreIdempotencyOutcomes :exec
 -- StoreIdempotencyOutcomes records the claimed keys' outcomes, before COMMIT.
+-- It runs while the booking still holds the hotel's row lock, so it is kept
+-- to a cheap form: the two arrays zipped by set-returning functions in one
+-- SELECT list (they advance in lockstep), one index lookup per key.
 UPDATE idempotency_keys AS i
    SET outcome = o.outcome
-  FROM (SELECT k.key, v.outcome
-          FROM unnest(@keys::text[]) WITH ORDINALITY AS k (key, ord)
-          JOIN unnest(@outcomes::jsonb[]) WITH ORDINALITY AS v (outcome, ord) ON v.ord = k.ord) AS o
+  FROM (SELECT unnest(@keys::text[]) AS key,
+               unnest(@outcomes::jsonb[]) AS outcome) AS o
  WHERE i.key = o.key;
 
 -- name: WaitForIdempotencyKey :exec

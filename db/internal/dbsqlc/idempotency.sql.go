@@ -116,9 +116,8 @@ func (q *Queries) ClaimIdempotencyKeys(ctx context.Context, db DBTX, arg ClaimId
 const storeIdempotencyOutcomes = `-- name: StoreIdempotencyOutcomes :exec
 UPDATE idempotency_keys AS i
    SET outcome = o.outcome
-  FROM (SELECT k.key, v.outcome
-          FROM unnest($1::text[]) WITH ORDINALITY AS k (key, ord)
-          JOIN unnest($2::jsonb[]) WITH ORDINALITY AS v (outcome, ord) ON v.ord = k.ord) AS o
+  FROM (SELECT unnest($1::text[]) AS key,
+               unnest($2::jsonb[]) AS outcome) AS o
  WHERE i.key = o.key
 `
 
@@ -128,6 +127,9 @@ type StoreIdempotencyOutcomesParams struct {
 }
 
 // StoreIdempotencyOutcomes records the claimed keys' outcomes, before COMMIT.
+// It runs while the booking still holds the hotel's row lock, so it is kept
+// to a cheap form: the two arrays zipped by set-returning functions in one
+// SELECT list (they advance in lockstep), one index lookup per key.
 func (q *Queries) StoreIdempotencyOutcomes(ctx context.Context, db DBTX, arg StoreIdempotencyOutcomesParams) error {
 	_, err := db.Exec(ctx, storeIdempotencyOutcomes, arg.Keys, arg.Outcomes)
 	return err
