@@ -1,7 +1,9 @@
 package db_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
@@ -25,6 +27,31 @@ func BenchmarkReserve(b *testing.B) {
 			req := evento.BookRequest{EventID: event.EventID, HotelID: event.Hotels[0].HotelID, Name: "bench", Rooms: 1}
 			for b.Loop() {
 				if _, err := reserve(b.Context(), store, strategy, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReserveWithKey is BenchmarkReserve with a new idempotency key per
+// booking: the cost of the key protocol (look up and lock, store the
+// outcome) on top of the strategy's own statements.
+func BenchmarkReserveWithKey(b *testing.B) {
+	pool := dbtest.NewPool(b, 4)
+	store := newStore(pool)
+	for _, strategy := range db.Strategies {
+		b.Run(strategy.Name, func(b *testing.B) {
+			event, err := db.Seed(b.Context(), pool, db.SeedSpec{Name: "bench", Hotels: 1, Rooms: 1_000_000_000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := evento.BookRequest{EventID: event.EventID, HotelID: event.Hotels[0].HotelID, Name: "bench", Rooms: 1}
+			i := 0
+			for b.Loop() {
+				i++
+				key := &evento.IdempotencyKey{Key: fmt.Sprintf("%s-%d", strategy.Name, i), Fingerprint: "f", Keep: time.Hour}
+				if _, err := store.Reserve(b.Context(), strategy.Name, req, key); err != nil {
 					b.Fatal(err)
 				}
 			}

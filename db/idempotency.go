@@ -23,19 +23,25 @@ const duplicateWait = 2 * time.Second
 // whileKeyBusy waits for it and tries again.
 var errKeyBusy = errors.New("idempotency key held by a request in progress")
 
+// errKeyRaced means a key was committed by a request this transaction's
+// snapshot cannot see (see queries/idempotency.sql): the unit runs again,
+// with a new snapshot, and replays that request's outcome.
+var errKeyRaced = errors.New("idempotency key committed after this transaction's snapshot")
+
 // claim is what ClaimIdempotencyKeys said of one request's key.
 type claim struct {
-	run    bool   // the key is claimed (or there is none): do the work
+	run    bool   // the key is this transaction's (or there is none): do the work
 	stored []byte // otherwise, the outcome to replay...
 	err    error  // ...or why not: errKeyBusy, evento.ErrKeyReused
 }
 
-// claimKeys claims the keys of a unit's requests in one statement. A key
-// that appears twice is busy the second time: the first is being run by
-// this very transaction.
+// claimKeys claims the keys of a unit's requests in one statement, and
+// reads the outcomes to replay in a second one only when some key was used
+// before. A key that appears twice is busy the second time: the first is
+// being run by this very transaction.
 func claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey) ([]claim, error) {
 	claims := make([]claim, len(keys))
-	params := dbsqlc.ClaimIdempotencyKeysParams{}
+	var params dbsqlc.ClaimIdempotencyKeysParams
 	first := map[string]int{}
 	for i, k := range keys {
 		switch _, seen := first[keyOf(k)]; {
@@ -45,6 +51,7 @@ func claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*e
 			claims[i].err = errKeyBusy
 		default:
 			first[k.Key] = i
+			claims[i].err = errKeyBusy // until the claim says it is locked
 			params.Keys = append(params.Keys, k.Key)
 			params.Fingerprints = append(params.Fingerprints, k.Fingerprint)
 			params.TtlSeconds = max(params.TtlSeconds, int32(k.Keep/time.Second))
@@ -57,22 +64,37 @@ func claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*e
 	if err != nil {
 		return nil, fmt.Errorf("claim idempotency keys: %w", err)
 	}
+	var usedBefore []string
 	for _, row := range rows {
 		i := first[row.Key]
-		switch {
-		case row.Claimed:
+		claims[i].err = nil
+		if row.Owned {
 			claims[i].run = true
-		case !row.Locked:
+		} else {
+			usedBefore = append(usedBefore, row.Key)
+		}
+	}
+	if len(usedBefore) == 0 {
+		return claims, nil
+	}
+	stored, err := q.GetIdempotencyOutcomes(ctx, tx, usedBefore)
+	if err != nil {
+		return nil, fmt.Errorf("read idempotency outcomes: %w", err)
+	}
+	if len(stored) != len(usedBefore) {
+		return nil, errKeyRaced
+	}
+	for _, row := range stored {
+		i := first[row.Key]
+		switch {
+		case row.Outcome == nil:
+			// Cannot happen while outcomes are written before COMMIT and
+			// the lock is held; if it does, this request alone retries.
 			claims[i].err = errKeyBusy
-		case row.StoredOutcome == nil:
-			// Cannot happen while the claim locks the row and outcomes
-			// are stored before COMMIT; if it does, this request alone is
-			// told to try again.
-			claims[i].err = evento.ErrRequestInProgress
-		case row.StoredFingerprint != keys[i].Fingerprint:
+		case row.Fingerprint != keys[i].Fingerprint:
 			claims[i].err = evento.ErrKeyReused
 		default:
-			claims[i].stored = row.StoredOutcome
+			claims[i].stored = row.Outcome
 		}
 	}
 	return claims, nil
@@ -85,8 +107,8 @@ func keyOf(k *evento.IdempotencyKey) string {
 	return k.Key
 }
 
-// storeOutcomes writes the outcomes of the keyed requests among todo
-// into their keys' rows, before COMMIT.
+// storeOutcomes writes the outcomes of the keyed requests among todo into
+// their keys' rows, before COMMIT.
 func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
 	var params dbsqlc.StoreIdempotencyOutcomesParams
 	for j, i := range todo {

@@ -20,12 +20,6 @@ func OpenPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, e
 	// The strategies' safety arguments are made for READ COMMITTED (see
 	// queries/); a server or role configured otherwise must not change them.
 	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
-	// Every statement is prepared once per connection (pgx's statement
-	// cache). A generic plan is right for all of them (each is a lookup by
-	// key or id), and without this PostgreSQL replans the idempotency
-	// claim, a statement of several CTEs, on every execution while it
-	// weighs custom plans: measurable CPU on the hot path.
-	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open pool: %w", err)

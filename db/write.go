@@ -89,19 +89,30 @@ func unit[T any](ctx context.Context, s *Store, policy txPolicy, keys []*evento.
 	if s.onRetry != nil {
 		onRetry = func() { s.onRetry(policy.label) }
 	}
-	err := retrySerializationFailures(ctx, policy.attempts, onRetry, func() error {
+	attempt := func() error {
 		return withConn(ctx, s.pool, func(conn *pgxpool.Conn) error {
 			if !inTx {
 				return run(conn)
 			}
 			return pgx.BeginTxFunc(ctx, conn, *options, func(tx pgx.Tx) error { return uncommitted(run(tx)) })
 		})
-	})
+	}
+	var err error
+	for range keyRaceAttempts {
+		err = retrySerializationFailures(ctx, policy.attempts, onRetry, attempt)
+		if !errors.Is(err, errKeyRaced) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, classifyWrite(err)
 	}
 	return results, nil
 }
+
+// keyRaceAttempts bounds the reruns after errKeyRaced; a rerun replays, so
+// a second race needs a third request with the same key in the same instant.
+const keyRaceAttempts = 3
 
 func hasKey(keys []*evento.IdempotencyKey) bool {
 	for _, k := range keys {

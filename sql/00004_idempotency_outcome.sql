@@ -2,8 +2,8 @@
 -- booking, a hold, a confirmation, or a final refusal such as sold_out),
 -- not an HTTP response: the data layer never renders HTTP, and the api
 -- package renders a replay exactly as it rendered the first answer.
--- outcome is NULL while the key's transaction is still running (the row
--- is never visible then: it commits together with its outcome).
+-- outcome is NULL only inside the transaction that claimed the key, which
+-- writes it before COMMIT (queries/idempotency.sql).
 --
 -- Stored responses from before this migration are dropped: they are
 -- replays of at most one retention period (24 h by default), and a key

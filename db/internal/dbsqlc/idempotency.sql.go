@@ -11,15 +11,12 @@ import (
 
 const claimIdempotencyKeys = `-- name: ClaimIdempotencyKeys :many
 
-WITH request AS (
-    SELECT k.key, f.fingerprint
-      FROM unnest($1::text[]) WITH ORDINALITY AS k (key, ord)
-      JOIN unnest($2::text[]) WITH ORDINALITY AS f (fingerprint, ord) ON f.ord = k.ord
-), locked AS (
-    SELECT request.key, request.fingerprint
-      FROM request
-     WHERE pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(request.key))
-), claimed AS (
+WITH locked AS (
+    SELECT r.key, r.fingerprint
+      FROM (SELECT unnest($1::text[]) AS key,
+                   unnest($2::text[]) AS fingerprint) AS r
+     WHERE pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(r.key))
+), owned AS (
     INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
     SELECT locked.key, locked.fingerprint, NULL,
            clock_timestamp() + make_interval(secs => $3::integer)
@@ -30,15 +27,10 @@ WITH request AS (
      WHERE idempotency_keys.expires_at <= clock_timestamp()
     RETURNING idempotency_keys.key
 )
-SELECT request.key::text AS key,
-       (locked.key IS NOT NULL)::boolean AS locked,
-       (claimed.key IS NOT NULL)::boolean AS claimed,
-       coalesce(stored.fingerprint, '')::text AS stored_fingerprint,
-       stored.outcome AS stored_outcome
-  FROM request
-  LEFT JOIN locked ON locked.key = request.key
-  LEFT JOIN claimed ON claimed.key = request.key
-  LEFT JOIN idempotency_keys AS stored ON stored.key = request.key AND claimed.key IS NULL
+SELECT locked.key::text AS key,
+       (owned.key IS NOT NULL)::boolean AS owned
+  FROM locked
+  LEFT JOIN owned ON owned.key = locked.key
 `
 
 type ClaimIdempotencyKeysParams struct {
@@ -48,45 +40,45 @@ type ClaimIdempotencyKeysParams struct {
 }
 
 type ClaimIdempotencyKeysRow struct {
-	Key               string
-	Locked            bool
-	Claimed           bool
-	StoredFingerprint string
-	StoredOutcome     []byte
+	Key   string
+	Owned bool
 }
 
 // Idempotency keys: a retried request must not book twice.
 //
 // One protocol for every write and every strategy, batched or not (a single
-// request is a batch of one key):
-//  1. ClaimIdempotencyKeys, in the SAME transaction as the booking: take
-//     each key's advisory lock without waiting, and insert the key's row.
-//     Per key the answer is one of
-//     - claimed: this transaction owns the key; it books, then
+// request is a batch of one key), in the SAME transaction as the booking:
+//  1. ClaimIdempotencyKeys: take each key's advisory lock without waiting
+//     and insert the locked keys' rows. Per key, one of
+//     - owned: this transaction inserted the key; it books, then
 //     - StoreIdempotencyOutcomes writes the outcome into the row before
-//     COMMIT. Either the booking and its outcome both exist, or neither.
-//     - stored: a committed request used the key first; its outcome is
-//     returned for replay (and the fingerprint, to refuse a key reused
-//     for a different request). Nothing is booked.
-//     - locked elsewhere: a request with this key is running right now.
+//     COMMIT: the booking and its outcome both exist, or neither.
+//     - locked, not owned: a committed request used the key first;
+//     GetIdempotencyOutcomes reads its outcome to replay (or its
+//     fingerprint refuses a key reused for another request). Nothing
+//     is booked.
+//     - not locked: a request with this key is running right now.
 //  2. Only then, outside any transaction, WaitForIdempotencyKey waits (at
 //     most the duplicate's remaining 2 s) until that request ends, and the
 //     duplicate starts again at step 1: after a commit it replays, after a
-//     rollback it claims the key and runs for real. Past 2 s it is told
-//     request_in_progress.
+//     rollback it owns the key. Past 2 s it is told request_in_progress.
 //
 // Nobody waits inside a transaction, so a duplicate never stalls a batch
 // and never holds a hot row while it waits.
 //
-// The advisory lock (namespace x'45564b59', "EVKY") is what lets the claim
-// never wait on a row: whoever holds it is the only one who can have
-// inserted the key without committing yet.
-// ClaimIdempotencyKeys claims distinct keys, each bound to its request's
-// fingerprint. A key past its retention that no sweeper has deleted yet is
-// claimed afresh. DO UPDATE (rather than DO NOTHING) also locks an existing
-// row, so a sweeper cannot delete a stored outcome while it is replayed.
-// The final SELECT reads idempotency_keys as it was before this statement:
-// for a key not claimed here, that is the committed first request.
+// Why the lock is enough: whoever holds a key's advisory lock (namespace
+// x'45564b59', "EVKY") is the only one who can be inserting it, so the
+// INSERT never waits on another's uncommitted row. Under REPEATABLE READ
+// or SERIALIZABLE, a row committed after the transaction's snapshot can be
+// met by the INSERT yet be invisible to GetIdempotencyOutcomes: the
+// transaction then runs again, with a new snapshot, and replays.
+// ClaimIdempotencyKeys takes the locks it can get of distinct keys, without
+// waiting, and inserts the locked keys' rows (outcome still NULL). It
+// returns the locked keys, each with whether this transaction now owns it;
+// a locked key it does not own holds a live outcome. A key past its
+// retention that no sweeper has deleted yet is owned afresh. The common
+// path reads no other key: under SERIALIZABLE a read of absent keys would
+// take predicate locks that make concurrent bookings fail each other.
 func (q *Queries) ClaimIdempotencyKeys(ctx context.Context, db DBTX, arg ClaimIdempotencyKeysParams) ([]ClaimIdempotencyKeysRow, error) {
 	rows, err := db.Query(ctx, claimIdempotencyKeys, arg.Keys, arg.Fingerprints, arg.TtlSeconds)
 	if err != nil {
@@ -96,13 +88,42 @@ func (q *Queries) ClaimIdempotencyKeys(ctx context.Context, db DBTX, arg ClaimId
 	items := []ClaimIdempotencyKeysRow{}
 	for rows.Next() {
 		var i ClaimIdempotencyKeysRow
-		if err := rows.Scan(
-			&i.Key,
-			&i.Locked,
-			&i.Claimed,
-			&i.StoredFingerprint,
-			&i.StoredOutcome,
-		); err != nil {
+		if err := rows.Scan(&i.Key, &i.Owned); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const getIdempotencyOutcomes = `-- name: GetIdempotencyOutcomes :many
+SELECT key, fingerprint, outcome
+  FROM idempotency_keys
+ WHERE key = ANY ($1::text[])
+`
+
+type GetIdempotencyOutcomesRow struct {
+	Key         string
+	Fingerprint string
+	Outcome     []byte
+}
+
+// GetIdempotencyOutcomes reads what keys this transaction locked but did
+// not own hold: the outcome to replay, and the fingerprint that refuses a
+// key reused for a different request.
+func (q *Queries) GetIdempotencyOutcomes(ctx context.Context, db DBTX, keys []string) ([]GetIdempotencyOutcomesRow, error) {
+	rows, err := db.Query(ctx, getIdempotencyOutcomes, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []GetIdempotencyOutcomesRow{}
+	for rows.Next() {
+		var i GetIdempotencyOutcomesRow
+		if err := rows.Scan(&i.Key, &i.Fingerprint, &i.Outcome); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -126,10 +147,10 @@ type StoreIdempotencyOutcomesParams struct {
 	Outcomes [][]byte
 }
 
-// StoreIdempotencyOutcomes records the claimed keys' outcomes, before COMMIT.
-// It runs while the booking still holds the hotel's row lock, so it is kept
-// to a cheap form: the two arrays zipped by set-returning functions in one
-// SELECT list (they advance in lockstep), one index lookup per key.
+// StoreIdempotencyOutcomes records the owned keys' outcomes, before COMMIT.
+// It runs while the booking may still hold the hotel's row lock, so it is
+// kept cheap: the arrays zipped by set-returning functions in one SELECT
+// list (they advance in lockstep), one index lookup per key.
 func (q *Queries) StoreIdempotencyOutcomes(ctx context.Context, db DBTX, arg StoreIdempotencyOutcomesParams) error {
 	_, err := db.Exec(ctx, storeIdempotencyOutcomes, arg.Keys, arg.Outcomes)
 	return err
