@@ -18,6 +18,7 @@ import (
 	"github.com/evento-lab/evento/api"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/db/labdb"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -26,7 +27,7 @@ type fixture struct {
 	pool    *pgxpool.Pool
 	server  *httptest.Server
 	eventID int64
-	hotels  []db.SeededHotel
+	hotels  []labdb.SeededHotel
 }
 
 // newFixture serves the real API over real HTTP on a fresh database seeded
@@ -34,7 +35,7 @@ type fixture struct {
 func newFixture(t *testing.T, rooms int32, opts api.Options) *fixture {
 	t.Helper()
 	pool := dbtest.NewPool(t, 10)
-	event, err := db.Seed(context.Background(), pool, db.SeedSpec{Name: "Gophercon", Hotels: 2, Rooms: rooms})
+	event, err := labdb.Seed(context.Background(), pool, labdb.SeedSpec{Name: "Gophercon", Hotels: 2, Rooms: rooms})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +296,7 @@ func TestDatabaseDownIsUnavailable(t *testing.T) {
 		QueryTimeout: 3 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))
 	t.Cleanup(server.Close)
-	f := &fixture{server: server, eventID: 1, hotels: []db.SeededHotel{{HotelID: 1}}}
+	f := &fixture{server: server, eventID: 1, hotels: []labdb.SeededHotel{{HotelID: 1}}}
 	for _, req := range []struct{ method, path, body string }{
 		{"GET", "/healthz", ""},
 		{"GET", "/1/available", ""},

@@ -12,12 +12,13 @@ import (
 	"github.com/evento-lab/evento/api"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/db/labdb"
 )
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
-	event, err := db.Seed(context.Background(), pool, db.SeedSpec{Name: "m", Hotels: 1, Rooms: 3})
+	event, err := labdb.Seed(context.Background(), pool, labdb.SeedSpec{Name: "m", Hotels: 1, Rooms: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

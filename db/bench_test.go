@@ -8,6 +8,7 @@ import (
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/db/labdb"
 )
 
 // BenchmarkReserve times one strategy's booking transaction, one client
@@ -20,7 +21,7 @@ func BenchmarkReserve(b *testing.B) {
 	store := newStore(pool)
 	for _, strategy := range db.Strategies {
 		b.Run(strategy.Name, func(b *testing.B) {
-			event, err := db.Seed(b.Context(), pool, db.SeedSpec{Name: "bench", Hotels: 1, Rooms: 1_000_000_000})
+			event, err := labdb.Seed(b.Context(), pool, labdb.SeedSpec{Name: "bench", Hotels: 1, Rooms: 1_000_000_000})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -42,7 +43,7 @@ func BenchmarkReserveWithKey(b *testing.B) {
 	store := newStore(pool)
 	for _, strategy := range db.Strategies {
 		b.Run(strategy.Name, func(b *testing.B) {
-			event, err := db.Seed(b.Context(), pool, db.SeedSpec{Name: "bench", Hotels: 1, Rooms: 1_000_000_000})
+			event, err := labdb.Seed(b.Context(), pool, labdb.SeedSpec{Name: "bench", Hotels: 1, Rooms: 1_000_000_000})
 			if err != nil {
 				b.Fatal(err)
 			}

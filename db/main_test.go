@@ -13,6 +13,7 @@ import (
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
+	"github.com/evento-lab/evento/db/labdb"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -34,7 +35,7 @@ func (h testHotel) request(name string, rooms int32) evento.BookRequest {
 // seedHotel creates an event with one hotel of the given rooms.
 func seedHotel(t *testing.T, pool *pgxpool.Pool, rooms int32) testHotel {
 	t.Helper()
-	event, err := db.Seed(testContext(t), pool, db.SeedSpec{Name: t.Name(), Hotels: 1, Rooms: rooms})
+	event, err := labdb.Seed(testContext(t), pool, labdb.SeedSpec{Name: t.Name(), Hotels: 1, Rooms: rooms})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/labdb"
 	"github.com/evento-lab/evento/db/localpg"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
@@ -65,12 +65,12 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 	}
 	defer l.Close()
 
-	hot, err := db.Seed(ctx, l.cluster.Pool, db.SeedSpec{Name: "pgbench hot row", Hotels: 1, Rooms: hotRooms})
+	hot, err := labdb.Seed(ctx, l.cluster.Pool, labdb.SeedSpec{Name: "pgbench hot row", Hotels: 1, Rooms: hotRooms})
 	if err != nil {
 		return report.Bench{}, err
 	}
 	script := filepath.Join(os.TempDir(), fmt.Sprintf("evento-atomic-%d.pgbench", os.Getpid()))
-	pgbenchScript, err := db.AtomicBookPgbenchScript()
+	pgbenchScript, err := labdb.AtomicBookPgbenchScript()
 	if err != nil {
 		return report.Bench{}, err
 	}
@@ -123,7 +123,7 @@ var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection t
 
 // runPgbench runs the atomic statement on the hot row and returns its
 // transactions (reservations) per second.
-func runPgbench(ctx context.Context, pgbench, url, script string, hot db.SeededEvent, clients int, d time.Duration) (float64, error) {
+func runPgbench(ctx context.Context, pgbench, url, script string, hot labdb.SeededEvent, clients int, d time.Duration) (float64, error) {
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
 		"-T", strconv.Itoa(int(d / time.Second)), "-f", script,
 		"-D", "name=pgbench", "-D", fmt.Sprintf("event_id=%d", hot.EventID), "-D", fmt.Sprintf("hotel_id=%d", hot.Hotels[0].HotelID),
@@ -148,7 +148,7 @@ func parsePgbenchTPS(out string) (float64, error) {
 
 // checkHotRow verifies that pgbench, too, left a consistent hotel.
 func checkHotRow(ctx context.Context, l *Lab, eventID int64) error {
-	records, err := db.EventRecords(ctx, l.cluster.Pool, []int64{eventID})
+	records, err := labdb.EventRecords(ctx, l.cluster.Pool, []int64{eventID})
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/labdb"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
 	"github.com/evento-lab/evento/lab/cluster"
@@ -105,7 +105,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	var eventIDs []int64
 	for i := range cfg.Events {
 		name := fmt.Sprintf("%s run %s #%d", strategy, time.Now().UTC().Format(time.RFC3339), i+1)
-		event, err := db.Seed(ctx, l.cluster.Pool, db.SeedSpec{Name: name, Hotels: cfg.Hotels, Rooms: int32(cfg.Rooms)})
+		event, err := labdb.Seed(ctx, l.cluster.Pool, labdb.SeedSpec{Name: name, Hotels: cfg.Hotels, Rooms: int32(cfg.Rooms)})
 		if err != nil {
 			return report.Report{}, err
 		}
@@ -125,7 +125,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	if clients.HoldShare > 0 && ctx.Err() == nil {
 		// Abandoned holds must expire and be swept before the verdict can
 		// say nothing leaked; the servers are still up to sweep them.
-		if err := db.WaitForHoldsToSettle(ctx, l.cluster.Pool, eventIDs, 3*sweepEvery); err != nil && ctx.Err() == nil {
+		if err := labdb.WaitForHoldsToSettle(ctx, l.cluster.Pool, eventIDs, 3*sweepEvery); err != nil && ctx.Err() == nil {
 			return report.Report{}, err
 		}
 	}

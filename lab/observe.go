@@ -5,7 +5,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/labdb"
 	"github.com/evento-lab/evento/lab/checker"
 )
 
@@ -15,7 +15,7 @@ import (
 // that lab/checker and lab/report stay free of the database driver.
 func observeDatabase(pool *pgxpool.Pool, eventIDs []int64) checker.Observer {
 	return func(ctx context.Context) ([]checker.Observed, error) {
-		records, err := db.EventRecords(ctx, pool, eventIDs)
+		records, err := labdb.EventRecords(ctx, pool, eventIDs)
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/labdb"
 )
 
 type seedConfig struct {
@@ -70,7 +71,7 @@ func seed(ctx context.Context, cfg seedConfig) error {
 		if cfg.events > 1 {
 			eventName = fmt.Sprintf("%s #%d", name, i+1)
 		}
-		event, err := db.Seed(ctx, pool, db.SeedSpec{Name: eventName, Hotels: cfg.hotels, Rooms: int32(cfg.rooms)})
+		event, err := labdb.Seed(ctx, pool, labdb.SeedSpec{Name: eventName, Hotels: cfg.hotels, Rooms: int32(cfg.rooms)})
 		if err != nil {
 			return err
 		}

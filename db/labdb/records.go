@@ -1,4 +1,4 @@
-package db
+package labdb
 
 import (
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
@@ -77,7 +77,7 @@ func EventRecords(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64) ([]
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read records of events %v: %w", eventIDs, classify(err))
+		return nil, fmt.Errorf("read records of events %v: %w", eventIDs, err)
 	}
 	return records, nil
 }
@@ -88,7 +88,7 @@ func EventRecords(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64) ([]
 func WaitForHoldsToSettle(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64, sweep time.Duration) error {
 	latest, err := dbsqlc.New().LatestHoldExpiry(ctx, pool, eventIDs)
 	if err != nil {
-		return fmt.Errorf("latest hold expiry: %w", classify(err))
+		return fmt.Errorf("latest hold expiry: %w", err)
 	}
 	timer := time.NewTimer(time.Until(latest) + sweep)
 	defer timer.Stop()

@@ -1,4 +1,4 @@
-package db
+package labdb
 
 import (
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
@@ -55,7 +55,7 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, spec SeedSpec) (SeededEvent, 
 		return nil
 	})
 	if err != nil {
-		return SeededEvent{}, fmt.Errorf("seed event with %d hotels: %w", spec.Hotels, classify(err))
+		return SeededEvent{}, fmt.Errorf("seed event with %d hotels: %w", spec.Hotels, err)
 	}
 	return event, nil
 }

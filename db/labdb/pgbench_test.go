@@ -1,4 +1,4 @@
-package db_test
+package labdb_test
 
 import (
 	"fmt"
@@ -10,11 +10,15 @@ import (
 
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/db/labdb"
 	"github.com/evento-lab/evento/db/localpg"
 )
 
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
 // The pgbench script generated from atomic.sql really books: pgbench runs
-// it 20 times and the hotel has 20 rooms booked, counter and rows alike.
+// it 20 times and the hotel has 20 rooms booked, counter and rows alike, as
+// EventRecords reads them back in one snapshot.
 func TestAtomicPgbenchScriptBooks(t *testing.T) {
 	t.Parallel()
 	binDir, err := localpg.FindBinDir()
@@ -22,13 +26,17 @@ func TestAtomicPgbenchScriptBooks(t *testing.T) {
 		t.Skip(err)
 	}
 	url := dbtest.NewURL(t)
-	pool, err := db.OpenPool(testContext(t), url, 2)
+	pool, err := db.OpenPool(t.Context(), url, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	hotel := seedHotel(t, pool, 100)
-	text, err := db.AtomicBookPgbenchScript()
+	event, err := labdb.Seed(t.Context(), pool, labdb.SeedSpec{Name: "pgbench", Hotels: 1, Rooms: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hotel := event.Hotels[0]
+	text, err := labdb.AtomicBookPgbenchScript()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,15 +49,18 @@ func TestAtomicPgbenchScriptBooks(t *testing.T) {
 	if err := os.WriteFile(script, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.CommandContext(testContext(t), filepath.Join(binDir, "pgbench"), "-n", "-M", "prepared",
+	out, err := exec.CommandContext(t.Context(), filepath.Join(binDir, "pgbench"), "-n", "-M", "prepared",
 		"-c", "2", "-t", "10", "-f", script, "-D", "name=pgbench",
-		"-D", fmt.Sprintf("event_id=%d", hotel.EventID), "-D", fmt.Sprintf("hotel_id=%d", hotel.HotelID), url,
+		"-D", fmt.Sprintf("event_id=%d", event.EventID), "-D", fmt.Sprintf("hotel_id=%d", hotel.HotelID), url,
 	).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pgbench: %v\n%s", err, out)
 	}
-	totals := readTotals(t, pool, hotel.HotelID)
-	if totals.booked != 20 || totals.reserved != 20 || len(totals.reservationIDs) != 20 {
-		t.Fatalf("after 2x10 pgbench transactions: %+v", totals)
+	records, err := labdb.EventRecords(t.Context(), pool, []int64{event.EventID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := records[0]; r.Booked != 20 || r.Reserved != 20 || len(r.Reservations) != 20 {
+		t.Fatalf("after 2x10 pgbench transactions: %+v", r)
 	}
 }
