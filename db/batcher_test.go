@@ -151,10 +151,8 @@ func TestBatchedRequestWithdrawnBeforeItsBatch(t *testing.T) {
 // an expired hold as gone before any sweeper runs.
 func TestBatchedFreesOverdueHolds(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	store := newStore(pool)
-	hotel := seedHotel(t, pool, 5)
-	ctx := testContext(t)
+	store, bundle := setup(t, 4, 5)
+	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 	h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("gone", 5), TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)

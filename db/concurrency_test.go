@@ -26,10 +26,8 @@ func TestSafeStrategiesNeverOverbook(t *testing.T) {
 		}
 		t.Run(strategy.Name, func(t *testing.T) {
 			t.Parallel()
-			pool := dbtest.NewPool(t, clients)
-			store := newStore(pool)
-			hotel := seedHotel(t, pool, rooms)
-			ctx := testContext(t)
+			store, bundle := setup(t, clients, rooms)
+			pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 
 			var mu sync.Mutex // guards acknowledged and conflicts
 			acknowledged := map[int64]int32{}

@@ -79,10 +79,8 @@ func TestConfirmAndReleaseHaveOneWinner(t *testing.T) {
 // sweeper holds cannot be confirmed: it is past expiry.
 func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	store := newStore(pool)
-	hotel := seedHotel(t, pool, 5)
-	ctx := testContext(t)
+	store, bundle := setup(t, 4, 5)
+	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 
 	h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("alice", 2), TTL: time.Second})
 	if err != nil {
@@ -137,10 +135,8 @@ func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
 // back exactly once. The lazy per-hotel expiry behaves the same.
 func TestSweepersNeverExpireAHoldTwice(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	store := newStore(pool)
-	hotel := seedHotel(t, pool, 10)
-	ctx := testContext(t)
+	store, bundle := setup(t, 4, 10)
+	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 	for range 3 {
 		h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("gone", 2), TTL: time.Minute})
 		if err != nil {
@@ -185,10 +181,8 @@ func TestSweepersNeverExpireAHoldTwice(t *testing.T) {
 func TestMixedHoldsAndReservesNeverExceedCapacity(t *testing.T) {
 	t.Parallel()
 	const clients, rooms = 60, 20
-	pool := dbtest.NewPool(t, clients+5)
-	store := newStore(pool)
-	hotel := seedHotel(t, pool, rooms)
-	ctx := testContext(t)
+	store, bundle := setup(t, clients+5, rooms)
+	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 	strategies := []db.Strategy{mustStrategy(t, "pessimistic"), mustStrategy(t, "atomic"), mustStrategy(t, "optimistic")}
 
 	stop := make(chan struct{})

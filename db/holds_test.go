@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
-	"github.com/evento-lab/evento/db/dbtest"
 )
 
 // checkHoldInvariants asserts, in one snapshot, what must hold at every
@@ -42,10 +41,8 @@ func backdate(t *testing.T, pool *pgxpool.Pool, holdID int64) {
 
 func TestHoldLifecycle(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	store := newStore(pool)
-	hotel := seedHotel(t, pool, 10)
-	ctx := testContext(t)
+	store, bundle := setup(t, 4, 10)
+	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 	hold := func(rooms int32) evento.Hold {
 		t.Helper()
 		h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("alice", rooms), TTL: time.Minute})
@@ -112,10 +109,8 @@ func TestHoldLifecycle(t *testing.T) {
 // any sweeper runs. Uses the real clock and a 1-second TTL.
 func TestExpiredHoldFreesRoomsBeforeAnySweep(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	store := newStore(pool)
-	hotel := seedHotel(t, pool, 5)
-	ctx := testContext(t)
+	store, bundle := setup(t, 4, 5)
+	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 	h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("walks-away", 5), TTL: time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -206,10 +206,8 @@ func waitFor(t *testing.T, pool *pgxpool.Pool, count string, n int, failure stri
 // it is claimed afresh rather than replayed or refused as reused.
 func TestExpiredKeyIsClaimedAfresh(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	store := newStore(pool)
-	hotel := seedHotel(t, pool, 10)
-	ctx := testContext(t)
+	store, bundle := setup(t, 4, 10)
+	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 	run := func(fingerprint string) (evento.Outcome[evento.Booking], error) {
 		return store.Reserve(ctx, "atomic", hotel.request("k", 1), &evento.IdempotencyKey{Key: "old", Fingerprint: fingerprint, Keep: time.Hour})
 	}

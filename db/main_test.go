@@ -136,3 +136,22 @@ type result struct {
 	outcome evento.Outcome[evento.Booking]
 	err     error
 }
+
+// testBundle is the world a data-layer test works in, as River's test
+// bundles are: a database of its own with one seeded hotel, and a context
+// that ends with the test.
+type testBundle struct {
+	pool  *pgxpool.Pool
+	hotel testHotel
+	ctx   context.Context
+}
+
+// setup gives a test a fresh database of conns connections, a hotel of
+// rooms rooms, and a store serving every strategy on it, as one server
+// does. Tests that need other store options build their own on
+// bundle.pool.
+func setup(t *testing.T, conns, rooms int32) (*db.Store, *testBundle) {
+	t.Helper()
+	pool := dbtest.NewPool(t, conns)
+	return newStore(pool), &testBundle{pool: pool, hotel: seedHotel(t, pool, rooms), ctx: testContext(t)}
+}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
-	"github.com/evento-lab/evento/db/dbtest"
 )
 
 // Every strategy, one client at a time: the counts are exact and the edges
@@ -16,10 +15,8 @@ func TestStrategiesSequential(t *testing.T) {
 	for _, strategy := range db.Strategies {
 		t.Run(strategy.Name, func(t *testing.T) {
 			t.Parallel()
-			pool := dbtest.NewPool(t, 4)
-			store := newStore(pool)
-			hotel := seedHotel(t, pool, 7)
-			ctx := testContext(t)
+			store, bundle := setup(t, 4, 7)
+			pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 			book := func(rooms int32) (evento.Booking, error) {
 				return reserve(ctx, store, strategy, hotel.request("alice", rooms))
 			}
