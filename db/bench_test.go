@@ -11,51 +11,35 @@ import (
 	"github.com/evento-lab/evento/db/labdb"
 )
 
-// BenchmarkReserve times one strategy's booking transaction, one client
-// at a time, on a hotel that never sells out: the cost of the SQL and its
-// round trips, without HTTP and without contention (evento bench measures
-// those). The test server runs without fsync, so compare strategies with
-// each other, not with a durable server.
+// BenchmarkReserve times one strategy's booking, one client at a time, on
+// a hotel that never sells out: the cost of the SQL and its round trips,
+// without HTTP and without contention (evento bench measures those), with
+// and without a new idempotency key per booking (the key protocol's own
+// cost: claim the key, store the outcome). The test server runs without
+// fsync, so compare strategies with each other, not with a durable server.
 func BenchmarkReserve(b *testing.B) {
 	pool := dbtest.NewPool(b, 4)
 	store := newStore(pool)
-	for _, strategy := range db.Strategies {
-		b.Run(strategy.Name, func(b *testing.B) {
-			event, err := labdb.Seed(b.Context(), pool, labdb.SeedSpec{Name: "bench", Hotels: 1, Rooms: 1_000_000_000})
-			if err != nil {
-				b.Fatal(err)
-			}
-			req := evento.BookRequest{EventID: event.EventID, HotelID: event.Hotels[0].HotelID, Name: "bench", Rooms: 1}
-			for b.Loop() {
-				if _, err := reserve(b.Context(), store, strategy, req); err != nil {
+	for _, keyed := range []bool{false, true} {
+		for _, strategy := range db.Strategies {
+			b.Run(fmt.Sprintf("%s/key=%v", strategy.Name, keyed), func(b *testing.B) {
+				event, err := labdb.Seed(b.Context(), pool, labdb.SeedSpec{Name: "bench", Hotels: 1, Rooms: 1_000_000_000})
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
-	}
-}
-
-// BenchmarkReserveWithKey is BenchmarkReserve with a new idempotency key per
-// booking: the cost of the key protocol (look up and lock, store the
-// outcome) on top of the strategy's own statements.
-func BenchmarkReserveWithKey(b *testing.B) {
-	pool := dbtest.NewPool(b, 4)
-	store := newStore(pool)
-	for _, strategy := range db.Strategies {
-		b.Run(strategy.Name, func(b *testing.B) {
-			event, err := labdb.Seed(b.Context(), pool, labdb.SeedSpec{Name: "bench", Hotels: 1, Rooms: 1_000_000_000})
-			if err != nil {
-				b.Fatal(err)
-			}
-			req := evento.BookRequest{EventID: event.EventID, HotelID: event.Hotels[0].HotelID, Name: "bench", Rooms: 1}
-			i := 0
-			for b.Loop() {
-				i++
-				key := &evento.IdempotencyKey{Key: fmt.Sprintf("%s-%d", strategy.Name, i), Fingerprint: "f", Keep: time.Hour}
-				if _, err := store.Reserve(b.Context(), strategy.Name, req, key); err != nil {
-					b.Fatal(err)
+				req := evento.BookRequest{EventID: event.EventID, HotelID: event.Hotels[0].HotelID, Name: "bench", Rooms: 1}
+				i := 0
+				for b.Loop() {
+					var key *evento.IdempotencyKey
+					if keyed {
+						i++
+						key = &evento.IdempotencyKey{Key: fmt.Sprintf("%s-%d", strategy.Name, i), Fingerprint: "f", Keep: time.Hour}
+					}
+					if _, err := store.Reserve(b.Context(), strategy.Name, req, key); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
