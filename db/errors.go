@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -43,33 +45,57 @@ func classify(err error) error {
 	return err
 }
 
-// classifyWrite is classify for writes, which must not call an error
-// "unavailable" (nothing changed, retry freely) unless that is certain:
-// the connection was never had, nothing was sent, or PostgreSQL itself
-// answered with an error (the statement, or the whole transaction, rolled
-// back). Anything else that broke after sending is ErrOutcomeUnknown.
+// classifyWrite is classify for writes, by WHEN the error happened, never
+// by pgx's guess (pgconn.SafeToRetry says "conn closed, safe" for a COMMIT
+// whose reply was lost: a fault test reproduces it):
+//   - no connection, or nothing sent yet, or failed inside a transaction
+//     before COMMIT was sent: nothing was committed. A lost connection is
+//     ErrUnavailable; PostgreSQL's own refusal is classified as a read's.
+//   - COMMIT (or an autocommit statement) was sent: PostgreSQL's own error
+//     reply means it did not commit; anything else - no reply, a broken
+//     connection, a session ended by the server - is ErrOutcomeUnknown.
 func classifyWrite(err error) error {
 	if err == nil || isDomain(err) {
 		return err
 	}
-	if conflict := asConflict(err); conflict != nil {
-		return conflict
-	}
-	var pgErr *pgconn.PgError
 	var acquire *acquireError
 	var notCommitted *uncommittedError
+	var pgErr *pgconn.PgError
 	switch {
-	case errors.As(err, &acquire), pgconn.SafeToRetry(err):
+	case errors.As(err, &acquire):
 		return fmt.Errorf("%w: %w", evento.ErrUnavailable, err)
-	case errors.As(err, &notCommitted), errors.As(err, &pgErr):
-		// It failed inside a transaction before COMMIT was sent, or
-		// PostgreSQL itself refused it: either way nothing was committed.
+	case errors.As(err, &notCommitted):
+		if conflict := asConflict(err); conflict != nil {
+			return conflict
+		}
+		if errors.As(err, &pgErr) || !connectionLost(err) {
+			return classify(err)
+		}
+		return fmt.Errorf("%w: %w", evento.ErrUnavailable, err)
+	case errors.As(err, &pgErr) && !sessionEnded(pgErr):
+		if conflict := asConflict(err); conflict != nil {
+			return conflict
+		}
 		return classify(err)
-	case isUnavailable(err) || errors.Is(err, context.Canceled):
-		return fmt.Errorf("%w: %w", evento.ErrOutcomeUnknown, err)
 	default:
-		return err
+		return fmt.Errorf("%w: %w", evento.ErrOutcomeUnknown, err)
 	}
+}
+
+// connectionLost reports errors that mean the session is gone or never
+// answered, rather than a bug in how a statement was built or read.
+func connectionLost(err error) bool {
+	var lost *connLostError
+	return errors.As(err, &lost) || isUnavailable(err) || errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// sessionEnded reports PostgreSQL errors that end the session (a shutdown,
+// a crash, a terminated backend, a lost connection) rather than refuse one
+// statement: sent while COMMIT was in flight, they do not say it failed.
+// A canceled statement (57014) is a refusal: it did not commit.
+func sessionEnded(pgErr *pgconn.PgError) bool {
+	return pgErr.Code != pgerrcode.QueryCanceled &&
+		(strings.HasPrefix(pgErr.Code, "57") || pgerrcode.IsConnectionException(pgErr.Code))
 }
 
 // asConflict recognises PostgreSQL's answers that mean "a concurrent
@@ -93,20 +119,27 @@ func caughtBySafetyNet(s Strategy, err error) error {
 	return err
 }
 
-// uncommittedError marks an error returned inside a transaction, before
-// COMMIT was sent: the transaction cannot have committed.
+// uncommittedError marks an error that cannot have committed anything:
+// returned inside a transaction before COMMIT was sent, by BEGIN, or by a
+// statement that was never sent.
 type uncommittedError struct{ err error }
 
 func (e *uncommittedError) Error() string { return e.err.Error() }
 func (e *uncommittedError) Unwrap() error { return e.err }
 
-// uncommitted marks err (if any) as returned before COMMIT.
+// uncommitted marks err (if any) as one that committed nothing.
 func uncommitted(err error) error {
 	if err == nil {
 		return nil
 	}
 	return &uncommittedError{err}
 }
+
+// connLostError marks an error after which pgx had closed the connection.
+type connLostError struct{ err error }
+
+func (e *connLostError) Error() string { return e.err.Error() }
+func (e *connLostError) Unwrap() error { return e.err }
 
 // acquireError marks a failure to get a pooled connection: nothing was
 // sent, so the outcome is known.
@@ -116,14 +149,19 @@ func (e *acquireError) Error() string { return "acquire connection: " + e.err.Er
 func (e *acquireError) Unwrap() error { return e.err }
 
 // withConn runs fn on a connection of its own, so that a write's failure
-// to even start is told apart from a failure after sending.
+// to even start is told apart from a failure after sending, and a lost
+// connection from a refused statement.
 func withConn(ctx context.Context, pool *pgxpool.Pool, fn func(conn *pgxpool.Conn) error) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return &acquireError{err}
 	}
 	defer conn.Release()
-	return fn(conn)
+	err = fn(conn)
+	if err != nil && conn.Conn().IsClosed() {
+		err = &connLostError{err}
+	}
+	return err
 }
 
 // capacityConstraint is the CHECK (reserved + locked <= assigned) of

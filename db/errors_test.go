@@ -22,13 +22,16 @@ func TestClassifyWrite(t *testing.T) {
 		want error
 	}{
 		{"no connection from the pool", &acquireError{context.DeadlineExceeded}, evento.ErrUnavailable},
-		{"server shutting down", &pgconn.PgError{Code: pgerrcode.AdminShutdown}, evento.ErrUnavailable},
+		{"server shutting down before COMMIT", uncommitted(&pgconn.PgError{Code: pgerrcode.AdminShutdown}), evento.ErrUnavailable},
+		{"server shutting down while COMMIT was in flight", fmt.Errorf("commit: %w", &pgconn.PgError{Code: pgerrcode.AdminShutdown}), evento.ErrOutcomeUnknown},
+		{"connection lost before COMMIT", uncommitted(&connLostError{fmt.Errorf("read: %w", io.ErrUnexpectedEOF)}), evento.ErrUnavailable},
+		{"COMMIT sent, connection closed (pgx says safe to retry)", fmt.Errorf("commit: %w", pgxSaysSafe{errors.New("conn closed")}), evento.ErrOutcomeUnknown},
 		{"statement timeout answered by the server", &pgconn.PgError{Code: pgerrcode.QueryCanceled}, evento.ErrUnavailable},
 		{"serialization failure", &pgconn.PgError{Code: pgerrcode.SerializationFailure}, evento.ErrConflict},
 		{"deadlock", &pgconn.PgError{Code: pgerrcode.DeadlockDetected}, evento.ErrConflict},
 		{"deadline inside a transaction, before COMMIT", uncommitted(fmt.Errorf("lock: %w", context.DeadlineExceeded)), evento.ErrUnavailable},
 		{"deadline after sending", fmt.Errorf("commit: %w", context.DeadlineExceeded), evento.ErrOutcomeUnknown},
-		{"connection broke after sending", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), nil},
+		{"connection broke after sending", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), evento.ErrOutcomeUnknown},
 	}
 	for _, c := range cases {
 		got := classifyWrite(c.err)
@@ -62,3 +65,9 @@ func TestCapacityCheckIsAConflictOnlyForUnsafeStrategies(t *testing.T) {
 		t.Errorf("atomic: %v, want the raw error", err)
 	}
 }
+
+// pgxSaysSafe is an error pgconn.SafeToRetry calls safe, as pgx's "conn
+// closed" after a lost COMMIT reply is.
+type pgxSaysSafe struct{ error }
+
+func (pgxSaysSafe) SafeToRetry() bool { return true }

@@ -3,9 +3,11 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
@@ -92,9 +94,9 @@ func unit[T any](ctx context.Context, s *Store, policy txPolicy, keys []*evento.
 	attempt := func() error {
 		return withConn(ctx, s.pool, func(conn *pgxpool.Conn) error {
 			if !inTx {
-				return run(conn)
+				return runStatements(conn, run)
 			}
-			return pgx.BeginTxFunc(ctx, conn, *options, func(tx pgx.Tx) error { return uncommitted(run(tx)) })
+			return runTransaction(ctx, conn, *options, run)
 		})
 	}
 	var err error
@@ -113,6 +115,58 @@ func unit[T any](ctx context.Context, s *Store, policy txPolicy, keys []*evento.
 // keyRaceAttempts bounds the reruns after errKeyRaced; a rerun replays, so
 // a second race needs a third request with the same key in the same instant.
 const keyRaceAttempts = 3
+
+// runTransaction runs run in a transaction and says of a failure whether
+// it can have committed: only an error from COMMIT itself is in doubt.
+func runTransaction(ctx context.Context, conn *pgxpool.Conn, options pgx.TxOptions, run func(dbsqlc.DBTX) error) error {
+	tx, err := conn.BeginTx(ctx, options)
+	if err != nil {
+		return uncommitted(fmt.Errorf("begin: %w", err))
+	}
+	if err := run(tx); err != nil {
+		// A failed rollback changes nothing: the transaction ends with
+		// its session either way, uncommitted.
+		_ = tx.Rollback(ctx)
+		return uncommitted(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// runStatements runs run's statements each in a transaction of its own. A
+// failure before the first statement went out committed nothing; after
+// that, a statement may have committed whatever the error says.
+func runStatements(conn *pgxpool.Conn, run func(dbsqlc.DBTX) error) error {
+	counted := &countingTx{DBTX: conn}
+	err := run(counted)
+	if err != nil && counted.sent <= 1 && pgconn.SafeToRetry(err) {
+		return uncommitted(err)
+	}
+	return err
+}
+
+// countingTx counts the statements sent through it.
+type countingTx struct {
+	dbsqlc.DBTX
+	sent int
+}
+
+func (c *countingTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	c.sent++
+	return c.DBTX.Exec(ctx, sql, args...)
+}
+
+func (c *countingTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c.sent++
+	return c.DBTX.Query(ctx, sql, args...)
+}
+
+func (c *countingTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	c.sent++
+	return c.DBTX.QueryRow(ctx, sql, args...)
+}
 
 func hasKey(keys []*evento.IdempotencyKey) bool {
 	for _, k := range keys {

@@ -1,0 +1,147 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento/api"
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/db/labdb"
+	"github.com/evento-lab/evento/lab/faultproxy"
+)
+
+// faultyFixture is the real API whose one database connection runs through
+// a fault proxy, and a direct pool to see what really committed.
+type faultyFixture struct {
+	*fixture
+	proxy  *faultproxy.Proxy
+	direct *pgxpool.Pool
+}
+
+func newFaultyFixture(t *testing.T, rooms int32) *faultyFixture {
+	t.Helper()
+	direct := dbtest.NewPool(t, 4)
+	event, err := labdb.Seed(context.Background(), direct, labdb.SeedSpec{Name: "faults", Hotels: 1, Rooms: rooms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(direct.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := faultproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	u.Host = proxy.Addr()
+	// One connection, so that every statement the test warms up is
+	// prepared on the connection whose reply the proxy will lose.
+	pool, err := db.OpenPool(context.Background(), u.String(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	server := httptest.NewServer(api.NewServer(db.NewStore(pool, db.Options{}), api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	t.Cleanup(server.Close)
+	return &faultyFixture{
+		fixture: &fixture{pool: direct, server: server, eventID: event.EventID, hotels: event.Hotels},
+		proxy:   proxy, direct: direct,
+	}
+}
+
+// booked counts the reservations that really committed.
+func (f *faultyFixture) booked(t *testing.T) (rows int, ids map[float64]bool) {
+	t.Helper()
+	ids = map[float64]bool{}
+	r, err := f.direct.Query(context.Background(), `SELECT id FROM reservations`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for r.Next() {
+		var id int64
+		if err := r.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids[float64(id)] = true
+	}
+	return len(ids), ids
+}
+
+// The database commits a booking, and the reply never reaches the server:
+// the only true answer is 504 outcome_unknown ("it may have been made"),
+// never 503 ("nothing was changed") nor 500. With a key, the resend learns
+// the stored outcome. Each case loses the reply to the message that
+// commits: the COMMIT of a transaction, the Sync of an autocommit booking,
+// the Sync of a batch.
+func TestLostCommitReplyIsOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		mode  string
+		key   bool
+		match faultproxy.Match
+	}{
+		{"atomic", false, faultproxy.Sync()},
+		{"batched", false, faultproxy.Sync()},
+		{"pessimistic", true, faultproxy.Query("commit")},
+		{"atomic", true, faultproxy.Query("commit")},
+		{"batched", true, faultproxy.Query("commit")},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s/key=%v", c.mode, c.key), func(t *testing.T) {
+			t.Parallel()
+			f := newFaultyFixture(t, 10)
+			header := func(key string) http.Header {
+				if !c.key {
+					return nil
+				}
+				return http.Header{"Idempotency-Key": {key}}
+			}
+			// Warm up: every statement of the path is prepared on the
+			// one connection, so the next Sync is the booking's own.
+			if r := f.send(t, "POST", f.reservePath(0, c.mode), `{"name":"warm","rooms":1}`, header("warm-up")); r.status != http.StatusCreated {
+				t.Fatalf("warm-up: %d %s", r.status, r.raw)
+			}
+			f.proxy.LoseReplyTo(c.match)
+			r := f.send(t, "POST", f.reservePath(0, c.mode), `{"name":"ada","rooms":2}`, header("lost"))
+			if f.proxy.Dropped() != 1 {
+				t.Fatalf("the proxy lost no reply (answer %d %s)", r.status, r.raw)
+			}
+			if r.status != http.StatusGatewayTimeout || errorCode(t, r) != api.CodeOutcomeUnknown {
+				t.Fatalf("reply lost after commit: %d %s; want 504 outcome_unknown", r.status, r.raw)
+			}
+			// The server answered as soon as the connection broke; the
+			// proxy hands PostgreSQL the commit right after.
+			rows, ids := f.booked(t)
+			for deadline := time.Now().Add(5 * time.Second); rows != 2 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+				rows, ids = f.booked(t)
+			}
+			if rows != 2 {
+				t.Fatalf("%d reservations committed; want the warm-up's and the lost one's", rows)
+			}
+			if !c.key {
+				return
+			}
+			again := f.send(t, "POST", f.reservePath(0, c.mode), `{"name":"ada","rooms":2}`, header("lost"))
+			id, _ := again.body["reservation_id"].(float64)
+			if again.status != http.StatusCreated || again.header.Get(api.IdempotentReplayedHeader) != "true" || !ids[id] {
+				t.Fatalf("resend with the key: %d %s; want the committed booking replayed", again.status, again.raw)
+			}
+			if rows, _ := f.booked(t); rows != 2 {
+				t.Fatalf("the resend booked again: %d reservations", rows)
+			}
+		})
+	}
+}
