@@ -89,7 +89,8 @@ const (
 	conflict                    // lost a race; retry
 	inProgress                  // the same idempotency key is still running; retry it
 	expired                     // the hold expired before the confirm
-	failed                      // certainly did nothing: refused before sending, or a 4xx
+	failed                      // certainly did nothing: the server refused the request (4xx)
+	notSent                     // this attempt never reached a server; an earlier one may have booked
 	unavailable                 // this attempt did nothing ("unavailable"); an earlier one may have
 	unknown                     // sent, but no answer: it may or may not have happened
 )
@@ -140,7 +141,7 @@ func (a *API) available(ctx context.Context, t Target) (int64, error) {
 func (a *API) post(ctx context.Context, path string, body any, key string, timeout time.Duration) (outcome, reply, error) {
 	ctx, release, err := a.acquire(ctx, timeout)
 	if err != nil {
-		return failed, reply{}, err
+		return notSent, reply{}, err
 	}
 	defer release()
 	url := a.server() + path
@@ -151,7 +152,7 @@ func (a *API) post(ctx context.Context, path string, body any, key string, timeo
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, payload)
 	if err != nil {
-		return failed, reply{}, err
+		return notSent, reply{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if key != "" {
@@ -160,7 +161,7 @@ func (a *API) post(ctx context.Context, path string, body any, key string, timeo
 	resp, err := a.http.Do(req)
 	if err != nil {
 		if neverSent(err) {
-			return failed, reply{}, fmt.Errorf("POST %s: %w", url, err)
+			return notSent, reply{}, fmt.Errorf("POST %s: %w", url, err)
 		}
 		return unknown, reply{}, fmt.Errorf("POST %s: %w", url, err)
 	}

@@ -99,7 +99,7 @@ func (c *client) run(ctx context.Context) {
 			if !c.afterError(ctx, &errorsInARow) {
 				return
 			}
-		case failed, unavailable:
+		case failed, notSent, unavailable:
 			if !c.afterError(ctx, &errorsInARow) {
 				return
 			}

@@ -69,3 +69,20 @@ func TestSendKeepsAskingAfterALostAttempt(t *testing.T) {
 		t.Fatalf("got %v after %d calls; want one conflict", result, bundle.calls.Load())
 	}
 }
+
+// A resend that cannot even reach a server (connection refused: that
+// server is down) says nothing of the lost attempt before it. It used to
+// be taken as the final "failed", and a booking that had committed left
+// the ledger as a phantom; now the client keeps asking, and the next live
+// server replays the booking.
+func TestSendKeepsAskingWhenAResendIsRefusedAtConnect(t *testing.T) {
+	t.Parallel()
+	c, bundle := setup(t, slow, answer(201, `{"reservation_id":7,"rooms":2}`))
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // its address now refuses connections
+	c.api = NewAPI([]string{c.cfg.Servers[0], down.URL}, c.cfg.ConnsPerServer, c.cfg.RequestTimeout)
+	result, r := c.send(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 2})
+	if result != succeeded || r.ReservationID != 7 || bundle.calls.Load() != 2 {
+		t.Fatalf("got %v %+v after %d calls to the live server; want the booking", result, r, bundle.calls.Load())
+	}
+}
