@@ -26,6 +26,7 @@ type loadFlags struct {
 	seed           uint64
 	timeout        time.Duration
 	requestTimeout time.Duration
+	retryBudget    time.Duration
 	noIdempotency  bool
 	skipChecks     bool
 	holds          float64
@@ -46,6 +47,7 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.seed, "seed", 0, "seed for the clients' random choices (0 picks one; the report shows it)")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "stop the clients after this long")
 	fs.DurationVar(&f.requestTimeout, "client-timeout", 10*time.Second, "per-request timeout (e.g. 20ms provokes timeouts); a booking that times out has an unknown outcome until resent with its key")
+	fs.DurationVar(&f.retryBudget, "retry-budget", client.DefaultRetryBudget, "how long a client rides out errors (a dead server, PostgreSQL restarting) before it gives up, and resends a request whose outcome is unknown")
 	fs.BoolVar(&f.skipChecks, "skip-checks", false, "book without checking availability first (only after a refusal): for throughput runs")
 	fs.BoolVar(&f.noIdempotency, "no-idempotency", false, "send no Idempotency-Key: unknown outcomes stay unknown")
 	fs.Float64Var(&f.holds, "holds", 0, "share of bookings made as hold, then confirm (0..1)")
@@ -73,6 +75,8 @@ func (f *loadFlags) validate() (client.Range, error) {
 		return client.Range{}, usagef("--client-timeout must be positive, got %s", f.requestTimeout)
 	case f.timeout <= 0:
 		return client.Range{}, usagef("--timeout must be positive, got %s", f.timeout)
+	case f.retryBudget <= 0:
+		return client.Range{}, usagef("--retry-budget must be positive, got %s", f.retryBudget)
 	case f.holds < 0 || f.holds > 1:
 		return client.Range{}, usagef("--holds is a share from 0 to 1, got %g", f.holds)
 	case f.abandon < 0 || f.abandon > 1:
@@ -98,7 +102,7 @@ func (f *loadFlags) validate() (client.Range, error) {
 func (f *loadFlags) clientConfig(think client.Range) client.Config {
 	return client.Config{
 		Strategy: f.strategy, Clients: f.clients, Think: think, Seed: f.seed, MaxRooms: f.maxRooms,
-		RequestTimeout: f.requestTimeout, ConnsPerServer: f.conns,
+		RequestTimeout: f.requestTimeout, RetryBudget: f.retryBudget, ConnsPerServer: f.conns,
 		Idempotency: !f.noIdempotency, SkipChecks: f.skipChecks, HoldShare: f.holds, AbandonShare: f.abandon, HoldTTL: f.holdTTL,
 	}
 }

@@ -134,6 +134,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"bogus-subcommand"},
 		{"load", "--event", "1"},
 		{"--client-timeout", "0"},
+		{"--retry-budget", "0s"},
 		{"--hold-ttl", "1500ms"},
 		{"compare", "--strategy", "atomic"},
 		{"compare", "--expect", "consistent"},

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -19,6 +20,9 @@ type API struct {
 	http    *http.Client
 	servers []string
 	next    atomic.Uint64 // round-robin position over servers
+	// downUntil[i] is when servers[i], which refused a connection, is
+	// tried again (unix nanoseconds): a balancer's failover.
+	downUntil []atomic.Int64
 	// timeout is --client-timeout, which may be tiny on purpose: bookings
 	// start with it (client.send grows it on resends); reads get at least
 	// readTimeout, so a provoked timeout is always a booking's.
@@ -43,10 +47,11 @@ func NewAPI(servers []string, connsPerServer int, timeout time.Duration) *API {
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	}
 	return &API{
-		http:     &http.Client{Transport: transport},
-		servers:  servers,
-		timeout:  cfg.RequestTimeout,
-		inFlight: make(chan struct{}, cfg.ConnsPerServer*len(servers)),
+		http:      &http.Client{Transport: transport},
+		servers:   servers,
+		downUntil: make([]atomic.Int64, len(servers)),
+		timeout:   cfg.RequestTimeout,
+		inFlight:  make(chan struct{}, cfg.ConnsPerServer*len(servers)),
 	}
 }
 
@@ -62,9 +67,29 @@ func (a *API) acquire(ctx context.Context, timeout time.Duration) (context.Conte
 	return ctx, func() { cancel(); <-a.inFlight }, nil
 }
 
-// server picks the next server in turn, as a round-robin balancer would.
-func (a *API) server() string {
-	return a.servers[(a.next.Add(1)-1)%uint64(len(a.servers))]
+// server picks the next server in turn, as a round-robin balancer would,
+// skipping those that refused a connection lately unless all did.
+func (a *API) server() (int, string) {
+	now := time.Now().UnixNano()
+	first := int((a.next.Add(1) - 1) % uint64(len(a.servers)))
+	for k := range len(a.servers) {
+		i := (first + k) % len(a.servers)
+		if a.downUntil[i].Load() <= now {
+			return i, a.servers[i]
+		}
+	}
+	return first, a.servers[first]
+}
+
+// serverDownFor is how long a server that refused a connection is skipped.
+const serverDownFor = time.Second
+
+// markDown skips servers[i] for a while when err says it refused the
+// connection.
+func (a *API) markDown(i int, err error) {
+	if neverSent(err) {
+		a.downUntil[i].Store(time.Now().Add(serverDownFor).UnixNano())
+	}
 }
 
 type availability struct {
@@ -77,6 +102,9 @@ type reply struct {
 	HoldID        int64 `json:"hold_id"`
 	Rooms         int64 `json:"rooms"`
 	Replayed      bool  `json:"-"` // answered from an idempotency key's stored outcome
+	// RetryAfter is the server's Retry-After on a 503: the least pause
+	// before the next attempt.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // outcome classifies what a request did, from the client's view.
@@ -116,13 +144,15 @@ func (a *API) available(ctx context.Context, t Target) (int64, error) {
 		return 0, err
 	}
 	defer release()
-	url := fmt.Sprintf("%s/%d/%d/available", a.server(), t.EventID, t.HotelID)
+	i, server := a.server()
+	url := fmt.Sprintf("%s/%d/%d/available", server, t.EventID, t.HotelID)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
 	}
 	resp, err := a.http.Do(req)
 	if err != nil {
+		a.markDown(i, err)
 		return 0, fmt.Errorf("GET %s: %w", url, err)
 	}
 	defer drain(resp)
@@ -144,7 +174,8 @@ func (a *API) post(ctx context.Context, path string, body any, key string, timeo
 		return notSent, reply{}, err
 	}
 	defer release()
-	url := a.server() + path
+	i, server := a.server()
+	url := server + path
 	var payload io.Reader = http.NoBody
 	if body != nil {
 		encoded, _ := json.Marshal(body)
@@ -160,6 +191,7 @@ func (a *API) post(ctx context.Context, path string, body any, key string, timeo
 	}
 	resp, err := a.http.Do(req)
 	if err != nil {
+		a.markDown(i, err)
 		if neverSent(err) {
 			return notSent, reply{}, fmt.Errorf("POST %s: %w", url, err)
 		}
@@ -196,7 +228,8 @@ func (a *API) post(ctx context.Context, path string, body any, key string, timeo
 	err = fmt.Errorf("POST %s: status %d %s", url, resp.StatusCode, e.Error.Code)
 	switch {
 	case e.Error.Code == "unavailable":
-		return unavailable, reply{}, err
+		seconds, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return unavailable, reply{RetryAfter: time.Duration(max(seconds, 0)) * time.Second}, err
 	case resp.StatusCode >= 500:
 		// Only "unavailable" promises that nothing was written; any other
 		// server error (outcome_unknown, a proxy's 502) may hide a booking.

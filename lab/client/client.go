@@ -27,7 +27,8 @@ type booking struct {
 
 func (c *client) run(ctx context.Context) {
 	t := c.cfg.Targets[c.target]
-	errorsInARow, conflictsInARow := 0, 0
+	var errs errorRun
+	conflictsInARow := 0
 	// mustCheck: ask for availability before the next booking. Always, in
 	// the brief's protocol; after a refusal only, with SkipChecks.
 	mustCheck := true
@@ -38,7 +39,7 @@ func (c *client) run(ctx context.Context) {
 			avail, err = c.api.available(ctx, t)
 			c.stats.checks.Add(1)
 			if err != nil {
-				if !c.afterError(ctx, &errorsInARow) {
+				if !c.afterError(ctx, &errs, 0) {
 					return
 				}
 				continue
@@ -69,7 +70,7 @@ func (c *client) run(ctx context.Context) {
 		c.stats.recordLatency(time.Since(started))
 		switch result {
 		case succeeded:
-			errorsInARow, conflictsInARow = 0, 0
+			errs, conflictsInARow = errorRun{}, 0
 			if b.reply.ReservationID != 0 {
 				c.stats.success.Add(1)
 				c.stats.acknowledge(c.target, b.reply.ReservationID, b.reply.Rooms)
@@ -96,11 +97,11 @@ func (c *client) run(ctx context.Context) {
 			// the ledger keeps the rooms as "maybe booked" and the client
 			// starts over from a check.
 			c.recordUnknown(b.rooms)
-			if !c.afterError(ctx, &errorsInARow) {
+			if !c.afterError(ctx, &errs, 0) {
 				return
 			}
 		case failed, notSent, unavailable:
-			if !c.afterError(ctx, &errorsInARow) {
+			if !c.afterError(ctx, &errs, b.reply.RetryAfter) {
 				return
 			}
 		}
@@ -145,18 +146,21 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 		key = fmt.Sprintf("%s-%d-%d", c.runID, c.id, c.seq)
 	}
 	timeout := c.cfg.RequestTimeout
-	lost := false // an attempt's outcome was unknown: it may still book
+	var lostAt time.Time // when an attempt's outcome was first unknown: it may still book
 	for attempt := 1; ; attempt++ {
 		result, r, _ := c.api.post(ctx, path, body, key, timeout)
 		if r.Replayed {
 			c.stats.replayed.Add(1)
 		}
-		if key == "" || result.final() || (!lost && result != unknown && result != inProgress) {
+		if key == "" || result.final() || (lostAt.IsZero() && result != unknown && result != inProgress) {
 			return result, r
 		}
-		lost = lost || result == unknown
-		if attempt >= c.cfg.MaxErrors || ctx.Err() != nil {
-			if lost {
+		if lostAt.IsZero() && result == unknown {
+			lostAt = time.Now()
+		}
+		budgetSpent := !lostAt.IsZero() && time.Since(lostAt) > c.cfg.RetryBudget
+		if budgetSpent || ctx.Err() != nil || (lostAt.IsZero() && attempt >= inProgressAttempts) {
+			if !lostAt.IsZero() {
 				// The lost attempt may yet book: its rooms stay "maybe".
 				return unknown, r
 			}
@@ -166,7 +170,7 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 			c.stats.errors.Add(1)
 		}
 		c.stats.retries.Add(1)
-		c.sleep(ctx, c.backoff(attempt))
+		c.sleep(ctx, max(c.backoff(attempt), r.RetryAfter))
 		// A resend mostly asks "what became of it?": give each one more
 		// time, so that a provoked tiny timeout still ends in an answer.
 		timeout = min(2*timeout, max(c.cfg.RequestTimeout, readTimeout))
@@ -191,17 +195,40 @@ func (c *client) recordUnknown(rooms int64) {
 	c.stats.targets[c.target].unknown.Add(rooms)
 }
 
-// afterError counts an error, backs off, and says whether to go on.
-func (c *client) afterError(ctx context.Context, inARow *int) bool {
+// errorRun is a client's current run of errors with no answer between.
+type errorRun struct {
+	since time.Time
+	n     int
+}
+
+// afterError counts an error and waits (at least retryAfter, the server's
+// word): it says whether to go on. A client gives up only after nothing
+// but errors for RetryBudget, long enough to ride out a server restart or
+// PostgreSQL's crash recovery.
+func (c *client) afterError(ctx context.Context, errs *errorRun, retryAfter time.Duration) bool {
 	c.stats.errors.Add(1)
-	*inARow++
-	if *inARow >= c.cfg.MaxErrors {
+	if errs.n == 0 {
+		errs.since = time.Now()
+	}
+	errs.n++
+	if time.Since(errs.since) > c.cfg.RetryBudget {
 		c.stats.gaveUp.Add(1)
 		return false
 	}
 	c.stats.retries.Add(1)
-	c.sleep(ctx, c.backoff(*inARow))
+	c.sleep(ctx, max(c.errorBackoff(errs.n), retryAfter))
 	return true
+}
+
+// inProgressAttempts bounds how often a request whose key is still in
+// progress elsewhere is asked again, when no attempt of it was lost.
+const inProgressAttempts = 10
+
+// errorBackoff is backoff for errors: it keeps growing, to a second, so
+// that clients wait out a fault instead of hammering it.
+func (c *client) errorBackoff(n int) time.Duration {
+	ceiling := min(10*time.Millisecond<<min(n, 7), time.Second)
+	return time.Duration(c.rng.Int64N(int64(ceiling)) + 1)
 }
 
 // backoff grows with each attempt and is jittered, so clients that lost

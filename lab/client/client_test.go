@@ -27,7 +27,7 @@ func setup(t *testing.T, script ...func(w http.ResponseWriter)) (*client, *testB
 	}))
 	t.Cleanup(server.Close)
 	cfg := &Config{Servers: []string{server.URL}, Strategy: "atomic", Clients: 1, Targets: []Target{{EventID: 1, HotelID: 1}},
-		Idempotency: true, RequestTimeout: 50 * time.Millisecond, MaxErrors: 5}
+		Idempotency: true, RequestTimeout: 50 * time.Millisecond, RetryBudget: 500 * time.Millisecond}
 	cfg.setDefaults()
 	c := &client{cfg: cfg, api: NewAPI(cfg.Servers, cfg.ConnsPerServer, cfg.RequestTimeout), stats: newStats(1), rng: rand.New(rand.NewPCG(1, 1)), runID: "test"}
 	return c, &testBundle{calls: &calls}
@@ -84,5 +84,68 @@ func TestSendKeepsAskingWhenAResendIsRefusedAtConnect(t *testing.T) {
 	result, r := c.send(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 2})
 	if result != succeeded || r.ReservationID != 7 || bundle.calls.Load() != 2 {
 		t.Fatalf("got %v %+v after %d calls to the live server; want the booking", result, r, bundle.calls.Load())
+	}
+}
+
+// A server that refused a connection is skipped for a while, as a load
+// balancer's failover would: the requests after it go to the live one.
+func TestAPIFailsOverFromAServerThatRefusesConnections(t *testing.T) {
+	t.Parallel()
+	c, bundle := setup(t, answer(201, `{"reservation_id":7,"rooms":1}`))
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	api := NewAPI([]string{down.URL, c.cfg.Servers[0]}, 4, time.Second)
+	if result, _, _ := api.post(context.Background(), "/1/1/reserve/atomic", nil, "", time.Second); result != notSent {
+		t.Fatalf("first request, to the dead server: %v, want notSent", result)
+	}
+	for range 5 {
+		if result, _, err := api.post(context.Background(), "/1/1/reserve/atomic", nil, "", time.Second); result != succeeded {
+			t.Fatalf("after failover: %v %v", result, err)
+		}
+	}
+	if bundle.calls.Load() != 5 {
+		t.Fatalf("the live server got %d of 5 requests", bundle.calls.Load())
+	}
+}
+
+// A 503 carries the server's Retry-After, and the client's next attempt
+// waits at least that long.
+func TestUnavailableHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
+	c, _ := setup(t, func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", "1")
+		answer(503, `{"error":{"code":"unavailable","message":"m"}}`)(w)
+	})
+	result, r, _ := c.api.post(context.Background(), "/1/1/reserve/atomic", nil, "", time.Second)
+	if result != unavailable || r.RetryAfter != time.Second {
+		t.Fatalf("503: %v, Retry-After %v; want unavailable and 1s", result, r.RetryAfter)
+	}
+	var errs errorRun
+	started := time.Now()
+	if !c.afterError(context.Background(), &errs, r.RetryAfter) {
+		t.Fatal("gave up on the first error")
+	}
+	if waited := time.Since(started); waited < time.Second {
+		t.Fatalf("waited %v before the next attempt; the server asked for 1s", waited)
+	}
+}
+
+// A client gives up only when errors have lasted longer than its budget,
+// not after a count of them.
+func TestClientGivesUpOnlyAfterItsRetryBudget(t *testing.T) {
+	t.Parallel()
+	c, _ := setup(t, slow)
+	c.cfg.RetryBudget = 300 * time.Millisecond
+	var errs errorRun
+	started := time.Now()
+	attempts := 0
+	for c.afterError(context.Background(), &errs, 0) {
+		attempts++
+	}
+	if waited := time.Since(started); waited < c.cfg.RetryBudget {
+		t.Fatalf("gave up after %v and %d retries; the budget is %v", waited, attempts, c.cfg.RetryBudget)
+	}
+	if c.stats.gaveUp.Load() != 1 {
+		t.Fatalf("gave up %d times", c.stats.gaveUp.Load())
 	}
 }

@@ -29,10 +29,11 @@ type Config struct {
 	// ConnsPerServer caps open connections to each server, so ten thousand
 	// clients share a pool of connections instead of opening one each.
 	ConnsPerServer int
-	// MaxErrors is how many transport errors or 5xx in a row a client
-	// accepts before it gives up, and how often it resends a request whose
-	// outcome is unknown.
-	MaxErrors int
+	// RetryBudget is how long a client rides out a fault: it gives up only
+	// after nothing but errors (transport errors, 5xx, unreachable
+	// servers) for this long, and resends a request whose outcome is
+	// unknown, with its key, for this long.
+	RetryBudget time.Duration
 	// Idempotency sends an Idempotency-Key with every booking request and
 	// resends it on unknown outcomes; without it, unknown outcomes stay
 	// unknown (a blind resend could book twice).
@@ -58,13 +59,17 @@ func (c *Config) setDefaults() {
 	if c.ConnsPerServer <= 0 {
 		c.ConnsPerServer = 256
 	}
-	if c.MaxErrors <= 0 {
-		c.MaxErrors = 10
+	if c.RetryBudget <= 0 {
+		c.RetryBudget = DefaultRetryBudget
 	}
 	if c.HoldTTL < time.Second {
 		c.HoldTTL = 300 * time.Second
 	}
 }
+
+// DefaultRetryBudget outlasts a server restart and PostgreSQL's crash
+// recovery on a small database.
+const DefaultRetryBudget = 30 * time.Second
 
 // Range is a closed interval of durations; a pause is drawn uniformly from it.
 type Range struct{ Min, Max time.Duration }

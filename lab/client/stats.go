@@ -14,7 +14,7 @@ type stats struct {
 	start time.Time
 
 	success, conflict, soldOut, insufficient, errors, retries, checks, unknownRequests atomic.Int64
-	gaveUp                                                                             atomic.Int64 // clients that stopped after MaxErrors in a row
+	gaveUp                                                                             atomic.Int64 // clients that stopped after only errors for RetryBudget
 	replayed                                                                           atomic.Int64 // answers replayed from an idempotency key
 
 	holdsPlaced, holdsConfirmed, holdsAbandoned, holdsExpired, holdsUnknown atomic.Int64
