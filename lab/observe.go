@@ -2,6 +2,8 @@ package lab
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -15,7 +17,7 @@ import (
 // that lab/checker and lab/report stay free of the database driver.
 func observeDatabase(pool *pgxpool.Pool, eventIDs []int64) checker.Observer {
 	return func(ctx context.Context) ([]checker.Observed, error) {
-		records, err := labdb.EventRecords(ctx, pool, eventIDs)
+		records, err := eventRecordsOnceUp(ctx, pool, eventIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -29,5 +31,27 @@ func observeDatabase(pool *pgxpool.Pool, eventIDs []int64) checker.Observer {
 			}
 		}
 		return observed, nil
+	}
+}
+
+// eventRecordsOnceUp reads the records, retrying until ctx ends: after a
+// fault PostgreSQL may still be recovering ("the database system is
+// starting up") or the pool's connections dead, and the clients' ledger
+// must not be lost for want of one read.
+func eventRecordsOnceUp(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64) ([]labdb.HotelRecord, error) {
+	pause := 50 * time.Millisecond
+	for {
+		records, err := labdb.EventRecords(ctx, pool, eventIDs)
+		if err == nil {
+			return records, nil
+		}
+		timer := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, fmt.Errorf("%w (still failing when the final read's deadline passed)", err)
+		case <-timer.C:
+		}
+		pause = min(2*pause, 2*time.Second)
 	}
 }

@@ -222,8 +222,8 @@ func Check(res client.Result, observed []Observed) (Result, error) {
 }
 
 func inconclusiveReason(res client.Result) string {
-	if !res.Completed {
-		return "the run was stopped before every client finished, so the hotels may not have been contended to the end"
+	if res.GaveUp > 0 {
+		return fmt.Sprintf("%d clients gave up after repeated errors, so the hotels were not contended to the end", res.GaveUp)
 	}
-	return fmt.Sprintf("%d clients gave up after repeated errors, so the hotels were not contended to the end", res.GaveUp)
+	return "the run was stopped before every client finished, so the hotels may not have been contended to the end"
 }

@@ -50,7 +50,7 @@ func (r *Runner) Targets() []Target { return r.cfg.Targets }
 // Result is what the clients saw: the ledger and the request counts.
 type Result struct {
 	Elapsed   time.Duration
-	Completed bool // every client stopped by itself before ctx ended
+	Completed bool // every client stopped because its hotel sold out: none gave up, ctx did not end first
 	Targets   []TargetResult
 	Requests  RequestCounts
 	// UnknownRequests are reserves sent without an answer; their rooms are
@@ -111,7 +111,9 @@ func (r *Runner) Run(ctx context.Context) Result {
 	}
 	wg.Wait()
 	r.api.CloseIdleConnections()
-	return r.result(ctx.Err() == nil)
+	// A run is complete when every client stopped because its hotel sold
+	// out: one cut short, or with clients that gave up, proved less.
+	return r.result(ctx.Err() == nil && r.stats.gaveUp.Load() == 0)
 }
 
 func (r *Runner) result(completed bool) Result {

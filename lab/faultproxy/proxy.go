@@ -34,8 +34,12 @@ type Proxy struct {
 }
 
 // Start listens on a free loopback port and forwards to target (host:port).
-func Start(target string) (*Proxy, error) {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+func Start(target string) (*Proxy, error) { return StartAt("127.0.0.1:0", target) }
+
+// StartAt is Start on a chosen address: a proxy started again where a
+// closed one listened is the database coming back.
+func StartAt(addr, target string) (*Proxy, error) {
+	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("fault proxy: listen: %w", err)
 	}
