@@ -92,8 +92,8 @@ func TestLostCommitReplyIsOutcomeUnknown(t *testing.T) {
 		key   bool
 		match faultproxy.Match
 	}{
-		{"atomic", false, faultproxy.Sync()},
-		{"batched", false, faultproxy.Sync()},
+		{"atomic", false, faultproxy.ExecutedSync()},
+		{"batched", false, faultproxy.ExecutedSync()},
 		{"pessimistic", true, faultproxy.Query("commit")},
 		{"atomic", true, faultproxy.Query("commit")},
 		{"batched", true, faultproxy.Query("commit")},
@@ -109,7 +109,7 @@ func TestLostCommitReplyIsOutcomeUnknown(t *testing.T) {
 				return http.Header{"Idempotency-Key": {key}}
 			}
 			// Warm up: every statement of the path is prepared on the
-			// one connection, so the next Sync is the booking's own.
+			// one connection before the proxy is armed.
 			if r := f.send(t, "POST", f.reservePath(0, c.mode), `{"name":"warm","rooms":1}`, header("warm-up")); r.status != http.StatusCreated {
 				t.Fatalf("warm-up: %d %s", r.status, r.raw)
 			}

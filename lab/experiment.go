@@ -12,6 +12,7 @@ import (
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
 	"github.com/evento-lab/evento/lab/cluster"
+	"github.com/evento-lab/evento/lab/nemesis"
 	"github.com/evento-lab/evento/lab/report"
 )
 
@@ -29,6 +30,10 @@ type Config struct {
 	// servers, the targets it seeded and the strategy.
 	Clients client.Config
 	Timeout time.Duration // stops the clients
+	// Faults the nemesis injects while the clients run (lab/nemesis),
+	// one every FaultEvery; none when empty.
+	Faults     []string
+	FaultEvery time.Duration
 	// ExtraConns are database connections others will open beside the
 	// servers' pools (pgbench's clients in Bench).
 	ExtraConns int
@@ -121,7 +126,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 		return report.Report{}, err
 	}
 	before, scrapeErr := cluster.ScrapeServerStats(ctx, l.cluster.URLs)
-	result := runClients(ctx, runner, cfg.Timeout, cfg.Progress.Clients)
+	result, faults := l.runClientsUnderFaults(ctx, runner, clients.Seed)
 	if clients.HoldShare > 0 && ctx.Err() == nil {
 		// Abandoned holds must expire and be swept before the verdict can
 		// say nothing leaked; the servers are still up to sweep them.
@@ -133,6 +138,13 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	// Judge even after Ctrl-C: a partial run still has a verdict.
 	verifyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	if len(faults) > 0 {
+		// Healed is not yet well: the final reads wait until every server
+		// answers again.
+		if err := l.cluster.Healthy(verifyCtx); err != nil {
+			return report.Report{}, fmt.Errorf("after the faults: %w", err)
+		}
+	}
 	observed, err := observeDatabase(l.cluster.Pool, eventIDs)(verifyCtx)
 	if err != nil {
 		return report.Report{}, err
@@ -150,8 +162,24 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 		delta := report.ServerStats(after.Sub(before))
 		r.Server = &delta
 	}
+	r.Faults = faults
 	r.Notes = append(r.Notes, errorNote(r, !clients.Idempotency)...)
 	return r, nil
+}
+
+// runClientsUnderFaults runs the clients while the nemesis, when there are
+// faults to inject, breaks and heals the cluster; the nemesis stops with
+// the clients and has healed its last fault when this returns.
+func (l *Lab) runClientsUnderFaults(ctx context.Context, runner *client.Runner, seed uint64) (client.Result, []nemesis.Event) {
+	if len(l.cfg.Faults) == 0 {
+		return runClients(ctx, runner, l.cfg.Timeout, l.cfg.Progress.Clients), nil
+	}
+	faultCtx, stopFaults := context.WithCancel(ctx)
+	events := make(chan []nemesis.Event, 1)
+	go func() { events <- nemesis.New(l.cluster, l.cfg.Faults, l.cfg.FaultEvery, seed).Run(faultCtx) }()
+	result := runClients(ctx, runner, l.cfg.Timeout, l.cfg.Progress.Clients)
+	stopFaults()
+	return result, <-events
 }
 
 // runClients runs the clients for at most timeout, showing progress while

@@ -4,12 +4,14 @@ import (
 	"context"
 	"flag"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/lab"
+	"github.com/evento-lab/evento/lab/nemesis"
 )
 
 type runConfig struct {
@@ -21,6 +23,8 @@ type runConfig struct {
 	hotels     int
 	events     int
 	raceWindow time.Duration
+	faults     string
+	faultEvery time.Duration
 }
 
 // registerRunFlags serves both the root command and `evento run`, which
@@ -34,6 +38,8 @@ func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	fs.IntVar(&cfg.hotels, "hotels", 3, "hotels per event")
 	fs.IntVar(&cfg.events, "events", 1, "events to seed")
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: servers delay every booking write by this long, so races show on every run")
+	fs.StringVar(&cfg.faults, "faults", "", "faults to inject while the clients run, comma-separated: all, "+strings.Join(nemesis.Kinds, ", "))
+	fs.DurationVar(&cfg.faultEvery, "fault-every", 3*time.Second, "quiet time before each fault")
 }
 
 const runUsage = "evento [run] [--clients 200] [--strategy naive] [--rooms 200] [--servers 2] [flags]"
@@ -75,10 +81,18 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 	if cfg.servers < 1 || cfg.pool < 1 || cfg.rooms < 0 || cfg.rooms > maxRooms || cfg.hotels < 1 || cfg.events < 1 {
 		return lab.Config{}, usagef("--servers, --pool, --hotels and --events must be at least 1, --rooms between 0 and %d", maxRooms)
 	}
+	faults, err := nemesis.Parse(cfg.faults)
+	if err != nil {
+		return lab.Config{}, usagef("--faults: %v", err)
+	}
+	if cfg.faultEvery <= 0 {
+		return lab.Config{}, usagef("--fault-every must be positive, got %s", cfg.faultEvery)
+	}
 	return lab.Config{
 		Database: cfg.db.resolve, Servers: cfg.servers, Pool: cfg.pool, RaceWindow: cfg.raceWindow,
 		Events: cfg.events, Hotels: cfg.hotels, Rooms: cfg.rooms,
 		Clients: cfg.load.clientConfig(think), Timeout: cfg.load.timeout,
+		Faults: faults, FaultEvery: cfg.faultEvery,
 		Progress: lab.Progress{Clients: cfg.load.progressDisplay()},
 		Log:      os.Stderr,
 	}, nil

@@ -135,6 +135,8 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"load", "--event", "1"},
 		{"--client-timeout", "0"},
 		{"--retry-budget", "0s"},
+		{"--faults", "meteor"},
+		{"--fault-every", "0s"},
 		{"--hold-ttl", "1500ms"},
 		{"compare", "--strategy", "atomic"},
 		{"compare", "--expect", "consistent"},

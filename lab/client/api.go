@@ -176,14 +176,22 @@ func (a *API) post(ctx context.Context, path string, body any, key string, timeo
 	defer release()
 	i, server := a.server()
 	url := server + path
-	var payload io.Reader = http.NoBody
+	var encoded []byte
 	if body != nil {
-		encoded, _ := json.Marshal(body)
-		payload = bytes.NewReader(encoded)
+		encoded, _ = json.Marshal(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, payload)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(encoded))
 	if err != nil {
 		return notSent, reply{}, err
+	}
+	// net/http resends a request with an Idempotency-Key by itself when a
+	// kept-alive connection turns out dead, and then reports only how the
+	// resend failed ("connection refused") though the first copy may have
+	// reached a server and booked. This client decides about resends:
+	// without GetBody the transport cannot replay the body, so it never does.
+	req.GetBody = nil
+	if len(encoded) == 0 {
+		req.Body = io.NopCloser(bytes.NewReader(nil)) // http.NoBody is replayable too
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if key != "" {

@@ -1,8 +1,12 @@
 package client
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -147,5 +151,45 @@ func TestClientGivesUpOnlyAfterItsRetryBudget(t *testing.T) {
 	}
 	if c.stats.gaveUp.Load() != 1 {
 		t.Fatalf("gave up %d times", c.stats.gaveUp.Load())
+	}
+}
+
+// A server that dies after reading a request on a kept-alive connection:
+// Go's transport would silently resend the request (it carries an
+// Idempotency-Key, which net/http takes as leave to retry) to the same,
+// now refusing, address, and report only the refused dial. That request
+// was sent and may have booked: it must come back unknown, never as
+// "not sent".
+func TestRequestSentBeforeTheServerDiedIsUnknown(t *testing.T) {
+	t.Parallel()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		conn, err := listener.Accept()
+		if err != nil {
+			return
+		}
+		reader := bufio.NewReader(conn)
+		if req, err := http.ReadRequest(reader); err == nil {
+			_, _ = io.Copy(io.Discard, req.Body)
+			body := `{"reservation_id":1,"rooms":1}`
+			fmt.Fprintf(conn, "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		}
+		if req, err := http.ReadRequest(reader); err == nil {
+			_, _ = io.Copy(io.Discard, req.Body)
+		}
+		_ = listener.Close() // the server is gone: its address refuses connections
+		_ = conn.Close()
+	}()
+	api := NewAPI([]string{"http://" + listener.Addr().String()}, 1, 2*time.Second)
+	if result, _, err := api.post(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 1}, "k-1", 2*time.Second); result != succeeded {
+		t.Fatalf("first request: %v %v", result, err)
+	}
+	// A confirm has no body, which net/http also takes as replayable.
+	result, _, err := api.post(context.Background(), "/1/1/holds/1/confirm", nil, "k-2", 2*time.Second)
+	if result != unknown {
+		t.Fatalf("a request the server read before it died: %v (%v), want unknown", result, err)
 	}
 }

@@ -49,6 +49,7 @@ func (r *Runner) Targets() []Target { return r.cfg.Targets }
 
 // Result is what the clients saw: the ledger and the request counts.
 type Result struct {
+	Started   time.Time
 	Elapsed   time.Duration
 	Completed bool // every client stopped because its hotel sold out: none gave up, ctx did not end first
 	Targets   []TargetResult
@@ -119,6 +120,7 @@ func (r *Runner) Run(ctx context.Context) Result {
 func (r *Runner) result(completed bool) Result {
 	s := r.stats
 	res := Result{
+		Started:   s.start,
 		Elapsed:   time.Since(s.start),
 		Completed: completed,
 		Targets:   make([]TargetResult, len(r.cfg.Targets)),

@@ -9,6 +9,9 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -35,8 +38,11 @@ type Options struct {
 type Cluster struct {
 	Database *localpg.Resolved
 	Pool     *pgxpool.Pool // the lab's own connections: seeding and reading records
-	Servers  []*ServerProcess
-	URLs     []string // the servers' base URLs
+	URLs     []string      // the servers' base URLs; a restarted server keeps its URL
+
+	spec    ServerSpec
+	mu      sync.Mutex // guards servers, which the nemesis replaces
+	servers []*ServerProcess
 }
 
 // Open resolves and migrates the database and starts the servers. On error
@@ -64,24 +70,83 @@ func (c *Cluster) open(ctx context.Context, opts Options) (err error) {
 	if opts.Executable == "" {
 		return fmt.Errorf("no evento binary to start servers with")
 	}
-	c.Servers, err = StartServers(ctx, ServerSpec{
-		Executable:  opts.Executable,
-		DatabaseURL: c.Database.URL,
-		Args:        opts.ServerArgs,
-	}, opts.Servers)
+	c.spec = ServerSpec{Executable: opts.Executable, DatabaseURL: c.Database.URL, Args: opts.ServerArgs}
+	c.servers, err = StartServers(ctx, c.spec, opts.Servers)
 	if err != nil {
 		return err
 	}
-	for _, s := range c.Servers {
+	for _, s := range c.servers {
 		c.URLs = append(c.URLs, s.URL)
 	}
 	return nil
 }
 
+// Servers is how many server processes the cluster runs.
+func (c *Cluster) Servers() int { return len(c.URLs) }
+
+// KillServer kills server i at once (SIGKILL).
+func (c *Cluster) KillServer(i int) {
+	c.mu.Lock()
+	s := c.servers[i]
+	c.mu.Unlock()
+	s.Kill()
+}
+
+// RestartServer starts server i again on its own port, after a kill, and
+// waits until it is healthy.
+func (c *Cluster) RestartServer(ctx context.Context, i int) error {
+	addr := strings.TrimPrefix(c.URLs[i], "http://")
+	s, err := startServerAt(ctx, c.spec, addr)
+	if err == nil {
+		err = s.waitHealthy(ctx)
+	}
+	if err != nil {
+		if s != nil {
+			s.Kill()
+		}
+		return fmt.Errorf("restart server %d on %s: %w", i+1, addr, err)
+	}
+	c.mu.Lock()
+	c.servers[i] = s
+	c.mu.Unlock()
+	return nil
+}
+
+// Healthy waits until every server answers /healthz, or ctx ends.
+func (c *Cluster) Healthy(ctx context.Context) error {
+	c.mu.Lock()
+	servers := slices.Clone(c.servers)
+	c.mu.Unlock()
+	for _, s := range servers {
+		if err := s.waitHealthy(ctx); err != nil {
+			return fmt.Errorf("server %s: %w", s.URL, err)
+		}
+	}
+	return nil
+}
+
+// TerminateBackends ends every other session of the servers' database
+// (pg_terminate_backend), as an operator or a failover would: their
+// transactions roll back, their next statement finds the connection gone.
+func (c *Cluster) TerminateBackends(ctx context.Context) (int, error) {
+	var n int
+	err := c.Pool.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
+		  FROM pg_stat_activity
+		 WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("terminate backends: %w", err)
+	}
+	return n, nil
+}
+
 // Close stops the servers, then the database; it reports how the servers
 // ended.
 func (c *Cluster) Close() error {
-	err := StopServers(c.Servers)
+	c.mu.Lock()
+	servers := c.servers
+	c.mu.Unlock()
+	err := StopServers(servers)
 	if c.Pool != nil {
 		c.Pool.Close()
 	}

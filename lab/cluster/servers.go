@@ -55,9 +55,15 @@ func StartServers(ctx context.Context, spec ServerSpec, n int) ([]*ServerProcess
 }
 
 func startServer(ctx context.Context, spec ServerSpec) (*ServerProcess, error) {
+	return startServerAt(ctx, spec, "127.0.0.1:0")
+}
+
+// startServerAt starts a server listening on addr: a free port, or the
+// port of a server that died, so that clients find it where it was.
+func startServerAt(ctx context.Context, spec ServerSpec, addr string) (*ServerProcess, error) {
 	// Flags outrank the EVENTO_* environment the child inherits: without
 	// them, EVENTO_EMBEDDED=true would give each server a database of its own.
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn",
+	args := append([]string{"serve", "--addr", addr, "--log-level", "warn",
 		"--database-url", spec.DatabaseURL, "--embedded=false", "--db-dir", ""}, spec.Args...)
 	cmd := exec.Command(spec.Executable, args...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+spec.DatabaseURL)
@@ -128,6 +134,18 @@ func (s *ServerProcess) waitHealthy(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("not healthy within 30s; its log: %s", s.stderr)
+}
+
+// Kill ends the server at once (SIGKILL), as a crash or an OOM kill would:
+// its in-flight requests get no answer, its transactions roll back.
+func (s *ServerProcess) Kill() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
 }
 
 // Stop asks the server to shut down gracefully and waits; a server that

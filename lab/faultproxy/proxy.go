@@ -13,7 +13,7 @@ import (
 	"io"
 	"net"
 	"sync"
-	"time"
+	"sync/atomic"
 )
 
 // Match picks the client message whose reply is lost: typ is the message
@@ -53,8 +53,10 @@ func StartAt(addr, target string) (*Proxy, error) {
 func (p *Proxy) Addr() string { return p.listener.Addr().String() }
 
 // LoseReplyTo arms the proxy: the next client message that match accepts,
-// on any connection, reaches PostgreSQL, and then that connection is cut
-// in both directions before any reply reaches the client.
+// on any connection, reaches PostgreSQL, and then the client's side of
+// that connection is cut before any reply reaches it. PostgreSQL's side
+// stays open and silent, as if the client had vanished, so PostgreSQL
+// finishes what the message asked for.
 func (p *Proxy) LoseReplyTo(match Match) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -88,9 +90,25 @@ func Query(prefix string) Match {
 	}
 }
 
-// Sync matches the Sync that ends an extended-protocol statement: its reply
-// (and, outside a transaction, its commit) is what is lost.
-func Sync() Match { return func(typ byte, _ []byte) bool { return typ == 'S' } }
+// ExecutedSync matches the Sync that ends a statement that was executed
+// (an Execute came since the last Sync), not one that was only prepared:
+// outside a transaction, that Sync is what commits the statement, and its
+// reply is what is lost. Its state spans messages: arm it for one
+// connection's traffic at a time.
+func ExecutedSync() Match {
+	executed := false
+	return func(typ byte, _ []byte) bool {
+		switch typ {
+		case 'E':
+			executed = true
+		case 'S':
+			match := executed
+			executed = false
+			return match
+		}
+		return false
+	}
+}
 
 func equalFold(a, b string) bool {
 	if len(a) != len(b) {
@@ -124,9 +142,10 @@ func (p *Proxy) accept() {
 			continue
 		}
 		p.track(client, server)
+		muted := new(atomic.Bool)
 		p.wg.Add(2)
-		go p.clientToServer(client, server)
-		go p.serverToClient(server, client)
+		go p.clientToServer(client, server, muted)
+		go p.serverToClient(server, client, muted)
 	}
 }
 
@@ -147,50 +166,76 @@ func (p *Proxy) forget(conns ...net.Conn) {
 	}
 }
 
-// serverToClient copies replies until either side closes.
-func (p *Proxy) serverToClient(server, client net.Conn) {
+// serverToClient copies replies until PostgreSQL closes the session. Once
+// the client side is cut, replies are read and dropped: PostgreSQL must
+// see a peer that went silent, not a broken socket, so that it finishes
+// the cut message (a failed send could make it abort the transaction).
+func (p *Proxy) serverToClient(server, client net.Conn, muted *atomic.Bool) {
 	defer p.wg.Done()
-	_, _ = io.Copy(client, server)
+	_, _ = io.Copy(lossy{client, muted}, server)
 	p.forget(client, server)
+}
+
+// lossy writes to w until muted, and drops what it cannot write.
+type lossy struct {
+	w     io.Writer
+	muted *atomic.Bool
+}
+
+func (l lossy) Write(b []byte) (int, error) {
+	if !l.muted.Load() {
+		_, _ = l.w.Write(b)
+	}
+	return len(b), nil
 }
 
 // clientToServer forwards message by message, so that it can cut the
 // connection right after the armed message.
-func (p *Proxy) clientToServer(client, server net.Conn) {
+func (p *Proxy) clientToServer(client, server net.Conn, muted *atomic.Bool) {
 	defer p.wg.Done()
-	defer p.forget(client, server)
 	// The startup message (or an SSL or cancel request) has no type byte.
-	if err := forward(client, server, false, nil); err != nil {
+	cancel := false
+	err := forward(client, server, false, func(_ byte, body []byte) bool {
+		cancel = isCancelRequest(body)
+		return !cancel
+	})
+	if err != nil || cancel {
+		p.forget(client, server)
 		return
 	}
 	for {
 		cut := false
-		err := forward(client, server, true, func(typ byte, body []byte) {
+		err := forward(client, server, true, func(typ byte, body []byte) bool {
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			if p.armed != nil && p.armed(typ, body) {
 				p.armed = nil
 				p.dropped++
 				cut = true
-				// No reply may reach the client from here on.
-				_ = client.Close()
+				// No reply may reach the client from here on. The client
+				// is cut only once PostgreSQL has the message: cut first,
+				// and the client's reaction (pgx cancels, and gives up the
+				// connection) could race the message on its way.
+				muted.Store(true)
 			}
+			return true
 		})
 		if err != nil {
+			p.forget(client, server)
 			return
 		}
 		if cut {
-			// PostgreSQL has the message; give it time to act on it
-			// before it sees the connection go.
-			time.Sleep(200 * time.Millisecond)
+			// PostgreSQL has the message and acts on it; its session stays
+			// open, silent, until PostgreSQL or Close ends it.
+			_ = client.Close()
 			return
 		}
 	}
 }
 
-// forward copies one message from src to dst, telling inspect about it
-// before it is sent.
-func forward(src io.Reader, dst io.Writer, typed bool, inspect func(typ byte, body []byte)) error {
+// forward copies one message from src to dst, unless inspect, told about
+// it first, says not to send it.
+func forward(src io.Reader, dst io.Writer, typed bool, inspect func(typ byte, body []byte) (send bool)) error {
 	var header []byte
 	if typed {
 		header = make([]byte, 5)
@@ -208,11 +253,24 @@ func forward(src io.Reader, dst io.Writer, typed bool, inspect func(typ byte, bo
 	if _, err := io.ReadFull(src, body); err != nil {
 		return err
 	}
-	if inspect != nil {
-		inspect(header[0], body)
+	if inspect != nil && !inspect(header[0], body) {
+		return nil
 	}
 	if _, err := dst.Write(append(header, body...)); err != nil {
 		return err
 	}
 	return nil
+}
+
+// cancelRequestCode opens a CancelRequest, which a client sends on a new
+// connection to stop a query it started.
+const cancelRequestCode = 80877102
+
+// isCancelRequest reports whether an untyped message is a CancelRequest.
+// The proxy never forwards one: a client cut off from the server could
+// not reach it to cancel either, and pgx sends one whenever a connection
+// fails, which would race the very statement whose reply was lost and
+// make the test's outcome a matter of timing.
+func isCancelRequest(body []byte) bool {
+	return len(body) == 12 && binary.BigEndian.Uint32(body[:4]) == cancelRequestCode
 }

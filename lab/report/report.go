@@ -3,9 +3,11 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/evento-lab/evento/lab/nemesis"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
@@ -44,6 +46,7 @@ type Report struct {
 	Replayed              int64                `json:"idempotent_replays"`
 	Requests              client.RequestCounts `json:"requests"`
 	Unknown               UnknownCounts        `json:"unknown"`
+	StartedAt             time.Time            `json:"started_at"`
 	ElapsedSeconds        float64              `json:"elapsed_seconds"`
 	SelloutSeconds        *float64             `json:"sellout_seconds"`
 	ReservationsPerSecond float64              `json:"reservations_per_second"`
@@ -51,9 +54,12 @@ type Report struct {
 	LoadPeakMemoryMB      float64              `json:"load_peak_memory_mb"`
 	// Server is what the servers counted during the run (from their
 	// /metrics); absent when they could not be read.
-	Server    *ServerStats `json:"server,omitempty"`
-	Anomalies []string     `json:"anomalies"`
-	Notes     []string     `json:"notes"`
+	Server *ServerStats `json:"server,omitempty"`
+	// Faults the nemesis injected, each with when it started and healed
+	// (--faults); absent in a fair-weather run.
+	Faults    []nemesis.Event `json:"faults,omitempty"`
+	Anomalies []string        `json:"anomalies"`
+	Notes     []string        `json:"notes"`
 }
 
 // HotelReport is one hotel's line of the report (or the totals line).
@@ -93,7 +99,7 @@ func Build(meta Meta, res client.Result, checked checker.Result) Report {
 		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy,
 		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests,
 		Replayed: res.Replayed, Holds: HoldsReport{Clients: res.Holds},
-		ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
+		StartedAt: res.Started, ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
 		LoadPeakMemoryMB: float64(meta.LoadPeakMemoryBytes) / (1 << 20),
 		Anomalies:        append([]string{}, checked.Anomalies...),
 		Notes:            append([]string{}, checked.Notes...),
@@ -210,8 +216,30 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "servers: %.0f transactions rerun after serialization failures; %.0f batches, %.1f requests each on average\n",
 			s.SerializationRetries, s.Batches, s.MeanBatchSize())
 	}
+	writeFaults(&b, r)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeFaults lists the nemesis's faults, relative to the run's start.
+func writeFaults(b *strings.Builder, r Report) {
+	if len(r.Faults) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "faults: %d injected, every one healed before the verdict\n", len(r.Faults))
+	for _, f := range r.Faults {
+		line := fmt.Sprintf("  %6.2fs %s", f.Start.Sub(r.StartedAt).Seconds(), f.Fault)
+		if f.Target != "" {
+			line += " (" + f.Target + ")"
+		}
+		if d := f.Heal.Sub(f.Start); d > 0 {
+			line += fmt.Sprintf(", healed after %.2fs", d.Seconds())
+		}
+		if f.Error != "" {
+			line += ": " + f.Error
+		}
+		fmt.Fprintln(b, line)
+	}
 }
 
 func plural(n int, noun string) string {

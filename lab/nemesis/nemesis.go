@@ -1,0 +1,129 @@
+// Package nemesis injects faults into a running experiment, as Jepsen's
+// nemesis does: on a schedule drawn from the run's seed, with quiet windows
+// between faults, each fault started and healed and both written down, and
+// everything healed before the run is judged. It decides what to break and
+// when; lab/cluster knows how (Target), so this package stays free of the
+// database driver and lab/report can show its events.
+package nemesis
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The kinds of fault.
+const (
+	// KillServer SIGKILLs one server process, then starts a new one on
+	// the same port after a pause.
+	KillServer = "kill-server"
+	// TerminateBackends ends every database session of the servers
+	// (pg_terminate_backend): in-flight transactions roll back.
+	TerminateBackends = "terminate-backends"
+)
+
+// Kinds lists every fault kind, in the order `all` injects them.
+var Kinds = []string{KillServer, TerminateBackends}
+
+// Parse reads --faults: a comma-separated list of kinds, or "all"; ""
+// is no faults.
+func Parse(list string) ([]string, error) {
+	if list == "" {
+		return nil, nil
+	}
+	if list == "all" {
+		return slices.Clone(Kinds), nil
+	}
+	var faults []string
+	for _, kind := range strings.Split(list, ",") {
+		kind = strings.TrimSpace(kind)
+		if !slices.Contains(Kinds, kind) {
+			return nil, fmt.Errorf("unknown fault %q; faults: all, %s", kind, strings.Join(Kinds, ", "))
+		}
+		if !slices.Contains(faults, kind) {
+			faults = append(faults, kind)
+		}
+	}
+	return faults, nil
+}
+
+// Target is what the nemesis breaks and heals: lab/cluster's Cluster.
+type Target interface {
+	Servers() int
+	KillServer(i int)
+	RestartServer(ctx context.Context, i int) error
+	TerminateBackends(ctx context.Context) (int, error)
+}
+
+// Event is one fault in the run's history: what, on what, from Start until
+// Heal (the same instant for a fault that is over as soon as it is done).
+type Event struct {
+	Fault  string    `json:"fault"`
+	Target string    `json:"target,omitempty"`
+	Start  time.Time `json:"start"`
+	Heal   time.Time `json:"heal"`
+	Error  string    `json:"error,omitempty"` // the fault or its healing failed
+}
+
+// Nemesis injects faults into one run.
+type Nemesis struct {
+	target Target
+	faults []string
+	every  time.Duration
+	rng    *rand.Rand
+}
+
+// New prepares a nemesis that injects one of faults every `every` (the
+// quiet window before each), choosing with a generator seeded by seed.
+func New(target Target, faults []string, every time.Duration, seed uint64) *Nemesis {
+	return &Nemesis{target: target, faults: faults, every: every, rng: rand.New(rand.NewPCG(seed, 0x4e454d45))}
+}
+
+// killPause is how long a killed server stays down.
+const killPause = 500 * time.Millisecond
+
+// healTimeout bounds the healing of one fault, which runs to its end even
+// after ctx ends: a run is never judged with a server still down.
+const healTimeout = time.Minute
+
+// Run injects faults until ctx ends and returns them, every one healed.
+func (n *Nemesis) Run(ctx context.Context) []Event {
+	var events []Event
+	for {
+		timer := time.NewTimer(n.every)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return events
+		case <-timer.C:
+		}
+		events = append(events, n.inject(n.faults[n.rng.IntN(len(n.faults))]))
+	}
+}
+
+func (n *Nemesis) inject(fault string) Event {
+	heal, cancel := context.WithTimeout(context.Background(), healTimeout)
+	defer cancel()
+	e := Event{Fault: fault, Start: time.Now()}
+	var err error
+	switch fault {
+	case KillServer:
+		i := n.rng.IntN(n.target.Servers())
+		e.Target = fmt.Sprintf("server %d", i+1)
+		n.target.KillServer(i)
+		time.Sleep(killPause)
+		err = n.target.RestartServer(heal, i)
+	case TerminateBackends:
+		var ended int
+		ended, err = n.target.TerminateBackends(heal)
+		e.Target = fmt.Sprintf("%d sessions", ended)
+	}
+	e.Heal = time.Now()
+	if err != nil {
+		e.Error = err.Error()
+	}
+	return e
+}
