@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -80,6 +81,12 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, fault := range cfg.Faults {
+		if slices.Contains(nemesis.DatabaseKinds, fault) && !c.OwnsDatabase() {
+			c.Close()
+			return nil, fmt.Errorf("--faults %s: %w", fault, cluster.ErrNotOurDatabase)
+		}
 	}
 	return &Lab{cfg: cfg, cluster: c}, nil
 }
@@ -176,7 +183,12 @@ func (l *Lab) runClientsUnderFaults(ctx context.Context, runner *client.Runner, 
 	}
 	faultCtx, stopFaults := context.WithCancel(ctx)
 	events := make(chan []nemesis.Event, 1)
-	go func() { events <- nemesis.New(l.cluster, l.cfg.Faults, l.cfg.FaultEvery, seed).Run(faultCtx) }()
+	// A paused PostgreSQL stays frozen past the clients' patience: their
+	// requests time out, and must be resolved with their keys.
+	pauseFor := max(l.cfg.Clients.RequestTimeout+500*time.Millisecond, time.Second)
+	go func() {
+		events <- nemesis.New(l.cluster, l.cfg.Faults, l.cfg.FaultEvery, pauseFor, seed).Run(faultCtx)
+	}()
 	result := runClients(ctx, runner, l.cfg.Timeout, l.cfg.Progress.Clients)
 	stopFaults()
 	return result, <-events

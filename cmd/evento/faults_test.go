@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/evento-lab/evento/lab/checker"
@@ -20,10 +22,16 @@ func TestSafeStrategiesStayConsistentUnderFaults(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s", fault, strategy), func(t *testing.T) {
 				t.Parallel()
 				bundle := setup(t)
-				r := runEvento(t, bundle.env,
+				env, args := bundle.env, []string{}
+				ownDatabase := slices.Contains(nemesis.DatabaseKinds, fault)
+				if ownDatabase {
+					// Only a PostgreSQL the run starts itself may be crashed.
+					env, args = []string{"DATABASE_URL="}, []string{"--embedded"}
+				}
+				r := runEvento(t, env, append(args,
 					"--clients", "40", "--strategy", strategy, "--rooms", "1200", "--hotels", "1", "--servers", "2",
 					"--max-rooms", "1", "--think", "50ms-150ms", "--faults", fault, "--fault-every", "700ms",
-					"--seed", "3", "--json", "--expect", "consistent")
+					"--client-timeout", "1s", "--seed", "3", "--json", "--expect", "consistent")...)
 				if r.exit != 0 {
 					t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
 				}
@@ -39,20 +47,31 @@ func TestSafeStrategiesStayConsistentUnderFaults(t *testing.T) {
 						t.Fatalf("fault %+v", f)
 					}
 				}
-				assertReportMatchesDatabase(t, bundle.url, report)
+				if !ownDatabase { // a run's own PostgreSQL is gone with it
+					assertReportMatchesDatabase(t, bundle.url, report)
+				}
 			})
 		}
 	}
 }
 
-// The negative control: naive under every fault is still caught.
-func TestNaiveIsStillCaughtUnderFaults(t *testing.T) {
+// The lab never crashes a PostgreSQL it did not start: one line, exit 2.
+func TestDatabaseFaultsNeedTheRunsOwnPostgres(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
-	r := runEvento(t, bundle.env,
+	r := runEvento(t, bundle.env, "--clients", "2", "--rooms", "10", "--faults", "crash-postgres")
+	if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "only a PostgreSQL it started") {
+		t.Fatalf("exit %d, stderr %q; want exit 2 and one line saying why", r.exit, r.stderr)
+	}
+}
+
+// The negative control: naive under every kind of fault is still caught.
+func TestNaiveIsStillCaughtUnderFaults(t *testing.T) {
+	t.Parallel()
+	r := runEvento(t, []string{"DATABASE_URL="}, "--embedded",
 		"--clients", "40", "--strategy", "naive", "--rooms", "300", "--hotels", "1", "--servers", "2",
 		"--think", "20ms-60ms", "--race-window", "30ms", "--faults", "all", "--fault-every", "300ms",
-		"--seed", "3", "--json")
+		"--client-timeout", "1s", "--seed", "3", "--json")
 	if r.exit != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
 	}

@@ -48,6 +48,9 @@ type Resolved struct {
 	URL string
 	// Embedded is true when Resolve started the server itself.
 	Embedded bool
+	// Server is the server Resolve started; nil for one found running,
+	// which the lab may use but never restarts, crashes or pauses.
+	Server *Server
 	// Close stops the server if Resolve started it, and does nothing
 	// otherwise. The caller must call it on every exit path.
 	Close func() error
@@ -104,7 +107,7 @@ func startEmbedded(ctx context.Context, o ResolveOptions, database string) (*Res
 		_ = s.Stop()
 		return nil, err
 	}
-	return &Resolved{URL: url, Embedded: true, Close: s.Stop}, nil
+	return &Resolved{URL: url, Embedded: true, Server: s, Close: s.Stop}, nil
 }
 
 // useServer checks that the server behind rawURL answers, creating the

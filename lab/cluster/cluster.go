@@ -8,6 +8,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -123,6 +124,38 @@ func (c *Cluster) Healthy(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ErrNotOurDatabase refuses a database fault on a PostgreSQL the lab did
+// not start: it never restarts, crashes or pauses someone else's server.
+var ErrNotOurDatabase = errors.New("the lab can restart, crash or pause only a PostgreSQL it started itself (--embedded or --db-dir), not one named by DATABASE_URL")
+
+// OwnsDatabase reports whether the lab started the database, and so may
+// break it.
+func (c *Cluster) OwnsDatabase() bool { return c.Database != nil && c.Database.Server != nil }
+
+// RestartDatabase restarts PostgreSQL, fast or (crash) immediately.
+func (c *Cluster) RestartDatabase(ctx context.Context, crash bool) error {
+	if !c.OwnsDatabase() {
+		return ErrNotOurDatabase
+	}
+	return c.Database.Server.Restart(ctx, crash)
+}
+
+// PauseDatabase freezes PostgreSQL until ResumeDatabase.
+func (c *Cluster) PauseDatabase() error {
+	if !c.OwnsDatabase() {
+		return ErrNotOurDatabase
+	}
+	return c.Database.Server.Pause()
+}
+
+// ResumeDatabase lets a paused PostgreSQL go on.
+func (c *Cluster) ResumeDatabase() error {
+	if !c.OwnsDatabase() {
+		return ErrNotOurDatabase
+	}
+	return c.Database.Server.Resume()
 }
 
 // TerminateBackends ends every other session of the servers' database

@@ -23,10 +23,22 @@ const (
 	// TerminateBackends ends every database session of the servers
 	// (pg_terminate_backend): in-flight transactions roll back.
 	TerminateBackends = "terminate-backends"
+	// RestartPostgres shuts PostgreSQL down (fast: sessions aborted, a
+	// checkpoint) and starts it again.
+	RestartPostgres = "restart-postgres"
+	// CrashPostgres shuts PostgreSQL down immediately (no checkpoint) and
+	// starts it again: crash recovery from the WAL.
+	CrashPostgres = "crash-postgres"
+	// PausePostgres freezes PostgreSQL (SIGSTOP) for longer than a client
+	// waits for an answer, then lets it go on (SIGCONT).
+	PausePostgres = "pause-postgres"
 )
 
 // Kinds lists every fault kind, in the order `all` injects them.
-var Kinds = []string{KillServer, TerminateBackends}
+var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres}
+
+// DatabaseKinds are the faults that need a PostgreSQL the lab started.
+var DatabaseKinds = []string{RestartPostgres, CrashPostgres, PausePostgres}
 
 // Parse reads --faults: a comma-separated list of kinds, or "all"; ""
 // is no faults.
@@ -56,6 +68,9 @@ type Target interface {
 	KillServer(i int)
 	RestartServer(ctx context.Context, i int) error
 	TerminateBackends(ctx context.Context) (int, error)
+	RestartDatabase(ctx context.Context, crash bool) error
+	PauseDatabase() error
+	ResumeDatabase() error
 }
 
 // Event is one fault in the run's history: what, on what, from Start until
@@ -70,16 +85,18 @@ type Event struct {
 
 // Nemesis injects faults into one run.
 type Nemesis struct {
-	target Target
-	faults []string
-	every  time.Duration
-	rng    *rand.Rand
+	target   Target
+	faults   []string
+	every    time.Duration
+	pauseFor time.Duration
+	rng      *rand.Rand
 }
 
 // New prepares a nemesis that injects one of faults every `every` (the
-// quiet window before each), choosing with a generator seeded by seed.
-func New(target Target, faults []string, every time.Duration, seed uint64) *Nemesis {
-	return &Nemesis{target: target, faults: faults, every: every, rng: rand.New(rand.NewPCG(seed, 0x4e454d45))}
+// quiet window before each), choosing with a generator seeded by seed; a
+// paused PostgreSQL stays frozen for pauseFor.
+func New(target Target, faults []string, every, pauseFor time.Duration, seed uint64) *Nemesis {
+	return &Nemesis{target: target, faults: faults, every: every, pauseFor: pauseFor, rng: rand.New(rand.NewPCG(seed, 0x4e454d45))}
 }
 
 // killPause is how long a killed server stays down.
@@ -120,6 +137,13 @@ func (n *Nemesis) inject(fault string) Event {
 		var ended int
 		ended, err = n.target.TerminateBackends(heal)
 		e.Target = fmt.Sprintf("%d sessions", ended)
+	case RestartPostgres, CrashPostgres:
+		err = n.target.RestartDatabase(heal, fault == CrashPostgres)
+	case PausePostgres:
+		if err = n.target.PauseDatabase(); err == nil {
+			time.Sleep(n.pauseFor)
+			err = n.target.ResumeDatabase()
+		}
 	}
 	e.Heal = time.Now()
 	if err != nil {
