@@ -107,8 +107,11 @@ const killPause = 500 * time.Millisecond
 const healTimeout = time.Minute
 
 // Run injects faults until ctx ends and returns them, every one healed.
+// The faults come in rounds, each kind once a round in an order drawn from
+// the seed, so a run of a few rounds has met every kind.
 func (n *Nemesis) Run(ctx context.Context) []Event {
 	var events []Event
+	var round []string
 	for {
 		timer := time.NewTimer(n.every)
 		select {
@@ -117,7 +120,12 @@ func (n *Nemesis) Run(ctx context.Context) []Event {
 			return events
 		case <-timer.C:
 		}
-		events = append(events, n.inject(n.faults[n.rng.IntN(len(n.faults))]))
+		if len(round) == 0 {
+			round = slices.Clone(n.faults)
+			n.rng.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
+		}
+		events = append(events, n.inject(round[0]))
+		round = round[1:]
 	}
 }
 

@@ -1,0 +1,87 @@
+package nemesis
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recorder is a Target that only writes down what it was asked to do.
+type recorder struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (r *recorder) note(call string) { r.mu.Lock(); r.calls = append(r.calls, call); r.mu.Unlock() }
+func (r *recorder) Servers() int     { return 2 }
+func (r *recorder) KillServer(int)   { r.note("kill") }
+func (r *recorder) RestartServer(context.Context, int) error {
+	r.note("restart-server")
+	return nil
+}
+func (r *recorder) TerminateBackends(context.Context) (int, error) {
+	r.note("terminate")
+	return 3, nil
+}
+func (r *recorder) RestartDatabase(_ context.Context, crash bool) error {
+	if crash {
+		r.note("crash")
+	} else {
+		r.note("restart-db")
+	}
+	return nil
+}
+func (r *recorder) PauseDatabase() error  { r.note("pause"); return nil }
+func (r *recorder) ResumeDatabase() error { r.note("resume"); return nil }
+
+// Every kind comes once a round, in an order the seed decides; every fault
+// started is healed and recorded.
+func TestEveryKindComesOnceARound(t *testing.T) {
+	t.Parallel()
+	target := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan []Event)
+	go func() { done <- New(target, Kinds, time.Millisecond, time.Millisecond, 7).Run(ctx) }()
+	for {
+		time.Sleep(5 * time.Millisecond)
+		target.mu.Lock()
+		n := len(target.calls)
+		target.mu.Unlock()
+		if n > 3*len(Kinds) {
+			break
+		}
+	}
+	cancel()
+	events := <-done
+	if len(events) < len(Kinds) {
+		t.Fatalf("%d events", len(events))
+	}
+	var first []string
+	for _, e := range events[:len(Kinds)] {
+		first = append(first, e.Fault)
+		if e.Heal.Before(e.Start) || e.Error != "" {
+			t.Fatalf("event %+v", e)
+		}
+	}
+	slices.Sort(first)
+	want := slices.Clone(Kinds)
+	slices.Sort(want)
+	if !slices.Equal(first, want) {
+		t.Fatalf("first round %v, want every kind once", first)
+	}
+}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	if got, err := Parse("all"); err != nil || !slices.Equal(got, Kinds) {
+		t.Fatalf("all: %v %v", got, err)
+	}
+	if got, err := Parse("kill-server, kill-server,pause-postgres"); err != nil || !slices.Equal(got, []string{KillServer, PausePostgres}) {
+		t.Fatalf("list: %v %v", got, err)
+	}
+	if _, err := Parse("meteor"); err == nil {
+		t.Fatal("an unknown fault was accepted")
+	}
+}
