@@ -72,6 +72,8 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 		Servers:    cfg.Servers,
 		Pool:       cfg.Pool,
 		ExtraConns: cfg.ExtraConns,
+		// Only a run that loses replies pays for the proxy's extra hop.
+		ProxyDatabase: slices.Contains(cfg.Faults, nemesis.LoseReplies),
 		ServerArgs: []string{
 			"--pool", strconv.Itoa(cfg.Pool),
 			"--max-rooms", strconv.Itoa(cfg.Clients.MaxRooms),

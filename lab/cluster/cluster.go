@@ -10,14 +10,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/localpg"
+	"github.com/evento-lab/evento/lab/faultproxy"
 )
 
 // Resolver finds or starts the database, sized for maxConns connections
@@ -32,6 +35,10 @@ type Options struct {
 	Pool       int      // database connections of each server
 	ExtraConns int      // connections others will open (pgbench's clients)
 	ServerArgs []string // extra flags for `evento serve`
+	// ProxyDatabase puts a fault proxy between the servers and PostgreSQL,
+	// so that LoseReplies can cut their connections (the lab's own pool
+	// connects directly).
+	ProxyDatabase bool
 }
 
 // Cluster is one database and its running server processes, ready for any
@@ -42,7 +49,8 @@ type Cluster struct {
 	URLs     []string      // the servers' base URLs; a restarted server keeps its URL
 
 	spec    ServerSpec
-	mu      sync.Mutex // guards servers, which the nemesis replaces
+	proxy   *faultproxy.Proxy // nil unless Options.ProxyDatabase
+	mu      sync.Mutex        // guards servers, which the nemesis replaces
 	servers []*ServerProcess
 }
 
@@ -71,7 +79,13 @@ func (c *Cluster) open(ctx context.Context, opts Options) (err error) {
 	if opts.Executable == "" {
 		return fmt.Errorf("no evento binary to start servers with")
 	}
-	c.spec = ServerSpec{Executable: opts.Executable, DatabaseURL: c.Database.URL, Args: opts.ServerArgs}
+	serversURL := c.Database.URL
+	if opts.ProxyDatabase {
+		if serversURL, err = c.startProxy(serversURL); err != nil {
+			return err
+		}
+	}
+	c.spec = ServerSpec{Executable: opts.Executable, DatabaseURL: serversURL, Args: opts.ServerArgs}
 	c.servers, err = StartServers(ctx, c.spec, opts.Servers)
 	if err != nil {
 		return err
@@ -124,6 +138,39 @@ func (c *Cluster) Healthy(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// startProxy starts the fault proxy in front of the database and returns
+// the URL that reaches the database through it.
+func (c *Cluster) startProxy(databaseURL string) (string, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "", fmt.Errorf("parse database URL for the fault proxy: %w", err)
+	}
+	if c.proxy, err = faultproxy.Start(u.Host); err != nil {
+		return "", err
+	}
+	u.Host = c.proxy.Addr()
+	return u.String(), nil
+}
+
+// LoseReplies cuts, for the length of window, every server connection that
+// sends a COMMIT, right after PostgreSQL has it: the transactions commit,
+// the servers never hear so. It returns how many replies were lost.
+func (c *Cluster) LoseReplies(ctx context.Context, window time.Duration) (int, error) {
+	if c.proxy == nil {
+		return 0, errors.New("lose replies: the servers do not reach the database through the fault proxy")
+	}
+	before := c.proxy.Dropped()
+	deadline := time.Now().Add(window)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		c.proxy.LoseReplyTo(faultproxy.Query("commit"))
+		for armed := c.proxy.Dropped(); c.proxy.Dropped() == armed && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	c.proxy.LoseReplyTo(nil)
+	return c.proxy.Dropped() - before, nil
 }
 
 // ErrNotOurDatabase refuses a database fault on a PostgreSQL the lab did
@@ -180,6 +227,9 @@ func (c *Cluster) Close() error {
 	servers := c.servers
 	c.mu.Unlock()
 	err := StopServers(servers)
+	if c.proxy != nil {
+		_ = c.proxy.Close()
+	}
 	if c.Pool != nil {
 		c.Pool.Close()
 	}

@@ -52,7 +52,7 @@ func StartAt(addr, target string) (*Proxy, error) {
 // Addr is where clients connect instead of PostgreSQL.
 func (p *Proxy) Addr() string { return p.listener.Addr().String() }
 
-// LoseReplyTo arms the proxy: the next client message that match accepts,
+// LoseReplyTo arms the proxy (nil disarms it): the next client message that match accepts,
 // on any connection, reaches PostgreSQL, and then the client's side of
 // that connection is cut before any reply reaches it. PostgreSQL's side
 // stays open and silent, as if the client had vanished, so PostgreSQL
@@ -166,27 +166,28 @@ func (p *Proxy) forget(conns ...net.Conn) {
 	}
 }
 
-// serverToClient copies replies until PostgreSQL closes the session. Once
-// the client side is cut, replies are read and dropped: PostgreSQL must
-// see a peer that went silent, not a broken socket, so that it finishes
-// the cut message (a failed send could make it abort the transaction).
+// serverToClient copies replies until either side ends. Once the client
+// is muted (its connection cut), the first reply PostgreSQL sends is its
+// answer to the cut message: PostgreSQL has acted on it, and its session
+// is closed then, so that cut sessions do not pile up to max_connections.
 func (p *Proxy) serverToClient(server, client net.Conn, muted *atomic.Bool) {
 	defer p.wg.Done()
-	_, _ = io.Copy(lossy{client, muted}, server)
-	p.forget(client, server)
-}
-
-// lossy writes to w until muted, and drops what it cannot write.
-type lossy struct {
-	w     io.Writer
-	muted *atomic.Bool
-}
-
-func (l lossy) Write(b []byte) (int, error) {
-	if !l.muted.Load() {
-		_, _ = l.w.Write(b)
+	defer p.forget(client, server)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := server.Read(buf)
+		if muted.Load() {
+			return
+		}
+		if n > 0 {
+			if _, werr := client.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
-	return len(b), nil
 }
 
 // clientToServer forwards message by message, so that it can cut the

@@ -32,10 +32,14 @@ const (
 	// PausePostgres freezes PostgreSQL (SIGSTOP) for longer than a client
 	// waits for an answer, then lets it go on (SIGCONT).
 	PausePostgres = "pause-postgres"
+	// LoseReplies cuts, for a while, every server connection that sends a
+	// COMMIT right after PostgreSQL has it (through a fault proxy): the
+	// bookings commit and their answers are lost.
+	LoseReplies = "lose-replies"
 )
 
 // Kinds lists every fault kind, in the order `all` injects them.
-var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres}
+var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres, LoseReplies}
 
 // DatabaseKinds are the faults that need a PostgreSQL the lab started.
 var DatabaseKinds = []string{RestartPostgres, CrashPostgres, PausePostgres}
@@ -71,6 +75,7 @@ type Target interface {
 	RestartDatabase(ctx context.Context, crash bool) error
 	PauseDatabase() error
 	ResumeDatabase() error
+	LoseReplies(ctx context.Context, window time.Duration) (int, error)
 }
 
 // Event is one fault in the run's history: what, on what, from Start until
@@ -98,6 +103,9 @@ type Nemesis struct {
 func New(target Target, faults []string, every, pauseFor time.Duration, seed uint64) *Nemesis {
 	return &Nemesis{target: target, faults: faults, every: every, pauseFor: pauseFor, rng: rand.New(rand.NewPCG(seed, 0x4e454d45))}
 }
+
+// loseRepliesFor is how long replies to COMMIT are lost.
+const loseRepliesFor = time.Second
 
 // killPause is how long a killed server stays down.
 const killPause = 500 * time.Millisecond
@@ -147,6 +155,10 @@ func (n *Nemesis) inject(fault string) Event {
 		e.Target = fmt.Sprintf("%d sessions", ended)
 	case RestartPostgres, CrashPostgres:
 		err = n.target.RestartDatabase(heal, fault == CrashPostgres)
+	case LoseReplies:
+		var lost int
+		lost, err = n.target.LoseReplies(heal, loseRepliesFor)
+		e.Target = fmt.Sprintf("%d replies", lost)
 	case PausePostgres:
 		if err = n.target.PauseDatabase(); err == nil {
 			time.Sleep(n.pauseFor)

@@ -35,6 +35,10 @@ func (r *recorder) RestartDatabase(_ context.Context, crash bool) error {
 }
 func (r *recorder) PauseDatabase() error  { r.note("pause"); return nil }
 func (r *recorder) ResumeDatabase() error { r.note("resume"); return nil }
+func (r *recorder) LoseReplies(context.Context, time.Duration) (int, error) {
+	r.note("lose")
+	return 1, nil
+}
 
 // Every kind comes once a round, in an order the seed decides; every fault
 // started is healed and recorded.
