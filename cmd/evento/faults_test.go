@@ -31,7 +31,12 @@ func TestSafeStrategiesStayConsistentUnderFaults(t *testing.T) {
 				r := runEvento(t, env, append(args,
 					"--clients", "40", "--strategy", strategy, "--rooms", "1200", "--hotels", "1", "--servers", "2",
 					"--max-rooms", "1", "--think", "50ms-150ms", "--faults", fault, "--fault-every", "700ms",
-					"--client-timeout", "1s", "--seed", "3", "--json", "--expect", "consistent")...)
+					// On a loaded CI machine a fault can keep a client failing
+					// for long: the budget is generous, and only a pause
+					// (which must outlast the clients' patience) gets a short
+					// client timeout.
+					"--retry-budget", "90s", "--client-timeout", clientTimeout(fault),
+					"--seed", "3", "--json", "--expect", "consistent")...)
 				if r.exit != 0 {
 					t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
 				}
@@ -79,4 +84,14 @@ func TestNaiveIsStillCaughtUnderFaults(t *testing.T) {
 	if report.Verdict != checker.Overbooked || len(report.Faults) == 0 {
 		t.Fatalf("naive under faults: verdict %s with %d faults; want overbooked, with faults", report.Verdict, len(report.Faults))
 	}
+}
+
+// clientTimeout is the clients' patience in a fault test: short for a
+// paused PostgreSQL, which stays frozen for longer than it, so that
+// requests do time out; the default otherwise.
+func clientTimeout(fault string) string {
+	if fault == nemesis.PausePostgres {
+		return "1s"
+	}
+	return "10s"
 }
