@@ -158,6 +158,9 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	if err != nil {
 		return report.Report{}, err
 	}
+	if err := addKeyedReservations(verifyCtx, l.cluster.Pool, result, observed); err != nil {
+		return report.Report{}, err
+	}
 	checked, err := checker.Check(result, observed)
 	if err != nil {
 		return report.Report{}, err

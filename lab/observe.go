@@ -9,6 +9,7 @@ import (
 
 	"github.com/evento-lab/evento/db/labdb"
 	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/client"
 )
 
 // observeDatabase reads what the system of record holds for the events,
@@ -54,4 +55,37 @@ func eventRecordsOnceUp(ctx context.Context, pool *pgxpool.Pool, eventIDs []int6
 		}
 		pause = min(2*pause, 2*time.Second)
 	}
+}
+
+// addKeyedReservations reads, for every key of the ledger, the reservation
+// stored under it, and gives each hotel its keys' answers: what makes the
+// checker's per-request check possible.
+func addKeyedReservations(ctx context.Context, pool *pgxpool.Pool, res client.Result, observed []checker.Observed) error {
+	var keys []string
+	for _, t := range res.Targets {
+		for key := range t.Keyed {
+			keys = append(keys, key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	stored, err := labdb.KeyedReservations(ctx, pool, keys)
+	if err != nil {
+		return err
+	}
+	for i := range observed {
+		observed[i].KeyedReservations = map[string]int64{}
+		for _, t := range res.Targets {
+			if t.EventID != observed[i].EventID || t.HotelID != observed[i].HotelID {
+				continue
+			}
+			for key := range t.Keyed {
+				if id, ok := stored[key]; ok {
+					observed[i].KeyedReservations[key] = id
+				}
+			}
+		}
+	}
+	return nil
 }

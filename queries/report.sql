@@ -56,3 +56,15 @@ SELECT coalesce(max(h.expires_at), clock_timestamp())::timestamptz AS expires_at
   JOIN event_hotel_rooms AS ehr ON ehr.id = h.event_hotel_rooms_id
  WHERE ehr.event_id = ANY (@event_ids::bigint[])
    AND h.state = 'held';
+
+-- name: KeyedReservations :many
+-- KeyedReservations reads, for each of the keys, the reservation stored as
+-- its outcome (a key whose outcome is no booking, or that is not stored,
+-- is absent): what the checker holds each client's answer against. The
+-- outcome is db's JSON (idempotency.go): a booking's value carries its
+-- ReservationID.
+SELECT key::text AS key,
+       (outcome -> 'value' ->> 'ReservationID')::bigint AS reservation_id
+  FROM idempotency_keys
+ WHERE key = ANY (@keys::text[])
+   AND outcome -> 'value' ? 'ReservationID';

@@ -99,3 +99,17 @@ func WaitForHoldsToSettle(ctx context.Context, pool *pgxpool.Pool, eventIDs []in
 		return ctx.Err()
 	}
 }
+
+// KeyedReservations returns the reservation stored under each of keys that
+// holds a booking; keys that hold no booking are absent.
+func KeyedReservations(ctx context.Context, pool *pgxpool.Pool, keys []string) (map[string]int64, error) {
+	rows, err := dbsqlc.New().KeyedReservations(ctx, pool, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read the reservations stored under %d idempotency keys: %w", len(keys), err)
+	}
+	stored := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		stored[r.Key] = r.ReservationID
+	}
+	return stored, nil
+}

@@ -3,6 +3,7 @@ package checker
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/evento-lab/evento/lab/client"
 )
@@ -40,6 +41,10 @@ type Observed struct {
 	// locked beyond them is held by dead holds, i.e. leaked.
 	LiveHeldRooms int64
 	Holds         HoldCounts
+	// KeyedReservations maps each idempotency key of the ledger that holds
+	// a booking to its reservation (database only; nil otherwise): the
+	// exact, per-request check of what each client was told.
+	KeyedReservations map[string]int64
 }
 
 // HoldCounts counts an event's holds by fate, as the database records
@@ -107,6 +112,9 @@ func judge(ledger client.TargetResult, seen Observed) judgement {
 	if seen.Rows != nil {
 		j.anomalies = append(j.anomalies, missingAcknowledged(ledger, seen, where)...)
 	}
+	if seen.KeyedReservations != nil {
+		j.anomalies = append(j.anomalies, untrueAnswers(ledger, seen, where)...)
+	}
 	if leaked := seen.LeakedRooms(); leaked != 0 {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
 			"held rooms leaked: at %s %d rooms stay locked but only %d are in live holds",
@@ -142,6 +150,38 @@ func judge(ledger client.TargetResult, seen Observed) judgement {
 		}
 	}
 	return j
+}
+
+// untrueAnswers holds every keyed answer against what its key stores: a
+// request told "nothing was booked" (a 503, a refusal, never sent) must
+// have no booking under its key, and one told "booked" must find that very
+// reservation there. Unlike the room counts, unknown outcomes elsewhere
+// cannot hide a violation here. A few keys are named.
+func untrueAnswers(ledger client.TargetResult, seen Observed, where string) []string {
+	var denied, wrong []string
+	for key, told := range ledger.Keyed {
+		stored, booked := seen.KeyedReservations[key]
+		switch {
+		case told == 0 && booked:
+			denied = append(denied, fmt.Sprintf("%s (reservation %d)", key, stored))
+		case told != 0 && stored != told:
+			wrong = append(wrong, fmt.Sprintf("%s (told %d, stored %d)", key, told, stored))
+		}
+	}
+	var anomalies []string
+	if len(denied) > 0 {
+		slices.Sort(denied)
+		anomalies = append(anomalies, fmt.Sprintf(
+			"untrue answer: at %s %d requests were told nothing was booked, but their keys hold a booking: %s",
+			where, len(denied), strings.Join(denied[:min(len(denied), 3)], ", ")))
+	}
+	if len(wrong) > 0 {
+		slices.Sort(wrong)
+		anomalies = append(anomalies, fmt.Sprintf(
+			"untrue answer: at %s %d requests were told a reservation their keys do not hold: %s",
+			where, len(wrong), strings.Join(wrong[:min(len(wrong), 3)], ", ")))
+	}
+	return anomalies
 }
 
 // missingAcknowledged names acknowledged reservations the database lacks

@@ -136,3 +136,31 @@ func TestUnfinishedRunsAreInconclusive(t *testing.T) {
 		}
 	}
 }
+
+// The per-key check: room counts that balance (an unknown outcome covers
+// the extra booking) cannot hide a request that was told "nothing was
+// booked" while its key holds a booking, nor one told a reservation its
+// key does not hold.
+func TestEveryKeyedAnswerIsHeldAgainstItsKey(t *testing.T) {
+	t.Parallel()
+	rows := map[int64]int64{10: 3, 11: 2}
+	honest := ledger(3, 2, map[int64]int64{10: 3})
+	honest.Keyed = map[string]int64{"k-ok": 10, "k-503": 0}
+	seen := Observed{Assigned: 5, Reserved: 5, Booked: 5, Rows: rows, KeyedReservations: map[string]int64{"k-ok": 10}}
+	if j := judge(honest, seen); j.verdict != Consistent {
+		t.Fatalf("honest answers: %s %v", j.verdict, j.anomalies)
+	}
+
+	lied := honest
+	seen.KeyedReservations = map[string]int64{"k-ok": 10, "k-503": 11}
+	j := judge(lied, seen)
+	if j.verdict != Inconsistent || len(j.anomalies) != 1 || !strings.Contains(j.anomalies[0], "k-503 (reservation 11)") {
+		t.Fatalf("a 503 whose key holds a booking: %s %v", j.verdict, j.anomalies)
+	}
+
+	seen.KeyedReservations = map[string]int64{"k-ok": 11}
+	j = judge(lied, seen)
+	if j.verdict != Inconsistent || !strings.Contains(strings.Join(j.anomalies, "\n"), "k-ok (told 10, stored 11)") {
+		t.Fatalf("an acknowledgement its key does not hold: %s %v", j.verdict, j.anomalies)
+	}
+}

@@ -57,7 +57,14 @@ func (c *client) run(ctx context.Context) {
 		if c.cfg.HoldShare > 0 && c.rng.Float64() < c.cfg.HoldShare {
 			result = c.bookThroughHold(ctx, t, &b)
 		} else {
-			result, b.reply = c.send(ctx, c.reservePath(t), bookingBody{Name: c.name(), Rooms: b.rooms})
+			var key string
+			result, b.reply, key = c.send(ctx, c.reservePath(t), bookingBody{Name: c.name(), Rooms: b.rooms})
+			switch result {
+			case succeeded:
+				c.stats.recordKeyed(c.target, key, b.reply.ReservationID)
+			case soldOut, insufficient, failed, notSent, unavailable:
+				c.stats.recordKeyed(c.target, key, 0)
+			}
 		}
 		if ctx.Err() != nil && result != succeeded {
 			// The run was cut short; this answer says nothing about the
@@ -111,7 +118,7 @@ func (c *client) run(ctx context.Context) {
 // bookThroughHold places a hold, then confirms it, or walks away from it
 // (never confirming nor releasing) for the --abandon share.
 func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outcome {
-	held, hold := c.send(ctx, fmt.Sprintf("/%d/%d/holds", t.EventID, t.HotelID),
+	held, hold, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds", t.EventID, t.HotelID),
 		bookingBody{Name: c.name(), Rooms: b.rooms, TTLSeconds: int64(c.cfg.HoldTTL / time.Second)})
 	if held != succeeded {
 		if held == unknown {
@@ -126,7 +133,7 @@ func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outc
 		c.stats.holdsAbandoned.Add(1)
 		return succeeded
 	}
-	confirmed, r := c.send(ctx, fmt.Sprintf("/%d/%d/holds/%d/confirm", t.EventID, t.HotelID, hold.HoldID), nil)
+	confirmed, r, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds/%d/confirm", t.EventID, t.HotelID, hold.HoldID), nil)
 	b.reply = r
 	if confirmed == succeeded {
 		c.stats.holdsConfirmed.Add(1)
@@ -139,7 +146,7 @@ func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outc
 // again with the same key until it gets a definite answer: the server
 // replays the first outcome instead of acting twice, so nothing stays
 // unknown. Without keys it is sent once.
-func (c *client) send(ctx context.Context, path string, body any) (outcome, reply) {
+func (c *client) send(ctx context.Context, path string, body any) (outcome, reply, string) {
 	key := ""
 	if c.cfg.Idempotency {
 		c.seq++
@@ -153,7 +160,7 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 			c.stats.replayed.Add(1)
 		}
 		if key == "" || result.final() || (lostAt.IsZero() && result != unknown && result != inProgress) {
-			return result, r
+			return result, r, key
 		}
 		if lostAt.IsZero() && result == unknown {
 			lostAt = time.Now()
@@ -162,9 +169,9 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 		if budgetSpent || ctx.Err() != nil || (lostAt.IsZero() && attempt >= inProgressAttempts) {
 			if !lostAt.IsZero() {
 				// The lost attempt may yet book: its rooms stay "maybe".
-				return unknown, r
+				return unknown, r, key
 			}
-			return result, r
+			return result, r, key
 		}
 		if result == unknown {
 			c.stats.errors.Add(1)

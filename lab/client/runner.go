@@ -72,7 +72,11 @@ type TargetResult struct {
 	Acknowledged int64           // rooms clients were told are theirs
 	Unknown      int64           // rooms of reserves with unknown outcome
 	Reservations map[int64]int64 // acknowledged reservation id -> rooms
-	SoldOutAfter time.Duration   // when a client first saw it sold out; 0 = never
+	// Keyed maps the idempotency key of each reserve that got a definite
+	// answer to what it was told: its reservation id, or 0 for "nothing
+	// was booked". Empty without keys.
+	Keyed        map[string]int64
+	SoldOutAfter time.Duration // when a client first saw it sold out; 0 = never
 }
 
 // RequestCounts counts answers by kind.
@@ -150,6 +154,7 @@ func (r *Runner) result(completed bool) Result {
 			Acknowledged: ts.acknowledged.Load(),
 			Unknown:      ts.unknown.Load(),
 			Reservations: ts.reservations,
+			Keyed:        ts.keyed,
 			SoldOutAfter: time.Duration(ts.soldOutAt.Load()),
 		}
 		ts.mu.Unlock()

@@ -32,6 +32,10 @@ type targetStats struct {
 
 	mu           sync.Mutex
 	reservations map[int64]int64 // reservation id -> rooms, as acknowledged
+	// keyed records, per idempotency key, what the client was told:
+	// the reservation, or 0 for "nothing was booked" (a 503 or 4xx, or
+	// never sent). The checker holds each against what the key stores.
+	keyed map[string]int64
 }
 
 func newStats(targets int) *stats {
@@ -44,6 +48,7 @@ func newStats(targets int) *stats {
 	}
 	for i := range s.targets {
 		s.targets[i].reservations = map[int64]int64{}
+		s.targets[i].keyed = map[string]int64{}
 	}
 	return s
 }
@@ -59,6 +64,18 @@ func (s *stats) acknowledge(target int, reservationID, rooms int64) {
 	t.acknowledged.Add(rooms)
 	t.mu.Lock()
 	t.reservations[reservationID] = rooms
+	t.mu.Unlock()
+}
+
+// recordKeyed writes down what a keyed booking was told: reservationID, or
+// 0 when it was told nothing was booked.
+func (s *stats) recordKeyed(target int, key string, reservationID int64) {
+	if key == "" {
+		return
+	}
+	t := &s.targets[target]
+	t.mu.Lock()
+	t.keyed[key] = reservationID
 	t.mu.Unlock()
 }
 

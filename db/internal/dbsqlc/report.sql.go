@@ -129,6 +129,44 @@ func (q *Queries) HotelTotals(ctx context.Context, db DBTX, eventIds []int64) ([
 	return items, nil
 }
 
+const keyedReservations = `-- name: KeyedReservations :many
+SELECT key::text AS key,
+       (outcome -> 'value' ->> 'ReservationID')::bigint AS reservation_id
+  FROM idempotency_keys
+ WHERE key = ANY ($1::text[])
+   AND outcome -> 'value' ? 'ReservationID'
+`
+
+type KeyedReservationsRow struct {
+	Key           string
+	ReservationID int64
+}
+
+// KeyedReservations reads, for each of the keys, the reservation stored as
+// its outcome (a key whose outcome is no booking, or that is not stored,
+// is absent): what the checker holds each client's answer against. The
+// outcome is db's JSON (idempotency.go): a booking's value carries its
+// ReservationID.
+func (q *Queries) KeyedReservations(ctx context.Context, db DBTX, keys []string) ([]KeyedReservationsRow, error) {
+	rows, err := db.Query(ctx, keyedReservations, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []KeyedReservationsRow{}
+	for rows.Next() {
+		var i KeyedReservationsRow
+		if err := rows.Scan(&i.Key, &i.ReservationID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const latestHoldExpiry = `-- name: LatestHoldExpiry :one
 SELECT coalesce(max(h.expires_at), clock_timestamp())::timestamptz AS expires_at
   FROM holds AS h
