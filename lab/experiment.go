@@ -35,6 +35,9 @@ type Config struct {
 	// one every FaultEvery; none when empty.
 	Faults     []string
 	FaultEvery time.Duration
+	// History, when set, receives every experiment's history as JSON
+	// lines (--history): each attempt and each fault.
+	History io.Writer
 	// ExtraConns are database connections others will open beside the
 	// servers' pools (pgbench's clients in Bench).
 	ExtraConns int
@@ -176,6 +179,11 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	}
 	r.Faults = faults
 	r.Notes = append(r.Notes, errorNote(r, !clients.Idempotency)...)
+	if cfg.History != nil {
+		if err := writeHistory(cfg.History, strategy, clients.Seed, result, faults); err != nil {
+			return report.Report{}, err
+		}
+	}
 	return r, nil
 }
 

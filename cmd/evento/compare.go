@@ -60,6 +60,11 @@ func runCompare(ctx context.Context, cfg compareConfig) error {
 	if err != nil {
 		return err
 	}
+	closeHistory, err := cfg.run.openHistory(&labCfg)
+	if err != nil {
+		return err
+	}
+	defer closeHistory()
 	if !cfg.run.load.json {
 		labCfg.Progress.Strategy = func(name string) { fmt.Fprintf(os.Stderr, "evento: running %s\n", name) }
 	}

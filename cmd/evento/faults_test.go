@@ -1,10 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/nemesis"
@@ -94,4 +98,67 @@ func clientTimeout(fault string) string {
 		return "1s"
 	}
 	return "10s"
+}
+
+// --history writes every attempt and every fault as JSON lines: a run
+// line first, then attempts and faults in time order, each attempt with
+// its class (ok / fail / info) and every acknowledged booking among the ok
+// ones.
+func TestHistoryRecordsAttemptsAndFaults(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	r := runEvento(t, bundle.env,
+		"--clients", "30", "--strategy", "atomic", "--rooms", "900", "--hotels", "1", "--servers", "2",
+		"--max-rooms", "1", "--think", "50ms-150ms", "--faults", "kill-server", "--fault-every", "500ms",
+		"--seed", "4", "--json", "--history", path)
+	if r.exit != 0 {
+		t.Fatalf("exit %d\n%s", r.exit, r.stderr)
+	}
+	report := decodeReport(t, r)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	var first struct{ Type, Strategy string }
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Type != "run" || first.Strategy != "atomic" {
+		t.Fatalf("first line %q: want the run line", lines[0])
+	}
+	var faults, ok int
+	var last time.Time
+	for _, line := range lines[1:] {
+		var l struct {
+			Type, Class, Op, Fault string
+			Invoked, Start         time.Time
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		at := l.Invoked
+		switch l.Type {
+		case "attempt":
+			if !slices.Contains([]string{"ok", "fail", "info"}, l.Class) || l.Op != "reserve" {
+				t.Fatalf("attempt %q", line)
+			}
+			if l.Class == "ok" {
+				ok++
+			}
+		case "fault":
+			faults++
+			at = l.Start
+		default:
+			t.Fatalf("line %q of unknown type", line)
+		}
+		if at.Before(last) {
+			t.Fatalf("line %q out of time order", line)
+		}
+		last = at
+	}
+	if faults != len(report.Faults) || faults == 0 {
+		t.Fatalf("%d fault lines, the report has %d faults", faults, len(report.Faults))
+	}
+	if int64(ok) < report.Requests.Success {
+		t.Fatalf("%d ok attempts for %d reservations made", ok, report.Requests.Success)
+	}
 }

@@ -25,6 +25,7 @@ type runConfig struct {
 	raceWindow time.Duration
 	faults     string
 	faultEvery time.Duration
+	history    string
 }
 
 // registerRunFlags serves both the root command and `evento run`, which
@@ -40,6 +41,7 @@ func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: servers delay every booking write by this long, so races show on every run")
 	fs.StringVar(&cfg.faults, "faults", "", "faults to inject while the clients run, comma-separated: all, "+strings.Join(nemesis.Kinds, ", "))
 	fs.DurationVar(&cfg.faultEvery, "fault-every", 3*time.Second, "quiet time before each fault")
+	fs.StringVar(&cfg.history, "history", "", "write every request attempt and every fault to this file, as JSON lines")
 }
 
 const runUsage = "evento [run] [--clients 200] [--strategy naive] [--rooms 200] [--servers 2] [flags]"
@@ -65,6 +67,11 @@ func runExperiment(ctx context.Context, cfg runConfig) error {
 	if err != nil {
 		return err
 	}
+	closeHistory, err := cfg.openHistory(&labCfg)
+	if err != nil {
+		return err
+	}
+	defer closeHistory()
 	report, err := lab.Run(ctx, labCfg, cfg.load.strategy)
 	if err != nil {
 		return err
@@ -96,4 +103,18 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 		Progress: lab.Progress{Clients: cfg.load.progressDisplay()},
 		Log:      os.Stderr,
 	}, nil
+}
+
+// openHistory opens --history's file, when given, for the lab to write the
+// runs' histories to; the returned function closes it.
+func (cfg *runConfig) openHistory(labCfg *lab.Config) (func() error, error) {
+	if cfg.history == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(cfg.history)
+	if err != nil {
+		return nil, usagef("--history: %v", err)
+	}
+	labCfg.History, labCfg.Clients.History = f, true
+	return f.Close, nil
 }

@@ -147,15 +147,26 @@ func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outc
 // replays the first outcome instead of acting twice, so nothing stays
 // unknown. Without keys it is sent once.
 func (c *client) send(ctx context.Context, path string, body any) (outcome, reply, string) {
+	c.seq++
+	request := fmt.Sprintf("%s-%d-%d", c.runID, c.id, c.seq)
 	key := ""
 	if c.cfg.Idempotency {
-		c.seq++
-		key = fmt.Sprintf("%s-%d-%d", c.runID, c.id, c.seq)
+		key = request
 	}
 	timeout := c.cfg.RequestTimeout
 	var lostAt time.Time // when an attempt's outcome was first unknown: it may still book
 	for attempt := 1; ; attempt++ {
-		result, r, _ := c.api.post(ctx, path, body, key, timeout)
+		info := &attemptInfo{}
+		invoked := time.Now()
+		result, r, err := c.api.postRecorded(ctx, path, body, key, timeout, info)
+		rec := Attempt{
+			Type: "attempt", Client: c.id, Request: request, Key: key, Op: operation(path),
+			Server: info.server, Invoked: invoked, Completed: time.Now(), Class: result.class(), Status: info.status,
+		}
+		if err != nil {
+			rec.Error = err.Error()
+		}
+		c.stats.recordAttempt(rec)
 		if r.Replayed {
 			c.stats.replayed.Add(1)
 		}

@@ -33,7 +33,7 @@ func setup(t *testing.T, script ...func(w http.ResponseWriter)) (*client, *testB
 	cfg := &Config{Servers: []string{server.URL}, Strategy: "atomic", Clients: 1, Targets: []Target{{EventID: 1, HotelID: 1}},
 		Idempotency: true, RequestTimeout: 50 * time.Millisecond, RetryBudget: 500 * time.Millisecond}
 	cfg.setDefaults()
-	c := &client{cfg: cfg, api: NewAPI(cfg.Servers, cfg.ConnsPerServer, cfg.RequestTimeout), stats: newStats(1), rng: rand.New(rand.NewPCG(1, 1)), runID: "test"}
+	c := &client{cfg: cfg, api: NewAPI(cfg.Servers, cfg.ConnsPerServer, cfg.RequestTimeout), stats: newStats(1, true), rng: rand.New(rand.NewPCG(1, 1)), runID: "test"}
 	return c, &testBundle{calls: &calls}
 }
 

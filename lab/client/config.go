@@ -47,6 +47,8 @@ type Config struct {
 	// only after a refusal: half the requests, for throughput benchmarks.
 	// The brief's protocol (the default) checks before every booking.
 	SkipChecks bool
+	// History keeps every attempt (Result.History), for --history.
+	History bool
 }
 
 func (c *Config) setDefaults() {

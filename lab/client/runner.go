@@ -38,7 +38,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 	case cfg.HoldShare < 0 || cfg.HoldShare > 1 || cfg.AbandonShare < 0 || cfg.AbandonShare > 1:
 		return nil, errors.New("hold and abandon shares must be between 0 and 1")
 	}
-	return &Runner{cfg: cfg, api: NewAPI(cfg.Servers, cfg.ConnsPerServer, cfg.RequestTimeout), stats: newStats(len(cfg.Targets)), runID: newRunID()}, nil
+	return &Runner{cfg: cfg, api: NewAPI(cfg.Servers, cfg.ConnsPerServer, cfg.RequestTimeout), stats: newStats(len(cfg.Targets), cfg.History), runID: newRunID()}, nil
 }
 
 // Snapshot is a view of the run so far.
@@ -50,6 +50,7 @@ func (r *Runner) Targets() []Target { return r.cfg.Targets }
 // Result is what the clients saw: the ledger and the request counts.
 type Result struct {
 	Started   time.Time
+	History   []Attempt // every attempt, in no order; empty unless Config.History
 	Elapsed   time.Duration
 	Completed bool // every client stopped because its hotel sold out: none gave up, ctx did not end first
 	Targets   []TargetResult
@@ -125,6 +126,7 @@ func (r *Runner) result(completed bool) Result {
 	s := r.stats
 	res := Result{
 		Started:   s.start,
+		History:   s.history,
 		Elapsed:   time.Since(s.start),
 		Completed: completed,
 		Targets:   make([]TargetResult, len(r.cfg.Targets)),

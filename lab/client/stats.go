@@ -23,6 +23,9 @@ type stats struct {
 
 	mu      sync.Mutex
 	latency *hdrhistogram.Histogram // reserve round trips, microseconds
+	history []Attempt               // every attempt, when keepHistory
+
+	keepHistory bool
 }
 
 type targetStats struct {
@@ -38,10 +41,11 @@ type targetStats struct {
 	keyed map[string]int64
 }
 
-func newStats(targets int) *stats {
+func newStats(targets int, keepHistory bool) *stats {
 	s := &stats{
-		start:   time.Now(),
-		targets: make([]targetStats, targets),
+		start:       time.Now(),
+		keepHistory: keepHistory,
+		targets:     make([]targetStats, targets),
 		// 1µs .. 10 min with 3 significant figures: a few dozen KB, exact
 		// enough for p99 and max.
 		latency: hdrhistogram.New(1, int64(10*time.Minute/time.Microsecond), 3),

@@ -1,0 +1,63 @@
+package client
+
+import (
+	"strings"
+	"time"
+)
+
+// Attempt is one HTTP attempt of a booking-like request, as Jepsen records
+// an operation: when it was invoked and completed, and how it ended. Its
+// JSON is the history format (`--history`): stable, one object per line.
+type Attempt struct {
+	Type      string    `json:"type"`    // always "attempt"
+	Client    int       `json:"client"`  // the simulated client
+	Request   string    `json:"request"` // the logical request; its attempts share it
+	Key       string    `json:"key,omitempty"`
+	Op        string    `json:"op"` // reserve, hold or confirm
+	Server    string    `json:"server,omitempty"`
+	Invoked   time.Time `json:"invoked"`
+	Completed time.Time `json:"completed"`
+	// Class is ok (it happened), fail (it certainly did not) or info (it
+	// may have: the answer was lost).
+	Class  string `json:"class"`
+	Status int    `json:"status,omitempty"` // the HTTP status; 0 when none came
+	Error  string `json:"error,omitempty"`  // the transport error or error code
+}
+
+// The classes of an attempt, as Jepsen names them.
+const (
+	ClassOK   = "ok"
+	ClassFail = "fail"
+	ClassInfo = "info"
+)
+
+func (o outcome) class() string {
+	switch o {
+	case succeeded:
+		return ClassOK
+	case unknown:
+		return ClassInfo
+	}
+	return ClassFail
+}
+
+// operation names a request by its path.
+func operation(path string) string {
+	switch {
+	case strings.HasSuffix(path, "/confirm"):
+		return "confirm"
+	case strings.HasSuffix(path, "/holds"):
+		return "hold"
+	}
+	return "reserve"
+}
+
+// recordAttempt adds an attempt to the history, when one is kept.
+func (s *stats) recordAttempt(a Attempt) {
+	if !s.keepHistory {
+		return
+	}
+	s.mu.Lock()
+	s.history = append(s.history, a)
+	s.mu.Unlock()
+}
