@@ -133,6 +133,9 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	}
 	clients := cfg.Clients
 	clients.Servers, clients.Targets, clients.Strategy = l.cluster.URLs, targets, strategy
+	// The report splits the attempts by fault window: under faults the
+	// history is kept even without --history.
+	clients.History = clients.History || len(cfg.Faults) > 0
 	runner, err := client.NewRunner(clients)
 	if err != nil {
 		return report.Report{}, err
@@ -177,7 +180,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 		delta := report.ServerStats(after.Sub(before))
 		r.Server = &delta
 	}
-	r.Faults = faults
+	r.SetFaults(faults, result.History)
 	r.Notes = append(r.Notes, errorNote(r, !clients.Idempotency)...)
 	if cfg.History != nil {
 		if err := writeHistory(cfg.History, strategy, clients.Seed, result, faults); err != nil {

@@ -57,9 +57,11 @@ type Report struct {
 	Server *ServerStats `json:"server,omitempty"`
 	// Faults the nemesis injected, each with when it started and healed
 	// (--faults); absent in a fair-weather run.
-	Faults    []nemesis.Event `json:"faults,omitempty"`
-	Anomalies []string        `json:"anomalies"`
-	Notes     []string        `json:"notes"`
+	Faults []nemesis.Event `json:"faults,omitempty"`
+	// FaultWindows is what the clients met in each fault's window.
+	FaultWindows []FaultWindow `json:"fault_windows,omitempty"`
+	Anomalies    []string      `json:"anomalies"`
+	Notes        []string      `json:"notes"`
 }
 
 // HotelReport is one hotel's line of the report (or the totals line).
@@ -221,13 +223,20 @@ func (r Report) WriteText(w io.Writer) error {
 	return err
 }
 
+// SetFaults records the faults a run met, and what the clients met in each
+// one's window (from attempts: the run's history).
+func (r *Report) SetFaults(faults []nemesis.Event, attempts []client.Attempt) {
+	r.Faults = faults
+	r.FaultWindows = faultWindows(r.StartedAt, faults, attempts)
+}
+
 // writeFaults lists the nemesis's faults, relative to the run's start.
 func writeFaults(b *strings.Builder, r Report) {
 	if len(r.Faults) == 0 {
 		return
 	}
 	fmt.Fprintf(b, "faults: %d injected, every one healed before the verdict\n", len(r.Faults))
-	for _, f := range r.Faults {
+	for i, f := range r.Faults {
 		line := fmt.Sprintf("  %6.2fs %s", f.Start.Sub(r.StartedAt).Seconds(), f.Fault)
 		if f.Target != "" {
 			line += " (" + f.Target + ")"
@@ -237,6 +246,13 @@ func writeFaults(b *strings.Builder, r Report) {
 		}
 		if f.Error != "" {
 			line += ": " + f.Error
+		}
+		if i < len(r.FaultWindows) {
+			w := r.FaultWindows[i]
+			line += fmt.Sprintf("; until the next: %d ok, %d fail, %d info attempts, %d errors", w.OK, w.Fail, w.Info, w.Errors)
+			if w.Errors > 0 {
+				line += fmt.Sprintf(", error-free %.2fs after the heal", max(w.RecoverySeconds, 0))
+			}
 		}
 		fmt.Fprintln(b, line)
 	}
