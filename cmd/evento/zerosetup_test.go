@@ -47,8 +47,18 @@ func TestRunWithThrowawayDatabase(t *testing.T) {
 // Not parallel: it interrupts after a fixed 2 s, by which the servers must
 // be up and booking, so it runs alone before the parallel tests start.
 func TestInterruptedRunCleansUp(t *testing.T) {
-	cmd := exec.Command(evento, "--embedded", "--clients", "20", "--rooms", "100000", "--hotels", "1",
-		"--strategy", "atomic", "--think", "50ms-100ms", "--json")
+	t.Run("fair weather", func(t *testing.T) { interruptRun(t) })
+	// Interrupted in the middle of faults: a server killed, PostgreSQL
+	// restarted, crashed or paused, replies being lost. Everything is
+	// healed and removed all the same.
+	t.Run("under faults", func(t *testing.T) {
+		interruptRun(t, "--faults", "all", "--fault-every", "300ms", "--client-timeout", "1s")
+	})
+}
+
+func interruptRun(t *testing.T, extra ...string) {
+	cmd := exec.Command(evento, append([]string{"--embedded", "--clients", "20", "--rooms", "100000", "--hotels", "1",
+		"--strategy", "atomic", "--think", "50ms-100ms", "--json"}, extra...)...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL=")
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
