@@ -11,7 +11,8 @@ import (
 )
 
 // hookedTx calls before ahead of every statement sent through it: a
-// strategy's Statements.Write, when writes are to be delayed or paused.
+// strategy's Statements.Write, when writes are to be delayed or paused, or
+// a connection whose statements are counted (runStatements).
 type hookedTx struct {
 	dbsqlc.DBTX
 	before func(context.Context)

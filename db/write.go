@@ -139,33 +139,12 @@ func runTransaction(ctx context.Context, conn *pgxpool.Conn, options pgx.TxOptio
 // failure before the first statement went out committed nothing; after
 // that, a statement may have committed whatever the error says.
 func runStatements(conn *pgxpool.Conn, run func(dbsqlc.DBTX) error) error {
-	counted := &countingTx{DBTX: conn}
-	err := run(counted)
-	if err != nil && counted.sent <= 1 && pgconn.SafeToRetry(err) {
+	sent := 0
+	err := run(hookedTx{DBTX: conn, before: func(context.Context) { sent++ }})
+	if err != nil && sent <= 1 && pgconn.SafeToRetry(err) {
 		return uncommitted(err)
 	}
 	return err
-}
-
-// countingTx counts the statements sent through it.
-type countingTx struct {
-	dbsqlc.DBTX
-	sent int
-}
-
-func (c *countingTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	c.sent++
-	return c.DBTX.Exec(ctx, sql, args...)
-}
-
-func (c *countingTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	c.sent++
-	return c.DBTX.Query(ctx, sql, args...)
-}
-
-func (c *countingTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	c.sent++
-	return c.DBTX.QueryRow(ctx, sql, args...)
 }
 
 func hasKey(keys []*evento.IdempotencyKey) bool {

@@ -188,8 +188,9 @@ func (p *process) terminate() error {
 		// An error here means it exited meanwhile, which the select sees.
 		_ = p.cmd.Process.Signal(step.sig)
 		if step.sig == syscall.SIGKILL {
-			// Backends of a killed postmaster linger until they notice;
-			// the process group (ours alone, thanks to Setpgid) has them all.
+			// The postmaster's process group (ours alone, thanks to
+			// Setpgid) holds it and its helpers; backends lead groups of
+			// their own (setsid) and exit once they notice it is gone.
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
 		select {

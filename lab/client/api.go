@@ -166,21 +166,16 @@ func (a *API) available(ctx context.Context, t Target) (int64, error) {
 	return avail.Available, nil
 }
 
-// post sends a booking-like request and classifies its answer. key, when
-// not empty, is sent as the Idempotency-Key; timeout bounds this attempt.
 // attemptInfo is what post learned of an attempt for the history.
 type attemptInfo struct {
 	server string
 	status int // 0 when no answer came
 }
 
-func (a *API) post(ctx context.Context, path string, body any, key string, timeout time.Duration) (outcome, reply, error) {
-	return a.postRecorded(ctx, path, body, key, timeout, &attemptInfo{})
-}
-
-// postRecorded is post, telling info which server it asked and what status
-// came back.
-func (a *API) postRecorded(ctx context.Context, path string, body any, key string, timeout time.Duration, info *attemptInfo) (outcome, reply, error) {
+// post sends a booking-like request and classifies its answer. key, when
+// not empty, is sent as the Idempotency-Key; timeout bounds this attempt;
+// info learns which server it asked and what status came back.
+func (a *API) post(ctx context.Context, path string, body any, key string, timeout time.Duration, info *attemptInfo) (outcome, reply, error) {
 	ctx, release, err := a.acquire(ctx, timeout)
 	if err != nil {
 		return notSent, reply{}, err

@@ -158,7 +158,7 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 	for attempt := 1; ; attempt++ {
 		info := &attemptInfo{}
 		invoked := time.Now()
-		result, r, err := c.api.postRecorded(ctx, path, body, key, timeout, info)
+		result, r, err := c.api.post(ctx, path, body, key, timeout, info)
 		rec := Attempt{
 			Type: "attempt", Client: c.id, Request: request, Key: key, Op: operation(path),
 			Server: info.server, Invoked: invoked, Completed: time.Now(), Class: result.class(), Status: info.status,

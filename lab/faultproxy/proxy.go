@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -86,7 +87,7 @@ func (p *Proxy) Close() error {
 // such as "commit" (pgx sends COMMIT that way).
 func Query(prefix string) Match {
 	return func(typ byte, body []byte) bool {
-		return typ == 'Q' && len(body) >= len(prefix) && equalFold(string(body[:len(prefix)]), prefix)
+		return typ == 'Q' && len(body) >= len(prefix) && strings.EqualFold(string(body[:len(prefix)]), prefix)
 	}
 }
 
@@ -108,25 +109,6 @@ func ExecutedSync() Match {
 		}
 		return false
 	}
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range len(a) {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 func (p *Proxy) accept() {
