@@ -38,6 +38,7 @@ type comparisonPage struct {
 	Throughput barChart
 	Latency    barChart
 	Verdicts   []legendItem    // the verdicts present, for the throughput legend
+	Timelines  []timelineChart // throughput over time, for runs under faults
 	Anomalies  []pageAnomalies // strategies with anomalies or notes
 	Clean      []string        // and those with neither
 	Bars       int             // bar elements in the charts
@@ -136,6 +137,10 @@ func newComparisonPage(c Comparison) comparisonPage {
 		for _, g := range ch.Groups {
 			p.Bars += len(g.Bars)
 		}
+	}
+	p.Timelines = timelineCharts(c.Reports)
+	for _, ch := range p.Timelines {
+		p.Bars += len(ch.Columns)
 	}
 	for _, r := range c.Reports {
 		if len(r.Anomalies) == 0 && len(r.Notes) == 0 {

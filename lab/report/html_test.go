@@ -17,10 +17,18 @@ import (
 
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
+	"github.com/evento-lab/evento/lab/nemesis"
 	"github.com/evento-lab/evento/lab/report"
 )
 
 const evilName = `<script>alert("x")</script>`
+
+var (
+	runStart                = time.Unix(1_700_000_000, 0)
+	sampleBookingsPerSecond = []int{40, 0, 10, 30, 35} // four columns: a zero draws none
+)
+
+const timelineColumns = 4
 
 // sampleComparison is three strategies with every number positive, so
 // every bar has a width: one overbooked with anomalies, one consistent
@@ -39,6 +47,14 @@ func sampleComparison() report.Comparison {
 			ReservationsPerSecond: 900, LatencyMs: client.LatencyMs{P50: 9.5, P90: 20, P99: 41.2, Max: 60},
 			Requests:  client.RequestCounts{Success: 900, Conflict: 3, Retries: 3},
 			Anomalies: []string{}, Notes: []string{},
+			// Run under faults: its throughput second by second, with a
+			// gap where PostgreSQL crashed.
+			StartedAt:         runStart,
+			BookingsPerSecond: sampleBookingsPerSecond,
+			Faults: []nemesis.Event{
+				{Fault: nemesis.CrashPostgres, Start: runStart.Add(1200 * time.Millisecond), Heal: runStart.Add(2600 * time.Millisecond)},
+				{Fault: nemesis.TerminateBackends, Target: "4 sessions", Start: runStart.Add(3 * time.Second), Heal: runStart.Add(3 * time.Second)},
+			},
 		},
 		{
 			Strategy: evilName, Verdict: checker.Inconclusive, // did not sell out
@@ -103,8 +119,8 @@ func TestWriteHTML(t *testing.T) {
 			t.Errorf("latency chart has %d %s bars, want one per strategy (%d)", got, p, n)
 		}
 	}
-	if !strings.Contains(page, `data-bars="`+strconv.Itoa(3*n)+`"`) {
-		t.Errorf("body does not announce %d bars", 3*n)
+	if !strings.Contains(page, `data-bars="`+strconv.Itoa(3*n+timelineColumns)+`"`) {
+		t.Errorf("body does not announce %d bars", 3*n+timelineColumns)
 	}
 	// The longest bar spans the plot; the others are scaled against it.
 	widths := regexp.MustCompile(`class="bar throughput [^"]*" x="[^"]*" y="[^"]*" width="([^"]*)"`).FindAllStringSubmatch(throughput, -1)
@@ -158,6 +174,53 @@ func TestWriteHTML(t *testing.T) {
 	for _, want := range []string{"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;", "&lt;b&gt;7&lt;/b&gt; clients gave up &amp; &#34;left&#34;"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks the escaped %q", want)
+		}
+	}
+}
+
+// A run under faults gets a throughput-over-time chart: a column per
+// second, in proportion, and each fault's window shaded where it happened
+// and explained under the chart. Runs without a timeline get none.
+func TestWriteHTMLTimeline(t *testing.T) {
+	t.Parallel()
+	page := renderHTML(t, sampleComparison())
+	if got := strings.Count(page, `class="chart timeline"`); got != 1 {
+		t.Fatalf("%d timeline charts, want 1 (only atomic ran under faults)", got)
+	}
+	timeline := svgByID(t, page, "timeline-2")
+	columns := regexp.MustCompile(`class="bar column v-consistent" x="([^"]*)" y="[^"]*" width="[^"]*" height="([^"]*)"`).FindAllStringSubmatch(timeline, -1)
+	if len(columns) != timelineColumns {
+		t.Fatalf("%d columns, want %d", len(columns), timelineColumns)
+	}
+	h0, _ := strconv.ParseFloat(columns[0][2], 64)
+	h1, _ := strconv.ParseFloat(columns[1][2], 64)
+	if !(h0 > 0) || math.Abs(h1/h0-10.0/40) > 0.02 {
+		t.Errorf("column heights %v and %v are not in proportion 10:40", h0, h1)
+	}
+	shades := regexp.MustCompile(`<rect class="fault" x="([^"]*)" y="[^"]*" width="([^"]*)"`).FindAllStringSubmatch(timeline, -1)
+	if len(shades) != 2 {
+		t.Fatalf("%d fault shades, want 2", len(shades))
+	}
+	crashX, _ := strconv.ParseFloat(shades[0][1], 64)
+	crashW, _ := strconv.ParseFloat(shades[0][2], 64)
+	secondX, _ := strconv.ParseFloat(columns[1][1], 64) // the column of second 3 (second 2 had none)
+	termX, _ := strconv.ParseFloat(shades[1][1], 64)
+	termW, _ := strconv.ParseFloat(shades[1][2], 64)
+	// The crash lasted 1.4 s from 1.2 s: it ends inside second 3, whose
+	// column starts at 2 s.
+	if !(crashX < secondX && crashX+crashW > secondX) {
+		t.Errorf("crash shade [%v, %v] does not cover the start of second 3 at %v", crashX, crashX+crashW, secondX)
+	}
+	if !(termW > 0) || termX <= crashX+crashW {
+		t.Errorf("an instant fault must still show, after the crash: x %v width %v", termX, termW)
+	}
+	for _, want := range []string{
+		"crash-postgres at 1.2s, healed after 1.40s",
+		"terminate-backends (4 sessions) at 3.0s, healed after 0.00s",
+		"Throughput over time, faults shaded",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
 		}
 	}
 }
@@ -233,7 +296,7 @@ func TestHTMLRendersInChromium(t *testing.T) {
 	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := 3 * len(c.Rows) // every value is positive: every bar has a width
+	want := 3*len(c.Rows) + timelineColumns // every value is positive: every bar has a width
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -3,7 +3,6 @@ package report
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/evento-lab/evento/lab/nemesis"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
+	"github.com/evento-lab/evento/lab/nemesis"
 )
 
 // Meta describes the run a report is about.
@@ -60,8 +60,11 @@ type Report struct {
 	Faults []nemesis.Event `json:"faults,omitempty"`
 	// FaultWindows is what the clients met in each fault's window.
 	FaultWindows []FaultWindow `json:"fault_windows,omitempty"`
-	Anomalies    []string      `json:"anomalies"`
-	Notes        []string      `json:"notes"`
+	// BookingsPerSecond is the acknowledged bookings of each second of
+	// the run; kept when the run kept its history (faults, --history).
+	BookingsPerSecond []int    `json:"bookings_per_second,omitempty"`
+	Anomalies         []string `json:"anomalies"`
+	Notes             []string `json:"notes"`
 }
 
 // HotelReport is one hotel's line of the report (or the totals line).
@@ -223,11 +226,13 @@ func (r Report) WriteText(w io.Writer) error {
 	return err
 }
 
-// SetFaults records the faults a run met, and what the clients met in each
-// one's window (from attempts: the run's history).
+// SetFaults records the faults a run met, what the clients met in each
+// one's window and the run's throughput second by second (from attempts:
+// the run's history).
 func (r *Report) SetFaults(faults []nemesis.Event, attempts []client.Attempt) {
 	r.Faults = faults
 	r.FaultWindows = faultWindows(r.StartedAt, faults, attempts)
+	r.BookingsPerSecond = bookingsPerSecond(r.StartedAt, attempts)
 }
 
 // writeFaults lists the nemesis's faults, relative to the run's start.
