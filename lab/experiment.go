@@ -141,7 +141,10 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 		return report.Report{}, err
 	}
 	before, scrapeErr := cluster.ScrapeServerStats(ctx, l.cluster.URLs)
-	result, faults := l.runClientsUnderFaults(ctx, runner, clients.Seed)
+	result, faults, err := l.runClientsUnderFaults(ctx, runner, clients.Seed)
+	if err != nil {
+		return report.Report{}, err
+	}
 	if clients.HoldShare > 0 && ctx.Err() == nil {
 		// Abandoned holds must expire and be swept before the verdict can
 		// say nothing leaked; the servers are still up to sweep them.
@@ -193,19 +196,28 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 // runClientsUnderFaults runs the clients while the nemesis, when there are
 // faults to inject, breaks and heals the cluster; the nemesis stops with
 // the clients and has healed its last fault when this returns.
-func (l *Lab) runClientsUnderFaults(ctx context.Context, runner *client.Runner, seed uint64) (client.Result, []nemesis.Event) {
+func (l *Lab) runClientsUnderFaults(ctx context.Context, runner *client.Runner, seed uint64) (client.Result, []nemesis.Event, error) {
 	if len(l.cfg.Faults) == 0 {
-		return runClients(ctx, runner, l.cfg.Timeout, l.cfg.Progress.Clients), nil
+		return runClients(ctx, runner, l.cfg.Timeout, l.cfg.Progress.Clients), nil, nil
 	}
-	faultCtx, stopFaults := context.WithCancel(ctx)
-	events := make(chan []nemesis.Event, 1)
 	// A paused PostgreSQL stays frozen past the clients' patience: their
 	// requests time out, and must be resolved with their keys.
 	pauseFor := max(l.cfg.Clients.RequestTimeout+500*time.Millisecond, time.Second)
-	go func() {
-		events <- nemesis.New(l.cluster, l.cfg.Faults, l.cfg.FaultEvery, pauseFor, seed).Run(faultCtx)
-	}()
-	result := runClients(ctx, runner, l.cfg.Timeout, l.cfg.Progress.Clients)
+	n, err := nemesis.New(l.cluster, l.cfg.Faults, l.cfg.FaultEvery, pauseFor, seed)
+	if err != nil {
+		return client.Result{}, nil, err
+	}
+	result, faults := runClientsWithNemesis(ctx, runner, n, l.cfg.Timeout, l.cfg.Progress.Clients)
+	return result, faults, nil
+}
+
+// runClientsWithNemesis runs the clients while n breaks and heals; n stops
+// with the clients and has healed its last fault when this returns.
+func runClientsWithNemesis(ctx context.Context, runner *client.Runner, n *nemesis.Nemesis, timeout time.Duration, show func(*client.Runner) func()) (client.Result, []nemesis.Event) {
+	faultCtx, stopFaults := context.WithCancel(ctx)
+	events := make(chan []nemesis.Event, 1)
+	go func() { events <- n.Run(faultCtx) }()
+	result := runClients(ctx, runner, timeout, show)
 	stopFaults()
 	return result, <-events
 }

@@ -3,12 +3,16 @@ package lab
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
 	"github.com/evento-lab/evento/lab/cluster"
+	"github.com/evento-lab/evento/lab/nemesis"
 	"github.com/evento-lab/evento/lab/report"
 )
 
@@ -22,6 +26,12 @@ type LoadConfig struct {
 	Clients     client.Config // the servers, targets are filled in
 	Timeout     time.Duration // stops the clients
 	Progress    func(r *client.Runner) (stop func())
+	// Faults the nemesis injects from outside the servers: only
+	// nemesis.LoseReplies, through a proxy in front of each server.
+	Faults     []string
+	FaultEvery time.Duration
+	// History, when set, receives the run's history as JSON lines.
+	History io.Writer
 }
 
 // Load runs the clients against an event on running servers and judges
@@ -39,9 +49,9 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 	}
 	observe := checker.ThroughAPI(api, cfg.EventID)
 	verifiedBy := "api"
+	var pool *pgxpool.Pool
 	if cfg.DatabaseURL != "" {
-		pool, err := db.OpenPool(ctx, cfg.DatabaseURL, 2)
-		if err != nil {
+		if pool, err = db.OpenPool(ctx, cfg.DatabaseURL, 2); err != nil {
 			return report.Report{}, err
 		}
 		defer pool.Close()
@@ -57,11 +67,30 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 
 	clients := cfg.Clients
 	clients.Servers, clients.Targets = cfg.Servers, targets
+	clients.History = clients.History || cfg.History != nil || len(cfg.Faults) > 0
+	var n *nemesis.Nemesis
+	if len(cfg.Faults) > 0 {
+		proxies, err := startReplyLosers(cfg.Servers)
+		if err != nil {
+			return report.Report{}, err
+		}
+		defer proxies.Close()
+		clients.Servers = proxies.URLs()
+		if n, err = nemesis.New(proxies, cfg.Faults, cfg.FaultEvery, 0, clients.Seed); err != nil {
+			return report.Report{}, err
+		}
+	}
 	runner, err := client.NewRunner(clients)
 	if err != nil {
 		return report.Report{}, err
 	}
-	result := runClients(ctx, runner, cfg.Timeout, cfg.Progress)
+	var result client.Result
+	var faults []nemesis.Event
+	if n != nil {
+		result, faults = runClientsWithNemesis(ctx, runner, n, cfg.Timeout, cfg.Progress)
+	} else {
+		result = runClients(ctx, runner, cfg.Timeout, cfg.Progress)
+	}
 	if clients.AbandonShare > 0 && clients.HoldShare > 0 && ctx.Err() == nil {
 		// Give abandoned holds time to expire and the servers' sweepers
 		// (every second by default) time to free them.
@@ -78,6 +107,12 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 		return report.Report{}, err
 	}
 	bookedBefore := checker.Since(after, before)
+	if pool != nil {
+		// Every keyed answer is held against what its key stored.
+		if err := addKeyedReservations(verifyCtx, pool, result, after); err != nil {
+			return report.Report{}, err
+		}
+	}
 	checked, err := checker.Check(result, after)
 	if err != nil {
 		return report.Report{}, err
@@ -91,6 +126,12 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 		r.Notes = append(r.Notes, fmt.Sprintf(
 			"the event already had %d rooms booked before this load; the ledger is compared with the rooms booked since", bookedBefore))
 	}
+	r.SetFaults(faults, result.History)
 	r.Notes = append(r.Notes, errorNote(r, !clients.Idempotency)...)
+	if cfg.History != nil {
+		if err := writeHistory(cfg.History, clients.Strategy, clients.Seed, result, faults); err != nil {
+			return report.Report{}, err
+		}
+	}
 	return r, nil
 }

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/cluster"
+	"github.com/evento-lab/evento/lab/nemesis"
 )
 
 // evento load drives servers that were started on their own, verifying
@@ -66,3 +70,92 @@ func TestLoadAgainstRunningServers(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// evento load loses the servers' answers through a proxy of its own, in
+// front of servers it did not start: every lost booking is resent with
+// its key and resolves to its one reservation, so the run stays
+// consistent and database-exact, with nothing left unknown. (Without
+// keys, --no-idempotency, the same run ends with hundreds unknown.)
+func TestLoadLosesRepliesAndStaysExact(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+	seeded := runEvento(t, bundle.env, "seed", "--hotels", "1", "--rooms", "600", "--json")
+	if seeded.exit != 0 {
+		t.Fatalf("seed: exit %d: %s", seeded.exit, seeded.stderr)
+	}
+	var event struct {
+		EventID int64 `json:"event_id"`
+	}
+	if err := json.Unmarshal([]byte(seeded.stdout), &event); err != nil {
+		t.Fatalf("seed --json printed %q (%v)", seeded.stdout, err)
+	}
+	servers, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.StopServers(servers) })
+	history := filepath.Join(t.TempDir(), "history.jsonl")
+
+	r := runEvento(t, bundle.env, "load", "--target", servers[0].URL+","+servers[1].URL, "--event", itoa(event.EventID),
+		"--clients", "30", "--strategy", "atomic", "--max-rooms", "1", "--think", "30ms-90ms",
+		"--faults", "all", "--fault-every", "500ms", "--retry-budget", "90s", "--history", history,
+		"--json", "--expect", "consistent")
+	if r.exit != 0 {
+		t.Fatalf("load: exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
+	}
+	report := decodeReport(t, r)
+	if report.VerifiedBy != "database" || !report.Totals.SoldOut || report.Unknown.Requests != 0 || report.ClientsGaveUp != 0 {
+		t.Fatalf("verified by %s, sold out %v, unknown %+v, gave up %d", report.VerifiedBy, report.Totals.SoldOut, report.Unknown, report.ClientsGaveUp)
+	}
+	lost := 0
+	for _, f := range report.Faults {
+		if f.Fault != nemesis.LoseReplies || f.Error != "" {
+			t.Fatalf("fault %+v", f)
+		}
+		n, _ := strconv.Atoi(strings.TrimSuffix(f.Target, " replies"))
+		lost += n
+	}
+	if lost == 0 || report.Replayed == 0 {
+		t.Fatalf("%d faults lost %d replies and %d answers were replayed: the run proved nothing", len(report.Faults), lost, report.Replayed)
+	}
+	assertReportMatchesDatabase(t, bundle.url, report)
+	attempts, faults := countHistory(t, history)
+	if faults != len(report.Faults) || attempts == 0 {
+		t.Fatalf("history has %d attempts and %d faults, the report %d faults", attempts, faults, len(report.Faults))
+	}
+}
+
+// A fault evento load cannot inject is refused in one line that names the
+// flag and says what load can do.
+func TestLoadRefusesFaultsItCannotInject(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{nemesis.KillServer, nemesis.CrashPostgres, nemesis.TerminateBackends} {
+		r := runEvento(t, []string{"DATABASE_URL="}, "load", "--target", "http://127.0.0.1:1", "--event", "1", "--faults", kind)
+		if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 ||
+			!strings.Contains(r.stderr, "--faults "+kind) || !strings.Contains(r.stderr, "load can inject: lose-replies") {
+			t.Errorf("--faults %s: exit %d, stderr %q", kind, r.exit, r.stderr)
+		}
+	}
+}
+
+// countHistory counts a --history file's attempt and fault lines.
+func countHistory(t *testing.T, path string) (attempts, faults int) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var l struct{ Type string }
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("history line %q: %v", line, err)
+		}
+		switch l.Type {
+		case "attempt":
+			attempts++
+		case "fault":
+			faults++
+		}
+	}
+	return attempts, faults
+}

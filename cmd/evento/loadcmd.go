@@ -10,6 +10,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/lab"
+	"github.com/evento-lab/evento/lab/nemesis"
 )
 
 type loadConfig struct {
@@ -17,12 +18,14 @@ type loadConfig struct {
 	targets     string
 	event       int64
 	databaseURL string
+	faults      faultFlags
 }
 
 func newLoadCommand() *ffcli.Command {
 	var cfg loadConfig
 	fs := flag.NewFlagSet("evento load", flag.ContinueOnError)
 	cfg.load.register(fs)
+	cfg.faults.register(fs, []string{nemesis.LoseReplies})
 	fs.StringVar(&cfg.targets, "target", "", "comma-separated base URLs of running servers (required)")
 	fs.Int64Var(&cfg.event, "event", 0, "event to book (required; see evento seed)")
 	fs.StringVar(&cfg.databaseURL, "database-url", os.Getenv("DATABASE_URL"),
@@ -45,16 +48,49 @@ func runLoad(ctx context.Context, cfg loadConfig) error {
 	if cfg.targets == "" || cfg.event < 1 {
 		return usagef("--target and --event are required")
 	}
+	faults, err := loadFaults(&cfg.faults)
+	if err != nil {
+		return err
+	}
 	servers := strings.Split(cfg.targets, ",")
 	for i, s := range servers {
 		servers[i] = strings.TrimRight(strings.TrimSpace(s), "/")
 	}
+	history, closeHistory, err := cfg.faults.openHistory()
+	if err != nil {
+		return err
+	}
+	defer closeHistory()
 	report, err := lab.Load(ctx, lab.LoadConfig{
 		Servers: servers, EventID: cfg.event, DatabaseURL: cfg.databaseURL,
 		Clients: cfg.load.clientConfig(think), Timeout: cfg.load.timeout, Progress: cfg.load.progressDisplay(),
+		Faults: faults, FaultEvery: cfg.faults.every, History: history,
 	})
 	if err != nil {
 		return err
 	}
 	return cfg.load.finish(ctx, report, os.Stdout)
+}
+
+// loadFaults are the faults evento load can inject from outside servers it
+// did not start: it loses their answers through a proxy, and nothing else.
+// "all" is every one of those.
+func loadFaults(f *faultFlags) ([]string, error) {
+	if f.faults == "all" {
+		f.faults = nemesis.LoseReplies
+	}
+	faults, err := f.parse()
+	if err != nil {
+		return nil, err
+	}
+	for _, kind := range faults {
+		switch {
+		case kind == nemesis.LoseReplies:
+		case kind == nemesis.KillServer:
+			return nil, usagef("--faults %s: evento load did not start the servers, so it cannot kill one (evento run --faults %s can); load can inject: %s", kind, kind, nemesis.LoseReplies)
+		default:
+			return nil, usagef("--faults %s: evento load cannot reach the database's server or sessions (evento run --faults %s can); load can inject: %s", kind, kind, nemesis.LoseReplies)
+		}
+	}
+	return faults, nil
 }

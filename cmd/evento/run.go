@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3"
@@ -23,9 +22,7 @@ type runConfig struct {
 	hotels     int
 	events     int
 	raceWindow time.Duration
-	faults     string
-	faultEvery time.Duration
-	history    string
+	faults     faultFlags
 }
 
 // registerRunFlags serves both the root command and `evento run`, which
@@ -39,9 +36,7 @@ func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	fs.IntVar(&cfg.hotels, "hotels", 3, "hotels per event")
 	fs.IntVar(&cfg.events, "events", 1, "events to seed")
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: servers delay every booking write by this long, so races show on every run")
-	fs.StringVar(&cfg.faults, "faults", "", "faults to inject while the clients run, comma-separated: all, "+strings.Join(nemesis.Kinds, ", "))
-	fs.DurationVar(&cfg.faultEvery, "fault-every", 3*time.Second, "quiet time before each fault")
-	fs.StringVar(&cfg.history, "history", "", "write every request attempt and every fault to this file, as JSON lines")
+	cfg.faults.register(fs, nemesis.Kinds)
 }
 
 const runUsage = "evento [run] [--clients 200] [--strategy naive] [--rooms 200] [--servers 2] [flags]"
@@ -88,18 +83,15 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 	if cfg.servers < 1 || cfg.pool < 1 || cfg.rooms < 0 || cfg.rooms > maxRooms || cfg.hotels < 1 || cfg.events < 1 {
 		return lab.Config{}, usagef("--servers, --pool, --hotels and --events must be at least 1, --rooms between 0 and %d", maxRooms)
 	}
-	faults, err := nemesis.Parse(cfg.faults)
+	faults, err := cfg.faults.parse()
 	if err != nil {
-		return lab.Config{}, usagef("--faults: %v", err)
-	}
-	if cfg.faultEvery <= 0 {
-		return lab.Config{}, usagef("--fault-every must be positive, got %s", cfg.faultEvery)
+		return lab.Config{}, err
 	}
 	return lab.Config{
 		Database: cfg.db.resolve, Servers: cfg.servers, Pool: cfg.pool, RaceWindow: cfg.raceWindow,
 		Events: cfg.events, Hotels: cfg.hotels, Rooms: cfg.rooms,
 		Clients: cfg.load.clientConfig(think), Timeout: cfg.load.timeout,
-		Faults: faults, FaultEvery: cfg.faultEvery,
+		Faults: faults, FaultEvery: cfg.faults.every,
 		Progress: lab.Progress{Clients: cfg.load.progressDisplay()},
 		Log:      os.Stderr,
 	}, nil
@@ -108,13 +100,10 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 // openHistory opens --history's file, when given, for the lab to write the
 // runs' histories to; the returned function closes it.
 func (cfg *runConfig) openHistory(labCfg *lab.Config) (func() error, error) {
-	if cfg.history == "" {
-		return func() error { return nil }, nil
-	}
-	f, err := os.Create(cfg.history)
+	w, closeHistory, err := cfg.faults.openHistory()
 	if err != nil {
-		return nil, usagef("--history: %v", err)
+		return nil, err
 	}
-	labCfg.History, labCfg.Clients.History = f, true
-	return f.Close, nil
+	labCfg.History, labCfg.Clients.History = w, w != nil
+	return closeHistory, nil
 }

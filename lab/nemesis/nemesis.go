@@ -66,16 +66,53 @@ func Parse(list string) ([]string, error) {
 	return faults, nil
 }
 
-// Target is what the nemesis breaks and heals: lab/cluster's Cluster.
-type Target interface {
+// Target is what the nemesis breaks and heals. lab/cluster's Cluster does
+// every kind; a target need only do the kinds it is given, each through
+// the interface below that names it (New refuses any other): evento load,
+// in front of servers it did not start, can only lose replies.
+type Target any
+
+// ServerKiller kills a server process and starts a new one in its place
+// (KillServer).
+type ServerKiller interface {
 	Servers() int
 	KillServer(i int)
 	RestartServer(ctx context.Context, i int) error
+}
+
+// BackendTerminator ends the servers' database sessions
+// (TerminateBackends).
+type BackendTerminator interface {
 	TerminateBackends(ctx context.Context) (int, error)
+}
+
+// DatabaseBreaker restarts, crashes and pauses PostgreSQL (RestartPostgres,
+// CrashPostgres, PausePostgres).
+type DatabaseBreaker interface {
 	RestartDatabase(ctx context.Context, crash bool) error
 	PauseDatabase() error
 	ResumeDatabase() error
+}
+
+// ReplyLoser loses replies for a while (LoseReplies) and says how many.
+type ReplyLoser interface {
 	LoseReplies(ctx context.Context, window time.Duration) (int, error)
+}
+
+// Supports reports whether target can inject the fault kind.
+func Supports(target Target, kind string) bool {
+	var ok bool
+	switch kind {
+	case KillServer:
+		_, ok = target.(ServerKiller)
+	case TerminateBackends:
+		_, ok = target.(BackendTerminator)
+	case RestartPostgres, CrashPostgres, PausePostgres:
+		_, ok = target.(DatabaseBreaker)
+	case LoseReplies:
+		_, ok = target.(ReplyLoser)
+	}
+	return ok
 }
 
 // Event is one fault in the run's history: what, on what, from Start until
@@ -99,9 +136,15 @@ type Nemesis struct {
 
 // New prepares a nemesis that injects one of faults every `every` (the
 // quiet window before each), choosing with a generator seeded by seed; a
-// paused PostgreSQL stays frozen for pauseFor.
-func New(target Target, faults []string, every, pauseFor time.Duration, seed uint64) *Nemesis {
-	return &Nemesis{target: target, faults: faults, every: every, pauseFor: pauseFor, rng: rand.New(rand.NewPCG(seed, 0x4e454d45))}
+// paused PostgreSQL stays frozen for pauseFor. It refuses a fault the
+// target cannot inject.
+func New(target Target, faults []string, every, pauseFor time.Duration, seed uint64) (*Nemesis, error) {
+	for _, kind := range faults {
+		if !Supports(target, kind) {
+			return nil, fmt.Errorf("fault %s: this target cannot inject it", kind)
+		}
+	}
+	return &Nemesis{target: target, faults: faults, every: every, pauseFor: pauseFor, rng: rand.New(rand.NewPCG(seed, 0x4e454d45))}, nil
 }
 
 // loseRepliesFor is how long replies to COMMIT are lost.
@@ -142,27 +185,30 @@ func (n *Nemesis) inject(fault string) Event {
 	defer cancel()
 	e := Event{Fault: fault, Start: time.Now()}
 	var err error
+	// New made sure the target has each kind's interface.
 	switch fault {
 	case KillServer:
-		i := n.rng.IntN(n.target.Servers())
+		t := n.target.(ServerKiller)
+		i := n.rng.IntN(t.Servers())
 		e.Target = fmt.Sprintf("server %d", i+1)
-		n.target.KillServer(i)
+		t.KillServer(i)
 		time.Sleep(killPause)
-		err = n.target.RestartServer(heal, i)
+		err = t.RestartServer(heal, i)
 	case TerminateBackends:
 		var ended int
-		ended, err = n.target.TerminateBackends(heal)
+		ended, err = n.target.(BackendTerminator).TerminateBackends(heal)
 		e.Target = fmt.Sprintf("%d sessions", ended)
 	case RestartPostgres, CrashPostgres:
-		err = n.target.RestartDatabase(heal, fault == CrashPostgres)
+		err = n.target.(DatabaseBreaker).RestartDatabase(heal, fault == CrashPostgres)
 	case LoseReplies:
 		var lost int
-		lost, err = n.target.LoseReplies(heal, loseRepliesFor)
+		lost, err = n.target.(ReplyLoser).LoseReplies(heal, loseRepliesFor)
 		e.Target = fmt.Sprintf("%d replies", lost)
 	case PausePostgres:
-		if err = n.target.PauseDatabase(); err == nil {
+		t := n.target.(DatabaseBreaker)
+		if err = t.PauseDatabase(); err == nil {
 			time.Sleep(n.pauseFor)
-			err = n.target.ResumeDatabase()
+			err = t.ResumeDatabase()
 		}
 	}
 	e.Heal = time.Now()

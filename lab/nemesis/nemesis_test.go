@@ -47,7 +47,11 @@ func TestEveryKindComesOnceARound(t *testing.T) {
 	target := &recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan []Event)
-	go func() { done <- New(target, Kinds, time.Millisecond, time.Millisecond, 7).Run(ctx) }()
+	n, err := New(target, Kinds, time.Millisecond, time.Millisecond, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- n.Run(ctx) }()
 	for {
 		time.Sleep(5 * time.Millisecond)
 		target.mu.Lock()
@@ -74,6 +78,27 @@ func TestEveryKindComesOnceARound(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(first, want) {
 		t.Fatalf("first round %v, want every kind once", first)
+	}
+}
+
+// replyLoser can only lose replies, as evento load's proxies: New takes
+// that kind and refuses every other.
+type replyLoser struct{}
+
+func (replyLoser) LoseReplies(context.Context, time.Duration) (int, error) { return 0, nil }
+
+func TestNewRefusesWhatTheTargetCannotDo(t *testing.T) {
+	t.Parallel()
+	if _, err := New(replyLoser{}, []string{LoseReplies}, time.Second, time.Second, 1); err != nil {
+		t.Fatalf("lose-replies refused: %v", err)
+	}
+	for _, kind := range Kinds {
+		if kind == LoseReplies {
+			continue
+		}
+		if _, err := New(replyLoser{}, []string{LoseReplies, kind}, time.Second, time.Second, 1); err == nil {
+			t.Errorf("%s accepted for a target that can only lose replies", kind)
+		}
 	}
 }
 

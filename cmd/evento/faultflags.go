@@ -1,0 +1,50 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/evento-lab/evento/lab/nemesis"
+)
+
+// faultFlags are the nemesis's flags and --history, shared by run, compare
+// and load.
+type faultFlags struct {
+	faults  string
+	every   time.Duration
+	history string
+}
+
+func (f *faultFlags) register(fs *flag.FlagSet, kinds []string) {
+	fs.StringVar(&f.faults, "faults", "", "faults to inject while the clients run, comma-separated: all, "+strings.Join(kinds, ", "))
+	fs.DurationVar(&f.every, "fault-every", 3*time.Second, "quiet time before each fault")
+	fs.StringVar(&f.history, "history", "", "write every request attempt and every fault to this file, as JSON lines")
+}
+
+// parse validates --faults and --fault-every.
+func (f *faultFlags) parse() ([]string, error) {
+	faults, err := nemesis.Parse(f.faults)
+	if err != nil {
+		return nil, usagef("--faults: %v", err)
+	}
+	if f.every <= 0 {
+		return nil, usagef("--fault-every must be positive, got %s", f.every)
+	}
+	return faults, nil
+}
+
+// openHistory creates --history's file, when given; nil without it. The
+// returned function closes it.
+func (f *faultFlags) openHistory() (io.Writer, func() error, error) {
+	if f.history == "" {
+		return nil, func() error { return nil }, nil
+	}
+	file, err := os.Create(f.history)
+	if err != nil {
+		return nil, nil, usagef("--history: %v", err)
+	}
+	return file, file.Close, nil
+}
