@@ -43,16 +43,30 @@ const (
 	HoldExpired   = "expired"
 )
 
-// HoldRequest asks to take rooms out of the pool for TTL.
+// ClientID is who makes a request: an API client of a server started with
+// --auth keys, or Anonymous, the one client that every request of a server
+// without authentication is.
+type ClientID int64
+
+// Anonymous is the client of every request a server does not authenticate.
+const Anonymous ClientID = 0
+
+// HoldRequest asks to take rooms out of the pool for TTL, for Client.
 type HoldRequest struct {
 	BookRequest
-	TTL time.Duration
+	TTL    time.Duration
+	Client ClientID
+	// MaxHeldRooms caps the rooms Client holds at once, over every hotel,
+	// this hold included; 0 is no cap.
+	MaxHeldRooms int32
 }
 
 // Hold is a hold as a client sees it. State is "expired" as soon as
 // ExpiresAt passes, even before a sweeper has marked it so.
 type Hold struct {
-	ID            int64
+	// Handle is the hold's name in the API (hold_id): 128 random bits,
+	// so nobody finds a hold they were not given.
+	Handle        string
 	EventID       int64
 	HotelID       int64
 	Name          string
@@ -62,15 +76,18 @@ type Hold struct {
 	ReservationID int64 // 0 until confirmed
 }
 
-// HoldRef names a hold under its hotel, as the API's paths do.
+// HoldRef names a hold under its hotel, as the API's paths do, on behalf
+// of Client: only the client that placed a hold finds it.
 type HoldRef struct {
-	EventID, HotelID, HoldID int64
+	EventID, HotelID int64
+	Handle           string
+	Client           ClientID
 }
 
 // Confirmation is a hold turned into a reservation.
 type Confirmation struct {
 	ReservationID int64
-	HoldID        int64
+	HoldHandle    string
 	EventID       int64
 	HotelID       int64
 	Rooms         int32

@@ -3,6 +3,7 @@ package evento
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Domain errors. Callers check them with errors.Is; the api package maps each
@@ -17,6 +18,15 @@ var (
 	ErrSoldOut = errors.New("sold out")
 	// ErrInsufficientRooms means some rooms are left, but fewer than asked.
 	ErrInsufficientRooms = errors.New("insufficient rooms")
+	// ErrRoomsHeld means the rooms asked for are not free now but are held:
+	// when holds expire or are released they come back, so the client
+	// should wait and ask again rather than stop (as sold out tells it to).
+	ErrRoomsHeld = errors.New("rooms held")
+	// ErrHoldLimit means the client already holds as many rooms as it may
+	// at once.
+	ErrHoldLimit = errors.New("hold limit reached")
+	// ErrUnauthenticated means the request carries no valid API key.
+	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrConflict means a concurrent writer won the race and nothing was
 	// written; retrying may succeed.
 	ErrConflict = errors.New("conflict with a concurrent reservation")
@@ -59,28 +69,57 @@ func HotelNotFound(eventID, hotelID int64) error {
 }
 
 // ShortfallError reports a request refused for lack of rooms. It matches
-// ErrSoldOut when nothing is left and ErrInsufficientRooms otherwise, and
-// carries the availability the decision was based on.
+// ErrRoomsHeld when the request would fit in the free rooms plus those in
+// live holds, else ErrSoldOut when nothing is left and
+// ErrInsufficientRooms otherwise, and carries the availability the
+// decision was based on.
 type ShortfallError struct {
 	Available int32
 	Requested int32
+	// Held is the rooms in live holds; HeldUntil when the soonest of them
+	// expires. Zero when nothing was held.
+	Held      int32
+	HeldUntil time.Time
 }
 
 func (e *ShortfallError) Error() string {
-	if e.Available <= 0 {
+	switch {
+	case e.roomsHeld():
+		return fmt.Sprintf("rooms held: %d requested, %d free and %d in holds that may be released or expire", e.Requested, max(e.Available, 0), e.Held)
+	case e.Available <= 0:
 		return fmt.Sprintf("sold out: %d rooms requested, none left", e.Requested)
 	}
 	return fmt.Sprintf("insufficient rooms: %d requested, %d left", e.Requested, e.Available)
 }
 
-// Is lets errors.Is(err, ErrSoldOut) and errors.Is(err, ErrInsufficientRooms)
-// work on a *ShortfallError.
+func (e *ShortfallError) roomsHeld() bool {
+	return e.Held > 0 && e.Requested <= max(e.Available, 0)+e.Held
+}
+
+// Is lets errors.Is(err, ErrRoomsHeld), errors.Is(err, ErrSoldOut) and
+// errors.Is(err, ErrInsufficientRooms) work on a *ShortfallError.
 func (e *ShortfallError) Is(target error) bool {
-	if e.Available <= 0 {
+	switch {
+	case e.roomsHeld():
+		return target == ErrRoomsHeld
+	case e.Available <= 0:
 		return target == ErrSoldOut
 	}
 	return target == ErrInsufficientRooms
 }
+
+// HoldLimitError refuses a hold that would take the client over its cap on
+// rooms held at once. It matches ErrHoldLimit.
+type HoldLimitError struct {
+	Held, Requested, Limit int32
+}
+
+func (e *HoldLimitError) Error() string {
+	return fmt.Sprintf("hold limit: this client holds %d rooms, may hold %d at once, and asked for %d more", e.Held, e.Limit, e.Requested)
+}
+
+// Is lets errors.Is(err, ErrHoldLimit) work on a *HoldLimitError.
+func (e *HoldLimitError) Is(target error) bool { return target == ErrHoldLimit }
 
 // CheckFits returns a *ShortfallError when rooms do not fit in available.
 func CheckFits(available, rooms int32) error {

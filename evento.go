@@ -24,4 +24,7 @@ type Service interface {
 	// Event lists an event's hotels; an unknown event is ErrNotFound.
 	Event(ctx context.Context, eventID int64) ([]HotelAvailability, error)
 	Ping(ctx context.Context) error
+	// Authenticate finds the live API client whose key hashes to keyHash
+	// (HashAPIKey); ErrUnauthenticated when there is none.
+	Authenticate(ctx context.Context, keyHash []byte) (APIClient, error)
 }

@@ -23,7 +23,7 @@ func Done[T any](v T) Outcome[T] { return Outcome[T]{Value: v} }
 func Refused[T any](refusal error) Outcome[T] { return Outcome[T]{Refusal: refusal} }
 
 // refusals are the errors that are final answers rather than failures.
-var refusals = []error{ErrNotFound, ErrSoldOut, ErrInsufficientRooms, ErrHoldExpired, ErrHoldReleased, ErrHoldConfirmed}
+var refusals = []error{ErrNotFound, ErrSoldOut, ErrInsufficientRooms, ErrRoomsHeld, ErrHoldExpired, ErrHoldReleased, ErrHoldConfirmed}
 
 // IsRefusal reports whether err is a final refusal: the request was
 // understood and answered "no", and repeating it changes nothing. Every

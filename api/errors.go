@@ -3,7 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/evento-lab/evento"
 )
@@ -28,14 +31,19 @@ const (
 	CodeIdempotencyKeyReused = "idempotency_key_reused"
 	CodeRequestInProgress    = "request_in_progress"
 	CodeOutcomeUnknown       = "outcome_unknown"
+	CodeRoomsHeld            = "rooms_held"
+	CodeHoldLimit            = "hold_limit"
+	CodeUnauthenticated      = "unauthenticated"
 )
 
 // Error is an error with a status and code meant for the client. Its message
 // is safe to show; internal details stay in the server's log.
 type Error struct {
-	Status  int
-	Code    string
-	Message string
+	Status int
+	Code   string
+	// RetryAfter, when positive, is sent as Retry-After (seconds).
+	RetryAfter int
+	Message    string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -64,13 +72,23 @@ func toAPIError(err error) *Error {
 	var apiErr *Error
 	var shortfall *evento.ShortfallError
 	var notFound *evento.NotFoundError
+	var holdLimit *evento.HoldLimitError
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr
+	case errors.As(err, &shortfall) && errors.Is(err, evento.ErrRoomsHeld):
+		// Not sold out: a client told so would stop, and the rooms come
+		// back when the soonest hold expires, or sooner if released.
+		return &Error{Status: http.StatusConflict, Code: CodeRoomsHeld, Message: shortfall.Error(),
+			RetryAfter: secondsUntil(shortfall.HeldUntil)}
 	case errors.As(err, &shortfall) && errors.Is(err, evento.ErrSoldOut):
 		return &Error{Status: http.StatusConflict, Code: CodeSoldOut, Message: shortfall.Error()}
 	case errors.As(err, &shortfall):
 		return &Error{Status: http.StatusConflict, Code: CodeInsufficientRooms, Message: shortfall.Error()}
+	case errors.As(err, &holdLimit):
+		return &Error{Status: http.StatusTooManyRequests, Code: CodeHoldLimit, Message: holdLimit.Error()}
+	case errors.Is(err, evento.ErrUnauthenticated):
+		return errUnauthenticated
 	case errors.As(err, &notFound):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: notFound.Error()}
 	case errors.Is(err, evento.ErrUnknownMode):
@@ -116,8 +134,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", apiErr.Code, "err", err)
 	}
 	recordCode(w, apiErr.Code)
-	if apiErr.Status == http.StatusServiceUnavailable {
+	switch {
+	case apiErr.RetryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(apiErr.RetryAfter))
+	case apiErr.Status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
+	case apiErr.Status == http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="evento"`)
 	}
 	writeJSON(w, apiErr.Status, apiErr.body(), s.log)
+}
+
+// secondsUntil is a Retry-After for t: whole seconds, at least 1.
+func secondsUntil(t time.Time) int {
+	return max(int(math.Ceil(time.Until(t).Seconds())), 1)
 }

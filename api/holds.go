@@ -3,15 +3,19 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/evento-lab/evento"
 )
 
-const (
-	defaultHoldTTL = 300
-	maxHoldTTL     = 3600
-)
+// defaultHoldTTL is a hold's life when the request does not say.
+const defaultHoldTTL = 300
+
+// DefaultMaxHoldTTL is the longest hold a client may ask for unless the
+// server says otherwise: a hold is rooms nobody else can book, so one
+// client may not keep them for hours.
+const DefaultMaxHoldTTL = 15 * time.Minute
 
 type holdRequest struct {
 	Name       *string `json:"name"`
@@ -27,7 +31,7 @@ type canonicalHold struct {
 }
 
 type holdResponse struct {
-	HoldID        int64  `json:"hold_id"`
+	HoldID        string `json:"hold_id"`
 	EventID       int64  `json:"event_id"`
 	HotelID       int64  `json:"hotel_id"`
 	Name          string `json:"name"`
@@ -38,16 +42,16 @@ type holdResponse struct {
 }
 
 type confirmResponse struct {
-	ReservationID int64 `json:"reservation_id"`
-	HoldID        int64 `json:"hold_id"`
-	EventID       int64 `json:"event_id"`
-	HotelID       int64 `json:"hotel_id"`
-	Rooms         int32 `json:"rooms"`
+	ReservationID int64  `json:"reservation_id"`
+	HoldID        string `json:"hold_id"`
+	EventID       int64  `json:"event_id"`
+	HotelID       int64  `json:"hotel_id"`
+	Rooms         int32  `json:"rooms"`
 }
 
 func toHoldResponse(h evento.Hold) holdResponse {
 	resp := holdResponse{
-		HoldID: h.ID, EventID: h.EventID, HotelID: h.HotelID, Name: h.Name, Rooms: h.Rooms,
+		HoldID: h.Handle, EventID: h.EventID, HotelID: h.HotelID, Name: h.Name, Rooms: h.Rooms,
 		State: h.State, ExpiresAt: h.ExpiresAt.UTC().Format(time.RFC3339Nano),
 	}
 	if h.ReservationID != 0 {
@@ -76,13 +80,17 @@ func (s *Server) handlePlaceHold(w http.ResponseWriter, r *http.Request) {
 	if body.TTLSeconds != nil {
 		ttl = *body.TTLSeconds
 	}
-	if ttl < 1 || ttl > maxHoldTTL {
-		s.writeError(w, r, invalid(fmt.Sprintf("ttl_seconds must be an integer from 1 to %d", maxHoldTTL)))
+	maxTTL := int64(s.opts.MaxHoldTTL / time.Second)
+	if ttl < 1 || ttl > maxTTL {
+		s.writeError(w, r, invalid(fmt.Sprintf("ttl_seconds must be an integer from 1 to %d", maxTTL)))
 		return
 	}
+	who := callerOf(r)
 	req := evento.HoldRequest{
-		BookRequest: evento.BookRequest{EventID: eventID, HotelID: hotelID, Name: name, Rooms: rooms},
-		TTL:         time.Duration(ttl) * time.Second,
+		BookRequest:  evento.BookRequest{EventID: eventID, HotelID: hotelID, Name: name, Rooms: rooms},
+		TTL:          time.Duration(ttl) * time.Second,
+		Client:       who.client,
+		MaxHeldRooms: who.maxHeldRooms,
 	}
 	key, err := s.idempotencyKey(r, fmt.Sprintf("POST /%d/%d/holds", eventID, hotelID), canonicalHold{name, rooms, ttl})
 	if err != nil {
@@ -107,7 +115,7 @@ func (s *Server) handleConfirmHold(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	key, err := s.idempotencyKey(r, fmt.Sprintf("POST /%d/%d/holds/%d/confirm", ref.EventID, ref.HotelID, ref.HoldID), struct{}{})
+	key, err := s.idempotencyKey(r, fmt.Sprintf("POST /%d/%d/holds/%s/confirm", ref.EventID, ref.HotelID, ref.Handle), struct{}{})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -121,7 +129,7 @@ func (s *Server) handleConfirmHold(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusOK
 		}
 		return status, confirmResponse{
-			ReservationID: c.ReservationID, HoldID: c.HoldID,
+			ReservationID: c.ReservationID, HoldID: c.HoldHandle,
 			EventID: c.EventID, HotelID: c.HotelID, Rooms: c.Rooms,
 		}
 	})
@@ -163,9 +171,26 @@ func holdRef(r *http.Request) (evento.HoldRef, error) {
 	if err != nil {
 		return evento.HoldRef{}, err
 	}
-	holdID, err := pathID(r, "hold_id")
-	if err != nil {
-		return evento.HoldRef{}, err
+	handle := r.PathValue("hold_id")
+	if !plausibleHoldHandle(handle) {
+		// The same answer as for a hold that is not there, or not yours:
+		// the shape of a guess earns no hint.
+		return evento.HoldRef{}, &evento.NotFoundError{What: fmt.Sprintf("that hold of event %d hotel %d", eventID, hotelID)}
 	}
-	return evento.HoldRef{EventID: eventID, HotelID: hotelID, HoldID: holdID}, nil
+	return evento.HoldRef{EventID: eventID, HotelID: hotelID, Handle: handle, Client: callerOf(r).client}, nil
+}
+
+// plausibleHoldHandle rejects what no server ever handed out (db draws
+// "hold_" and 22 base64url characters) without asking the database.
+func plausibleHoldHandle(h string) bool {
+	rest, ok := strings.CutPrefix(h, "hold_")
+	if !ok || len(rest) != 22 {
+		return false
+	}
+	for _, c := range rest {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +24,9 @@ func (f *fixture) doWithKey(t *testing.T, method, path, body, key string) respon
 
 func TestHoldEndpoints(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, 10, api.Options{})
+	// Every hold here is the anonymous client's: no cap on what it holds
+	// (TestHoldCap has one).
+	f := newFixture(t, 10, api.Options{MaxHeldRooms: -1})
 	r := f.do(t, "POST", f.holdsPath(0), `{"name":"alice","rooms":3,"ttl_seconds":120}`)
 	if r.status != http.StatusCreated || r.body["state"] != "held" || r.body["rooms"] != 3.0 || r.body["name"] != "alice" {
 		t.Fatalf("place hold: %d %s", r.status, r.raw)
@@ -32,7 +35,7 @@ func TestHoldEndpoints(t *testing.T) {
 	if err != nil || time.Until(expires) < 110*time.Second || time.Until(expires) > 121*time.Second {
 		t.Fatalf("expires_at %v (%v): want about 120s from now", r.body["expires_at"], err)
 	}
-	holdPath := fmt.Sprintf("%s/%.0f", f.holdsPath(0), r.body["hold_id"])
+	holdPath := fmt.Sprintf("%s/%s", f.holdsPath(0), r.body["hold_id"])
 
 	avail := f.do(t, "GET", fmt.Sprintf("/%d/%d/available", f.eventID, f.hotels[0].HotelID), "")
 	if avail.body["locked"] != 3.0 || avail.body["available"] != 7.0 {
@@ -58,7 +61,7 @@ func TestHoldEndpoints(t *testing.T) {
 	}
 
 	r = f.do(t, "POST", f.holdsPath(0), `{"name":"bob","rooms":2}`)
-	bobPath := fmt.Sprintf("%s/%.0f", f.holdsPath(0), r.body["hold_id"])
+	bobPath := fmt.Sprintf("%s/%s", f.holdsPath(0), r.body["hold_id"])
 	if d := f.do(t, "DELETE", bobPath, ""); d.status != http.StatusNoContent || d.raw != "" {
 		t.Fatalf("release: %d %q", d.status, d.raw)
 	}
@@ -67,7 +70,7 @@ func TestHoldEndpoints(t *testing.T) {
 	}
 
 	r = f.do(t, "POST", f.holdsPath(0), `{"name":"carol","rooms":2,"ttl_seconds":1}`)
-	carolPath := fmt.Sprintf("%s/%.0f", f.holdsPath(0), r.body["hold_id"])
+	carolPath := fmt.Sprintf("%s/%s", f.holdsPath(0), r.body["hold_id"])
 	time.Sleep(1100 * time.Millisecond)
 	if got := f.do(t, "GET", carolPath, ""); got.body["state"] != "expired" {
 		t.Fatalf("hold after its ttl: %s", got.raw)
@@ -82,8 +85,13 @@ func TestHoldEndpoints(t *testing.T) {
 	r = f.do(t, "POST", f.holdsPath(1), `{"name":"dave","rooms":5}`)
 	r = f.do(t, "POST", f.holdsPath(1), `{"name":"dave","rooms":5}`)
 	r = f.do(t, "POST", f.holdsPath(1), `{"name":"erin","rooms":1}`)
-	if r.status != http.StatusConflict || errorCode(t, r) != "sold_out" {
+	// Held is not sold: the rooms come back when dave's holds expire, in
+	// at most their TTL, which Retry-After says.
+	if r.status != http.StatusConflict || errorCode(t, r) != "rooms_held" {
 		t.Fatalf("hold at a fully held hotel: %d %s", r.status, r.raw)
+	}
+	if after, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || after < 1 || after > 300 {
+		t.Fatalf("rooms_held with Retry-After %q, want the seconds until the soonest hold expires (at most 300)", r.header.Get("Retry-After"))
 	}
 }
 
@@ -91,17 +99,20 @@ func TestBadHoldRequestsChangeNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 10, api.Options{})
 	r := f.do(t, "POST", f.holdsPath(0), `{"name":"alice","rooms":1}`)
-	live := fmt.Sprintf("%s/%.0f", f.holdsPath(0), r.body["hold_id"])
-	foreign := fmt.Sprintf("%s/%.0f", f.holdsPath(1), r.body["hold_id"])
+	live := fmt.Sprintf("%s/%s", f.holdsPath(0), r.body["hold_id"])
+	foreign := fmt.Sprintf("%s/%s", f.holdsPath(1), r.body["hold_id"])
 	cases := []refusal{
 		{"ttl zero", "POST", f.holdsPath(0), `{"name":"a","rooms":1,"ttl_seconds":0}`, 400, "invalid_request"},
-		{"ttl too long", "POST", f.holdsPath(0), `{"name":"a","rooms":1,"ttl_seconds":3601}`, 400, "invalid_request"},
+		{"ttl past the server's maximum (15 min)", "POST", f.holdsPath(0), `{"name":"a","rooms":1,"ttl_seconds":901}`, 400, "invalid_request"},
 		{"ttl fractional", "POST", f.holdsPath(0), `{"name":"a","rooms":1,"ttl_seconds":1.5}`, 400, "invalid_request"},
 		{"rooms over max", "POST", f.holdsPath(0), `{"name":"a","rooms":6}`, 400, "invalid_request"},
 		{"unknown field", "POST", f.holdsPath(0), `{"name":"a","rooms":1,"pay":true}`, 400, "invalid_request"},
 		{"no name", "POST", f.holdsPath(0), `{"rooms":1}`, 400, "invalid_request"},
-		{"hold id not a number", "GET", f.holdsPath(0) + "/x", "", 400, "invalid_request"},
-		{"unknown hold", "GET", f.holdsPath(0) + "/999999", "", 404, "not_found"},
+		// Whatever the shape of a wrong handle, the answer is a missing
+		// hold's: a guess learns nothing.
+		{"hold id not a handle", "GET", f.holdsPath(0) + "/x", "", 404, "not_found"},
+		{"a row id, not a handle", "GET", f.holdsPath(0) + "/1", "", 404, "not_found"},
+		{"unknown handle", "GET", f.holdsPath(0) + "/hold_AAAAAAAAAAAAAAAAAAAAAA", "", 404, "not_found"},
 		{"hold of another hotel", "GET", foreign, "", 404, "not_found"},
 		{"confirm hold of another hotel", "POST", foreign + "/confirm", "", 404, "not_found"},
 		{"release hold of another hotel", "DELETE", foreign, "", 404, "not_found"},
@@ -141,7 +152,7 @@ func TestIdempotencyKeys(t *testing.T) {
 	if h.status != 201 || h2.raw != h.raw || h2.header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("hold replay: %s / %s", h.raw, h2.raw)
 	}
-	confirmPath := fmt.Sprintf("%s/%.0f/confirm", f.holdsPath(0), h.body["hold_id"])
+	confirmPath := fmt.Sprintf("%s/%s/confirm", f.holdsPath(0), h.body["hold_id"])
 	c1 := f.doWithKey(t, "POST", confirmPath, "", "confirm-1")
 	c2 := f.doWithKey(t, "POST", confirmPath, "", "confirm-1")
 	if c1.status != 201 || c2.status != 201 || c2.raw != c1.raw {

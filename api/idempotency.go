@@ -34,7 +34,10 @@ func (s *Server) idempotencyKey(r *http.Request, route string, request any) (*ev
 		return nil, err
 	}
 	sum := sha256.Sum256(append([]byte(route+"\n"), canonical...))
-	return &evento.IdempotencyKey{Key: key, Fingerprint: hex.EncodeToString(sum[:]), Keep: s.opts.KeepIdempotencyKeys}, nil
+	// Each client's keys are its own: two clients may both send order-18,
+	// and nobody can squat or replay a key of someone else's.
+	scoped := evento.ScopedKey(callerOf(r).client, key)
+	return &evento.IdempotencyKey{Key: scoped, Fingerprint: hex.EncodeToString(sum[:]), Keep: s.opts.KeepIdempotencyKeys}, nil
 }
 
 func validKey(key string) bool {

@@ -27,6 +27,13 @@ type Options struct {
 	// statistics).
 	Metrics *Metrics
 	Log     *slog.Logger
+	// Auth is AuthNone (the default) or AuthKeys.
+	Auth string
+	// MaxHeldRooms caps the rooms one client holds at once, unless its own
+	// record says otherwise (0: DefaultMaxHeldRooms; negative: no cap).
+	MaxHeldRooms int32
+	// MaxHoldTTL is the longest hold a client may ask for (default 15 min).
+	MaxHoldTTL time.Duration
 }
 
 // maxBodyBytes is far above any valid request (a 200-character name and a
@@ -42,6 +49,7 @@ type Server struct {
 	mux   *http.ServeMux
 	// handler is mux behind the metrics and the JSON 404/405 answers.
 	handler http.Handler
+	keys    keyCache
 }
 
 // NewServer returns the HTTP handler for Evento's API.
@@ -60,6 +68,15 @@ func NewServer(svc evento.Service, opts Options) *Server {
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
+	}
+	if opts.Auth == "" {
+		opts.Auth = AuthNone
+	}
+	if opts.MaxHeldRooms == 0 {
+		opts.MaxHeldRooms = DefaultMaxHeldRooms
+	}
+	if opts.MaxHoldTTL <= 0 {
+		opts.MaxHoldTTL = DefaultMaxHoldTTL
 	}
 	s := &Server{svc: svc, modes: svc.Strategies(), opts: opts, log: opts.Log, mux: http.NewServeMux()}
 	s.handler = opts.Metrics.instrument(http.HandlerFunc(s.route), s.modes)
@@ -83,7 +100,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // route answers unknown paths and methods with the same JSON error body as
 // every other failure, instead of the mux's plain-text defaults.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	if h, pattern := s.mux.Handler(r); pattern == "" {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "GET /healthz" && pattern != "GET /metrics" {
+		// Before anything else, so a stranger learns nothing, not even
+		// which paths exist.
+		who, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		// In place, not a copy: the metrics read the route the mux sets on
+		// this very request.
+		*r = *r.WithContext(context.WithValue(r.Context(), callerKey{}, who))
+	}
+	if pattern == "" {
 		probe := &headerRecorder{header: http.Header{}}
 		h.ServeHTTP(probe, r)
 		if probe.status == http.StatusMethodNotAllowed {

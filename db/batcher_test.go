@@ -157,7 +157,7 @@ func TestBatchedFreesOverdueHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	backdate(t, pool, h.ID)
+	backdate(t, pool, h.Handle)
 	booking, err := reserve(ctx, store, mustStrategy(t, "batched"), hotel.request("next", 5))
 	if err != nil || booking.Rooms != 5 {
 		t.Fatalf("batch after the hold expired: %+v %v", booking, err)

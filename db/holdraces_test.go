@@ -34,11 +34,11 @@ func TestConfirmAndReleaseHaveOneWinner(t *testing.T) {
 				t.Fatal(err)
 			}
 			confirm := func(ctx context.Context, tx dbsqlc.DBTX) error {
-				_, err := queries.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{HoldID: h.ID, EventID: hotel.EventID, HotelID: hotel.HotelID})
+				_, err := queries.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{Handle: h.Handle, EventID: hotel.EventID, HotelID: hotel.HotelID})
 				return err
 			}
 			release := func(ctx context.Context, tx dbsqlc.DBTX) error {
-				_, err := queries.ReleaseHold(ctx, tx, dbsqlc.ReleaseHoldParams{HoldID: h.ID, EventID: hotel.EventID, HotelID: hotel.HotelID})
+				_, err := queries.ReleaseHold(ctx, tx, dbsqlc.ReleaseHoldParams{Handle: h.Handle, EventID: hotel.EventID, HotelID: hotel.HotelID})
 				return err
 			}
 			first, second := confirm, release
@@ -59,7 +59,7 @@ func TestConfirmAndReleaseHaveOneWinner(t *testing.T) {
 			s2.commit()
 
 			_, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID)
-			got, err := store.Hold(testContext(t), evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID})
+			got, err := store.Hold(testContext(t), evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: h.Handle})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
 	}
 	confirmer := begin(t, pool)
 	confirmer.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) error {
-		_, err := queries.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{HoldID: h.ID, EventID: hotel.EventID, HotelID: hotel.HotelID})
+		_, err := queries.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{Handle: h.Handle, EventID: hotel.EventID, HotelID: hotel.HotelID})
 		return err
 	})
 	if o := confirmer.wait(); o.err != nil {
@@ -111,7 +111,7 @@ func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	backdate(t, pool, h2.ID)
+	backdate(t, pool, h2.Handle)
 	sweeper := begin(t, pool)
 	sweeper.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) error {
 		_, err := sweep(ctx, tx)
@@ -120,7 +120,7 @@ func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
 	if o := sweeper.wait(); o.err != nil {
 		t.Fatal(o.err)
 	}
-	ref2 := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h2.ID}
+	ref2 := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: h2.Handle}
 	if _, _, err := confirmHold(ctx, store, ref2); !errors.Is(err, evento.ErrHoldExpired) {
 		t.Fatalf("confirm a hold the sweeper is expiring: %v", err)
 	}
@@ -142,7 +142,7 @@ func TestSweepersNeverExpireAHoldTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		backdate(t, pool, h.ID)
+		backdate(t, pool, h.Handle)
 	}
 	s1, s2 := begin(t, pool), begin(t, pool)
 	var first, second int64
@@ -241,7 +241,7 @@ func TestMixedHoldsAndReservesNeverExceedCapacity(t *testing.T) {
 				if err != nil {
 					continue
 				}
-				ref := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID}
+				ref := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: h.Handle}
 				switch n := rng.IntN(10); {
 				case n < 4:
 					if b, _, err := confirmHold(ctx, store, ref); err == nil {

@@ -2,19 +2,32 @@ package db
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
-// PlaceHold takes rooms out of the pool for req.TTL, at most once per key.
+// PlaceHold takes rooms out of the pool for req.TTL, at most once per key,
+// unless that would take the client over req.MaxHeldRooms.
 func (s *Store) PlaceHold(ctx context.Context, req evento.HoldRequest, key *evento.IdempotencyKey) (evento.Outcome[evento.Hold], error) {
-	outcome, err := write(ctx, s, readCommittedPolicy, key, func(ctx context.Context, tx dbsqlc.DBTX) (evento.Outcome[evento.Hold], error) {
+	policy := readCommittedPolicy
+	if req.MaxHeldRooms > 0 {
+		// The cap's check and the hold's insert are two statements under
+		// one lock: they need a transaction of their own.
+		policy = holdCapPolicy
+	}
+	outcome, err := write(ctx, s, policy, key, func(ctx context.Context, tx dbsqlc.DBTX) (evento.Outcome[evento.Hold], error) {
+		if err := checkHoldCap(ctx, s.q, tx, req); err != nil {
+			return evento.Outcome[evento.Hold]{}, err
+		}
 		outcomes, err := retryAfterFreeingOverdueHolds(ctx, s.q, tx, req.BookRequest, 1, func([]int) ([]evento.Outcome[evento.Hold], error) {
 			outcome, err := outcomeOf(placeHold(ctx, s.q, tx, req))
 			return []evento.Outcome[evento.Hold]{outcome}, err
@@ -37,7 +50,7 @@ func (s *Store) ConfirmHold(ctx context.Context, ref evento.HoldRef, key *evento
 		return outcomeOf(confirmHeld(ctx, s.q, tx, ref))
 	})
 	if err != nil {
-		return outcome, fmt.Errorf("confirm hold %d: %w", ref.HoldID, err)
+		return outcome, fmt.Errorf("confirm a hold: %w", err)
 	}
 	return outcome, nil
 }
@@ -53,7 +66,7 @@ func (s *Store) ReleaseHold(ctx context.Context, ref evento.HoldRef) error {
 		err = outcome.Refusal
 	}
 	if err != nil {
-		return fmt.Errorf("release hold %d: %w", ref.HoldID, err)
+		return fmt.Errorf("release a hold: %w", err)
 	}
 	return nil
 }
@@ -62,16 +75,62 @@ func (s *Store) ReleaseHold(ctx context.Context, ref evento.HoldRef) error {
 func (s *Store) Hold(ctx context.Context, ref evento.HoldRef) (evento.Hold, error) {
 	hold, err := readHold(ctx, s.q, s.pool, ref)
 	if err != nil {
-		return evento.Hold{}, fmt.Errorf("read hold %d: %w", ref.HoldID, classify(err))
+		return evento.Hold{}, fmt.Errorf("read a hold: %w", classify(err))
 	}
 	return hold, nil
 }
 
+// holdCapPolicy runs a capped hold in a READ COMMITTED transaction, so
+// that the client's lock lasts until the hold is committed.
+var holdCapPolicy = txPolicy{tx: readCommitted, attempts: 1, label: "hold"}
+
+// checkHoldCap refuses a hold that would take its client over the cap, under
+// the client's lock (queries/holds.sql, LockClientHolds): the lock is held
+// to COMMIT, so no other hold of the client, on any server, can slip in
+// between this check and the insert.
+func checkHoldCap(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, req evento.HoldRequest) error {
+	if req.MaxHeldRooms <= 0 {
+		return nil
+	}
+	client := clientParam(req.Client)
+	if _, err := q.LockClientHolds(ctx, tx, client); err != nil {
+		return fmt.Errorf("lock the client's holds: %w", err)
+	}
+	held, err := q.ClientHeldRooms(ctx, tx, client)
+	if err != nil {
+		return fmt.Errorf("count the client's held rooms: %w", err)
+	}
+	if held+req.Rooms > req.MaxHeldRooms {
+		return &evento.HoldLimitError{Held: held, Requested: req.Rooms, Limit: req.MaxHeldRooms}
+	}
+	return nil
+}
+
+// clientParam is a hold's owner as the database stores it: NULL for the
+// anonymous client.
+func clientParam(c evento.ClientID) pgtype.Int8 {
+	return pgtype.Int8{Int64: int64(c), Valid: c != evento.Anonymous}
+}
+
+// newHoldHandle draws a hold's handle: 128 bits from crypto/rand, in
+// base64url, behind a prefix that says what it is.
+func newHoldHandle() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("draw a hold handle: %w", err)
+	}
+	return "hold_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
 // placeHold locks rooms for a hold if they fit (queries/holds.sql).
 func placeHold(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, req evento.HoldRequest) (evento.Hold, error) {
+	handle, err := newHoldHandle()
+	if err != nil {
+		return evento.Hold{}, err
+	}
 	row, err := q.PlaceHold(ctx, tx, dbsqlc.PlaceHoldParams{
 		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
-		TtlSeconds: int32(req.TTL / time.Second),
+		TtlSeconds: int32(req.TTL / time.Second), ClientID: clientParam(req.Client), Handle: handle,
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return evento.Hold{}, explainRefusal(ctx, statementsOn(tx, nil), req.BookRequest)
@@ -80,15 +139,15 @@ func placeHold(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, req event
 		return evento.Hold{}, fmt.Errorf("place hold: %w", err)
 	}
 	return evento.Hold{
-		ID: row.ID, EventID: req.EventID, HotelID: req.HotelID, Name: req.Name,
+		Handle: row.Handle, EventID: req.EventID, HotelID: req.HotelID, Name: req.Name,
 		Rooms: row.Rooms, State: row.State, ExpiresAt: row.ExpiresAt,
 	}, nil
 }
 
 // confirmHeld books a live hold, or tells why it cannot.
 func confirmHeld(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, ref evento.HoldRef) (evento.Confirmation, error) {
-	confirmation := evento.Confirmation{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID}
-	row, err := q.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID})
+	confirmation := evento.Confirmation{HoldHandle: ref.Handle, EventID: ref.EventID, HotelID: ref.HotelID}
+	row, err := q.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{Handle: ref.Handle, ClientID: clientParam(ref.Client), EventID: ref.EventID, HotelID: ref.HotelID})
 	if err == nil {
 		confirmation.ReservationID, confirmation.Rooms = row.ID, row.Number
 		return confirmation, nil
@@ -116,7 +175,7 @@ func confirmHeld(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, ref eve
 }
 
 func releaseHeld(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, ref evento.HoldRef) error {
-	_, err := q.ReleaseHold(ctx, tx, dbsqlc.ReleaseHoldParams{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID})
+	_, err := q.ReleaseHold(ctx, tx, dbsqlc.ReleaseHoldParams{Handle: ref.Handle, ClientID: clientParam(ref.Client), EventID: ref.EventID, HotelID: ref.HotelID})
 	if err == nil {
 		return nil
 	}
@@ -134,9 +193,10 @@ func releaseHeld(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, ref eve
 }
 
 func readHold(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, ref evento.HoldRef) (evento.Hold, error) {
-	row, err := q.GetHold(ctx, tx, dbsqlc.GetHoldParams{HoldID: ref.HoldID, EventID: ref.EventID, HotelID: ref.HotelID})
+	row, err := q.GetHold(ctx, tx, dbsqlc.GetHoldParams{Handle: ref.Handle, ClientID: clientParam(ref.Client), EventID: ref.EventID, HotelID: ref.HotelID})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return evento.Hold{}, &evento.NotFoundError{What: fmt.Sprintf("hold %d of event %d hotel %d", ref.HoldID, ref.EventID, ref.HotelID)}
+		// Not the handle itself: an error message is no place for a secret.
+		return evento.Hold{}, &evento.NotFoundError{What: fmt.Sprintf("that hold of event %d hotel %d", ref.EventID, ref.HotelID)}
 	}
 	if err != nil {
 		return evento.Hold{}, err
@@ -146,7 +206,7 @@ func readHold(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, ref evento
 		state = evento.HoldExpired
 	}
 	return evento.Hold{
-		ID: row.ID, EventID: ref.EventID, HotelID: ref.HotelID, Name: row.Name, Rooms: row.Rooms,
+		Handle: row.Handle, EventID: ref.EventID, HotelID: ref.HotelID, Name: row.Name, Rooms: row.Rooms,
 		State: state, ExpiresAt: row.ExpiresAt, ReservationID: row.ReservationID.Int64,
 	}, nil
 }

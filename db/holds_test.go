@@ -32,9 +32,9 @@ func checkHoldInvariants(t *testing.T, pool *pgxpool.Pool, hotelID int64) (assig
 }
 
 // backdate makes a hold overdue without waiting for its TTL.
-func backdate(t *testing.T, pool *pgxpool.Pool, holdID int64) {
+func backdate(t *testing.T, pool *pgxpool.Pool, handle string) {
 	t.Helper()
-	if _, err := pool.Exec(testContext(t), `UPDATE holds SET expires_at = clock_timestamp() - interval '1 second' WHERE id = $1`, holdID); err != nil {
+	if _, err := pool.Exec(testContext(t), `UPDATE holds SET expires_at = clock_timestamp() - interval '1 second' WHERE handle = $1`, handle); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -52,7 +52,7 @@ func TestHoldLifecycle(t *testing.T) {
 		return h
 	}
 	ref := func(h evento.Hold) evento.HoldRef {
-		return evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID}
+		return evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: h.Handle}
 	}
 
 	first := hold(3)
@@ -98,7 +98,7 @@ func TestHoldLifecycle(t *testing.T) {
 	if _, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("bob", 8), TTL: time.Minute}); !errors.Is(err, evento.ErrInsufficientRooms) {
 		t.Fatalf("hold 8 of 7: %v", err)
 	}
-	other := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID + 99, HoldID: first.ID}
+	other := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID + 99, Handle: first.Handle}
 	if _, err := store.Hold(ctx, other); !errors.Is(err, evento.ErrNotFound) {
 		t.Fatalf("hold under another hotel: %v", err)
 	}
@@ -115,9 +115,12 @@ func TestExpiredHoldFreesRoomsBeforeAnySweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, HoldID: h.ID}
-	if _, err := reserve(ctx, store, mustStrategy(t, "atomic"), hotel.request("bob", 1)); !errors.Is(err, evento.ErrSoldOut) {
-		t.Fatalf("reserve while all 5 are held: %v", err)
+	ref := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: h.Handle}
+	// Held, not sold: told to wait until the hold expires.
+	_, err = reserve(ctx, store, mustStrategy(t, "atomic"), hotel.request("bob", 1))
+	var shortfall *evento.ShortfallError
+	if !errors.Is(err, evento.ErrRoomsHeld) || !errors.As(err, &shortfall) || shortfall.Held != 5 || !shortfall.HeldUntil.Equal(h.ExpiresAt) {
+		t.Fatalf("reserve while all 5 are held: %v, want rooms held until %s", err, h.ExpiresAt)
 	}
 	time.Sleep(time.Until(h.ExpiresAt) + 50*time.Millisecond)
 
@@ -138,7 +141,7 @@ func TestExpiredHoldFreesRoomsBeforeAnySweep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			backdate(t, pool, h.ID)
+			backdate(t, pool, h.Handle)
 			if _, err := reserve(ctx, store, mustStrategy(t, name), hotel.request("next", 5)); err != nil {
 				t.Fatalf("the next request after expiry: %v", err)
 			}

@@ -162,6 +162,9 @@ type storedRefusal struct {
 	What      string `json:"what,omitempty"`
 	Available int32  `json:"available,omitempty"`
 	Requested int32  `json:"requested,omitempty"`
+	// Held and HeldUntil make a shortfall a rooms_held refusal.
+	Held      int32      `json:"held,omitempty"`
+	HeldUntil *time.Time `json:"held_until,omitempty"`
 }
 
 // refusalCodes name the final refusals that are not a not-found or a
@@ -195,7 +198,11 @@ func encodeRefusal(err error) (storedRefusal, error) {
 	var notFound *evento.NotFoundError
 	switch {
 	case errors.As(err, &shortfall):
-		return storedRefusal{Code: "shortfall", Available: shortfall.Available, Requested: shortfall.Requested}, nil
+		stored := storedRefusal{Code: "shortfall", Available: shortfall.Available, Requested: shortfall.Requested, Held: shortfall.Held}
+		if shortfall.Held > 0 {
+			stored.HeldUntil = &shortfall.HeldUntil
+		}
+		return stored, nil
 	case errors.As(err, &notFound):
 		return storedRefusal{Code: "not_found", What: notFound.What}, nil
 	}
@@ -218,7 +225,11 @@ func decodeOutcome[T any](encoded []byte) (evento.Outcome[T], error) {
 	case r == nil:
 		return evento.Outcome[T]{}, fmt.Errorf("decode stored outcome %s: neither value nor refusal", encoded)
 	case r.Code == "shortfall":
-		return evento.Refused[T](&evento.ShortfallError{Available: r.Available, Requested: r.Requested}), nil
+		shortfall := &evento.ShortfallError{Available: r.Available, Requested: r.Requested, Held: r.Held}
+		if r.HeldUntil != nil {
+			shortfall.HeldUntil = *r.HeldUntil
+		}
+		return evento.Refused[T](shortfall), nil
 	case r.Code == "not_found":
 		return evento.Refused[T](&evento.NotFoundError{What: r.What}), nil
 	case refusalCodes[r.Code] != nil:

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/evento-lab/evento"
@@ -91,17 +92,42 @@ func retryAfterFreeingOverdueHolds[T any](ctx context.Context, q *dbsqlc.Queries
 	if len(refused) == 0 {
 		return outcomes, nil
 	}
-	if freed, err := releaseOverdueHolds(ctx, q, tx, hotel); err != nil || freed == 0 {
-		return outcomes, err
-	}
-	again, err := try(refused)
+	freed, err := releaseOverdueHolds(ctx, q, tx, hotel)
 	if err != nil {
 		return nil, err
 	}
-	for j, i := range refused {
-		outcomes[i] = again[j]
+	if freed > 0 {
+		again, err := try(refused)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range refused {
+			outcomes[i] = again[j]
+		}
 	}
-	return outcomes, nil
+	return outcomes, tellHeldRooms(ctx, q, tx, hotel, outcomes)
+}
+
+// tellHeldRooms adds to each shortfall the rooms the hotel has in live
+// holds, so that a request that would fit once they come back is told to
+// wait (evento.ErrRoomsHeld) instead of that the hotel is sold out.
+func tellHeldRooms[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, hotel evento.BookRequest, outcomes []evento.Outcome[T]) error {
+	var held *dbsqlc.HotelHeldRoomsRow
+	for _, o := range outcomes {
+		var shortfall *evento.ShortfallError
+		if !errors.As(o.Refusal, &shortfall) {
+			continue
+		}
+		if held == nil {
+			row, err := q.HotelHeldRooms(ctx, tx, dbsqlc.HotelHeldRoomsParams{EventID: hotel.EventID, HotelID: hotel.HotelID})
+			if err != nil {
+				return fmt.Errorf("read held rooms: %w", err)
+			}
+			held = &row
+		}
+		shortfall.Held, shortfall.HeldUntil = held.Rooms, held.SoonestExpiry
+	}
+	return nil
 }
 
 func pick[T any](values []T, indexes []int) []T {

@@ -38,6 +38,11 @@ type Config struct {
 	// History, when set, receives every experiment's history as JSON
 	// lines (--history): each attempt and each fault.
 	History io.Writer
+	// Auth starts the servers with --auth keys and gives every simulated
+	// client an API key of its own (its own holds, cap and idempotency
+	// keys); without it every client is the one anonymous client, and the
+	// servers' cap on rooms held at once is off.
+	Auth bool
 	// ExtraConns are database connections others will open beside the
 	// servers' pools (pgbench's clients in Bench).
 	ExtraConns int
@@ -77,12 +82,12 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 		ExtraConns: cfg.ExtraConns,
 		// Only a run that loses replies pays for the proxy's extra hop.
 		ProxyDatabase: slices.Contains(cfg.Faults, nemesis.LoseReplies),
-		ServerArgs: []string{
+		ServerArgs: append([]string{
 			"--pool", strconv.Itoa(cfg.Pool),
 			"--max-rooms", strconv.Itoa(cfg.Clients.MaxRooms),
 			"--race-window", cfg.RaceWindow.String(),
 			"--sweep-every", sweepEvery.String(),
-		},
+		}, authArgs(cfg.Auth)...),
 	})
 	if err != nil {
 		return nil, err
@@ -133,6 +138,15 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	}
 	clients := cfg.Clients
 	clients.Servers, clients.Targets, clients.Strategy = l.cluster.URLs, targets, strategy
+	if cfg.Auth {
+		creds, err := labdb.AddClients(ctx, l.cluster.Pool, fmt.Sprintf("%s-%d", strategy, time.Now().UnixNano()), clients.Clients)
+		if err != nil {
+			return report.Report{}, err
+		}
+		for _, c := range creds {
+			clients.Credentials = append(clients.Credentials, client.Credential{Key: c.Key, Client: c.Client})
+		}
+	}
 	// The report splits the attempts by fault window: under faults the
 	// history is kept even without --history.
 	clients.History = clients.History || len(cfg.Faults) > 0
@@ -176,7 +190,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	}
 	r := report.Build(report.Meta{
 		Strategy: strategy, Clients: clients.Clients, Servers: cfg.Servers,
-		Seed: clients.Seed, Think: clients.Think, VerifiedBy: "database",
+		Seed: clients.Seed, Think: clients.Think, VerifiedBy: "database", Auth: authNote(cfg.Auth),
 		LoadPeakMemoryBytes: cluster.PeakRSSBytes(),
 	}, result, checked)
 	if after, err := cluster.ScrapeServerStats(verifyCtx, l.cluster.URLs); err == nil && scrapeErr == nil {
@@ -191,6 +205,25 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 		}
 	}
 	return r, nil
+}
+
+// authArgs start the servers for the population: with keys, one per
+// client, each under the servers' default cap on rooms held; without, the
+// clients are all the one anonymous client, whose cap would be everyone's,
+// so it is off.
+func authArgs(auth bool) []string {
+	if auth {
+		return []string{"--auth", "keys"}
+	}
+	return []string{"--auth", "none", "--max-held-rooms", "0"}
+}
+
+// authNote says in the report how the servers knew the clients.
+func authNote(auth bool) string {
+	if auth {
+		return "keys: one API key per simulated client, each under the servers' cap on rooms held"
+	}
+	return "none: every simulated client is the one anonymous client; the cap on rooms held is off"
 }
 
 // runClientsUnderFaults runs the clients while the nemesis, when there are

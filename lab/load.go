@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
@@ -32,6 +33,8 @@ type LoadConfig struct {
 	FaultEvery time.Duration
 	// History, when set, receives the run's history as JSON lines.
 	History io.Writer
+	// APIKey is sent by every client when the servers require one.
+	APIKey string
 }
 
 // Load runs the clients against an event on running servers and judges
@@ -39,6 +42,7 @@ type LoadConfig struct {
 func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 	api := client.NewAPI(cfg.Servers, cfg.Clients.ConnsPerServer, cfg.Clients.RequestTimeout)
 	defer api.CloseIdleConnections()
+	api.UseKey(cfg.APIKey)
 	hotels, err := api.Event(ctx, cfg.EventID)
 	if err != nil {
 		return report.Report{}, err
@@ -67,6 +71,18 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 
 	clients := cfg.Clients
 	clients.Servers, clients.Targets = cfg.Servers, targets
+	if cfg.APIKey != "" {
+		cred := client.Credential{Key: cfg.APIKey}
+		if pool != nil {
+			// The checker finds keys as stored: scoped to the key's client.
+			who, err := db.ClientByKey(ctx, pool, evento.HashAPIKey(cfg.APIKey))
+			if err != nil {
+				return report.Report{}, fmt.Errorf("--api-key: %w", err)
+			}
+			cred.Client = who.ID
+		}
+		clients.Credentials = []client.Credential{cred}
+	}
 	clients.History = clients.History || cfg.History != nil || len(cfg.Faults) > 0
 	var n *nemesis.Nemesis
 	if len(cfg.Faults) > 0 {

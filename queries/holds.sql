@@ -10,6 +10,49 @@
 -- nothing. That is why a confirm racing an expiry or a release has exactly
 -- one winner, and why two sweepers never release a hold twice.
 
+-- Who may touch a hold: the client that placed it (holds.client_id, NULL
+-- for the anonymous client of a server without --auth), by its handle, a
+-- 128-bit random string. Every statement that addresses one hold matches
+-- all three of hotel, handle and owner, so another client's hold, a wrong
+-- handle and a missing hold are the same "no rows": one 404, nothing to
+-- learn from walking handles or ids.
+
+-- name: LockClientHolds :one
+-- LockClientHolds serialises one client's holds for the rest of the
+-- transaction, on every server (an advisory lock in its own namespace,
+-- bits 0x45564843 "EVHC", beside the hotel keys of advisory.sql). The cap
+-- on rooms a client holds at once is a check then an insert, across
+-- hotels: without the lock two holds of the same client at two hotels
+-- would each see the other's rooms missing and both pass (write skew).
+-- With it, the second waits, and its ClientHeldRooms, a new statement
+-- under READ COMMITTED, sees the first one's committed hold.
+SELECT pg_advisory_xact_lock((x'45564843'::bigint << 32) | coalesce(sqlc.narg('client_id')::bigint, 0))::text AS locked;
+
+-- name: ClientHeldRooms :one
+-- ClientHeldRooms is how many rooms a client holds right now, in live holds
+-- of any hotel: what the cap is checked against, under LockClientHolds.
+SELECT coalesce(sum(h.rooms), 0)::integer AS rooms
+  FROM holds AS h
+ WHERE h.client_id IS NOT DISTINCT FROM sqlc.narg('client_id')::bigint
+   AND h.state = 'held'
+   AND h.expires_at > clock_timestamp();
+
+-- name: HotelHeldRooms :one
+-- HotelHeldRooms tells a request refused for lack of rooms whether the
+-- rooms it lacks are only held: they come back when their holds expire or
+-- are released, so the answer is "wait" (rooms_held, with Retry-After until
+-- the soonest expiry) and not "sold out", which tells a client to stop.
+-- Read after the refusal and after overdue holds were freed, it can only
+-- say too much is held, never too little, which costs a client one wait.
+SELECT coalesce(sum(h.rooms), 0)::integer AS rooms,
+       coalesce(min(h.expires_at), clock_timestamp())::timestamptz AS soonest_expiry
+  FROM holds AS h
+ WHERE h.event_hotel_rooms_id = (
+           SELECT ehr.id FROM event_hotel_rooms AS ehr
+            WHERE ehr.event_id = @event_id AND ehr.hotel_id = @hotel_id)
+   AND h.state = 'held'
+   AND h.expires_at > clock_timestamp();
+
 -- name: PlaceHold :one
 -- PlaceHold locks rooms only if they fit, like atomic.sql's booking: the
 -- check and the increment of locked are one conditional UPDATE.
@@ -22,11 +65,12 @@ WITH counter AS (
        AND @rooms::integer <= assigned - reserved - locked
     RETURNING id
 )
-INSERT INTO holds (event_hotel_rooms_id, name, rooms, expires_at)
+INSERT INTO holds (event_hotel_rooms_id, name, rooms, expires_at, client_id, handle)
 SELECT counter.id, @name::text, @rooms::integer,
-       clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
+       clock_timestamp() + make_interval(secs => @ttl_seconds::integer),
+       sqlc.narg('client_id')::bigint, @handle::text
   FROM counter
-RETURNING id, rooms, state, expires_at;
+RETURNING handle, rooms, state, expires_at;
 
 -- name: ConfirmHold :one
 -- ConfirmHold turns a live hold into a reservation: the hold leaves 'held',
@@ -36,7 +80,8 @@ RETURNING id, rooms, state, expires_at;
 WITH hold AS (
     UPDATE holds
        SET state = 'confirmed', settled_at = clock_timestamp()
-     WHERE holds.id = @hold_id
+     WHERE holds.handle = @handle
+       AND holds.client_id IS NOT DISTINCT FROM sqlc.narg('client_id')::bigint
        AND holds.event_hotel_rooms_id = (
                SELECT ehr.id FROM event_hotel_rooms AS ehr
                 WHERE ehr.event_id = @event_id AND ehr.hotel_id = @hotel_id)
@@ -63,7 +108,8 @@ RETURNING id, number;
 WITH hold AS (
     UPDATE holds
        SET state = 'released', settled_at = clock_timestamp()
-     WHERE holds.id = @hold_id
+     WHERE holds.handle = @handle
+       AND holds.client_id IS NOT DISTINCT FROM sqlc.narg('client_id')::bigint
        AND holds.event_hotel_rooms_id = (
                SELECT ehr.id FROM event_hotel_rooms AS ehr
                 WHERE ehr.event_id = @event_id AND ehr.hotel_id = @hotel_id)
@@ -141,7 +187,7 @@ RETURNING ehr.id, freed.rooms, freed.holds;
 -- GetHold reads a hold of one hotel of an event, with its reservation once
 -- confirmed. A 'held' hold past expires_at is reported as expired by the
 -- caller: it is dead even before a sweeper marks it.
-SELECT h.id,
+SELECT h.handle,
        h.name,
        h.rooms,
        h.state,
@@ -151,6 +197,7 @@ SELECT h.id,
   FROM holds AS h
   JOIN event_hotel_rooms AS ehr ON ehr.id = h.event_hotel_rooms_id
   LEFT JOIN reservations AS r ON r.hold_id = h.id
- WHERE h.id = @hold_id
+ WHERE h.handle = @handle
+   AND h.client_id IS NOT DISTINCT FROM sqlc.narg('client_id')::bigint
    AND ehr.event_id = @event_id
    AND ehr.hotel_id = @hotel_id;

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/evento-lab/evento/lab/checker"
@@ -8,16 +10,32 @@ import (
 
 // Half the bookings go hold -> confirm and a third of those holds are
 // abandoned with a 1-second TTL: the run waits for them to expire, the
-// servers' sweepers free them, and nothing stays locked.
+// servers' sweepers free them, and nothing stays locked. Every room is
+// sold: a client told rooms_held waits for the abandoned holds instead of
+// stopping as if the hotel were sold out. The same with --auth, where
+// every simulated client has an API key, holds and a cap of its own.
 func TestRunWithHoldsLeaksNothing(t *testing.T) {
 	t.Parallel()
+	for _, auth := range []bool{false, true} {
+		t.Run(fmt.Sprintf("auth=%v", auth), func(t *testing.T) {
+			t.Parallel()
+			runWithHolds(t, auth)
+		})
+	}
+}
+
+func runWithHolds(t *testing.T, auth bool) {
 	bundle := setup(t)
-	r := runEvento(t, bundle.env,
+	args := []string{
 		// One room per booking: some 40 holds, of which about 12 abandoned,
 		// so the run cannot miss any of the three fates.
 		"--clients", "60", "--strategy", "atomic", "--rooms", "40", "--hotels", "2", "--servers", "2", "--max-rooms", "1",
 		"--think", "0", "--holds", "0.5", "--abandon", "0.3", "--hold-ttl", "1s", "--seed", "5",
-		"--json", "--expect", "consistent")
+		"--json", "--expect", "consistent"}
+	if auth {
+		args = append(args, "--auth")
+	}
+	r := runEvento(t, bundle.env, args...)
 	if r.exit != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
 	}
@@ -25,6 +43,13 @@ func TestRunWithHoldsLeaksNothing(t *testing.T) {
 	h := report.Holds
 	if report.Verdict != checker.Consistent || report.HeldRoomsLeaked != 0 || h.ActiveAtEnd != 0 {
 		t.Fatalf("verdict %s, leaked %d, holds %+v", report.Verdict, report.HeldRoomsLeaked, h)
+	}
+	if report.Totals.Booked != report.Totals.Assigned {
+		t.Fatalf("%d of %d rooms booked: abandoned holds left rooms unsold (rooms_held answers %d)",
+			report.Totals.Booked, report.Totals.Assigned, report.Requests.RoomsHeld)
+	}
+	if wantAuth := map[bool]string{false: "none:", true: "keys:"}[auth]; !strings.HasPrefix(report.Auth, wantAuth) {
+		t.Fatalf("report says auth %q, want %s...", report.Auth, wantAuth)
 	}
 	if h.Placed == 0 || h.Confirmed == 0 || h.Clients.Abandoned == 0 || h.Expired < h.Clients.Abandoned {
 		t.Fatalf("holds %+v: want some placed, confirmed, and every abandoned one expired", h)

@@ -19,6 +19,7 @@ type loadConfig struct {
 	event       int64
 	databaseURL string
 	faults      faultFlags
+	apiKey      string
 }
 
 func newLoadCommand() *ffcli.Command {
@@ -26,6 +27,7 @@ func newLoadCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("evento load", flag.ContinueOnError)
 	cfg.load.register(fs)
 	cfg.faults.register(fs, []string{nemesis.LoseReplies})
+	fs.StringVar(&cfg.apiKey, "api-key", "", "API key for servers started with --auth keys (env EVENTO_API_KEY); every simulated client uses it, so they are one client")
 	fs.StringVar(&cfg.targets, "target", "", "comma-separated base URLs of running servers (required)")
 	fs.Int64Var(&cfg.event, "event", 0, "event to book (required; see evento seed)")
 	fs.StringVar(&cfg.databaseURL, "database-url", os.Getenv("DATABASE_URL"),
@@ -64,7 +66,7 @@ func runLoad(ctx context.Context, cfg loadConfig) error {
 	report, err := lab.Load(ctx, lab.LoadConfig{
 		Servers: servers, EventID: cfg.event, DatabaseURL: cfg.databaseURL,
 		Clients: cfg.load.clientConfig(think), Timeout: cfg.load.timeout, Progress: cfg.load.progressDisplay(),
-		Faults: faults, FaultEvery: cfg.faults.every, History: history,
+		Faults: faults, FaultEvery: cfg.faults.every, History: history, APIKey: cfg.apiKey,
 	})
 	if err != nil {
 		return err

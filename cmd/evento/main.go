@@ -102,6 +102,7 @@ func newRootCommand() *ffcli.Command {
 			newServeCommand(),
 			newSeedCommand(),
 			newMigrateCommand(),
+			newClientsCommand(),
 		},
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) > 0 {

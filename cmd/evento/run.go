@@ -23,6 +23,7 @@ type runConfig struct {
 	events     int
 	raceWindow time.Duration
 	faults     faultFlags
+	auth       bool
 }
 
 // registerRunFlags serves both the root command and `evento run`, which
@@ -37,6 +38,7 @@ func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	fs.IntVar(&cfg.events, "events", 1, "events to seed")
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: servers delay every booking write by this long, so races show on every run")
 	cfg.faults.register(fs, nemesis.Kinds)
+	fs.BoolVar(&cfg.auth, "auth", false, "start the servers with --auth keys and give every simulated client an API key of its own (default: one anonymous client, hold cap off)")
 }
 
 const runUsage = "evento [run] [--clients 200] [--strategy naive] [--rooms 200] [--servers 2] [flags]"
@@ -91,7 +93,7 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 		Database: cfg.db.resolve, Servers: cfg.servers, Pool: cfg.pool, RaceWindow: cfg.raceWindow,
 		Events: cfg.events, Hotels: cfg.hotels, Rooms: cfg.rooms,
 		Clients: cfg.load.clientConfig(think), Timeout: cfg.load.timeout,
-		Faults: faults, FaultEvery: cfg.faults.every,
+		Faults: faults, FaultEvery: cfg.faults.every, Auth: cfg.auth,
 		Progress: lab.Progress{Clients: cfg.load.progressDisplay()},
 		Log:      os.Stderr,
 	}, nil

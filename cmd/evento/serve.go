@@ -30,6 +30,10 @@ type serveConfig struct {
 	batchWindow  time.Duration
 	batchMax     int
 	logLevel     slog.Level
+	auth         string
+	insecure     bool
+	maxHeldRooms int
+	maxHoldTTL   time.Duration
 }
 
 func newServeCommand() *ffcli.Command {
@@ -46,6 +50,10 @@ func newServeCommand() *ffcli.Command {
 	fs.DurationVar(&cfg.sweepEvery, "sweep-every", time.Second, "how often this server expires overdue holds and old idempotency keys")
 	fs.DurationVar(&cfg.keepKeys, "keep-idempotency-keys", 24*time.Hour, "how long an Idempotency-Key's outcome is replayed")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
+	fs.StringVar(&cfg.auth, "auth", api.AuthNone, "how clients are known: none (everyone is one anonymous client; loopback only unless --insecure) or keys (Authorization: Bearer KEY from evento clients add)")
+	fs.BoolVar(&cfg.insecure, "insecure", false, "allow --auth none on an address other than loopback")
+	fs.IntVar(&cfg.maxHeldRooms, "max-held-rooms", api.DefaultMaxHeldRooms, "most rooms one client holds at once, over every hotel (a client's own limit from evento clients add overrides it; 0: no cap)")
+	fs.DurationVar(&cfg.maxHoldTTL, "max-hold-ttl", api.DefaultMaxHoldTTL, "longest hold a client may ask for (ttl_seconds)")
 	return &ffcli.Command{
 		Name:       "serve",
 		ShortUsage: "evento serve [--addr 127.0.0.1:8080] [--pool N]",
@@ -60,8 +68,23 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if cfg.pool < 1 || cfg.maxRooms < 1 || cfg.maxRooms > maxRoomsPerRequest || cfg.sweepEvery <= 0 || cfg.keepKeys < time.Second || cfg.batchMax < 1 || cfg.batchWindow < 0 {
 		return usagef("--pool must be at least 1, --max-rooms between 1 and %d, --sweep-every positive, --keep-idempotency-keys at least 1s, --batch-max at least 1", maxRoomsPerRequest)
 	}
-	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
+	host, _, err := net.SplitHostPort(cfg.addr)
+	if err != nil {
 		return usagef("--addr %q: %v", cfg.addr, err)
+	}
+	switch {
+	case cfg.auth != api.AuthNone && cfg.auth != api.AuthKeys:
+		return usagef("--auth must be none or keys, got %q", cfg.auth)
+	case cfg.auth == api.AuthNone && !isLoopback(host) && !cfg.insecure:
+		return usagef("--auth none on %s would let anyone on the network book and hold as one anonymous client: use --auth keys, or --insecure if that is what you want", cfg.addr)
+	case cfg.maxHeldRooms < 0:
+		return usagef("--max-held-rooms must be 0 (no cap) or more, got %d", cfg.maxHeldRooms)
+	case cfg.maxHoldTTL < time.Second:
+		return usagef("--max-hold-ttl must be at least 1s, got %s", cfg.maxHoldTTL)
+	}
+	maxHeld := int32(cfg.maxHeldRooms)
+	if maxHeld == 0 {
+		maxHeld = -1 // api.Options: negative is no cap
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	database, err := cfg.db.resolve(ctx, cfg.pool+10)
@@ -99,6 +122,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		Handler: api.NewServer(store, api.Options{
 			MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
 			KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log,
+			Auth: cfg.auth, MaxHeldRooms: maxHeld, MaxHoldTTL: cfg.maxHoldTTL,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -109,7 +133,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	// The first line on stdout is the address, so a parent process that
 	// asked for port 0 learns which one it got.
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
-	log.Info("serving", "addr", listener.Addr().String(), "pool", cfg.pool)
+	log.Info("serving", "addr", listener.Addr().String(), "pool", cfg.pool, "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms)
 
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
@@ -128,4 +152,14 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// isLoopback reports whether a listen host reaches only this machine; an
+// empty host is every interface.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -31,7 +31,12 @@ type API struct {
 	// others wait here, parked on a shallow stack, instead of deep inside
 	// the transport: with ten thousand clients that is most of the memory.
 	inFlight chan struct{}
+	// readKey is the API key Event reads with (UseKey); "" sends none.
+	readKey string
 }
+
+// UseKey makes Event read with apiKey, for servers that require one.
+func (a *API) UseKey(apiKey string) { a.readKey = apiKey }
 
 // NewAPI returns a client of servers (base URLs, used in turn) that opens
 // at most connsPerServer connections to each; timeout bounds a booking
@@ -94,16 +99,18 @@ func (a *API) markDown(i int, err error) {
 
 type availability struct {
 	Available int64 `json:"available"`
+	Locked    int64 `json:"locked"` // in live holds: they may come back
 }
 
 // reply is what a booking-like request answered.
 type reply struct {
-	ReservationID int64 `json:"reservation_id"`
-	HoldID        int64 `json:"hold_id"`
-	Rooms         int64 `json:"rooms"`
-	Replayed      bool  `json:"-"` // answered from an idempotency key's stored outcome
-	// RetryAfter is the server's Retry-After on a 503: the least pause
-	// before the next attempt.
+	ReservationID int64  `json:"reservation_id"`
+	HoldID        string `json:"hold_id"`
+	Rooms         int64  `json:"rooms"`
+	Replayed      bool   `json:"-"` // answered from an idempotency key's stored outcome
+	// RetryAfter is the server's Retry-After on a 503 (the least pause
+	// before the next attempt) or on rooms_held (when held rooms may be
+	// back at the latest).
 	RetryAfter time.Duration `json:"-"`
 }
 
@@ -113,6 +120,7 @@ type outcome int
 const (
 	succeeded    outcome = iota // 2xx: booked, held or confirmed
 	soldOut                     // nothing left
+	roomsHeld                   // not enough free, but held rooms may come back: wait
 	insufficient                // fewer left than asked
 	conflict                    // lost a race; retry
 	inProgress                  // the same idempotency key is still running; retry it
@@ -129,7 +137,7 @@ const (
 // speak of this attempt alone, while the lost one may still book.
 func (o outcome) final() bool {
 	switch o {
-	case succeeded, soldOut, insufficient, expired, failed:
+	case succeeded, soldOut, insufficient, roomsHeld, expired, failed:
 		return true
 	}
 	return false
@@ -138,32 +146,40 @@ func (o outcome) final() bool {
 // readTimeout is the least time an availability check is given.
 const readTimeout = 10 * time.Second
 
-func (a *API) available(ctx context.Context, t Target) (int64, error) {
+func (a *API) available(ctx context.Context, t Target, apiKey string) (availability, error) {
 	ctx, release, err := a.acquire(ctx, max(a.timeout, readTimeout))
 	if err != nil {
-		return 0, err
+		return availability{}, err
 	}
 	defer release()
 	i, server := a.server()
 	url := fmt.Sprintf("%s/%d/%d/available", server, t.EventID, t.HotelID)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, err
+		return availability{}, err
 	}
+	authorize(req, apiKey)
 	resp, err := a.http.Do(req)
 	if err != nil {
 		a.markDown(i, err)
-		return 0, fmt.Errorf("GET %s: %w", url, err)
+		return availability{}, fmt.Errorf("GET %s: %w", url, err)
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+		return availability{}, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
 	}
 	var avail availability
 	if err := json.NewDecoder(resp.Body).Decode(&avail); err != nil {
-		return 0, fmt.Errorf("GET %s: %w", url, err)
+		return availability{}, fmt.Errorf("GET %s: %w", url, err)
 	}
-	return avail.Available, nil
+	return avail, nil
+}
+
+// authorize sends apiKey, when there is one, as a bearer token.
+func authorize(req *http.Request, apiKey string) {
+	if apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+	}
 }
 
 // attemptInfo is what post learned of an attempt for the history.
@@ -175,7 +191,7 @@ type attemptInfo struct {
 // post sends a booking-like request and classifies its answer. key, when
 // not empty, is sent as the Idempotency-Key; timeout bounds this attempt;
 // info learns which server it asked and what status came back.
-func (a *API) post(ctx context.Context, path string, body any, key string, timeout time.Duration, info *attemptInfo) (outcome, reply, error) {
+func (a *API) post(ctx context.Context, path string, body any, key, apiKey string, timeout time.Duration, info *attemptInfo) (outcome, reply, error) {
 	ctx, release, err := a.acquire(ctx, timeout)
 	if err != nil {
 		return notSent, reply{}, err
@@ -201,7 +217,10 @@ func (a *API) post(ctx context.Context, path string, body any, key string, timeo
 	if len(encoded) == 0 {
 		req.Body = io.NopCloser(bytes.NewReader(nil)) // http.NoBody is replayable too
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if len(encoded) > 0 {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	authorize(req, apiKey)
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
@@ -233,6 +252,9 @@ func (a *API) post(ctx context.Context, path string, body any, key string, timeo
 	switch e.Error.Code {
 	case "sold_out":
 		return soldOut, reply{}, nil
+	case "rooms_held":
+		seconds, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return roomsHeld, reply{RetryAfter: time.Duration(max(seconds, 0)) * time.Second}, nil
 	case "insufficient_rooms":
 		return insufficient, reply{}, nil
 	case "conflict":
@@ -285,6 +307,7 @@ func (a *API) Event(ctx context.Context, eventID int64) ([]Hotel, error) {
 	if err != nil {
 		return nil, err
 	}
+	authorize(req, a.readKey)
 	resp, err := a.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", url, err)

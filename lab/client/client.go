@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/evento-lab/evento"
 )
 
 // client follows the brief's protocol at one target until it sells out.
@@ -17,8 +19,13 @@ type client struct {
 	stats  *stats
 	rng    *rand.Rand
 	runID  string
-	seq    int // numbers this client's idempotency keys
+	seq    int        // numbers this client's idempotency keys
+	cred   Credential // its API key, if the servers ask for one
 }
+
+// heldRecheck is how long a client waits before asking again about a
+// hotel whose free rooms are gone but some are held.
+const heldRecheck = 500 * time.Millisecond
 
 type booking struct {
 	rooms int64 // asked for
@@ -35,13 +42,19 @@ func (c *client) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		avail := int64(c.cfg.MaxRooms)
 		if mustCheck || !c.cfg.SkipChecks {
-			var err error
-			avail, err = c.api.available(ctx, t)
+			seen, err := c.api.available(ctx, t, c.cred.Key)
 			c.stats.checks.Add(1)
 			if err != nil {
 				if !c.afterError(ctx, &errs, 0) {
 					return
 				}
+				continue
+			}
+			avail = seen.Available
+			if avail <= 0 && seen.Locked > 0 {
+				// Held, not sold: holds are confirmed, released or
+				// expire; ask again shortly.
+				c.sleep(ctx, heldRecheck)
 				continue
 			}
 			if avail <= 0 {
@@ -61,9 +74,9 @@ func (c *client) run(ctx context.Context) {
 			result, b.reply, key = c.send(ctx, c.reservePath(t), bookingBody{Name: c.name(), Rooms: b.rooms})
 			switch result {
 			case succeeded:
-				c.stats.recordKeyed(c.target, key, b.reply.ReservationID)
-			case soldOut, insufficient, failed, notSent, unavailable:
-				c.stats.recordKeyed(c.target, key, 0)
+				c.stats.recordKeyed(c.target, c.storedKey(key), b.reply.ReservationID)
+			case soldOut, insufficient, roomsHeld, failed, notSent, unavailable:
+				c.stats.recordKeyed(c.target, c.storedKey(key), 0)
 			}
 		}
 		if ctx.Err() != nil && result != succeeded {
@@ -90,6 +103,12 @@ func (c *client) run(ctx context.Context) {
 		case insufficient:
 			// Someone booked in between; the next check tells how many remain.
 			c.stats.insufficient.Add(1)
+			mustCheck = true
+		case roomsHeld:
+			// Wait for held rooms to come back: until the soonest hold
+			// expires (Retry-After), or a release or confirm comes first.
+			c.stats.roomsHeld.Add(1)
+			c.sleep(ctx, min(b.reply.RetryAfter, heldRecheck))
 			mustCheck = true
 		case conflict, inProgress:
 			c.stats.conflict.Add(1)
@@ -133,7 +152,7 @@ func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outc
 		c.stats.holdsAbandoned.Add(1)
 		return succeeded
 	}
-	confirmed, r, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds/%d/confirm", t.EventID, t.HotelID, hold.HoldID), nil)
+	confirmed, r, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds/%s/confirm", t.EventID, t.HotelID, hold.HoldID), nil)
 	b.reply = r
 	if confirmed == succeeded {
 		c.stats.holdsConfirmed.Add(1)
@@ -158,7 +177,7 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 	for attempt := 1; ; attempt++ {
 		info := &attemptInfo{}
 		invoked := time.Now()
-		result, r, err := c.api.post(ctx, path, body, key, timeout, info)
+		result, r, err := c.api.post(ctx, path, body, key, c.cred.Key, timeout, info)
 		rec := Attempt{
 			Type: "attempt", Client: c.id, Request: request, Key: key, Op: operation(path),
 			Server: info.server, Invoked: invoked, Completed: time.Now(), Class: result.class(), Status: info.status,
@@ -193,6 +212,15 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 		// time, so that a provoked tiny timeout still ends in an answer.
 		timeout = min(2*timeout, max(c.cfg.RequestTimeout, readTimeout))
 	}
+}
+
+// storedKey is an idempotency key as the server stores it, scoped to this
+// client's API client: what the checker looks the key up by.
+func (c *client) storedKey(key string) string {
+	if key == "" {
+		return ""
+	}
+	return evento.ScopedKey(c.cred.Client, key)
 }
 
 func (c *client) name() string { return "client-" + strconv.Itoa(c.id) }

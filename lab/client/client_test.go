@@ -99,11 +99,11 @@ func TestAPIFailsOverFromAServerThatRefusesConnections(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
 	api := NewAPI([]string{down.URL, c.cfg.Servers[0]}, 4, time.Second)
-	if result, _, _ := api.post(context.Background(), "/1/1/reserve/atomic", nil, "", time.Second, &attemptInfo{}); result != notSent {
+	if result, _, _ := api.post(context.Background(), "/1/1/reserve/atomic", nil, "", "", time.Second, &attemptInfo{}); result != notSent {
 		t.Fatalf("first request, to the dead server: %v, want notSent", result)
 	}
 	for range 5 {
-		if result, _, err := api.post(context.Background(), "/1/1/reserve/atomic", nil, "", time.Second, &attemptInfo{}); result != succeeded {
+		if result, _, err := api.post(context.Background(), "/1/1/reserve/atomic", nil, "", "", time.Second, &attemptInfo{}); result != succeeded {
 			t.Fatalf("after failover: %v %v", result, err)
 		}
 	}
@@ -120,7 +120,7 @@ func TestUnavailableHonoursRetryAfter(t *testing.T) {
 		w.Header().Set("Retry-After", "1")
 		answer(503, `{"error":{"code":"unavailable","message":"m"}}`)(w)
 	})
-	result, r, _ := c.api.post(context.Background(), "/1/1/reserve/atomic", nil, "", time.Second, &attemptInfo{})
+	result, r, _ := c.api.post(context.Background(), "/1/1/reserve/atomic", nil, "", "", time.Second, &attemptInfo{})
 	if result != unavailable || r.RetryAfter != time.Second {
 		t.Fatalf("503: %v, Retry-After %v; want unavailable and 1s", result, r.RetryAfter)
 	}
@@ -184,11 +184,11 @@ func TestRequestSentBeforeTheServerDiedIsUnknown(t *testing.T) {
 		_ = conn.Close()
 	}()
 	api := NewAPI([]string{"http://" + listener.Addr().String()}, 1, 2*time.Second)
-	if result, _, err := api.post(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 1}, "k-1", 2*time.Second, &attemptInfo{}); result != succeeded {
+	if result, _, err := api.post(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 1}, "k-1", "", 2*time.Second, &attemptInfo{}); result != succeeded {
 		t.Fatalf("first request: %v %v", result, err)
 	}
 	// A confirm has no body, which net/http also takes as replayable.
-	result, _, err := api.post(context.Background(), "/1/1/holds/1/confirm", nil, "k-2", 2*time.Second, &attemptInfo{})
+	result, _, err := api.post(context.Background(), "/1/1/holds/1/confirm", nil, "k-2", "", 2*time.Second, &attemptInfo{})
 	if result != unknown {
 		t.Fatalf("a request the server read before it died: %v (%v), want unknown", result, err)
 	}

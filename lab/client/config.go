@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/evento-lab/evento"
 )
 
 // Target is one hotel of one event that clients book at.
@@ -49,6 +51,17 @@ type Config struct {
 	SkipChecks bool
 	// History keeps every attempt (Result.History), for --history.
 	History bool
+	// Credentials, when the servers require API keys (serve --auth keys):
+	// client i sends Credentials[i % len], so with one per client every
+	// simulated client is a client of its own, with its own holds, cap and
+	// idempotency keys. None: the servers do not authenticate.
+	Credentials []Credential
+}
+
+// Credential is an API key and the client it names.
+type Credential struct {
+	Key    string
+	Client evento.ClientID
 }
 
 func (c *Config) setDefaults() {

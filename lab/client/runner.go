@@ -86,9 +86,11 @@ type RequestCounts struct {
 	Conflict     int64 `json:"conflict"`
 	SoldOut      int64 `json:"sold_out"`
 	Insufficient int64 `json:"insufficient"`
-	Error        int64 `json:"error"`
-	Retries      int64 `json:"retries"`
-	Checks       int64 `json:"availability_checks"`
+	// RoomsHeld are refusals that told the client to wait for held rooms.
+	RoomsHeld int64 `json:"rooms_held"`
+	Error     int64 `json:"error"`
+	Retries   int64 `json:"retries"`
+	Checks    int64 `json:"availability_checks"`
 }
 
 // LatencyMs summarises reserve round trips from an HDR histogram.
@@ -113,6 +115,9 @@ func (r *Runner) Run(ctx context.Context) Result {
 			rng:    rand.New(rand.NewPCG(r.cfg.Seed, uint64(i))),
 			runID:  r.runID,
 		}
+		if n := len(r.cfg.Credentials); n > 0 {
+			c.cred = r.cfg.Credentials[i%n]
+		}
 		wg.Go(func() { c.run(ctx) })
 	}
 	wg.Wait()
@@ -135,6 +140,7 @@ func (r *Runner) result(completed bool) Result {
 			Conflict:     s.conflict.Load(),
 			SoldOut:      s.soldOut.Load(),
 			Insufficient: s.insufficient.Load(),
+			RoomsHeld:    s.roomsHeld.Load(),
 			Error:        s.errors.Load(),
 			Retries:      s.retries.Load(),
 			Checks:       s.checks.Load(),

@@ -13,9 +13,9 @@ import (
 type stats struct {
 	start time.Time
 
-	success, conflict, soldOut, insufficient, errors, retries, checks, unknownRequests atomic.Int64
-	gaveUp                                                                             atomic.Int64 // clients that stopped after only errors for RetryBudget
-	replayed                                                                           atomic.Int64 // answers replayed from an idempotency key
+	success, conflict, soldOut, insufficient, roomsHeld, errors, retries, checks, unknownRequests atomic.Int64
+	gaveUp                                                                                        atomic.Int64 // clients that stopped after only errors for RetryBudget
+	replayed                                                                                      atomic.Int64 // answers replayed from an idempotency key
 
 	holdsPlaced, holdsConfirmed, holdsAbandoned, holdsExpired, holdsUnknown atomic.Int64
 

@@ -21,6 +21,7 @@ type Meta struct {
 	Seed       uint64
 	Think      client.Range
 	VerifiedBy string // "database" or "api"
+	Auth       string // how the servers knew the clients; "" when not ours to say
 	// LoadPeakMemoryBytes is the peak resident memory of the process that
 	// ran the clients (lab/cluster.PeakRSSBytes); 0 when unknown.
 	LoadPeakMemoryBytes int64
@@ -35,6 +36,7 @@ type Report struct {
 	Seed                  uint64               `json:"seed"`
 	Think                 string               `json:"think"`
 	VerifiedBy            string               `json:"verified_by"`
+	Auth                  string               `json:"auth,omitempty"`
 	EventIDs              []int64              `json:"event_ids"`
 	Hotels                []HotelReport        `json:"hotels"`
 	Totals                HotelReport          `json:"totals"`
@@ -101,7 +103,7 @@ type UnknownCounts struct {
 func Build(meta Meta, res client.Result, checked checker.Result) Report {
 	r := Report{
 		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Seed: meta.Seed,
-		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy,
+		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy, Auth: meta.Auth,
 		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests,
 		Replayed: res.Replayed, Holds: HoldsReport{Clients: res.Holds},
 		StartedAt: res.Started, ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
@@ -175,8 +177,12 @@ func (r Report) WriteJSON(w io.Writer) error {
 // WriteText writes the report as a table a person reads.
 func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "strategy %s: %d clients, %s, think %s, seed %d\n\n",
+	fmt.Fprintf(&b, "strategy %s: %d clients, %s, think %s, seed %d\n",
 		r.Strategy, r.Clients, plural(r.Servers, "server"), r.Think, r.Seed)
+	if r.Auth != "" {
+		fmt.Fprintf(&b, "auth %s\n", r.Auth)
+	}
+	b.WriteString("\n")
 	if r.Replayed > 0 {
 		fmt.Fprintf(&b, "(%d answers replayed from idempotency keys: outcomes that would otherwise have stayed unknown)\n\n", r.Replayed)
 	}

@@ -12,14 +12,32 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const clientHeldRooms = `-- name: ClientHeldRooms :one
+SELECT coalesce(sum(h.rooms), 0)::integer AS rooms
+  FROM holds AS h
+ WHERE h.client_id IS NOT DISTINCT FROM $1::bigint
+   AND h.state = 'held'
+   AND h.expires_at > clock_timestamp()
+`
+
+// ClientHeldRooms is how many rooms a client holds right now, in live holds
+// of any hotel: what the cap is checked against, under LockClientHolds.
+func (q *Queries) ClientHeldRooms(ctx context.Context, db DBTX, clientID pgtype.Int8) (int32, error) {
+	row := db.QueryRow(ctx, clientHeldRooms, clientID)
+	var rooms int32
+	err := row.Scan(&rooms)
+	return rooms, err
+}
+
 const confirmHold = `-- name: ConfirmHold :one
 WITH hold AS (
     UPDATE holds
        SET state = 'confirmed', settled_at = clock_timestamp()
-     WHERE holds.id = $1
+     WHERE holds.handle = $1
+       AND holds.client_id IS NOT DISTINCT FROM $2::bigint
        AND holds.event_hotel_rooms_id = (
                SELECT ehr.id FROM event_hotel_rooms AS ehr
-                WHERE ehr.event_id = $2 AND ehr.hotel_id = $3)
+                WHERE ehr.event_id = $3 AND ehr.hotel_id = $4)
        AND holds.state = 'held'
        AND holds.expires_at > clock_timestamp()
     RETURNING holds.id, holds.event_hotel_rooms_id, holds.name, holds.rooms
@@ -40,9 +58,10 @@ RETURNING id, number
 `
 
 type ConfirmHoldParams struct {
-	HoldID  int64
-	EventID int64
-	HotelID int64
+	Handle   string
+	ClientID pgtype.Int8
+	EventID  int64
+	HotelID  int64
 }
 
 type ConfirmHoldRow struct {
@@ -55,7 +74,12 @@ type ConfirmHoldRow struct {
 // written, all in one statement. An expired hold (even one no sweeper has
 // reached yet) cannot be confirmed: its rooms may already be someone else's.
 func (q *Queries) ConfirmHold(ctx context.Context, db DBTX, arg ConfirmHoldParams) (ConfirmHoldRow, error) {
-	row := db.QueryRow(ctx, confirmHold, arg.HoldID, arg.EventID, arg.HotelID)
+	row := db.QueryRow(ctx, confirmHold,
+		arg.Handle,
+		arg.ClientID,
+		arg.EventID,
+		arg.HotelID,
+	)
 	var i ConfirmHoldRow
 	err := row.Scan(&i.ID, &i.Number)
 	return i, err
@@ -105,7 +129,7 @@ func (q *Queries) ExpireHotelHolds(ctx context.Context, db DBTX, arg ExpireHotel
 }
 
 const getHold = `-- name: GetHold :one
-SELECT h.id,
+SELECT h.handle,
        h.name,
        h.rooms,
        h.state,
@@ -115,19 +139,21 @@ SELECT h.id,
   FROM holds AS h
   JOIN event_hotel_rooms AS ehr ON ehr.id = h.event_hotel_rooms_id
   LEFT JOIN reservations AS r ON r.hold_id = h.id
- WHERE h.id = $1
-   AND ehr.event_id = $2
-   AND ehr.hotel_id = $3
+ WHERE h.handle = $1
+   AND h.client_id IS NOT DISTINCT FROM $2::bigint
+   AND ehr.event_id = $3
+   AND ehr.hotel_id = $4
 `
 
 type GetHoldParams struct {
-	HoldID  int64
-	EventID int64
-	HotelID int64
+	Handle   string
+	ClientID pgtype.Int8
+	EventID  int64
+	HotelID  int64
 }
 
 type GetHoldRow struct {
-	ID            int64
+	Handle        string
 	Name          string
 	Rooms         int32
 	State         string
@@ -140,10 +166,15 @@ type GetHoldRow struct {
 // confirmed. A 'held' hold past expires_at is reported as expired by the
 // caller: it is dead even before a sweeper marks it.
 func (q *Queries) GetHold(ctx context.Context, db DBTX, arg GetHoldParams) (GetHoldRow, error) {
-	row := db.QueryRow(ctx, getHold, arg.HoldID, arg.EventID, arg.HotelID)
+	row := db.QueryRow(ctx, getHold,
+		arg.Handle,
+		arg.ClientID,
+		arg.EventID,
+		arg.HotelID,
+	)
 	var i GetHoldRow
 	err := row.Scan(
-		&i.ID,
+		&i.Handle,
 		&i.Name,
 		&i.Rooms,
 		&i.State,
@@ -154,38 +185,45 @@ func (q *Queries) GetHold(ctx context.Context, db DBTX, arg GetHoldParams) (GetH
 	return i, err
 }
 
-const placeHold = `-- name: PlaceHold :one
-
-WITH counter AS (
-    UPDATE event_hotel_rooms
-       SET locked     = locked + $2::integer,
-           updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
-     WHERE event_id = $4
-       AND hotel_id = $5
-       AND $2::integer <= assigned - reserved - locked
-    RETURNING id
-)
-INSERT INTO holds (event_hotel_rooms_id, name, rooms, expires_at)
-SELECT counter.id, $1::text, $2::integer,
-       clock_timestamp() + make_interval(secs => $3::integer)
-  FROM counter
-RETURNING id, rooms, state, expires_at
+const hotelHeldRooms = `-- name: HotelHeldRooms :one
+SELECT coalesce(sum(h.rooms), 0)::integer AS rooms,
+       coalesce(min(h.expires_at), clock_timestamp())::timestamptz AS soonest_expiry
+  FROM holds AS h
+ WHERE h.event_hotel_rooms_id = (
+           SELECT ehr.id FROM event_hotel_rooms AS ehr
+            WHERE ehr.event_id = $1 AND ehr.hotel_id = $2)
+   AND h.state = 'held'
+   AND h.expires_at > clock_timestamp()
 `
 
-type PlaceHoldParams struct {
-	Name       string
-	Rooms      int32
-	TtlSeconds int32
-	EventID    int64
-	HotelID    int64
+type HotelHeldRoomsParams struct {
+	EventID int64
+	HotelID int64
 }
 
-type PlaceHoldRow struct {
-	ID        int64
-	Rooms     int32
-	State     string
-	ExpiresAt time.Time
+type HotelHeldRoomsRow struct {
+	Rooms         int32
+	SoonestExpiry time.Time
 }
+
+// HotelHeldRooms tells a request refused for lack of rooms whether the
+// rooms it lacks are only held: they come back when their holds expire or
+// are released, so the answer is "wait" (rooms_held, with Retry-After until
+// the soonest expiry) and not "sold out", which tells a client to stop.
+// Read after the refusal and after overdue holds were freed, it can only
+// say too much is held, never too little, which costs a client one wait.
+func (q *Queries) HotelHeldRooms(ctx context.Context, db DBTX, arg HotelHeldRoomsParams) (HotelHeldRoomsRow, error) {
+	row := db.QueryRow(ctx, hotelHeldRooms, arg.EventID, arg.HotelID)
+	var i HotelHeldRoomsRow
+	err := row.Scan(&i.Rooms, &i.SoonestExpiry)
+	return i, err
+}
+
+const lockClientHolds = `-- name: LockClientHolds :one
+
+
+SELECT pg_advisory_xact_lock((x'45564843'::bigint << 32) | coalesce($1::bigint, 0))::text AS locked
+`
 
 // Room holds: rooms taken out of the pool while a customer pays, then
 // confirmed into a reservation, released, or left to expire.
@@ -200,6 +238,62 @@ type PlaceHoldRow struct {
 // the committed row (EvalPlanQual), finds it no longer 'held' and changes
 // nothing. That is why a confirm racing an expiry or a release has exactly
 // one winner, and why two sweepers never release a hold twice.
+// Who may touch a hold: the client that placed it (holds.client_id, NULL
+// for the anonymous client of a server without --auth), by its handle, a
+// 128-bit random string. Every statement that addresses one hold matches
+// all three of hotel, handle and owner, so another client's hold, a wrong
+// handle and a missing hold are the same "no rows": one 404, nothing to
+// learn from walking handles or ids.
+// LockClientHolds serialises one client's holds for the rest of the
+// transaction, on every server (an advisory lock in its own namespace,
+// bits 0x45564843 "EVHC", beside the hotel keys of advisory.sql). The cap
+// on rooms a client holds at once is a check then an insert, across
+// hotels: without the lock two holds of the same client at two hotels
+// would each see the other's rooms missing and both pass (write skew).
+// With it, the second waits, and its ClientHeldRooms, a new statement
+// under READ COMMITTED, sees the first one's committed hold.
+func (q *Queries) LockClientHolds(ctx context.Context, db DBTX, clientID pgtype.Int8) (string, error) {
+	row := db.QueryRow(ctx, lockClientHolds, clientID)
+	var locked string
+	err := row.Scan(&locked)
+	return locked, err
+}
+
+const placeHold = `-- name: PlaceHold :one
+WITH counter AS (
+    UPDATE event_hotel_rooms
+       SET locked     = locked + $2::integer,
+           updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
+     WHERE event_id = $6
+       AND hotel_id = $7
+       AND $2::integer <= assigned - reserved - locked
+    RETURNING id
+)
+INSERT INTO holds (event_hotel_rooms_id, name, rooms, expires_at, client_id, handle)
+SELECT counter.id, $1::text, $2::integer,
+       clock_timestamp() + make_interval(secs => $3::integer),
+       $4::bigint, $5::text
+  FROM counter
+RETURNING handle, rooms, state, expires_at
+`
+
+type PlaceHoldParams struct {
+	Name       string
+	Rooms      int32
+	TtlSeconds int32
+	ClientID   pgtype.Int8
+	Handle     string
+	EventID    int64
+	HotelID    int64
+}
+
+type PlaceHoldRow struct {
+	Handle    string
+	Rooms     int32
+	State     string
+	ExpiresAt time.Time
+}
+
 // PlaceHold locks rooms only if they fit, like atomic.sql's booking: the
 // check and the increment of locked are one conditional UPDATE.
 func (q *Queries) PlaceHold(ctx context.Context, db DBTX, arg PlaceHoldParams) (PlaceHoldRow, error) {
@@ -207,12 +301,14 @@ func (q *Queries) PlaceHold(ctx context.Context, db DBTX, arg PlaceHoldParams) (
 		arg.Name,
 		arg.Rooms,
 		arg.TtlSeconds,
+		arg.ClientID,
+		arg.Handle,
 		arg.EventID,
 		arg.HotelID,
 	)
 	var i PlaceHoldRow
 	err := row.Scan(
-		&i.ID,
+		&i.Handle,
 		&i.Rooms,
 		&i.State,
 		&i.ExpiresAt,
@@ -224,10 +320,11 @@ const releaseHold = `-- name: ReleaseHold :one
 WITH hold AS (
     UPDATE holds
        SET state = 'released', settled_at = clock_timestamp()
-     WHERE holds.id = $1
+     WHERE holds.handle = $1
+       AND holds.client_id IS NOT DISTINCT FROM $2::bigint
        AND holds.event_hotel_rooms_id = (
                SELECT ehr.id FROM event_hotel_rooms AS ehr
-                WHERE ehr.event_id = $2 AND ehr.hotel_id = $3)
+                WHERE ehr.event_id = $3 AND ehr.hotel_id = $4)
        AND holds.state = 'held'
        AND holds.expires_at > clock_timestamp()
     RETURNING holds.event_hotel_rooms_id, holds.rooms
@@ -241,14 +338,20 @@ RETURNING hold.rooms
 `
 
 type ReleaseHoldParams struct {
-	HoldID  int64
-	EventID int64
-	HotelID int64
+	Handle   string
+	ClientID pgtype.Int8
+	EventID  int64
+	HotelID  int64
 }
 
 // ReleaseHold gives a live hold's rooms back to the pool at once.
 func (q *Queries) ReleaseHold(ctx context.Context, db DBTX, arg ReleaseHoldParams) (int32, error) {
-	row := db.QueryRow(ctx, releaseHold, arg.HoldID, arg.EventID, arg.HotelID)
+	row := db.QueryRow(ctx, releaseHold,
+		arg.Handle,
+		arg.ClientID,
+		arg.EventID,
+		arg.HotelID,
+	)
 	var rooms int32
 	err := row.Scan(&rooms)
 	return rooms, err

@@ -10,6 +10,15 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type ApiClient struct {
+	ID           int64
+	Name         string
+	KeyHash      []byte
+	MaxHeldRooms pgtype.Int4
+	CreatedAt    time.Time
+	RevokedAt    pgtype.Timestamptz
+}
+
 type Event struct {
 	ID   int64
 	Name string
@@ -34,6 +43,8 @@ type HoldRow struct {
 	ExpiresAt         time.Time
 	CreatedAt         time.Time
 	SettledAt         pgtype.Timestamptz
+	ClientID          pgtype.Int8
+	Handle            string
 }
 
 type Hotel struct {
