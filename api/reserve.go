@@ -70,7 +70,7 @@ func (s *Server) parseReserve(w http.ResponseWriter, r *http.Request) (string, e
 	}
 	if !slices.Contains(s.enabled, mode) {
 		return "", evento.BookRequest{}, &Error{Status: http.StatusForbidden, Code: CodeModeDisabled,
-			Message: fmt.Sprintf("mode %q is not served here; this server serves: %s", mode, strings.Join(s.enabled, ", "))}
+			Message: fmt.Sprintf("mode %q is disabled on this server; enabled modes: %s", mode, strings.Join(s.enabled, ", "))}
 	}
 	var body reserveRequest
 	if err := decodeJSON(w, r, &body); err != nil {

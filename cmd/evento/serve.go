@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3"
@@ -30,6 +31,7 @@ type serveConfig struct {
 	batchWindow  time.Duration
 	batchMax     int
 	logLevel     slog.Level
+	modes        string
 }
 
 func newServeCommand() *ffcli.Command {
@@ -46,9 +48,10 @@ func newServeCommand() *ffcli.Command {
 	fs.DurationVar(&cfg.sweepEvery, "sweep-every", time.Second, "how often this server expires overdue holds and old idempotency keys")
 	fs.DurationVar(&cfg.keepKeys, "keep-idempotency-keys", 24*time.Hour, "how long an Idempotency-Key's outcome is replayed")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
+	fs.StringVar(&cfg.modes, "modes", safeModes(), `reserve modes to serve: "all" (naive too, which overbooks on purpose) or a comma-separated list; others answer 403 mode_disabled`)
 	return &ffcli.Command{
 		Name:       "serve",
-		ShortUsage: "evento serve [--addr 127.0.0.1:8080] [--pool N]",
+		ShortUsage: "evento serve [--addr 127.0.0.1:8080] [--pool N] [--modes all|a,b,...]",
 		ShortHelp:  "Serve the reservation API.",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
@@ -62,6 +65,10 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
 		return usagef("--addr %q: %v", cfg.addr, err)
+	}
+	modes, err := parseModes(cfg.modes)
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	database, err := cfg.db.resolve(ctx, cfg.pool+10)
@@ -98,7 +105,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	server := &http.Server{
 		Handler: api.NewServer(store, api.Options{
 			MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
-			KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log,
+			KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log, Modes: modes,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -109,7 +116,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	// The first line on stdout is the address, so a parent process that
 	// asked for port 0 learns which one it got.
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
-	log.Info("serving", "addr", listener.Addr().String(), "pool", cfg.pool)
+	log.Info("serving", "addr", listener.Addr().String(), "pool", cfg.pool, "modes", strings.Join(modes, ","))
 
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
