@@ -163,6 +163,9 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	if err != nil {
 		return report.Report{}, err
 	}
+	if result.Stopped != nil {
+		return report.Report{}, explainStop(result.Stopped)
+	}
 	if clients.HoldShare > 0 && ctx.Err() == nil {
 		// Abandoned holds must expire and be swept before the verdict can
 		// say nothing leaked; the servers are still up to sweep them.
