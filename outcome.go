@@ -8,8 +8,9 @@ import "errors"
 type Outcome[T any] struct {
 	Value T
 	// Refusal, when set, is a final "no" (IsRefusal): asking again with
-	// the same request would get the same answer, so it is stored under
-	// the request's key like a success. Value is then the zero value.
+	// the same request would get the same answer. Value is then the zero
+	// value. Only a refusal that judged the hotel's rooms is stored under
+	// the request's key (Kept).
 	Refusal error
 	// Replayed is true when the outcome was stored by an earlier request
 	// with the same idempotency key: nothing was done this time.
@@ -25,10 +26,35 @@ func Refused[T any](refusal error) Outcome[T] { return Outcome[T]{Refusal: refus
 // refusals are the errors that are final answers rather than failures.
 var refusals = []error{ErrNotFound, ErrSoldOut, ErrInsufficientRooms, ErrRoomsHeld, ErrHoldExpired, ErrHoldReleased, ErrHoldConfirmed}
 
+// inventoryRefusals are the refusals that judged the hotel's rooms or a
+// hold's fate: the answer depended on what others had booked, or on when
+// the hold was asked about, so a retry must replay it rather than ask
+// again. A new refusal of that kind joins this list.
+var inventoryRefusals = []error{ErrSoldOut, ErrInsufficientRooms, ErrRoomsHeld, ErrHoldExpired, ErrHoldReleased, ErrHoldConfirmed}
+
+// Kept reports whether an idempotency key keeps this outcome to replay: a
+// write that was done (a booking, a hold, a confirmation, a release), or a
+// refusal that judged the hotel's rooms. Any other refusal (something not
+// found, a hold no longer held) is answered afresh on a retry, with the
+// same answer: keeping it would let anyone fill the key table with rows
+// kept for a day, at no cost, and squat keys that others will use later.
+func (o Outcome[T]) Kept() bool {
+	if o.Refusal == nil {
+		return true
+	}
+	for _, target := range inventoryRefusals {
+		if errors.Is(o.Refusal, target) {
+			return true
+		}
+	}
+	return false
+}
+
 // IsRefusal reports whether err is a final refusal: the request was
 // understood and answered "no", and repeating it changes nothing. Every
 // other error (a conflict, the database unavailable, a key in use) is
-// retryable or a bug, and is never stored under an idempotency key.
+// retryable or a bug, and is never stored under an idempotency key; nor
+// is a refusal that is not Kept.
 func IsRefusal(err error) bool {
 	for _, target := range refusals {
 		if errors.Is(err, target) {

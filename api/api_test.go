@@ -309,3 +309,37 @@ func TestDatabaseDownIsUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// A server that does not serve a registered mode refuses it with 403
+// mode_disabled before anything else, keyed or not, and changes nothing;
+// an unregistered mode is still 400 unknown_mode, and an enabled one books.
+func TestDisabledModeIsForbidden(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 10, api.Options{Modes: []string{"pessimistic", "atomic"}})
+	good := `{"name":"a","rooms":1}`
+	f.assertRefused(t, []refusal{
+		{"naive", "POST", f.reservePath(0, "naive"), good, 403, "mode_disabled"},
+		{"batched", "POST", f.reservePath(0, "batched"), good, 403, "mode_disabled"},
+		{"naive with a bad body", "POST", f.reservePath(0, "naive"), `{"rooms":0}`, 403, "mode_disabled"},
+		{"naive at an unknown event", "POST", fmt.Sprintf("/%d/%d/reserve/naive", f.eventID+100, f.hotels[0].HotelID), good, 403, "mode_disabled"},
+		{"unregistered", "POST", f.reservePath(0, "yolo"), good, 400, "unknown_mode"},
+	})
+	before := f.dbState(t)
+	r := f.send(t, "POST", f.reservePath(0, "naive"), good, http.Header{"Idempotency-Key": {"k-naive"}})
+	if r.status != http.StatusForbidden || errorCode(t, r) != "mode_disabled" {
+		t.Fatalf("keyed naive: %d %s", r.status, r.raw)
+	}
+	if msg := r.body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "naive") || !strings.Contains(msg, "pessimistic, atomic") {
+		t.Fatalf("mode_disabled message must name the mode and the enabled modes: %q", msg)
+	}
+	var keys int
+	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM idempotency_keys`).Scan(&keys); err != nil {
+		t.Fatal(err)
+	}
+	if after := f.dbState(t); after != before || keys != 0 {
+		t.Fatalf("a refused mode changed the database: %s -> %s, %d keys", before, after, keys)
+	}
+	if r := f.do(t, "POST", f.reservePath(0, "atomic"), good); r.status != http.StatusCreated {
+		t.Fatalf("enabled mode: %d %s", r.status, r.raw)
+	}
+}

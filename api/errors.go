@@ -16,6 +16,7 @@ import (
 const (
 	CodeInvalidRequest    = "invalid_request"
 	CodeUnknownMode       = "unknown_mode"
+	CodeModeDisabled      = "mode_disabled"
 	CodeNotFound          = "not_found"
 	CodeMethodNotAllowed  = "method_not_allowed"
 	CodeSoldOut           = "sold_out"

@@ -189,3 +189,42 @@ func TestIdempotencyKeys(t *testing.T) {
 		}
 	}
 }
+
+// The attack of the security report, over HTTP: many distinct keys on a
+// 404 leave no key row, and a squatter's 404 under a victim's future key
+// does not stand in the way of the victim's real booking (201, not 422 or
+// a replayed 404). Nothing is booked by the 404s.
+func TestKeysOnNotFoundAreNotKept(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 10, api.Options{})
+	missing := fmt.Sprintf("/%d/%d/reserve/atomic", f.eventID+100, f.hotels[0].HotelID)
+	before := f.dbState(t)
+	for i := range 50 {
+		r := f.doWithKey(t, "POST", missing, `{"name":"mallory","rooms":1}`, fmt.Sprintf("flood-%d", i))
+		if r.status != http.StatusNotFound || errorCode(t, r) != "not_found" {
+			t.Fatalf("flood %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	squat := f.doWithKey(t, "POST", missing, `{"name":"mallory","rooms":5}`, "order-18")
+	if squat.status != http.StatusNotFound || errorCode(t, squat) != "not_found" {
+		t.Fatalf("squatter: %d %s", squat.status, squat.raw)
+	}
+	if again := f.doWithKey(t, "POST", missing, `{"name":"mallory","rooms":5}`, "order-18"); again.status != http.StatusNotFound ||
+		again.header.Get(api.IdempotentReplayedHeader) != "" {
+		t.Fatalf("a 404 was replayed: %d %s %v", again.status, again.raw, again.header)
+	}
+	if after := f.dbState(t); after != before {
+		t.Fatalf("database changed: %s -> %s", before, after)
+	}
+	var keys int
+	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM idempotency_keys`).Scan(&keys); err != nil {
+		t.Fatal(err)
+	}
+	if keys != 0 {
+		t.Fatalf("%d idempotency keys kept after requests that found nothing; want 0", keys)
+	}
+	victim := f.doWithKey(t, "POST", f.reservePath(0, "atomic"), `{"name":"victim","rooms":2}`, "order-18")
+	if victim.status != http.StatusCreated || victim.header.Get(api.IdempotentReplayedHeader) != "" || victim.body["rooms"] != 2.0 {
+		t.Fatalf("victim after a squatter: %d %s", victim.status, victim.raw)
+	}
+}

@@ -3,12 +3,15 @@ package api_test
 import (
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/evento-lab/evento/api"
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/dbtest"
 )
 
 // Every operation api/openapi.yaml documents is served, and every error
@@ -65,9 +68,50 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 		api.CodeSoldOut, api.CodeInsufficientRooms, api.CodeConflict, api.CodePayloadTooLarge,
 		api.CodeUnavailable, api.CodeInternal, api.CodeHoldExpired, api.CodeHoldReleased,
 		api.CodeHoldConfirmed, api.CodeIdempotencyKeyReused, api.CodeRequestInProgress, api.CodeOutcomeUnknown,
+		api.CodeModeDisabled,
 	} {
 		if !documented[code] {
 			t.Errorf("error code %q is not in openapi.yaml", code)
 		}
+	}
+}
+
+// The mode parameter lists exactly the modes a server can serve, in the
+// registry's order, and reserve documents the 403 of a disabled one.
+func TestOpenAPIModesAreTheRegistry(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]struct {
+			Post struct {
+				Parameters []struct {
+					Name   string `yaml:"name"`
+					Schema struct {
+						Enum []string `yaml:"enum"`
+					} `yaml:"schema"`
+				} `yaml:"parameters"`
+				Responses map[string]any `yaml:"responses"`
+			} `yaml:"post"`
+		} `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	reserve := doc.Paths["/{event_id}/{hotel_id}/reserve/{mode}"].Post
+	var documented []string
+	for _, p := range reserve.Parameters {
+		if p.Name == "mode" {
+			documented = p.Schema.Enum
+		}
+	}
+	served := db.NewStore(dbtest.NewPool(t, 1), db.Options{}).Strategies()
+	if !slices.Equal(documented, served) {
+		t.Errorf("openapi.yaml's modes %v; the server's %v", documented, served)
+	}
+	if _, ok := reserve.Responses["403"]; !ok || !strings.Contains(string(raw), "`mode_disabled`") {
+		t.Errorf("reserve does not document 403 mode_disabled")
 	}
 }

@@ -68,6 +68,10 @@ func (s *Server) parseReserve(w http.ResponseWriter, r *http.Request) (string, e
 		return "", evento.BookRequest{}, &Error{Status: http.StatusBadRequest, Code: CodeUnknownMode,
 			Message: fmt.Sprintf("unknown mode %q; modes: %s", mode, strings.Join(s.modes, ", "))}
 	}
+	if !slices.Contains(s.enabled, mode) {
+		return "", evento.BookRequest{}, &Error{Status: http.StatusForbidden, Code: CodeModeDisabled,
+			Message: fmt.Sprintf("mode %q is disabled on this server; enabled modes: %s", mode, strings.Join(s.enabled, ", "))}
+	}
 	var body reserveRequest
 	if err := decodeJSON(w, r, &body); err != nil {
 		return "", evento.BookRequest{}, err
@@ -91,4 +95,20 @@ func (s *Server) validBooking(name *string, rooms *int64) (string, int32, error)
 		return "", 0, invalid(fmt.Sprintf("rooms must be an integer from 1 to %d", s.opts.MaxRooms))
 	}
 	return *name, int32(*rooms), nil
+}
+
+// enabledModes is Options.Modes, or every mode when it is empty. A name
+// that is not a mode is a bug of whoever wired the server (evento serve
+// checks --modes first), and serving on regardless could serve less, or
+// more, than was meant.
+func enabledModes(modes, wanted []string) []string {
+	if len(wanted) == 0 {
+		return modes
+	}
+	for _, name := range wanted {
+		if !slices.Contains(modes, name) {
+			panic(fmt.Sprintf("api: Options.Modes names %q; modes: %s", name, strings.Join(modes, ", ")))
+		}
+	}
+	return slices.Clone(wanted)
 }

@@ -23,6 +23,11 @@ type Options struct {
 	QueryTimeout time.Duration
 	// KeepIdempotencyKeys is how long a key's outcome is replayed (default 24h).
 	KeepIdempotencyKeys time.Duration
+	// Modes are the reserve modes this server serves, each one of the
+	// service's Strategies (default: all of them); the others answer 403
+	// mode_disabled. The API cannot tell a safe strategy from an unsafe
+	// one: whoever wires the server chooses (evento serve --modes).
+	Modes []string
 	// Metrics are served at GET /metrics (default: new ones, without pool
 	// statistics).
 	Metrics *Metrics
@@ -50,6 +55,8 @@ type Server struct {
 	// handler is mux behind the metrics and the JSON 404/405 answers.
 	handler http.Handler
 	keys    keyCache
+	// enabled are the modes served (Options.Modes), a subset of modes.
+	enabled []string
 }
 
 // NewServer returns the HTTP handler for Evento's API.
@@ -79,6 +86,7 @@ func NewServer(svc evento.Service, opts Options) *Server {
 		opts.MaxHoldTTL = DefaultMaxHoldTTL
 	}
 	s := &Server{svc: svc, modes: svc.Strategies(), opts: opts, log: opts.Log, mux: http.NewServeMux()}
+	s.enabled = enabledModes(s.modes, opts.Modes)
 	s.handler = opts.Metrics.instrument(http.HandlerFunc(s.route), s.modes)
 	s.mux.Handle("GET /metrics", opts.Metrics.handler())
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)

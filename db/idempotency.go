@@ -107,26 +107,35 @@ func keyOf(k *evento.IdempotencyKey) string {
 	return k.Key
 }
 
-// storeOutcomes writes the outcomes of the keyed requests among todo into
-// their keys' rows, before COMMIT.
+// storeOutcomes writes the kept outcomes (evento.Outcome.Kept) of the keyed
+// requests among todo into their keys' rows, and deletes the rows of the
+// others, before COMMIT: a key holds only outcomes that judged the rooms.
 func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
 	var params dbsqlc.StoreIdempotencyOutcomesParams
+	var forget []string
 	for j, i := range todo {
-		if keys[i] == nil {
-			continue
+		switch {
+		case keys[i] == nil:
+		case !outcomes[j].Kept():
+			forget = append(forget, keys[i].Key)
+		default:
+			encoded, err := encodeOutcome(outcomes[j])
+			if err != nil {
+				return err
+			}
+			params.Keys = append(params.Keys, keys[i].Key)
+			params.Outcomes = append(params.Outcomes, encoded)
 		}
-		encoded, err := encodeOutcome(outcomes[j])
-		if err != nil {
-			return err
+	}
+	if len(params.Keys) > 0 {
+		if err := q.StoreIdempotencyOutcomes(ctx, tx, params); err != nil {
+			return fmt.Errorf("store idempotency outcomes: %w", err)
 		}
-		params.Keys = append(params.Keys, keys[i].Key)
-		params.Outcomes = append(params.Outcomes, encoded)
 	}
-	if len(params.Keys) == 0 {
-		return nil
-	}
-	if err := q.StoreIdempotencyOutcomes(ctx, tx, params); err != nil {
-		return fmt.Errorf("store idempotency outcomes: %w", err)
+	if len(forget) > 0 {
+		if err := q.ForgetIdempotencyKeys(ctx, tx, forget); err != nil {
+			return fmt.Errorf("forget idempotency keys: %w", err)
+		}
 	}
 	return nil
 }
@@ -166,6 +175,9 @@ type storedRefusal struct {
 	Held      int32      `json:"held,omitempty"`
 	HeldUntil *time.Time `json:"held_until,omitempty"`
 }
+
+// Only shortfalls are stored now (evento.Outcome.Kept); not_found and the
+// hold refusals are still read, from rows stored before, until they expire.
 
 // refusalCodes name the final refusals that are not a not-found or a
 // shortfall (those carry their own facts).

@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -223,5 +224,156 @@ func TestExpiredKeyIsClaimedAfresh(t *testing.T) {
 	}
 	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 {
 		t.Fatalf("booked %d; want one booking per life of the key", totals.booked)
+	}
+}
+
+// countKeys is how many idempotency keys the database keeps.
+func countKeys(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(testContext(t), `SELECT count(*) FROM idempotency_keys`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// For every strategy: a key is kept only for an outcome that judged the
+// hotel's rooms. Distinct keys on an unknown hotel, sent all at once (so
+// the batched strategy batches them), leave no key row behind: a flood of
+// them costs no storage for 24 h. A key squatted by a request that found
+// nothing does not block its owner's real booking later. A sold_out is
+// kept and replays.
+func TestKeysKeptOnlyForOutcomesThatJudgedRooms(t *testing.T) {
+	t.Parallel()
+	for _, strategy := range db.Strategies {
+		t.Run(strategy.Name, func(t *testing.T) {
+			t.Parallel()
+			store, bundle := setup(t, 6, 4)
+			pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
+			key := func(k, fingerprint string) *evento.IdempotencyKey {
+				return &evento.IdempotencyKey{Key: k, Fingerprint: fingerprint, Keep: time.Hour}
+			}
+			nowhere := testHotel{EventID: hotel.EventID, HotelID: hotel.HotelID + 1000}
+
+			const flood = 40
+			errs := make(chan error, flood)
+			for i := range flood {
+				go func() {
+					outcome, err := store.Reserve(ctx, strategy.Name, nowhere.request("mallory", 1), key(fmt.Sprintf("flood-%d", i), "f"))
+					if err == nil && (!errors.Is(outcome.Refusal, evento.ErrNotFound) || outcome.Replayed) {
+						err = fmt.Errorf("key flood-%d: %+v, want a fresh not found", i, outcome)
+					}
+					errs <- err
+				}()
+			}
+			for range flood {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := countKeys(t, pool); n != 0 {
+				t.Fatalf("%d keys kept after %d requests that found no hotel; want 0", n, flood)
+			}
+
+			squat, err := store.Reserve(ctx, strategy.Name, nowhere.request("mallory", 1), key("order-18", "squatter"))
+			if err != nil || !errors.Is(squat.Refusal, evento.ErrNotFound) {
+				t.Fatalf("squatter: %+v %v; want not found", squat, err)
+			}
+			real, err := store.Reserve(ctx, strategy.Name, hotel.request("victim", 4), key("order-18", "victim"))
+			if err != nil || real.Replayed || real.Refusal != nil || real.Value.Rooms != 4 {
+				t.Fatalf("owner after a squatter: %+v %v; want a fresh booking of 4", real, err)
+			}
+
+			soldOut, err := store.Reserve(ctx, strategy.Name, hotel.request("late", 1), key("late", "late"))
+			if err != nil || soldOut.Replayed || !errors.Is(soldOut.Refusal, evento.ErrSoldOut) {
+				t.Fatalf("on a full hotel: %+v %v; want sold out", soldOut, err)
+			}
+			again, err := store.Reserve(ctx, strategy.Name, hotel.request("late", 1), key("late", "late"))
+			if err != nil || !again.Replayed || !errors.Is(again.Refusal, evento.ErrSoldOut) {
+				t.Fatalf("sold out again: %+v %v; want the sold out replayed", again, err)
+			}
+			if n := countKeys(t, pool); n != 2 {
+				t.Fatalf("%d keys kept; want the booking's and the sold out's", n)
+			}
+			if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 4 || totals.reserved != 4 {
+				t.Fatalf("booked %d (counter %d); want the owner's 4 alone", totals.booked, totals.reserved)
+			}
+		})
+	}
+}
+
+// A hold or a confirm that found nothing keeps no key either, and the
+// owner of the key can still use it.
+func TestHoldKeysKeptOnlyForOutcomesThatJudgedRooms(t *testing.T) {
+	t.Parallel()
+	store, bundle := setup(t, 4, 10)
+	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
+	key := func(k, fingerprint string) *evento.IdempotencyKey {
+		return &evento.IdempotencyKey{Key: k, Fingerprint: fingerprint, Keep: time.Hour}
+	}
+	nowhere := evento.HoldRequest{BookRequest: testHotel{EventID: hotel.EventID + 1000, HotelID: hotel.HotelID}.request("m", 1), TTL: time.Minute}
+	if o, err := store.PlaceHold(ctx, nowhere, key("h-1", "squatter")); err != nil || !errors.Is(o.Refusal, evento.ErrNotFound) {
+		t.Fatalf("hold at an unknown event: %+v %v", o, err)
+	}
+	missing := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: "hold_AAAAAAAAAAAAAAAAAAAAAA"}
+	if o, err := store.ConfirmHold(ctx, missing, key("c-1", "squatter")); err != nil || !errors.Is(o.Refusal, evento.ErrNotFound) {
+		t.Fatalf("confirm an unknown hold: %+v %v", o, err)
+	}
+	if n := countKeys(t, pool); n != 0 {
+		t.Fatalf("%d keys kept after two requests that found nothing; want 0", n)
+	}
+	hold, err := store.PlaceHold(ctx, evento.HoldRequest{BookRequest: hotel.request("owner", 2), TTL: time.Minute}, key("h-1", "owner"))
+	if err != nil || hold.Replayed || hold.Refusal != nil {
+		t.Fatalf("owner's hold after a squatter: %+v %v", hold, err)
+	}
+	ref := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: hold.Value.Handle}
+	confirmed, err := store.ConfirmHold(ctx, ref, key("c-1", "owner"))
+	if err != nil || confirmed.Replayed || confirmed.Refusal != nil || confirmed.Value.Rooms != 2 {
+		t.Fatalf("owner's confirm after a squatter: %+v %v", confirmed, err)
+	}
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 {
+		t.Fatalf("booked %d; want the owner's 2", totals.booked)
+	}
+}
+
+// For every strategy: a duplicate that waited for a request that found
+// nothing finds no outcome to replay, does the work itself and gets the
+// same not found; no key is left behind.
+func TestDuplicateOfANotFoundRunsItself(t *testing.T) {
+	t.Parallel()
+	for _, strategy := range db.Strategies {
+		t.Run(strategy.Name, func(t *testing.T) {
+			t.Parallel()
+			pool := dbtest.NewPool(t, 6)
+			hotel := seedHotel(t, pool, 10)
+			nowhere := testHotel{EventID: hotel.EventID, HotelID: hotel.HotelID + 1000}
+			ctx := testContext(t)
+			release := make(chan struct{})
+			slow := db.NewStore(pool, db.Options{Strategies: []db.Strategy{heldBack(strategy, release)}})
+			other := newStore(pool)
+			key := &evento.IdempotencyKey{Key: "dup", Fingerprint: "f", Keep: time.Hour}
+
+			first := make(chan result, 1)
+			go func() {
+				outcome, err := slow.Reserve(ctx, strategy.Name, nowhere.request("alice", 1), key)
+				first <- result{outcome, err}
+			}()
+			waitForKeyClaimed(t, pool)
+			second := make(chan result, 1)
+			go func() {
+				outcome, err := other.Reserve(ctx, strategy.Name, nowhere.request("alice", 1), key)
+				second <- result{outcome, err}
+			}()
+			waitForLockWaiters(t, pool, 1)
+			close(release)
+			for _, r := range []result{<-first, <-second} {
+				if r.err != nil || r.outcome.Replayed || !errors.Is(r.outcome.Refusal, evento.ErrNotFound) {
+					t.Fatalf("%+v; want a fresh not found, not a replay", r)
+				}
+			}
+			if n := countKeys(t, pool); n != 0 {
+				t.Fatalf("%d keys kept; want 0", n)
+			}
+		})
 	}
 }

@@ -54,7 +54,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 	}
 
 	l, err := Open(ctx, Config{
-		Database: cfg.Database, Servers: cfg.Servers, Pool: cfg.Pool, Events: 1, Hotels: 1, Rooms: hotRooms,
+		Database: cfg.Database, Servers: cfg.Servers, Pool: cfg.Pool, Modes: cfg.Strategies, Events: 1, Hotels: 1, Rooms: hotRooms,
 		Clients: client.Config{Clients: 1, Seed: 1, MaxRooms: 5, RequestTimeout: 10 * time.Second, ConnsPerServer: 256,
 			HoldTTL: 5 * time.Second, SkipChecks: cfg.SkipChecks},
 		Timeout:    cfg.Duration,

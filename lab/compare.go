@@ -11,6 +11,7 @@ import (
 // servers, each on a fresh event, with the same seed and workload, and
 // builds the comparison. Interrupted, it compares the runs made so far.
 func Compare(ctx context.Context, cfg Config, strategies []string) (report.Comparison, error) {
+	cfg.Modes = strategies
 	l, err := Open(ctx, cfg)
 	if err != nil {
 		return report.Comparison{}, err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/evento-lab/evento/db/labdb"
@@ -27,6 +28,10 @@ type Config struct {
 	Events     int           // events each experiment seeds
 	Hotels     int           // hotels per event
 	Rooms      int           // rooms per hotel
+	// Modes are the strategies the servers serve (serve --modes): those
+	// the experiments will run, naive included when asked for. Run,
+	// Compare and Bench set them; empty serves every strategy.
+	Modes []string
 	// Clients is how the clients behave; each experiment fills in the
 	// servers, the targets it seeded and the strategy.
 	Clients client.Config
@@ -87,6 +92,7 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 			"--max-rooms", strconv.Itoa(cfg.Clients.MaxRooms),
 			"--race-window", cfg.RaceWindow.String(),
 			"--sweep-every", sweepEvery.String(),
+			"--modes", modesFlag(cfg.Modes),
 		}, authArgs(cfg.Auth)...),
 	})
 	if err != nil {
@@ -101,6 +107,13 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 	return &Lab{cfg: cfg, cluster: c}, nil
 }
 
+func modesFlag(modes []string) string {
+	if len(modes) == 0 {
+		return "all"
+	}
+	return strings.Join(modes, ",")
+}
+
 // Close stops the servers, then the database; it reports how the servers
 // ended.
 func (l *Lab) Close() error { return l.cluster.Close() }
@@ -108,6 +121,7 @@ func (l *Lab) Close() error { return l.cluster.Close() }
 // Run is one experiment: open a lab, run strategy, close the lab. A server
 // that did not stop cleanly is noted in the report.
 func Run(ctx context.Context, cfg Config, strategy string) (report.Report, error) {
+	cfg.Modes = []string{strategy}
 	l, err := Open(ctx, cfg)
 	if err != nil {
 		return report.Report{}, err
@@ -123,6 +137,10 @@ func Run(ctx context.Context, cfg Config, strategy string) (report.Report, error
 // judges the run. It still judges a run cut short by ctx.
 func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, error) {
 	cfg := l.cfg
+	if len(cfg.Modes) > 0 && !slices.Contains(cfg.Modes, strategy) {
+		// Its every booking would be refused with mode_disabled.
+		return report.Report{}, fmt.Errorf("the lab's servers do not serve %s; they serve %s", strategy, strings.Join(cfg.Modes, ", "))
+	}
 	var targets []client.Target
 	var eventIDs []int64
 	for i := range cfg.Events {
@@ -158,6 +176,9 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	result, faults, err := l.runClientsUnderFaults(ctx, runner, clients.Seed)
 	if err != nil {
 		return report.Report{}, err
+	}
+	if result.Stopped != nil {
+		return report.Report{}, explainStop(result.Stopped)
 	}
 	if clients.HoldShare > 0 && ctx.Err() == nil {
 		// Abandoned holds must expire and be swept before the verdict can

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -107,6 +108,9 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 	} else {
 		result = runClients(ctx, runner, cfg.Timeout, cfg.Progress)
 	}
+	if result.Stopped != nil {
+		return report.Report{}, explainStop(result.Stopped)
+	}
 	if clients.AbandonShare > 0 && clients.HoldShare > 0 && ctx.Err() == nil {
 		// Give abandoned holds time to expire and the servers' sweepers
 		// (every second by default) time to free them.
@@ -150,4 +154,14 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// explainStop says how to get past what stopped a run: a server that
+// does not serve the run's mode is told which flag serves it.
+func explainStop(err error) error {
+	var refused *client.ModeRefusedError
+	if errors.As(err, &refused) && refused.Code == "mode_disabled" {
+		return fmt.Errorf("%w; to serve it, start the server with `evento serve --modes all` (every mode, naive too) or a --modes list that names %s", err, refused.Mode)
+	}
+	return err
 }

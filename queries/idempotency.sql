@@ -7,6 +7,9 @@
 --        - owned: this transaction inserted the key; it books, then
 --        - StoreIdempotencyOutcomes writes the outcome into the row before
 --          COMMIT: the booking and its outcome both exist, or neither.
+--          Or, for an outcome that did not judge the hotel's rooms (not
+--          found: evento.Outcome.Kept), ForgetIdempotencyKeys deletes the
+--          row before COMMIT: nothing of the request stays behind.
 --        - locked, not owned: a committed request used the key first;
 --          GetIdempotencyOutcomes reads its outcome to replay (or its
 --          fingerprint refuses a key reused for another request). Nothing
@@ -15,7 +18,8 @@
 --   2. Only then, outside any transaction, WaitForIdempotencyKey waits (at
 --      most the duplicate's remaining 2 s) until that request ends, and the
 --      duplicate starts again at step 1: after a commit it replays, after a
---      rollback it owns the key. Past 2 s it is told request_in_progress.
+--      rollback (or a commit that forgot the key) it owns the key and runs
+--      the request itself. Past 2 s it is told request_in_progress.
 -- Nobody waits inside a transaction, so a duplicate never stalls a batch
 -- and never holds a hot row while it waits.
 --
@@ -72,6 +76,16 @@ SELECT key, fingerprint, outcome
 -- fail each other (27 % more reruns in a 30-client test).
 UPDATE idempotency_keys
    SET outcome = (@outcomes::jsonb[])[array_position(@keys::text[], key)]
+ WHERE key = ANY (@keys::text[]);
+
+-- name: ForgetIdempotencyKeys :exec
+-- ForgetIdempotencyKeys deletes the rows of keys this transaction owns whose
+-- outcome is not kept (a not found): before COMMIT, so that the key never
+-- holds such an outcome. Kept, a flood of requests for nothing would cost a
+-- row each for a day, and a key squatted by a request for nothing would
+-- refuse or mislead its owner's real request for as long. Through the
+-- primary key alone, as StoreIdempotencyOutcomes and for the same reason.
+DELETE FROM idempotency_keys
  WHERE key = ANY (@keys::text[]);
 
 -- name: WaitForIdempotencyKey :exec

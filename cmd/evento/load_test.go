@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/cluster"
@@ -158,4 +161,63 @@ func countHistory(t *testing.T, path string) (attempts, faults int) {
 		}
 	}
 	return attempts, faults
+}
+
+// A hand-started server leaves naive out unless told --modes all: evento
+// load against it stops at once, in one line that says how to serve the
+// mode, and books nothing. Started with --modes all, the same load runs.
+func TestLoadStopsOnADisabledMode(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+	seeded := runEvento(t, bundle.env, "seed", "--hotels", "1", "--rooms", "50", "--json")
+	var event struct {
+		EventID int64 `json:"event_id"`
+	}
+	if err := json.Unmarshal([]byte(seeded.stdout), &event); seeded.exit != 0 || err != nil {
+		t.Fatalf("seed: exit %d %q (%v)", seeded.exit, seeded.stdout, err)
+	}
+	safe, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.StopServers(safe) })
+	started := time.Now()
+	r := runEvento(t, bundle.env, "load", "--target", safe[0].URL, "--event", itoa(event.EventID),
+		"--clients", "200", "--strategy", "naive", "--think", "0", "--json")
+	if r.exit == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 ||
+		!strings.Contains(r.stderr, "does not serve mode naive") || !strings.Contains(r.stderr, "evento serve --modes all") {
+		t.Fatalf("load of a disabled mode: exit %d, stderr %q; want one line naming the mode and --modes all", r.exit, r.stderr)
+	}
+	t.Logf("refused: %s", r.stderr)
+	if elapsed := time.Since(started); elapsed > 20*time.Second {
+		t.Fatalf("load took %s to give up on a disabled mode", elapsed)
+	}
+	if booked := countReservations(t, bundle.url); booked != 0 {
+		t.Fatalf("%d reservations after a refused mode", booked)
+	}
+
+	all, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url, Args: []string{"--modes", "all"}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.StopServers(all) })
+	r = runEvento(t, bundle.env, "load", "--target", all[0].URL, "--event", itoa(event.EventID),
+		"--clients", "5", "--strategy", "naive", "--think", "0", "--json")
+	if report := decodeReport(t, r); r.exit != 0 || report.Requests.Success == 0 {
+		t.Fatalf("naive on a server with --modes all: exit %d, %+v\n%s", r.exit, report.Requests, r.stderr)
+	}
+}
+
+func countReservations(t *testing.T, url string) int {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM reservations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -141,6 +141,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"compare", "--strategy", "atomic"},
 		{"compare", "--expect", "consistent"},
 		{"serve", "--addr", "nope"},
+		{"serve", "--modes", "naive,yolo"},
 		{"run", "extra"},
 	}
 	for _, args := range cases {
@@ -148,6 +149,10 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "evento: ") {
 			t.Errorf("evento %v: exit %d, stderr %q; want exit 2 and one line", args, r.exit, r.stderr)
 		}
+	}
+	if r := runEvento(t, nil, "serve", "--modes", "naive,yolo"); !strings.Contains(r.stderr, "--modes") || !strings.Contains(r.stderr, `"yolo"`) ||
+		!strings.Contains(r.stderr, "all") || !strings.Contains(r.stderr, "naive, pessimistic, atomic") {
+		t.Errorf("unknown mode in --modes does not name the flag and what is allowed: %q", r.stderr)
 	}
 	r := runEvento(t, nil, "--strategy", "yolo")
 	if !strings.Contains(r.stderr, "naive, pessimistic, atomic, optimistic") {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3"
@@ -34,6 +35,7 @@ type serveConfig struct {
 	insecure     bool
 	maxHeldRooms int
 	maxHoldTTL   time.Duration
+	modes        string
 }
 
 func newServeCommand() *ffcli.Command {
@@ -54,9 +56,10 @@ func newServeCommand() *ffcli.Command {
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow --auth none on an address other than loopback")
 	fs.IntVar(&cfg.maxHeldRooms, "max-held-rooms", api.DefaultMaxHeldRooms, "most rooms one client holds at once, over every hotel (a client's own limit from evento clients add overrides it; 0: no cap)")
 	fs.DurationVar(&cfg.maxHoldTTL, "max-hold-ttl", api.DefaultMaxHoldTTL, "longest hold a client may ask for (ttl_seconds)")
+	fs.StringVar(&cfg.modes, "modes", safeModes(), `reserve modes to serve: "all" (naive too, which overbooks on purpose) or a comma-separated list; others answer 403 mode_disabled`)
 	return &ffcli.Command{
 		Name:       "serve",
-		ShortUsage: "evento serve [--addr 127.0.0.1:8080] [--pool N]",
+		ShortUsage: "evento serve [--addr 127.0.0.1:8080] [--pool N] [--modes all|a,b,...]",
 		ShortHelp:  "Serve the reservation API.",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
@@ -85,6 +88,10 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	maxHeld := int32(cfg.maxHeldRooms)
 	if maxHeld == 0 {
 		maxHeld = -1 // api.Options: negative is no cap
+	}
+	modes, err := parseModes(cfg.modes)
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	database, err := cfg.db.resolve(ctx, cfg.pool+10)
@@ -121,7 +128,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	server := &http.Server{
 		Handler: api.NewServer(store, api.Options{
 			MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
-			KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log,
+			KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log, Modes: modes,
 			Auth: cfg.auth, MaxHeldRooms: maxHeld, MaxHoldTTL: cfg.maxHoldTTL,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -133,7 +140,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	// The first line on stdout is the address, so a parent process that
 	// asked for port 0 learns which one it got.
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
-	log.Info("serving", "addr", listener.Addr().String(), "pool", cfg.pool, "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms)
+	log.Info("serving", "addr", listener.Addr().String(), "pool", cfg.pool, "modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms)
 
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()

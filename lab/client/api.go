@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -129,11 +130,29 @@ const (
 	notSent                     // this attempt never reached a server; an earlier one may have booked
 	unavailable                 // this attempt did nothing ("unavailable"); an earlier one may have
 	unknown                     // sent, but no answer: it may or may not have happened
+	modeRefused                 // the server does not serve the run's mode: no request of the run can succeed
 )
 
+// ModeRefusedError is a server's refusal of the run's mode itself
+// (mode_disabled, unknown_mode): every reserve of the run would get the
+// same answer, so the run stops at the first instead of counting them.
+type ModeRefusedError struct {
+	Server, Mode string
+	Code         string // mode_disabled or unknown_mode
+	Message      string // the server's own words, which list its modes
+}
+
+func (e *ModeRefusedError) Error() string {
+	if e.Code == "unknown_mode" {
+		return fmt.Sprintf("server %s does not know mode %s (%s)", e.Server, e.Mode, e.Message)
+	}
+	return fmt.Sprintf("server %s does not serve mode %s (%s)", e.Server, e.Mode, e.Message)
+}
+
 // final reports whether an answer is one the server stores under an
-// idempotency key: once an attempt's outcome was unknown, only such an
-// answer tells what became of it. conflict, unavailable or in progress
+// idempotency key, or (a 4xx refusal that touched no rooms, which is not
+// stored) gives again to every resend: once an attempt's outcome was
+// unknown, only such an answer tells what became of it. conflict, unavailable or in progress
 // speak of this attempt alone, while the lost one may still book.
 func (o outcome) final() bool {
 	switch o {
@@ -245,11 +264,14 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 	}
 	var e struct {
 		Error struct {
-			Code string `json:"code"`
+			Code    string `json:"code"`
+			Message string `json:"message"`
 		} `json:"error"`
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&e)
 	switch e.Error.Code {
+	case "mode_disabled", "unknown_mode":
+		return modeRefused, reply{}, &ModeRefusedError{Server: server, Mode: path[strings.LastIndex(path, "/")+1:], Code: e.Error.Code, Message: e.Error.Message}
 	case "sold_out":
 		return soldOut, reply{}, nil
 	case "rooms_held":

@@ -21,6 +21,9 @@ type client struct {
 	runID  string
 	seq    int        // numbers this client's idempotency keys
 	cred   Credential // its API key, if the servers ask for one
+	// stop ends the whole run, every client, for a cause none can get
+	// past (a server refusing the run's mode); nil in tests of one client.
+	stop func(cause error)
 }
 
 // heldRecheck is how long a client waits before asking again about a
@@ -45,6 +48,9 @@ func (c *client) run(ctx context.Context) {
 			seen, err := c.api.available(ctx, t, c.cred.Key)
 			c.stats.checks.Add(1)
 			if err != nil {
+				if ctx.Err() != nil {
+					return // the run ended under the check: not the server's error
+				}
 				if !c.afterError(ctx, &errs, 0) {
 					return
 				}
@@ -118,6 +124,8 @@ func (c *client) run(ctx context.Context) {
 		case expired:
 			c.stats.holdsExpired.Add(1)
 			c.sleep(ctx, c.think())
+		case modeRefused:
+			return // send stopped the run
 		case unknown:
 			// Without an idempotency key a blind retry could book twice:
 			// the ledger keeps the rooms as "maybe booked" and the client
@@ -186,6 +194,12 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 			rec.Error = err.Error()
 		}
 		c.stats.recordAttempt(rec)
+		if result == modeRefused {
+			if c.stop != nil {
+				c.stop(err)
+			}
+			return result, r, key
+		}
 		if r.Replayed {
 			c.stats.replayed.Add(1)
 		}

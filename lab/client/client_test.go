@@ -3,12 +3,14 @@ package client
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -191,5 +193,46 @@ func TestRequestSentBeforeTheServerDiedIsUnknown(t *testing.T) {
 	result, _, err := api.post(context.Background(), "/1/1/holds/1/confirm", nil, "k-2", "", 2*time.Second, &attemptInfo{})
 	if result != unknown {
 		t.Fatalf("a request the server read before it died: %v (%v), want unknown", result, err)
+	}
+}
+
+// A server that does not serve the run's mode stops the whole run at its
+// first refusal: the clients do not retry for their budget, nor count the
+// refusals as errors, and the run says why it stopped.
+func TestRunStopsWhenTheServerRefusesTheMode(t *testing.T) {
+	t.Parallel()
+	var reserves atomic.Int32
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			w.Write([]byte(`{"available":100}`))
+			return
+		}
+		reserves.Add(1)
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`{"error":{"code":"mode_disabled","message":"mode \"naive\" is disabled on this server; enabled modes: atomic"}}`))
+	}))
+	t.Cleanup(server.Close)
+	const clients = 50
+	runner, err := NewRunner(Config{Servers: []string{server.URL}, Strategy: "naive", Clients: clients,
+		Targets: []Target{{EventID: 1, HotelID: 1, Assigned: 100}}, Idempotency: true, RetryBudget: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	result := runner.Run(context.Background())
+	var refused *ModeRefusedError
+	if !errors.As(result.Stopped, &refused) || refused.Mode != "naive" || refused.Code != "mode_disabled" || refused.Server != server.URL {
+		t.Fatalf("Stopped = %v; want the server's refusal of naive", result.Stopped)
+	}
+	if !strings.Contains(result.Stopped.Error(), "does not serve mode naive") || !strings.Contains(result.Stopped.Error(), "enabled modes: atomic") {
+		t.Fatalf("the reason does not say which mode and what the server serves: %v", result.Stopped)
+	}
+	if elapsed := time.Since(started); elapsed > 5*time.Second {
+		t.Fatalf("the run took %s: the clients kept retrying a mode the server refuses", elapsed)
+	}
+	if result.Requests.Error != 0 || result.GaveUp != 0 || result.Completed || reserves.Load() > clients {
+		t.Fatalf("%d errors, %d gave up, completed %v, %d reserves sent by %d clients; want a stop at the first refusals",
+			result.Requests.Error, result.GaveUp, result.Completed, reserves.Load(), clients)
 	}
 }

@@ -65,6 +65,10 @@ type Result struct {
 	Replayed int64
 	Holds    ClientHolds
 	Latency  LatencyMs
+	// Stopped, when set, is why the run stopped before its end: a server
+	// refused the run's mode (a *ModeRefusedError). The counts then say
+	// nothing about the strategy.
+	Stopped error
 }
 
 // TargetResult is the ledger of one hotel.
@@ -104,6 +108,8 @@ type LatencyMs struct {
 // Run starts every client and returns when all have stopped (sold out, or
 // given up after repeated errors) or ctx ends.
 func (r *Runner) Run(ctx context.Context) Result {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	var wg sync.WaitGroup
 	for i := range r.cfg.Clients {
 		c := &client{
@@ -114,6 +120,7 @@ func (r *Runner) Run(ctx context.Context) Result {
 			stats:  r.stats,
 			rng:    rand.New(rand.NewPCG(r.cfg.Seed, uint64(i))),
 			runID:  r.runID,
+			stop:   stop,
 		}
 		if n := len(r.cfg.Credentials); n > 0 {
 			c.cred = r.cfg.Credentials[i%n]
@@ -124,7 +131,11 @@ func (r *Runner) Run(ctx context.Context) Result {
 	r.api.CloseIdleConnections()
 	// A run is complete when every client stopped because its hotel sold
 	// out: one cut short, or with clients that gave up, proved less.
-	return r.result(ctx.Err() == nil && r.stats.gaveUp.Load() == 0)
+	res := r.result(ctx.Err() == nil && r.stats.gaveUp.Load() == 0)
+	if refused := (*ModeRefusedError)(nil); errors.As(context.Cause(ctx), &refused) {
+		res.Stopped = refused
+	}
+	return res
 }
 
 func (r *Runner) result(completed bool) Result {

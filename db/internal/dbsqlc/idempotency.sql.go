@@ -53,6 +53,9 @@ type ClaimIdempotencyKeysRow struct {
 //     - owned: this transaction inserted the key; it books, then
 //     - StoreIdempotencyOutcomes writes the outcome into the row before
 //     COMMIT: the booking and its outcome both exist, or neither.
+//     Or, for an outcome that did not judge the hotel's rooms (not
+//     found: evento.Outcome.Kept), ForgetIdempotencyKeys deletes the
+//     row before COMMIT: nothing of the request stays behind.
 //     - locked, not owned: a committed request used the key first;
 //     GetIdempotencyOutcomes reads its outcome to replay (or its
 //     fingerprint refuses a key reused for another request). Nothing
@@ -61,7 +64,8 @@ type ClaimIdempotencyKeysRow struct {
 //  2. Only then, outside any transaction, WaitForIdempotencyKey waits (at
 //     most the duplicate's remaining 2 s) until that request ends, and the
 //     duplicate starts again at step 1: after a commit it replays, after a
-//     rollback it owns the key. Past 2 s it is told request_in_progress.
+//     rollback (or a commit that forgot the key) it owns the key and runs
+//     the request itself. Past 2 s it is told request_in_progress.
 //
 // Nobody waits inside a transaction, so a duplicate never stalls a batch
 // and never holds a hot row while it waits.
@@ -97,6 +101,22 @@ func (q *Queries) ClaimIdempotencyKeys(ctx context.Context, db DBTX, arg ClaimId
 		return nil, err
 	}
 	return items, nil
+}
+
+const forgetIdempotencyKeys = `-- name: ForgetIdempotencyKeys :exec
+DELETE FROM idempotency_keys
+ WHERE key = ANY ($1::text[])
+`
+
+// ForgetIdempotencyKeys deletes the rows of keys this transaction owns whose
+// outcome is not kept (a not found): before COMMIT, so that the key never
+// holds such an outcome. Kept, a flood of requests for nothing would cost a
+// row each for a day, and a key squatted by a request for nothing would
+// refuse or mislead its owner's real request for as long. Through the
+// primary key alone, as StoreIdempotencyOutcomes and for the same reason.
+func (q *Queries) ForgetIdempotencyKeys(ctx context.Context, db DBTX, keys []string) error {
+	_, err := db.Exec(ctx, forgetIdempotencyKeys, keys)
+	return err
 }
 
 const getIdempotencyOutcomes = `-- name: GetIdempotencyOutcomes :many
