@@ -148,7 +148,9 @@ func (f *fixture) dbState(t *testing.T) string {
 	var state string
 	err := f.pool.QueryRow(context.Background(), `
 		SELECT (SELECT string_agg(format('%s:%s/%s/%s', id, assigned, reserved, locked), ',' ORDER BY id) FROM event_hotel_rooms)
-		    || '|' || (SELECT count(*) FROM reservations)`).Scan(&state)
+		    || '|' || (SELECT count(*) FROM reservations)
+		    || '|' || coalesce((SELECT string_agg(format('%s:%s', id, state), ',' ORDER BY id) FROM holds), '')
+		    || '|' || (SELECT count(*) FROM idempotency_keys)`).Scan(&state)
 	if err != nil {
 		t.Fatal(err)
 	}
