@@ -142,6 +142,13 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"compare", "--expect", "consistent"},
 		{"serve", "--addr", "nope"},
 		{"serve", "--modes", "naive,yolo"},
+		{"serve", "--auth", "password"},
+		{"serve", "--addr", "0.0.0.0:0"}, // --auth none off loopback
+		{"serve", "--max-held-rooms", "-1"},
+		{"serve", "--max-hold-ttl", "0s"},
+		{"clients"},
+		{"clients", "add"},
+		{"clients", "add", "alice", "extra"},
 		{"run", "extra"},
 	}
 	for _, args := range cases {
@@ -153,6 +160,9 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 	if r := runEvento(t, nil, "serve", "--modes", "naive,yolo"); !strings.Contains(r.stderr, "--modes") || !strings.Contains(r.stderr, `"yolo"`) ||
 		!strings.Contains(r.stderr, "all") || !strings.Contains(r.stderr, "naive, pessimistic, atomic") {
 		t.Errorf("unknown mode in --modes does not name the flag and what is allowed: %q", r.stderr)
+	}
+	if r := runEvento(t, nil, "serve", "--addr", "0.0.0.0:0"); !strings.Contains(r.stderr, "--auth none") || !strings.Contains(r.stderr, "--insecure") {
+		t.Errorf("--auth none off loopback does not say what to do: %q", r.stderr)
 	}
 	r := runEvento(t, nil, "--strategy", "yolo")
 	if !strings.Contains(r.stderr, "naive, pessimistic, atomic, optimistic") {
