@@ -47,7 +47,7 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 	f := newFixture(t, 10, api.Options{})
 	operations := 0
 	for path, methods := range doc.Paths {
-		concrete := strings.NewReplacer("{event_id}", "1", "{hotel_id}", "1", "{hold_id}", "1", "{mode}", "atomic").Replace(path)
+		concrete := strings.NewReplacer("{event_id}", "1", "{hotel_id}", "1", "{hold_id}", "hold_AAAAAAAAAAAAAAAAAAAAAA", "{mode}", "atomic").Replace(path)
 		for method := range methods {
 			r := f.do(t, strings.ToUpper(method), concrete, "")
 			if r.status == http.StatusMethodNotAllowed || (r.status == http.StatusNotFound && strings.Contains(r.raw, "no such endpoint")) {
@@ -68,7 +68,7 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 		api.CodeSoldOut, api.CodeInsufficientRooms, api.CodeConflict, api.CodePayloadTooLarge,
 		api.CodeUnavailable, api.CodeInternal, api.CodeHoldExpired, api.CodeHoldReleased,
 		api.CodeHoldConfirmed, api.CodeIdempotencyKeyReused, api.CodeRequestInProgress, api.CodeOutcomeUnknown,
-		api.CodeModeDisabled,
+		api.CodeModeDisabled, api.CodeRoomsHeld, api.CodeHoldLimit, api.CodeUnauthenticated,
 	} {
 		if !documented[code] {
 			t.Errorf("error code %q is not in openapi.yaml", code)
