@@ -106,14 +106,14 @@ func toAPIError(err error) *Error {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; nobody is left to answer.
-		s.log.Debug("client gone", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Debug("client gone", "method", clip(r.Method), "path", clip(r.URL.Path), "err", err)
 		return
 	}
 	apiErr := toAPIError(err)
 	if apiErr.Status >= 500 {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", apiErr.Status, "err", err)
+		s.log.Error("request failed", "method", clip(r.Method), "path", clip(r.URL.Path), "status", apiErr.Status, "err", err)
 	} else {
-		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", apiErr.Code, "err", err)
+		s.log.Debug("request refused", "method", clip(r.Method), "path", clip(r.URL.Path), "code", apiErr.Code, "err", err)
 	}
 	recordCode(w, apiErr.Code)
 	if apiErr.Status == http.StatusServiceUnavailable {

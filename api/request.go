@@ -20,13 +20,50 @@ var errEmptyBody = invalid("request body is empty; expected a JSON object")
 // maxNameLength matches the CHECK on reservations.name.
 const maxNameLength = 200
 
+// maxEcho is how many characters of client input an error message or a log
+// line repeats: enough to recognize a typo, too few to turn a 1 MB path
+// into a 1 MB answer or log line.
+const maxEcho = 100
+
+// clip cuts client input to maxEcho characters, marking a cut with "…",
+// for logs (whose handler quotes it).
+func clip(s string) string {
+	cut, more := cutRunes(s, maxEcho)
+	if more {
+		return cut + "…"
+	}
+	return cut
+}
+
+// echo quotes client input for an error message, clipped like clip; the
+// mark goes outside the quotes so that it cannot pass for input.
+func echo(s string) string {
+	cut, more := cutRunes(s, maxEcho)
+	if more {
+		return strconv.Quote(cut) + "…"
+	}
+	return strconv.Quote(cut)
+}
+
+// cutRunes returns the first n characters of s and whether there were more.
+// Invalid UTF-8 counts a byte as a character, as range does.
+func cutRunes(s string, n int) (string, bool) {
+	for i := range s {
+		if n == 0 {
+			return s[:i], true
+		}
+		n--
+	}
+	return s, false
+}
+
 // pathID parses a path segment as a positive 64-bit id.
 func pathID(r *http.Request, name string) (int64, error) {
 	raw := r.PathValue(name)
 	id, err := strconv.ParseInt(raw, 10, 64)
 	// One spelling per id: "+1" and "01" are not ids.
 	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != raw {
-		return 0, invalid(fmt.Sprintf("%s must be a positive integer, got %q", name, raw))
+		return 0, invalid(fmt.Sprintf("%s must be a positive integer, got %s", name, echo(raw)))
 	}
 	return id, nil
 }
@@ -73,7 +110,7 @@ func checkFieldNames(body []byte, dst any) error {
 	}
 	for name := range fields {
 		if !known[name] {
-			return invalid(fmt.Sprintf("unknown field %q", name))
+			return invalid(fmt.Sprintf("unknown field %s", echo(name)))
 		}
 	}
 	return nil
@@ -92,7 +129,7 @@ func bodyError(err error) error {
 	case errors.As(err, &typeErr) && typeErr.Field == "":
 		return invalid("request body must be a JSON object")
 	case errors.As(err, &typeErr):
-		return invalid(fmt.Sprintf("field %q has the wrong type: expected %s", typeErr.Field, typeErr.Type))
+		return invalid(fmt.Sprintf("field %s has the wrong type: expected %s", echo(typeErr.Field), typeErr.Type))
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 		return invalid("request body is not valid JSON")
 	default:

@@ -89,10 +89,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		if probe.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", probe.header.Get("Allow"))
 			s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-				Message: r.Method + " is not allowed here; allowed: " + probe.header.Get("Allow")})
+				Message: echo(r.Method) + " is not allowed here; allowed: " + probe.header.Get("Allow")})
 			return
 		}
-		s.writeError(w, r, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint: " + r.URL.Path})
+		s.writeError(w, r, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint: " + echo(r.URL.Path)})
 		return
 	}
 	s.mux.ServeHTTP(w, r)
