@@ -86,6 +86,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err != nil {
 		return bodyError(err)
 	}
+	// encoding/json would silently turn invalid bytes into U+FFFD, storing
+	// a name other than the one sent.
+	if !utf8.Valid(body) {
+		return invalid("request body is not valid UTF-8; JSON text must be UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(dst); err != nil {
 		return bodyError(err)
@@ -137,19 +142,48 @@ func bodyError(err error) error {
 	}
 }
 
-// validName accepts 1..200 characters, not all blank, with no control
-// characters (PostgreSQL's text rejects NUL outright).
+// validName accepts 1..200 characters of visible text. Control and format
+// characters (Cc, Cf) and line separators are refused: they hide text (U+200B)
+// or reorder it on screen (U+202E makes "alice\u202egnp.exe" read as
+// "aliceexe.png"), so a clerk would read another name than the one stored.
+// Zero-width joiners go with them, though some scripts and emoji use them:
+// a name that displays as something other than its bytes is the greater harm.
 func validName(name string) error {
-	if strings.TrimSpace(name) == "" {
+	if name == "" {
 		return invalid("name is required")
 	}
 	if n := utf8.RuneCountInString(name); n > maxNameLength {
 		return invalid(fmt.Sprintf("name is %d characters long; at most %d are allowed", n, maxNameLength))
 	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return invalid("name must not contain control characters")
+	visible := false
+	position := 0
+	for _, r := range name {
+		position++
+		switch {
+		case r == utf8.RuneError:
+			// The body is valid UTF-8 (decodeJSON), so this came from an
+			// unpaired surrogate escape that encoding/json replaced.
+			return invalid(fmt.Sprintf("name must not contain U+FFFD (character %d): send valid UTF-8; an unpaired \\uD800-\\uDFFF escape decodes to it", position))
+		case unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp):
+			return invalid(fmt.Sprintf("name must not contain control or format characters: U+%04X at character %d", r, position))
+		case unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S) && !blankLookalikes[r]:
+			visible = true
+		}
+	}
+	if !visible {
+		return invalid("name must contain a visible character (a letter, digit, punctuation or symbol); spaces and invisible characters alone are not a name")
 	}
 	return nil
+}
+
+// blankLookalikes are letters and symbols by category that display as
+// blank space; a name needs something else to be seen.
+var blankLookalikes = map[rune]bool{
+	'\u115F': true, // HANGUL CHOSEONG FILLER
+	'\u1160': true, // HANGUL JUNGSEONG FILLER
+	'\u3164': true, // HANGUL FILLER
+	'\uFFA0': true, // HALFWIDTH HANGUL FILLER
+	'\u2800': true, // BRAILLE PATTERN BLANK
 }
 
 // requireEmptyBody accepts no body or an empty JSON object, for endpoints
