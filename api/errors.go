@@ -19,6 +19,7 @@ const (
 	CodeInsufficientRooms = "insufficient_rooms"
 	CodeConflict          = "conflict"
 	CodePayloadTooLarge   = "payload_too_large"
+	CodeUnsupportedMedia  = "unsupported_media_type"
 	CodeUnavailable       = "unavailable"
 	CodeInternal          = "internal"
 

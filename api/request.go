@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -184,6 +185,38 @@ var blankLookalikes = map[rune]bool{
 	'\u3164': true, // HANGUL FILLER
 	'\uFFA0': true, // HALFWIDTH HANGUL FILLER
 	'\u2800': true, // BRAILLE PATTERN BLANK
+}
+
+// requireJSON refuses a POST whose body is not declared JSON. A browser
+// sends a cross-origin form or text/plain POST without asking first (no
+// CORS preflight); insisting on application/json means a page on another
+// site cannot make a visitor's browser book or confirm anything. A POST
+// with no body and no Content-Type (curl -X POST .../confirm) carries
+// nothing to misread, so it passes. A body of unknown length (chunked)
+// counts as a body.
+func requireJSON(r *http.Request) error {
+	values, sent := r.Header["Content-Type"]
+	if !sent {
+		if r.ContentLength == 0 {
+			return nil
+		}
+		return unsupportedMedia("a request body needs Content-Type: application/json")
+	}
+	if len(values) != 1 {
+		return unsupportedMedia("send one Content-Type: application/json")
+	}
+	mediaType, params, err := mime.ParseMediaType(values[0])
+	if err != nil || mediaType != "application/json" {
+		return unsupportedMedia(fmt.Sprintf("Content-Type must be application/json, got %s", echo(values[0])))
+	}
+	if charset, ok := params["charset"]; ok && !strings.EqualFold(charset, "utf-8") {
+		return unsupportedMedia(fmt.Sprintf("JSON is UTF-8; charset %s is not accepted", echo(charset)))
+	}
+	return nil
+}
+
+func unsupportedMedia(message string) *Error {
+	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Message: message}
 }
 
 // requireEmptyBody accepts no body or an empty JSON object, for endpoints

@@ -83,7 +83,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // route answers unknown paths and methods with the same JSON error body as
 // every other failure, instead of the mux's plain-text defaults.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	if h, pattern := s.mux.Handler(r); pattern == "" {
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
 		probe := &headerRecorder{header: http.Header{}}
 		h.ServeHTTP(probe, r)
 		if probe.status == http.StatusMethodNotAllowed {
@@ -94,6 +95,14 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		}
 		s.writeError(w, r, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint: " + echo(r.URL.Path)})
 		return
+	}
+	// Here, not in each handler, so that no POST endpoint can forget it.
+	if r.Method == http.MethodPost {
+		if err := requireJSON(r); err != nil {
+			r.Pattern = pattern // for the metrics' route label
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	s.mux.ServeHTTP(w, r)
 }
