@@ -111,10 +111,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	apiErr := toAPIError(err)
+	attrs := []any{"method", clip(r.Method), "path", clip(r.URL.Path)}
+	if key := r.Header.Get(IdempotencyKeyHeader); key != "" {
+		// Whoever holds a key gets its stored answer: log only its hash.
+		attrs = append(attrs, "key_hash", evento.ShortHash(key))
+	}
 	if apiErr.Status >= 500 {
-		s.log.Error("request failed", "method", clip(r.Method), "path", clip(r.URL.Path), "status", apiErr.Status, "err", err)
+		s.log.Error("request failed", append(attrs, "status", apiErr.Status, "err", err)...)
 	} else {
-		s.log.Debug("request refused", "method", clip(r.Method), "path", clip(r.URL.Path), "code", apiErr.Code, "err", err)
+		s.log.Debug("request refused", append(attrs, "code", apiErr.Code, "err", err)...)
 	}
 	recordCode(w, apiErr.Code)
 	if apiErr.Status == http.StatusServiceUnavailable {
