@@ -64,9 +64,13 @@ func startServerAt(ctx context.Context, spec ServerSpec, addr string) (*ServerPr
 	// Flags outrank the EVENTO_* environment the child inherits: without
 	// them, EVENTO_EMBEDDED=true would give each server a database of its own.
 	args := append([]string{"serve", "--addr", addr, "--log-level", "warn",
-		"--database-url", spec.DatabaseURL, "--embedded=false", "--db-dir", ""}, spec.Args...)
+		"--embedded=false", "--db-dir", ""}, spec.Args...)
 	cmd := exec.Command(spec.Executable, args...)
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+spec.DatabaseURL)
+	// The database URL, password and all, goes in the environment, which
+	// only its user can read, not on the command line, which ps shows to
+	// everyone. The last of duplicate variables wins, so an inherited
+	// EVENTO_DATABASE_URL cannot override it.
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+spec.DatabaseURL, "EVENTO_DATABASE_URL="+spec.DatabaseURL)
 	cmd.SysProcAttr = childProcAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
