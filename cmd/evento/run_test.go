@@ -141,6 +141,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"compare", "--strategy", "atomic"},
 		{"compare", "--expect", "consistent"},
 		{"serve", "--addr", "nope"},
+		{"serve", "--max-conns", "0"},
 		{"run", "extra"},
 	}
 	for _, args := range cases {

@@ -21,6 +21,7 @@ import (
 type serveConfig struct {
 	db           databaseFlags
 	addr         string
+	maxConns     int
 	pool         int
 	maxRooms     int
 	queryTimeout time.Duration
@@ -37,6 +38,7 @@ func newServeCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("evento serve", flag.ContinueOnError)
 	cfg.db.register(fs)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free one)")
+	fs.IntVar(&cfg.maxConns, "max-conns", defaultMaxConns, "most client connections open at once; more wait until one closes")
 	fs.IntVar(&cfg.pool, "pool", 20, "maximum database connections of this server")
 	fs.IntVar(&cfg.maxRooms, "max-rooms", 5, "most rooms one request may reserve")
 	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 5*time.Second, "time a request may spend in the database before 503")
@@ -59,6 +61,9 @@ func newServeCommand() *ffcli.Command {
 func serve(ctx context.Context, cfg serveConfig) error {
 	if cfg.pool < 1 || cfg.maxRooms < 1 || cfg.maxRooms > maxRoomsPerRequest || cfg.sweepEvery <= 0 || cfg.keepKeys < time.Second || cfg.batchMax < 1 || cfg.batchWindow < 0 {
 		return usagef("--pool must be at least 1, --max-rooms between 1 and %d, --sweep-every positive, --keep-idempotency-keys at least 1s, --batch-max at least 1", maxRoomsPerRequest)
+	}
+	if cfg.maxConns < 1 {
+		return usagef("--max-conns must be at least 1")
 	}
 	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
 		return usagef("--addr %q: %v", cfg.addr, err)
@@ -91,21 +96,14 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}()
 	defer func() { stopSweeper(); <-sweeperDone }()
 
-	listener, err := net.Listen("tcp", cfg.addr)
+	listener, err := listen(cfg.addr, cfg.maxConns)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+		return err
 	}
-	server := &http.Server{
-		Handler: api.NewServer(store, api.Options{
-			MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
-			KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log,
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      cfg.queryTimeout + 5*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	server := newHTTPServer(api.NewServer(store, api.Options{
+		MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
+		KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log,
+	}), cfg.queryTimeout+5*time.Second, log)
 	// The first line on stdout is the address, so a parent process that
 	// asked for port 0 learns which one it got.
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
