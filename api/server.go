@@ -23,8 +23,8 @@ type Options struct {
 	QueryTimeout time.Duration
 	// KeepIdempotencyKeys is how long a key's outcome is replayed (default 24h).
 	KeepIdempotencyKeys time.Duration
-	// Metrics are served at GET /metrics (default: new ones, without pool
-	// statistics).
+	// Metrics count requests (default: new ones, without pool statistics);
+	// AdminHandler serves them.
 	Metrics *Metrics
 	Log     *slog.Logger
 }
@@ -63,7 +63,6 @@ func NewServer(svc evento.Service, opts Options) *Server {
 	}
 	s := &Server{svc: svc, modes: svc.Strategies(), opts: opts, log: opts.Log, mux: http.NewServeMux()}
 	s.handler = opts.Metrics.instrument(http.HandlerFunc(s.route), s.modes)
-	s.mux.Handle("GET /metrics", opts.Metrics.handler())
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /{event_id}/available", s.handleEventAvailability)
 	s.mux.HandleFunc("GET /{event_id}/{hotel_id}/available", s.handleHotelAvailability)

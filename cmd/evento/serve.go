@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 type serveConfig struct {
 	db           databaseFlags
 	addr         string
+	adminAddr    string
 	maxConns     int
 	pool         int
 	maxRooms     int
@@ -38,6 +38,7 @@ func newServeCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("evento serve", flag.ContinueOnError)
 	cfg.db.register(fs)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free one)")
+	fs.StringVar(&cfg.adminAddr, "admin-addr", "127.0.0.1:0", "listen address of GET /metrics and /healthz, for operators only (port 0 picks a free one)")
 	fs.IntVar(&cfg.maxConns, "max-conns", defaultMaxConns, "most client connections open at once; more wait until one closes")
 	fs.IntVar(&cfg.pool, "pool", 20, "maximum database connections of this server")
 	fs.IntVar(&cfg.maxRooms, "max-rooms", 5, "most rooms one request may reserve")
@@ -67,6 +68,9 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
 		return usagef("--addr %q: %v", cfg.addr, err)
+	}
+	if _, _, err := net.SplitHostPort(cfg.adminAddr); err != nil {
+		return usagef("--admin-addr %q: %v", cfg.adminAddr, err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	database, err := cfg.db.resolve(ctx, cfg.pool+10)
@@ -100,29 +104,25 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
-	server := newHTTPServer(api.NewServer(store, api.Options{
+	adminListener, err := listen(cfg.adminAddr, maxAdminConns)
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	handler := api.NewServer(store, api.Options{
 		MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
 		KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log,
-	}), cfg.queryTimeout+5*time.Second, log)
-	// The first line on stdout is the address, so a parent process that
-	// asked for port 0 learns which one it got.
+	})
+	server := newHTTPServer(handler, cfg.queryTimeout+5*time.Second, log)
+	admin := newHTTPServer(handler.AdminHandler(), cfg.queryTimeout+5*time.Second, log)
+	// The first two lines on stdout are the addresses, so a parent process
+	// that asked for port 0 learns which ones it got.
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
-	log.Info("serving", "addr", listener.Addr().String(), "pool", cfg.pool)
+	fmt.Printf("evento: admin on http://%s\n", adminListener.Addr())
+	log.Info("serving", "addr", listener.Addr().String(), "admin_addr", adminListener.Addr().String(), "pool", cfg.pool)
 
-	served := make(chan error, 1)
-	go func() { served <- server.Serve(listener) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := server.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shut down: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	if err := serveUntil(ctx, []*http.Server{server, admin}, []net.Listener{listener, adminListener}); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil

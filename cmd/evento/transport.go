@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,8 +23,10 @@ const (
 	netHTTPHeaderSlack = 4096
 	// idleTimeout frees a kept-alive connection, and with --max-conns its
 	// slot, when its client has gone quiet.
-	idleTimeout       = 30 * time.Second
-	defaultMaxConns   = 4096
+	idleTimeout     = 30 * time.Second
+	defaultMaxConns = 4096
+	// maxAdminConns is plenty for a scraper and a health check.
+	maxAdminConns     = 64
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 10 * time.Second
 )
@@ -51,4 +55,35 @@ func listen(addr string, maxConns int) (net.Listener, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	return netutil.LimitListener(listener, maxConns), nil
+}
+
+// serveUntil serves each server on its listener until ctx ends or one of
+// them stops, then shuts them all down, letting requests in flight finish
+// for up to 10 seconds.
+func serveUntil(ctx context.Context, servers []*http.Server, listeners []net.Listener) error {
+	served := make(chan error, len(servers))
+	for i, server := range servers {
+		go func() { served <- server.Serve(listeners[i]) }()
+	}
+	var errs []error
+	pending := len(servers)
+	select {
+	case err := <-served:
+		pending--
+		errs = append(errs, fmt.Errorf("serve: %w", err))
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, server := range servers {
+		if err := server.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down: %w", err))
+		}
+	}
+	for range pending {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("serve: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
