@@ -102,3 +102,7 @@ type IdempotencyKey struct {
 	Fingerprint string        // identifies the request: method, route and body
 	Keep        time.Duration // how long the outcome is replayed
 }
+
+// String names the key by its ShortHash, so that a key printed with %v, or
+// logged, is never the key itself.
+func (k IdempotencyKey) String() string { return "idempotency key #" + ShortHash(k.Key) }

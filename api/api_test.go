@@ -39,7 +39,9 @@ func newFixture(t *testing.T, rooms int32, opts api.Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	server := httptest.NewServer(api.NewServer(db.NewStore(pool, db.Options{}), opts))
 	t.Cleanup(server.Close)
 	return &fixture{pool: pool, server: server, eventID: event.EventID, hotels: event.Hotels}
@@ -63,6 +65,11 @@ func (f *fixture) send(t *testing.T, method, path, body string, header http.Head
 	req, err := http.NewRequest(method, f.server.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// What any JSON client sends; a test that wants another Content-Type,
+	// or none (a nil value), says so in header.
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	for name, values := range header {
 		req.Header[name] = values
@@ -115,6 +122,13 @@ func errorCode(t *testing.T, r response) string {
 		t.Fatalf("error body needs exactly a code and a message: %s", r.raw)
 	}
 	return code
+}
+
+// errorMessage returns the message of a JSON error body.
+func errorMessage(t *testing.T, r response) string {
+	t.Helper()
+	errorCode(t, r)
+	return r.body["error"].(map[string]any)["message"].(string)
 }
 
 // refusal is a bad request and the error it must get.

@@ -23,6 +23,7 @@ const (
 	CodeInsufficientRooms = "insufficient_rooms"
 	CodeConflict          = "conflict"
 	CodePayloadTooLarge   = "payload_too_large"
+	CodeUnsupportedMedia  = "unsupported_media_type"
 	CodeUnavailable       = "unavailable"
 	CodeInternal          = "internal"
 
@@ -125,14 +126,19 @@ func toAPIError(err error) *Error {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; nobody is left to answer.
-		s.log.Debug("client gone", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Debug("client gone", "method", clip(r.Method), "path", clip(r.URL.Path), "err", err)
 		return
 	}
 	apiErr := toAPIError(err)
+	attrs := []any{"method", clip(r.Method), "path", clip(r.URL.Path)}
+	if key := r.Header.Get(IdempotencyKeyHeader); key != "" {
+		// Whoever holds a key gets its stored answer: log only its hash.
+		attrs = append(attrs, "key_hash", evento.ShortHash(key))
+	}
 	if apiErr.Status >= 500 {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", apiErr.Status, "err", err)
+		s.log.Error("request failed", append(attrs, "status", apiErr.Status, "err", err)...)
 	} else {
-		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", apiErr.Code, "err", err)
+		s.log.Debug("request refused", append(attrs, "code", apiErr.Code, "err", err)...)
 	}
 	recordCode(w, apiErr.Code)
 	switch {

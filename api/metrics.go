@@ -10,8 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics are one server's Prometheus metrics, served at GET /metrics. Each
-// server process has its own registry; a run sums them across servers.
+// Metrics are one server's Prometheus metrics, served at GET /metrics by
+// Server.AdminHandler. Each server process has its own registry; a run sums
+// them across servers.
 type Metrics struct {
 	registry  *prometheus.Registry
 	requests  *prometheus.CounterVec
@@ -58,6 +59,17 @@ func (m *Metrics) BatchBooked(size int) { m.batchSize.Observe(float64(size)) }
 
 func (m *Metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// AdminHandler serves GET /metrics and GET /healthz, for an operator's
+// listener apart from the API's. Metrics name the routes, modes and error
+// rates, the pool and the runtime: a map for an attacker, and a scrape is
+// not free, so the public port does not serve them.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.opts.Metrics.handler())
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	return mux
 }
 
 // instrument counts and times every request by its route pattern, so that

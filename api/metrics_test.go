@@ -23,10 +23,13 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	metrics := api.NewMetrics(db.PoolCollector(pool))
-	server := httptest.NewServer(api.NewServer(db.NewStore(pool, db.Options{}), api.Options{
+	handler := api.NewServer(db.NewStore(pool, db.Options{}), api.Options{
 		Metrics: metrics, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}))
+	})
+	server := httptest.NewServer(handler)
 	t.Cleanup(server.Close)
+	admin := httptest.NewServer(handler.AdminHandler())
+	t.Cleanup(admin.Close)
 	f := &fixture{pool: pool, server: server, eventID: event.EventID, hotels: event.Hotels}
 	f.do(t, "POST", f.reservePath(0, "atomic"), `{"name":"a","rooms":3}`)
 	f.do(t, "POST", f.reservePath(0, "atomic"), `{"name":"b","rooms":1}`)
@@ -37,7 +40,17 @@ func TestMetrics(t *testing.T) {
 	f.send(t, "POST", f.reservePath(0, "atomic"), `{"name":"c","rooms":1}`, keyed)
 	metrics.SerializationRetry("serializable")
 
-	resp, err := server.Client().Get(server.URL + "/metrics")
+	// The public port keeps them to itself.
+	if r := f.do(t, "GET", "/metrics", ""); r.status != http.StatusNotFound || errorCode(t, r) != "not_found" {
+		t.Fatalf("GET /metrics on the public port: %d %.200s", r.status, r.raw)
+	}
+	if resp, err := admin.Client().Get(admin.URL + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz on the admin port: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	resp, err := admin.Client().Get(admin.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

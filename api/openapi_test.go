@@ -65,7 +65,7 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 	}
 	for _, code := range []string{
 		api.CodeInvalidRequest, api.CodeUnknownMode, api.CodeNotFound, api.CodeMethodNotAllowed,
-		api.CodeSoldOut, api.CodeInsufficientRooms, api.CodeConflict, api.CodePayloadTooLarge,
+		api.CodeSoldOut, api.CodeInsufficientRooms, api.CodeConflict, api.CodePayloadTooLarge, api.CodeUnsupportedMedia,
 		api.CodeUnavailable, api.CodeInternal, api.CodeHoldExpired, api.CodeHoldReleased,
 		api.CodeHoldConfirmed, api.CodeIdempotencyKeyReused, api.CodeRequestInProgress, api.CodeOutcomeUnknown,
 		api.CodeModeDisabled, api.CodeRoomsHeld, api.CodeHoldLimit, api.CodeUnauthenticated,

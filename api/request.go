@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -20,13 +21,50 @@ var errEmptyBody = invalid("request body is empty; expected a JSON object")
 // maxNameLength matches the CHECK on reservations.name.
 const maxNameLength = 200
 
+// maxEcho is how many characters of client input an error message or a log
+// line repeats: enough to recognize a typo, too few to turn a 1 MB path
+// into a 1 MB answer or log line.
+const maxEcho = 100
+
+// clip cuts client input to maxEcho characters, marking a cut with "…",
+// for logs (whose handler quotes it).
+func clip(s string) string {
+	cut, more := cutRunes(s, maxEcho)
+	if more {
+		return cut + "…"
+	}
+	return cut
+}
+
+// echo quotes client input for an error message, clipped like clip; the
+// mark goes outside the quotes so that it cannot pass for input.
+func echo(s string) string {
+	cut, more := cutRunes(s, maxEcho)
+	if more {
+		return strconv.Quote(cut) + "…"
+	}
+	return strconv.Quote(cut)
+}
+
+// cutRunes returns the first n characters of s and whether there were more.
+// Invalid UTF-8 counts a byte as a character, as range does.
+func cutRunes(s string, n int) (string, bool) {
+	for i := range s {
+		if n == 0 {
+			return s[:i], true
+		}
+		n--
+	}
+	return s, false
+}
+
 // pathID parses a path segment as a positive 64-bit id.
 func pathID(r *http.Request, name string) (int64, error) {
 	raw := r.PathValue(name)
 	id, err := strconv.ParseInt(raw, 10, 64)
 	// One spelling per id: "+1" and "01" are not ids.
 	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != raw {
-		return 0, invalid(fmt.Sprintf("%s must be a positive integer, got %q", name, raw))
+		return 0, invalid(fmt.Sprintf("%s must be a positive integer, got %s", name, echo(raw)))
 	}
 	return id, nil
 }
@@ -48,6 +86,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		return bodyError(err)
+	}
+	// encoding/json would silently turn invalid bytes into U+FFFD, storing
+	// a name other than the one sent.
+	if !utf8.Valid(body) {
+		return invalid("request body is not valid UTF-8; JSON text must be UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(dst); err != nil {
@@ -73,7 +116,7 @@ func checkFieldNames(body []byte, dst any) error {
 	}
 	for name := range fields {
 		if !known[name] {
-			return invalid(fmt.Sprintf("unknown field %q", name))
+			return invalid(fmt.Sprintf("unknown field %s", echo(name)))
 		}
 	}
 	return nil
@@ -92,7 +135,7 @@ func bodyError(err error) error {
 	case errors.As(err, &typeErr) && typeErr.Field == "":
 		return invalid("request body must be a JSON object")
 	case errors.As(err, &typeErr):
-		return invalid(fmt.Sprintf("field %q has the wrong type: expected %s", typeErr.Field, typeErr.Type))
+		return invalid(fmt.Sprintf("field %s has the wrong type: expected %s", echo(typeErr.Field), typeErr.Type))
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 		return invalid("request body is not valid JSON")
 	default:
@@ -100,19 +143,80 @@ func bodyError(err error) error {
 	}
 }
 
-// validName accepts 1..200 characters, not all blank, with no control
-// characters (PostgreSQL's text rejects NUL outright).
+// validName accepts 1..200 characters of visible text. Control and format
+// characters (Cc, Cf) and line separators are refused: they hide text (U+200B)
+// or reorder it on screen (U+202E makes "alice\u202egnp.exe" read as
+// "aliceexe.png"), so a clerk would read another name than the one stored.
+// Zero-width joiners go with them, though some scripts and emoji use them:
+// a name that displays as something other than its bytes is the greater harm.
 func validName(name string) error {
-	if strings.TrimSpace(name) == "" {
+	if name == "" {
 		return invalid("name is required")
 	}
 	if n := utf8.RuneCountInString(name); n > maxNameLength {
 		return invalid(fmt.Sprintf("name is %d characters long; at most %d are allowed", n, maxNameLength))
 	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return invalid("name must not contain control characters")
+	visible := false
+	position := 0
+	for _, r := range name {
+		position++
+		switch {
+		case r == utf8.RuneError:
+			// The body is valid UTF-8 (decodeJSON), so this came from an
+			// unpaired surrogate escape that encoding/json replaced.
+			return invalid(fmt.Sprintf("name must not contain U+FFFD (character %d): send valid UTF-8; an unpaired \\uD800-\\uDFFF escape decodes to it", position))
+		case unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp):
+			return invalid(fmt.Sprintf("name must not contain control or format characters: U+%04X at character %d", r, position))
+		case unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S) && !blankLookalikes[r]:
+			visible = true
+		}
+	}
+	if !visible {
+		return invalid("name must contain a visible character (a letter, digit, punctuation or symbol); spaces and invisible characters alone are not a name")
 	}
 	return nil
+}
+
+// blankLookalikes are letters and symbols by category that display as
+// blank space; a name needs something else to be seen.
+var blankLookalikes = map[rune]bool{
+	'\u115F': true, // HANGUL CHOSEONG FILLER
+	'\u1160': true, // HANGUL JUNGSEONG FILLER
+	'\u3164': true, // HANGUL FILLER
+	'\uFFA0': true, // HALFWIDTH HANGUL FILLER
+	'\u2800': true, // BRAILLE PATTERN BLANK
+}
+
+// requireJSON refuses a POST whose body is not declared JSON. A browser
+// sends a cross-origin form or text/plain POST without asking first (no
+// CORS preflight); insisting on application/json means a page on another
+// site cannot make a visitor's browser book or confirm anything. A POST
+// with no body and no Content-Type (curl -X POST .../confirm) carries
+// nothing to misread, so it passes. A body of unknown length (chunked)
+// counts as a body.
+func requireJSON(r *http.Request) error {
+	values, sent := r.Header["Content-Type"]
+	if !sent {
+		if r.ContentLength == 0 {
+			return nil
+		}
+		return unsupportedMedia("a request body needs Content-Type: application/json")
+	}
+	if len(values) != 1 {
+		return unsupportedMedia("send one Content-Type: application/json")
+	}
+	mediaType, params, err := mime.ParseMediaType(values[0])
+	if err != nil || mediaType != "application/json" {
+		return unsupportedMedia(fmt.Sprintf("Content-Type must be application/json, got %s", echo(values[0])))
+	}
+	if charset, ok := params["charset"]; ok && !strings.EqualFold(charset, "utf-8") {
+		return unsupportedMedia(fmt.Sprintf("JSON is UTF-8; charset %s is not accepted", echo(charset)))
+	}
+	return nil
+}
+
+func unsupportedMedia(message string) *Error {
+	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Message: message}
 }
 
 // requireEmptyBody accepts no body or an empty JSON object, for endpoints

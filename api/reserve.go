@@ -66,7 +66,7 @@ func (s *Server) parseReserve(w http.ResponseWriter, r *http.Request) (string, e
 	mode := r.PathValue("mode")
 	if !slices.Contains(s.modes, mode) {
 		return "", evento.BookRequest{}, &Error{Status: http.StatusBadRequest, Code: CodeUnknownMode,
-			Message: fmt.Sprintf("unknown mode %q; modes: %s", mode, strings.Join(s.modes, ", "))}
+			Message: fmt.Sprintf("unknown mode %s; modes: %s", echo(mode), strings.Join(s.modes, ", "))}
 	}
 	if !slices.Contains(s.enabled, mode) {
 		return "", evento.BookRequest{}, &Error{Status: http.StatusForbidden, Code: CodeModeDisabled,

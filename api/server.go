@@ -28,8 +28,8 @@ type Options struct {
 	// mode_disabled. The API cannot tell a safe strategy from an unsafe
 	// one: whoever wires the server chooses (evento serve --modes).
 	Modes []string
-	// Metrics are served at GET /metrics (default: new ones, without pool
-	// statistics).
+	// Metrics count requests (default: new ones, without pool statistics);
+	// AdminHandler serves them.
 	Metrics *Metrics
 	Log     *slog.Logger
 	// Auth is AuthNone (the default) or AuthKeys.
@@ -88,7 +88,6 @@ func NewServer(svc evento.Service, opts Options) *Server {
 	s := &Server{svc: svc, modes: svc.Strategies(), opts: opts, log: opts.Log, mux: http.NewServeMux()}
 	s.enabled = enabledModes(s.modes, opts.Modes)
 	s.handler = opts.Metrics.instrument(http.HandlerFunc(s.route), s.modes)
-	s.mux.Handle("GET /metrics", opts.Metrics.handler())
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /{event_id}/available", s.handleEventAvailability)
 	s.mux.HandleFunc("GET /{event_id}/{hotel_id}/available", s.handleHotelAvailability)
@@ -109,7 +108,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // every other failure, instead of the mux's plain-text defaults.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
-	if pattern != "GET /healthz" && pattern != "GET /metrics" {
+	if pattern != "GET /healthz" {
 		// Before anything else, so a stranger learns nothing, not even
 		// which paths exist.
 		who, err := s.authenticate(r)
@@ -127,11 +126,19 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		if probe.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", probe.header.Get("Allow"))
 			s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-				Message: r.Method + " is not allowed here; allowed: " + probe.header.Get("Allow")})
+				Message: echo(r.Method) + " is not allowed here; allowed: " + probe.header.Get("Allow")})
 			return
 		}
-		s.writeError(w, r, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint: " + r.URL.Path})
+		s.writeError(w, r, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint: " + echo(r.URL.Path)})
 		return
+	}
+	// Here, not in each handler, so that no POST endpoint can forget it.
+	if r.Method == http.MethodPost {
+		if err := requireJSON(r); err != nil {
+			r.Pattern = pattern // for the metrics' route label
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	s.mux.ServeHTTP(w, r)
 }

@@ -153,7 +153,9 @@ func (s *Store) awaitKey(ctx context.Context, key string, wait time.Duration) er
 		return evento.ErrRequestInProgress
 	}
 	if err != nil {
-		return fmt.Errorf("wait for the request holding idempotency key %q: %w", key, classify(err))
+		// The error reaches the server's log; the key itself would let
+		// whoever reads it replay the request's answer.
+		return fmt.Errorf("wait for the request holding idempotency key #%s: %w", evento.ShortHash(key), classify(err))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,14 +128,40 @@ func runPgbench(ctx context.Context, pgbench, url, script string, hot labdb.Seed
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
 		"-T", strconv.Itoa(int(d / time.Second)), "-f", script,
 		"-D", "name=pgbench", "-D", fmt.Sprintf("event_id=%d", hot.EventID), "-D", fmt.Sprintf("hotel_id=%d", hot.Hotels[0].HotelID),
-		url}
+		withoutPassword(url)}
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, pgbench, args...)
+	// The password goes in the environment, not on the command line
+	// that ps shows to every user.
+	cmd.Env = os.Environ()
+	if password := urlPassword(url); password != "" {
+		cmd.Env = append(cmd.Env, "PGPASSWORD="+password)
+	}
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		return 0, fmt.Errorf("pgbench: %w: %s", err, out.String())
 	}
 	return parsePgbenchTPS(out.String())
+}
+
+// urlPassword is the password in a database URL, if any.
+func urlPassword(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	password, _ := u.User.Password()
+	return password
+}
+
+// withoutPassword is a database URL with its password removed.
+func withoutPassword(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = neturl.User(u.User.Username())
+	return u.String()
 }
 
 // parsePgbenchTPS reads the transactions per second pgbench printed.

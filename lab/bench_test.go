@@ -41,3 +41,18 @@ tps = 3371.418862 (without initial connection time)
 		t.Fatal("no tps line accepted")
 	}
 }
+
+// pgbench gets the password in PGPASSWORD, not on its command line.
+func TestPgbenchURLLeavesThePasswordOffTheCommandLine(t *testing.T) {
+	t.Parallel()
+	raw := "postgres://ada:s3cret@127.0.0.1:5432/evento?sslmode=disable"
+	if got, want := withoutPassword(raw), "postgres://ada@127.0.0.1:5432/evento?sslmode=disable"; got != want {
+		t.Errorf("withoutPassword = %q, want %q", got, want)
+	}
+	if got := urlPassword(raw); got != "s3cret" {
+		t.Errorf("urlPassword = %q", got)
+	}
+	if got := urlPassword("postgres://ada@127.0.0.1/evento"); got != "" {
+		t.Errorf("urlPassword without one = %q", got)
+	}
+}

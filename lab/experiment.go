@@ -172,7 +172,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	if err != nil {
 		return report.Report{}, err
 	}
-	before, scrapeErr := cluster.ScrapeServerStats(ctx, l.cluster.URLs)
+	before, scrapeErr := cluster.ScrapeServerStats(ctx, l.cluster.AdminURLs())
 	result, faults, err := l.runClientsUnderFaults(ctx, runner, clients.Seed)
 	if err != nil {
 		return report.Report{}, err
@@ -214,7 +214,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 		Seed: clients.Seed, Think: clients.Think, VerifiedBy: "database", Auth: authNote(cfg.Auth),
 		LoadPeakMemoryBytes: cluster.PeakRSSBytes(),
 	}, result, checked)
-	if after, err := cluster.ScrapeServerStats(verifyCtx, l.cluster.URLs); err == nil && scrapeErr == nil {
+	if after, err := cluster.ScrapeServerStats(verifyCtx, l.cluster.AdminURLs()); err == nil && scrapeErr == nil {
 		delta := report.ServerStats(after.Sub(before))
 		r.Server = &delta
 	}

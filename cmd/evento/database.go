@@ -4,7 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
+	"regexp"
+	"strings"
 
 	"github.com/evento-lab/evento/db/localpg"
 )
@@ -17,10 +20,67 @@ type databaseFlags struct {
 }
 
 func (d *databaseFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&d.url, "database-url", os.Getenv("DATABASE_URL"),
-		"PostgreSQL URL (env DATABASE_URL); unset: "+localpg.DefaultURL+", else a throwaway server")
+	databaseURLVar(fs, &d.url, "PostgreSQL URL (env DATABASE_URL); unset: "+localpg.DefaultURL+", else a throwaway server")
 	fs.BoolVar(&d.embedded, "embedded", false, "always start a throwaway PostgreSQL, even when a server is reachable")
 	fs.StringVar(&d.dir, "db-dir", "", "keep the throwaway PostgreSQL's data in this directory between runs")
+}
+
+// databaseURLVar registers --database-url, defaulting to $DATABASE_URL.
+// --help prints the default, and a terminal, a CI log or a bug report is
+// no place for the database's password: it shows redacted.
+func databaseURLVar(fs *flag.FlagSet, p *string, usage string) {
+	*p = os.Getenv("DATABASE_URL")
+	fs.Var(&secretURL{p}, "database-url", usage)
+}
+
+// secretURL is a flag whose printed value hides a password.
+type secretURL struct{ value *string }
+
+func (s *secretURL) String() string {
+	if s.value == nil {
+		return ""
+	}
+	return redactURL(*s.value)
+}
+
+func (s *secretURL) Set(v string) error {
+	*s.value = v
+	return nil
+}
+
+// redactURL hides the password of a PostgreSQL URL (user info, or a
+// password or sslpassword query parameter) or key=value connection string,
+// for anything a person may read.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		return redactBroken(raw)
+	}
+	if q := u.Query(); q.Has("password") || q.Has("sslpassword") {
+		for _, name := range []string{"password", "sslpassword"} {
+			if q.Has(name) {
+				q.Set(name, "xxxxx")
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// keyValuePassword is a password=... setting of a key=value connection
+// string, quoted or not.
+var keyValuePassword = regexp.MustCompile(`(?i)(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
+
+// redactBroken redacts what url.Parse refused: a key=value string, or a
+// URL too broken to parse, whose user info is then hidden whole.
+func redactBroken(raw string) string {
+	raw = keyValuePassword.ReplaceAllString(raw, "${1}xxxxx")
+	if scheme := strings.Index(raw, "://"); scheme >= 0 {
+		if at := strings.LastIndex(raw, "@"); at > scheme {
+			return raw[:scheme+3] + "xxxxx" + raw[at:]
+		}
+	}
+	return raw
 }
 
 // resolve finds or starts the database. maxConns sizes a throwaway server

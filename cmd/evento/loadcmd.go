@@ -30,8 +30,7 @@ func newLoadCommand() *ffcli.Command {
 	fs.StringVar(&cfg.apiKey, "api-key", "", "API key for servers started with --auth keys (env EVENTO_API_KEY); every simulated client uses it, so they are one client")
 	fs.StringVar(&cfg.targets, "target", "", "comma-separated base URLs of running servers (required)")
 	fs.Int64Var(&cfg.event, "event", 0, "event to book (required; see evento seed)")
-	fs.StringVar(&cfg.databaseURL, "database-url", os.Getenv("DATABASE_URL"),
-		"when set, also verify against the database's reservation rows (env DATABASE_URL)")
+	databaseURLVar(fs, &cfg.databaseURL, "when set, also verify against the database's reservation rows (env DATABASE_URL)")
 	return &ffcli.Command{
 		Name:       "load",
 		ShortUsage: "evento load --target URL[,URL...] --event ID [--clients N] [--strategy S] [flags]",

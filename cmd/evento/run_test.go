@@ -149,6 +149,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"clients"},
 		{"clients", "add"},
 		{"clients", "add", "alice", "extra"},
+		{"serve", "--max-conns", "0"},
 		{"run", "extra"},
 	}
 	for _, args := range cases {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,8 @@ import (
 type serveConfig struct {
 	db           databaseFlags
 	addr         string
+	adminAddr    string
+	maxConns     int
 	pool         int
 	maxRooms     int
 	queryTimeout time.Duration
@@ -43,6 +44,8 @@ func newServeCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("evento serve", flag.ContinueOnError)
 	cfg.db.register(fs)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free one)")
+	fs.StringVar(&cfg.adminAddr, "admin-addr", "127.0.0.1:0", "listen address of GET /metrics and /healthz, for operators only (port 0 picks a free one)")
+	fs.IntVar(&cfg.maxConns, "max-conns", defaultMaxConns, "most client connections open at once; more wait until one closes")
 	fs.IntVar(&cfg.pool, "pool", 20, "maximum database connections of this server")
 	fs.IntVar(&cfg.maxRooms, "max-rooms", 5, "most rooms one request may reserve")
 	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 5*time.Second, "time a request may spend in the database before 503")
@@ -70,6 +73,12 @@ func newServeCommand() *ffcli.Command {
 func serve(ctx context.Context, cfg serveConfig) error {
 	if cfg.pool < 1 || cfg.maxRooms < 1 || cfg.maxRooms > maxRoomsPerRequest || cfg.sweepEvery <= 0 || cfg.keepKeys < time.Second || cfg.batchMax < 1 || cfg.batchWindow < 0 {
 		return usagef("--pool must be at least 1, --max-rooms between 1 and %d, --sweep-every positive, --keep-idempotency-keys at least 1s, --batch-max at least 1", maxRoomsPerRequest)
+	}
+	if cfg.maxConns < 1 {
+		return usagef("--max-conns must be at least 1")
+	}
+	if _, _, err := net.SplitHostPort(cfg.adminAddr); err != nil {
+		return usagef("--admin-addr %q: %v", cfg.adminAddr, err)
 	}
 	host, _, err := net.SplitHostPort(cfg.addr)
 	if err != nil {
@@ -121,41 +130,31 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}()
 	defer func() { stopSweeper(); <-sweeperDone }()
 
-	listener, err := net.Listen("tcp", cfg.addr)
+	listener, err := listen(cfg.addr, cfg.maxConns)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+		return err
 	}
-	server := &http.Server{
-		Handler: api.NewServer(store, api.Options{
-			MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
-			KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log, Modes: modes,
-			Auth: cfg.auth, MaxHeldRooms: maxHeld, MaxHoldTTL: cfg.maxHoldTTL,
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      cfg.queryTimeout + 5*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	adminListener, err := listen(cfg.adminAddr, maxAdminConns)
+	if err != nil {
+		listener.Close()
+		return err
 	}
-	// The first line on stdout is the address, so a parent process that
-	// asked for port 0 learns which one it got.
+	handler := api.NewServer(store, api.Options{
+		MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
+		KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log, Modes: modes,
+		Auth: cfg.auth, MaxHeldRooms: maxHeld, MaxHoldTTL: cfg.maxHoldTTL,
+	})
+	server := newHTTPServer(handler, cfg.queryTimeout+5*time.Second, log)
+	admin := newHTTPServer(handler.AdminHandler(), cfg.queryTimeout+5*time.Second, log)
+	// The first two lines on stdout are the addresses, so a parent process
+	// that asked for port 0 learns which ones it got.
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
-	log.Info("serving", "addr", listener.Addr().String(), "pool", cfg.pool, "modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms)
+	fmt.Printf("evento: admin on http://%s\n", adminListener.Addr())
+	log.Info("serving", "addr", listener.Addr().String(), "admin_addr", adminListener.Addr().String(), "pool", cfg.pool,
+		"modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms)
 
-	served := make(chan error, 1)
-	go func() { served <- server.Serve(listener) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := server.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shut down: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	if err := serveUntil(ctx, []*http.Server{server, admin}, []net.Listener{listener, adminListener}); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil

@@ -96,6 +96,18 @@ func (c *Cluster) open(ctx context.Context, opts Options) (err error) {
 	return nil
 }
 
+// AdminURLs are the servers' admin base URLs, where their /metrics are. A
+// restarted server keeps its URL but gets a new admin URL.
+func (c *Cluster) AdminURLs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	urls := make([]string, len(c.servers))
+	for i, s := range c.servers {
+		urls[i] = s.AdminURL
+	}
+	return urls
+}
+
 // Servers is how many server processes the cluster runs.
 func (c *Cluster) Servers() int { return len(c.URLs) }
 

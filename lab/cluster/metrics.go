@@ -31,11 +31,12 @@ func (s ServerStats) Sub(before ServerStats) ServerStats {
 	}
 }
 
-// ScrapeServerStats reads and sums the servers' metrics.
-func ScrapeServerStats(ctx context.Context, servers []string) (ServerStats, error) {
+// ScrapeServerStats reads and sums the servers' metrics from their admin
+// URLs (Cluster.AdminURLs).
+func ScrapeServerStats(ctx context.Context, admins []string) (ServerStats, error) {
 	var total ServerStats
-	for _, server := range servers {
-		families, err := scrape(ctx, server+"/metrics")
+	for _, admin := range admins {
+		families, err := scrape(ctx, admin+"/metrics")
 		if err != nil {
 			return ServerStats{}, err
 		}

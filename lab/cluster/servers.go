@@ -25,11 +25,12 @@ type ServerSpec struct {
 
 // ServerProcess is a running `evento serve` child process.
 type ServerProcess struct {
-	URL    string
-	cmd    *exec.Cmd
-	stderr *tailBuffer
-	exited chan struct{}
-	err    error // set before exited closes
+	URL      string
+	AdminURL string // its /metrics, on a loopback port of its own
+	cmd      *exec.Cmd
+	stderr   *tailBuffer
+	exited   chan struct{}
+	err      error // set before exited closes
 }
 
 // StartServers starts n separate server processes on free loopback ports
@@ -63,10 +64,14 @@ func startServer(ctx context.Context, spec ServerSpec) (*ServerProcess, error) {
 func startServerAt(ctx context.Context, spec ServerSpec, addr string) (*ServerProcess, error) {
 	// Flags outrank the EVENTO_* environment the child inherits: without
 	// them, EVENTO_EMBEDDED=true would give each server a database of its own.
-	args := append([]string{"serve", "--addr", addr, "--log-level", "warn",
-		"--database-url", spec.DatabaseURL, "--embedded=false", "--db-dir", ""}, spec.Args...)
+	args := append([]string{"serve", "--addr", addr, "--admin-addr", "127.0.0.1:0", "--log-level", "warn",
+		"--embedded=false", "--db-dir", ""}, spec.Args...)
 	cmd := exec.Command(spec.Executable, args...)
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+spec.DatabaseURL)
+	// The database URL, password and all, goes in the environment, which
+	// only its user can read, not on the command line, which ps shows to
+	// everyone. The last of duplicate variables wins, so an inherited
+	// EVENTO_DATABASE_URL cannot override it.
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+spec.DatabaseURL, "EVENTO_DATABASE_URL="+spec.DatabaseURL)
 	cmd.SysProcAttr = childProcAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -78,11 +83,14 @@ func startServerAt(ctx context.Context, spec ServerSpec, addr string) (*ServerPr
 		return nil, fmt.Errorf("exec %s: %w", spec.Executable, err)
 	}
 
-	// The server's first stdout line names the port it got.
-	lines := make(chan string, 1)
+	// The server's first two stdout lines name the ports it got.
+	lines := make(chan string, len(addressLines))
 	go func() {
 		scanner := bufio.NewScanner(stdout)
-		if scanner.Scan() {
+		for range addressLines {
+			if !scanner.Scan() {
+				break
+			}
 			lines <- scanner.Text()
 		}
 		close(lines)
@@ -93,23 +101,32 @@ func startServerAt(ctx context.Context, spec ServerSpec, addr string) (*ServerPr
 		close(s.exited)
 	}()
 
-	select {
-	case line, ok := <-lines:
-		url, found := strings.CutPrefix(line, "evento: serving on ")
-		if !ok || !found {
+	timeout := time.After(30 * time.Second)
+	urls := make([]string, 0, len(addressLines))
+	for _, prefix := range addressLines {
+		select {
+		case line, ok := <-lines:
+			url, found := strings.CutPrefix(line, prefix)
+			if !ok || !found {
+				s.Stop()
+				return nil, fmt.Errorf("server did not report its addresses: %q; its log: %s", line, s.stderr)
+			}
+			urls = append(urls, url)
+		case <-timeout:
 			s.Stop()
-			return nil, fmt.Errorf("server did not report its address: %q; its log: %s", line, s.stderr)
+			return nil, fmt.Errorf("server did not start within 30s; its log: %s", s.stderr)
+		case <-ctx.Done():
+			s.Stop()
+			return nil, ctx.Err()
 		}
-		s.URL = url
-		return s, nil
-	case <-time.After(30 * time.Second):
-		s.Stop()
-		return nil, fmt.Errorf("server did not start within 30s; its log: %s", s.stderr)
-	case <-ctx.Done():
-		s.Stop()
-		return nil, ctx.Err()
 	}
+	s.URL, s.AdminURL = urls[0], urls[1]
+	return s, nil
 }
+
+// addressLines start the lines on which `evento serve` names its public
+// and admin addresses, in this order.
+var addressLines = []string{"evento: serving on ", "evento: admin on "}
 
 func (s *ServerProcess) waitHealthy(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
