@@ -21,6 +21,9 @@ type client struct {
 	runID  string
 	seq    int        // numbers this client's idempotency keys
 	cred   Credential // its API key, if the servers ask for one
+	// heldSince is when the client first found the rooms it wants held
+	// rather than free; zero after a booking.
+	heldSince time.Time
 	// stop ends the whole run, every client, for a cause none can get
 	// past (a server refusing the run's mode); nil in tests of one client.
 	stop func(cause error)
@@ -29,6 +32,24 @@ type client struct {
 // heldRecheck is how long a client waits before asking again about a
 // hotel whose free rooms are gone but some are held.
 const heldRecheck = 500 * time.Millisecond
+
+// heldPatience is how long a client waits for held rooms to come back
+// before it leaves as a buyer would: someone may hold them for the full
+// --max-hold-ttl (15 minutes), and the rooms are not for sale meanwhile.
+const heldPatience = 10 * time.Second
+
+// waitForHeldRooms pauses for d and reports true while the client's
+// patience with held rooms lasts; false once it has run out.
+func (c *client) waitForHeldRooms(ctx context.Context, d time.Duration) bool {
+	if c.heldSince.IsZero() {
+		c.heldSince = time.Now()
+	}
+	if time.Since(c.heldSince) > heldPatience {
+		return false
+	}
+	c.sleep(ctx, d)
+	return true
+}
 
 type booking struct {
 	rooms int64 // asked for
@@ -57,10 +78,9 @@ func (c *client) run(ctx context.Context) {
 				continue
 			}
 			avail = seen.Available
-			if avail <= 0 && seen.Locked > 0 {
+			if avail <= 0 && seen.Locked > 0 && c.waitForHeldRooms(ctx, heldRecheck) {
 				// Held, not sold: holds are confirmed, released or
 				// expire; ask again shortly.
-				c.sleep(ctx, heldRecheck)
 				continue
 			}
 			if avail <= 0 {
@@ -97,6 +117,7 @@ func (c *client) run(ctx context.Context) {
 		switch result {
 		case succeeded:
 			errs, conflictsInARow = errorRun{}, 0
+			c.heldSince = time.Time{}
 			if b.reply.ReservationID != 0 {
 				c.stats.success.Add(1)
 				c.stats.acknowledge(c.target, b.reply.ReservationID, b.reply.Rooms)
@@ -114,7 +135,10 @@ func (c *client) run(ctx context.Context) {
 			// Wait for held rooms to come back: until the soonest hold
 			// expires (Retry-After), or a release or confirm comes first.
 			c.stats.roomsHeld.Add(1)
-			c.sleep(ctx, min(b.reply.RetryAfter, heldRecheck))
+			if !c.waitForHeldRooms(ctx, min(b.reply.RetryAfter, heldRecheck)) {
+				c.stats.markSoldOut(c.target)
+				return
+			}
 			mustCheck = true
 		case conflict, inProgress:
 			c.stats.conflict.Add(1)
