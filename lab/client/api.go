@@ -236,9 +236,9 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 	if len(encoded) == 0 {
 		req.Body = io.NopCloser(bytes.NewReader(nil)) // http.NoBody is replayable too
 	}
-	if len(encoded) > 0 {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	// Even without a body: the empty reader above goes out chunked, which
+	// the server counts as a body that must say what it is.
+	req.Header.Set("Content-Type", "application/json")
 	authorize(req, apiKey)
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
