@@ -293,10 +293,10 @@ func TestMaxRoomsIsConfigurable(t *testing.T) {
 	}
 }
 
-// A database that does not answer is 503 unavailable, retryable, for reads,
-// reservations and the health check alike.
-func TestDatabaseDownIsUnavailable(t *testing.T) {
-	t.Parallel()
+// deadDatabaseFixture serves the API in front of a database address where
+// nothing listens: every query fails to connect.
+func deadDatabaseFixture(t *testing.T) *fixture {
+	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -312,7 +312,14 @@ func TestDatabaseDownIsUnavailable(t *testing.T) {
 		QueryTimeout: 3 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))
 	t.Cleanup(server.Close)
-	f := &fixture{server: server, eventID: 1, hotels: []labdb.SeededHotel{{HotelID: 1}}}
+	return &fixture{server: server, eventID: 1, hotels: []labdb.SeededHotel{{HotelID: 1}}}
+}
+
+// A database that does not answer is 503 unavailable, retryable, for reads,
+// reservations and the health check alike.
+func TestDatabaseDownIsUnavailable(t *testing.T) {
+	t.Parallel()
+	f := deadDatabaseFixture(t)
 	for _, req := range []struct{ method, path, body string }{
 		{"GET", "/healthz", ""},
 		{"GET", "/1/available", ""},

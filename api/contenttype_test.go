@@ -1,21 +1,11 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento/api"
-	"github.com/evento-lab/evento/db"
-	"github.com/evento-lab/evento/db/labdb"
 )
 
 // Only JSON is accepted: a browser's cross-origin "simple" POST (a form, or
@@ -78,22 +68,7 @@ func TestPostsMustBeJSON(t *testing.T) {
 // 415, not 503.
 func TestContentTypeIsCheckedBeforeTheDatabase(t *testing.T) {
 	t.Parallel()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadAddr := listener.Addr().String()
-	listener.Close()
-	pool, err := pgxpool.New(context.Background(), "postgres://postgres@"+deadAddr+"/evento?connect_timeout=2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	server := httptest.NewServer(api.NewServer(db.NewStore(pool, db.Options{}), api.Options{
-		QueryTimeout: 3 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}))
-	t.Cleanup(server.Close)
-	f := &fixture{server: server, eventID: 1, hotels: []labdb.SeededHotel{{HotelID: 1}}}
+	f := deadDatabaseFixture(t)
 	r := f.send(t, "POST", f.reservePath(0, "atomic"), `{"name":"a","rooms":1}`, http.Header{"Content-Type": {"text/plain"}})
 	if r.status != http.StatusUnsupportedMediaType || errorCode(t, r) != "unsupported_media_type" {
 		t.Fatalf("text/plain with the database down: %d %s", r.status, r.raw)

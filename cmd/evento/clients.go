@@ -84,20 +84,11 @@ func clientsSubcommand(name, usage, help string, needsName bool,
 			if cfg.maxHeldRooms < 0 {
 				return usagef("--max-held-rooms must be at least 1, got %d", cfg.maxHeldRooms)
 			}
-			database, err := cfg.db.resolve(ctx, 4)
+			pool, closeDB, err := openMigrated(ctx, cfg.db)
 			if err != nil {
 				return err
 			}
-			defer database.Close()
-			warnIfThrowaway(database, cfg.db)
-			pool, err := db.OpenPool(ctx, database.URL, 2)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			if err := db.Migrate(ctx, pool); err != nil {
-				return err
-			}
+			defer closeDB()
 			return run(ctx, pool, cfg, clientName)
 		},
 	}

@@ -9,6 +9,9 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/localpg"
 )
 
@@ -112,3 +115,25 @@ const (
 	maxRooms           = 1_000_000_000 // per hotel
 	maxRoomsPerRequest = 1000
 )
+
+// openMigrated resolves the database of a short command (seed, migrate,
+// clients), warns when it is a throwaway one, opens a small pool and
+// migrates; close releases both.
+func openMigrated(ctx context.Context, d databaseFlags) (pool *pgxpool.Pool, close func(), err error) {
+	database, err := d.resolve(ctx, 5)
+	if err != nil {
+		return nil, nil, err
+	}
+	warnIfThrowaway(database, d)
+	pool, err = db.OpenPool(ctx, database.URL, 2)
+	if err != nil {
+		database.Close()
+		return nil, nil, err
+	}
+	close = func() { pool.Close(); database.Close() }
+	if err := db.Migrate(ctx, pool); err != nil {
+		close()
+		return nil, nil, err
+	}
+	return pool, close, nil
+}

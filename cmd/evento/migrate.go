@@ -8,8 +8,6 @@ import (
 
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
-
-	"github.com/evento-lab/evento/db"
 )
 
 func newMigrateCommand() *ffcli.Command {
@@ -23,20 +21,11 @@ func newMigrateCommand() *ffcli.Command {
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Exec: noArgs(func(ctx context.Context) error {
-			database, err := dbFlags.resolve(ctx, 5)
+			_, closeDB, err := openMigrated(ctx, dbFlags)
 			if err != nil {
 				return err
 			}
-			defer database.Close()
-			warnIfThrowaway(database, dbFlags)
-			pool, err := db.OpenPool(ctx, database.URL, 2)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			if err := db.Migrate(ctx, pool); err != nil {
-				return err
-			}
+			closeDB()
 			fmt.Fprintln(os.Stderr, "evento: migrations applied")
 			return nil
 		}),

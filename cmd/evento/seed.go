@@ -11,7 +11,6 @@ import (
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/labdb"
 )
 
@@ -47,20 +46,11 @@ func seed(ctx context.Context, cfg seedConfig) error {
 	if cfg.events < 1 || cfg.hotels < 1 || cfg.rooms < 0 || cfg.rooms > maxRooms {
 		return usagef("--events and --hotels must be at least 1, --rooms between 0 and %d", maxRooms)
 	}
-	database, err := cfg.db.resolve(ctx, 10)
+	pool, closeDB, err := openMigrated(ctx, cfg.db)
 	if err != nil {
 		return err
 	}
-	defer database.Close()
-	warnIfThrowaway(database, cfg.db)
-	pool, err := db.OpenPool(ctx, database.URL, 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := db.Migrate(ctx, pool); err != nil {
-		return err
-	}
+	defer closeDB()
 	name := cfg.name
 	if name == "" {
 		name = "Event " + time.Now().UTC().Format(time.RFC3339)
