@@ -290,17 +290,29 @@ func runClients(ctx context.Context, runner *client.Runner, timeout time.Duratio
 	return result
 }
 
-// errorNote explains failed requests in the terms of the run.
+// errorNote explains failed and cancelled requests in the terms of the
+// run, naming a cause only when one was observed: the first error met.
 func errorNote(r report.Report, noIdempotency bool) []string {
-	n := r.Requests.Error
-	switch {
-	case n == 0:
-		return nil
-	case r.Unknown.Requests == 0 && !noIdempotency:
-		return []string{fmt.Sprintf("%d requests failed or timed out; every booking among them was resent with its idempotency key until its outcome was known", n)}
-	case noIdempotency:
-		return []string{fmt.Sprintf("%d requests failed or timed out; without idempotency keys a booking whose answer was lost is never resent, so its rooms stay unknown", n)}
-	default:
-		return []string{fmt.Sprintf("%d requests failed or timed out; the servers' warnings say why (a common cause: more server connections than PostgreSQL's max_connections)", n)}
+	var notes []string
+	if n := r.Requests.Error; n > 0 {
+		note := fmt.Sprintf("%d requests failed or timed out", n)
+		switch {
+		case noIdempotency:
+			note += "; without idempotency keys a booking whose answer was lost is never resent, so its rooms stay unknown"
+		case r.Unknown.Requests == 0:
+			note += "; every booking among them was resent with its idempotency key until its outcome was known"
+		}
+		if first := r.Requests.FirstError; first != "" {
+			note += "; the first error: " + first
+		}
+		notes = append(notes, note)
 	}
+	if n := r.Requests.Cancelled; n > 0 {
+		if noIdempotency {
+			notes = append(notes, fmt.Sprintf("%d requests were in flight when the run ended; without idempotency keys their rooms stay unknown", n))
+		} else {
+			notes = append(notes, fmt.Sprintf("%d requests were in flight when the run ended; each was resent with its key until its outcome was known", n))
+		}
+	}
+	return notes
 }

@@ -180,3 +180,35 @@ func TestUnreachableDatabaseURLFailsFastInOneLine(t *testing.T) {
 		}
 	}
 }
+
+// A run cut short by --timeout: the requests in flight at the end are
+// counted as cut off, not as errors, and resolved with their keys before
+// the verdict, so nothing is unknown and the ledger matches the database
+// exactly. No cause is invented for errors nobody met. (--race-window
+// keeps every booking in flight for 50 ms, so the end always cuts some.)
+func TestRunCutShortCountsCancelledNotErrors(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+	r := runEvento(t, bundle.env,
+		"--clients", "40", "--strategy", "atomic", "--rooms", "100000", "--hotels", "1", "--servers", "2",
+		"--think", "0", "--race-window", "50ms", "--timeout", "2s", "--json")
+	if r.exit != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
+	}
+	report := decodeReport(t, r)
+	q := report.Requests
+	if report.Verdict != checker.Inconclusive || q.Cancelled == 0 || q.Error != 0 || report.Unknown.Requests != 0 {
+		t.Fatalf("verdict %s, requests %+v, unknown %+v: want inconclusive, some cut off, no errors, nothing unknown",
+			report.Verdict, q, report.Unknown)
+	}
+	if report.Totals.Acknowledged != report.Totals.Booked {
+		t.Fatalf("acknowledged %d, booked %d: the cut requests were not resolved", report.Totals.Acknowledged, report.Totals.Booked)
+	}
+	if containsAll(report.Notes, "max_connections") || containsAll(report.Notes, "warnings say why") {
+		t.Fatalf("notes guess a cause nobody observed: %q", report.Notes)
+	}
+	if !containsAll(report.Notes, "in flight when the run ended") {
+		t.Fatalf("notes do not say requests were cut off: %q", report.Notes)
+	}
+	assertReportMatchesDatabase(t, bundle.url, report)
+}

@@ -72,6 +72,7 @@ func (c *client) run(ctx context.Context) {
 				if ctx.Err() != nil {
 					return // the run ended under the check: not the server's error
 				}
+				c.stats.noteError(err)
 				if !c.afterError(ctx, &errs, 0) {
 					return
 				}
@@ -206,6 +207,7 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 	}
 	timeout := c.cfg.RequestTimeout
 	var lostAt time.Time // when an attempt's outcome was first unknown: it may still book
+	resolving := false   // the run ended; the request is being resolved with its key
 	for attempt := 1; ; attempt++ {
 		info := &attemptInfo{}
 		invoked := time.Now()
@@ -216,6 +218,9 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 		}
 		if err != nil {
 			rec.Error = err.Error()
+			if ctx.Err() == nil {
+				c.stats.noteError(err)
+			}
 		}
 		c.stats.recordAttempt(rec)
 		if result == modeRefused {
@@ -228,10 +233,25 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 			c.stats.replayed.Add(1)
 		}
 		if key == "" || result.final() || (lostAt.IsZero() && result != unknown && result != inProgress) {
+			if key == "" && result == unknown && ctx.Err() != nil {
+				c.stats.cancelled.Add(1) // and, with no key to ask by, unknown
+			}
 			return result, r, key
 		}
 		if lostAt.IsZero() && result == unknown {
 			lostAt = time.Now()
+		}
+		if ctx.Err() != nil && !resolving {
+			// The run ended with this request in flight. That is no error
+			// and, with a key, no unknown either: ask on, outside the
+			// ended run, until the stored outcome is known.
+			c.stats.cancelled.Add(1)
+			resolving = true
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), min(c.cfg.RetryBudget, resolveWithin))
+			defer cancel()
+			lostAt = time.Now()
+			continue
 		}
 		budgetSpent := !lostAt.IsZero() && time.Since(lostAt) > c.cfg.RetryBudget
 		if budgetSpent || ctx.Err() != nil || (lostAt.IsZero() && attempt >= inProgressAttempts) {
@@ -241,7 +261,7 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 			}
 			return result, r, key
 		}
-		if result == unknown {
+		if result == unknown && !resolving {
 			c.stats.errors.Add(1)
 		}
 		c.stats.retries.Add(1)
@@ -303,6 +323,10 @@ func (c *client) afterError(ctx context.Context, errs *errorRun, retryAfter time
 	c.sleep(ctx, max(c.errorBackoff(errs.n), retryAfter))
 	return true
 }
+
+// resolveWithin bounds how long, after the run ended, a request it cut off
+// is resent with its key to learn its outcome.
+const resolveWithin = 10 * time.Second
 
 // inProgressAttempts bounds how often a request whose key is still in
 // progress elsewhere is asked again, when no attempt of it was lost.

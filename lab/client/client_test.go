@@ -236,3 +236,27 @@ func TestRunStopsWhenTheServerRefusesTheMode(t *testing.T) {
 			result.Requests.Error, result.GaveUp, result.Completed, reserves.Load(), clients)
 	}
 }
+
+// A request the run's own end cuts off (the run's context ends while it
+// is in flight) is neither an error nor, with a key, an unknown: it is
+// counted as cancelled and resent with its key, outside the ended run,
+// until the stored outcome is known.
+func TestRequestCutByTheRunsEndIsResolvedWithItsKey(t *testing.T) {
+	t.Parallel()
+	c, bundle := setup(t,
+		func(w http.ResponseWriter) { time.Sleep(200 * time.Millisecond); answer(201, `{"reservation_id":7,"rooms":2}`)(w) },
+		answer(201, `{"reservation_id":7,"rooms":2}`))
+	c.cfg.RequestTimeout = 2 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	result, r, _ := c.send(ctx, "/1/1/reserve/atomic", map[string]any{"rooms": 2})
+	if result != succeeded || r.ReservationID != 7 {
+		t.Fatalf("cut request: %v %+v; want it resolved to the booking", result, r)
+	}
+	if n := bundle.calls.Load(); n != 2 {
+		t.Fatalf("%d requests reached the server, want the cut one and one resend", n)
+	}
+	if c.stats.cancelled.Load() != 1 || c.stats.errors.Load() != 0 {
+		t.Fatalf("cancelled %d, errors %d; want 1 and 0", c.stats.cancelled.Load(), c.stats.errors.Load())
+	}
+}

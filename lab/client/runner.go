@@ -95,6 +95,11 @@ type RequestCounts struct {
 	Error     int64 `json:"error"`
 	Retries   int64 `json:"retries"`
 	Checks    int64 `json:"availability_checks"`
+	// Cancelled are requests the run's own end cut off in flight; with
+	// keys each was resent until its outcome was known.
+	Cancelled int64 `json:"cancelled"`
+	// FirstError is the first error met, word for word; "" without errors.
+	FirstError string `json:"first_error,omitempty"`
 }
 
 // LatencyMs summarises reserve round trips from an HDR histogram.
@@ -155,6 +160,8 @@ func (r *Runner) result(completed bool) Result {
 			Error:        s.errors.Load(),
 			Retries:      s.retries.Load(),
 			Checks:       s.checks.Load(),
+			Cancelled:    s.cancelled.Load(),
+			FirstError:   s.firstErrorText(),
 		},
 		UnknownRequests: s.unknownRequests.Load(),
 		GaveUp:          s.gaveUp.Load(),
@@ -199,4 +206,11 @@ type ClientHolds struct {
 	Abandoned        int64 `json:"abandoned"`
 	ExpiredAtConfirm int64 `json:"expired_at_confirm"`
 	Unknown          int64 `json:"unknown"`
+}
+
+func (s *stats) firstErrorText() string {
+	if p := s.firstError.Load(); p != nil {
+		return *p
+	}
+	return ""
 }

@@ -16,6 +16,12 @@ type stats struct {
 	success, conflict, soldOut, insufficient, roomsHeld, errors, retries, checks, unknownRequests atomic.Int64
 	gaveUp                                                                                        atomic.Int64 // clients that stopped after only errors for RetryBudget
 	replayed                                                                                      atomic.Int64 // answers replayed from an idempotency key
+	// cancelled counts requests in flight when the run itself ended (its
+	// timeout, Ctrl-C): not errors; with a key, resent until resolved.
+	cancelled atomic.Int64
+	// firstError is the first error the clients met, as observed: what a
+	// report may name as the cause of the errors, instead of a guess.
+	firstError atomic.Pointer[string]
 
 	holdsPlaced, holdsConfirmed, holdsAbandoned, holdsExpired, holdsUnknown atomic.Int64
 
@@ -55,6 +61,14 @@ func newStats(targets int, keepHistory bool) *stats {
 		s.targets[i].keyed = map[string]int64{}
 	}
 	return s
+}
+
+// noteError remembers err if it is the run's first.
+func (s *stats) noteError(err error) {
+	if err != nil {
+		msg := err.Error()
+		s.firstError.CompareAndSwap(nil, &msg)
+	}
 }
 
 func (s *stats) recordLatency(d time.Duration) {

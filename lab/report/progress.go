@@ -110,7 +110,7 @@ func ShowLines(r *client.Runner, w io.Writer) (stop func()) {
 				for i, t := range r.Targets() {
 					hotels = append(hotels, fmt.Sprintf("%d/%d", s.Acknowledged[i], t.Assigned))
 				}
-				fmt.Fprintf(w, "evento: %s  booked %s\n", statusLine(s), strings.Join(hotels, " "))
+				fmt.Fprintf(w, "evento: %s  rooms booked %s\n", statusLine(s), strings.Join(hotels, " "))
 			}
 		}
 	}()

@@ -210,8 +210,12 @@ func (r Report) WriteText(w io.Writer) error {
 			h.Placed, h.Confirmed, h.Released, h.Expired, h.Clients.Abandoned, h.ActiveAtEnd, r.HeldRoomsLeaked)
 	}
 	q := r.Requests
-	fmt.Fprintf(&b, "\nrequests: %d reservations made, %d conflicts, %d insufficient, %d sold out, %d errors, %d retries, %d availability checks, %d unknown outcomes (%d rooms)\n",
-		q.Success, q.Conflict, q.Insufficient, q.SoldOut, q.Error, q.Retries, q.Checks, r.Unknown.Requests, r.Unknown.Rooms)
+	cancelled := ""
+	if q.Cancelled > 0 {
+		cancelled = fmt.Sprintf(", %d cut off by the run's end", q.Cancelled)
+	}
+	fmt.Fprintf(&b, "\nrequests: %d reservations made, %d conflicts, %d insufficient, %d sold out, %d errors%s, %d retries, %d availability checks, %d unknown outcomes (%s)\n",
+		q.Success, q.Conflict, q.Insufficient, q.SoldOut, q.Error, cancelled, q.Retries, q.Checks, r.Unknown.Requests, plural(int(r.Unknown.Rooms), "room"))
 	sellout := "did not sell out"
 	switch {
 	case r.SelloutSeconds != nil && r.Totals.SoldOut:
