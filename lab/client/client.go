@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -241,10 +242,11 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 		if lostAt.IsZero() && result == unknown {
 			lostAt = time.Now()
 		}
-		if ctx.Err() != nil && !resolving {
+		if ctx.Err() != nil && !resolving && !errors.As(context.Cause(ctx), new(*ModeRefusedError)) {
 			// The run ended with this request in flight. That is no error
 			// and, with a key, no unknown either: ask on, outside the
-			// ended run, until the stored outcome is known.
+			// ended run, until the stored outcome is known. (Not when the
+			// server refused the run's mode: it refuses the resend too.)
 			c.stats.cancelled.Add(1)
 			resolving = true
 			var cancel context.CancelFunc

@@ -244,7 +244,10 @@ func TestRunStopsWhenTheServerRefusesTheMode(t *testing.T) {
 func TestRequestCutByTheRunsEndIsResolvedWithItsKey(t *testing.T) {
 	t.Parallel()
 	c, bundle := setup(t,
-		func(w http.ResponseWriter) { time.Sleep(200 * time.Millisecond); answer(201, `{"reservation_id":7,"rooms":2}`)(w) },
+		func(w http.ResponseWriter) {
+			time.Sleep(200 * time.Millisecond)
+			answer(201, `{"reservation_id":7,"rooms":2}`)(w)
+		},
 		answer(201, `{"reservation_id":7,"rooms":2}`))
 	c.cfg.RequestTimeout = 2 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
