@@ -38,6 +38,13 @@ type LoadConfig struct {
 	APIKey string
 }
 
+// DatabaseError is a load's database (LoadConfig.DatabaseURL) that could not
+// be reached: a fault of that setting, not of the servers.
+type DatabaseError struct{ Err error }
+
+func (e *DatabaseError) Error() string { return "the database: " + e.Err.Error() }
+func (e *DatabaseError) Unwrap() error { return e.Err }
+
 // Load runs the clients against an event on running servers and judges
 // only the change it made: the event may not be fresh.
 func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
@@ -57,7 +64,7 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 	var pool *pgxpool.Pool
 	if cfg.DatabaseURL != "" {
 		if pool, err = db.OpenPool(ctx, cfg.DatabaseURL, 2); err != nil {
-			return report.Report{}, err
+			return report.Report{}, &DatabaseError{Err: err}
 		}
 		defer pool.Close()
 		observe = observeDatabase(pool, []int64{cfg.EventID})

@@ -113,6 +113,10 @@ func warnIfThrowaway(database *localpg.Resolved, d databaseFlags) {
 // Bounds that keep every counter far inside PostgreSQL's integer.
 const (
 	maxRooms           = 1_000_000_000 // per hotel
+	maxServers         = 64            // server processes one lab starts
+	maxPool            = 1000          // connections of one server
+	maxHotels          = 10_000        // per event
+	maxEvents          = 1000          // per run
 	maxRoomsPerRequest = 1000
 )
 

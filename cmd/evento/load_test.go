@@ -70,6 +70,27 @@ func TestLoadAgainstRunningServers(t *testing.T) {
 	if !containsAll(report.Notes, "already had 30 rooms booked") {
 		t.Fatalf("notes: %q", report.Notes)
 	}
+
+	// A load that is set up wrong says which flag, in one line.
+	for _, c := range []struct {
+		env   []string
+		args  []string
+		wants []string
+	}{
+		{[]string{"DATABASE_URL="}, []string{"--event", "999999"}, []string{"--event 999999", "no such event", "evento seed"}},
+		{[]string{"DATABASE_URL=postgres://postgres:secret@127.0.0.1:1/evento"}, []string{"--event", itoa(event.EventID)}, []string{"--database-url", "connection refused"}},
+	} {
+		r := runEvento(t, c.env, append([]string{"load", "--target", targets, "--clients", "1"}, c.args...)...)
+		if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || strings.Contains(r.stderr, "secret") {
+			t.Errorf("load %v: exit %d, stderr %q; want exit 2, one line, no password", c.args, r.exit, r.stderr)
+			continue
+		}
+		for _, want := range c.wants {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("load %v: %q does not say %q", c.args, r.stderr, want)
+			}
+		}
+	}
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"net/url"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/lab"
+	"github.com/evento-lab/evento/lab/client"
 	"github.com/evento-lab/evento/lab/nemesis"
 )
 
@@ -53,9 +57,9 @@ func runLoad(ctx context.Context, cfg loadConfig) error {
 	if err != nil {
 		return err
 	}
-	servers := strings.Split(cfg.targets, ",")
-	for i, s := range servers {
-		servers[i] = strings.TrimRight(strings.TrimSpace(s), "/")
+	servers, err := parseTargets(cfg.targets)
+	if err != nil {
+		return err
 	}
 	history, closeHistory, err := cfg.faults.openHistory()
 	if err != nil {
@@ -68,9 +72,45 @@ func runLoad(ctx context.Context, cfg loadConfig) error {
 		Faults: faults, FaultEvery: cfg.faults.every, History: history, APIKey: cfg.apiKey,
 	})
 	if err != nil {
-		return err
+		return explainLoadError(err, cfg)
 	}
 	return cfg.load.finish(ctx, report, os.Stdout)
+}
+
+// parseTargets reads --target: base URLs, each with its scheme and host.
+func parseTargets(list string) ([]string, error) {
+	servers := strings.Split(list, ",")
+	for i, s := range servers {
+		s = strings.TrimRight(strings.TrimSpace(s), "/")
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return nil, usagef("--target %q: want a server's base URL such as http://127.0.0.1:8080", s)
+		}
+		servers[i] = s
+	}
+	return servers, nil
+}
+
+// explainLoadError turns what the first read of the event met into one line
+// naming the flag at fault.
+func explainLoadError(err error, cfg loadConfig) error {
+	var status *client.StatusError
+	var database *lab.DatabaseError
+	switch {
+	case errors.As(err, &database):
+		cause := "it does not answer"
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			cause = "connection refused"
+		}
+		return usagef("--database-url %s: cannot connect (%s); unset it to verify through the API alone", redactURL(cfg.databaseURL), cause)
+	case errors.As(err, &status) && status.Code == "not_found":
+		return usagef("--event %d: the servers know no such event (evento seed makes one)", cfg.event)
+	case errors.As(err, &status) && status.Code == "unauthenticated":
+		return usagef("--api-key: the servers require a valid API key (evento clients add NAME makes one)")
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return usagef("--target %s: nothing answers there (connection refused); is evento serve running?", cfg.targets)
+	}
+	return err
 }
 
 // loadFaults are the faults evento load can inject from outside servers it

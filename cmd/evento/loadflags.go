@@ -87,9 +87,12 @@ func (f *loadFlags) validate() (client.Range, error) {
 	if f.expect != "" && f.expect != checker.Consistent {
 		return client.Range{}, usagef(`--expect takes "consistent"`)
 	}
+	if f.abandon > 0 && f.holds == 0 {
+		return client.Range{}, usagef("--abandon %g walks away from holds, but --holds is 0: no booking goes through a hold; set --holds too", f.abandon)
+	}
 	think, err := client.ParseRange(f.think)
 	if err != nil {
-		return client.Range{}, usageError{err}
+		return client.Range{}, usagef("--think %q: %v (takes a duration or a range: 0, 200ms, 0-300ms)", f.think, err)
 	}
 	if f.seed == 0 {
 		f.seed = rand.Uint64N(1<<53) + 1 // fits a JSON number exactly

@@ -39,6 +39,7 @@ func run(args []string) int {
 	signal.Ignore(syscall.SIGPIPE)
 
 	root := newRootCommand()
+	describeFlagValues(root)
 	// Flag errors are one line; the full usage only on --help, on stdout.
 	var usage bytes.Buffer
 	setUsageOutput(root, &usage)
@@ -46,6 +47,11 @@ func run(args []string) int {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Stdout.Write(usage.Bytes())
 			return 0
+		}
+		// ff says "error parsing commandline arguments: " before the flag
+		// package's own line, which already names the flag and the value.
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
 		}
 		fmt.Fprintf(os.Stderr, "evento: %v (see evento --help)\n", err)
 		return 2

@@ -82,8 +82,17 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 	if err != nil {
 		return lab.Config{}, err
 	}
-	if cfg.servers < 1 || cfg.pool < 1 || cfg.rooms < 0 || cfg.rooms > maxRooms || cfg.hotels < 1 || cfg.events < 1 {
-		return lab.Config{}, usagef("--servers, --pool, --hotels and --events must be at least 1, --rooms between 0 and %d", maxRooms)
+	for _, f := range []struct {
+		name     string
+		value    int
+		min, max int
+	}{
+		{"servers", cfg.servers, 1, maxServers}, {"pool", cfg.pool, 1, maxPool},
+		{"hotels", cfg.hotels, 1, maxHotels}, {"events", cfg.events, 1, maxEvents}, {"rooms", cfg.rooms, 0, maxRooms},
+	} {
+		if f.value < f.min || f.value > f.max {
+			return lab.Config{}, usagef("--%s must be from %d to %d, got %d", f.name, f.min, f.max, f.value)
+		}
 	}
 	faults, err := cfg.faults.parse()
 	if err != nil {

@@ -162,6 +162,35 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		!strings.Contains(r.stderr, "all") || !strings.Contains(r.stderr, "naive, pessimistic, atomic") {
 		t.Errorf("unknown mode in --modes does not name the flag and what is allowed: %q", r.stderr)
 	}
+	// Each names its flag, the value and what is allowed.
+	for _, c := range []struct {
+		args  []string
+		wants []string
+	}{
+		{[]string{"--rooms", "-1"}, []string{"--rooms", "-1", "from 0"}},
+		{[]string{"--servers", "0"}, []string{"--servers", "from 1"}},
+		{[]string{"--hotels", "0"}, []string{"--hotels", "from 1"}},
+		{[]string{"--pool", "0"}, []string{"--pool", "from 1"}},
+		{[]string{"--events", "0"}, []string{"--events", "from 1"}},
+		{[]string{"--seed", "-1"}, []string{"-seed", `"-1"`, "whole number from 0"}},
+		{[]string{"--clients", "abc"}, []string{"-clients", `"abc"`, "whole number"}},
+		{[]string{"--timeout", "5"}, []string{"-timeout", "duration"}},
+		{[]string{"--think", "abc"}, []string{"--think", `"abc"`, "0-300ms"}},
+		{[]string{"--abandon", "0.5"}, []string{"--abandon", "--holds"}},
+		{[]string{"load", "--target", "127.0.0.1:8080", "--event", "1"}, []string{"--target", "127.0.0.1:8080", "http://"}},
+		{[]string{"load", "--target", "http://127.0.0.1:1", "--event", "1"}, []string{"--target", "connection refused"}},
+	} {
+		r := runEvento(t, []string{"DATABASE_URL="}, c.args...)
+		if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("evento %v: exit %d, stderr %q; want exit 2 and one line", c.args, r.exit, r.stderr)
+			continue
+		}
+		for _, want := range c.wants {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("evento %v: %q does not say %q", c.args, r.stderr, want)
+			}
+		}
+	}
 	if r := runEvento(t, nil, "serve", "--addr", "0.0.0.0:0"); !strings.Contains(r.stderr, "--auth none") || !strings.Contains(r.stderr, "--insecure") {
 		t.Errorf("--auth none off loopback does not say what to do: %q", r.stderr)
 	}

@@ -306,6 +306,18 @@ func neverSent(err error) bool {
 	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
+// StatusError is a read the server answered with something other than
+// 200: Code is the API's error code, when the answer was Evento's.
+type StatusError struct {
+	URL    string
+	Status int
+	Code   string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("GET %s: status %d %s", e.URL, e.Status, e.Code)
+}
+
 // Hotel is one hotel of an event as the API shows it: the counters, not
 // the reservation rows.
 type Hotel struct {
@@ -336,7 +348,13 @@ func (a *API) Event(ctx context.Context, eventID int64) ([]Hotel, error) {
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+		var body struct {
+			Error struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return nil, &StatusError{URL: url, Status: resp.StatusCode, Code: body.Error.Code}
 	}
 	var e struct {
 		Hotels []Hotel `json:"hotels"`

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -107,14 +108,14 @@ func ParseRange(s string) (Range, error) {
 	}
 	min, err := parse(lo)
 	if err != nil {
-		return Range{}, fmt.Errorf("think time %q: %w", s, err)
+		return Range{}, fmt.Errorf("%q is not a duration", lo)
 	}
 	max, err := parse(hi)
 	if err != nil {
-		return Range{}, fmt.Errorf("think time %q: %w", s, err)
+		return Range{}, fmt.Errorf("%q is not a duration", hi)
 	}
 	if min < 0 || max < min {
-		return Range{}, fmt.Errorf("think time %q: want 0 <= min <= max", s)
+		return Range{}, errors.New("want 0 <= min <= max")
 	}
 	return Range{Min: min, Max: max}, nil
 }
