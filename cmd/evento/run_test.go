@@ -241,3 +241,19 @@ func TestRunCutShortCountsCancelledNotErrors(t *testing.T) {
 	}
 	assertReportMatchesDatabase(t, bundle.url, report)
 }
+
+// A run with no room to book tests nothing: inconclusive, with the reason,
+// never "consistent".
+func TestRunWithNoRoomsIsInconclusive(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+	r := runEvento(t, bundle.env, "--clients", "5", "--strategy", "atomic", "--rooms", "0", "--hotels", "1",
+		"--servers", "1", "--json", "--expect", "consistent")
+	if r.exit != 1 {
+		t.Fatalf("exit %d, want 1 (not consistent)\n%s\n%s", r.exit, r.stdout, r.stderr)
+	}
+	report := decodeReport(t, r)
+	if report.Verdict != checker.Inconclusive || !containsAll(report.Anomalies, "no room to book") {
+		t.Fatalf("verdict %s, anomalies %q", report.Verdict, report.Anomalies)
+	}
+}

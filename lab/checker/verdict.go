@@ -253,12 +253,30 @@ func Check(res client.Result, observed []Observed) (Result, error) {
 		r.Hotels = append(r.Hotels, Hotel{Ledger: t, Seen: o, Verdict: j.verdict})
 	}
 	r.Verdict = worst(verdicts)
-	if r.Verdict == Consistent && (!res.Completed || res.GaveUp > 0) {
+	switch {
+	case r.Verdict != Consistent:
+	case roomToBook(observed) == 0:
+		// Nothing could be booked, so nothing was contended: "consistent"
+		// would claim a strategy passed a test that never took place.
+		r.Verdict = Inconclusive
+		r.Anomalies = append(r.Anomalies,
+			"inconclusive: nothing disagrees, but there was no room to book when the run began (no rooms assigned, or all booked already), so no booking was contended")
+	case !res.Completed || res.GaveUp > 0:
 		r.Verdict = Inconclusive
 		r.Anomalies = append(r.Anomalies, fmt.Sprintf(
 			"inconclusive: nothing disagrees, but %s", inconclusiveReason(res)))
 	}
 	return r, nil
+}
+
+// roomToBook is the rooms free when the run began, over every hotel: the
+// assigned rooms not already booked before it (a load on an old event).
+func roomToBook(observed []Observed) int64 {
+	var free int64
+	for _, o := range observed {
+		free += max(o.Assigned-o.BookedBefore, 0)
+	}
+	return free
 }
 
 func inconclusiveReason(res client.Result) string {

@@ -164,3 +164,22 @@ func TestEveryKeyedAnswerIsHeldAgainstItsKey(t *testing.T) {
 		t.Fatalf("an acknowledgement its key does not hold: %s %v", j.verdict, j.anomalies)
 	}
 }
+
+// With no room to book (none assigned, or all booked before the run), a
+// run that saw nothing wrong still proved nothing: inconclusive.
+func TestNoRoomToBookIsInconclusive(t *testing.T) {
+	t.Parallel()
+	res := client.Result{Completed: true, Targets: []client.TargetResult{ledger(0, 0, map[int64]int64{})}}
+	for _, o := range []Observed{
+		{EventID: 1, HotelID: 2, Assigned: 0},
+		{EventID: 1, HotelID: 2, Assigned: 10, Reserved: 10, Booked: 10, BookedBefore: 10, ReservedBefore: 10},
+	} {
+		r, err := Check(res, []Observed{o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Verdict != Inconclusive {
+			t.Errorf("%+v: verdict %s, want inconclusive", o, r.Verdict)
+		}
+	}
+}
