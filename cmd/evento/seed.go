@@ -73,7 +73,11 @@ func seed(ctx context.Context, cfg seedConfig) error {
 		}
 		fmt.Printf("event %d %q\n", event.EventID, eventName)
 		for _, h := range event.Hotels {
-			fmt.Printf("  hotel %d %q: %d rooms\n", h.HotelID, h.Name, h.Rooms)
+			noun := "rooms"
+			if h.Rooms == 1 {
+				noun = "room"
+			}
+			fmt.Printf("  hotel %d %q: %d %s\n", h.HotelID, h.Name, h.Rooms, noun)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package report
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +67,21 @@ func TestBookingsPerSecond(t *testing.T) {
 	want := []int{2, 0, 1}
 	if !slices.Equal(got, want) {
 		t.Fatalf("bookingsPerSecond = %v, want %v", got, want)
+	}
+}
+
+// One of a thing is not "1 things".
+func TestWriteTextSaysOneInTheSingular(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	r := Report{Strategy: "atomic", Clients: 1, Servers: 1, Think: "0s", Verdict: "consistent"}
+	r.Unknown.Rooms = 1
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"1 client, 1 server", "(1 room)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
 	}
 }

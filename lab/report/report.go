@@ -158,8 +158,8 @@ func Build(meta Meta, res client.Result, checked checker.Result) Report {
 	}
 	if r.SelloutSeconds != nil && !r.Totals.SoldOut && r.Holds.Expired > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf(
-			"%d rooms are free at the end: abandoned holds expired after the clients had seen the hotels sold out and stopped",
-			r.Totals.Assigned-r.Totals.Booked-r.Totals.Locked))
+			"%s free at the end: abandoned holds expired after the clients had seen the hotels sold out and stopped",
+			plural(int(r.Totals.Assigned-r.Totals.Booked-r.Totals.Locked), "room")))
 	}
 	if meta.VerifiedBy == "api" {
 		r.Notes = append(r.Notes, "verified through the API only: booked is the counter, so a lost update shows only as fewer rooms than were acknowledged; give DATABASE_URL to compare with the reservation rows")
@@ -177,8 +177,8 @@ func (r Report) WriteJSON(w io.Writer) error {
 // WriteText writes the report as a table a person reads.
 func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "strategy %s: %d clients, %s, think %s, seed %d\n",
-		r.Strategy, r.Clients, plural(r.Servers, "server"), r.Think, r.Seed)
+	fmt.Fprintf(&b, "strategy %s: %s, %s, think %s, seed %d\n",
+		r.Strategy, plural(r.Clients, "client"), plural(r.Servers, "server"), r.Think, r.Seed)
 	if r.Auth != "" {
 		fmt.Fprintf(&b, "auth %s\n", r.Auth)
 	}
