@@ -242,9 +242,9 @@ func authArgs(auth bool) []string {
 // authNote says in the report how the servers knew the clients.
 func authNote(auth bool) string {
 	if auth {
-		return "keys: one API key per simulated client, each under the servers' cap on rooms held"
+		return "keys: one API key per simulated client, each under the servers' hold cap"
 	}
-	return "none: every simulated client is the one anonymous client; the cap on rooms held is off"
+	return "none: the clients are one anonymous client, hold cap off"
 }
 
 // runClientsUnderFaults runs the clients while the nemesis, when there are

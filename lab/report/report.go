@@ -180,7 +180,7 @@ func (r Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "strategy %s: %s, %s, think %s, seed %d\n",
 		r.Strategy, plural(r.Clients, "client"), plural(r.Servers, "server"), r.Think, r.Seed)
 	if r.Auth != "" {
-		fmt.Fprintf(&b, "auth %s\n", r.Auth)
+		fmt.Fprintf(&b, "servers' auth %s\n", r.Auth)
 	}
 	b.WriteString("\n")
 	if r.Replayed > 0 {
