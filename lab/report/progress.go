@@ -84,9 +84,13 @@ func ShowBars(r *client.Runner, w io.Writer) (stop func()) {
 		mu.Unlock()
 		for i, b := range bars {
 			b.SetCurrent(min(s.Acknowledged[i], targets[i].Assigned))
-			b.SetTotal(-1, true)
+			if !b.Completed() {
+				// Cut short (Ctrl-C, --timeout): the bar stays where the
+				// hotel is. Completing it would draw it full.
+				b.Abort(false)
+			}
 		}
-		status.SetTotal(-1, true)
+		status.Abort(false)
 		p.Wait()
 	}
 }
