@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/peterbourgon/ff/v3"
@@ -103,6 +105,25 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	// The ports first: a taken one fails in a moment, not after starting
+	// and stopping a throwaway PostgreSQL for nothing. serveUntil closes
+	// them; the deferred closes cover the errors before it.
+	listener, err := listen(cfg.addr, cfg.maxConns)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("--addr %s is taken (another evento serve?); choose another port, or port 0 for a free one", cfg.addr)
+	}
+	if err != nil {
+		return err
+	}
+	defer listener.Close()
+	adminListener, err := listen(cfg.adminAddr, maxAdminConns)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("--admin-addr %s is taken; choose another port, or port 0 for a free one", cfg.adminAddr)
+	}
+	if err != nil {
+		return err
+	}
+	defer adminListener.Close()
 	database, err := cfg.db.resolve(ctx, cfg.pool+10)
 	if err != nil {
 		return err
@@ -130,15 +151,6 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}()
 	defer func() { stopSweeper(); <-sweeperDone }()
 
-	listener, err := listen(cfg.addr, cfg.maxConns)
-	if err != nil {
-		return err
-	}
-	adminListener, err := listen(cfg.adminAddr, maxAdminConns)
-	if err != nil {
-		listener.Close()
-		return err
-	}
 	handler := api.NewServer(store, api.Options{
 		MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
 		KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log, Modes: modes,
