@@ -129,6 +129,12 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	defer database.Close()
+	if database.Embedded {
+		// Another shell's `evento seed` or `evento clients add` would
+		// otherwise start a throwaway database of its own, which this
+		// server never reads.
+		fmt.Fprintf(os.Stderr, "export DATABASE_URL=%s  # in another shell, for evento seed and clients to use this server's database while it runs\n", shellQuote(database.URL))
+	}
 	pool, err := db.OpenPool(ctx, database.URL, int32(cfg.pool))
 	if err != nil {
 		return err
@@ -170,6 +176,13 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// shellQuote quotes s for a POSIX shell: single quotes keep everything
+// literal (a URL's & and ? included), and a single quote itself is closed,
+// escaped and reopened.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // isLoopback reports whether a listen host reaches only this machine; an
