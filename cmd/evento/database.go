@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -23,7 +24,7 @@ type databaseFlags struct {
 }
 
 func (d *databaseFlags) register(fs *flag.FlagSet) {
-	databaseURLVar(fs, &d.url, "PostgreSQL URL (env DATABASE_URL); unset: "+localpg.DefaultURL+", else a throwaway server")
+	databaseURLVar(fs, &d.url, "PostgreSQL URL (env DATABASE_URL); unset: "+localpg.DefaultURL+" if it lets us in, else a throwaway server")
 	fs.BoolVar(&d.embedded, "embedded", false, "always start a throwaway PostgreSQL, even when a server is reachable")
 	fs.StringVar(&d.dir, "db-dir", "", "keep the throwaway PostgreSQL's data in this directory between runs")
 }
@@ -90,8 +91,9 @@ func redactBroken(raw string) string {
 // for the pools that will use it (it is the lab's cluster.Resolver). Durability stays on: figures from a
 // server that does not fsync would flatter every strategy.
 func (d *databaseFlags) resolve(ctx context.Context, maxConns int) (*localpg.Resolved, error) {
-	return localpg.Resolve(ctx, localpg.ResolveOptions{
+	database, err := localpg.Resolve(ctx, localpg.ResolveOptions{
 		DatabaseURL: d.url,
+		DefaultURL:  os.Getenv(testDefaultURLEnv),
 		Embedded:    d.embedded,
 		DBDir:       d.dir,
 		Durable:     true,
@@ -100,7 +102,32 @@ func (d *databaseFlags) resolve(ctx context.Context, maxConns int) (*localpg.Res
 		MaxConnections: max(maxConns, 200),
 		Log:            os.Stderr,
 	})
+	var refusal *localpg.RefusedError
+	if errors.As(err, &refusal) && d.url != "" {
+		return nil, &loginRefusedError{url: d.url, refusal: refusal}
+	}
+	return database, err
 }
+
+// testDefaultURLEnv is a test hook, not a setting: it replaces the URL
+// tried when DATABASE_URL is unset (localhost:5432), so that the binary's
+// tests can stand a server of theirs in for one a distribution installed,
+// without binding port 5432.
+const testDefaultURLEnv = "EVENTO_TEST_DEFAULT_DATABASE_URL"
+
+// loginRefusedError is the user's own DATABASE_URL refused by the server
+// it names: one line with the cause and both ways out, the URL redacted.
+// pgx's own message runs to several hundred characters and says neither.
+type loginRefusedError struct {
+	url     string
+	refusal *localpg.RefusedError
+}
+
+func (e *loginRefusedError) Error() string {
+	return fmt.Sprintf("%s refused the login: %s; fix DATABASE_URL, or run with --embedded for a throwaway PostgreSQL", redactURL(e.url), e.refusal.Cause)
+}
+
+func (e *loginRefusedError) Unwrap() error { return e.refusal }
 
 // warnIfThrowaway tells the user that what a one-shot command wrote into a
 // throwaway server is gone when it exits.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/peterbourgon/ff/v3"
@@ -103,11 +105,36 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	// The ports first: a taken one fails in a moment, not after starting
+	// and stopping a throwaway PostgreSQL for nothing. serveUntil closes
+	// them; the deferred closes cover the errors before it.
+	listener, err := listen(cfg.addr, cfg.maxConns)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("--addr %s is taken (another evento serve?); choose another port, or port 0 for a free one", cfg.addr)
+	}
+	if err != nil {
+		return err
+	}
+	defer listener.Close()
+	adminListener, err := listen(cfg.adminAddr, maxAdminConns)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("--admin-addr %s is taken; choose another port, or port 0 for a free one", cfg.adminAddr)
+	}
+	if err != nil {
+		return err
+	}
+	defer adminListener.Close()
 	database, err := cfg.db.resolve(ctx, cfg.pool+10)
 	if err != nil {
 		return err
 	}
 	defer database.Close()
+	if database.Embedded {
+		// Another shell's `evento seed` or `evento clients add` would
+		// otherwise start a throwaway database of its own, which this
+		// server never reads.
+		fmt.Fprintf(os.Stderr, "export DATABASE_URL=%s  # in another shell, for evento seed and clients to use this server's database while it runs\n", shellQuote(database.URL))
+	}
 	pool, err := db.OpenPool(ctx, database.URL, int32(cfg.pool))
 	if err != nil {
 		return err
@@ -130,15 +157,6 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}()
 	defer func() { stopSweeper(); <-sweeperDone }()
 
-	listener, err := listen(cfg.addr, cfg.maxConns)
-	if err != nil {
-		return err
-	}
-	adminListener, err := listen(cfg.adminAddr, maxAdminConns)
-	if err != nil {
-		listener.Close()
-		return err
-	}
 	handler := api.NewServer(store, api.Options{
 		MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
 		KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log, Modes: modes,
@@ -158,6 +176,13 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// shellQuote quotes s for a POSIX shell: single quotes keep everything
+// literal (a URL's & and ? included), and a single quote itself is closed,
+// escaped and reopened.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // isLoopback reports whether a listen host reaches only this machine; an

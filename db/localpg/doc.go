@@ -1,8 +1,9 @@
 // Package localpg gives Evento a PostgreSQL database with zero setup.
 //
 // Resolve picks the database: DATABASE_URL when set, otherwise a server on
-// localhost:5432, otherwise a throwaway cluster started from the PostgreSQL
-// server binaries installed on the machine (Start). Throwaway clusters listen
+// localhost:5432 if it lets us in, otherwise (nothing there, or it wants a
+// password) a throwaway cluster started from the PostgreSQL server binaries
+// installed on the machine (Start). Throwaway clusters listen
 // on loopback only, run as an unprivileged user when the caller is root, and
 // are removed again by Server.Stop.
 //

@@ -2,10 +2,13 @@ package localpg
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +35,10 @@ const (
 type ResolveOptions struct {
 	// DatabaseURL is the value of DATABASE_URL; empty means unset.
 	DatabaseURL string
+	// DefaultURL replaces the package's DefaultURL, the server tried when
+	// DatabaseURL is empty; empty means DefaultURL. Tests use it to stand
+	// a server of theirs in for localhost:5432, which they must not bind.
+	DefaultURL string
 	// Embedded forces a throwaway cluster even if a server is reachable.
 	Embedded bool
 	// DBDir, Durable, MaxConnections and Log are passed to Start as
@@ -61,8 +68,10 @@ type Resolved struct {
 //     DatabaseURL or else "evento";
 //   - with DatabaseURL, that server and nothing else: if it cannot be
 //     reached, the error names its host and port;
-//   - otherwise DefaultURL if a server answers there, and a server started
-//     by Start if nothing does.
+//   - otherwise DefaultURL if a server answers there and lets us in, and a
+//     server started by Start if nothing answers or it refuses the login
+//     (a RefusedError: a password we cannot guess, no such role, TLS that
+//     fails); Log then gets one line saying so.
 //
 // In every case a missing database is created.
 func Resolve(ctx context.Context, o ResolveOptions) (*Resolved, error) {
@@ -82,12 +91,32 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Resolved, error) {
 	case o.DatabaseURL != "":
 		return useServer(ctx, o.DatabaseURL, "DATABASE_URL", explicitProbeTimeout)
 	}
-	r, err := useServer(ctx, DefaultURL, "default URL", defaultProbeTimeout)
+	defaultURL := o.DefaultURL
+	if defaultURL == "" {
+		defaultURL = DefaultURL
+	}
+	r, err := useServer(ctx, defaultURL, "default URL", defaultProbeTimeout)
 	var unreachable *unreachableError
-	if errors.As(err, &unreachable) {
+	var refusal *RefusedError
+	switch {
+	case errors.As(err, &unreachable):
 		r, err = startEmbedded(ctx, o, defaultDatabase)
 		if err != nil {
 			return nil, fmt.Errorf("no PostgreSQL at %s, and cannot start one: %w", unreachable.addr, err)
+		}
+		return r, nil
+	case errors.As(err, &refusal):
+		// Not the user's server to log in to: they never named it, so its
+		// password is not ours to guess. Said before starting, so that a
+		// failure to start follows its cause.
+		what := "refused the login (" + refusal.Cause + ")"
+		if refusal.NoPassword {
+			what = "asks for a password (not ours to guess)"
+		}
+		fmt.Fprintf(logOrStderr(o.Log), "evento: %s %s; starting a throwaway PostgreSQL instead — set DATABASE_URL to use that server\n", refusal.Addr, what)
+		r, err = startEmbedded(ctx, o, defaultDatabase)
+		if err != nil {
+			return nil, fmt.Errorf("PostgreSQL at %s %s, and cannot start one of our own: %w", refusal.Addr, what, err)
 		}
 		return r, nil
 	}
@@ -138,6 +167,9 @@ func useServer(ctx context.Context, rawURL, source string, timeout time.Duration
 		if reason, ok := unreachableReason(err, timeout); ok {
 			return nil, &unreachableError{addr: addr, source: source, reason: reason, err: err}
 		}
+		if refusal := refused(err, addr, source, cfg.Password); refusal != nil {
+			return nil, refusal
+		}
 		return nil, fmt.Errorf("PostgreSQL at %s (from %s): %s", addr, source, oneLine(err.Error()))
 	}
 	return &Resolved{URL: rawURL, Close: func() error { return nil }}, nil
@@ -179,6 +211,96 @@ func unreachableReason(err error, timeout time.Duration) (string, bool) {
 		return "no server socket", true
 	}
 	return "", false
+}
+
+// RefusedError means a server answered at Addr but would not let us in:
+// it wants a password we lack or does not take the one given, knows no such
+// role, or the TLS handshake failed. Unlike other errors of a server that
+// answered, nothing about the server is wrong: the connection settings are.
+type RefusedError struct {
+	Addr   string // host:port
+	Source string // where the URL came from: "DATABASE_URL" or "default URL"
+	// Cause says why in a few words on one line, e.g. "a password is
+	// required" or the server's "password authentication failed for user
+	// "postgres"". It never holds the password.
+	Cause string
+	// NoPassword is true when the server wants a password and none was
+	// given (in the URL, PGPASSWORD or .pgpass).
+	NoPassword bool
+	Err        error
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("PostgreSQL at %s (from %s) refused the login: %s", e.Addr, e.Source, e.Cause)
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// refused returns a *RefusedError when err means the server refused the
+// login, and nil otherwise. password is the one we sent: without one, a
+// server that wants a password is not refusing ours but asking for one.
+//
+// Only SQLSTATE codes and error types decide. PostgreSQL answers a missing
+// password as a wrong one (28P01, invalid_password) with every password
+// method: pgx sends the empty password the URL holds, and the server,
+// which rejects empty passwords outright, says authentication failed.
+// There is no client-side "password required" error to look for.
+func refused(err error, addr, source, password string) *RefusedError {
+	e := &RefusedError{Addr: addr, Source: source, Err: err}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == pgerrcode.InvalidPassword && password == "":
+			e.Cause, e.NoPassword = "a password is required, and none was given", true
+		case pgErr.Code == pgerrcode.InvalidPassword, pgErr.Code == pgerrcode.InvalidAuthorizationSpecification:
+			// e.g. password authentication failed for user "postgres",
+			// role "postgres" does not exist, no pg_hba.conf entry for ...
+			e.Cause = oneLine(pgErr.Message)
+		default:
+			return nil
+		}
+		return e
+	}
+	if reason, ok := tlsReason(err); ok {
+		e.Cause = "TLS failed: " + reason
+		return e
+	}
+	return nil
+}
+
+// tlsReason reports whether err is a failed TLS handshake or certificate
+// check, in a few words.
+func tlsReason(err error) (string, bool) {
+	var verify *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var header tls.RecordHeaderError
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknownAuthority):
+		return "the server's certificate is signed by an unknown authority", true
+	case errors.As(err, &hostname):
+		return oneLine(hostname.Error()), true
+	case errors.As(err, &invalid):
+		return oneLine(invalid.Error()), true
+	case errors.As(err, &verify):
+		return oneLine(verify.Err.Error()), true
+	case errors.As(err, &alert):
+		return "the server ended the handshake: " + oneLine(alert.Error()), true
+	case errors.As(err, &header):
+		return "the server does not speak TLS", true
+	}
+	return "", false
+}
+
+// logOrStderr is where Resolve says what it did; as Options.Log, nil means
+// os.Stderr.
+func logOrStderr(w io.Writer) io.Writer {
+	if w == nil {
+		return os.Stderr
+	}
+	return w
 }
 
 func oneLine(s string) string {

@@ -1,12 +1,17 @@
 package localpg
 
 import (
+	"bytes"
+	"errors"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestResolveUnreachable(t *testing.T) {
@@ -144,4 +149,79 @@ type testLog struct{ t *testing.T }
 func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
+}
+
+// A server that wants a password, as a distribution's package installs
+// one: DATABASE_URL without the password, or with a wrong one, is refused
+// in one line that names the cause and never the password; the default URL
+// refused falls back to a throwaway server and says so in one line.
+func TestResolveRefusedLogin(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	const password = "Open-Sesame-42"
+	var notice bytes.Buffer
+	s := startServer(t, Options{Password: password, Log: &notice})
+	if strings.Contains(notice.String(), password) || !strings.Contains(notice.String(), "postgres:xxxxx@127.0.0.1:") {
+		t.Errorf("started notice %q: want the password redacted", notice.String())
+	}
+	conn := connect(t, ctx, s.URL("postgres")) // the URL carries the password
+	if got := queryString(t, ctx, conn, "select current_user"); got != "postgres" {
+		t.Fatalf("current_user = %s", got)
+	}
+
+	addr := "127.0.0.1:" + strconv.Itoa(s.Port())
+	noPassword := "postgres://postgres@" + addr + "/evento?sslmode=disable"
+	if cfg, err := pgx.ParseConfig(noPassword); err != nil || cfg.Password != "" {
+		t.Skipf("PGPASSWORD or a .pgpass gives a password (%v); this test needs none", err)
+	}
+	// The socket in the server's private directory is trusted, so a role
+	// that does not exist is named as such (over TCP, scram would hide it).
+	socketURL := "postgres://nobody@/evento?host=" + filepath.Dir(s.DataDir()) + "&port=" + strconv.Itoa(s.Port())
+	for _, tc := range []struct {
+		name, url, cause string
+		noPassword       bool
+	}{
+		{"no password", noPassword, "a password is required", true},
+		{"wrong password", "postgres://postgres:wrong-pw-77@" + addr + "/evento?sslmode=disable", `password authentication failed for user "postgres"`, false},
+		{"no such role", socketURL, `role "nobody" does not exist`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Resolve(ctx, ResolveOptions{DatabaseURL: tc.url, Log: testLog{t}})
+			if err == nil {
+				r.Close()
+				t.Fatal("Resolve succeeded")
+			}
+			var refusal *RefusedError
+			if !errors.As(err, &refusal) {
+				t.Fatalf("Resolve: %v (%T); want a *RefusedError", err, err)
+			}
+			msg := err.Error()
+			if refusal.NoPassword != tc.noPassword || !strings.Contains(refusal.Cause, tc.cause) || strings.Contains(msg, "\n") ||
+				!strings.Contains(msg, "DATABASE_URL") || strings.Contains(msg, "wrong-pw-77") || strings.Contains(msg, password) {
+				t.Errorf("error %q (no password %v); want one line from DATABASE_URL with cause %q, no password %v, and no password shown",
+					msg, refusal.NoPassword, tc.cause, tc.noPassword)
+			}
+		})
+	}
+
+	t.Run("default URL", func(t *testing.T) {
+		var log bytes.Buffer
+		r, err := Resolve(ctx, ResolveOptions{DefaultURL: noPassword, Log: &log})
+		if err != nil {
+			t.Fatalf("Resolve: %v", err)
+		}
+		defer r.Close()
+		if !r.Embedded || strings.Contains(r.URL, addr) {
+			t.Errorf("Resolve = %+v; want a throwaway server instead of %s", r, addr)
+		}
+		lines := strings.Split(strings.TrimSuffix(log.String(), "\n"), "\n")
+		want := "evento: " + addr + " asks for a password (not ours to guess); starting a throwaway PostgreSQL instead — set DATABASE_URL to use that server"
+		if len(lines) != 2 || lines[0] != want || !strings.HasPrefix(lines[1], "evento: started throwaway PostgreSQL") {
+			t.Errorf("log:\n%s\nwant %q, then the started notice", log.String(), want)
+		}
+		conn := connect(t, ctx, r.URL)
+		if got := queryString(t, ctx, conn, "select current_database()"); got != "evento" {
+			t.Errorf("current_database() = %s", got)
+		}
+	})
 }

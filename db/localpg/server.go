@@ -29,13 +29,20 @@ type Options struct {
 	Database string
 	// MaxConnections sets max_connections; 0 means 200.
 	MaxConnections int
+	// Password, when set, is the superuser's password, and logins over TCP
+	// must give it (scram-sha-256), as on a server installed by a
+	// distribution's package; tests use it to stand in for one. URL then
+	// carries it. It takes effect when the cluster is created: a Dir that
+	// already holds one keeps its own authentication.
+	Password string
 	// Log receives the one-line notice that the server started; nil means
 	// os.Stderr. Tests pass io.Discard.
 	Log io.Writer
 }
 
 // Server is a PostgreSQL server started by Start. Its superuser is
-// "postgres", reachable without password on 127.0.0.1 only.
+// "postgres", reachable on 127.0.0.1 only, without a password unless
+// Options.Password is set.
 type Server struct {
 	opts    Options
 	binDir  string
@@ -96,10 +103,13 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if database == "" {
 		database = "postgres"
 	}
+	// A password, if any, stays out of it: a notice ends up in terminals
+	// and logs.
+	shown := s.url(database).Redacted()
 	if opts.Dir == "" {
-		fmt.Fprintf(opts.Log, "evento: started throwaway %s at %s (data in %s; removed on exit)\n", s.version, s.URL(database), s.dataDir)
+		fmt.Fprintf(opts.Log, "evento: started throwaway %s at %s (data in %s; removed on exit)\n", s.version, shown, s.dataDir)
 	} else {
-		fmt.Fprintf(opts.Log, "evento: started %s at %s (data kept in %s)\n", s.version, s.URL(database), s.dataDir)
+		fmt.Fprintf(opts.Log, "evento: started %s at %s (data kept in %s)\n", s.version, shown, s.dataDir)
 	}
 	return s, nil
 }
@@ -183,17 +193,26 @@ func shortTempDir() string {
 }
 
 // URL returns a connection URL for database on this server, as the
-// passwordless superuser "postgres", e.g.
-// postgres://postgres@127.0.0.1:PORT/DATABASE?sslmode=disable.
+// superuser "postgres", e.g.
+// postgres://postgres@127.0.0.1:PORT/DATABASE?sslmode=disable, with
+// Options.Password in it when one is set.
 func (s *Server) URL(database string) string {
-	u := url.URL{
+	u := s.url(database)
+	return u.String()
+}
+
+func (s *Server) url(database string) *url.URL {
+	user := url.User("postgres")
+	if s.opts.Password != "" {
+		user = url.UserPassword("postgres", s.opts.Password)
+	}
+	return &url.URL{
 		Scheme:   "postgres",
-		User:     url.User("postgres"),
+		User:     user,
 		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)),
 		Path:     "/" + database,
 		RawQuery: "sslmode=disable",
 	}
-	return u.String()
 }
 
 // Port returns the TCP port the server listens on at 127.0.0.1.
