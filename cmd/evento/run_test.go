@@ -239,6 +239,14 @@ func TestRunCutShortCountsCancelledNotErrors(t *testing.T) {
 	if !containsAll(report.Notes, "in flight when the run ended") {
 		t.Fatalf("notes do not say requests were cut off: %q", report.Notes)
 	}
+	// The timeline adds up to the totals, second by second.
+	var booked int64
+	for _, s := range report.Timeline {
+		booked += s.Bookings
+	}
+	if len(report.Timeline) < 2 || booked != q.Success {
+		t.Fatalf("timeline %+v adds up to %d bookings over %d seconds; want %d over at least 2", report.Timeline, booked, len(report.Timeline), q.Success)
+	}
 	assertReportMatchesDatabase(t, bundle.url, report)
 }
 

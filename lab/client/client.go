@@ -122,6 +122,7 @@ func (c *client) run(ctx context.Context) {
 			c.heldSince = time.Time{}
 			if b.reply.ReservationID != 0 {
 				c.stats.success.Add(1)
+				c.stats.tick(tickBooking)
 				c.stats.acknowledge(c.target, b.reply.ReservationID, b.reply.Rooms)
 			}
 			c.sleep(ctx, c.think())
@@ -144,6 +145,7 @@ func (c *client) run(ctx context.Context) {
 			mustCheck = true
 		case conflict, inProgress:
 			c.stats.conflict.Add(1)
+			c.stats.tick(tickConflict)
 			c.stats.retries.Add(1)
 			conflictsInARow++
 			c.sleep(ctx, c.backoff(conflictsInARow))
@@ -265,6 +267,8 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 		}
 		if result == unknown && !resolving {
 			c.stats.errors.Add(1)
+	c.stats.tick(tickError)
+			c.stats.tick(tickError)
 		}
 		c.stats.retries.Add(1)
 		c.sleep(ctx, max(c.backoff(attempt), r.RetryAfter))

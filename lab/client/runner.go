@@ -51,6 +51,7 @@ func (r *Runner) Targets() []Target { return r.cfg.Targets }
 type Result struct {
 	Started   time.Time
 	History   []Attempt // every attempt, in no order; empty unless Config.History
+	Seconds   []Second  // the run second by second
 	Elapsed   time.Duration
 	Completed bool // every client stopped because its hotel sold out: none gave up, ctx did not end first
 	Targets   []TargetResult
@@ -148,6 +149,7 @@ func (r *Runner) result(completed bool) Result {
 	res := Result{
 		Started:   s.start,
 		History:   s.history,
+		Seconds:   s.seconds,
 		Elapsed:   time.Since(s.start),
 		Completed: completed,
 		Targets:   make([]TargetResult, len(r.cfg.Targets)),

@@ -30,6 +30,7 @@ type stats struct {
 	mu      sync.Mutex
 	latency *hdrhistogram.Histogram // reserve round trips, microseconds
 	history []Attempt               // every attempt, when keepHistory
+	seconds []Second                // the run second by second
 
 	keepHistory bool
 }
@@ -61,6 +62,40 @@ func newStats(targets int, keepHistory bool) *stats {
 		s.targets[i].keyed = map[string]int64{}
 	}
 	return s
+}
+
+// Second is one second of a run: the bookings made (acknowledged reserves
+// and confirms), conflicts met and errors met in it. The series shows
+// what a fault or a stall cost, and when the run recovered.
+type Second struct {
+	Bookings  int64 `json:"bookings"`
+	Conflicts int64 `json:"conflicts"`
+	Errors    int64 `json:"errors"`
+}
+
+// What tick counts.
+const (
+	tickBooking = iota
+	tickConflict
+	tickError
+)
+
+// tick counts one event of kind in the current second of the run.
+func (s *stats) tick(kind int) {
+	i := int(time.Since(s.start) / time.Second)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.seconds) <= i {
+		s.seconds = append(s.seconds, Second{})
+	}
+	switch kind {
+	case tickBooking:
+		s.seconds[i].Bookings++
+	case tickConflict:
+		s.seconds[i].Conflicts++
+	case tickError:
+		s.seconds[i].Errors++
+	}
 }
 
 // noteError remembers err if it is the run's first.

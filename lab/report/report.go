@@ -64,9 +64,11 @@ type Report struct {
 	FaultWindows []FaultWindow `json:"fault_windows,omitempty"`
 	// BookingsPerSecond is the acknowledged bookings of each second of
 	// the run; kept when the run kept its history (faults, --history).
-	BookingsPerSecond []int    `json:"bookings_per_second,omitempty"`
-	Anomalies         []string `json:"anomalies"`
-	Notes             []string `json:"notes"`
+	BookingsPerSecond []int `json:"bookings_per_second,omitempty"`
+	// Timeline is the run second by second: bookings, conflicts, errors.
+	Timeline  []client.Second `json:"timeline"`
+	Anomalies []string        `json:"anomalies"`
+	Notes     []string        `json:"notes"`
 }
 
 // HotelReport is one hotel's line of the report (or the totals line).
@@ -108,6 +110,7 @@ func Build(meta Meta, res client.Result, checked checker.Result) Report {
 		Replayed: res.Replayed, Holds: HoldsReport{Clients: res.Holds},
 		StartedAt: res.Started, ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
 		LoadPeakMemoryMB: float64(meta.LoadPeakMemoryBytes) / (1 << 20),
+		Timeline:         append([]client.Second{}, res.Seconds...),
 		Anomalies:        append([]string{}, checked.Anomalies...),
 		Notes:            append([]string{}, checked.Notes...),
 		Totals:           HotelReport{Name: "total"},
