@@ -211,7 +211,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	}
 	r := report.Build(report.Meta{
 		Strategy: strategy, Clients: clients.Clients, Servers: cfg.Servers,
-		Seed: clients.Seed, Think: clients.Think, VerifiedBy: "database", Auth: authNote(cfg.Auth),
+		Seed: clients.Seed, Think: clients.Think, Rate: clients.Rate, VerifiedBy: "database", Auth: authNote(cfg.Auth),
 		LoadPeakMemoryBytes: cluster.PeakRSSBytes(),
 	}, result, checked)
 	if after, err := cluster.ScrapeServerStats(verifyCtx, l.cluster.AdminURLs()); err == nil && scrapeErr == nil {

@@ -146,7 +146,7 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 	}
 	r := report.Build(report.Meta{
 		Strategy: clients.Strategy, Clients: clients.Clients, Servers: len(cfg.Servers),
-		Seed: clients.Seed, Think: clients.Think, VerifiedBy: verifiedBy,
+		Seed: clients.Seed, Think: clients.Think, Rate: clients.Rate, VerifiedBy: verifiedBy,
 		LoadPeakMemoryBytes: cluster.PeakRSSBytes(),
 	}, result, checked)
 	if bookedBefore > 0 {

@@ -29,6 +29,7 @@ type loadFlags struct {
 	retryBudget    time.Duration
 	noIdempotency  bool
 	skipChecks     bool
+	rate           float64
 	holds          float64
 	abandon        float64
 	holdTTL        time.Duration
@@ -49,6 +50,7 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.requestTimeout, "client-timeout", 10*time.Second, "per-request timeout (e.g. 20ms provokes timeouts); a booking that times out has an unknown outcome until resent with its key")
 	fs.DurationVar(&f.retryBudget, "retry-budget", client.DefaultRetryBudget, "how long a client rides out errors (a dead server, PostgreSQL restarting) before it gives up, and resends a request whose outcome is unknown")
 	fs.BoolVar(&f.skipChecks, "skip-checks", false, "book without checking availability first (only after a refusal): for throughput runs")
+	fs.Float64Var(&f.rate, "rate", 0, "open model: this many bookings a second arrive on a seeded Poisson schedule, answered or not (--clients bounds those in flight; latency counts from the intended start); 0: closed model")
 	fs.BoolVar(&f.noIdempotency, "no-idempotency", false, "send no Idempotency-Key: unknown outcomes stay unknown")
 	fs.Float64Var(&f.holds, "holds", 0, "share of bookings made as hold, then confirm (0..1)")
 	fs.Float64Var(&f.abandon, "abandon", 0, "share of holds the client walks away from, never confirming nor releasing (0..1)")
@@ -77,6 +79,8 @@ func (f *loadFlags) validate() (client.Range, error) {
 		return client.Range{}, usagef("--timeout must be positive, got %s", f.timeout)
 	case f.retryBudget <= 0:
 		return client.Range{}, usagef("--retry-budget must be positive, got %s", f.retryBudget)
+	case f.rate < 0 || f.rate > 1e6:
+		return client.Range{}, usagef("--rate must be from 0 (closed model) to 1000000 bookings a second, got %g", f.rate)
 	case f.holds < 0 || f.holds > 1:
 		return client.Range{}, usagef("--holds is a share from 0 to 1, got %g", f.holds)
 	case f.abandon < 0 || f.abandon > 1:
@@ -107,6 +111,7 @@ func (f *loadFlags) clientConfig(think client.Range) client.Config {
 		Strategy: f.strategy, Clients: f.clients, Think: think, Seed: f.seed, MaxRooms: f.maxRooms,
 		RequestTimeout: f.requestTimeout, RetryBudget: f.retryBudget, ConnsPerServer: f.conns,
 		Idempotency: !f.noIdempotency, SkipChecks: f.skipChecks, HoldShare: f.holds, AbandonShare: f.abandon, HoldTTL: f.holdTTL,
+		Rate: f.rate,
 	}
 }
 

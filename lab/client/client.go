@@ -25,6 +25,9 @@ type client struct {
 	// heldSince is when the client first found the rooms it wants held
 	// rather than free; zero after a booking.
 	heldSince time.Time
+	// arrivals, in the open model, deliver the intended start of each
+	// booking; nil in the closed model.
+	arrivals <-chan time.Time
 	// stop ends the whole run, every client, for a cause none can get
 	// past (a server refusing the run's mode); nil in tests of one client.
 	stop func(cause error)
@@ -64,7 +67,19 @@ func (c *client) run(ctx context.Context) {
 	// mustCheck: ask for availability before the next booking. Always, in
 	// the brief's protocol; after a refusal only, with SkipChecks.
 	mustCheck := true
+	// In the open model (Config.Rate) each booking waits for its arrival,
+	// and its latency counts from when it was meant to start.
+	var intended time.Time
+	needArrival := c.arrivals != nil
 	for ctx.Err() == nil {
+		if needArrival {
+			select {
+			case intended = <-c.arrivals:
+			case <-ctx.Done():
+				return
+			}
+			needArrival = false
+		}
 		avail := int64(c.cfg.MaxRooms)
 		if mustCheck || !c.cfg.SkipChecks {
 			seen, err := c.api.available(ctx, t, c.cred.Key)
@@ -94,6 +109,9 @@ func (c *client) run(ctx context.Context) {
 		b := booking{rooms: min(1+c.rng.Int64N(int64(c.cfg.MaxRooms)), avail)}
 
 		started := time.Now()
+		if c.arrivals != nil {
+			started = intended
+		}
 		var result outcome
 		if c.cfg.HoldShare > 0 && c.rng.Float64() < c.cfg.HoldShare {
 			result = c.bookThroughHold(ctx, t, &b)
@@ -125,7 +143,7 @@ func (c *client) run(ctx context.Context) {
 				c.stats.tick(tickBooking)
 				c.stats.acknowledge(c.target, b.reply.ReservationID, b.reply.Rooms)
 			}
-			c.sleep(ctx, c.think())
+			c.pause(ctx)
 		case soldOut:
 			c.stats.soldOut.Add(1)
 			c.stats.markSoldOut(c.target)
@@ -151,7 +169,7 @@ func (c *client) run(ctx context.Context) {
 			c.sleep(ctx, c.backoff(conflictsInARow))
 		case expired:
 			c.stats.holdsExpired.Add(1)
-			c.sleep(ctx, c.think())
+			c.pause(ctx)
 		case modeRefused:
 			return // send stopped the run
 		case unknown:
@@ -167,6 +185,17 @@ func (c *client) run(ctx context.Context) {
 				return
 			}
 		}
+		// A conflict's retry is the same booking; anything else ends it,
+		// and the next one waits for its own arrival.
+		needArrival = c.arrivals != nil && result != conflict && result != inProgress
+	}
+}
+
+// pause is the think time after a booking in the closed model; in the open
+// model the schedule of arrivals decides when the next one starts.
+func (c *client) pause(ctx context.Context) {
+	if c.arrivals == nil {
+		c.sleep(ctx, c.think())
 	}
 }
 

@@ -263,3 +263,46 @@ func TestRequestCutByTheRunsEndIsResolvedWithItsKey(t *testing.T) {
 		t.Fatalf("cancelled %d, errors %d; want 1 and 0", c.stats.cancelled.Load(), c.stats.errors.Load())
 	}
 }
+
+// The open model measures what the closed one hides. A server that takes
+// 50 ms a booking, two clients: closed-loop, every booking waits for the
+// last and reports about 50 ms. Open, with 100 bookings a second arriving
+// whatever happened before, they queue behind the two clients: latency
+// counted from the intended start grows far past 50 ms, and arrivals are
+// counted late, as pgbench -R reports them.
+func TestOpenModelCountsLatencyFromTheIntendedStart(t *testing.T) {
+	t.Parallel()
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			w.Write([]byte(`{"available":1000000}`))
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+		w.WriteHeader(http.StatusCreated)
+		w.Write([]byte(`{"reservation_id":1,"rooms":1}`))
+	}))
+	t.Cleanup(server.Close)
+	run := func(rate float64) Result {
+		runner, err := NewRunner(Config{Servers: []string{server.URL}, Strategy: "atomic", Clients: 2, MaxRooms: 1,
+			Targets: []Target{{EventID: 1, HotelID: 1, Assigned: 1000000}}, Rate: rate, Seed: 9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		defer cancel()
+		return runner.Run(ctx)
+	}
+	closed, open := run(0), run(100)
+	if closed.Requests.Late != 0 || closed.Requests.Skipped != 0 {
+		t.Fatalf("closed model: %d late, %d skipped; want none", closed.Requests.Late, closed.Requests.Skipped)
+	}
+	if open.Requests.Late == 0 {
+		t.Fatalf("open model at 100/s against 40/s of capacity: no arrival late (%+v)", open.Requests)
+	}
+	if open.Latency.P99 < 4*closed.Latency.P50 {
+		t.Fatalf("open p99 %.1f ms, closed p50 %.1f ms: queueing behind busy clients does not show", open.Latency.P99, closed.Latency.P50)
+	}
+	t.Logf("closed p50 %.1f p99 %.1f; open p50 %.1f p99 %.1f, %d late, %d skipped",
+		closed.Latency.P50, closed.Latency.P99, open.Latency.P50, open.Latency.P99, open.Requests.Late, open.Requests.Skipped)
+}

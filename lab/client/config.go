@@ -52,6 +52,14 @@ type Config struct {
 	SkipChecks bool
 	// History keeps every attempt (Result.History), for --history.
 	History bool
+	// Rate, when positive, is the open model: bookings arrive at this many
+	// a second on a Poisson schedule drawn from Seed (as pgbench -R),
+	// whether or not earlier ones have been answered; Clients bounds how
+	// many are in flight, and Think is not used. Latency counts from each
+	// booking's intended start, so a stall shows in it instead of hiding
+	// (coordinated omission). Zero: the closed model, each client waiting
+	// for its answer and thinking before the next booking.
+	Rate float64
 	// Credentials, when the servers require API keys (serve --auth keys):
 	// client i sends Credentials[i % len], so with one per client every
 	// simulated client is a client of its own, with its own holds, cap and

@@ -101,6 +101,11 @@ type RequestCounts struct {
 	Cancelled int64 `json:"cancelled"`
 	// FirstError is the first error met, word for word; "" without errors.
 	FirstError string `json:"first_error,omitempty"`
+	// Late and Skipped are open-model (--rate) arrivals that started over
+	// 10 ms after their intended start, or found no client free within 1 s
+	// of it and were never sent.
+	Late    int64 `json:"late,omitempty"`
+	Skipped int64 `json:"skipped,omitempty"`
 }
 
 // LatencyMs summarises reserve round trips from an HDR histogram.
@@ -116,6 +121,13 @@ type LatencyMs struct {
 func (r *Runner) Run(ctx context.Context) Result {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	var arrivals chan time.Time
+	clientsDone := make(chan struct{})
+	var scheduler sync.WaitGroup
+	if r.cfg.Rate > 0 {
+		arrivals = make(chan time.Time)
+		scheduler.Go(func() { r.schedule(ctx, arrivals, clientsDone) })
+	}
 	var wg sync.WaitGroup
 	for i := range r.cfg.Clients {
 		c := &client{
@@ -128,12 +140,17 @@ func (r *Runner) Run(ctx context.Context) Result {
 			runID:  r.runID,
 			stop:   stop,
 		}
+		if arrivals != nil {
+			c.arrivals = arrivals
+		}
 		if n := len(r.cfg.Credentials); n > 0 {
 			c.cred = r.cfg.Credentials[i%n]
 		}
 		wg.Go(func() { c.run(ctx) })
 	}
 	wg.Wait()
+	close(clientsDone)
+	scheduler.Wait()
 	r.api.CloseIdleConnections()
 	// A run is complete when every client stopped because its hotel sold
 	// out: one cut short, or with clients that gave up, proved less.
@@ -163,6 +180,8 @@ func (r *Runner) result(completed bool) Result {
 			Retries:      s.retries.Load(),
 			Checks:       s.checks.Load(),
 			Cancelled:    s.cancelled.Load(),
+			Late:         s.late.Load(),
+			Skipped:      s.skipped.Load(),
 			FirstError:   s.firstErrorText(),
 		},
 		UnknownRequests: s.unknownRequests.Load(),
@@ -215,4 +234,52 @@ func (s *stats) firstErrorText() string {
 		return *p
 	}
 	return ""
+}
+
+// lateAfter and skipAfter judge an open-model arrival by how long after
+// its intended start a client took it: late past the first, skipped (never
+// sent) past the second, as pgbench -R --latency-limit does.
+const (
+	lateAfter = 10 * time.Millisecond
+	skipAfter = time.Second
+)
+
+// schedule hands out arrivals at Rate a second, with exponential gaps
+// drawn from the seed, until ctx ends or every client has stopped.
+func (r *Runner) schedule(ctx context.Context, arrivals chan<- time.Time, clientsDone <-chan struct{}) {
+	rng := rand.New(rand.NewPCG(r.cfg.Seed, 0x52415445))
+	next := time.Now()
+	for {
+		next = next.Add(time.Duration(rng.ExpFloat64() / r.cfg.Rate * float64(time.Second)))
+		wait := time.NewTimer(time.Until(next))
+		select {
+		case <-wait.C:
+		case <-ctx.Done():
+			wait.Stop()
+			return
+		case <-clientsDone:
+			wait.Stop()
+			return
+		}
+		giveUp := time.NewTimer(time.Until(next.Add(skipAfter)))
+		select {
+		case arrivals <- next:
+			if time.Since(next) > lateAfter {
+				r.stats.late.Add(1)
+			}
+		case <-giveUp.C:
+			r.stats.skipped.Add(1)
+		case <-ctx.Done():
+		case <-clientsDone:
+		}
+		giveUp.Stop()
+		if ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-clientsDone:
+			return
+		default:
+		}
+	}
 }

@@ -16,6 +16,9 @@ type stats struct {
 	success, conflict, soldOut, insufficient, roomsHeld, errors, retries, checks, unknownRequests atomic.Int64
 	gaveUp                                                                                        atomic.Int64 // clients that stopped after only errors for RetryBudget
 	replayed                                                                                      atomic.Int64 // answers replayed from an idempotency key
+	// late and skipped count open-model arrivals that started more than
+	// lateAfter after their intended start, or not within skipAfter.
+	late, skipped atomic.Int64
 	// cancelled counts requests in flight when the run itself ended (its
 	// timeout, Ctrl-C): not errors; with a key, resent until resolved.
 	cancelled atomic.Int64

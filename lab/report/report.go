@@ -20,8 +20,9 @@ type Meta struct {
 	Servers    int
 	Seed       uint64
 	Think      client.Range
-	VerifiedBy string // "database" or "api"
-	Auth       string // how the servers knew the clients; "" when not ours to say
+	Rate       float64 // open model's arrivals a second (client.Config.Rate)
+	VerifiedBy string  // "database" or "api"
+	Auth       string  // how the servers knew the clients; "" when not ours to say
 	// LoadPeakMemoryBytes is the peak resident memory of the process that
 	// ran the clients (lab/cluster.PeakRSSBytes); 0 when unknown.
 	LoadPeakMemoryBytes int64
@@ -30,11 +31,13 @@ type Meta struct {
 // Report is the outcome of a run: what the clients saw, what the database
 // holds, and the verdict that compares them.
 type Report struct {
-	Strategy              string               `json:"strategy"`
-	Clients               int                  `json:"clients"`
-	Servers               int                  `json:"servers"`
-	Seed                  uint64               `json:"seed"`
-	Think                 string               `json:"think"`
+	Strategy string `json:"strategy"`
+	Clients  int    `json:"clients"`
+	Servers  int    `json:"servers"`
+	Seed     uint64 `json:"seed"`
+	Think    string `json:"think"`
+	// Rate is the open model's arrivals a second; 0 in the closed model.
+	Rate                  float64              `json:"rate,omitempty"`
 	VerifiedBy            string               `json:"verified_by"`
 	Auth                  string               `json:"auth,omitempty"`
 	EventIDs              []int64              `json:"event_ids"`
@@ -105,7 +108,7 @@ type UnknownCounts struct {
 func Build(meta Meta, res client.Result, checked checker.Result) Report {
 	r := Report{
 		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Seed: meta.Seed,
-		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy, Auth: meta.Auth,
+		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy, Auth: meta.Auth, Rate: meta.Rate,
 		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests,
 		Replayed: res.Replayed, Holds: HoldsReport{Clients: res.Holds},
 		StartedAt: res.Started, ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
@@ -228,7 +231,13 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "time: %s, %.1f reservations/s, run %.2fs\n", sellout, r.ReservationsPerSecond, r.ElapsedSeconds)
 	l := r.LatencyMs
-	fmt.Fprintf(&b, "reserve latency: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", l.P50, l.P90, l.P99, l.Max)
+	if r.Rate > 0 {
+		fmt.Fprintf(&b, "open model: %g bookings a second arriving; %d started over 10 ms late, %d skipped (no client free within 1 s)\n",
+			r.Rate, q.Late, q.Skipped)
+		fmt.Fprintf(&b, "reserve latency from the intended start: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", l.P50, l.P90, l.P99, l.Max)
+	} else {
+		fmt.Fprintf(&b, "reserve latency: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", l.P50, l.P90, l.P99, l.Max)
+	}
 	fmt.Fprintf(&b, "load process peak memory: %.0f MB\n", r.LoadPeakMemoryMB)
 	if s := r.Server; s != nil && (s.SerializationRetries > 0 || s.Batches > 0) {
 		fmt.Fprintf(&b, "servers: %.0f transactions rerun after serialization failures; %.0f batches, %.1f requests each on average\n",
