@@ -296,7 +296,7 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 		}
 		if result == unknown && !resolving {
 			c.stats.errors.Add(1)
-	c.stats.tick(tickError)
+			c.stats.tick(tickError)
 			c.stats.tick(tickError)
 		}
 		c.stats.retries.Add(1)
