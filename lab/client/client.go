@@ -297,7 +297,6 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 		if result == unknown && !resolving {
 			c.stats.errors.Add(1)
 			c.stats.tick(tickError)
-			c.stats.tick(tickError)
 		}
 		c.stats.retries.Add(1)
 		c.sleep(ctx, max(c.backoff(attempt), r.RetryAfter))
@@ -346,6 +345,7 @@ type errorRun struct {
 // PostgreSQL's crash recovery.
 func (c *client) afterError(ctx context.Context, errs *errorRun, retryAfter time.Duration) bool {
 	c.stats.errors.Add(1)
+	c.stats.tick(tickError)
 	if errs.n == 0 {
 		errs.since = time.Now()
 	}

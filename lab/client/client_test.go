@@ -306,3 +306,47 @@ func TestOpenModelCountsLatencyFromTheIntendedStart(t *testing.T) {
 	t.Logf("closed p50 %.1f p99 %.1f; open p50 %.1f p99 %.1f, %d late, %d skipped",
 		closed.Latency.P50, closed.Latency.P99, open.Latency.P50, open.Latency.P99, open.Requests.Late, open.Requests.Skipped)
 }
+
+// The run's seconds add up to its counts: every booking, conflict and
+// error is in the second it happened, once.
+func TestSecondsAddUpToTheCounts(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int32
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			w.Write([]byte(`{"available":1000}`))
+			return
+		}
+		switch n.Add(1) % 3 {
+		case 0:
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{"reservation_id":1,"rooms":1}`))
+		case 1:
+			w.WriteHeader(http.StatusConflict)
+			w.Write([]byte(`{"error":{"code":"conflict","message":"m"}}`))
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":{"code":"invalid_request","message":"m"}}`))
+		}
+	}))
+	t.Cleanup(server.Close)
+	runner, err := NewRunner(Config{Servers: []string{server.URL}, Strategy: "atomic", Clients: 3, MaxRooms: 1,
+		Targets: []Target{{EventID: 1, HotelID: 1, Assigned: 1000}}, Seed: 1, RetryBudget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	res := runner.Run(ctx)
+	var sum Second
+	for _, s := range res.Seconds {
+		sum.Bookings += s.Bookings
+		sum.Conflicts += s.Conflicts
+		sum.Errors += s.Errors
+	}
+	q := res.Requests
+	if sum.Bookings != q.Success || sum.Conflicts != q.Conflict || sum.Errors != q.Error || q.Success == 0 || q.Error == 0 {
+		t.Fatalf("seconds add up to %+v; counts: %d bookings, %d conflicts, %d errors", sum, q.Success, q.Conflict, q.Error)
+	}
+}
