@@ -378,13 +378,14 @@ func (c Comparison) WriteText(w io.Writer, opts TextOptions) error {
 
 func (c Comparison) workloadLine() string {
 	wl := c.Workload
-	s := fmt.Sprintf("%d clients, %s, %d hotels x %d rooms, think %s, seed %d, one fresh event per strategy",
-		wl.Clients, plural(wl.Servers, "server"), wl.Hotels, wl.Rooms, wl.Think, wl.Seed)
-	if wl.Rounds > 1 {
-		s += fmt.Sprintf(" and round, %d rounds interleaved", wl.Rounds)
-	}
+	servers := plural(wl.Servers, "server")
 	if wl.Pool > 0 {
-		s += fmt.Sprintf(", pool %d", wl.Pool)
+		servers += fmt.Sprintf(" (pool %d)", wl.Pool)
+	}
+	s := fmt.Sprintf("%d clients, %s, %d hotels x %d rooms, think %s, seed %d; a fresh event per run",
+		wl.Clients, servers, wl.Hotels, wl.Rooms, wl.Think, wl.Seed)
+	if wl.Rounds > 1 {
+		s += fmt.Sprintf(", %d rounds interleaved", wl.Rounds)
 	}
 	if wl.Events > 1 {
 		s += fmt.Sprintf(", %d events", wl.Events)
@@ -407,8 +408,11 @@ func (c Comparison) machineLine() string {
 	if m.Modified {
 		commit += " (modified)"
 	}
-	return fmt.Sprintf("commit %s, %s, PostgreSQL %s, %s %s/%s",
-		commit, plural(m.CPUs, "CPU"), m.PostgreSQL, m.GoVersion, m.OS, m.Arch)
+	s := fmt.Sprintf("commit %s, %s, PostgreSQL %s", commit, plural(m.CPUs, "CPU"), m.PostgreSQL)
+	if m.GoVersion != "" {
+		s += fmt.Sprintf(", %s %s/%s", m.GoVersion, m.OS, m.Arch)
+	}
+	return s
 }
 
 func formatSellout(s *float64) string {

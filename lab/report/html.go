@@ -297,7 +297,8 @@ func newBarChart(id string, labels []string, rowHeight float64, axisTitle string
 		Middle: round1((left + chartWidth - valueMargin) / 2), TitleY: plotBottom + 34,
 		AxisTitle: axisTitle,
 	}
-	top, step := axisScale(values)
+	// At most 5 parts: at 400 wide, 6 or more labels like "5,000" touch.
+	top, step := axisScale(values, 5)
 	ch.axisMax = top
 	for i := 0; float64(i)*step <= top+step/2; i++ {
 		v := float64(i) * step
@@ -321,8 +322,9 @@ func fraction(v, top float64) float64 {
 }
 
 // axisScale returns the axis's end, a round number at or above the
-// largest finite value, and a tick step dividing it into 4 to 8 parts.
-func axisScale(values []float64) (top, step float64) {
+// largest finite value, and a tick step dividing it into at most
+// maxParts parts (and about half as many at least).
+func axisScale(values []float64, maxParts float64) (top, step float64) {
 	largest := 0.0
 	for _, v := range values {
 		if v > largest && !math.IsInf(v, 0) {
@@ -335,7 +337,7 @@ func axisScale(values []float64) (top, step float64) {
 	magnitude := math.Pow(10, math.Floor(math.Log10(largest)))
 	for _, m := range []float64{0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10} {
 		step = m * magnitude
-		if largest/step <= 8 {
+		if largest/step <= maxParts {
 			break
 		}
 	}

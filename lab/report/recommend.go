@@ -73,8 +73,10 @@ func recommend(rows []ComparisonRow, rounds int) []string {
 	}
 	for _, r := range unsafe {
 		switch r.Verdict {
-		case checker.Overbooked, checker.Inconsistent:
-			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was %s, so its speed was paid for with rooms that do not exist or answers that were wrong.", r.Strategy, r.Verdict))
+		case checker.Overbooked:
+			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was overbooked, so its speed was paid for with rooms that do not exist.", r.Strategy))
+		case checker.Inconsistent:
+			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was inconsistent, so its speed was paid for with wrong answers.", r.Strategy))
 		default:
 			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was %s, so its runs say nothing safe about its speed.", r.Strategy, r.Verdict))
 		}
