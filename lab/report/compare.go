@@ -405,6 +405,9 @@ func (c Comparison) workloadLine() string {
 func (c Comparison) machineLine() string {
 	m := c.Machine
 	commit := m.Commit
+	if len(commit) > 12 {
+		commit = commit[:12] // as git abbreviates it; the JSON and CSV keep it whole
+	}
 	if m.Modified {
 		commit += " (modified)"
 	}

@@ -62,6 +62,9 @@ func recommend(rows []ComparisonRow, rounds int) []string {
 		}
 		out = append(out, s+".")
 	}
+	if rounds > 1 {
+		out = append(out, overlappingGroups(safe[1:])...)
+	}
 	out = append(out, alternatives(best, safe)...)
 	switch {
 	case rounds <= 1 && len(safe) > 1:
@@ -69,7 +72,7 @@ func recommend(rows []ComparisonRow, rounds int) []string {
 	case inconclusive:
 		out = append(out, fmt.Sprintf("Not conclusive: over %d rounds the ranges of the strategies marked above overlap %s's; more rounds, or a quieter machine, could decide.", rounds, best.Strategy))
 	case rounds > 1 && len(safe) > 1:
-		out = append(out, fmt.Sprintf("Over %d rounds no other safe strategy's range reached %s's: the ranking held in every round.", rounds, best.Strategy))
+		out = append(out, fmt.Sprintf("Over %d rounds no other safe strategy's range reached %s's: its first place held in every round.", rounds, best.Strategy))
 	}
 	for _, r := range unsafe {
 		switch r.Verdict {
@@ -117,6 +120,34 @@ func alternatives(best ComparisonRow, safe []ComparisonRow) []string {
 		}
 	}
 	return out
+}
+
+// overlappingGroups names the runs of consecutive ranks whose ranges
+// overlap one another: the rounds do not order them either.
+func overlappingGroups(ranked []ComparisonRow) []string {
+	var out []string
+	for i := 0; i < len(ranked); {
+		j := i + 1
+		for j < len(ranked) && overlaps(ranked[j-1], ranked[j]) {
+			j++
+		}
+		if j-i > 1 {
+			names := make([]string, 0, j-i)
+			for _, r := range ranked[i:j] {
+				names = append(names, r.Strategy)
+			}
+			out = append(out, fmt.Sprintf("The ranges of %s overlap: their order among themselves is not conclusive.", andList(names)))
+		}
+		i = j
+	}
+	return out
+}
+
+func andList(names []string) string {
+	if len(names) <= 1 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func percent(r ComparisonRow) string {
