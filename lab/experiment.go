@@ -59,8 +59,9 @@ type Config struct {
 type Progress struct {
 	// Clients shows the clients of one run live, until stop is called.
 	Clients func(r *client.Runner) (stop func())
-	// Strategy says that Compare starts a strategy's run.
-	Strategy func(name string)
+	// Strategy says that Compare starts a strategy's run of round round
+	// (of rounds).
+	Strategy func(name string, round, rounds int)
 }
 
 // sweepEvery is how often the lab's servers expire overdue holds.

@@ -1,11 +1,16 @@
 package report
 
 import (
+	"cmp"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -13,131 +18,552 @@ import (
 )
 
 // Comparison is several strategies run on the same workload, one fresh
-// event each, side by side.
+// event each, side by side; with several rounds, every strategy ran once
+// per round, the rounds one after the other.
 type Comparison struct {
-	Workload Workload        `json:"workload"`
-	Rows     []ComparisonRow `json:"table"`
-	Reports  []Report        `json:"reports"`
+	Workload Workload `json:"workload"`
+	Machine  Machine  `json:"machine"`
+	// Rows are one per strategy, ranked: the safe strategies fastest
+	// first by rooms correctly sold per second, then the others in the
+	// order they ran. With several rounds their numbers are medians.
+	Rows []ComparisonRow `json:"table"`
+	// Runs are one per run, in the order they ran (round by round); the
+	// same numbers as the Rows, before any median.
+	Runs []ComparisonRow `json:"runs"`
+	// Recommendation says, in plain words and from the numbers above
+	// only, which safe strategy to choose and what the others cost.
+	Recommendation []string `json:"recommendation"`
+	// Reports are every run's full report, in the order of Runs.
+	Reports []Report `json:"reports"`
+	// SQL is each strategy's query file, by strategy; the lab fills it
+	// from the queries package so that the page can show what ran. The
+	// JSON names the file (SQLFile) rather than repeating it.
+	SQL map[string]string `json:"-"`
 }
 
-// Workload is what every strategy of a comparison faced.
+// Workload is what every strategy of a comparison faced, and how the
+// comparison was run: the settings that produced it.
 type Workload struct {
-	Clients int    `json:"clients"`
-	Servers int    `json:"servers"`
-	Hotels  int    `json:"hotels"`
-	Rooms   int    `json:"rooms"`
-	Think   string `json:"think"`
-	Seed    uint64 `json:"seed"`
+	Clients    int      `json:"clients"`
+	Servers    int      `json:"servers"`
+	Pool       int      `json:"pool,omitempty"`
+	Events     int      `json:"events,omitempty"`
+	Hotels     int      `json:"hotels"`
+	Rooms      int      `json:"rooms"`
+	Think      string   `json:"think"`
+	Seed       uint64   `json:"seed"`
+	Rounds     int      `json:"rounds,omitempty"`
+	RaceWindow string   `json:"race_window,omitempty"`
+	Faults     []string `json:"faults,omitempty"`
+	Auth       bool     `json:"auth,omitempty"`
 }
 
-// ComparisonRow is one strategy's line of the table. Its numbers are the
-// same as in its Report.
+// Machine is what ran the comparison: the build, the cores and the
+// database. Numbers from another machine or commit compare only loosely.
+type Machine struct {
+	Commit     string `json:"commit"` // vcs.revision of the build, "unknown" without one
+	Modified   bool   `json:"modified,omitempty"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	CPUs       int    `json:"cpus"`
+	PostgreSQL string `json:"postgresql"` // SHOW server_version; "unknown" when not read
+}
+
+// ComparisonRow is one strategy's line of the table, or one run of it
+// (Round > 0). A strategy's line has the median of its runs' numbers.
 type ComparisonRow struct {
-	Strategy              string   `json:"strategy"`
-	Verdict               string   `json:"verdict"`
+	Strategy string `json:"strategy"`
+	Round    int    `json:"round,omitempty"` // the run's round; 0 on a strategy's line
+	Rounds   int    `json:"rounds"`          // runs behind the numbers
+	// Verdict is the worst of its runs': one overbooked run makes the
+	// strategy overbooked.
+	Verdict string `json:"verdict"`
+	// Rank is 1 for the fastest safe strategy, 2 for the next…; 0 for a
+	// strategy that is not safe (its verdict is not consistent), which
+	// is not ranked at all: its speed was bought with wrong answers.
+	Rank int `json:"rank"`
+	// RoomsSold is the rooms correctly sold: each hotel's booked rooms,
+	// never more than it has, summed.
+	RoomsSold int64 `json:"rooms_sold"`
+	// RoomsPerSecond ranks the strategies: RoomsSold per second until
+	// sell-out (until the end of the run when it did not sell out). Min
+	// and max are the spread over the rounds.
+	RoomsPerSecond        float64  `json:"rooms_per_second"`
+	RoomsPerSecondMin     float64  `json:"rooms_per_second_min"`
+	RoomsPerSecondMax     float64  `json:"rooms_per_second_max"`
 	SelloutSeconds        *float64 `json:"sellout_seconds"`
 	ReservationsPerSecond float64  `json:"reservations_per_second"`
 	P50Ms                 float64  `json:"p50_ms"`
 	P99Ms                 float64  `json:"p99_ms"`
+	P99MsMin              float64  `json:"p99_ms_min"`
+	P99MsMax              float64  `json:"p99_ms_max"`
 	Conflicts             int64    `json:"conflicts"`
 	Retries               int64    `json:"retries"`
 	Errors                int64    `json:"errors"`
 	ServerRetries         int64    `json:"server_retries"`
 	MeanBatchSize         float64  `json:"mean_batch_size"`
-	// RatioToFastestSafe is reservations/s relative to the fastest
-	// strategy whose verdict was consistent (1 for that one; 0 when none
-	// was). Unsafe strategies get a ratio too: speed bought with
-	// overbooking is worth seeing.
-	RatioToFastestSafe float64 `json:"ratio_to_fastest_safe"`
-	FastestSafe        bool    `json:"fastest_safe"`
+	// RatioToFastestSafe is RoomsPerSecond relative to the fastest safe
+	// strategy's (1 for that one). Null for a strategy that is not safe,
+	// and for all when no safe strategy sold anything.
+	RatioToFastestSafe *float64 `json:"ratio_to_fastest_safe"`
+	FastestSafe        bool     `json:"fastest_safe"`
+	SQLFile            string   `json:"sql_file"` // the strategy's statements, in the repository
 }
 
-// Compare builds the table from per-strategy reports, in their order.
+// Safe is whether every run of the strategy was judged consistent.
+func (r ComparisonRow) Safe() bool { return r.Verdict == checker.Consistent }
+
+// Compare builds the comparison from the runs' reports in the order they
+// ran. A strategy's k-th report is its run of round k, so reports of
+// several rounds, interleaved or not, need no other label.
 func Compare(w Workload, reports []Report) Comparison {
-	c := Comparison{Workload: w, Reports: reports}
-	fastest := -1
-	for i, r := range reports {
-		if r.Verdict == checker.Consistent && (fastest < 0 || r.ReservationsPerSecond > reports[fastest].ReservationsPerSecond) {
-			fastest = i
+	c := Comparison{Workload: w, Reports: reports, Machine: Machine{Commit: "unknown", PostgreSQL: "unknown"}}
+	var order []string
+	byStrategy := map[string][]ComparisonRow{}
+	for _, r := range reports {
+		if _, seen := byStrategy[r.Strategy]; !seen {
+			order = append(order, r.Strategy)
 		}
+		run := runRow(r)
+		run.Round = len(byStrategy[r.Strategy]) + 1
+		byStrategy[r.Strategy] = append(byStrategy[r.Strategy], run)
+		c.Runs = append(c.Runs, run)
+		c.Workload.Rounds = max(c.Workload.Rounds, run.Round)
 	}
-	for i, r := range reports {
-		row := ComparisonRow{
-			Strategy: r.Strategy, Verdict: r.Verdict, SelloutSeconds: r.SelloutSeconds,
-			ReservationsPerSecond: r.ReservationsPerSecond, P50Ms: r.LatencyMs.P50, P99Ms: r.LatencyMs.P99,
-			Conflicts: r.Requests.Conflict, Retries: r.Requests.Retries, Errors: r.Requests.Error,
-			FastestSafe: i == fastest,
-		}
-		if r.Server != nil {
-			row.ServerRetries = int64(r.Server.SerializationRetries)
-			row.MeanBatchSize = r.Server.MeanBatchSize()
-		}
-		if fastest >= 0 && reports[fastest].ReservationsPerSecond > 0 {
-			row.RatioToFastestSafe = r.ReservationsPerSecond / reports[fastest].ReservationsPerSecond
-		}
-		c.Rows = append(c.Rows, row)
+	for _, name := range order {
+		c.Rows = append(c.Rows, summarize(byStrategy[name]))
 	}
+	rank(c.Rows)
+	// A run is ranked against the other runs of its round.
+	for round := 1; round <= c.Workload.Rounds; round++ {
+		var ofRound []*ComparisonRow
+		for i := range c.Runs {
+			if c.Runs[i].Round == round {
+				ofRound = append(ofRound, &c.Runs[i])
+			}
+		}
+		rankPointers(ofRound)
+	}
+	c.Recommendation = recommend(c.Rows, c.Workload.Rounds)
 	return c
 }
 
-// WriteText writes the comparison as one table.
-func (c Comparison) WriteText(w io.Writer) error {
-	var b strings.Builder
-	wl := c.Workload
-	fmt.Fprintf(&b, "%d clients, %s, %d hotels x %d rooms, think %s, seed %d, one fresh event per strategy\n\n",
-		wl.Clients, plural(wl.Servers, "server"), wl.Hotels, wl.Rooms, wl.Think, wl.Seed)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "strategy\tverdict\tsell-out s\treservations/s\tp50 ms\tp99 ms\tconflicts\tretries\tserver retries\tmean batch\terrors\tvs fastest safe\t")
-	for _, r := range c.Rows {
-		sellout := "-"
+// runRow is one report's numbers.
+func runRow(r Report) ComparisonRow {
+	row := ComparisonRow{
+		Strategy: r.Strategy, Rounds: 1, Verdict: r.Verdict, SelloutSeconds: r.SelloutSeconds,
+		ReservationsPerSecond: r.ReservationsPerSecond, P50Ms: r.LatencyMs.P50, P99Ms: r.LatencyMs.P99,
+		Conflicts: r.Requests.Conflict, Retries: r.Requests.Retries, Errors: r.Requests.Error,
+		SQLFile: "queries/" + r.Strategy + ".sql",
+	}
+	for _, h := range r.Hotels {
+		row.RoomsSold += max(min(h.Booked, h.Assigned), 0)
+	}
+	window := r.ElapsedSeconds
+	if r.SelloutSeconds != nil {
+		window = *r.SelloutSeconds
+	}
+	if window > 0 {
+		row.RoomsPerSecond = float64(row.RoomsSold) / window
+	}
+	row.RoomsPerSecondMin, row.RoomsPerSecondMax = row.RoomsPerSecond, row.RoomsPerSecond
+	row.P99MsMin, row.P99MsMax = row.P99Ms, row.P99Ms
+	if r.Server != nil {
+		row.ServerRetries = int64(r.Server.SerializationRetries)
+		row.MeanBatchSize = r.Server.MeanBatchSize()
+	}
+	return row
+}
+
+// summarize is a strategy's line from its runs: the median of every
+// number, the spread of the ranking rate and of p99, the worst verdict.
+func summarize(runs []ComparisonRow) ComparisonRow {
+	s := ComparisonRow{Strategy: runs[0].Strategy, Rounds: len(runs), SQLFile: runs[0].SQLFile, Verdict: worstVerdict(runs)}
+	pick := func(f func(ComparisonRow) float64) []float64 {
+		xs := make([]float64, len(runs))
+		for i, r := range runs {
+			xs[i] = f(r)
+		}
+		return xs
+	}
+	medianInt := func(f func(ComparisonRow) int64) int64 {
+		return int64(math.Round(median(pick(func(r ComparisonRow) float64 { return float64(f(r)) }))))
+	}
+	rates := pick(func(r ComparisonRow) float64 { return r.RoomsPerSecond })
+	s.RoomsPerSecond, s.RoomsPerSecondMin, s.RoomsPerSecondMax = median(rates), slices.Min(rates), slices.Max(rates)
+	p99s := pick(func(r ComparisonRow) float64 { return r.P99Ms })
+	s.P99Ms, s.P99MsMin, s.P99MsMax = median(p99s), slices.Min(p99s), slices.Max(p99s)
+	s.P50Ms = median(pick(func(r ComparisonRow) float64 { return r.P50Ms }))
+	s.ReservationsPerSecond = median(pick(func(r ComparisonRow) float64 { return r.ReservationsPerSecond }))
+	s.MeanBatchSize = median(pick(func(r ComparisonRow) float64 { return r.MeanBatchSize }))
+	s.RoomsSold = medianInt(func(r ComparisonRow) int64 { return r.RoomsSold })
+	s.Conflicts = medianInt(func(r ComparisonRow) int64 { return r.Conflicts })
+	s.Retries = medianInt(func(r ComparisonRow) int64 { return r.Retries })
+	s.Errors = medianInt(func(r ComparisonRow) int64 { return r.Errors })
+	s.ServerRetries = medianInt(func(r ComparisonRow) int64 { return r.ServerRetries })
+	// A sell-out time only when every run sold out: a median over the
+	// runs that did would hide the ones that did not.
+	var sellouts []float64
+	for _, r := range runs {
 		if r.SelloutSeconds != nil {
-			sellout = fmt.Sprintf("%.2f", *r.SelloutSeconds)
+			sellouts = append(sellouts, *r.SelloutSeconds)
 		}
-		ratio := fmt.Sprintf("%.2fx", r.RatioToFastestSafe)
-		if r.FastestSafe {
-			ratio = "1.00x (fastest)"
+	}
+	if len(sellouts) == len(runs) {
+		m := median(sellouts)
+		s.SelloutSeconds = &m
+	}
+	return s
+}
+
+// worstVerdict: any run that is not consistent decides, the most serious
+// first; a strategy is only as safe as its worst run.
+func worstVerdict(runs []ComparisonRow) string {
+	for _, v := range []string{checker.Overbooked, checker.Inconsistent} {
+		for _, r := range runs {
+			if r.Verdict == v {
+				return v
+			}
 		}
-		batch := "-"
-		if r.MeanBatchSize > 0 {
-			batch = fmt.Sprintf("%.1f", r.MeanBatchSize)
+	}
+	for _, r := range runs {
+		if r.Verdict != checker.Consistent {
+			return r.Verdict
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.1f\t%.1f\t%d\t%d\t%d\t%s\t%d\t%s\t\n",
-			r.Strategy, r.Verdict, sellout, r.ReservationsPerSecond, r.P50Ms, r.P99Ms, r.Conflicts, r.Retries, r.ServerRetries, batch, r.Errors, ratio)
+	}
+	return checker.Consistent
+}
+
+// rank orders rows in place: the safe ones by RoomsPerSecond, fastest
+// first (ties keep their order), then the rest as they were; it sets
+// Rank, FastestSafe and the ratios.
+func rank(rows []ComparisonRow) {
+	slices.SortStableFunc(rows, func(a, b ComparisonRow) int {
+		if a.Safe() != b.Safe() {
+			if a.Safe() {
+				return -1
+			}
+			return 1
+		}
+		if !a.Safe() {
+			return 0
+		}
+		return cmp.Compare(rateKey(b.RoomsPerSecond), rateKey(a.RoomsPerSecond))
+	})
+	ptrs := make([]*ComparisonRow, len(rows))
+	for i := range rows {
+		ptrs[i] = &rows[i]
+	}
+	rankPointers(ptrs)
+}
+
+// rankPointers sets Rank, FastestSafe and the ratios without moving rows
+// (the runs keep the order they ran in).
+func rankPointers(rows []*ComparisonRow) {
+	var safe []*ComparisonRow
+	for _, r := range rows {
+		r.Rank, r.FastestSafe, r.RatioToFastestSafe = 0, false, nil
+		if r.Safe() {
+			safe = append(safe, r)
+		}
+	}
+	slices.SortStableFunc(safe, func(a, b *ComparisonRow) int {
+		return cmp.Compare(rateKey(b.RoomsPerSecond), rateKey(a.RoomsPerSecond))
+	})
+	for i, r := range safe {
+		r.Rank = i + 1
+	}
+	if len(safe) == 0 {
+		return
+	}
+	safe[0].FastestSafe = true
+	best := safe[0].RoomsPerSecond
+	if !(best > 0) || math.IsInf(best, 0) {
+		return
+	}
+	for _, r := range safe {
+		ratio := r.RoomsPerSecond / best
+		r.RatioToFastestSafe = &ratio
+	}
+}
+
+// rateKey sorts a NaN rate last rather than anywhere.
+func rateKey(v float64) float64 {
+	if math.IsNaN(v) {
+		return math.Inf(-1)
+	}
+	return v
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// TextOptions choose the table's columns.
+type TextOptions struct {
+	// Wide adds the columns that do not fit 100 characters: reservations
+	// per second, p50, server retries, mean batch and errors.
+	Wide bool
+}
+
+// WriteText writes the comparison as one table, then the recommendation.
+// The default table fits 100 columns.
+func (c Comparison) WriteText(w io.Writer, opts TextOptions) error {
+	var b strings.Builder
+	b.WriteString(wrap(c.workloadLine(), 100, "", "  "))
+	b.WriteString(wrap(c.machineLine(), 100, "", "  ") + "\n")
+	rounds := c.Workload.Rounds > 1
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := []string{"strategy", "verdict", "rooms/s"}
+	if rounds {
+		header = append(header, "min-max")
+	}
+	header = append(header, "sell-out s")
+	if opts.Wide {
+		header = append(header, "reservations/s", "p50 ms")
+	}
+	header = append(header, "p99 ms", "conflicts", "retries")
+	if opts.Wide {
+		header = append(header, "server retries", "mean batch", "errors")
+	}
+	header = append(header, "vs fastest")
+	fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
+	for _, r := range c.Rows {
+		cells := []string{r.Strategy, r.Verdict, fmt.Sprintf("%.0f", r.RoomsPerSecond)}
+		if rounds {
+			cells = append(cells, fmt.Sprintf("%.0f-%.0f", r.RoomsPerSecondMin, r.RoomsPerSecondMax))
+		}
+		cells = append(cells, formatSellout(r.SelloutSeconds))
+		if opts.Wide {
+			cells = append(cells, fmt.Sprintf("%.0f", r.ReservationsPerSecond), fmt.Sprintf("%.1f", r.P50Ms))
+		}
+		cells = append(cells, fmt.Sprintf("%.1f", r.P99Ms), strconv.FormatInt(r.Conflicts, 10), strconv.FormatInt(r.Retries, 10))
+		if opts.Wide {
+			cells = append(cells, strconv.FormatInt(r.ServerRetries, 10), formatMeanBatch(r.MeanBatchSize), strconv.FormatInt(r.Errors, 10))
+		}
+		cells = append(cells, ratioText(r))
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	tw.Flush()
-	for _, r := range c.Reports {
-		for _, a := range r.Anomalies {
-			fmt.Fprintf(&b, "  %s: %s\n", r.Strategy, a)
+	note := "rooms/s: rooms correctly sold (never more than a hotel has) per second until sell-out"
+	if rounds {
+		note += fmt.Sprintf("; medians of %d interleaved rounds, min-max their spread", c.Workload.Rounds)
+	}
+	b.WriteString(wrap(note+".", 100, "", "  "))
+	for i, r := range c.Reports {
+		name := r.Strategy
+		if rounds && i < len(c.Runs) {
+			name += fmt.Sprintf(" (round %d)", c.Runs[i].Round)
 		}
+		for _, a := range r.Anomalies {
+			fmt.Fprintf(&b, "  %s: %s\n", name, a)
+		}
+	}
+	b.WriteString("\nRecommendation:\n")
+	for _, s := range c.Recommendation {
+		b.WriteString(wrap(s, 100, "  - ", "    "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// Save writes the comparison into dir as report.json (the table and every
-// run's full report) and report.html (WriteHTML's page).
-func (c Comparison) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+func (c Comparison) workloadLine() string {
+	wl := c.Workload
+	servers := plural(wl.Servers, "server")
+	if wl.Pool > 0 {
+		servers += fmt.Sprintf(" (pool %d)", wl.Pool)
 	}
-	encoded, err := json.MarshalIndent(c, "", "  ")
+	s := fmt.Sprintf("%d clients, %s, %d hotels x %d rooms, think %s, seed %d; a fresh event per run",
+		wl.Clients, servers, wl.Hotels, wl.Rooms, wl.Think, wl.Seed)
+	if wl.Rounds > 1 {
+		s += fmt.Sprintf(", %d rounds interleaved", wl.Rounds)
+	}
+	if wl.Events > 1 {
+		s += fmt.Sprintf(", %d events", wl.Events)
+	}
+	if wl.RaceWindow != "" && wl.RaceWindow != "0s" {
+		s += ", race window " + wl.RaceWindow
+	}
+	if len(wl.Faults) > 0 {
+		s += ", faults " + strings.Join(wl.Faults, ",")
+	}
+	if wl.Auth {
+		s += ", auth keys"
+	}
+	return s
+}
+
+func (c Comparison) machineLine() string {
+	m := c.Machine
+	commit := m.Commit
+	if len(commit) > 12 {
+		commit = commit[:12] // as git abbreviates it; the JSON and CSV keep it whole
+	}
+	if m.Modified {
+		commit += " (modified)"
+	}
+	s := fmt.Sprintf("commit %s, %s, PostgreSQL %s", commit, plural(m.CPUs, "CPU"), m.PostgreSQL)
+	if m.GoVersion != "" {
+		s += fmt.Sprintf(", %s %s/%s", m.GoVersion, m.OS, m.Arch)
+	}
+	return s
+}
+
+func formatSellout(s *float64) string {
+	if s == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", *s)
+}
+
+// ratioText is the "vs fastest" cell: a strategy that is not safe has
+// no speed worth comparing, only its verdict.
+func ratioText(r ComparisonRow) string {
+	switch {
+	case r.FastestSafe:
+		return "fastest"
+	case r.Verdict == checker.Overbooked || r.Verdict == checker.Inconsistent:
+		return "unsafe"
+	case r.RatioToFastestSafe == nil:
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", *r.RatioToFastestSafe)
+}
+
+// wrap breaks s into lines of at most width characters, the first
+// starting with first and the others with rest.
+func wrap(s string, width int, first, rest string) string {
+	var b strings.Builder
+	line := first
+	empty := true
+	for _, word := range strings.Fields(s) {
+		if !empty && len([]rune(line))+1+len([]rune(word)) > width {
+			b.WriteString(line + "\n")
+			line, empty = rest, true
+		}
+		if !empty {
+			line += " "
+		}
+		line += word
+		empty = false
+	}
+	b.WriteString(line + "\n")
+	return b.String()
+}
+
+// csvHeader is WriteCSV's first line; spreadsheets key on it, so columns
+// are only ever added at the end.
+var csvHeader = []string{
+	"round", "strategy", "verdict", "rank", "rooms_sold", "rooms_per_second", "rooms_per_second_min", "rooms_per_second_max",
+	"sellout_seconds", "reservations_per_second", "p50_ms", "p99_ms", "p99_ms_min", "p99_ms_max",
+	"conflicts", "retries", "server_retries", "mean_batch_size", "errors", "ratio_to_fastest_safe", "commit", "cpus", "postgresql",
+}
+
+// WriteCSV writes one line per strategy (round "median", the table's
+// numbers) and, with several rounds, one per run (round 1, 2, …). Empty
+// cells are numbers that do not exist: no sell-out, no ratio.
+func (c Comparison) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write(csvHeader)
+	num := func(v float64, decimals int) string {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return ""
+		}
+		return strconv.FormatFloat(v, 'f', decimals, 64)
+	}
+	line := func(round string, r ComparisonRow) {
+		sellout, ratio := "", ""
+		if r.SelloutSeconds != nil {
+			sellout = num(*r.SelloutSeconds, 3)
+		}
+		if r.RatioToFastestSafe != nil {
+			ratio = num(*r.RatioToFastestSafe, 4)
+		}
+		cw.Write([]string{
+			round, r.Strategy, r.Verdict, strconv.Itoa(r.Rank), strconv.FormatInt(r.RoomsSold, 10),
+			num(r.RoomsPerSecond, 2), num(r.RoomsPerSecondMin, 2), num(r.RoomsPerSecondMax, 2),
+			sellout, num(r.ReservationsPerSecond, 2), num(r.P50Ms, 2), num(r.P99Ms, 2), num(r.P99MsMin, 2), num(r.P99MsMax, 2),
+			strconv.FormatInt(r.Conflicts, 10), strconv.FormatInt(r.Retries, 10), strconv.FormatInt(r.ServerRetries, 10),
+			num(r.MeanBatchSize, 2), strconv.FormatInt(r.Errors, 10), ratio,
+			c.Machine.Commit, strconv.Itoa(c.Machine.CPUs), c.Machine.PostgreSQL,
+		})
+	}
+	for _, r := range c.Rows {
+		line("median", r)
+	}
+	if c.Workload.Rounds > 1 {
+		for _, r := range c.Runs {
+			line(strconv.Itoa(r.Round), r)
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// CheckDir makes dir if need be and proves it writable, so that a
+// comparison that takes minutes does not end in "permission denied".
+func CheckDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".evento-write-check-*")
 	if err != nil {
 		return err
 	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// Save writes the comparison into dir as report.json (the table and every
+// run's full report), report.csv (WriteCSV) and report.html (WriteHTML's
+// page), and returns the paths it wrote.
+func (c Comparison) Save(dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	encoded, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	var written []string
 	path := filepath.Join(dir, "report.json")
 	if err := os.WriteFile(path, append(encoded, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return written, fmt.Errorf("write %s: %w", path, err)
 	}
-	path = filepath.Join(dir, "report.html")
-	page, err := os.Create(path)
+	written = append(written, path)
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{{"report.csv", c.WriteCSV}, {"report.html", c.WriteHTML}} {
+		path := filepath.Join(dir, f.name)
+		if err := writeFile(path, f.write); err != nil {
+			return written, err
+		}
+		written = append(written, path)
+	}
+	return written, nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := c.WriteHTML(page); err != nil {
-		page.Close()
+	if err := write(f); err != nil {
+		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := page.Close(); err != nil {
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -33,26 +35,30 @@ func (c Comparison) WriteHTML(w io.Writer) error {
 // comparisonPage is what the template draws: every number already
 // formatted and every bar already placed, so the template only lays out.
 type comparisonPage struct {
-	Workload   string
-	Rows       []pageRow
-	Throughput barChart
-	Latency    barChart
-	Verdicts   []legendItem    // the verdicts present, for the throughput legend
-	Timelines  []timelineChart // throughput over time, for runs under faults
-	Anomalies  []pageAnomalies // strategies with anomalies or notes
-	Clean      []string        // and those with neither
-	Bars       int             // bar elements in the charts
+	Workload       string
+	Machine        string
+	Rounds         int
+	Recommendation []string
+	Rows           []pageRow
+	Throughput     barChart
+	Latency        barChart
+	Timelines      []timelineChart // throughput over time, for runs under faults
+	Anomalies      []pageAnomalies // strategies with anomalies or notes
+	Clean          []string        // and those with neither
+	SQL            []pageSQL       // each strategy's statements
+	Bars           int             // bar elements in the charts
 }
 
 type pageRow struct {
-	Strategy, Verdict, VerdictClass      string
-	Sellout, Throughput, P50, P99, Ratio string
-	Conflicts, Retries, Errors           string
-	ServerRetries, MeanBatch             string
-	FastestSafe                          bool
+	Strategy, Verdict, VerdictClass        string
+	Rank, RoomsSold, RoomsPerSecond, Range string
+	Sellout, Throughput, P50, P99, Ratio   string
+	Conflicts, Retries, Errors             string
+	ServerRetries, MeanBatch               string
+	FastestSafe                            bool
 }
 
-type legendItem struct{ Label, Class string }
+type pageSQL struct{ Strategy, File, Text string }
 
 type pageAnomalies struct {
 	Strategy, Verdict, VerdictClass string
@@ -77,6 +83,9 @@ type barGroup struct {
 	Label      string
 	LabelY     float64
 	Bars       []bar
+	Whiskers   []whisker // the spread over the rounds
+	Unranked   string    // instead of a bar: why the strategy is not ranked
+	UnrankedX  float64
 	Separator  bool // a faint line under the group
 	SeparatorY float64
 }
@@ -89,13 +98,21 @@ type bar struct {
 	ValueX, ValueY float64
 }
 
+// whisker is a min-max line across a bar's end, with end caps.
+type whisker struct {
+	X1, X2, Y, CapTop, CapBottom float64
+}
+
 type tick struct {
 	X     float64
 	Label string
 }
 
 const (
-	chartWidth  = 540.0
+	// chartWidth is the SVG's own width; the page scales it to fit. At
+	// 400 a phone-width window (420 px, 12 px margins) draws it at about
+	// its own size, so 11-13 px labels stay 11-13 px.
+	chartWidth  = 400.0
 	chartTop    = 6.0
 	valueMargin = 84.0 // room right of the longest bar for its label
 	axisHeight  = 40.0 // tick labels and the axis title
@@ -104,34 +121,34 @@ const (
 func newComparisonPage(c Comparison) comparisonPage {
 	wl := c.Workload
 	p := comparisonPage{
-		Workload: fmt.Sprintf("%d clients, %s, %d hotels × %d rooms, think %s, seed %d, one fresh event per strategy",
-			wl.Clients, plural(wl.Servers, "server"), wl.Hotels, wl.Rooms, wl.Think, wl.Seed),
+		Workload:       strings.Replace(c.workloadLine(), " x ", " × ", 1),
+		Machine:        c.machineLine(),
+		Rounds:         max(wl.Rounds, 1),
+		Recommendation: c.Recommendation,
 	}
-	seen := map[string]bool{}
 	for _, r := range c.Rows {
-		sellout := "-"
-		if r.SelloutSeconds != nil {
-			sellout = formatNumber(*r.SelloutSeconds, 2)
+		ratio := ratioText(r)
+		if r.RatioToFastestSafe != nil && !r.FastestSafe {
+			ratio = formatNumber(*r.RatioToFastestSafe, 2) + "×"
 		}
-		ratio := formatNumber(r.RatioToFastestSafe, 2) + "×"
-		if r.FastestSafe {
-			ratio = "1.00× fastest safe"
-		} else if math.IsNaN(r.RatioToFastestSafe) || math.IsInf(r.RatioToFastestSafe, 0) {
-			ratio = "-"
+		rank := "-"
+		if r.Rank > 0 {
+			rank = strconv.Itoa(r.Rank)
 		}
 		p.Rows = append(p.Rows, pageRow{
 			Strategy: r.Strategy, Verdict: r.Verdict, VerdictClass: verdictClass(r.Verdict),
-			Sellout: sellout, Throughput: formatNumber(r.ReservationsPerSecond, 0),
+			Rank: rank, RoomsSold: formatInt(r.RoomsSold), RoomsPerSecond: formatNumber(r.RoomsPerSecond, 0),
+			Range:   formatNumber(r.RoomsPerSecondMin, 0) + "–" + formatNumber(r.RoomsPerSecondMax, 0),
+			Sellout: formatSelloutHTML(r.SelloutSeconds), Throughput: formatNumber(r.ReservationsPerSecond, 0),
 			P50: formatNumber(r.P50Ms, 1), P99: formatNumber(r.P99Ms, 1), Ratio: ratio,
 			Conflicts: formatInt(r.Conflicts), Retries: formatInt(r.Retries), Errors: formatInt(r.Errors), FastestSafe: r.FastestSafe,
 			ServerRetries: formatInt(r.ServerRetries), MeanBatch: formatMeanBatch(r.MeanBatchSize),
 		})
-		if !seen[r.Verdict] {
-			seen[r.Verdict] = true
-			p.Verdicts = append(p.Verdicts, legendItem{Label: r.Verdict, Class: verdictClass(r.Verdict)})
+		if text, ok := c.SQL[r.Strategy]; ok {
+			p.SQL = append(p.SQL, pageSQL{Strategy: r.Strategy, File: r.SQLFile, Text: text})
 		}
 	}
-	p.Throughput = throughputChart(c.Rows)
+	p.Throughput = throughputChart(c.Rows, p.Rounds > 1)
 	p.Latency = latencyChart(c.Rows)
 	for _, ch := range []barChart{p.Throughput, p.Latency} {
 		for _, g := range ch.Groups {
@@ -142,39 +159,90 @@ func newComparisonPage(c Comparison) comparisonPage {
 	for _, ch := range p.Timelines {
 		p.Bars += len(ch.Columns)
 	}
-	for _, r := range c.Reports {
+	for i, r := range c.Reports {
+		name := r.Strategy
+		if p.Rounds > 1 && i < len(c.Runs) {
+			name += fmt.Sprintf(", round %d", c.Runs[i].Round)
+		}
 		if len(r.Anomalies) == 0 && len(r.Notes) == 0 {
-			p.Clean = append(p.Clean, r.Strategy)
+			if !slices.Contains(p.Clean, r.Strategy) {
+				p.Clean = append(p.Clean, r.Strategy)
+			}
 			continue
 		}
 		p.Anomalies = append(p.Anomalies, pageAnomalies{
-			Strategy: r.Strategy, Verdict: r.Verdict, VerdictClass: verdictClass(r.Verdict),
+			Strategy: name, Verdict: r.Verdict, VerdictClass: verdictClass(r.Verdict),
 			Anomalies: r.Anomalies, Notes: r.Notes,
 		})
 	}
+	// A strategy clean in one round but not in another is not clean.
+	p.Clean = slices.DeleteFunc(p.Clean, func(s string) bool {
+		for _, a := range c.Reports {
+			if a.Strategy == s && (len(a.Anomalies) > 0 || len(a.Notes) > 0) {
+				return true
+			}
+		}
+		return false
+	})
 	return p
 }
 
-func throughputChart(rows []ComparisonRow) barChart {
+func formatSelloutHTML(s *float64) string {
+	if s == nil {
+		return "-"
+	}
+	return formatNumber(*s, 2)
+}
+
+// throughputChart ranks the safe strategies by rooms correctly sold per
+// second, fastest on top, with the rounds' spread as a whisker. A
+// strategy that is not safe gets no bar: a bar's length invites
+// comparison, and rooms that do not exist are not a speed. Its row says
+// why instead.
+func throughputChart(rows []ComparisonRow, spread bool) barChart {
 	const rowHeight, barHeight = 28.0, 18.0
-	values := make([]float64, len(rows))
+	var values []float64
 	labels := make([]string, len(rows))
 	for i, r := range rows {
-		values[i], labels[i] = r.ReservationsPerSecond, r.Strategy
+		labels[i] = r.Strategy
+		if r.Safe() {
+			values = append(values, r.RoomsPerSecond)
+			if spread {
+				values = append(values, r.RoomsPerSecondMax)
+			}
+		}
 	}
-	ch := newBarChart("throughput-chart", labels, rowHeight, "reservations per second", values)
+	ch := newBarChart("throughput-chart", labels, rowHeight, "rooms correctly sold per second, until sell-out", values)
 	for i, r := range rows {
 		top := chartTop + float64(i)*rowHeight
 		g := barGroup{Label: r.Strategy, LabelY: top + rowHeight/2}
-		b := ch.bar(r.ReservationsPerSecond, top+(rowHeight-barHeight)/2, barHeight)
+		if !r.Safe() {
+			g.Unranked, g.UnrankedX = r.Verdict+": not ranked", ch.Left+8
+			ch.Groups = append(ch.Groups, g)
+			continue
+		}
+		y := top + (rowHeight-barHeight)/2
+		b := ch.bar(r.RoomsPerSecond, y, barHeight)
 		b.Class = "bar throughput " + verdictClass(r.Verdict)
-		b.Value = formatNumber(r.ReservationsPerSecond, 0) + "/s"
-		b.Title = fmt.Sprintf("%s: %s reservations/s (%s)", r.Strategy, formatNumber(r.ReservationsPerSecond, 1), r.Verdict)
+		b.Value = formatNumber(r.RoomsPerSecond, 0) + "/s"
+		b.Title = fmt.Sprintf("%s: %s rooms/s correctly sold (%s)", r.Strategy, formatNumber(r.RoomsPerSecond, 1), r.Verdict)
+		if spread {
+			lo := ch.Left + (ch.Right-ch.Left)*fraction(r.RoomsPerSecondMin, ch.axisMax)
+			hi := ch.Left + (ch.Right-ch.Left)*fraction(r.RoomsPerSecondMax, ch.axisMax)
+			mid := round1(y + barHeight/2)
+			g.Whiskers = []whisker{{X1: round1(lo), X2: round1(hi), Y: mid, CapTop: mid - 5, CapBottom: mid + 5}}
+			b.ValueX = round1(max(b.ValueX, hi+6))
+			b.Title += fmt.Sprintf(", rounds from %s to %s", formatNumber(r.RoomsPerSecondMin, 1), formatNumber(r.RoomsPerSecondMax, 1))
+		}
 		if r.FastestSafe {
 			b.Value += " ★"
 			b.Title += ", the fastest safe strategy"
 		}
 		g.Bars = []bar{b}
+		if i < len(rows)-1 && !rows[i+1].Safe() {
+			// The line between the ranked and the unranked.
+			g.Separator, g.SeparatorY = true, top+rowHeight
+		}
 		ch.Groups = append(ch.Groups, g)
 	}
 	return ch
@@ -229,7 +297,8 @@ func newBarChart(id string, labels []string, rowHeight float64, axisTitle string
 		Middle: round1((left + chartWidth - valueMargin) / 2), TitleY: plotBottom + 34,
 		AxisTitle: axisTitle,
 	}
-	top, step := axisScale(values)
+	// At most 5 parts: at 400 wide, 6 or more labels like "5,000" touch.
+	top, step := axisScale(values, 5)
 	ch.axisMax = top
 	for i := 0; float64(i)*step <= top+step/2; i++ {
 		v := float64(i) * step
@@ -253,8 +322,9 @@ func fraction(v, top float64) float64 {
 }
 
 // axisScale returns the axis's end, a round number at or above the
-// largest finite value, and a tick step dividing it into 4 to 8 parts.
-func axisScale(values []float64) (top, step float64) {
+// largest finite value, and a tick step dividing it into at most
+// maxParts parts (and about half as many at least).
+func axisScale(values []float64, maxParts float64) (top, step float64) {
 	largest := 0.0
 	for _, v := range values {
 		if v > largest && !math.IsInf(v, 0) {
@@ -267,7 +337,7 @@ func axisScale(values []float64) (top, step float64) {
 	magnitude := math.Pow(10, math.Floor(math.Log10(largest)))
 	for _, m := range []float64{0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10} {
 		step = m * magnitude
-		if largest/step <= 8 {
+		if largest/step <= maxParts {
 			break
 		}
 	}

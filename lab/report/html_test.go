@@ -30,21 +30,31 @@ var (
 
 const timelineColumns = 4
 
-// sampleComparison is three strategies with every number positive, so
-// every bar has a width: one overbooked with anomalies, one consistent
-// (the fastest safe) and one inconclusive whose name needs escaping.
+// sampleHotels are three hotels of 300 rooms with booked rooms each.
+func sampleHotels(booked int64) []report.HotelReport {
+	return []report.HotelReport{{Assigned: 300, Booked: booked}, {Assigned: 300, Booked: booked}, {Assigned: 300, Booked: booked}}
+}
+
+// sampleComparison is four strategies with every number positive, so
+// every bar has a width: one overbooked with anomalies and the most
+// reservations/s (not ranked: no throughput bar), two consistent (atomic
+// the fastest safe, at 900 rooms / 1.25 s = 720 rooms/s, and batched at
+// 900 / 2 s = 450) and one inconclusive whose name needs escaping (not
+// ranked either).
 func sampleComparison() report.Comparison {
-	sellout := 1.25
+	sellout, slower := 1.25, 2.0
 	reports := []report.Report{
 		{
 			Strategy: "naive", Verdict: checker.Overbooked, SelloutSeconds: &sellout,
 			ReservationsPerSecond: 1200, LatencyMs: client.LatencyMs{P50: 12, P90: 30, P99: 80, Max: 120},
+			Hotels:    sampleHotels(330),
 			Anomalies: []string{"overbooked: hotel 1 (event 1) has 330 rooms booked of 300 assigned (30 too many)"},
 			Notes:     []string{},
 		},
 		{
 			Strategy: "atomic", Verdict: checker.Consistent, SelloutSeconds: &sellout,
 			ReservationsPerSecond: 900, LatencyMs: client.LatencyMs{P50: 9.5, P90: 20, P99: 41.2, Max: 60},
+			Hotels:    sampleHotels(300),
 			Requests:  client.RequestCounts{Success: 900, Conflict: 3, Retries: 3},
 			Anomalies: []string{}, Notes: []string{},
 			// Run under faults: its throughput second by second, with a
@@ -62,9 +72,19 @@ func sampleComparison() report.Comparison {
 			Requests:  client.RequestCounts{Error: 7},
 			Anomalies: []string{`inconclusive: <b>7</b> clients gave up & "left"`},
 			Notes:     []string{"verified through the API only"},
+			Hotels:    sampleHotels(100), ElapsedSeconds: 10,
+		},
+		{
+			Strategy: "batched", Verdict: checker.Consistent, SelloutSeconds: &slower,
+			ReservationsPerSecond: 500, LatencyMs: client.LatencyMs{P50: 8, P90: 15, P99: 30, Max: 50},
+			Hotels: sampleHotels(300), Anomalies: []string{}, Notes: []string{},
+			Server: &report.ServerStats{Batches: 100, BatchedRequests: 600},
 		},
 	}
-	return report.Compare(report.Workload{Clients: 100, Servers: 2, Hotels: 3, Rooms: 300, Think: "0s", Seed: 3}, reports)
+	c := report.Compare(report.Workload{Clients: 100, Servers: 2, Hotels: 3, Rooms: 300, Think: "0s", Seed: 3}, reports)
+	c.Machine = report.Machine{Commit: "abc1234", CPUs: 2, PostgreSQL: "15.8", GoVersion: "go1.26", OS: "linux", Arch: "amd64"}
+	c.SQL = map[string]string{"atomic": "UPDATE hotel_rooms <set> ...", "batched": "WITH hotel AS (...)"}
+	return c
 }
 
 func renderHTML(t *testing.T, c report.Comparison) string {
@@ -109,9 +129,16 @@ func TestWriteHTML(t *testing.T) {
 		t.Errorf("%d table rows, want a header and %d", got, n)
 	}
 
+	// Only the safe strategies are drawn, fastest first; the others get a
+	// line saying why not, never a bar.
 	throughput := svgByID(t, page, "throughput-chart")
-	if got := strings.Count(throughput, `class="bar throughput `); got != n {
-		t.Errorf("throughput chart has %d bars, want one per strategy (%d)", got, n)
+	if got := strings.Count(throughput, `class="bar throughput `); got != 2 {
+		t.Errorf("throughput chart has %d bars, want one per safe strategy (2)", got)
+	}
+	for _, want := range []string{"overbooked: not ranked", "inconclusive: not ranked"} {
+		if strings.Count(throughput, want) != 1 {
+			t.Errorf("throughput chart lacks %q", want)
+		}
 	}
 	latency := svgByID(t, page, "latency-chart")
 	for _, p := range []string{"p50", "p99"} {
@@ -119,30 +146,42 @@ func TestWriteHTML(t *testing.T) {
 			t.Errorf("latency chart has %d %s bars, want one per strategy (%d)", got, p, n)
 		}
 	}
-	if !strings.Contains(page, `data-bars="`+strconv.Itoa(3*n+timelineColumns)+`"`) {
-		t.Errorf("body does not announce %d bars", 3*n+timelineColumns)
+	if want := 2 + 2*n + timelineColumns; !strings.Contains(page, `data-bars="`+strconv.Itoa(want)+`"`) {
+		t.Errorf("body does not announce %d bars", want)
 	}
-	// The longest bar spans the plot; the others are scaled against it.
-	widths := regexp.MustCompile(`class="bar throughput [^"]*" x="[^"]*" y="[^"]*" width="([^"]*)"`).FindAllStringSubmatch(throughput, -1)
-	if len(widths) != n {
-		t.Fatalf("found %d throughput bar widths, want %d", len(widths), n)
+	// The fastest safe bar spans the plot; the other is scaled against it.
+	widths := regexp.MustCompile(`class="bar throughput [^"]*" x="[^"]*" y="[^"]*" width="([^"]*)" height="[^"]*"><title>([^:]*):`).FindAllStringSubmatch(throughput, -1)
+	if len(widths) != 2 || widths[0][2] != "atomic" || widths[1][2] != "batched" {
+		t.Fatalf("throughput bars %v, want atomic's then batched's", widths)
 	}
 	w0, _ := strconv.ParseFloat(widths[0][1], 64)
-	w2, _ := strconv.ParseFloat(widths[2][1], 64)
-	if !(w0 > 0) || math.Abs(w2/w0-450.5/1200) > 0.01 {
-		t.Errorf("bar widths %v and %v are not in proportion 450.5:1200", w0, w2)
+	w1, _ := strconv.ParseFloat(widths[1][1], 64)
+	if !(w0 > 0) || math.Abs(w1/w0-450.0/720) > 0.01 {
+		t.Errorf("bar widths %v and %v are not in proportion 450:720", w0, w1)
+	}
+	// Ranked rows first, then the unranked in the order they ran.
+	var order []string
+	for _, m := range regexp.MustCompile(`<td class="strategy">([^<]*)</td>`).FindAllStringSubmatch(page, -1) {
+		order = append(order, m[1])
+	}
+	if strings.Join(order, ",") != "atomic,batched,naive,&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" {
+		t.Errorf("table rows in order %v", order)
 	}
 
 	for _, want := range []string{
-		`class="bar throughput v-overbooked"`, `class="bar throughput v-consistent"`, `class="bar throughput v-inconclusive"`,
+		`class="bar throughput v-consistent"`,
 		`<span class="v-overbooked">overbooked</span>`, `<span class="v-consistent">consistent</span>`, `<span class="v-inconclusive">inconclusive</span>`,
 		"rect.v-consistent", "rect.v-overbooked", "rect.v-inconsistent", "rect.v-inconclusive", // every verdict has a colour
 		`<tr class="fastest"><td class="strategy">atomic</td>`, "fastest safe",
+		`<td class="unranked">unsafe</td>`, "0.62×",
 		"100 clients, 2 servers, 3 hotels × 300 rooms, think 0s, seed 3",
-		"1,200", "450.5", "41.2", // a thousands separator, the table and the value labels
+		"commit abc1234, 2 CPUs, PostgreSQL 15.8",
+		"<li>atomic was the fastest safe strategy: 720 rooms/s",
+		"1,200", "720.0", "41.2", // a thousands separator, the table, the tooltips and the value labels
 		"overbooked: hotel 1 (event 1) has 330 rooms booked",
 		"note: verified through the API only",
-		"No anomalies: <strong>atomic</strong>.",
+		"No anomalies: <strong>atomic</strong>, <strong>batched</strong>.",
+		"<summary><strong>atomic</strong><code>queries/atomic.sql</code></summary>", "UPDATE hotel_rooms &lt;set&gt;",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
@@ -249,9 +288,15 @@ func TestWriteHTMLDegenerateNumbers(t *testing.T) {
 					t.Errorf("page contains %q", bad)
 				}
 			}
+			safe := 0
+			for _, r := range tc.reports {
+				if r.Verdict == checker.Consistent {
+					safe++
+				}
+			}
 			throughput := svgByID(t, page, "throughput-chart")
-			if got := strings.Count(throughput, `class="bar `); got != len(tc.reports) {
-				t.Errorf("%d throughput bars, want %d", got, len(tc.reports))
+			if got := strings.Count(throughput, `class="bar `); got != safe {
+				t.Errorf("%d throughput bars, want one per safe strategy, %d", got, safe)
 			}
 			if got := strings.Count(page, `<td>-</td>`); len(tc.reports) > 0 && got < len(tc.reports) {
 				t.Errorf("%d dashes, want at least one per strategy (no sell-out)", got)
@@ -276,8 +321,10 @@ func findChromium() string {
 }
 
 // TestHTMLRendersInChromium opens the page in a real headless browser and
-// reads back how many bars its script found drawn with a size. Skipped
-// without chromium, except on CI (CI=true), which installs it.
+// reads back how many bars its script found drawn with a size, at a
+// desktop width and at a phone's 420 px, where the charts must still fit
+// the window with text no smaller than 10.5 px. Skipped without chromium,
+// except on CI (CI=true), which installs it.
 func TestHTMLRendersInChromium(t *testing.T) {
 	t.Parallel()
 	bin := findChromium()
@@ -296,11 +343,41 @@ func TestHTMLRendersInChromium(t *testing.T) {
 	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := 3*len(c.Rows) + timelineColumns // every value is positive: every bar has a width
+	// Every value is positive, so every bar has a width: the two safe
+	// strategies' throughput, everyone's p50 and p99, the timeline.
+	want := 2 + 2*len(c.Rows) + timelineColumns
 
+	for _, width := range []int{1300, 420} {
+		t.Run(strconv.Itoa(width)+"px", func(t *testing.T) {
+			t.Parallel()
+			dom := renderInChromium(t, bin, page, width)
+			if got := domNumber(t, dom, "data-rendered-bars"); got != float64(want) {
+				t.Errorf("chromium drew %v bars with a size, want %d", got, want)
+			}
+			if !strings.Contains(dom, "&lt;script&gt;alert") {
+				t.Errorf("the escaped strategy name is not in the rendered DOM")
+			}
+			if got := domNumber(t, dom, "data-charts-outside"); got != 0 {
+				t.Errorf("%v charts stick out of a %d px window", got, width)
+			}
+			if got := domNumber(t, dom, "data-page-overflow"); got != 0 {
+				t.Errorf("the page is %v px wider than a %d px window", got, width)
+			}
+			if got := domNumber(t, dom, "data-smallest-chart-text"); got < 10.5 {
+				t.Errorf("at %d px the charts' smallest text is drawn %v px high, want at least 10.5", width, got)
+			}
+		})
+	}
+}
+
+// renderInChromium loads the page in a window width px wide and returns
+// the DOM after its script ran.
+func renderInChromium(t *testing.T, bin, page string, width int) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, chromiumArgs(t.TempDir(), page)...)
+	args := append(chromiumArgs(t.TempDir(), page), "--window-size="+strconv.Itoa(width)+",900")
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.WaitDelay = 5 * time.Second // do not wait on a helper process holding the pipes
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -312,17 +389,22 @@ func TestHTMLRendersInChromium(t *testing.T) {
 	if err != nil && !errors.As(err, &exit) {
 		t.Fatalf("run chromium: %v", err)
 	}
-	m := regexp.MustCompile(`data-rendered-bars="(\d+)"`).FindStringSubmatch(stdout.String())
-	if m == nil {
+	if !strings.Contains(stdout.String(), "data-rendered-bars=") {
 		t.Fatalf("the dumped DOM has no data-rendered-bars (chromium: %v)\nstdout:\n%s\nstderr:\n%s",
 			err, tail(stdout.String()), tail(stderr.String()))
 	}
-	if got, _ := strconv.Atoi(m[1]); got != want {
-		t.Errorf("chromium drew %d bars with a size, want %d", got, want)
+	return stdout.String()
+}
+
+// domNumber reads a number the page's script left on <body>.
+func domNumber(t *testing.T, dom, attr string) float64 {
+	t.Helper()
+	m := regexp.MustCompile(attr + `="([0-9.]+)"`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("the rendered DOM has no %s", attr)
 	}
-	if !strings.Contains(stdout.String(), "&lt;script&gt;alert") {
-		t.Errorf("the escaped strategy name is not in the rendered DOM")
-	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
 }
 
 // chromiumArgs renders the page headless, offline and without a profile

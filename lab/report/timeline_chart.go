@@ -74,9 +74,9 @@ func newTimelineChart(id string, r Report, seconds, peak int) timelineChart {
 	}
 	ch.TickY, ch.TitleY, ch.PlotHeight = ch.AxisY+16, ch.AxisY+34, ch.AxisY-ch.Top
 	ch.Middle = round1((ch.Left + ch.Right) / 2)
-	xMax, xStep := axisScale([]float64{float64(seconds)})
+	xMax, xStep := axisScale([]float64{float64(seconds)}, 8)
 	x := func(s float64) float64 { return round1(ch.Left + (ch.Right-ch.Left)*min(s/xMax, 1)) }
-	yTop, yStep := axisScale([]float64{float64(peak)})
+	yTop, yStep := axisScale([]float64{float64(peak)}, 8)
 	y := func(v float64) float64 { return round1(ch.AxisY - (ch.AxisY-ch.Top)*fraction(v, yTop)) }
 
 	for s, n := range r.BookingsPerSecond {

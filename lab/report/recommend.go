@@ -1,0 +1,205 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/evento-lab/evento/lab/checker"
+)
+
+// closeEnough is how near, as a fraction of the fastest's rate, a
+// strategy must come to be called "within" it: about what one noisy
+// machine moves between two runs of the same strategy.
+const closeEnough = 0.05
+
+// recommend answers "which one?" from the ranked rows alone: the fastest
+// safe strategy and its price, how each other safe one compared and what
+// it paid, when another would be the better choice, whether the rounds'
+// spread lets the ranking stand, and why the unsafe ones are not ranked.
+// Every sentence comes from a number in the rows, so a rerun that
+// measures differently recommends differently.
+func recommend(rows []ComparisonRow, rounds int) []string {
+	var safe, unsafe []ComparisonRow
+	for _, r := range rows {
+		if r.Safe() {
+			safe = append(safe, r)
+		} else {
+			unsafe = append(unsafe, r)
+		}
+	}
+	var out []string
+	if len(safe) == 0 {
+		if len(rows) == 0 {
+			return []string{"Nothing ran, so there is nothing to recommend."}
+		}
+		return append(out, fmt.Sprintf("No strategy was safe (%s): none can be recommended; the anomalies say what went wrong.", verdictList(unsafe)))
+	}
+	best := safe[0]
+	out = append(out, fmt.Sprintf("%s was the fastest safe strategy: %s rooms/s correctly sold%s, sold out in %s, p99 %s ms%s.",
+		best.Strategy, formatNumber(best.RoomsPerSecond, 0), spreadText(best, rounds), selloutText(best),
+		formatNumber(best.P99Ms, 1), costText(best)))
+	inconclusive := false
+	for _, r := range safe[1:] {
+		var s string
+		ratio := 0.0
+		if r.RatioToFastestSafe != nil {
+			ratio = *r.RatioToFastestSafe
+		}
+		overlap := rounds > 1 && overlaps(r, best)
+		switch {
+		case overlap:
+			s = fmt.Sprintf("%s: %s rooms/s%s", r.Strategy, formatNumber(r.RoomsPerSecond, 0), spreadText(r, rounds))
+		case ratio >= 1-closeEnough:
+			s = fmt.Sprintf("%s was within %.0f%% (%s rooms/s%s)", r.Strategy, math.Ceil((1-ratio)*100), formatNumber(r.RoomsPerSecond, 0), spreadText(r, rounds))
+		default:
+			s = fmt.Sprintf("%s reached %.2fx (%s rooms/s%s)", r.Strategy, ratio, formatNumber(r.RoomsPerSecond, 0), spreadText(r, rounds))
+		}
+		s += fmt.Sprintf(", p99 %s ms", formatNumber(r.P99Ms, 1)) + costText(r)
+		if overlap {
+			inconclusive = true
+			s += fmt.Sprintf("; its range overlaps %s's, so the difference is within the spread: not conclusive", best.Strategy)
+		}
+		out = append(out, s+".")
+	}
+	if rounds > 1 {
+		out = append(out, overlappingGroups(safe[1:])...)
+	}
+	out = append(out, alternatives(best, safe)...)
+	switch {
+	case rounds <= 1 && len(safe) > 1:
+		out = append(out, "One round only: no spread was measured, so a difference of a few percent may be noise; --rounds 3 or more tells.")
+	case inconclusive:
+		out = append(out, fmt.Sprintf("Not conclusive: over %d rounds the ranges of the strategies marked above overlap %s's; more rounds, or a quieter machine, could decide.", rounds, best.Strategy))
+	case rounds > 1 && len(safe) > 1:
+		out = append(out, fmt.Sprintf("Over %d rounds no other safe strategy's range reached %s's: its first place held in every round.", rounds, best.Strategy))
+	}
+	for _, r := range unsafe {
+		switch r.Verdict {
+		case checker.Overbooked:
+			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was overbooked, so its speed was paid for with rooms that do not exist.", r.Strategy))
+		case checker.Inconsistent:
+			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was inconsistent, so its speed was paid for with wrong answers.", r.Strategy))
+		default:
+			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was %s, so its runs say nothing safe about its speed.", r.Strategy, r.Verdict))
+		}
+	}
+	return out
+}
+
+// alternatives says when another safe strategy would be the better
+// choice: when the fastest batches (requests wait for a batch), when its
+// tail is long, when it makes clients retry.
+func alternatives(best ComparisonRow, safe []ComparisonRow) []string {
+	var out []string
+	if best.MeanBatchSize > 0 {
+		for _, r := range safe[1:] {
+			if r.MeanBatchSize == 0 {
+				out = append(out, fmt.Sprintf("%s batches (%s requests a transaction): each request waits for the batch ahead to commit; without batching, %s was the fastest, at %s of %s's rate.",
+					best.Strategy, formatMeanBatch(best.MeanBatchSize), r.Strategy, percent(r), best.Strategy))
+				break
+			}
+		}
+	}
+	lowest := best
+	for _, r := range safe {
+		if r.P99Ms < lowest.P99Ms {
+			lowest = r
+		}
+	}
+	if lowest.Strategy != best.Strategy && lowest.P99Ms < 0.8*best.P99Ms {
+		out = append(out, fmt.Sprintf("If the slowest answers matter more than throughput, %s had the shortest tail: p99 %s ms against %s ms, at %s of the rate.",
+			lowest.Strategy, formatNumber(lowest.P99Ms, 1), formatNumber(best.P99Ms, 1), percent(lowest)))
+	}
+	if best.Conflicts > 0 {
+		for _, r := range safe[1:] {
+			if r.Conflicts == 0 {
+				out = append(out, fmt.Sprintf("If clients cannot retry, %s sent none back (no conflicts), at %s of the rate.", r.Strategy, percent(r)))
+				break
+			}
+		}
+	}
+	return out
+}
+
+// overlappingGroups names the runs of consecutive ranks whose ranges
+// overlap one another: the rounds do not order them either.
+func overlappingGroups(ranked []ComparisonRow) []string {
+	var out []string
+	for i := 0; i < len(ranked); {
+		j := i + 1
+		for j < len(ranked) && overlaps(ranked[j-1], ranked[j]) {
+			j++
+		}
+		if j-i > 1 {
+			names := make([]string, 0, j-i)
+			for _, r := range ranked[i:j] {
+				names = append(names, r.Strategy)
+			}
+			out = append(out, fmt.Sprintf("The ranges of %s overlap: their order among themselves is not conclusive.", andList(names)))
+		}
+		i = j
+	}
+	return out
+}
+
+func andList(names []string) string {
+	if len(names) <= 1 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+func percent(r ComparisonRow) string {
+	if r.RatioToFastestSafe == nil {
+		return "an unknown share"
+	}
+	return fmt.Sprintf("%.0f%%", *r.RatioToFastestSafe*100)
+}
+
+// overlaps is whether two strategies' rates over the rounds overlap: then
+// the rounds do not say which is faster.
+func overlaps(a, b ComparisonRow) bool {
+	return a.RoomsPerSecondMax >= b.RoomsPerSecondMin && b.RoomsPerSecondMax >= a.RoomsPerSecondMin
+}
+
+func spreadText(r ComparisonRow, rounds int) string {
+	if rounds <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(", median of %d rounds, range %s-%s", rounds, formatNumber(r.RoomsPerSecondMin, 0), formatNumber(r.RoomsPerSecondMax, 0))
+}
+
+func selloutText(r ComparisonRow) string {
+	if r.SelloutSeconds == nil {
+		return "no sell-out"
+	}
+	return formatNumber(*r.SelloutSeconds, 2) + " s"
+}
+
+// costText is what the strategy made others pay: conflicts sent back to
+// the clients, transactions rerun inside the servers, errors.
+func costText(r ComparisonRow) string {
+	var costs []string
+	if r.Conflicts > 0 {
+		costs = append(costs, fmt.Sprintf("%s conflicts (%s client retries)", formatInt(r.Conflicts), formatInt(r.Retries)))
+	}
+	if r.ServerRetries > 0 {
+		costs = append(costs, fmt.Sprintf("%s transactions rerun in the servers", formatInt(r.ServerRetries)))
+	}
+	if r.Errors > 0 {
+		costs = append(costs, fmt.Sprintf("%s errors", formatInt(r.Errors)))
+	}
+	if len(costs) == 0 {
+		return ", no conflicts"
+	}
+	return "; it paid " + strings.Join(costs, " and ")
+}
+
+func verdictList(rows []ComparisonRow) string {
+	parts := make([]string, len(rows))
+	for i, r := range rows {
+		parts[i] = r.Strategy + " " + r.Verdict
+	}
+	return strings.Join(parts, ", ")
+}
