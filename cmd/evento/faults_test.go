@@ -32,7 +32,7 @@ func TestSafeStrategiesStayConsistentUnderFaults(t *testing.T) {
 					// Only a PostgreSQL the run starts itself may be crashed.
 					env, args = []string{"DATABASE_URL="}, []string{"--embedded"}
 				}
-				r := runEvento(t, env, append(args,
+				r := runEventoWithin(t, 5*time.Minute, env, append(args,
 					"--clients", "40", "--strategy", strategy, "--rooms", "1200", "--hotels", "1", "--servers", "2",
 					"--max-rooms", "1", "--think", "50ms-150ms", "--faults", fault, "--fault-every", "700ms",
 					// On a loaded CI machine a fault can keep a client failing

@@ -78,7 +78,14 @@ type runResult struct {
 // runEvento runs the binary with args and extra environment.
 func runEvento(t *testing.T, env []string, args ...string) runResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return runEventoWithin(t, 2*time.Minute, env, args...)
+}
+
+// runEventoWithin is runEvento with a deadline of its own, for runs that
+// wait out faults (a PostgreSQL restarting on a loaded machine is slow).
+func runEventoWithin(t *testing.T, limit time.Duration, env []string, args ...string) runResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, evento, args...)
 	cmd.Env = append(os.Environ(), env...)
