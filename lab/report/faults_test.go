@@ -1,7 +1,6 @@
 package report
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,27 +45,6 @@ func TestFaultWindows(t *testing.T) {
 	}
 	if second := w[1]; second.OK != 1 || second.Errors != 0 || second.RecoverySeconds != 0 {
 		t.Fatalf("second window %+v", second)
-	}
-}
-
-// The timeline counts acknowledged reserves and confirms by the second
-// their answer came; holds, refusals and lost answers are not bookings.
-func TestBookingsPerSecond(t *testing.T) {
-	t.Parallel()
-	t0 := time.Unix(1000, 0)
-	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
-	attempts := []client.Attempt{
-		{Op: "reserve", Class: client.ClassOK, Completed: at(0.2)},
-		{Op: "reserve", Class: client.ClassOK, Completed: at(0.9)},
-		{Op: "hold", Class: client.ClassOK, Completed: at(0.5)},
-		{Op: "reserve", Class: client.ClassFail, Completed: at(1.5)},
-		{Op: "reserve", Class: client.ClassInfo, Completed: at(1.6)},
-		{Op: "confirm", Class: client.ClassOK, Completed: at(2.1)},
-	}
-	got := bookingsPerSecond(t0, attempts)
-	want := []int{2, 0, 1}
-	if !slices.Equal(got, want) {
-		t.Fatalf("bookingsPerSecond = %v, want %v", got, want)
 	}
 }
 

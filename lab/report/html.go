@@ -42,7 +42,8 @@ type comparisonPage struct {
 	Rows           []pageRow
 	Throughput     barChart
 	Latency        barChart
-	Timelines      []timelineChart // throughput over time, for runs under faults
+	Timelines      []timelineChart // throughput over time, each strategy's first run
+	UnderFaults    bool            // some run met faults: the timelines shade them
 	Anomalies      []pageAnomalies // strategies with anomalies or notes
 	Clean          []string        // and those with neither
 	SQL            []pageSQL       // each strategy's statements
@@ -156,6 +157,9 @@ func newComparisonPage(c Comparison) comparisonPage {
 		}
 	}
 	p.Timelines = timelineCharts(c.Reports)
+	for _, r := range c.Reports {
+		p.UnderFaults = p.UnderFaults || len(r.Faults) > 0
+	}
 	for _, ch := range p.Timelines {
 		p.Bars += len(ch.Columns)
 	}

@@ -24,8 +24,8 @@ import (
 const evilName = `<script>alert("x")</script>`
 
 var (
-	runStart                = time.Unix(1_700_000_000, 0)
-	sampleBookingsPerSecond = []int{40, 0, 10, 30, 35} // four columns: a zero draws none
+	runStart       = time.Unix(1_700_000_000, 0)
+	sampleTimeline = []client.Second{{Bookings: 40}, {Errors: 3}, {Bookings: 10}, {Bookings: 30}, {Bookings: 35}} // four columns: a zero draws none
 )
 
 const timelineColumns = 4
@@ -59,8 +59,8 @@ func sampleComparison() report.Comparison {
 			Anomalies: []string{}, Notes: []string{},
 			// Run under faults: its throughput second by second, with a
 			// gap where PostgreSQL crashed.
-			StartedAt:         runStart,
-			BookingsPerSecond: sampleBookingsPerSecond,
+			StartedAt: runStart,
+			Timeline:  sampleTimeline,
 			Faults: []nemesis.Event{
 				{Fault: nemesis.CrashPostgres, Start: runStart.Add(1200 * time.Millisecond), Heal: runStart.Add(2600 * time.Millisecond)},
 				{Fault: nemesis.TerminateBackends, Target: "4 sessions", Start: runStart.Add(3 * time.Second), Heal: runStart.Add(3 * time.Second)},

@@ -65,9 +65,6 @@ type Report struct {
 	Faults []nemesis.Event `json:"faults,omitempty"`
 	// FaultWindows is what the clients met in each fault's window.
 	FaultWindows []FaultWindow `json:"fault_windows,omitempty"`
-	// BookingsPerSecond is the acknowledged bookings of each second of
-	// the run; kept when the run kept its history (faults, --history).
-	BookingsPerSecond []int `json:"bookings_per_second,omitempty"`
 	// Timeline is the run second by second: bookings, conflicts, errors.
 	Timeline  []client.Second `json:"timeline"`
 	Anomalies []string        `json:"anomalies"`
@@ -248,13 +245,11 @@ func (r Report) WriteText(w io.Writer) error {
 	return err
 }
 
-// SetFaults records the faults a run met, what the clients met in each
-// one's window and the run's throughput second by second (from attempts:
-// the run's history).
+// SetFaults records the faults a run met, and what the clients met in each
+// one's window (from attempts: the run's history).
 func (r *Report) SetFaults(faults []nemesis.Event, attempts []client.Attempt) {
 	r.Faults = faults
 	r.FaultWindows = faultWindows(r.StartedAt, faults, attempts)
-	r.BookingsPerSecond = bookingsPerSecond(r.StartedAt, attempts)
 }
 
 // writeFaults lists the nemesis's faults, relative to the run's start.

@@ -42,22 +42,31 @@ const (
 	shadeMinWidth  = 3.0
 )
 
-// timelineCharts draws the reports that recorded their throughput second
-// by second; none when no report did (a run without faults or history).
+// timelineCharts draws each strategy's first run second by second (with
+// --rounds, the later rounds would repeat the picture).
 func timelineCharts(reports []Report) []timelineChart {
+	seen := map[string]bool{}
+	var firsts []Report
+	for _, r := range reports {
+		if !seen[r.Strategy] {
+			seen[r.Strategy] = true
+			firsts = append(firsts, r)
+		}
+	}
+	reports = firsts
 	seconds, peak := 0, 0
 	for _, r := range reports {
-		seconds = max(seconds, len(r.BookingsPerSecond))
+		seconds = max(seconds, len(r.Timeline))
 		for _, f := range r.Faults {
 			seconds = max(seconds, int(f.Heal.Sub(r.StartedAt)/time.Second)+1)
 		}
-		for _, n := range r.BookingsPerSecond {
-			peak = max(peak, n)
+		for _, sec := range r.Timeline {
+			peak = max(peak, int(sec.Bookings))
 		}
 	}
 	var charts []timelineChart
 	for i, r := range reports {
-		if len(r.BookingsPerSecond) == 0 && len(r.Faults) == 0 {
+		if len(r.Timeline) == 0 && len(r.Faults) == 0 {
 			continue
 		}
 		charts = append(charts, newTimelineChart(fmt.Sprintf("timeline-%d", i+1), r, seconds, peak))
@@ -79,7 +88,9 @@ func newTimelineChart(id string, r Report, seconds, peak int) timelineChart {
 	yTop, yStep := axisScale([]float64{float64(peak)}, 8)
 	y := func(v float64) float64 { return round1(ch.AxisY - (ch.AxisY-ch.Top)*fraction(v, yTop)) }
 
-	for s, n := range r.BookingsPerSecond {
+	for s, sec := range r.Timeline {
+		n := int(sec.Bookings)
+		detail := fmt.Sprintf("%d bookings, %d conflicts, %d errors", sec.Bookings, sec.Conflicts, sec.Errors)
 		if n == 0 {
 			continue // a gap says it better than a column of no height
 		}
@@ -87,7 +98,7 @@ func newTimelineChart(id string, r Report, seconds, peak int) timelineChart {
 		c := bar{X: left, W: max(round1(right-left-1), 1), Y: y(float64(n))}
 		c.H = round1(ch.AxisY - c.Y)
 		c.Class = "bar column " + ch.VerdictClass
-		c.Title = fmt.Sprintf("%s, second %d: %d bookings", r.Strategy, s+1, n)
+		c.Title = fmt.Sprintf("%s, second %d: %s", r.Strategy, s+1, detail)
 		ch.Columns = append(ch.Columns, c)
 	}
 	for i, f := range r.Faults {
