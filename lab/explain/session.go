@@ -48,18 +48,22 @@ func (c *conn) send(ctx context.Context, sql string) {
 	go func() { c.done <- c.exec(ctx, sql) }()
 }
 
-// exec runs sql and keeps its last result, as libpq's PQexec does.
+// exec runs sql and keeps its last result, as libpq's PQexec does. It
+// reads the results itself: pgconn's Result.FieldDescriptions is left
+// empty for a result without rows, and isolationtester prints the header
+// of an empty result too.
 func (c *conn) exec(ctx context.Context, sql string) reply {
-	results, err := c.pg.Exec(ctx, sql).ReadAll()
+	mrr := c.pg.Exec(ctx, sql)
 	var r reply
-	if len(results) > 0 {
-		last := results[len(results)-1]
-		for _, f := range last.FieldDescriptions {
+	for mrr.NextResult() {
+		rr := mrr.ResultReader()
+		r = reply{}
+		for _, f := range rr.FieldDescriptions() {
 			r.columns = append(r.columns, f.Name)
 		}
-		for _, row := range last.Rows {
-			values := make([]*string, len(row))
-			for i, v := range row {
+		for rr.NextRow() {
+			values := make([]*string, len(rr.Values()))
+			for i, v := range rr.Values() {
 				if v != nil {
 					s := string(v)
 					values[i] = &s
@@ -67,12 +71,12 @@ func (c *conn) exec(ctx context.Context, sql string) reply {
 			}
 			r.rows = append(r.rows, values)
 		}
-		r.tag = last.CommandTag.String()
-		if last.Err != nil && err == nil {
-			err = last.Err
-		}
+		tag, err := rr.Close()
+		r.tag, r.err = tag.String(), err
 	}
-	r.err = err
+	if err := mrr.Close(); err != nil && r.err == nil {
+		r.err = err
+	}
 	return r
 }
 

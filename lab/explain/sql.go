@@ -167,10 +167,17 @@ func literal(v any) (string, error) {
 	return "", fmt.Errorf("no literal for %T", v)
 }
 
-// quote is a standard-conforming string literal: quotes doubled, nothing
-// else escaped (standard_conforming_strings is on in every supported
-// PostgreSQL).
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+// quote is a string literal. A closing brace ends a step in an isolation
+// spec wherever it is, so a value holding one (a JSON outcome) is written
+// as an escape string with the brace as \x7d; Evento runs that same text.
+func quote(s string) string {
+	s = strings.ReplaceAll(s, "'", "''")
+	if !strings.Contains(s, "}") {
+		return "'" + s + "'"
+	}
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	return "E'" + strings.ReplaceAll(s, "}", `\x7d`) + "'"
+}
 
 // oneLine collapses a statement's layout for the text timeline; the spec
 // keeps the file's lines.
