@@ -3,6 +3,7 @@ package explain
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgerrcode"
 )
@@ -19,15 +20,19 @@ type Final struct {
 }
 
 func judge(f Final) Final {
-	switch {
-	case f.Booked+f.Locked > f.Assigned:
-		f.Verdict = fmt.Sprintf("OVERBOOKED: %d rooms booked and %d held of %d assigned; the counter says %d", f.Booked, f.Locked, f.Assigned, f.Reserved)
-	case f.Reserved != f.Booked:
-		f.Verdict = fmt.Sprintf("LOST UPDATE: the counter says %d but the rows book %d", f.Reserved, f.Booked)
-	default:
-		f.OK = true
-		f.Verdict = fmt.Sprintf("consistent: counter %d = rows %d, %d held, within %d assigned", f.Reserved, f.Booked, f.Locked, f.Assigned)
+	var wrong []string
+	if f.Booked+f.Locked > f.Assigned {
+		wrong = append(wrong, fmt.Sprintf("OVERBOOKED: %d rooms booked and %d held of %d assigned", f.Booked, f.Locked, f.Assigned))
 	}
+	if f.Reserved != f.Booked {
+		wrong = append(wrong, fmt.Sprintf("LOST UPDATE: the counter says %d but the rows book %d", f.Reserved, f.Booked))
+	}
+	if len(wrong) > 0 {
+		f.Verdict = strings.Join(wrong, "; ")
+		return f
+	}
+	f.OK = true
+	f.Verdict = fmt.Sprintf("consistent: counter %d = rows %d, %d held, within %d assigned", f.Reserved, f.Booked, f.Locked, f.Assigned)
 	return f
 }
 
