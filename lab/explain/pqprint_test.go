@@ -3,7 +3,7 @@ package explain
 import "testing"
 
 // The layout isolationtester printed on PostgreSQL 15 for these values
-// (numbers right-aligned, text and timestamps left, NULL and '' blank).
+// (numbers right-aligned, text and timestamps left, NULL and ” blank).
 func TestPQPrintLikeIsolationtester(t *testing.T) {
 	s := func(v string) *string { return &v }
 	got := pqPrint([]string{"id", "name", "ts", "b", "n"}, [][]*string{
