@@ -3,6 +3,7 @@ package explain
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -93,44 +94,45 @@ func WriteTable(w io.Writer, rep Report) {
 		header = append(header, sc.Name)
 	}
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	var reasons []string
+	var reasons notApplicable
 	for _, row := range rep.Rows {
 		cells := []string{row.Subject, strings.ToLower(row.Isolation)}
 		for i, c := range row.Cells {
 			if why, ok := strings.CutPrefix(c, notApplicableColon); ok {
 				c = cellNotApplicable
-				line := fmt.Sprintf("n/a: %s in %s: %s", row.Subject, rep.Scenarios[i].Name, why)
-				reasons = append(reasons, line)
+				reasons.add(why, row.Subject, rep.Scenarios[i].Name)
 			}
 			cells = append(cells, c)
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
-	if len(reasons) > 0 {
+	if len(reasons.order) > 0 {
 		fmt.Fprintln(w)
-		for _, r := range compactReasons(reasons) {
-			fmt.Fprintln(w, r)
+		for _, why := range reasons.order {
+			fmt.Fprintf(w, "n/a for %s in %s: %s\n", strings.Join(reasons.subjects[why], ", "), strings.Join(reasons.scenarios[why], ", "), why)
 		}
 	}
 }
 
-// compactReasons keeps the n/a lines short: one per reason.
-func compactReasons(lines []string) []string {
-	byWhy := map[string][]string{}
-	var order []string
-	for _, l := range lines {
-		rest := strings.TrimPrefix(l, "n/a: ")
-		i := strings.LastIndex(rest, ": ")
-		what, why := rest[:i], rest[i+2:]
-		if _, ok := byWhy[why]; !ok {
-			order = append(order, why)
-		}
-		byWhy[why] = append(byWhy[why], what)
+// notApplicable gathers the n/a cells by reason, one line each under the
+// table, so that the cells themselves stay narrow.
+type notApplicable struct {
+	order               []string
+	subjects, scenarios map[string][]string
+}
+
+func (n *notApplicable) add(why, subject, scenario string) {
+	if n.subjects == nil {
+		n.subjects, n.scenarios = map[string][]string{}, map[string][]string{}
 	}
-	out := make([]string, len(order))
-	for i, why := range order {
-		out[i] = fmt.Sprintf("n/a (%s): %s", why, strings.Join(byWhy[why], ", "))
+	if _, ok := n.subjects[why]; !ok {
+		n.order = append(n.order, why)
 	}
-	return out
+	if !slices.Contains(n.subjects[why], subject) {
+		n.subjects[why] = append(n.subjects[why], subject)
+	}
+	if !slices.Contains(n.scenarios[why], scenario) {
+		n.scenarios[why] = append(n.scenarios[why], scenario)
+	}
 }
