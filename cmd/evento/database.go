@@ -151,20 +151,48 @@ const (
 // clients), warns when it is a throwaway one, opens a small pool and
 // migrates; close releases both.
 func openMigrated(ctx context.Context, d databaseFlags) (pool *pgxpool.Pool, close func(), err error) {
+	pool, _, close, err = openMigratedDatabase(ctx, d, "")
+	return pool, close, err
+}
+
+// openMigratedDatabase is openMigrated on the database called name of the
+// same server (created if missing) when name is set, for a command that
+// needs a database of its own (explain empties its tables); it also
+// returns that database's URL.
+func openMigratedDatabase(ctx context.Context, d databaseFlags, name string) (pool *pgxpool.Pool, dbURL string, close func(), err error) {
 	database, err := d.resolve(ctx, 5)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	warnIfThrowaway(database, d)
-	pool, err = db.OpenPool(ctx, database.URL, 2)
+	dbURL = database.URL
+	if name != "" {
+		dbURL = withDatabase(dbURL, name)
+		if err := localpg.EnsureDatabase(ctx, dbURL); err != nil {
+			database.Close()
+			return nil, "", nil, err
+		}
+	}
+	pool, err = db.OpenPool(ctx, dbURL, 2)
 	if err != nil {
 		database.Close()
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	close = func() { pool.Close(); database.Close() }
 	if err := db.Migrate(ctx, pool); err != nil {
 		close()
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	return pool, close, nil
+	return pool, dbURL, close, nil
+}
+
+// withDatabase points a PostgreSQL URL, or a key=value connection string,
+// at another database of the same server.
+func withDatabase(raw, name string) string {
+	if u, err := url.Parse(raw); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.Path = "/" + name
+		return u.String()
+	}
+	// In a key=value string the last setting of a key wins.
+	return raw + " dbname=" + name
 }

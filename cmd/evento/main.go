@@ -109,6 +109,7 @@ func newRootCommand() *ffcli.Command {
 			newSeedCommand(),
 			newMigrateCommand(),
 			newClientsCommand(),
+			newExplainCommand(),
 		},
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) > 0 {

@@ -1,0 +1,152 @@
+package explain
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Run is one subject in one scenario.
+type Run struct {
+	Subject   string `json:"strategy"`
+	Scenario  string `json:"scenario"`
+	Isolation string `json:"isolation"`
+	Cell      string `json:"cell"`
+	// Setup is the SQL that made the tiny hotel (a spec's setup block).
+	Setup    []string          `json:"setup"`
+	Steps    []Step            `json:"steps"`
+	Events   []Event           `json:"events"`
+	Outcomes map[string]string `json:"outcomes"` // per session
+	Final    Final             `json:"final"`
+}
+
+// Permutation is the order the steps ran in: the spec's permutation line.
+func (r Run) Permutation() []string {
+	names := make([]string, len(r.Steps))
+	for i, s := range r.Steps {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// Target is where runs happen: a database explain may empty before every
+// run (it truncates every table a run touches), never one holding data
+// anyone wants.
+type Target struct {
+	Pool *pgxpool.Pool // on that database, migrated
+	URL  string        // the same database, for the sessions' own connections
+}
+
+// RunOne runs subject (a strategy's name, or CheckThenActRC/RR) in the
+// scenario. A subject the scenario does not apply to is a run whose Cell
+// says n/a and why.
+func RunOne(ctx context.Context, t Target, subject, scenario string) (Run, error) {
+	p, ok := findProgram(subject)
+	if !ok {
+		return Run{}, fmt.Errorf("no strategy or anti-pattern named %q", subject)
+	}
+	i := slices.IndexFunc(Scenarios(), func(s Scenario) bool { return s.Name == scenario })
+	if i < 0 {
+		return Run{}, fmt.Errorf("no scenario named %q (%s)", scenario, strings.Join(ScenarioNames(), ", "))
+	}
+	return run(ctx, t, p, Scenarios()[i])
+}
+
+func findProgram(subject string) (program, bool) {
+	for _, p := range programs() {
+		if p.subject == subject {
+			return p, true
+		}
+	}
+	return program{}, false
+}
+
+// Subjects lists the table's rows: every strategy, then the anti-pattern.
+func Subjects() []string {
+	var out []string
+	for _, p := range programs() {
+		out = append(out, p.subject)
+	}
+	return out
+}
+
+// ScenarioNames lists the table's columns.
+func ScenarioNames() []string {
+	var out []string
+	for _, s := range Scenarios() {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func run(ctx context.Context, t Target, p program, sc Scenario) (Run, error) {
+	r := Run{Subject: p.subject, Scenario: sc.Name, Isolation: p.isolation}
+	if why := sc.applies(p); why != "" {
+		r.Cell = notApplicableColon + why
+		return r, nil
+	}
+	set, err := reset(ctx, t.Pool, sc)
+	if err != nil {
+		return Run{}, err
+	}
+	r.Setup = set.sql
+	monitor, err := pgx.Connect(ctx, t.URL)
+	if err != nil {
+		return Run{}, fmt.Errorf("connect the monitor: %w", err)
+	}
+	defer monitor.Close(context.Background())
+	d := &driver{monitor: monitor, sessions: []string{"s1", "s2"}}
+	for _, name := range d.sessions {
+		c, err := dial(ctx, t.URL)
+		if err != nil {
+			return Run{}, err
+		}
+		defer c.close()
+		d.conns = append(d.conns, c)
+		w := set.world
+		d.states = append(d.states, &sessionState{name: name, w: &w, vars: map[string]string{}})
+	}
+	if err := d.run(ctx, sc.moves(p)); err != nil {
+		return Run{}, fmt.Errorf("%s, %s: %w", p.subject, sc.Name, err)
+	}
+	r.Steps, r.Events = d.steps, d.events
+	r.Outcomes = map[string]string{}
+	for _, s := range d.states {
+		r.Outcomes[s.name] = s.outcome
+	}
+	if r.Final, err = readFinal(ctx, t.Pool, set.world); err != nil {
+		return Run{}, err
+	}
+	r.Cell = cell(r.Final, d.steps, d.states)
+	return r, nil
+}
+
+// readFinal reads the hotel with queries/report.sql's HotelTotals.
+func readFinal(ctx context.Context, pool *pgxpool.Pool, w world) (Final, error) {
+	stmt := mustNamed("HotelTotals", map[string]any{"event_ids": []int64{w.eventID}})
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return Final{}, fmt.Errorf("read the final state: %w", err)
+	}
+	defer conn.Release()
+	results, err := conn.Conn().PgConn().Exec(ctx, stmt.SQL).ReadAll()
+	if err != nil {
+		return Final{}, fmt.Errorf("read the final state: %w", err)
+	}
+	if len(results) != 1 || len(results[0].Rows) != 1 {
+		return Final{}, fmt.Errorf("read the final state: no row for hotel %d", w.hotelID)
+	}
+	col := map[string]*string{}
+	for i, f := range results[0].FieldDescriptions {
+		v := string(results[0].Rows[0][i])
+		col[f.Name] = &v
+	}
+	return judge(Final{
+		Assigned: atoi32(col["assigned"]), Reserved: atoi32(col["reserved"]),
+		Locked: atoi32(col["locked"]), Booked: atoi32(col["booked"]),
+	}), nil
+}

@@ -1,0 +1,202 @@
+package explain
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/evento-lab/evento"
+)
+
+// Scenario is one fixed interleaving, run once per subject.
+type Scenario struct {
+	Name    string `json:"name"`
+	Summary string `json:"summary"`
+	// holdRooms, when set, is a hold the setup places before the sessions
+	// start (hold-vs-booking).
+	holdRooms int32
+	// applies says why a subject has no run in this scenario ("" when it
+	// has one): the table shows n/a and the reason.
+	applies func(p program) string
+	moves   func(p program) []move
+}
+
+// Rooms is the tiny hotel's size: two rooms, and each session asks for
+// both, so that any two bookings that both succeed overbook it.
+const Rooms = 2
+
+// Scenarios lists the scenarios, in the order of the table's columns.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{
+			Name:    "lost-update",
+			Summary: "both sessions read the counter, both write: r1 r2 w1 w2 c1 c2",
+			applies: strategiesOnly,
+			moves: func(p program) []move {
+				a, b := request{"alice", Rooms}, request{"bob", Rooms}
+				return concat(
+					[]move{begin(0, p.isolation), begin(1, p.isolation)},
+					p.read(0, a), p.read(1, b), p.write(0, a), p.write(1, b),
+					[]move{end(0), end(1)})
+			},
+		},
+		{
+			Name:    "check-then-act",
+			Summary: "queries/check_then_act.sql (an anti-pattern, not a strategy): read what is left, then reserved = reserved + n",
+			applies: func(p program) string {
+				if p.subject == CheckThenActRC || p.subject == CheckThenActRR {
+					return ""
+				}
+				return "the anti-pattern's own SQL: see its rows"
+			},
+			moves: func(p program) []move {
+				a, b := request{"alice", Rooms}, request{"bob", Rooms}
+				return concat(
+					[]move{begin(0, p.isolation), begin(1, p.isolation)},
+					p.read(0, a), p.read(1, b), p.write(0, a), p.write(1, b),
+					[]move{end(0), end(1)})
+			},
+		},
+		{
+			Name:      "hold-vs-booking",
+			Summary:   "a confirm of a 1-room hold (queries/holds.sql) races a 1-room booking for the last rooms",
+			holdRooms: 1,
+			applies:   strategiesOnly,
+			moves: func(p program) []move {
+				a := request{"alice", 1}
+				return concat(
+					[]move{begin(0, p.isolation)},
+					p.read(0, a),
+					[]move{begin(1, readCommitted), confirmHold(1)},
+					p.write(0, a),
+					[]move{end(1), end(0)})
+			},
+		},
+		{
+			Name:    "stale-availability",
+			Summary: "s1 is shown 2 rooms left, s2 books them, then s1 books on that advice",
+			applies: strategiesOnly,
+			moves: func(p program) []move {
+				a, b := request{"alice", Rooms}, request{"bob", Rooms}
+				return concat(
+					[]move{showAvailability(0), begin(1, p.isolation)},
+					p.read(1, b), p.write(1, b),
+					[]move{end(1), begin(0, p.isolation)},
+					p.read(0, a), p.write(0, a),
+					[]move{end(0)})
+			},
+		},
+		{
+			Name:    "duplicate-request",
+			Summary: "the same request, same idempotency key, sent twice at once (queries/idempotency.sql)",
+			applies: strategiesOnly,
+			moves: func(p program) []move {
+				a := request{"alice", Rooms}
+				return concat(
+					[]move{begin(0, p.isolation), claimKey(0, "claim")},
+					p.read(0, a), p.write(0, a),
+					[]move{begin(1, p.isolation), claimKey(1, "claim"), keyBusy(1), waitForKey(1),
+						storeOutcome(0, a), end(0),
+						always(1, "retry", planned{stmt: raw("BEGIN ISOLATION LEVEL " + p.isolation + ";")}),
+						claimKey(1, "reclaim"), replay(1), end(1)})
+			},
+		},
+	}
+}
+
+func strategiesOnly(p program) string {
+	if p.subject == CheckThenActRC || p.subject == CheckThenActRR {
+		return "not a strategy"
+	}
+	return ""
+}
+
+func concat(parts ...[]move) []move {
+	var out []move
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// holdHandle and idempotencyKey are fixed, so that every run and every
+// spec prints the same.
+const (
+	holdHandle     = "explain-hold"
+	idempotencyKey = "explain-key"
+	fingerprint    = "explain-fingerprint"
+	keyTTLSeconds  = 86400
+	keyWaitMillis  = 2000 // db's wait for a busy key
+)
+
+func confirmHold(session int) move {
+	return move{session: session, label: "confirm", build: func(s *sessionState) (planned, bool) {
+		return planned{role: roleHold, stmt: mustNamed("ConfirmHold", map[string]any{
+			"handle": holdHandle, "client_id": nil, "event_id": s.w.eventID, "hotel_id": s.w.hotelID,
+		})}, true
+	}}
+}
+
+// showAvailability is what GET /{event}/available shows a client, outside
+// any transaction.
+func showAvailability(session int) move {
+	return move{session: session, label: "available", build: func(s *sessionState) (planned, bool) {
+		return planned{role: roleControl, stmt: mustNamed("GetHotelAvailability", map[string]any{
+			"event_id": s.w.eventID, "hotel_id": s.w.hotelID,
+		}), note: "shown to the client: advice, not a promise"}, true
+	}}
+}
+
+func claimKey(session int, label string) move {
+	return move{session: session, label: label, build: func(s *sessionState) (planned, bool) {
+		return planned{role: roleControl, stmt: mustNamed("ClaimIdempotencyKeys", map[string]any{
+			"keys": []string{idempotencyKey}, "fingerprints": []string{fingerprint}, "ttl_seconds": keyTTLSeconds,
+		})}, true
+	}}
+}
+
+// keyBusy is db/idempotency.go's answer to a claim that locked nothing:
+// a request with this key is running, so roll back and wait for it
+// outside any transaction.
+func keyBusy(session int) move {
+	return move{session: session, label: "busy", build: func(s *sessionState) (planned, bool) {
+		return planned{stmt: raw("ROLLBACK;"),
+			note: "Go: the claim locked no key, so a request holding it is running: roll back, wait outside any transaction"}, s.lastRows == 0
+	}}
+}
+
+func waitForKey(session int) move {
+	return always(session, "wait", planned{stmt: mustNamed("WaitForIdempotencyKey", map[string]any{
+		"wait_ms": keyWaitMillis, "key": idempotencyKey,
+	})})
+}
+
+// storeOutcome writes the booking into the key's row before COMMIT, in
+// db's encoding (db/idempotency.go: {"value": evento.Booking}).
+func storeOutcome(session int, req request) move {
+	return move{session: session, label: "store", build: func(s *sessionState) (planned, bool) {
+		if s.outcome != "booked" {
+			return planned{}, false
+		}
+		var id int64
+		fmt.Sscan(s.reservationID, &id)
+		outcome, err := json.Marshal(map[string]evento.Booking{"value": {
+			ReservationID: id, EventID: s.w.eventID, HotelID: s.w.hotelID, Name: req.name, Rooms: req.rooms,
+		}})
+		if err != nil {
+			panic(err) // a struct of strings and integers always encodes
+		}
+		return planned{stmt: mustNamed("StoreIdempotencyOutcomes", map[string]any{
+			"keys": []string{idempotencyKey}, "outcomes": []string{string(outcome)},
+		})}, true
+	}}
+}
+
+// replay reads the stored outcome of a key the session locked but did not
+// own: the answer it gives its client, without booking.
+func replay(session int) move {
+	return move{session: session, label: "replay", build: func(s *sessionState) (planned, bool) {
+		s.outcome = "replayed"
+		return planned{stmt: mustNamed("GetIdempotencyOutcomes", map[string]any{"keys": []string{idempotencyKey}}),
+			note: "Go: the key is stored: replay its outcome, book nothing"}, true
+	}}
+}

@@ -1,0 +1,76 @@
+package explain
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento/db/labdb"
+)
+
+// truncate empties every table a run touches and restarts their ids, so
+// that every run (and every spec) starts from the same rows with the same
+// ids and prints the same. It is why explain runs in a database of its
+// own (see Target).
+const truncate = "TRUNCATE reservations, holds, idempotency_keys, event_hotel_rooms, hotels, events, api_clients RESTART IDENTITY CASCADE;"
+
+// fixedStamp is the hotel's updated_at at the start of every run. Being in
+// the future, every write stamps it + 1 µs (every strategy writes
+// greatest(clock_timestamp(), updated_at + 1 µs)), so the stamps printed
+// are the same on every run, and optimistic's compare-and-swap compares
+// exactly what it would compare with a real clock.
+const fixedStamp = "2100-01-01 00:00:00+00"
+
+const eventName = "explain"
+
+// setup is the tiny hotel a run starts from, as the statements a spec's
+// setup block runs (the last one returns no rows: isolationtester prints
+// only the last result of a block).
+type setup struct {
+	world world
+	sql   []string
+}
+
+// reset empties the database and seeds the tiny hotel with db/labdb.Seed,
+// then, for the spec, writes the same rows as queries/seed.sql's
+// statements (the ones Seed runs) bound to what Seed was given.
+func reset(ctx context.Context, pool *pgxpool.Pool, sc Scenario) (setup, error) {
+	if _, err := pool.Exec(ctx, truncate); err != nil {
+		return setup{}, fmt.Errorf("empty the explain database: %w", err)
+	}
+	seeded, err := labdb.Seed(ctx, pool, labdb.SeedSpec{Name: eventName, Hotels: 1, Rooms: Rooms})
+	if err != nil {
+		return setup{}, err
+	}
+	h := seeded.Hotels[0]
+	w := world{eventID: seeded.EventID, hotelID: h.HotelID, ehrID: 1, hotelName: h.Name, assigned: h.Rooms}
+	if w.eventID != 1 || w.hotelID != 1 {
+		return setup{}, fmt.Errorf("seeded event %d, hotel %d after RESTART IDENTITY: something else writes to the explain database", w.eventID, w.hotelID)
+	}
+	statements := []Stmt{
+		raw(truncate),
+		mustNamed("CreateEvent", map[string]any{"name": eventName}),
+		mustNamed("CreateHotel", map[string]any{"name": h.Name}),
+		mustNamed("AssignRooms", map[string]any{"event_id": w.eventID, "hotel_id": w.hotelID, "assigned": w.assigned}),
+	}
+	var extra []Stmt
+	if sc.holdRooms > 0 {
+		extra = append(extra, mustNamed("PlaceHold", map[string]any{
+			"event_id": w.eventID, "hotel_id": w.hotelID, "rooms": sc.holdRooms, "name": "carol",
+			"ttl_seconds": 3600, "client_id": nil, "handle": holdHandle,
+		}))
+	}
+	extra = append(extra, raw("UPDATE event_hotel_rooms SET updated_at = '"+fixedStamp+"';"))
+	for _, s := range extra {
+		if _, err := pool.Exec(ctx, s.SQL); err != nil {
+			return setup{}, fmt.Errorf("set up %s: %w", strings.TrimSuffix(s.Name+" "+oneLine(s.SQL), " "), err)
+		}
+	}
+	out := setup{world: w}
+	for _, s := range append(statements, extra...) {
+		out.sql = append(out.sql, s.SQL)
+	}
+	return out, nil
+}

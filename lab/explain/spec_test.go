@@ -1,0 +1,67 @@
+package explain
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// isolationRegress is where Debian and Ubuntu's postgresql-15 package puts
+// PostgreSQL's isolation test driver; PG_ISOLATION_REGRESS overrides it.
+func isolationRegress(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("PG_ISOLATION_REGRESS"); p != "" {
+		return p
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/lib/pgxs/src/test/isolation/pg_isolation_regress")
+	if len(matches) == 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("pg_isolation_regress not found (install postgresql-15, or set PG_ISOLATION_REGRESS): CI must run this test")
+		}
+		t.Skip("pg_isolation_regress not found: install PostgreSQL's server package (postgresql-15 on Debian/Ubuntu) or set PG_ISOLATION_REGRESS to run the specs")
+	}
+	return matches[len(matches)-1]
+}
+
+// Every run, written as a spec, passes PostgreSQL's own isolation tester
+// against a real server: Evento's account of each interleaving (rows,
+// waits, errors, their order) is what isolationtester sees too.
+func TestSpecsPassPostgresIsolationTester(t *testing.T) {
+	t.Parallel()
+	bin := isolationRegress(t)
+	target := newTarget(t)
+	rep, err := Explain(testContext(t), target, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	specs, err := WriteSpecs(dir, rep.Runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 7*4 + 2; len(specs) != want {
+		t.Fatalf("%d specs, want %d (every strategy in the 4 scenarios that apply to it, and the anti-pattern twice)", len(specs), want)
+	}
+	cfg, err := pgx.ParseConfig(target.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	cmd := exec.CommandContext(testContext(t), bin,
+		"--use-existing", "--inputdir", dir, "--outputdir", out, "--schedule", filepath.Join(dir, "schedule"),
+		"--dbname", cfg.Database, "--host", cfg.Host, "--port", strconv.Itoa(int(cfg.Port)), "--user", cfg.User)
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+cfg.Password)
+	output, err := cmd.CombinedOutput()
+	if err != nil {
+		diffs, _ := os.ReadFile(filepath.Join(out, "regression.diffs"))
+		t.Fatalf("pg_isolation_regress: %v\n%s\n%s", err, output, diffs)
+	}
+	if !strings.Contains(string(output), "All 30 tests passed") {
+		t.Fatalf("pg_isolation_regress did not say every test passed:\n%s", output)
+	}
+}

@@ -1,0 +1,186 @@
+package explain
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/evento-lab/evento/queries"
+)
+
+// Stmt is one statement a session sends. For a statement of queries/ it
+// is the text under "-- name: Name" in File, with each parameter replaced
+// by its value as a SQL literal: what Evento runs and what a spec holds
+// are then the same bytes, and the file stays the one source of the SQL.
+type Stmt struct {
+	Name   string  `json:"name,omitempty"` // sqlc's name; empty for BEGIN, COMMIT, ROLLBACK
+	File   string  `json:"file,omitempty"` // e.g. queries/naive.sql
+	Params []Param `json:"params,omitempty"`
+	SQL    string  `json:"sql"`
+}
+
+// Param is a bound parameter, its value as the literal written into SQL.
+type Param struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// raw builds a statement that is not in queries/ (transaction control).
+func raw(sql string) Stmt { return Stmt{SQL: sql} }
+
+// parameter matches sqlc's parameter forms: @name, sqlc.arg(name) and
+// sqlc.narg('name'). x'45564e54' and the like are not parameters.
+var parameter = regexp.MustCompile(`sqlc\.n?arg\('?([a-z_][a-z0-9_]*)'?\)|@([a-z_][a-z0-9_]*)`)
+
+// named returns the statement called name in queries/, bound to params.
+// Every parameter the statement uses must be given, and every one given
+// must be used: a typo fails here rather than running something else.
+func named(name string, params map[string]any) (Stmt, error) {
+	file, text, err := lookup(name)
+	if err != nil {
+		return Stmt{}, err
+	}
+	stmt := Stmt{Name: name, File: "queries/" + file}
+	used := map[string]bool{}
+	var missing []string
+	stmt.SQL = parameter.ReplaceAllStringFunc(text, func(m string) string {
+		sub := parameter.FindStringSubmatch(m)
+		p := sub[1] + sub[2]
+		v, ok := params[p]
+		if !ok {
+			missing = append(missing, p)
+			return m
+		}
+		lit, err := literal(v)
+		if err != nil {
+			missing = append(missing, p+" ("+err.Error()+")")
+			return m
+		}
+		if !used[p] {
+			stmt.Params = append(stmt.Params, Param{Name: p, Value: lit})
+		}
+		used[p] = true
+		return lit
+	})
+	if len(missing) > 0 {
+		return Stmt{}, fmt.Errorf("bind %s: no value for %s", name, strings.Join(missing, ", "))
+	}
+	for p := range params {
+		if !used[p] {
+			return Stmt{}, fmt.Errorf("bind %s: it has no parameter %s", name, p)
+		}
+	}
+	return stmt, nil
+}
+
+// mustNamed is named for the statements this package's scenarios bind:
+// their names and parameters are fixed in code, so a failure is a bug that
+// the tests of every scenario find at once.
+func mustNamed(name string, params map[string]any) Stmt {
+	s, err := named(name, params)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// lookup finds the statement under "-- name: <name> ..." in queries/,
+// without its comments, ending with its semicolon.
+func lookup(name string) (file, text string, err error) {
+	entries, err := fs.Glob(queries.Files, "*.sql")
+	if err != nil {
+		return "", "", fmt.Errorf("list queries: %w", err)
+	}
+	for _, f := range entries {
+		content, err := queries.Files.ReadFile(f)
+		if err != nil {
+			return "", "", fmt.Errorf("read queries/%s: %w", f, err)
+		}
+		if text, ok := statementIn(string(content), name); ok {
+			return f, text, nil
+		}
+	}
+	return "", "", fmt.Errorf("no statement named %s in queries/", name)
+}
+
+// statementIn cuts the named statement out of one file's text.
+func statementIn(content, name string) (string, bool) {
+	var lines []string
+	found := false
+	scanner := bufio.NewScanner(strings.NewReader(content))
+	for scanner.Scan() {
+		line := scanner.Text()
+		if rest, ok := strings.CutPrefix(line, "-- name: "); ok {
+			if found {
+				break
+			}
+			found = strings.HasPrefix(rest, name+" ")
+			continue
+		}
+		trimmed := strings.TrimSpace(line)
+		if found && trimmed != "" && !strings.HasPrefix(trimmed, "--") {
+			lines = append(lines, strings.TrimRight(line, " \t"))
+		}
+	}
+	if !found {
+		return "", false
+	}
+	text := strings.TrimSuffix(strings.TrimSpace(strings.Join(lines, "\n")), ";")
+	return text + ";", true
+}
+
+// literal writes a Go value as a SQL literal.
+func literal(v any) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return "NULL", nil
+	case int:
+		return strconv.Itoa(v), nil
+	case int32:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case string:
+		return quote(v), nil
+	case []string:
+		items := make([]string, len(v))
+		for i, s := range v {
+			items[i] = quote(s)
+		}
+		return "ARRAY[" + strings.Join(items, ", ") + "]", nil
+	case []int64:
+		items := make([]string, len(v))
+		for i, n := range v {
+			items[i] = strconv.FormatInt(n, 10)
+		}
+		return "ARRAY[" + strings.Join(items, ", ") + "]", nil
+	case []int32:
+		items := make([]string, len(v))
+		for i, n := range v {
+			items[i] = strconv.FormatInt(int64(n), 10)
+		}
+		return "ARRAY[" + strings.Join(items, ", ") + "]", nil
+	}
+	return "", fmt.Errorf("no literal for %T", v)
+}
+
+// quote is a string literal. A closing brace ends a step in an isolation
+// spec wherever it is, so a value holding one (a JSON outcome) is written
+// as an escape string with the brace as \x7d; Evento runs that same text.
+func quote(s string) string {
+	s = strings.ReplaceAll(s, "'", "''")
+	if !strings.Contains(s, "}") {
+		return "'" + s + "'"
+	}
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	return "E'" + strings.ReplaceAll(s, "}", `\x7d`) + "'"
+}
+
+// oneLine collapses a statement's layout for the text timeline; the spec
+// keeps the file's lines.
+func oneLine(sql string) string {
+	return strings.Join(strings.Fields(sql), " ")
+}

@@ -1,0 +1,138 @@
+package explain
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteTimeline prints one run: every step with its SQL and answer, the
+// final state, its verdict and its cell.
+func WriteTimeline(w io.Writer, r Run, server string) {
+	fmt.Fprintf(w, "%s × %s — %s, PostgreSQL %s (%s)\n", r.Subject, r.Scenario, r.Isolation, server, Probes)
+	if strings.HasPrefix(r.Cell, cellNotApplicable) {
+		fmt.Fprintf(w, "  %s\n\n", r.Cell)
+		return
+	}
+	byN := map[int]Step{}
+	for _, s := range r.Steps {
+		byN[s.N] = s
+	}
+	for _, e := range r.Events {
+		s := byN[e.Step]
+		if e.Complete {
+			fmt.Fprintf(w, "  %3s  %s  … step %d completes (after step %d)\n", "", s.Session, s.N, s.CompletedAfter)
+			writeAnswer(w, s)
+			continue
+		}
+		title := oneLine(s.SQL)
+		if s.Name != "" && s.Stmt.Name != "" {
+			title = s.Stmt.Name + " (" + s.File + ")"
+			for _, p := range s.Params {
+				title += " " + p.Name + "=" + p.Value
+			}
+		}
+		fmt.Fprintf(w, "  %3d  %s  %s\n", s.N, s.Session, title)
+		if s.Stmt.Name != "" {
+			fmt.Fprintf(w, "           %s\n", oneLine(s.SQL))
+		}
+		if s.Blocked {
+			fmt.Fprintf(w, "           BLOCKED: waits for a lock (pg_stat_activity wait_event_type = Lock)\n")
+		} else {
+			writeAnswer(w, s)
+		}
+	}
+	f := r.Final
+	fmt.Fprintf(w, "  final: assigned %d, counter %d, rows %d, held %d: %s\n", f.Assigned, f.Reserved, f.Booked, f.Locked, f.Verdict)
+	fmt.Fprintf(w, "  %s\n\n", r.Cell)
+}
+
+// writeAnswer prints what a step answered, and what Go made of it.
+func writeAnswer(w io.Writer, s Step) {
+	switch {
+	case s.Error != nil:
+		fmt.Fprintf(w, "           → %s %s: %s\n", s.Error.Severity, s.Error.SQLState, s.Error.Message)
+	case len(s.Columns) > 0:
+		fmt.Fprintf(w, "           → %s\n", rowsText(s))
+	}
+	if s.Note != "" {
+		fmt.Fprintf(w, "           %s\n", s.Note)
+	}
+}
+
+func rowsText(s Step) string {
+	if len(s.Rows) == 0 {
+		return "0 rows"
+	}
+	rows := make([]string, len(s.Rows))
+	for i, row := range s.Rows {
+		var cols []string
+		for j, v := range row {
+			text := "NULL"
+			if v != nil {
+				text = *v
+			}
+			cols = append(cols, s.Columns[j]+"="+text)
+		}
+		rows[i] = strings.Join(cols, " ")
+	}
+	plural := "s"
+	if len(rows) == 1 {
+		plural = ""
+	}
+	return fmt.Sprintf("%d row%s: %s", len(rows), plural, strings.Join(rows, "; "))
+}
+
+// WriteTable prints the strategy × scenario table, n/a reasons below it.
+func WriteTable(w io.Writer, rep Report) {
+	fmt.Fprintf(w, "PostgreSQL %s; each cell is one run of the scenario's schedule (%s)\n\n", rep.Server, Probes)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := []string{"strategy", "isolation"}
+	for _, sc := range rep.Scenarios {
+		header = append(header, sc.Name)
+	}
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	var reasons notApplicable
+	for _, row := range rep.Rows {
+		cells := []string{row.Subject, strings.ToLower(row.Isolation)}
+		for i, c := range row.Cells {
+			if why, ok := strings.CutPrefix(c, notApplicableColon); ok {
+				c = cellNotApplicable
+				reasons.add(why, row.Subject, rep.Scenarios[i].Name)
+			}
+			cells = append(cells, c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	tw.Flush()
+	if len(reasons.order) > 0 {
+		fmt.Fprintln(w)
+		for _, why := range reasons.order {
+			fmt.Fprintf(w, "n/a for %s in %s: %s\n", strings.Join(reasons.subjects[why], ", "), strings.Join(reasons.scenarios[why], ", "), why)
+		}
+	}
+}
+
+// notApplicable gathers the n/a cells by reason, one line each under the
+// table, so that the cells themselves stay narrow.
+type notApplicable struct {
+	order               []string
+	subjects, scenarios map[string][]string
+}
+
+func (n *notApplicable) add(why, subject, scenario string) {
+	if n.subjects == nil {
+		n.subjects, n.scenarios = map[string][]string{}, map[string][]string{}
+	}
+	if _, ok := n.subjects[why]; !ok {
+		n.order = append(n.order, why)
+	}
+	if !slices.Contains(n.subjects[why], subject) {
+		n.subjects[why] = append(n.subjects[why], subject)
+	}
+	if !slices.Contains(n.scenarios[why], scenario) {
+		n.scenarios[why] = append(n.scenarios[why], scenario)
+	}
+}

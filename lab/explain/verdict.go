@@ -1,0 +1,107 @@
+package explain
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgerrcode"
+)
+
+// Final is the hotel as the run left it, read with queries/report.sql's
+// HotelTotals: what `evento run` judges too.
+type Final struct {
+	Assigned int32  `json:"assigned"`
+	Reserved int32  `json:"reserved"` // the counter
+	Locked   int32  `json:"locked"`
+	Booked   int32  `json:"booked"` // the sum of the reservation rows
+	Verdict  string `json:"verdict"`
+	OK       bool   `json:"consistent"`
+}
+
+func judge(f Final) Final {
+	var wrong []string
+	if f.Booked+f.Locked > f.Assigned {
+		wrong = append(wrong, fmt.Sprintf("OVERBOOKED: %d rooms booked and %d held of %d assigned", f.Booked, f.Locked, f.Assigned))
+	}
+	if f.Reserved != f.Booked {
+		wrong = append(wrong, fmt.Sprintf("LOST UPDATE: the counter says %d but the rows book %d", f.Reserved, f.Booked))
+	}
+	if len(wrong) > 0 {
+		f.Verdict = strings.Join(wrong, "; ")
+		return f
+	}
+	f.OK = true
+	f.Verdict = fmt.Sprintf("consistent: counter %d = rows %d, %d held, within %d assigned", f.Reserved, f.Booked, f.Locked, f.Assigned)
+	return f
+}
+
+// The table's cells: how a run ended, from what it saw.
+const (
+	CellAnomaly        = "anomaly"
+	CellCaughtByCheck  = "anomaly: only the CHECK stopped it (23514)"
+	CellAborted        = "prevented: aborted 40001"
+	CellCASConflict    = "detected: CAS conflict"
+	CellRechecked      = "prevented: re-checked after wait"
+	CellBlocked        = "prevented: blocked"
+	CellRefused        = "refused: no rooms"
+	CellNoConflict     = "no conflict: both fit"
+	cellNotApplicable  = "n/a"
+	notApplicableColon = cellNotApplicable + ": "
+)
+
+// cell says how the run ended, from its final state and its steps: first
+// what went wrong, then the strongest mechanism that stopped it.
+func cell(final Final, steps []Step, states []*sessionState) string {
+	if !final.OK {
+		return CellAnomaly
+	}
+	var checkViolation, serialization, casConflict, recheck, blocked, refused bool
+	for _, s := range steps {
+		if s.Error != nil {
+			switch s.Error.SQLState {
+			case pgerrcode.CheckViolation:
+				checkViolation = true
+			case pgerrcode.SerializationFailure:
+				serialization = true
+			}
+		}
+		if s.Blocked {
+			blocked = true
+			if s.role == roleGuarded && s.Error == nil && len(s.Rows) == 0 {
+				recheck = true
+			}
+		}
+	}
+	for _, st := range states {
+		switch st.outcome {
+		case "conflict":
+			casConflict = true
+		case "refused":
+			refused = true
+		}
+	}
+	switch {
+	case checkViolation:
+		return CellCaughtByCheck
+	case serialization:
+		return CellAborted
+	case casConflict:
+		return CellCASConflict
+	case recheck:
+		return CellRechecked
+	case blocked:
+		return CellBlocked
+	case refused:
+		return CellRefused
+	}
+	return CellNoConflict
+}
+
+func atoi32(s *string) int32 {
+	if s == nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(*s, 10, 32)
+	return int32(n)
+}
