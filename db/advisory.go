@@ -21,11 +21,15 @@ func bookAdvisory(ctx context.Context, st Statements, req evento.BookRequest) (e
 	if err != nil {
 		return evento.Booking{}, fmt.Errorf("lock hotel key: %w", err)
 	}
-	rooms, err := readFitting(ctx, st, req)
-	if err != nil {
+	if _, err := readFitting(ctx, st, req); err != nil {
 		return evento.Booking{}, err
 	}
-	id, err := st.Q.PessimisticBook(ctx, st.Write, dbsqlc.PessimisticBookParams{EventHotelRoomsID: rooms.ID, Name: req.Name, Rooms: req.Rooms})
+	// Conditional, although the key is held: holds and confirms do not take
+	// the key, and one may have taken the rooms since the read.
+	id, err := st.Q.AtomicBook(ctx, st.Write, dbsqlc.AtomicBookParams{EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return evento.Booking{}, explainRefusal(ctx, st, req)
+	}
 	if err != nil {
 		return evento.Booking{}, fmt.Errorf("book under key lock: %w", err)
 	}

@@ -339,3 +339,29 @@ func TestAdvisoryQueuesOnTheKey(t *testing.T) {
 	s2.commit()
 	assertBooked(t, pool, hotel, 5)
 }
+
+// Holds do not take a hotel's advisory key, so the key alone cannot keep
+// them out: advisory reads 2 free rooms under its key, a hold takes both
+// and commits, and then advisory writes. Its write must re-check and
+// refuse (the store then tells the client the rooms are held), not push
+// the counter past the CHECK (23514, a 500 for a safe strategy). Found by
+// evento explain.
+func TestAdvisoryRechecksAgainstAHoldThatSlippedIn(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedHotel(t, pool, 2)
+	s1 := begin(t, pool)
+	s1.run(mustStrategy(t, "advisory"), hotel.request("alice", 2), true)
+	s1.waitPaused()
+	if _, err := placeHold(testContext(t), newStore(pool), evento.HoldRequest{BookRequest: hotel.request("bob", 2), TTL: time.Minute}); err != nil {
+		t.Fatalf("the hold: %v", err)
+	}
+	s1.resume <- struct{}{}
+	o := s1.wait()
+	var shortfall *evento.ShortfallError
+	if !errors.As(o.err, &shortfall) {
+		t.Fatalf("advisory after a hold took its rooms: %v; want a refusal for lack of rooms", o.err)
+	}
+	s1.commit()
+	assertBooked(t, pool, hotel, 0)
+}

@@ -70,7 +70,20 @@ func strategyProgram(name string) (program, bool) {
 					read(i, "read", getHotelRooms),
 				}
 			},
-			write: incrementAfterDecision,
+			// advisory.go: decide, then write only if the rooms still fit
+			// (holds do not take the key).
+			write: func(i int, req request) []move {
+				return []move{
+					{session: i, label: "write", build: func(s *sessionState) (planned, bool) {
+						return decide(s, req, func() planned {
+							return planned{role: roleGuarded, stmt: mustNamed("AtomicBook", map[string]any{
+								"event_id": s.w.eventID, "hotel_id": s.w.hotelID, "name": req.name, "rooms": req.rooms,
+							})}
+						}), true
+					}},
+					explainRefusal(i),
+				}
+			},
 		}, true
 	case "optimistic":
 		return program{subject: name, isolation: readCommitted,
@@ -147,8 +160,8 @@ func readThenAbsolute(name, isolation string) program {
 	}
 }
 
-// incrementAfterDecision is the write of pessimistic.go and advisory.go:
-// decide, then increment under the lock taken by the read.
+// incrementAfterDecision is the write of pessimistic.go: decide, then
+// increment under the row lock taken by the read.
 func incrementAfterDecision(i int, req request) []move {
 	return []move{{session: i, label: "write", build: func(s *sessionState) (planned, bool) {
 		return decide(s, req, func() planned {

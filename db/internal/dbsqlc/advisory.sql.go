@@ -37,15 +37,18 @@ type LockHotelKeyRow struct {
 //  2. GetHotelRooms (rooms.sql): a plain read, fresh because it is taken
 //     under the key lock.
 //  3. In Go: available = assigned - reserved - locked; refuse if too few.
-//  4. PessimisticBook (pessimistic.sql): increment the counter and insert
-//     the reservation: the same write pessimistic makes once it holds the
-//     row lock; here the key lock is what makes it safe.
+//  4. AtomicBook (atomic.sql): increment the counter and insert the
+//     reservation only if the rooms still fit, re-checked in the write.
 //
 // Anomaly it prevents: the LOST UPDATE, as pessimistic does, but the lock
 // guards a name the application chose rather than the row itself: the row
 // stays free for readers and for writers that do not take the key (holds,
-// confirms), which is why step 4 increments rather than writing an absolute
-// value. The same pattern guards work that has no single row to lock.
+// confirms). That is why step 4 increments rather than writing an absolute
+// value, and why it re-checks: a hold may take the rooms between the read
+// and the write (evento explain's hold-vs-booking found it; an unconditional
+// increment then broke the CHECK, a 500). Among bookings the key still
+// does the work: none of them re-checks in vain. The same pattern guards
+// work that has no single row to lock.
 // LockHotelKey takes the hotel's advisory lock for the rest of the
 // transaction. The key puts the row id in Evento's own namespace (high 32
 // bits 0x45564e54, "EVNT") so it cannot collide with other advisory locks,
