@@ -19,6 +19,11 @@ import (
 // db/write.go): one autocommit statement that claims the key, books and
 // stores the booking as the key's outcome, or commits nothing and leaves
 // the request to the general path.
+//
+// These tests run one after another, before the package's parallel tests
+// start: queued among them they would delay the parallel subtests of
+// TestExpiredHoldFreesRoomsBeforeAnySweep past the 60 s its shared context
+// lasts on a busy 2-core machine.
 
 func fastKey(k string) evento.IdempotencyKey {
 	return evento.IdempotencyKey{Key: k, Fingerprint: "reserve " + k, Keep: time.Hour}
@@ -139,7 +144,6 @@ func storedOutcome(t *testing.T, pool *pgxpool.Pool, key string) (evento.Outcome
 // for the same booking: equal as JSON values, and decoded alike. A name
 // that JSON must escape makes sure both escape it the same way.
 func TestFastPathOutcomeIsTheGoCodecs(t *testing.T) {
-	t.Parallel()
 	_, bundle := setup(t, 4, 10)
 	ctx, pool := bundle.ctx, bundle.pool
 	req := bundle.hotel.request("Zoë \"Q\" <o'neil> & \\ \u2028 日本", 3)
@@ -177,7 +181,6 @@ func TestFastPathOutcomeIsTheGoCodecs(t *testing.T) {
 // general path answers: a key used before (its row undoes the statement),
 // a key past its retention, too few rooms, an unknown hotel.
 func TestFastPathCommitsNothingUnlessItBooks(t *testing.T) {
-	t.Parallel()
 	store, bundle := setup(t, 4, 10)
 	ctx, pool, hotel := bundle.ctx, bundle.pool, bundle.hotel
 	key := func(k string) *evento.IdempotencyKey { kk := fastKey(k); return &kk }
@@ -236,7 +239,6 @@ func TestFastPathCommitsNothingUnlessItBooks(t *testing.T) {
 // store it then waits for the first (on the key, outside any transaction)
 // and replays its booking.
 func TestFastPathDuplicateOfAStatementInFlight(t *testing.T) {
-	t.Parallel()
 	pool := dbtest.NewPool(t, 8)
 	hotel := seedHotel(t, pool, 10)
 	ctx := testContext(t)
@@ -278,7 +280,6 @@ func TestFastPathDuplicateOfAStatementInFlight(t *testing.T) {
 // then on the hotel's row: the two would deadlock); the general path's
 // request books once.
 func TestFastPathDuplicateOfAGeneralPathClaim(t *testing.T) {
-	t.Parallel()
 	pool := dbtest.NewPool(t, 6)
 	hotel := seedHotel(t, pool, 10)
 	ctx := testContext(t)
@@ -316,7 +317,6 @@ func TestFastPathDuplicateOfAGeneralPathClaim(t *testing.T) {
 // stores nothing, and the general path refuses it and stores the refusal
 // under its key.
 func TestFastPathRacingASellOut(t *testing.T) {
-	t.Parallel()
 	pool := dbtest.NewPool(t, 8)
 	hotel := seedHotel(t, pool, 5)
 	ctx := testContext(t)
@@ -383,7 +383,6 @@ func TestFastPathRacingASellOut(t *testing.T) {
 // through Statements.Write: --race-window delays it, and a paused test can
 // stop it before it runs.
 func TestFastPathDeclaresItsWrite(t *testing.T) {
-	t.Parallel()
 	_, bundle := setup(t, 2, 10)
 	writes := 0
 	st := db.Statements{Q: queries, Read: bundle.pool, Write: steppedTx{DBTX: bundle.pool, before: func() { writes++ }}}
