@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
@@ -26,4 +29,35 @@ func bookAtomic(ctx context.Context, st Statements, req evento.BookRequest) (eve
 		return evento.Booking{}, fmt.Errorf("conditional update: %w", err)
 	}
 	return evento.Booking{}, explainRefusal(ctx, st, req)
+}
+
+// bookAtomicKeyed is bookAtomic for a request with an idempotency key: one
+// autocommit statement claims the key, books and stores the booking as the
+// key's outcome (queries/atomic.sql, AtomicBookKeyed). done is false when
+// it committed nothing: the key was busy or used before, or the rooms did
+// not fit, or the hotel is unknown; the request then takes the general
+// path (see write.go), which tells those cases apart.
+func bookAtomicKeyed(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey) (booking evento.Booking, done bool, err error) {
+	id, err := st.Q.AtomicBookKeyed(ctx, st.Write, dbsqlc.AtomicBookKeyedParams{
+		EventID:     req.EventID,
+		HotelID:     req.HotelID,
+		Name:        req.Name,
+		Rooms:       req.Rooms,
+		Key:         key.Key,
+		Fingerprint: key.Fingerprint,
+		TtlSeconds:  int32(key.Keep / time.Second),
+	})
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return newBooking(id, req), true, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return evento.Booking{}, false, nil
+	case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation && pgErr.TableName == "idempotency_keys":
+		// The key's row exists: the statement, booking included, was
+		// undone. The general path replays it, or claims an expired one.
+		return evento.Booking{}, false, nil
+	default:
+		return evento.Booking{}, false, fmt.Errorf("conditional update with idempotency key: %w", err)
+	}
 }

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // Reserve books rooms with the strategy named mode, at most once per key.
 // A batched strategy's request joins its hotel's next batch; any other
-// runs in a transaction of its own. Both take the path of write.go.
+// runs in a transaction of its own (a keyed atomic one tries its one
+// statement first). All take the path of write.go.
 func (s *Store) Reserve(ctx context.Context, mode string, req evento.BookRequest, key *evento.IdempotencyKey) (evento.Outcome[evento.Booking], error) {
 	strategy, ok := lookup(s.strategies, mode)
 	if !ok {
@@ -25,18 +28,49 @@ func (s *Store) Reserve(ctx context.Context, mode string, req evento.BookRequest
 			return r.outcome, r.err
 		})
 	} else {
-		outcome, err = write(ctx, s, strategy.policy(), key, func(ctx context.Context, tx dbsqlc.DBTX) (evento.Outcome[evento.Booking], error) {
-			outcomes, err := s.book(ctx, strategy, tx, []evento.BookRequest{req})
-			if err != nil {
-				return evento.Outcome[evento.Booking]{}, err
-			}
-			return outcomes[0], nil
-		})
+		outcome, err = s.reserveOne(ctx, strategy, req, key)
 	}
 	if err != nil {
 		return outcome, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, strategy.Name, caughtBySafetyNet(strategy, err))
 	}
 	return outcome, nil
+}
+
+// reserveOne books one request in a transaction of its own: the general
+// path (write), or first, for a keyed request of a strategy with
+// BookKeyed, the fast path, which hands over to the general path whenever
+// it committed nothing.
+func (s *Store) reserveOne(ctx context.Context, strategy Strategy, req evento.BookRequest, key *evento.IdempotencyKey) (evento.Outcome[evento.Booking], error) {
+	if key != nil && strategy.BookKeyed != nil {
+		if outcome, done, err := s.bookKeyed(ctx, strategy, req, *key); done || err != nil {
+			return outcome, err
+		}
+	}
+	return write(ctx, s, strategy.policy(), key, func(ctx context.Context, tx dbsqlc.DBTX) (evento.Outcome[evento.Booking], error) {
+		outcomes, err := s.book(ctx, strategy, tx, []evento.BookRequest{req})
+		if err != nil {
+			return evento.Outcome[evento.Booking]{}, err
+		}
+		return outcomes[0], nil
+	})
+}
+
+// bookKeyed is the fast path of a keyed request for a strategy with
+// BookKeyed (see write.go): its one statement, on a connection of its own
+// and outside any transaction. done is false when it committed nothing,
+// and the request must take the general path.
+func (s *Store) bookKeyed(ctx context.Context, strategy Strategy, req evento.BookRequest, key evento.IdempotencyKey) (outcome evento.Outcome[evento.Booking], done bool, err error) {
+	err = withConn(ctx, s.pool, func(conn *pgxpool.Conn) error {
+		return runStatements(conn, func(tx dbsqlc.DBTX) error {
+			booking, booked, err := strategy.BookKeyed(ctx, statementsOn(tx, s.beforeWrite), req, key)
+			outcome, done = evento.Done(booking), booked
+			return err
+		})
+	})
+	if err != nil {
+		return evento.Outcome[evento.Booking]{}, false, classifyWrite(err)
+	}
+	return outcome, done, nil
 }
 
 // batchBooker is how a batched strategy's Batcher books a batch: one unit

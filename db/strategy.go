@@ -44,6 +44,15 @@ type Strategy struct {
 	// previous batch commits form the next batch; a lone request is a
 	// batch of one.
 	BookBatch func(ctx context.Context, st Statements, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error)
+	// BookKeyed, optional beside Book, is the write path's one
+	// specialisation (see write.go): for a request with an idempotency
+	// key, ONE autocommit statement that claims the key, books and stores
+	// the booking as the key's outcome, so that the hotel's row is locked
+	// for that statement only. It must take the key's advisory lock
+	// without waiting before it locks anything else, and commit nothing
+	// unless it booked and stored. done is false when it committed
+	// nothing; the request then takes the general path.
+	BookKeyed func(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey) (booking evento.Booking, done bool, err error)
 }
 
 // Statements is what a strategy's SQL runs on. sqlc's queries take their
@@ -85,10 +94,11 @@ var Strategies = []Strategy{
 		Book:    bookPessimistic,
 	},
 	{
-		Name:    "atomic",
-		Summary: "one conditional UPDATE ... WHERE reserved + locked + n <= assigned",
-		Safe:    true,
-		Book:    bookAtomic,
+		Name:      "atomic",
+		Summary:   "one conditional UPDATE ... WHERE reserved + locked + n <= assigned",
+		Safe:      true,
+		Book:      bookAtomic,
+		BookKeyed: bookAtomicKeyed,
 	},
 	{
 		Name:    "optimistic",

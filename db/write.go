@@ -21,6 +21,23 @@ import (
 //	    unit                 a connection, the strategy's transaction, reruns
 //	      once               claim the keys, replay or run, store the outcomes
 //	        work             the operation's SQL (a strategy, a hold, a confirm)
+//
+// One specialisation, and only one, branches off before whileKeyBusy, in
+// Store.reserveOne: a reserve WITH an idempotency key, for a strategy with
+// Strategy.BookKeyed (atomic), first runs that strategy's one autocommit
+// statement, which claims the key, books and stores the outcome at once
+// (queries/atomic.sql, AtomicBookKeyed). Why: on the general path the
+// hotel's row stays locked from the booking statement through the
+// outcome's UPDATE and the COMMIT, two more round trips; in one statement
+// it is locked for that statement only, as for an unkeyed atomic booking.
+// Why it is safe: it takes the key's advisory lock (the general path's
+// very lock) without waiting before anything else, and commits nothing
+// unless it both booked and stored the outcome; a key already stored
+// undoes the statement through the key's primary key. When it commits
+// nothing (the key busy or used before, the rooms short, the hotel
+// unknown) the request takes the general path below from the start, which
+// alone waits, replays, refuses a reused key, frees overdue holds and
+// stores refusals. Tests: TestFastPath* in db/fastpath_test.go.
 
 // result is one request's answer from a unit of work: an outcome (stored
 // under its key when it has one), or an error that is not final and was

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/evento-lab/evento/db/labdb"
@@ -24,16 +25,24 @@ import (
 
 // BenchConfig describes evento bench.
 type BenchConfig struct {
-	Database   cluster.Resolver
-	Clients    []int    // client counts to measure
-	Strategies []string // Evento strategies to measure against pgbench
-	Rounds     int      // interleaved rounds per measurement; the median is reported
+	Database cluster.Resolver
+	Clients  []int // client counts to measure
+	// Strategies are the Evento strategies to measure against pgbench; a
+	// name ending in KeyedSuffix ("atomic+keys") is that strategy with an
+	// idempotency key on every booking, as the simulator's clients send by
+	// default: against the same name without the suffix it prices
+	// exactly-once.
+	Strategies []string
+	Rounds     int // interleaved rounds per measurement; the median is reported
 	Duration   time.Duration
 	Servers    int  // Evento server processes
 	Pool       int  // database connections of each server
 	SkipChecks bool // Evento's clients book without an availability check first, as pgbench does
 	Log        io.Writer
 }
+
+// KeyedSuffix marks a bench strategy measured with idempotency keys.
+const KeyedSuffix = "+keys"
 
 // hotRooms is more than any measurement can book: the hotel never sells
 // out, so every run measures the hot row under steady contention.
@@ -55,7 +64,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 	}
 
 	l, err := Open(ctx, Config{
-		Database: cfg.Database, Servers: cfg.Servers, Pool: cfg.Pool, Modes: cfg.Strategies, Events: 1, Hotels: 1, Rooms: hotRooms,
+		Database: cfg.Database, Servers: cfg.Servers, Pool: cfg.Pool, Modes: benchModes(cfg.Strategies), Events: 1, Hotels: 1, Rooms: hotRooms,
 		Clients: client.Config{Clients: 1, Seed: 1, MaxRooms: 5, RequestTimeout: 10 * time.Second, ConnsPerServer: 256,
 			HoldTTL: 5 * time.Second, SkipChecks: cfg.SkipChecks},
 		Timeout:    cfg.Duration,
@@ -82,7 +91,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 
 	b := report.Bench{Rounds: cfg.Rounds, Duration: cfg.Duration, Servers: cfg.Servers, Strategies: cfg.Strategies}
 	for _, clients := range cfg.Clients {
-		row := report.BenchRow{Clients: clients, Evento: map[string]float64{}, Ratios: map[string]float64{}, Samples: map[string][]float64{}}
+		row := report.BenchRow{Clients: clients, Evento: map[string]float64{}, Ratios: map[string]float64{},
+			KeyedRatios: map[string]float64{}, Samples: map[string][]float64{}}
 		for round := 1; round <= cfg.Rounds; round++ {
 			fmt.Fprintf(log, "evento: %d clients, round %d of %d\n", clients, round, cfg.Rounds)
 			tps, err := runPgbench(ctx, pgbench, l.cluster.Database.URL, script, hot, clients, cfg.Duration)
@@ -91,8 +101,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 			}
 			row.Samples["pgbench"] = append(row.Samples["pgbench"], tps)
 			for _, s := range cfg.Strategies {
-				l.cfg.Clients.Clients = clients
-				r, err := l.Experiment(ctx, s)
+				mode, keyed := strings.CutSuffix(s, KeyedSuffix)
+				l.cfg.Clients.Clients, l.cfg.Clients.Idempotency = clients, keyed
+				r, err := l.Experiment(ctx, mode)
 				if err != nil {
 					return report.Bench{}, err
 				}
@@ -112,12 +123,28 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 				row.Ratios[s] = row.Evento[s] / row.Pgbench
 			}
 		}
+		for _, s := range cfg.Strategies {
+			if mode, keyed := strings.CutSuffix(s, KeyedSuffix); keyed && row.Evento[mode] > 0 {
+				row.KeyedRatios[mode] = row.Evento[s] / row.Evento[mode]
+			}
+		}
 		b.Rows = append(b.Rows, row)
 	}
 	if err := checkHotRow(ctx, l, hot.EventID); err != nil {
 		return report.Bench{}, err
 	}
 	return b, nil
+}
+
+// benchModes are the strategies the servers must serve for strategies.
+func benchModes(strategies []string) []string {
+	var modes []string
+	for _, s := range strategies {
+		if mode, _ := strings.CutSuffix(s, KeyedSuffix); !slices.Contains(modes, mode) {
+			modes = append(modes, mode)
+		}
+	}
+	return modes
 }
 
 var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ type benchConfig struct {
 	pool       int
 	out        string
 	skipChecks bool
+	keys       bool
 }
 
 func newBenchCommand() *ffcli.Command {
@@ -31,7 +33,8 @@ func newBenchCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("evento bench", flag.ContinueOnError)
 	cfg.db.register(fs)
 	fs.StringVar(&cfg.clients, "clients", "1,8,32,64", "client counts to measure")
-	fs.StringVar(&cfg.strategies, "strategies", "atomic,pessimistic,batched", "Evento strategies to measure against pgbench")
+	fs.StringVar(&cfg.strategies, "strategies", "atomic,pessimistic,batched", "Evento strategies to measure against pgbench; NAME"+lab.KeyedSuffix+" sends an idempotency key with every booking")
+	fs.BoolVar(&cfg.keys, "keys", false, "also measure each strategy with an idempotency key on every booking (NAME"+lab.KeyedSuffix+"), and print the price of exactly-once")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds per measurement; the median is reported")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "length of one measurement (whole seconds)")
 	fs.IntVar(&cfg.servers, "servers", 2, "Evento server processes")
@@ -53,7 +56,7 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 	if err != nil {
 		return err
 	}
-	strategies, err := parseStrategies(cfg.strategies)
+	strategies, err := parseBenchStrategies(cfg.strategies, cfg.keys)
 	if err != nil {
 		return err
 	}
@@ -75,6 +78,31 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 		return bench.Save(cfg.out)
 	}
 	return nil
+}
+
+// parseBenchStrategies reads --strategies, where NAME+keys is NAME with
+// idempotency keys; with --keys every strategy is also measured keyed.
+func parseBenchStrategies(list string, keys bool) ([]string, error) {
+	var bare []string
+	var keyed []bool
+	for _, name := range strings.Split(list, ",") {
+		mode, k := strings.CutSuffix(strings.TrimSpace(name), lab.KeyedSuffix)
+		bare, keyed = append(bare, mode), append(keyed, k)
+	}
+	modes, err := parseStrategies(strings.Join(bare, ","))
+	if err != nil {
+		return nil, err
+	}
+	var strategies []string
+	for i, mode := range modes {
+		if !keyed[i] && !slices.Contains(strategies, mode) {
+			strategies = append(strategies, mode)
+		}
+		if (keyed[i] || keys) && !slices.Contains(strategies, mode+lab.KeyedSuffix) {
+			strategies = append(strategies, mode+lab.KeyedSuffix)
+		}
+	}
+	return strategies, nil
 }
 
 func parseCounts(list string) ([]int, error) {

@@ -56,7 +56,9 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "evento: %v (see evento --help)\n", err)
 		return 2
 	}
+	stopProfile := startCPUProfile(args)
 	err := root.Run(ctx)
+	stopProfile()
 	var exit exitCode
 	switch {
 	case err == nil:

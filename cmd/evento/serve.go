@@ -39,6 +39,7 @@ type serveConfig struct {
 	maxHeldRooms int
 	maxHoldTTL   time.Duration
 	modes        string
+	pprof        bool
 }
 
 func newServeCommand() *ffcli.Command {
@@ -61,6 +62,7 @@ func newServeCommand() *ffcli.Command {
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow --auth none on an address other than loopback")
 	fs.IntVar(&cfg.maxHeldRooms, "max-held-rooms", api.DefaultMaxHeldRooms, "most rooms one client holds at once, over every hotel (a client's own limit from evento clients add overrides it; 0: no cap)")
 	fs.DurationVar(&cfg.maxHoldTTL, "max-hold-ttl", api.DefaultMaxHoldTTL, "longest hold a client may ask for (ttl_seconds)")
+	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiler (net/http/pprof) under /debug/pprof/ on the admin listener")
 	fs.StringVar(&cfg.modes, "modes", safeModes(), `reserve modes to serve: "all" (naive too, which overbooks on purpose) or a comma-separated list; others answer 403 mode_disabled`)
 	return &ffcli.Command{
 		Name:       "serve",
@@ -163,7 +165,12 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		Auth: cfg.auth, MaxHeldRooms: maxHeld, MaxHoldTTL: cfg.maxHoldTTL,
 	})
 	server := newHTTPServer(handler, cfg.queryTimeout+5*time.Second, log)
-	admin := newHTTPServer(handler.AdminHandler(), cfg.queryTimeout+5*time.Second, log)
+	adminHandler := handler.AdminHandler()
+	if cfg.pprof {
+		adminHandler = withPprof(adminHandler)
+	}
+	// Its write timeout bounds a profile: ask for ?seconds= below it.
+	admin := newHTTPServer(adminHandler, cfg.queryTimeout+5*time.Second, log)
 	// The first two lines on stdout are the addresses, so a parent process
 	// that asked for port 0 learns which ones it got.
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())

@@ -62,3 +62,101 @@ func (q *Queries) AtomicBook(ctx context.Context, db DBTX, arg AtomicBookParams)
 	err := row.Scan(&id)
 	return id, err
 }
+
+const atomicBookKeyed = `-- name: AtomicBookKeyed :one
+WITH claim AS (
+    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext($1::text)) AS locked
+), counter AS (
+    UPDATE event_hotel_rooms
+       SET reserved   = reserved + $2::integer,
+           updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
+     WHERE event_id = $3::bigint
+       AND hotel_id = $4::bigint
+       AND $2::integer <= assigned - reserved - locked
+       AND (SELECT claim.locked FROM claim)
+    RETURNING id
+), booked AS (
+    INSERT INTO reservations (name, event_hotel_rooms_id, number)
+    SELECT $5::text, counter.id, $2::integer
+      FROM counter
+    RETURNING id
+), stored AS (
+    INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
+    SELECT $1::text, $6::text,
+           jsonb_build_object('value', jsonb_build_object(
+               'ReservationID', booked.id,
+               'EventID', $3::bigint,
+               'HotelID', $4::bigint,
+               'Name', $5::text,
+               'Rooms', $2::integer)),
+           clock_timestamp() + make_interval(secs => $7::integer)
+      FROM booked
+    RETURNING key
+)
+SELECT booked.id
+  FROM booked
+ CROSS JOIN stored
+`
+
+type AtomicBookKeyedParams struct {
+	Key         string
+	Rooms       int32
+	EventID     int64
+	HotelID     int64
+	Name        string
+	Fingerprint string
+	TtlSeconds  int32
+}
+
+// AtomicBookKeyed is AtomicBook for a request with an idempotency key, as
+// ONE autocommit statement that also claims the key and stores the booking
+// as its outcome (the protocol of idempotency.sql, specialised). It runs
+// outside any transaction, so the statement's own transaction commits with
+// it and every lock it takes (the hotel's row, the key's advisory lock) is
+// held for this one statement only: no round trip to the server while the
+// hot row is locked, where the general path holds it through the outcome's
+// UPDATE and the COMMIT.
+//  1. claim: try the key's advisory lock (the very lock the general
+//     path's ClaimIdempotencyKeys takes), without waiting. The UPDATE's
+//     condition on it is a one-time filter, so the lock is taken before
+//     the hotel's row is read, let alone locked.
+//  2. counter, booked: AtomicBook's conditional UPDATE and INSERT, only
+//     when the key's lock was got.
+//  3. stored: insert the key's row with the booking as its outcome, the
+//     JSON that db/idempotency.go's decodeOutcome reads (a test compares
+//     it with encodeOutcome's): {"value": {Booking's fields}}.
+//
+// It returns the reservation's id, or no row when it did nothing: the key
+// is busy (another request holds its lock), or the rooms do not fit, or
+// the hotel is unknown. A key used before (or past its retention and not
+// yet swept) makes step 3 fail with unique_violation (23505) on
+// idempotency_keys' primary key, which undoes the whole statement, booking
+// included. In every one of those cases nothing is committed and the
+// request takes the general path, which waits, replays, refuses a reused
+// key, frees overdue holds or stores the refusal.
+//
+// Anomalies it prevents: the LOST UPDATE, as AtomicBook does; and the
+// DOUBLE BOOKING of one key, without reading the key first. A read could
+// not be trusted: the statement's snapshot is taken before the lock, so a
+// duplicate that committed in between would be invisible to it. The
+// INSERT's uniqueness check is not bound to the snapshot: it sees a
+// committed row whenever it was committed, and undoes the booking. The
+// advisory lock is what keeps that check from waiting: only the lock's
+// holder inserts a key, so no uncommitted row of another request can be
+// in the INSERT's way while this statement holds the hot row (without the
+// lock, a general-path request that had claimed the key and queued for the
+// row would deadlock with it).
+func (q *Queries) AtomicBookKeyed(ctx context.Context, db DBTX, arg AtomicBookKeyedParams) (int64, error) {
+	row := db.QueryRow(ctx, atomicBookKeyed,
+		arg.Key,
+		arg.Rooms,
+		arg.EventID,
+		arg.HotelID,
+		arg.Name,
+		arg.Fingerprint,
+		arg.TtlSeconds,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}

@@ -1,0 +1,393 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
+)
+
+// The fast path of a keyed atomic booking (Strategy.BookKeyed, see
+// db/write.go): one autocommit statement that claims the key, books and
+// stores the booking as the key's outcome, or commits nothing and leaves
+// the request to the general path.
+//
+// These tests run one after another, before the package's parallel tests
+// start: queued among them they would delay the parallel subtests of
+// TestExpiredHoldFreesRoomsBeforeAnySweep past the 60 s its shared context
+// lasts on a busy 2-core machine.
+
+func fastKey(k string) evento.IdempotencyKey {
+	return evento.IdempotencyKey{Key: k, Fingerprint: "reserve " + k, Keep: time.Hour}
+}
+
+// fastRun is atomic's fast-path statement running in the background on a
+// connection of its own (autocommit); its pid names it in pg_stat_activity.
+type fastRun struct {
+	pid  uint32
+	done chan fastResult
+}
+
+type fastResult struct {
+	booking evento.Booking
+	booked  bool
+	err     error
+}
+
+func startBookKeyed(t *testing.T, pool *pgxpool.Pool, req evento.BookRequest, key evento.IdempotencyKey) fastRun {
+	t.Helper()
+	ctx := testContext(t)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := fastRun{pid: conn.Conn().PgConn().PID(), done: make(chan fastResult, 1)}
+	go func() {
+		defer conn.Release()
+		st := db.Statements{Q: queries, Read: conn, Write: conn}
+		b, booked, err := mustStrategy(t, "atomic").BookKeyed(ctx, st, req, key)
+		run.done <- fastResult{b, booked, err}
+	}()
+	return run
+}
+
+// finishesWithoutWaiting returns the run's result, and fails the test as
+// soon as PostgreSQL shows the run waiting for a lock: the fast path must
+// never queue behind a request that holds its key.
+func (r fastRun) finishesWithoutWaiting(t *testing.T, pool *pgxpool.Pool) fastResult {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case res := <-r.done:
+			return res
+		default:
+		}
+		var waiting bool
+		err := pool.QueryRow(testContext(t),
+			`SELECT coalesce(bool_or(wait_event_type = 'Lock'), false) FROM pg_stat_activity WHERE pid = $1`, int32(r.pid),
+		).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			t.Fatal("the fast path waited for a lock held by the request that holds its key")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatal("the fast path never finished")
+	return fastResult{}
+}
+
+func (r fastRun) wait(t *testing.T) fastResult {
+	t.Helper()
+	select {
+	case res := <-r.done:
+		return res
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fast path never finished")
+		return fastResult{}
+	}
+}
+
+// waitBlocked returns once PostgreSQL shows the run waiting for a lock.
+func (r fastRun) waitBlocked(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	waitFor(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid = `+strconv.FormatUint(uint64(r.pid), 10), 1,
+		"the fast path never waited for the hotel's row")
+}
+
+// lockHotelRow holds the hotel's row lock in an open transaction until the
+// returned function commits it: a booking in flight, as long as the test
+// wants.
+func lockHotelRow(t *testing.T, pool *pgxpool.Pool, hotel testHotel) (release func()) {
+	t.Helper()
+	ctx := testContext(t)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM event_hotel_rooms WHERE hotel_id = $1 FOR UPDATE`, hotel.HotelID); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// storedOutcome reads a key's stored outcome as the Go codec decodes it.
+func storedOutcome(t *testing.T, pool *pgxpool.Pool, key string) (evento.Outcome[evento.Booking], []byte) {
+	t.Helper()
+	var raw []byte
+	if err := pool.QueryRow(testContext(t), `SELECT outcome::text FROM idempotency_keys WHERE key = $1`, key).Scan(&raw); err != nil {
+		t.Fatalf("key %q: %v", key, err)
+	}
+	o, err := db.DecodeBookingOutcome(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o, raw
+}
+
+// The outcome the statement builds in SQL is the one the Go codec writes
+// for the same booking: equal as JSON values, and decoded alike. A name
+// that JSON must escape makes sure both escape it the same way.
+func TestFastPathOutcomeIsTheGoCodecs(t *testing.T) {
+	_, bundle := setup(t, 4, 10)
+	ctx, pool := bundle.ctx, bundle.pool
+	req := bundle.hotel.request("Zoë \"Q\" <o'neil> & \\ \u2028 日本", 3)
+	res := startBookKeyed(t, pool, req, fastKey("codec")).wait(t)
+	if res.err != nil || !res.booked {
+		t.Fatalf("fast path: %+v", res)
+	}
+	if res.booking.Name != req.Name || res.booking.Rooms != 3 || res.booking.EventID != req.EventID || res.booking.HotelID != req.HotelID || res.booking.ReservationID == 0 {
+		t.Fatalf("booking %+v for %+v", res.booking, req)
+	}
+	fromSQL, raw := storedOutcome(t, pool, "codec")
+	want := evento.Done(res.booking)
+	if fromSQL.Value != want.Value || fromSQL.Refusal != nil || fromSQL.Replayed {
+		t.Fatalf("the SQL-built outcome %s decodes to %+v; want %+v", raw, fromSQL, want)
+	}
+	encoded, err := db.EncodeBookingOutcome(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var same bool
+	if err := pool.QueryRow(ctx, `SELECT $1::jsonb = outcome FROM idempotency_keys WHERE key = 'codec'`, string(encoded)).Scan(&same); err != nil {
+		t.Fatal(err)
+	}
+	if !same {
+		t.Fatalf("SQL built %s; the Go codec writes %s", raw, encoded)
+	}
+	// And the general path replays it.
+	replay, err := newStore(pool).Reserve(ctx, "atomic", req, &evento.IdempotencyKey{Key: "codec", Fingerprint: "reserve codec", Keep: time.Hour})
+	if err != nil || !replay.Replayed || replay.Value != res.booking {
+		t.Fatalf("replay: %+v %v; want %+v", replay, err, res.booking)
+	}
+}
+
+// Whenever the fast path does not book, it commits nothing, and the
+// general path answers: a key used before (its row undoes the statement),
+// a key past its retention, too few rooms, an unknown hotel.
+func TestFastPathCommitsNothingUnlessItBooks(t *testing.T) {
+	store, bundle := setup(t, 4, 10)
+	ctx, pool, hotel := bundle.ctx, bundle.pool, bundle.hotel
+	key := func(k string) *evento.IdempotencyKey { kk := fastKey(k); return &kk }
+
+	first, err := store.Reserve(ctx, "atomic", hotel.request("ada", 4), key("used"))
+	if err != nil || first.Replayed {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	if res := startBookKeyed(t, pool, hotel.request("ada", 4), fastKey("used")).wait(t); res.err != nil || res.booked {
+		t.Fatalf("fast path with a used key: %+v; want nothing done", res)
+	}
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 4 || totals.reserved != 4 {
+		t.Fatalf("after a used key: %+v; want the first booking alone", totals)
+	}
+
+	if res := startBookKeyed(t, pool, hotel.request("bob", 7), fastKey("short")).wait(t); res.err != nil || res.booked {
+		t.Fatalf("7 of 6 left: %+v; want nothing done", res)
+	}
+	var keys int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys WHERE key = 'short'`).Scan(&keys); err != nil || keys != 0 {
+		t.Fatalf("a refused fast path left %d key rows (%v)", keys, err)
+	}
+	refused, err := store.Reserve(ctx, "atomic", hotel.request("bob", 7), key("short"))
+	var shortfall *evento.ShortfallError
+	if err != nil || !errors.As(refused.Refusal, &shortfall) || shortfall.Available != 6 {
+		t.Fatalf("7 of 6 left through the store: %+v %v", refused, err)
+	}
+	if stored, raw := storedOutcome(t, pool, "short"); !errors.As(stored.Refusal, &shortfall) {
+		t.Fatalf("the general path stored %s; want the shortfall", raw)
+	}
+
+	unknown := evento.BookRequest{EventID: hotel.EventID, HotelID: hotel.HotelID + 1000, Name: "x", Rooms: 1}
+	if res := startBookKeyed(t, pool, unknown, fastKey("nowhere")).wait(t); res.err != nil || res.booked {
+		t.Fatalf("unknown hotel: %+v; want nothing done", res)
+	}
+
+	if _, err := pool.Exec(ctx, `UPDATE idempotency_keys SET expires_at = clock_timestamp() - interval '1 second' WHERE key = 'used'`); err != nil {
+		t.Fatal(err)
+	}
+	if res := startBookKeyed(t, pool, hotel.request("ada", 1), fastKey("used")).wait(t); res.err != nil || res.booked {
+		t.Fatalf("fast path with an expired key: %+v; want nothing done (the general path claims it afresh)", res)
+	}
+	afresh, err := store.Reserve(ctx, "atomic", hotel.request("ada", 1), key("used"))
+	if err != nil || afresh.Replayed || afresh.Value.Rooms != 1 {
+		t.Fatalf("expired key through the store: %+v %v; want a fresh booking", afresh, err)
+	}
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 || totals.reserved != 5 {
+		t.Fatalf("totals %+v; want 4 + 1", totals)
+	}
+}
+
+// A duplicate arrives while the first request's fast-path statement is in
+// flight: it holds the key's lock and waits for the hotel's row (held here
+// by another transaction). The duplicate's own fast path must give up at
+// once, without queueing for the row and without booking; through the
+// store it then waits for the first (on the key, outside any transaction)
+// and replays its booking.
+func TestFastPathDuplicateOfAStatementInFlight(t *testing.T) {
+	pool := dbtest.NewPool(t, 8)
+	hotel := seedHotel(t, pool, 10)
+	ctx := testContext(t)
+	release := lockHotelRow(t, pool, hotel)
+
+	first := startBookKeyed(t, pool, hotel.request("ada", 2), fastKey("dup"))
+	first.waitBlocked(t, pool)
+	waitForKeyClaimed(t, pool) // taken before the row, while the first waits for it
+
+	if res := startBookKeyed(t, pool, hotel.request("ada", 2), fastKey("dup")).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
+		t.Fatalf("duplicate's fast path: %+v; want nothing done", res)
+	}
+
+	dup := make(chan result, 1)
+	go func() {
+		k := fastKey("dup")
+		o, err := newStore(pool).Reserve(ctx, "atomic", hotel.request("ada", 2), &k)
+		dup <- result{o, err}
+	}()
+	// The duplicate waits for the key (an advisory lock), the first for the row.
+	waitForLockWaiters(t, pool, 2)
+	release()
+	a := first.wait(t)
+	if a.err != nil || !a.booked {
+		t.Fatalf("first: %+v", a)
+	}
+	d := <-dup
+	if d.err != nil || !d.outcome.Replayed || d.outcome.Value != a.booking {
+		t.Fatalf("duplicate through the store: %+v; want %+v replayed", d, a.booking)
+	}
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 || totals.reserved != 2 {
+		t.Fatalf("totals %+v; want one booking of 2", totals)
+	}
+}
+
+// The other order: the general path holds the key (claimed, booking not
+// yet done, transaction open) when the duplicate's fast path runs. The
+// fast path must not book and must not wait (on the claimed key's row, or
+// then on the hotel's row: the two would deadlock); the general path's
+// request books once.
+func TestFastPathDuplicateOfAGeneralPathClaim(t *testing.T) {
+	pool := dbtest.NewPool(t, 6)
+	hotel := seedHotel(t, pool, 10)
+	ctx := testContext(t)
+	k := fastKey("claimed")
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	claimed, err := queries.ClaimIdempotencyKeys(ctx, tx, dbsqlc.ClaimIdempotencyKeysParams{
+		Keys: []string{k.Key}, Fingerprints: []string{k.Fingerprint}, TtlSeconds: 3600,
+	})
+	if err != nil || len(claimed) != 1 || !claimed[0].Owned {
+		t.Fatalf("claim: %+v %v", claimed, err)
+	}
+
+	if res := startBookKeyed(t, pool, hotel.request("ada", 2), k).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
+		t.Fatalf("fast path while the key is claimed: %+v; want nothing done", res)
+	}
+	if _, err := mustStrategy(t, "atomic").Book(ctx, db.Statements{Q: queries, Read: tx, Write: tx}, hotel.request("ada", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 {
+		t.Fatalf("totals %+v; want the general path's booking alone", totals)
+	}
+}
+
+// Two keyed requests for the last rooms, both fast paths queued on the
+// hotel's row: exactly one books (and its key holds the booking); the
+// other's statement re-checks on the winner's row, books nothing and
+// stores nothing, and the general path refuses it and stores the refusal
+// under its key.
+func TestFastPathRacingASellOut(t *testing.T) {
+	pool := dbtest.NewPool(t, 8)
+	hotel := seedHotel(t, pool, 5)
+	ctx := testContext(t)
+	release := lockHotelRow(t, pool, hotel)
+
+	answers := make(chan result, 2)
+	keys := []string{"sell-1", "sell-2"}
+	for _, k := range keys {
+		go func() {
+			key := fastKey(k)
+			o, err := newStore(pool).Reserve(ctx, "atomic", hotel.request(k, 5), &key)
+			answers <- result{o, err}
+		}()
+	}
+	waitForLockWaiters(t, pool, 2)
+	var locks int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+		AND classid = x'45564b59'::integer::oid AND objsubid = 2
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&locks); err != nil || locks != 2 {
+		t.Fatalf("%d keys locked while both wait for the row (%v); want both, taken before the row", locks, err)
+	}
+	release()
+	var booked, refused []result
+	for range keys {
+		a := <-answers
+		switch {
+		case a.err != nil:
+			t.Fatalf("answer: %v", a.err)
+		case a.outcome.Refusal == nil:
+			booked = append(booked, a)
+		case errors.Is(a.outcome.Refusal, evento.ErrSoldOut):
+			refused = append(refused, a)
+		default:
+			t.Fatalf("answer: %+v", a.outcome)
+		}
+	}
+	if len(booked) != 1 || len(refused) != 1 {
+		t.Fatalf("%d booked, %d refused; want one each", len(booked), len(refused))
+	}
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 || totals.reserved != 5 || len(totals.reservationIDs) != 1 {
+		t.Fatalf("totals %+v; want one booking of 5", totals)
+	}
+	won := booked[0].outcome.Value
+	if stored, raw := storedOutcome(t, pool, won.Name); stored.Value != won || stored.Refusal != nil {
+		t.Fatalf("the winner's key holds %s; want %+v", raw, won)
+	}
+	lost := "sell-1"
+	if won.Name == lost {
+		lost = "sell-2"
+	}
+	if stored, raw := storedOutcome(t, pool, lost); !errors.Is(stored.Refusal, evento.ErrSoldOut) {
+		t.Fatalf("the loser's key holds %s; want the sold-out refusal", raw)
+	}
+	for _, k := range keys {
+		key := fastKey(k)
+		again, err := newStore(pool).Reserve(ctx, "atomic", hotel.request(k, 5), &key)
+		if err != nil || !again.Replayed || (k == won.Name) != (again.Refusal == nil) {
+			t.Fatalf("replay of %s: %+v %v", k, again, err)
+		}
+	}
+}
+
+// Like every strategy's Book, the fast path sends its booking statement
+// through Statements.Write: --race-window delays it, and a paused test can
+// stop it before it runs.
+func TestFastPathDeclaresItsWrite(t *testing.T) {
+	_, bundle := setup(t, 2, 10)
+	writes := 0
+	st := db.Statements{Q: queries, Read: bundle.pool, Write: steppedTx{DBTX: bundle.pool, before: func() { writes++ }}}
+	_, booked, err := mustStrategy(t, "atomic").BookKeyed(bundle.ctx, st, bundle.hotel.request("w", 1), fastKey("w"))
+	if err != nil || !booked || writes != 1 {
+		t.Fatalf("booked %v (%v) with %d statements through Write; want one", booked, err, writes)
+	}
+}
