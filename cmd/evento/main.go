@@ -105,6 +105,7 @@ func newRootCommand() *ffcli.Command {
 			newCompareCommand(),
 			newBenchCommand(),
 			newLoadCommand(),
+			newCheckCommand(),
 			newServeCommand(),
 			newSeedCommand(),
 			newMigrateCommand(),
