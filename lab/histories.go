@@ -286,6 +286,11 @@ func (m merged) ledger(targets []client.Target) (res client.Result, unscoped int
 		res.Completed = res.Completed && run.Completed
 		res.GaveUp += run.GaveUp
 	}
+	if len(m.attempts) > 0 && (res.Started.IsZero() || m.attempts[0].Invoked.Before(res.Started)) {
+		// Another machine's clock may run behind: the merged run starts
+		// at its first attempt at the latest.
+		res.Started = m.attempts[0].Invoked
+	}
 	var latencies []time.Duration
 	var end time.Time
 	for _, r := range m.requests {
@@ -374,8 +379,8 @@ func (m merged) ledger(targets []client.Target) (res client.Result, unscoped int
 // the clients' own timeline does: bookings, conflicts, errors.
 func tickSecond(seconds []client.Second, started time.Time, a client.Attempt) []client.Second {
 	i := int(a.Completed.Sub(started) / time.Second)
-	if i < 0 {
-		return seconds
+	if i < 0 || i > maxTimelineSeconds {
+		return seconds // a clock gone astray must not allocate a year of seconds
 	}
 	for len(seconds) <= i {
 		seconds = append(seconds, client.Second{})
@@ -390,6 +395,9 @@ func tickSecond(seconds []client.Second, started time.Time, a client.Attempt) []
 	}
 	return seconds
 }
+
+// maxTimelineSeconds bounds the merged timeline: a day.
+const maxTimelineSeconds = 24 * 60 * 60
 
 // latencyOf summarises the bookings' round trips, first attempt to last
 // answer (resends included, as the clients measure them).
