@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -11,6 +12,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/localpg"
 	"github.com/evento-lab/evento/lab"
 	"github.com/evento-lab/evento/lab/checker"
 )
@@ -50,16 +52,21 @@ func runCheck(ctx context.Context, cfg checkConfig, paths []string) error {
 	case cfg.expect != "" && cfg.expect != checker.Consistent:
 		return usagef(`--expect takes "consistent"`)
 	}
-	database, err := cfg.db.resolve(ctx, 2)
+	// A throwaway server started now would hold no event: the check reads
+	// the database the servers wrote to, named by DATABASE_URL, else the
+	// default URL and nothing else, or a kept one (--db-dir).
+	d := cfg.db
+	if d.embedded && d.dir == "" {
+		return usagef("--embedded: a throwaway database holds no event to check; set DATABASE_URL to the servers' database, or --db-dir to a kept one")
+	}
+	if d.url == "" && d.dir == "" {
+		d.url = cmp.Or(os.Getenv(testDefaultURLEnv), localpg.DefaultURL)
+	}
+	database, err := d.resolve(ctx, 2)
 	if err != nil {
 		return err
 	}
 	defer database.Close()
-	if database.Embedded && cfg.db.dir == "" {
-		// A throwaway server started now holds no event: the check must
-		// read the database the servers wrote to.
-		return usagef("no database to check: DATABASE_URL is unset and nothing let us in at the default URL; set DATABASE_URL (or --db-dir) to the servers' database")
-	}
 	pool, err := db.OpenPool(ctx, database.URL, 2)
 	if err != nil {
 		return fmt.Errorf("open the database: %w", err)
