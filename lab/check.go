@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -39,6 +40,9 @@ func (e *NoSuchEventError) Error() string {
 // left out of the comparison, unless cfg.Complete. A history that cannot
 // be judged is a *HistoryError.
 func CheckHistories(ctx context.Context, pool *pgxpool.Pool, cfg CheckConfig) (report.Report, error) {
+	if len(cfg.Paths) == 0 {
+		return report.Report{}, errors.New("no history to check")
+	}
 	histories, err := readHistories(cfg.Paths, cfg.EventID)
 	if err != nil {
 		return report.Report{}, err

@@ -143,7 +143,12 @@ func readHistories(paths []string, eventID int64) ([]history, error) {
 		run  int
 	}
 	requests := map[string]place{}
+	given := map[string]bool{}
 	for _, path := range paths {
+		if given[path] {
+			return nil, &HistoryError{Path: path, Reason: "given twice: a duplicate, which would count its bookings twice"}
+		}
+		given[path] = true
 		h, err := readHistory(path, eventID)
 		if err != nil {
 			return nil, err

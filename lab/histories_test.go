@@ -107,6 +107,7 @@ func TestReadHistoriesRefusesWhatCannotBeJudged(t *testing.T) {
 		{"older evento", []string{write("old", line(map[string]any{"type": "run", "strategy": "atomic", "seed": 1}))}, "names no event"},
 		{"the same run twice", []string{good, write("copy", run(7, "a"))}, "the same run (run id a"},
 		{"the same requests twice", []string{good, write("requests", run(7, "e")+ok)}, "request xxx is also in " + good},
+		{"one file given twice", []string{good, good}, "given twice"},
 		{"concatenated with itself", []string{write("twice", run(7, "f")+ok+run(7, "g")+ok)}, "an earlier run of this file"},
 	} {
 		_, err := readHistories(c.paths, 7)
