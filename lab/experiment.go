@@ -222,7 +222,11 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	r.SetFaults(faults, result.History)
 	r.Notes = append(r.Notes, errorNote(r, !clients.Idempotency)...)
 	if cfg.History != nil {
-		if err := writeHistory(cfg.History, strategy, clients.Seed, result, faults); err != nil {
+		run := runLine{Strategy: strategy, Seed: clients.Seed, Clients: clients.Clients, APIKey: cfg.Auth}
+		if len(eventIDs) == 1 {
+			run.Event = eventIDs[0]
+		}
+		if err := writeHistory(cfg.History, run, result, faults); err != nil {
 			return report.Report{}, err
 		}
 	}

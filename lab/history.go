@@ -19,6 +19,24 @@ type runLine struct {
 	Strategy string    `json:"strategy"`
 	Seed     uint64    `json:"seed"`
 	Started  time.Time `json:"started"`
+
+	// Added for evento check, which merges the histories of several load
+	// generators; optional, absent in older histories.
+
+	// Event is the one event the run booked at (evento load; 0 when a run
+	// booked at several).
+	Event int64 `json:"event,omitempty"`
+	// RunID prefixes the run's request ids and keys: two histories with
+	// the same one are the same run.
+	RunID   string `json:"run_id,omitempty"`
+	Clients int    `json:"clients,omitempty"`
+	// Completed: every client stopped because its hotel sold out (none
+	// gave up, the run was not cut short); GaveUp counts those that did.
+	Completed bool  `json:"completed"`
+	GaveUp    int64 `json:"gave_up,omitempty"`
+	// APIKey: the clients sent an API key, so the servers stored their
+	// keys scoped to its client (each attempt's stored_key, when known).
+	APIKey bool `json:"api_key,omitempty"`
 }
 
 // faultLine is a nemesis event in a history.
@@ -31,7 +49,7 @@ type faultLine struct {
 // run line, then every attempt (by invocation) and every fault (by start).
 // The format is documented in the README and stable: other tools merge
 // the histories of several load generators.
-func writeHistory(w io.Writer, strategy string, seed uint64, res client.Result, faults []nemesis.Event) error {
+func writeHistory(w io.Writer, run runLine, res client.Result, faults []nemesis.Event) error {
 	type line struct {
 		at    time.Time
 		value any
@@ -46,7 +64,9 @@ func writeHistory(w io.Writer, strategy string, seed uint64, res client.Result, 
 	slices.SortStableFunc(lines, func(a, b line) int { return a.at.Compare(b.at) })
 	out := bufio.NewWriter(w)
 	enc := json.NewEncoder(out)
-	if err := enc.Encode(runLine{Type: "run", Strategy: strategy, Seed: seed, Started: res.Started}); err != nil {
+	run.Type, run.Started, run.RunID = "run", res.Started, res.RunID
+	run.Completed, run.GaveUp = res.Completed, res.GaveUp
+	if err := enc.Encode(run); err != nil {
 		return fmt.Errorf("write history: %w", err)
 	}
 	for _, l := range lines {

@@ -156,7 +156,8 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 	r.SetFaults(faults, result.History)
 	r.Notes = append(r.Notes, errorNote(r, !clients.Idempotency)...)
 	if cfg.History != nil {
-		if err := writeHistory(cfg.History, clients.Strategy, clients.Seed, result, faults); err != nil {
+		run := runLine{Strategy: clients.Strategy, Seed: clients.Seed, Event: cfg.EventID, Clients: clients.Clients, APIKey: cfg.APIKey != ""}
+		if err := writeHistory(cfg.History, run, result, faults); err != nil {
 			return report.Report{}, err
 		}
 	}

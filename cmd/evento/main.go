@@ -107,6 +107,7 @@ func newRootCommand() *ffcli.Command {
 			newCompareCommand(),
 			newBenchCommand(),
 			newLoadCommand(),
+			newCheckCommand(),
 			newServeCommand(),
 			newSeedCommand(),
 			newMigrateCommand(),

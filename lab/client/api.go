@@ -204,7 +204,8 @@ func authorize(req *http.Request, apiKey string) {
 // attemptInfo is what post learned of an attempt for the history.
 type attemptInfo struct {
 	server string
-	status int // 0 when no answer came
+	status int    // 0 when no answer came
+	code   string // the API's error code, when the answer carried one
 }
 
 // post sends a booking-like request and classifies its answer. key, when
@@ -269,6 +270,7 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 		} `json:"error"`
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&e)
+	info.code = e.Error.Code
 	switch e.Error.Code {
 	case "mode_disabled", "unknown_mode":
 		return modeRefused, reply{}, &ModeRefusedError{Server: server, Mode: path[strings.LastIndex(path, "/")+1:], Code: e.Error.Code, Message: e.Error.Message}

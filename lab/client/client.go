@@ -217,7 +217,7 @@ func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outc
 		c.stats.holdsAbandoned.Add(1)
 		return succeeded
 	}
-	confirmed, r, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds/%s/confirm", t.EventID, t.HotelID, hold.HoldID), nil)
+	confirmed, r, _ := c.sendAsking(ctx, fmt.Sprintf("/%d/%d/holds/%s/confirm", t.EventID, t.HotelID, hold.HoldID), nil, b.rooms)
 	b.reply = r
 	if confirmed == succeeded {
 		c.stats.holdsConfirmed.Add(1)
@@ -231,6 +231,16 @@ func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outc
 // replays the first outcome instead of acting twice, so nothing stays
 // unknown. Without keys it is sent once.
 func (c *client) send(ctx context.Context, path string, body any) (outcome, reply, string) {
+	var rooms int64
+	if b, ok := body.(bookingBody); ok {
+		rooms = b.Rooms
+	}
+	return c.sendAsking(ctx, path, body, rooms)
+}
+
+// sendAsking is send for a request that asks for rooms, which its body may
+// not say (a confirm asks for its hold's): the history records them.
+func (c *client) sendAsking(ctx context.Context, path string, body any, rooms int64) (outcome, reply, string) {
 	c.seq++
 	request := fmt.Sprintf("%s-%d-%d", c.runID, c.id, c.seq)
 	key := ""
@@ -247,6 +257,16 @@ func (c *client) send(ctx context.Context, path string, body any) (outcome, repl
 		rec := Attempt{
 			Type: "attempt", Client: c.id, Request: request, Key: key, Op: operation(path),
 			Server: info.server, Invoked: invoked, Completed: time.Now(), Class: result.class(), Status: info.status,
+			Rooms: rooms, Code: info.code, Replayed: r.Replayed,
+		}
+		if c.target < len(c.cfg.Targets) {
+			rec.Event, rec.Hotel = c.cfg.Targets[c.target].EventID, c.cfg.Targets[c.target].HotelID
+		}
+		if result == succeeded {
+			rec.Reservation = r.ReservationID
+		}
+		if stored := c.storedKey(key); stored != key {
+			rec.StoredKey = stored
 		}
 		if err != nil {
 			rec.Error = err.Error()

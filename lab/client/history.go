@@ -22,6 +22,28 @@ type Attempt struct {
 	Class  string `json:"class"`
 	Status int    `json:"status,omitempty"` // the HTTP status; 0 when none came
 	Error  string `json:"error,omitempty"`  // the transport error or error code
+
+	// The fields below were added so that the histories of several load
+	// generators can be judged as one run (evento check): each attempt says
+	// what it booked, where, and under which stored key. They are optional
+	// (absent in older histories), and the ones above keep their names.
+
+	// Event and Hotel are the target the request books at.
+	Event int64 `json:"event,omitempty"`
+	Hotel int64 `json:"hotel,omitempty"`
+	// Rooms is what the request asks for; a confirm asks for its hold's.
+	Rooms int64 `json:"rooms,omitempty"`
+	// Reservation is the reservation an ok reserve or confirm was told.
+	Reservation int64 `json:"reservation,omitempty"`
+	// Code is the API's error code of a refusal or error answer
+	// (sold_out, conflict, unavailable…): whether a refusal is final, and
+	// so settles an earlier lost attempt, depends on it.
+	Code string `json:"code,omitempty"`
+	// Replayed: the answer came from the key's stored outcome.
+	Replayed bool `json:"replayed,omitempty"`
+	// StoredKey is Key as the server stores it, when that differs from Key
+	// (scoped to an API client: evento.ScopedKey).
+	StoredKey string `json:"stored_key,omitempty"`
 }
 
 // The classes of an attempt, as Jepsen names them.

@@ -44,11 +44,17 @@ func NewRunner(cfg Config) (*Runner, error) {
 // Snapshot is a view of the run so far.
 func (r *Runner) Snapshot() Snapshot { return r.stats.snapshot() }
 
+// RunID prefixes every request id and idempotency key of the run. It is
+// random (64 bits), so the keys of load generators on several machines
+// never meet: evento check merges their histories by these ids.
+func (r *Runner) RunID() string { return r.runID }
+
 // Targets are the hotels the run books at.
 func (r *Runner) Targets() []Target { return r.cfg.Targets }
 
 // Result is what the clients saw: the ledger and the request counts.
 type Result struct {
+	RunID     string // Runner.RunID
 	Started   time.Time
 	History   []Attempt // every attempt, in no order; empty unless Config.History
 	Seconds   []Second  // the run second by second
@@ -164,6 +170,7 @@ func (r *Runner) Run(ctx context.Context) Result {
 func (r *Runner) result(completed bool) Result {
 	s := r.stats
 	res := Result{
+		RunID:     r.runID,
 		Started:   s.start,
 		History:   s.history,
 		Seconds:   s.seconds,

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/localpg"
+	"github.com/evento-lab/evento/lab"
+	"github.com/evento-lab/evento/lab/checker"
+)
+
+type checkConfig struct {
+	db       databaseFlags
+	event    int64
+	complete bool
+	json     bool
+	expect   string
+}
+
+func newCheckCommand() *ffcli.Command {
+	var cfg checkConfig
+	fs := flag.NewFlagSet("evento check", flag.ContinueOnError)
+	cfg.db.register(fs)
+	fs.Int64Var(&cfg.event, "event", 0, "the event the histories booked at (required)")
+	fs.BoolVar(&cfg.complete, "complete", false, "the histories are every client that booked the event: a reservation no history claims is a phantom booking, not someone else's")
+	fs.BoolVar(&cfg.json, "json", false, "print the report as one JSON object on stdout")
+	fs.StringVar(&cfg.expect, "expect", "", `"consistent": exit 1 unless the verdict is consistent`)
+	return &ffcli.Command{
+		Name:       "check",
+		ShortUsage: "evento check --event ID HISTORY [HISTORY...]",
+		ShortHelp:  "Judge one event from the --history files of several evento load processes, merged, against the database.",
+		FlagSet:    fs,
+		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
+		Exec:       func(ctx context.Context, args []string) error { return runCheck(ctx, cfg, args) },
+	}
+}
+
+func runCheck(ctx context.Context, cfg checkConfig, paths []string) error {
+	switch {
+	case cfg.event < 1:
+		return usagef("--event is required: the event the histories booked at")
+	case len(paths) == 0:
+		return usagef("give the --history files of the loads to check: evento check --event %d FILE...", cfg.event)
+	case cfg.expect != "" && cfg.expect != checker.Consistent:
+		return usagef(`--expect takes "consistent"`)
+	}
+	// A throwaway server started now would hold no event: the check reads
+	// the database the servers wrote to, named by DATABASE_URL, else the
+	// default URL and nothing else, or a kept one (--db-dir).
+	d := cfg.db
+	if d.embedded && d.dir == "" {
+		return usagef("--embedded: a throwaway database holds no event to check; set DATABASE_URL to the servers' database, or --db-dir to a kept one")
+	}
+	if d.url == "" && d.dir == "" {
+		d.url = cmp.Or(os.Getenv(testDefaultURLEnv), localpg.DefaultURL)
+	}
+	database, err := d.resolve(ctx, 2)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	pool, err := db.OpenPool(ctx, database.URL, 2)
+	if err != nil {
+		return fmt.Errorf("open the database: %w", err)
+	}
+	defer pool.Close()
+	r, err := lab.CheckHistories(ctx, pool, lab.CheckConfig{EventID: cfg.event, Paths: paths, Complete: cfg.complete})
+	var history *lab.HistoryError
+	var noEvent *lab.NoSuchEventError
+	switch {
+	case errors.As(err, &history):
+		return usageError{history}
+	case errors.As(err, &noEvent):
+		return usagef("--event %d: the database at %s has no such event (is it the servers' database?)", cfg.event, redactURL(database.URL))
+	case err != nil:
+		return err
+	}
+	if cfg.json {
+		err = r.WriteJSON(os.Stdout)
+	} else {
+		err = r.WriteText(os.Stdout)
+	}
+	if err != nil {
+		return fmt.Errorf("print report: %w", err)
+	}
+	if cfg.expect != "" && r.Verdict != cfg.expect {
+		fmt.Fprintf(os.Stderr, "evento: verdict %s, expected %s\n", r.Verdict, cfg.expect)
+		return exitCode(1)
+	}
+	return nil
+}

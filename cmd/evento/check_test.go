@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/cluster"
+)
+
+// Many generators, one verdict: three evento load processes, as if on
+// three machines with no access to the database, book one event through
+// two servers until it sells out, each writing its own history. evento
+// check merges the three and judges the event as one run against the
+// database: consistent, with totals the database confirms. Histories it
+// cannot judge (another event's, a truncated file, a duplicate) are one
+// line naming the file, and a history that claims a reservation the
+// database lacks is caught as an untrue answer.
+func TestCheckMergesTheHistoriesOfThreeLoads(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+	event := seedEvent(t, bundle, "2", "60")
+	servers, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.StopServers(servers) })
+	targets := servers[0].URL + "," + servers[1].URL
+	dir := t.TempDir()
+
+	histories := make([]string, 3)
+	var wg sync.WaitGroup
+	loads := make([]runResult, 3)
+	for i := range histories {
+		histories[i] = filepath.Join(dir, "load"+itoa(int64(i+1))+".jsonl")
+		wg.Go(func() {
+			// No DATABASE_URL: each load knows only its own clients, as
+			// on a machine of its own; it cannot judge the event alone.
+			loads[i] = runEvento(t, []string{"DATABASE_URL="}, "load", "--target", targets, "--event", itoa(event),
+				"--clients", "8", "--strategy", "atomic", "--max-rooms", "3", "--think", "0-30ms", "--history", histories[i], "--json")
+		})
+	}
+	wg.Wait()
+	for i, l := range loads {
+		if l.exit != 0 {
+			t.Fatalf("load %d: exit %d\n%s\n%s", i+1, l.exit, l.stdout, l.stderr)
+		}
+		// Each booked a share of the event: the loads ran side by side.
+		if report := decodeReport(t, l); report.Requests.Success == 0 {
+			t.Fatalf("load %d booked nothing: %+v", i+1, report.Requests)
+		}
+	}
+
+	args := append([]string{"check", "--event", itoa(event), "--json", "--expect", "consistent"}, histories...)
+	for _, complete := range []bool{false, true} {
+		args := args
+		if complete {
+			args = append([]string{"check", "--complete"}, args[1:]...)
+		}
+		r := runEvento(t, bundle.env, args...)
+		if r.exit != 0 {
+			t.Fatalf("check (complete %v): exit %d\n%s\n%s", complete, r.exit, r.stdout, r.stderr)
+		}
+		report := decodeReport(t, r)
+		if report.Verdict != checker.Consistent || len(report.Anomalies) != 0 || report.VerifiedBy != "database (merged histories)" {
+			t.Fatalf("verdict %s by %s, anomalies %q", report.Verdict, report.VerifiedBy, report.Anomalies)
+		}
+		if report.Clients != 24 || report.Servers != 2 || !report.Completed || !report.Totals.SoldOut ||
+			report.Totals.Booked != 120 || report.Totals.Acknowledged != 120 || report.Unknown.Rooms != 0 {
+			t.Fatalf("merged report: clients %d servers %d completed %v totals %+v unknown %+v",
+				report.Clients, report.Servers, report.Completed, report.Totals, report.Unknown)
+		}
+		assertReportMatchesDatabase(t, bundle.url, report)
+	}
+	text := runEvento(t, bundle.env, append([]string{"check", "--event", itoa(event)}, histories...)...)
+	t.Logf("evento check:\n%s", text.stdout)
+
+	// Histories that cannot be judged as this event's one run.
+	other := seedEvent(t, bundle, "1", "3")
+	otherHistory := filepath.Join(dir, "other-event.jsonl")
+	if r := runEvento(t, []string{"DATABASE_URL="}, "load", "--target", targets, "--event", itoa(other),
+		"--clients", "2", "--strategy", "atomic", "--think", "0", "--history", otherHistory, "--json"); r.exit != 0 {
+		t.Fatalf("load on event %d: exit %d\n%s", other, r.exit, r.stderr)
+	}
+	raw, err := os.ReadFile(histories[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.jsonl")
+	cut := strings.TrimRight(string(raw), "\n")
+	writeFile(t, truncated, cut[:len(cut)-10])
+	duplicate := filepath.Join(dir, "copy-of-load1.jsonl")
+	first, err := os.ReadFile(histories[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, duplicate, string(first))
+	for _, c := range []struct {
+		files []string
+		wants []string
+	}{
+		{[]string{histories[0], otherHistory}, []string{otherHistory + ": ", "a history of event " + itoa(other), "not of --event " + itoa(event)}},
+		{[]string{histories[0], truncated, histories[2]}, []string{truncated + ": ", "truncated"}},
+		{[]string{histories[0], histories[1], duplicate}, []string{duplicate + ": ", "the same run", histories[0], "duplicate"}},
+	} {
+		r := runEvento(t, bundle.env, append([]string{"check", "--event", itoa(event)}, c.files...)...)
+		if r.exit != 2 || r.stdout != "" || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("check %v: exit %d, stdout %q, stderr %q; want exit 2 and one line", c.files, r.exit, r.stdout, r.stderr)
+			continue
+		}
+		for _, want := range c.wants {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("check %v: %q does not say %q", c.files, r.stderr, want)
+			}
+		}
+	}
+
+	// The negative control: one ok attempt of load 3 is edited to claim a
+	// reservation the database lacks. The merged run is inconsistent, and
+	// the per-key check names that very request.
+	lied, request := claimAMissingReservation(t, histories[2], 987654321)
+	r := runEvento(t, bundle.env, "check", "--event", itoa(event), "--json", "--expect", "consistent", histories[0], histories[1], lied)
+	if r.exit != 1 {
+		t.Fatalf("check of an edited history: exit %d, want 1\n%s\n%s", r.exit, r.stdout, r.stderr)
+	}
+	report := decodeReport(t, r)
+	if report.Verdict != checker.Inconsistent ||
+		!containsAll(report.Anomalies, "untrue answer", request, "told 987654321", "acknowledged but not stored", "987654321") {
+		t.Fatalf("edited history: verdict %s, anomalies %q", report.Verdict, report.Anomalies)
+	}
+}
+
+// seedEvent seeds one event and returns its id.
+func seedEvent(t *testing.T, bundle *testBundle, hotels, rooms string) int64 {
+	t.Helper()
+	seeded := runEvento(t, bundle.env, "seed", "--hotels", hotels, "--rooms", rooms, "--json")
+	var event struct {
+		EventID int64 `json:"event_id"`
+	}
+	if err := json.Unmarshal([]byte(seeded.stdout), &event); seeded.exit != 0 || err != nil {
+		t.Fatalf("seed: exit %d %q (%v)", seeded.exit, seeded.stdout, err)
+	}
+	return event.EventID
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// claimAMissingReservation copies a history with its first ok reserve
+// attempt told reservation id instead: what a server that lied, or a
+// ledger that lost track, would leave. It returns the copy and the edited
+// request's key.
+func claimAMissingReservation(t *testing.T, path string, id int64) (string, string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	for i, line := range lines {
+		var a map[string]any
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatal(err)
+		}
+		if a["type"] != "attempt" || a["op"] != "reserve" || a["class"] != "ok" || a["key"] == nil {
+			continue
+		}
+		a["reservation"] = id
+		edited, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines[i] = string(edited)
+		copyPath := filepath.Join(filepath.Dir(path), "edited-"+filepath.Base(path))
+		writeFile(t, copyPath, strings.Join(lines, "\n")+"\n")
+		return copyPath, a["key"].(string)
+	}
+	t.Fatalf("%s has no ok reserve attempt with a key", path)
+	return "", ""
+}

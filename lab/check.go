@@ -1,0 +1,176 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento/db/labdb"
+	"github.com/evento-lab/evento/lab/checker"
+	"github.com/evento-lab/evento/lab/client"
+	"github.com/evento-lab/evento/lab/report"
+)
+
+// CheckConfig is evento check: the histories of several load generators
+// that booked one event, judged as one run against the database.
+type CheckConfig struct {
+	EventID int64
+	Paths   []string // --history files, each from one evento load
+	// Complete says the histories are every client that booked the event:
+	// a reservation no history claims is then a phantom booking, not
+	// someone else's.
+	Complete bool
+}
+
+// NoSuchEventError is an event the database does not have.
+type NoSuchEventError struct{ EventID int64 }
+
+func (e *NoSuchEventError) Error() string {
+	return fmt.Sprintf("the database has no event %d", e.EventID)
+}
+
+// CheckHistories merges the histories and judges the event as one run:
+// the room counts and invariants per hotel, and every keyed answer against
+// what its key stores. Rows no history claims were booked by someone else
+// (before the loads, or by a client whose history was not given), and are
+// left out of the comparison, unless cfg.Complete. A history that cannot
+// be judged is a *HistoryError.
+func CheckHistories(ctx context.Context, pool *pgxpool.Pool, cfg CheckConfig) (report.Report, error) {
+	if len(cfg.Paths) == 0 {
+		return report.Report{}, errors.New("no history to check")
+	}
+	histories, err := readHistories(cfg.Paths, cfg.EventID)
+	if err != nil {
+		return report.Report{}, err
+	}
+	observed, err := observeDatabase(pool, []int64{cfg.EventID})(ctx)
+	if err != nil {
+		return report.Report{}, err
+	}
+	if len(observed) == 0 {
+		return report.Report{}, &NoSuchEventError{EventID: cfg.EventID}
+	}
+	targets := make([]client.Target, len(observed))
+	hotels := map[int64]bool{}
+	for i, o := range observed {
+		targets[i] = client.Target{EventID: o.EventID, HotelID: o.HotelID, Assigned: o.Assigned}
+		hotels[o.HotelID] = true
+	}
+	for _, h := range histories {
+		for _, a := range h.lines {
+			if !hotels[a.Hotel] {
+				return report.Report{}, &HistoryError{Path: h.path, Reason: fmt.Sprintf(
+					"request %s booked at hotel %d, which event %d does not have in this database (is it the servers' database?)", a.Request, a.Hotel, cfg.EventID)}
+			}
+		}
+	}
+	m := mergeHistories(histories)
+	res, unscoped := m.ledger(targets)
+
+	claimed, err := claimedReservations(ctx, pool, m, res, observed)
+	if err != nil {
+		return report.Report{}, err
+	}
+	var others, otherRooms int64
+	for i := range observed {
+		o := &observed[i]
+		var rooms int64
+		for id, n := range o.Rows {
+			if !claimed[id] {
+				others++
+				rooms += n
+			}
+		}
+		otherRooms += rooms
+		if !cfg.Complete {
+			// Judged as evento load judges an event that was not fresh
+			// (checker.Since): on the rows the histories account for. The
+			// counter is taken to have counted the others too, so the
+			// counter invariant still holds the whole hotel to its rows.
+			o.BookedBefore, o.ReservedBefore = rooms, rooms
+		}
+	}
+	checked, err := checker.Check(res, observed)
+	if err != nil {
+		return report.Report{}, err
+	}
+	strategies := []string{}
+	clients, seed := 0, m.runs[0].Seed
+	for _, run := range m.runs {
+		if !slices.Contains(strategies, run.Strategy) {
+			strategies = append(strategies, run.Strategy)
+		}
+		clients += run.Clients
+		if run.Seed != seed {
+			seed = 0
+		}
+	}
+	r := report.Build(report.Meta{
+		Strategy: strings.Join(strategies, ","), Clients: clients, Servers: m.servers, Seed: seed,
+		VerifiedBy: "database (merged histories)",
+	}, res, checked)
+	r.Notes = append([]string{fmt.Sprintf("merged %d histories of event %d: %s", len(m.runs), cfg.EventID, describeRuns(histories))}, r.Notes...)
+	switch {
+	case others > 0 && cfg.Complete:
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"%d reservations (%d rooms) are claimed by no history; with --complete they count against the ledger", others, otherRooms))
+	case others > 0:
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"%d reservations (%d rooms) of event %d are claimed by no history: booked by someone else (before these loads, or by a client whose history was not given), so left out of the comparison; pass --complete if these histories are every client that booked the event, to count them as phantom bookings",
+			others, otherRooms, cfg.EventID))
+	}
+	if unscoped > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"%d keyed requests were sent with an API key whose client their evento load could not name (no DATABASE_URL), so their keys as stored are unknown and were not checked one by one", unscoped))
+	}
+	r.SetFaults(m.faults, m.attempts)
+	return r, nil
+}
+
+// claimedReservations are the reservations some history accounts for: the
+// ones ok attempts were told, and the ones stored under any history's key,
+// settled or not (a lost request that did book claims its row). It also
+// gives each hotel its settled keys' stored reservations, for the per-key
+// check.
+func claimedReservations(ctx context.Context, pool *pgxpool.Pool, m merged, res client.Result, observed []checker.Observed) (map[int64]bool, error) {
+	claimed := map[int64]bool{}
+	var keys []string
+	for _, r := range m.requests {
+		if k := r.storedKey(); k != "" && !r.scopeUnknown && bookingOp(r.attempts[0].Op) {
+			keys = append(keys, k)
+		}
+	}
+	for _, t := range res.Targets {
+		for id := range t.Reservations {
+			claimed[id] = true
+		}
+	}
+	stored := map[string]int64{}
+	if len(keys) > 0 {
+		var err error
+		if stored, err = labdb.KeyedReservations(ctx, pool, keys); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range stored {
+		claimed[id] = true
+	}
+	for i := range observed {
+		observed[i].KeyedReservations = map[string]int64{}
+		for _, t := range res.Targets {
+			if t.EventID != observed[i].EventID || t.HotelID != observed[i].HotelID {
+				continue
+			}
+			for key := range t.Keyed {
+				if id, ok := stored[key]; ok {
+					observed[i].KeyedReservations[key] = id
+				}
+			}
+		}
+	}
+	return claimed, nil
+}

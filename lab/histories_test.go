@@ -1,0 +1,122 @@
+package lab
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evento-lab/evento/lab/client"
+)
+
+// attemptAt is one attempt of request r at hotel 1 of event 7, invoked at
+// second n of the run.
+func attemptAt(r string, n int, class string, status int, code string, reservation int64) client.Attempt {
+	at := time.Date(2026, 1, 1, 0, 0, n, 0, time.UTC)
+	return client.Attempt{
+		Type: "attempt", Request: r, Key: r, Op: "reserve", Event: 7, Hotel: 1, Rooms: 2,
+		Invoked: at, Completed: at.Add(100 * time.Millisecond), Class: class, Status: status, Code: code, Reservation: reservation,
+	}
+}
+
+// The fold of a request's attempts into what its client was told follows
+// the client's own rule (client.send): after a lost attempt only a final
+// answer settles the request; a 503 or a conflict speaks of its resend
+// alone, so the rooms stay unknown.
+func TestLedgerFoldsEachRequestAsItsClientWasTold(t *testing.T) {
+	t.Parallel()
+	run := runLine{Type: "run", Event: 7, RunID: "r", Clients: 5, Completed: true}
+	attempts := []client.Attempt{
+		attemptAt("booked", 0, client.ClassOK, 201, "", 10),
+		attemptAt("lost-then-replayed", 1, client.ClassInfo, 0, "", 0),
+		attemptAt("lost-then-replayed", 2, client.ClassOK, 201, "", 11),
+		attemptAt("lost-then-503", 3, client.ClassInfo, 0, "", 0),
+		attemptAt("lost-then-503", 4, client.ClassFail, 503, "unavailable", 0),
+		attemptAt("lost-then-sold-out", 5, client.ClassInfo, 0, "", 0),
+		attemptAt("lost-then-sold-out", 6, client.ClassFail, 409, "sold_out", 0),
+		attemptAt("conflict", 7, client.ClassFail, 409, "conflict", 0),
+		attemptAt("503", 8, client.ClassFail, 503, "unavailable", 0),
+	}
+	h := history{path: "h", runs: []runLine{run}}
+	for _, a := range attempts {
+		h.lines = append(h.lines, historyAttempt{Attempt: a})
+	}
+	res, unscoped := mergeHistories([]history{h}).ledger([]client.Target{{EventID: 7, HotelID: 1, Assigned: 10}})
+	ledger := res.Targets[0]
+	if ledger.Acknowledged != 4 || ledger.Unknown != 2 || res.UnknownRequests != 1 || unscoped != 0 || !res.Completed {
+		t.Fatalf("acknowledged %d unknown %d (%d requests), unscoped %d, completed %v; want 4, 2 (1), 0, true",
+			ledger.Acknowledged, ledger.Unknown, res.UnknownRequests, unscoped, res.Completed)
+	}
+	want := map[string]int64{"booked": 10, "lost-then-replayed": 11, "lost-then-sold-out": 0, "conflict": 0, "503": 0}
+	if len(ledger.Keyed) != len(want) {
+		t.Fatalf("keyed %v, want %v", ledger.Keyed, want)
+	}
+	for k, v := range want {
+		if got, ok := ledger.Keyed[k]; !ok || got != v {
+			t.Fatalf("keyed %v, want %v", ledger.Keyed, want)
+		}
+	}
+	if ledger.Reservations[10] != 2 || ledger.Reservations[11] != 2 || res.Requests.Success != 2 || res.Requests.Error != 5 {
+		t.Fatalf("reservations %v, requests %+v", ledger.Reservations, res.Requests)
+	}
+
+	// Keys sent with an API key whose client the load could not name are
+	// stored scoped to it: unknown, so left out of the per-key check.
+	h.runs[0].APIKey = true
+	res, unscoped = mergeHistories([]history{h}).ledger([]client.Target{{EventID: 7, HotelID: 1, Assigned: 10}})
+	if unscoped != 6 || len(res.Targets[0].Keyed) != 0 || res.Targets[0].Acknowledged != 4 {
+		t.Fatalf("unscoped %d keyed %v", unscoped, res.Targets[0].Keyed)
+	}
+}
+
+// A history evento check cannot judge is one line that names the file.
+func TestReadHistoriesRefusesWhatCannotBeJudged(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	line := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b) + "\n"
+	}
+	run := func(event int64, id string) string {
+		return line(runLine{Type: "run", Strategy: "atomic", Event: event, RunID: id, Completed: true})
+	}
+	ok := line(attemptAt(strings.Repeat("x", 3), 0, client.ClassOK, 201, "", 10))
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := write("good", run(7, "a")+ok)
+	for _, c := range []struct {
+		name  string
+		paths []string
+		want  string
+	}{
+		{"another event", []string{write("other", run(8, "b"))}, "a history of event 8, not of --event 7"},
+		{"truncated", []string{write("cut", run(7, "c")+ok[:len(ok)-20])}, "is cut short: the file is truncated"},
+		{"a bad line inside", []string{write("bad", run(7, "d")+"{nonsense\n"+ok)}, "line 2 is not a history line"},
+		{"empty", []string{write("empty", "")}, "empty"},
+		{"no run line", []string{write("headless", ok)}, "before any run line"},
+		{"older evento", []string{write("old", line(map[string]any{"type": "run", "strategy": "atomic", "seed": 1}))}, "names no event"},
+		{"the same run twice", []string{good, write("copy", run(7, "a"))}, "the same run (run id a"},
+		{"the same requests twice", []string{good, write("requests", run(7, "e")+ok)}, "request xxx is also in " + good},
+		{"one file given twice", []string{good, good}, "given twice"},
+		{"concatenated with itself", []string{write("twice", run(7, "f")+ok+run(7, "g")+ok)}, "an earlier run of this file"},
+	} {
+		_, err := readHistories(c.paths, 7)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") ||
+			!strings.HasPrefix(err.Error(), c.paths[len(c.paths)-1]+": ") {
+			t.Errorf("%s: %v; want one line naming %s that says %q", c.name, err, c.paths[len(c.paths)-1], c.want)
+		}
+	}
+	if _, err := readHistories([]string{good}, 7); err != nil {
+		t.Fatalf("a good history: %v", err)
+	}
+}
