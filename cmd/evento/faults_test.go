@@ -77,7 +77,7 @@ func TestDatabaseFaultsNeedTheRunsOwnPostgres(t *testing.T) {
 // The negative control: naive under every kind of fault is still caught.
 func TestNaiveIsStillCaughtUnderFaults(t *testing.T) {
 	t.Parallel()
-	r := runEvento(t, []string{"DATABASE_URL="}, "--embedded",
+	r := runEventoWithin(t, 5*time.Minute, []string{"DATABASE_URL="}, "--embedded",
 		"--clients", "40", "--strategy", "naive", "--rooms", "300", "--hotels", "1", "--servers", "2",
 		"--think", "20ms-60ms", "--race-window", "30ms", "--faults", "all", "--fault-every", "300ms",
 		"--client-timeout", "1s", "--seed", "3", "--json")
