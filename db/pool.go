@@ -18,6 +18,9 @@ type PoolOptions struct {
 	// later): consecutive transactions of one pgx connection may run on
 	// different server sessions. See OpenPoolWith.
 	TransactionPooled bool
+	// ApplicationName, when set, names the pool's sessions in
+	// pg_stat_activity, so that they can be told from others.
+	ApplicationName string
 }
 
 // OpenPool connects a pool of at most maxConns connections (0 keeps pgx's
@@ -34,9 +37,14 @@ func OpenPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, e
 //   - named prepared statements (pgx's default cache_statement mode): a
 //     statement prepared on one server session is unknown on the next, and
 //     PgBouncer 1.18 does not track them. The pool uses
-//     QueryExecModeExec instead, the extended protocol with the unnamed
-//     statement, so parameters still travel apart from the SQL; a URL
-//     that names another default_query_exec_mode keeps it.
+//     QueryExecModeCacheDescribe instead: pgx learns each statement's
+//     parameter and result types once per connection, through the unnamed
+//     statement, caches them on the client, and sends every execution as
+//     one self-contained Parse/Bind/Execute, so it needs nothing a server
+//     session kept. Not QueryExecModeExec: it guesses the types from the
+//     Go values, and sends a [][]byte (the idempotency outcomes, jsonb[])
+//     as bytea text, which PostgreSQL refuses ("invalid input syntax for
+//     type json"). A URL that names a default_query_exec_mode keeps it.
 //   - startup parameters: PgBouncer 1.18 refuses default_transaction_isolation
 //     at login ("unsupported startup parameter"), so instead of setting it
 //     the pool checks that the server's default is READ COMMITTED, and
@@ -49,9 +57,12 @@ func OpenPoolWith(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
+	if o.ApplicationName != "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = o.ApplicationName
+	}
 	if o.TransactionPooled {
 		if cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
-			cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+			cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 		}
 	} else {
 		// The strategies' safety arguments are made for READ COMMITTED (see
