@@ -6,8 +6,10 @@ import (
 	"time"
 )
 
-// BackendPeak is the most PostgreSQL client backends seen at once while
-// WatchBackends sampled, over the whole server.
+// BackendPeak is the most PostgreSQL client backends on the lab's
+// database seen at once while WatchBackends sampled. Only that database's:
+// a shared server's other users are not the lab's to count, and the
+// servers, PgBouncer and the lab all connect to it alone.
 type BackendPeak struct {
 	Total int // every client backend, the sampling one included
 	// Lab are the lab's own direct sessions (LabApplicationName), at most
@@ -31,7 +33,7 @@ func (c *Cluster) WatchBackends(ctx context.Context, interval time.Duration) (st
 			err := c.Pool.QueryRow(ctx, `
 				SELECT count(*), count(*) FILTER (WHERE application_name = $1)
 				  FROM pg_stat_activity
-				 WHERE backend_type = 'client backend'`, LabApplicationName).Scan(&total, &lab)
+				 WHERE backend_type = 'client backend' AND datname = current_database()`, LabApplicationName).Scan(&total, &lab)
 			if err == nil {
 				peak.Samples++
 				peak.Total = max(peak.Total, total)

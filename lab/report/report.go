@@ -60,8 +60,9 @@ type Report struct {
 	// Server is what the servers counted during the run (from their
 	// /metrics); absent when they could not be read.
 	Server *ServerStats `json:"server,omitempty"`
-	// Database is PostgreSQL's client backends while the clients ran,
-	// sampled from pg_stat_activity; absent when no sample answered.
+	// Database is PostgreSQL's client backends on the run's database
+	// while the clients ran, sampled from pg_stat_activity; absent when
+	// no sample answered.
 	Database *DatabaseStats `json:"database,omitempty"`
 	// Faults the nemesis injected, each with when it started and healed
 	// (--faults); absent in a fair-weather run.
