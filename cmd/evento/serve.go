@@ -178,7 +178,8 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
 	fmt.Printf("evento: admin on http://%s\n", adminListener.Addr())
 	log.Info("serving", "addr", listener.Addr().String(), "admin_addr", adminListener.Addr().String(), "pool", cfg.pool,
-		"modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms)
+		"modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms,
+		"transaction_pooled", cfg.transactionPooled)
 
 	if err := serveUntil(ctx, []*http.Server{server, admin}, []net.Listener{listener, adminListener}); err != nil {
 		return err
