@@ -4,22 +4,71 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// PoolOptions configures OpenPoolWith.
+type PoolOptions struct {
+	// MaxConns is the most connections the pool opens; 0 keeps pgx's
+	// default.
+	MaxConns int32
+	// TransactionPooled says the URL reaches PostgreSQL through a
+	// transaction-pooling PgBouncer (pool_mode = transaction, 1.18 or
+	// later): consecutive transactions of one pgx connection may run on
+	// different server sessions. See OpenPoolWith.
+	TransactionPooled bool
+	// ApplicationName, when set, names the pool's sessions in
+	// pg_stat_activity, so that they can be told from others.
+	ApplicationName string
+}
+
 // OpenPool connects a pool of at most maxConns connections (0 keeps pgx's
-// default) and checks that the database answers.
+// default) straight to PostgreSQL and checks that the database answers.
 func OpenPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	return OpenPoolWith(ctx, url, PoolOptions{MaxConns: maxConns})
+}
+
+// OpenPoolWith connects a pool and checks that the database answers.
+//
+// Through a transaction pooler only transaction-scoped state survives
+// (every strategy, hold and key keeps to it: xact advisory locks, local
+// set_config), and two session-level habits of pgx must go:
+//   - named prepared statements (pgx's default cache_statement mode): a
+//     statement prepared on one server session is unknown on the next, and
+//     PgBouncer 1.18 does not track them. The pool uses
+//     QueryExecModeCacheDescribe instead: pgx learns each statement's
+//     parameter and result types once per connection, through the unnamed
+//     statement, caches them on the client, and sends every execution as
+//     one self-contained Parse/Bind/Execute, so it needs nothing a server
+//     session kept. Not QueryExecModeExec: it guesses the types from the
+//     Go values, and sends a [][]byte (the idempotency outcomes, jsonb[])
+//     as bytea text, which PostgreSQL refuses ("invalid input syntax for
+//     type json"). A URL that names a default_query_exec_mode keeps it.
+//   - startup parameters: PgBouncer 1.18 refuses default_transaction_isolation
+//     at login ("unsupported startup parameter"), so instead of setting it
+//     the pool checks that the server's default is READ COMMITTED, and
+//     refuses to start otherwise.
+func OpenPoolWith(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
 	}
-	if maxConns > 0 {
-		cfg.MaxConns = maxConns
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
 	}
-	// The strategies' safety arguments are made for READ COMMITTED (see
-	// queries/); a server or role configured otherwise must not change them.
-	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
+	if o.ApplicationName != "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = o.ApplicationName
+	}
+	if o.TransactionPooled {
+		if cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
+			cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+		}
+	} else {
+		// The strategies' safety arguments are made for READ COMMITTED (see
+		// queries/); a server or role configured otherwise must not change them.
+		cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open pool: %w", err)
@@ -28,5 +77,26 @@ func OpenPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, e
 		pool.Close()
 		return nil, fmt.Errorf("connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
+	if o.TransactionPooled {
+		if err := checkReadCommitted(ctx, pool); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
 	return pool, nil
+}
+
+// checkReadCommitted refuses a server whose default isolation is not READ
+// COMMITTED: atomic's and optimistic's single statements run in implicit
+// transactions at that default, and their safety arguments need READ
+// COMMITTED's re-check of the latest row version.
+func checkReadCommitted(ctx context.Context, pool *pgxpool.Pool) error {
+	var level string
+	if err := pool.QueryRow(ctx, "SHOW default_transaction_isolation").Scan(&level); err != nil {
+		return fmt.Errorf("read default_transaction_isolation: %w", err)
+	}
+	if level != "read committed" {
+		return fmt.Errorf("the database's default_transaction_isolation is %q, and through a transaction pooler Evento cannot set it at login: make it 'read committed' (ALTER DATABASE ... SET default_transaction_isolation = 'read committed', or PgBouncer's connect_query)", level)
+	}
+	return nil
 }

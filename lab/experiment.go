@@ -51,8 +51,13 @@ type Config struct {
 	// ExtraConns are database connections others will open beside the
 	// servers' pools (pgbench's clients in Bench).
 	ExtraConns int
-	Progress   Progress
-	Log        io.Writer // warnings; nil discards them
+	// PgBouncer puts a throwaway PgBouncer in transaction pooling mode,
+	// with PgBouncerPool server connections (0: 20), between the servers
+	// and PostgreSQL.
+	PgBouncer     bool
+	PgBouncerPool int
+	Progress      Progress
+	Log           io.Writer // warnings; nil discards them
 }
 
 // Progress shows a lab at work; every field may be nil.
@@ -66,6 +71,10 @@ type Progress struct {
 
 // sweepEvery is how often the lab's servers expire overdue holds.
 const sweepEvery = 250 * time.Millisecond
+
+// backendSampleEvery is how often the lab counts PostgreSQL's backends
+// while the clients run: often enough to see a pool fill, one cheap query.
+const backendSampleEvery = 100 * time.Millisecond
 
 // Lab is one database and its running servers, ready for any number of
 // experiments; each experiment seeds an event of its own.
@@ -88,6 +97,8 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 		ExtraConns: cfg.ExtraConns,
 		// Only a run that loses replies pays for the proxy's extra hop.
 		ProxyDatabase: slices.Contains(cfg.Faults, nemesis.LoseReplies),
+		PgBouncer:     cfg.PgBouncer,
+		PgBouncerPool: cfg.PgBouncerPool,
 		ServerArgs: append([]string{
 			"--pool", strconv.Itoa(cfg.Pool),
 			"--max-rooms", strconv.Itoa(cfg.Clients.MaxRooms),
@@ -174,7 +185,9 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 		return report.Report{}, err
 	}
 	before, scrapeErr := cluster.ScrapeServerStats(ctx, l.cluster.AdminURLs())
+	stopWatching := l.cluster.WatchBackends(ctx, backendSampleEvery)
 	result, faults, err := l.runClientsUnderFaults(ctx, runner, clients.Seed)
+	backends := stopWatching()
 	if err != nil {
 		return report.Report{}, err
 	}
@@ -218,6 +231,12 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	if after, err := cluster.ScrapeServerStats(verifyCtx, l.cluster.AdminURLs()); err == nil && scrapeErr == nil {
 		delta := report.ServerStats(after.Sub(before))
 		r.Server = &delta
+	}
+	if backends.Samples > 0 {
+		r.Database = &report.DatabaseStats{
+			PeakClientBackends: backends.Total, PeakLabBackends: backends.Lab, PeakOtherBackends: backends.Others,
+			PgBouncerPool: l.cluster.PgBouncerPoolSize(), Samples: backends.Samples,
+		}
 	}
 	r.SetFaults(faults, result.History)
 	r.Notes = append(r.Notes, errorNote(r, !clients.Idempotency)...)

@@ -24,6 +24,8 @@ type runConfig struct {
 	raceWindow time.Duration
 	faults     faultFlags
 	auth       bool
+	pgbouncer  bool
+	bouncePool int
 }
 
 // registerRunFlags serves both the root command and `evento run`, which
@@ -38,6 +40,8 @@ func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	fs.IntVar(&cfg.events, "events", 1, "events to seed")
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: servers delay every booking write by this long, so races show on every run")
 	cfg.faults.register(fs, nemesis.Kinds)
+	fs.BoolVar(&cfg.pgbouncer, "pgbouncer", false, "put a throwaway PgBouncer (pool_mode = transaction) between the servers and PostgreSQL; the report shows PostgreSQL's peak client backends")
+	fs.IntVar(&cfg.bouncePool, "pgbouncer-pool", 20, "with --pgbouncer: PgBouncer's server connections (default_pool_size)")
 	fs.BoolVar(&cfg.auth, "auth", false, "start the servers with --auth keys and give every simulated client an API key of its own (default: one anonymous client, hold cap off)")
 }
 
@@ -88,7 +92,7 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 		min, max int
 	}{
 		{"servers", cfg.servers, 1, maxServers}, {"pool", cfg.pool, 1, maxPool},
-		{"hotels", cfg.hotels, 1, maxHotels}, {"events", cfg.events, 1, maxEvents}, {"rooms", cfg.rooms, 0, maxRooms},
+		{"pgbouncer-pool", cfg.bouncePool, 1, maxPool}, {"hotels", cfg.hotels, 1, maxHotels}, {"events", cfg.events, 1, maxEvents}, {"rooms", cfg.rooms, 0, maxRooms},
 	} {
 		if f.value < f.min || f.value > f.max {
 			return lab.Config{}, usagef("--%s must be from %d to %d, got %d", f.name, f.min, f.max, f.value)
@@ -103,6 +107,7 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 		Events: cfg.events, Hotels: cfg.hotels, Rooms: cfg.rooms,
 		Clients: cfg.load.clientConfig(think), Timeout: cfg.load.timeout,
 		Faults: faults, FaultEvery: cfg.faults.every, Auth: cfg.auth,
+		PgBouncer: cfg.pgbouncer, PgBouncerPool: cfg.bouncePool,
 		Progress: lab.Progress{Clients: cfg.load.progressDisplay()},
 		Log:      os.Stderr,
 	}, nil

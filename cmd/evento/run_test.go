@@ -151,6 +151,8 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"clients", "add", "alice", "extra"},
 		{"serve", "--max-conns", "0"},
 		{"run", "extra"},
+		{"serve", "--transaction-pooled"}, // migrations need a direct --migrate-url
+		{"run", "--pgbouncer", "--pgbouncer-pool", "0"},
 	}
 	for _, args := range cases {
 		r := runEvento(t, nil, args...)

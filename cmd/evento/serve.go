@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
@@ -40,6 +41,9 @@ type serveConfig struct {
 	maxHoldTTL   time.Duration
 	modes        string
 	pprof        bool
+	// migrateURL and transactionPooled: see their flags.
+	migrateURL        string
+	transactionPooled bool
 }
 
 func newServeCommand() *ffcli.Command {
@@ -64,6 +68,8 @@ func newServeCommand() *ffcli.Command {
 	fs.DurationVar(&cfg.maxHoldTTL, "max-hold-ttl", api.DefaultMaxHoldTTL, "longest hold a client may ask for (ttl_seconds)")
 	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiler (net/http/pprof) under /debug/pprof/ on the admin listener")
 	fs.StringVar(&cfg.modes, "modes", safeModes(), `reserve modes to serve: "all" (naive too, which overbooks on purpose) or a comma-separated list; others answer 403 mode_disabled`)
+	fs.Var(&secretURL{&cfg.migrateURL}, "migrate-url", "apply migrations over this direct PostgreSQL URL (env EVENTO_MIGRATE_URL) rather than DATABASE_URL; needed when DATABASE_URL goes through PgBouncer in transaction mode, which goose's session lock cannot cross")
+	fs.BoolVar(&cfg.transactionPooled, "transaction-pooled", false, "DATABASE_URL goes through a transaction-pooling PgBouncer (pool_mode = transaction): no named prepared statements (pgx exec mode), READ COMMITTED checked on the server rather than set at login; needs --migrate-url")
 	return &ffcli.Command{
 		Name:       "serve",
 		ShortUsage: "evento serve [--addr 127.0.0.1:8080] [--pool N] [--modes all|a,b,...]",
@@ -97,6 +103,9 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return usagef("--max-held-rooms must be 0 (no cap) or more, got %d", cfg.maxHeldRooms)
 	case cfg.maxHoldTTL < time.Second:
 		return usagef("--max-hold-ttl must be at least 1s, got %s", cfg.maxHoldTTL)
+	}
+	if cfg.transactionPooled && cfg.migrateURL == "" {
+		return usagef("--transaction-pooled needs --migrate-url: migrations hold a session-level lock, which a transaction pooler would hand to another client's transactions")
 	}
 	maxHeld := int32(cfg.maxHeldRooms)
 	if maxHeld == 0 {
@@ -137,12 +146,12 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		// server never reads.
 		fmt.Fprintf(os.Stderr, "export DATABASE_URL=%s  # in another shell, for evento seed and clients to use this server's database while it runs\n", shellQuote(database.URL))
 	}
-	pool, err := db.OpenPool(ctx, database.URL, int32(cfg.pool))
+	pool, err := db.OpenPoolWith(ctx, database.URL, db.PoolOptions{MaxConns: int32(cfg.pool), TransactionPooled: cfg.transactionPooled})
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := db.Migrate(ctx, pool); err != nil {
+	if err := migrateServed(ctx, pool, cfg.migrateURL); err != nil {
 		return err
 	}
 
@@ -176,12 +185,31 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
 	fmt.Printf("evento: admin on http://%s\n", adminListener.Addr())
 	log.Info("serving", "addr", listener.Addr().String(), "admin_addr", adminListener.Addr().String(), "pool", cfg.pool,
-		"modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms)
+		"modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms,
+		"transaction_pooled", cfg.transactionPooled)
 
 	if err := serveUntil(ctx, []*http.Server{server, admin}, []net.Listener{listener, adminListener}); err != nil {
 		return err
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// migrateServed applies the migrations through pool, or over a direct
+// connection to migrateURL when one is given, which it closes at once: a
+// server needs no direct connection once the schema is up.
+func migrateServed(ctx context.Context, pool *pgxpool.Pool, migrateURL string) error {
+	if migrateURL == "" {
+		return db.Migrate(ctx, pool)
+	}
+	direct, err := db.OpenPool(ctx, migrateURL, 1)
+	if err != nil {
+		return fmt.Errorf("--migrate-url: %w", err)
+	}
+	defer direct.Close()
+	if err := db.Migrate(ctx, direct); err != nil {
+		return fmt.Errorf("migrate over --migrate-url: %w", err)
+	}
 	return nil
 }
 

@@ -5,7 +5,9 @@
 // password) a throwaway cluster started from the PostgreSQL server binaries
 // installed on the machine (Start). Throwaway clusters listen
 // on loopback only, run as an unprivileged user when the caller is root, and
-// are removed again by Server.Stop.
+// are removed again by Server.Stop. StartPgBouncer does the same for a
+// PgBouncer in transaction pooling mode in front of a database (evento run
+// --pgbouncer).
 //
 // The package installs no signal handlers: callers own the process lifecycle
 // and must call Stop (or Resolved.Close) on every exit path, including

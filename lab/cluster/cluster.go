@@ -39,7 +39,21 @@ type Options struct {
 	// so that LoseReplies can cut their connections (the lab's own pool
 	// connects directly).
 	ProxyDatabase bool
+	// PgBouncer puts a throwaway PgBouncer in transaction pooling mode
+	// between the servers and PostgreSQL, with PgBouncerPool server
+	// connections (0: 20); the servers migrate over a direct connection,
+	// and the lab's own pool connects directly.
+	PgBouncer     bool
+	PgBouncerPool int
 }
+
+// LabPoolConns is the most direct connections the lab's own pool opens
+// (seeding, reading records, sampling pg_stat_activity); they show in
+// pg_stat_activity as LabApplicationName.
+const LabPoolConns = 4
+
+// LabApplicationName names the lab's own sessions in pg_stat_activity.
+const LabApplicationName = "evento-lab"
 
 // Cluster is one database and its running server processes, ready for any
 // number of experiments.
@@ -48,10 +62,11 @@ type Cluster struct {
 	Pool     *pgxpool.Pool // the lab's own connections: seeding and reading records
 	URLs     []string      // the servers' base URLs; a restarted server keeps its URL
 
-	spec    ServerSpec
-	proxy   *faultproxy.Proxy // nil unless Options.ProxyDatabase
-	mu      sync.Mutex        // guards servers, which the nemesis replaces
-	servers []*ServerProcess
+	spec      ServerSpec
+	pgbouncer *localpg.PgBouncer // nil unless Options.PgBouncer
+	proxy     *faultproxy.Proxy  // nil unless Options.ProxyDatabase
+	mu        sync.Mutex         // guards servers, which the nemesis replaces
+	servers   []*ServerProcess
 }
 
 // Open resolves and migrates the database and starts the servers. On error
@@ -70,7 +85,7 @@ func (c *Cluster) open(ctx context.Context, opts Options) (err error) {
 	if c.Database, err = opts.Database(ctx, opts.Servers*opts.Pool+20+opts.ExtraConns); err != nil {
 		return err
 	}
-	if c.Pool, err = db.OpenPool(ctx, c.Database.URL, 4); err != nil {
+	if c.Pool, err = db.OpenPoolWith(ctx, c.Database.URL, db.PoolOptions{MaxConns: LabPoolConns, ApplicationName: LabApplicationName}); err != nil {
 		return err
 	}
 	if err := db.Migrate(ctx, c.Pool); err != nil {
@@ -80,12 +95,25 @@ func (c *Cluster) open(ctx context.Context, opts Options) (err error) {
 		return fmt.Errorf("no evento binary to start servers with")
 	}
 	serversURL := c.Database.URL
+	c.spec = ServerSpec{Executable: opts.Executable, Args: opts.ServerArgs}
+	if opts.PgBouncer {
+		c.pgbouncer, err = localpg.StartPgBouncer(ctx, localpg.PgBouncerOptions{
+			Upstream: c.Database.URL, PoolSize: opts.PgBouncerPool,
+			// Every server's whole pool, and room for a restarted one.
+			MaxClientConn: (opts.Servers+1)*opts.Pool + 100,
+		})
+		if err != nil {
+			return err
+		}
+		serversURL, c.spec.MigrateURL = c.pgbouncer.URL(), c.Database.URL
+		c.spec.Args = append(slices.Clip(c.spec.Args), "--transaction-pooled")
+	}
 	if opts.ProxyDatabase {
 		if serversURL, err = c.startProxy(serversURL); err != nil {
 			return err
 		}
 	}
-	c.spec = ServerSpec{Executable: opts.Executable, DatabaseURL: serversURL, Args: opts.ServerArgs}
+	c.spec.DatabaseURL = serversURL
 	c.servers, err = StartServers(ctx, c.spec, opts.Servers)
 	if err != nil {
 		return err
@@ -94,6 +122,15 @@ func (c *Cluster) open(ctx context.Context, opts Options) (err error) {
 		c.URLs = append(c.URLs, s.URL)
 	}
 	return nil
+}
+
+// PgBouncerPoolSize is the most server connections the lab's PgBouncer
+// opens; 0 without one.
+func (c *Cluster) PgBouncerPoolSize() int {
+	if c.pgbouncer == nil {
+		return 0
+	}
+	return c.pgbouncer.PoolSize()
 }
 
 // AdminURLs are the servers' admin base URLs, where their /metrics are. A
@@ -241,6 +278,9 @@ func (c *Cluster) Close() error {
 	err := StopServers(servers)
 	if c.proxy != nil {
 		_ = c.proxy.Close()
+	}
+	if c.pgbouncer != nil {
+		_ = c.pgbouncer.Stop()
 	}
 	if c.Pool != nil {
 		c.Pool.Close()

@@ -21,6 +21,9 @@ type ServerSpec struct {
 	Executable  string   // the evento binary, usually os.Executable()
 	DatabaseURL string   // every server shares this one database
 	Args        []string // extra flags for `evento serve`
+	// MigrateURL, when set, is a direct URL the servers migrate over
+	// (serve --migrate-url), DatabaseURL being a transaction pooler.
+	MigrateURL string
 }
 
 // ServerProcess is a running `evento serve` child process.
@@ -71,7 +74,8 @@ func startServerAt(ctx context.Context, spec ServerSpec, addr string) (*ServerPr
 	// only its user can read, not on the command line, which ps shows to
 	// everyone. The last of duplicate variables wins, so an inherited
 	// EVENTO_DATABASE_URL cannot override it.
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+spec.DatabaseURL, "EVENTO_DATABASE_URL="+spec.DatabaseURL)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+spec.DatabaseURL, "EVENTO_DATABASE_URL="+spec.DatabaseURL,
+		"EVENTO_MIGRATE_URL="+spec.MigrateURL)
 	cmd.SysProcAttr = childProcAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

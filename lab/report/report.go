@@ -60,6 +60,10 @@ type Report struct {
 	// Server is what the servers counted during the run (from their
 	// /metrics); absent when they could not be read.
 	Server *ServerStats `json:"server,omitempty"`
+	// Database is PostgreSQL's client backends on the run's database
+	// while the clients ran, sampled from pg_stat_activity; absent when
+	// no sample answered.
+	Database *DatabaseStats `json:"database,omitempty"`
 	// Faults the nemesis injected, each with when it started and healed
 	// (--faults); absent in a fair-weather run.
 	Faults []nemesis.Event `json:"faults,omitempty"`
@@ -240,6 +244,14 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "servers: %.0f transactions rerun after serialization failures; %.0f batches, %.1f requests each on average\n",
 			s.SerializationRetries, s.Batches, s.MeanBatchSize())
 	}
+	if d := r.Database; d != nil {
+		via := "the servers'"
+		if d.PgBouncerPool > 0 {
+			via = fmt.Sprintf("through PgBouncer, whose pool is %d", d.PgBouncerPool)
+		}
+		fmt.Fprintf(&b, "database: peak %d client backends (at most %d the lab's own, %d %s)\n",
+			d.PeakClientBackends, d.PeakLabBackends, d.PeakOtherBackends, via)
+	}
 	writeFaults(&b, r)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -296,6 +308,21 @@ type ServerStats struct {
 	// Batches and BatchedRequests describe group commit (batched).
 	Batches         float64 `json:"batches"`
 	BatchedRequests float64 `json:"batched_requests"`
+}
+
+// DatabaseStats are the peaks of PostgreSQL's client backends during a
+// run (lab/cluster samples pg_stat_activity every 100 ms), each its own
+// maximum: the lab's and the others' peaks may fall in different samples.
+type DatabaseStats struct {
+	PeakClientBackends int `json:"peak_client_backends"`
+	// PeakLabBackends are the lab's own direct sessions (seeding,
+	// reading, sampling); PeakOtherBackends the rest: the servers', or
+	// PgBouncer's on their behalf.
+	PeakLabBackends   int `json:"peak_lab_backends"`
+	PeakOtherBackends int `json:"peak_other_backends"`
+	// PgBouncerPool is PgBouncer's default_pool_size; 0 without PgBouncer.
+	PgBouncerPool int `json:"pgbouncer_pool,omitempty"`
+	Samples       int `json:"samples"`
 }
 
 // MeanBatchSize is requests per batch; 0 without batches.
