@@ -259,10 +259,14 @@ func (c *Cluster) ResumeDatabase() error {
 // transactions roll back, their next statement finds the connection gone.
 func (c *Cluster) TerminateBackends(ctx context.Context) (int, error) {
 	var n int
+	// The servers' sessions only: the lab's own (its seeding, its final
+	// reads, the backend sampler) would otherwise die too, and a dead one
+	// handed out again by the pool fails the next fault or the verdict.
 	err := c.Pool.QueryRow(ctx, `
 		SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
 		  FROM pg_stat_activity
-		 WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`).Scan(&n)
+		 WHERE datname = current_database() AND backend_type = 'client backend'
+		   AND application_name IS DISTINCT FROM $1`, LabApplicationName).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("terminate backends: %w", err)
 	}
