@@ -116,9 +116,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 				return report.Bench{}, ctx.Err()
 			}
 		}
-		row.Pgbench = median(row.Samples["pgbench"])
+		row.Pgbench = report.Median(row.Samples["pgbench"])
 		for _, s := range cfg.Strategies {
-			row.Evento[s] = median(row.Samples[s])
+			row.Evento[s] = report.Median(row.Samples[s])
 			if row.Pgbench > 0 {
 				row.Ratios[s] = row.Evento[s] / row.Pgbench
 			}
@@ -212,16 +212,4 @@ func checkHotRow(ctx context.Context, l *Lab, eventID int64) error {
 		}
 	}
 	return nil
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -13,12 +13,12 @@ func TestMedian(t *testing.T) {
 		{[]float64{5, 1, 3}, 3},
 		{[]float64{4, 1, 3, 2}, 2.5},
 	} {
-		if got := median(c.xs); got != c.want {
-			t.Errorf("median(%v) = %g, want %g", c.xs, got, c.want)
+		if got := report.Median(c.xs); got != c.want {
+			t.Errorf("report.Median(%v) = %g, want %g", c.xs, got, c.want)
 		}
 	}
 	xs := []float64{3, 1, 2}
-	median(xs)
+	report.Median(xs)
 	if xs[0] != 3 || xs[1] != 1 || xs[2] != 2 {
 		t.Errorf("median sorted its argument: %v", xs)
 	}

@@ -159,18 +159,6 @@ func claimedReservations(ctx context.Context, pool *pgxpool.Pool, m merged, res 
 	for _, id := range stored {
 		claimed[id] = true
 	}
-	for i := range observed {
-		observed[i].KeyedReservations = map[string]int64{}
-		for _, t := range res.Targets {
-			if t.EventID != observed[i].EventID || t.HotelID != observed[i].HotelID {
-				continue
-			}
-			for key := range t.Keyed {
-				if id, ok := stored[key]; ok {
-					observed[i].KeyedReservations[key] = id
-				}
-			}
-		}
-	}
+	giveKeyedReservations(res, observed, stored)
 	return claimed, nil
 }

@@ -74,6 +74,13 @@ func addKeyedReservations(ctx context.Context, pool *pgxpool.Pool, res client.Re
 	if err != nil {
 		return err
 	}
+	giveKeyedReservations(res, observed, stored)
+	return nil
+}
+
+// giveKeyedReservations hands each hotel the reservations stored under its
+// ledger's keys.
+func giveKeyedReservations(res client.Result, observed []checker.Observed, stored map[string]int64) {
 	for i := range observed {
 		observed[i].KeyedReservations = map[string]int64{}
 		for _, t := range res.Targets {
@@ -87,5 +94,4 @@ func addKeyedReservations(ctx context.Context, pool *pgxpool.Pool, res client.Re
 			}
 		}
 	}
-	return nil
 }

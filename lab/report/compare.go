@@ -188,15 +188,15 @@ func summarize(runs []ComparisonRow) ComparisonRow {
 		return xs
 	}
 	medianInt := func(f func(ComparisonRow) int64) int64 {
-		return int64(math.Round(median(pick(func(r ComparisonRow) float64 { return float64(f(r)) }))))
+		return int64(math.Round(Median(pick(func(r ComparisonRow) float64 { return float64(f(r)) }))))
 	}
 	rates := pick(func(r ComparisonRow) float64 { return r.RoomsPerSecond })
-	s.RoomsPerSecond, s.RoomsPerSecondMin, s.RoomsPerSecondMax = median(rates), slices.Min(rates), slices.Max(rates)
+	s.RoomsPerSecond, s.RoomsPerSecondMin, s.RoomsPerSecondMax = Median(rates), slices.Min(rates), slices.Max(rates)
 	p99s := pick(func(r ComparisonRow) float64 { return r.P99Ms })
-	s.P99Ms, s.P99MsMin, s.P99MsMax = median(p99s), slices.Min(p99s), slices.Max(p99s)
-	s.P50Ms = median(pick(func(r ComparisonRow) float64 { return r.P50Ms }))
-	s.ReservationsPerSecond = median(pick(func(r ComparisonRow) float64 { return r.ReservationsPerSecond }))
-	s.MeanBatchSize = median(pick(func(r ComparisonRow) float64 { return r.MeanBatchSize }))
+	s.P99Ms, s.P99MsMin, s.P99MsMax = Median(p99s), slices.Min(p99s), slices.Max(p99s)
+	s.P50Ms = Median(pick(func(r ComparisonRow) float64 { return r.P50Ms }))
+	s.ReservationsPerSecond = Median(pick(func(r ComparisonRow) float64 { return r.ReservationsPerSecond }))
+	s.MeanBatchSize = Median(pick(func(r ComparisonRow) float64 { return r.MeanBatchSize }))
 	s.RoomsSold = medianInt(func(r ComparisonRow) int64 { return r.RoomsSold })
 	s.Conflicts = medianInt(func(r ComparisonRow) int64 { return r.Conflicts })
 	s.Retries = medianInt(func(r ComparisonRow) int64 { return r.Retries })
@@ -211,7 +211,7 @@ func summarize(runs []ComparisonRow) ComparisonRow {
 		}
 	}
 	if len(sellouts) == len(runs) {
-		m := median(sellouts)
+		m := Median(sellouts)
 		s.SelloutSeconds = &m
 	}
 	return s
@@ -296,7 +296,9 @@ func rateKey(v float64) float64 {
 	return v
 }
 
-func median(xs []float64) float64 {
+// Median is the middle of xs (the mean of the two middle values for an
+// even count); 0 for none. The lab's bench uses it too.
+func Median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
