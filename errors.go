@@ -86,8 +86,10 @@ func (e *ShortfallError) Error() string {
 	switch {
 	case e.roomsHeld():
 		return fmt.Sprintf("rooms held: %d requested, %d free and %d in holds that may be released or expire", e.Requested, max(e.Available, 0), e.Held)
-	case e.Available <= 0:
+	case e.Available <= 0 && e.Held == 0:
 		return fmt.Sprintf("sold out: %d rooms requested, none left", e.Requested)
+	case e.Held > 0:
+		return fmt.Sprintf("insufficient rooms: %d requested, %d free and %d in holds", e.Requested, max(e.Available, 0), e.Held)
 	}
 	return fmt.Sprintf("insufficient rooms: %d requested, %d left", e.Requested, e.Available)
 }
@@ -102,9 +104,11 @@ func (e *ShortfallError) Is(target error) bool {
 	switch {
 	case e.roomsHeld():
 		return target == ErrRoomsHeld
-	case e.Available <= 0:
+	case e.Available <= 0 && e.Held == 0:
 		return target == ErrSoldOut
 	}
+	// Some rooms left, or some held: fewer than asked may still come, so
+	// not "sold out", which tells a client to stop.
 	return target == ErrInsufficientRooms
 }
 

@@ -34,10 +34,11 @@ var inventoryRefusals = []error{ErrSoldOut, ErrInsufficientRooms, ErrRoomsHeld, 
 
 // Kept reports whether an idempotency key keeps this outcome to replay: a
 // write that was done (a booking, a hold, a confirmation, a release), or a
-// refusal that judged the hotel's rooms. Any other refusal (something not
-// found, a hold no longer held) is answered afresh on a retry, with the
-// same answer: keeping it would let anyone fill the key table with rows
-// kept for a day, at no cost, and squat keys that others will use later.
+// refusal that judged the hotel's rooms or a hold's fate (inventoryRefusals).
+// Any other refusal (something not found, bad input) is answered afresh on
+// a retry, with the same answer: keeping it would let anyone fill the key
+// table with rows kept for a day, at no cost, and squat keys that others
+// will use later.
 func (o Outcome[T]) Kept() bool {
 	if o.Refusal == nil {
 		return true

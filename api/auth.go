@@ -60,7 +60,10 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" || len(key) > 200 {
 		return caller{}, errUnauthenticated
 	}
-	client, err := s.keys.lookup(r.Context(), s.svc, key)
+	// Bounded like any other read: a stalled database answers 503 here too.
+	ctx, cancel := s.queryContext(r)
+	defer cancel()
+	client, err := s.keys.lookup(ctx, s.svc, key)
 	if err != nil {
 		return caller{}, err
 	}

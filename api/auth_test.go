@@ -218,3 +218,21 @@ func TestHoldCap(t *testing.T) {
 		t.Fatalf("a hold under the cap again: %d %s", r.status, r.raw)
 	}
 }
+
+// An anonymous key shaped like a stored API client's key ("c5:order-1")
+// is refused: it would be that client's key, on a shared database.
+func TestAnonymousKeysCannotLookScoped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 10, api.Options{})
+	before := f.dbState(t)
+	r := f.doWithKey(t, "POST", f.reservePath(0, "atomic"), `{"name":"mallory","rooms":1}`, "c5:order-1")
+	if r.status != http.StatusBadRequest || errorCode(t, r) != "invalid_request" {
+		t.Fatalf("c5:order-1 from the anonymous client: %d %s", r.status, r.raw)
+	}
+	if after := f.dbState(t); after != before {
+		t.Fatalf("database changed: %s -> %s", before, after)
+	}
+	if r := f.doWithKey(t, "POST", f.reservePath(0, "atomic"), `{"name":"alice","rooms":1}`, "c:order-1"); r.status != http.StatusCreated {
+		t.Fatalf("an ordinary key starting with c: %d %s", r.status, r.raw)
+	}
+}

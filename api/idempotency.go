@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/evento-lab/evento"
@@ -36,7 +37,13 @@ func (s *Server) idempotencyKey(r *http.Request, route string, request any) (*ev
 	sum := sha256.Sum256(append([]byte(route+"\n"), canonical...))
 	// Each client's keys are its own: two clients may both send order-18,
 	// and nobody can squat or replay a key of someone else's.
-	scoped := evento.ScopedKey(callerOf(r).client, key)
+	who := callerOf(r).client
+	if who == evento.Anonymous && looksScoped(key) {
+		// Stored as is, it would be the very key of an API client's
+		// request, on a database a server with --auth keys shares.
+		return nil, invalid("Idempotency-Key may not start with c, digits and a colon: that is how API clients' keys are stored")
+	}
+	scoped := evento.ScopedKey(who, key)
 	return &evento.IdempotencyKey{Key: scoped, Fingerprint: hex.EncodeToString(sum[:]), Keep: s.opts.KeepIdempotencyKeys}, nil
 }
 
@@ -54,3 +61,14 @@ func validKey(key string) bool {
 
 // DefaultKeepIdempotencyKeys is how long a key's outcome is replayed.
 const DefaultKeepIdempotencyKeys = 24 * time.Hour
+
+// looksScoped reports whether key has the shape evento.ScopedKey gives an
+// API client's key: "c", digits, ":".
+func looksScoped(key string) bool {
+	rest, ok := strings.CutPrefix(key, "c")
+	digits := 0
+	for digits < len(rest) && rest[digits] >= '0' && rest[digits] <= '9' {
+		digits++
+	}
+	return ok && digits > 0 && digits < len(rest) && rest[digits] == ':'
+}

@@ -178,8 +178,9 @@ type storedRefusal struct {
 	HeldUntil *time.Time `json:"held_until,omitempty"`
 }
 
-// Only shortfalls are stored now (evento.Outcome.Kept); not_found and the
-// hold refusals are still read, from rows stored before, until they expire.
+// Shortfalls (rooms_held among them) and the hold refusals are stored
+// (evento.Outcome.Kept); not_found is no longer stored, but still read from
+// rows stored before, until they expire.
 
 // refusalCodes name the final refusals that are not a not-found or a
 // shortfall (those carry their own facts).

@@ -146,6 +146,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"serve", "--addr", "0.0.0.0:0"}, // --auth none off loopback
 		{"serve", "--max-held-rooms", "-1"},
 		{"serve", "--max-hold-ttl", "0s"},
+		{"serve", "--admin-addr", "0.0.0.0:0"}, // the admin port has no auth
 		{"clients"},
 		{"clients", "add"},
 		{"clients", "add", "alice", "extra"},

@@ -87,8 +87,12 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if cfg.maxConns < 1 {
 		return usagef("--max-conns must be at least 1")
 	}
-	if _, _, err := net.SplitHostPort(cfg.adminAddr); err != nil {
+	if adminHost, _, err := net.SplitHostPort(cfg.adminAddr); err != nil {
 		return usagef("--admin-addr %q: %v", cfg.adminAddr, err)
+	} else if !isLoopback(adminHost) && !cfg.insecure {
+		// The admin port has no authentication: metrics, and with --pprof
+		// the profiler, are for this machine's operators.
+		return usagef("--admin-addr %s would serve /metrics (and --pprof) to the network without authentication: keep it on loopback, or give --insecure", cfg.adminAddr)
 	}
 	host, _, err := net.SplitHostPort(cfg.addr)
 	if err != nil {
