@@ -1,10 +1,8 @@
 package labdb
 
 import (
-	"bufio"
 	"fmt"
 	"regexp"
-	"strings"
 
 	"github.com/evento-lab/evento/queries"
 )
@@ -29,28 +27,9 @@ var namedParameter = regexp.MustCompile(`@([a-z_][a-z0-9_]*)`)
 // namedStatement returns the statement under "-- name: <name>" in file,
 // without its comments or the final semicolon.
 func namedStatement(file, name string) (string, error) {
-	text, err := queries.Files.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("read queries/%s: %w", file, err)
-	}
-	var lines []string
-	found := false
-	scanner := bufio.NewScanner(strings.NewReader(string(text)))
-	for scanner.Scan() {
-		line := scanner.Text()
-		if rest, ok := strings.CutPrefix(line, "-- name: "); ok {
-			if found {
-				break
-			}
-			found = strings.HasPrefix(rest, name+" ")
-			continue
-		}
-		if found && !strings.HasPrefix(strings.TrimSpace(line), "--") && strings.TrimSpace(line) != "" {
-			lines = append(lines, line)
-		}
-	}
-	if !found {
+	text, ok := queries.Statement(file, name)
+	if !ok {
 		return "", fmt.Errorf("queries/%s has no statement named %s", file, name)
 	}
-	return strings.TrimSuffix(strings.TrimSpace(strings.Join(lines, "\n")), ";"), nil
+	return text, nil
 }

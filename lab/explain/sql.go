@@ -1,9 +1,7 @@
 package explain
 
 import (
-	"bufio"
 	"fmt"
-	"io/fs"
 	"regexp"
 	"strconv"
 	"strings"
@@ -90,46 +88,14 @@ func mustNamed(name string, params map[string]any) Stmt {
 // lookup finds the statement under "-- name: <name> ..." in queries/,
 // without its comments, ending with its semicolon.
 func lookup(name string) (file, text string, err error) {
-	entries, err := fs.Glob(queries.Files, "*.sql")
-	if err != nil {
-		return "", "", fmt.Errorf("list queries: %w", err)
+	file, ok := queries.FileOf(name)
+	if ok {
+		text, ok = queries.Statement(file, name)
 	}
-	for _, f := range entries {
-		content, err := queries.Files.ReadFile(f)
-		if err != nil {
-			return "", "", fmt.Errorf("read queries/%s: %w", f, err)
-		}
-		if text, ok := statementIn(string(content), name); ok {
-			return f, text, nil
-		}
+	if !ok {
+		return "", "", fmt.Errorf("no statement named %s in queries/", name)
 	}
-	return "", "", fmt.Errorf("no statement named %s in queries/", name)
-}
-
-// statementIn cuts the named statement out of one file's text.
-func statementIn(content, name string) (string, bool) {
-	var lines []string
-	found := false
-	scanner := bufio.NewScanner(strings.NewReader(content))
-	for scanner.Scan() {
-		line := scanner.Text()
-		if rest, ok := strings.CutPrefix(line, "-- name: "); ok {
-			if found {
-				break
-			}
-			found = strings.HasPrefix(rest, name+" ")
-			continue
-		}
-		trimmed := strings.TrimSpace(line)
-		if found && trimmed != "" && !strings.HasPrefix(trimmed, "--") {
-			lines = append(lines, strings.TrimRight(line, " \t"))
-		}
-	}
-	if !found {
-		return "", false
-	}
-	text := strings.TrimSuffix(strings.TrimSpace(strings.Join(lines, "\n")), ";")
-	return text + ";", true
+	return file, text + ";", nil
 }
 
 // literal writes a Go value as a SQL literal.
