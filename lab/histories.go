@@ -214,12 +214,6 @@ func settles(a client.Attempt) bool {
 	return a.Code != "conflict" && a.Code != "request_in_progress"
 }
 
-// isError is an attempt the report counts as an error, as the clients do:
-// no answer, a 5xx, or never sent.
-func isError(a client.Attempt) bool {
-	return a.Class == client.ClassInfo || a.Status >= 500 || (a.Class == client.ClassFail && a.Status == 0)
-}
-
 // merged is the histories of one event's loads as one run.
 type merged struct {
 	runs     []runLine
@@ -364,7 +358,7 @@ func (m merged) ledger(targets []client.Target) (res client.Result, unscoped int
 		case "rooms_held":
 			res.Requests.RoomsHeld++
 		}
-		if isError(a) {
+		if a.IsError() {
 			res.Requests.Error++
 			if res.Requests.FirstError == "" {
 				res.Requests.FirstError = a.Error
@@ -395,7 +389,7 @@ func tickSecond(seconds []client.Second, started time.Time, a client.Attempt) []
 		seconds[i].Bookings++
 	case a.Code == "conflict" || a.Code == "request_in_progress":
 		seconds[i].Conflicts++
-	case isError(a):
+	case a.IsError():
 		seconds[i].Errors++
 	}
 	return seconds

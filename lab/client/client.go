@@ -260,27 +260,12 @@ func (c *client) sendAsking(ctx context.Context, path string, body any, rooms in
 		info := &attemptInfo{}
 		invoked := time.Now()
 		result, r, err := c.api.post(ctx, path, body, key, c.cred.Key, timeout, info)
-		rec := Attempt{
-			Type: "attempt", Client: c.id, Request: request, Key: key, Op: operation(path),
-			Server: info.server, Invoked: invoked, Completed: time.Now(), Class: result.class(), Status: info.status,
-			Rooms: rooms, Code: info.code, Replayed: r.Replayed,
+		if err != nil && ctx.Err() == nil {
+			c.stats.noteError(err)
 		}
-		if c.target < len(c.cfg.Targets) {
-			rec.Event, rec.Hotel = c.cfg.Targets[c.target].EventID, c.cfg.Targets[c.target].HotelID
+		if c.stats.keepHistory {
+			c.recordAttempt(request, key, path, rooms, invoked, info, result, r, err)
 		}
-		if result == succeeded {
-			rec.Reservation = r.ReservationID
-		}
-		if stored := c.storedKey(key); stored != key {
-			rec.StoredKey = stored
-		}
-		if err != nil {
-			rec.Error = err.Error()
-			if ctx.Err() == nil {
-				c.stats.noteError(err)
-			}
-		}
-		c.stats.recordAttempt(rec)
 		if result == modeRefused {
 			if c.stop != nil {
 				c.stop(err)
@@ -330,6 +315,29 @@ func (c *client) sendAsking(ctx context.Context, path string, body any, rooms in
 		// time, so that a provoked tiny timeout still ends in an answer.
 		timeout = min(2*timeout, max(c.cfg.RequestTimeout, readTimeout))
 	}
+}
+
+// recordAttempt writes one attempt into the run's history (--history,
+// faults): built only when a history is kept, off the hot path otherwise.
+func (c *client) recordAttempt(request, key, path string, rooms int64, invoked time.Time, info *attemptInfo, result outcome, r reply, err error) {
+	rec := Attempt{
+		Type: "attempt", Client: c.id, Request: request, Key: key, Op: operation(path),
+		Server: info.server, Invoked: invoked, Completed: time.Now(), Class: result.class(), Status: info.status,
+		Rooms: rooms, Code: info.code, Replayed: r.Replayed,
+	}
+	if c.target < len(c.cfg.Targets) {
+		rec.Event, rec.Hotel = c.cfg.Targets[c.target].EventID, c.cfg.Targets[c.target].HotelID
+	}
+	if result == succeeded {
+		rec.Reservation = r.ReservationID
+	}
+	if stored := c.storedKey(key); stored != key {
+		rec.StoredKey = stored
+	}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	c.stats.recordAttempt(rec)
 }
 
 // storedKey is an idempotency key as the server stores it, scoped to this

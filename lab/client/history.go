@@ -83,3 +83,9 @@ func (s *stats) recordAttempt(a Attempt) {
 	s.history = append(s.history, a)
 	s.mu.Unlock()
 }
+
+// IsError reports whether the attempt counts as an error, as the clients
+// count them: no answer, a 5xx, or never sent. A refusal is not one.
+func (a Attempt) IsError() bool {
+	return a.Class == ClassInfo || a.Status >= 500 || (a.Class == ClassFail && a.Status == 0)
+}

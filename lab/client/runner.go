@@ -14,7 +14,10 @@ type Runner struct {
 	cfg   Config
 	api   *API
 	stats *stats
-	runID string // prefixes idempotency keys, so no two runs share one
+	// runID prefixes every request id and idempotency key of the run. It
+	// is random (64 bits), so the keys of load generators on several
+	// machines never meet: evento check merges their histories by them.
+	runID string
 }
 
 // newRunID is random, not derived from the seed: a repeated --seed must
@@ -43,11 +46,6 @@ func NewRunner(cfg Config) (*Runner, error) {
 
 // Snapshot is a view of the run so far.
 func (r *Runner) Snapshot() Snapshot { return r.stats.snapshot() }
-
-// RunID prefixes every request id and idempotency key of the run. It is
-// random (64 bits), so the keys of load generators on several machines
-// never meet: evento check merges their histories by these ids.
-func (r *Runner) RunID() string { return r.runID }
 
 // Targets are the hotels the run books at.
 func (r *Runner) Targets() []Target { return r.cfg.Targets }

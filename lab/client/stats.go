@@ -103,7 +103,7 @@ func (s *stats) tick(kind int) {
 
 // noteError remembers err if it is the run's first.
 func (s *stats) noteError(err error) {
-	if err != nil {
+	if err != nil && s.firstError.Load() == nil {
 		msg := err.Error()
 		s.firstError.CompareAndSwap(nil, &msg)
 	}

@@ -3,8 +3,6 @@ package explain
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,21 +37,6 @@ func (r Run) Permutation() []string {
 type Target struct {
 	Pool *pgxpool.Pool // on that database, migrated
 	URL  string        // the same database, for the sessions' own connections
-}
-
-// RunOne runs subject (a strategy's name, or CheckThenActRC/RR) in the
-// scenario. A subject the scenario does not apply to is a run whose Cell
-// says n/a and why.
-func RunOne(ctx context.Context, t Target, subject, scenario string) (Run, error) {
-	p, ok := findProgram(subject)
-	if !ok {
-		return Run{}, fmt.Errorf("no strategy or anti-pattern named %q", subject)
-	}
-	i := slices.IndexFunc(Scenarios(), func(s Scenario) bool { return s.Name == scenario })
-	if i < 0 {
-		return Run{}, fmt.Errorf("no scenario named %q (%s)", scenario, strings.Join(ScenarioNames(), ", "))
-	}
-	return run(ctx, t, p, Scenarios()[i])
 }
 
 func findProgram(subject string) (program, bool) {

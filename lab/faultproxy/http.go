@@ -79,8 +79,5 @@ func (p *HTTP) LoseReplies(ctx context.Context, window time.Duration) int {
 	return int(p.lost.Load() - before)
 }
 
-// Lost counts the answers lost so far.
-func (p *HTTP) Lost() int { return int(p.lost.Load()) }
-
 // Close stops the proxy and cuts its connections.
 func (p *HTTP) Close() error { return p.server.Close() }

@@ -46,7 +46,7 @@ func faultWindows(started time.Time, faults []nemesis.Event, attempts []client.A
 			case client.ClassInfo:
 				w.Info++
 			}
-			if a.Class == client.ClassInfo || a.Status >= 500 || (a.Class == client.ClassFail && a.Status == 0) {
+			if a.IsError() {
 				w.Errors++
 				if after := a.Completed.Sub(f.Heal).Seconds(); after > w.RecoverySeconds {
 					w.RecoverySeconds = after
