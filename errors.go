@@ -68,6 +68,13 @@ func HotelNotFound(eventID, hotelID int64) error {
 	return &NotFoundError{What: fmt.Sprintf("event %d hotel %d", eventID, hotelID)}
 }
 
+// HoldNotFound is the refusal for a hold that is not there, not the
+// asker's, or named by a wrong handle: one answer, word for word, so that
+// a guess learns nothing. It does not repeat the handle, a secret.
+func HoldNotFound(eventID, hotelID int64) error {
+	return &NotFoundError{What: fmt.Sprintf("that hold of event %d hotel %d", eventID, hotelID)}
+}
+
 // ShortfallError reports a request refused for lack of rooms. It matches
 // ErrRoomsHeld when the request would fit in the free rooms plus those in
 // live holds, else ErrSoldOut when nothing is left and

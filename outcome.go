@@ -23,14 +23,15 @@ func Done[T any](v T) Outcome[T] { return Outcome[T]{Value: v} }
 // Refused is the outcome of a write that was finally refused.
 func Refused[T any](refusal error) Outcome[T] { return Outcome[T]{Refusal: refusal} }
 
-// refusals are the errors that are final answers rather than failures.
-var refusals = []error{ErrNotFound, ErrSoldOut, ErrInsufficientRooms, ErrRoomsHeld, ErrHoldExpired, ErrHoldReleased, ErrHoldConfirmed}
-
 // inventoryRefusals are the refusals that judged the hotel's rooms or a
 // hold's fate: the answer depended on what others had booked, or on when
 // the hold was asked about, so a retry must replay it rather than ask
 // again. A new refusal of that kind joins this list.
 var inventoryRefusals = []error{ErrSoldOut, ErrInsufficientRooms, ErrRoomsHeld, ErrHoldExpired, ErrHoldReleased, ErrHoldConfirmed}
+
+// refusals are the errors that are final answers rather than failures:
+// those, and "not found".
+var refusals = append([]error{ErrNotFound}, inventoryRefusals...)
 
 // Kept reports whether an idempotency key keeps this outcome to replay: a
 // write that was done (a booking, a hold, a confirmation, a release), or a

@@ -175,7 +175,7 @@ func holdRef(r *http.Request) (evento.HoldRef, error) {
 	if !plausibleHoldHandle(handle) {
 		// The same answer as for a hold that is not there, or not yours:
 		// the shape of a guess earns no hint.
-		return evento.HoldRef{}, &evento.NotFoundError{What: fmt.Sprintf("that hold of event %d hotel %d", eventID, hotelID)}
+		return evento.HoldRef{}, evento.HoldNotFound(eventID, hotelID)
 	}
 	return evento.HoldRef{EventID: eventID, HotelID: hotelID, Handle: handle, Client: callerOf(r).client}, nil
 }

@@ -65,17 +65,13 @@ func classifyWrite(err error) error {
 	case errors.As(err, &acquire):
 		return fmt.Errorf("%w: %w", evento.ErrUnavailable, err)
 	case errors.As(err, &notCommitted):
-		if conflict := asConflict(err); conflict != nil {
-			return conflict
-		}
+		// classify names a conflict: a serialization failure is PostgreSQL's
+		// own answer, so it takes the first branch below.
 		if errors.As(err, &pgErr) || !connectionLost(err) {
 			return classify(err)
 		}
 		return fmt.Errorf("%w: %w", evento.ErrUnavailable, err)
 	case errors.As(err, &pgErr) && !sessionEnded(pgErr):
-		if conflict := asConflict(err); conflict != nil {
-			return conflict
-		}
 		return classify(err)
 	default:
 		return fmt.Errorf("%w: %w", evento.ErrOutcomeUnknown, err)

@@ -196,7 +196,7 @@ func readHold(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, ref evento
 	row, err := q.GetHold(ctx, tx, dbsqlc.GetHoldParams{Handle: ref.Handle, ClientID: clientParam(ref.Client), EventID: ref.EventID, HotelID: ref.HotelID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Not the handle itself: an error message is no place for a secret.
-		return evento.Hold{}, &evento.NotFoundError{What: fmt.Sprintf("that hold of event %d hotel %d", ref.EventID, ref.HotelID)}
+		return evento.Hold{}, evento.HoldNotFound(ref.EventID, ref.HotelID)
 	}
 	if err != nil {
 		return evento.Hold{}, err
