@@ -83,23 +83,21 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 // parseBenchStrategies reads --strategies, where NAME+keys is NAME with
 // idempotency keys; with --keys every strategy is also measured keyed.
 func parseBenchStrategies(list string, keys bool) ([]string, error) {
-	var bare []string
-	var keyed []bool
-	for _, name := range strings.Split(list, ",") {
-		mode, k := strings.CutSuffix(strings.TrimSpace(name), lab.KeyedSuffix)
-		bare, keyed = append(bare, mode), append(keyed, k)
-	}
-	modes, err := parseStrategies(strings.Join(bare, ","))
-	if err != nil {
-		return nil, err
-	}
 	var strategies []string
-	for i, mode := range modes {
-		if !keyed[i] && !slices.Contains(strategies, mode) {
-			strategies = append(strategies, mode)
+	for _, name := range strings.Split(list, ",") {
+		// Each entry on its own: "all" (or "all+keys") stands for many.
+		bare, keyed := strings.CutSuffix(strings.TrimSpace(name), lab.KeyedSuffix)
+		modes, err := parseStrategies(bare)
+		if err != nil {
+			return nil, err
 		}
-		if (keyed[i] || keys) && !slices.Contains(strategies, mode+lab.KeyedSuffix) {
-			strategies = append(strategies, mode+lab.KeyedSuffix)
+		for _, mode := range modes {
+			if !keyed && !slices.Contains(strategies, mode) {
+				strategies = append(strategies, mode)
+			}
+			if (keyed || keys) && !slices.Contains(strategies, mode+lab.KeyedSuffix) {
+				strategies = append(strategies, mode+lab.KeyedSuffix)
+			}
 		}
 	}
 	return strategies, nil
