@@ -94,16 +94,7 @@ func (a *attacker) round(i int) {
 func TestAttackerBesideASimulation(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
-	seeded := runEvento(t, bundle.env, "seed", "--hotels", "1", "--rooms", "200", "--json")
-	var event struct {
-		EventID int64 `json:"event_id"`
-		Hotels  []struct {
-			HotelID int64 `json:"hotel_id"`
-		} `json:"hotels"`
-	}
-	if seeded.exit != 0 || json.Unmarshal([]byte(seeded.stdout), &event) != nil {
-		t.Fatalf("seed: exit %d %q %q", seeded.exit, seeded.stdout, seeded.stderr)
-	}
+	event := seedEvent(t, bundle, "1", "200")
 	keys := map[string]string{}
 	for _, name := range []string{"shop", "mallory"} {
 		added := runEvento(t, bundle.env, "clients", "add", name, "--json")

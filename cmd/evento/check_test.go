@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/evento-lab/evento/db/labdb"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,7 @@ import (
 func TestCheckMergesTheHistoriesOfThreeLoads(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
-	event := seedEvent(t, bundle, "2", "60")
+	event := seedEvent(t, bundle, "2", "60").EventID
 	servers, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url}, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +82,7 @@ func TestCheckMergesTheHistoriesOfThreeLoads(t *testing.T) {
 	t.Logf("evento check:\n%s", text.stdout)
 
 	// Histories that cannot be judged as this event's one run.
-	other := seedEvent(t, bundle, "1", "3")
+	other := seedEvent(t, bundle, "1", "3").EventID
 	otherHistory := filepath.Join(dir, "other-event.jsonl")
 	if r := runEvento(t, []string{"DATABASE_URL="}, "load", "--target", targets, "--event", itoa(other),
 		"--clients", "2", "--strategy", "atomic", "--think", "0", "--history", otherHistory, "--json"); r.exit != 0 {
@@ -136,16 +137,15 @@ func TestCheckMergesTheHistoriesOfThreeLoads(t *testing.T) {
 }
 
 // seedEvent seeds one event and returns its id.
-func seedEvent(t *testing.T, bundle *testBundle, hotels, rooms string) int64 {
+// seedEvent runs evento seed --json and reads the event it made.
+func seedEvent(t *testing.T, bundle *testBundle, hotels, rooms string) labdb.SeededEvent {
 	t.Helper()
 	seeded := runEvento(t, bundle.env, "seed", "--hotels", hotels, "--rooms", rooms, "--json")
-	var event struct {
-		EventID int64 `json:"event_id"`
-	}
+	var event labdb.SeededEvent
 	if err := json.Unmarshal([]byte(seeded.stdout), &event); seeded.exit != 0 || err != nil {
-		t.Fatalf("seed: exit %d %q (%v)", seeded.exit, seeded.stdout, err)
+		t.Fatalf("seed: exit %d %q %q (%v)", seeded.exit, seeded.stdout, seeded.stderr, err)
 	}
-	return event.EventID
+	return event
 }
 
 func writeFile(t *testing.T, path, content string) {

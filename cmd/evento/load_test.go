@@ -107,16 +107,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func TestLoadLosesRepliesAndStaysExact(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
-	seeded := runEvento(t, bundle.env, "seed", "--hotels", "1", "--rooms", "600", "--json")
-	if seeded.exit != 0 {
-		t.Fatalf("seed: exit %d: %s", seeded.exit, seeded.stderr)
-	}
-	var event struct {
-		EventID int64 `json:"event_id"`
-	}
-	if err := json.Unmarshal([]byte(seeded.stdout), &event); err != nil {
-		t.Fatalf("seed --json printed %q (%v)", seeded.stdout, err)
-	}
+	event := seedEvent(t, bundle, "1", "600")
 	servers, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url}, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -194,13 +185,7 @@ func countHistory(t *testing.T, path string) (attempts, faults int) {
 func TestLoadStopsOnADisabledMode(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
-	seeded := runEvento(t, bundle.env, "seed", "--hotels", "1", "--rooms", "50", "--json")
-	var event struct {
-		EventID int64 `json:"event_id"`
-	}
-	if err := json.Unmarshal([]byte(seeded.stdout), &event); seeded.exit != 0 || err != nil {
-		t.Fatalf("seed: exit %d %q (%v)", seeded.exit, seeded.stdout, err)
-	}
+	event := seedEvent(t, bundle, "1", "50")
 	safe, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url}, 1)
 	if err != nil {
 		t.Fatal(err)
