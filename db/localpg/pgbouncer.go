@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -159,17 +158,7 @@ func StartPgBouncer(ctx context.Context, o PgBouncerOptions) (_ *PgBouncer, err 
 func (b *PgBouncer) URL() string { return b.url().String() }
 
 func (b *PgBouncer) url() *url.URL {
-	user := url.User(b.upstream.User)
-	if b.upstream.Password != "" {
-		user = url.UserPassword(b.upstream.User, b.upstream.Password)
-	}
-	return &url.URL{
-		Scheme:   "postgres",
-		User:     user,
-		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)),
-		Path:     "/" + b.upstream.Database,
-		RawQuery: "sslmode=disable",
-	}
+	return loopbackURL(b.upstream.User, b.upstream.Password, b.port, b.upstream.Database)
 }
 
 // PoolSize is the most server connections PgBouncer opens to the database.

@@ -202,14 +202,20 @@ func (s *Server) URL(database string) string {
 }
 
 func (s *Server) url(database string) *url.URL {
-	user := url.User("postgres")
-	if s.opts.Password != "" {
-		user = url.UserPassword("postgres", s.opts.Password)
+	return loopbackURL("postgres", s.opts.Password, s.port, database)
+}
+
+// loopbackURL is a URL of a server this package started on 127.0.0.1
+// (PostgreSQL or PgBouncer); no TLS on loopback.
+func loopbackURL(user, password string, port int, database string) *url.URL {
+	u := url.User(user)
+	if password != "" {
+		u = url.UserPassword(user, password)
 	}
 	return &url.URL{
 		Scheme:   "postgres",
-		User:     user,
-		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)),
+		User:     u,
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		Path:     "/" + database,
 		RawQuery: "sslmode=disable",
 	}
