@@ -276,7 +276,8 @@ func authNote(auth bool) string {
 // the clients and has healed its last fault when this returns.
 func (l *Lab) runClientsUnderFaults(ctx context.Context, runner *client.Runner, seed uint64) (client.Result, []nemesis.Event, error) {
 	if len(l.cfg.Faults) == 0 {
-		return runClients(ctx, runner, l.cfg.Timeout, l.cfg.Progress.Clients), nil, nil
+		result, _ := runClientsWithNemesis(ctx, runner, nil, l.cfg.Timeout, l.cfg.Progress.Clients)
+		return result, nil, nil
 	}
 	// A paused PostgreSQL stays frozen past the clients' patience: their
 	// requests time out, and must be resolved with their keys.
@@ -289,9 +290,12 @@ func (l *Lab) runClientsUnderFaults(ctx context.Context, runner *client.Runner, 
 	return result, faults, nil
 }
 
-// runClientsWithNemesis runs the clients while n breaks and heals; n stops
+// runClientsWithNemesis runs the clients while n, if any, breaks and heals; n stops
 // with the clients and has healed its last fault when this returns.
 func runClientsWithNemesis(ctx context.Context, runner *client.Runner, n *nemesis.Nemesis, timeout time.Duration, show func(*client.Runner) func()) (client.Result, []nemesis.Event) {
+	if n == nil {
+		return runClients(ctx, runner, timeout, show), nil
+	}
 	faultCtx, stopFaults := context.WithCancel(ctx)
 	events := make(chan []nemesis.Event, 1)
 	go func() { events <- n.Run(faultCtx) }()

@@ -108,13 +108,7 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 	if err != nil {
 		return report.Report{}, err
 	}
-	var result client.Result
-	var faults []nemesis.Event
-	if n != nil {
-		result, faults = runClientsWithNemesis(ctx, runner, n, cfg.Timeout, cfg.Progress)
-	} else {
-		result = runClients(ctx, runner, cfg.Timeout, cfg.Progress)
-	}
+	result, faults := runClientsWithNemesis(ctx, runner, n, cfg.Timeout, cfg.Progress)
 	if result.Stopped != nil {
 		return report.Report{}, explainStop(result.Stopped)
 	}

@@ -277,8 +277,7 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 	case "sold_out":
 		return soldOut, reply{}, nil
 	case "rooms_held":
-		seconds, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-		return roomsHeld, reply{RetryAfter: time.Duration(max(seconds, 0)) * time.Second}, nil
+		return roomsHeld, reply{RetryAfter: retryAfter(resp)}, nil
 	case "insufficient_rooms":
 		return insufficient, reply{}, nil
 	case "conflict":
@@ -291,8 +290,7 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 	err = fmt.Errorf("POST %s: status %d %s", url, resp.StatusCode, e.Error.Code)
 	switch {
 	case e.Error.Code == "unavailable":
-		seconds, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-		return unavailable, reply{RetryAfter: time.Duration(max(seconds, 0)) * time.Second}, err
+		return unavailable, reply{RetryAfter: retryAfter(resp)}, err
 	case resp.StatusCode >= 500:
 		// Only "unavailable" promises that nothing was written; any other
 		// server error (outcome_unknown, a proxy's 502) may hide a booking.
@@ -377,4 +375,10 @@ func (a *API) CloseIdleConnections() { a.http.CloseIdleConnections() }
 func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+}
+
+// retryAfter is the answer's Retry-After in seconds; 0 without one.
+func retryAfter(resp *http.Response) time.Duration {
+	seconds, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+	return time.Duration(max(seconds, 0)) * time.Second
 }
