@@ -45,7 +45,10 @@ func TestRunThroughPgBouncerEndsConsistentWithinItsPool(t *testing.T) {
 			r := runEvento(t, bundle.env,
 				"run", "--pgbouncer", "--pgbouncer-pool", strconv.Itoa(pool), "--servers", "8",
 				"--clients", "80", "--strategy", strategy, "--rooms", "20", "--hotels", "2", "--think", "0",
-				"--holds", "0.3", "--abandon", "0.5", "--hold-ttl", "1s",
+				// One room a booking: 40 bookings, about 20 through holds and
+				// half of those abandoned, so the sweeper always has some to
+				// expire (with up to 5 rooms a booking, a run saw 2 holds).
+				"--max-rooms", "1", "--holds", "0.5", "--abandon", "0.5", "--hold-ttl", "1s",
 				"--seed", "11", "--json", "--expect", "consistent")
 			if r.exit != 0 {
 				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.exit, r.stdout, r.stderr)
