@@ -22,6 +22,10 @@ var (
 	// when holds expire or are released they come back, so the client
 	// should wait and ask again rather than stop (as sold out tells it to).
 	ErrRoomsHeld = errors.New("rooms held")
+	// ErrInventorySharded means the hotel's free rooms are in its buckets
+	// (the sharded strategy's layout), which only mode sharded books: the
+	// hotel is not sold out, but this mode, or a hold, cannot take them.
+	ErrInventorySharded = errors.New("inventory sharded")
 	// ErrHoldLimit means the client already holds as many rooms as it may
 	// at once.
 	ErrHoldLimit = errors.New("hold limit reached")
@@ -76,8 +80,9 @@ func HoldNotFound(eventID, hotelID int64) error {
 }
 
 // ShortfallError reports a request refused for lack of rooms. It matches
-// ErrRoomsHeld when the request would fit in the free rooms plus those in
-// live holds, else ErrSoldOut when nothing is left and
+// ErrInventorySharded when free rooms are in buckets the request could not
+// reach, ErrRoomsHeld when the request would fit in the free rooms plus
+// those in live holds, else ErrSoldOut when nothing is left and
 // ErrInsufficientRooms otherwise, and carries the availability the
 // decision was based on.
 type ShortfallError struct {
@@ -87,10 +92,15 @@ type ShortfallError struct {
 	// expires. Zero when nothing was held.
 	Held      int32
 	HeldUntil time.Time
+	// Bucketed is the free rooms in the hotel's buckets, for a request
+	// that could not take them (any but a sharded booking); else zero.
+	Bucketed int32
 }
 
 func (e *ShortfallError) Error() string {
 	switch {
+	case e.Bucketed > 0:
+		return fmt.Sprintf("inventory sharded: %d requested, %d free in the hotel's row and %d in its buckets, which only mode sharded books", e.Requested, max(e.Available, 0), e.Bucketed)
 	case e.roomsHeld():
 		return fmt.Sprintf("rooms held: %d requested, %d free and %d in holds that may be released or expire", e.Requested, max(e.Available, 0), e.Held)
 	case e.Available <= 0 && e.Held == 0:
@@ -105,10 +115,13 @@ func (e *ShortfallError) roomsHeld() bool {
 	return e.Held > 0 && e.Requested <= max(e.Available, 0)+e.Held
 }
 
-// Is lets errors.Is(err, ErrRoomsHeld), errors.Is(err, ErrSoldOut) and
-// errors.Is(err, ErrInsufficientRooms) work on a *ShortfallError.
+// Is lets errors.Is(err, ErrInventorySharded), errors.Is(err,
+// ErrRoomsHeld), errors.Is(err, ErrSoldOut) and errors.Is(err,
+// ErrInsufficientRooms) work on a *ShortfallError.
 func (e *ShortfallError) Is(target error) bool {
 	switch {
+	case e.Bucketed > 0:
+		return target == ErrInventorySharded
 	case e.roomsHeld():
 		return target == ErrRoomsHeld
 	case e.Available <= 0 && e.Held == 0:

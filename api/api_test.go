@@ -34,8 +34,14 @@ type fixture struct {
 // with one event of two hotels.
 func newFixture(t *testing.T, rooms int32, opts api.Options) *fixture {
 	t.Helper()
+	return newFixtureOf(t, labdb.SeedSpec{Name: "Gophercon", Hotels: 2, Rooms: rooms}, opts)
+}
+
+// newFixtureOf is newFixture with the event seeded as spec says.
+func newFixtureOf(t *testing.T, spec labdb.SeedSpec, opts api.Options) *fixture {
+	t.Helper()
 	pool := dbtest.NewPool(t, 10)
-	event, err := labdb.Seed(context.Background(), pool, labdb.SeedSpec{Name: "Gophercon", Hotels: 2, Rooms: rooms})
+	event, err := labdb.Seed(context.Background(), pool, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +168,7 @@ func (f *fixture) dbState(t *testing.T) string {
 	var state string
 	err := f.pool.QueryRow(context.Background(), `
 		SELECT (SELECT string_agg(format('%s:%s/%s/%s', id, assigned, reserved, locked), ',' ORDER BY id) FROM event_hotel_rooms)
+		    || '|' || coalesce((SELECT string_agg(format('%s:%s/%s', id, assigned, reserved), ',' ORDER BY id) FROM room_buckets), '')
 		    || '|' || (SELECT count(*) FROM reservations)
 		    || '|' || coalesce((SELECT string_agg(format('%s:%s', id, state), ',' ORDER BY id) FROM holds), '')
 		    || '|' || (SELECT count(*) FROM idempotency_keys)`).Scan(&state)

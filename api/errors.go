@@ -35,6 +35,7 @@ const (
 	CodeOutcomeUnknown       = "outcome_unknown"
 	CodeRoomsHeld            = "rooms_held"
 	CodeHoldLimit            = "hold_limit"
+	CodeInventorySharded     = "inventory_sharded"
 	CodeUnauthenticated      = "unauthenticated"
 )
 
@@ -78,6 +79,9 @@ func toAPIError(err error) *Error {
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr
+	case errors.As(err, &shortfall) && errors.Is(err, evento.ErrInventorySharded):
+		// Not sold out either: the rooms are there, for mode sharded.
+		return &Error{Status: http.StatusConflict, Code: CodeInventorySharded, Message: shortfall.Error()}
 	case errors.As(err, &shortfall) && errors.Is(err, evento.ErrRoomsHeld):
 		// Not sold out: a client told so would stop, and the rooms come
 		// back when the soonest hold expires, or sooner if released.

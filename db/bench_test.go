@@ -23,7 +23,7 @@ func BenchmarkReserve(b *testing.B) {
 	for _, keyed := range []bool{false, true} {
 		for _, strategy := range db.Strategies {
 			b.Run(fmt.Sprintf("%s/key=%v", strategy.Name, keyed), func(b *testing.B) {
-				event, err := labdb.Seed(b.Context(), pool, labdb.SeedSpec{Name: "bench", Hotels: 1, Rooms: 1_000_000_000})
+				event, err := labdb.Seed(b.Context(), pool, labdb.SeedSpec{Name: "bench", Hotels: 1, Rooms: 1_000_000_000, Buckets: benchBuckets(strategy)})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -42,4 +42,13 @@ func BenchmarkReserve(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchBuckets lays the hotel out for the strategy: 16 buckets for one that
+// books buckets.
+func benchBuckets(strategy db.Strategy) int {
+	if strategy.Buckets {
+		return 16
+	}
+	return 0
 }

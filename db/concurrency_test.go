@@ -26,7 +26,7 @@ func TestSafeStrategiesNeverOverbook(t *testing.T) {
 		}
 		t.Run(strategy.Name, func(t *testing.T) {
 			t.Parallel()
-			store, bundle := setup(t, clients, rooms)
+			store, bundle := setupFor(t, strategy, clients, rooms)
 			pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 
 			var mu sync.Mutex // guards acknowledged and conflicts

@@ -28,7 +28,7 @@ func (s *Store) PlaceHold(ctx context.Context, req evento.HoldRequest, key *even
 		if err := checkHoldCap(ctx, s.q, tx, req); err != nil {
 			return evento.Outcome[evento.Hold]{}, err
 		}
-		outcomes, err := retryAfterFreeingOverdueHolds(ctx, s.q, tx, req.BookRequest, 1, func([]int) ([]evento.Outcome[evento.Hold], error) {
+		outcomes, err := retryAfterFreeingOverdueHolds(ctx, s.q, tx, req.BookRequest, 1, false, func([]int) ([]evento.Outcome[evento.Hold], error) {
 			outcome, err := outcomeOf(placeHold(ctx, s.q, tx, req))
 			return []evento.Outcome[evento.Hold]{outcome}, err
 		})

@@ -176,6 +176,8 @@ type storedRefusal struct {
 	// Held and HeldUntil make a shortfall a rooms_held refusal.
 	Held      int32      `json:"held,omitempty"`
 	HeldUntil *time.Time `json:"held_until,omitempty"`
+	// Bucketed makes a shortfall an inventory_sharded refusal.
+	Bucketed int32 `json:"bucketed,omitempty"`
 }
 
 // Shortfalls (rooms_held among them) and the hold refusals are stored
@@ -213,7 +215,8 @@ func encodeRefusal(err error) (storedRefusal, error) {
 	var notFound *evento.NotFoundError
 	switch {
 	case errors.As(err, &shortfall):
-		stored := storedRefusal{Code: "shortfall", Available: shortfall.Available, Requested: shortfall.Requested, Held: shortfall.Held}
+		stored := storedRefusal{Code: "shortfall", Available: shortfall.Available, Requested: shortfall.Requested,
+			Held: shortfall.Held, Bucketed: shortfall.Bucketed}
 		if shortfall.Held > 0 {
 			stored.HeldUntil = &shortfall.HeldUntil
 		}
@@ -240,7 +243,7 @@ func decodeOutcome[T any](encoded []byte) (evento.Outcome[T], error) {
 	case r == nil:
 		return evento.Outcome[T]{}, fmt.Errorf("decode stored outcome %s: neither value nor refusal", encoded)
 	case r.Code == "shortfall":
-		shortfall := &evento.ShortfallError{Available: r.Available, Requested: r.Requested, Held: r.Held}
+		shortfall := &evento.ShortfallError{Available: r.Available, Requested: r.Requested, Held: r.Held, Bucketed: r.Bucketed}
 		if r.HeldUntil != nil {
 			shortfall.HeldUntil = *r.HeldUntil
 		}

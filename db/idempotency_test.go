@@ -25,7 +25,7 @@ func TestIdempotentReplayBooksOnce(t *testing.T) {
 		t.Run(strategy.Name, func(t *testing.T) {
 			t.Parallel()
 			pool := dbtest.NewPool(t, 4)
-			hotel := seedHotel(t, pool, 10)
+			hotel := seedHotelFor(t, pool, strategy, 10)
 			ctx := testContext(t)
 			// flaky books with the strategy, then fails once with a
 			// retryable conflict, as if a later step of the request broke.
@@ -111,7 +111,7 @@ func TestDuplicateWaitsThenReplays(t *testing.T) {
 			t.Run(strategy.Name+"/first takes "+firstTakes.String(), func(t *testing.T) {
 				t.Parallel()
 				pool := dbtest.NewPool(t, 6)
-				hotel := seedHotel(t, pool, 10)
+				hotel := seedHotelFor(t, pool, strategy, 10)
 				ctx := testContext(t)
 				release := make(chan struct{})
 				slow := db.NewStore(pool, db.Options{Strategies: []db.Strategy{heldBack(strategy, release)}})
@@ -255,7 +255,7 @@ func TestKeysKeptOnlyForOutcomesThatJudgedRooms(t *testing.T) {
 	for _, strategy := range db.Strategies {
 		t.Run(strategy.Name, func(t *testing.T) {
 			t.Parallel()
-			store, bundle := setup(t, 6, 4)
+			store, bundle := setupFor(t, strategy, 6, 4)
 			pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 			key := func(k, fingerprint string) *evento.IdempotencyKey {
 				return &evento.IdempotencyKey{Key: k, Fingerprint: fingerprint, Keep: time.Hour}
@@ -352,7 +352,7 @@ func TestDuplicateOfANotFoundRunsItself(t *testing.T) {
 		t.Run(strategy.Name, func(t *testing.T) {
 			t.Parallel()
 			pool := dbtest.NewPool(t, 6)
-			hotel := seedHotel(t, pool, 10)
+			hotel := seedHotelFor(t, pool, strategy, 10)
 			nowhere := testHotel{EventID: hotel.EventID, HotelID: hotel.HotelID + 1000}
 			ctx := testContext(t)
 			release := make(chan struct{})

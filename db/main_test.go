@@ -35,7 +35,19 @@ func (h testHotel) request(name string, rooms int32) evento.BookRequest {
 // seedHotel creates an event with one hotel of the given rooms.
 func seedHotel(t *testing.T, pool *pgxpool.Pool, rooms int32) testHotel {
 	t.Helper()
-	event, err := labdb.Seed(testContext(t), pool, labdb.SeedSpec{Name: t.Name(), Hotels: 1, Rooms: rooms})
+	return seedBuckets(t, pool, rooms, 0)
+}
+
+// testBuckets is how many bucket rows a test hotel of a strategy that
+// books buckets gets: fewer than the rooms of most tests, so that the last
+// rooms end up scattered over several buckets.
+const testBuckets = 4
+
+// seedBuckets creates an event with one hotel of the given rooms, split
+// into that many buckets (none: 0).
+func seedBuckets(t *testing.T, pool *pgxpool.Pool, rooms int32, buckets int) testHotel {
+	t.Helper()
+	event, err := labdb.Seed(testContext(t), pool, labdb.SeedSpec{Name: t.Name(), Hotels: 1, Rooms: rooms, Buckets: buckets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,8 +65,11 @@ func readTotals(t *testing.T, pool *pgxpool.Pool, hotelID int64) hotelTotals {
 	t.Helper()
 	ctx := testContext(t)
 	totals := hotelTotals{reservationIDs: map[int64]int32{}}
-	err := pool.QueryRow(ctx,
-		`SELECT assigned, reserved FROM event_hotel_rooms WHERE hotel_id = $1`, hotelID,
+	// A sharded hotel's counters are its row's plus its buckets'.
+	err := pool.QueryRow(ctx, `
+		SELECT ehr.assigned + coalesce(sum(rb.assigned), 0), ehr.reserved + coalesce(sum(rb.reserved), 0)
+		  FROM event_hotel_rooms ehr LEFT JOIN room_buckets rb ON rb.event_hotel_rooms_id = ehr.id
+		 WHERE ehr.hotel_id = $1 GROUP BY ehr.id`, hotelID,
 	).Scan(&totals.assigned, &totals.reserved)
 	if err != nil {
 		t.Fatalf("read counter: %v", err)
@@ -152,6 +167,23 @@ type testBundle struct {
 // bundle.pool.
 func setup(t *testing.T, conns, rooms int32) (*db.Store, *testBundle) {
 	t.Helper()
+	return setupFor(t, db.Strategy{}, conns, rooms)
+}
+
+// setupFor is setup with the hotel laid out for strategy: split into
+// testBuckets buckets for one that books buckets.
+func setupFor(t *testing.T, strategy db.Strategy, conns, rooms int32) (*db.Store, *testBundle) {
+	t.Helper()
 	pool := dbtest.NewPool(t, conns)
-	return newStore(pool), &testBundle{pool: pool, hotel: seedHotel(t, pool, rooms), ctx: testContext(t)}
+	return newStore(pool), &testBundle{pool: pool, hotel: seedHotelFor(t, pool, strategy, rooms), ctx: testContext(t)}
+}
+
+// seedHotelFor is seedHotel laid out for strategy: split into testBuckets
+// buckets for one that books buckets.
+func seedHotelFor(t *testing.T, pool *pgxpool.Pool, strategy db.Strategy, rooms int32) testHotel {
+	t.Helper()
+	if strategy.Buckets {
+		return seedBuckets(t, pool, rooms, testBuckets)
+	}
+	return seedHotel(t, pool, rooms)
 }

@@ -87,7 +87,7 @@ func (s *Store) batchBooker(strategy Strategy) bookFunc {
 // or all at once with BookBatch.
 func (s *Store) book(ctx context.Context, strategy Strategy, tx dbsqlc.DBTX, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error) {
 	st := statementsOn(tx, s.beforeWrite)
-	return retryAfterFreeingOverdueHolds(ctx, s.q, tx, reqs[0], len(reqs), func(todo []int) ([]evento.Outcome[evento.Booking], error) {
+	return retryAfterFreeingOverdueHolds(ctx, s.q, tx, reqs[0], len(reqs), strategy.Buckets, func(todo []int) ([]evento.Outcome[evento.Booking], error) {
 		if strategy.BookBatch != nil {
 			return strategy.BookBatch(ctx, st, pick(reqs, todo))
 		}
@@ -105,8 +105,10 @@ func (s *Store) book(ctx context.Context, strategy Strategy, tx dbsqlc.DBTX, req
 // retryAfterFreeingOverdueHolds runs try for n requests at one hotel. When
 // some were refused for lack of rooms, overdue holds may be what took
 // them: their rooms are given back and try runs once more for the refused
-// ones, in order. This is the one place where a write frees dead holds.
-func retryAfterFreeingOverdueHolds[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, hotel evento.BookRequest, n int,
+// ones, in order. This is the one place where a write frees dead holds,
+// and where a refusal learns of rooms it could not reach (tellOutOfReach);
+// reachesBuckets says whether try books a sharded hotel's buckets.
+func retryAfterFreeingOverdueHolds[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, hotel evento.BookRequest, n int, reachesBuckets bool,
 	try func(todo []int) ([]evento.Outcome[T], error),
 ) ([]evento.Outcome[T], error) {
 	all := make([]int, n)
@@ -139,27 +141,32 @@ func retryAfterFreeingOverdueHolds[T any](ctx context.Context, q *dbsqlc.Queries
 			outcomes[i] = again[j]
 		}
 	}
-	return outcomes, tellHeldRooms(ctx, q, tx, hotel, outcomes)
+	return outcomes, tellOutOfReach(ctx, q, tx, hotel, reachesBuckets, outcomes)
 }
 
-// tellHeldRooms adds to each shortfall the rooms the hotel has in live
+// tellOutOfReach adds to each shortfall the rooms the hotel has in live
 // holds, so that a request that would fit once they come back is told to
-// wait (evento.ErrRoomsHeld) instead of that the hotel is sold out.
-func tellHeldRooms[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, hotel evento.BookRequest, outcomes []evento.Outcome[T]) error {
-	var held *dbsqlc.HotelHeldRoomsRow
+// wait (evento.ErrRoomsHeld) instead of that the hotel is sold out; and,
+// unless the request reached them, the free rooms in the hotel's buckets
+// (evento.ErrInventorySharded).
+func tellOutOfReach[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, hotel evento.BookRequest, reachesBuckets bool, outcomes []evento.Outcome[T]) error {
+	var out *dbsqlc.HotelRoomsOutOfReachRow
 	for _, o := range outcomes {
 		var shortfall *evento.ShortfallError
 		if !errors.As(o.Refusal, &shortfall) {
 			continue
 		}
-		if held == nil {
-			row, err := q.HotelHeldRooms(ctx, tx, dbsqlc.HotelHeldRoomsParams{EventID: hotel.EventID, HotelID: hotel.HotelID})
+		if out == nil {
+			row, err := q.HotelRoomsOutOfReach(ctx, tx, dbsqlc.HotelRoomsOutOfReachParams{EventID: hotel.EventID, HotelID: hotel.HotelID})
 			if err != nil {
-				return fmt.Errorf("read held rooms: %w", err)
+				return fmt.Errorf("read held and bucketed rooms: %w", err)
 			}
-			held = &row
+			out = &row
 		}
-		shortfall.Held, shortfall.HeldUntil = held.Rooms, held.SoonestExpiry
+		shortfall.Held, shortfall.HeldUntil = out.Rooms, out.SoonestExpiry
+		if !reachesBuckets {
+			shortfall.Bucketed = out.Bucketed
+		}
 	}
 	return nil
 }

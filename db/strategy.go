@@ -53,6 +53,11 @@ type Strategy struct {
 	// unless it booked and stored. done is false when it committed
 	// nothing; the request then takes the general path.
 	BookKeyed func(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey) (booking evento.Booking, done bool, err error)
+	// Buckets says the strategy books a sharded hotel's bucket rows
+	// (room_buckets). A lab seeds its events split into buckets for it;
+	// every other strategy refuses a hotel whose free rooms are all in
+	// buckets with evento.ErrInventorySharded.
+	Buckets bool
 }
 
 // Statements is what a strategy's SQL runs on. sqlc's queries take their
@@ -120,6 +125,14 @@ var Strategies = []Strategy{
 		Safe:    true,
 		Tx:      readCommitted,
 		Book:    bookAdvisory,
+	},
+	{
+		Name:     "sharded",
+		Summary:  "the hotel's rooms split over K bucket rows: book one with room that is not locked (SKIP LOCKED), else lock them all",
+		Safe:     true,
+		Attempts: 3,
+		Book:     bookSharded,
+		Buckets:  true,
 	},
 	{
 		Name:      "batched",

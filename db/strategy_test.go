@@ -15,7 +15,7 @@ func TestStrategiesSequential(t *testing.T) {
 	for _, strategy := range db.Strategies {
 		t.Run(strategy.Name, func(t *testing.T) {
 			t.Parallel()
-			store, bundle := setup(t, 4, 7)
+			store, bundle := setupFor(t, strategy, 4, 7)
 			pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 			book := func(rooms int32) (evento.Booking, error) {
 				return reserve(ctx, store, strategy, hotel.request("alice", rooms))

@@ -44,6 +44,21 @@ type BenchConfig struct {
 // KeyedSuffix marks a bench strategy measured with idempotency keys.
 const KeyedSuffix = "+keys"
 
+// BucketsSeparator ends a bench strategy that books buckets with the count
+// of its hot hotel's buckets: "sharded/16".
+const BucketsSeparator = "/"
+
+// benchMode reads a bench strategy's label: the strategy, its hot hotel's
+// buckets (0: not given) and whether its bookings carry keys.
+func benchMode(label string) (mode string, buckets int, keyed bool) {
+	mode, keyed = strings.CutSuffix(label, KeyedSuffix)
+	mode, k, split := strings.Cut(mode, BucketsSeparator)
+	if split {
+		buckets, _ = strconv.Atoi(k)
+	}
+	return mode, buckets, keyed
+}
+
 // hotRooms is more than any measurement can book: the hotel never sells
 // out, so every run measures the hot row under steady contention.
 const hotRooms = 1_000_000_000
@@ -101,8 +116,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 			}
 			row.Samples["pgbench"] = append(row.Samples["pgbench"], tps)
 			for _, s := range cfg.Strategies {
-				mode, keyed := strings.CutSuffix(s, KeyedSuffix)
-				l.cfg.Clients.Clients, l.cfg.Clients.Idempotency = clients, keyed
+				mode, buckets, keyed := benchMode(s)
+				l.cfg.Clients.Clients, l.cfg.Clients.Idempotency, l.cfg.Buckets = clients, keyed, buckets
 				r, err := l.Experiment(ctx, mode)
 				if err != nil {
 					return report.Bench{}, err
@@ -140,7 +155,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 func benchModes(strategies []string) []string {
 	var modes []string
 	for _, s := range strategies {
-		if mode, _ := strings.CutSuffix(s, KeyedSuffix); !slices.Contains(modes, mode) {
+		if mode, _, _ := benchMode(s); !slices.Contains(modes, mode) {
 			modes = append(modes, mode)
 		}
 	}

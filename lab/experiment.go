@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/labdb"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
@@ -28,6 +29,10 @@ type Config struct {
 	Events     int           // events each experiment seeds
 	Hotels     int           // hotels per event
 	Rooms      int           // rooms per hotel
+	// Buckets splits each hotel of an experiment whose strategy books
+	// buckets (db.Strategy.Buckets: sharded) into that many bucket rows;
+	// 0 is DefaultBuckets. Other strategies' hotels are never split.
+	Buckets int
 	// Modes are the strategies the servers serve (serve --modes): those
 	// the experiments will run, naive included when asked for. Run,
 	// Compare and Bench set them; empty serves every strategy.
@@ -67,6 +72,23 @@ type Progress struct {
 	// Strategy says that Compare starts a strategy's run of round round
 	// (of rounds).
 	Strategy func(name string, round, rounds int)
+}
+
+// DefaultBuckets is how many bucket rows a sharded hotel gets unless told:
+// more than the two cores of a small machine can keep busy, few enough
+// that the last rooms are not spread one a bucket over dozens of rows.
+const DefaultBuckets = 8
+
+// bucketsFor is how many buckets the hotels of strategy's experiments are
+// split into: none unless it books buckets.
+func (cfg Config) bucketsFor(strategy string) int {
+	if s, ok := db.LookupStrategy(strategy); !ok || !s.Buckets {
+		return 0
+	}
+	if cfg.Buckets > 0 {
+		return cfg.Buckets
+	}
+	return DefaultBuckets
 }
 
 // sweepEvery is how often the lab's servers expire overdue holds.
@@ -157,7 +179,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	var eventIDs []int64
 	for i := range cfg.Events {
 		name := fmt.Sprintf("%s run %s #%d", strategy, time.Now().UTC().Format(time.RFC3339), i+1)
-		event, err := labdb.Seed(ctx, l.cluster.Pool, labdb.SeedSpec{Name: name, Hotels: cfg.Hotels, Rooms: int32(cfg.Rooms)})
+		event, err := labdb.Seed(ctx, l.cluster.Pool, labdb.SeedSpec{Name: name, Hotels: cfg.Hotels, Rooms: int32(cfg.Rooms), Buckets: cfg.bucketsFor(strategy)})
 		if err != nil {
 			return report.Report{}, err
 		}

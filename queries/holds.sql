@@ -37,21 +37,33 @@ SELECT coalesce(sum(h.rooms), 0)::integer AS rooms
    AND h.state = 'held'
    AND h.expires_at > clock_timestamp();
 
--- name: HotelHeldRooms :one
--- HotelHeldRooms tells a request refused for lack of rooms whether the
--- rooms it lacks are only held: they come back when their holds expire or
--- are released, so the answer is "wait" (rooms_held, with Retry-After until
--- the soonest expiry) and not "sold out", which tells a client to stop.
--- Read after the refusal and after overdue holds were freed, it can only
--- say too much is held, never too little, which costs a client one wait.
-SELECT coalesce(sum(h.rooms), 0)::integer AS rooms,
-       coalesce(min(h.expires_at), clock_timestamp())::timestamptz AS soonest_expiry
-  FROM holds AS h
- WHERE h.event_hotel_rooms_id = (
-           SELECT ehr.id FROM event_hotel_rooms AS ehr
-            WHERE ehr.event_id = @event_id AND ehr.hotel_id = @hotel_id)
-   AND h.state = 'held'
-   AND h.expires_at > clock_timestamp();
+-- name: HotelRoomsOutOfReach :one
+-- HotelRoomsOutOfReach tells a request refused for lack of rooms where the
+-- rooms it lacks are, when they are not free in the hotel's row:
+--   * rooms: in live holds. They come back when their holds expire or are
+--     released, so the answer is "wait" (rooms_held, with Retry-After until
+--     soonest_expiry) and not "sold out", which tells a client to stop.
+--     Read after the refusal and after overdue holds were freed, it can
+--     only say too much is held, never too little, which costs one wait.
+--   * bucketed: free in the hotel's buckets (sharded.sql), which only the
+--     sharded strategy books: any other is told so (inventory_sharded),
+--     not that the hotel is sold out.
+SELECT coalesce((SELECT sum(h.rooms)
+                   FROM holds AS h
+                  WHERE h.event_hotel_rooms_id = ehr.id
+                    AND h.state = 'held'
+                    AND h.expires_at > clock_timestamp()), 0)::integer AS rooms,
+       coalesce((SELECT min(h.expires_at)
+                   FROM holds AS h
+                  WHERE h.event_hotel_rooms_id = ehr.id
+                    AND h.state = 'held'
+                    AND h.expires_at > clock_timestamp()), clock_timestamp())::timestamptz AS soonest_expiry,
+       coalesce((SELECT sum(rb.assigned - rb.reserved)
+                   FROM room_buckets AS rb
+                  WHERE rb.event_hotel_rooms_id = ehr.id), 0)::integer AS bucketed
+  FROM event_hotel_rooms AS ehr
+ WHERE ehr.event_id = @event_id
+   AND ehr.hotel_id = @hotel_id;
 
 -- name: PlaceHold :one
 -- PlaceHold locks rooms only if they fit, like atomic.sql's booking: the

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/lab"
 )
 
@@ -26,6 +28,7 @@ type benchConfig struct {
 	out        string
 	skipChecks bool
 	keys       bool
+	buckets    string
 }
 
 func newBenchCommand() *ffcli.Command {
@@ -35,6 +38,7 @@ func newBenchCommand() *ffcli.Command {
 	fs.StringVar(&cfg.clients, "clients", "1,8,32,64", "client counts to measure")
 	fs.StringVar(&cfg.strategies, "strategies", "atomic,pessimistic,batched", "Evento strategies to measure against pgbench; NAME"+lab.KeyedSuffix+" sends an idempotency key with every booking")
 	fs.BoolVar(&cfg.keys, "keys", false, "also measure each strategy with an idempotency key on every booking (NAME"+lab.KeyedSuffix+"), and print the price of exactly-once")
+	fs.StringVar(&cfg.buckets, "buckets", strconv.Itoa(lab.DefaultBuckets), "bucket rows of the hot hotel for a strategy that books buckets (sharded), each count measured on its own: NAME"+lab.BucketsSeparator+"K")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds per measurement; the median is reported")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "length of one measurement (whole seconds)")
 	fs.IntVar(&cfg.servers, "servers", 2, "Evento server processes")
@@ -56,7 +60,11 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 	if err != nil {
 		return err
 	}
-	strategies, err := parseBenchStrategies(cfg.strategies, cfg.keys)
+	buckets, err := parseBuckets(cfg.buckets)
+	if err != nil {
+		return err
+	}
+	strategies, err := parseBenchStrategies(cfg.strategies, cfg.keys, buckets)
 	if err != nil {
 		return err
 	}
@@ -81,9 +89,16 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 }
 
 // parseBenchStrategies reads --strategies, where NAME+keys is NAME with
-// idempotency keys; with --keys every strategy is also measured keyed.
-func parseBenchStrategies(list string, keys bool) ([]string, error) {
+// idempotency keys; with --keys every strategy is also measured keyed. A
+// strategy that books buckets is measured once per count in buckets, as
+// NAME/K.
+func parseBenchStrategies(list string, keys bool, buckets []int) ([]string, error) {
 	var strategies []string
+	add := func(label string) {
+		if !slices.Contains(strategies, label) {
+			strategies = append(strategies, label)
+		}
+	}
 	for _, name := range strings.Split(list, ",") {
 		// Each entry on its own: "all" (or "all+keys") stands for many.
 		bare, keyed := strings.CutSuffix(strings.TrimSpace(name), lab.KeyedSuffix)
@@ -92,15 +107,39 @@ func parseBenchStrategies(list string, keys bool) ([]string, error) {
 			return nil, err
 		}
 		for _, mode := range modes {
-			if !keyed && !slices.Contains(strategies, mode) {
-				strategies = append(strategies, mode)
+			labels := []string{mode}
+			if s, _ := db.LookupStrategy(mode); s.Buckets {
+				labels = labels[:0]
+				for _, k := range buckets {
+					labels = append(labels, fmt.Sprintf("%s%s%d", mode, lab.BucketsSeparator, k))
+				}
 			}
-			if (keyed || keys) && !slices.Contains(strategies, mode+lab.KeyedSuffix) {
-				strategies = append(strategies, mode+lab.KeyedSuffix)
+			for _, label := range labels {
+				if !keyed {
+					add(label)
+				}
+				if keyed || keys {
+					add(label + lab.KeyedSuffix)
+				}
 			}
 		}
 	}
 	return strategies, nil
+}
+
+// parseBuckets reads --buckets: bucket counts from 1 to maxBuckets.
+func parseBuckets(list string) ([]int, error) {
+	var counts []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > maxBuckets {
+			return nil, usagef("--buckets takes bucket counts from 1 to %d, comma-separated, got %q", maxBuckets, f)
+		}
+		if !slices.Contains(counts, n) {
+			counts = append(counts, n)
+		}
+	}
+	return counts, nil
 }
 
 func parseCounts(list string) ([]int, error) {

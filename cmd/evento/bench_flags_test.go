@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -9,16 +10,27 @@ import (
 // strategy; it used to index past its own list and panic.
 func TestParseBenchStrategies(t *testing.T) {
 	t.Parallel()
-	got, err := parseBenchStrategies("atomic+keys,batched", false)
+	got, err := parseBenchStrategies("atomic+keys,batched", false, []int{8})
 	if err != nil || !slices.Equal(got, []string{"atomic+keys", "batched"}) {
 		t.Fatalf("atomic+keys,batched: %v %v", got, err)
 	}
-	all, err := parseBenchStrategies("all", true)
+	all, err := parseBenchStrategies("all", true, []int{8})
 	if err != nil || len(all) != 2*len(parseAllForTest(t)) || all[1] != all[0]+"+keys" {
 		t.Fatalf("all with --keys: %v %v", all, err)
 	}
-	if _, err := parseBenchStrategies("yolo", false); err == nil {
+	if _, err := parseBenchStrategies("yolo", false, []int{8}); err == nil {
 		t.Fatal("an unknown strategy was accepted")
+	}
+	// A strategy that books buckets is measured once per bucket count.
+	sharded, err := parseBenchStrategies("sharded,atomic", true, []int{1, 16})
+	want := []string{"sharded/1", "sharded/1+keys", "sharded/16", "sharded/16+keys", "atomic", "atomic+keys"}
+	if err != nil || !slices.Equal(sharded, want) {
+		t.Fatalf("sharded,atomic with --buckets 1,16 --keys: %v %v; want %v", sharded, err, want)
+	}
+	for _, bad := range []string{"0", "x", "1,", "1001"} {
+		if _, err := parseBuckets(bad); err == nil || !strings.Contains(err.Error(), "--buckets") {
+			t.Errorf("--buckets %q: err = %v, want one naming --buckets", bad, err)
+		}
 	}
 }
 

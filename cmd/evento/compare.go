@@ -67,6 +67,15 @@ func runCompare(ctx context.Context, cfg compareConfig) error {
 	if err != nil {
 		return err
 	}
+	if cfg.strategies == "all" && cfg.run.load.holds > 0 {
+		var left []string
+		if names, left = withoutBuckets(names); len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "evento: with --holds, compare leaves out %s: its hotels' rooms are in buckets, which holds cannot take\n", strings.Join(left, ", "))
+		}
+	}
+	if err := refuseHoldsInBuckets(names, cfg.run.load.holds); err != nil {
+		return err
+	}
 	if cfg.rounds < 1 {
 		return usagef("--rounds must be at least 1")
 	}

@@ -143,6 +143,7 @@ const (
 	maxServers         = 64            // server processes one lab starts
 	maxPool            = 1000          // connections of one server
 	maxHotels          = 10_000        // per event
+	maxBuckets         = 1000          // per hotel
 	maxEvents          = 1000          // per run
 	maxRoomsPerRequest = 1000
 )

@@ -26,6 +26,7 @@ type runConfig struct {
 	auth       bool
 	pgbouncer  bool
 	bouncePool int
+	buckets    int
 }
 
 // registerRunFlags serves both the root command and `evento run`, which
@@ -38,6 +39,7 @@ func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	fs.IntVar(&cfg.rooms, "rooms", 200, "rooms per hotel")
 	fs.IntVar(&cfg.hotels, "hotels", 3, "hotels per event")
 	fs.IntVar(&cfg.events, "events", 1, "events to seed")
+	fs.IntVar(&cfg.buckets, "buckets", lab.DefaultBuckets, "bucket rows each hotel is split into, for a strategy that books buckets (sharded)")
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: servers delay every booking write by this long, so races show on every run")
 	cfg.faults.register(fs, nemesis.Kinds)
 	fs.BoolVar(&cfg.pgbouncer, "pgbouncer", false, "put a throwaway PgBouncer (pool_mode = transaction) between the servers and PostgreSQL; the report shows PostgreSQL's peak client backends")
@@ -68,6 +70,9 @@ func runExperiment(ctx context.Context, cfg runConfig) error {
 	if err != nil {
 		return err
 	}
+	if err := refuseHoldsInBuckets([]string{cfg.load.strategy}, cfg.load.holds); err != nil {
+		return err
+	}
 	closeHistory, err := cfg.openHistory(&labCfg)
 	if err != nil {
 		return err
@@ -93,6 +98,7 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 	}{
 		{"servers", cfg.servers, 1, maxServers}, {"pool", cfg.pool, 1, maxPool},
 		{"pgbouncer-pool", cfg.bouncePool, 1, maxPool}, {"hotels", cfg.hotels, 1, maxHotels}, {"events", cfg.events, 1, maxEvents}, {"rooms", cfg.rooms, 0, maxRooms},
+		{"buckets", cfg.buckets, 1, maxBuckets},
 	} {
 		if f.value < f.min || f.value > f.max {
 			return lab.Config{}, usagef("--%s must be from %d to %d, got %d", f.name, f.min, f.max, f.value)
@@ -104,7 +110,7 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 	}
 	return lab.Config{
 		Database: cfg.db.resolve, Servers: cfg.servers, Pool: cfg.pool, RaceWindow: cfg.raceWindow,
-		Events: cfg.events, Hotels: cfg.hotels, Rooms: cfg.rooms,
+		Events: cfg.events, Hotels: cfg.hotels, Rooms: cfg.rooms, Buckets: cfg.buckets,
 		Clients: cfg.load.clientConfig(think), Timeout: cfg.load.timeout,
 		Faults: faults, FaultEvery: cfg.faults.every, Auth: cfg.auth,
 		PgBouncer: cfg.pgbouncer, PgBouncerPool: cfg.bouncePool,

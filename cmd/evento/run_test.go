@@ -69,8 +69,11 @@ func assertReportMatchesDatabase(t *testing.T, url string, report report.Report)
 	var reservations int64
 	for _, h := range report.Hotels {
 		var assigned, reserved, booked, count int64
+		// A sharded hotel's counters are its row's plus its buckets'.
 		err := conn.QueryRow(ctx, `
-			SELECT ehr.assigned, ehr.reserved, coalesce(sum(r.number), 0), count(r.id)
+			SELECT ehr.assigned + (SELECT coalesce(sum(assigned), 0) FROM room_buckets WHERE event_hotel_rooms_id = ehr.id),
+			       ehr.reserved + (SELECT coalesce(sum(reserved), 0) FROM room_buckets WHERE event_hotel_rooms_id = ehr.id),
+			       coalesce(sum(r.number), 0), count(r.id)
 			FROM event_hotel_rooms ehr LEFT JOIN reservations r ON r.event_hotel_rooms_id = ehr.id
 			WHERE ehr.event_id = $1 AND ehr.hotel_id = $2 GROUP BY ehr.id`, h.EventID, h.HotelID,
 		).Scan(&assigned, &reserved, &booked, &count)

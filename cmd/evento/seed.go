@@ -15,12 +15,13 @@ import (
 )
 
 type seedConfig struct {
-	db     databaseFlags
-	events int
-	hotels int
-	rooms  int
-	name   string
-	json   bool
+	db      databaseFlags
+	events  int
+	hotels  int
+	rooms   int
+	buckets int
+	name    string
+	json    bool
 }
 
 func newSeedCommand() *ffcli.Command {
@@ -30,11 +31,12 @@ func newSeedCommand() *ffcli.Command {
 	fs.IntVar(&cfg.events, "events", 1, "events to create")
 	fs.IntVar(&cfg.hotels, "hotels", 3, "hotels per event")
 	fs.IntVar(&cfg.rooms, "rooms", 200, "rooms per hotel")
+	fs.IntVar(&cfg.buckets, "buckets", 0, "split each hotel's rooms into this many bucket rows, which only mode sharded books (0: not split)")
 	fs.StringVar(&cfg.name, "name", "", "event name (default: a timestamp)")
 	fs.BoolVar(&cfg.json, "json", false, "print each event as one JSON object per line")
 	return &ffcli.Command{
 		Name:       "seed",
-		ShortUsage: "evento seed [--events E] [--hotels H] [--rooms R] [--json]",
+		ShortUsage: "evento seed [--events E] [--hotels H] [--rooms R] [--buckets K] [--json]",
 		ShortHelp:  "Create new events with hotels and rooms (never deletes data).",
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
@@ -45,6 +47,9 @@ func newSeedCommand() *ffcli.Command {
 func seed(ctx context.Context, cfg seedConfig) error {
 	if cfg.events < 1 || cfg.hotels < 1 || cfg.rooms < 0 || cfg.rooms > maxRooms {
 		return usagef("--events and --hotels must be at least 1, --rooms between 0 and %d", maxRooms)
+	}
+	if cfg.buckets < 0 || cfg.buckets > maxBuckets {
+		return usagef("--buckets must be from 0 (not split) to %d, got %d", maxBuckets, cfg.buckets)
 	}
 	pool, closeDB, err := openMigrated(ctx, cfg.db)
 	if err != nil {
@@ -61,7 +66,7 @@ func seed(ctx context.Context, cfg seedConfig) error {
 		if cfg.events > 1 {
 			eventName = fmt.Sprintf("%s #%d", name, i+1)
 		}
-		event, err := labdb.Seed(ctx, pool, labdb.SeedSpec{Name: eventName, Hotels: cfg.hotels, Rooms: int32(cfg.rooms)})
+		event, err := labdb.Seed(ctx, pool, labdb.SeedSpec{Name: eventName, Hotels: cfg.hotels, Rooms: int32(cfg.rooms), Buckets: cfg.buckets})
 		if err != nil {
 			return err
 		}
@@ -77,7 +82,11 @@ func seed(ctx context.Context, cfg seedConfig) error {
 			if h.Rooms == 1 {
 				noun = "room"
 			}
-			fmt.Printf("  hotel %d %q: %d %s\n", h.HotelID, h.Name, h.Rooms, noun)
+			split := ""
+			if h.Buckets > 0 {
+				split = fmt.Sprintf(" in %d buckets (mode sharded books them)", h.Buckets)
+			}
+			fmt.Printf("  hotel %d %q: %d %s%s\n", h.HotelID, h.Name, h.Rooms, noun, split)
 		}
 	}
 	return nil

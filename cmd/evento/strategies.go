@@ -59,3 +59,31 @@ func parseModes(list string) ([]string, error) {
 	}
 	return names, nil
 }
+
+// refuseHoldsInBuckets refuses --holds with a strategy that books buckets:
+// a hold takes rooms from its hotel's row, and that strategy's hotels have
+// theirs in buckets (every hold would be refused inventory_sharded).
+func refuseHoldsInBuckets(strategies []string, holds float64) error {
+	if holds == 0 {
+		return nil
+	}
+	for _, name := range strategies {
+		if s, _ := db.LookupStrategy(name); s.Buckets {
+			return usagef("--holds %g: %s splits each hotel's rooms into buckets, which holds cannot take; run it with --holds 0", holds, name)
+		}
+	}
+	return nil
+}
+
+// withoutBuckets leaves out the strategies that book buckets, for "all"
+// with --holds; it says which it left out.
+func withoutBuckets(strategies []string) (kept, left []string) {
+	for _, name := range strategies {
+		if s, _ := db.LookupStrategy(name); s.Buckets {
+			left = append(left, name)
+			continue
+		}
+		kept = append(kept, name)
+	}
+	return kept, left
+}

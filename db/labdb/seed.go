@@ -21,6 +21,8 @@ type SeededHotel struct {
 	HotelID int64  `json:"hotel_id"`
 	Name    string `json:"name"`
 	Rooms   int32  `json:"rooms"`
+	// Buckets is how many bucket rows its rooms are split into (0: none).
+	Buckets int `json:"buckets,omitempty"`
 }
 
 // SeedSpec says how much to create.
@@ -28,6 +30,10 @@ type SeedSpec struct {
 	Name   string // event name
 	Hotels int
 	Rooms  int32 // per hotel
+	// Buckets, when above 0, splits each hotel's rooms into that many
+	// bucket rows, the layout the sharded strategy books (see
+	// sql/00006_room_buckets.sql).
+	Buckets int
 }
 
 // Seed creates one new event with spec.Hotels new hotels of spec.Rooms rooms
@@ -47,10 +53,16 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, spec SeedSpec) (SeededEvent, 
 			if err != nil {
 				return fmt.Errorf("create hotel: %w", err)
 			}
-			if _, err := q.AssignRooms(ctx, tx, dbsqlc.AssignRoomsParams{EventID: eventID, HotelID: hotelID, Assigned: spec.Rooms}); err != nil {
+			rowID, err := q.AssignRooms(ctx, tx, dbsqlc.AssignRoomsParams{EventID: eventID, HotelID: hotelID, Assigned: spec.Rooms})
+			if err != nil {
 				return fmt.Errorf("assign %d rooms: %w", spec.Rooms, err)
 			}
-			event.Hotels = append(event.Hotels, SeededHotel{HotelID: hotelID, Name: name, Rooms: spec.Rooms})
+			if spec.Buckets > 0 {
+				if err := q.SplitIntoBuckets(ctx, tx, dbsqlc.SplitIntoBucketsParams{EventHotelRoomsID: rowID, Buckets: int32(spec.Buckets)}); err != nil {
+					return fmt.Errorf("split %d rooms into %d buckets: %w", spec.Rooms, spec.Buckets, err)
+				}
+			}
+			event.Hotels = append(event.Hotels, SeededHotel{HotelID: hotelID, Name: name, Rooms: spec.Rooms, Buckets: spec.Buckets})
 		}
 		return nil
 	})

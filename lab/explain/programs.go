@@ -12,8 +12,11 @@ import (
 type program struct {
 	subject   string
 	isolation string
-	read      func(session int, req request) []move
-	write     func(session int, req request) []move
+	// buckets, when above 0, splits the hotel into that many bucket rows
+	// for the subject (the layout of a strategy with db.Strategy.Buckets).
+	buckets int
+	read    func(session int, req request) []move
+	write   func(session int, req request) []move
 }
 
 const (
@@ -81,7 +84,7 @@ func strategyProgram(name string) (program, bool) {
 							})}
 						}), true
 					}},
-					explainRefusal(i),
+					whyRefused(i, getHotelRooms),
 				}
 			},
 		}, true
@@ -112,7 +115,33 @@ func strategyProgram(name string) (program, bool) {
 							"event_id": s.w.eventID, "hotel_id": s.w.hotelID, "name": req.name, "rooms": req.rooms,
 						})}, true
 					}},
-					explainRefusal(i),
+					whyRefused(i, getHotelRooms),
+				}
+			},
+		}, true
+	case "sharded":
+		// One room in each of two buckets, and each session asks for
+		// both: no bucket has them all, so both take the scattered path.
+		return program{subject: name, isolation: readCommitted, buckets: Rooms,
+			read: func(int, request) []move { return nil },
+			write: func(i int, req request) []move {
+				args := func(s *sessionState) map[string]any {
+					return map[string]any{"event_id": s.w.eventID, "hotel_id": s.w.hotelID, "name": req.name, "rooms": req.rooms}
+				}
+				return []move{
+					{session: i, label: "bucket", build: func(s *sessionState) (planned, bool) {
+						return planned{role: roleGuarded, stmt: mustNamed("ShardedBook", args(s))}, true
+					}},
+					{session: i, label: "scatter", build: func(s *sessionState) (planned, bool) {
+						if !s.zeroRows {
+							return planned{}, false
+						}
+						return planned{role: roleGuarded, stmt: mustNamed("ShardedBookScattered", args(s)),
+							note: "Go: no bucket that is not locked has room for all: lock them all"}, true
+					}},
+					whyRefused(i, func(w *world) Stmt {
+						return mustNamed("ShardedHotelRooms", map[string]any{"event_id": w.eventID, "hotel_id": w.hotelID})
+					}),
 				}
 			},
 		}, true
@@ -172,15 +201,15 @@ func incrementAfterDecision(i int, req request) []move {
 	}}}
 }
 
-// explainRefusal is atomic.go's explainRefusal: only when the conditional
-// UPDATE booked nothing, read the counters to say why.
-func explainRefusal(i int) move {
+// whyRefused is atomic.go's explainRefusal (and sharded.go's): only when
+// the conditional writes booked nothing, read the counters to say why.
+func whyRefused(i int, counters func(w *world) Stmt) move {
 	return move{session: i, label: "why", build: func(s *sessionState) (planned, bool) {
 		if !s.zeroRows {
 			return planned{}, false
 		}
 		s.outcome = "refused"
-		return planned{role: roleRead, stmt: getHotelRooms(s.w), note: "Go: the conditional write booked nothing: refused"}, true
+		return planned{role: roleRead, stmt: counters(s.w), note: "Go: the conditional write booked nothing: refused"}, true
 	}}
 }
 

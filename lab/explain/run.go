@@ -72,7 +72,7 @@ func run(ctx context.Context, t Target, p program, sc Scenario) (Run, error) {
 		r.Cell = notApplicableColon + why
 		return r, nil
 	}
-	set, err := reset(ctx, t.Pool, sc)
+	set, err := reset(ctx, t.Pool, sc, p.buckets)
 	if err != nil {
 		return Run{}, err
 	}

@@ -14,7 +14,7 @@ import (
 // that every run (and every spec) starts from the same rows with the same
 // ids and prints the same. It is why explain runs in a database of its
 // own (see Target).
-const truncate = "TRUNCATE reservations, holds, idempotency_keys, event_hotel_rooms, hotels, events, api_clients RESTART IDENTITY CASCADE;"
+const truncate = "TRUNCATE reservations, holds, idempotency_keys, room_buckets, event_hotel_rooms, hotels, events, api_clients RESTART IDENTITY CASCADE;"
 
 // fixedStamp is the hotel's updated_at at the start of every run. Being in
 // the future, every write stamps it + 1 µs (every strategy writes
@@ -34,13 +34,14 @@ type setup struct {
 }
 
 // reset empties the database and seeds the tiny hotel with db/labdb.Seed,
-// then, for the spec, writes the same rows as queries/seed.sql's
-// statements (the ones Seed runs) bound to what Seed was given.
-func reset(ctx context.Context, pool *pgxpool.Pool, sc Scenario) (setup, error) {
+// in buckets when the subject books them, then, for the spec, writes the
+// same rows as queries/seed.sql's statements (the ones Seed runs) bound to
+// what Seed was given.
+func reset(ctx context.Context, pool *pgxpool.Pool, sc Scenario, buckets int) (setup, error) {
 	if _, err := pool.Exec(ctx, truncate); err != nil {
 		return setup{}, fmt.Errorf("empty the explain database: %w", err)
 	}
-	seeded, err := labdb.Seed(ctx, pool, labdb.SeedSpec{Name: eventName, Hotels: 1, Rooms: Rooms})
+	seeded, err := labdb.Seed(ctx, pool, labdb.SeedSpec{Name: eventName, Hotels: 1, Rooms: Rooms, Buckets: buckets})
 	if err != nil {
 		return setup{}, err
 	}
@@ -54,6 +55,9 @@ func reset(ctx context.Context, pool *pgxpool.Pool, sc Scenario) (setup, error) 
 		mustNamed("CreateEvent", map[string]any{"name": eventName}),
 		mustNamed("CreateHotel", map[string]any{"name": h.Name}),
 		mustNamed("AssignRooms", map[string]any{"event_id": w.eventID, "hotel_id": w.hotelID, "assigned": w.assigned}),
+	}
+	if buckets > 0 {
+		statements = append(statements, mustNamed("SplitIntoBuckets", map[string]any{"event_hotel_rooms_id": w.ehrID, "buckets": buckets}))
 	}
 	var extra []Stmt
 	if sc.holdRooms > 0 {

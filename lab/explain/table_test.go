@@ -29,6 +29,7 @@ func TestTableCells(t *testing.T) {
 		"optimistic":   {CellCASConflict, na, CellCASConflict, CellRefused, CellBlocked},
 		"serializable": {CellAborted, na, CellAborted, CellRefused, CellBlocked},
 		"advisory":     {CellBlocked, na, CellBlocked, CellRefused, CellBlocked},
+		"sharded":      {CellRechecked, na, "n/a: holds take rooms from the hotel's row, and this hotel's are in buckets", CellRefused, CellBlocked},
 		"batched":      {CellBlocked, na, CellBlocked, CellRefused, CellBlocked},
 		CheckThenActRC: {notStrategy, CellCaughtByCheck, notStrategy, notStrategy, notStrategy},
 		CheckThenActRR: {notStrategy, CellAborted, notStrategy, notStrategy, notStrategy},

@@ -185,37 +185,50 @@ func (q *Queries) GetHold(ctx context.Context, db DBTX, arg GetHoldParams) (GetH
 	return i, err
 }
 
-const hotelHeldRooms = `-- name: HotelHeldRooms :one
-SELECT coalesce(sum(h.rooms), 0)::integer AS rooms,
-       coalesce(min(h.expires_at), clock_timestamp())::timestamptz AS soonest_expiry
-  FROM holds AS h
- WHERE h.event_hotel_rooms_id = (
-           SELECT ehr.id FROM event_hotel_rooms AS ehr
-            WHERE ehr.event_id = $1 AND ehr.hotel_id = $2)
-   AND h.state = 'held'
-   AND h.expires_at > clock_timestamp()
+const hotelRoomsOutOfReach = `-- name: HotelRoomsOutOfReach :one
+SELECT coalesce((SELECT sum(h.rooms)
+                   FROM holds AS h
+                  WHERE h.event_hotel_rooms_id = ehr.id
+                    AND h.state = 'held'
+                    AND h.expires_at > clock_timestamp()), 0)::integer AS rooms,
+       coalesce((SELECT min(h.expires_at)
+                   FROM holds AS h
+                  WHERE h.event_hotel_rooms_id = ehr.id
+                    AND h.state = 'held'
+                    AND h.expires_at > clock_timestamp()), clock_timestamp())::timestamptz AS soonest_expiry,
+       coalesce((SELECT sum(rb.assigned - rb.reserved)
+                   FROM room_buckets AS rb
+                  WHERE rb.event_hotel_rooms_id = ehr.id), 0)::integer AS bucketed
+  FROM event_hotel_rooms AS ehr
+ WHERE ehr.event_id = $1
+   AND ehr.hotel_id = $2
 `
 
-type HotelHeldRoomsParams struct {
+type HotelRoomsOutOfReachParams struct {
 	EventID int64
 	HotelID int64
 }
 
-type HotelHeldRoomsRow struct {
+type HotelRoomsOutOfReachRow struct {
 	Rooms         int32
 	SoonestExpiry time.Time
+	Bucketed      int32
 }
 
-// HotelHeldRooms tells a request refused for lack of rooms whether the
-// rooms it lacks are only held: they come back when their holds expire or
-// are released, so the answer is "wait" (rooms_held, with Retry-After until
-// the soonest expiry) and not "sold out", which tells a client to stop.
-// Read after the refusal and after overdue holds were freed, it can only
-// say too much is held, never too little, which costs a client one wait.
-func (q *Queries) HotelHeldRooms(ctx context.Context, db DBTX, arg HotelHeldRoomsParams) (HotelHeldRoomsRow, error) {
-	row := db.QueryRow(ctx, hotelHeldRooms, arg.EventID, arg.HotelID)
-	var i HotelHeldRoomsRow
-	err := row.Scan(&i.Rooms, &i.SoonestExpiry)
+// HotelRoomsOutOfReach tells a request refused for lack of rooms where the
+// rooms it lacks are, when they are not free in the hotel's row:
+//   - rooms: in live holds. They come back when their holds expire or are
+//     released, so the answer is "wait" (rooms_held, with Retry-After until
+//     soonest_expiry) and not "sold out", which tells a client to stop.
+//     Read after the refusal and after overdue holds were freed, it can
+//     only say too much is held, never too little, which costs one wait.
+//   - bucketed: free in the hotel's buckets (sharded.sql), which only the
+//     sharded strategy books: any other is told so (inventory_sharded),
+//     not that the hotel is sold out.
+func (q *Queries) HotelRoomsOutOfReach(ctx context.Context, db DBTX, arg HotelRoomsOutOfReachParams) (HotelRoomsOutOfReachRow, error) {
+	row := db.QueryRow(ctx, hotelRoomsOutOfReach, arg.EventID, arg.HotelID)
+	var i HotelRoomsOutOfReachRow
+	err := row.Scan(&i.Rooms, &i.SoonestExpiry, &i.Bucketed)
 	return i, err
 }
 

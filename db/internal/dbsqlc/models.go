@@ -78,3 +78,11 @@ type Reservation struct {
 	CreatedAt         time.Time
 	HoldID            pgtype.Int8
 }
+
+type RoomBucket struct {
+	ID                int64
+	EventHotelRoomsID int64
+	Bucket            int32
+	Assigned          int32
+	Reserved          int32
+}

@@ -75,15 +75,18 @@ const hotelTotals = `-- name: HotelTotals :many
 SELECT ehr.event_id,
        ehr.hotel_id,
        h.name AS hotel_name,
-       ehr.assigned,
-       ehr.reserved,
+       (ehr.assigned + coalesce(b.assigned, 0))::integer AS assigned,
+       (ehr.reserved + coalesce(b.reserved, 0))::integer AS reserved,
        ehr.locked,
        coalesce(sum(r.number), 0)::bigint AS booked
   FROM event_hotel_rooms AS ehr
   JOIN hotels AS h ON h.id = ehr.hotel_id
+  LEFT JOIN LATERAL (SELECT sum(rb.assigned) AS assigned, sum(rb.reserved) AS reserved
+                       FROM room_buckets AS rb
+                      WHERE rb.event_hotel_rooms_id = ehr.id) AS b ON true
   LEFT JOIN reservations AS r ON r.event_hotel_rooms_id = ehr.id
  WHERE ehr.event_id = ANY ($1::bigint[])
- GROUP BY ehr.id, h.name
+ GROUP BY ehr.id, h.name, b.assigned, b.reserved
  ORDER BY ehr.event_id, ehr.hotel_id
 `
 
@@ -100,7 +103,8 @@ type HotelTotalsRow struct {
 // What a run is judged on. The counter (reserved) and the rows
 // (reservations) are read in one statement snapshot, so they are compared
 // as of the same instant; a lost update shows as booked <> reserved.
-// HotelTotals compares each hotel's counter with the sum of its rows.
+// HotelTotals compares each hotel's counter with the sum of its rows. A
+// sharded hotel's counters are its row's plus its buckets'.
 func (q *Queries) HotelTotals(ctx context.Context, db DBTX, eventIds []int64) ([]HotelTotalsRow, error) {
 	rows, err := db.Query(ctx, hotelTotals, eventIds)
 	if err != nil {

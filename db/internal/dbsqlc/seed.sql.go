@@ -52,3 +52,39 @@ func (q *Queries) CreateHotel(ctx context.Context, db DBTX, name string) (int64,
 	err := row.Scan(&id)
 	return id, err
 }
+
+const splitIntoBuckets = `-- name: SplitIntoBuckets :exec
+WITH split AS (
+    SELECT $1::integer AS buckets
+), hotel AS (
+    SELECT ehr.id, ehr.assigned - ehr.reserved - ehr.locked AS free
+      FROM event_hotel_rooms AS ehr
+     WHERE ehr.id = $2
+       FOR UPDATE
+), moved AS (
+    UPDATE event_hotel_rooms AS ehr
+       SET assigned = ehr.assigned - hotel.free
+      FROM hotel
+     WHERE ehr.id = hotel.id
+    RETURNING ehr.id
+)
+INSERT INTO room_buckets (event_hotel_rooms_id, bucket, assigned)
+SELECT hotel.id, b.n, hotel.free / split.buckets + (b.n <= hotel.free % split.buckets)::integer
+  FROM hotel
+ CROSS JOIN moved
+ CROSS JOIN split
+ CROSS JOIN generate_series(1, split.buckets) AS b (n)
+`
+
+type SplitIntoBucketsParams struct {
+	Buckets           int32
+	EventHotelRoomsID int64
+}
+
+// SplitIntoBuckets moves a hotel's free rooms out of its row into
+// @buckets bucket rows (see sql/00006_room_buckets.sql), as evenly as they
+// divide: the first (free mod buckets) buckets get one room more.
+func (q *Queries) SplitIntoBuckets(ctx context.Context, db DBTX, arg SplitIntoBucketsParams) error {
+	_, err := db.Exec(ctx, splitIntoBuckets, arg.Buckets, arg.EventHotelRoomsID)
+	return err
+}

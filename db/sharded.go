@@ -1,0 +1,53 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
+)
+
+// bookSharded books in one of the hotel's buckets that has room and is not
+// locked, or else across all of them once it holds them all. See
+// queries/sharded.sql.
+func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {
+	id, err := st.Q.ShardedBook(ctx, st.Write, dbsqlc.ShardedBookParams{
+		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
+	})
+	if err == nil {
+		return newBooking(id, req), nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return evento.Booking{}, fmt.Errorf("book a free bucket: %w", err)
+	}
+	id, err = st.Q.ShardedBookScattered(ctx, st.Write, dbsqlc.ShardedBookScatteredParams{
+		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
+	})
+	if err == nil {
+		return newBooking(id, req), nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return evento.Booking{}, fmt.Errorf("book across all buckets: %w", err)
+	}
+	rooms, err := st.Q.ShardedHotelRooms(ctx, st.Read, dbsqlc.ShardedHotelRoomsParams{EventID: req.EventID, HotelID: req.HotelID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return evento.Booking{}, evento.HotelNotFound(req.EventID, req.HotelID)
+	}
+	if err != nil {
+		return evento.Booking{}, fmt.Errorf("read bucket rooms: %w", err)
+	}
+	if rooms.Buckets == 0 {
+		// Not split: the hotel's row is its one bucket.
+		return bookAtomic(ctx, st, req)
+	}
+	if err := evento.CheckFits(rooms.Free, req.Rooms); err != nil {
+		return evento.Booking{}, err
+	}
+	// Booked rooms never come back to a bucket, so this is only reached if
+	// a bucket was added since; the client may try again.
+	return evento.Booking{}, evento.ErrConflict
+}

@@ -1,0 +1,158 @@
+package db_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db/dbtest"
+)
+
+// The sharded strategy, step by step (see queries/sharded.sql): a locked
+// bucket is skipped rather than waited for; the last rooms, scattered over
+// buckets, still sell; and a booking across buckets decides from their
+// latest counters, after waiting for them.
+
+// bucketsReserved lists the hotel's buckets' reserved counters, in order.
+func bucketsReserved(t *testing.T, pool *pgxpool.Pool, hotel testHotel) []int32 {
+	t.Helper()
+	rows, err := pool.Query(testContext(t), `
+		SELECT rb.reserved FROM room_buckets rb
+		  JOIN event_hotel_rooms ehr ON ehr.id = rb.event_hotel_rooms_id
+		 WHERE ehr.hotel_id = $1 ORDER BY rb.bucket`, hotel.HotelID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var reserved []int32
+	for rows.Next() {
+		var n int32
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		reserved = append(reserved, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return reserved
+}
+
+// s1 books bucket 1 and keeps its lock; s2 must not queue behind it but
+// book bucket 2 while s1 is still open. Without SKIP LOCKED, s2 waits for
+// s1 as every booking of a one-row hotel does.
+func TestShardedSkipsALockedBucket(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedBuckets(t, pool, 10, 2)
+	sharded := mustStrategy(t, "sharded")
+
+	s1, s2 := begin(t, pool), begin(t, pool)
+	s1.run(sharded, hotel.request("alice", 5), false)
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s2.run(sharded, hotel.request("bob", 5), false)
+	if o := s2.wait(); o.err != nil {
+		t.Fatalf("s2 beside s1's open transaction: %v", o.err)
+	}
+	s2.commit()
+	s1.commit()
+	if got := bucketsReserved(t, pool, hotel); !slices.Equal(got, []int32{5, 5}) {
+		t.Fatalf("buckets reserved %v, want [5 5]: each session booked a bucket of its own", got)
+	}
+	assertBooked(t, pool, hotel, 10)
+}
+
+// One room in each of four buckets: s1 books bucket 1 and keeps its lock.
+// s2 asks for 2 rooms, which no single bucket has: it must wait for every
+// bucket (PostgreSQL shows it waiting on s1), then book 2 of the 3 rooms
+// left, across two buckets. Skipping what it cannot take whole would have
+// told it "insufficient rooms" with 3 left.
+func TestShardedSellsTheLastRoomsScattered(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedBuckets(t, pool, 4, 4)
+	sharded := mustStrategy(t, "sharded")
+
+	s1, s2 := begin(t, pool), begin(t, pool)
+	s1.run(sharded, hotel.request("alice", 1), false)
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s2.run(sharded, hotel.request("bob", 2), false)
+	s2.waitBlockedOnLock(pool)
+	s1.commit()
+	if o := s2.wait(); o.err != nil {
+		t.Fatalf("s2, 2 of the 3 rooms left in three buckets: %v", o.err)
+	}
+	s2.commit()
+	if got := bucketsReserved(t, pool, hotel); !slices.Equal(got, []int32{1, 1, 1, 0}) {
+		t.Fatalf("buckets reserved %v, want [1 1 1 0]", got)
+	}
+	assertBooked(t, pool, hotel, 3)
+}
+
+// Two buckets of 2: s1 books 3 rooms across both and keeps their locks.
+// s2 asks for 2: it finds no free bucket, waits for both, and must then
+// see what s1 left (1 room), not what its snapshot said (4): insufficient
+// rooms, with 1 available. Deciding from the snapshot would book 5 of 4
+// rooms (the CHECK on the bucket would catch it, as a 500).
+func TestShardedScatteredRechecksAfterWaiting(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedBuckets(t, pool, 4, 2)
+	sharded := mustStrategy(t, "sharded")
+
+	s1, s2 := begin(t, pool), begin(t, pool)
+	s1.run(sharded, hotel.request("alice", 3), false)
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s2.run(sharded, hotel.request("bob", 2), false)
+	s2.waitBlockedOnLock(pool)
+	s1.commit()
+	o := s2.wait()
+	var shortfall *evento.ShortfallError
+	if !errors.Is(o.err, evento.ErrInsufficientRooms) || !errors.As(o.err, &shortfall) || shortfall.Available != 1 {
+		t.Fatalf("s2 after s1 took 3 of 4: err = %v, want insufficient rooms with 1 available", o.err)
+	}
+	s2.commit()
+	assertBooked(t, pool, hotel, 3)
+}
+
+// A hotel split into buckets is out of reach of every other strategy and
+// of holds: they are told so (inventory_sharded), never "sold out" while
+// its buckets have rooms, and nothing is written. The sharded strategy on
+// a hotel that is not split books its row, as atomic does.
+func TestShardedInventoryIsToldApart(t *testing.T) {
+	t.Parallel()
+	store, bundle := setup(t, 4, 6)
+	pool, plain, ctx := bundle.pool, bundle.hotel, bundle.ctx
+	split := seedBuckets(t, pool, 6, 3)
+	for _, s := range []string{"naive", "pessimistic", "atomic", "optimistic", "serializable", "advisory", "batched"} {
+		_, err := reserve(ctx, store, mustStrategy(t, s), split.request("alice", 1))
+		var shortfall *evento.ShortfallError
+		if !errors.Is(err, evento.ErrInventorySharded) || !errors.As(err, &shortfall) || shortfall.Bucketed != 6 {
+			t.Fatalf("%s on a split hotel: err = %v, want inventory sharded with 6 rooms in buckets", s, err)
+		}
+	}
+	_, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: split.request("alice", 1), TTL: time.Minute})
+	if !errors.Is(err, evento.ErrInventorySharded) {
+		t.Fatalf("hold on a split hotel: err = %v, want inventory sharded", err)
+	}
+	assertBooked(t, pool, split, 0)
+
+	sharded := mustStrategy(t, "sharded")
+	if _, err := reserve(ctx, store, sharded, plain.request("bob", 6)); err != nil {
+		t.Fatalf("sharded on a hotel that is not split: %v", err)
+	}
+	if _, err := reserve(ctx, store, sharded, plain.request("bob", 1)); !errors.Is(err, evento.ErrSoldOut) {
+		t.Fatalf("sharded on a sold-out hotel that is not split: err = %v, want sold out", err)
+	}
+	assertBooked(t, pool, plain, 6)
+}

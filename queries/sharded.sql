@@ -1,0 +1,113 @@
+-- Strategy "sharded": a hot hotel's rooms split across K bucket rows
+-- (room_buckets, sql/00006_room_buckets.sql), so that K bookings for one
+-- hotel can hold a row lock each at the same time, where every other
+-- strategy queues them on the hotel's one row.
+--
+-- Steps, each statement a transaction of its own:
+--   1. ShardedBook: take the first bucket with room for the whole request
+--      that no one else has locked (FOR UPDATE SKIP LOCKED), and book it.
+--   2. Only when step 1 found none: ShardedBookScattered locks ALL the
+--      hotel's buckets, waiting for them, and books the request across
+--      several when their rooms add up: the last rooms of a hotel end up
+--      scattered one or two a bucket, and they must still sell.
+--   3. Only when both booked nothing: ShardedHotelRooms, to tell the client
+--      whether the hotel is sold out, has too few rooms, or is unknown. A
+--      hotel with no buckets is booked as atomic.sql does: its row is its
+--      one bucket.
+--
+-- Anomalies it prevents:
+--   * the LOST UPDATE, as atomic does, bucket by bucket: the row lock is
+--     taken before the write, and under READ COMMITTED a locking read that
+--     meets a row committed after its snapshot re-checks its WHERE on that
+--     latest version (EvalPlanQual), so a bucket is only booked while the
+--     rooms fit in its latest counter.
+--   * a FALSE SOLD OUT, which SKIP LOCKED alone would cause: skipping the
+--     buckets that are locked, or that have too few rooms each, says
+--     nothing about the hotel. Step 2 waits for every bucket and decides
+--     from all of them, and answers "sold out" only when their sum is 0.
+--   * DEADLOCK between two scattered bookings: both lock the buckets in
+--     bucket order. Step 1 locks at most one bucket and never waits. One
+--     cycle remains: with an idempotency key both steps share a
+--     transaction, and a bucket step 1 locked but then found full (its
+--     re-check failed) stays locked until COMMIT, out of bucket order.
+--     PostgreSQL breaks such a cycle (40P01) and the server reruns the
+--     booking (db/strategy.go: Attempts).
+-- Cost: step 2 serialises the hotel again, as one lock on every bucket;
+-- it runs only when no single bucket can take the request, that is near
+-- the end of the sale or for requests larger than a bucket.
+
+-- name: ShardedBook :one
+-- ShardedBook books rooms in one bucket that has room for them all, the
+-- lowest-numbered that is not locked. The UPDATE repeats the condition: it
+-- is what the write itself guarantees, whatever the locking read saw.
+WITH bucket AS (
+    SELECT rb.id
+      FROM room_buckets AS rb
+      JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
+     WHERE ehr.event_id = @event_id
+       AND ehr.hotel_id = @hotel_id
+       AND @rooms::integer <= rb.assigned - rb.reserved
+     ORDER BY rb.bucket
+     LIMIT 1
+       FOR UPDATE OF rb SKIP LOCKED
+), counter AS (
+    UPDATE room_buckets AS rb
+       SET reserved = rb.reserved + @rooms::integer
+      FROM bucket
+     WHERE rb.id = bucket.id
+       AND @rooms::integer <= rb.assigned - rb.reserved
+    RETURNING rb.event_hotel_rooms_id
+)
+INSERT INTO reservations (name, event_hotel_rooms_id, number)
+SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer
+  FROM counter
+RETURNING id;
+
+-- name: ShardedBookScattered :one
+-- ShardedBookScattered books rooms across the hotel's buckets, lowest
+-- bucket first, once it holds the lock of every one of them and their free
+-- rooms add up to the request. The locking read returns each bucket as the
+-- last transaction before it left it, so the sum is exact.
+WITH request AS (
+    SELECT @rooms::integer AS rooms
+), buckets AS (
+    SELECT rb.id, rb.bucket, rb.event_hotel_rooms_id, rb.assigned - rb.reserved AS free
+      FROM room_buckets AS rb
+      JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
+     WHERE ehr.event_id = @event_id
+       AND ehr.hotel_id = @hotel_id
+     ORDER BY rb.bucket
+       FOR UPDATE OF rb
+), take AS (
+    -- Each bucket gives what the lower ones left to take, at most its own.
+    SELECT buckets.id,
+           least(buckets.free,
+                 greatest(request.rooms - (sum(buckets.free) OVER (ORDER BY buckets.bucket) - buckets.free), 0)) AS rooms
+      FROM buckets
+     CROSS JOIN request
+     WHERE (SELECT sum(free) FROM buckets) >= request.rooms
+), counter AS (
+    UPDATE room_buckets AS rb
+       SET reserved = rb.reserved + take.rooms
+      FROM take
+     WHERE rb.id = take.id
+       AND take.rooms > 0
+    RETURNING rb.event_hotel_rooms_id
+)
+INSERT INTO reservations (name, event_hotel_rooms_id, number)
+SELECT @name::text, min(counter.event_hotel_rooms_id), min(request.rooms)
+  FROM counter
+ CROSS JOIN request
+HAVING count(*) > 0
+RETURNING id;
+
+-- name: ShardedHotelRooms :one
+-- ShardedHotelRooms reads what a sharded booking can take: the free rooms
+-- in the hotel's buckets, and how many buckets it has.
+SELECT coalesce(sum(rb.assigned - rb.reserved), 0)::integer AS free,
+       count(rb.id) AS buckets
+  FROM event_hotel_rooms AS ehr
+  LEFT JOIN room_buckets AS rb ON rb.event_hotel_rooms_id = ehr.id
+ WHERE ehr.event_id = @event_id
+   AND ehr.hotel_id = @hotel_id
+ GROUP BY ehr.id;
