@@ -12,8 +12,8 @@ import (
 )
 
 // bookSharded books in one of the hotel's buckets that has room and is not
-// locked, or else across all of them once it holds them all. See
-// queries/sharded.sql.
+// locked, or else in one with room once it is free, or else across all of
+// them once it holds them all. See queries/sharded.sql.
 func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {
 	id, err := st.Q.ShardedBook(ctx, st.Write, dbsqlc.ShardedBookParams{
 		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
@@ -23,6 +23,15 @@ func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (ev
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return evento.Booking{}, fmt.Errorf("book a free bucket: %w", err)
+	}
+	id, err = st.Q.ShardedBookWaiting(ctx, st.Write, dbsqlc.ShardedBookWaitingParams{
+		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
+	})
+	if err == nil {
+		return newBooking(id, req), nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return evento.Booking{}, fmt.Errorf("wait for a bucket with room: %w", err)
 	}
 	id, err = st.Q.ShardedBookScattered(ctx, st.Write, dbsqlc.ShardedBookScatteredParams{
 		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,

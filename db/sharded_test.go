@@ -156,3 +156,41 @@ func TestShardedInventoryIsToldApart(t *testing.T) {
 	}
 	assertBooked(t, pool, plain, 6)
 }
+
+// Every bucket with room is locked (s1 and s2 hold one each): s3 must wait
+// for ONE of them, not for all. Whichever session it waits for (PostgreSQL
+// says which), that session's commit alone lets s3 book, while the other
+// still holds its bucket. Waiting for every bucket, as the scattered step
+// does, would serialise the hotel whenever more bookings are in flight
+// than it has buckets.
+func TestShardedWaitsForOneBucketNotAll(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t, 6)
+	hotel := seedBuckets(t, pool, 10, 2)
+	sharded := mustStrategy(t, "sharded")
+
+	s1, s2, s3 := begin(t, pool), begin(t, pool), begin(t, pool)
+	for _, s := range []*session{s1, s2} {
+		s.run(sharded, hotel.request("alice", 1), false)
+		if o := s.wait(); o.err != nil {
+			t.Fatalf("booking a bucket: %v", o.err)
+		}
+	}
+	s3.run(sharded, hotel.request("bob", 1), false)
+	s3.waitBlockedOnLock(pool)
+	var blockers []int32
+	if err := pool.QueryRow(testContext(t), `SELECT pg_blocking_pids($1)`, int32(s3.pid)).Scan(&blockers); err != nil {
+		t.Fatal(err)
+	}
+	first, other := s1, s2
+	if slices.Contains(blockers, int32(s2.pid)) {
+		first, other = s2, s1
+	}
+	first.commit()
+	if o := s3.wait(); o.err != nil {
+		t.Fatalf("s3 once the bucket it waited for was free: %v", o.err)
+	}
+	s3.commit()
+	other.commit()
+	assertBooked(t, pool, hotel, 3)
+}

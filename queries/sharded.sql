@@ -6,11 +6,17 @@
 -- Steps, each statement a transaction of its own:
 --   1. ShardedBook: take the first bucket with room for the whole request
 --      that no one else has locked (FOR UPDATE SKIP LOCKED), and book it.
---   2. Only when step 1 found none: ShardedBookScattered locks ALL the
---      hotel's buckets, waiting for them, and books the request across
---      several when their rooms add up: the last rooms of a hotel end up
---      scattered one or two a bucket, and they must still sell.
---   3. Only when both booked nothing: ShardedHotelRooms, to tell the client
+--   2. Only when step 1 found none: ShardedBookWaiting waits for ONE
+--      bucket that has room for the whole request, picked at random so
+--      that waiters spread over the buckets, and books it. Step 1 finds
+--      none when every bucket with room is locked: more bookings in
+--      flight than buckets.
+--   3. Only when no single bucket has room for the whole request:
+--      ShardedBookScattered locks ALL the hotel's buckets, waiting for
+--      them, and books the request across several when their rooms add
+--      up: the last rooms of a hotel end up scattered one or two a bucket,
+--      and they must still sell.
+--   4. Only when all booked nothing: ShardedHotelRooms, to tell the client
 --      whether the hotel is sold out, has too few rooms, or is unknown. A
 --      hotel with no buckets is booked as atomic.sql does: its row is its
 --      one bucket.
@@ -23,16 +29,17 @@
 --     rooms fit in its latest counter.
 --   * a FALSE SOLD OUT, which SKIP LOCKED alone would cause: skipping the
 --     buckets that are locked, or that have too few rooms each, says
---     nothing about the hotel. Step 2 waits for every bucket and decides
---     from all of them, and answers "sold out" only when their sum is 0.
+--     nothing about the hotel. Step 2 waits instead of skipping, and step
+--     3 waits for every bucket and decides from all of them, and answers
+--     "sold out" only when their sum is 0.
 --   * DEADLOCK between two scattered bookings: both lock the buckets in
---     bucket order. Step 1 locks at most one bucket and never waits. One
---     cycle remains: with an idempotency key both steps share a
---     transaction, and a bucket step 1 locked but then found full (its
---     re-check failed) stays locked until COMMIT, out of bucket order.
---     PostgreSQL breaks such a cycle (40P01) and the server reruns the
---     booking (db/strategy.go: Attempts).
--- Cost: step 2 serialises the hotel again, as one lock on every bucket;
+--     bucket order. Steps 1 and 2 each end up holding at most one bucket.
+--     Cycles remain possible only with an idempotency key, when the steps
+--     share a transaction: a bucket that step 1 or 2 locked but then
+--     found full (its re-check failed) stays locked until COMMIT, out of
+--     bucket order. PostgreSQL breaks such a cycle (40P01) and the server
+--     reruns the booking (db/strategy.go: Attempts).
+-- Cost: step 3 serialises the hotel again, as one lock on every bucket;
 -- it runs only when no single bucket can take the request, that is near
 -- the end of the sale or for requests larger than a bucket.
 
@@ -50,6 +57,34 @@ WITH bucket AS (
      ORDER BY rb.bucket
      LIMIT 1
        FOR UPDATE OF rb SKIP LOCKED
+), counter AS (
+    UPDATE room_buckets AS rb
+       SET reserved = rb.reserved + @rooms::integer
+      FROM bucket
+     WHERE rb.id = bucket.id
+       AND @rooms::integer <= rb.assigned - rb.reserved
+    RETURNING rb.event_hotel_rooms_id
+)
+INSERT INTO reservations (name, event_hotel_rooms_id, number)
+SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer
+  FROM counter
+RETURNING id;
+
+-- name: ShardedBookWaiting :one
+-- ShardedBookWaiting is ShardedBook for when every bucket with room is
+-- locked: it waits for one of them, in random order, and books it if the
+-- rooms still fit in the version it waited for (a bucket filled meanwhile
+-- is passed over for the next one, waiting again).
+WITH bucket AS (
+    SELECT rb.id
+      FROM room_buckets AS rb
+      JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
+     WHERE ehr.event_id = @event_id
+       AND ehr.hotel_id = @hotel_id
+       AND @rooms::integer <= rb.assigned - rb.reserved
+     ORDER BY random()
+     LIMIT 1
+       FOR UPDATE OF rb
 ), counter AS (
     UPDATE room_buckets AS rb
        SET reserved = rb.reserved + @rooms::integer
