@@ -47,6 +47,12 @@ func bookAtomicKeyed(ctx context.Context, st Statements, req evento.BookRequest,
 		Fingerprint: key.Fingerprint,
 		TtlSeconds:  int32(key.Keep / time.Second),
 	})
+	return keyedOutcome(id, err, req)
+}
+
+// keyedOutcome reads the answer of a fast-path statement (a BookKeyed):
+// the booking, or done false when the statement committed nothing.
+func keyedOutcome(id int64, err error, req evento.BookRequest) (booking evento.Booking, done bool, _ error) {
 	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:
@@ -58,6 +64,6 @@ func bookAtomicKeyed(ctx context.Context, st Statements, req evento.BookRequest,
 		// undone. The general path replays it, or claims an expired one.
 		return evento.Booking{}, false, nil
 	default:
-		return evento.Booking{}, false, fmt.Errorf("conditional update with idempotency key: %w", err)
+		return evento.Booking{}, false, fmt.Errorf("book and store under the idempotency key at once: %w", err)
 	}
 }

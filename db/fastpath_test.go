@@ -29,8 +29,20 @@ func fastKey(k string) evento.IdempotencyKey {
 	return evento.IdempotencyKey{Key: k, Fingerprint: "reserve " + k, Keep: time.Hour}
 }
 
-// fastRun is atomic's fast-path statement running in the background on a
-// connection of its own (autocommit); its pid names it in pg_stat_activity.
+// keyedStrategies are the strategies with a fast path (Strategy.BookKeyed).
+func keyedStrategies() []db.Strategy {
+	var out []db.Strategy
+	for _, s := range db.Strategies {
+		if s.BookKeyed != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// fastRun is a strategy's fast-path statement running in the background on
+// a connection of its own (autocommit); its pid names it in
+// pg_stat_activity.
 type fastRun struct {
 	pid  uint32
 	done chan fastResult
@@ -44,6 +56,11 @@ type fastResult struct {
 
 func startBookKeyed(t *testing.T, pool *pgxpool.Pool, req evento.BookRequest, key evento.IdempotencyKey) fastRun {
 	t.Helper()
+	return startStrategyBookKeyed(t, pool, mustStrategy(t, "atomic"), req, key)
+}
+
+func startStrategyBookKeyed(t *testing.T, pool *pgxpool.Pool, strategy db.Strategy, req evento.BookRequest, key evento.IdempotencyKey) fastRun {
+	t.Helper()
 	ctx := testContext(t)
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
@@ -53,7 +70,7 @@ func startBookKeyed(t *testing.T, pool *pgxpool.Pool, req evento.BookRequest, ke
 	go func() {
 		defer conn.Release()
 		st := db.Statements{Q: queries, Read: conn, Write: conn}
-		b, booked, err := mustStrategy(t, "atomic").BookKeyed(ctx, st, req, key)
+		b, booked, err := strategy.BookKeyed(ctx, st, req, key)
 		run.done <- fastResult{b, booked, err}
 	}()
 	return run
@@ -144,14 +161,20 @@ func storedOutcome(t *testing.T, pool *pgxpool.Pool, key string) (evento.Outcome
 // for the same booking: equal as JSON values, and decoded alike. A name
 // that JSON must escape makes sure both escape it the same way.
 func TestFastPathOutcomeIsTheGoCodecs(t *testing.T) {
-	_, bundle := setup(t, 4, 10)
+	for _, strategy := range keyedStrategies() {
+		t.Run(strategy.Name, func(t *testing.T) { testFastPathOutcomeIsTheGoCodecs(t, strategy) })
+	}
+}
+
+func testFastPathOutcomeIsTheGoCodecs(t *testing.T, strategy db.Strategy) {
+	_, bundle := setupFor(t, strategy, 4, 10)
 	ctx, pool := bundle.ctx, bundle.pool
-	req := bundle.hotel.request("Zoë \"Q\" <o'neil> & \\ \u2028 日本", 3)
-	res := startBookKeyed(t, pool, req, fastKey("codec")).wait(t)
+	req := bundle.hotel.request("Zoë \"Q\" <o'neil> & \\ \u2028 日本", 2)
+	res := startStrategyBookKeyed(t, pool, strategy, req, fastKey("codec")).wait(t)
 	if res.err != nil || !res.booked {
 		t.Fatalf("fast path: %+v", res)
 	}
-	if res.booking.Name != req.Name || res.booking.Rooms != 3 || res.booking.EventID != req.EventID || res.booking.HotelID != req.HotelID || res.booking.ReservationID == 0 {
+	if res.booking.Name != req.Name || res.booking.Rooms != 2 || res.booking.EventID != req.EventID || res.booking.HotelID != req.HotelID || res.booking.ReservationID == 0 {
 		t.Fatalf("booking %+v for %+v", res.booking, req)
 	}
 	fromSQL, raw := storedOutcome(t, pool, "codec")
@@ -171,7 +194,7 @@ func TestFastPathOutcomeIsTheGoCodecs(t *testing.T) {
 		t.Fatalf("SQL built %s; the Go codec writes %s", raw, encoded)
 	}
 	// And the general path replays it.
-	replay, err := newStore(pool).Reserve(ctx, "atomic", req, &evento.IdempotencyKey{Key: "codec", Fingerprint: "reserve codec", Keep: time.Hour})
+	replay, err := newStore(pool).Reserve(ctx, strategy.Name, req, &evento.IdempotencyKey{Key: "codec", Fingerprint: "reserve codec", Keep: time.Hour})
 	if err != nil || !replay.Replayed || replay.Value != res.booking {
 		t.Fatalf("replay: %+v %v; want %+v", replay, err, res.booking)
 	}
@@ -181,32 +204,44 @@ func TestFastPathOutcomeIsTheGoCodecs(t *testing.T) {
 // general path answers: a key used before (its row undoes the statement),
 // a key past its retention, too few rooms, an unknown hotel.
 func TestFastPathCommitsNothingUnlessItBooks(t *testing.T) {
-	store, bundle := setup(t, 4, 10)
+	for _, strategy := range keyedStrategies() {
+		t.Run(strategy.Name, func(t *testing.T) { testFastPathCommitsNothingUnlessItBooks(t, strategy) })
+	}
+}
+
+// Two rooms fit in one bucket of a sharded test hotel (10 rooms in 3, 3, 2
+// and 2), so that a fast path with a used key would book if the key's row
+// did not undo it.
+func testFastPathCommitsNothingUnlessItBooks(t *testing.T, strategy db.Strategy) {
+	store, bundle := setupFor(t, strategy, 4, 10)
 	ctx, pool, hotel := bundle.ctx, bundle.pool, bundle.hotel
 	key := func(k string) *evento.IdempotencyKey { kk := fastKey(k); return &kk }
+	startBookKeyed := func(t *testing.T, pool *pgxpool.Pool, req evento.BookRequest, key evento.IdempotencyKey) fastRun {
+		return startStrategyBookKeyed(t, pool, strategy, req, key)
+	}
 
-	first, err := store.Reserve(ctx, "atomic", hotel.request("ada", 4), key("used"))
+	first, err := store.Reserve(ctx, strategy.Name, hotel.request("ada", 2), key("used"))
 	if err != nil || first.Replayed {
 		t.Fatalf("first: %+v %v", first, err)
 	}
-	if res := startBookKeyed(t, pool, hotel.request("ada", 4), fastKey("used")).wait(t); res.err != nil || res.booked {
+	if res := startBookKeyed(t, pool, hotel.request("ada", 2), fastKey("used")).wait(t); res.err != nil || res.booked {
 		t.Fatalf("fast path with a used key: %+v; want nothing done", res)
 	}
-	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 4 || totals.reserved != 4 {
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 || totals.reserved != 2 {
 		t.Fatalf("after a used key: %+v; want the first booking alone", totals)
 	}
 
-	if res := startBookKeyed(t, pool, hotel.request("bob", 7), fastKey("short")).wait(t); res.err != nil || res.booked {
-		t.Fatalf("7 of 6 left: %+v; want nothing done", res)
+	if res := startBookKeyed(t, pool, hotel.request("bob", 9), fastKey("short")).wait(t); res.err != nil || res.booked {
+		t.Fatalf("9 of 8 left: %+v; want nothing done", res)
 	}
 	var keys int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys WHERE key = 'short'`).Scan(&keys); err != nil || keys != 0 {
 		t.Fatalf("a refused fast path left %d key rows (%v)", keys, err)
 	}
-	refused, err := store.Reserve(ctx, "atomic", hotel.request("bob", 7), key("short"))
+	refused, err := store.Reserve(ctx, strategy.Name, hotel.request("bob", 9), key("short"))
 	var shortfall *evento.ShortfallError
-	if err != nil || !errors.As(refused.Refusal, &shortfall) || shortfall.Available != 6 {
-		t.Fatalf("7 of 6 left through the store: %+v %v", refused, err)
+	if err != nil || !errors.As(refused.Refusal, &shortfall) || shortfall.Available != 8 {
+		t.Fatalf("9 of 8 left through the store: %+v %v", refused, err)
 	}
 	if stored, raw := storedOutcome(t, pool, "short"); !errors.As(stored.Refusal, &shortfall) {
 		t.Fatalf("the general path stored %s; want the shortfall", raw)
@@ -223,12 +258,12 @@ func TestFastPathCommitsNothingUnlessItBooks(t *testing.T) {
 	if res := startBookKeyed(t, pool, hotel.request("ada", 1), fastKey("used")).wait(t); res.err != nil || res.booked {
 		t.Fatalf("fast path with an expired key: %+v; want nothing done (the general path claims it afresh)", res)
 	}
-	afresh, err := store.Reserve(ctx, "atomic", hotel.request("ada", 1), key("used"))
+	afresh, err := store.Reserve(ctx, strategy.Name, hotel.request("ada", 1), key("used"))
 	if err != nil || afresh.Replayed || afresh.Value.Rooms != 1 {
 		t.Fatalf("expired key through the store: %+v %v; want a fresh booking", afresh, err)
 	}
-	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 || totals.reserved != 5 {
-		t.Fatalf("totals %+v; want 4 + 1", totals)
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 3 || totals.reserved != 3 {
+		t.Fatalf("totals %+v; want 2 + 1", totals)
 	}
 }
 
@@ -280,8 +315,14 @@ func TestFastPathDuplicateOfAStatementInFlight(t *testing.T) {
 // then on the hotel's row: the two would deadlock); the general path's
 // request books once.
 func TestFastPathDuplicateOfAGeneralPathClaim(t *testing.T) {
+	for _, strategy := range keyedStrategies() {
+		t.Run(strategy.Name, func(t *testing.T) { testFastPathDuplicateOfAGeneralPathClaim(t, strategy) })
+	}
+}
+
+func testFastPathDuplicateOfAGeneralPathClaim(t *testing.T, strategy db.Strategy) {
 	pool := dbtest.NewPool(t, 6)
-	hotel := seedHotel(t, pool, 10)
+	hotel := seedHotelFor(t, pool, strategy, 10)
 	ctx := testContext(t)
 	k := fastKey("claimed")
 
@@ -297,10 +338,10 @@ func TestFastPathDuplicateOfAGeneralPathClaim(t *testing.T) {
 		t.Fatalf("claim: %+v %v", claimed, err)
 	}
 
-	if res := startBookKeyed(t, pool, hotel.request("ada", 2), k).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
+	if res := startStrategyBookKeyed(t, pool, strategy, hotel.request("ada", 2), k).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
 		t.Fatalf("fast path while the key is claimed: %+v; want nothing done", res)
 	}
-	if _, err := mustStrategy(t, "atomic").Book(ctx, db.Statements{Q: queries, Read: tx, Write: tx}, hotel.request("ada", 2)); err != nil {
+	if _, err := strategy.Book(ctx, db.Statements{Q: queries, Read: tx, Write: tx}, hotel.request("ada", 2)); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {

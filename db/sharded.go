@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -59,4 +60,23 @@ func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (ev
 	// Booked rooms never come back to a bucket, so this is only reached if
 	// a bucket was added since; the client may try again.
 	return evento.Booking{}, evento.ErrConflict
+}
+
+// bookShardedKeyed is bookSharded's first step for a request with an
+// idempotency key, as one autocommit statement that also claims the key
+// and stores the booking (queries/sharded.sql, ShardedBookKeyed), as
+// bookAtomicKeyed does. done is false when it committed nothing: the key
+// busy or used before, or no bucket free with room; the general path then
+// runs every step.
+func bookShardedKeyed(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey) (booking evento.Booking, done bool, err error) {
+	id, err := st.Q.ShardedBookKeyed(ctx, st.Write, dbsqlc.ShardedBookKeyedParams{
+		EventID:     req.EventID,
+		HotelID:     req.HotelID,
+		Name:        req.Name,
+		Rooms:       req.Rooms,
+		Key:         key.Key,
+		Fingerprint: key.Fingerprint,
+		TtlSeconds:  int32(key.Keep / time.Second),
+	})
+	return keyedOutcome(id, err, req)
 }

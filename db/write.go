@@ -24,9 +24,10 @@ import (
 //
 // One specialisation, and only one, branches off before whileKeyBusy, in
 // Store.reserveOne: a reserve WITH an idempotency key, for a strategy with
-// Strategy.BookKeyed (atomic), first runs that strategy's one autocommit
-// statement, which claims the key, books and stores the outcome at once
-// (queries/atomic.sql, AtomicBookKeyed). Why: on the general path the
+// Strategy.BookKeyed (atomic, sharded), first runs that strategy's one
+// autocommit statement, which claims the key, books and stores the outcome
+// at once (queries/atomic.sql, AtomicBookKeyed; sharded.sql,
+// ShardedBookKeyed). Why: on the general path the
 // hotel's row stays locked from the booking statement through the
 // outcome's UPDATE and the COMMIT, two more round trips; in one statement
 // it is locked for that statement only, as for an unkeyed atomic booking.

@@ -146,3 +146,55 @@ SELECT coalesce(sum(rb.assigned - rb.reserved), 0)::integer AS free,
  WHERE ehr.event_id = @event_id
    AND ehr.hotel_id = @hotel_id
  GROUP BY ehr.id;
+
+-- name: ShardedBookKeyed :one
+-- ShardedBookKeyed is ShardedBook for a request with an idempotency key, as
+-- ONE autocommit statement that also claims the key and stores the booking
+-- as its outcome: atomic.sql's AtomicBookKeyed, whose comment says why each
+-- step is safe, with ShardedBook's bucket in place of the hotel's row. It
+-- takes the key's lock before it looks at a bucket, never waits for one
+-- (SKIP LOCKED), and commits nothing unless it booked and stored; when no
+-- bucket that is not locked has room, or the key is busy or used before,
+-- it does nothing and the request takes the general path, which waits for
+-- a bucket, books across buckets or refuses, and stores the outcome.
+WITH claim AS (
+    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(@key::text)) AS locked
+), bucket AS (
+    SELECT rb.id
+      FROM room_buckets AS rb
+      JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
+     WHERE ehr.event_id = @event_id::bigint
+       AND ehr.hotel_id = @hotel_id::bigint
+       AND @rooms::integer <= rb.assigned - rb.reserved
+       AND (SELECT claim.locked FROM claim)
+     ORDER BY rb.bucket
+     LIMIT 1
+       FOR UPDATE OF rb SKIP LOCKED
+), counter AS (
+    UPDATE room_buckets AS rb
+       SET reserved = rb.reserved + @rooms::integer
+      FROM bucket
+     WHERE rb.id = bucket.id
+       AND @rooms::integer <= rb.assigned - rb.reserved
+    RETURNING rb.event_hotel_rooms_id
+), booked AS (
+    INSERT INTO reservations (name, event_hotel_rooms_id, number)
+    SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer
+      FROM counter
+    RETURNING id
+), stored AS (
+    INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
+    SELECT @key::text, @fingerprint::text,
+           jsonb_build_object('value', jsonb_build_object(
+               'ReservationID', booked.id,
+               'EventID', @event_id::bigint,
+               'HotelID', @hotel_id::bigint,
+               'Name', @name::text,
+               'Rooms', @rooms::integer)),
+           clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
+      FROM booked
+    RETURNING key
+)
+SELECT booked.id
+  FROM booked
+ CROSS JOIN stored;

@@ -102,6 +102,84 @@ func (q *Queries) ShardedBook(ctx context.Context, db DBTX, arg ShardedBookParam
 	return id, err
 }
 
+const shardedBookKeyed = `-- name: ShardedBookKeyed :one
+WITH claim AS (
+    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext($1::text)) AS locked
+), bucket AS (
+    SELECT rb.id
+      FROM room_buckets AS rb
+      JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
+     WHERE ehr.event_id = $2::bigint
+       AND ehr.hotel_id = $3::bigint
+       AND $4::integer <= rb.assigned - rb.reserved
+       AND (SELECT claim.locked FROM claim)
+     ORDER BY rb.bucket
+     LIMIT 1
+       FOR UPDATE OF rb SKIP LOCKED
+), counter AS (
+    UPDATE room_buckets AS rb
+       SET reserved = rb.reserved + $4::integer
+      FROM bucket
+     WHERE rb.id = bucket.id
+       AND $4::integer <= rb.assigned - rb.reserved
+    RETURNING rb.event_hotel_rooms_id
+), booked AS (
+    INSERT INTO reservations (name, event_hotel_rooms_id, number)
+    SELECT $5::text, counter.event_hotel_rooms_id, $4::integer
+      FROM counter
+    RETURNING id
+), stored AS (
+    INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
+    SELECT $1::text, $6::text,
+           jsonb_build_object('value', jsonb_build_object(
+               'ReservationID', booked.id,
+               'EventID', $2::bigint,
+               'HotelID', $3::bigint,
+               'Name', $5::text,
+               'Rooms', $4::integer)),
+           clock_timestamp() + make_interval(secs => $7::integer)
+      FROM booked
+    RETURNING key
+)
+SELECT booked.id
+  FROM booked
+ CROSS JOIN stored
+`
+
+type ShardedBookKeyedParams struct {
+	Key         string
+	EventID     int64
+	HotelID     int64
+	Rooms       int32
+	Name        string
+	Fingerprint string
+	TtlSeconds  int32
+}
+
+// ShardedBookKeyed is ShardedBook for a request with an idempotency key, as
+// ONE autocommit statement that also claims the key and stores the booking
+// as its outcome: atomic.sql's AtomicBookKeyed, whose comment says why each
+// step is safe, with ShardedBook's bucket in place of the hotel's row. It
+// takes the key's lock before it looks at a bucket, never waits for one
+// (SKIP LOCKED), and commits nothing unless it booked and stored; when no
+// bucket that is not locked has room, or the key is busy or used before,
+// it does nothing and the request takes the general path, which waits for
+// a bucket, books across buckets or refuses, and stores the outcome.
+func (q *Queries) ShardedBookKeyed(ctx context.Context, db DBTX, arg ShardedBookKeyedParams) (int64, error) {
+	row := db.QueryRow(ctx, shardedBookKeyed,
+		arg.Key,
+		arg.EventID,
+		arg.HotelID,
+		arg.Rooms,
+		arg.Name,
+		arg.Fingerprint,
+		arg.TtlSeconds,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
 const shardedBookScattered = `-- name: ShardedBookScattered :one
 WITH request AS (
     SELECT $2::integer AS rooms
