@@ -12,9 +12,9 @@ import (
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
-// bookSharded books in one of the hotel's buckets that has room and is not
-// locked, or else in one with room once it is free, or else across all of
-// them once it holds them all. See queries/sharded.sql.
+// bookSharded books in one of the hotel's buckets that has room (one not
+// locked, or else the first to be free), or else across all of them once
+// it holds them all. See queries/sharded.sql.
 func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {
 	id, err := st.Q.ShardedBook(ctx, st.Write, dbsqlc.ShardedBookParams{
 		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
@@ -23,16 +23,7 @@ func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (ev
 		return newBooking(id, req), nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return evento.Booking{}, fmt.Errorf("book a free bucket: %w", err)
-	}
-	id, err = st.Q.ShardedBookWaiting(ctx, st.Write, dbsqlc.ShardedBookWaitingParams{
-		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
-	})
-	if err == nil {
-		return newBooking(id, req), nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return evento.Booking{}, fmt.Errorf("wait for a bucket with room: %w", err)
+		return evento.Booking{}, fmt.Errorf("book a bucket: %w", err)
 	}
 	id, err = st.Q.ShardedBookScattered(ctx, st.Write, dbsqlc.ShardedBookScatteredParams{
 		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
@@ -66,8 +57,8 @@ func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (ev
 // idempotency key, as one autocommit statement that also claims the key
 // and stores the booking (queries/sharded.sql, ShardedBookKeyed), as
 // bookAtomicKeyed does. done is false when it committed nothing: the key
-// busy or used before, or no bucket free with room; the general path then
-// runs every step.
+// busy or used before, or no single bucket with room; the general path
+// then runs every step.
 func bookShardedKeyed(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey) (booking evento.Booking, done bool, err error) {
 	id, err := st.Q.ShardedBookKeyed(ctx, st.Write, dbsqlc.ShardedBookKeyedParams{
 		EventID:     req.EventID,

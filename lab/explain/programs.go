@@ -132,13 +132,6 @@ func strategyProgram(name string) (program, bool) {
 					{session: i, label: "bucket", build: func(s *sessionState) (planned, bool) {
 						return planned{role: roleGuarded, stmt: mustNamed("ShardedBook", args(s))}, true
 					}},
-					{session: i, label: "wait", build: func(s *sessionState) (planned, bool) {
-						if !s.zeroRows {
-							return planned{}, false
-						}
-						return planned{role: roleGuarded, stmt: mustNamed("ShardedBookWaiting", args(s)),
-							note: "Go: no bucket that is not locked has room for all: wait for one that has"}, true
-					}},
 					{session: i, label: "scatter", build: func(s *sessionState) (planned, bool) {
 						if !s.zeroRows {
 							return planned{}, false
