@@ -44,6 +44,23 @@ type BenchConfig struct {
 // KeyedSuffix marks a bench strategy measured with idempotency keys.
 const KeyedSuffix = "+keys"
 
+// PgbenchKeyed names pgbench's runs of the keyed fast path's statement.
+const PgbenchKeyed = "pgbench" + KeyedSuffix
+
+// writePgbenchScript writes one of labdb's pgbench scripts to a temporary
+// file and returns its path.
+func writePgbenchScript(name string, script func() (string, error)) (string, error) {
+	text, err := script()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("evento-%s-%d.pgbench", name, os.Getpid()))
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		return "", fmt.Errorf("write pgbench script: %w", err)
+	}
+	return path, nil
+}
+
 // BucketsSeparator ends a bench strategy that books buckets with the count
 // of its hot hotel's buckets: "sharded/16".
 const BucketsSeparator = "/"
@@ -94,15 +111,21 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 	if err != nil {
 		return report.Bench{}, err
 	}
-	script := filepath.Join(os.TempDir(), fmt.Sprintf("evento-atomic-%d.pgbench", os.Getpid()))
-	pgbenchScript, err := labdb.AtomicBookPgbenchScript()
+	script, err := writePgbenchScript("atomic", labdb.AtomicBookPgbenchScript)
 	if err != nil {
 		return report.Bench{}, err
 	}
-	if err := os.WriteFile(script, []byte(pgbenchScript), 0o644); err != nil {
-		return report.Bench{}, fmt.Errorf("write pgbench script: %w", err)
-	}
 	defer os.Remove(script)
+	// With a keyed strategy, pgbench also runs the keyed fast path's
+	// statement: what exactly-once costs PostgreSQL itself, the floor of
+	// what it can cost Evento.
+	var keyedScript string
+	if slices.ContainsFunc(cfg.Strategies, func(s string) bool { return strings.HasSuffix(s, KeyedSuffix) }) {
+		if keyedScript, err = writePgbenchScript("atomic-keyed", labdb.AtomicBookKeyedPgbenchScript); err != nil {
+			return report.Bench{}, err
+		}
+		defer os.Remove(keyedScript)
+	}
 
 	b := report.Bench{Rounds: cfg.Rounds, Duration: cfg.Duration, Servers: cfg.Servers, Strategies: cfg.Strategies}
 	for _, clients := range cfg.Clients {
@@ -115,6 +138,13 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 				return report.Bench{}, err
 			}
 			row.Samples["pgbench"] = append(row.Samples["pgbench"], tps)
+			if keyedScript != "" {
+				tps, err := runPgbench(ctx, pgbench, l.cluster.Database.URL, keyedScript, hot, clients, cfg.Duration)
+				if err != nil {
+					return report.Bench{}, err
+				}
+				row.Samples[PgbenchKeyed] = append(row.Samples[PgbenchKeyed], tps)
+			}
 			for _, s := range cfg.Strategies {
 				mode, buckets, keyed := benchMode(s)
 				l.cfg.Clients.Clients, l.cfg.Clients.Idempotency, l.cfg.Buckets = clients, keyed, buckets
@@ -132,6 +162,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 			}
 		}
 		row.Pgbench = report.Median(row.Samples["pgbench"])
+		if keyedScript != "" {
+			row.PgbenchKeyed = report.Median(row.Samples[PgbenchKeyed])
+		}
 		for _, s := range cfg.Strategies {
 			row.Evento[s] = report.Median(row.Samples[s])
 			if row.Pgbench > 0 {
@@ -169,7 +202,7 @@ var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection t
 func runPgbench(ctx context.Context, pgbench, url, script string, hot labdb.SeededEvent, clients int, d time.Duration) (float64, error) {
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
 		"-T", strconv.Itoa(int(d / time.Second)), "-f", script,
-		"-D", "name=pgbench", "-D", fmt.Sprintf("event_id=%d", hot.EventID), "-D", fmt.Sprintf("hotel_id=%d", hot.Hotels[0].HotelID),
+		"-D", "name=pgbench", "-D", "fingerprint=pgbench", "-D", fmt.Sprintf("event_id=%d", hot.EventID), "-D", fmt.Sprintf("hotel_id=%d", hot.Hotels[0].HotelID),
 		withoutPassword(url)}
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, pgbench, args...)

@@ -21,6 +21,22 @@ func AtomicBookPgbenchScript() (string, error) {
 	return "\\set rooms 1\n" + namedParameter.ReplaceAllString(statement, ":$1") + ";\n", nil
 }
 
+// AtomicBookKeyedPgbenchScript is queries/atomic.sql's AtomicBookKeyed,
+// the keyed fast path, as a custom pgbench script, cut like
+// AtomicBookPgbenchScript: each transaction books one room under a new
+// random idempotency key and stores the booking as the key's outcome, so
+// that pgbench measures what exactly-once costs PostgreSQL itself, without
+// Evento in front. pgbench must define name, event_id, hotel_id and
+// fingerprint (-D); the keys are kept for a day, as the server keeps them.
+func AtomicBookKeyedPgbenchScript() (string, error) {
+	statement, err := namedStatement("atomic.sql", "AtomicBookKeyed")
+	if err != nil {
+		return "", err
+	}
+	return "\\set rooms 1\n\\set ttl_seconds 86400\n\\set key random(1, 9000000000000000000)\n" +
+		namedParameter.ReplaceAllString(statement, ":$1") + ";\n", nil
+}
+
 // namedParameter is sqlc's @name parameter syntax.
 var namedParameter = regexp.MustCompile(`@([a-z_][a-z0-9_]*)`)
 
