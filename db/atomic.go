@@ -63,6 +63,10 @@ func keyedOutcome(id int64, err error, req evento.BookRequest) (booking evento.B
 		// The key's row exists: the statement, booking included, was
 		// undone. The general path replays it, or claims an expired one.
 		return evento.Booking{}, false, nil
+	case isSerializationFailure(err):
+		// Chosen as a deadlock's victim: the statement was undone whole,
+		// and the general path runs it again, with its reruns.
+		return evento.Booking{}, false, nil
 	default:
 		return evento.Booking{}, false, fmt.Errorf("book and store under the idempotency key at once: %w", err)
 	}

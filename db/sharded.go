@@ -13,19 +13,24 @@ import (
 )
 
 // bookSharded books in one of the hotel's buckets that has room (one not
-// locked, or else the first to be free), or else across all of them once
-// it holds them all. See queries/sharded.sql.
+// locked, or else a random one once it is free), or, when none has room
+// for the whole request, across all of them once it holds them all. See
+// queries/sharded.sql.
 func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {
-	id, err := st.Q.ShardedBook(ctx, st.Write, dbsqlc.ShardedBookParams{
+	picked, err := st.Q.ShardedBook(ctx, st.Write, dbsqlc.ShardedBookParams{
 		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
 	})
-	if err == nil {
-		return newBooking(id, req), nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	switch {
+	case err != nil:
 		return evento.Booking{}, fmt.Errorf("book a bucket: %w", err)
+	case picked.ReservationID != 0:
+		return newBooking(picked.ReservationID, req), nil
+	case picked.BucketID != 0:
+		// The bucket it waited for filled first, and stays locked until
+		// COMMIT: locking the others now could deadlock. The client retries.
+		return evento.Booking{}, evento.ErrConflict
 	}
-	id, err = st.Q.ShardedBookScattered(ctx, st.Write, dbsqlc.ShardedBookScatteredParams{
+	id, err := st.Q.ShardedBookScattered(ctx, st.Write, dbsqlc.ShardedBookScatteredParams{
 		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
 	})
 	if err == nil {

@@ -97,11 +97,11 @@ func TestShardedSellsTheLastRoomsScattered(t *testing.T) {
 	assertBooked(t, pool, hotel, 3)
 }
 
-// Two buckets of 2: s1 books 3 rooms across both and keeps their locks.
-// s2 asks for 2: it finds no free bucket, waits for both, and must then
-// see what s1 left (1 room), not what its snapshot said (4): insufficient
-// rooms, with 1 available. Deciding from the snapshot would book 5 of 4
-// rooms (the CHECK on the bucket would catch it, as a 500).
+// Two buckets of 2: s1 books bucket 1 whole and keeps its lock. s2 asks
+// for 3, which no bucket has: it waits for every bucket, and must then see
+// what s1 left (2 rooms, in bucket 2), not what its snapshot said (4):
+// insufficient rooms, with 2 available. Deciding from the snapshot would
+// book 5 of 4 rooms (the CHECK on the bucket would catch it, as a 500).
 func TestShardedScatteredRechecksAfterWaiting(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
@@ -109,20 +109,46 @@ func TestShardedScatteredRechecksAfterWaiting(t *testing.T) {
 	sharded := mustStrategy(t, "sharded")
 
 	s1, s2 := begin(t, pool), begin(t, pool)
-	s1.run(sharded, hotel.request("alice", 3), false)
+	s1.run(sharded, hotel.request("alice", 2), false)
 	if o := s1.wait(); o.err != nil {
 		t.Fatalf("s1: %v", o.err)
 	}
-	s2.run(sharded, hotel.request("bob", 2), false)
+	s2.run(sharded, hotel.request("bob", 3), false)
 	s2.waitBlockedOnLock(pool)
 	s1.commit()
 	o := s2.wait()
 	var shortfall *evento.ShortfallError
-	if !errors.Is(o.err, evento.ErrInsufficientRooms) || !errors.As(o.err, &shortfall) || shortfall.Available != 1 {
-		t.Fatalf("s2 after s1 took 3 of 4: err = %v, want insufficient rooms with 1 available", o.err)
+	if !errors.Is(o.err, evento.ErrInsufficientRooms) || !errors.As(o.err, &shortfall) || shortfall.Available != 2 {
+		t.Fatalf("s2 after s1 took 2 of 4: err = %v, want insufficient rooms with 2 available", o.err)
 	}
 	s2.commit()
-	assertBooked(t, pool, hotel, 3)
+	assertBooked(t, pool, hotel, 2)
+}
+
+// Every bucket with room is locked and s2 waits for one; its holder takes
+// the bucket's last rooms. s2 must book nothing and answer a conflict
+// (the client retries), and must not go on to lock the other buckets:
+// with an idempotency key it would hold the full bucket while it waited
+// for them, out of bucket order, and two such bookings deadlock.
+func TestShardedAnswersAConflictWhenItsBucketFills(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedBuckets(t, pool, 2, 1)
+	sharded := mustStrategy(t, "sharded")
+
+	s1, s2 := begin(t, pool), begin(t, pool)
+	s1.run(sharded, hotel.request("alice", 2), false)
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s2.run(sharded, hotel.request("bob", 1), false)
+	s2.waitBlockedOnLock(pool)
+	s1.commit()
+	if o := s2.wait(); !errors.Is(o.err, evento.ErrConflict) {
+		t.Fatalf("s2 after the bucket it waited for filled: err = %v, want a conflict", o.err)
+	}
+	s2.commit()
+	assertBooked(t, pool, hotel, 2)
 }
 
 // A hotel split into buckets is out of reach of every other strategy and

@@ -130,7 +130,7 @@ func strategyProgram(name string) (program, bool) {
 				}
 				return []move{
 					{session: i, label: "bucket", build: func(s *sessionState) (planned, bool) {
-						return planned{role: roleGuarded, stmt: mustNamed("ShardedBook", args(s))}, true
+						return planned{role: roleBucket, stmt: mustNamed("ShardedBook", args(s))}, true
 					}},
 					{session: i, label: "scatter", build: func(s *sessionState) (planned, bool) {
 						if !s.zeroRows {

@@ -16,40 +16,48 @@ WITH bucket AS (
         (SELECT rb.id
            FROM room_buckets AS rb
            JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
-          WHERE ehr.event_id = $3
-            AND ehr.hotel_id = $4
-            AND $2::integer <= rb.assigned - rb.reserved
+          WHERE ehr.event_id = $1
+            AND ehr.hotel_id = $2
+            AND $3::integer <= rb.assigned - rb.reserved
           ORDER BY rb.bucket
           LIMIT 1
             FOR UPDATE OF rb SKIP LOCKED),
         (SELECT rb.id
            FROM room_buckets AS rb
            JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
-          WHERE ehr.event_id = $3
-            AND ehr.hotel_id = $4
-            AND $2::integer <= rb.assigned - rb.reserved
+          WHERE ehr.event_id = $1
+            AND ehr.hotel_id = $2
+            AND $3::integer <= rb.assigned - rb.reserved
           ORDER BY random()
-          LIMIT 1
-            FOR UPDATE OF rb)) AS id
+          LIMIT 1)) AS id
 ), counter AS (
     UPDATE room_buckets AS rb
-       SET reserved = rb.reserved + $2::integer
+       SET reserved = rb.reserved + $3::integer
       FROM bucket
      WHERE rb.id = bucket.id
-       AND $2::integer <= rb.assigned - rb.reserved
+       AND $3::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
+), booked AS (
+    INSERT INTO reservations (name, event_hotel_rooms_id, number)
+    SELECT $4::text, counter.event_hotel_rooms_id, $3::integer
+      FROM counter
+    RETURNING id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT $1::text, counter.event_hotel_rooms_id, $2::integer
-  FROM counter
-RETURNING id
+SELECT coalesce(bucket.id, 0)::bigint AS bucket_id,
+       coalesce((SELECT booked.id FROM booked), 0)::bigint AS reservation_id
+  FROM bucket
 `
 
 type ShardedBookParams struct {
-	Name    string
-	Rooms   int32
 	EventID int64
 	HotelID int64
+	Rooms   int32
+	Name    string
+}
+
+type ShardedBookRow struct {
+	BucketID      int64
+	ReservationID int64
 }
 
 // Strategy "sharded": a hot hotel's rooms split across K bucket rows
@@ -62,13 +70,14 @@ type ShardedBookParams struct {
 //     it: the first that no one else has locked (FOR UPDATE SKIP LOCKED),
 //     or when every bucket with room is locked (more bookings in flight
 //     than buckets), wait for ONE of them, picked at random so that
-//     waiters spread over the buckets.
-//  2. Only when no single bucket has room for the whole request:
+//     waiters spread over the buckets. If that one filled while it
+//     waited, the answer is a conflict, which the client retries.
+//  2. Only when no bucket has room for the whole request:
 //     ShardedBookScattered locks ALL the hotel's buckets, waiting for
 //     them, and books the request across several when their rooms add
 //     up: the last rooms of a hotel end up scattered one or two a bucket,
 //     and they must still sell.
-//  3. Only when both booked nothing: ShardedHotelRooms, to tell the client
+//  3. Only when step 2 booked nothing: ShardedHotelRooms, to tell the client
 //     whether the hotel is sold out, has too few rooms, or is unknown. A
 //     hotel with no buckets is booked as atomic.sql does: its row is its
 //     one bucket.
@@ -84,32 +93,39 @@ type ShardedBookParams struct {
 //     nothing about the hotel. Step 1 waits when it found nothing free,
 //     and step 2 waits for every bucket and decides from all of them, and
 //     answers "sold out" only when their sum is 0.
-//   - DEADLOCK between two scattered bookings: both lock the buckets in
-//     bucket order. Step 1 ends up holding at most one bucket. Cycles
-//     remain possible only with an idempotency key, when the steps share a
-//     transaction: a bucket that step 1 locked but then found full (its
-//     re-check failed) stays locked until COMMIT, out of bucket order. PostgreSQL breaks such a cycle (40P01) and the server
-//     reruns the booking (db/strategy.go: Attempts).
+//   - DEADLOCK: step 1 locks one bucket at most (see ShardedBook), and
+//     step 2, which runs only when step 1 locked nothing, locks the
+//     buckets in bucket order. With an idempotency key the steps share a
+//     transaction, so a bucket step 1 waited for and found full would stay
+//     locked while step 2 waits for the others, out of bucket order: a
+//     cycle. That is why step 1 then answers a conflict instead.
 //
 // Cost: step 2 serialises the hotel again, as one lock on every bucket;
 // it runs only when no single bucket can take the request, that is near
 // the end of the sale or for requests larger than a bucket.
 // ShardedBook books rooms in one bucket that has room for them all: the
-// lowest-numbered that is not locked, or else, once it is free, a random
-// one of those that are (COALESCE runs the second pick only when the first
-// found nothing). A bucket that filled while it waited is passed over for
-// the next, waiting again. The UPDATE repeats the condition: it is what
-// the write itself guarantees, whatever the locking reads saw.
-func (q *Queries) ShardedBook(ctx context.Context, db DBTX, arg ShardedBookParams) (int64, error) {
+// lowest-numbered that is not locked, or else a random one of those that
+// have room, all locked (COALESCE runs the second pick only when the first
+// found nothing). The second pick locks nothing: the UPDATE waits for that
+// one bucket and re-checks the condition on the version it waited for, and
+// books nothing if the bucket filled meanwhile. So a statement holds at
+// most one bucket: a locking read that waited for several, in random
+// order, would keep each one it passed over locked too, and two such
+// statements deadlock. It answers the bucket it picked (0: no bucket has
+// room for the whole request) and the reservation (0: the bucket it
+// waited for filled first, a conflict the client may retry; a bucket
+// it waited for stays locked until COMMIT, so the booking must not go on
+// to lock others in the same transaction).
+func (q *Queries) ShardedBook(ctx context.Context, db DBTX, arg ShardedBookParams) (ShardedBookRow, error) {
 	row := db.QueryRow(ctx, shardedBook,
-		arg.Name,
-		arg.Rooms,
 		arg.EventID,
 		arg.HotelID,
+		arg.Rooms,
+		arg.Name,
 	)
-	var id int64
-	err := row.Scan(&id)
-	return id, err
+	var i ShardedBookRow
+	err := row.Scan(&i.BucketID, &i.ReservationID)
+	return i, err
 }
 
 const shardedBookKeyed = `-- name: ShardedBookKeyed :one
@@ -133,8 +149,7 @@ WITH claim AS (
             AND ehr.hotel_id = $3::bigint
             AND $4::integer <= rb.assigned - rb.reserved
           ORDER BY random()
-          LIMIT 1
-            FOR UPDATE OF rb)) AS id
+          LIMIT 1)) AS id
      WHERE (SELECT claim.locked FROM claim)
 ), counter AS (
     UPDATE room_buckets AS rb
