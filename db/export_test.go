@@ -10,3 +10,8 @@ func EncodeBookingOutcome(o evento.Outcome[evento.Booking]) ([]byte, error) { re
 func DecodeBookingOutcome(encoded []byte) (evento.Outcome[evento.Booking], error) {
 	return decodeOutcome[evento.Booking](encoded)
 }
+
+// KeyedOutcome reads a fast-path statement's answer, for db_test.
+func KeyedOutcome(id int64, err error, req evento.BookRequest) (evento.Booking, bool, error) {
+	return keyedOutcome(id, err, req)
+}

@@ -3,10 +3,13 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
@@ -430,5 +433,23 @@ func TestFastPathDeclaresItsWrite(t *testing.T) {
 	_, booked, err := mustStrategy(t, "atomic").BookKeyed(bundle.ctx, st, bundle.hotel.request("w", 1), fastKey("w"))
 	if err != nil || !booked || writes != 1 {
 		t.Fatalf("booked %v (%v) with %d statements through Write; want one", booked, err, writes)
+	}
+}
+
+// A fast-path statement that PostgreSQL chose as a deadlock's victim (or
+// failed to serialize) was undone whole: it is "nothing done", for the
+// general path and its reruns, not an error for the client. Any other
+// failure stays an error. (A sharded fast path can meet one: a bucket its
+// SKIP LOCKED read locked and found full stays locked while it waits.)
+func TestFastPathHandsADeadlockToTheGeneralPath(t *testing.T) {
+	req := evento.BookRequest{EventID: 1, HotelID: 1, Name: "ada", Rooms: 1}
+	for _, code := range []string{pgerrcode.DeadlockDetected, pgerrcode.SerializationFailure} {
+		_, done, err := db.KeyedOutcome(0, fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: code}), req)
+		if done || err != nil {
+			t.Errorf("%s: done %v, err %v; want nothing done and no error", code, done, err)
+		}
+	}
+	if _, _, err := db.KeyedOutcome(0, &pgconn.PgError{Code: pgerrcode.CheckViolation}, req); err == nil {
+		t.Error("a CHECK violation was taken for nothing done")
 	}
 }
