@@ -68,6 +68,26 @@ func TestShardedSkipsALockedBucket(t *testing.T) {
 	assertBooked(t, pool, hotel, 10)
 }
 
+// secondWaitsForFirstsBucket drives: s1 books first rooms with sharded and
+// keeps its transaction open, holding what it locked; s2 asks for second
+// rooms and must wait for a lock (PostgreSQL says so); s1 commits. It
+// returns s2's outcome and commits s2.
+func secondWaitsForFirstsBucket(t *testing.T, pool *pgxpool.Pool, hotel testHotel, first, second int32) outcome {
+	t.Helper()
+	sharded := mustStrategy(t, "sharded")
+	s1, s2 := begin(t, pool), begin(t, pool)
+	s1.run(sharded, hotel.request("alice", first), false)
+	if o := s1.wait(); o.err != nil {
+		t.Fatalf("s1: %v", o.err)
+	}
+	s2.run(sharded, hotel.request("bob", second), false)
+	s2.waitBlockedOnLock(pool)
+	s1.commit()
+	o := s2.wait()
+	s2.commit()
+	return o
+}
+
 // One room in each of four buckets: s1 books bucket 1 and keeps its lock.
 // s2 asks for 2 rooms, which no single bucket has: it must wait for every
 // bucket (PostgreSQL shows it waiting on s1), then book 2 of the 3 rooms
@@ -77,20 +97,9 @@ func TestShardedSellsTheLastRoomsScattered(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedBuckets(t, pool, 4, 4)
-	sharded := mustStrategy(t, "sharded")
-
-	s1, s2 := begin(t, pool), begin(t, pool)
-	s1.run(sharded, hotel.request("alice", 1), false)
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
-	s2.run(sharded, hotel.request("bob", 2), false)
-	s2.waitBlockedOnLock(pool)
-	s1.commit()
-	if o := s2.wait(); o.err != nil {
+	if o := secondWaitsForFirstsBucket(t, pool, hotel, 1, 2); o.err != nil {
 		t.Fatalf("s2, 2 of the 3 rooms left in three buckets: %v", o.err)
 	}
-	s2.commit()
 	if got := bucketsReserved(t, pool, hotel); !slices.Equal(got, []int32{1, 1, 1, 0}) {
 		t.Fatalf("buckets reserved %v, want [1 1 1 0]", got)
 	}
@@ -106,22 +115,11 @@ func TestShardedScatteredRechecksAfterWaiting(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedBuckets(t, pool, 4, 2)
-	sharded := mustStrategy(t, "sharded")
-
-	s1, s2 := begin(t, pool), begin(t, pool)
-	s1.run(sharded, hotel.request("alice", 2), false)
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
-	s2.run(sharded, hotel.request("bob", 3), false)
-	s2.waitBlockedOnLock(pool)
-	s1.commit()
-	o := s2.wait()
+	o := secondWaitsForFirstsBucket(t, pool, hotel, 2, 3)
 	var shortfall *evento.ShortfallError
 	if !errors.Is(o.err, evento.ErrInsufficientRooms) || !errors.As(o.err, &shortfall) || shortfall.Available != 2 {
 		t.Fatalf("s2 after s1 took 2 of 4: err = %v, want insufficient rooms with 2 available", o.err)
 	}
-	s2.commit()
 	assertBooked(t, pool, hotel, 2)
 }
 
@@ -134,20 +132,9 @@ func TestShardedAnswersAConflictWhenItsBucketFills(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedBuckets(t, pool, 2, 1)
-	sharded := mustStrategy(t, "sharded")
-
-	s1, s2 := begin(t, pool), begin(t, pool)
-	s1.run(sharded, hotel.request("alice", 2), false)
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
-	s2.run(sharded, hotel.request("bob", 1), false)
-	s2.waitBlockedOnLock(pool)
-	s1.commit()
-	if o := s2.wait(); !errors.Is(o.err, evento.ErrConflict) {
+	if o := secondWaitsForFirstsBucket(t, pool, hotel, 2, 1); !errors.Is(o.err, evento.ErrConflict) {
 		t.Fatalf("s2 after the bucket it waited for filled: err = %v, want a conflict", o.err)
 	}
-	s2.commit()
 	assertBooked(t, pool, hotel, 2)
 }
 
