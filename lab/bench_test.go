@@ -1,6 +1,9 @@
 package lab
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestParsePgbenchTPS(t *testing.T) {
 	t.Parallel()
@@ -30,5 +33,24 @@ func TestPgbenchURLLeavesThePasswordOffTheCommandLine(t *testing.T) {
 	}
 	if got := urlPassword("postgres://ada@127.0.0.1/evento"); got != "" {
 		t.Errorf("urlPassword without one = %q", got)
+	}
+}
+
+// Each round of evento bench starts one measurement further along.
+func TestRotateStartsEachRoundFurtherAlong(t *testing.T) {
+	t.Parallel()
+	values := []string{"pgbench", "atomic", "sharded/16"}
+	for by, want := range [][]string{
+		{"pgbench", "atomic", "sharded/16"},
+		{"atomic", "sharded/16", "pgbench"},
+		{"sharded/16", "pgbench", "atomic"},
+		{"pgbench", "atomic", "sharded/16"},
+	} {
+		if got := rotate(values, by); !slices.Equal(got, want) {
+			t.Errorf("rotate by %d = %v, want %v", by, got, want)
+		}
+	}
+	if values[0] != "pgbench" {
+		t.Errorf("rotate changed its argument: %v", values)
 	}
 }
