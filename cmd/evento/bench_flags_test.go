@@ -18,6 +18,9 @@ func TestParseBenchStrategies(t *testing.T) {
 	if err != nil || len(all) != 2*len(parseAllForTest(t)) || all[1] != all[0]+"+keys" {
 		t.Fatalf("all with --keys: %v %v", all, err)
 	}
+	if once, err := parseStrategies("atomic, atomic,naive"); err != nil || !slices.Equal(once, []string{"atomic", "naive"}) {
+		t.Fatalf("a name given twice: %v %v; want it once", once, err)
+	}
 	if _, err := parseBenchStrategies("yolo", false, []int{8}); err == nil {
 		t.Fatal("an unknown strategy was accepted")
 	}

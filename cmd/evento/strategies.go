@@ -10,6 +10,15 @@ import (
 // parseStrategies reads "all" or a comma-separated list of strategy names,
 // refusing any unknown one with the list of those that exist.
 func parseStrategies(list string) ([]string, error) {
+	return parseNames(list, func(name string) error {
+		return usagef("unknown strategy %q; strategies: %s", name, db.StrategyNames())
+	})
+}
+
+// parseNames reads "all" (every strategy, naive included) or a
+// comma-separated list of strategy names, each kept once; an unknown name
+// is refused with unknown's error.
+func parseNames(list string, unknown func(name string) error) ([]string, error) {
 	if list == "all" {
 		names := make([]string, len(db.Strategies))
 		for i, s := range db.Strategies {
@@ -21,9 +30,11 @@ func parseStrategies(list string) ([]string, error) {
 	for _, name := range strings.Split(list, ",") {
 		name = strings.TrimSpace(name)
 		if _, ok := db.LookupStrategy(name); !ok {
-			return nil, usagef("unknown strategy %q; strategies: %s", name, db.StrategyNames())
+			return nil, unknown(name)
 		}
-		names = append(names, name)
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
 	}
 	return names, nil
 }
@@ -44,20 +55,9 @@ func safeModes() string {
 // parseModes reads serve's --modes: "all" (naive included) or a
 // comma-separated list of strategy names.
 func parseModes(list string) ([]string, error) {
-	if list == "all" {
-		return parseStrategies(list)
-	}
-	var names []string
-	for _, name := range strings.Split(list, ",") {
-		name = strings.TrimSpace(name)
-		if _, ok := db.LookupStrategy(name); !ok {
-			return nil, usagef("--modes: unknown mode %q; allowed: all, or a comma-separated list of %s", name, db.StrategyNames())
-		}
-		if !slices.Contains(names, name) {
-			names = append(names, name)
-		}
-	}
-	return names, nil
+	return parseNames(list, func(name string) error {
+		return usagef("--modes: unknown mode %q; allowed: all, or a comma-separated list of %s", name, db.StrategyNames())
+	})
 }
 
 // refuseHoldsInBuckets refuses --holds with a strategy that books buckets:
