@@ -137,10 +137,12 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 		}
 		for round := 1; round <= cfg.Rounds; round++ {
 			fmt.Fprintf(log, "evento: %d clients, round %d of %d\n", clients, round, cfg.Rounds)
-			// Each round starts one measurement further along: what a run
-			// leaves behind (autovacuum, a checkpoint) slows whichever runs
-			// next, and a fixed order would charge it to the same one.
-			for _, s := range rotate(measurements, round-1) {
+			// What a run leaves behind (autovacuum after a keyed run's
+			// inserts, a checkpoint) slows whichever runs next. A fixed order
+			// charges it to the same measurement every round, and so does a
+			// rotation (each keeps its predecessor), so the order also
+			// reverses every other round.
+			for _, s := range roundOrder(measurements, round) {
 				var tps float64
 				switch s {
 				case "pgbench":
@@ -198,10 +200,16 @@ func (l *Lab) benchStrategy(ctx context.Context, label string, clients int) (flo
 	return float64(r.Requests.Success) / r.ElapsedSeconds, nil
 }
 
-// rotate returns values starting at index by, wrapping around.
-func rotate(values []string, by int) []string {
-	by %= len(values)
-	return append(append([]string(nil), values[by:]...), values[:by]...)
+// roundOrder is the order of round (from 1): values rotated to start
+// round-1 places along, and reversed in even rounds, so that each
+// measurement follows a different one from round to round.
+func roundOrder(values []string, round int) []string {
+	by := (round - 1) % len(values)
+	order := append(append([]string(nil), values[by:]...), values[:by]...)
+	if round%2 == 0 {
+		slices.Reverse(order)
+	}
+	return order
 }
 
 // benchModes are the strategies the servers must serve for strategies.

@@ -36,21 +36,33 @@ func TestPgbenchURLLeavesThePasswordOffTheCommandLine(t *testing.T) {
 	}
 }
 
-// Each round of evento bench starts one measurement further along.
-func TestRotateStartsEachRoundFurtherAlong(t *testing.T) {
+// Each round of evento bench starts one measurement further along and
+// every other round runs backwards, so no measurement always runs right
+// after the same one (a plain rotation would keep every predecessor).
+func TestRoundOrderChangesWhatRunsBeforeEach(t *testing.T) {
 	t.Parallel()
-	values := []string{"pgbench", "atomic", "sharded/16"}
-	for by, want := range [][]string{
-		{"pgbench", "atomic", "sharded/16"},
-		{"atomic", "sharded/16", "pgbench"},
-		{"sharded/16", "pgbench", "atomic"},
-		{"pgbench", "atomic", "sharded/16"},
+	values := []string{"pgbench", "atomic", "sharded/4+keys", "sharded/16"}
+	for round, want := range map[int][]string{
+		1: {"pgbench", "atomic", "sharded/4+keys", "sharded/16"},
+		2: {"pgbench", "sharded/16", "sharded/4+keys", "atomic"},
+		3: {"sharded/4+keys", "sharded/16", "pgbench", "atomic"},
 	} {
-		if got := rotate(values, by); !slices.Equal(got, want) {
-			t.Errorf("rotate by %d = %v, want %v", by, got, want)
+		if got := roundOrder(values, round); !slices.Equal(got, want) {
+			t.Errorf("round %d = %v, want %v", round, got, want)
 		}
 	}
+	predecessors := map[string]bool{}
+	for round := 1; round <= 4; round++ {
+		order := roundOrder(values, round)
+		i := slices.Index(order, "sharded/16")
+		if i > 0 {
+			predecessors[order[i-1]] = true
+		}
+	}
+	if len(predecessors) < 2 {
+		t.Errorf("sharded/16 ran after %v in every round", predecessors)
+	}
 	if values[0] != "pgbench" {
-		t.Errorf("rotate changed its argument: %v", values)
+		t.Errorf("roundOrder changed its argument: %v", values)
 	}
 }
