@@ -13,22 +13,30 @@ import (
 )
 
 // bookSharded books in one of the hotel's buckets that has room (one not
-// locked, or else a random one once it is free), or, when none has room
-// for the whole request, across all of them once it holds them all. See
+// locked, or else a random one once it is free), or, when none can take
+// the whole request, across all of them once it holds them all. See
 // queries/sharded.sql.
 func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {
-	picked, err := st.Q.ShardedBook(ctx, st.Write, dbsqlc.ShardedBookParams{
-		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
-	})
-	switch {
-	case err != nil:
-		return evento.Booking{}, fmt.Errorf("book a bucket: %w", err)
-	case picked.ReservationID != 0:
-		return newBooking(picked.ReservationID, req), nil
-	case picked.BucketID != 0:
-		// The bucket it waited for filled first, and stays locked until
-		// COMMIT: locking the others now could deadlock. The client retries.
-		return evento.Booking{}, evento.ErrConflict
+	for _, pick := range []struct {
+		what string
+		book func(context.Context, dbsqlc.DBTX, dbsqlc.ShardedBookFreeParams) (int64, error)
+	}{
+		{"book a free bucket", st.Q.ShardedBookFree},
+		{"wait for a bucket with room", func(ctx context.Context, tx dbsqlc.DBTX, p dbsqlc.ShardedBookFreeParams) (int64, error) {
+			return st.Q.ShardedBookWaiting(ctx, tx, dbsqlc.ShardedBookWaitingParams(p))
+		}},
+	} {
+		id, booked, err := pickBucket(ctx, st, func() (int64, error) {
+			return pick.book(ctx, st.Write, dbsqlc.ShardedBookFreeParams{
+				EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
+			})
+		})
+		if err != nil {
+			return evento.Booking{}, fmt.Errorf("%s: %w", pick.what, err)
+		}
+		if booked {
+			return newBooking(id, req), nil
+		}
 	}
 	id, err := st.Q.ShardedBookScattered(ctx, st.Write, dbsqlc.ShardedBookScatteredParams{
 		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
@@ -58,14 +66,50 @@ func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (ev
 	return evento.Booking{}, evento.ErrConflict
 }
 
-// bookShardedKeyed is bookSharded's first step for a request with an
-// idempotency key, as one autocommit statement that also claims the key
-// and stores the booking (queries/sharded.sql, ShardedBookKeyed), as
-// bookAtomicKeyed does. done is false when it committed nothing: the key
-// busy or used before, or no single bucket with room; the general path
-// then runs every step.
+// pickBucket runs one pick (a statement that books a bucket, or nothing).
+// Inside a transaction it runs in a savepoint, rolled back when the pick
+// booked nothing: a locking read keeps a row it re-checked and rejected
+// locked to the end of the transaction, and a booking that went on to wait
+// for other buckets while holding it could deadlock with one waiting for
+// it. Rolling back to the savepoint releases the row locks taken since.
+// Outside one, the statement's own transaction has ended already.
+func pickBucket(ctx context.Context, st Statements, pick func() (int64, error)) (id int64, booked bool, err error) {
+	_, inTx := st.Read.(pgx.Tx)
+	if !inTx {
+		id, err = pick()
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, false, nil
+		}
+		return id, err == nil, err
+	}
+	if _, err := st.Read.Exec(ctx, "SAVEPOINT sharded_pick"); err != nil {
+		return 0, false, fmt.Errorf("savepoint: %w", err)
+	}
+	id, err = pick()
+	switch {
+	case err == nil:
+		if _, err := st.Read.Exec(ctx, "RELEASE SAVEPOINT sharded_pick"); err != nil {
+			return 0, false, fmt.Errorf("release savepoint: %w", err)
+		}
+		return id, true, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		if _, err := st.Read.Exec(ctx, "ROLLBACK TO SAVEPOINT sharded_pick"); err != nil {
+			return 0, false, fmt.Errorf("roll back to savepoint: %w", err)
+		}
+		return 0, false, nil
+	default:
+		return 0, false, err
+	}
+}
+
+// bookShardedKeyed is bookSharded's steps 1 and 2 for a request with an
+// idempotency key, each as one autocommit statement that also claims the
+// key and stores the booking (queries/sharded.sql, ShardedBookKeyed and
+// ShardedBookKeyedWaiting), as bookAtomicKeyed does. done is false when
+// neither committed anything: the key busy or used before, or no bucket
+// with room for the whole request; the general path then runs every step.
 func bookShardedKeyed(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey) (booking evento.Booking, done bool, err error) {
-	id, err := st.Q.ShardedBookKeyed(ctx, st.Write, dbsqlc.ShardedBookKeyedParams{
+	params := dbsqlc.ShardedBookKeyedParams{
 		EventID:     req.EventID,
 		HotelID:     req.HotelID,
 		Name:        req.Name,
@@ -73,6 +117,13 @@ func bookShardedKeyed(ctx context.Context, st Statements, req evento.BookRequest
 		Key:         key.Key,
 		Fingerprint: key.Fingerprint,
 		TtlSeconds:  int32(key.Keep / time.Second),
-	})
+	}
+	id, err := st.Q.ShardedBookKeyed(ctx, st.Write, params)
+	if booking, done, err = keyedOutcome(id, err, req); done || err != nil {
+		return booking, done, err
+	}
+	// No free bucket: wait for one, in a statement of its own (so holding
+	// nothing that the first one left locked).
+	id, err = st.Q.ShardedBookKeyedWaiting(ctx, st.Write, dbsqlc.ShardedBookKeyedWaitingParams(params))
 	return keyedOutcome(id, err, req)
 }

@@ -3,6 +3,7 @@ package db_test
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -124,18 +125,103 @@ func TestShardedScatteredRechecksAfterWaiting(t *testing.T) {
 }
 
 // Every bucket with room is locked and s2 waits for one; its holder takes
-// the bucket's last rooms. s2 must book nothing and answer a conflict
-// (the client retries), and must not go on to lock the other buckets:
-// with an idempotency key it would hold the full bucket while it waited
-// for them, out of bucket order, and two such bookings deadlock.
-func TestShardedAnswersAConflictWhenItsBucketFills(t *testing.T) {
+// the bucket's last rooms. s2 must then decide from all the buckets (here:
+// sold out), not answer from the one it waited for.
+func TestShardedDecidesFromAllBucketsWhenItsBucketFills(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedBuckets(t, pool, 2, 1)
-	if o := secondWaitsForFirstsBucket(t, pool, hotel, 2, 1); !errors.Is(o.err, evento.ErrConflict) {
-		t.Fatalf("s2 after the bucket it waited for filled: err = %v, want a conflict", o.err)
+	if o := secondWaitsForFirstsBucket(t, pool, hotel, 2, 1); !errors.Is(o.err, evento.ErrSoldOut) {
+		t.Fatalf("s2 after the bucket it waited for filled: err = %v, want sold out", o.err)
 	}
 	assertBooked(t, pool, hotel, 2)
+}
+
+// holdBeforeLockingBuckets makes every statement of a session that sets
+// evento.gate = 'on' stop after taking its snapshot and before it reads a
+// bucket, until the gate's advisory lock is released: a row-level security
+// policy whose check waits. It widens a window that exists anyway (between
+// a statement's snapshot and its locking read) without changing any SQL.
+func holdBeforeLockingBuckets(t *testing.T, pool *pgxpool.Pool) (open func()) {
+	t.Helper()
+	ctx := testContext(t)
+	if _, err := pool.Exec(ctx, `
+		CREATE FUNCTION gate() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+		BEGIN
+			IF current_setting('evento.gate', true) = 'on' THEN
+				PERFORM pg_advisory_xact_lock_shared(4242);
+			END IF;
+			RETURN true;
+		END $$;
+		ALTER TABLE room_buckets ENABLE ROW LEVEL SECURITY;
+		ALTER TABLE room_buckets FORCE ROW LEVEL SECURITY;
+		CREATE POLICY gate ON room_buckets USING (gate()) WITH CHECK (true);`); err != nil {
+		t.Fatal(err)
+	}
+	gate, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gate.Release)
+	if _, err := gate.Exec(ctx, `SELECT pg_advisory_lock(4242)`); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if _, err := gate.Exec(ctx, `SELECT pg_advisory_unlock(4242)`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A locking read keeps a row it re-checked and rejected locked. Two
+// buckets of 4: z holds bucket 1 (1 room booked); sc asks for 7, which no
+// bucket has, and waits for every bucket in order, so for z. s asks for 3
+// and takes its snapshot (4 and 4 free); y then books 2 in bucket 2. s's
+// first pick skips bucket 1, locks bucket 2, finds 2 free and rejects it;
+// it then waits for bucket 1. Had it kept bucket 2 locked, z's commit
+// would close a cycle: sc holds bucket 1 and waits for bucket 2, s holds
+// bucket 2 and waits for bucket 1 (40P01). It must give bucket 2 back
+// before it waits (found by a review: with the picks in one statement,
+// this deadlocked).
+func TestShardedWaitsHoldingNoBucketItRejected(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t, 8)
+	hotel := seedBuckets(t, pool, 8, 2)
+	open := holdBeforeLockingBuckets(t, pool)
+	sharded := mustStrategy(t, "sharded")
+	ctx := testContext(t)
+
+	z, sc, s, y := begin(t, pool), begin(t, pool), begin(t, pool), begin(t, pool)
+	z.run(sharded, hotel.request("zoe", 1), false)
+	if o := z.wait(); o.err != nil {
+		t.Fatalf("z: %v", o.err)
+	}
+	sc.run(sharded, hotel.request("scattered", 7), false)
+	sc.waitBlockedOnLock(pool)
+	if _, err := s.tx.Exec(ctx, `SELECT set_config('evento.gate', 'on', true)`); err != nil {
+		t.Fatal(err)
+	}
+	s.run(sharded, hotel.request("sam", 3), false)
+	s.waitBlockedOnLock(pool) // at the gate, its snapshot taken
+	y.run(sharded, hotel.request("yves", 2), false)
+	if o := y.wait(); o.err != nil {
+		t.Fatalf("y: %v", o.err)
+	}
+	y.commit()
+	open()
+	// s now waits for bucket 1 (z), holding nothing.
+	waitFor(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event <> 'advisory' AND pid = `+strconv.FormatUint(uint64(s.pid), 10), 1,
+		"s never waited for bucket 1")
+	z.commit()
+	if o := sc.wait(); !errors.Is(o.err, evento.ErrInsufficientRooms) {
+		t.Fatalf("sc, 7 of the 5 rooms left: err = %v, want insufficient rooms", o.err)
+	}
+	sc.commit()
+	if o := s.wait(); o.err != nil {
+		t.Fatalf("s, 3 rooms once bucket 1 was free: %v", o.err)
+	}
+	s.commit()
+	assertBooked(t, pool, hotel, 6)
 }
 
 // A hotel split into buckets is out of reach of every other strategy and

@@ -230,17 +230,6 @@ func (d *driver) complete(idx int, r reply) {
 		} else {
 			s.outcome = "refused"
 		}
-	case roleBucket:
-		// No bucket with room: the next step (all buckets) decides. A
-		// bucket picked but not booked filled while the session waited.
-		s.zeroRows = first["bucket_id"] == "0"
-		switch {
-		case first["reservation_id"] != "0" && first["reservation_id"] != "":
-			s.outcome, s.reservationID = "booked", first["reservation_id"]
-		case !s.zeroRows:
-			s.outcome = "conflict"
-			step.Note = "Go: the bucket it waited for filled first: conflict, the client retries"
-		}
 	case roleBatch:
 		if first["booked"] == "t" {
 			s.outcome, s.reservationID = "booked", first["reservation_id"]

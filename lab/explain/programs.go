@@ -128,21 +128,44 @@ func strategyProgram(name string) (program, bool) {
 				args := func(s *sessionState) map[string]any {
 					return map[string]any{"event_id": s.w.eventID, "hotel_id": s.w.hotelID, "name": req.name, "rooms": req.rooms}
 				}
-				return []move{
-					{session: i, label: "bucket", build: func(s *sessionState) (planned, bool) {
-						return planned{role: roleBucket, stmt: mustNamed("ShardedBook", args(s))}, true
-					}},
-					{session: i, label: "scatter", build: func(s *sessionState) (planned, bool) {
-						if !s.zeroRows {
-							return planned{}, false
-						}
-						return planned{role: roleGuarded, stmt: mustNamed("ShardedBookScattered", args(s)),
-							note: "Go: no single bucket has room for all: lock them all"}, true
-					}},
-					whyRefused(i, func(w *world) Stmt {
-						return mustNamed("ShardedHotelRooms", map[string]any{"event_id": w.eventID, "hotel_id": w.hotelID})
-					}),
+				// sharded.go's pickBucket: each pick in a savepoint, rolled
+				// back when it booked nothing (the sessions are transactions).
+				pick := func(label, query, note string, first bool) []move {
+					ran := false
+					return []move{
+						{session: i, label: label, build: func(s *sessionState) (planned, bool) {
+							if !first && !s.zeroRows {
+								return planned{}, false
+							}
+							ran = true
+							return planned{role: roleControl, stmt: raw("SAVEPOINT sharded_pick;")}, true
+						}},
+						{session: i, label: label, build: func(s *sessionState) (planned, bool) {
+							return planned{role: roleGuarded, stmt: mustNamed(query, args(s)), note: note}, ran
+						}},
+						{session: i, label: label, build: func(s *sessionState) (planned, bool) {
+							if s.zeroRows {
+								return planned{role: roleControl, stmt: raw("ROLLBACK TO SAVEPOINT sharded_pick;")}, ran
+							}
+							return planned{role: roleControl, stmt: raw("RELEASE SAVEPOINT sharded_pick;")}, ran
+						}},
+					}
 				}
+				return concat(
+					pick("free", "ShardedBookFree", "", true),
+					pick("wait", "ShardedBookWaiting", "Go: no bucket that is not locked has room for all: wait for one that has", false),
+					[]move{
+						{session: i, label: "scatter", build: func(s *sessionState) (planned, bool) {
+							if !s.zeroRows {
+								return planned{}, false
+							}
+							return planned{role: roleGuarded, stmt: mustNamed("ShardedBookScattered", args(s)),
+								note: "Go: no single bucket has room for all: lock them all"}, true
+						}},
+						whyRefused(i, func(w *world) Stmt {
+							return mustNamed("ShardedHotelRooms", map[string]any{"event_id": w.eventID, "hotel_id": w.hotelID})
+						}),
+					})
 			},
 		}, true
 	case "batched":

@@ -49,6 +49,5 @@ const (
 	roleGuarded             // a conditional booking: zero rows, its WHERE refused
 	roleCAS                 // a compare-and-swap: zero rows is a conflict
 	roleBatch               // a batch: one row per request, booked or not
-	roleBucket              // sharded's pick: the bucket (0: none) and the reservation (0: none)
 	roleHold                // a hold's statement (not a booking of the session's own)
 )

@@ -9,55 +9,37 @@ import (
 	"context"
 )
 
-const shardedBook = `-- name: ShardedBook :one
+const shardedBookFree = `-- name: ShardedBookFree :one
 
 WITH bucket AS (
-    SELECT coalesce(
-        (SELECT rb.id
-           FROM room_buckets AS rb
-           JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
-          WHERE ehr.event_id = $1
-            AND ehr.hotel_id = $2
-            AND $3::integer <= rb.assigned - rb.reserved
-          ORDER BY rb.bucket
-          LIMIT 1
-            FOR UPDATE OF rb SKIP LOCKED),
-        (SELECT rb.id
-           FROM room_buckets AS rb
-           JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
-          WHERE ehr.event_id = $1
-            AND ehr.hotel_id = $2
-            AND $3::integer <= rb.assigned - rb.reserved
-          ORDER BY random()
-          LIMIT 1)) AS id
+    SELECT rb.id
+      FROM room_buckets AS rb
+      JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
+     WHERE ehr.event_id = $3
+       AND ehr.hotel_id = $4
+       AND $2::integer <= rb.assigned - rb.reserved
+     ORDER BY rb.bucket
+     LIMIT 1
+       FOR UPDATE OF rb SKIP LOCKED
 ), counter AS (
     UPDATE room_buckets AS rb
-       SET reserved = rb.reserved + $3::integer
+       SET reserved = rb.reserved + $2::integer
       FROM bucket
      WHERE rb.id = bucket.id
-       AND $3::integer <= rb.assigned - rb.reserved
+       AND $2::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
-), booked AS (
-    INSERT INTO reservations (name, event_hotel_rooms_id, number)
-    SELECT $4::text, counter.event_hotel_rooms_id, $3::integer
-      FROM counter
-    RETURNING id
 )
-SELECT coalesce(bucket.id, 0)::bigint AS bucket_id,
-       coalesce((SELECT booked.id FROM booked), 0)::bigint AS reservation_id
-  FROM bucket
+INSERT INTO reservations (name, event_hotel_rooms_id, number)
+SELECT $1::text, counter.event_hotel_rooms_id, $2::integer
+  FROM counter
+RETURNING id
 `
 
-type ShardedBookParams struct {
+type ShardedBookFreeParams struct {
+	Name    string
+	Rooms   int32
 	EventID int64
 	HotelID int64
-	Rooms   int32
-	Name    string
-}
-
-type ShardedBookRow struct {
-	BucketID      int64
-	ReservationID int64
 }
 
 // Strategy "sharded": a hot hotel's rooms split across K bucket rows
@@ -66,21 +48,23 @@ type ShardedBookRow struct {
 // strategy queues them on the hotel's one row.
 //
 // Steps, each statement a transaction of its own:
-//  1. ShardedBook: take a bucket with room for the whole request and book
-//     it: the first that no one else has locked (FOR UPDATE SKIP LOCKED),
-//     or when every bucket with room is locked (more bookings in flight
-//     than buckets), wait for ONE of them, picked at random so that
-//     waiters spread over the buckets. If that one filled while it
-//     waited, the answer is a conflict, which the client retries.
-//  2. Only when no bucket has room for the whole request:
-//     ShardedBookScattered locks ALL the hotel's buckets, waiting for
-//     them, and books the request across several when their rooms add
-//     up: the last rooms of a hotel end up scattered one or two a bucket,
-//     and they must still sell.
-//  3. Only when step 2 booked nothing: ShardedHotelRooms, to tell the client
-//     whether the hotel is sold out, has too few rooms, or is unknown. A
-//     hotel with no buckets is booked as atomic.sql does: its row is its
-//     one bucket.
+//  1. ShardedBookFree: book the first bucket with room for the whole
+//     request that no one else has locked (FOR UPDATE SKIP LOCKED).
+//  2. Only when it found none: ShardedBookWaiting, when every bucket with
+//     room is locked (more bookings in flight than buckets): wait for ONE
+//     of them, picked at random so that waiters spread over the buckets.
+//  3. Only when neither booked (no bucket has room for the whole request,
+//     or the one waited for filled first): ShardedBookScattered locks ALL
+//     the hotel's buckets, waiting for them, and books the request across
+//     several when their rooms add up: the last rooms of a hotel end up
+//     scattered one or two a bucket, and they must still sell.
+//  4. Only when step 3 booked nothing: ShardedHotelRooms, to tell the
+//     client whether the hotel is sold out, has too few rooms, or is
+//     unknown. A hotel with no buckets is booked as atomic.sql does: its
+//     row is its one bucket.
+//
+// With an idempotency key the steps share one transaction; each of steps
+// 1 and 2 then runs in a savepoint, rolled back when it booked nothing.
 //
 // Anomalies it prevents:
 //   - the LOST UPDATE, as atomic does, bucket by bucket: the row lock is
@@ -90,67 +74,54 @@ type ShardedBookRow struct {
 //     rooms fit in its latest counter.
 //   - a FALSE SOLD OUT, which SKIP LOCKED alone would cause: skipping the
 //     buckets that are locked, or that have too few rooms each, says
-//     nothing about the hotel. Step 1 waits when it found nothing free,
-//     and step 2 waits for every bucket and decides from all of them, and
-//     answers "sold out" only when their sum is 0.
-//   - DEADLOCK: step 1 locks one bucket at most (see ShardedBook), and
-//     step 2, which runs only when step 1 locked nothing, locks the
-//     buckets in bucket order. With an idempotency key the steps share a
-//     transaction, so a bucket step 1 waited for and found full would stay
-//     locked while step 2 waits for the others, out of bucket order: a
-//     cycle. That is why step 1 then answers a conflict instead.
+//     nothing about the hotel. Step 2 waits instead of skipping, and step
+//     3 waits for every bucket and decides from all of them, and answers
+//     "sold out" only when their sum is 0.
+//   - DEADLOCK: a booking never waits while it holds a bucket. Step 1
+//     never waits; step 2 waits for one bucket; step 3 waits for buckets
+//     in bucket order. What step 1 may leave locked (a bucket filled since
+//     its snapshot, rejected by its re-check but kept locked) is given back
+//     before step 2: the statement ends (autocommit), or its savepoint is
+//     rolled back (in a transaction), which releases the row locks taken
+//     in it. Step 2 likewise before step 3.
 //
 // Cost: step 2 serialises the hotel again, as one lock on every bucket;
 // it runs only when no single bucket can take the request, that is near
 // the end of the sale or for requests larger than a bucket.
-// ShardedBook books rooms in one bucket that has room for them all: the
-// lowest-numbered that is not locked, or else a random one of those that
-// have room, all locked (COALESCE runs the second pick only when the first
-// found nothing). The second pick locks nothing: the UPDATE waits for that
-// one bucket and re-checks the condition on the version it waited for, and
-// books nothing if the bucket filled meanwhile. So a statement holds at
-// most one bucket: a locking read that waited for several, in random
-// order, would keep each one it passed over locked too, and two such
-// statements deadlock. It answers the bucket it picked (0: no bucket has
-// room for the whole request) and the reservation (0: the bucket it
-// waited for filled first, a conflict the client may retry; a bucket
-// it waited for stays locked until COMMIT, so the booking must not go on
-// to lock others in the same transaction).
-func (q *Queries) ShardedBook(ctx context.Context, db DBTX, arg ShardedBookParams) (ShardedBookRow, error) {
-	row := db.QueryRow(ctx, shardedBook,
+// ShardedBookFree books rooms in the lowest-numbered bucket that has room
+// for them all and that no one else has locked; it never waits. A bucket
+// filled since the statement's snapshot is locked, re-checked on its
+// latest version and passed over, and stays locked to the end of the
+// transaction (PostgreSQL keeps a row a locking read locked even when the
+// re-check rejects it): the Go code gives such locks back before it waits
+// for anything (see db/sharded.go). The UPDATE repeats the condition: it
+// is what the write itself guarantees, whatever the locking read saw.
+func (q *Queries) ShardedBookFree(ctx context.Context, db DBTX, arg ShardedBookFreeParams) (int64, error) {
+	row := db.QueryRow(ctx, shardedBookFree,
+		arg.Name,
+		arg.Rooms,
 		arg.EventID,
 		arg.HotelID,
-		arg.Rooms,
-		arg.Name,
 	)
-	var i ShardedBookRow
-	err := row.Scan(&i.BucketID, &i.ReservationID)
-	return i, err
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }
 
 const shardedBookKeyed = `-- name: ShardedBookKeyed :one
 WITH claim AS (
     SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext($1::text)) AS locked
 ), bucket AS (
-    SELECT coalesce(
-        (SELECT rb.id
-           FROM room_buckets AS rb
-           JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
-          WHERE ehr.event_id = $2::bigint
-            AND ehr.hotel_id = $3::bigint
-            AND $4::integer <= rb.assigned - rb.reserved
-          ORDER BY rb.bucket
-          LIMIT 1
-            FOR UPDATE OF rb SKIP LOCKED),
-        (SELECT rb.id
-           FROM room_buckets AS rb
-           JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
-          WHERE ehr.event_id = $2::bigint
-            AND ehr.hotel_id = $3::bigint
-            AND $4::integer <= rb.assigned - rb.reserved
-          ORDER BY random()
-          LIMIT 1)) AS id
-     WHERE (SELECT claim.locked FROM claim)
+    SELECT rb.id
+      FROM room_buckets AS rb
+      JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
+     WHERE ehr.event_id = $2::bigint
+       AND ehr.hotel_id = $3::bigint
+       AND $4::integer <= rb.assigned - rb.reserved
+       AND (SELECT claim.locked FROM claim)
+     ORDER BY rb.bucket
+     LIMIT 1
+       FOR UPDATE OF rb SKIP LOCKED
 ), counter AS (
     UPDATE room_buckets AS rb
        SET reserved = rb.reserved + $4::integer
@@ -191,17 +162,89 @@ type ShardedBookKeyedParams struct {
 	TtlSeconds  int32
 }
 
-// ShardedBookKeyed is ShardedBook for a request with an idempotency key, as
-// ONE autocommit statement that also claims the key and stores the booking
-// as its outcome: atomic.sql's AtomicBookKeyed, whose comment says why each
-// step is safe, with ShardedBook's bucket in place of the hotel's row. It
+// ShardedBookKeyed is ShardedBookFree for a request with an idempotency
+// key, as ONE autocommit statement that also claims the key and stores the
+// booking as its outcome: atomic.sql's AtomicBookKeyed, whose comment says
+// why each step is safe, with a bucket in place of the hotel's row. It
 // takes the key's lock, without waiting, before it looks at a bucket, and
-// commits nothing unless it booked and stored; when no single bucket has
-// room, or the key is busy or used before, it does nothing and the request
-// takes the general path, which books across buckets or refuses, and
-// stores the outcome.
+// commits nothing unless it booked and stored.
 func (q *Queries) ShardedBookKeyed(ctx context.Context, db DBTX, arg ShardedBookKeyedParams) (int64, error) {
 	row := db.QueryRow(ctx, shardedBookKeyed,
+		arg.Key,
+		arg.EventID,
+		arg.HotelID,
+		arg.Rooms,
+		arg.Name,
+		arg.Fingerprint,
+		arg.TtlSeconds,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+const shardedBookKeyedWaiting = `-- name: ShardedBookKeyedWaiting :one
+WITH claim AS (
+    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext($1::text)) AS locked
+), bucket AS (
+    SELECT rb.id
+      FROM room_buckets AS rb
+      JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
+     WHERE ehr.event_id = $2::bigint
+       AND ehr.hotel_id = $3::bigint
+       AND $4::integer <= rb.assigned - rb.reserved
+       AND (SELECT claim.locked FROM claim)
+     ORDER BY random()
+     LIMIT 1
+), counter AS (
+    UPDATE room_buckets AS rb
+       SET reserved = rb.reserved + $4::integer
+      FROM bucket
+     WHERE rb.id = bucket.id
+       AND $4::integer <= rb.assigned - rb.reserved
+    RETURNING rb.event_hotel_rooms_id
+), booked AS (
+    INSERT INTO reservations (name, event_hotel_rooms_id, number)
+    SELECT $5::text, counter.event_hotel_rooms_id, $4::integer
+      FROM counter
+    RETURNING id
+), stored AS (
+    INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
+    SELECT $1::text, $6::text,
+           jsonb_build_object('value', jsonb_build_object(
+               'ReservationID', booked.id,
+               'EventID', $2::bigint,
+               'HotelID', $3::bigint,
+               'Name', $5::text,
+               'Rooms', $4::integer)),
+           clock_timestamp() + make_interval(secs => $7::integer)
+      FROM booked
+    RETURNING key
+)
+SELECT booked.id
+  FROM booked
+ CROSS JOIN stored
+`
+
+type ShardedBookKeyedWaitingParams struct {
+	Key         string
+	EventID     int64
+	HotelID     int64
+	Rooms       int32
+	Name        string
+	Fingerprint string
+	TtlSeconds  int32
+}
+
+// ShardedBookKeyedWaiting is ShardedBookWaiting for a request with an
+// idempotency key, as ShardedBookKeyed is ShardedBookFree: run only after
+// ShardedBookKeyed found no free bucket, as a statement of its own, so
+// that it holds no bucket but the one it waits for. When neither booked
+// (no bucket has room for the whole request, or the key is busy or used
+// before), the request takes the general path, which books across
+// buckets or refuses, and stores the outcome.
+func (q *Queries) ShardedBookKeyedWaiting(ctx context.Context, db DBTX, arg ShardedBookKeyedWaitingParams) (int64, error) {
+	row := db.QueryRow(ctx, shardedBookKeyedWaiting,
 		arg.Key,
 		arg.EventID,
 		arg.HotelID,
@@ -263,6 +306,54 @@ type ShardedBookScatteredParams struct {
 // last transaction before it left it, so the sum is exact.
 func (q *Queries) ShardedBookScattered(ctx context.Context, db DBTX, arg ShardedBookScatteredParams) (int64, error) {
 	row := db.QueryRow(ctx, shardedBookScattered,
+		arg.Name,
+		arg.Rooms,
+		arg.EventID,
+		arg.HotelID,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+const shardedBookWaiting = `-- name: ShardedBookWaiting :one
+WITH bucket AS (
+    SELECT rb.id
+      FROM room_buckets AS rb
+      JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
+     WHERE ehr.event_id = $3
+       AND ehr.hotel_id = $4
+       AND $2::integer <= rb.assigned - rb.reserved
+     ORDER BY random()
+     LIMIT 1
+), counter AS (
+    UPDATE room_buckets AS rb
+       SET reserved = rb.reserved + $2::integer
+      FROM bucket
+     WHERE rb.id = bucket.id
+       AND $2::integer <= rb.assigned - rb.reserved
+    RETURNING rb.event_hotel_rooms_id
+)
+INSERT INTO reservations (name, event_hotel_rooms_id, number)
+SELECT $1::text, counter.event_hotel_rooms_id, $2::integer
+  FROM counter
+RETURNING id
+`
+
+type ShardedBookWaitingParams struct {
+	Name    string
+	Rooms   int32
+	EventID int64
+	HotelID int64
+}
+
+// ShardedBookWaiting is ShardedBookFree for when every bucket with room is
+// locked: it picks one of them at random, so that waiters spread over the
+// buckets, without locking it; its UPDATE waits for that one bucket and
+// books only if the rooms still fit in the version it waited for. So it
+// waits for one row and holds at most that one.
+func (q *Queries) ShardedBookWaiting(ctx context.Context, db DBTX, arg ShardedBookWaitingParams) (int64, error) {
+	row := db.QueryRow(ctx, shardedBookWaiting,
 		arg.Name,
 		arg.Rooms,
 		arg.EventID,
