@@ -128,7 +128,7 @@ var Strategies = []Strategy{
 	},
 	{
 		Name:      "sharded",
-		Summary:   "the hotel's rooms split over K bucket rows: book one with room that is not locked (SKIP LOCKED), else lock them all",
+		Summary:   "the hotel's rooms split over K bucket rows: book one with room that is not locked (SKIP LOCKED), else wait for one, else lock them all",
 		Safe:      true,
 		Attempts:  3,
 		Book:      bookSharded,
