@@ -262,7 +262,7 @@ const shardedBookScattered = `-- name: ShardedBookScattered :one
 WITH request AS (
     SELECT $2::integer AS rooms
 ), buckets AS (
-    SELECT rb.id, rb.bucket, rb.event_hotel_rooms_id, rb.assigned - rb.reserved AS free
+    SELECT rb.id, rb.bucket, rb.event_hotel_rooms_id, rb.reserved, rb.assigned - rb.reserved AS free
       FROM room_buckets AS rb
       JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
      WHERE ehr.event_id = $3
@@ -271,7 +271,7 @@ WITH request AS (
        FOR UPDATE OF rb
 ), take AS (
     -- Each bucket gives what the lower ones left to take, at most its own.
-    SELECT buckets.id,
+    SELECT buckets.id, buckets.reserved,
            least(buckets.free,
                  greatest(request.rooms - (sum(buckets.free) OVER (ORDER BY buckets.bucket) - buckets.free), 0)) AS rooms
       FROM buckets
@@ -279,7 +279,7 @@ WITH request AS (
      WHERE (SELECT sum(free) FROM buckets) >= request.rooms
 ), counter AS (
     UPDATE room_buckets AS rb
-       SET reserved = rb.reserved + take.rooms
+       SET reserved = take.reserved + take.rooms
       FROM take
      WHERE rb.id = take.id
        AND take.rooms > 0
@@ -303,7 +303,13 @@ type ShardedBookScatteredParams struct {
 // ShardedBookScattered books rooms across the hotel's buckets, lowest
 // bucket first, once it holds the lock of every one of them and their free
 // rooms add up to the request. The locking read returns each bucket as the
-// last transaction before it left it, so the sum is exact.
+// last transaction before it left it, so the sum is exact. The UPDATE
+// writes the counter from that locked version too, not from the version
+// its own scan finds: PostgreSQL checks the CHECK on a tentative row built
+// from the latter, possibly older one, before it re-reads the row (see
+// batched.sql). Bucket counters only grow today, so the older one could
+// only be lower; writing from the locked row keeps that from mattering
+// the day a booking can be cancelled.
 func (q *Queries) ShardedBookScattered(ctx context.Context, db DBTX, arg ShardedBookScatteredParams) (int64, error) {
 	row := db.QueryRow(ctx, shardedBookScattered,
 		arg.Name,
