@@ -453,3 +453,44 @@ func TestFastPathHandsADeadlockToTheGeneralPath(t *testing.T) {
 		t.Error("a CHECK violation was taken for nothing done")
 	}
 }
+
+// sharded's second fast-path statement (ShardedBookKeyedWaiting, run when
+// every bucket with room is locked) builds the same outcome as the Go codec
+// too: with the hotel's buckets held by another transaction, the fast path
+// waits, books once they are free, and the key's outcome replays as the
+// codec's.
+func TestShardedWaitingFastPathOutcomeIsTheGoCodecs(t *testing.T) {
+	sharded := mustStrategy(t, "sharded")
+	_, bundle := setupFor(t, sharded, 4, 10)
+	ctx, pool, hotel := bundle.ctx, bundle.pool, bundle.hotel
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM room_buckets rb JOIN event_hotel_rooms ehr ON ehr.id = rb.event_hotel_rooms_id
+		WHERE ehr.hotel_id = $1 FOR UPDATE OF rb`, hotel.HotelID); err != nil {
+		t.Fatal(err)
+	}
+	run := startStrategyBookKeyed(t, pool, sharded, hotel.request("Zoë \"Q\" 日本", 2), fastKey("waited"))
+	run.waitBlocked(t, pool)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res := run.wait(t)
+	if res.err != nil || !res.booked {
+		t.Fatalf("fast path once the buckets were free: %+v", res)
+	}
+	fromSQL, raw := storedOutcome(t, pool, "waited")
+	encoded, err := db.EncodeBookingOutcome(evento.Done(res.booking))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var same bool
+	if err := pool.QueryRow(ctx, `SELECT $1::jsonb = outcome FROM idempotency_keys WHERE key = 'waited'`, string(encoded)).Scan(&same); err != nil {
+		t.Fatal(err)
+	}
+	if !same || fromSQL.Value != res.booking {
+		t.Fatalf("SQL built %s; the Go codec writes %s", raw, encoded)
+	}
+}
