@@ -160,6 +160,29 @@ func storedOutcome(t *testing.T, pool *pgxpool.Pool, key string) (evento.Outcome
 	return o, raw
 }
 
+// assertStoredAsTheCodec checks that the outcome a fast-path statement
+// built in SQL under key is what the Go codec writes for booking: equal as
+// JSON values, and decoded alike.
+func assertStoredAsTheCodec(t *testing.T, pool *pgxpool.Pool, key string, booking evento.Booking) {
+	t.Helper()
+	fromSQL, raw := storedOutcome(t, pool, key)
+	want := evento.Done(booking)
+	if fromSQL.Value != want.Value || fromSQL.Refusal != nil || fromSQL.Replayed {
+		t.Fatalf("the SQL-built outcome %s decodes to %+v; want %+v", raw, fromSQL, want)
+	}
+	encoded, err := db.EncodeBookingOutcome(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var same bool
+	if err := pool.QueryRow(testContext(t), `SELECT $1::jsonb = outcome FROM idempotency_keys WHERE key = $2`, string(encoded), key).Scan(&same); err != nil {
+		t.Fatal(err)
+	}
+	if !same {
+		t.Fatalf("SQL built %s; the Go codec writes %s", raw, encoded)
+	}
+}
+
 // The outcome the statement builds in SQL is the one the Go codec writes
 // for the same booking: equal as JSON values, and decoded alike. A name
 // that JSON must escape makes sure both escape it the same way.
@@ -180,22 +203,7 @@ func testFastPathOutcomeIsTheGoCodecs(t *testing.T, strategy db.Strategy) {
 	if res.booking.Name != req.Name || res.booking.Rooms != 2 || res.booking.EventID != req.EventID || res.booking.HotelID != req.HotelID || res.booking.ReservationID == 0 {
 		t.Fatalf("booking %+v for %+v", res.booking, req)
 	}
-	fromSQL, raw := storedOutcome(t, pool, "codec")
-	want := evento.Done(res.booking)
-	if fromSQL.Value != want.Value || fromSQL.Refusal != nil || fromSQL.Replayed {
-		t.Fatalf("the SQL-built outcome %s decodes to %+v; want %+v", raw, fromSQL, want)
-	}
-	encoded, err := db.EncodeBookingOutcome(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var same bool
-	if err := pool.QueryRow(ctx, `SELECT $1::jsonb = outcome FROM idempotency_keys WHERE key = 'codec'`, string(encoded)).Scan(&same); err != nil {
-		t.Fatal(err)
-	}
-	if !same {
-		t.Fatalf("SQL built %s; the Go codec writes %s", raw, encoded)
-	}
+	assertStoredAsTheCodec(t, pool, "codec", res.booking)
 	// And the general path replays it.
 	replay, err := newStore(pool).Reserve(ctx, strategy.Name, req, &evento.IdempotencyKey{Key: "codec", Fingerprint: "reserve codec", Keep: time.Hour})
 	if err != nil || !replay.Replayed || replay.Value != res.booking {
@@ -481,16 +489,5 @@ func TestShardedWaitingFastPathOutcomeIsTheGoCodecs(t *testing.T) {
 	if res.err != nil || !res.booked {
 		t.Fatalf("fast path once the buckets were free: %+v", res)
 	}
-	fromSQL, raw := storedOutcome(t, pool, "waited")
-	encoded, err := db.EncodeBookingOutcome(evento.Done(res.booking))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var same bool
-	if err := pool.QueryRow(ctx, `SELECT $1::jsonb = outcome FROM idempotency_keys WHERE key = 'waited'`, string(encoded)).Scan(&same); err != nil {
-		t.Fatal(err)
-	}
-	if !same || fromSQL.Value != res.booking {
-		t.Fatalf("SQL built %s; the Go codec writes %s", raw, encoded)
-	}
+	assertStoredAsTheCodec(t, pool, "waited", res.booking)
 }

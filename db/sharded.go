@@ -119,11 +119,14 @@ func bookShardedKeyed(ctx context.Context, st Statements, req evento.BookRequest
 		TtlSeconds:  int32(key.Keep / time.Second),
 	}
 	id, err := st.Q.ShardedBookKeyed(ctx, st.Write, params)
-	if booking, done, err = keyedOutcome(id, err, req); done || err != nil {
-		return booking, done, err
+	if !errors.Is(err, pgx.ErrNoRows) {
+		// Booked, or the key was used before (its row undid the statement),
+		// or failed: a wait for a bucket would change none of these.
+		return keyedOutcome(id, err, req)
 	}
-	// No free bucket: wait for one, in a statement of its own (so holding
-	// nothing that the first one left locked).
+	// No free bucket with room (or the key busy, which the next statement
+	// finds at once): wait for one, in a statement of its own, so holding
+	// nothing that the first one left locked.
 	id, err = st.Q.ShardedBookKeyedWaiting(ctx, st.Write, dbsqlc.ShardedBookKeyedWaitingParams(params))
 	return keyedOutcome(id, err, req)
 }

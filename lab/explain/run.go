@@ -22,6 +22,16 @@ type Run struct {
 	Final    Final             `json:"final"`
 }
 
+// stepsByNumber indexes the run's steps by their number, which is how
+// its events name them.
+func (r Run) stepsByNumber() map[int]Step {
+	byN := make(map[int]Step, len(r.Steps))
+	for _, s := range r.Steps {
+		byN[s.N] = s
+	}
+	return byN
+}
+
 // Permutation is the order the steps ran in: the spec's permutation line.
 func (r Run) Permutation() []string {
 	names := make([]string, len(r.Steps))

@@ -55,10 +55,7 @@ func SpecOf(r Run) (Spec, bool) {
 func expected(r Run, sessions int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Parsed test spec with %d sessions\n\nstarting permutation: %s\n", sessions, strings.Join(r.Permutation(), " "))
-	byN := map[int]Step{}
-	for _, s := range r.Steps {
-		byN[s.N] = s
-	}
+	byN := r.stepsByNumber()
 	for _, e := range r.Events {
 		s := byN[e.Step]
 		if e.Complete {

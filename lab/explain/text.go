@@ -16,10 +16,7 @@ func WriteTimeline(w io.Writer, r Run, server string) {
 		fmt.Fprintf(w, "  %s\n\n", r.Cell)
 		return
 	}
-	byN := map[int]Step{}
-	for _, s := range r.Steps {
-		byN[s.N] = s
-	}
+	byN := r.stepsByNumber()
 	for _, e := range r.Events {
 		s := byN[e.Step]
 		if e.Complete {
