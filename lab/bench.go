@@ -127,14 +127,15 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 		defer os.Remove(keyedScript)
 	}
 
+	measurements := []string{"pgbench"}
+	if keyedScript != "" {
+		measurements = append(measurements, PgbenchKeyed)
+	}
+	measurements = append(measurements, cfg.Strategies...)
 	b := report.Bench{Rounds: cfg.Rounds, Duration: cfg.Duration, Servers: cfg.Servers, Strategies: cfg.Strategies}
 	for _, clients := range cfg.Clients {
 		row := report.BenchRow{Clients: clients, Evento: map[string]float64{}, Ratios: map[string]float64{},
 			KeyedRatios: map[string]float64{}, Samples: map[string][]float64{}}
-		measurements := append([]string{"pgbench"}, cfg.Strategies...)
-		if keyedScript != "" {
-			measurements = append([]string{"pgbench", PgbenchKeyed}, cfg.Strategies...)
-		}
 		for round := 1; round <= cfg.Rounds; round++ {
 			fmt.Fprintf(log, "evento: %d clients, round %d of %d\n", clients, round, cfg.Rounds)
 			// What a run leaves behind (autovacuum after a keyed run's
