@@ -1,0 +1,198 @@
+package evento_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The arrows check lives here, at the module root, because it is about the
+// whole module: the test runs in the root directory, so `go list ./...` and
+// docs/architecture.md need no path juggling. `make check-arrows` runs it
+// alone; `make test` runs it too, at the price of one `go list`.
+
+const (
+	module    = "github.com/evento-lab/evento"
+	archDoc   = "docs/architecture.md"
+	archTable = "| package | its one job | imports (of ours) |"
+)
+
+// TestArchitectureTable holds docs/architecture.md's package table to the
+// code: every package of the module has exactly one row, and the row's last
+// column names exactly the module's packages it imports. Only non-test
+// imports count: the table says what a package needs to be built, while
+// tests may reach across the layers (db's tests drive api, api's tests seed
+// through db/labdb) and would make arrows point both ways.
+func TestArchitectureTable(t *testing.T) {
+	rows := readPackageTable(t, archDoc)
+	actual := listModuleImports(t)
+
+	for _, pkg := range sortedKeys(actual) {
+		imports := actual[pkg]
+		row, ok := rows[pkg]
+		if !ok {
+			t.Errorf("%s: package `%s` has no row in the package table; add one, imports (of ours): %s",
+				archDoc, pkg, arrows(imports))
+			continue
+		}
+		if missing := minus(imports, row); len(missing) > 0 {
+			t.Errorf("%s: row `%s` lacks %s, which it imports", archDoc, pkg, arrows(missing))
+		}
+		if extra := minus(row, imports); len(extra) > 0 {
+			t.Errorf("%s: row `%s` lists %s, which it does not import", archDoc, pkg, arrows(extra))
+		}
+	}
+	for _, pkg := range sortedKeys(rows) {
+		if _, ok := actual[pkg]; !ok {
+			t.Errorf("%s: row `%s` names no package of the module (removed or renamed?); delete or rename the row", archDoc, pkg)
+		}
+	}
+}
+
+// listModuleImports asks `go list` for each package of the module and the
+// module's packages it imports, both by their names in the table.
+func listModuleImports(t *testing.T) map[string][]string {
+	t.Helper()
+	// go test puts its own GOROOT/bin first on a test's PATH, so this is
+	// the go that runs the test.
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", "./...")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	packages := map[string][]string{}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("go list: %v", err)
+		}
+		ours := []string{}
+		for _, imp := range p.Imports {
+			if name, ok := tableName(imp); ok {
+				ours = append(ours, name)
+			}
+		}
+		name, _ := tableName(p.ImportPath)
+		packages[name] = ours
+	}
+	if len(packages) == 0 {
+		t.Fatal("go list ./... found no packages")
+	}
+	return packages
+}
+
+// tableName is how the table names one of our packages: its path inside the
+// module, and `evento` for the root. ok is false for anything else.
+func tableName(importPath string) (name string, ok bool) {
+	if importPath == module {
+		return "evento", true
+	}
+	return strings.CutPrefix(importPath, module+"/")
+}
+
+var backticked = regexp.MustCompile("`([^`]+)`")
+
+// readPackageTable reads the table that starts with archTable: the package
+// of each row (its first cell's one backticked name) and its arrows (every
+// backticked name in its last cell; words outside backticks, like
+// "nothing" or a note in parentheses, are not arrows). A malformed row is
+// an error, not the end: the arrows of the other rows are still checked.
+func readPackageTable(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	rows := map[string][]string{}
+	in := false
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20) // a row's job can be a long line
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !in {
+			in = line == archTable
+			continue
+		}
+		if !strings.HasPrefix(line, "|") {
+			break // the table's end
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if strings.Trim(cells[0], " -") == "" {
+			continue // the |---|---| line under the header
+		}
+		// First and last cell only: a `|` inside the job's prose cannot
+		// shift them.
+		names := backtickedNames(cells[0])
+		if len(names) != 1 {
+			t.Errorf("%s: one package per row, in backticks, in the first cell; split or fix: %s", path, line)
+			continue
+		}
+		if _, dup := rows[names[0]]; dup {
+			t.Errorf("%s: two rows for `%s`; keep one", path, names[0])
+		}
+		rows[names[0]] = backtickedNames(cells[len(cells)-1])
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !in {
+		t.Fatalf("%s: no line %s (the package table's header)", path, archTable)
+	}
+	return rows
+}
+
+func backtickedNames(cell string) []string {
+	names := []string{}
+	for _, m := range backticked.FindAllStringSubmatch(cell, -1) {
+		names = append(names, m[1])
+	}
+	return names
+}
+
+// minus is a's names that b lacks, sorted.
+func minus(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// arrows writes names as a row's cell would: `a`, `b`; or "nothing".
+func arrows(names []string) string {
+	if len(names) == 0 {
+		return "nothing"
+	}
+	sorted := slices.Sorted(slices.Values(names))
+	return "`" + strings.Join(sorted, "`, `") + "`"
+}
+
+func sortedKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
