@@ -106,13 +106,17 @@ func tableName(importPath string) (name string, ok bool) {
 	return strings.CutPrefix(importPath, module+"/")
 }
 
-var backticked = regexp.MustCompile("`([^`]+)`")
+var (
+	backticked    = regexp.MustCompile("`([^`]+)`")
+	parenthesised = regexp.MustCompile(`\([^()]*\)`)
+)
 
 // readPackageTable reads the table that starts with archTable: the package
-// of each row (its first cell's one backticked name) and its arrows (every
-// backticked name in its last cell; words outside backticks, like
-// "nothing" or a note in parentheses, are not arrows). A malformed row is
-// an error, not the end: the arrows of the other rows are still checked.
+// of each row (its first cell's one backticked name outside parentheses)
+// and its arrows (every backticked name in its last cell outside
+// parentheses). So a row can say "nothing", or explain an arrow in a note
+// that names a function in backticks, without either becoming an arrow. A
+// malformed row is an error, not the end: the other rows are still checked.
 func readPackageTable(t *testing.T, path string) map[string][]string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -140,7 +144,7 @@ func readPackageTable(t *testing.T, path string) map[string][]string {
 		}
 		// First and last cell only: a `|` inside the job's prose cannot
 		// shift them.
-		names := backtickedNames(cells[0])
+		names := arrowNames(cells[0])
 		if len(names) != 1 {
 			t.Errorf("%s: one package per row, in backticks, in the first cell; split or fix: %s", path, line)
 			continue
@@ -148,7 +152,7 @@ func readPackageTable(t *testing.T, path string) map[string][]string {
 		if _, dup := rows[names[0]]; dup {
 			t.Errorf("%s: two rows for `%s`; keep one", path, names[0])
 		}
-		rows[names[0]] = backtickedNames(cells[len(cells)-1])
+		rows[names[0]] = arrowNames(cells[len(cells)-1])
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
@@ -159,7 +163,12 @@ func readPackageTable(t *testing.T, path string) map[string][]string {
 	return rows
 }
 
-func backtickedNames(cell string) []string {
+// arrowNames is a cell's backticked names outside parentheses.
+func arrowNames(cell string) []string {
+	// Innermost parentheses first, until none is left, so nested notes go too.
+	for parenthesised.MatchString(cell) {
+		cell = parenthesised.ReplaceAllString(cell, "")
+	}
 	names := []string{}
 	for _, m := range backticked.FindAllStringSubmatch(cell, -1) {
 		names = append(names, m[1])
