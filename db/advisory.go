@@ -11,6 +11,14 @@ import (
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
+var advisory = Strategy{
+	Name:    "advisory",
+	Summary: "pg_advisory_xact_lock on the hotel's key, then read, check and write",
+	Safe:    true,
+	Tx:      readCommitted,
+	Book:    bookAdvisory,
+}
+
 // bookAdvisory serialises the bookings of one hotel on an advisory lock
 // named after it, then reads, decides and writes. See queries/advisory.sql.
 func bookAdvisory(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {

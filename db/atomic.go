@@ -14,6 +14,14 @@ import (
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
+var atomic = Strategy{
+	Name:      "atomic",
+	Summary:   "one conditional UPDATE ... WHERE reserved + locked + n <= assigned",
+	Safe:      true,
+	Book:      bookAtomic,
+	BookKeyed: bookAtomicKeyed,
+}
+
 // bookAtomic checks and books in one statement. See queries/atomic.sql.
 func bookAtomic(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {
 	id, err := st.Q.AtomicBook(ctx, st.Write, dbsqlc.AtomicBookParams{

@@ -8,6 +8,13 @@ import (
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
+var batched = Strategy{
+	Name:      "batched",
+	Summary:   "group commit: concurrent requests for a hotel booked in one statement, answered in arrival order",
+	Safe:      true,
+	BookBatch: bookBatch,
+}
+
 // bookBatch books reqs, all for the hotel of reqs[0], in one statement and
 // answers each in order. See queries/batched.sql.
 func bookBatch(ctx context.Context, st Statements, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error) {

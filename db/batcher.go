@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // BatchOptions tune the group commit of batched strategies.
@@ -23,32 +24,30 @@ type BatchOptions struct {
 	OnBatch func(size int)
 }
 
-// bookFunc books a batch: all its requests are for one hotel, keys[i]
-// (nil when absent) belongs to reqs[i].
-type bookFunc func(ctx context.Context, reqs []evento.BookRequest, keys []*evento.IdempotencyKey) ([]result[evento.Booking], error)
-
 // Batcher is a batched strategy's group commit. Reserve requests for the
 // same hotel that reach this server while the hotel's previous batch is
-// being booked wait and form the next batch, which is booked as one unit of
-// work (write.go): one transaction, keys claimed and outcomes stored in it.
+// being booked wait and form the next batch, which is booked as one
+// transaction (transact, engine.go): keys claimed and outcomes stored in it.
 // One goroutine drains each hotel's queue while it is not empty; hotels do
 // not wait for each other.
 type Batcher struct {
-	opts BatchOptions
-	book bookFunc
+	opts        BatchOptions
+	engine      *engine
+	strategy    Strategy
+	beforeWrite func(context.Context)
 
 	mu     sync.Mutex
 	queues map[[2]int64]*batchQueue
 }
 
-func newBatcher(opts BatchOptions, book bookFunc) *Batcher {
+func newBatcher(opts BatchOptions, e *engine, strategy Strategy, beforeWrite func(context.Context)) *Batcher {
 	if opts.MaxSize <= 0 {
 		opts.MaxSize = 256
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	return &Batcher{opts: opts, book: book, queues: map[[2]int64]*batchQueue{}}
+	return &Batcher{opts: opts, engine: e, strategy: strategy, beforeWrite: beforeWrite, queues: map[[2]int64]*batchQueue{}}
 }
 
 type batchQueue struct {
@@ -143,7 +142,9 @@ func (b *Batcher) run(batch []*batchItem) {
 	for i, item := range batch {
 		reqs[i], keys[i] = item.req, item.key
 	}
-	results, err := b.book(ctx, reqs, keys)
+	results, err := transact(ctx, b.engine, b.strategy.policy(), keys, func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[evento.Booking], error) {
+		return book(ctx, b.engine.q, tx, b.strategy, pick(reqs, todo), b.beforeWrite)
+	})
 	for i, item := range batch {
 		if err != nil {
 			item.done <- result[evento.Booking]{err: fmt.Errorf("batch of %d: %w", len(batch), err)}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
 )
@@ -144,22 +143,6 @@ type acquireError struct{ err error }
 func (e *acquireError) Error() string { return "acquire connection: " + e.err.Error() }
 func (e *acquireError) Unwrap() error { return e.err }
 
-// withConn runs fn on a connection of its own, so that a write's failure
-// to even start is told apart from a failure after sending, and a lost
-// connection from a refused statement.
-func withConn(ctx context.Context, pool *pgxpool.Pool, fn func(conn *pgxpool.Conn) error) error {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return &acquireError{err}
-	}
-	defer conn.Release()
-	err = fn(conn)
-	if err != nil && conn.Conn().IsClosed() {
-		err = &connLostError{err}
-	}
-	return err
-}
-
 // capacityConstraint is the CHECK (reserved + locked <= assigned) of
 // sql/00001_schema.sql.
 const capacityConstraint = "event_hotel_rooms_within_assigned"
@@ -198,7 +181,11 @@ func isUnavailable(err error) bool {
 	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }
 
-func isShortfall(err error) bool {
-	var shortfall *evento.ShortfallError
-	return errors.As(err, &shortfall)
+// isSerializationFailure reports PostgreSQL's "run it again" answers: the
+// transaction was rolled back because it could not be serialized with a
+// concurrent one, or was picked as a deadlock victim.
+func isSerializationFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) &&
+		(pgErr.Code == pgerrcode.SerializationFailure || pgErr.Code == pgerrcode.DeadlockDetected)
 }

@@ -1,14 +1,23 @@
 package db
 
-import "github.com/evento-lab/evento"
+import (
+	"context"
+	"fmt"
 
-// The outcome codec of idempotency.go, for db_test: the outcome that
-// AtomicBookKeyed builds in SQL must read back as the Go codec's.
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
+)
 
-func EncodeBookingOutcome(o evento.Outcome[evento.Booking]) ([]byte, error) { return encodeOutcome(o) }
-
-func DecodeBookingOutcome(encoded []byte) (evento.Outcome[evento.Booking], error) {
-	return decodeOutcome[evento.Booking](encoded)
+// StoredBookingOutcome reads what key stores as a replay reads it, for
+// db_test.
+func StoredBookingOutcome(ctx context.Context, conn dbsqlc.DBTX, key string) (evento.Outcome[evento.Booking], string, error) {
+	rows, err := dbsqlc.New().GetIdempotencyOutcomes(ctx, conn, []string{key})
+	if err != nil || len(rows) != 1 {
+		return evento.Outcome[evento.Booking]{}, "", fmt.Errorf("key %q: %d rows, %v", key, len(rows), err)
+	}
+	stored := fmt.Sprintf("reservation_id %v, outcome %s", rows[0].ReservationID, rows[0].Outcome)
+	o, err := replay[evento.Booking](rows[0])
+	return o, stored, err
 }
 
 // KeyedOutcome reads a fast-path statement's answer, for db_test.

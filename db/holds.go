@@ -24,18 +24,14 @@ func (s *Store) PlaceHold(ctx context.Context, req evento.HoldRequest, key *even
 		// one lock: they need a transaction of their own.
 		policy = holdCapPolicy
 	}
-	outcome, err := write(ctx, s, policy, key, func(ctx context.Context, tx dbsqlc.DBTX) (evento.Outcome[evento.Hold], error) {
+	outcome, err := writeOne(ctx, &s.engine, policy, key, func(ctx context.Context, tx dbsqlc.DBTX, _ []int) ([]evento.Outcome[evento.Hold], error) {
 		if err := checkHoldCap(ctx, s.q, tx, req); err != nil {
-			return evento.Outcome[evento.Hold]{}, err
+			return nil, err
 		}
-		outcomes, err := retryAfterFreeingOverdueHolds(ctx, s.q, tx, req.BookRequest, 1, false, func([]int) ([]evento.Outcome[evento.Hold], error) {
+		return freeingOverdueHolds(ctx, s.q, tx, req.BookRequest, 1, false, func([]int) ([]evento.Outcome[evento.Hold], error) {
 			outcome, err := outcomeOf(placeHold(ctx, s.q, tx, req))
 			return []evento.Outcome[evento.Hold]{outcome}, err
 		})
-		if err != nil {
-			return evento.Outcome[evento.Hold]{}, err
-		}
-		return outcomes[0], nil
 	})
 	if err != nil {
 		return outcome, fmt.Errorf("hold %d rooms: %w", req.Rooms, err)
@@ -46,8 +42,9 @@ func (s *Store) PlaceHold(ctx context.Context, req evento.HoldRequest, key *even
 // ConfirmHold turns a live hold into a reservation, at most once per key.
 // Confirming a confirmed hold answers with its reservation (Earlier).
 func (s *Store) ConfirmHold(ctx context.Context, ref evento.HoldRef, key *evento.IdempotencyKey) (evento.Outcome[evento.Confirmation], error) {
-	outcome, err := write(ctx, s, readCommittedPolicy, key, func(ctx context.Context, tx dbsqlc.DBTX) (evento.Outcome[evento.Confirmation], error) {
-		return outcomeOf(confirmHeld(ctx, s.q, tx, ref))
+	outcome, err := writeOne(ctx, &s.engine, readCommittedPolicy, key, func(ctx context.Context, tx dbsqlc.DBTX, _ []int) ([]evento.Outcome[evento.Confirmation], error) {
+		outcome, err := outcomeOf(confirmHeld(ctx, s.q, tx, ref))
+		return []evento.Outcome[evento.Confirmation]{outcome}, err
 	})
 	if err != nil {
 		return outcome, fmt.Errorf("confirm a hold: %w", err)
@@ -59,8 +56,9 @@ func (s *Store) ConfirmHold(ctx context.Context, ref evento.HoldRef, key *evento
 // is already released or expired succeeds (the rooms are back either way);
 // a confirmed hold cannot be released.
 func (s *Store) ReleaseHold(ctx context.Context, ref evento.HoldRef) error {
-	outcome, err := write(ctx, s, readCommittedPolicy, nil, func(ctx context.Context, tx dbsqlc.DBTX) (evento.Outcome[struct{}], error) {
-		return outcomeOf(struct{}{}, releaseHeld(ctx, s.q, tx, ref))
+	outcome, err := writeOne(ctx, &s.engine, readCommittedPolicy, nil, func(ctx context.Context, tx dbsqlc.DBTX, _ []int) ([]evento.Outcome[struct{}], error) {
+		outcome, err := outcomeOf(struct{}{}, releaseHeld(ctx, s.q, tx, ref))
+		return []evento.Outcome[struct{}]{outcome}, err
 	})
 	if err == nil {
 		err = outcome.Refusal
@@ -209,17 +207,4 @@ func readHold(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, ref evento
 		Handle: row.Handle, EventID: ref.EventID, HotelID: ref.HotelID, Name: row.Name, Rooms: row.Rooms,
 		State: state, ExpiresAt: row.ExpiresAt, ReservationID: row.ReservationID.Int64,
 	}, nil
-}
-
-// releaseOverdueHolds gives back the rooms of the hotel's holds that are
-// past expiry and returns how many rooms came back.
-func releaseOverdueHolds(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, hotel evento.BookRequest) (int32, error) {
-	freed, err := q.ExpireHotelHolds(ctx, tx, dbsqlc.ExpireHotelHoldsParams{EventID: hotel.EventID, HotelID: hotel.HotelID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("release overdue holds: %w", err)
-	}
-	return freed, nil
 }

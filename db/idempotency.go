@@ -30,9 +30,9 @@ var errKeyRaced = errors.New("idempotency key committed after this transaction's
 
 // claim is what ClaimIdempotencyKeys said of one request's key.
 type claim struct {
-	run    bool   // the key is this transaction's (or there is none): do the work
-	stored []byte // otherwise, the outcome to replay...
-	err    error  // ...or why not: errKeyBusy, evento.ErrKeyReused
+	run    bool                             // the key is this transaction's (or there is none): do the work
+	stored dbsqlc.GetIdempotencyOutcomesRow // otherwise, the outcome to replay...
+	err    error                            // ...or why not: errKeyBusy, evento.ErrKeyReused
 }
 
 // claimKeys claims the keys of a unit's requests in one statement, and
@@ -87,14 +87,14 @@ func claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*e
 	for _, row := range stored {
 		i := first[row.Key]
 		switch {
-		case row.Outcome == nil:
+		case row.Outcome == nil && !row.ReservationID.Valid:
 			// Cannot happen while outcomes are written before COMMIT and
 			// the lock is held; if it does, this request alone retries.
 			claims[i].err = errKeyBusy
 		case row.Fingerprint != keys[i].Fingerprint:
 			claims[i].err = evento.ErrKeyReused
 		default:
-			claims[i].stored = row.Outcome
+			claims[i].stored = row
 		}
 	}
 	return claims, nil
@@ -110,6 +110,8 @@ func keyOf(k *evento.IdempotencyKey) string {
 // storeOutcomes writes the kept outcomes (evento.Outcome.Kept) of the keyed
 // requests among todo into their keys' rows, and deletes the rows of the
 // others, before COMMIT: a key holds only outcomes that judged the rooms.
+// A booking is stored as its reservation's id, which replay turns back
+// into the booking; any other outcome as encodeOutcome writes it.
 func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
 	var params dbsqlc.StoreIdempotencyOutcomesParams
 	var forget []string
@@ -119,12 +121,17 @@ func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 		case !outcomes[j].Kept():
 			forget = append(forget, keys[i].Key)
 		default:
-			encoded, err := encodeOutcome(outcomes[j])
-			if err != nil {
-				return err
+			var encoded []byte
+			booking, isBooking := any(outcomes[j].Value).(evento.Booking)
+			if !isBooking || outcomes[j].Refusal != nil {
+				var err error
+				if encoded, err = encodeOutcome(outcomes[j]); err != nil {
+					return err
+				}
 			}
 			params.Keys = append(params.Keys, keys[i].Key)
 			params.Outcomes = append(params.Outcomes, encoded)
+			params.ReservationIds = append(params.ReservationIds, booking.ReservationID)
 		}
 	}
 	if len(params.Keys) > 0 {
@@ -140,12 +147,32 @@ func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 	return nil
 }
 
+// replay is the outcome a key stored: a booking, rebuilt from the
+// reservation the key names, or the outcome encodeOutcome wrote.
+func replay[T any](stored dbsqlc.GetIdempotencyOutcomesRow) (evento.Outcome[T], error) {
+	if !stored.ReservationID.Valid {
+		return decodeOutcome[T](stored.Outcome)
+	}
+	booking, ok := any(evento.Booking{
+		ReservationID: stored.ReservationID.Int64,
+		EventID:       stored.ReservationEventID.Int64,
+		HotelID:       stored.ReservationHotelID.Int64,
+		Name:          stored.ReservationName.String,
+		Rooms:         stored.ReservationRooms.Int32,
+	}).(T)
+	if !ok || !stored.ReservationName.Valid {
+		return evento.Outcome[T]{}, fmt.Errorf("replay idempotency key #%s: reservation %d is not this request's outcome",
+			evento.ShortHash(stored.Key), stored.ReservationID.Int64)
+	}
+	return evento.Done(booking), nil
+}
+
 // awaitKey waits, at most wait, until no transaction holds key.
-func (s *Store) awaitKey(ctx context.Context, key string, wait time.Duration) error {
+func awaitKey(ctx context.Context, q *dbsqlc.Queries, pool dbsqlc.DBTX, key string, wait time.Duration) error {
 	if wait <= 0 {
 		return evento.ErrRequestInProgress
 	}
-	err := s.q.WaitForIdempotencyKey(ctx, s.pool, dbsqlc.WaitForIdempotencyKeyParams{
+	err := q.WaitForIdempotencyKey(ctx, pool, dbsqlc.WaitForIdempotencyKeyParams{
 		Key: key, WaitMs: strconv.FormatInt(max(wait.Milliseconds(), 1), 10),
 	})
 	var pgErr *pgconn.PgError

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // When waiting for a key's first request fails (here: the database is
@@ -28,7 +29,7 @@ func TestKeyWaitErrorNamesTheKeyByHashOnly(t *testing.T) {
 	}
 	t.Cleanup(pool.Close)
 	const key = "k-secret-capability-42"
-	err = NewStore(pool, Options{}).awaitKey(context.Background(), key, time.Second)
+	err = awaitKey(context.Background(), dbsqlc.New(), pool, key, time.Second)
 	if err == nil {
 		t.Fatal("awaitKey with the database gone succeeded")
 	}

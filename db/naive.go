@@ -4,9 +4,30 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
+
+var naive = Strategy{
+	Name:    "naive",
+	Summary: "read, decide in Go, write the absolute counter: no concurrency control (overbooks)",
+	Safe:    false,
+	Tx:      readCommitted,
+	Book:    bookNaive,
+}
+
+// serializable is naive's very statements in a SERIALIZABLE transaction:
+// the isolation level is the only difference. See queries/serializable.sql.
+var serializable = Strategy{
+	Name:     "serializable",
+	Summary:  "naive's statements in a SERIALIZABLE transaction, rerun on serialization failures",
+	Safe:     true,
+	Tx:       &pgx.TxOptions{IsoLevel: pgx.Serializable},
+	Attempts: 10,
+	Book:     bookNaive,
+}
 
 // bookNaive is the lesson, not a pattern: it decides from a plain read and
 // writes an absolute counter, so concurrent clients overwrite each other's

@@ -11,6 +11,13 @@ import (
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
+var optimistic = Strategy{
+	Name:    "optimistic",
+	Summary: "compare-and-swap on updated_at; a lost race is a retryable conflict",
+	Safe:    true,
+	Book:    bookOptimistic,
+}
+
 // bookOptimistic reads without locking and writes only over the row version
 // it read; losing that race is ErrConflict, which the client retries. See
 // queries/optimistic.sql.

@@ -11,6 +11,14 @@ import (
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
+var pessimistic = Strategy{
+	Name:    "pessimistic",
+	Summary: "SELECT ... FOR UPDATE on the hotel's row, then check and write",
+	Safe:    true,
+	Tx:      readCommitted,
+	Book:    bookPessimistic,
+}
+
 // bookPessimistic holds the hotel's row lock from the read to the commit, so
 // its decision cannot go stale. See queries/pessimistic.sql.
 func bookPessimistic(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {

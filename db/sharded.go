@@ -12,6 +12,16 @@ import (
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
+var sharded = Strategy{
+	Name:      "sharded",
+	Summary:   "the hotel's rooms split over K bucket rows: book one with room that is not locked (SKIP LOCKED), else wait for one, else lock them all",
+	Safe:      true,
+	Attempts:  3,
+	Book:      bookSharded,
+	BookKeyed: bookShardedKeyed,
+	Buckets:   true,
+}
+
 // bookSharded books in one of the hotel's buckets that has room (one not
 // locked, or else a random one once it is free), or, when none can take
 // the whole request, across all of them once it holds them all. See

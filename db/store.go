@@ -31,13 +31,11 @@ type Options struct {
 
 // Store is the data layer behind evento.Service: one entry point per
 // operation, each taking an optional idempotency key and returning a
-// domain outcome. Every write takes the same path (see write.go).
+// domain outcome. Every write takes the same path (see engine.go).
 type Store struct {
-	pool        *pgxpool.Pool
-	q           *dbsqlc.Queries
+	engine
 	strategies  []Strategy
 	beforeWrite func(context.Context)
-	onRetry     func(string)
 	batchers    map[string]*Batcher
 }
 
@@ -46,8 +44,8 @@ var _ evento.Service = (*Store)(nil)
 // NewStore serves the strategies on pool.
 func NewStore(pool *pgxpool.Pool, opts Options) *Store {
 	s := &Store{
-		pool: pool, q: dbsqlc.New(), strategies: opts.Strategies,
-		beforeWrite: raceWindow(opts.RaceWindow), onRetry: opts.OnRetry,
+		engine:     engine{pool: pool, q: dbsqlc.New(), onRetry: opts.OnRetry},
+		strategies: opts.Strategies, beforeWrite: raceWindow(opts.RaceWindow),
 		batchers: map[string]*Batcher{},
 	}
 	if s.strategies == nil {
@@ -55,10 +53,30 @@ func NewStore(pool *pgxpool.Pool, opts Options) *Store {
 	}
 	for _, strategy := range s.strategies {
 		if strategy.BookBatch != nil {
-			s.batchers[strategy.Name] = newBatcher(opts.Batches, s.batchBooker(strategy))
+			s.batchers[strategy.Name] = newBatcher(opts.Batches, &s.engine, strategy, s.beforeWrite)
 		}
 	}
 	return s
+}
+
+// raceWindow delays every booking write by d. It exists for demonstrations
+// and tests: stretching the gap between a strategy's read and its write
+// makes each strategy's behaviour under contention show on every run
+// (naive overbooks, pessimistic queues, optimistic conflicts) instead of
+// only on busy machines. A strategy with no read before its write (atomic,
+// batched) just gets slower.
+func raceWindow(d time.Duration) func(context.Context) {
+	if d <= 0 {
+		return nil
+	}
+	return func(ctx context.Context) {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
 }
 
 // Strategies lists the names of the strategies the store serves.

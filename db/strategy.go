@@ -2,20 +2,18 @@ package db
 
 import (
 	"context"
-	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
-// Strategy is one concurrency-control discipline for booking rooms. Its SQL
-// lives in queries/<Name>.sql and one short Go function sequences those
-// statements. Adding a strategy means that SQL file, that function, one
-// entry in Strategies, and `make generate`: the Store, the API, the lab and
-// the tests find it in the registry.
+// Strategy is one concurrency-control discipline for booking rooms, and
+// everything about it: its SQL is queries/<Name>.sql, and its Go file
+// (db/<Name>.go) declares this value. One line in Strategies (registry.go)
+// serves it; the API, the lab, explain and the docs' checks find it there.
 type Strategy struct {
 	Name string
 	// Summary says in one line how the strategy avoids (or fails to avoid)
@@ -44,21 +42,54 @@ type Strategy struct {
 	// previous batch commits form the next batch; a lone request is a
 	// batch of one.
 	BookBatch func(ctx context.Context, st Statements, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error)
-	// BookKeyed, optional beside Book, is the write path's one
-	// specialisation (see write.go): for a request with an idempotency
-	// key, ONE autocommit statement that claims the key, books and stores
-	// the booking as the key's outcome, so that the hotel's row is locked
-	// for that statement only. It must take the key's advisory lock
-	// without waiting before it locks anything else, and commit nothing
-	// unless it booked and stored. done is false when it committed
-	// nothing; the request then takes the general path.
+	// BookKeyed, optional beside Book, is the write engine's one
+	// specialisation (see reserve.go): for a request with an idempotency
+	// key, ONE autocommit statement that claims the key, books and records
+	// the reservation under the key, so that the hotel's row is locked for
+	// that statement only. It must take the key's advisory lock without
+	// waiting before it locks anything else, and commit nothing unless it
+	// booked and recorded. done is false when it committed nothing; the
+	// request then takes the general path.
 	BookKeyed func(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey) (booking evento.Booking, done bool, err error)
 	// Buckets says the strategy books a sharded hotel's bucket rows
-	// (room_buckets). A lab seeds its events split into buckets for it;
-	// every other strategy refuses a hotel whose free rooms are all in
-	// buckets with evento.ErrInventorySharded.
+	// (room_buckets) instead of the hotel's row: see SplitsHotels and
+	// TakesHolds.
 	Buckets bool
 }
+
+// SplitsHotels says how many bucket rows a hotel booked by this strategy
+// is seeded with, when a lab asks for k: k for a strategy that books
+// buckets, 0 (the hotel's one row) for every other.
+func (s Strategy) SplitsHotels(k int) int {
+	if !s.Buckets {
+		return 0
+	}
+	return k
+}
+
+// TakesHolds says whether holds can be placed on the hotels this strategy
+// books: a hold takes rooms from the hotel's row, which a hotel split into
+// buckets has handed over to them (evento.ErrInventorySharded).
+func (s Strategy) TakesHolds() bool { return !s.Buckets }
+
+// policy is the transaction a booking with this strategy runs in.
+func (s Strategy) policy() txPolicy {
+	return txPolicy{tx: s.Tx, attempts: max(s.Attempts, 1), label: s.Name}
+}
+
+// txPolicy is how a write's transaction runs.
+type txPolicy struct {
+	// tx is nil when the statements may each run on their own (then a
+	// transaction is opened only for an idempotency key, READ COMMITTED).
+	tx       *pgx.TxOptions
+	attempts int    // runs in all, on serialization failures
+	label    string // names the reruns in the metrics
+}
+
+var readCommitted = &pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+
+// readCommittedPolicy suits every write whose safety is in its SQL (holds).
+var readCommittedPolicy = txPolicy{attempts: 1}
 
 // Statements is what a strategy's SQL runs on. sqlc's queries take their
 // executor as an argument: a strategy sends the statements that read to
@@ -80,108 +111,25 @@ func statementsOn(tx dbsqlc.DBTX, beforeWrite func(context.Context)) Statements 
 	return st
 }
 
-var readCommitted = &pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
-
-// Strategies lists every strategy, in the order reports show them.
-var Strategies = []Strategy{
-	{
-		Name:    "naive",
-		Summary: "read, decide in Go, write the absolute counter: no concurrency control (overbooks)",
-		Safe:    false,
-		Tx:      readCommitted,
-		Book:    bookNaive,
-	},
-	{
-		Name:    "pessimistic",
-		Summary: "SELECT ... FOR UPDATE on the hotel's row, then check and write",
-		Safe:    true,
-		Tx:      readCommitted,
-		Book:    bookPessimistic,
-	},
-	{
-		Name:      "atomic",
-		Summary:   "one conditional UPDATE ... WHERE reserved + locked + n <= assigned",
-		Safe:      true,
-		Book:      bookAtomic,
-		BookKeyed: bookAtomicKeyed,
-	},
-	{
-		Name:    "optimistic",
-		Summary: "compare-and-swap on updated_at; a lost race is a retryable conflict",
-		Safe:    true,
-		Book:    bookOptimistic,
-	},
-	{
-		Name:     "serializable",
-		Summary:  "naive's statements in a SERIALIZABLE transaction, rerun on serialization failures",
-		Safe:     true,
-		Tx:       &pgx.TxOptions{IsoLevel: pgx.Serializable},
-		Attempts: 10,
-		Book:     bookNaive,
-	},
-	{
-		Name:    "advisory",
-		Summary: "pg_advisory_xact_lock on the hotel's key, then read, check and write",
-		Safe:    true,
-		Tx:      readCommitted,
-		Book:    bookAdvisory,
-	},
-	{
-		Name:      "sharded",
-		Summary:   "the hotel's rooms split over K bucket rows: book one with room that is not locked (SKIP LOCKED), else wait for one, else lock them all",
-		Safe:      true,
-		Attempts:  3,
-		Book:      bookSharded,
-		BookKeyed: bookShardedKeyed,
-		Buckets:   true,
-	},
-	{
-		Name:      "batched",
-		Summary:   "group commit: concurrent requests for a hotel booked in one statement, answered in arrival order",
-		Safe:      true,
-		BookBatch: bookBatch,
-	},
+// hookedTx calls before ahead of every statement sent through it: a
+// strategy's Statements.Write, when writes are to be delayed or paused, or
+// a connection whose statements are counted (runStatements).
+type hookedTx struct {
+	dbsqlc.DBTX
+	before func(context.Context)
 }
 
-// LookupStrategy finds a strategy by name.
-func LookupStrategy(name string) (Strategy, bool) {
-	return lookup(Strategies, name)
+func (h hookedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	h.before(ctx)
+	return h.DBTX.Exec(ctx, sql, args...)
 }
 
-func lookup(strategies []Strategy, name string) (Strategy, bool) {
-	i := slices.IndexFunc(strategies, func(s Strategy) bool { return s.Name == name })
-	if i < 0 {
-		return Strategy{}, false
-	}
-	return strategies[i], true
+func (h hookedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	h.before(ctx)
+	return h.DBTX.Query(ctx, sql, args...)
 }
 
-// StrategyNames lists the strategies' names, comma-separated, for messages.
-func StrategyNames() string {
-	return strings.Join(names(Strategies), ", ")
+func (h hookedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	h.before(ctx)
+	return h.DBTX.QueryRow(ctx, sql, args...)
 }
-
-func names(strategies []Strategy) []string {
-	out := make([]string, len(strategies))
-	for i, s := range strategies {
-		out[i] = s.Name
-	}
-	return out
-}
-
-// txPolicy is how a write's transaction runs.
-type txPolicy struct {
-	// tx is nil when the statements may each run on their own (then a
-	// transaction is opened only for an idempotency key, READ COMMITTED).
-	tx       *pgx.TxOptions
-	attempts int    // runs in all, on serialization failures
-	label    string // names the reruns in the metrics
-}
-
-// policy is the transaction a booking with this strategy runs in.
-func (s Strategy) policy() txPolicy {
-	return txPolicy{tx: s.Tx, attempts: max(s.Attempts, 1), label: s.Name}
-}
-
-// readCommittedPolicy suits every write whose safety is in its SQL (holds).
-var readCommittedPolicy = txPolicy{attempts: 1}

@@ -64,11 +64,12 @@ SELECT coalesce(max(h.expires_at), clock_timestamp())::timestamptz AS expires_at
 -- name: KeyedReservations :many
 -- KeyedReservations reads, for each of the keys, the reservation stored as
 -- its outcome (a key whose outcome is no booking, or that is not stored,
--- is absent): what the checker holds each client's answer against. The
--- outcome is db's JSON (idempotency.go): a booking's value carries its
--- ReservationID.
+-- is absent): what the checker holds each client's answer against. A
+-- booking is stored as its reservation's id; a confirmed hold's outcome
+-- is db's JSON (idempotency.go), whose value carries its ReservationID,
+-- as did a booking's before sql/00007.
 SELECT key::text AS key,
-       (outcome -> 'value' ->> 'ReservationID')::bigint AS reservation_id
+       coalesce(reservation_id, (outcome -> 'value' ->> 'ReservationID')::bigint)::bigint AS reservation_id
   FROM idempotency_keys
  WHERE key = ANY (@keys::text[])
-   AND outcome -> 'value' ? 'ReservationID';
+   AND (reservation_id IS NOT NULL OR outcome -> 'value' ? 'ReservationID');

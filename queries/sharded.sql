@@ -191,14 +191,8 @@ WITH claim AS (
       FROM counter
     RETURNING id
 ), stored AS (
-    INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
-    SELECT @key::text, @fingerprint::text,
-           jsonb_build_object('value', jsonb_build_object(
-               'ReservationID', booked.id,
-               'EventID', @event_id::bigint,
-               'HotelID', @hotel_id::bigint,
-               'Name', @name::text,
-               'Rooms', @rooms::integer)),
+    INSERT INTO idempotency_keys (key, fingerprint, reservation_id, expires_at)
+    SELECT @key::text, @fingerprint::text, booked.id,
            clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
       FROM booked
     RETURNING key
@@ -240,14 +234,8 @@ WITH claim AS (
       FROM counter
     RETURNING id
 ), stored AS (
-    INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
-    SELECT @key::text, @fingerprint::text,
-           jsonb_build_object('value', jsonb_build_object(
-               'ReservationID', booked.id,
-               'EventID', @event_id::bigint,
-               'HotelID', @hotel_id::bigint,
-               'Name', @name::text,
-               'Rooms', @rooms::integer)),
+    INSERT INTO idempotency_keys (key, fingerprint, reservation_id, expires_at)
+    SELECT @key::text, @fingerprint::text, booked.id,
            clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
       FROM booked
     RETURNING key

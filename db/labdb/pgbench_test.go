@@ -73,7 +73,7 @@ func TestAtomicPgbenchScriptBooks(t *testing.T) {
 			}
 			var keys int
 			if err := pool.QueryRow(t.Context(), `
-				SELECT count(*) FROM idempotency_keys k JOIN reservations r ON r.id = (k.outcome -> 'value' ->> 'ReservationID')::bigint`,
+				SELECT count(*) FROM idempotency_keys k JOIN reservations r ON r.id = k.reservation_id`,
 			).Scan(&keys); err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,8 @@ package dbsqlc
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const claimIdempotencyKeys = `-- name: ClaimIdempotencyKeys :many
@@ -51,7 +53,8 @@ type ClaimIdempotencyKeysRow struct {
 //  1. ClaimIdempotencyKeys: take each key's advisory lock without waiting
 //     and insert the locked keys' rows. Per key, one of
 //     - owned: this transaction inserted the key; it books, then
-//     - StoreIdempotencyOutcomes writes the outcome into the row before
+//     - StoreIdempotencyOutcomes writes the outcome (a booking as its
+//     reservation's id) into the row before
 //     COMMIT: the booking and its outcome both exist, or neither.
 //     Or, for an outcome that did not judge the hotel's rooms (not
 //     found: evento.Outcome.Kept), ForgetIdempotencyKeys deletes the
@@ -120,20 +123,30 @@ func (q *Queries) ForgetIdempotencyKeys(ctx context.Context, db DBTX, keys []str
 }
 
 const getIdempotencyOutcomes = `-- name: GetIdempotencyOutcomes :many
-SELECT key, fingerprint, outcome
-  FROM idempotency_keys
- WHERE key = ANY ($1::text[])
+SELECT k.key, k.fingerprint, k.outcome, k.reservation_id,
+       r.name AS reservation_name, r.number AS reservation_rooms,
+       ehr.event_id AS reservation_event_id, ehr.hotel_id AS reservation_hotel_id
+  FROM idempotency_keys AS k
+  LEFT JOIN reservations AS r ON r.id = k.reservation_id
+  LEFT JOIN event_hotel_rooms AS ehr ON ehr.id = r.event_hotel_rooms_id
+ WHERE k.key = ANY ($1::text[])
 `
 
 type GetIdempotencyOutcomesRow struct {
-	Key         string
-	Fingerprint string
-	Outcome     []byte
+	Key                string
+	Fingerprint        string
+	Outcome            []byte
+	ReservationID      pgtype.Int8
+	ReservationName    pgtype.Text
+	ReservationRooms   pgtype.Int4
+	ReservationEventID pgtype.Int8
+	ReservationHotelID pgtype.Int8
 }
 
 // GetIdempotencyOutcomes reads what keys this transaction locked but did
-// not own hold: the outcome to replay, and the fingerprint that refuses a
-// key reused for a different request.
+// not own hold: the outcome to replay (a booking's reservation, or any
+// other outcome as Go encoded it), and the fingerprint that refuses a key
+// reused for a different request.
 func (q *Queries) GetIdempotencyOutcomes(ctx context.Context, db DBTX, keys []string) ([]GetIdempotencyOutcomesRow, error) {
 	rows, err := db.Query(ctx, getIdempotencyOutcomes, keys)
 	if err != nil {
@@ -143,7 +156,16 @@ func (q *Queries) GetIdempotencyOutcomes(ctx context.Context, db DBTX, keys []st
 	items := []GetIdempotencyOutcomesRow{}
 	for rows.Next() {
 		var i GetIdempotencyOutcomesRow
-		if err := rows.Scan(&i.Key, &i.Fingerprint, &i.Outcome); err != nil {
+		if err := rows.Scan(
+			&i.Key,
+			&i.Fingerprint,
+			&i.Outcome,
+			&i.ReservationID,
+			&i.ReservationName,
+			&i.ReservationRooms,
+			&i.ReservationEventID,
+			&i.ReservationHotelID,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -156,13 +178,15 @@ func (q *Queries) GetIdempotencyOutcomes(ctx context.Context, db DBTX, keys []st
 
 const storeIdempotencyOutcomes = `-- name: StoreIdempotencyOutcomes :exec
 UPDATE idempotency_keys
-   SET outcome = ($1::jsonb[])[array_position($2::text[], key)]
+   SET outcome = ($1::jsonb[])[array_position($2::text[], key)],
+       reservation_id = nullif(($3::bigint[])[array_position($2::text[], key)], 0)
  WHERE key = ANY ($2::text[])
 `
 
 type StoreIdempotencyOutcomesParams struct {
-	Outcomes [][]byte
-	Keys     []string
+	Outcomes       [][]byte
+	Keys           []string
+	ReservationIds []int64
 }
 
 // StoreIdempotencyOutcomes records the owned keys' outcomes, before COMMIT.
@@ -171,8 +195,10 @@ type StoreIdempotencyOutcomesParams struct {
 // primary key alone (key = ANY): under SERIALIZABLE a join here planned as
 // a scan of the table took predicate locks that made concurrent bookings
 // fail each other (27 % more reruns in a 30-client test).
+// A booking is stored as its reservation's id (reservation_ids; 0 for any
+// other outcome), every other outcome as Go encoded it (outcomes).
 func (q *Queries) StoreIdempotencyOutcomes(ctx context.Context, db DBTX, arg StoreIdempotencyOutcomesParams) error {
-	_, err := db.Exec(ctx, storeIdempotencyOutcomes, arg.Outcomes, arg.Keys)
+	_, err := db.Exec(ctx, storeIdempotencyOutcomes, arg.Outcomes, arg.Keys, arg.ReservationIds)
 	return err
 }
 

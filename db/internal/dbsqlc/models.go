@@ -63,11 +63,12 @@ type HotelAvailabilityRow struct {
 }
 
 type IdempotencyKeyRow struct {
-	Key         string
-	Fingerprint string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	Outcome     []byte
+	Key           string
+	Fingerprint   string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	Outcome       []byte
+	ReservationID pgtype.Int8
 }
 
 type Reservation struct {

@@ -135,10 +135,10 @@ func (q *Queries) HotelTotals(ctx context.Context, db DBTX, eventIds []int64) ([
 
 const keyedReservations = `-- name: KeyedReservations :many
 SELECT key::text AS key,
-       (outcome -> 'value' ->> 'ReservationID')::bigint AS reservation_id
+       coalesce(reservation_id, (outcome -> 'value' ->> 'ReservationID')::bigint)::bigint AS reservation_id
   FROM idempotency_keys
  WHERE key = ANY ($1::text[])
-   AND outcome -> 'value' ? 'ReservationID'
+   AND (reservation_id IS NOT NULL OR outcome -> 'value' ? 'ReservationID')
 `
 
 type KeyedReservationsRow struct {
@@ -148,9 +148,10 @@ type KeyedReservationsRow struct {
 
 // KeyedReservations reads, for each of the keys, the reservation stored as
 // its outcome (a key whose outcome is no booking, or that is not stored,
-// is absent): what the checker holds each client's answer against. The
-// outcome is db's JSON (idempotency.go): a booking's value carries its
-// ReservationID.
+// is absent): what the checker holds each client's answer against. A
+// booking is stored as its reservation's id; a confirmed hold's outcome
+// is db's JSON (idempotency.go), whose value carries its ReservationID,
+// as did a booking's before sql/00007.
 func (q *Queries) KeyedReservations(ctx context.Context, db DBTX, keys []string) ([]KeyedReservationsRow, error) {
 	rows, err := db.Query(ctx, keyedReservations, keys)
 	if err != nil {

@@ -135,14 +135,8 @@ WITH claim AS (
       FROM counter
     RETURNING id
 ), stored AS (
-    INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
-    SELECT $1::text, $6::text,
-           jsonb_build_object('value', jsonb_build_object(
-               'ReservationID', booked.id,
-               'EventID', $2::bigint,
-               'HotelID', $3::bigint,
-               'Name', $5::text,
-               'Rooms', $4::integer)),
+    INSERT INTO idempotency_keys (key, fingerprint, reservation_id, expires_at)
+    SELECT $1::text, $6::text, booked.id,
            clock_timestamp() + make_interval(secs => $7::integer)
       FROM booked
     RETURNING key
@@ -209,14 +203,8 @@ WITH claim AS (
       FROM counter
     RETURNING id
 ), stored AS (
-    INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
-    SELECT $1::text, $6::text,
-           jsonb_build_object('value', jsonb_build_object(
-               'ReservationID', booked.id,
-               'EventID', $2::bigint,
-               'HotelID', $3::bigint,
-               'Name', $5::text,
-               'Rooms', $4::integer)),
+    INSERT INTO idempotency_keys (key, fingerprint, reservation_id, expires_at)
+    SELECT $1::text, $6::text, booked.id,
            clock_timestamp() + make_interval(secs => $7::integer)
       FROM booked
     RETURNING key

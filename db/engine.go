@@ -1,0 +1,270 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
+)
+
+// The write engine. Every write, keyed or not, batched or not (a booking
+// of any strategy, a hold, a confirm, a release), is one request run by
+// write, whose attempts each run one transaction through transact:
+//
+//	write       the one retry policy: waits for a busy key, reruns
+//	            serialization failures and snapshot races, nothing else
+//	  transact  one connection, one transaction: claim the keys, replay
+//	            what was stored, do the work, store its outcomes, COMMIT
+//
+// A batched strategy's attempt hands the request to its Batcher, whose
+// batch is one transact for many requests (batcher.go); a keyed request
+// of a strategy with Strategy.BookKeyed first tries that one statement
+// (reserve.go). Nothing else retries.
+
+// engine is what every write runs on.
+type engine struct {
+	pool *pgxpool.Pool
+	q    *dbsqlc.Queries
+	// onRetry, when set, is told each rerun after a serialization failure,
+	// with the policy's label (metrics).
+	onRetry func(label string)
+}
+
+// result is one request's answer from a transaction: an outcome (stored
+// under its key when it has one), or an error that is not final and was
+// not stored (the key is reused, or busy with a request in progress).
+type result[T any] struct {
+	outcome evento.Outcome[T]
+	err     error
+}
+
+// work does an operation's SQL on tx for the requests numbered todo and
+// returns their outcomes in that order. An error fails the whole
+// transaction: nothing it did is committed.
+type work[T any] func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[T], error)
+
+// keyRaceAttempts bounds the runs after errKeyRaced; a rerun replays, so a
+// second race needs a third request with the same key in the same instant.
+const keyRaceAttempts = 3
+
+// write runs attempt until it answers. This is the one retry policy of
+// every write, and every case is something PostgreSQL or a duplicate said
+// before anything was committed:
+//   - the key is busy (a request with the same key is running): wait for
+//     that request to end, outside any transaction, then run again; the
+//     rerun replays its outcome, or runs for real if it rolled back. Past
+//     duplicateWait in all: evento.ErrRequestInProgress.
+//   - a serialization failure or a deadlock (SQLSTATE 40001, 40P01): run
+//     again after a jittered, growing backoff, so that the transactions
+//     that collided do not collide again in lockstep; at most
+//     policy.attempts runs, then the conflict is the answer.
+//   - the key was committed after this transaction's snapshot (errKeyRaced,
+//     see idempotency.go): run again at once, with a new snapshot.
+//
+// Anything else, a final refusal or an error, is the answer.
+func write[T any](ctx context.Context, e *engine, policy txPolicy, key *evento.IdempotencyKey, attempt func() result[T]) (evento.Outcome[T], error) {
+	busyUntil := time.Now().Add(duplicateWait)
+	reruns, races := 0, 0
+	for {
+		r := attempt()
+		switch {
+		case errors.Is(r.err, errKeyBusy):
+			if err := awaitKey(ctx, e.q, e.pool, key.Key, time.Until(busyUntil)); err != nil {
+				return evento.Outcome[T]{}, err
+			}
+		case isSerializationFailure(r.err) && reruns+1 < policy.attempts:
+			reruns++
+			if e.onRetry != nil {
+				e.onRetry(policy.label)
+			}
+			if !backoff(ctx, reruns) {
+				return r.outcome, r.err
+			}
+		case errors.Is(r.err, errKeyRaced) && races+1 < keyRaceAttempts:
+			races++
+		default:
+			return r.outcome, r.err
+		}
+	}
+}
+
+// writeOne runs one request's work as a write of its own.
+func writeOne[T any](ctx context.Context, e *engine, policy txPolicy, key *evento.IdempotencyKey, do work[T]) (evento.Outcome[T], error) {
+	return write(ctx, e, policy, key, func() result[T] {
+		results, err := transact(ctx, e, policy, []*evento.IdempotencyKey{key}, do)
+		if err != nil {
+			return result[T]{err: err}
+		}
+		return results[0]
+	})
+}
+
+// backoff sleeps before the nth rerun, a random time under a ceiling that
+// doubles from 2 ms up to 50 ms; false when ctx ended first.
+func backoff(ctx context.Context, n int) bool {
+	ceiling := min(time.Millisecond<<min(n, 6), 50*time.Millisecond)
+	timer := time.NewTimer(time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// transact runs do for len(keys) requests (a nil key: a request without
+// one) in one transaction on a connection of its own: policy's, or READ
+// COMMITTED when a request has a key, or statement by statement when
+// neither asks for a transaction. Inside it, the idempotency protocol
+// (queries/idempotency.sql): claim the keys, replay the outcomes stored
+// under keys used before, run do for the rest, store their outcomes. Its
+// error means no request got an outcome, and says (classifyWrite) whether
+// anything may have been committed (evento.ErrOutcomeUnknown) or not.
+func transact[T any](ctx context.Context, e *engine, policy txPolicy, keys []*evento.IdempotencyKey, do work[T]) ([]result[T], error) {
+	options, inTx := policy.tx, policy.tx != nil
+	if !inTx && hasKey(keys) {
+		options, inTx = readCommitted, true
+	}
+	var results []result[T]
+	err := withConn(ctx, e.pool, func(conn *pgxpool.Conn) error {
+		run := func(tx dbsqlc.DBTX) (err error) {
+			results, err = claimWorkStore(ctx, e.q, tx, keys, do)
+			return err
+		}
+		if !inTx {
+			return runStatements(conn, run)
+		}
+		return runTransaction(ctx, conn, *options, run)
+	})
+	if err != nil {
+		return nil, classifyWrite(err)
+	}
+	return results, nil
+}
+
+// claimWorkStore is the body of every write's transaction: claim the keys,
+// answer the requests whose key was used before or is busy, run do for the
+// rest, store their outcomes.
+func claimWorkStore[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, do work[T]) ([]result[T], error) {
+	results := make([]result[T], len(keys))
+	claims, err := claimKeys(ctx, q, tx, keys)
+	if err != nil {
+		return nil, err
+	}
+	var todo []int
+	for i, c := range claims {
+		switch {
+		case c.run:
+			todo = append(todo, i)
+		case c.err != nil:
+			results[i].err = c.err
+		default:
+			if results[i].outcome, err = replay[T](c.stored); err != nil {
+				return nil, err
+			}
+			results[i].outcome.Replayed = true
+		}
+	}
+	if len(todo) == 0 {
+		return results, nil
+	}
+	outcomes, err := do(ctx, tx, todo)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range todo {
+		results[i].outcome = outcomes[j]
+	}
+	if err := storeOutcomes(ctx, q, tx, keys, todo, outcomes); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// withConn runs fn on a connection of its own, so that a write's failure
+// to even start is told apart from a failure after sending, and a lost
+// connection from a refused statement.
+func withConn(ctx context.Context, pool *pgxpool.Pool, fn func(conn *pgxpool.Conn) error) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return &acquireError{err}
+	}
+	defer conn.Release()
+	err = fn(conn)
+	if err != nil && conn.Conn().IsClosed() {
+		err = &connLostError{err}
+	}
+	return err
+}
+
+// runTransaction runs run in a transaction and says of a failure whether
+// it can have committed: only an error from COMMIT itself is in doubt.
+// (Not pgx.BeginTxFunc: it does not tell a failed COMMIT from a failed
+// statement, and that difference is a 503 or a 504.)
+func runTransaction(ctx context.Context, conn *pgxpool.Conn, options pgx.TxOptions, run func(dbsqlc.DBTX) error) error {
+	tx, err := conn.BeginTx(ctx, options)
+	if err != nil {
+		return uncommitted(fmt.Errorf("begin: %w", err))
+	}
+	if err := run(tx); err != nil {
+		// A failed rollback changes nothing: the transaction ends with
+		// its session either way, uncommitted.
+		_ = tx.Rollback(ctx)
+		return uncommitted(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// runStatements runs run's statements each in a transaction of its own. A
+// failure before the first statement went out committed nothing; after
+// that, a statement may have committed whatever the error says.
+func runStatements(conn *pgxpool.Conn, run func(dbsqlc.DBTX) error) error {
+	sent := 0
+	err := run(hookedTx{DBTX: conn, before: func(context.Context) { sent++ }})
+	if err != nil && sent <= 1 && pgconn.SafeToRetry(err) {
+		return uncommitted(err)
+	}
+	return err
+}
+
+func hasKey(keys []*evento.IdempotencyKey) bool {
+	for _, k := range keys {
+		if k != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// outcomeOf turns an operation's (value, error) into its outcome: a
+// success, a final refusal, or an error that fails the transaction.
+func outcomeOf[T any](v T, err error) (evento.Outcome[T], error) {
+	switch {
+	case err == nil:
+		return evento.Done(v), nil
+	case evento.IsRefusal(err):
+		return evento.Refused[T](err), nil
+	default:
+		return evento.Outcome[T]{}, err
+	}
+}
+
+func pick[T any](values []T, indexes []int) []T {
+	picked := make([]T, len(indexes))
+	for j, i := range indexes {
+		picked[j] = values[i]
+	}
+	return picked
+}

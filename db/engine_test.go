@@ -1,0 +1,56 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/evento-lab/evento"
+)
+
+func TestWriteRerunsSerializationFailuresBoundedly(t *testing.T) {
+	t.Parallel()
+	serialization := &pgconn.PgError{Code: pgerrcode.SerializationFailure}
+	retries := 0
+	e := &engine{onRetry: func(string) { retries++ }}
+	run := func(attempts int, fail func(call int) error) (int, error) {
+		calls := 0
+		_, err := write(context.Background(), e, txPolicy{attempts: attempts}, nil, func() result[struct{}] {
+			calls++
+			return result[struct{}]{err: fail(calls)}
+		})
+		return calls, err
+	}
+
+	calls, err := run(5, func(call int) error {
+		if call < 3 {
+			return serialization
+		}
+		return nil
+	})
+	if err != nil || calls != 3 || retries != 2 {
+		t.Fatalf("err %v, %d calls, %d retries; want success on the 3rd call", err, calls, retries)
+	}
+
+	calls, err = run(4, func(int) error { return serialization })
+	if !errors.Is(err, serialization) || calls != 4 {
+		t.Fatalf("err %v after %d calls; want the failure after exactly 4", err, calls)
+	}
+
+	other := errors.New("not retryable")
+	if calls, err := run(4, func(int) error { return other }); err != other || calls != 1 {
+		t.Fatalf("a non-serialization error was retried: %v, %d calls", err, calls)
+	}
+
+	// A snapshot race is rerun at once, a bounded number of times.
+	if calls, err := run(1, func(int) error { return errKeyRaced }); !errors.Is(err, errKeyRaced) || calls != keyRaceAttempts {
+		t.Fatalf("err %v after %d calls; want the race after exactly %d", err, calls, keyRaceAttempts)
+	}
+	// A refusal is an answer, not a failure.
+	if calls, err := run(4, func(int) error { return evento.ErrConflict }); !errors.Is(err, evento.ErrConflict) || calls != 1 {
+		t.Fatalf("a conflict without a serialization failure was retried: %v, %d calls", err, calls)
+	}
+}
