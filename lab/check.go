@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -138,10 +139,10 @@ func CheckHistories(ctx context.Context, pool *pgxpool.Pool, cfg CheckConfig) (r
 // check.
 func claimedReservations(ctx context.Context, pool *pgxpool.Pool, m merged, res client.Result, observed []checker.Observed) (map[int64]bool, error) {
 	claimed := map[int64]bool{}
-	var keys []string
-	for _, r := range m.requests {
-		if k := r.storedKey(); k != "" && !r.scopeUnknown && bookingOp(r.attempts[0].Op) {
-			keys = append(keys, k)
+	keys := map[string]bool{}
+	for _, a := range m.attempts {
+		if k := a.KeyAsStored(); k != "" && !m.unscoped[k] && a.Books() {
+			keys[k] = true
 		}
 	}
 	for _, t := range res.Targets {
@@ -152,7 +153,7 @@ func claimedReservations(ctx context.Context, pool *pgxpool.Pool, m merged, res 
 	stored := map[string]int64{}
 	if len(keys) > 0 {
 		var err error
-		if stored, err = labdb.KeyedReservations(ctx, pool, keys); err != nil {
+		if stored, err = labdb.KeyedReservations(ctx, pool, slices.Collect(maps.Keys(keys))); err != nil {
 			return nil, err
 		}
 	}

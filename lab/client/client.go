@@ -88,7 +88,7 @@ func (c *client) run(ctx context.Context) {
 				if ctx.Err() != nil {
 					return // the run ended under the check: not the server's error
 				}
-				c.stats.noteError(err)
+				c.stats.noteError(err.Error())
 				if !c.afterError(ctx, &errs, 0) {
 					return
 				}
@@ -101,7 +101,7 @@ func (c *client) run(ctx context.Context) {
 				continue
 			}
 			if avail <= 0 {
-				c.stats.markSoldOut(c.target)
+				c.stats.markSoldOut(c.target, time.Now())
 				return
 			}
 			mustCheck = false
@@ -129,7 +129,7 @@ func (c *client) run(ctx context.Context) {
 			// The run was cut short; this answer says nothing about the
 			// strategy. An unknown outcome still counts: it may have booked.
 			if result == unknown {
-				c.recordUnknown(b.rooms)
+				c.stats.recordUnknown(c.target, b.rooms)
 			}
 			return
 		}
@@ -146,13 +146,13 @@ func (c *client) run(ctx context.Context) {
 			c.heldSince = time.Time{}
 			if b.reply.ReservationID != 0 {
 				c.stats.success.Add(1)
-				c.stats.tick(tickBooking)
+				c.stats.tick(tickBooking, time.Now())
 				c.stats.acknowledge(c.target, b.reply.ReservationID, b.reply.Rooms)
 			}
 			c.pause(ctx)
 		case soldOut:
 			c.stats.soldOut.Add(1)
-			c.stats.markSoldOut(c.target)
+			c.stats.markSoldOut(c.target, time.Now())
 			return
 		case insufficient:
 			// Someone booked in between; the next check tells how many remain.
@@ -163,13 +163,13 @@ func (c *client) run(ctx context.Context) {
 			// expires (Retry-After), or a release or confirm comes first.
 			c.stats.roomsHeld.Add(1)
 			if !c.waitForHeldRooms(ctx, min(b.reply.RetryAfter, heldRecheck)) {
-				c.stats.markSoldOut(c.target)
+				c.stats.markSoldOut(c.target, time.Now())
 				return
 			}
 			mustCheck = true
 		case conflict, inProgress:
 			c.stats.conflict.Add(1)
-			c.stats.tick(tickConflict)
+			c.stats.tick(tickConflict, time.Now())
 			c.stats.retries.Add(1)
 			conflictsInARow++
 			c.sleep(ctx, c.backoff(conflictsInARow))
@@ -182,7 +182,7 @@ func (c *client) run(ctx context.Context) {
 			// Without an idempotency key a blind retry could book twice:
 			// the ledger keeps the rooms as "maybe booked" and the client
 			// starts over from a check.
-			c.recordUnknown(b.rooms)
+			c.stats.recordUnknown(c.target, b.rooms)
 			if !c.afterError(ctx, &errs, 0) {
 				return
 			}
@@ -261,7 +261,7 @@ func (c *client) sendAsking(ctx context.Context, path string, body any, rooms in
 		invoked := time.Now()
 		result, r, err := c.api.post(ctx, path, body, key, c.cred.Key, timeout, info)
 		if err != nil && ctx.Err() == nil {
-			c.stats.noteError(err)
+			c.stats.noteError(err.Error())
 		}
 		if c.stats.keepHistory {
 			c.recordAttempt(request, key, path, rooms, invoked, info, result, r, err)
@@ -307,7 +307,7 @@ func (c *client) sendAsking(ctx context.Context, path string, body any, rooms in
 		}
 		if result == unknown && !resolving {
 			c.stats.errors.Add(1)
-			c.stats.tick(tickError)
+			c.stats.tick(tickError, time.Now())
 		}
 		c.stats.retries.Add(1)
 		c.sleep(ctx, max(c.backoff(attempt), r.RetryAfter))
@@ -362,11 +362,6 @@ type bookingBody struct {
 	TTLSeconds int64  `json:"ttl_seconds,omitempty"`
 }
 
-func (c *client) recordUnknown(rooms int64) {
-	c.stats.unknownRequests.Add(1)
-	c.stats.targets[c.target].unknown.Add(rooms)
-}
-
 // errorRun is a client's current run of errors with no answer between.
 type errorRun struct {
 	since time.Time
@@ -379,7 +374,7 @@ type errorRun struct {
 // PostgreSQL's crash recovery.
 func (c *client) afterError(ctx context.Context, errs *errorRun, retryAfter time.Duration) bool {
 	c.stats.errors.Add(1)
-	c.stats.tick(tickError)
+	c.stats.tick(tickError, time.Now())
 	if errs.n == 0 {
 		errs.since = time.Now()
 	}

@@ -158,70 +158,11 @@ func (r *Runner) Run(ctx context.Context) Result {
 	r.api.CloseIdleConnections()
 	// A run is complete when every client stopped because its hotel sold
 	// out: one cut short, or with clients that gave up, proved less.
-	res := r.result(ctx.Err() == nil && r.stats.gaveUp.Load() == 0)
+	res := r.stats.result(r.cfg.Targets, time.Now())
+	res.RunID, res.Completed = r.runID, ctx.Err() == nil && r.stats.gaveUp.Load() == 0
 	if refused := (*ModeRefusedError)(nil); errors.As(context.Cause(ctx), &refused) {
 		res.Stopped = refused
 	}
-	return res
-}
-
-func (r *Runner) result(completed bool) Result {
-	s := r.stats
-	res := Result{
-		RunID:     r.runID,
-		Started:   s.start,
-		History:   s.history,
-		Seconds:   s.seconds,
-		Elapsed:   time.Since(s.start),
-		Completed: completed,
-		Targets:   make([]TargetResult, len(r.cfg.Targets)),
-		Requests: RequestCounts{
-			Success:      s.success.Load(),
-			Conflict:     s.conflict.Load(),
-			SoldOut:      s.soldOut.Load(),
-			Insufficient: s.insufficient.Load(),
-			RoomsHeld:    s.roomsHeld.Load(),
-			Error:        s.errors.Load(),
-			Retries:      s.retries.Load(),
-			Checks:       s.checks.Load(),
-			Cancelled:    s.cancelled.Load(),
-			Late:         s.late.Load(),
-			Skipped:      s.skipped.Load(),
-			FirstError:   s.firstErrorText(),
-		},
-		UnknownRequests: s.unknownRequests.Load(),
-		GaveUp:          s.gaveUp.Load(),
-		Replayed:        s.replayed.Load(),
-		Holds: ClientHolds{
-			Placed: s.holdsPlaced.Load(), Confirmed: s.holdsConfirmed.Load(),
-			Abandoned: s.holdsAbandoned.Load(), ExpiredAtConfirm: s.holdsExpired.Load(),
-			Unknown: s.holdsUnknown.Load(),
-		},
-	}
-	for i, t := range r.cfg.Targets {
-		ts := &s.targets[i]
-		ts.mu.Lock()
-		res.Targets[i] = TargetResult{
-			Target:       t,
-			Acknowledged: ts.acknowledged.Load(),
-			Unknown:      ts.unknown.Load(),
-			Reservations: ts.reservations,
-			Keyed:        ts.keyed,
-			SoldOutAfter: time.Duration(ts.soldOutAt.Load()),
-		}
-		ts.mu.Unlock()
-	}
-	s.mu.Lock()
-	if s.latency.TotalCount() > 0 {
-		ms := func(us int64) float64 { return float64(us) / 1000 }
-		res.Latency = LatencyMs{
-			P50: ms(s.latency.ValueAtQuantile(50)),
-			P90: ms(s.latency.ValueAtQuantile(90)),
-			P99: ms(s.latency.ValueAtQuantile(99)),
-			Max: ms(s.latency.Max()),
-		}
-	}
-	s.mu.Unlock()
 	return res
 }
 

@@ -76,16 +76,24 @@ type Second struct {
 	Errors    int64 `json:"errors"`
 }
 
-// What tick counts.
+// What tick counts; tickNothing only stretches the timeline to its moment.
 const (
-	tickBooking = iota
+	tickNothing = iota
+	tickBooking
 	tickConflict
 	tickError
 )
 
-// tick counts one event of kind in the current second of the run.
-func (s *stats) tick(kind int) {
-	i := int(time.Since(s.start) / time.Second)
+// maxTimelineSeconds bounds the timeline to a day: a replayed history's
+// clock gone astray must not allocate a year of seconds.
+const maxTimelineSeconds = 24 * 60 * 60
+
+// tick counts one event of kind in the second of the run that at falls in.
+func (s *stats) tick(kind int, at time.Time) {
+	i := int(at.Sub(s.start) / time.Second)
+	if i < 0 || i > maxTimelineSeconds {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(s.seconds) <= i {
@@ -101,10 +109,9 @@ func (s *stats) tick(kind int) {
 	}
 }
 
-// noteError remembers err if it is the run's first.
-func (s *stats) noteError(err error) {
-	if err != nil && s.firstError.Load() == nil {
-		msg := err.Error()
+// noteError remembers msg if it is the run's first error.
+func (s *stats) noteError(msg string) {
+	if msg != "" && s.firstError.Load() == nil {
 		s.firstError.CompareAndSwap(nil, &msg)
 	}
 }
@@ -135,9 +142,85 @@ func (s *stats) recordKeyed(target int, key string, reservationID int64) {
 	t.mu.Unlock()
 }
 
-func (s *stats) markSoldOut(target int) {
-	at := int64(time.Since(s.start))
-	s.targets[target].soldOutAt.CompareAndSwap(0, at)
+// recordUnknown counts a booking whose outcome nobody knows: its rooms
+// may or may not be booked.
+func (s *stats) recordUnknown(target int, rooms int64) {
+	s.unknownRequests.Add(1)
+	s.targets[target].unknown.Add(rooms)
+}
+
+// markSoldOut notes that a client saw target sold out at at. The earliest
+// sighting counts: a replayed history's attempts complete out of order.
+func (s *stats) markSoldOut(target int, at time.Time) {
+	after := max(int64(at.Sub(s.start)), 1) // 0 means never
+	soldOutAt := &s.targets[target].soldOutAt
+	for seen := soldOutAt.Load(); seen == 0 || after < seen; seen = soldOutAt.Load() {
+		if soldOutAt.CompareAndSwap(seen, after) {
+			return
+		}
+	}
+}
+
+// result is the ledger and counts of a run over targets that ended at end,
+// live or replayed from its history: both are summed, and their latency
+// percentiles read, by this one function.
+func (s *stats) result(targets []Target, end time.Time) Result {
+	res := Result{
+		Started: s.start,
+		History: s.history,
+		Seconds: s.seconds,
+		Targets: make([]TargetResult, len(targets)),
+		Requests: RequestCounts{
+			Success:      s.success.Load(),
+			Conflict:     s.conflict.Load(),
+			SoldOut:      s.soldOut.Load(),
+			Insufficient: s.insufficient.Load(),
+			RoomsHeld:    s.roomsHeld.Load(),
+			Error:        s.errors.Load(),
+			Retries:      s.retries.Load(),
+			Checks:       s.checks.Load(),
+			Cancelled:    s.cancelled.Load(),
+			Late:         s.late.Load(),
+			Skipped:      s.skipped.Load(),
+			FirstError:   s.firstErrorText(),
+		},
+		UnknownRequests: s.unknownRequests.Load(),
+		GaveUp:          s.gaveUp.Load(),
+		Replayed:        s.replayed.Load(),
+		Holds: ClientHolds{
+			Placed: s.holdsPlaced.Load(), Confirmed: s.holdsConfirmed.Load(),
+			Abandoned: s.holdsAbandoned.Load(), ExpiredAtConfirm: s.holdsExpired.Load(),
+			Unknown: s.holdsUnknown.Load(),
+		},
+	}
+	if end.After(s.start) {
+		res.Elapsed = end.Sub(s.start)
+	}
+	for i, t := range targets {
+		ts := &s.targets[i]
+		ts.mu.Lock()
+		res.Targets[i] = TargetResult{
+			Target:       t,
+			Acknowledged: ts.acknowledged.Load(),
+			Unknown:      ts.unknown.Load(),
+			Reservations: ts.reservations,
+			Keyed:        ts.keyed,
+			SoldOutAfter: time.Duration(ts.soldOutAt.Load()),
+		}
+		ts.mu.Unlock()
+	}
+	s.mu.Lock()
+	if s.latency.TotalCount() > 0 {
+		ms := func(us int64) float64 { return float64(us) / 1000 }
+		res.Latency = LatencyMs{
+			P50: ms(s.latency.ValueAtQuantile(50)),
+			P90: ms(s.latency.ValueAtQuantile(90)),
+			P99: ms(s.latency.ValueAtQuantile(99)),
+			Max: ms(s.latency.Max()),
+		}
+	}
+	s.mu.Unlock()
+	return res
 }
 
 // Snapshot is a moment's view of a running load, for progress displays.
