@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -312,9 +311,20 @@ func Median(xs []float64) float64 {
 
 // TextOptions choose the table's columns.
 type TextOptions struct {
-	// Wide adds the columns that do not fit 100 characters: reservations
-	// per second, p50, server retries, mean batch and errors.
+	// Wide adds the columns the default table leaves out to fit 100
+	// characters.
 	Wide bool
+}
+
+// columns are the comparison's columns that keep chooses.
+func (c Comparison) columns(keep func(column) bool) []column {
+	var cols []column
+	for _, col := range comparisonColumns(c.Workload.Rounds) {
+		if keep(col) && (!col.rounds || c.Workload.Rounds > 1) {
+			cols = append(cols, col)
+		}
+	}
+	return cols
 }
 
 // WriteText writes the comparison as one table, then the recommendation.
@@ -324,36 +334,17 @@ func (c Comparison) WriteText(w io.Writer, opts TextOptions) error {
 	b.WriteString(wrap(c.workloadLine(), 100, "", "  "))
 	b.WriteString(wrap(c.machineLine(), 100, "", "  ") + "\n")
 	rounds := c.Workload.Rounds > 1
+	cols := c.columns(func(col column) bool { return col.head != "" && !col.pageOnly && (opts.Wide || !col.wide) })
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	header := []string{"strategy", "verdict", "rooms/s"}
-	if rounds {
-		header = append(header, "min-max")
+	for _, col := range cols {
+		fmt.Fprint(tw, col.head, "\t")
 	}
-	header = append(header, "sell-out s")
-	if opts.Wide {
-		header = append(header, "reservations/s", "p50 ms")
-	}
-	header = append(header, "p99 ms", "conflicts", "retries")
-	if opts.Wide {
-		header = append(header, "server retries", "mean batch", "errors")
-	}
-	header = append(header, "vs fastest")
-	fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
+	fmt.Fprintln(tw)
 	for _, r := range c.Rows {
-		cells := []string{r.Strategy, r.Verdict, fmt.Sprintf("%.0f", r.RoomsPerSecond)}
-		if rounds {
-			cells = append(cells, fmt.Sprintf("%.0f-%.0f", r.RoomsPerSecondMin, r.RoomsPerSecondMax))
+		for _, col := range cols {
+			fmt.Fprint(tw, col.text(r, c.Machine), "\t")
 		}
-		cells = append(cells, formatSellout(r.SelloutSeconds))
-		if opts.Wide {
-			cells = append(cells, fmt.Sprintf("%.0f", r.ReservationsPerSecond), fmt.Sprintf("%.1f", r.P50Ms))
-		}
-		cells = append(cells, fmt.Sprintf("%.1f", r.P99Ms), strconv.FormatInt(r.Conflicts, 10), strconv.FormatInt(r.Retries, 10))
-		if opts.Wide {
-			cells = append(cells, strconv.FormatInt(r.ServerRetries, 10), formatMeanBatch(r.MeanBatchSize), strconv.FormatInt(r.Errors, 10))
-		}
-		cells = append(cells, ratioText(r))
-		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 	note := "rooms/s: rooms correctly sold (never more than a hotel has) per second until sell-out"
@@ -420,13 +411,6 @@ func (c Comparison) machineLine() string {
 	return s
 }
 
-func formatSellout(s *float64) string {
-	if s == nil {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f", *s)
-}
-
 // ratioText is the "vs fastest" cell: a strategy that is not safe has
 // no speed worth comparing, only its verdict.
 func ratioText(r ComparisonRow) string {
@@ -462,50 +446,26 @@ func wrap(s string, width int, first, rest string) string {
 	return b.String()
 }
 
-// csvHeader is WriteCSV's first line; spreadsheets key on it, so columns
-// are only ever added at the end.
-var csvHeader = []string{
-	"round", "strategy", "verdict", "rank", "rooms_sold", "rooms_per_second", "rooms_per_second_min", "rooms_per_second_max",
-	"sellout_seconds", "reservations_per_second", "p50_ms", "p99_ms", "p99_ms_min", "p99_ms_max",
-	"conflicts", "retries", "server_retries", "mean_batch_size", "errors", "ratio_to_fastest_safe", "commit", "cpus", "postgresql",
-}
-
 // WriteCSV writes one line per strategy (round "median", the table's
 // numbers) and, with several rounds, one per run (round 1, 2, …). Empty
 // cells are numbers that do not exist: no sell-out, no ratio.
 func (c Comparison) WriteCSV(w io.Writer) error {
+	cols := c.columns(func(col column) bool { return col.name != "" })
 	cw := csv.NewWriter(w)
-	cw.Write(csvHeader)
-	num := func(v float64, decimals int) string {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return ""
-		}
-		return strconv.FormatFloat(v, 'f', decimals, 64)
+	record := make([]string, len(cols))
+	for i, col := range cols {
+		record[i] = col.name
 	}
-	line := func(round string, r ComparisonRow) {
-		sellout, ratio := "", ""
-		if r.SelloutSeconds != nil {
-			sellout = num(*r.SelloutSeconds, 3)
-		}
-		if r.RatioToFastestSafe != nil {
-			ratio = num(*r.RatioToFastestSafe, 4)
-		}
-		cw.Write([]string{
-			round, r.Strategy, r.Verdict, strconv.Itoa(r.Rank), strconv.FormatInt(r.RoomsSold, 10),
-			num(r.RoomsPerSecond, 2), num(r.RoomsPerSecondMin, 2), num(r.RoomsPerSecondMax, 2),
-			sellout, num(r.ReservationsPerSecond, 2), num(r.P50Ms, 2), num(r.P99Ms, 2), num(r.P99MsMin, 2), num(r.P99MsMax, 2),
-			strconv.FormatInt(r.Conflicts, 10), strconv.FormatInt(r.Retries, 10), strconv.FormatInt(r.ServerRetries, 10),
-			num(r.MeanBatchSize, 2), strconv.FormatInt(r.Errors, 10), ratio,
-			c.Machine.Commit, strconv.Itoa(c.Machine.CPUs), c.Machine.PostgreSQL,
-		})
-	}
-	for _, r := range c.Rows {
-		line("median", r)
-	}
+	cw.Write(record)
+	lines := c.Rows
 	if c.Workload.Rounds > 1 {
-		for _, r := range c.Runs {
-			line(strconv.Itoa(r.Round), r)
+		lines = append(slices.Clone(c.Rows), c.Runs...)
+	}
+	for _, r := range lines {
+		for i, col := range cols {
+			record[i] = col.csv(r, c.Machine)
 		}
+		cw.Write(record)
 	}
 	cw.Flush()
 	return cw.Error()

@@ -1,13 +1,13 @@
 package report
 
 import (
+	"cmp"
 	_ "embed"
 	"fmt"
 	"html/template"
 	"io"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -39,6 +39,7 @@ type comparisonPage struct {
 	Machine        string
 	Rounds         int
 	Recommendation []string
+	Columns        []pageCell
 	Rows           []pageRow
 	Throughput     barChart
 	Latency        barChart
@@ -51,12 +52,8 @@ type comparisonPage struct {
 }
 
 type pageRow struct {
-	Strategy, Verdict, VerdictClass        string
-	Rank, RoomsSold, RoomsPerSecond, Range string
-	Sellout, Throughput, P50, P99, Ratio   string
-	Conflicts, Retries, Errors             string
-	ServerRetries, MeanBatch               string
-	FastestSafe                            bool
+	FastestSafe bool
+	Cells       []pageCell
 }
 
 type pageSQL struct{ Strategy, File, Text string }
@@ -127,24 +124,16 @@ func newComparisonPage(c Comparison) comparisonPage {
 		Rounds:         max(wl.Rounds, 1),
 		Recommendation: c.Recommendation,
 	}
+	cols := c.columns(func(col column) bool { return col.head != "" })
+	for _, col := range cols {
+		p.Columns = append(p.Columns, pageCell{Attrs: col.pageAttrs, Text: cmp.Or(col.pageHead, col.head)})
+	}
 	for _, r := range c.Rows {
-		ratio := ratioText(r)
-		if r.RatioToFastestSafe != nil && !r.FastestSafe {
-			ratio = formatNumber(*r.RatioToFastestSafe, 2) + "×"
+		row := pageRow{FastestSafe: r.FastestSafe}
+		for _, col := range cols {
+			row.Cells = append(row.Cells, col.page(r, c.Machine))
 		}
-		rank := "-"
-		if r.Rank > 0 {
-			rank = strconv.Itoa(r.Rank)
-		}
-		p.Rows = append(p.Rows, pageRow{
-			Strategy: r.Strategy, Verdict: r.Verdict, VerdictClass: verdictClass(r.Verdict),
-			Rank: rank, RoomsSold: formatInt(r.RoomsSold), RoomsPerSecond: formatNumber(r.RoomsPerSecond, 0),
-			Range:   formatNumber(r.RoomsPerSecondMin, 0) + "–" + formatNumber(r.RoomsPerSecondMax, 0),
-			Sellout: formatSelloutHTML(r.SelloutSeconds), Throughput: formatNumber(r.ReservationsPerSecond, 0),
-			P50: formatNumber(r.P50Ms, 1), P99: formatNumber(r.P99Ms, 1), Ratio: ratio,
-			Conflicts: formatInt(r.Conflicts), Retries: formatInt(r.Retries), Errors: formatInt(r.Errors), FastestSafe: r.FastestSafe,
-			ServerRetries: formatInt(r.ServerRetries), MeanBatch: formatMeanBatch(r.MeanBatchSize),
-		})
+		p.Rows = append(p.Rows, row)
 		if text, ok := c.SQL[r.Strategy]; ok {
 			p.SQL = append(p.SQL, pageSQL{Strategy: r.Strategy, File: r.SQLFile, Text: text})
 		}
@@ -189,13 +178,6 @@ func newComparisonPage(c Comparison) comparisonPage {
 		return false
 	})
 	return p
-}
-
-func formatSelloutHTML(s *float64) string {
-	if s == nil {
-		return "-"
-	}
-	return formatNumber(*s, 2)
 }
 
 // throughputChart ranks the safe strategies by rooms correctly sold per
