@@ -11,15 +11,11 @@ var Strategies = []Strategy{naive, pessimistic, atomic, optimistic, serializable
 
 // LookupStrategy finds a strategy by name.
 func LookupStrategy(name string) (Strategy, bool) {
-	return lookup(Strategies, name)
-}
-
-func lookup(strategies []Strategy, name string) (Strategy, bool) {
-	i := slices.IndexFunc(strategies, func(s Strategy) bool { return s.Name == name })
+	i := slices.IndexFunc(Strategies, func(s Strategy) bool { return s.Name == name })
 	if i < 0 {
 		return Strategy{}, false
 	}
-	return strategies[i], true
+	return Strategies[i], true
 }
 
 // StrategyNames lists the strategies' names, comma-separated, for messages.

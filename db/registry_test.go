@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,5 +101,37 @@ func TestEveryStrategyDeclaresItsWrites(t *testing.T) {
 		if writes == 0 {
 			t.Errorf("%s booked without a statement through Statements.Write", strategy.Name)
 		}
+	}
+}
+
+// The README's table of strategies is the registry's, row for row and in
+// its order, and every file a row links to exists: a strategy added to
+// the registry, renamed or moved is named here until the README says so.
+func TestTheREADMEListsTheRegistry(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\|(.*)$")
+	link := regexp.MustCompile(`\]\(((?:queries|db)/[^)#]+)\)`)
+	var listed []string
+	for _, m := range row.FindAllStringSubmatch(string(readme), -1) {
+		listed = append(listed, m[1])
+		for _, l := range link.FindAllStringSubmatch(m[2], -1) {
+			if _, err := os.Stat("../" + l[1]); err != nil {
+				t.Errorf("the README's row for %s links to %s: %v", m[1], l[1], err)
+			}
+		}
+	}
+	var registered []string
+	for _, s := range db.Strategies {
+		registered = append(registered, s.Name)
+		if _, err := os.Stat("../queries/" + s.Name + ".sql"); err != nil {
+			t.Errorf("strategy %s has no queries/%s.sql: %v", s.Name, s.Name, err)
+		}
+	}
+	if !slices.Equal(listed, registered) {
+		t.Errorf("the README's strategy table lists %v; the registry (db/registry.go) has %v", listed, registered)
 	}
 }

@@ -31,7 +31,7 @@ import (
 // alone waits, replays, refuses a reused key, frees overdue holds and
 // stores refusals. Tests: TestFastPath* in db/fastpath_test.go.
 func (s *Store) Reserve(ctx context.Context, mode string, req evento.BookRequest, key *evento.IdempotencyKey) (evento.Outcome[evento.Booking], error) {
-	strategy, ok := lookup(s.strategies, mode)
+	strategy, ok := s.byName[mode]
 	if !ok {
 		return evento.Outcome[evento.Booking]{}, fmt.Errorf("%w %q", evento.ErrUnknownMode, mode)
 	}

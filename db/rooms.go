@@ -35,7 +35,3 @@ func explainRefusal(ctx context.Context, st Statements, req evento.BookRequest) 
 	}
 	return evento.ErrConflict
 }
-
-func newBooking(id int64, req evento.BookRequest) evento.Booking {
-	return evento.Booking{ReservationID: id, EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms}
-}

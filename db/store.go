@@ -35,6 +35,7 @@ type Options struct {
 type Store struct {
 	engine
 	strategies  []Strategy
+	byName      map[string]Strategy
 	beforeWrite func(context.Context)
 	batchers    map[string]*Batcher
 }
@@ -46,12 +47,13 @@ func NewStore(pool *pgxpool.Pool, opts Options) *Store {
 	s := &Store{
 		engine:     engine{pool: pool, q: dbsqlc.New(), onRetry: opts.OnRetry},
 		strategies: opts.Strategies, beforeWrite: raceWindow(opts.RaceWindow),
-		batchers: map[string]*Batcher{},
+		byName: map[string]Strategy{}, batchers: map[string]*Batcher{},
 	}
 	if s.strategies == nil {
 		s.strategies = Strategies
 	}
 	for _, strategy := range s.strategies {
+		s.byName[strategy.Name] = strategy
 		if strategy.BookBatch != nil {
 			s.batchers[strategy.Name] = newBatcher(opts.Batches, &s.engine, strategy, s.beforeWrite)
 		}

@@ -111,6 +111,11 @@ func statementsOn(tx dbsqlc.DBTX, beforeWrite func(context.Context)) Statements 
 	return st
 }
 
+// newBooking is the booking a strategy made: reservation id, as asked.
+func newBooking(id int64, req evento.BookRequest) evento.Booking {
+	return evento.Booking{ReservationID: id, EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms}
+}
+
 // hookedTx calls before ahead of every statement sent through it: a
 // strategy's Statements.Write, when writes are to be delayed or paused, or
 // a connection whose statements are counted (runStatements).

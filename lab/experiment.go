@@ -30,7 +30,7 @@ type Config struct {
 	Hotels     int           // hotels per event
 	Rooms      int           // rooms per hotel
 	// Buckets splits each hotel of an experiment whose strategy books
-	// buckets (db.Strategy.Buckets: sharded) into that many bucket rows;
+	// buckets (db.Strategy.SplitsHotels: sharded) into that many bucket rows;
 	// 0 is DefaultBuckets. Other strategies' hotels are never split.
 	Buckets int
 	// Modes are the strategies the servers serve (serve --modes): those
@@ -82,13 +82,11 @@ const DefaultBuckets = 8
 // bucketsFor is how many buckets the hotels of strategy's experiments are
 // split into: none unless it books buckets.
 func (cfg Config) bucketsFor(strategy string) int {
-	if s, ok := db.LookupStrategy(strategy); !ok || !s.Buckets {
-		return 0
-	}
+	s, _ := db.LookupStrategy(strategy)
 	if cfg.Buckets > 0 {
-		return cfg.Buckets
+		return s.SplitsHotels(cfg.Buckets)
 	}
-	return DefaultBuckets
+	return s.SplitsHotels(DefaultBuckets)
 }
 
 // sweepEvery is how often the lab's servers expire overdue holds.

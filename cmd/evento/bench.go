@@ -108,7 +108,7 @@ func parseBenchStrategies(list string, keys bool, buckets []int) ([]string, erro
 		}
 		for _, mode := range modes {
 			labels := []string{mode}
-			if s, _ := db.LookupStrategy(mode); s.Buckets {
+			if s, _ := db.LookupStrategy(mode); s.SplitsHotels(1) > 0 {
 				labels = labels[:0]
 				for _, k := range buckets {
 					labels = append(labels, fmt.Sprintf("%s%s%d", mode, lab.BucketsSeparator, k))

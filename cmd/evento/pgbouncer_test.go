@@ -40,7 +40,7 @@ func TestRunThroughPgBouncerEndsConsistentWithinItsPool(t *testing.T) {
 		}
 		strategy := s.Name
 		// A hold cannot take rooms from a sharded hotel's buckets.
-		holds := !s.Buckets
+		holds := s.TakesHolds()
 		t.Run(strategy, func(t *testing.T) {
 			t.Parallel()
 			bundle := setup(t)

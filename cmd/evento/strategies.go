@@ -68,7 +68,7 @@ func refuseHoldsInBuckets(strategies []string, holds float64) error {
 		return nil
 	}
 	for _, name := range strategies {
-		if s, _ := db.LookupStrategy(name); s.Buckets {
+		if s, _ := db.LookupStrategy(name); !s.TakesHolds() {
 			return usagef("--holds %g: %s splits each hotel's rooms into buckets, which holds cannot take; run it with --holds 0", holds, name)
 		}
 	}
@@ -79,7 +79,7 @@ func refuseHoldsInBuckets(strategies []string, holds float64) error {
 // with --holds; it says which it left out.
 func withoutBuckets(strategies []string) (kept, left []string) {
 	for _, name := range strategies {
-		if s, _ := db.LookupStrategy(name); s.Buckets {
+		if s, _ := db.LookupStrategy(name); !s.TakesHolds() {
 			left = append(left, name)
 			continue
 		}
