@@ -110,9 +110,10 @@ const (
 	KeptRefusal
 )
 
-// errorsInOrder is every Error, in declaration order; newError adds to it,
-// so that declaring an error is all it takes to list its code (as
-// flag.String registers a flag).
+// errorsInOrder is every Error; newError adds to it, so that declaring an
+// error is all it takes to list its code (as flag.String registers a flag).
+// Go initializes package variables in the order they are declared, so it
+// is in the order of precedence.
 var errorsInOrder []*Error
 
 func newError(code string, status int, kind Kind, text string) *Error {
