@@ -7,13 +7,11 @@ import (
 	"time"
 )
 
-// Domain errors, each with its code: together they are the one list of the
-// error codes Evento answers with (Errors), from which every layer derives
-// what it needs: api the status and code of each, db which errors are
-// already classified and which refusals a key stores, lab/client what an
-// answer means. Callers check them with errors.Is. They are declared in
-// order of precedence: an error that matches two of them (a refusal
-// wrapped in another error) is answered as the first (ErrorOf).
+// Domain errors, each with its code: the one list of the codes Evento
+// answers with (Errors), from which api, db and lab/client derive theirs.
+// Callers check them with errors.Is. They are declared in order of
+// precedence: an error that matches two (a refusal wrapped in another
+// error) is answered as the first (ErrorOf).
 var (
 	// ErrInventorySharded means the hotel's free rooms are in its buckets
 	// (the sharded strategy's layout), which only mode sharded books: the
@@ -75,39 +73,24 @@ var (
 	ErrInternal             = newError("internal", 500, Failure, "internal error")
 )
 
-// Error is a domain error with its code. Its fields are a contract
-// (api/openapi.yaml, and the refusals idempotency keys have stored): a
-// code never changes meaning.
+// Error is a domain error with its code; its fields are a contract
+// (api/openapi.yaml, and the refusals idempotency keys have stored).
 type Error struct {
-	// Code is what the API answers (`{"error":{"code":…}}`) and what a
-	// key stores of a refusal without facts of its own.
-	Code string
-	// Status is the HTTP status the API answers with: a number, so that
-	// the domain imports nothing of HTTP.
-	Status int
+	Code   string // the API's code; a key stores a refusal without facts by it
+	Status int    // the HTTP status the API answers with (a number: no net/http here)
 	Kind   Kind
 	text   string
 }
 
 func (e *Error) Error() string { return e.text }
 
-// Kind says whether an error is a final answer, and whether an
-// idempotency key keeps it.
+// Kind says whether an error is a final answer, and whether a key keeps it.
 type Kind int
 
 const (
-	// Failure is no final answer: retryable (a conflict, the database
-	// unavailable), in doubt (outcome unknown), or a request refused
-	// before any work. It fails the call and is never stored.
-	Failure Kind = iota
-	// Refusal is a final "no" (IsRefusal) answered afresh on a retry
-	// rather than kept (see Outcome.Kept).
-	Refusal
-	// KeptRefusal is a final "no" that judged the hotel's rooms or a
-	// hold's fate: the answer depended on what others had booked, or on
-	// when the hold was asked about, so a key keeps it and a retry
-	// replays it rather than asks again.
-	KeptRefusal
+	Failure     Kind = iota // no final answer: retryable, in doubt, or a request refused before any work; never stored
+	Refusal                 // a final "no" (IsRefusal), answered afresh on a retry (not Outcome.Kept)
+	KeptRefusal             // a final "no" that judged the rooms or a hold's fate, which a key keeps (Outcome.Kept)
 )
 
 // errorsInOrder is every Error; newError adds to it, so that declaring an
@@ -128,21 +111,18 @@ func Errors() []*Error { return slices.Clone(errorsInOrder) }
 // ErrorOf is the first domain error, in order of precedence, that err
 // matches (errors.Is); nil when it matches none.
 func ErrorOf(err error) *Error {
-	for _, e := range errorsInOrder {
-		if errors.Is(err, e) {
-			return e
-		}
-	}
-	return nil
+	return firstError(func(e *Error) bool { return errors.Is(err, e) })
 }
 
 // ErrorWithCode is the domain error with that code, nil when there is none
 // (an answer that is not Evento's, such as a proxy's).
 func ErrorWithCode(code string) *Error {
-	for _, e := range errorsInOrder {
-		if e.Code == code {
-			return e
-		}
+	return firstError(func(e *Error) bool { return e.Code == code })
+}
+
+func firstError(match func(*Error) bool) *Error {
+	if i := slices.IndexFunc(errorsInOrder, match); i >= 0 {
+		return errorsInOrder[i]
 	}
 	return nil
 }

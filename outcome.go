@@ -1,6 +1,9 @@
 package evento
 
-import "errors"
+import (
+	"errors"
+	"slices"
+)
 
 // Outcome is how a write ended: its value, or a final refusal. It is what
 // an idempotency key keeps and replays, so the API renders a replay exactly
@@ -46,10 +49,5 @@ func IsRefusal(err error) bool {
 // matchesKind reports whether err matches any domain error of that kind,
 // whatever else it matches.
 func matchesKind(err error, kind Kind) bool {
-	for _, e := range errorsInOrder {
-		if e.Kind == kind && errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(errorsInOrder, func(e *Error) bool { return e.Kind == kind && errors.Is(err, e) })
 }

@@ -11,10 +11,9 @@ import (
 	"github.com/evento-lab/evento"
 )
 
-// Error is an error with a status and code meant for the client. Its message
-// is safe to show; internal details stay in the server's log. Its code and
-// status are a domain error's (evento.Errors, the API's contract in
-// api/openapi.yaml).
+// Error is an error with a status and code meant for the client, a domain
+// error's (newError). Its message is safe to show; internal details stay
+// in the server's log.
 type Error struct {
 	Status int
 	Code   string
