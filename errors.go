@@ -3,60 +3,129 @@ package evento
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
-// Domain errors. Callers check them with errors.Is; the api package maps each
-// to one HTTP status and a stable code, in one place.
+// Domain errors, each with its code: the one list of the codes Evento
+// answers with (Errors), from which api, db and lab/client derive theirs.
+// Callers check them with errors.Is. They are declared in order of
+// precedence: an error that matches two (a refusal wrapped in another
+// error) is answered as the first (ErrorOf).
 var (
-	// ErrNotFound means the event, the hotel within the event, or the hold
-	// does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrUnknownMode means no strategy has the name asked for.
-	ErrUnknownMode = errors.New("unknown mode")
-	// ErrSoldOut means the hotel has no room left for the event.
-	ErrSoldOut = errors.New("sold out")
-	// ErrInsufficientRooms means some rooms are left, but fewer than asked.
-	ErrInsufficientRooms = errors.New("insufficient rooms")
-	// ErrRoomsHeld means the rooms asked for are not free now but are held:
-	// when holds expire or are released they come back, so the client
-	// should wait and ask again rather than stop (as sold out tells it to).
-	ErrRoomsHeld = errors.New("rooms held")
 	// ErrInventorySharded means the hotel's free rooms are in its buckets
 	// (the sharded strategy's layout), which only mode sharded books: the
 	// hotel is not sold out, but this mode, or a hold, cannot take them.
-	ErrInventorySharded = errors.New("inventory sharded")
+	ErrInventorySharded = newError("inventory_sharded", 409, Failure, "inventory sharded")
+	// ErrRoomsHeld means the rooms asked for are not free now but are held:
+	// when holds expire or are released they come back, so the client
+	// should wait and ask again rather than stop (as sold out tells it to).
+	ErrRoomsHeld = newError("rooms_held", 409, KeptRefusal, "rooms held")
+	// ErrSoldOut means the hotel has no room left for the event.
+	ErrSoldOut = newError("sold_out", 409, KeptRefusal, "sold out")
+	// ErrInsufficientRooms means some rooms are left, but fewer than asked.
+	ErrInsufficientRooms = newError("insufficient_rooms", 409, KeptRefusal, "insufficient rooms")
 	// ErrHoldLimit means the client already holds as many rooms as it may
 	// at once.
-	ErrHoldLimit = errors.New("hold limit reached")
+	ErrHoldLimit = newError("hold_limit", 429, Failure, "hold limit reached")
 	// ErrUnauthenticated means the request carries no valid API key.
-	ErrUnauthenticated = errors.New("unauthenticated")
-	// ErrConflict means a concurrent writer won the race and nothing was
-	// written; retrying may succeed.
-	ErrConflict = errors.New("conflict with a concurrent reservation")
-	// ErrUnavailable means the database could not be reached or did not
-	// answer in time, and nothing was changed; retrying later may succeed.
-	ErrUnavailable = errors.New("database unavailable")
-	// ErrOutcomeUnknown means a write was sent but its outcome never came
-	// back (a timeout or a broken connection after sending, COMMIT
-	// included): it may or may not have been made. Retrying blindly could
-	// book twice; retrying with the same idempotency key cannot.
-	ErrOutcomeUnknown = errors.New("outcome unknown: the database did not confirm the write")
+	ErrUnauthenticated = newError("unauthenticated", 401, Failure, "unauthenticated")
+	// ErrNotFound means the event, the hotel within the event, or the hold
+	// does not exist.
+	ErrNotFound = newError("not_found", 404, Refusal, "not found")
+	// ErrUnknownMode means no strategy has the name asked for.
+	ErrUnknownMode = newError("unknown_mode", 400, Failure, "unknown mode")
 
 	// ErrHoldExpired, ErrHoldReleased and ErrHoldConfirmed mean the hold
 	// exists but can no longer become a reservation (or be released).
-	ErrHoldExpired   = errors.New("hold expired")
-	ErrHoldReleased  = errors.New("hold released")
-	ErrHoldConfirmed = errors.New("hold already confirmed")
+	ErrHoldExpired   = newError("hold_expired", 409, KeptRefusal, "hold expired")
+	ErrHoldReleased  = newError("hold_released", 409, KeptRefusal, "hold released")
+	ErrHoldConfirmed = newError("hold_confirmed", 409, KeptRefusal, "hold already confirmed")
 
 	// ErrKeyReused means the idempotency key was first used for a
 	// different request.
-	ErrKeyReused = errors.New("idempotency key reused for a different request")
+	ErrKeyReused = newError("idempotency_key_reused", 422, Failure, "idempotency key reused for a different request")
 	// ErrRequestInProgress means a request with the same key is still
 	// running after the wait a duplicate is allowed; retrying shortly
 	// replays its outcome.
-	ErrRequestInProgress = errors.New("a request with this idempotency key is in progress")
+	ErrRequestInProgress = newError("request_in_progress", 409, Failure, "a request with this idempotency key is in progress")
+	// ErrConflict means a concurrent writer won the race and nothing was
+	// written; retrying may succeed.
+	ErrConflict = newError("conflict", 409, Failure, "conflict with a concurrent reservation")
+	// ErrOutcomeUnknown means a write was sent but its outcome never came
+	// back (a timeout or a broken connection after sending, COMMIT
+	// included): it may or may not have been made. Retrying blindly could
+	// book twice; retrying with the same idempotency key cannot. It comes
+	// after the refusals, which it may wrap.
+	ErrOutcomeUnknown = newError("outcome_unknown", 504, Failure, "outcome unknown: the database did not confirm the write")
+	// ErrUnavailable means the database could not be reached or did not
+	// answer in time, and nothing was changed; retrying later may succeed.
+	ErrUnavailable = newError("unavailable", 503, Failure, "database unavailable")
+
+	// The API's own refusals of a request's form, made before any domain
+	// work, and its answer to a bug. They are here so that the list of
+	// codes is one.
+	ErrInvalidRequest       = newError("invalid_request", 400, Failure, "invalid request")
+	ErrModeDisabled         = newError("mode_disabled", 403, Failure, "mode disabled on this server")
+	ErrMethodNotAllowed     = newError("method_not_allowed", 405, Failure, "method not allowed")
+	ErrPayloadTooLarge      = newError("payload_too_large", 413, Failure, "payload too large")
+	ErrUnsupportedMediaType = newError("unsupported_media_type", 415, Failure, "unsupported media type")
+	ErrInternal             = newError("internal", 500, Failure, "internal error")
 )
+
+// Error is a domain error with its code; its fields are a contract
+// (api/openapi.yaml, and the refusals idempotency keys have stored).
+type Error struct {
+	Code   string // the API's code; a key stores a refusal without facts by it
+	Status int    // the HTTP status the API answers with (a number: no net/http here)
+	Kind   Kind
+	text   string
+}
+
+func (e *Error) Error() string { return e.text }
+
+// Kind says whether an error is a final answer, and whether a key keeps it.
+type Kind int
+
+const (
+	Failure     Kind = iota // no final answer: retryable, in doubt, or a request refused before any work; never stored
+	Refusal                 // a final "no" (IsRefusal), answered afresh on a retry (not Outcome.Kept)
+	KeptRefusal             // a final "no" that judged the rooms or a hold's fate, which a key keeps (Outcome.Kept)
+)
+
+// errorsInOrder is every Error; newError adds to it, so that declaring an
+// error is all it takes to list its code (as flag.String registers a flag).
+// Go initializes package variables in the order they are declared, so it
+// is in the order of precedence.
+var errorsInOrder []*Error
+
+func newError(code string, status int, kind Kind, text string) *Error {
+	e := &Error{Code: code, Status: status, Kind: kind, text: text}
+	errorsInOrder = append(errorsInOrder, e)
+	return e
+}
+
+// Errors lists every domain error, so every code, in order of precedence.
+func Errors() []*Error { return slices.Clone(errorsInOrder) }
+
+// ErrorOf is the first domain error, in order of precedence, that err
+// matches (errors.Is); nil when it matches none.
+func ErrorOf(err error) *Error {
+	return firstError(func(e *Error) bool { return errors.Is(err, e) })
+}
+
+// ErrorWithCode is the domain error with that code, nil when there is none
+// (an answer that is not Evento's, such as a proxy's).
+func ErrorWithCode(code string) *Error {
+	return firstError(func(e *Error) bool { return e.Code == code })
+}
+
+func firstError(match func(*Error) bool) *Error {
+	if i := slices.IndexFunc(errorsInOrder, match); i >= 0 {
+		return errorsInOrder[i]
+	}
+	return nil
+}
 
 // NotFoundError names what was not found, in words a client can be shown.
 // It matches ErrNotFound.

@@ -1,6 +1,9 @@
 package evento
 
-import "errors"
+import (
+	"errors"
+	"slices"
+)
 
 // Outcome is how a write ended: its value, or a final refusal. It is what
 // an idempotency key keeps and replays, so the API renders a replay exactly
@@ -23,33 +26,15 @@ func Done[T any](v T) Outcome[T] { return Outcome[T]{Value: v} }
 // Refused is the outcome of a write that was finally refused.
 func Refused[T any](refusal error) Outcome[T] { return Outcome[T]{Refusal: refusal} }
 
-// inventoryRefusals are the refusals that judged the hotel's rooms or a
-// hold's fate: the answer depended on what others had booked, or on when
-// the hold was asked about, so a retry must replay it rather than ask
-// again. A new refusal of that kind joins this list.
-var inventoryRefusals = []error{ErrSoldOut, ErrInsufficientRooms, ErrRoomsHeld, ErrHoldExpired, ErrHoldReleased, ErrHoldConfirmed}
-
-// refusals are the errors that are final answers rather than failures:
-// those, and "not found".
-var refusals = append([]error{ErrNotFound}, inventoryRefusals...)
-
 // Kept reports whether an idempotency key keeps this outcome to replay: a
 // write that was done (a booking, a hold, a confirmation, a release), or a
-// refusal that judged the hotel's rooms or a hold's fate (inventoryRefusals).
+// refusal that judged the hotel's rooms or a hold's fate (KeptRefusal).
 // Any other refusal (something not found, bad input) is answered afresh on
 // a retry, with the same answer: keeping it would let anyone fill the key
 // table with rows kept for a day, at no cost, and squat keys that others
 // will use later.
 func (o Outcome[T]) Kept() bool {
-	if o.Refusal == nil {
-		return true
-	}
-	for _, target := range inventoryRefusals {
-		if errors.Is(o.Refusal, target) {
-			return true
-		}
-	}
-	return false
+	return o.Refusal == nil || matchesKind(o.Refusal, KeptRefusal)
 }
 
 // IsRefusal reports whether err is a final refusal: the request was
@@ -58,10 +43,11 @@ func (o Outcome[T]) Kept() bool {
 // retryable or a bug, and is never stored under an idempotency key; nor
 // is a refusal that is not Kept.
 func IsRefusal(err error) bool {
-	for _, target := range refusals {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
+	return matchesKind(err, Refusal) || matchesKind(err, KeptRefusal)
+}
+
+// matchesKind reports whether err matches any domain error of that kind,
+// whatever else it matches.
+func matchesKind(err error, kind Kind) bool {
+	return slices.ContainsFunc(errorsInOrder, func(e *Error) bool { return e.Kind == kind && errors.Is(err, e) })
 }

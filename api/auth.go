@@ -33,8 +33,8 @@ const authCacheFor = 5 * time.Second
 // cannot be used to grow a server's memory.
 const authCacheMax = 10_000
 
-var errUnauthenticated = &Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated,
-	Message: "this server requires an API key: send Authorization: Bearer KEY (evento clients add NAME makes one)"}
+var errUnauthenticated = newError(evento.ErrUnauthenticated,
+	"this server requires an API key: send Authorization: Bearer KEY (evento clients add NAME makes one)")
 
 // caller is who sent a request, as the handlers need it.
 type caller struct {

@@ -11,36 +11,9 @@ import (
 	"github.com/evento-lab/evento"
 )
 
-// Error codes are part of the API contract (api/openapi.yaml): clients
-// branch on them, so they never change meaning.
-const (
-	CodeInvalidRequest    = "invalid_request"
-	CodeUnknownMode       = "unknown_mode"
-	CodeModeDisabled      = "mode_disabled"
-	CodeNotFound          = "not_found"
-	CodeMethodNotAllowed  = "method_not_allowed"
-	CodeSoldOut           = "sold_out"
-	CodeInsufficientRooms = "insufficient_rooms"
-	CodeConflict          = "conflict"
-	CodePayloadTooLarge   = "payload_too_large"
-	CodeUnsupportedMedia  = "unsupported_media_type"
-	CodeUnavailable       = "unavailable"
-	CodeInternal          = "internal"
-
-	CodeHoldExpired          = "hold_expired"
-	CodeHoldReleased         = "hold_released"
-	CodeHoldConfirmed        = "hold_confirmed"
-	CodeIdempotencyKeyReused = "idempotency_key_reused"
-	CodeRequestInProgress    = "request_in_progress"
-	CodeOutcomeUnknown       = "outcome_unknown"
-	CodeRoomsHeld            = "rooms_held"
-	CodeHoldLimit            = "hold_limit"
-	CodeInventorySharded     = "inventory_sharded"
-	CodeUnauthenticated      = "unauthenticated"
-)
-
-// Error is an error with a status and code meant for the client. Its message
-// is safe to show; internal details stay in the server's log.
+// Error is an error with a status and code meant for the client, a domain
+// error's (newError). Its message is safe to show; internal details stay
+// in the server's log.
 type Error struct {
 	Status int
 	Code   string
@@ -51,13 +24,18 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// newError answers with known's code and status, in words for the client.
+func newError(known *evento.Error, message string) *Error {
+	return &Error{Status: known.Status, Code: known.Code, Message: message}
+}
+
 // body is the JSON every error answers with.
 func (e *Error) body() errorBody {
 	return errorBody{Error: errorDetail{Code: e.Code, Message: e.Message}}
 }
 
 func invalid(message string) *Error {
-	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: message}
+	return newError(evento.ErrInvalidRequest, message)
 }
 
 type errorBody struct {
@@ -69,60 +47,64 @@ type errorDetail struct {
 	Message string `json:"message"`
 }
 
-// toAPIError maps every error a handler can meet to what the client sees.
-// This is the one place where domain errors become HTTP statuses.
+// messages tell the client what a domain error without facts of its own
+// means for it, and what to do; one not listed is answered in its own
+// words (its Error).
+var messages = map[*evento.Error]string{
+	evento.ErrNotFound:          "not found",
+	evento.ErrHoldExpired:       "the hold expired; its rooms went back to the pool",
+	evento.ErrHoldReleased:      "the hold was released; its rooms went back to the pool",
+	evento.ErrHoldConfirmed:     "the hold is confirmed: it is a reservation now",
+	evento.ErrKeyReused:         "this Idempotency-Key was first used for a different request; use a new key for a new request",
+	evento.ErrRequestInProgress: "a request with this Idempotency-Key is still in progress; retry shortly",
+	evento.ErrConflict:          "a concurrent reservation changed the hotel's rooms first; retry",
+	evento.ErrOutcomeUnknown:    "the database did not confirm the write in time: it may or may not have been made; retry with the same Idempotency-Key, or check before retrying",
+	evento.ErrUnavailable:       "the database is unavailable or did not answer in time; retry later",
+}
+
+// toAPIError maps every error a handler can meet to what the client sees:
+// the status and code of the first domain error it matches (evento.ErrorOf),
+// a deadline as the database unavailable, anything else as a bug. This is
+// the one place where domain errors become HTTP statuses.
 func toAPIError(err error) *Error {
 	var apiErr *Error
-	var shortfall *evento.ShortfallError
-	var notFound *evento.NotFoundError
-	var holdLimit *evento.HoldLimitError
-	switch {
-	case errors.As(err, &apiErr):
+	if errors.As(err, &apiErr) {
 		return apiErr
-	case errors.As(err, &shortfall) && errors.Is(err, evento.ErrInventorySharded):
-		// Not sold out either: the rooms are there, for mode sharded.
-		return &Error{Status: http.StatusConflict, Code: CodeInventorySharded, Message: shortfall.Error()}
-	case errors.As(err, &shortfall) && errors.Is(err, evento.ErrRoomsHeld):
-		// Not sold out: a client told so would stop, and the rooms come
-		// back when the soonest hold expires, or sooner if released.
-		return &Error{Status: http.StatusConflict, Code: CodeRoomsHeld, Message: shortfall.Error(),
-			RetryAfter: secondsUntil(shortfall.HeldUntil)}
-	case errors.As(err, &shortfall) && errors.Is(err, evento.ErrSoldOut):
-		return &Error{Status: http.StatusConflict, Code: CodeSoldOut, Message: shortfall.Error()}
-	case errors.As(err, &shortfall):
-		return &Error{Status: http.StatusConflict, Code: CodeInsufficientRooms, Message: shortfall.Error()}
-	case errors.As(err, &holdLimit):
-		return &Error{Status: http.StatusTooManyRequests, Code: CodeHoldLimit, Message: holdLimit.Error()}
-	case errors.Is(err, evento.ErrUnauthenticated):
-		return errUnauthenticated
-	case errors.As(err, &notFound):
-		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: notFound.Error()}
-	case errors.Is(err, evento.ErrUnknownMode):
-		return &Error{Status: http.StatusBadRequest, Code: CodeUnknownMode, Message: err.Error()}
-	case errors.Is(err, evento.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "not found"}
-	case errors.Is(err, evento.ErrHoldExpired):
-		return &Error{Status: http.StatusConflict, Code: CodeHoldExpired, Message: "the hold expired; its rooms went back to the pool"}
-	case errors.Is(err, evento.ErrHoldReleased):
-		return &Error{Status: http.StatusConflict, Code: CodeHoldReleased, Message: "the hold was released; its rooms went back to the pool"}
-	case errors.Is(err, evento.ErrHoldConfirmed):
-		return &Error{Status: http.StatusConflict, Code: CodeHoldConfirmed, Message: "the hold is confirmed: it is a reservation now"}
-	case errors.Is(err, evento.ErrKeyReused):
-		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyKeyReused,
-			Message: "this Idempotency-Key was first used for a different request; use a new key for a new request"}
-	case errors.Is(err, evento.ErrRequestInProgress):
-		return &Error{Status: http.StatusConflict, Code: CodeRequestInProgress,
-			Message: "a request with this Idempotency-Key is still in progress; retry shortly"}
-	case errors.Is(err, evento.ErrConflict):
-		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "a concurrent reservation changed the hotel's rooms first; retry"}
-	case errors.Is(err, evento.ErrOutcomeUnknown):
-		return &Error{Status: http.StatusGatewayTimeout, Code: CodeOutcomeUnknown,
-			Message: "the database did not confirm the write in time: it may or may not have been made; retry with the same Idempotency-Key, or check before retrying"}
-	case errors.Is(err, evento.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the database is unavailable or did not answer in time; retry later"}
-	default:
-		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
 	}
+	known := evento.ErrorOf(err)
+	switch {
+	case known == evento.ErrUnauthenticated:
+		return errUnauthenticated
+	case known == nil && errors.Is(err, context.DeadlineExceeded):
+		known = evento.ErrUnavailable
+	case known == nil:
+		return newError(evento.ErrInternal, evento.ErrInternal.Error())
+	}
+	answer := newError(known, messages[known])
+	// An error that carries facts tells them, when they are the facts of
+	// the answer given.
+	var shortfall *evento.ShortfallError
+	var holdLimit *evento.HoldLimitError
+	var notFound *evento.NotFoundError
+	switch {
+	case errors.As(err, &shortfall) && errors.Is(shortfall, known):
+		answer.Message = shortfall.Error()
+		if known == evento.ErrRoomsHeld {
+			// Not sold out: a client told so would stop, and the rooms
+			// come back when the soonest hold expires, or sooner if
+			// released.
+			answer.RetryAfter = secondsUntil(shortfall.HeldUntil)
+		}
+	case errors.As(err, &holdLimit) && errors.Is(holdLimit, known):
+		answer.Message = holdLimit.Error()
+	case errors.As(err, &notFound) && errors.Is(notFound, known):
+		answer.Message = notFound.Error()
+	case known == evento.ErrUnknownMode:
+		answer.Message = err.Error()
+	case answer.Message == "":
+		answer.Message = known.Error()
+	}
+	return answer
 }
 
 // writeError answers with the error's JSON body and logs what the client

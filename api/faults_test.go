@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/api"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
@@ -120,7 +121,7 @@ func TestLostCommitReplyIsOutcomeUnknown(t *testing.T) {
 			if f.proxy.Dropped() != 1 {
 				t.Fatalf("the proxy lost no reply (answer %d %s)", r.status, r.raw)
 			}
-			if r.status != http.StatusGatewayTimeout || errorCode(t, r) != api.CodeOutcomeUnknown {
+			if r.status != http.StatusGatewayTimeout || errorCode(t, r) != evento.ErrOutcomeUnknown.Code {
 				t.Fatalf("reply lost after commit: %d %s; want 504 outcome_unknown", r.status, r.raw)
 			}
 			// The server answered as soon as the connection broke; the

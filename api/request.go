@@ -13,6 +13,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/evento-lab/evento"
 )
 
 // errEmptyBody is returned for a request without a body.
@@ -128,8 +130,8 @@ func bodyError(err error) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &tooLarge):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge,
-			Message: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)}
+		return newError(evento.ErrPayloadTooLarge,
+			fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit))
 	case errors.Is(err, io.EOF):
 		return errEmptyBody
 	case errors.As(err, &typeErr) && typeErr.Field == "":
@@ -216,7 +218,7 @@ func requireJSON(r *http.Request) error {
 }
 
 func unsupportedMedia(message string) *Error {
-	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Message: message}
+	return newError(evento.ErrUnsupportedMediaType, message)
 }
 
 // requireEmptyBody accepts no body or an empty JSON object, for endpoints

@@ -65,12 +65,12 @@ func (s *Server) parseReserve(w http.ResponseWriter, r *http.Request) (string, e
 	}
 	mode := r.PathValue("mode")
 	if !slices.Contains(s.modes, mode) {
-		return "", evento.BookRequest{}, &Error{Status: http.StatusBadRequest, Code: CodeUnknownMode,
-			Message: fmt.Sprintf("unknown mode %s; modes: %s", echo(mode), strings.Join(s.modes, ", "))}
+		return "", evento.BookRequest{}, newError(evento.ErrUnknownMode,
+			fmt.Sprintf("unknown mode %s; modes: %s", echo(mode), strings.Join(s.modes, ", ")))
 	}
 	if !slices.Contains(s.enabled, mode) {
-		return "", evento.BookRequest{}, &Error{Status: http.StatusForbidden, Code: CodeModeDisabled,
-			Message: fmt.Sprintf("mode %q is disabled on this server; enabled modes: %s", mode, strings.Join(s.enabled, ", "))}
+		return "", evento.BookRequest{}, newError(evento.ErrModeDisabled,
+			fmt.Sprintf("mode %q is disabled on this server; enabled modes: %s", mode, strings.Join(s.enabled, ", ")))
 	}
 	var body reserveRequest
 	if err := decodeJSON(w, r, &body); err != nil {

@@ -125,11 +125,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(probe, r)
 		if probe.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", probe.header.Get("Allow"))
-			s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-				Message: echo(r.Method) + " is not allowed here; allowed: " + probe.header.Get("Allow")})
+			s.writeError(w, r, newError(evento.ErrMethodNotAllowed,
+				echo(r.Method)+" is not allowed here; allowed: "+probe.header.Get("Allow")))
 			return
 		}
-		s.writeError(w, r, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint: " + echo(r.URL.Path)})
+		s.writeError(w, r, newError(evento.ErrNotFound, "no such endpoint: "+echo(r.URL.Path)))
 		return
 	}
 	// Here, not in each handler, so that no POST endpoint can forget it.

@@ -147,17 +147,10 @@ func (e *acquireError) Unwrap() error { return e.err }
 // sql/00001_schema.sql.
 const capacityConstraint = "event_hotel_rooms_within_assigned"
 
+// isDomain reports whether err is already a domain answer (any of
+// evento.Errors), which classify and classifyWrite pass on as it is.
 func isDomain(err error) bool {
-	for _, target := range []error{
-		evento.ErrNotFound, evento.ErrSoldOut, evento.ErrInsufficientRooms, evento.ErrConflict, evento.ErrUnavailable,
-		evento.ErrHoldExpired, evento.ErrHoldReleased, evento.ErrHoldConfirmed, evento.ErrKeyReused,
-		evento.ErrRequestInProgress, evento.ErrOutcomeUnknown, evento.ErrUnknownMode,
-	} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
+	return evento.ErrorOf(err) != nil
 }
 
 // isUnavailable reports whether err means the database could not be reached,

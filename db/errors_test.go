@@ -7,6 +7,7 @@ import (
 	"github.com/evento-lab/evento"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -71,3 +72,25 @@ func TestCapacityCheckIsAConflictOnlyForUnsafeStrategies(t *testing.T) {
 type pgxSaysSafe struct{ error }
 
 func (pgxSaysSafe) SafeToRetry() bool { return true }
+
+// A domain error a write returns is its answer, and classifyWrite passes it
+// on as it is: never marked as a write in doubt (outcome_unknown) or a
+// database down. A shortfall of sharded inventory or held rooms, a hold
+// over the client's cap and a missing API key once were, because isDomain
+// kept its own list of domain errors and missed them.
+func TestClassifyWriteKeepsDomainErrors(t *testing.T) {
+	t.Parallel()
+	cases := []error{
+		&evento.ShortfallError{Requested: 2, Bucketed: 3},
+		&evento.ShortfallError{Requested: 2, Held: 2, HeldUntil: time.Now().Add(time.Minute)},
+		&evento.HoldLimitError{Held: 10, Requested: 1, Limit: 10},
+	}
+	for _, e := range evento.Errors() {
+		cases = append(cases, e)
+	}
+	for _, err := range cases {
+		if got := classifyWrite(err); got != err {
+			t.Errorf("classifyWrite(%v) = %v, want it unchanged", err, got)
+		}
+	}
+}

@@ -209,15 +209,9 @@ type storedRefusal struct {
 
 // Shortfalls (rooms_held among them) and the hold refusals are stored
 // (evento.Outcome.Kept); not_found is no longer stored, but still read from
-// rows stored before, until they expire.
-
-// refusalCodes name the final refusals that are not a not-found or a
-// shortfall (those carry their own facts).
-var refusalCodes = map[string]error{
-	"hold_expired":   evento.ErrHoldExpired,
-	"hold_released":  evento.ErrHoldReleased,
-	"hold_confirmed": evento.ErrHoldConfirmed,
-}
+// rows stored before, until they expire. A kept refusal without facts of
+// its own (a hold refusal) is stored by its API code, evento.Error.Code:
+// both are contracts, so rows stored before stay readable.
 
 func encodeOutcome[T any](o evento.Outcome[T]) ([]byte, error) {
 	stored := storedOutcome[T]{}
@@ -249,11 +243,11 @@ func encodeRefusal(err error) (storedRefusal, error) {
 		}
 		return stored, nil
 	case errors.As(err, &notFound):
-		return storedRefusal{Code: "not_found", What: notFound.What}, nil
+		return storedRefusal{Code: evento.ErrNotFound.Code, What: notFound.What}, nil
 	}
-	for code, target := range refusalCodes {
-		if errors.Is(err, target) {
-			return storedRefusal{Code: code}, nil
+	for _, known := range evento.Errors() {
+		if known.Kind == evento.KeptRefusal && errors.Is(err, known) {
+			return storedRefusal{Code: known.Code}, nil
 		}
 	}
 	return storedRefusal{}, fmt.Errorf("encode outcome: %w is not a final refusal", err)
@@ -275,11 +269,12 @@ func decodeOutcome[T any](encoded []byte) (evento.Outcome[T], error) {
 			shortfall.HeldUntil = *r.HeldUntil
 		}
 		return evento.Refused[T](shortfall), nil
-	case r.Code == "not_found":
+	case r.Code == evento.ErrNotFound.Code:
 		return evento.Refused[T](&evento.NotFoundError{What: r.What}), nil
-	case refusalCodes[r.Code] != nil:
-		return evento.Refused[T](refusalCodes[r.Code]), nil
 	default:
+		if known := evento.ErrorWithCode(r.Code); known != nil && known.Kind == evento.KeptRefusal {
+			return evento.Refused[T](known), nil
+		}
 		return evento.Outcome[T]{}, fmt.Errorf("decode stored outcome: unknown refusal %q", r.Code)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/evento-lab/evento"
 )
 
 // API is the one HTTP client for Evento's API: every client of a run
@@ -143,7 +145,7 @@ type ModeRefusedError struct {
 }
 
 func (e *ModeRefusedError) Error() string {
-	if e.Code == "unknown_mode" {
+	if e.Code == evento.ErrUnknownMode.Code {
 		return fmt.Sprintf("server %s does not know mode %s (%s)", e.Server, e.Mode, e.Message)
 	}
 	return fmt.Sprintf("server %s does not serve mode %s (%s)", e.Server, e.Mode, e.Message)
@@ -271,25 +273,27 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&e)
 	info.code = e.Error.Code
-	switch e.Error.Code {
-	case "mode_disabled", "unknown_mode":
+	// The code's domain error; nil for an answer that is not Evento's.
+	known := evento.ErrorWithCode(e.Error.Code)
+	switch known {
+	case evento.ErrModeDisabled, evento.ErrUnknownMode:
 		return modeRefused, reply{}, &ModeRefusedError{Server: server, Mode: path[strings.LastIndex(path, "/")+1:], Code: e.Error.Code, Message: e.Error.Message}
-	case "sold_out":
+	case evento.ErrSoldOut:
 		return soldOut, reply{}, nil
-	case "rooms_held":
+	case evento.ErrRoomsHeld:
 		return roomsHeld, reply{RetryAfter: retryAfter(resp)}, nil
-	case "insufficient_rooms":
+	case evento.ErrInsufficientRooms:
 		return insufficient, reply{}, nil
-	case "conflict":
+	case evento.ErrConflict:
 		return conflict, reply{}, nil
-	case "request_in_progress":
+	case evento.ErrRequestInProgress:
 		return inProgress, reply{}, nil
-	case "hold_expired":
+	case evento.ErrHoldExpired:
 		return expired, reply{}, nil
 	}
 	err = fmt.Errorf("POST %s: status %d %s", url, resp.StatusCode, e.Error.Code)
 	switch {
-	case e.Error.Code == "unavailable":
+	case known == evento.ErrUnavailable:
 		return unavailable, reply{RetryAfter: retryAfter(resp)}, err
 	case resp.StatusCode >= 500:
 		// Only "unavailable" promises that nothing was written; any other
