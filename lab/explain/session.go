@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // sessionSetup is run on every session's connection before its first step,
@@ -28,6 +30,11 @@ type reply struct {
 	rows    [][]*string // nil is NULL
 	tag     string
 	err     error
+	// fields and raw are the same answer as pgx decodes it (text format),
+	// for the subject's code: types is set by the stepper that asked.
+	fields []pgconn.FieldDescription
+	raw    [][][]byte
+	types  *pgtype.Map
 }
 
 func dial(ctx context.Context, url string) (*conn, error) {
@@ -57,19 +64,21 @@ func (c *conn) exec(ctx context.Context, sql string) reply {
 	var r reply
 	for mrr.NextResult() {
 		rr := mrr.ResultReader()
-		r = reply{}
-		for _, f := range rr.FieldDescriptions() {
+		r = reply{fields: slices.Clone(rr.FieldDescriptions())}
+		for _, f := range r.fields {
 			r.columns = append(r.columns, f.Name)
 		}
 		for rr.NextRow() {
 			values := make([]*string, len(rr.Values()))
+			raw := make([][]byte, len(rr.Values()))
 			for i, v := range rr.Values() {
-				if v != nil {
+				if v != nil { // pgconn reuses v's bytes for the next row
 					s := string(v)
-					values[i] = &s
+					values[i], raw[i] = &s, []byte(s)
 				}
 			}
 			r.rows = append(r.rows, values)
+			r.raw = append(r.raw, raw)
 		}
 		tag, err := rr.Close()
 		r.tag, r.err = tag.String(), err

@@ -1,10 +1,13 @@
 package explain
 
 import (
+	sqldriver "database/sql/driver"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/evento-lab/evento/queries"
 )
@@ -98,11 +101,89 @@ func lookup(name string) (file, text string, err error) {
 	return file, text + ";", nil
 }
 
+// sent is the statement a subject's Go code sent: sqlc's constant, whose
+// first line is "-- name: Name :kind", and its positional arguments. It is
+// written as named writes it, with each $n replaced by its argument as a
+// literal: the text sent, so what the timeline and a spec show is what ran,
+// and the parameters named after queries/' @names, paired with sqlc's $n
+// in the order each first appears (sqlc numbers them in another order).
+// Other SQL (a savepoint) is sent as it is and must have no arguments.
+func sent(sql string, args []any) (Stmt, error) {
+	header, body, _ := strings.Cut(sql, "\n")
+	rest, ok := strings.CutPrefix(header, "-- name: ")
+	if !ok {
+		if len(args) > 0 {
+			return Stmt{}, fmt.Errorf("bind %s: arguments for a statement that is not in queries/", oneLine(sql))
+		}
+		return raw(strings.TrimSuffix(strings.TrimSpace(sql), ";") + ";"), nil
+	}
+	name, _, _ := strings.Cut(rest, " ")
+	file, text, err := lookup(name)
+	if err != nil {
+		return Stmt{}, err
+	}
+	var names []string
+	for _, m := range parameter.FindAllStringSubmatch(text, -1) {
+		if p := m[1] + m[2]; !slices.Contains(names, p) {
+			names = append(names, p)
+		}
+	}
+	var order []string // sqlc's $n, in the order each first appears
+	for _, m := range placeholder.FindAllString(body, -1) {
+		if !slices.Contains(order, m) {
+			order = append(order, m)
+		}
+	}
+	if len(order) != len(names) || len(order) != len(args) {
+		return Stmt{}, fmt.Errorf("bind %s: %d placeholders and %d arguments for the %d parameters of queries/%s", name, len(order), len(args), len(names), file)
+	}
+	stmt := Stmt{Name: name, File: "queries/" + file}
+	literals := map[string]string{}
+	for i, p := range order {
+		n, _ := strconv.Atoi(p[1:])
+		if n < 1 || n > len(args) {
+			return Stmt{}, fmt.Errorf("bind %s: no argument for %s", name, p)
+		}
+		lit, err := literal(args[n-1])
+		if err != nil {
+			return Stmt{}, fmt.Errorf("bind %s: %s: %w", name, names[i], err)
+		}
+		literals[p] = lit
+		stmt.Params = append(stmt.Params, Param{Name: names[i], Value: lit})
+	}
+	// The same layout as queries.Statement gives named: no comments, no
+	// blank lines, one final semicolon.
+	var lines []string
+	for _, line := range strings.Split(body, "\n") {
+		if trimmed := strings.TrimSpace(line); trimmed != "" && !strings.HasPrefix(trimmed, "--") {
+			lines = append(lines, strings.TrimRight(line, " \t"))
+		}
+	}
+	text = strings.TrimSuffix(strings.TrimSpace(strings.Join(lines, "\n")), ";") + ";"
+	stmt.SQL = placeholder.ReplaceAllStringFunc(text, func(p string) string { return literals[p] })
+	return stmt, nil
+}
+
+// placeholder is a positional parameter in sqlc's SQL.
+var placeholder = regexp.MustCompile(`\$[0-9]+`)
+
 // literal writes a Go value as a SQL literal.
 func literal(v any) (string, error) {
 	switch v := v.(type) {
 	case nil:
 		return "NULL", nil
+	case time.Time:
+		// As PostgreSQL prints a timestamptz in the sessions' UTC and ISO
+		// style, so that a value read and sent back prints as it was read.
+		return quote(v.UTC().Format("2006-01-02 15:04:05.999999") + "+00"), nil
+	case sqldriver.Valuer:
+		value, err := v.Value()
+		if err != nil {
+			return "", fmt.Errorf("no literal for %T: %w", v, err)
+		}
+		return literal(value)
+	case bool:
+		return strconv.FormatBool(v), nil
 	case int:
 		return strconv.Itoa(v), nil
 	case int32:
