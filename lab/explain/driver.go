@@ -136,7 +136,7 @@ func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 		}
 		// A step is named after the executor the code sent it through,
 		// the schedule's own words: "read" (Statements.Read) or "write".
-		label, p := "read", planned{stmt: a.stmt, role: roleRead}
+		label, p := "read", planned{stmt: a.stmt}
 		if a.write {
 			label, p.role = "write", roleWrite
 		}

@@ -1,10 +1,6 @@
 package explain
 
-import (
-	"github.com/jackc/pgx/v5/pgtype"
-
-	"github.com/evento-lab/evento"
-)
+import "github.com/evento-lab/evento"
 
 // A move is what a scenario plans for a session: one statement of the
 // scenario's own (BEGIN, a hold's confirm, the key protocol), built when
@@ -56,15 +52,10 @@ type sessionState struct {
 	held     *ask
 	started  bool
 	returned bool
-	types    *pgtype.Map
 }
 
 // world is the tiny hotel every run starts from.
-type world struct {
-	eventID, hotelID, ehrID int64
-	hotelName               string
-	assigned                int32
-}
+type world struct{ eventID, hotelID, ehrID int64 }
 
 // request is what a session asks for.
 type request struct {

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // sessionSetup is run on every session's connection before its first step,
@@ -30,11 +29,10 @@ type reply struct {
 	rows    [][]*string // nil is NULL
 	tag     string
 	err     error
-	// fields and raw are the same answer as pgx decodes it (text format),
-	// for the subject's code: types is set by the stepper that asked.
+	// fields and raw are the same answer for pgx to decode (text format),
+	// for the subject's code.
 	fields []pgconn.FieldDescription
 	raw    [][][]byte
-	types  *pgtype.Map
 }
 
 func dial(ctx context.Context, url string) (*conn, error) {

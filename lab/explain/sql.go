@@ -102,11 +102,11 @@ func lookup(name string) (file, text string, err error) {
 }
 
 // sent is the statement a subject's Go code sent: sqlc's constant, whose
-// first line is "-- name: Name :kind", and its positional arguments. It is
-// written as named writes it, with each $n replaced by its argument as a
-// literal: the text sent, so what the timeline and a spec show is what ran,
-// and the parameters named after queries/' @names, paired with sqlc's $n
-// in the order each first appears (sqlc numbers them in another order).
+// first line is "-- name: Name :kind", and its positional arguments. Its
+// parameters are named after queries/' @names, paired with sqlc's $n in
+// the order each first appears (sqlc numbers them in another order); its
+// SQL is the text sent, each $n written in as a literal, laid out as named
+// lays out queries/' (the same bytes, unless the code sent other SQL).
 // Other SQL (a savepoint) is sent as it is and must have no arguments.
 func sent(sql string, args []any) (Stmt, error) {
 	header, body, _ := strings.Cut(sql, "\n")
@@ -115,57 +115,53 @@ func sent(sql string, args []any) (Stmt, error) {
 		if len(args) > 0 {
 			return Stmt{}, fmt.Errorf("bind %s: arguments for a statement that is not in queries/", oneLine(sql))
 		}
-		return raw(strings.TrimSuffix(strings.TrimSpace(sql), ";") + ";"), nil
+		return raw(queries.Layout(sql) + ";"), nil
 	}
 	name, _, _ := strings.Cut(rest, " ")
-	file, text, err := lookup(name)
+	_, text, err := lookup(name)
 	if err != nil {
 		return Stmt{}, err
 	}
-	var names []string
-	for _, m := range parameter.FindAllStringSubmatch(text, -1) {
-		if p := m[1] + m[2]; !slices.Contains(names, p) {
-			names = append(names, p)
-		}
-	}
-	var order []string // sqlc's $n, in the order each first appears
-	for _, m := range placeholder.FindAllString(body, -1) {
-		if !slices.Contains(order, m) {
-			order = append(order, m)
-		}
-	}
+	names, order := firstAppearances(parameter, text), firstAppearances(placeholder, body)
 	if len(order) != len(names) || len(order) != len(args) {
-		return Stmt{}, fmt.Errorf("bind %s: %d placeholders and %d arguments for the %d parameters of queries/%s", name, len(order), len(args), len(names), file)
+		return Stmt{}, fmt.Errorf("bind %s: %d placeholders and %d arguments for %d parameters", name, len(order), len(args), len(names))
 	}
-	stmt := Stmt{Name: name, File: "queries/" + file}
-	literals := map[string]string{}
+	params, literals := map[string]any{}, map[string]string{}
 	for i, p := range order {
-		n, _ := strconv.Atoi(p[1:])
+		n, _ := strconv.Atoi(strings.TrimPrefix(p, "$"))
 		if n < 1 || n > len(args) {
 			return Stmt{}, fmt.Errorf("bind %s: no argument for %s", name, p)
 		}
-		lit, err := literal(args[n-1])
-		if err != nil {
-			return Stmt{}, fmt.Errorf("bind %s: %s: %w", name, names[i], err)
-		}
-		literals[p] = lit
-		stmt.Params = append(stmt.Params, Param{Name: names[i], Value: lit})
+		params[names[i]] = args[n-1]
+		literals[p], _ = literal(args[n-1]) // named below says when one has none
 	}
-	// The same layout as queries.Statement gives named: no comments, no
-	// blank lines, one final semicolon.
-	var lines []string
-	for _, line := range strings.Split(body, "\n") {
-		if trimmed := strings.TrimSpace(line); trimmed != "" && !strings.HasPrefix(trimmed, "--") {
-			lines = append(lines, strings.TrimRight(line, " \t"))
-		}
+	stmt, err := named(name, params)
+	if err != nil {
+		return Stmt{}, err
 	}
-	text = strings.TrimSuffix(strings.TrimSpace(strings.Join(lines, "\n")), ";") + ";"
-	stmt.SQL = placeholder.ReplaceAllStringFunc(text, func(p string) string { return literals[p] })
+	stmt.SQL = placeholder.ReplaceAllStringFunc(queries.Layout(body)+";", func(p string) string { return literals[p] })
 	return stmt, nil
 }
 
 // placeholder is a positional parameter in sqlc's SQL.
 var placeholder = regexp.MustCompile(`\$[0-9]+`)
+
+// firstAppearances lists the parameters of text that re matches (the
+// text of its groups, or the whole match when it has none), each once, in
+// the order each first appears.
+func firstAppearances(re *regexp.Regexp, text string) []string {
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(text, -1) {
+		p := m[0]
+		if len(m) > 1 {
+			p = strings.Join(m[1:], "")
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 // literal writes a Go value as a SQL literal.
 func literal(v any) (string, error) {

@@ -90,12 +90,9 @@ func strategySubject(s db.Strategy) subject {
 // no booking path may run it).
 func checkThenAct(ctx context.Context, read, write *stepper, req evento.BookRequest) (evento.Booking, error) {
 	r, err := read.run(ctx, mustNamed("CheckThenActRead", map[string]any{"event_id": req.EventID, "hotel_id": req.HotelID}))
-	if err != nil {
-		return evento.Booking{}, fmt.Errorf("check: %w", err)
-	}
 	var id int64
 	var available int32
-	if err := r.scanOne(&id, &available); err != nil {
+	if err := (firstRow{r, err}).Scan(&id, &available); err != nil {
 		return evento.Booking{}, fmt.Errorf("check: %w", err)
 	}
 	if err := evento.CheckFits(available, req.Rooms); err != nil {
@@ -104,11 +101,8 @@ func checkThenAct(ctx context.Context, read, write *stepper, req evento.BookRequ
 	r, err = write.run(ctx, mustNamed("CheckThenActBook", map[string]any{
 		"event_hotel_rooms_id": id, "name": req.Name, "rooms": req.Rooms,
 	}))
-	if err != nil {
-		return evento.Booking{}, fmt.Errorf("act: %w", err)
-	}
 	booking := evento.Booking{EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms}
-	if err := r.scanOne(&booking.ReservationID); err != nil {
+	if err := (firstRow{r, err}).Scan(&booking.ReservationID); err != nil {
 		return evento.Booking{}, fmt.Errorf("act: %w", err)
 	}
 	return booking, nil

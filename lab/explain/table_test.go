@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
@@ -90,7 +89,7 @@ func TestAtomicWithoutItsGuardShowsTheAnomaly(t *testing.T) {
 	broken := guarded
 	broken.Name = "atomic without its guard"
 	broken.Book = func(ctx context.Context, st db.Statements, req evento.BookRequest) (evento.Booking, error) {
-		st.Write = unguarded{executor: st.Write, removed: &removed}
+		st.Write = unguarded{stepper: st.Write.(*stepper), removed: &removed}
 		return guarded.Book(ctx, st, req)
 	}
 	lostUpdate := Scenarios()[0]
@@ -127,17 +126,10 @@ func TestAtomicWithoutItsGuardShowsTheAnomaly(t *testing.T) {
 	}
 }
 
-// executor is what a strategy's statements run on (sqlc's DBTX).
-type executor interface {
-	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-	QueryRow(context.Context, string, ...any) pgx.Row
-}
-
 // unguarded sends atomic's booking without the line of its WHERE that
 // checks the rooms still fit.
 type unguarded struct {
-	executor
+	*stepper
 	removed *atomic.Bool
 }
 
@@ -148,7 +140,7 @@ func (u unguarded) QueryRow(ctx context.Context, sql string, args ...any) pgx.Ro
 		u.removed.Store(true)
 		sql = without
 	}
-	return u.executor.QueryRow(ctx, sql, args...)
+	return u.stepper.QueryRow(ctx, sql, args...)
 }
 
 // A strategy defined only here, in no file of db, is a row of the table:

@@ -45,7 +45,6 @@ type role int
 
 const (
 	roleControl role = iota // BEGIN, COMMIT, ROLLBACK, the key protocol
-	roleRead                // sent by the subject's code through Statements.Read
-	roleWrite               // sent through Statements.Write: it books
+	roleWrite               // sent by the subject's code through Statements.Write: it books
 	roleHold                // a hold's statement (not a booking of the session's own)
 )
