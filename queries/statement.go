@@ -28,15 +28,27 @@ func Statement(file, name string) (string, bool) {
 			found = strings.HasPrefix(rest, name+" ")
 			continue
 		}
-		trimmed := strings.TrimSpace(line)
-		if found && trimmed != "" && !strings.HasPrefix(trimmed, "--") {
-			lines = append(lines, strings.TrimRight(line, " \t"))
+		if found {
+			lines = append(lines, line)
 		}
 	}
 	if !found {
 		return "", false
 	}
-	return strings.TrimSuffix(strings.TrimSpace(strings.Join(lines, "\n")), ";"), true
+	return Layout(strings.Join(lines, "\n")), true
+}
+
+// Layout is a statement's text without its comment lines, blank lines,
+// trailing blanks or final semicolon: the layout Statement gives, for a
+// statement from elsewhere (sqlc's copy of it) to compare or print alike.
+func Layout(text string) string {
+	var lines []string
+	for _, line := range strings.Split(text, "\n") {
+		if trimmed := strings.TrimSpace(line); trimmed != "" && !strings.HasPrefix(trimmed, "--") {
+			lines = append(lines, strings.TrimRight(line, " \t"))
+		}
+	}
+	return strings.TrimSuffix(strings.TrimSpace(strings.Join(lines, "\n")), ";")
 }
 
 // FileOf names the file that holds the statement called name; sqlc's

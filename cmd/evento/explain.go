@@ -65,7 +65,7 @@ func runExplain(ctx context.Context, cfg explainConfig) error {
 		return err
 	}
 	defer closeDB()
-	rep, err := explain.Explain(ctx, explain.Target{Pool: pool, URL: url}, subjects, scenarios)
+	rep, err := explain.Explain(ctx, explain.Target{Pool: pool, URL: url}, nil, subjects, scenarios)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func explainSubjects(flagValue string) ([]string, error) {
 	case "check-then-act":
 		return []string{explain.CheckThenActRC, explain.CheckThenActRR}, nil
 	}
-	if slices.Contains(explain.Subjects(), flagValue) {
+	if slices.Contains(explain.Subjects(nil), flagValue) {
 		return []string{flagValue}, nil
 	}
 	return nil, usagef("unknown --strategy %q (want a strategy, check-then-act, or all)", flagValue)

@@ -1,10 +1,11 @@
 // Package explain replays each anomaly step by step, as PostgreSQL's
-// isolation tester does: two (or three) sessions on a tiny hotel, each
-// sending a strategy's real statements (cut from queries/ by their sqlc
-// name, parameters written in as literals), in a fixed interleaving. A
-// session that waits for a lock is seen waiting in pg_stat_activity and
-// pg_locks, never guessed from a sleep; the next planned step of another
-// session runs meanwhile, exactly as isolationtester proceeds.
+// isolation tester does: two sessions on a tiny hotel, each running a
+// strategy's real Go code from the registry, every statement it sends
+// (sqlc's SQL, parameters written in as literals) one step of a fixed
+// interleaving. A session that waits for a lock is seen waiting in
+// pg_stat_activity and pg_locks, never guessed from a sleep; the next
+// planned step of another session runs meanwhile, exactly as
+// isolationtester proceeds.
 //
 // Every run ends in a timeline (step, session, SQL, rows, BLOCKED, errors
 // with their SQLSTATE), the final state with its verdict, and a cell of

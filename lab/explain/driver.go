@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/evento-lab/evento"
 )
 
 // stepTimeout bounds how long one statement may take to answer or to be
@@ -23,6 +27,7 @@ const stepTimeout = 10 * time.Second
 // permutation a spec replays.
 type driver struct {
 	monitor  *pgx.Conn // sees the sessions from outside: pg_stat_activity, pg_locks
+	subject  subject
 	conns    []*conn
 	states   []*sessionState
 	steps    []Step
@@ -50,7 +55,9 @@ func (d *driver) sessionIndex(name string) int {
 	return -1
 }
 
-// run executes the plan's moves.
+// run executes the plan's moves. A phase of the subject's code that
+// stopped at a lock wait stays in the plan, where it was, and goes on
+// once its session is free.
 func (d *driver) run(ctx context.Context, moves []move) error {
 	pending := moves
 	for len(pending) > 0 {
@@ -66,6 +73,16 @@ func (d *driver) run(ctx context.Context, moves []move) error {
 		}
 		m := pending[next]
 		pending = append(pending[:next:next], pending[next+1:]...)
+		if m.build == nil {
+			done, err := d.advance(ctx, m)
+			if err != nil {
+				return err
+			}
+			if !done {
+				pending = slices.Insert(pending, next, m)
+			}
+			continue
+		}
 		s := d.states[m.session]
 		if s.ended || (s.failed != nil && m.label != "end") {
 			continue
@@ -74,32 +91,123 @@ func (d *driver) run(ctx context.Context, moves []move) error {
 		if !ok {
 			continue
 		}
-		if err := d.launch(ctx, m, p); err != nil {
+		if _, err := d.launch(ctx, m.session, m.label, p, nil); err != nil {
 			return err
 		}
 	}
 	if len(d.waiting) > 0 {
 		return fmt.Errorf("step %d (%s) still waits for a lock after the last step", d.steps[d.waiting[0]].N, d.steps[d.waiting[0]].Name)
 	}
+	for _, s := range d.states {
+		if s.started && !s.returned {
+			return fmt.Errorf("%s's code had not returned after the last step", s.name)
+		}
+	}
+	return nil
+}
+
+// advance runs a phase of the session's code: it starts the code on a
+// goroutine of its own the first time, then runs each statement the code
+// sends as one step, until the code returns, or, in phaseRead, sends its
+// first write (held back for phaseWrite). It answers false when a step
+// waits for a lock: the phase goes on once the session is free.
+func (d *driver) advance(ctx context.Context, m move) (bool, error) {
+	s := d.states[m.session]
+	if !s.started {
+		d.start(ctx, s, m.req)
+	}
+	for !s.returned {
+		a := s.held
+		s.held = nil
+		if a == nil {
+			select {
+			case got := <-s.asks:
+				a = &got
+			case <-time.After(stepTimeout):
+				return false, fmt.Errorf("%s's code neither sent a statement nor returned within %v", s.name, stepTimeout)
+			}
+		}
+		if a.returned {
+			return true, d.returned(s, *a)
+		}
+		if m.phase == phaseRead && a.write {
+			s.held = a
+			return true, nil
+		}
+		// A step is named after the executor the code sent it through,
+		// the schedule's own words: "read" (Statements.Read) or "write".
+		label, p := "read", planned{stmt: a.stmt}
+		if a.write {
+			label, p.role = "write", roleWrite
+		}
+		blocked, err := d.launch(ctx, m.session, label, p, a.answer)
+		if err != nil || blocked {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// start runs the subject's code for req on a goroutine of its own. It
+// ends when the code returns, or with ctx, the run's.
+func (d *driver) start(ctx context.Context, s *sessionState, req request) {
+	s.started = true
+	s.asks = make(chan ask)
+	types := pgtype.NewMap() // the goroutine's alone: a Map is not safe to share
+	read := &stepper{asks: s.asks, types: types}
+	write := &stepper{asks: s.asks, types: types, write: true}
+	book, r, asks := d.subject.book, s.bookRequest(req), s.asks
+	go func() {
+		booking, err := book(ctx, read, write, r)
+		select {
+		case asks <- ask{returned: true, booking: booking, err: err}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// returned records the code's answer, and notes on its last step what Go
+// made of the answers it read.
+func (d *driver) returned(s *sessionState, a ask) error {
+	s.returned = true
+	var note string
+	switch err := a.err; {
+	case err == nil:
+		s.outcome, s.booking = "booked", a.booking
+	case evento.IsRefusal(err):
+		s.outcome, note = "refused", "Go: refused: "+err.Error()
+	case errors.Is(err, evento.ErrConflict):
+		s.outcome, note = "conflict", "Go: "+err.Error()+": the client retries"
+	case pgError(err) != nil:
+		s.outcome = "aborted"
+	default:
+		return fmt.Errorf("%s's code failed: %w", s.name, err)
+	}
+	if note != "" && s.lastStep >= 0 {
+		step := &d.steps[s.lastStep]
+		step.Note = strings.TrimPrefix(step.Note+"; "+note, "; ")
+	}
 	return nil
 }
 
 // launch sends one step, records whether it answered or blocked, then
-// settles the steps that were waiting.
-func (d *driver) launch(ctx context.Context, m move, p planned) error {
-	s := d.states[m.session]
+// settles the steps that were waiting. answer, when set, is where the
+// subject's code waits for the step's reply.
+func (d *driver) launch(ctx context.Context, session int, label string, p planned, answer chan reply) (bool, error) {
+	s := d.states[session]
 	step := Step{
-		N: len(d.steps) + 1, Session: s.name, Name: d.stepName(s.name, m.label),
-		Stmt: p.stmt, Note: p.note, role: p.role,
+		N: len(d.steps) + 1, Session: s.name, Name: d.stepName(s.name, label),
+		Stmt: p.stmt, Note: p.note, role: p.role, answer: answer,
 	}
 	d.steps = append(d.steps, step)
 	idx := len(d.steps) - 1
+	s.lastStep = idx
 	d.events = append(d.events, Event{Step: step.N})
-	c := d.conns[m.session]
+	c := d.conns[session]
 	c.send(ctx, p.stmt.SQL)
 	r, blocked, err := d.await(ctx, c, true)
 	if err != nil {
-		return fmt.Errorf("step %d (%s): %w", step.N, step.Name, err)
+		return false, fmt.Errorf("step %d (%s): %w", step.N, step.Name, err)
 	}
 	if blocked {
 		d.steps[idx].Blocked = true
@@ -110,7 +218,7 @@ func (d *driver) launch(ctx context.Context, m move, p planned) error {
 	if p.final {
 		s.ended = true
 	}
-	return d.settle(ctx, step.N)
+	return blocked, d.settle(ctx, step.N)
 }
 
 // settle lets every waiting step that is no longer blocked finish, in the
@@ -182,13 +290,16 @@ func (d *driver) blocked(ctx context.Context, pid uint32) (bool, error) {
 	return blocked, nil
 }
 
-// complete records a step's reply and what the strategy's Go code makes
-// of it.
+// complete records a step's reply, and hands it to the subject's code
+// when the code sent the step.
 func (d *driver) complete(idx int, r reply) {
 	step := &d.steps[idx]
 	s := d.states[d.sessionIndex(step.Session)]
 	step.Columns, step.Rows = r.columns, r.rows
 	s.lastRows = len(r.rows)
+	if step.answer != nil {
+		step.answer <- r
+	}
 	if r.err != nil {
 		pgErr := pgError(r.err)
 		if pgErr == nil {
@@ -202,40 +313,11 @@ func (d *driver) complete(idx int, r reply) {
 		}
 		return
 	}
-	first := map[string]string{}
-	if len(r.rows) > 0 {
-		for i, col := range r.columns {
-			if v := r.rows[0][i]; v != nil {
-				first[col] = *v
-			}
-		}
-	}
-	switch step.role {
-	case roleRead:
-		for k, v := range first {
-			s.vars[k] = v
-		}
-	case roleWrite, roleGuarded, roleCAS:
-		s.zeroRows = len(r.rows) == 0
-		switch {
-		case !s.zeroRows:
-			s.outcome, s.reservationID = "booked", first["id"]
-		case step.role == roleCAS:
-			s.outcome = "conflict"
-			step.Note = "Go: the row changed since it was read: conflict, the client retries"
-		}
-	case roleHold:
+	if step.role == roleHold {
 		if len(r.rows) > 0 {
 			s.outcome = "confirmed"
 		} else {
 			s.outcome = "refused"
-		}
-	case roleBatch:
-		if first["booked"] == "t" {
-			s.outcome, s.reservationID = "booked", first["reservation_id"]
-		} else {
-			s.outcome = "refused"
-			step.Note = "the batch's own check refused it: " + first["left_before"] + " rooms left"
 		}
 	}
 }

@@ -1,18 +1,28 @@
 package explain
 
-import (
-	"strconv"
-)
+import "github.com/evento-lab/evento"
 
-// A move is one step a scenario plans for a session. It is built when its
-// turn comes, from what that session has seen so far: naive's write needs
-// the counter its read returned, and a session the strategy's Go code
-// refused stops there.
+// A move is what a scenario plans for a session: one statement of the
+// scenario's own (BEGIN, a hold's confirm, the key protocol), built when
+// its turn comes from what that session has seen so far; or a phase of
+// the subject's own Go code, which sends as many statements as it does.
 type move struct {
 	session int
 	label   string // the spec's step name, after the session's
 	build   func(s *sessionState) (planned, bool)
+	// A phase of the subject's code, when build is nil: phaseRead runs it
+	// up to its first write (the first statement it sends through
+	// Statements.Write), phaseWrite to its end.
+	phase phase
+	req   request
 }
+
+type phase int
+
+const (
+	phaseRead phase = iota + 1
+	phaseWrite
+)
 
 // planned is a built move.
 type planned struct {
@@ -26,23 +36,26 @@ type planned struct {
 type sessionState struct {
 	name string
 	w    *world
-	vars map[string]string // the columns of the first row of each read
-	// outcome is the session's answer, as the strategy's Go code gives it:
-	// booked, refused, conflict, aborted, replayed (empty while running).
-	outcome       string
-	reservationID string
-	zeroRows      bool // the last booking statement booked nothing
-	lastRows      int  // rows the last statement returned
-	failed        *StepError
-	ended         bool
+	// outcome is the session's answer, as its Go code gives it: booked,
+	// refused, conflict, aborted, replayed (empty while running).
+	outcome  string
+	booking  evento.Booking // what it booked, when it did
+	lastRows int            // rows the last statement returned
+	lastStep int            // index of its last step in the run, -1 before
+	failed   *StepError
+	ended    bool
+
+	// The subject's code, once started: its statements arrive on asks;
+	// held is one it sent that the schedule has not let run yet; returned
+	// says it is over.
+	asks     chan ask
+	held     *ask
+	started  bool
+	returned bool
 }
 
 // world is the tiny hotel every run starts from.
-type world struct {
-	eventID, hotelID, ehrID int64
-	hotelName               string
-	assigned                int32
-}
+type world struct{ eventID, hotelID, ehrID int64 }
 
 // request is what a session asks for.
 type request struct {
@@ -50,19 +63,9 @@ type request struct {
 	rooms int32
 }
 
-func (s *sessionState) int(column string) int32 {
-	n, _ := strconv.ParseInt(s.vars[column], 10, 32)
-	return int32(n)
-}
-
-// available is what the session's last read left for it: what every
-// strategy's Go code computes before it writes.
-func (s *sessionState) available() int32 {
-	if v, ok := s.vars["available"]; ok {
-		n, _ := strconv.ParseInt(v, 10, 32)
-		return int32(n)
-	}
-	return s.int("assigned") - s.int("reserved") - s.int("locked")
+// bookRequest is req at the session's hotel.
+func (s *sessionState) bookRequest(req request) evento.BookRequest {
+	return evento.BookRequest{EventID: s.w.eventID, HotelID: s.w.hotelID, Name: req.name, Rooms: req.rooms}
 }
 
 // always builds a move that does not depend on what the session saw.
@@ -75,28 +78,20 @@ func begin(session int, isolation string) move {
 	return always(session, "begin", planned{stmt: raw("BEGIN ISOLATION LEVEL " + isolation + ";")})
 }
 
-// end commits what the session booked, or rolls back a refusal, a conflict
-// or an error, as the write path does when a strategy returns one.
+// read and write are the two phases of the subject's code: up to its
+// first write, and from there to its end.
+func read(session int, req request) move  { return move{session: session, phase: phaseRead, req: req} }
+func write(session int, req request) move { return move{session: session, phase: phaseWrite, req: req} }
+
+// end ends the session's transaction as the write path (db/write.go)
+// does: it commits what the code answered, a booking or a final refusal
+// (evento.IsRefusal), and rolls back a conflict or an error.
 func end(session int) move {
 	return move{session: session, label: "end", build: func(s *sessionState) (planned, bool) {
 		p := planned{stmt: raw("COMMIT;"), final: true}
-		if s.failed != nil || s.outcome == "refused" || s.outcome == "conflict" {
+		if s.failed != nil || s.outcome == "conflict" || s.outcome == "aborted" {
 			p.stmt = raw("ROLLBACK;")
 		}
 		return p, true
 	}}
-}
-
-// decide is the check every read-then-write strategy makes in Go: refuse
-// (and roll back) when fewer rooms are left than asked for.
-func decide(s *sessionState, req request, write func() planned) planned {
-	if left := s.available(); left < req.rooms {
-		s.outcome = "refused"
-		return planned{
-			stmt:  raw("ROLLBACK;"),
-			note:  "Go: " + strconv.Itoa(int(left)) + " rooms left, " + strconv.Itoa(int(req.rooms)) + " asked: refused",
-			final: true,
-		}
-	}
-	return write()
 }

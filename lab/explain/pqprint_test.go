@@ -1,6 +1,11 @@
 package explain
 
-import "testing"
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
 
 // The layout isolationtester printed on PostgreSQL 15 for these values
 // (numbers right-aligned, text and timestamps left, NULL and ” blank).
@@ -38,5 +43,39 @@ func TestNamedBindsLiterals(t *testing.T) {
 	}
 	if _, err := named("EventExists", map[string]any{"event_id": 1, "typo": 2}); err == nil {
 		t.Fatal("an unknown parameter bound")
+	}
+}
+
+// A statement as sqlc sends it (its "-- name:" line, $n numbered in sqlc's
+// own order, not the text's) is written as named writes the same statement
+// from queries/: sqlc's $2, $3, $4, $1 are AtomicBook's @rooms, @event_id,
+// @hotel_id, @name, paired in the order each first appears.
+func TestSentIsWrittenAsNamed(t *testing.T) {
+	_, text, err := lookup("AtomicBook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlc := "-- name: AtomicBook :one\n\n" + strings.NewReplacer(
+		"@name", "$1", "@rooms", "$2", "@event_id", "$3", "@hotel_id", "$4").Replace(text)
+	got, err := sent(sqlc, []any{"alice", int32(2), int64(1), int64(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := named("AtomicBook", map[string]any{"name": "alice", "rooms": int32(2), "event_id": int64(1), "hotel_id": int64(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("sent:\n%+v\nnamed:\n%+v", got, want)
+	}
+	if _, err := sent(sqlc, []any{"alice", int32(2), int64(1)}); err == nil {
+		t.Fatal("a statement bound with an argument missing")
+	}
+	if got, err := sent("SAVEPOINT sharded_pick", nil); err != nil || got.SQL != "SAVEPOINT sharded_pick;" || got.Name != "" {
+		t.Fatalf("a savepoint: %+v, %v", got, err)
+	}
+	stamp := time.Date(2100, 1, 1, 0, 0, 0, 1000, time.UTC)
+	if lit, err := literal(stamp); err != nil || lit != "'2100-01-01 00:00:00.000001+00'" {
+		t.Fatalf("a timestamp read back: %s, %v; want it as PostgreSQL printed it", lit, err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/evento-lab/evento/db"
 )
 
 // Probes is said with every result: a run shows what this server did on
@@ -27,10 +29,12 @@ type Row struct {
 }
 
 // Explain runs every subject of subjects in every scenario of scenarios
-// (nil: all of them) on t, one run at a time.
-func Explain(ctx context.Context, t Target, subjects, scenarios []string) (Report, error) {
+// (nil: all of them) on t, one run at a time. The subjects are the
+// strategies (nil: db.Strategies), each running its own Go code, and the
+// check-then-act anti-pattern.
+func Explain(ctx context.Context, t Target, strategies []db.Strategy, subjects, scenarios []string) (Report, error) {
 	if subjects == nil {
-		subjects = Subjects()
+		subjects = Subjects(strategies)
 	}
 	if scenarios == nil {
 		scenarios = ScenarioNames()
@@ -45,7 +49,7 @@ func Explain(ctx context.Context, t Target, subjects, scenarios []string) (Repor
 		}
 	}
 	for _, subject := range subjects {
-		p, ok := findProgram(subject)
+		p, ok := findSubject(strategies, subject)
 		if !ok {
 			return Report{}, fmt.Errorf("no strategy or anti-pattern named %q", subject)
 		}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evento-lab/evento/db"
 )
 
 // Run is one subject in one scenario.
@@ -49,20 +51,21 @@ type Target struct {
 	URL  string        // the same database, for the sessions' own connections
 }
 
-func findProgram(subject string) (program, bool) {
-	for _, p := range programs() {
-		if p.subject == subject {
+func findSubject(strategies []db.Strategy, name string) (subject, bool) {
+	for _, p := range subjectsOf(strategies) {
+		if p.name == name {
 			return p, true
 		}
 	}
-	return program{}, false
+	return subject{}, false
 }
 
-// Subjects lists the table's rows: every strategy, then the anti-pattern.
-func Subjects() []string {
+// Subjects lists the table's rows: every strategy (nil: db.Strategies),
+// then the anti-pattern.
+func Subjects(strategies []db.Strategy) []string {
 	var out []string
-	for _, p := range programs() {
-		out = append(out, p.subject)
+	for _, p := range subjectsOf(strategies) {
+		out = append(out, p.name)
 	}
 	return out
 }
@@ -76,8 +79,8 @@ func ScenarioNames() []string {
 	return out
 }
 
-func run(ctx context.Context, t Target, p program, sc Scenario) (Run, error) {
-	r := Run{Subject: p.subject, Scenario: sc.Name, Isolation: p.isolation}
+func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
+	r := Run{Subject: p.name, Scenario: sc.Name, Isolation: p.isolation}
 	if why := sc.applies(p); why != "" {
 		r.Cell = notApplicableColon + why
 		return r, nil
@@ -92,7 +95,11 @@ func run(ctx context.Context, t Target, p program, sc Scenario) (Run, error) {
 		return Run{}, fmt.Errorf("connect the monitor: %w", err)
 	}
 	defer monitor.Close(context.Background())
-	d := &driver{monitor: monitor, sessions: []string{"s1", "s2"}}
+	// The sessions' code runs on goroutines of their own, which end
+	// with the run.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d := &driver{monitor: monitor, subject: p, sessions: []string{"s1", "s2"}}
 	for _, name := range d.sessions {
 		c, err := dial(ctx, t.URL)
 		if err != nil {
@@ -101,10 +108,10 @@ func run(ctx context.Context, t Target, p program, sc Scenario) (Run, error) {
 		defer c.close()
 		d.conns = append(d.conns, c)
 		w := set.world
-		d.states = append(d.states, &sessionState{name: name, w: &w, vars: map[string]string{}})
+		d.states = append(d.states, &sessionState{name: name, w: &w, lastStep: -1})
 	}
 	if err := d.run(ctx, sc.moves(p)); err != nil {
-		return Run{}, fmt.Errorf("%s, %s: %w", p.subject, sc.Name, err)
+		return Run{}, fmt.Errorf("%s, %s: %w", p.name, sc.Name, err)
 	}
 	r.Steps, r.Events = d.steps, d.events
 	r.Outcomes = map[string]string{}

@@ -2,7 +2,6 @@ package explain
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/evento-lab/evento"
 )
@@ -16,8 +15,8 @@ type Scenario struct {
 	holdRooms int32
 	// applies says why a subject has no run in this scenario ("" when it
 	// has one): the table shows n/a and the reason.
-	applies func(p program) string
-	moves   func(p program) []move
+	applies func(p subject) string
+	moves   func(p subject) []move
 }
 
 // Rooms is the tiny hotel's size: two rooms, and each session asks for
@@ -31,96 +30,74 @@ func Scenarios() []Scenario {
 			Name:    "lost-update",
 			Summary: "both sessions read the counter, both write: r1 r2 w1 w2 c1 c2",
 			applies: strategiesOnly,
-			moves: func(p program) []move {
-				a, b := request{"alice", Rooms}, request{"bob", Rooms}
-				return concat(
-					[]move{begin(0, p.isolation), begin(1, p.isolation)},
-					p.read(0, a), p.read(1, b), p.write(0, a), p.write(1, b),
-					[]move{end(0), end(1)})
-			},
+			moves:   bothReadThenWrite,
 		},
 		{
 			Name:    "check-then-act",
 			Summary: "queries/check_then_act.sql (an anti-pattern, not a strategy): read what is left, then reserved = reserved + n",
-			applies: func(p program) string {
-				if p.subject == CheckThenActRC || p.subject == CheckThenActRR {
+			applies: func(p subject) string {
+				if !p.strategy {
 					return ""
 				}
 				return "the anti-pattern's own SQL: see its rows"
 			},
-			moves: func(p program) []move {
-				a, b := request{"alice", Rooms}, request{"bob", Rooms}
-				return concat(
-					[]move{begin(0, p.isolation), begin(1, p.isolation)},
-					p.read(0, a), p.read(1, b), p.write(0, a), p.write(1, b),
-					[]move{end(0), end(1)})
-			},
+			moves: bothReadThenWrite,
 		},
 		{
 			Name:      "hold-vs-booking",
 			Summary:   "a confirm of a 1-room hold (queries/holds.sql) races a 1-room booking for the last rooms",
 			holdRooms: 1,
-			applies: func(p program) string {
+			applies: func(p subject) string {
 				if p.buckets > 0 {
 					return "holds take rooms from the hotel's row, and this hotel's are in buckets"
 				}
 				return strategiesOnly(p)
 			},
-			moves: func(p program) []move {
+			moves: func(p subject) []move {
 				a := request{"alice", 1}
-				return concat(
-					[]move{begin(0, p.isolation)},
-					p.read(0, a),
-					[]move{begin(1, readCommitted), confirmHold(1)},
-					p.write(0, a),
-					[]move{end(1), end(0)})
+				return []move{begin(0, p.isolation), read(0, a), begin(1, readCommitted), confirmHold(1),
+					write(0, a), end(1), end(0)}
 			},
 		},
 		{
 			Name:    "stale-availability",
 			Summary: "s1 is shown 2 rooms left, s2 books them, then s1 books on that advice",
 			applies: strategiesOnly,
-			moves: func(p program) []move {
+			moves: func(p subject) []move {
 				a, b := request{"alice", Rooms}, request{"bob", Rooms}
-				return concat(
-					[]move{showAvailability(0), begin(1, p.isolation)},
-					p.read(1, b), p.write(1, b),
-					[]move{end(1), begin(0, p.isolation)},
-					p.read(0, a), p.write(0, a),
-					[]move{end(0)})
+				return []move{showAvailability(0), begin(1, p.isolation), read(1, b), write(1, b),
+					end(1), begin(0, p.isolation), read(0, a), write(0, a), end(0)}
 			},
 		},
 		{
 			Name:    "duplicate-request",
 			Summary: "the same request, same idempotency key, sent twice at once (queries/idempotency.sql)",
 			applies: strategiesOnly,
-			moves: func(p program) []move {
+			moves: func(p subject) []move {
 				a := request{"alice", Rooms}
-				return concat(
-					[]move{begin(0, p.isolation), claimKey(0, "claim")},
-					p.read(0, a), p.write(0, a),
-					[]move{begin(1, p.isolation), claimKey(1, "claim"), keyBusy(1), waitForKey(1),
-						storeOutcome(0, a), end(0),
-						always(1, "retry", planned{stmt: raw("BEGIN ISOLATION LEVEL " + p.isolation + ";")}),
-						claimKey(1, "reclaim"), replay(1), end(1)})
+				return []move{begin(0, p.isolation), claimKey(0, "claim"), read(0, a), write(0, a),
+					begin(1, p.isolation), claimKey(1, "claim"), keyBusy(1), waitForKey(1),
+					storeOutcome(0), end(0),
+					always(1, "retry", planned{stmt: raw("BEGIN ISOLATION LEVEL " + p.isolation + ";")}),
+					claimKey(1, "reclaim"), replay(1), end(1)}
 			},
 		},
 	}
 }
 
-func strategiesOnly(p program) string {
-	if p.subject == CheckThenActRC || p.subject == CheckThenActRR {
+func strategiesOnly(p subject) string {
+	if !p.strategy {
 		return "not a strategy"
 	}
 	return ""
 }
 
-func concat(parts ...[]move) []move {
-	var out []move
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
+// bothReadThenWrite is r1 r2 w1 w2 c1 c2, as far as the subject lets it:
+// each session runs its code up to its first write, then on.
+func bothReadThenWrite(p subject) []move {
+	a, b := request{"alice", Rooms}, request{"bob", Rooms}
+	return []move{begin(0, p.isolation), begin(1, p.isolation),
+		read(0, a), read(1, b), write(0, a), write(1, b), end(0), end(1)}
 }
 
 // holdHandle and idempotencyKey are fixed, so that every run and every
@@ -177,16 +154,12 @@ func waitForKey(session int) move {
 
 // storeOutcome writes the booking into the key's row before COMMIT, in
 // db's encoding (db/idempotency.go: {"value": evento.Booking}).
-func storeOutcome(session int, req request) move {
+func storeOutcome(session int) move {
 	return move{session: session, label: "store", build: func(s *sessionState) (planned, bool) {
 		if s.outcome != "booked" {
 			return planned{}, false
 		}
-		var id int64
-		fmt.Sscan(s.reservationID, &id)
-		outcome, err := json.Marshal(map[string]evento.Booking{"value": {
-			ReservationID: id, EventID: s.w.eventID, HotelID: s.w.hotelID, Name: req.name, Rooms: req.rooms,
-		}})
+		outcome, err := json.Marshal(map[string]evento.Booking{"value": s.booking})
 		if err != nil {
 			panic(err) // a struct of strings and integers always encodes
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -28,6 +29,10 @@ type reply struct {
 	rows    [][]*string // nil is NULL
 	tag     string
 	err     error
+	// fields and raw are the same answer for pgx to decode (text format),
+	// for the subject's code.
+	fields []pgconn.FieldDescription
+	raw    [][][]byte
 }
 
 func dial(ctx context.Context, url string) (*conn, error) {
@@ -57,19 +62,21 @@ func (c *conn) exec(ctx context.Context, sql string) reply {
 	var r reply
 	for mrr.NextResult() {
 		rr := mrr.ResultReader()
-		r = reply{}
-		for _, f := range rr.FieldDescriptions() {
+		r = reply{fields: slices.Clone(rr.FieldDescriptions())}
+		for _, f := range r.fields {
 			r.columns = append(r.columns, f.Name)
 		}
 		for rr.NextRow() {
 			values := make([]*string, len(rr.Values()))
+			raw := make([][]byte, len(rr.Values()))
 			for i, v := range rr.Values() {
-				if v != nil {
+				if v != nil { // pgconn reuses v's bytes for the next row
 					s := string(v)
-					values[i] = &s
+					values[i], raw[i] = &s, []byte(s)
 				}
 			}
 			r.rows = append(r.rows, values)
+			r.raw = append(r.raw, raw)
 		}
 		tag, err := rr.Close()
 		r.tag, r.err = tag.String(), err

@@ -46,7 +46,7 @@ func reset(ctx context.Context, pool *pgxpool.Pool, sc Scenario, buckets int) (s
 		return setup{}, err
 	}
 	h := seeded.Hotels[0]
-	w := world{eventID: seeded.EventID, hotelID: h.HotelID, ehrID: 1, hotelName: h.Name, assigned: h.Rooms}
+	w := world{eventID: seeded.EventID, hotelID: h.HotelID, ehrID: 1}
 	if w.eventID != 1 || w.hotelID != 1 {
 		return setup{}, fmt.Errorf("seeded event %d, hotel %d after RESTART IDENTITY: something else writes to the explain database", w.eventID, w.hotelID)
 	}
@@ -54,7 +54,7 @@ func reset(ctx context.Context, pool *pgxpool.Pool, sc Scenario, buckets int) (s
 		raw(truncate),
 		mustNamed("CreateEvent", map[string]any{"name": eventName}),
 		mustNamed("CreateHotel", map[string]any{"name": h.Name}),
-		mustNamed("AssignRooms", map[string]any{"event_id": w.eventID, "hotel_id": w.hotelID, "assigned": w.assigned}),
+		mustNamed("AssignRooms", map[string]any{"event_id": w.eventID, "hotel_id": w.hotelID, "assigned": h.Rooms}),
 	}
 	if buckets > 0 {
 		statements = append(statements, mustNamed("SplitIntoBuckets", map[string]any{"event_hotel_rooms_id": w.ehrID, "buckets": buckets}))

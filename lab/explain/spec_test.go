@@ -36,7 +36,7 @@ func TestSpecsPassPostgresIsolationTester(t *testing.T) {
 	t.Parallel()
 	bin := isolationRegress(t)
 	target := newTarget(t)
-	rep, err := Explain(testContext(t), target, nil, nil)
+	rep, err := Explain(testContext(t), target, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,13 @@
 package explain
 
 import (
+	sqldriver "database/sql/driver"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/evento-lab/evento/queries"
 )
@@ -98,11 +101,85 @@ func lookup(name string) (file, text string, err error) {
 	return file, text + ";", nil
 }
 
+// sent is the statement a subject's Go code sent: sqlc's constant, whose
+// first line is "-- name: Name :kind", and its positional arguments. Its
+// parameters are named after queries/' @names, paired with sqlc's $n in
+// the order each first appears (sqlc numbers them in another order); its
+// SQL is the text sent, each $n written in as a literal, laid out as named
+// lays out queries/' (the same bytes, unless the code sent other SQL).
+// Other SQL (a savepoint) is sent as it is and must have no arguments.
+func sent(sql string, args []any) (Stmt, error) {
+	header, body, _ := strings.Cut(sql, "\n")
+	rest, ok := strings.CutPrefix(header, "-- name: ")
+	if !ok {
+		if len(args) > 0 {
+			return Stmt{}, fmt.Errorf("bind %s: arguments for a statement that is not in queries/", oneLine(sql))
+		}
+		return raw(queries.Layout(sql) + ";"), nil
+	}
+	name, _, _ := strings.Cut(rest, " ")
+	_, text, err := lookup(name)
+	if err != nil {
+		return Stmt{}, err
+	}
+	names, order := firstAppearances(parameter, text), firstAppearances(placeholder, body)
+	if len(order) != len(names) || len(order) != len(args) {
+		return Stmt{}, fmt.Errorf("bind %s: %d placeholders and %d arguments for %d parameters", name, len(order), len(args), len(names))
+	}
+	params, literals := map[string]any{}, map[string]string{}
+	for i, p := range order {
+		n, _ := strconv.Atoi(strings.TrimPrefix(p, "$"))
+		if n < 1 || n > len(args) {
+			return Stmt{}, fmt.Errorf("bind %s: no argument for %s", name, p)
+		}
+		params[names[i]] = args[n-1]
+		literals[p], _ = literal(args[n-1]) // named below says when one has none
+	}
+	stmt, err := named(name, params)
+	if err != nil {
+		return Stmt{}, err
+	}
+	stmt.SQL = placeholder.ReplaceAllStringFunc(queries.Layout(body)+";", func(p string) string { return literals[p] })
+	return stmt, nil
+}
+
+// placeholder is a positional parameter in sqlc's SQL.
+var placeholder = regexp.MustCompile(`\$[0-9]+`)
+
+// firstAppearances lists the parameters of text that re matches (the
+// text of its groups, or the whole match when it has none), each once, in
+// the order each first appears.
+func firstAppearances(re *regexp.Regexp, text string) []string {
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(text, -1) {
+		p := m[0]
+		if len(m) > 1 {
+			p = strings.Join(m[1:], "")
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // literal writes a Go value as a SQL literal.
 func literal(v any) (string, error) {
 	switch v := v.(type) {
 	case nil:
 		return "NULL", nil
+	case time.Time:
+		// As PostgreSQL prints a timestamptz in the sessions' UTC and ISO
+		// style, so that a value read and sent back prints as it was read.
+		return quote(v.UTC().Format("2006-01-02 15:04:05.999999") + "+00"), nil
+	case sqldriver.Valuer:
+		value, err := v.Value()
+		if err != nil {
+			return "", fmt.Errorf("no literal for %T: %w", v, err)
+		}
+		return literal(value)
+	case bool:
+		return strconv.FormatBool(v), nil
 	case int:
 		return strconv.Itoa(v), nil
 	case int32:

@@ -21,7 +21,8 @@ type Step struct {
 	// (a refusal decided in Go, a conflict, a replay).
 	Note string `json:"note,omitempty"`
 
-	role role
+	role   role
+	answer chan reply // where the subject's code waits for the reply, if it sent the step
 }
 
 // StepError is a statement's error, by its SQLSTATE.
@@ -38,16 +39,12 @@ type Event struct {
 	Complete bool `json:"completes_blocked_step,omitempty"`
 }
 
-// role says what a step's answer means to the strategy's Go code. The
-// table is computed from these meanings and from what PostgreSQL did.
+// role says what a step's answer means. The table is computed from these
+// meanings, from the subject's own answers and from what PostgreSQL did.
 type role int
 
 const (
 	roleControl role = iota // BEGIN, COMMIT, ROLLBACK, the key protocol
-	roleRead                // a read the session decides from
-	roleWrite               // an unconditional booking: its row is the booking
-	roleGuarded             // a conditional booking: zero rows, its WHERE refused
-	roleCAS                 // a compare-and-swap: zero rows is a conflict
-	roleBatch               // a batch: one row per request, booked or not
+	roleWrite               // sent by the subject's code through Statements.Write: it books
 	roleHold                // a hold's statement (not a booking of the session's own)
 )

@@ -68,7 +68,9 @@ func cell(final Final, steps []Step, states []*sessionState) string {
 		}
 		if s.Blocked {
 			blocked = true
-			if s.role == roleGuarded && s.Error == nil && len(s.Rows) == 0 {
+			// A write that waited, then matched no row: its WHERE was
+			// evaluated again on the row the other session committed.
+			if s.role == roleWrite && s.Error == nil && len(s.Rows) == 0 {
 				recheck = true
 			}
 		}

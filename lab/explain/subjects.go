@@ -1,0 +1,109 @@
+package explain
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db"
+)
+
+// subject is a row of the table: a strategy of the registry, whose real
+// Go code books (db.Strategy.Book or BookBatch), or the check-then-act
+// anti-pattern, which no booking path runs. A session runs book on its
+// own goroutine; every statement it sends through read or write is one
+// step of the schedule (see stepper).
+type subject struct {
+	name      string
+	isolation string
+	strategy  bool // false for the anti-pattern
+	// buckets, when above 0, splits the hotel into that many bucket rows
+	// (the layout of a strategy with db.Strategy.Buckets).
+	buckets int
+	book    func(ctx context.Context, read, write *stepper, req evento.BookRequest) (evento.Booking, error)
+}
+
+const (
+	readCommitted  = "READ COMMITTED"
+	repeatableRead = "REPEATABLE READ"
+)
+
+// Anti-pattern rows of the table: check-then-act at two isolation levels.
+const (
+	CheckThenActRC = "check-then-act (read committed)"
+	CheckThenActRR = "check-then-act (repeatable read)"
+)
+
+// subjectsOf lists the table's rows: every strategy (nil: db.Strategies),
+// in the registry's order, then the anti-pattern.
+func subjectsOf(strategies []db.Strategy) []subject {
+	if strategies == nil {
+		strategies = db.Strategies
+	}
+	out := make([]subject, 0, len(strategies)+2)
+	for _, s := range strategies {
+		out = append(out, strategySubject(s))
+	}
+	return append(out,
+		subject{name: CheckThenActRC, isolation: readCommitted, book: checkThenAct},
+		subject{name: CheckThenActRR, isolation: repeatableRead, book: checkThenAct})
+}
+
+// strategySubject runs s's own Go code. Every session is a transaction,
+// at s.Tx's isolation level, or READ COMMITTED for a strategy that needs
+// none (atomic, optimistic, sharded, batched): the level the write path
+// opens for a request with an idempotency key, and the one way a step
+// can be held open while another session runs.
+func strategySubject(s db.Strategy) subject {
+	isolation := readCommitted
+	if s.Tx != nil && s.Tx.IsoLevel != "" {
+		isolation = strings.ToUpper(string(s.Tx.IsoLevel))
+	}
+	sub := subject{name: s.Name, isolation: isolation, strategy: true}
+	if s.Buckets {
+		// One room in each of two buckets, and each session asks for
+		// both: no bucket has them all, so both take the scattered path.
+		sub.buckets = Rooms
+	}
+	sub.book = func(ctx context.Context, read, write *stepper, req evento.BookRequest) (evento.Booking, error) {
+		st := db.StepStatements(read, write)
+		if s.Book != nil {
+			return s.Book(ctx, st, req)
+		}
+		// A batched strategy: the session's request is a batch of one.
+		outcomes, err := s.BookBatch(ctx, st, []evento.BookRequest{req})
+		if err != nil {
+			return evento.Booking{}, err
+		}
+		if len(outcomes) != 1 {
+			return evento.Booking{}, fmt.Errorf("%s answered %d outcomes for a batch of 1", s.Name, len(outcomes))
+		}
+		return outcomes[0].Value, outcomes[0].Refusal
+	}
+	return sub
+}
+
+// checkThenAct is queries/check_then_act.sql as the brief first imagined
+// it: read what is left, refuse in Go if too few, else add
+// unconditionally. It is the anti-pattern's one definition (db has none:
+// no booking path may run it).
+func checkThenAct(ctx context.Context, read, write *stepper, req evento.BookRequest) (evento.Booking, error) {
+	r, err := read.run(ctx, mustNamed("CheckThenActRead", map[string]any{"event_id": req.EventID, "hotel_id": req.HotelID}))
+	var id int64
+	var available int32
+	if err := (firstRow{r, err}).Scan(&id, &available); err != nil {
+		return evento.Booking{}, fmt.Errorf("check: %w", err)
+	}
+	if err := evento.CheckFits(available, req.Rooms); err != nil {
+		return evento.Booking{}, err
+	}
+	r, err = write.run(ctx, mustNamed("CheckThenActBook", map[string]any{
+		"event_hotel_rooms_id": id, "name": req.Name, "rooms": req.Rooms,
+	}))
+	booking := evento.Booking{EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms}
+	if err := (firstRow{r, err}).Scan(&booking.ReservationID); err != nil {
+		return evento.Booking{}, fmt.Errorf("act: %w", err)
+	}
+	return booking, nil
+}
