@@ -24,10 +24,10 @@ import (
 )
 
 // Adding a strategy is its SQL, its Go function and one registry entry.
-// This eighth one, "conditional", reuses atomic.sql's statement (its SQL
+// This ninth one, "conditional", reuses atomic.sql's statement (its SQL
 // file is already there) with a Go function of its own, and is served by
 // the real API through the registry alone: no other code knows its name.
-func TestAnEighthStrategyNeedsOnlyARegistryEntry(t *testing.T) {
+func TestANinthStrategyNeedsOnlyARegistryEntry(t *testing.T) {
 	t.Parallel()
 	conditional := db.Strategy{
 		Name:    "conditional",
