@@ -146,22 +146,21 @@ func newComparisonPage(c Comparison) comparisonPage {
 		}
 	}
 	p.Timelines = timelineCharts(c.Reports)
-	for _, r := range c.Reports {
-		p.UnderFaults = p.UnderFaults || len(r.Faults) > 0
-	}
+	p.UnderFaults = slices.ContainsFunc(c.Reports, func(r Report) bool { return len(r.Faults) > 0 })
 	for _, ch := range p.Timelines {
 		p.Bars += len(ch.Columns)
 	}
+	dirty := func(r Report) bool { return len(r.Anomalies) > 0 || len(r.Notes) > 0 }
 	for i, r := range c.Reports {
-		name := r.Strategy
-		if p.Rounds > 1 && i < len(c.Runs) {
-			name += fmt.Sprintf(", round %d", c.Runs[i].Round)
-		}
-		if len(r.Anomalies) == 0 && len(r.Notes) == 0 {
+		if !dirty(r) {
 			if !slices.Contains(p.Clean, r.Strategy) {
 				p.Clean = append(p.Clean, r.Strategy)
 			}
 			continue
+		}
+		name := r.Strategy
+		if p.Rounds > 1 && i < len(c.Runs) {
+			name += fmt.Sprintf(", round %d", c.Runs[i].Round)
 		}
 		p.Anomalies = append(p.Anomalies, pageAnomalies{
 			Strategy: name, Verdict: r.Verdict, VerdictClass: verdictClass(r.Verdict),
@@ -170,12 +169,7 @@ func newComparisonPage(c Comparison) comparisonPage {
 	}
 	// A strategy clean in one round but not in another is not clean.
 	p.Clean = slices.DeleteFunc(p.Clean, func(s string) bool {
-		for _, a := range c.Reports {
-			if a.Strategy == s && (len(a.Anomalies) > 0 || len(a.Notes) > 0) {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(c.Reports, func(r Report) bool { return r.Strategy == s && dirty(r) })
 	})
 	return p
 }
@@ -348,18 +342,11 @@ func formatNumber(v float64, decimals int) string {
 		return "-"
 	}
 	s := fmt.Sprintf("%.*f", decimals, v)
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
+	// Commas from the whole part's end leftwards, never after the sign.
+	for i := strings.IndexByte(s+".", '.') - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
 	}
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	for i := len(whole) - 3; i > 0; i -= 3 {
-		whole = whole[:i] + "," + whole[i:]
-	}
-	if hasFrac {
-		whole += "." + frac
-	}
-	return sign + whole
+	return s
 }
 
 func formatInt(n int64) string { return formatNumber(float64(n), 0) }
