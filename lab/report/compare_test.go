@@ -97,21 +97,14 @@ func TestCompareRanksOnlySafeStrategies(t *testing.T) {
 	if o := row(t, c, "optimistic"); o.RatioToFastestSafe == nil || *o.RatioToFastestSafe != 0.5 || o.Rank != 2 {
 		t.Errorf("optimistic: rank %d ratio %v, want 2 and 0.5", o.Rank, o.RatioToFastestSafe)
 	}
-	out := text(t, c, report.TextOptions{})
-	for _, line := range strings.Split(out, "\n") {
+	ends := map[string]string{"naive": "unsafe", "atomic": "fastest"}
+	for _, line := range strings.Split(text(t, c, report.TextOptions{}), "\n") {
 		fields := strings.Fields(line)
 		if len(fields) < 2 {
 			continue
 		}
-		switch fields[0] {
-		case "naive":
-			if fields[len(fields)-1] != "unsafe" {
-				t.Errorf("naive's line ends in %q, want unsafe: %q", fields[len(fields)-1], line)
-			}
-		case "atomic":
-			if fields[len(fields)-1] != "fastest" {
-				t.Errorf("atomic's line ends in %q, want fastest: %q", fields[len(fields)-1], line)
-			}
+		if want, ok := ends[fields[0]]; ok && fields[len(fields)-1] != want {
+			t.Errorf("%s's line ends in %q, want %s: %q", fields[0], fields[len(fields)-1], want, line)
 		}
 	}
 }

@@ -101,8 +101,10 @@ type whisker struct {
 	X1, X2, Y, CapTop, CapBottom float64
 }
 
+// tick is a label on an axis: at X on a horizontal one, at Y on a
+// vertical one.
 type tick struct {
-	X     float64
+	X, Y  float64
 	Label string
 }
 

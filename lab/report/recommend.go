@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -75,14 +76,12 @@ func recommend(rows []ComparisonRow, rounds int) []string {
 		out = append(out, fmt.Sprintf("Over %d rounds no other safe strategy's range reached %s's: its first place held in every round.", rounds, best.Strategy))
 	}
 	for _, r := range unsafe {
-		switch r.Verdict {
-		case checker.Overbooked:
-			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was overbooked, so its speed was paid for with rooms that do not exist.", r.Strategy))
-		case checker.Inconsistent:
-			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was inconsistent, so its speed was paid for with wrong answers.", r.Strategy))
-		default:
-			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was %s, so its runs say nothing safe about its speed.", r.Strategy, r.Verdict))
-		}
+		why := map[string]string{
+			checker.Overbooked:   "so its speed was paid for with rooms that do not exist",
+			checker.Inconsistent: "so its speed was paid for with wrong answers",
+		}[r.Verdict]
+		out = append(out, fmt.Sprintf("%s is not ranked: its verdict was %s, %s.",
+			r.Strategy, r.Verdict, cmp.Or(why, "so its runs say nothing safe about its speed")))
 	}
 	return out
 }
