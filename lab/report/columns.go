@@ -13,22 +13,19 @@ import (
 // table, the CSV and the page, so that a new column is one entry in
 // comparisonColumns and no layout can miss it.
 type column struct {
-	// name is the JSON key of the field the column shows, the row's or
-	// else the machine's, and heads the CSV column: a spreadsheet and
-	// report.json name a number alike, and the column reads the field by
-	// it. "" leaves the column out of the CSV.
+	// name is the JSON key of the field shown (the row's, else the
+	// machine's) and its CSV header, so a spreadsheet and report.json name
+	// a number alike; "" leaves the column out of the CSV.
 	name string
 	// head heads the column in both tables (pageHead instead on the page,
 	// when set); without one it is in neither.
 	head, pageHead string
-	// pageAttrs are the page's <th>'s (pageCell.Attrs).
-	pageAttrs template.HTMLAttr
-	wide      bool // the text table shows it only with --wide: the default fits 100 columns
-	pageOnly  bool // the text table leaves it out: its rows are already in that order
-	rounds    bool // the tables show it only with several rounds: one round has no spread
-	// decimals print a fractional field in the tables, csvDecimals in the
-	// CSV; an integer has none, and a nil pointer (no sell-out, no ratio)
-	// is "-", or an empty CSV cell.
+	pageAttrs      template.HTMLAttr // the page's <th>'s (pageCell.Attrs)
+	wide           bool              // the text table shows it only with --wide: the default fits 100 columns
+	pageOnly       bool              // the text table leaves it out: its rows are already in that order
+	rounds         bool              // the tables show it only with several rounds: one round has no spread
+	// decimals are a fraction's in the tables, csvDecimals in the CSV; a
+	// nil pointer (no sell-out, no ratio) is "-", or an empty CSV cell.
 	decimals, csvDecimals int
 	// The cells that are not the field as it is: tableCell in both tables
 	// unless pageCell, csvCell in the CSV.

@@ -35,20 +35,18 @@ func (c Comparison) WriteHTML(w io.Writer) error {
 // comparisonPage is what the template draws: every number already
 // formatted and every bar already placed, so the template only lays out.
 type comparisonPage struct {
-	Workload       string
-	Machine        string
-	Rounds         int
-	Recommendation []string
-	Columns        []pageCell
-	Rows           []pageRow
-	Throughput     barChart
-	Latency        barChart
-	Timelines      []timelineChart // throughput over time, each strategy's first run
-	UnderFaults    bool            // some run met faults: the timelines shade them
-	Anomalies      []pageAnomalies // strategies with anomalies or notes
-	Clean          []string        // and those with neither
-	SQL            []pageSQL       // each strategy's statements
-	Bars           int             // bar elements in the charts
+	Workload, Machine   string
+	Rounds              int
+	Recommendation      []string
+	Columns             []pageCell
+	Rows                []pageRow
+	Throughput, Latency barChart
+	Timelines           []timelineChart // throughput over time, each strategy's first run
+	UnderFaults         bool            // some run met faults: the timelines shade them
+	Anomalies           []pageAnomalies // strategies with anomalies or notes
+	Clean               []string        // and those with neither
+	SQL                 []pageSQL       // each strategy's statements
+	Bars                int             // bar elements in the charts
 }
 
 type pageRow struct {
@@ -66,15 +64,14 @@ type pageAnomalies struct {
 // barChart is a horizontal bar chart: one group per strategy, one or more
 // bars per group, on a shared linear axis starting at zero.
 type barChart struct {
-	ID                         string
-	Width, Height, Left, Right float64 // the plot spans x in [Left, Right]
-	Top, AxisY                 float64 // and y in [Top, AxisY]
-	LabelX, TickY              float64
-	Middle, TitleY             float64
-	AxisTitle                  string
-	Groups                     []barGroup
-	Ticks                      []tick
-	axisMax                    float64
+	ID                            string
+	Width, Height, Left, Right    float64 // the plot spans x in [Left, Right]
+	Top, AxisY                    float64 // and y in [Top, AxisY]
+	LabelX, TickY, Middle, TitleY float64
+	AxisTitle                     string
+	Groups                        []barGroup
+	Ticks                         []tick
+	axisMax                       float64
 }
 
 type barGroup struct {
@@ -89,17 +86,14 @@ type barGroup struct {
 }
 
 type bar struct {
-	Class          string
-	Title          string // tooltip
+	Class, Title   string // Title: the tooltip
 	X, Y, W, H     float64
 	Value          string
 	ValueX, ValueY float64
 }
 
 // whisker is a min-max line across a bar's end, with end caps.
-type whisker struct {
-	X1, X2, Y, CapTop, CapBottom float64
-}
+type whisker struct{ X1, X2, Y, CapTop, CapBottom float64 }
 
 // tick is a label on an axis: at X on a horizontal one, at Y on a
 // vertical one.
@@ -119,11 +113,10 @@ const (
 )
 
 func newComparisonPage(c Comparison) comparisonPage {
-	wl := c.Workload
 	p := comparisonPage{
 		Workload:       strings.Replace(c.workloadLine(), " x ", " × ", 1),
 		Machine:        c.machineLine(),
-		Rounds:         max(wl.Rounds, 1),
+		Rounds:         max(c.Workload.Rounds, 1),
 		Recommendation: c.Recommendation,
 	}
 	cols := c.columns(func(col column) bool { return col.head != "" })

@@ -231,14 +231,13 @@ func (r Report) WriteText(w io.Writer) error {
 		sellout = fmt.Sprintf("clients saw every hotel sold out after %.2fs, then expired holds gave rooms back", *r.SelloutSeconds)
 	}
 	fmt.Fprintf(&b, "time: %s, %.1f reservations/s, run %.2fs\n", sellout, r.ReservationsPerSecond, r.ElapsedSeconds)
-	l := r.LatencyMs
+	l, from := r.LatencyMs, ""
 	if r.Rate > 0 {
 		fmt.Fprintf(&b, "open model: %g bookings a second arriving; %d started over 10 ms late, %d skipped (no client free within 1 s)\n",
 			r.Rate, q.Late, q.Skipped)
-		fmt.Fprintf(&b, "reserve latency from the intended start: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", l.P50, l.P90, l.P99, l.Max)
-	} else {
-		fmt.Fprintf(&b, "reserve latency: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", l.P50, l.P90, l.P99, l.Max)
+		from = " from the intended start"
 	}
+	fmt.Fprintf(&b, "reserve latency%s: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", from, l.P50, l.P90, l.P99, l.Max)
 	fmt.Fprintf(&b, "load process peak memory: %.0f MB\n", r.LoadPeakMemoryMB)
 	if s := r.Server; s != nil && (s.SerializationRetries > 0 || s.Batches > 0) {
 		fmt.Fprintf(&b, "servers: %.0f transactions rerun after serialization failures; %.0f batches, %.1f requests each on average\n",
