@@ -10,11 +10,6 @@ import (
 	"testing"
 )
 
-// The arrows check lives at the module root because it is about the whole
-// module: the test runs in the root directory, so `go list ./...` and
-// docs/architecture.md need no path juggling. `make check-arrows` runs it
-// alone; `make test` runs it too, at the price of one `go list`.
-
 const (
 	module    = "github.com/evento-lab/evento"
 	archDoc   = "docs/architecture.md"
@@ -31,7 +26,9 @@ var (
 // column names exactly the module's packages it imports. Only non-test
 // imports count: the table says what a package needs to be built, while
 // tests may reach across the layers (db's tests drive api, api's tests seed
-// through db/labdb) and would make arrows point both ways.
+// through db/labdb) and would make arrows point both ways. It lives at the
+// module root, where `go list ./...` and docs/architecture.md need no path
+// juggling; `make check-arrows` runs it alone, `make test` too.
 func TestArchitectureTable(t *testing.T) {
 	rows := readPackageTable(t)
 	// go test puts its own GOROOT/bin first on a test's PATH, so this is

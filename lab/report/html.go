@@ -177,9 +177,7 @@ func newComparisonPage(c Comparison) comparisonPage {
 func throughputChart(rows []ComparisonRow, spread bool) barChart {
 	const rowHeight, barHeight = 28.0, 18.0
 	var values []float64
-	labels := make([]string, len(rows))
-	for i, r := range rows {
-		labels[i] = r.Strategy
+	for _, r := range rows {
 		if r.Safe() {
 			values = append(values, r.RoomsPerSecond)
 			if spread {
@@ -187,7 +185,7 @@ func throughputChart(rows []ComparisonRow, spread bool) barChart {
 			}
 		}
 	}
-	ch := newBarChart("throughput-chart", labels, rowHeight, "rooms correctly sold per second, until sell-out", values)
+	ch := newBarChart("throughput-chart", rows, rowHeight, "rooms correctly sold per second, until sell-out", values)
 	for i, r := range rows {
 		top := chartTop + float64(i)*rowHeight
 		g := barGroup{Label: r.Strategy, LabelY: top + rowHeight/2}
@@ -226,12 +224,10 @@ func throughputChart(rows []ComparisonRow, spread bool) barChart {
 func latencyChart(rows []ComparisonRow) barChart {
 	const rowHeight, barHeight, gap = 38.0, 14.0, 2.0
 	var values []float64
-	labels := make([]string, len(rows))
-	for i, r := range rows {
+	for _, r := range rows {
 		values = append(values, r.P50Ms, r.P99Ms)
-		labels[i] = r.Strategy
 	}
-	ch := newBarChart("latency-chart", labels, rowHeight, "reserve latency (ms)", values)
+	ch := newBarChart("latency-chart", rows, rowHeight, "reserve latency (ms)", values)
 	for i, r := range rows {
 		top := chartTop + float64(i)*rowHeight
 		y := top + (rowHeight-2*barHeight-gap)/2
@@ -254,17 +250,18 @@ func latencyChart(rows []ComparisonRow) barChart {
 	return ch
 }
 
-// newBarChart sizes a chart for its labels and rows and puts ticks on an
-// axis from zero to a round number at or above the largest value.
-func newBarChart(id string, labels []string, rowHeight float64, axisTitle string, values []float64) barChart {
+// newBarChart sizes a chart for its rows and their labels, the
+// strategies, and puts ticks on an axis from zero to a round number at or
+// above the largest value.
+func newBarChart(id string, rows []ComparisonRow, rowHeight float64, axisTitle string, values []float64) barChart {
 	longest := 0
-	for _, l := range labels {
-		longest = max(longest, utf8.RuneCountInString(l))
+	for _, r := range rows {
+		longest = max(longest, utf8.RuneCountInString(r.Strategy))
 	}
 	// About 7.5 px a character at the labels' 13 px; long names are cut by
 	// the SVG's width, not allowed to squeeze the plot to nothing.
 	left := min(max(7.5*float64(longest)+16, 80), 200)
-	plotBottom := chartTop + float64(len(labels))*rowHeight
+	plotBottom := chartTop + float64(len(rows))*rowHeight
 	ch := barChart{
 		ID: id, Width: chartWidth, Height: plotBottom + axisHeight,
 		Left: left, Right: chartWidth - valueMargin, Top: chartTop, AxisY: plotBottom,

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -40,17 +41,14 @@ const (
 // timelineCharts draws each strategy's first run second by second (with
 // --rounds, the later rounds would repeat the picture).
 func timelineCharts(reports []Report) []timelineChart {
-	seen := map[string]bool{}
 	var firsts []Report
 	for _, r := range reports {
-		if !seen[r.Strategy] {
-			seen[r.Strategy] = true
+		if !slices.ContainsFunc(firsts, func(f Report) bool { return f.Strategy == r.Strategy }) {
 			firsts = append(firsts, r)
 		}
 	}
-	reports = firsts
 	seconds, peak := 0, 0
-	for _, r := range reports {
+	for _, r := range firsts {
 		seconds = max(seconds, len(r.Timeline))
 		for _, f := range r.Faults {
 			seconds = max(seconds, int(f.Heal.Sub(r.StartedAt)/time.Second)+1)
@@ -60,7 +58,7 @@ func timelineCharts(reports []Report) []timelineChart {
 		}
 	}
 	var charts []timelineChart
-	for i, r := range reports {
+	for i, r := range firsts {
 		if len(r.Timeline) == 0 && len(r.Faults) == 0 {
 			continue
 		}
