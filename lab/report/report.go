@@ -110,14 +110,14 @@ func Build(meta Meta, res client.Result, checked checker.Result) Report {
 	r := Report{
 		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Seed: meta.Seed,
 		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy, Auth: meta.Auth, Rate: meta.Rate,
-		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests,
-		Replayed: res.Replayed, Holds: HoldsReport{Clients: res.Holds},
-		StartedAt: res.Started, ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
+		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests, Replayed: res.Replayed,
+		Unknown: UnknownCounts{Requests: res.UnknownRequests}, Holds: HoldsReport{Clients: res.Holds},
+		StartedAt: res.Started, ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency, Verdict: checked.Verdict,
 		LoadPeakMemoryMB: float64(meta.LoadPeakMemoryBytes) / (1 << 20),
 		Timeline:         append([]client.Second{}, res.Seconds...),
 		Anomalies:        append([]string{}, checked.Anomalies...),
 		Notes:            append([]string{}, checked.Notes...),
-		Totals:           HotelReport{Name: "total"},
+		Totals:           HotelReport{Name: "total", Verdict: checked.Verdict},
 	}
 	allSoldOut := true
 	var sellout float64
@@ -151,9 +151,6 @@ func Build(meta Meta, res client.Result, checked checker.Result) Report {
 		}
 		sellout = max(sellout, t.SoldOutAfter.Seconds())
 	}
-	r.Unknown.Requests = res.UnknownRequests
-	r.Verdict = checked.Verdict
-	r.Totals.Verdict = r.Verdict
 	r.Totals.SoldOut = r.Totals.Booked+r.Totals.Locked >= r.Totals.Assigned
 	window := r.ElapsedSeconds
 	if allSoldOut {
