@@ -450,9 +450,8 @@ func CheckDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	name := f.Name()
 	f.Close()
-	return os.Remove(name)
+	return os.Remove(f.Name())
 }
 
 // Save writes the comparison into dir as report.json (the table and every

@@ -32,9 +32,8 @@ func (r run) report() report.Report {
 		Anomalies: []string{}, Notes: []string{},
 	}
 	if r.sellout > 0 {
-		s := r.sellout
-		rep.SelloutSeconds = &s
-		rep.ReservationsPerSecond = float64(2*r.booked) / s
+		rep.SelloutSeconds = &r.sellout // r is a copy of its own
+		rep.ReservationsPerSecond = float64(2*r.booked) / r.sellout
 	}
 	if r.batch > 0 {
 		rep.Server = &report.ServerStats{Batches: 100, BatchedRequests: 100 * r.batch}
@@ -52,10 +51,8 @@ func compare(runs ...run) report.Comparison {
 
 func row(t *testing.T, c report.Comparison, strategy string) report.ComparisonRow {
 	t.Helper()
-	for _, r := range c.Rows {
-		if r.Strategy == strategy {
-			return r
-		}
+	if i := slices.IndexFunc(c.Rows, func(r report.ComparisonRow) bool { return r.Strategy == strategy }); i >= 0 {
+		return c.Rows[i]
 	}
 	t.Fatalf("no row for %s in %+v", strategy, c.Rows)
 	return report.ComparisonRow{}

@@ -104,11 +104,11 @@ func svgByID(t *testing.T, page, id string) string {
 	if start < 0 {
 		t.Fatalf("no <svg id=%q> in the page", id)
 	}
-	end := strings.Index(page[start:], "</svg>")
-	if end < 0 {
+	svg, _, closed := strings.Cut(page[start:], "</svg>")
+	if !closed {
 		t.Fatalf("<svg id=%q> is not closed", id)
 	}
-	return page[start : start+end]
+	return svg
 }
 
 func TestWriteHTML(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
@@ -22,9 +22,9 @@ const refreshEvery = 200 * time.Millisecond
 func ShowBars(r *client.Runner, w io.Writer) (stop func()) {
 	p := mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(refreshEvery))
 
-	var mu sync.Mutex // guards snap, read by decorators on mpb's goroutine
-	snap := r.Snapshot()
-	current := func() client.Snapshot { mu.Lock(); defer mu.Unlock(); return snap }
+	var snap atomic.Pointer[client.Snapshot] // read by decorators on mpb's goroutine
+	first := r.Snapshot()
+	snap.Store(&first)
 
 	targets := r.Targets()
 	bars := make([]*mpb.Bar, len(targets))
@@ -33,7 +33,7 @@ func ShowBars(r *client.Runner, w io.Writer) (stop func()) {
 		bars[i] = p.New(max(t.Assigned, 1), mpb.BarStyle().Lbound("[").Filler("█").Tip("█").Padding("░").Rbound("]"),
 			mpb.PrependDecorators(decor.Name(label, decor.WCSyncSpaceR)),
 			mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
-				s := current()
+				s := snap.Load()
 				text := fmt.Sprintf("%d/%d booked", s.Acknowledged[i], t.Assigned)
 				switch {
 				case s.Acknowledged[i] > t.Assigned:
@@ -46,7 +46,7 @@ func ShowBars(r *client.Runner, w io.Writer) (stop func()) {
 		)
 	}
 	status := p.New(1, mpb.NopStyle(), mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
-		return statusLine(current())
+		return statusLine(*snap.Load())
 	})))
 
 	// update takes a snapshot and moves the bars to it, short of full by
@@ -54,9 +54,7 @@ func ShowBars(r *client.Runner, w io.Writer) (stop func()) {
 	// numbers, so they stay one short until the end.
 	update := func(short int64) {
 		s := r.Snapshot()
-		mu.Lock()
-		snap = s
-		mu.Unlock()
+		snap.Store(&s)
 		for i, b := range bars {
 			b.SetCurrent(min(s.Acknowledged[i], targets[i].Assigned-short))
 		}

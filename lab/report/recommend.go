@@ -135,18 +135,12 @@ func overlappingGroups(ranked []ComparisonRow) []string {
 			for _, r := range ranked[i:j] {
 				names = append(names, r.Strategy)
 			}
-			out = append(out, fmt.Sprintf("The ranges of %s overlap: their order among themselves is not conclusive.", andList(names)))
+			out = append(out, fmt.Sprintf("The ranges of %s and %s overlap: their order among themselves is not conclusive.",
+				strings.Join(names[:len(names)-1], ", "), names[len(names)-1]))
 		}
 		i = j
 	}
 	return out
-}
-
-func andList(names []string) string {
-	if len(names) <= 1 {
-		return strings.Join(names, "")
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func percent(r ComparisonRow) string {
