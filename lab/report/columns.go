@@ -121,14 +121,7 @@ func (col column) csv(r ComparisonRow, m Machine) string {
 // format writes the field the column names: a string as it is, a number
 // by number, and none for a nil pointer.
 func (col column) format(r ComparisonRow, m Machine, none string, decimals int, number func(float64, int) string) string {
-	var v reflect.Value
-	if i, ok := rowFields[col.name]; ok {
-		v = reflect.ValueOf(r).Field(i)
-	} else if i, ok := machineFields[col.name]; ok {
-		v = reflect.ValueOf(m).Field(i)
-	} else {
-		panic("report: column " + col.name + " names no field of ComparisonRow or Machine")
-	}
+	v := col.field(r, m)
 	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
 			return none
@@ -146,17 +139,17 @@ func (col column) format(r ComparisonRow, m Machine, none string, decimals int, 
 	return fmt.Sprint(v.Interface())
 }
 
-// rowFields and machineFields index the fields columns read by JSON key.
-var rowFields, machineFields = jsonFields[ComparisonRow](), jsonFields[Machine]()
-
-func jsonFields[T any]() map[string]int {
-	t := reflect.TypeFor[T]()
-	fields := map[string]int{}
-	for i := range t.NumField() {
-		key, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		fields[key] = i
+// field is the row's field, or else the machine's, whose JSON key is the
+// column's name.
+func (col column) field(r ComparisonRow, m Machine) reflect.Value {
+	for _, s := range []reflect.Value{reflect.ValueOf(r), reflect.ValueOf(m)} {
+		for i := range s.NumField() {
+			if key, _, _ := strings.Cut(s.Type().Field(i).Tag.Get("json"), ","); key == col.name {
+				return s.Field(i)
+			}
+		}
 	}
-	return fields
+	panic("report: column " + col.name + " names no field of ComparisonRow or Machine")
 }
 
 // pageCell is one cell of the page's table. Its Attrs go into the tag

@@ -111,11 +111,12 @@ func TestCompareRanksOnlySafeStrategies(t *testing.T) {
 // conclusive; a clear one it calls held.
 func TestRecommendation(t *testing.T) {
 	t.Parallel()
+	recommendation := func(runs ...run) string { return strings.Join(compare(runs...).Recommendation, "\n") }
 	t.Run("overlapping spreads", func(t *testing.T) {
 		t.Parallel()
 		// Two rounds, interleaved: batched 600 and 500 rooms/s, atomic
 		// 545 and 522: their ranges overlap.
-		c := compare(
+		rec := recommendation(
 			run{strategy: "naive", verdict: checker.Overbooked, booked: 900, sellout: 0.4, p99: 10},
 			run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 1.1, p99: 30},
 			run{strategy: "batched", verdict: checker.Consistent, booked: 300, sellout: 1.0, p99: 60, batch: 6},
@@ -125,7 +126,6 @@ func TestRecommendation(t *testing.T) {
 			run{strategy: "batched", verdict: checker.Consistent, booked: 300, sellout: 1.2, p99: 58, batch: 6},
 			run{strategy: "optimistic", verdict: checker.Consistent, booked: 300, sellout: 3.2, p99: 22, conflicts: 1700},
 		)
-		rec := strings.Join(c.Recommendation, "\n")
 		if !strings.HasPrefix(rec, "batched was the fastest safe strategy: 550 rooms/s") {
 			t.Errorf("does not open with batched's median:\n%s", rec)
 		}
@@ -151,7 +151,7 @@ func TestRecommendation(t *testing.T) {
 		t.Parallel()
 		// atomic 600 clear of the rest; pessimistic 300-333 and advisory
 		// 286-316 overlap each other, not optimistic at 100.
-		c := compare(
+		rec := recommendation(
 			run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 1.0, p99: 30},
 			run{strategy: "pessimistic", verdict: checker.Consistent, booked: 300, sellout: 2.0, p99: 30},
 			run{strategy: "advisory", verdict: checker.Consistent, booked: 300, sellout: 2.1, p99: 30},
@@ -161,7 +161,6 @@ func TestRecommendation(t *testing.T) {
 			run{strategy: "advisory", verdict: checker.Consistent, booked: 300, sellout: 1.9, p99: 30},
 			run{strategy: "optimistic", verdict: checker.Consistent, booked: 300, sellout: 6, p99: 30},
 		)
-		rec := strings.Join(c.Recommendation, "\n")
 		if !strings.Contains(rec, "The ranges of pessimistic and advisory overlap: their order among themselves is not conclusive.") ||
 			strings.Contains(rec, "optimistic overlap") || !strings.Contains(rec, "its first place held in every round") {
 			t.Errorf("overlapping runners-up not flagged, or flagged wrongly:\n%s", rec)
@@ -169,13 +168,12 @@ func TestRecommendation(t *testing.T) {
 	})
 	t.Run("clear winner", func(t *testing.T) {
 		t.Parallel()
-		c := compare(
+		rec := recommendation(
 			run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 1.0, p99: 30},
 			run{strategy: "pessimistic", verdict: checker.Consistent, booked: 300, sellout: 2.0, p99: 30},
 			run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 1.1, p99: 30},
 			run{strategy: "pessimistic", verdict: checker.Consistent, booked: 300, sellout: 2.2, p99: 30},
 		)
-		rec := strings.Join(c.Recommendation, "\n")
 		if !strings.HasPrefix(rec, "atomic was the fastest safe strategy") || strings.Contains(rec, "not conclusive") ||
 			!strings.Contains(rec, "its first place held in every round") {
 			t.Errorf("a clear winner is not recommended plainly:\n%s", rec)
@@ -183,11 +181,10 @@ func TestRecommendation(t *testing.T) {
 	})
 	t.Run("one round", func(t *testing.T) {
 		t.Parallel()
-		c := compare(
+		rec := recommendation(
 			run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 1.0, p99: 30},
 			run{strategy: "advisory", verdict: checker.Consistent, booked: 300, sellout: 1.03, p99: 30},
 		)
-		rec := strings.Join(c.Recommendation, "\n")
 		for _, want := range []string{"advisory was within 3% (583 rooms/s)", "One round only: no spread was measured"} {
 			if !strings.Contains(rec, want) {
 				t.Errorf("recommendation lacks %q:\n%s", want, rec)
@@ -196,8 +193,7 @@ func TestRecommendation(t *testing.T) {
 	})
 	t.Run("nothing safe", func(t *testing.T) {
 		t.Parallel()
-		c := compare(run{strategy: "naive", verdict: checker.Overbooked, booked: 900, sellout: 0.4, p99: 10})
-		rec := strings.Join(c.Recommendation, "\n")
+		rec := recommendation(run{strategy: "naive", verdict: checker.Overbooked, booked: 900, sellout: 0.4, p99: 10})
 		if !strings.Contains(rec, "No strategy was safe (naive overbooked)") {
 			t.Errorf("recommendation: %s", rec)
 		}
