@@ -279,7 +279,8 @@ func TestWriteHTMLDegenerateNumbers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			page := renderHTML(t, report.Compare(report.Workload{Clients: 1, Servers: 1, Hotels: 1, Rooms: 1, Think: "0s"}, tc.reports))
+			c := report.Compare(report.Workload{Clients: 1, Servers: 1, Hotels: 1, Rooms: 1, Think: "0s"}, tc.reports)
+			page := renderHTML(t, c)
 			for _, bad := range []string{"NaN", "Inf", "unheard-of\"", "v-unheard"} {
 				if strings.Contains(page, bad) {
 					t.Errorf("page contains %q", bad)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/evento-lab/evento/lab/checker"
@@ -91,14 +92,12 @@ func recommend(rows []ComparisonRow, rounds int) []string {
 // tail is long, when it makes clients retry.
 func alternatives(best ComparisonRow, safe []ComparisonRow) []string {
 	var out []string
-	if best.MeanBatchSize > 0 {
-		for _, r := range safe[1:] {
-			if r.MeanBatchSize == 0 {
-				out = append(out, fmt.Sprintf("%s batches (%s requests a transaction): each request waits for the batch ahead to commit; without batching, %s was the fastest, at %s of %s's rate.",
-					best.Strategy, formatMeanBatch(best.MeanBatchSize), r.Strategy, percent(r), best.Strategy))
-				break
-			}
-		}
+	// best is safe[0], so when it batches the first that does not is another.
+	unbatched := slices.IndexFunc(safe, func(r ComparisonRow) bool { return r.MeanBatchSize == 0 })
+	if best.MeanBatchSize > 0 && unbatched >= 0 {
+		out = append(out, fmt.Sprintf("%s batches (%s requests a transaction): each request waits for the batch ahead to commit; without batching, %s was the fastest, at %s of %s's rate.",
+			best.Strategy, formatMeanBatch(best.MeanBatchSize), safe[unbatched].Strategy, percent(safe[unbatched]),
+			best.Strategy))
 	}
 	lowest := best
 	for _, r := range safe {
@@ -110,13 +109,10 @@ func alternatives(best ComparisonRow, safe []ComparisonRow) []string {
 		out = append(out, fmt.Sprintf("If the slowest answers matter more than throughput, %s had the shortest tail: p99 %s ms against %s ms, at %s of the rate.",
 			lowest.Strategy, formatNumber(lowest.P99Ms, 1), formatNumber(best.P99Ms, 1), percent(lowest)))
 	}
-	if best.Conflicts > 0 {
-		for _, r := range safe[1:] {
-			if r.Conflicts == 0 {
-				out = append(out, fmt.Sprintf("If clients cannot retry, %s sent none back (no conflicts), at %s of the rate.", r.Strategy, percent(r)))
-				break
-			}
-		}
+	calm := slices.IndexFunc(safe, func(r ComparisonRow) bool { return r.Conflicts == 0 })
+	if best.Conflicts > 0 && calm >= 0 {
+		out = append(out, fmt.Sprintf("If clients cannot retry, %s sent none back (no conflicts), at %s of the rate.",
+			safe[calm].Strategy, percent(safe[calm])))
 	}
 	return out
 }

@@ -146,9 +146,7 @@ func Build(meta Meta, res client.Result, checked checker.Result) Report {
 		r.Holds.Released += o.Holds.Released
 		r.Holds.Expired += o.Holds.Expired
 		r.Holds.ActiveAtEnd += o.Holds.ActiveAtEnd
-		if t.SoldOutAfter == 0 {
-			allSoldOut = false
-		}
+		allSoldOut = allSoldOut && t.SoldOutAfter != 0
 		sellout = max(sellout, t.SoldOutAfter.Seconds())
 	}
 	r.Totals.SoldOut = r.Totals.Booked+r.Totals.Locked >= r.Totals.Assigned
