@@ -88,21 +88,20 @@ func comparisonColumns(rounds int) []column {
 	}
 }
 
-func (col column) text(r ComparisonRow, m Machine) string {
+// text is the column's cell in a table, its numbers written by number:
+// fixed in the text table, formatNumber on the page.
+func (col column) text(r ComparisonRow, m Machine, number func(float64, int) string) string {
 	if col.tableCell != nil {
 		return col.tableCell(r)
 	}
-	return col.format(r, m, "-", col.decimals, func(v float64, d int) string { return fmt.Sprintf("%.*f", d, v) })
+	return col.format(r, m, "-", col.decimals, number)
 }
 
 func (col column) page(r ComparisonRow, m Machine) pageCell {
-	switch {
-	case col.pageCell != nil:
+	if col.pageCell != nil {
 		return col.pageCell(r)
-	case col.tableCell != nil:
-		return pageCell{Text: col.tableCell(r)}
 	}
-	return pageCell{Text: col.format(r, m, "-", col.decimals, formatNumber)}
+	return pageCell{Text: col.text(r, m, formatNumber)}
 }
 
 // csv leaves a number that is not finite empty, as one that does not exist.
@@ -114,9 +113,11 @@ func (col column) csv(r ComparisonRow, m Machine) string {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return ""
 		}
-		return strconv.FormatFloat(v, 'f', d, 64)
+		return fixed(v, d)
 	})
 }
+
+func fixed(v float64, decimals int) string { return fmt.Sprintf("%.*f", decimals, v) }
 
 // format writes the field the column names: a string as it is, a number
 // by number, and none for a nil pointer.

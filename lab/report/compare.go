@@ -283,9 +283,7 @@ func Median(xs []float64) float64 {
 
 // TextOptions choose the table's columns.
 type TextOptions struct {
-	// Wide adds the columns the default table leaves out to fit 100
-	// characters.
-	Wide bool
+	Wide bool // adds the columns the default table leaves out to fit 100 characters
 }
 
 // columns are the comparison's columns that keep chooses.
@@ -314,7 +312,7 @@ func (c Comparison) WriteText(w io.Writer, opts TextOptions) error {
 	fmt.Fprintln(tw)
 	for _, r := range c.Rows {
 		for _, col := range cols {
-			fmt.Fprint(tw, col.text(r, c.Machine), "\t")
+			fmt.Fprint(tw, col.text(r, c.Machine, fixed), "\t")
 		}
 		fmt.Fprintln(tw)
 	}
