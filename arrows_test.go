@@ -1,11 +1,7 @@
 package evento_test
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"regexp"
@@ -14,15 +10,15 @@ import (
 	"testing"
 )
 
-// The arrows check lives here, at the module root, because it is about the
-// whole module: the test runs in the root directory, so `go list ./...` and
-// docs/architecture.md need no path juggling. `make check-arrows` runs it
-// alone; `make test` runs it too, at the price of one `go list`.
-
 const (
 	module    = "github.com/evento-lab/evento"
 	archDoc   = "docs/architecture.md"
 	archTable = "| package | its one job | imports (of ours) |"
+)
+
+var (
+	backticked    = regexp.MustCompile("`([^`]+)`")
+	parenthesised = regexp.MustCompile(`\([^()]*\)`)
 )
 
 // TestArchitectureTable holds docs/architecture.md's package table to the
@@ -30,12 +26,36 @@ const (
 // column names exactly the module's packages it imports. Only non-test
 // imports count: the table says what a package needs to be built, while
 // tests may reach across the layers (db's tests drive api, api's tests seed
-// through db/labdb) and would make arrows point both ways.
+// through db/labdb) and would make arrows point both ways. It lives at the
+// module root, where `go list ./...` and docs/architecture.md need no path
+// juggling; `make check-arrows` runs it alone, `make test` too.
 func TestArchitectureTable(t *testing.T) {
-	rows := readPackageTable(t, archDoc)
-	actual := listModuleImports(t)
+	rows := readPackageTable(t)
+	// go test puts its own GOROOT/bin first on a test's PATH, so this is
+	// the go that runs the test.
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	actual := map[string][]string{} // each package's imports of ours, by their names in the table
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		pkg, _ := tableName(fields[0])
+		actual[pkg] = []string{}
+		for _, imp := range fields[1:] {
+			if name, ok := tableName(imp); ok {
+				actual[pkg] = append(actual[pkg], name)
+			}
+		}
+	}
+	if len(actual) == 0 {
+		t.Fatal("go list ./... found no packages")
+	}
 
-	for _, pkg := range sortedKeys(actual) {
+	for _, pkg := range slices.Sorted(maps.Keys(actual)) {
 		imports := actual[pkg]
 		row, ok := rows[pkg]
 		if !ok {
@@ -50,51 +70,11 @@ func TestArchitectureTable(t *testing.T) {
 			t.Errorf("%s: row `%s` lists %s, which it does not import", archDoc, pkg, arrows(extra))
 		}
 	}
-	for _, pkg := range sortedKeys(rows) {
+	for _, pkg := range slices.Sorted(maps.Keys(rows)) {
 		if _, ok := actual[pkg]; !ok {
 			t.Errorf("%s: row `%s` names no package of the module (removed or renamed?); delete or rename the row", archDoc, pkg)
 		}
 	}
-}
-
-// listModuleImports asks `go list` for each package of the module and the
-// module's packages it imports, both by their names in the table.
-func listModuleImports(t *testing.T) map[string][]string {
-	t.Helper()
-	// go test puts its own GOROOT/bin first on a test's PATH, so this is
-	// the go that runs the test.
-	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", "./...")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, stderr.String())
-	}
-	packages := map[string][]string{}
-	dec := json.NewDecoder(bytes.NewReader(out))
-	for {
-		var p struct {
-			ImportPath string
-			Imports    []string
-		}
-		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatalf("go list: %v", err)
-		}
-		ours := []string{}
-		for _, imp := range p.Imports {
-			if name, ok := tableName(imp); ok {
-				ours = append(ours, name)
-			}
-		}
-		name, _ := tableName(p.ImportPath)
-		packages[name] = ours
-	}
-	if len(packages) == 0 {
-		t.Fatal("go list ./... found no packages")
-	}
-	return packages
 }
 
 // tableName is how the table names one of our packages: its path inside the
@@ -106,31 +86,22 @@ func tableName(importPath string) (name string, ok bool) {
 	return strings.CutPrefix(importPath, module+"/")
 }
 
-var (
-	backticked    = regexp.MustCompile("`([^`]+)`")
-	parenthesised = regexp.MustCompile(`\([^()]*\)`)
-)
-
 // readPackageTable reads the table that starts with archTable: the package
 // of each row (its first cell's one backticked name outside parentheses)
 // and its arrows (every backticked name in its last cell outside
 // parentheses). So a row can say "nothing", or explain an arrow in a note
 // that names a function in backticks, without either becoming an arrow. A
 // malformed row is an error, not the end: the other rows are still checked.
-func readPackageTable(t *testing.T, path string) map[string][]string {
+func readPackageTable(t *testing.T) map[string][]string {
 	t.Helper()
-	f, err := os.Open(path)
+	doc, err := os.ReadFile(archDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-
 	rows := map[string][]string{}
 	in := false
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20) // a row's job can be a long line
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	for line := range strings.Lines(string(doc)) {
+		line = strings.TrimSpace(line)
 		if !in {
 			in = line == archTable
 			continue
@@ -146,19 +117,16 @@ func readPackageTable(t *testing.T, path string) map[string][]string {
 		// shift them.
 		names := arrowNames(cells[0])
 		if len(names) != 1 {
-			t.Errorf("%s: one package per row, in backticks, in the first cell; split or fix: %s", path, line)
+			t.Errorf("%s: one package per row, in backticks, in the first cell; split or fix: %s", archDoc, line)
 			continue
 		}
 		if _, dup := rows[names[0]]; dup {
-			t.Errorf("%s: two rows for `%s`; keep one", path, names[0])
+			t.Errorf("%s: two rows for `%s`; keep one", archDoc, names[0])
 		}
 		rows[names[0]] = arrowNames(cells[len(cells)-1])
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
 	if !in {
-		t.Fatalf("%s: no line %s (the package table's header)", path, archTable)
+		t.Fatalf("%s: no line %s (the package table's header)", archDoc, archTable)
 	}
 	return rows
 }
@@ -176,32 +144,15 @@ func arrowNames(cell string) []string {
 	return names
 }
 
-// minus is a's names that b lacks, sorted.
+// minus is a's names that b lacks.
 func minus(a, b []string) []string {
-	var out []string
-	for _, s := range a {
-		if !slices.Contains(b, s) {
-			out = append(out, s)
-		}
-	}
-	slices.Sort(out)
-	return out
+	return slices.DeleteFunc(slices.Clone(a), func(s string) bool { return slices.Contains(b, s) })
 }
 
-// arrows writes names as a row's cell would: `a`, `b`; or "nothing".
+// arrows writes names as a row's cell would, sorted: `a`, `b`; or "nothing".
 func arrows(names []string) string {
 	if len(names) == 0 {
 		return "nothing"
 	}
-	sorted := slices.Sorted(slices.Values(names))
-	return "`" + strings.Join(sorted, "`, `") + "`"
-}
-
-func sortedKeys(m map[string][]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+	return "`" + strings.Join(slices.Sorted(slices.Values(names)), "`, `") + "`"
 }

@@ -13,22 +13,19 @@ import (
 // table, the CSV and the page, so that a new column is one entry in
 // comparisonColumns and no layout can miss it.
 type column struct {
-	// name is the JSON key of the field the column shows, the row's or
-	// else the machine's, and heads the CSV column: a spreadsheet and
-	// report.json name a number alike, and the column reads the field by
-	// it. "" leaves the column out of the CSV.
+	// name is the JSON key of the field shown (the row's, else the
+	// machine's) and its CSV header, so a spreadsheet and report.json name
+	// a number alike; "" leaves the column out of the CSV.
 	name string
 	// head heads the column in both tables (pageHead instead on the page,
 	// when set); without one it is in neither.
 	head, pageHead string
-	// pageAttrs are the page's <th>'s (pageCell.Attrs).
-	pageAttrs template.HTMLAttr
-	wide      bool // the text table shows it only with --wide: the default fits 100 columns
-	pageOnly  bool // the text table leaves it out: its rows are already in that order
-	rounds    bool // the tables show it only with several rounds: one round has no spread
-	// decimals print a fractional field in the tables, csvDecimals in the
-	// CSV; an integer has none, and a nil pointer (no sell-out, no ratio)
-	// is "-", or an empty CSV cell.
+	pageAttrs      template.HTMLAttr // the page's <th>'s (pageCell.Attrs)
+	wide           bool              // the text table shows it only with --wide: the default fits 100 columns
+	pageOnly       bool              // the text table leaves it out: its rows are already in that order
+	rounds         bool              // the tables show it only with several rounds: one round has no spread
+	// decimals are a fraction's in the tables, csvDecimals in the CSV; a
+	// nil pointer (no sell-out, no ratio) is "-", or an empty CSV cell.
 	decimals, csvDecimals int
 	// The cells that are not the field as it is: tableCell in both tables
 	// unless pageCell, csvCell in the CSV.
@@ -91,21 +88,20 @@ func comparisonColumns(rounds int) []column {
 	}
 }
 
-func (col column) text(r ComparisonRow, m Machine) string {
+// text is the column's cell in a table, its numbers written by number:
+// fixed in the text table, formatNumber on the page.
+func (col column) text(r ComparisonRow, m Machine, number func(float64, int) string) string {
 	if col.tableCell != nil {
 		return col.tableCell(r)
 	}
-	return col.format(r, m, "-", col.decimals, func(v float64, d int) string { return fmt.Sprintf("%.*f", d, v) })
+	return col.format(r, m, "-", col.decimals, number)
 }
 
 func (col column) page(r ComparisonRow, m Machine) pageCell {
-	switch {
-	case col.pageCell != nil:
+	if col.pageCell != nil {
 		return col.pageCell(r)
-	case col.tableCell != nil:
-		return pageCell{Text: col.tableCell(r)}
 	}
-	return pageCell{Text: col.format(r, m, "-", col.decimals, formatNumber)}
+	return pageCell{Text: col.text(r, m, formatNumber)}
 }
 
 // csv leaves a number that is not finite empty, as one that does not exist.
@@ -117,21 +113,16 @@ func (col column) csv(r ComparisonRow, m Machine) string {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return ""
 		}
-		return strconv.FormatFloat(v, 'f', d, 64)
+		return fixed(v, d)
 	})
 }
+
+func fixed(v float64, decimals int) string { return fmt.Sprintf("%.*f", decimals, v) }
 
 // format writes the field the column names: a string as it is, a number
 // by number, and none for a nil pointer.
 func (col column) format(r ComparisonRow, m Machine, none string, decimals int, number func(float64, int) string) string {
-	var v reflect.Value
-	if i, ok := rowFields[col.name]; ok {
-		v = reflect.ValueOf(r).Field(i)
-	} else if i, ok := machineFields[col.name]; ok {
-		v = reflect.ValueOf(m).Field(i)
-	} else {
-		panic("report: column " + col.name + " names no field of ComparisonRow or Machine")
-	}
+	v := col.field(r, m)
 	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
 			return none
@@ -149,17 +140,17 @@ func (col column) format(r ComparisonRow, m Machine, none string, decimals int, 
 	return fmt.Sprint(v.Interface())
 }
 
-// rowFields and machineFields index the fields columns read by JSON key.
-var rowFields, machineFields = jsonFields[ComparisonRow](), jsonFields[Machine]()
-
-func jsonFields[T any]() map[string]int {
-	t := reflect.TypeFor[T]()
-	fields := map[string]int{}
-	for i := range t.NumField() {
-		key, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		fields[key] = i
+// field is the row's field, or else the machine's, whose JSON key is the
+// column's name.
+func (col column) field(r ComparisonRow, m Machine) reflect.Value {
+	for _, s := range []reflect.Value{reflect.ValueOf(r), reflect.ValueOf(m)} {
+		for i := range s.NumField() {
+			if key, _, _ := strings.Cut(s.Type().Field(i).Tag.Get("json"), ","); key == col.name {
+				return s.Field(i)
+			}
+		}
 	}
-	return fields
+	panic("report: column " + col.name + " names no field of ComparisonRow or Machine")
 }
 
 // pageCell is one cell of the page's table. Its Attrs go into the tag

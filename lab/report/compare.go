@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/evento-lab/evento/lab/checker"
 )
@@ -133,16 +134,15 @@ func Compare(w Workload, reports []Report) Comparison {
 	for _, name := range order {
 		c.Rows = append(c.Rows, summarize(byStrategy[name]))
 	}
-	rank(c.Rows)
-	// A run is ranked against the other runs of its round.
+	rank(c.Rows, func(ComparisonRow) bool { return true })
+	// The ranked first, in their order, then the others as they ran.
+	slices.SortStableFunc(c.Rows, func(a, b ComparisonRow) int {
+		return cmp.Compare(cmp.Or(a.Rank, len(c.Rows)+1), cmp.Or(b.Rank, len(c.Rows)+1))
+	})
+	// A run is ranked against the other runs of its round, and stays where
+	// it ran.
 	for round := 1; round <= c.Workload.Rounds; round++ {
-		var ofRound []*ComparisonRow
-		for i := range c.Runs {
-			if c.Runs[i].Round == round {
-				ofRound = append(ofRound, &c.Runs[i])
-			}
-		}
-		rankPointers(ofRound)
+		rank(c.Runs, func(r ComparisonRow) bool { return r.Round == round })
 	}
 	c.Recommendation = recommend(c.Rows, c.Workload.Rounds)
 	return c
@@ -220,51 +220,24 @@ func summarize(runs []ComparisonRow) ComparisonRow {
 // first; a strategy is only as safe as its worst run.
 func worstVerdict(runs []ComparisonRow) string {
 	for _, v := range []string{checker.Overbooked, checker.Inconsistent} {
-		for _, r := range runs {
-			if r.Verdict == v {
-				return v
-			}
+		if slices.ContainsFunc(runs, func(r ComparisonRow) bool { return r.Verdict == v }) {
+			return v
 		}
 	}
-	for _, r := range runs {
-		if r.Verdict != checker.Consistent {
-			return r.Verdict
-		}
+	if i := slices.IndexFunc(runs, func(r ComparisonRow) bool { return !r.Safe() }); i >= 0 {
+		return runs[i].Verdict
 	}
 	return checker.Consistent
 }
 
-// rank orders rows in place: the safe ones by RoomsPerSecond, fastest
-// first (ties keep their order), then the rest as they were; it sets
-// Rank, FastestSafe and the ratios.
-func rank(rows []ComparisonRow) {
-	slices.SortStableFunc(rows, func(a, b ComparisonRow) int {
-		if a.Safe() != b.Safe() {
-			if a.Safe() {
-				return -1
-			}
-			return 1
-		}
-		if !a.Safe() {
-			return 0
-		}
-		return cmp.Compare(rateKey(b.RoomsPerSecond), rateKey(a.RoomsPerSecond))
-	})
-	ptrs := make([]*ComparisonRow, len(rows))
-	for i := range rows {
-		ptrs[i] = &rows[i]
-	}
-	rankPointers(ptrs)
-}
-
-// rankPointers sets Rank, FastestSafe and the ratios without moving rows
-// (the runs keep the order they ran in).
-func rankPointers(rows []*ComparisonRow) {
+// rank sets Rank, FastestSafe and the ratios among the rows that among
+// chooses, without moving any: the safe ones by RoomsPerSecond, fastest
+// first (ties keep their order).
+func rank(rows []ComparisonRow, among func(ComparisonRow) bool) {
 	var safe []*ComparisonRow
-	for _, r := range rows {
-		r.Rank, r.FastestSafe, r.RatioToFastestSafe = 0, false, nil
-		if r.Safe() {
-			safe = append(safe, r)
+	for i, r := range rows {
+		if among(r) && r.Safe() {
+			safe = append(safe, &rows[i])
 		}
 	}
 	slices.SortStableFunc(safe, func(a, b *ComparisonRow) int {
@@ -301,8 +274,7 @@ func Median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
+	s := slices.Sorted(slices.Values(xs))
 	if len(s)%2 == 1 {
 		return s[len(s)/2]
 	}
@@ -311,9 +283,7 @@ func Median(xs []float64) float64 {
 
 // TextOptions choose the table's columns.
 type TextOptions struct {
-	// Wide adds the columns the default table leaves out to fit 100
-	// characters.
-	Wide bool
+	Wide bool // adds the columns the default table leaves out to fit 100 characters
 }
 
 // columns are the comparison's columns that keep chooses.
@@ -342,7 +312,7 @@ func (c Comparison) WriteText(w io.Writer, opts TextOptions) error {
 	fmt.Fprintln(tw)
 	for _, r := range c.Rows {
 		for _, col := range cols {
-			fmt.Fprint(tw, col.text(r, c.Machine), "\t")
+			fmt.Fprint(tw, col.text(r, c.Machine, fixed), "\t")
 		}
 		fmt.Fprintln(tw)
 	}
@@ -429,18 +399,14 @@ func ratioText(r ComparisonRow) string {
 // starting with first and the others with rest.
 func wrap(s string, width int, first, rest string) string {
 	var b strings.Builder
-	line := first
-	empty := true
+	line, space := first, ""
 	for _, word := range strings.Fields(s) {
-		if !empty && len([]rune(line))+1+len([]rune(word)) > width {
+		if space != "" && utf8.RuneCountInString(line+space+word) > width {
 			b.WriteString(line + "\n")
-			line, empty = rest, true
+			line, space = rest, ""
 		}
-		if !empty {
-			line += " "
-		}
-		line += word
-		empty = false
+		line += space + word
+		space = " "
 	}
 	b.WriteString(line + "\n")
 	return b.String()
@@ -481,9 +447,8 @@ func CheckDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	name := f.Name()
 	f.Close()
-	return os.Remove(name)
+	return os.Remove(f.Name())
 }
 
 // Save writes the comparison into dir as report.json (the table and every
@@ -518,14 +483,13 @@ func (c Comparison) Save(dir string) ([]string, error) {
 
 func writeFile(path string, write func(io.Writer) error) error {
 	f, err := os.Create(path)
+	if err == nil {
+		err = write(f)
+		if closeErr := f.Close(); err == nil {
+			err = closeErr
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -32,9 +32,8 @@ func (r run) report() report.Report {
 		Anomalies: []string{}, Notes: []string{},
 	}
 	if r.sellout > 0 {
-		s := r.sellout
-		rep.SelloutSeconds = &s
-		rep.ReservationsPerSecond = float64(2*r.booked) / s
+		rep.SelloutSeconds = &r.sellout // r is a copy of its own
+		rep.ReservationsPerSecond = float64(2*r.booked) / r.sellout
 	}
 	if r.batch > 0 {
 		rep.Server = &report.ServerStats{Batches: 100, BatchedRequests: 100 * r.batch}
@@ -52,10 +51,8 @@ func compare(runs ...run) report.Comparison {
 
 func row(t *testing.T, c report.Comparison, strategy string) report.ComparisonRow {
 	t.Helper()
-	for _, r := range c.Rows {
-		if r.Strategy == strategy {
-			return r
-		}
+	if i := slices.IndexFunc(c.Rows, func(r report.ComparisonRow) bool { return r.Strategy == strategy }); i >= 0 {
+		return c.Rows[i]
 	}
 	t.Fatalf("no row for %s in %+v", strategy, c.Rows)
 	return report.ComparisonRow{}
@@ -97,21 +94,14 @@ func TestCompareRanksOnlySafeStrategies(t *testing.T) {
 	if o := row(t, c, "optimistic"); o.RatioToFastestSafe == nil || *o.RatioToFastestSafe != 0.5 || o.Rank != 2 {
 		t.Errorf("optimistic: rank %d ratio %v, want 2 and 0.5", o.Rank, o.RatioToFastestSafe)
 	}
-	out := text(t, c, report.TextOptions{})
-	for _, line := range strings.Split(out, "\n") {
+	ends := map[string]string{"naive": "unsafe", "atomic": "fastest"}
+	for _, line := range strings.Split(text(t, c, report.TextOptions{}), "\n") {
 		fields := strings.Fields(line)
 		if len(fields) < 2 {
 			continue
 		}
-		switch fields[0] {
-		case "naive":
-			if fields[len(fields)-1] != "unsafe" {
-				t.Errorf("naive's line ends in %q, want unsafe: %q", fields[len(fields)-1], line)
-			}
-		case "atomic":
-			if fields[len(fields)-1] != "fastest" {
-				t.Errorf("atomic's line ends in %q, want fastest: %q", fields[len(fields)-1], line)
-			}
+		if want, ok := ends[fields[0]]; ok && fields[len(fields)-1] != want {
+			t.Errorf("%s's line ends in %q, want %s: %q", fields[0], fields[len(fields)-1], want, line)
 		}
 	}
 }
@@ -121,11 +111,12 @@ func TestCompareRanksOnlySafeStrategies(t *testing.T) {
 // conclusive; a clear one it calls held.
 func TestRecommendation(t *testing.T) {
 	t.Parallel()
+	recommendation := func(runs ...run) string { return strings.Join(compare(runs...).Recommendation, "\n") }
 	t.Run("overlapping spreads", func(t *testing.T) {
 		t.Parallel()
 		// Two rounds, interleaved: batched 600 and 500 rooms/s, atomic
 		// 545 and 522: their ranges overlap.
-		c := compare(
+		rec := recommendation(
 			run{strategy: "naive", verdict: checker.Overbooked, booked: 900, sellout: 0.4, p99: 10},
 			run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 1.1, p99: 30},
 			run{strategy: "batched", verdict: checker.Consistent, booked: 300, sellout: 1.0, p99: 60, batch: 6},
@@ -135,7 +126,6 @@ func TestRecommendation(t *testing.T) {
 			run{strategy: "batched", verdict: checker.Consistent, booked: 300, sellout: 1.2, p99: 58, batch: 6},
 			run{strategy: "optimistic", verdict: checker.Consistent, booked: 300, sellout: 3.2, p99: 22, conflicts: 1700},
 		)
-		rec := strings.Join(c.Recommendation, "\n")
 		if !strings.HasPrefix(rec, "batched was the fastest safe strategy: 550 rooms/s") {
 			t.Errorf("does not open with batched's median:\n%s", rec)
 		}
@@ -161,7 +151,7 @@ func TestRecommendation(t *testing.T) {
 		t.Parallel()
 		// atomic 600 clear of the rest; pessimistic 300-333 and advisory
 		// 286-316 overlap each other, not optimistic at 100.
-		c := compare(
+		rec := recommendation(
 			run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 1.0, p99: 30},
 			run{strategy: "pessimistic", verdict: checker.Consistent, booked: 300, sellout: 2.0, p99: 30},
 			run{strategy: "advisory", verdict: checker.Consistent, booked: 300, sellout: 2.1, p99: 30},
@@ -171,7 +161,6 @@ func TestRecommendation(t *testing.T) {
 			run{strategy: "advisory", verdict: checker.Consistent, booked: 300, sellout: 1.9, p99: 30},
 			run{strategy: "optimistic", verdict: checker.Consistent, booked: 300, sellout: 6, p99: 30},
 		)
-		rec := strings.Join(c.Recommendation, "\n")
 		if !strings.Contains(rec, "The ranges of pessimistic and advisory overlap: their order among themselves is not conclusive.") ||
 			strings.Contains(rec, "optimistic overlap") || !strings.Contains(rec, "its first place held in every round") {
 			t.Errorf("overlapping runners-up not flagged, or flagged wrongly:\n%s", rec)
@@ -179,13 +168,12 @@ func TestRecommendation(t *testing.T) {
 	})
 	t.Run("clear winner", func(t *testing.T) {
 		t.Parallel()
-		c := compare(
+		rec := recommendation(
 			run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 1.0, p99: 30},
 			run{strategy: "pessimistic", verdict: checker.Consistent, booked: 300, sellout: 2.0, p99: 30},
 			run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 1.1, p99: 30},
 			run{strategy: "pessimistic", verdict: checker.Consistent, booked: 300, sellout: 2.2, p99: 30},
 		)
-		rec := strings.Join(c.Recommendation, "\n")
 		if !strings.HasPrefix(rec, "atomic was the fastest safe strategy") || strings.Contains(rec, "not conclusive") ||
 			!strings.Contains(rec, "its first place held in every round") {
 			t.Errorf("a clear winner is not recommended plainly:\n%s", rec)
@@ -193,11 +181,10 @@ func TestRecommendation(t *testing.T) {
 	})
 	t.Run("one round", func(t *testing.T) {
 		t.Parallel()
-		c := compare(
+		rec := recommendation(
 			run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 1.0, p99: 30},
 			run{strategy: "advisory", verdict: checker.Consistent, booked: 300, sellout: 1.03, p99: 30},
 		)
-		rec := strings.Join(c.Recommendation, "\n")
 		for _, want := range []string{"advisory was within 3% (583 rooms/s)", "One round only: no spread was measured"} {
 			if !strings.Contains(rec, want) {
 				t.Errorf("recommendation lacks %q:\n%s", want, rec)
@@ -206,8 +193,7 @@ func TestRecommendation(t *testing.T) {
 	})
 	t.Run("nothing safe", func(t *testing.T) {
 		t.Parallel()
-		c := compare(run{strategy: "naive", verdict: checker.Overbooked, booked: 900, sellout: 0.4, p99: 10})
-		rec := strings.Join(c.Recommendation, "\n")
+		rec := recommendation(run{strategy: "naive", verdict: checker.Overbooked, booked: 900, sellout: 0.4, p99: 10})
 		if !strings.Contains(rec, "No strategy was safe (naive overbooked)") {
 			t.Errorf("recommendation: %s", rec)
 		}

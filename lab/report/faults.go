@@ -48,9 +48,7 @@ func faultWindows(started time.Time, faults []nemesis.Event, attempts []client.A
 			}
 			if a.IsError() {
 				w.Errors++
-				if after := a.Completed.Sub(f.Heal).Seconds(); after > w.RecoverySeconds {
-					w.RecoverySeconds = after
-				}
+				w.RecoverySeconds = max(w.RecoverySeconds, a.Completed.Sub(f.Heal).Seconds())
 			}
 		}
 	}

@@ -35,20 +35,18 @@ func (c Comparison) WriteHTML(w io.Writer) error {
 // comparisonPage is what the template draws: every number already
 // formatted and every bar already placed, so the template only lays out.
 type comparisonPage struct {
-	Workload       string
-	Machine        string
-	Rounds         int
-	Recommendation []string
-	Columns        []pageCell
-	Rows           []pageRow
-	Throughput     barChart
-	Latency        barChart
-	Timelines      []timelineChart // throughput over time, each strategy's first run
-	UnderFaults    bool            // some run met faults: the timelines shade them
-	Anomalies      []pageAnomalies // strategies with anomalies or notes
-	Clean          []string        // and those with neither
-	SQL            []pageSQL       // each strategy's statements
-	Bars           int             // bar elements in the charts
+	Workload, Machine   string
+	Rounds              int
+	Recommendation      []string
+	Columns             []pageCell
+	Rows                []pageRow
+	Throughput, Latency barChart
+	Timelines           []timelineChart // throughput over time, each strategy's first run
+	UnderFaults         bool            // some run met faults: the timelines shade them
+	Anomalies           []pageAnomalies // strategies with anomalies or notes
+	Clean               []string        // and those with neither
+	SQL                 []pageSQL       // each strategy's statements
+	Bars                int             // bar elements in the charts
 }
 
 type pageRow struct {
@@ -66,15 +64,14 @@ type pageAnomalies struct {
 // barChart is a horizontal bar chart: one group per strategy, one or more
 // bars per group, on a shared linear axis starting at zero.
 type barChart struct {
-	ID                         string
-	Width, Height, Left, Right float64 // the plot spans x in [Left, Right]
-	Top, AxisY                 float64 // and y in [Top, AxisY]
-	LabelX, TickY              float64
-	Middle, TitleY             float64
-	AxisTitle                  string
-	Groups                     []barGroup
-	Ticks                      []tick
-	axisMax                    float64
+	ID                            string
+	Width, Height, Left, Right    float64 // the plot spans x in [Left, Right]
+	Top, AxisY                    float64 // and y in [Top, AxisY]
+	LabelX, TickY, Middle, TitleY float64
+	AxisTitle                     string
+	Groups                        []barGroup
+	Ticks                         []tick
+	axisMax                       float64
 }
 
 type barGroup struct {
@@ -89,20 +86,19 @@ type barGroup struct {
 }
 
 type bar struct {
-	Class          string
-	Title          string // tooltip
+	Class, Title   string // Title: the tooltip
 	X, Y, W, H     float64
 	Value          string
 	ValueX, ValueY float64
 }
 
 // whisker is a min-max line across a bar's end, with end caps.
-type whisker struct {
-	X1, X2, Y, CapTop, CapBottom float64
-}
+type whisker struct{ X1, X2, Y, CapTop, CapBottom float64 }
 
+// tick is a label on an axis: at X on a horizontal one, at Y on a
+// vertical one.
 type tick struct {
-	X     float64
+	X, Y  float64
 	Label string
 }
 
@@ -117,11 +113,10 @@ const (
 )
 
 func newComparisonPage(c Comparison) comparisonPage {
-	wl := c.Workload
 	p := comparisonPage{
 		Workload:       strings.Replace(c.workloadLine(), " x ", " × ", 1),
 		Machine:        c.machineLine(),
-		Rounds:         max(wl.Rounds, 1),
+		Rounds:         max(c.Workload.Rounds, 1),
 		Recommendation: c.Recommendation,
 	}
 	cols := c.columns(func(col column) bool { return col.head != "" })
@@ -146,22 +141,21 @@ func newComparisonPage(c Comparison) comparisonPage {
 		}
 	}
 	p.Timelines = timelineCharts(c.Reports)
-	for _, r := range c.Reports {
-		p.UnderFaults = p.UnderFaults || len(r.Faults) > 0
-	}
+	p.UnderFaults = slices.ContainsFunc(c.Reports, func(r Report) bool { return len(r.Faults) > 0 })
 	for _, ch := range p.Timelines {
 		p.Bars += len(ch.Columns)
 	}
+	dirty := func(r Report) bool { return len(r.Anomalies) > 0 || len(r.Notes) > 0 }
 	for i, r := range c.Reports {
-		name := r.Strategy
-		if p.Rounds > 1 && i < len(c.Runs) {
-			name += fmt.Sprintf(", round %d", c.Runs[i].Round)
-		}
-		if len(r.Anomalies) == 0 && len(r.Notes) == 0 {
+		if !dirty(r) {
 			if !slices.Contains(p.Clean, r.Strategy) {
 				p.Clean = append(p.Clean, r.Strategy)
 			}
 			continue
+		}
+		name := r.Strategy
+		if p.Rounds > 1 && i < len(c.Runs) {
+			name += fmt.Sprintf(", round %d", c.Runs[i].Round)
 		}
 		p.Anomalies = append(p.Anomalies, pageAnomalies{
 			Strategy: name, Verdict: r.Verdict, VerdictClass: verdictClass(r.Verdict),
@@ -170,12 +164,7 @@ func newComparisonPage(c Comparison) comparisonPage {
 	}
 	// A strategy clean in one round but not in another is not clean.
 	p.Clean = slices.DeleteFunc(p.Clean, func(s string) bool {
-		for _, a := range c.Reports {
-			if a.Strategy == s && (len(a.Anomalies) > 0 || len(a.Notes) > 0) {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(c.Reports, func(r Report) bool { return r.Strategy == s && dirty(r) })
 	})
 	return p
 }
@@ -188,9 +177,7 @@ func newComparisonPage(c Comparison) comparisonPage {
 func throughputChart(rows []ComparisonRow, spread bool) barChart {
 	const rowHeight, barHeight = 28.0, 18.0
 	var values []float64
-	labels := make([]string, len(rows))
-	for i, r := range rows {
-		labels[i] = r.Strategy
+	for _, r := range rows {
 		if r.Safe() {
 			values = append(values, r.RoomsPerSecond)
 			if spread {
@@ -198,7 +185,7 @@ func throughputChart(rows []ComparisonRow, spread bool) barChart {
 			}
 		}
 	}
-	ch := newBarChart("throughput-chart", labels, rowHeight, "rooms correctly sold per second, until sell-out", values)
+	ch := newBarChart("throughput-chart", rows, rowHeight, "rooms correctly sold per second, until sell-out", values)
 	for i, r := range rows {
 		top := chartTop + float64(i)*rowHeight
 		g := barGroup{Label: r.Strategy, LabelY: top + rowHeight/2}
@@ -237,12 +224,10 @@ func throughputChart(rows []ComparisonRow, spread bool) barChart {
 func latencyChart(rows []ComparisonRow) barChart {
 	const rowHeight, barHeight, gap = 38.0, 14.0, 2.0
 	var values []float64
-	labels := make([]string, len(rows))
-	for i, r := range rows {
+	for _, r := range rows {
 		values = append(values, r.P50Ms, r.P99Ms)
-		labels[i] = r.Strategy
 	}
-	ch := newBarChart("latency-chart", labels, rowHeight, "reserve latency (ms)", values)
+	ch := newBarChart("latency-chart", rows, rowHeight, "reserve latency (ms)", values)
 	for i, r := range rows {
 		top := chartTop + float64(i)*rowHeight
 		y := top + (rowHeight-2*barHeight-gap)/2
@@ -265,17 +250,18 @@ func latencyChart(rows []ComparisonRow) barChart {
 	return ch
 }
 
-// newBarChart sizes a chart for its labels and rows and puts ticks on an
-// axis from zero to a round number at or above the largest value.
-func newBarChart(id string, labels []string, rowHeight float64, axisTitle string, values []float64) barChart {
+// newBarChart sizes a chart for its rows and their labels, the
+// strategies, and puts ticks on an axis from zero to a round number at or
+// above the largest value.
+func newBarChart(id string, rows []ComparisonRow, rowHeight float64, axisTitle string, values []float64) barChart {
 	longest := 0
-	for _, l := range labels {
-		longest = max(longest, utf8.RuneCountInString(l))
+	for _, r := range rows {
+		longest = max(longest, utf8.RuneCountInString(r.Strategy))
 	}
 	// About 7.5 px a character at the labels' 13 px; long names are cut by
 	// the SVG's width, not allowed to squeeze the plot to nothing.
 	left := min(max(7.5*float64(longest)+16, 80), 200)
-	plotBottom := chartTop + float64(len(labels))*rowHeight
+	plotBottom := chartTop + float64(len(rows))*rowHeight
 	ch := barChart{
 		ID: id, Width: chartWidth, Height: plotBottom + axisHeight,
 		Left: left, Right: chartWidth - valueMargin, Top: chartTop, AxisY: plotBottom,
@@ -348,18 +334,11 @@ func formatNumber(v float64, decimals int) string {
 		return "-"
 	}
 	s := fmt.Sprintf("%.*f", decimals, v)
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
+	// Commas from the whole part's end leftwards, never after the sign.
+	for i := strings.IndexByte(s+".", '.') - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
 	}
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	for i := len(whole) - 3; i > 0; i -= 3 {
-		whole = whole[:i] + "," + whole[i:]
-	}
-	if hasFrac {
-		whole += "." + frac
-	}
-	return sign + whole
+	return s
 }
 
 func formatInt(n int64) string { return formatNumber(float64(n), 0) }

@@ -23,6 +23,3 @@ func TestMedian(t *testing.T) {
 		t.Errorf("median sorted its argument: %v", xs)
 	}
 }
-
-// pgbench 15's summary, trimmed: the figure is the one without the
-// initial connection time.

@@ -1,11 +1,10 @@
 package report
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
@@ -21,12 +20,11 @@ const refreshEvery = 200 * time.Millisecond
 // ShowBars draws per-hotel progress bars (rooms acknowledged / assigned)
 // and a status line on w, a terminal, until the returned stop is called.
 func ShowBars(r *client.Runner, w io.Writer) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
 	p := mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(refreshEvery))
 
-	var mu sync.Mutex // guards snap, read by decorators on mpb's goroutine
-	snap := r.Snapshot()
-	current := func() client.Snapshot { mu.Lock(); defer mu.Unlock(); return snap }
+	var snap atomic.Pointer[client.Snapshot] // read by decorators on mpb's goroutine
+	first := r.Snapshot()
+	snap.Store(&first)
 
 	targets := r.Targets()
 	bars := make([]*mpb.Bar, len(targets))
@@ -35,7 +33,7 @@ func ShowBars(r *client.Runner, w io.Writer) (stop func()) {
 		bars[i] = p.New(max(t.Assigned, 1), mpb.BarStyle().Lbound("[").Filler("█").Tip("█").Padding("░").Rbound("]"),
 			mpb.PrependDecorators(decor.Name(label, decor.WCSyncSpaceR)),
 			mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
-				s := current()
+				s := snap.Load()
 				text := fmt.Sprintf("%d/%d booked", s.Acknowledged[i], t.Assigned)
 				switch {
 				case s.Acknowledged[i] > t.Assigned:
@@ -48,42 +46,24 @@ func ShowBars(r *client.Runner, w io.Writer) (stop func()) {
 		)
 	}
 	status := p.New(1, mpb.NopStyle(), mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
-		s := current()
-		return statusLine(s)
+		return statusLine(*snap.Load())
 	})))
 
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ticker := time.NewTicker(refreshEvery)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
-			s := r.Snapshot()
-			mu.Lock()
-			snap = s
-			mu.Unlock()
-			for i, b := range bars {
-				// Stay one short of full until the end: a full bar is
-				// complete for mpb and would stop redrawing its numbers.
-				b.SetCurrent(min(s.Acknowledged[i], targets[i].Assigned-1))
-			}
-		}
-	}()
-
-	return func() {
-		cancel()
-		<-done
+	// update takes a snapshot and moves the bars to it, short of full by
+	// short: a full bar is complete for mpb and would stop redrawing its
+	// numbers, so they stay one short until the end.
+	update := func(short int64) {
 		s := r.Snapshot()
-		mu.Lock()
-		snap = s
-		mu.Unlock()
+		snap.Store(&s)
 		for i, b := range bars {
-			b.SetCurrent(min(s.Acknowledged[i], targets[i].Assigned))
+			b.SetCurrent(min(s.Acknowledged[i], targets[i].Assigned-short))
+		}
+	}
+	stopTicks := every(refreshEvery, func() { update(1) })
+	return func() {
+		stopTicks()
+		update(0)
+		for _, b := range bars {
 			if !b.Completed() {
 				// Cut short (Ctrl-C, --timeout): the bar stays where the
 				// hotel is. Completing it would draw it full.
@@ -98,27 +78,34 @@ func ShowBars(r *client.Runner, w io.Writer) (stop func()) {
 // ShowLines prints one plain status line every second on w (for logs and
 // pipes, where bars would be noise), until the returned stop is called.
 func ShowLines(r *client.Runner, w io.Writer) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	return every(time.Second, func() {
+		s := r.Snapshot()
+		var hotels []string
+		for i, t := range r.Targets() {
+			hotels = append(hotels, fmt.Sprintf("%d/%d", s.Acknowledged[i], t.Assigned))
+		}
+		fmt.Fprintf(w, "evento: %s  rooms booked %s\n", statusLine(s), strings.Join(hotels, " "))
+	})
+}
+
+// every calls f every d until the returned stop, which waits for a call
+// under way to end.
+func every(d time.Duration, f func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		ticker := time.NewTicker(time.Second)
+		ticker := time.NewTicker(d)
 		defer ticker.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-quit:
 				return
 			case <-ticker.C:
-				s := r.Snapshot()
-				var hotels []string
-				for i, t := range r.Targets() {
-					hotels = append(hotels, fmt.Sprintf("%d/%d", s.Acknowledged[i], t.Assigned))
-				}
-				fmt.Fprintf(w, "evento: %s  rooms booked %s\n", statusLine(s), strings.Join(hotels, " "))
+				f()
 			}
 		}
 	}()
-	return func() { cancel(); <-done }
+	return func() { close(quit); <-done }
 }
 
 func statusLine(s client.Snapshot) string {

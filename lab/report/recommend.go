@@ -1,8 +1,10 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/evento-lab/evento/lab/checker"
@@ -75,14 +77,12 @@ func recommend(rows []ComparisonRow, rounds int) []string {
 		out = append(out, fmt.Sprintf("Over %d rounds no other safe strategy's range reached %s's: its first place held in every round.", rounds, best.Strategy))
 	}
 	for _, r := range unsafe {
-		switch r.Verdict {
-		case checker.Overbooked:
-			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was overbooked, so its speed was paid for with rooms that do not exist.", r.Strategy))
-		case checker.Inconsistent:
-			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was inconsistent, so its speed was paid for with wrong answers.", r.Strategy))
-		default:
-			out = append(out, fmt.Sprintf("%s is not ranked: its verdict was %s, so its runs say nothing safe about its speed.", r.Strategy, r.Verdict))
-		}
+		why := map[string]string{
+			checker.Overbooked:   "so its speed was paid for with rooms that do not exist",
+			checker.Inconsistent: "so its speed was paid for with wrong answers",
+		}[r.Verdict]
+		out = append(out, fmt.Sprintf("%s is not ranked: its verdict was %s, %s.",
+			r.Strategy, r.Verdict, cmp.Or(why, "so its runs say nothing safe about its speed")))
 	}
 	return out
 }
@@ -92,14 +92,12 @@ func recommend(rows []ComparisonRow, rounds int) []string {
 // tail is long, when it makes clients retry.
 func alternatives(best ComparisonRow, safe []ComparisonRow) []string {
 	var out []string
-	if best.MeanBatchSize > 0 {
-		for _, r := range safe[1:] {
-			if r.MeanBatchSize == 0 {
-				out = append(out, fmt.Sprintf("%s batches (%s requests a transaction): each request waits for the batch ahead to commit; without batching, %s was the fastest, at %s of %s's rate.",
-					best.Strategy, formatMeanBatch(best.MeanBatchSize), r.Strategy, percent(r), best.Strategy))
-				break
-			}
-		}
+	// best is safe[0], so when it batches the first that does not is another.
+	unbatched := slices.IndexFunc(safe, func(r ComparisonRow) bool { return r.MeanBatchSize == 0 })
+	if best.MeanBatchSize > 0 && unbatched >= 0 {
+		out = append(out, fmt.Sprintf("%s batches (%s requests a transaction): each request waits for the batch ahead to commit; without batching, %s was the fastest, at %s of %s's rate.",
+			best.Strategy, formatMeanBatch(best.MeanBatchSize), safe[unbatched].Strategy, percent(safe[unbatched]),
+			best.Strategy))
 	}
 	lowest := best
 	for _, r := range safe {
@@ -111,13 +109,10 @@ func alternatives(best ComparisonRow, safe []ComparisonRow) []string {
 		out = append(out, fmt.Sprintf("If the slowest answers matter more than throughput, %s had the shortest tail: p99 %s ms against %s ms, at %s of the rate.",
 			lowest.Strategy, formatNumber(lowest.P99Ms, 1), formatNumber(best.P99Ms, 1), percent(lowest)))
 	}
-	if best.Conflicts > 0 {
-		for _, r := range safe[1:] {
-			if r.Conflicts == 0 {
-				out = append(out, fmt.Sprintf("If clients cannot retry, %s sent none back (no conflicts), at %s of the rate.", r.Strategy, percent(r)))
-				break
-			}
-		}
+	calm := slices.IndexFunc(safe, func(r ComparisonRow) bool { return r.Conflicts == 0 })
+	if best.Conflicts > 0 && calm >= 0 {
+		out = append(out, fmt.Sprintf("If clients cannot retry, %s sent none back (no conflicts), at %s of the rate.",
+			safe[calm].Strategy, percent(safe[calm])))
 	}
 	return out
 }
@@ -136,18 +131,12 @@ func overlappingGroups(ranked []ComparisonRow) []string {
 			for _, r := range ranked[i:j] {
 				names = append(names, r.Strategy)
 			}
-			out = append(out, fmt.Sprintf("The ranges of %s overlap: their order among themselves is not conclusive.", andList(names)))
+			out = append(out, fmt.Sprintf("The ranges of %s and %s overlap: their order among themselves is not conclusive.",
+				strings.Join(names[:len(names)-1], ", "), names[len(names)-1]))
 		}
 		i = j
 	}
 	return out
-}
-
-func andList(names []string) string {
-	if len(names) <= 1 {
-		return strings.Join(names, "")
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func percent(r ComparisonRow) string {

@@ -110,14 +110,14 @@ func Build(meta Meta, res client.Result, checked checker.Result) Report {
 	r := Report{
 		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Seed: meta.Seed,
 		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy, Auth: meta.Auth, Rate: meta.Rate,
-		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests,
-		Replayed: res.Replayed, Holds: HoldsReport{Clients: res.Holds},
-		StartedAt: res.Started, ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency,
+		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests, Replayed: res.Replayed,
+		Unknown: UnknownCounts{Requests: res.UnknownRequests}, Holds: HoldsReport{Clients: res.Holds},
+		StartedAt: res.Started, ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency, Verdict: checked.Verdict,
 		LoadPeakMemoryMB: float64(meta.LoadPeakMemoryBytes) / (1 << 20),
 		Timeline:         append([]client.Second{}, res.Seconds...),
 		Anomalies:        append([]string{}, checked.Anomalies...),
 		Notes:            append([]string{}, checked.Notes...),
-		Totals:           HotelReport{Name: "total"},
+		Totals:           HotelReport{Name: "total", Verdict: checked.Verdict},
 	}
 	allSoldOut := true
 	var sellout float64
@@ -146,14 +146,9 @@ func Build(meta Meta, res client.Result, checked checker.Result) Report {
 		r.Holds.Released += o.Holds.Released
 		r.Holds.Expired += o.Holds.Expired
 		r.Holds.ActiveAtEnd += o.Holds.ActiveAtEnd
-		if t.SoldOutAfter == 0 {
-			allSoldOut = false
-		}
+		allSoldOut = allSoldOut && t.SoldOutAfter != 0
 		sellout = max(sellout, t.SoldOutAfter.Seconds())
 	}
-	r.Unknown.Requests = res.UnknownRequests
-	r.Verdict = checked.Verdict
-	r.Totals.Verdict = r.Verdict
 	r.Totals.SoldOut = r.Totals.Booked+r.Totals.Locked >= r.Totals.Assigned
 	window := r.ElapsedSeconds
 	if allSoldOut {
@@ -231,14 +226,13 @@ func (r Report) WriteText(w io.Writer) error {
 		sellout = fmt.Sprintf("clients saw every hotel sold out after %.2fs, then expired holds gave rooms back", *r.SelloutSeconds)
 	}
 	fmt.Fprintf(&b, "time: %s, %.1f reservations/s, run %.2fs\n", sellout, r.ReservationsPerSecond, r.ElapsedSeconds)
-	l := r.LatencyMs
+	l, from := r.LatencyMs, ""
 	if r.Rate > 0 {
 		fmt.Fprintf(&b, "open model: %g bookings a second arriving; %d started over 10 ms late, %d skipped (no client free within 1 s)\n",
 			r.Rate, q.Late, q.Skipped)
-		fmt.Fprintf(&b, "reserve latency from the intended start: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", l.P50, l.P90, l.P99, l.Max)
-	} else {
-		fmt.Fprintf(&b, "reserve latency: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", l.P50, l.P90, l.P99, l.Max)
+		from = " from the intended start"
 	}
+	fmt.Fprintf(&b, "reserve latency%s: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", from, l.P50, l.P90, l.P99, l.Max)
 	fmt.Fprintf(&b, "load process peak memory: %.0f MB\n", r.LoadPeakMemoryMB)
 	if s := r.Server; s != nil && (s.SerializationRetries > 0 || s.Batches > 0) {
 		fmt.Fprintf(&b, "servers: %.0f transactions rerun after serialization failures; %.0f batches, %.1f requests each on average\n",

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -18,7 +19,7 @@ type timelineChart struct {
 	Columns                             []bar
 	Shades                              []shade
 	XTicks                              []tick
-	YTicks                              []yTick
+	YTicks                              []tick
 	Faults                              []string
 }
 
@@ -28,11 +29,6 @@ type shade struct {
 	X, W, LabelX float64
 	Number       int
 	Title        string
-}
-
-type yTick struct {
-	Y     float64
-	Label string
 }
 
 const (
@@ -45,17 +41,14 @@ const (
 // timelineCharts draws each strategy's first run second by second (with
 // --rounds, the later rounds would repeat the picture).
 func timelineCharts(reports []Report) []timelineChart {
-	seen := map[string]bool{}
 	var firsts []Report
 	for _, r := range reports {
-		if !seen[r.Strategy] {
-			seen[r.Strategy] = true
+		if !slices.ContainsFunc(firsts, func(f Report) bool { return f.Strategy == r.Strategy }) {
 			firsts = append(firsts, r)
 		}
 	}
-	reports = firsts
 	seconds, peak := 0, 0
-	for _, r := range reports {
+	for _, r := range firsts {
 		seconds = max(seconds, len(r.Timeline))
 		for _, f := range r.Faults {
 			seconds = max(seconds, int(f.Heal.Sub(r.StartedAt)/time.Second)+1)
@@ -65,7 +58,7 @@ func timelineCharts(reports []Report) []timelineChart {
 		}
 	}
 	var charts []timelineChart
-	for i, r := range reports {
+	for i, r := range firsts {
 		if len(r.Timeline) == 0 && len(r.Faults) == 0 {
 			continue
 		}
@@ -89,16 +82,15 @@ func newTimelineChart(id string, r Report, seconds, peak int) timelineChart {
 	y := func(v float64) float64 { return round1(ch.AxisY - (ch.AxisY-ch.Top)*fraction(v, yTop)) }
 
 	for s, sec := range r.Timeline {
-		n := int(sec.Bookings)
-		detail := fmt.Sprintf("%d bookings, %d conflicts, %d errors", sec.Bookings, sec.Conflicts, sec.Errors)
-		if n == 0 {
+		if sec.Bookings == 0 {
 			continue // a gap says it better than a column of no height
 		}
 		left, right := x(float64(s)), x(float64(s+1))
-		c := bar{X: left, W: max(round1(right-left-1), 1), Y: y(float64(n))}
+		c := bar{X: left, W: max(round1(right-left-1), 1), Y: y(float64(sec.Bookings))}
 		c.H = round1(ch.AxisY - c.Y)
 		c.Class = "bar column " + ch.VerdictClass
-		c.Title = fmt.Sprintf("%s, second %d: %s", r.Strategy, s+1, detail)
+		c.Title = fmt.Sprintf("%s, second %d: %d bookings, %d conflicts, %d errors",
+			r.Strategy, s+1, sec.Bookings, sec.Conflicts, sec.Errors)
 		ch.Columns = append(ch.Columns, c)
 	}
 	for i, f := range r.Faults {
@@ -123,7 +115,7 @@ func newTimelineChart(id string, r Report, seconds, peak int) timelineChart {
 		ch.XTicks = append(ch.XTicks, tick{X: x(v), Label: formatTick(v, xStep)})
 	}
 	for v := 0.0; v <= yTop+yStep/2; v += yStep {
-		ch.YTicks = append(ch.YTicks, yTick{Y: y(v), Label: formatTick(v, yStep)})
+		ch.YTicks = append(ch.YTicks, tick{Y: y(v), Label: formatTick(v, yStep)})
 	}
 	return ch
 }
