@@ -236,7 +236,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	if err != nil {
 		return report.Report{}, err
 	}
-	if err := addKeyedReservations(verifyCtx, l.cluster.Pool, result, observed); err != nil {
+	if _, err := addKeyedReservations(verifyCtx, l.cluster.Pool, ledgerKeys(result), result, observed); err != nil {
 		return report.Report{}, err
 	}
 	checked, err := checker.Check(result, observed)
@@ -292,41 +292,34 @@ func authNote(auth bool) string {
 }
 
 // runClientsUnderFaults runs the clients while the nemesis, when there are
-// faults to inject, breaks and heals the cluster; the nemesis stops with
-// the clients and has healed its last fault when this returns.
+// faults to inject, breaks and heals the cluster.
 func (l *Lab) runClientsUnderFaults(ctx context.Context, runner *client.Runner, seed uint64) (client.Result, []nemesis.Event, error) {
-	if len(l.cfg.Faults) == 0 {
-		result, _ := runClientsWithNemesis(ctx, runner, nil, l.cfg.Timeout, l.cfg.Progress.Clients)
-		return result, nil, nil
+	var n *nemesis.Nemesis
+	if len(l.cfg.Faults) > 0 {
+		// A paused PostgreSQL stays frozen past the clients' patience: their
+		// requests time out, and must be resolved with their keys.
+		pauseFor := max(l.cfg.Clients.RequestTimeout+500*time.Millisecond, time.Second)
+		var err error
+		if n, err = nemesis.New(l.cluster, l.cfg.Faults, l.cfg.FaultEvery, pauseFor, seed); err != nil {
+			return client.Result{}, nil, err
+		}
 	}
-	// A paused PostgreSQL stays frozen past the clients' patience: their
-	// requests time out, and must be resolved with their keys.
-	pauseFor := max(l.cfg.Clients.RequestTimeout+500*time.Millisecond, time.Second)
-	n, err := nemesis.New(l.cluster, l.cfg.Faults, l.cfg.FaultEvery, pauseFor, seed)
-	if err != nil {
-		return client.Result{}, nil, err
-	}
-	result, faults := runClientsWithNemesis(ctx, runner, n, l.cfg.Timeout, l.cfg.Progress.Clients)
+	result, faults := runClients(ctx, runner, n, l.cfg.Timeout, l.cfg.Progress.Clients)
 	return result, faults, nil
 }
 
-// runClientsWithNemesis runs the clients while n, if any, breaks and heals; n stops
-// with the clients and has healed its last fault when this returns.
-func runClientsWithNemesis(ctx context.Context, runner *client.Runner, n *nemesis.Nemesis, timeout time.Duration, show func(*client.Runner) func()) (client.Result, []nemesis.Event) {
-	if n == nil {
-		return runClients(ctx, runner, timeout, show), nil
-	}
-	faultCtx, stopFaults := context.WithCancel(ctx)
-	events := make(chan []nemesis.Event, 1)
-	go func() { events <- n.Run(faultCtx) }()
-	result := runClients(ctx, runner, timeout, show)
-	stopFaults()
-	return result, <-events
-}
-
 // runClients runs the clients for at most timeout, showing progress while
-// they run when show is not nil.
-func runClients(ctx context.Context, runner *client.Runner, timeout time.Duration, show func(*client.Runner) func()) client.Result {
+// they run when show is not nil, and n, if any, breaks and heals meanwhile:
+// n stops with the clients and has healed its last fault when this returns.
+func runClients(ctx context.Context, runner *client.Runner, n *nemesis.Nemesis, timeout time.Duration, show func(*client.Runner) func()) (client.Result, []nemesis.Event) {
+	faultCtx, stopFaults := context.WithCancel(ctx)
+	defer stopFaults()
+	events := make(chan []nemesis.Event, 1)
+	if n == nil {
+		events <- nil
+	} else {
+		go func() { events <- n.Run(faultCtx) }()
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	stop := func() {}
@@ -335,7 +328,8 @@ func runClients(ctx context.Context, runner *client.Runner, timeout time.Duratio
 	}
 	result := runner.Run(ctx)
 	stop()
-	return result
+	stopFaults()
+	return result, <-events
 }
 
 // errorNote explains failed and cancelled requests in the terms of the

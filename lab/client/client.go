@@ -117,7 +117,7 @@ func (c *client) run(ctx context.Context) {
 			result = c.bookThroughHold(ctx, t, &b)
 		} else {
 			var key string
-			result, b.reply, key = c.send(ctx, c.reservePath(t), bookingBody{Name: c.name(), Rooms: b.rooms})
+			result, b.reply, key = c.send(ctx, c.reservePath(t), bookingBody{Name: c.name(), Rooms: b.rooms}, b.rooms)
 			switch result {
 			case succeeded:
 				c.stats.recordKeyed(c.target, c.storedKey(key), b.reply.ReservationID)
@@ -172,7 +172,7 @@ func (c *client) run(ctx context.Context) {
 			c.stats.tick(tickConflict, time.Now())
 			c.stats.retries.Add(1)
 			conflictsInARow++
-			c.sleep(ctx, c.backoff(conflictsInARow))
+			c.sleep(ctx, c.backoff(conflictsInARow, time.Millisecond, 100*time.Millisecond))
 		case expired:
 			c.stats.holdsExpired.Add(1)
 			c.pause(ctx)
@@ -209,7 +209,7 @@ func (c *client) pause(ctx context.Context) {
 // (never confirming nor releasing) for the --abandon share.
 func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outcome {
 	held, hold, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds", t.EventID, t.HotelID),
-		bookingBody{Name: c.name(), Rooms: b.rooms, TTLSeconds: int64(c.cfg.HoldTTL / time.Second)})
+		bookingBody{Name: c.name(), Rooms: b.rooms, TTLSeconds: int64(c.cfg.HoldTTL / time.Second)}, b.rooms)
 	if held != succeeded {
 		if held == unknown {
 			// A hold that may exist books nothing; it expires on its own.
@@ -223,7 +223,7 @@ func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outc
 		c.stats.holdsAbandoned.Add(1)
 		return succeeded
 	}
-	confirmed, r, _ := c.sendAsking(ctx, fmt.Sprintf("/%d/%d/holds/%s/confirm", t.EventID, t.HotelID, hold.HoldID), nil, b.rooms)
+	confirmed, r, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds/%s/confirm", t.EventID, t.HotelID, hold.HoldID), nil, b.rooms)
 	b.reply = r
 	if confirmed == succeeded {
 		c.stats.holdsConfirmed.Add(1)
@@ -231,22 +231,13 @@ func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outc
 	return confirmed
 }
 
-// send makes one logical request. With idempotency keys (the default) a
-// request whose outcome is unknown, or still in progress elsewhere, is sent
-// again with the same key until it gets a definite answer: the server
-// replays the first outcome instead of acting twice, so nothing stays
-// unknown. Without keys it is sent once.
-func (c *client) send(ctx context.Context, path string, body any) (outcome, reply, string) {
-	var rooms int64
-	if b, ok := body.(bookingBody); ok {
-		rooms = b.Rooms
-	}
-	return c.sendAsking(ctx, path, body, rooms)
-}
-
-// sendAsking is send for a request that asks for rooms, which its body may
-// not say (a confirm asks for its hold's): the history records them.
-func (c *client) sendAsking(ctx context.Context, path string, body any, rooms int64) (outcome, reply, string) {
+// send makes one logical request, which asks for rooms (its body may not
+// say: a confirm asks for its hold's) that the history records. With
+// idempotency keys (the default) a request whose outcome is unknown, or
+// still in progress elsewhere, is sent again with the same key until it
+// gets a definite answer: the server replays the first outcome instead of
+// acting twice, so nothing stays unknown. Without keys it is sent once.
+func (c *client) send(ctx context.Context, path string, body any, rooms int64) (outcome, reply, string) {
 	c.seq++
 	request := fmt.Sprintf("%s-%d-%d", c.runID, c.id, c.seq)
 	key := ""
@@ -310,7 +301,7 @@ func (c *client) sendAsking(ctx context.Context, path string, body any, rooms in
 			c.stats.tick(tickError, time.Now())
 		}
 		c.stats.retries.Add(1)
-		c.sleep(ctx, max(c.backoff(attempt), r.RetryAfter))
+		c.sleep(ctx, max(c.backoff(attempt, time.Millisecond, 100*time.Millisecond), r.RetryAfter))
 		// A resend mostly asks "what became of it?": give each one more
 		// time, so that a provoked tiny timeout still ends in an answer.
 		timeout = min(2*timeout, max(c.cfg.RequestTimeout, readTimeout))
@@ -384,7 +375,9 @@ func (c *client) afterError(ctx context.Context, errs *errorRun, retryAfter time
 		return false
 	}
 	c.stats.retries.Add(1)
-	c.sleep(ctx, max(c.errorBackoff(errs.n), retryAfter))
+	// Backoff for errors grows to a second, so that clients wait out a
+	// fault instead of hammering it.
+	c.sleep(ctx, max(c.backoff(errs.n, 10*time.Millisecond, time.Second), retryAfter))
 	return true
 }
 
@@ -396,18 +389,10 @@ const resolveWithin = 10 * time.Second
 // progress elsewhere is asked again, when no attempt of it was lost.
 const inProgressAttempts = 10
 
-// errorBackoff is backoff for errors: it keeps growing, to a second, so
-// that clients wait out a fault instead of hammering it.
-func (c *client) errorBackoff(n int) time.Duration {
-	ceiling := min(10*time.Millisecond<<min(n, 7), time.Second)
-	return time.Duration(c.rng.Int64N(int64(ceiling)) + 1)
-}
-
-// backoff grows with each attempt and is jittered, so clients that lost
-// the same race do not collide again in lockstep.
-func (c *client) backoff(attempt int) time.Duration {
-	ceiling := min(time.Millisecond<<min(attempt, 7), 100*time.Millisecond)
-	return time.Duration(c.rng.Int64N(int64(ceiling)) + 1)
+// backoff is jittered, so that clients that lost the same race do not
+// collide again in lockstep, and grows with n, by step, up to ceiling.
+func (c *client) backoff(n int, step, ceiling time.Duration) time.Duration {
+	return time.Duration(c.rng.Int64N(int64(min(step<<min(n, 7), ceiling))) + 1)
 }
 
 func (c *client) think() time.Duration {
@@ -419,13 +404,8 @@ func (c *client) think() time.Duration {
 }
 
 func (c *client) sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
 	select {
-	case <-timer.C:
+	case <-time.After(d):
 	case <-ctx.Done():
 	}
 }

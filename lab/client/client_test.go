@@ -59,19 +59,19 @@ func TestSendKeepsAskingAfterALostAttempt(t *testing.T) {
 	booked := answer(201, `{"reservation_id":7,"rooms":2}`)
 
 	c, bundle := setup(t, slow, conflicted, unavailableAnswer, booked)
-	result, r, _ := c.send(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 2})
+	result, r, _ := c.send(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 2}, 2)
 	if result != succeeded || r.ReservationID != 7 || bundle.calls.Load() != 4 {
 		t.Fatalf("got %v %+v after %d calls; want the booking after 4", result, r, bundle.calls.Load())
 	}
 
 	c, _ = setup(t, slow, conflicted)
-	if result, _, _ := c.send(context.Background(), "/1/1/reserve/atomic", nil); result != unknown {
+	if result, _, _ := c.send(context.Background(), "/1/1/reserve/atomic", nil, 0); result != unknown {
 		t.Fatalf("lost attempt never resolved: got %v, want unknown", result)
 	}
 
 	// Without a lost attempt, a conflict is just a conflict.
 	c, bundle = setup(t, conflicted)
-	if result, _, _ := c.send(context.Background(), "/1/1/reserve/atomic", nil); result != conflict || bundle.calls.Load() != 1 {
+	if result, _, _ := c.send(context.Background(), "/1/1/reserve/atomic", nil, 0); result != conflict || bundle.calls.Load() != 1 {
 		t.Fatalf("got %v after %d calls; want one conflict", result, bundle.calls.Load())
 	}
 }
@@ -87,7 +87,7 @@ func TestSendKeepsAskingWhenAResendIsRefusedAtConnect(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close() // its address now refuses connections
 	c.api = NewAPI([]string{c.cfg.Servers[0], down.URL}, c.cfg.ConnsPerServer, c.cfg.RequestTimeout)
-	result, r, _ := c.send(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 2})
+	result, r, _ := c.send(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 2}, 2)
 	if result != succeeded || r.ReservationID != 7 || bundle.calls.Load() != 2 {
 		t.Fatalf("got %v %+v after %d calls to the live server; want the booking", result, r, bundle.calls.Load())
 	}
@@ -252,7 +252,7 @@ func TestRequestCutByTheRunsEndIsResolvedWithItsKey(t *testing.T) {
 	c.cfg.RequestTimeout = 2 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	result, r, _ := c.send(ctx, "/1/1/reserve/atomic", map[string]any{"rooms": 2})
+	result, r, _ := c.send(ctx, "/1/1/reserve/atomic", map[string]any{"rooms": 2}, 2)
 	if result != succeeded || r.ReservationID != 7 {
 		t.Fatalf("cut request: %v %+v; want it resolved to the booking", result, r)
 	}

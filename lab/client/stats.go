@@ -116,6 +116,13 @@ func (s *stats) noteError(msg string) {
 	}
 }
 
+// recordAttempt adds an attempt to the history (kept when keepHistory).
+func (s *stats) recordAttempt(a Attempt) {
+	s.mu.Lock()
+	s.history = append(s.history, a)
+	s.mu.Unlock()
+}
+
 func (s *stats) recordLatency(d time.Duration) {
 	s.mu.Lock()
 	_ = s.latency.RecordValue(max(d.Microseconds(), 1))
@@ -182,7 +189,6 @@ func (s *stats) result(targets []Target, end time.Time) Result {
 			Cancelled:    s.cancelled.Load(),
 			Late:         s.late.Load(),
 			Skipped:      s.skipped.Load(),
-			FirstError:   s.firstErrorText(),
 		},
 		UnknownRequests: s.unknownRequests.Load(),
 		GaveUp:          s.gaveUp.Load(),
@@ -192,6 +198,9 @@ func (s *stats) result(targets []Target, end time.Time) Result {
 			Abandoned: s.holdsAbandoned.Load(), ExpiredAtConfirm: s.holdsExpired.Load(),
 			Unknown: s.holdsUnknown.Load(),
 		},
+	}
+	if p := s.firstError.Load(); p != nil {
+		res.Requests.FirstError = *p
 	}
 	if end.After(s.start) {
 		res.Elapsed = end.Sub(s.start)
