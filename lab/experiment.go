@@ -350,11 +350,11 @@ func errorNote(r report.Report, noIdempotency bool) []string {
 		notes = append(notes, note)
 	}
 	if n := r.Requests.Cancelled; n > 0 {
+		fate := "each was resent with its key until its outcome was known"
 		if noIdempotency {
-			notes = append(notes, fmt.Sprintf("%d requests were in flight when the run ended; without idempotency keys their rooms stay unknown", n))
-		} else {
-			notes = append(notes, fmt.Sprintf("%d requests were in flight when the run ended; each was resent with its key until its outcome was known", n))
+			fate = "without idempotency keys their rooms stay unknown"
 		}
+		notes = append(notes, fmt.Sprintf("%d requests were in flight when the run ended; %s", n, fate))
 	}
 	return notes
 }

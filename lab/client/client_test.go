@@ -49,6 +49,20 @@ func answer(status int, body string) func(w http.ResponseWriter) {
 	}
 }
 
+// bookingServer answers every availability check with available rooms
+// and every booking with book.
+func bookingServer(t *testing.T, available int, book func(w http.ResponseWriter)) *httptest.Server {
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			answer(http.StatusOK, fmt.Sprintf(`{"available":%d}`, available))(w)
+			return
+		}
+		book(w)
+	}))
+	t.Cleanup(server.Close)
+	return server
+}
+
 // After an attempt whose outcome was lost, an answer about the resend
 // alone (conflict, unavailable) does not end the request: the lost attempt
 // may still book under the key, so the client keeps asking with it.
@@ -202,17 +216,10 @@ func TestRequestSentBeforeTheServerDiedIsUnknown(t *testing.T) {
 func TestRunStopsWhenTheServerRefusesTheMode(t *testing.T) {
 	t.Parallel()
 	var reserves atomic.Int32
-	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			w.Write([]byte(`{"available":100}`))
-			return
-		}
+	server := bookingServer(t, 100, func(w http.ResponseWriter) {
 		reserves.Add(1)
-		w.WriteHeader(http.StatusForbidden)
-		w.Write([]byte(`{"error":{"code":"mode_disabled","message":"mode \"naive\" is disabled on this server; enabled modes: atomic"}}`))
-	}))
-	t.Cleanup(server.Close)
+		answer(http.StatusForbidden, `{"error":{"code":"mode_disabled","message":"mode \"naive\" is disabled on this server; enabled modes: atomic"}}`)(w)
+	})
 	const clients = 50
 	runner, err := NewRunner(Config{Servers: []string{server.URL}, Strategy: "naive", Clients: clients,
 		Targets: []Target{{EventID: 1, HotelID: 1, Assigned: 100}}, Idempotency: true, RetryBudget: 20 * time.Second})
@@ -272,17 +279,10 @@ func TestRequestCutByTheRunsEndIsResolvedWithItsKey(t *testing.T) {
 // counted late, as pgbench -R reports them.
 func TestOpenModelCountsLatencyFromTheIntendedStart(t *testing.T) {
 	t.Parallel()
-	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			w.Write([]byte(`{"available":1000000}`))
-			return
-		}
+	server := bookingServer(t, 1000000, func(w http.ResponseWriter) {
 		time.Sleep(50 * time.Millisecond)
-		w.WriteHeader(http.StatusCreated)
-		w.Write([]byte(`{"reservation_id":1,"rooms":1}`))
-	}))
-	t.Cleanup(server.Close)
+		answer(http.StatusCreated, `{"reservation_id":1,"rooms":1}`)(w)
+	})
 	run := func(rate float64) Result {
 		runner, err := NewRunner(Config{Servers: []string{server.URL}, Strategy: "atomic", Clients: 2, MaxRooms: 1,
 			Targets: []Target{{EventID: 1, HotelID: 1, Assigned: 1000000}}, Rate: rate, Seed: 9})
@@ -312,25 +312,16 @@ func TestOpenModelCountsLatencyFromTheIntendedStart(t *testing.T) {
 func TestSecondsAddUpToTheCounts(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int32
-	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			w.Write([]byte(`{"available":1000}`))
-			return
-		}
+	server := bookingServer(t, 1000, func(w http.ResponseWriter) {
 		switch n.Add(1) % 3 {
 		case 0:
-			w.WriteHeader(http.StatusCreated)
-			w.Write([]byte(`{"reservation_id":1,"rooms":1}`))
+			answer(http.StatusCreated, `{"reservation_id":1,"rooms":1}`)(w)
 		case 1:
-			w.WriteHeader(http.StatusConflict)
-			w.Write([]byte(`{"error":{"code":"conflict","message":"m"}}`))
+			answer(http.StatusConflict, `{"error":{"code":"conflict","message":"m"}}`)(w)
 		default:
-			w.WriteHeader(http.StatusBadRequest)
-			w.Write([]byte(`{"error":{"code":"invalid_request","message":"m"}}`))
+			answer(http.StatusBadRequest, `{"error":{"code":"invalid_request","message":"m"}}`)(w)
 		}
-	}))
-	t.Cleanup(server.Close)
+	})
 	runner, err := NewRunner(Config{Servers: []string{server.URL}, Strategy: "atomic", Clients: 3, MaxRooms: 1,
 		Targets: []Target{{EventID: 1, HotelID: 1, Assigned: 1000}}, Seed: 1, RetryBudget: time.Minute})
 	if err != nil {

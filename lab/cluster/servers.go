@@ -42,7 +42,7 @@ type ServerProcess struct {
 func StartServers(ctx context.Context, spec ServerSpec, n int) ([]*ServerProcess, error) {
 	servers := make([]*ServerProcess, 0, n)
 	for i := range n {
-		s, err := startServer(ctx, spec)
+		s, err := startServerAt(ctx, spec, "127.0.0.1:0")
 		if err != nil {
 			StopServers(servers)
 			return nil, fmt.Errorf("start server %d of %d: %w", i+1, n, err)
@@ -56,10 +56,6 @@ func StartServers(ctx context.Context, spec ServerSpec, n int) ([]*ServerProcess
 		}
 	}
 	return servers, nil
-}
-
-func startServer(ctx context.Context, spec ServerSpec) (*ServerProcess, error) {
-	return startServerAt(ctx, spec, "127.0.0.1:0")
 }
 
 // startServerAt starts a server listening on addr: a free port, or the

@@ -164,12 +164,10 @@ func (n *Nemesis) Run(ctx context.Context) []Event {
 	var events []Event
 	var round []string
 	for {
-		timer := time.NewTimer(n.every)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return events
-		case <-timer.C:
+		case <-time.After(n.every):
 		}
 		if len(round) == 0 {
 			round = slices.Clone(n.faults)
