@@ -109,6 +109,10 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find the evento binary to start servers: %w", err)
 	}
+	modes := "all"
+	if len(cfg.Modes) > 0 {
+		modes = strings.Join(cfg.Modes, ",")
+	}
 	c, err := cluster.Open(ctx, cluster.Options{
 		Database:   cfg.Database,
 		Executable: exe,
@@ -124,7 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 			"--max-rooms", strconv.Itoa(cfg.Clients.MaxRooms),
 			"--race-window", cfg.RaceWindow.String(),
 			"--sweep-every", sweepEvery.String(),
-			"--modes", modesFlag(cfg.Modes),
+			"--modes", modes,
 		}, authArgs(cfg.Auth)...),
 	})
 	if err != nil {
@@ -137,13 +141,6 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 		}
 	}
 	return &Lab{cfg: cfg, cluster: c}, nil
-}
-
-func modesFlag(modes []string) string {
-	if len(modes) == 0 {
-		return "all"
-	}
-	return strings.Join(modes, ",")
 }
 
 // Close stops the servers, then the database; it reports how the servers

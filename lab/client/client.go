@@ -55,11 +55,6 @@ func (c *client) waitForHeldRooms(ctx context.Context, d time.Duration) bool {
 	return true
 }
 
-type booking struct {
-	rooms int64 // asked for
-	reply reply
-}
-
 func (c *client) run(ctx context.Context) {
 	t := c.cfg.Targets[c.target]
 	var errs errorRun
@@ -106,21 +101,22 @@ func (c *client) run(ctx context.Context) {
 			}
 			mustCheck = false
 		}
-		b := booking{rooms: min(1+c.rng.Int64N(int64(c.cfg.MaxRooms)), avail)}
+		rooms := min(1+c.rng.Int64N(int64(c.cfg.MaxRooms)), avail)
 
 		started := time.Now()
 		if c.arrivals != nil {
 			started = intended
 		}
 		var result outcome
+		var r reply
 		if c.cfg.HoldShare > 0 && c.rng.Float64() < c.cfg.HoldShare {
-			result = c.bookThroughHold(ctx, t, &b)
+			result, r = c.bookThroughHold(ctx, t, rooms)
 		} else {
 			var key string
-			result, b.reply, key = c.send(ctx, c.reservePath(t), bookingBody{Name: c.name(), Rooms: b.rooms}, b.rooms)
+			result, r, key = c.send(ctx, c.reservePath(t), bookingBody{Name: c.name(), Rooms: rooms}, rooms)
 			switch result {
 			case succeeded:
-				c.stats.recordKeyed(c.target, c.storedKey(key), b.reply.ReservationID)
+				c.stats.recordKeyed(c.target, c.storedKey(key), r.ReservationID)
 			case soldOut, insufficient, roomsHeld, failed, notSent, unavailable:
 				c.stats.recordKeyed(c.target, c.storedKey(key), 0)
 			}
@@ -129,7 +125,7 @@ func (c *client) run(ctx context.Context) {
 			// The run was cut short; this answer says nothing about the
 			// strategy. An unknown outcome still counts: it may have booked.
 			if result == unknown {
-				c.stats.recordUnknown(c.target, b.rooms)
+				c.stats.recordUnknown(c.target, rooms)
 			}
 			return
 		}
@@ -144,10 +140,10 @@ func (c *client) run(ctx context.Context) {
 		case succeeded:
 			errs, conflictsInARow = errorRun{}, 0
 			c.heldSince = time.Time{}
-			if b.reply.ReservationID != 0 {
+			if r.ReservationID != 0 {
 				c.stats.success.Add(1)
 				c.stats.tick(tickBooking, time.Now())
-				c.stats.acknowledge(c.target, b.reply.ReservationID, b.reply.Rooms)
+				c.stats.acknowledge(c.target, r.ReservationID, r.Rooms)
 			}
 			c.pause(ctx)
 		case soldOut:
@@ -162,7 +158,7 @@ func (c *client) run(ctx context.Context) {
 			// Wait for held rooms to come back: until the soonest hold
 			// expires (Retry-After), or a release or confirm comes first.
 			c.stats.roomsHeld.Add(1)
-			if !c.waitForHeldRooms(ctx, min(b.reply.RetryAfter, heldRecheck)) {
+			if !c.waitForHeldRooms(ctx, min(r.RetryAfter, heldRecheck)) {
 				c.stats.markSoldOut(c.target, time.Now())
 				return
 			}
@@ -182,12 +178,12 @@ func (c *client) run(ctx context.Context) {
 			// Without an idempotency key a blind retry could book twice:
 			// the ledger keeps the rooms as "maybe booked" and the client
 			// starts over from a check.
-			c.stats.recordUnknown(c.target, b.rooms)
+			c.stats.recordUnknown(c.target, rooms)
 			if !c.afterError(ctx, &errs, 0) {
 				return
 			}
 		case failed, notSent, unavailable:
-			if !c.afterError(ctx, &errs, b.reply.RetryAfter) {
+			if !c.afterError(ctx, &errs, r.RetryAfter) {
 				return
 			}
 		}
@@ -207,28 +203,27 @@ func (c *client) pause(ctx context.Context) {
 
 // bookThroughHold places a hold, then confirms it, or walks away from it
 // (never confirming nor releasing) for the --abandon share.
-func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outcome {
+func (c *client) bookThroughHold(ctx context.Context, t Target, rooms int64) (outcome, reply) {
 	held, hold, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds", t.EventID, t.HotelID),
-		bookingBody{Name: c.name(), Rooms: b.rooms, TTLSeconds: int64(c.cfg.HoldTTL / time.Second)}, b.rooms)
+		bookingBody{Name: c.name(), Rooms: rooms, TTLSeconds: int64(c.cfg.HoldTTL / time.Second)}, rooms)
 	if held != succeeded {
 		if held == unknown {
 			// A hold that may exist books nothing; it expires on its own.
 			c.stats.holdsUnknown.Add(1)
-			return failed
+			return failed, reply{}
 		}
-		return held
+		return held, reply{}
 	}
 	c.stats.holdsPlaced.Add(1)
 	if c.rng.Float64() < c.cfg.AbandonShare {
 		c.stats.holdsAbandoned.Add(1)
-		return succeeded
+		return succeeded, reply{}
 	}
-	confirmed, r, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds/%s/confirm", t.EventID, t.HotelID, hold.HoldID), nil, b.rooms)
-	b.reply = r
+	confirmed, r, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds/%s/confirm", t.EventID, t.HotelID, hold.HoldID), nil, rooms)
 	if confirmed == succeeded {
 		c.stats.holdsConfirmed.Add(1)
 	}
-	return confirmed
+	return confirmed, r
 }
 
 // send makes one logical request, which asks for rooms (its body may not

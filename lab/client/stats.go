@@ -13,20 +13,14 @@ import (
 type stats struct {
 	start time.Time
 
+	// The counts of Result and its RequestCounts, which say what each counts.
 	success, conflict, soldOut, insufficient, roomsHeld, errors, retries, checks, unknownRequests atomic.Int64
-	gaveUp                                                                                        atomic.Int64 // clients that stopped after only errors for RetryBudget
-	replayed                                                                                      atomic.Int64 // answers replayed from an idempotency key
-	// late and skipped count open-model arrivals that started more than
-	// lateAfter after their intended start, or not within skipAfter.
-	late, skipped atomic.Int64
-	// cancelled counts requests in flight when the run itself ended (its
-	// timeout, Ctrl-C): not errors; with a key, resent until resolved.
-	cancelled atomic.Int64
-	// firstError is the first error the clients met, as observed: what a
-	// report may name as the cause of the errors, instead of a guess.
-	firstError atomic.Pointer[string]
 
+	gaveUp, replayed, late, skipped, cancelled                              atomic.Int64
 	holdsPlaced, holdsConfirmed, holdsAbandoned, holdsExpired, holdsUnknown atomic.Int64
+	// firstError is the first error met, as observed: what a report may
+	// name as the cause of the errors, instead of a guess.
+	firstError atomic.Pointer[string]
 
 	targets []targetStats
 
