@@ -201,13 +201,19 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	if err != nil {
 		return report.Report{}, err
 	}
+	var n *nemesis.Nemesis
+	if len(cfg.Faults) > 0 {
+		// A paused PostgreSQL stays frozen past the clients' patience: their
+		// requests time out, and must be resolved with their keys.
+		pauseFor := max(clients.RequestTimeout+500*time.Millisecond, time.Second)
+		if n, err = nemesis.New(l.cluster, cfg.Faults, cfg.FaultEvery, pauseFor, clients.Seed); err != nil {
+			return report.Report{}, err
+		}
+	}
 	before, scrapeErr := cluster.ScrapeServerStats(ctx, l.cluster.AdminURLs())
 	stopWatching := l.cluster.WatchBackends(ctx, backendSampleEvery)
-	result, faults, err := l.runClientsUnderFaults(ctx, runner, clients.Seed)
+	result, faults := runClients(ctx, runner, n, cfg.Timeout, cfg.Progress.Clients)
 	backends := stopWatching()
-	if err != nil {
-		return report.Report{}, err
-	}
 	if result.Stopped != nil {
 		return report.Report{}, explainStop(result.Stopped)
 	}
@@ -286,23 +292,6 @@ func authNote(auth bool) string {
 		return "keys: one API key per simulated client, each under the servers' hold cap"
 	}
 	return "none: the clients are one anonymous client, hold cap off"
-}
-
-// runClientsUnderFaults runs the clients while the nemesis, when there are
-// faults to inject, breaks and heals the cluster.
-func (l *Lab) runClientsUnderFaults(ctx context.Context, runner *client.Runner, seed uint64) (client.Result, []nemesis.Event, error) {
-	var n *nemesis.Nemesis
-	if len(l.cfg.Faults) > 0 {
-		// A paused PostgreSQL stays frozen past the clients' patience: their
-		// requests time out, and must be resolved with their keys.
-		pauseFor := max(l.cfg.Clients.RequestTimeout+500*time.Millisecond, time.Second)
-		var err error
-		if n, err = nemesis.New(l.cluster, l.cfg.Faults, l.cfg.FaultEvery, pauseFor, seed); err != nil {
-			return client.Result{}, nil, err
-		}
-	}
-	result, faults := runClients(ctx, runner, n, l.cfg.Timeout, l.cfg.Progress.Clients)
-	return result, faults, nil
 }
 
 // runClients runs the clients for at most timeout, showing progress while

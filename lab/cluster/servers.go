@@ -156,24 +156,14 @@ func (s *ServerProcess) waitHealthy(ctx context.Context) error {
 // Kill ends the server at once (SIGKILL), as a crash or an OOM kill would:
 // its in-flight requests get no answer, its transactions roll back.
 func (s *ServerProcess) Kill() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Process.Kill() // os.ErrProcessDone if it has exited already
 	<-s.exited
 }
 
 // Stop asks the server to shut down gracefully and waits; a server that
 // has not stopped after 10 seconds is killed. It reports how it ended.
 func (s *ServerProcess) Stop() error {
-	select {
-	case <-s.exited:
-		return s.exitError()
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM) // os.ErrProcessDone if it has exited already
 	select {
 	case <-s.exited:
 	case <-time.After(10 * time.Second):
@@ -181,10 +171,6 @@ func (s *ServerProcess) Stop() error {
 		<-s.exited
 		return fmt.Errorf("server %s ignored SIGTERM for 10s and was killed; its log: %s", s.URL, s.stderr)
 	}
-	return s.exitError()
-}
-
-func (s *ServerProcess) exitError() error {
 	if s.err != nil {
 		return fmt.Errorf("server %s: %w; its log: %s", s.URL, s.err, s.stderr)
 	}
