@@ -72,12 +72,8 @@ type judgement struct {
 	notes     []string
 }
 
-// judge compares one hotel's ledger with what the database holds.
-//
-// The ledger has three outcomes, as Jepsen's checkers do: acknowledged
-// (the client was told the rooms are its own), failed (certainly not
-// booked), unknown (sent, never answered: maybe booked). A correct system
-// has acknowledged <= booked <= acknowledged + unknown.
+// judge compares one hotel's ledger with what the database holds: a
+// correct system has acknowledged <= booked <= acknowledged + unknown.
 func judge(ledger client.TargetResult, seen Observed) judgement {
 	var j judgement
 	where := fmt.Sprintf("hotel %d (event %d)", seen.HotelID, seen.EventID)

@@ -190,10 +190,9 @@ func StopServers(servers []*ServerProcess) error {
 
 // tailBuffer keeps the last lines written to it, for error messages.
 type tailBuffer struct {
-	mu    sync.Mutex
-	max   int
-	lines []string
-	part  bytes.Buffer
+	mu   sync.Mutex
+	max  int
+	text []byte // at most max whole lines, then the start of the next
 }
 
 func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
@@ -201,17 +200,9 @@ func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.part.Write(p)
-	for {
-		line, err := t.part.ReadString('\n')
-		if err != nil {
-			t.part.WriteString(line)
-			break
-		}
-		t.lines = append(t.lines, strings.TrimRight(line, "\n"))
-		if len(t.lines) > t.max {
-			t.lines = t.lines[len(t.lines)-t.max:]
-		}
+	t.text = append(t.text, p...)
+	if lines := bytes.Split(t.text, []byte("\n")); len(lines) > t.max+1 {
+		t.text = bytes.Join(lines[len(lines)-t.max-1:], []byte("\n"))
 	}
 	return len(p), nil
 }
@@ -219,8 +210,8 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.lines) == 0 && t.part.Len() == 0 {
+	if len(t.text) == 0 {
 		return "(empty)"
 	}
-	return strings.Join(append(append([]string(nil), t.lines...), t.part.String()), " | ")
+	return strings.ReplaceAll(string(t.text), "\n", " | ")
 }
