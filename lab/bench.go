@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -90,10 +91,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 		return report.Bench{}, err
 	}
 	pgbench := filepath.Join(binDir, "pgbench")
-	log := cfg.Log
-	if log == nil {
-		log = io.Discard
-	}
+	log := cmp.Or[io.Writer](cfg.Log, io.Discard)
 
 	l, err := Open(ctx, Config{
 		Database: cfg.Database, Servers: cfg.Servers, Pool: cfg.Pool, Modes: benchModes(cfg.Strategies), Events: 1, Hotels: 1, Rooms: hotRooms,
@@ -202,7 +200,7 @@ func (l *Lab) benchStrategy(ctx context.Context, label string, clients int) (flo
 // measurement follows a different one from round to round.
 func roundOrder(values []string, round int) []string {
 	by := (round - 1) % len(values)
-	order := append(append([]string(nil), values[by:]...), values[:by]...)
+	order := slices.Concat(values[by:], values[:by])
 	if round%2 == 0 {
 		slices.Reverse(order)
 	}

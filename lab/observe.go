@@ -20,9 +20,18 @@ import (
 // that lab/checker and lab/report stay free of the database driver.
 func observeDatabase(pool *pgxpool.Pool, eventIDs []int64) checker.Observer {
 	return func(ctx context.Context) ([]checker.Observed, error) {
-		records, err := eventRecordsOnceUp(ctx, pool, eventIDs)
-		if err != nil {
-			return nil, err
+		// Retried until ctx ends: after a fault PostgreSQL may still be
+		// recovering ("the database system is starting up") or the pool's
+		// connections dead, and the clients' ledger must not be lost for
+		// want of one read.
+		records, err := labdb.EventRecords(ctx, pool, eventIDs)
+		for pause := 50 * time.Millisecond; err != nil; pause = min(2*pause, 2*time.Second) {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w (still failing when the final read's deadline passed)", err)
+			case <-time.After(pause):
+			}
+			records, err = labdb.EventRecords(ctx, pool, eventIDs)
 		}
 		observed := make([]checker.Observed, len(records))
 		for i, r := range records {
@@ -34,26 +43,6 @@ func observeDatabase(pool *pgxpool.Pool, eventIDs []int64) checker.Observer {
 			}
 		}
 		return observed, nil
-	}
-}
-
-// eventRecordsOnceUp reads the records, retrying until ctx ends: after a
-// fault PostgreSQL may still be recovering ("the database system is
-// starting up") or the pool's connections dead, and the clients' ledger
-// must not be lost for want of one read.
-func eventRecordsOnceUp(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64) ([]labdb.HotelRecord, error) {
-	pause := 50 * time.Millisecond
-	for {
-		records, err := labdb.EventRecords(ctx, pool, eventIDs)
-		if err == nil {
-			return records, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (still failing when the final read's deadline passed)", err)
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, 2*time.Second)
 	}
 }
 

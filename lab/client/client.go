@@ -113,7 +113,8 @@ func (c *client) run(ctx context.Context) {
 			result, r = c.bookThroughHold(ctx, t, rooms)
 		} else {
 			var key string
-			result, r, key = c.send(ctx, c.reservePath(t), bookingBody{Name: c.name(), Rooms: rooms}, rooms)
+			path := fmt.Sprintf("/%d/%d/reserve/%s", t.EventID, t.HotelID, c.cfg.Strategy)
+			result, r, key = c.send(ctx, path, bookingBody{Name: c.name(), Rooms: rooms}, rooms)
 			switch result {
 			case succeeded:
 				c.stats.recordKeyed(c.target, c.storedKey(key), r.ReservationID)
@@ -336,10 +337,6 @@ func (c *client) storedKey(key string) string {
 }
 
 func (c *client) name() string { return "client-" + strconv.Itoa(c.id) }
-
-func (c *client) reservePath(t Target) string {
-	return "/" + strconv.FormatInt(t.EventID, 10) + "/" + strconv.FormatInt(t.HotelID, 10) + "/reserve/" + c.cfg.Strategy
-}
 
 // bookingBody is what reserve and hold requests send.
 type bookingBody struct {

@@ -49,7 +49,7 @@ func (r *Runner) Targets() []Target { return r.cfg.Targets }
 
 // Result is what the clients saw: the ledger and the request counts.
 type Result struct {
-	RunID     string // Runner.RunID
+	RunID     string // prefixes the run's request ids and keys
 	Started   time.Time
 	History   []Attempt // every attempt, in no order; empty unless Config.History
 	Seconds   []Second  // the run second by second

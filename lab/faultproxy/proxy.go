@@ -1,15 +1,9 @@
 // Package faultproxy holds two proxies that lose replies on command, so a
-// lost answer is reproduced on demand instead of waited for.
-//
-// Proxy sits between Evento's servers and PostgreSQL: it forwards a
-// client's message to PostgreSQL, so the statement runs (and commits), and
-// then cuts the connection before the reply can come back: a lost COMMIT
-// reply. It reads just enough of PostgreSQL's wire protocol to recognise
-// messages; it never changes one.
-//
-// HTTP sits between the clients and an Evento server and does the same to
-// the server's answers, for a load generator that cannot reach the
-// servers' side (evento load).
+// lost answer is reproduced on demand instead of waited for: Proxy between
+// Evento's servers and PostgreSQL (a lost COMMIT reply), HTTP between the
+// clients and a server (for evento load, which cannot reach the servers'
+// side). Proxy reads just enough of PostgreSQL's wire protocol to
+// recognise messages; it never changes one.
 package faultproxy
 
 import (
