@@ -55,8 +55,7 @@ func TestRoundOrderChangesWhatRunsBeforeEach(t *testing.T) {
 	predecessors := map[string]bool{}
 	for round := 1; round <= 4; round++ {
 		order := roundOrder(values, round)
-		i := slices.Index(order, "sharded/16")
-		if i > 0 {
+		if i := slices.Index(order, "sharded/16"); i > 0 {
 			predecessors[order[i-1]] = true
 		}
 	}

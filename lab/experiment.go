@@ -143,8 +143,7 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 	return &Lab{cfg: cfg, cluster: c}, nil
 }
 
-// Close stops the servers, then the database; it reports how the servers
-// ended.
+// Close stops the servers, then the database; it reports how the servers ended.
 func (l *Lab) Close() error { return l.cluster.Close() }
 
 // Run is one experiment: open a lab, run strategy, close the lab. A server

@@ -155,8 +155,9 @@ func (e *ModeRefusedError) Error() string {
 // final reports whether an answer is one the server stores under an
 // idempotency key, or (a 4xx refusal that touched no rooms, which is not
 // stored) gives again to every resend: once an attempt's outcome was
-// unknown, only such an answer tells what became of it. conflict, unavailable or in progress
-// speak of this attempt alone, while the lost one may still book.
+// unknown, only such an answer tells what became of it. A conflict, an
+// unavailable or an in progress speaks of this attempt alone, while the
+// lost one may still book.
 func (o outcome) final() bool {
 	switch o {
 	case succeeded, soldOut, insufficient, roomsHeld, expired, failed:

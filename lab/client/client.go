@@ -307,13 +307,11 @@ func (c *client) send(ctx context.Context, path string, body any, rooms int64) (
 // recordAttempt writes one attempt into the run's history (--history,
 // faults): built only when a history is kept, off the hot path otherwise.
 func (c *client) recordAttempt(request, key, path string, rooms int64, invoked time.Time, info *attemptInfo, result outcome, r reply, err error) {
+	t := c.cfg.Targets[c.target]
 	rec := Attempt{
 		Type: "attempt", Client: c.id, Request: request, Key: key, Op: operation(path),
 		Server: info.server, Invoked: invoked, Completed: time.Now(), Class: result.class(), Status: info.status,
-		Rooms: rooms, Code: info.code, Replayed: r.Replayed,
-	}
-	if c.target < len(c.cfg.Targets) {
-		rec.Event, rec.Hotel = c.cfg.Targets[c.target].EventID, c.cfg.Targets[c.target].HotelID
+		Event: t.EventID, Hotel: t.HotelID, Rooms: rooms, Code: info.code, Replayed: r.Replayed,
 	}
 	if result == succeeded {
 		rec.Reservation = r.ReservationID

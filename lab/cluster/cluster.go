@@ -265,8 +265,7 @@ func (c *Cluster) TerminateBackends(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Close stops the servers, then the database; it reports how the servers
-// ended.
+// Close stops the servers, then the database; it reports how the servers ended.
 func (c *Cluster) Close() error {
 	c.mu.Lock()
 	servers := c.servers

@@ -80,8 +80,7 @@ type ServerKiller interface {
 	RestartServer(ctx context.Context, i int) error
 }
 
-// BackendTerminator ends the servers' database sessions
-// (TerminateBackends).
+// BackendTerminator ends the servers' database sessions (TerminateBackends).
 type BackendTerminator interface {
 	TerminateBackends(ctx context.Context) (int, error)
 }
