@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -90,10 +91,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 		return report.Bench{}, err
 	}
 	pgbench := filepath.Join(binDir, "pgbench")
-	log := cfg.Log
-	if log == nil {
-		log = io.Discard
-	}
+	log := cmp.Or[io.Writer](cfg.Log, io.Discard)
 
 	l, err := Open(ctx, Config{
 		Database: cfg.Database, Servers: cfg.Servers, Pool: cfg.Pool, Modes: benchModes(cfg.Strategies), Events: 1, Hotels: 1, Rooms: hotRooms,
@@ -116,19 +114,18 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 		return report.Bench{}, err
 	}
 	defer os.Remove(script)
+	scripts := map[string]string{"pgbench": script}
+	measurements := []string{"pgbench"}
 	// With a keyed strategy, pgbench also runs the keyed fast path's
 	// statement: what exactly-once costs PostgreSQL itself, the floor of
 	// what it can cost Evento.
-	var keyedScript string
 	if slices.ContainsFunc(cfg.Strategies, func(s string) bool { return strings.HasSuffix(s, KeyedSuffix) }) {
-		if keyedScript, err = writePgbenchScript("atomic-keyed", labdb.AtomicBookKeyedPgbenchScript); err != nil {
+		keyed, err := writePgbenchScript("atomic-keyed", labdb.AtomicBookKeyedPgbenchScript)
+		if err != nil {
 			return report.Bench{}, err
 		}
-		defer os.Remove(keyedScript)
-	}
-
-	measurements := []string{"pgbench"}
-	if keyedScript != "" {
+		defer os.Remove(keyed)
+		scripts[PgbenchKeyed] = keyed
 		measurements = append(measurements, PgbenchKeyed)
 	}
 	measurements = append(measurements, cfg.Strategies...)
@@ -145,12 +142,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 			// reverses every other round.
 			for _, s := range roundOrder(measurements, round) {
 				var tps float64
-				switch s {
-				case "pgbench":
+				if script, ok := scripts[s]; ok {
 					tps, err = runPgbench(ctx, pgbench, l.cluster.Database.URL, script, hot, clients, cfg.Duration)
-				case PgbenchKeyed:
-					tps, err = runPgbench(ctx, pgbench, l.cluster.Database.URL, keyedScript, hot, clients, cfg.Duration)
-				default:
+				} else {
 					tps, err = l.benchStrategy(ctx, s, clients)
 				}
 				if err != nil {
@@ -163,7 +157,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 			}
 		}
 		row.Pgbench = report.Median(row.Samples["pgbench"])
-		if keyedScript != "" {
+		if scripts[PgbenchKeyed] != "" {
 			row.PgbenchKeyed = report.Median(row.Samples[PgbenchKeyed])
 		}
 		for _, s := range cfg.Strategies {
@@ -206,7 +200,7 @@ func (l *Lab) benchStrategy(ctx context.Context, label string, clients int) (flo
 // measurement follows a different one from round to round.
 func roundOrder(values []string, round int) []string {
 	by := (round - 1) % len(values)
-	order := append(append([]string(nil), values[by:]...), values[:by]...)
+	order := slices.Concat(values[by:], values[:by])
 	if round%2 == 0 {
 		slices.Reverse(order)
 	}
@@ -229,16 +223,17 @@ var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection t
 // runPgbench runs the atomic statement on the hot row and returns its
 // transactions (reservations) per second.
 func runPgbench(ctx context.Context, pgbench, url, script string, hot labdb.SeededEvent, clients int, d time.Duration) (float64, error) {
+	url, password := splitPassword(url)
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
 		"-T", strconv.Itoa(int(d / time.Second)), "-f", script,
 		"-D", "name=pgbench", "-D", "fingerprint=pgbench", "-D", fmt.Sprintf("event_id=%d", hot.EventID), "-D", fmt.Sprintf("hotel_id=%d", hot.Hotels[0].HotelID),
-		withoutPassword(url)}
+		url}
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, pgbench, args...)
 	// The password goes in the environment, not on the command line
 	// that ps shows to every user.
 	cmd.Env = os.Environ()
-	if password := urlPassword(url); password != "" {
+	if password != "" {
 		cmd.Env = append(cmd.Env, "PGPASSWORD="+password)
 	}
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -248,24 +243,15 @@ func runPgbench(ctx context.Context, pgbench, url, script string, hot labdb.Seed
 	return parsePgbenchTPS(out.String())
 }
 
-// urlPassword is the password in a database URL, if any.
-func urlPassword(raw string) string {
+// splitPassword is a database URL without its password, and the password.
+func splitPassword(raw string) (url, password string) {
 	u, err := neturl.Parse(raw)
 	if err != nil || u.User == nil {
-		return ""
+		return raw, ""
 	}
-	password, _ := u.User.Password()
-	return password
-}
-
-// withoutPassword is a database URL with its password removed.
-func withoutPassword(raw string) string {
-	u, err := neturl.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
+	password, _ = u.User.Password()
 	u.User = neturl.User(u.User.Username())
-	return u.String()
+	return u.String(), password
 }
 
 // parsePgbenchTPS reads the transactions per second pgbench printed.

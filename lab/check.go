@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/evento-lab/evento/db/labdb"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
 	"github.com/evento-lab/evento/lab/report"
@@ -150,16 +149,12 @@ func claimedReservations(ctx context.Context, pool *pgxpool.Pool, m merged, res 
 			claimed[id] = true
 		}
 	}
-	stored := map[string]int64{}
-	if len(keys) > 0 {
-		var err error
-		if stored, err = labdb.KeyedReservations(ctx, pool, slices.Collect(maps.Keys(keys))); err != nil {
-			return nil, err
-		}
+	stored, err := addKeyedReservations(ctx, pool, slices.Collect(maps.Keys(keys)), res, observed)
+	if err != nil {
+		return nil, err
 	}
 	for _, id := range stored {
 		claimed[id] = true
 	}
-	giveKeyedReservations(res, observed, stored)
 	return claimed, nil
 }

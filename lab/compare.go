@@ -52,8 +52,7 @@ runs:
 		Rooms: cfg.Rooms, Think: cfg.Clients.Think.String(), Seed: cfg.Clients.Seed,
 		RaceWindow: cfg.RaceWindow.String(), Faults: cfg.Faults, Auth: cfg.Auth,
 	}, reports)
-	c.Machine = machine
-	c.SQL = strategySQL(strategies)
+	c.Machine, c.SQL = machine, strategySQL(strategies)
 	return c, nil
 }
 

@@ -109,6 +109,10 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find the evento binary to start servers: %w", err)
 	}
+	modes := "all"
+	if len(cfg.Modes) > 0 {
+		modes = strings.Join(cfg.Modes, ",")
+	}
 	c, err := cluster.Open(ctx, cluster.Options{
 		Database:   cfg.Database,
 		Executable: exe,
@@ -124,7 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 			"--max-rooms", strconv.Itoa(cfg.Clients.MaxRooms),
 			"--race-window", cfg.RaceWindow.String(),
 			"--sweep-every", sweepEvery.String(),
-			"--modes", modesFlag(cfg.Modes),
+			"--modes", modes,
 		}, authArgs(cfg.Auth)...),
 	})
 	if err != nil {
@@ -139,15 +143,7 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 	return &Lab{cfg: cfg, cluster: c}, nil
 }
 
-func modesFlag(modes []string) string {
-	if len(modes) == 0 {
-		return "all"
-	}
-	return strings.Join(modes, ",")
-}
-
-// Close stops the servers, then the database; it reports how the servers
-// ended.
+// Close stops the servers, then the database; it reports how the servers ended.
 func (l *Lab) Close() error { return l.cluster.Close() }
 
 // Run is one experiment: open a lab, run strategy, close the lab. A server
@@ -204,13 +200,19 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	if err != nil {
 		return report.Report{}, err
 	}
+	var n *nemesis.Nemesis
+	if len(cfg.Faults) > 0 {
+		// A paused PostgreSQL stays frozen past the clients' patience: their
+		// requests time out, and must be resolved with their keys.
+		pauseFor := max(clients.RequestTimeout+500*time.Millisecond, time.Second)
+		if n, err = nemesis.New(l.cluster, cfg.Faults, cfg.FaultEvery, pauseFor, clients.Seed); err != nil {
+			return report.Report{}, err
+		}
+	}
 	before, scrapeErr := cluster.ScrapeServerStats(ctx, l.cluster.AdminURLs())
 	stopWatching := l.cluster.WatchBackends(ctx, backendSampleEvery)
-	result, faults, err := l.runClientsUnderFaults(ctx, runner, clients.Seed)
+	result, faults := runClients(ctx, runner, n, cfg.Timeout, cfg.Progress.Clients)
 	backends := stopWatching()
-	if err != nil {
-		return report.Report{}, err
-	}
 	if result.Stopped != nil {
 		return report.Report{}, explainStop(result.Stopped)
 	}
@@ -236,7 +238,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	if err != nil {
 		return report.Report{}, err
 	}
-	if err := addKeyedReservations(verifyCtx, l.cluster.Pool, result, observed); err != nil {
+	if _, err := addKeyedReservations(verifyCtx, l.cluster.Pool, ledgerKeys(result), result, observed); err != nil {
 		return report.Report{}, err
 	}
 	checked, err := checker.Check(result, observed)
@@ -291,42 +293,18 @@ func authNote(auth bool) string {
 	return "none: the clients are one anonymous client, hold cap off"
 }
 
-// runClientsUnderFaults runs the clients while the nemesis, when there are
-// faults to inject, breaks and heals the cluster; the nemesis stops with
-// the clients and has healed its last fault when this returns.
-func (l *Lab) runClientsUnderFaults(ctx context.Context, runner *client.Runner, seed uint64) (client.Result, []nemesis.Event, error) {
-	if len(l.cfg.Faults) == 0 {
-		result, _ := runClientsWithNemesis(ctx, runner, nil, l.cfg.Timeout, l.cfg.Progress.Clients)
-		return result, nil, nil
-	}
-	// A paused PostgreSQL stays frozen past the clients' patience: their
-	// requests time out, and must be resolved with their keys.
-	pauseFor := max(l.cfg.Clients.RequestTimeout+500*time.Millisecond, time.Second)
-	n, err := nemesis.New(l.cluster, l.cfg.Faults, l.cfg.FaultEvery, pauseFor, seed)
-	if err != nil {
-		return client.Result{}, nil, err
-	}
-	result, faults := runClientsWithNemesis(ctx, runner, n, l.cfg.Timeout, l.cfg.Progress.Clients)
-	return result, faults, nil
-}
-
-// runClientsWithNemesis runs the clients while n, if any, breaks and heals; n stops
-// with the clients and has healed its last fault when this returns.
-func runClientsWithNemesis(ctx context.Context, runner *client.Runner, n *nemesis.Nemesis, timeout time.Duration, show func(*client.Runner) func()) (client.Result, []nemesis.Event) {
-	if n == nil {
-		return runClients(ctx, runner, timeout, show), nil
-	}
-	faultCtx, stopFaults := context.WithCancel(ctx)
-	events := make(chan []nemesis.Event, 1)
-	go func() { events <- n.Run(faultCtx) }()
-	result := runClients(ctx, runner, timeout, show)
-	stopFaults()
-	return result, <-events
-}
-
 // runClients runs the clients for at most timeout, showing progress while
-// they run when show is not nil.
-func runClients(ctx context.Context, runner *client.Runner, timeout time.Duration, show func(*client.Runner) func()) client.Result {
+// they run when show is not nil, and n, if any, breaks and heals meanwhile:
+// n stops with the clients and has healed its last fault when this returns.
+func runClients(ctx context.Context, runner *client.Runner, n *nemesis.Nemesis, timeout time.Duration, show func(*client.Runner) func()) (client.Result, []nemesis.Event) {
+	faultCtx, stopFaults := context.WithCancel(ctx)
+	defer stopFaults()
+	events := make(chan []nemesis.Event, 1)
+	if n == nil {
+		events <- nil
+	} else {
+		go func() { events <- n.Run(faultCtx) }()
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	stop := func() {}
@@ -335,7 +313,8 @@ func runClients(ctx context.Context, runner *client.Runner, timeout time.Duratio
 	}
 	result := runner.Run(ctx)
 	stop()
-	return result
+	stopFaults()
+	return result, <-events
 }
 
 // errorNote explains failed and cancelled requests in the terms of the
@@ -356,11 +335,11 @@ func errorNote(r report.Report, noIdempotency bool) []string {
 		notes = append(notes, note)
 	}
 	if n := r.Requests.Cancelled; n > 0 {
+		fate := "each was resent with its key until its outcome was known"
 		if noIdempotency {
-			notes = append(notes, fmt.Sprintf("%d requests were in flight when the run ended; without idempotency keys their rooms stay unknown", n))
-		} else {
-			notes = append(notes, fmt.Sprintf("%d requests were in flight when the run ended; each was resent with its key until its outcome was known", n))
+			fate = "without idempotency keys their rooms stay unknown"
 		}
+		notes = append(notes, fmt.Sprintf("%d requests were in flight when the run ended; %s", n, fate))
 	}
 	return notes
 }

@@ -143,12 +143,10 @@ func readHistories(paths []string, eventID int64) ([]history, error) {
 		run  int
 	}
 	requests := map[string]place{}
-	given := map[string]bool{}
-	for _, path := range paths {
-		if given[path] {
+	for i, path := range paths {
+		if slices.Index(paths, path) < i {
 			return nil, &HistoryError{Path: path, Reason: "given twice: a duplicate, which would count its bookings twice"}
 		}
-		given[path] = true
 		h, err := readHistory(path, eventID)
 		if err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,13 +51,8 @@ func TestLedgerFoldsEachRequestAsItsClientWasTold(t *testing.T) {
 			ledger.Acknowledged, ledger.Unknown, res.UnknownRequests, unscoped, res.Completed)
 	}
 	want := map[string]int64{"booked": 10, "lost-then-replayed": 11, "lost-then-sold-out": 0, "conflict": 0, "503": 0}
-	if len(ledger.Keyed) != len(want) {
+	if !maps.Equal(ledger.Keyed, want) {
 		t.Fatalf("keyed %v, want %v", ledger.Keyed, want)
-	}
-	for k, v := range want {
-		if got, ok := ledger.Keyed[k]; !ok || got != v {
-			t.Fatalf("keyed %v, want %v", ledger.Keyed, want)
-		}
 	}
 	if ledger.Reservations[10] != 2 || ledger.Reservations[11] != 2 || res.Requests.Success != 2 || res.Requests.Error != 5 {
 		t.Fatalf("reservations %v, requests %+v", ledger.Reservations, res.Requests)

@@ -54,21 +54,19 @@ func writeHistory(w io.Writer, run runLine, res client.Result, faults []nemesis.
 		at    time.Time
 		value any
 	}
-	lines := make([]line, 0, len(res.History)+len(faults))
+	run.Type, run.Started, run.RunID = "run", res.Started, res.RunID
+	run.Completed, run.GaveUp = res.Completed, res.GaveUp
+	lines := make([]line, 1, 1+len(res.History)+len(faults))
+	lines[0].value = run
 	for _, a := range res.History {
 		lines = append(lines, line{a.Invoked, a})
 	}
 	for _, f := range faults {
 		lines = append(lines, line{f.Start, faultLine{Type: "fault", Event: f}})
 	}
-	slices.SortStableFunc(lines, func(a, b line) int { return a.at.Compare(b.at) })
+	slices.SortStableFunc(lines[1:], func(a, b line) int { return a.at.Compare(b.at) })
 	out := bufio.NewWriter(w)
 	enc := json.NewEncoder(out)
-	run.Type, run.Started, run.RunID = "run", res.Started, res.RunID
-	run.Completed, run.GaveUp = res.Completed, res.GaveUp
-	if err := enc.Encode(run); err != nil {
-		return fmt.Errorf("write history: %w", err)
-	}
 	for _, l := range lines {
 		if err := enc.Encode(l.value); err != nil {
 			return fmt.Errorf("write history: %w", err)

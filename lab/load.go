@@ -108,7 +108,7 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 	if err != nil {
 		return report.Report{}, err
 	}
-	result, faults := runClientsWithNemesis(ctx, runner, n, cfg.Timeout, cfg.Progress)
+	result, faults := runClients(ctx, runner, n, cfg.Timeout, cfg.Progress)
 	if result.Stopped != nil {
 		return report.Report{}, explainStop(result.Stopped)
 	}
@@ -130,7 +130,7 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 	bookedBefore := checker.Since(after, before)
 	if pool != nil {
 		// Every keyed answer is held against what its key stored.
-		if err := addKeyedReservations(verifyCtx, pool, result, after); err != nil {
+		if _, err := addKeyedReservations(verifyCtx, pool, ledgerKeys(result), result, after); err != nil {
 			return report.Report{}, err
 		}
 	}

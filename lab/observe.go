@@ -3,6 +3,8 @@ package lab
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,9 +20,18 @@ import (
 // that lab/checker and lab/report stay free of the database driver.
 func observeDatabase(pool *pgxpool.Pool, eventIDs []int64) checker.Observer {
 	return func(ctx context.Context) ([]checker.Observed, error) {
-		records, err := eventRecordsOnceUp(ctx, pool, eventIDs)
-		if err != nil {
-			return nil, err
+		// Retried until ctx ends: after a fault PostgreSQL may still be
+		// recovering ("the database system is starting up") or the pool's
+		// connections dead, and the clients' ledger must not be lost for
+		// want of one read.
+		records, err := labdb.EventRecords(ctx, pool, eventIDs)
+		for pause := 50 * time.Millisecond; err != nil; pause = min(2*pause, 2*time.Second) {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w (still failing when the final read's deadline passed)", err)
+			case <-time.After(pause):
+			}
+			records, err = labdb.EventRecords(ctx, pool, eventIDs)
 		}
 		observed := make([]checker.Observed, len(records))
 		for i, r := range records {
@@ -35,52 +46,17 @@ func observeDatabase(pool *pgxpool.Pool, eventIDs []int64) checker.Observer {
 	}
 }
 
-// eventRecordsOnceUp reads the records, retrying until ctx ends: after a
-// fault PostgreSQL may still be recovering ("the database system is
-// starting up") or the pool's connections dead, and the clients' ledger
-// must not be lost for want of one read.
-func eventRecordsOnceUp(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64) ([]labdb.HotelRecord, error) {
-	pause := 50 * time.Millisecond
-	for {
-		records, err := labdb.EventRecords(ctx, pool, eventIDs)
-		if err == nil {
-			return records, nil
-		}
-		timer := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, fmt.Errorf("%w (still failing when the final read's deadline passed)", err)
-		case <-timer.C:
-		}
-		pause = min(2*pause, 2*time.Second)
-	}
-}
-
-// addKeyedReservations reads, for every key of the ledger, the reservation
-// stored under it, and gives each hotel its keys' answers: what makes the
-// checker's per-request check possible.
-func addKeyedReservations(ctx context.Context, pool *pgxpool.Pool, res client.Result, observed []checker.Observed) error {
-	var keys []string
-	for _, t := range res.Targets {
-		for key := range t.Keyed {
-			keys = append(keys, key)
+// addKeyedReservations reads the reservation stored under each of keys,
+// and gives each hotel those of its ledger's keys: what makes the
+// checker's per-request check possible. It returns what it read.
+func addKeyedReservations(ctx context.Context, pool *pgxpool.Pool, keys []string, res client.Result, observed []checker.Observed) (map[string]int64, error) {
+	stored := map[string]int64{}
+	if len(keys) > 0 {
+		var err error
+		if stored, err = labdb.KeyedReservations(ctx, pool, keys); err != nil {
+			return nil, err
 		}
 	}
-	if len(keys) == 0 {
-		return nil
-	}
-	stored, err := labdb.KeyedReservations(ctx, pool, keys)
-	if err != nil {
-		return err
-	}
-	giveKeyedReservations(res, observed, stored)
-	return nil
-}
-
-// giveKeyedReservations hands each hotel the reservations stored under its
-// ledger's keys.
-func giveKeyedReservations(res client.Result, observed []checker.Observed, stored map[string]int64) {
 	for i := range observed {
 		observed[i].KeyedReservations = map[string]int64{}
 		for _, t := range res.Targets {
@@ -94,4 +70,14 @@ func giveKeyedReservations(res client.Result, observed []checker.Observed, store
 			}
 		}
 	}
+	return stored, nil
+}
+
+// ledgerKeys are the idempotency keys of the ledger's answers.
+func ledgerKeys(res client.Result) []string {
+	var keys []string
+	for _, t := range res.Targets {
+		keys = slices.AppendSeq(keys, maps.Keys(t.Keyed))
+	}
+	return keys
 }

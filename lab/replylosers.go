@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evento-lab/evento/lab/faultproxy"
@@ -37,19 +38,13 @@ func (ps replyLosers) URLs() []string {
 
 // LoseReplies loses every server's answers to POSTs for window.
 func (ps replyLosers) LoseReplies(ctx context.Context, window time.Duration) (int, error) {
-	var mu sync.Mutex
 	var wg sync.WaitGroup
-	lost := 0
+	var lost atomic.Int64
 	for _, p := range ps {
-		wg.Go(func() {
-			n := p.LoseReplies(ctx, window)
-			mu.Lock()
-			lost += n
-			mu.Unlock()
-		})
+		wg.Go(func() { lost.Add(int64(p.LoseReplies(ctx, window))) })
 	}
 	wg.Wait()
-	return lost, nil
+	return int(lost.Load()), nil
 }
 
 // Close stops every proxy.

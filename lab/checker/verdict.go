@@ -72,12 +72,8 @@ type judgement struct {
 	notes     []string
 }
 
-// judge compares one hotel's ledger with what the database holds.
-//
-// The ledger has three outcomes, as Jepsen's checkers do: acknowledged
-// (the client was told the rooms are its own), failed (certainly not
-// booked), unknown (sent, never answered: maybe booked). A correct system
-// has acknowledged <= booked <= acknowledged + unknown.
+// judge compares one hotel's ledger with what the database holds: a
+// correct system has acknowledged <= booked <= acknowledged + unknown.
 func judge(ledger client.TargetResult, seen Observed) judgement {
 	var j judgement
 	where := fmt.Sprintf("hotel %d (event %d)", seen.HotelID, seen.EventID)
@@ -203,19 +199,6 @@ func missingAcknowledged(ledger client.TargetResult, seen Observed, where string
 		where, len(missing), shown)}
 }
 
-// worst combines hotel verdicts: any overbooking wins, then any
-// inconsistency.
-func worst(verdicts []string) string {
-	switch {
-	case slices.Contains(verdicts, Overbooked):
-		return Overbooked
-	case slices.Contains(verdicts, Inconsistent):
-		return Inconsistent
-	default:
-		return Consistent
-	}
-}
-
 // Result is the verdict on a whole run and the findings behind it.
 type Result struct {
 	Hotels    []Hotel // one per target, in the ledger's order
@@ -252,19 +235,28 @@ func Check(res client.Result, observed []Observed) (Result, error) {
 		r.Notes = append(r.Notes, j.notes...)
 		r.Hotels = append(r.Hotels, Hotel{Ledger: t, Seen: o, Verdict: j.verdict})
 	}
-	r.Verdict = worst(verdicts)
+	// Any overbooking wins, then any inconsistency.
 	switch {
-	case r.Verdict != Consistent:
+	case slices.Contains(verdicts, Overbooked):
+		r.Verdict = Overbooked
+	case slices.Contains(verdicts, Inconsistent):
+		r.Verdict = Inconsistent
 	case roomToBook(observed) == 0:
 		// Nothing could be booked, so nothing was contended: "consistent"
 		// would claim a strategy passed a test that never took place.
 		r.Verdict = Inconclusive
 		r.Anomalies = append(r.Anomalies,
 			"inconclusive: nothing disagrees, but there was no room to book when the run began (no rooms assigned, or all booked already), so no booking was contended")
-	case !res.Completed || res.GaveUp > 0:
+	case res.GaveUp > 0:
 		r.Verdict = Inconclusive
 		r.Anomalies = append(r.Anomalies, fmt.Sprintf(
-			"inconclusive: nothing disagrees, but %s", inconclusiveReason(res)))
+			"inconclusive: nothing disagrees, but %d clients gave up after repeated errors, so the hotels were not contended to the end", res.GaveUp))
+	case !res.Completed:
+		r.Verdict = Inconclusive
+		r.Anomalies = append(r.Anomalies,
+			"inconclusive: nothing disagrees, but the run was stopped before every client finished, so the hotels may not have been contended to the end")
+	default:
+		r.Verdict = Consistent
 	}
 	return r, nil
 }
@@ -277,11 +269,4 @@ func roomToBook(observed []Observed) int64 {
 		free += max(o.Assigned-o.BookedBefore, 0)
 	}
 	return free
-}
-
-func inconclusiveReason(res client.Result) string {
-	if res.GaveUp > 0 {
-		return fmt.Sprintf("%d clients gave up after repeated errors, so the hotels were not contended to the end", res.GaveUp)
-	}
-	return "the run was stopped before every client finished, so the hotels may not have been contended to the end"
 }

@@ -113,26 +113,34 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-func TestUnfinishedRunsAreInconclusive(t *testing.T) {
+// A run with nothing wrong still proves little when it was cut short,
+// its clients gave up, or there was no room to book (none assigned, or all
+// booked before the run): inconclusive.
+func TestRunsThatProvedLittleAreInconclusive(t *testing.T) {
 	t.Parallel()
 	rows := map[int64]int64{1: 2}
 	targets := []client.TargetResult{{Target: client.Target{EventID: 1, HotelID: 2, Assigned: 5}, Acknowledged: 2, Reservations: rows}}
-	seen := []Observed{{EventID: 1, HotelID: 2, Assigned: 5, Reserved: 2, Booked: 2, Rows: rows}}
+	seen := Observed{EventID: 1, HotelID: 2, Assigned: 5, Reserved: 2, Booked: 2, Rows: rows}
+	nothing := client.Result{Completed: true, Targets: []client.TargetResult{ledger(0, 0, map[int64]int64{})}}
 	for _, c := range []struct {
 		name string
 		res  client.Result
+		seen Observed
 		want string
 	}{
-		{"finished", client.Result{Completed: true, Targets: targets}, Consistent},
-		{"interrupted", client.Result{Completed: false, Targets: targets}, Inconclusive},
-		{"clients gave up", client.Result{Completed: true, GaveUp: 3, Targets: targets}, Inconclusive},
+		{"finished", client.Result{Completed: true, Targets: targets}, seen, Consistent},
+		{"interrupted", client.Result{Completed: false, Targets: targets}, seen, Inconclusive},
+		{"clients gave up", client.Result{Completed: true, GaveUp: 3, Targets: targets}, seen, Inconclusive},
+		{"no rooms assigned", nothing, Observed{EventID: 1, HotelID: 2, Assigned: 0}, Inconclusive},
+		{"all booked before", nothing,
+			Observed{EventID: 1, HotelID: 2, Assigned: 10, Reserved: 10, Booked: 10, BookedBefore: 10, ReservedBefore: 10}, Inconclusive},
 	} {
-		report, err := Check(c.res, seen)
+		r, err := Check(c.res, []Observed{c.seen})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if report.Verdict != c.want {
-			t.Errorf("%s: verdict %s, want %s (%q)", c.name, report.Verdict, c.want, report.Anomalies)
+		if r.Verdict != c.want {
+			t.Errorf("%s: verdict %s, want %s (%q)", c.name, r.Verdict, c.want, r.Anomalies)
 		}
 	}
 }
@@ -162,24 +170,5 @@ func TestEveryKeyedAnswerIsHeldAgainstItsKey(t *testing.T) {
 	j = judge(lied, seen)
 	if j.verdict != Inconsistent || !strings.Contains(strings.Join(j.anomalies, "\n"), "k-ok (told 10, stored 11)") {
 		t.Fatalf("an acknowledgement its key does not hold: %s %v", j.verdict, j.anomalies)
-	}
-}
-
-// With no room to book (none assigned, or all booked before the run), a
-// run that saw nothing wrong still proved nothing: inconclusive.
-func TestNoRoomToBookIsInconclusive(t *testing.T) {
-	t.Parallel()
-	res := client.Result{Completed: true, Targets: []client.TargetResult{ledger(0, 0, map[int64]int64{})}}
-	for _, o := range []Observed{
-		{EventID: 1, HotelID: 2, Assigned: 0},
-		{EventID: 1, HotelID: 2, Assigned: 10, Reserved: 10, Booked: 10, BookedBefore: 10, ReservedBefore: 10},
-	} {
-		r, err := Check(res, []Observed{o})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Verdict != Inconclusive {
-			t.Errorf("%+v: verdict %s, want inconclusive", o, r.Verdict)
-		}
 	}
 }

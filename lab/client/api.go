@@ -145,17 +145,19 @@ type ModeRefusedError struct {
 }
 
 func (e *ModeRefusedError) Error() string {
+	verb := "serve"
 	if e.Code == evento.ErrUnknownMode.Code {
-		return fmt.Sprintf("server %s does not know mode %s (%s)", e.Server, e.Mode, e.Message)
+		verb = "know"
 	}
-	return fmt.Sprintf("server %s does not serve mode %s (%s)", e.Server, e.Mode, e.Message)
+	return fmt.Sprintf("server %s does not %s mode %s (%s)", e.Server, verb, e.Mode, e.Message)
 }
 
 // final reports whether an answer is one the server stores under an
 // idempotency key, or (a 4xx refusal that touched no rooms, which is not
 // stored) gives again to every resend: once an attempt's outcome was
-// unknown, only such an answer tells what became of it. conflict, unavailable or in progress
-// speak of this attempt alone, while the lost one may still book.
+// unknown, only such an answer tells what became of it. A conflict, an
+// unavailable or an in progress speaks of this attempt alone, while the
+// lost one may still book.
 func (o outcome) final() bool {
 	switch o {
 	case succeeded, soldOut, insufficient, roomsHeld, expired, failed:
@@ -168,32 +170,51 @@ func (o outcome) final() bool {
 const readTimeout = 10 * time.Second
 
 func (a *API) available(ctx context.Context, t Target, apiKey string) (availability, error) {
+	i, server := a.server()
+	var avail availability
+	err := a.get(ctx, fmt.Sprintf("%s/%d/%d/available", server, t.EventID, t.HotelID), apiKey, &avail)
+	a.markDown(i, err)
+	if status := (*StatusError)(nil); errors.As(err, &status) {
+		return availability{}, fmt.Errorf("GET %s: status %d", status.URL, status.Status)
+	}
+	return avail, err
+}
+
+// get reads url's JSON answer into v; an answer other than 200 is a
+// *StatusError.
+func (a *API) get(ctx context.Context, url, apiKey string, v any) error {
 	ctx, release, err := a.acquire(ctx, max(a.timeout, readTimeout))
 	if err != nil {
-		return availability{}, err
+		return err
 	}
 	defer release()
-	i, server := a.server()
-	url := fmt.Sprintf("%s/%d/%d/available", server, t.EventID, t.HotelID)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return availability{}, err
+		return err
 	}
 	authorize(req, apiKey)
 	resp, err := a.http.Do(req)
 	if err != nil {
-		a.markDown(i, err)
-		return availability{}, fmt.Errorf("GET %s: %w", url, err)
+		return fmt.Errorf("GET %s: %w", url, err)
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusOK {
-		return availability{}, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+		var e errorBody
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		return &StatusError{URL: url, Status: resp.StatusCode, Code: e.Error.Code}
 	}
-	var avail availability
-	if err := json.NewDecoder(resp.Body).Decode(&avail); err != nil {
-		return availability{}, fmt.Errorf("GET %s: %w", url, err)
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
 	}
-	return avail, nil
+	return nil
+}
+
+// errorBody is an error answer of the API.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
 }
 
 // authorize sends apiKey, when there is one, as a bearer token.
@@ -265,12 +286,7 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 		r.Replayed = resp.Header.Get("Idempotent-Replayed") == "true"
 		return succeeded, r, nil
 	}
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var e errorBody
 	_ = json.NewDecoder(resp.Body).Decode(&e)
 	info.code = e.Error.Code
 	// The code's domain error; nil for an answer that is not Evento's.
@@ -335,36 +351,11 @@ type Hotel struct {
 // Event reads every hotel of an event (GET /{event_id}/available) from the
 // first server, so that repeated reads see the same one.
 func (a *API) Event(ctx context.Context, eventID int64) ([]Hotel, error) {
-	ctx, release, err := a.acquire(ctx, max(a.timeout, readTimeout))
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	url := fmt.Sprintf("%s/%d/available", a.servers[0], eventID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	authorize(req, a.readKey)
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	defer drain(resp)
-	if resp.StatusCode != http.StatusOK {
-		var body struct {
-			Error struct {
-				Code string `json:"code"`
-			} `json:"error"`
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return nil, &StatusError{URL: url, Status: resp.StatusCode, Code: body.Error.Code}
-	}
 	var e struct {
 		Hotels []Hotel `json:"hotels"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
+	if err := a.get(ctx, fmt.Sprintf("%s/%d/available", a.servers[0], eventID), a.readKey, &e); err != nil {
+		return nil, err
 	}
 	if len(e.Hotels) == 0 {
 		return nil, fmt.Errorf("event %d has no hotels", eventID)

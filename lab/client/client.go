@@ -55,11 +55,6 @@ func (c *client) waitForHeldRooms(ctx context.Context, d time.Duration) bool {
 	return true
 }
 
-type booking struct {
-	rooms int64 // asked for
-	reply reply
-}
-
 func (c *client) run(ctx context.Context) {
 	t := c.cfg.Targets[c.target]
 	var errs errorRun
@@ -106,21 +101,23 @@ func (c *client) run(ctx context.Context) {
 			}
 			mustCheck = false
 		}
-		b := booking{rooms: min(1+c.rng.Int64N(int64(c.cfg.MaxRooms)), avail)}
+		rooms := min(1+c.rng.Int64N(int64(c.cfg.MaxRooms)), avail)
 
 		started := time.Now()
 		if c.arrivals != nil {
 			started = intended
 		}
 		var result outcome
+		var r reply
 		if c.cfg.HoldShare > 0 && c.rng.Float64() < c.cfg.HoldShare {
-			result = c.bookThroughHold(ctx, t, &b)
+			result, r = c.bookThroughHold(ctx, t, rooms)
 		} else {
 			var key string
-			result, b.reply, key = c.send(ctx, c.reservePath(t), bookingBody{Name: c.name(), Rooms: b.rooms})
+			path := fmt.Sprintf("/%d/%d/reserve/%s", t.EventID, t.HotelID, c.cfg.Strategy)
+			result, r, key = c.send(ctx, path, bookingBody{Name: c.name(), Rooms: rooms}, rooms)
 			switch result {
 			case succeeded:
-				c.stats.recordKeyed(c.target, c.storedKey(key), b.reply.ReservationID)
+				c.stats.recordKeyed(c.target, c.storedKey(key), r.ReservationID)
 			case soldOut, insufficient, roomsHeld, failed, notSent, unavailable:
 				c.stats.recordKeyed(c.target, c.storedKey(key), 0)
 			}
@@ -129,7 +126,7 @@ func (c *client) run(ctx context.Context) {
 			// The run was cut short; this answer says nothing about the
 			// strategy. An unknown outcome still counts: it may have booked.
 			if result == unknown {
-				c.stats.recordUnknown(c.target, b.rooms)
+				c.stats.recordUnknown(c.target, rooms)
 			}
 			return
 		}
@@ -144,10 +141,10 @@ func (c *client) run(ctx context.Context) {
 		case succeeded:
 			errs, conflictsInARow = errorRun{}, 0
 			c.heldSince = time.Time{}
-			if b.reply.ReservationID != 0 {
+			if r.ReservationID != 0 {
 				c.stats.success.Add(1)
 				c.stats.tick(tickBooking, time.Now())
-				c.stats.acknowledge(c.target, b.reply.ReservationID, b.reply.Rooms)
+				c.stats.acknowledge(c.target, r.ReservationID, r.Rooms)
 			}
 			c.pause(ctx)
 		case soldOut:
@@ -162,7 +159,7 @@ func (c *client) run(ctx context.Context) {
 			// Wait for held rooms to come back: until the soonest hold
 			// expires (Retry-After), or a release or confirm comes first.
 			c.stats.roomsHeld.Add(1)
-			if !c.waitForHeldRooms(ctx, min(b.reply.RetryAfter, heldRecheck)) {
+			if !c.waitForHeldRooms(ctx, min(r.RetryAfter, heldRecheck)) {
 				c.stats.markSoldOut(c.target, time.Now())
 				return
 			}
@@ -172,7 +169,7 @@ func (c *client) run(ctx context.Context) {
 			c.stats.tick(tickConflict, time.Now())
 			c.stats.retries.Add(1)
 			conflictsInARow++
-			c.sleep(ctx, c.backoff(conflictsInARow))
+			c.sleep(ctx, c.backoff(conflictsInARow, time.Millisecond, 100*time.Millisecond))
 		case expired:
 			c.stats.holdsExpired.Add(1)
 			c.pause(ctx)
@@ -182,12 +179,12 @@ func (c *client) run(ctx context.Context) {
 			// Without an idempotency key a blind retry could book twice:
 			// the ledger keeps the rooms as "maybe booked" and the client
 			// starts over from a check.
-			c.stats.recordUnknown(c.target, b.rooms)
+			c.stats.recordUnknown(c.target, rooms)
 			if !c.afterError(ctx, &errs, 0) {
 				return
 			}
 		case failed, notSent, unavailable:
-			if !c.afterError(ctx, &errs, b.reply.RetryAfter) {
+			if !c.afterError(ctx, &errs, r.RetryAfter) {
 				return
 			}
 		}
@@ -207,46 +204,36 @@ func (c *client) pause(ctx context.Context) {
 
 // bookThroughHold places a hold, then confirms it, or walks away from it
 // (never confirming nor releasing) for the --abandon share.
-func (c *client) bookThroughHold(ctx context.Context, t Target, b *booking) outcome {
+func (c *client) bookThroughHold(ctx context.Context, t Target, rooms int64) (outcome, reply) {
 	held, hold, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds", t.EventID, t.HotelID),
-		bookingBody{Name: c.name(), Rooms: b.rooms, TTLSeconds: int64(c.cfg.HoldTTL / time.Second)})
+		bookingBody{Name: c.name(), Rooms: rooms, TTLSeconds: int64(c.cfg.HoldTTL / time.Second)}, rooms)
 	if held != succeeded {
 		if held == unknown {
 			// A hold that may exist books nothing; it expires on its own.
 			c.stats.holdsUnknown.Add(1)
-			return failed
+			return failed, reply{}
 		}
-		return held
+		return held, reply{}
 	}
 	c.stats.holdsPlaced.Add(1)
 	if c.rng.Float64() < c.cfg.AbandonShare {
 		c.stats.holdsAbandoned.Add(1)
-		return succeeded
+		return succeeded, reply{}
 	}
-	confirmed, r, _ := c.sendAsking(ctx, fmt.Sprintf("/%d/%d/holds/%s/confirm", t.EventID, t.HotelID, hold.HoldID), nil, b.rooms)
-	b.reply = r
+	confirmed, r, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds/%s/confirm", t.EventID, t.HotelID, hold.HoldID), nil, rooms)
 	if confirmed == succeeded {
 		c.stats.holdsConfirmed.Add(1)
 	}
-	return confirmed
+	return confirmed, r
 }
 
-// send makes one logical request. With idempotency keys (the default) a
-// request whose outcome is unknown, or still in progress elsewhere, is sent
-// again with the same key until it gets a definite answer: the server
-// replays the first outcome instead of acting twice, so nothing stays
-// unknown. Without keys it is sent once.
-func (c *client) send(ctx context.Context, path string, body any) (outcome, reply, string) {
-	var rooms int64
-	if b, ok := body.(bookingBody); ok {
-		rooms = b.Rooms
-	}
-	return c.sendAsking(ctx, path, body, rooms)
-}
-
-// sendAsking is send for a request that asks for rooms, which its body may
-// not say (a confirm asks for its hold's): the history records them.
-func (c *client) sendAsking(ctx context.Context, path string, body any, rooms int64) (outcome, reply, string) {
+// send makes one logical request, which asks for rooms (its body may not
+// say: a confirm asks for its hold's) that the history records. With
+// idempotency keys (the default) a request whose outcome is unknown, or
+// still in progress elsewhere, is sent again with the same key until it
+// gets a definite answer: the server replays the first outcome instead of
+// acting twice, so nothing stays unknown. Without keys it is sent once.
+func (c *client) send(ctx context.Context, path string, body any, rooms int64) (outcome, reply, string) {
 	c.seq++
 	request := fmt.Sprintf("%s-%d-%d", c.runID, c.id, c.seq)
 	key := ""
@@ -310,7 +297,7 @@ func (c *client) sendAsking(ctx context.Context, path string, body any, rooms in
 			c.stats.tick(tickError, time.Now())
 		}
 		c.stats.retries.Add(1)
-		c.sleep(ctx, max(c.backoff(attempt), r.RetryAfter))
+		c.sleep(ctx, max(c.backoff(attempt, time.Millisecond, 100*time.Millisecond), r.RetryAfter))
 		// A resend mostly asks "what became of it?": give each one more
 		// time, so that a provoked tiny timeout still ends in an answer.
 		timeout = min(2*timeout, max(c.cfg.RequestTimeout, readTimeout))
@@ -320,13 +307,11 @@ func (c *client) sendAsking(ctx context.Context, path string, body any, rooms in
 // recordAttempt writes one attempt into the run's history (--history,
 // faults): built only when a history is kept, off the hot path otherwise.
 func (c *client) recordAttempt(request, key, path string, rooms int64, invoked time.Time, info *attemptInfo, result outcome, r reply, err error) {
+	t := c.cfg.Targets[c.target]
 	rec := Attempt{
 		Type: "attempt", Client: c.id, Request: request, Key: key, Op: operation(path),
 		Server: info.server, Invoked: invoked, Completed: time.Now(), Class: result.class(), Status: info.status,
-		Rooms: rooms, Code: info.code, Replayed: r.Replayed,
-	}
-	if c.target < len(c.cfg.Targets) {
-		rec.Event, rec.Hotel = c.cfg.Targets[c.target].EventID, c.cfg.Targets[c.target].HotelID
+		Event: t.EventID, Hotel: t.HotelID, Rooms: rooms, Code: info.code, Replayed: r.Replayed,
 	}
 	if result == succeeded {
 		rec.Reservation = r.ReservationID
@@ -350,10 +335,6 @@ func (c *client) storedKey(key string) string {
 }
 
 func (c *client) name() string { return "client-" + strconv.Itoa(c.id) }
-
-func (c *client) reservePath(t Target) string {
-	return "/" + strconv.FormatInt(t.EventID, 10) + "/" + strconv.FormatInt(t.HotelID, 10) + "/reserve/" + c.cfg.Strategy
-}
 
 // bookingBody is what reserve and hold requests send.
 type bookingBody struct {
@@ -384,7 +365,9 @@ func (c *client) afterError(ctx context.Context, errs *errorRun, retryAfter time
 		return false
 	}
 	c.stats.retries.Add(1)
-	c.sleep(ctx, max(c.errorBackoff(errs.n), retryAfter))
+	// Backoff for errors grows to a second, so that clients wait out a
+	// fault instead of hammering it.
+	c.sleep(ctx, max(c.backoff(errs.n, 10*time.Millisecond, time.Second), retryAfter))
 	return true
 }
 
@@ -396,18 +379,10 @@ const resolveWithin = 10 * time.Second
 // progress elsewhere is asked again, when no attempt of it was lost.
 const inProgressAttempts = 10
 
-// errorBackoff is backoff for errors: it keeps growing, to a second, so
-// that clients wait out a fault instead of hammering it.
-func (c *client) errorBackoff(n int) time.Duration {
-	ceiling := min(10*time.Millisecond<<min(n, 7), time.Second)
-	return time.Duration(c.rng.Int64N(int64(ceiling)) + 1)
-}
-
-// backoff grows with each attempt and is jittered, so clients that lost
-// the same race do not collide again in lockstep.
-func (c *client) backoff(attempt int) time.Duration {
-	ceiling := min(time.Millisecond<<min(attempt, 7), 100*time.Millisecond)
-	return time.Duration(c.rng.Int64N(int64(ceiling)) + 1)
+// backoff is jittered, so that clients that lost the same race do not
+// collide again in lockstep, and grows with n, by step, up to ceiling.
+func (c *client) backoff(n int, step, ceiling time.Duration) time.Duration {
+	return time.Duration(c.rng.Int64N(int64(min(step<<min(n, 7), ceiling))) + 1)
 }
 
 func (c *client) think() time.Duration {
@@ -419,13 +394,8 @@ func (c *client) think() time.Duration {
 }
 
 func (c *client) sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
 	select {
-	case <-timer.C:
+	case <-time.After(d):
 	case <-ctx.Done():
 	}
 }

@@ -49,6 +49,20 @@ func answer(status int, body string) func(w http.ResponseWriter) {
 	}
 }
 
+// bookingServer answers every availability check with available rooms
+// and every booking with book.
+func bookingServer(t *testing.T, available int, book func(w http.ResponseWriter)) *httptest.Server {
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			answer(http.StatusOK, fmt.Sprintf(`{"available":%d}`, available))(w)
+			return
+		}
+		book(w)
+	}))
+	t.Cleanup(server.Close)
+	return server
+}
+
 // After an attempt whose outcome was lost, an answer about the resend
 // alone (conflict, unavailable) does not end the request: the lost attempt
 // may still book under the key, so the client keeps asking with it.
@@ -59,19 +73,19 @@ func TestSendKeepsAskingAfterALostAttempt(t *testing.T) {
 	booked := answer(201, `{"reservation_id":7,"rooms":2}`)
 
 	c, bundle := setup(t, slow, conflicted, unavailableAnswer, booked)
-	result, r, _ := c.send(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 2})
+	result, r, _ := c.send(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 2}, 2)
 	if result != succeeded || r.ReservationID != 7 || bundle.calls.Load() != 4 {
 		t.Fatalf("got %v %+v after %d calls; want the booking after 4", result, r, bundle.calls.Load())
 	}
 
 	c, _ = setup(t, slow, conflicted)
-	if result, _, _ := c.send(context.Background(), "/1/1/reserve/atomic", nil); result != unknown {
+	if result, _, _ := c.send(context.Background(), "/1/1/reserve/atomic", nil, 0); result != unknown {
 		t.Fatalf("lost attempt never resolved: got %v, want unknown", result)
 	}
 
 	// Without a lost attempt, a conflict is just a conflict.
 	c, bundle = setup(t, conflicted)
-	if result, _, _ := c.send(context.Background(), "/1/1/reserve/atomic", nil); result != conflict || bundle.calls.Load() != 1 {
+	if result, _, _ := c.send(context.Background(), "/1/1/reserve/atomic", nil, 0); result != conflict || bundle.calls.Load() != 1 {
 		t.Fatalf("got %v after %d calls; want one conflict", result, bundle.calls.Load())
 	}
 }
@@ -87,7 +101,7 @@ func TestSendKeepsAskingWhenAResendIsRefusedAtConnect(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close() // its address now refuses connections
 	c.api = NewAPI([]string{c.cfg.Servers[0], down.URL}, c.cfg.ConnsPerServer, c.cfg.RequestTimeout)
-	result, r, _ := c.send(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 2})
+	result, r, _ := c.send(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 2}, 2)
 	if result != succeeded || r.ReservationID != 7 || bundle.calls.Load() != 2 {
 		t.Fatalf("got %v %+v after %d calls to the live server; want the booking", result, r, bundle.calls.Load())
 	}
@@ -202,17 +216,10 @@ func TestRequestSentBeforeTheServerDiedIsUnknown(t *testing.T) {
 func TestRunStopsWhenTheServerRefusesTheMode(t *testing.T) {
 	t.Parallel()
 	var reserves atomic.Int32
-	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			w.Write([]byte(`{"available":100}`))
-			return
-		}
+	server := bookingServer(t, 100, func(w http.ResponseWriter) {
 		reserves.Add(1)
-		w.WriteHeader(http.StatusForbidden)
-		w.Write([]byte(`{"error":{"code":"mode_disabled","message":"mode \"naive\" is disabled on this server; enabled modes: atomic"}}`))
-	}))
-	t.Cleanup(server.Close)
+		answer(http.StatusForbidden, `{"error":{"code":"mode_disabled","message":"mode \"naive\" is disabled on this server; enabled modes: atomic"}}`)(w)
+	})
 	const clients = 50
 	runner, err := NewRunner(Config{Servers: []string{server.URL}, Strategy: "naive", Clients: clients,
 		Targets: []Target{{EventID: 1, HotelID: 1, Assigned: 100}}, Idempotency: true, RetryBudget: 20 * time.Second})
@@ -252,7 +259,7 @@ func TestRequestCutByTheRunsEndIsResolvedWithItsKey(t *testing.T) {
 	c.cfg.RequestTimeout = 2 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	result, r, _ := c.send(ctx, "/1/1/reserve/atomic", map[string]any{"rooms": 2})
+	result, r, _ := c.send(ctx, "/1/1/reserve/atomic", map[string]any{"rooms": 2}, 2)
 	if result != succeeded || r.ReservationID != 7 {
 		t.Fatalf("cut request: %v %+v; want it resolved to the booking", result, r)
 	}
@@ -272,17 +279,10 @@ func TestRequestCutByTheRunsEndIsResolvedWithItsKey(t *testing.T) {
 // counted late, as pgbench -R reports them.
 func TestOpenModelCountsLatencyFromTheIntendedStart(t *testing.T) {
 	t.Parallel()
-	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			w.Write([]byte(`{"available":1000000}`))
-			return
-		}
+	server := bookingServer(t, 1000000, func(w http.ResponseWriter) {
 		time.Sleep(50 * time.Millisecond)
-		w.WriteHeader(http.StatusCreated)
-		w.Write([]byte(`{"reservation_id":1,"rooms":1}`))
-	}))
-	t.Cleanup(server.Close)
+		answer(http.StatusCreated, `{"reservation_id":1,"rooms":1}`)(w)
+	})
 	run := func(rate float64) Result {
 		runner, err := NewRunner(Config{Servers: []string{server.URL}, Strategy: "atomic", Clients: 2, MaxRooms: 1,
 			Targets: []Target{{EventID: 1, HotelID: 1, Assigned: 1000000}}, Rate: rate, Seed: 9})
@@ -312,25 +312,16 @@ func TestOpenModelCountsLatencyFromTheIntendedStart(t *testing.T) {
 func TestSecondsAddUpToTheCounts(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int32
-	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			w.Write([]byte(`{"available":1000}`))
-			return
-		}
+	server := bookingServer(t, 1000, func(w http.ResponseWriter) {
 		switch n.Add(1) % 3 {
 		case 0:
-			w.WriteHeader(http.StatusCreated)
-			w.Write([]byte(`{"reservation_id":1,"rooms":1}`))
+			answer(http.StatusCreated, `{"reservation_id":1,"rooms":1}`)(w)
 		case 1:
-			w.WriteHeader(http.StatusConflict)
-			w.Write([]byte(`{"error":{"code":"conflict","message":"m"}}`))
+			answer(http.StatusConflict, `{"error":{"code":"conflict","message":"m"}}`)(w)
 		default:
-			w.WriteHeader(http.StatusBadRequest)
-			w.Write([]byte(`{"error":{"code":"invalid_request","message":"m"}}`))
+			answer(http.StatusBadRequest, `{"error":{"code":"invalid_request","message":"m"}}`)(w)
 		}
-	}))
-	t.Cleanup(server.Close)
+	})
 	runner, err := NewRunner(Config{Servers: []string{server.URL}, Strategy: "atomic", Clients: 3, MaxRooms: 1,
 		Targets: []Target{{EventID: 1, HotelID: 1, Assigned: 1000}}, Seed: 1, RetryBudget: time.Minute})
 	if err != nil {

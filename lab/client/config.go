@@ -104,21 +104,15 @@ func ParseRange(s string) (Range, error) {
 	if !isRange {
 		hi = lo
 	}
-	parse := func(v string) (time.Duration, error) {
-		if v == "0" {
-			return 0, nil
-		}
-		return time.ParseDuration(v)
-	}
 	// "0-300ms": the unit of the upper bound applies to a bare lower bound.
 	if isRange && lo != "0" && !strings.ContainsAny(lo, "nuµmsh") {
 		lo += strings.TrimLeft(hi, "0123456789.")
 	}
-	min, err := parse(lo)
+	min, err := time.ParseDuration(lo)
 	if err != nil {
 		return Range{}, fmt.Errorf("%q is not a duration", lo)
 	}
-	max, err := parse(hi)
+	max, err := time.ParseDuration(hi)
 	if err != nil {
 		return Range{}, fmt.Errorf("%q is not a duration", hi)
 	}

@@ -74,16 +74,6 @@ func operation(path string) string {
 	return "reserve"
 }
 
-// recordAttempt adds an attempt to the history, when one is kept.
-func (s *stats) recordAttempt(a Attempt) {
-	if !s.keepHistory {
-		return
-	}
-	s.mu.Lock()
-	s.history = append(s.history, a)
-	s.mu.Unlock()
-}
-
 // IsError reports whether the attempt counts as an error, as the clients
 // count them: no answer, a 5xx, or never sent. A refusal is not one.
 func (a Attempt) IsError() bool {

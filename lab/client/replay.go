@@ -51,9 +51,16 @@ func (s *stats) replayAttempt(target int, a Attempt) {
 	if a.Replayed {
 		s.replayed.Add(1)
 	}
+	kind := tickNothing
+	if a.IsError() {
+		s.errors.Add(1)
+		s.noteError(a.Error)
+		kind = tickError
+	}
 	switch a.Code {
 	case "conflict", "request_in_progress":
 		s.conflict.Add(1)
+		kind = tickConflict
 	case "sold_out":
 		s.soldOut.Add(1)
 		s.markSoldOut(target, a.Completed)
@@ -62,18 +69,8 @@ func (s *stats) replayAttempt(target int, a Attempt) {
 	case "rooms_held":
 		s.roomsHeld.Add(1)
 	}
-	if a.IsError() {
-		s.errors.Add(1)
-		s.noteError(a.Error)
-	}
-	kind := tickNothing
-	switch {
-	case a.Class == ClassOK && a.Reservation != 0:
+	if a.Class == ClassOK && a.Reservation != 0 {
 		kind = tickBooking
-	case a.Code == "conflict" || a.Code == "request_in_progress":
-		kind = tickConflict
-	case a.IsError():
-		kind = tickError
 	}
 	s.tick(kind, a.Completed)
 }

@@ -17,13 +17,9 @@ type Runner struct {
 	// runID prefixes every request id and idempotency key of the run. It
 	// is random (64 bits), so the keys of load generators on several
 	// machines never meet: evento check merges their histories by them.
+	// It is not derived from the seed: a repeated --seed must repeat the
+	// clients' choices, not replay an earlier run's stored answers.
 	runID string
-}
-
-// newRunID is random, not derived from the seed: a repeated --seed must
-// repeat the clients' choices, not replay an earlier run's stored answers.
-func newRunID() string {
-	return strconv.FormatUint(rand.Uint64(), 36)
 }
 
 // NewRunner checks cfg and prepares a run.
@@ -41,7 +37,8 @@ func NewRunner(cfg Config) (*Runner, error) {
 	case cfg.HoldShare < 0 || cfg.HoldShare > 1 || cfg.AbandonShare < 0 || cfg.AbandonShare > 1:
 		return nil, errors.New("hold and abandon shares must be between 0 and 1")
 	}
-	return &Runner{cfg: cfg, api: NewAPI(cfg.Servers, cfg.ConnsPerServer, cfg.RequestTimeout), stats: newStats(len(cfg.Targets), cfg.History), runID: newRunID()}, nil
+	return &Runner{cfg: cfg, api: NewAPI(cfg.Servers, cfg.ConnsPerServer, cfg.RequestTimeout),
+		stats: newStats(len(cfg.Targets), cfg.History), runID: strconv.FormatUint(rand.Uint64(), 36)}, nil
 }
 
 // Snapshot is a view of the run so far.
@@ -52,7 +49,7 @@ func (r *Runner) Targets() []Target { return r.cfg.Targets }
 
 // Result is what the clients saw: the ledger and the request counts.
 type Result struct {
-	RunID     string // Runner.RunID
+	RunID     string // prefixes the run's request ids and keys
 	Started   time.Time
 	History   []Attempt // every attempt, in no order; empty unless Config.History
 	Seconds   []Second  // the run second by second
@@ -126,26 +123,26 @@ func (r *Runner) Run(ctx context.Context) Result {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var arrivals chan time.Time
-	clientsDone := make(chan struct{})
+	// The schedule of arrivals ends with the run, or once every client
+	// has stopped.
+	scheduleCtx, clientsDone := context.WithCancel(ctx)
 	var scheduler sync.WaitGroup
 	if r.cfg.Rate > 0 {
 		arrivals = make(chan time.Time)
-		scheduler.Go(func() { r.schedule(ctx, arrivals, clientsDone) })
+		scheduler.Go(func() { r.schedule(scheduleCtx, arrivals) })
 	}
 	var wg sync.WaitGroup
 	for i := range r.cfg.Clients {
 		c := &client{
-			id:     i,
-			target: i % len(r.cfg.Targets),
-			cfg:    &r.cfg,
-			api:    r.api,
-			stats:  r.stats,
-			rng:    rand.New(rand.NewPCG(r.cfg.Seed, uint64(i))),
-			runID:  r.runID,
-			stop:   stop,
-		}
-		if arrivals != nil {
-			c.arrivals = arrivals
+			id:       i,
+			target:   i % len(r.cfg.Targets),
+			cfg:      &r.cfg,
+			api:      r.api,
+			stats:    r.stats,
+			rng:      rand.New(rand.NewPCG(r.cfg.Seed, uint64(i))),
+			runID:    r.runID,
+			arrivals: arrivals,
+			stop:     stop,
 		}
 		if n := len(r.cfg.Credentials); n > 0 {
 			c.cred = r.cfg.Credentials[i%n]
@@ -153,7 +150,7 @@ func (r *Runner) Run(ctx context.Context) Result {
 		wg.Go(func() { c.run(ctx) })
 	}
 	wg.Wait()
-	close(clientsDone)
+	clientsDone()
 	scheduler.Wait()
 	r.api.CloseIdleConnections()
 	// A run is complete when every client stopped because its hotel sold
@@ -175,13 +172,6 @@ type ClientHolds struct {
 	Unknown          int64 `json:"unknown"`
 }
 
-func (s *stats) firstErrorText() string {
-	if p := s.firstError.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
-
 // lateAfter and skipAfter judge an open-model arrival by how long after
 // its intended start a client took it: late past the first, skipped (never
 // sent) past the second, as pgbench -R --latency-limit does.
@@ -191,41 +181,26 @@ const (
 )
 
 // schedule hands out arrivals at Rate a second, with exponential gaps
-// drawn from the seed, until ctx ends or every client has stopped.
-func (r *Runner) schedule(ctx context.Context, arrivals chan<- time.Time, clientsDone <-chan struct{}) {
+// drawn from the seed, until ctx ends.
+func (r *Runner) schedule(ctx context.Context, arrivals chan<- time.Time) {
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, 0x52415445))
 	next := time.Now()
 	for {
 		next = next.Add(time.Duration(rng.ExpFloat64() / r.cfg.Rate * float64(time.Second)))
-		wait := time.NewTimer(time.Until(next))
 		select {
-		case <-wait.C:
+		case <-time.After(time.Until(next)):
 		case <-ctx.Done():
-			wait.Stop()
-			return
-		case <-clientsDone:
-			wait.Stop()
 			return
 		}
-		giveUp := time.NewTimer(time.Until(next.Add(skipAfter)))
 		select {
 		case arrivals <- next:
 			if time.Since(next) > lateAfter {
 				r.stats.late.Add(1)
 			}
-		case <-giveUp.C:
+		case <-time.After(time.Until(next.Add(skipAfter))):
 			r.stats.skipped.Add(1)
 		case <-ctx.Done():
-		case <-clientsDone:
-		}
-		giveUp.Stop()
-		if ctx.Err() != nil {
 			return
-		}
-		select {
-		case <-clientsDone:
-			return
-		default:
 		}
 	}
 }

@@ -13,20 +13,14 @@ import (
 type stats struct {
 	start time.Time
 
+	// The counts of Result and its RequestCounts, which say what each counts.
 	success, conflict, soldOut, insufficient, roomsHeld, errors, retries, checks, unknownRequests atomic.Int64
-	gaveUp                                                                                        atomic.Int64 // clients that stopped after only errors for RetryBudget
-	replayed                                                                                      atomic.Int64 // answers replayed from an idempotency key
-	// late and skipped count open-model arrivals that started more than
-	// lateAfter after their intended start, or not within skipAfter.
-	late, skipped atomic.Int64
-	// cancelled counts requests in flight when the run itself ended (its
-	// timeout, Ctrl-C): not errors; with a key, resent until resolved.
-	cancelled atomic.Int64
-	// firstError is the first error the clients met, as observed: what a
-	// report may name as the cause of the errors, instead of a guess.
-	firstError atomic.Pointer[string]
 
+	gaveUp, replayed, late, skipped, cancelled                              atomic.Int64
 	holdsPlaced, holdsConfirmed, holdsAbandoned, holdsExpired, holdsUnknown atomic.Int64
+	// firstError is the first error met, as observed: what a report may
+	// name as the cause of the errors, instead of a guess.
+	firstError atomic.Pointer[string]
 
 	targets []targetStats
 
@@ -116,6 +110,13 @@ func (s *stats) noteError(msg string) {
 	}
 }
 
+// recordAttempt adds an attempt to the history (kept when keepHistory).
+func (s *stats) recordAttempt(a Attempt) {
+	s.mu.Lock()
+	s.history = append(s.history, a)
+	s.mu.Unlock()
+}
+
 func (s *stats) recordLatency(d time.Duration) {
 	s.mu.Lock()
 	_ = s.latency.RecordValue(max(d.Microseconds(), 1))
@@ -182,7 +183,6 @@ func (s *stats) result(targets []Target, end time.Time) Result {
 			Cancelled:    s.cancelled.Load(),
 			Late:         s.late.Load(),
 			Skipped:      s.skipped.Load(),
-			FirstError:   s.firstErrorText(),
 		},
 		UnknownRequests: s.unknownRequests.Load(),
 		GaveUp:          s.gaveUp.Load(),
@@ -192,6 +192,9 @@ func (s *stats) result(targets []Target, end time.Time) Result {
 			Abandoned: s.holdsAbandoned.Load(), ExpiredAtConfirm: s.holdsExpired.Load(),
 			Unknown: s.holdsUnknown.Load(),
 		},
+	}
+	if p := s.firstError.Load(); p != nil {
+		res.Requests.FirstError = *p
 	}
 	if end.After(s.start) {
 		res.Elapsed = end.Sub(s.start)

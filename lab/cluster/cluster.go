@@ -109,9 +109,15 @@ func (c *Cluster) open(ctx context.Context, opts Options) (err error) {
 		c.spec.Args = append(slices.Clip(c.spec.Args), "--transaction-pooled")
 	}
 	if opts.ProxyDatabase {
-		if serversURL, err = c.startProxy(serversURL); err != nil {
+		u, err := url.Parse(serversURL)
+		if err != nil {
+			return fmt.Errorf("parse database URL for the fault proxy: %w", err)
+		}
+		if c.proxy, err = faultproxy.Start(u.Host); err != nil {
 			return err
 		}
+		u.Host = c.proxy.Addr()
+		serversURL = u.String()
 	}
 	c.spec.DatabaseURL = serversURL
 	c.servers, err = StartServers(ctx, c.spec, opts.Servers)
@@ -189,20 +195,6 @@ func (c *Cluster) Healthy(ctx context.Context) error {
 	return nil
 }
 
-// startProxy starts the fault proxy in front of the database and returns
-// the URL that reaches the database through it.
-func (c *Cluster) startProxy(databaseURL string) (string, error) {
-	u, err := url.Parse(databaseURL)
-	if err != nil {
-		return "", fmt.Errorf("parse database URL for the fault proxy: %w", err)
-	}
-	if c.proxy, err = faultproxy.Start(u.Host); err != nil {
-		return "", err
-	}
-	u.Host = c.proxy.Addr()
-	return u.String(), nil
-}
-
 // LoseReplies cuts, for the length of window, every server connection that
 // sends a COMMIT, right after PostgreSQL has it: the transactions commit,
 // the servers never hear so. It returns how many replies were lost.
@@ -273,8 +265,7 @@ func (c *Cluster) TerminateBackends(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Close stops the servers, then the database; it reports how the servers
-// ended.
+// Close stops the servers, then the database; it reports how the servers ended.
 func (c *Cluster) Close() error {
 	c.mu.Lock()
 	servers := c.servers

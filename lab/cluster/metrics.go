@@ -40,12 +40,13 @@ func ScrapeServerStats(ctx context.Context, admins []string) (ServerStats, error
 		if err != nil {
 			return ServerStats{}, err
 		}
-		total.SerializationRetries += sumCounters(families["evento_serialization_retries_total"])
-		if f := families["evento_batch_size"]; f != nil {
-			for _, m := range f.GetMetric() {
-				total.Batches += float64(m.GetHistogram().GetSampleCount())
-				total.BatchedRequests += m.GetHistogram().GetSampleSum()
-			}
+		// The getters read a missing family or value as empty.
+		for _, m := range families["evento_serialization_retries_total"].GetMetric() {
+			total.SerializationRetries += m.GetCounter().GetValue()
+		}
+		for _, m := range families["evento_batch_size"].GetMetric() {
+			total.Batches += float64(m.GetHistogram().GetSampleCount())
+			total.BatchedRequests += m.GetHistogram().GetSampleSum()
 		}
 	}
 	return total, nil
@@ -70,12 +71,4 @@ func scrape(ctx context.Context, url string) (map[string]*dto.MetricFamily, erro
 		return nil, fmt.Errorf("parse %s: %w", url, err)
 	}
 	return families, nil
-}
-
-func sumCounters(f *dto.MetricFamily) float64 {
-	var sum float64
-	for _, m := range f.GetMetric() {
-		sum += m.GetCounter().GetValue()
-	}
-	return sum
 }

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bufio"
 	"os"
 	"strconv"
 	"strings"
@@ -10,22 +9,18 @@ import (
 // PeakRSSBytes is this process's peak resident memory (VmHWM), so a report
 // can show what the clients cost; 0 when unknown.
 func PeakRSSBytes() int64 {
-	f, err := os.Open("/proc/self/status")
+	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	scanner := bufio.NewScanner(f)
-	for scanner.Scan() {
-		rest, ok := strings.CutPrefix(scanner.Text(), "VmHWM:")
-		if !ok {
-			continue
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb * 1024
 		}
-		kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-		if err != nil {
-			return 0
-		}
-		return kb * 1024
 	}
 	return 0
 }

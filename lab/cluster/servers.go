@@ -42,7 +42,7 @@ type ServerProcess struct {
 func StartServers(ctx context.Context, spec ServerSpec, n int) ([]*ServerProcess, error) {
 	servers := make([]*ServerProcess, 0, n)
 	for i := range n {
-		s, err := startServer(ctx, spec)
+		s, err := startServerAt(ctx, spec, "127.0.0.1:0")
 		if err != nil {
 			StopServers(servers)
 			return nil, fmt.Errorf("start server %d of %d: %w", i+1, n, err)
@@ -56,10 +56,6 @@ func StartServers(ctx context.Context, spec ServerSpec, n int) ([]*ServerProcess
 		}
 	}
 	return servers, nil
-}
-
-func startServer(ctx context.Context, spec ServerSpec) (*ServerProcess, error) {
-	return startServerAt(ctx, spec, "127.0.0.1:0")
 }
 
 // startServerAt starts a server listening on addr: a free port, or the
@@ -160,24 +156,14 @@ func (s *ServerProcess) waitHealthy(ctx context.Context) error {
 // Kill ends the server at once (SIGKILL), as a crash or an OOM kill would:
 // its in-flight requests get no answer, its transactions roll back.
 func (s *ServerProcess) Kill() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Process.Kill() // os.ErrProcessDone if it has exited already
 	<-s.exited
 }
 
 // Stop asks the server to shut down gracefully and waits; a server that
 // has not stopped after 10 seconds is killed. It reports how it ended.
 func (s *ServerProcess) Stop() error {
-	select {
-	case <-s.exited:
-		return s.exitError()
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM) // os.ErrProcessDone if it has exited already
 	select {
 	case <-s.exited:
 	case <-time.After(10 * time.Second):
@@ -185,10 +171,6 @@ func (s *ServerProcess) Stop() error {
 		<-s.exited
 		return fmt.Errorf("server %s ignored SIGTERM for 10s and was killed; its log: %s", s.URL, s.stderr)
 	}
-	return s.exitError()
-}
-
-func (s *ServerProcess) exitError() error {
 	if s.err != nil {
 		return fmt.Errorf("server %s: %w; its log: %s", s.URL, s.err, s.stderr)
 	}
@@ -208,10 +190,9 @@ func StopServers(servers []*ServerProcess) error {
 
 // tailBuffer keeps the last lines written to it, for error messages.
 type tailBuffer struct {
-	mu    sync.Mutex
-	max   int
-	lines []string
-	part  bytes.Buffer
+	mu   sync.Mutex
+	max  int
+	text []byte // at most max whole lines, then the start of the next
 }
 
 func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
@@ -219,17 +200,9 @@ func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.part.Write(p)
-	for {
-		line, err := t.part.ReadString('\n')
-		if err != nil {
-			t.part.WriteString(line)
-			break
-		}
-		t.lines = append(t.lines, strings.TrimRight(line, "\n"))
-		if len(t.lines) > t.max {
-			t.lines = t.lines[len(t.lines)-t.max:]
-		}
+	t.text = append(t.text, p...)
+	if lines := bytes.Split(t.text, []byte("\n")); len(lines) > t.max+1 {
+		t.text = bytes.Join(lines[len(lines)-t.max-1:], []byte("\n"))
 	}
 	return len(p), nil
 }
@@ -237,8 +210,8 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.lines) == 0 && t.part.Len() == 0 {
+	if len(t.text) == 0 {
 		return "(empty)"
 	}
-	return strings.Join(append(append([]string(nil), t.lines...), t.part.String()), " | ")
+	return strings.ReplaceAll(string(t.text), "\n", " | ")
 }

@@ -1,15 +1,9 @@
 // Package faultproxy holds two proxies that lose replies on command, so a
-// lost answer is reproduced on demand instead of waited for.
-//
-// Proxy sits between Evento's servers and PostgreSQL: it forwards a
-// client's message to PostgreSQL, so the statement runs (and commits), and
-// then cuts the connection before the reply can come back: a lost COMMIT
-// reply. It reads just enough of PostgreSQL's wire protocol to recognise
-// messages; it never changes one.
-//
-// HTTP sits between the clients and an Evento server and does the same to
-// the server's answers, for a load generator that cannot reach the
-// servers' side (evento load).
+// lost answer is reproduced on demand instead of waited for: Proxy between
+// Evento's servers and PostgreSQL (a lost COMMIT reply), HTTP between the
+// clients and a server (for evento load, which cannot reach the servers'
+// side). Proxy reads just enough of PostgreSQL's wire protocol to
+// recognise messages; it never changes one.
 package faultproxy
 
 import (
@@ -129,19 +123,13 @@ func (p *Proxy) accept() {
 			_ = client.Close()
 			continue
 		}
-		p.track(client, server)
+		p.mu.Lock()
+		p.conns[client], p.conns[server] = struct{}{}, struct{}{}
+		p.mu.Unlock()
 		muted := new(atomic.Bool)
 		p.wg.Add(2)
 		go p.clientToServer(client, server, muted)
 		go p.serverToClient(server, client, muted)
-	}
-}
-
-func (p *Proxy) track(conns ...net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range conns {
-		p.conns[c] = struct{}{}
 	}
 }
 
@@ -225,12 +213,11 @@ func (p *Proxy) clientToServer(client, server net.Conn, muted *atomic.Bool) {
 // forward copies one message from src to dst, unless inspect, told about
 // it first, says not to send it.
 func forward(src io.Reader, dst io.Writer, typed bool, inspect func(typ byte, body []byte) (send bool)) error {
-	var header []byte
+	size := 4 // the length
 	if typed {
-		header = make([]byte, 5)
-	} else {
-		header = make([]byte, 4)
+		size = 5 // a type byte, then the length
 	}
+	header := make([]byte, size)
 	if _, err := io.ReadFull(src, header); err != nil {
 		return err
 	}
@@ -245,10 +232,8 @@ func forward(src io.Reader, dst io.Writer, typed bool, inspect func(typ byte, bo
 	if inspect != nil && !inspect(header[0], body) {
 		return nil
 	}
-	if _, err := dst.Write(append(header, body...)); err != nil {
-		return err
-	}
-	return nil
+	_, err := dst.Write(append(header, body...))
+	return err
 }
 
 // cancelRequestCode opens a CancelRequest, which a client sends on a new

@@ -80,8 +80,7 @@ type ServerKiller interface {
 	RestartServer(ctx context.Context, i int) error
 }
 
-// BackendTerminator ends the servers' database sessions
-// (TerminateBackends).
+// BackendTerminator ends the servers' database sessions (TerminateBackends).
 type BackendTerminator interface {
 	TerminateBackends(ctx context.Context) (int, error)
 }
@@ -164,12 +163,10 @@ func (n *Nemesis) Run(ctx context.Context) []Event {
 	var events []Event
 	var round []string
 	for {
-		timer := time.NewTimer(n.every)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return events
-		case <-timer.C:
+		case <-time.After(n.every):
 		}
 		if len(round) == 0 {
 			round = slices.Clone(n.faults)
