@@ -64,7 +64,9 @@ func writeHistory(w io.Writer, run runLine, res client.Result, faults []nemesis.
 	for _, f := range faults {
 		lines = append(lines, line{f.Start, faultLine{Type: "fault", Event: f}})
 	}
-	slices.SortStableFunc(lines[1:], func(a, b line) int { return a.at.Compare(b.at) })
+	// By the wall clock the file records: the monotonic readings that
+	// Compare would use otherwise can order two close lines the other way.
+	slices.SortStableFunc(lines[1:], func(a, b line) int { return a.at.Round(0).Compare(b.at.Round(0)) })
 	out := bufio.NewWriter(w)
 	enc := json.NewEncoder(out)
 	for _, l := range lines {
