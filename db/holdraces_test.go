@@ -47,9 +47,7 @@ func TestConfirmAndReleaseHaveOneWinner(t *testing.T) {
 			}
 			s1, s2 := begin(t, pool), begin(t, pool)
 			s1.runQueries(first)
-			if o := s1.wait(); o.err != nil {
-				t.Fatalf("first: %v", o.err)
-			}
+			s1.succeeds("first")
 			s2.runQueries(second)
 			s2.waitBlockedOnLock(pool)
 			s1.commit()
@@ -91,9 +89,7 @@ func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
 		_, err := queries.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{Handle: h.Handle, EventID: hotel.EventID, HotelID: hotel.HotelID})
 		return err
 	})
-	if o := confirmer.wait(); o.err != nil {
-		t.Fatalf("confirm before expiry: %v", o.err)
-	}
+	confirmer.succeeds("confirm before expiry")
 	time.Sleep(time.Until(h.ExpiresAt) + 50*time.Millisecond) // now past expiry, confirm not committed
 	swept, err := sweep(ctx, pool)
 	if err != nil || swept != 0 {
@@ -117,9 +113,7 @@ func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
 		_, err := sweep(ctx, tx)
 		return err
 	})
-	if o := sweeper.wait(); o.err != nil {
-		t.Fatal(o.err)
-	}
+	sweeper.succeeds("sweeper")
 	ref2 := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: h2.Handle}
 	if _, _, err := confirmHold(ctx, store, ref2); !errors.Is(err, evento.ErrHoldExpired) {
 		t.Fatalf("confirm a hold the sweeper is expiring: %v", err)

@@ -106,6 +106,52 @@ func mustStrategy(t *testing.T, name string) db.Strategy {
 	return s
 }
 
+// queryInt is the answer of a query for one number.
+func queryInt(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(testContext(t), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// eventually returns once cond holds, which it checks every 5 ms, and
+// fails the test with failure after 10 s.
+func eventually(t *testing.T, failure string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal(failure)
+}
+
+// waitFor returns once the count query answers at least n.
+func waitFor(t *testing.T, pool *pgxpool.Pool, n int, failure, count string, args ...any) {
+	t.Helper()
+	eventually(t, failure, func() bool { return queryInt(t, pool, count, args...) >= n })
+}
+
+// receive is the next value sent on ch, which must come within 10 s.
+func receive[T any](t *testing.T, ch <-chan T, failure string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal(failure)
+		var zero T
+		return zero
+	}
+}
+
+// idemKey is an idempotency key kept for an hour.
+func idemKey(key, fingerprint string) *evento.IdempotencyKey {
+	return &evento.IdempotencyKey{Key: key, Fingerprint: fingerprint, Keep: time.Hour}
+}
+
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // queries are sqlc's statements, for tests that drive them one by one.
@@ -150,6 +196,17 @@ func sweep(ctx context.Context, tx dbsqlc.DBTX) (int64, error) {
 type result struct {
 	outcome evento.Outcome[evento.Booking]
 	err     error
+}
+
+// reserveAsync runs store.Reserve in the background; its result arrives on
+// the channel.
+func reserveAsync(ctx context.Context, store *db.Store, mode string, req evento.BookRequest, key *evento.IdempotencyKey) <-chan result {
+	out := make(chan result, 1)
+	go func() {
+		outcome, err := store.Reserve(ctx, mode, req, key)
+		out <- result{outcome, err}
+	}()
+	return out
 }
 
 // testBundle is the world a data-layer test works in, as River's test
