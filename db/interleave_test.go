@@ -223,6 +223,19 @@ func assertBooked(t *testing.T, pool *pgxpool.Pool, hotel testHotel, rooms int32
 	}
 }
 
+// secondFindsItSoldOut is a parallel test of strategy on a hotel of 5 rooms:
+// s1 books them all, then s2, which waited for s1 (see
+// secondWaitsForFirst), must find the hotel sold out.
+func secondFindsItSoldOut(t *testing.T, strategy string, pauseBeforeWrite bool) {
+	t.Parallel()
+	p := newPair(t, strategy, 5, 0)
+	if o := p.secondWaitsForFirst(5, 5, pauseBeforeWrite); !errors.Is(o.err, evento.ErrSoldOut) {
+		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
+	}
+	p.s2.commit()
+	assertBooked(t, p.pool, p.hotel, 5)
+}
+
 // naive, permutation r1 r2 w1 c1 w2: both read 0 of 5 reserved, both book
 // 5. The counter says 5; the rows say 10 of 5 assigned. This is the lesson.
 func TestNaiveOverbooksOnInterleavedReads(t *testing.T) {
@@ -240,28 +253,12 @@ func TestNaiveOverbooksOnInterleavedReads(t *testing.T) {
 
 // pessimistic, same schedule attempted: s2's read waits on s1's row lock, so
 // it can only read after s1 commits, and then it sees the hotel sold out.
-func TestPessimisticQueuesTheSecondReader(t *testing.T) {
-	t.Parallel()
-	p := newPair(t, "pessimistic", 5, 0)
-	if o := p.secondWaitsForFirst(5, 5, true); !errors.Is(o.err, evento.ErrSoldOut) {
-		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
-	}
-	p.s2.commit()
-	assertBooked(t, p.pool, p.hotel, 5)
-}
+func TestPessimisticQueuesTheSecondReader(t *testing.T) { secondFindsItSoldOut(t, "pessimistic", true) }
 
 // atomic: s1's conditional UPDATE has run but not committed; s2's waits on
 // the row lock, then re-checks its WHERE on s1's committed row and books
 // nothing.
-func TestAtomicRechecksAfterWaiting(t *testing.T) {
-	t.Parallel()
-	p := newPair(t, "atomic", 5, 0)
-	if o := p.secondWaitsForFirst(5, 5, false); !errors.Is(o.err, evento.ErrSoldOut) {
-		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
-	}
-	p.s2.commit()
-	assertBooked(t, p.pool, p.hotel, 5)
-}
+func TestAtomicRechecksAfterWaiting(t *testing.T) { secondFindsItSoldOut(t, "atomic", false) }
 
 // optimistic, permutation r1 r2 w1 c1 w2: s2's compare-and-swap finds a
 // newer updated_at than it read, books nothing and reports a conflict.
@@ -323,15 +320,7 @@ func TestSerializableRefusesTheLostUpdate(t *testing.T) {
 
 // advisory: s1 holds the hotel's key lock; s2 waits for it before it even
 // reads, then finds the hotel sold out.
-func TestAdvisoryQueuesOnTheKey(t *testing.T) {
-	t.Parallel()
-	p := newPair(t, "advisory", 5, 0)
-	if o := p.secondWaitsForFirst(5, 5, true); !errors.Is(o.err, evento.ErrSoldOut) {
-		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
-	}
-	p.s2.commit()
-	assertBooked(t, p.pool, p.hotel, 5)
-}
+func TestAdvisoryQueuesOnTheKey(t *testing.T) { secondFindsItSoldOut(t, "advisory", true) }
 
 // Holds do not take a hotel's advisory key, so the key alone cannot keep
 // them out: advisory reads 2 free rooms under its key, a hold takes both
@@ -399,11 +388,8 @@ func TestBatchedBooksRoomsFreedWhileItWaited(t *testing.T) {
 		t.Run(way.name, func(t *testing.T) {
 			t.Parallel()
 			store, bundle := setup(t, 4, 10)
-			pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
-			hold, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("carol", 8), TTL: time.Minute})
-			if err != nil {
-				t.Fatalf("the hold: %v", err)
-			}
+			pool, hotel := bundle.pool, bundle.hotel
+			hold := mustHold(t, store, hotel, "carol", 8, time.Minute)
 			if way.overdue {
 				backdate(t, pool, hold.Handle)
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
@@ -74,25 +75,19 @@ func readTotals(t *testing.T, pool *pgxpool.Pool, hotelID int64) hotelTotals {
 	if err != nil {
 		t.Fatalf("read counter: %v", err)
 	}
-	rows, err := pool.Query(ctx, `
+	rows, _ := pool.Query(ctx, `
 		SELECT r.id, r.number FROM reservations r
 		JOIN event_hotel_rooms ehr ON ehr.id = r.event_hotel_rooms_id
 		WHERE ehr.hotel_id = $1`, hotelID)
-	if err != nil {
-		t.Fatalf("read reservations: %v", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var n int32
-		if err := rows.Scan(&id, &n); err != nil {
-			t.Fatal(err)
-		}
+	var id int64
+	var n int32
+	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
 		totals.reservationIDs[id] = n
 		totals.booked += n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("read reservations: %v", err)
 	}
 	return totals
 }
@@ -174,6 +169,16 @@ func reserve(ctx context.Context, store *db.Store, strategy db.Strategy, req eve
 
 func placeHold(ctx context.Context, store *db.Store, req evento.HoldRequest) (evento.Hold, error) {
 	return valueOf(store.PlaceHold(ctx, req, nil))
+}
+
+// mustHold places a hold of rooms for name at hotel, which must succeed.
+func mustHold(t *testing.T, store *db.Store, hotel testHotel, name string, rooms int32, ttl time.Duration) evento.Hold {
+	t.Helper()
+	h, err := placeHold(testContext(t), store, evento.HoldRequest{BookRequest: hotel.request(name, rooms), TTL: ttl})
+	if err != nil {
+		t.Fatalf("hold %d for %s: %v", rooms, name, err)
+	}
+	return h
 }
 
 // confirmHold also says whether the hold had been confirmed before.
