@@ -1,7 +1,6 @@
 package db_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -107,20 +106,11 @@ func (r fastRun) waitBlocked(t *testing.T, pool *pgxpool.Pool) {
 // long as the test wants.
 func lockRows(t *testing.T, pool *pgxpool.Pool, query string, args ...any) (release func()) {
 	t.Helper()
-	ctx := testContext(t)
-	tx, err := pool.Begin(ctx)
-	if err != nil {
+	s := begin(t, pool)
+	if _, err := s.tx.Exec(testContext(t), query, args...); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-	if _, err := tx.Exec(ctx, query, args...); err != nil {
-		t.Fatal(err)
-	}
-	return func() {
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return s.commit
 }
 
 // lockHotelRow holds the hotel's row lock until release.
@@ -262,7 +252,8 @@ func TestFastPathDuplicateOfAStatementInFlight(t *testing.T) {
 	first.waitBlocked(t, pool)
 	waitForKeyClaimed(t, pool) // taken before the row, while the first waits for it
 
-	if res := startBookKeyed(t, pool, atomic, hotel.request("ada", 2), fastKey("dup")).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
+	second := startBookKeyed(t, pool, atomic, hotel.request("ada", 2), fastKey("dup"))
+	if res := second.finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
 		t.Fatalf("duplicate's fast path: %+v; want nothing done", res)
 	}
 
@@ -299,11 +290,7 @@ func testFastPathDuplicateOfAGeneralPathClaim(t *testing.T, strategy db.Strategy
 	ctx := testContext(t)
 	k := fastKey("claimed")
 
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(context.Background()) }()
+	tx := begin(t, pool).tx // rolled back when the test ends, unless committed
 	claimed, err := queries.ClaimIdempotencyKeys(ctx, tx, dbsqlc.ClaimIdempotencyKeysParams{
 		Keys: []string{k.Key}, Fingerprints: []string{k.Fingerprint}, TtlSeconds: 3600,
 	})

@@ -53,11 +53,12 @@ func TestHoldCapQueuesOnTheClientsLock(t *testing.T) {
 		refused <- err
 	}()
 	// The store's session, queued behind s1 on the client's lock.
-	waitFor(t, pool, 1, "the second hold never waited for the client's lock",
-		`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> $1`, int32(s1.pid))
+	waitFor(t, pool, 1, "the second hold never waited for the client's lock", `SELECT count(*) FROM pg_stat_activity
+		WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> $1`, int32(s1.pid))
 	s1.commit()
 	var limit *evento.HoldLimitError
-	if err := receive(t, refused, "the second hold never finished"); !errors.As(err, &limit) || limit.Held != 3 || limit.Limit != 3 {
+	err = receive(t, refused, "the second hold never finished")
+	if !errors.As(err, &limit) || limit.Held != 3 || limit.Limit != 3 {
 		t.Fatalf("the second hold: %v; want hold_limit with 3 held of 3", err)
 	}
 	held := queryInt(t, pool, `SELECT coalesce(sum(rooms), 0)::int FROM holds WHERE client_id = $1 AND state = 'held'`, int64(who.ID))

@@ -232,8 +232,7 @@ func setup(t *testing.T, conns, rooms int32) (*db.Store, *testBundle) {
 	return setupFor(t, db.Strategy{}, conns, rooms)
 }
 
-// setupFor is setup with the hotel laid out for strategy: split into
-// testBuckets buckets for one that books buckets.
+// setupFor is setup with the hotel laid out for strategy (seedHotelFor).
 func setupFor(t *testing.T, strategy db.Strategy, conns, rooms int32) (*db.Store, *testBundle) {
 	t.Helper()
 	pool := dbtest.NewPool(t, conns)

@@ -169,8 +169,8 @@ func TestShardedWaitsHoldingNoBucketItRejected(t *testing.T) {
 	y.commit()
 	open()
 	// s now waits for bucket 1 (z), holding nothing.
-	waitFor(t, pool, 1, "s never waited for bucket 1",
-		`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event <> 'advisory' AND pid = $1`, int32(s.pid))
+	waitFor(t, pool, 1, "s never waited for bucket 1", `SELECT count(*) FROM pg_stat_activity
+		WHERE wait_event_type = 'Lock' AND wait_event <> 'advisory' AND pid = $1`, int32(s.pid))
 	z.commit()
 	if o := sc.wait(); !errors.Is(o.err, evento.ErrInsufficientRooms) {
 		t.Fatalf("sc, 7 of the 5 rooms left: err = %v, want insufficient rooms", o.err)
