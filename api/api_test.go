@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -45,12 +44,19 @@ func newFixtureOf(t *testing.T, spec labdb.SeedSpec, opts api.Options) *fixture 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &fixture{pool: pool, server: serve(t, pool, opts), eventID: event.EventID, hotels: event.Hotels}
+}
+
+// serve serves the real API on pool over real HTTP until the test ends,
+// logging nowhere unless opts says where.
+func serve(t *testing.T, pool *pgxpool.Pool, opts api.Options) *httptest.Server {
+	t.Helper()
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	server := httptest.NewServer(api.NewServer(db.NewStore(pool, db.Options{}), opts))
 	t.Cleanup(server.Close)
-	return &fixture{pool: pool, server: server, eventID: event.EventID, hotels: event.Hotels}
+	return server
 }
 
 type response struct {
@@ -85,10 +91,9 @@ func (f *fixture) send(t *testing.T, method, path, body string, header http.Head
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw := readAll(t, resp)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if len(raw) > 0 {
-		r.body = decodeObject(t, raw)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: readAll(t, resp)}
+	if len(r.raw) > 0 && json.Unmarshal([]byte(r.raw), &r.body) != nil {
+		t.Fatalf("body is not a JSON object: %q", r.raw)
 	}
 	return r
 }
@@ -100,15 +105,6 @@ func readAll(t *testing.T, resp *http.Response) string {
 		t.Fatal(err)
 	}
 	return string(raw)
-}
-
-func decodeObject(t *testing.T, raw string) map[string]any {
-	t.Helper()
-	var body map[string]any
-	if err := json.Unmarshal([]byte(raw), &body); err != nil {
-		t.Fatalf("body is not a JSON object: %q", raw)
-	}
-	return body
 }
 
 func (f *fixture) reservePath(hotel int, mode string) string {
@@ -155,10 +151,16 @@ func (f *fixture) assertRefused(t *testing.T, cases []refusal) {
 			if r.status != c.status || errorCode(t, r) != c.code {
 				t.Fatalf("%d %s; want %d %s", r.status, r.raw, c.status, c.code)
 			}
-			if after := f.dbState(t); after != before {
-				t.Fatalf("database changed: %s -> %s", before, after)
-			}
+			f.assertUnchanged(t, before)
 		})
+	}
+}
+
+// assertUnchanged fails the test when the database is not as before.
+func (f *fixture) assertUnchanged(t *testing.T, before string) {
+	t.Helper()
+	if after := f.dbState(t); after != before {
+		t.Fatalf("database changed: %s -> %s", before, after)
 	}
 }
 
@@ -301,24 +303,16 @@ func TestMaxRoomsIsConfigurable(t *testing.T) {
 }
 
 // deadDatabaseFixture serves the API in front of a database address where
-// nothing listens: every query fails to connect.
+// nothing listens: every query fails to connect. (Port 1 is never handed
+// out as a free port, so no server a parallel test starts can be there.)
 func deadDatabaseFixture(t *testing.T) *fixture {
 	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadAddr := listener.Addr().String()
-	listener.Close()
-	pool, err := pgxpool.New(context.Background(), "postgres://postgres@"+deadAddr+"/evento?connect_timeout=2")
+	pool, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/evento?connect_timeout=2")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	server := httptest.NewServer(api.NewServer(db.NewStore(pool, db.Options{}), api.Options{
-		QueryTimeout: 3 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}))
-	t.Cleanup(server.Close)
+	server := serve(t, pool, api.Options{QueryTimeout: 3 * time.Second})
 	return &fixture{server: server, eventID: 1, hotels: []labdb.SeededHotel{{HotelID: 1}}}
 }
 

@@ -3,10 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"testing"
 
@@ -37,11 +34,8 @@ func (f *fixture) addClient(t *testing.T, name string, maxHeldRooms int32) strin
 // with a cache of keys of its own.
 func (f *fixture) secondServer(t *testing.T, opts api.Options) *fixture {
 	t.Helper()
-	opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	server := httptest.NewServer(api.NewServer(db.NewStore(f.pool, db.Options{}), opts))
-	t.Cleanup(server.Close)
 	g := *f
-	g.server = server
+	g.server = serve(t, f.pool, opts)
 	return &g
 }
 
@@ -77,9 +71,7 @@ func TestAuthKeysRequiresAKey(t *testing.T) {
 			}
 		})
 	}
-	if after := f.dbState(t); after != before {
-		t.Fatalf("database changed: %s -> %s", before, after)
-	}
+	f.assertUnchanged(t, before)
 	if r := f.do(t, "GET", "/healthz", ""); r.status != http.StatusOK {
 		t.Fatalf("healthz needs no key: %d %s", r.status, r.raw)
 	}
@@ -138,9 +130,7 @@ func TestHoldsBelongToWhoeverPlacedThem(t *testing.T) {
 			t.Fatalf("the anonymous client %s alice's hold: %d %s", method, r.status, r.raw)
 		}
 	}
-	if after := f.dbState(t); after != before {
-		t.Fatalf("database changed: %s -> %s", before, after)
-	}
+	f.assertUnchanged(t, before)
 	// Someone else's hold and no hold at all read the same, word for word.
 	if answers[0] != answers[4] {
 		t.Fatalf("another's hold answers %s, a missing one %s: they must not differ", answers[0], answers[4])
@@ -204,9 +194,7 @@ func TestHoldCap(t *testing.T) {
 			t.Fatalf("over the cap: %d %s", r.status, r.raw)
 		}
 	}
-	if after := f.dbState(t); after != before {
-		t.Fatalf("database changed: %s -> %s", before, after)
-	}
+	f.assertUnchanged(t, before)
 	// Someone else still books: the squatter held 6 of 20 rooms, not all.
 	if r := f.withKey(t, "POST", f.reservePath(0, "atomic"), `{"name":"small","rooms":5}`, small); r.status != http.StatusCreated {
 		t.Fatalf("another client books: %d %s", r.status, r.raw)
@@ -229,9 +217,7 @@ func TestAnonymousKeysCannotLookScoped(t *testing.T) {
 	if r.status != http.StatusBadRequest || errorCode(t, r) != "invalid_request" {
 		t.Fatalf("c5:order-1 from the anonymous client: %d %s", r.status, r.raw)
 	}
-	if after := f.dbState(t); after != before {
-		t.Fatalf("database changed: %s -> %s", before, after)
-	}
+	f.assertUnchanged(t, before)
 	if r := f.doWithKey(t, "POST", f.reservePath(0, "atomic"), `{"name":"alice","rooms":1}`, "c:order-1"); r.status != http.StatusCreated {
 		t.Fatalf("an ordinary key starting with c: %d %s", r.status, r.raw)
 	}

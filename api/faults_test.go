@@ -3,14 +3,12 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
@@ -53,10 +51,8 @@ func newFaultyFixture(t *testing.T, rooms int32) *faultyFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	server := httptest.NewServer(api.NewServer(db.NewStore(pool, db.Options{}), api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
-	t.Cleanup(server.Close)
 	return &faultyFixture{
-		fixture: &fixture{pool: direct, server: server, eventID: event.EventID, hotels: event.Hotels},
+		fixture: &fixture{pool: direct, server: serve(t, pool, api.Options{}), eventID: event.EventID, hotels: event.Hotels},
 		proxy:   proxy, direct: direct,
 	}
 }
@@ -64,17 +60,13 @@ func newFaultyFixture(t *testing.T, rooms int32) *faultyFixture {
 // booked counts the reservations that really committed.
 func (f *faultyFixture) booked(t *testing.T) (rows int, ids map[float64]bool) {
 	t.Helper()
-	ids = map[float64]bool{}
-	r, err := f.direct.Query(context.Background(), `SELECT id FROM reservations`)
+	r, _ := f.direct.Query(context.Background(), `SELECT id FROM reservations`)
+	all, err := pgx.CollectRows(r, pgx.RowTo[int64])
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	for r.Next() {
-		var id int64
-		if err := r.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
+	ids = map[float64]bool{}
+	for _, id := range all {
 		ids[float64(id)] = true
 	}
 	return len(ids), ids

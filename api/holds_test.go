@@ -213,9 +213,7 @@ func TestKeysOnNotFoundAreNotKept(t *testing.T) {
 		again.header.Get(api.IdempotentReplayedHeader) != "" {
 		t.Fatalf("a 404 was replayed: %d %s %v", again.status, again.raw, again.header)
 	}
-	if after := f.dbState(t); after != before {
-		t.Fatalf("database changed: %s -> %s", before, after)
-	}
+	f.assertUnchanged(t, before)
 	var keys int
 	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM idempotency_keys`).Scan(&keys); err != nil {
 		t.Fatal(err)

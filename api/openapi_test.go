@@ -17,21 +17,28 @@ import (
 	"github.com/evento-lab/evento/db/dbtest"
 )
 
+// readOpenAPI decodes api/openapi.yaml into doc and returns its text.
+func readOpenAPI(t *testing.T, doc any) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("openapi.yaml")
+	if err == nil {
+		err = yaml.Unmarshal(raw, doc)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 // Every operation api/openapi.yaml documents is served: the document
 // cannot drift from the server unnoticed (its error codes:
 // TestOpenAPIDocumentsEveryErrorCode).
 func TestOpenAPIMatchesTheServer(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var doc struct {
 		Paths map[string]map[string]any `yaml:"paths"`
 	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
+	readOpenAPI(t, &doc)
 	f := newFixture(t, 10, api.Options{})
 	operations := 0
 	for path, methods := range doc.Paths {
@@ -54,10 +61,6 @@ func TestOpenAPIMatchesTheServer(t *testing.T) {
 // can drift from the one list of codes unnoticed.
 func TestOpenAPIDocumentsEveryErrorCode(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var doc struct {
 		Components struct {
 			Schemas struct {
@@ -75,9 +78,7 @@ func TestOpenAPIDocumentsEveryErrorCode(t *testing.T) {
 			} `yaml:"schemas"`
 		} `yaml:"components"`
 	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
+	readOpenAPI(t, &doc)
 	documented := map[string]bool{}
 	for _, code := range doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum {
 		documented[code] = true
@@ -111,10 +112,6 @@ func TestOpenAPIDocumentsEveryErrorCode(t *testing.T) {
 // registry's order, and reserve documents the 403 of a disabled one.
 func TestOpenAPIModesAreTheRegistry(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var doc struct {
 		Paths map[string]struct {
 			Post struct {
@@ -128,9 +125,7 @@ func TestOpenAPIModesAreTheRegistry(t *testing.T) {
 			} `yaml:"post"`
 		} `yaml:"paths"`
 	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
+	raw := readOpenAPI(t, &doc)
 	reserve := doc.Paths["/{event_id}/{hotel_id}/reserve/{mode}"].Post
 	var documented []string
 	for _, p := range reserve.Parameters {

@@ -94,14 +94,9 @@ func TestBatchedWithIdempotencyKeys(t *testing.T) {
 	var sizes []int
 	store := batchedStore(t, pool, 50*time.Millisecond, func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() })
 	ctx := testContext(t)
-	key := &evento.IdempotencyKey{Key: "b-1", Fingerprint: "f", Keep: time.Hour}
+	key := idemKey("b-1", "f")
 	submit := func(k *evento.IdempotencyKey, rooms int32) <-chan result {
-		out := make(chan result, 1)
-		go func() {
-			outcome, err := store.Reserve(ctx, "batched", hotel.request("k", rooms), k)
-			out <- result{outcome, err}
-		}()
-		return out
+		return reserveAsync(ctx, store, "batched", hotel.request("k", rooms), k)
 	}
 	first, twin := submit(key, 2), submit(key, 2) // both land in the same 50ms window
 	a, b := <-first, <-twin
@@ -119,8 +114,7 @@ func TestBatchedWithIdempotencyKeys(t *testing.T) {
 	if replay.err != nil || !replay.outcome.Replayed || replay.outcome.Value != a.outcome.Value {
 		t.Fatalf("replay: %+v, want %+v replayed", replay, a.outcome.Value)
 	}
-	reused := &evento.IdempotencyKey{Key: "b-1", Fingerprint: "other", Keep: time.Hour}
-	if r := <-submit(reused, 3); !errors.Is(r.err, evento.ErrKeyReused) {
+	if r := <-submit(idemKey("b-1", "other"), 3); !errors.Is(r.err, evento.ErrKeyReused) {
 		t.Fatalf("reused key: %+v", r)
 	}
 	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 || len(totals.reservationIDs) != 1 {
@@ -153,11 +147,7 @@ func TestBatchedFreesOverdueHolds(t *testing.T) {
 	t.Parallel()
 	store, bundle := setup(t, 4, 5)
 	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
-	h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("gone", 5), TTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	backdate(t, pool, h.Handle)
+	backdate(t, pool, mustHold(t, store, hotel, "gone", 5, time.Minute).Handle)
 	booking, err := reserve(ctx, store, mustStrategy(t, "batched"), hotel.request("next", 5))
 	if err != nil || booking.Rooms != 5 {
 		t.Fatalf("batch after the hold expired: %+v %v", booking, err)

@@ -3,7 +3,6 @@ package db_test
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
@@ -23,7 +22,11 @@ func BenchmarkReserve(b *testing.B) {
 	for _, keyed := range []bool{false, true} {
 		for _, strategy := range db.Strategies {
 			b.Run(fmt.Sprintf("%s/key=%v", strategy.Name, keyed), func(b *testing.B) {
-				event, err := labdb.Seed(b.Context(), pool, labdb.SeedSpec{Name: "bench", Hotels: 1, Rooms: 1_000_000_000, Buckets: benchBuckets(strategy)})
+				buckets := 0 // 16 for a strategy that books buckets
+				if strategy.Buckets {
+					buckets = 16
+				}
+				event, err := labdb.Seed(b.Context(), pool, labdb.SeedSpec{Name: "bench", Hotels: 1, Rooms: 1_000_000_000, Buckets: buckets})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -33,7 +36,7 @@ func BenchmarkReserve(b *testing.B) {
 					var key *evento.IdempotencyKey
 					if keyed {
 						i++
-						key = &evento.IdempotencyKey{Key: fmt.Sprintf("%s-%d", strategy.Name, i), Fingerprint: "f", Keep: time.Hour}
+						key = idemKey(fmt.Sprintf("%s-%d", strategy.Name, i), "f")
 					}
 					if _, err := store.Reserve(b.Context(), strategy.Name, req, key); err != nil {
 						b.Fatal(err)
@@ -42,13 +45,4 @@ func BenchmarkReserve(b *testing.B) {
 			})
 		}
 	}
-}
-
-// benchBuckets lays the hotel out for the strategy: 16 buckets for one that
-// books buckets.
-func benchBuckets(strategy db.Strategy) int {
-	if strategy.Buckets {
-		return 16
-	}
-	return 0
 }

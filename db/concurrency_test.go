@@ -29,9 +29,9 @@ func TestSafeStrategiesNeverOverbook(t *testing.T) {
 			store, bundle := setupFor(t, strategy, clients, rooms)
 			pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 
-			var mu sync.Mutex // guards acknowledged and conflicts
+			var mu sync.Mutex // guards acknowledged
 			acknowledged := map[int64]int32{}
-			conflicts := 0
+			var conflicts atomic.Int64
 			var wg sync.WaitGroup
 			errs := make(chan error, clients)
 			for c := range clients {
@@ -47,9 +47,7 @@ func TestSafeStrategiesNeverOverbook(t *testing.T) {
 							acknowledged[booking.ReservationID] = booking.Rooms
 							mu.Unlock()
 						case errors.Is(err, evento.ErrConflict):
-							mu.Lock()
-							conflicts++
-							mu.Unlock()
+							conflicts.Add(1)
 						case errors.Is(err, evento.ErrSoldOut):
 							return
 						case errors.As(err, &shortfall):
@@ -79,7 +77,7 @@ func TestSafeStrategiesNeverOverbook(t *testing.T) {
 					t.Fatalf("acknowledged reservation %d of %d rooms; stored: %d", id, n, totals.reservationIDs[id])
 				}
 			}
-			t.Logf("%s: %d reservations, %d conflicts retried", strategy.Name, len(acknowledged), conflicts)
+			t.Logf("%s: %d reservations, %d conflicts retried", strategy.Name, len(acknowledged), conflicts.Load())
 		})
 	}
 }

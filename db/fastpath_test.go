@@ -1,10 +1,8 @@
 package db_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
@@ -32,15 +30,14 @@ func fastKey(k string) evento.IdempotencyKey {
 	return evento.IdempotencyKey{Key: k, Fingerprint: "reserve " + k, Keep: time.Hour}
 }
 
-// keyedStrategies are the strategies with a fast path (Strategy.BookKeyed).
-func keyedStrategies() []db.Strategy {
-	var out []db.Strategy
+// forKeyed runs test for each strategy with a fast path
+// (Strategy.BookKeyed), as a subtest of its own.
+func forKeyed(t *testing.T, test func(*testing.T, db.Strategy)) {
 	for _, s := range db.Strategies {
 		if s.BookKeyed != nil {
-			out = append(out, s)
+			t.Run(s.Name, func(t *testing.T) { test(t, s) })
 		}
 	}
-	return out
 }
 
 // fastRun is a strategy's fast-path statement running in the background on
@@ -57,12 +54,7 @@ type fastResult struct {
 	err     error
 }
 
-func startBookKeyed(t *testing.T, pool *pgxpool.Pool, req evento.BookRequest, key evento.IdempotencyKey) fastRun {
-	t.Helper()
-	return startStrategyBookKeyed(t, pool, mustStrategy(t, "atomic"), req, key)
-}
-
-func startStrategyBookKeyed(t *testing.T, pool *pgxpool.Pool, strategy db.Strategy, req evento.BookRequest, key evento.IdempotencyKey) fastRun {
+func startBookKeyed(t *testing.T, pool *pgxpool.Pool, strategy db.Strategy, req evento.BookRequest, key evento.IdempotencyKey) fastRun {
 	t.Helper()
 	ctx := testContext(t)
 	conn, err := pool.Acquire(ctx)
@@ -82,68 +74,49 @@ func startStrategyBookKeyed(t *testing.T, pool *pgxpool.Pool, strategy db.Strate
 // finishesWithoutWaiting returns the run's result, and fails the test as
 // soon as PostgreSQL shows the run waiting for a lock: the fast path must
 // never queue behind a request that holds its key.
-func (r fastRun) finishesWithoutWaiting(t *testing.T, pool *pgxpool.Pool) fastResult {
+func (r fastRun) finishesWithoutWaiting(t *testing.T, pool *pgxpool.Pool) (res fastResult) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	eventually(t, "the fast path never finished", func() bool {
 		select {
-		case res := <-r.done:
-			return res
+		case res = <-r.done:
+			return true
 		default:
 		}
-		var waiting bool
-		err := pool.QueryRow(testContext(t),
-			`SELECT coalesce(bool_or(wait_event_type = 'Lock'), false) FROM pg_stat_activity WHERE pid = $1`, int32(r.pid),
-		).Scan(&waiting)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if waiting {
+		if queryInt(t, pool, waitingForALock, int32(r.pid)) > 0 {
 			t.Fatal("the fast path waited for a lock held by the request that holds its key")
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatal("the fast path never finished")
-	return fastResult{}
+		return false
+	})
+	return res
 }
 
 func (r fastRun) wait(t *testing.T) fastResult {
 	t.Helper()
-	select {
-	case res := <-r.done:
-		return res
-	case <-time.After(10 * time.Second):
-		t.Fatal("the fast path never finished")
-		return fastResult{}
-	}
+	return receive(t, r.done, "the fast path never finished")
 }
 
 // waitBlocked returns once PostgreSQL shows the run waiting for a lock.
 func (r fastRun) waitBlocked(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	waitFor(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid = `+strconv.FormatUint(uint64(r.pid), 10), 1,
-		"the fast path never waited for the hotel's row")
+	waitFor(t, pool, 1, "the fast path never waited for the hotel's row", waitingForALock, int32(r.pid))
 }
 
-// lockHotelRow holds the hotel's row lock in an open transaction until the
-// returned function commits it: a booking in flight, as long as the test
-// wants.
+// lockRows runs the locking query in an open transaction and holds its
+// locks until the returned function commits it: a booking in flight, as
+// long as the test wants.
+func lockRows(t *testing.T, pool *pgxpool.Pool, query string, args ...any) (release func()) {
+	t.Helper()
+	s := begin(t, pool)
+	if _, err := s.tx.Exec(testContext(t), query, args...); err != nil {
+		t.Fatal(err)
+	}
+	return s.commit
+}
+
+// lockHotelRow holds the hotel's row lock until release.
 func lockHotelRow(t *testing.T, pool *pgxpool.Pool, hotel testHotel) (release func()) {
 	t.Helper()
-	ctx := testContext(t)
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM event_hotel_rooms WHERE hotel_id = $1 FOR UPDATE`, hotel.HotelID); err != nil {
-		t.Fatal(err)
-	}
-	return func() {
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return lockRows(t, pool, `SELECT 1 FROM event_hotel_rooms WHERE hotel_id = $1 FOR UPDATE`, hotel.HotelID)
 }
 
 // storedOutcome reads a key's stored outcome as a replay reads it, and
@@ -176,16 +149,14 @@ func assertStoredAsTheReservation(t *testing.T, pool *pgxpool.Pool, key string, 
 // The outcome the statement stores replays as the very booking it made. A
 // name that JSON must escape makes sure nothing is lost on the way.
 func TestFastPathOutcomeReplaysAsTheBooking(t *testing.T) {
-	for _, strategy := range keyedStrategies() {
-		t.Run(strategy.Name, func(t *testing.T) { testFastPathOutcomeReplaysAsTheBooking(t, strategy) })
-	}
+	forKeyed(t, testFastPathOutcomeReplaysAsTheBooking)
 }
 
 func testFastPathOutcomeReplaysAsTheBooking(t *testing.T, strategy db.Strategy) {
 	_, bundle := setupFor(t, strategy, 4, 10)
 	ctx, pool := bundle.ctx, bundle.pool
 	req := bundle.hotel.request("Zoë \"Q\" <o'neil> & \\ \u2028 日本", 2)
-	res := startStrategyBookKeyed(t, pool, strategy, req, fastKey("codec")).wait(t)
+	res := startBookKeyed(t, pool, strategy, req, fastKey("codec")).wait(t)
 	if res.err != nil || !res.booked {
 		t.Fatalf("fast path: %+v", res)
 	}
@@ -194,7 +165,7 @@ func testFastPathOutcomeReplaysAsTheBooking(t *testing.T, strategy db.Strategy) 
 	}
 	assertStoredAsTheReservation(t, pool, "codec", res.booking)
 	// And the general path replays it.
-	replay, err := newStore(pool).Reserve(ctx, strategy.Name, req, &evento.IdempotencyKey{Key: "codec", Fingerprint: "reserve codec", Keep: time.Hour})
+	replay, err := newStore(pool).Reserve(ctx, strategy.Name, req, idemKey("codec", "reserve codec"))
 	if err != nil || !replay.Replayed || replay.Value != res.booking {
 		t.Fatalf("replay: %+v %v; want %+v", replay, err, res.booking)
 	}
@@ -204,9 +175,7 @@ func testFastPathOutcomeReplaysAsTheBooking(t *testing.T, strategy db.Strategy) 
 // general path answers: a key used before (its row undoes the statement),
 // a key past its retention, too few rooms, an unknown hotel.
 func TestFastPathCommitsNothingUnlessItBooks(t *testing.T) {
-	for _, strategy := range keyedStrategies() {
-		t.Run(strategy.Name, func(t *testing.T) { testFastPathCommitsNothingUnlessItBooks(t, strategy) })
-	}
+	forKeyed(t, testFastPathCommitsNothingUnlessItBooks)
 }
 
 // Two rooms fit in one bucket of a sharded test hotel (10 rooms in 3, 3, 2
@@ -216,27 +185,26 @@ func testFastPathCommitsNothingUnlessItBooks(t *testing.T, strategy db.Strategy)
 	store, bundle := setupFor(t, strategy, 4, 10)
 	ctx, pool, hotel := bundle.ctx, bundle.pool, bundle.hotel
 	key := func(k string) *evento.IdempotencyKey { kk := fastKey(k); return &kk }
-	startBookKeyed := func(t *testing.T, pool *pgxpool.Pool, req evento.BookRequest, key evento.IdempotencyKey) fastRun {
-		return startStrategyBookKeyed(t, pool, strategy, req, key)
+	fast := func(req evento.BookRequest, k string) fastResult {
+		return startBookKeyed(t, pool, strategy, req, fastKey(k)).wait(t)
 	}
 
 	first, err := store.Reserve(ctx, strategy.Name, hotel.request("ada", 2), key("used"))
 	if err != nil || first.Replayed {
 		t.Fatalf("first: %+v %v", first, err)
 	}
-	if res := startBookKeyed(t, pool, hotel.request("ada", 2), fastKey("used")).wait(t); res.err != nil || res.booked {
+	if res := fast(hotel.request("ada", 2), "used"); res.err != nil || res.booked {
 		t.Fatalf("fast path with a used key: %+v; want nothing done", res)
 	}
 	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 || totals.reserved != 2 {
 		t.Fatalf("after a used key: %+v; want the first booking alone", totals)
 	}
 
-	if res := startBookKeyed(t, pool, hotel.request("bob", 9), fastKey("short")).wait(t); res.err != nil || res.booked {
+	if res := fast(hotel.request("bob", 9), "short"); res.err != nil || res.booked {
 		t.Fatalf("9 of 8 left: %+v; want nothing done", res)
 	}
-	var keys int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys WHERE key = 'short'`).Scan(&keys); err != nil || keys != 0 {
-		t.Fatalf("a refused fast path left %d key rows (%v)", keys, err)
+	if keys := queryInt(t, pool, `SELECT count(*) FROM idempotency_keys WHERE key = 'short'`); keys != 0 {
+		t.Fatalf("a refused fast path left %d key rows", keys)
 	}
 	refused, err := store.Reserve(ctx, strategy.Name, hotel.request("bob", 9), key("short"))
 	var shortfall *evento.ShortfallError
@@ -248,14 +216,14 @@ func testFastPathCommitsNothingUnlessItBooks(t *testing.T, strategy db.Strategy)
 	}
 
 	unknown := evento.BookRequest{EventID: hotel.EventID, HotelID: hotel.HotelID + 1000, Name: "x", Rooms: 1}
-	if res := startBookKeyed(t, pool, unknown, fastKey("nowhere")).wait(t); res.err != nil || res.booked {
+	if res := fast(unknown, "nowhere"); res.err != nil || res.booked {
 		t.Fatalf("unknown hotel: %+v; want nothing done", res)
 	}
 
 	if _, err := pool.Exec(ctx, `UPDATE idempotency_keys SET expires_at = clock_timestamp() - interval '1 second' WHERE key = 'used'`); err != nil {
 		t.Fatal(err)
 	}
-	if res := startBookKeyed(t, pool, hotel.request("ada", 1), fastKey("used")).wait(t); res.err != nil || res.booked {
+	if res := fast(hotel.request("ada", 1), "used"); res.err != nil || res.booked {
 		t.Fatalf("fast path with an expired key: %+v; want nothing done (the general path claims it afresh)", res)
 	}
 	afresh, err := store.Reserve(ctx, strategy.Name, hotel.request("ada", 1), key("used"))
@@ -278,21 +246,19 @@ func TestFastPathDuplicateOfAStatementInFlight(t *testing.T) {
 	hotel := seedHotel(t, pool, 10)
 	ctx := testContext(t)
 	release := lockHotelRow(t, pool, hotel)
+	atomic := mustStrategy(t, "atomic")
 
-	first := startBookKeyed(t, pool, hotel.request("ada", 2), fastKey("dup"))
+	first := startBookKeyed(t, pool, atomic, hotel.request("ada", 2), fastKey("dup"))
 	first.waitBlocked(t, pool)
 	waitForKeyClaimed(t, pool) // taken before the row, while the first waits for it
 
-	if res := startBookKeyed(t, pool, hotel.request("ada", 2), fastKey("dup")).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
+	second := startBookKeyed(t, pool, atomic, hotel.request("ada", 2), fastKey("dup"))
+	if res := second.finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
 		t.Fatalf("duplicate's fast path: %+v; want nothing done", res)
 	}
 
-	dup := make(chan result, 1)
-	go func() {
-		k := fastKey("dup")
-		o, err := newStore(pool).Reserve(ctx, "atomic", hotel.request("ada", 2), &k)
-		dup <- result{o, err}
-	}()
+	k := fastKey("dup")
+	dup := reserveAsync(ctx, newStore(pool), "atomic", hotel.request("ada", 2), &k)
 	// The duplicate waits for the key (an advisory lock), the first for the row.
 	waitForLockWaiters(t, pool, 2)
 	release()
@@ -315,9 +281,7 @@ func TestFastPathDuplicateOfAStatementInFlight(t *testing.T) {
 // then on the hotel's row: the two would deadlock); the general path's
 // request books once.
 func TestFastPathDuplicateOfAGeneralPathClaim(t *testing.T) {
-	for _, strategy := range keyedStrategies() {
-		t.Run(strategy.Name, func(t *testing.T) { testFastPathDuplicateOfAGeneralPathClaim(t, strategy) })
-	}
+	forKeyed(t, testFastPathDuplicateOfAGeneralPathClaim)
 }
 
 func testFastPathDuplicateOfAGeneralPathClaim(t *testing.T, strategy db.Strategy) {
@@ -326,11 +290,7 @@ func testFastPathDuplicateOfAGeneralPathClaim(t *testing.T, strategy db.Strategy
 	ctx := testContext(t)
 	k := fastKey("claimed")
 
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(context.Background()) }()
+	tx := begin(t, pool).tx // rolled back when the test ends, unless committed
 	claimed, err := queries.ClaimIdempotencyKeys(ctx, tx, dbsqlc.ClaimIdempotencyKeysParams{
 		Keys: []string{k.Key}, Fingerprints: []string{k.Fingerprint}, TtlSeconds: 3600,
 	})
@@ -338,7 +298,7 @@ func testFastPathDuplicateOfAGeneralPathClaim(t *testing.T, strategy db.Strategy
 		t.Fatalf("claim: %+v %v", claimed, err)
 	}
 
-	if res := startStrategyBookKeyed(t, pool, strategy, hotel.request("ada", 2), k).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
+	if res := startBookKeyed(t, pool, strategy, hotel.request("ada", 2), k).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
 		t.Fatalf("fast path while the key is claimed: %+v; want nothing done", res)
 	}
 	if _, err := strategy.Book(ctx, db.Statements{Q: queries, Read: tx, Write: tx}, hotel.request("ada", 2)); err != nil {
@@ -363,26 +323,20 @@ func TestFastPathRacingASellOut(t *testing.T) {
 	ctx := testContext(t)
 	release := lockHotelRow(t, pool, hotel)
 
-	answers := make(chan result, 2)
 	keys := []string{"sell-1", "sell-2"}
+	var answers []<-chan result
 	for _, k := range keys {
-		go func() {
-			key := fastKey(k)
-			o, err := newStore(pool).Reserve(ctx, "atomic", hotel.request(k, 5), &key)
-			answers <- result{o, err}
-		}()
+		key := fastKey(k)
+		answers = append(answers, reserveAsync(ctx, newStore(pool), "atomic", hotel.request(k, 5), &key))
 	}
 	waitForLockWaiters(t, pool, 2)
-	var locks int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
-		AND classid = x'45564b59'::integer::oid AND objsubid = 2
-		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&locks); err != nil || locks != 2 {
-		t.Fatalf("%d keys locked while both wait for the row (%v); want both, taken before the row", locks, err)
+	if locks := queryInt(t, pool, keysClaimed); locks != 2 {
+		t.Fatalf("%d keys locked while both wait for the row; want both, taken before the row", locks)
 	}
 	release()
 	var booked, refused []result
-	for range keys {
-		a := <-answers
+	for _, answer := range answers {
+		a := <-answer
 		switch {
 		case a.err != nil:
 			t.Fatalf("answer: %v", a.err)
@@ -412,8 +366,7 @@ func TestFastPathRacingASellOut(t *testing.T) {
 		t.Fatalf("the loser's key holds %s; want the sold-out refusal", raw)
 	}
 	for _, k := range keys {
-		key := fastKey(k)
-		again, err := newStore(pool).Reserve(ctx, "atomic", hotel.request(k, 5), &key)
+		again, err := newStore(pool).Reserve(ctx, "atomic", hotel.request(k, 5), idemKey(k, "reserve "+k))
 		if err != nil || !again.Replayed || (k == won.Name) != (again.Refusal == nil) {
 			t.Fatalf("replay of %s: %+v %v", k, again, err)
 		}
@@ -459,21 +412,12 @@ func TestFastPathHandsADeadlockToTheGeneralPath(t *testing.T) {
 func TestShardedWaitingFastPathOutcomeIsTheGoCodecs(t *testing.T) {
 	sharded := mustStrategy(t, "sharded")
 	_, bundle := setupFor(t, sharded, 4, 10)
-	ctx, pool, hotel := bundle.ctx, bundle.pool, bundle.hotel
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(context.Background()) }()
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM room_buckets rb JOIN event_hotel_rooms ehr ON ehr.id = rb.event_hotel_rooms_id
-		WHERE ehr.hotel_id = $1 FOR UPDATE OF rb`, hotel.HotelID); err != nil {
-		t.Fatal(err)
-	}
-	run := startStrategyBookKeyed(t, pool, sharded, hotel.request("Zoë \"Q\" 日本", 2), fastKey("waited"))
+	pool, hotel := bundle.pool, bundle.hotel
+	release := lockRows(t, pool, `SELECT 1 FROM room_buckets rb JOIN event_hotel_rooms ehr ON ehr.id = rb.event_hotel_rooms_id
+		WHERE ehr.hotel_id = $1 FOR UPDATE OF rb`, hotel.HotelID)
+	run := startBookKeyed(t, pool, sharded, hotel.request("Zoë \"Q\" 日本", 2), fastKey("waited"))
 	run.waitBlocked(t, pool)
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	res := run.wait(t)
 	if res.err != nil || !res.booked {
 		t.Fatalf("fast path once the buckets were free: %+v", res)

@@ -43,9 +43,7 @@ func TestHoldCapQueuesOnTheClientsLock(t *testing.T) {
 		})
 		return err
 	})
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
+	s1.succeeds("s1")
 
 	refused := make(chan error, 1)
 	go func() {
@@ -54,43 +52,17 @@ func TestHoldCapQueuesOnTheClientsLock(t *testing.T) {
 		})
 		refused <- err
 	}()
-	waitForAdvisoryLockWaiter(t, bundle, s1.pid)
+	// The store's session, queued behind s1 on the client's lock.
+	waitFor(t, pool, 1, "the second hold never waited for the client's lock", `SELECT count(*) FROM pg_stat_activity
+		WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> $1`, int32(s1.pid))
 	s1.commit()
-	select {
-	case err := <-refused:
-		var limit *evento.HoldLimitError
-		if !errors.As(err, &limit) || limit.Held != 3 || limit.Limit != 3 {
-			t.Fatalf("the second hold: %v; want hold_limit with 3 held of 3", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the second hold never finished")
+	var limit *evento.HoldLimitError
+	err = receive(t, refused, "the second hold never finished")
+	if !errors.As(err, &limit) || limit.Held != 3 || limit.Limit != 3 {
+		t.Fatalf("the second hold: %v; want hold_limit with 3 held of 3", err)
 	}
-	var held int32
-	if err := pool.QueryRow(ctx, `SELECT coalesce(sum(rooms), 0)::int FROM holds WHERE client_id = $1 AND state = 'held'`, int64(who.ID)).Scan(&held); err != nil {
-		t.Fatal(err)
-	}
+	held := queryInt(t, pool, `SELECT coalesce(sum(rooms), 0)::int FROM holds WHERE client_id = $1 AND state = 'held'`, int64(who.ID))
 	if held != 3 {
 		t.Fatalf("alice holds %d rooms under a cap of 3", held)
 	}
-}
-
-// waitForAdvisoryLockWaiter returns once a backend other than holder waits
-// on an advisory lock: the store's session, queued behind s1.
-func waitForAdvisoryLockWaiter(t *testing.T, bundle *testBundle, holder uint32) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		var waiting int
-		err := bundle.pool.QueryRow(bundle.ctx,
-			`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> $1`,
-			int32(holder)).Scan(&waiting)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if waiting > 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("the second hold never waited for the client's lock")
 }

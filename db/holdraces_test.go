@@ -29,10 +29,7 @@ func TestConfirmAndReleaseHaveOneWinner(t *testing.T) {
 			pool := dbtest.NewPool(t, 4)
 			store := newStore(pool)
 			hotel := seedHotel(t, pool, 5)
-			h, err := placeHold(testContext(t), store, evento.HoldRequest{BookRequest: hotel.request("alice", 2), TTL: time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := mustHold(t, store, hotel, "alice", 2, time.Minute)
 			confirm := func(ctx context.Context, tx dbsqlc.DBTX) error {
 				_, err := queries.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{Handle: h.Handle, EventID: hotel.EventID, HotelID: hotel.HotelID})
 				return err
@@ -47,9 +44,7 @@ func TestConfirmAndReleaseHaveOneWinner(t *testing.T) {
 			}
 			s1, s2 := begin(t, pool), begin(t, pool)
 			s1.runQueries(first)
-			if o := s1.wait(); o.err != nil {
-				t.Fatalf("first: %v", o.err)
-			}
+			s1.succeeds("first")
 			s2.runQueries(second)
 			s2.waitBlockedOnLock(pool)
 			s1.commit()
@@ -82,18 +77,13 @@ func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
 	store, bundle := setup(t, 4, 5)
 	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 
-	h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("alice", 2), TTL: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := mustHold(t, store, hotel, "alice", 2, time.Second)
 	confirmer := begin(t, pool)
 	confirmer.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) error {
 		_, err := queries.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{Handle: h.Handle, EventID: hotel.EventID, HotelID: hotel.HotelID})
 		return err
 	})
-	if o := confirmer.wait(); o.err != nil {
-		t.Fatalf("confirm before expiry: %v", o.err)
-	}
+	confirmer.succeeds("confirm before expiry")
 	time.Sleep(time.Until(h.ExpiresAt) + 50*time.Millisecond) // now past expiry, confirm not committed
 	swept, err := sweep(ctx, pool)
 	if err != nil || swept != 0 {
@@ -107,19 +97,14 @@ func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
 		t.Fatalf("reserved %d locked %d; want the confirm's 2", reserved, locked)
 	}
 
-	h2, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("bob", 3), TTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h2 := mustHold(t, store, hotel, "bob", 3, time.Minute)
 	backdate(t, pool, h2.Handle)
 	sweeper := begin(t, pool)
 	sweeper.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) error {
 		_, err := sweep(ctx, tx)
 		return err
 	})
-	if o := sweeper.wait(); o.err != nil {
-		t.Fatal(o.err)
-	}
+	sweeper.succeeds("sweeper")
 	ref2 := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: h2.Handle}
 	if _, _, err := confirmHold(ctx, store, ref2); !errors.Is(err, evento.ErrHoldExpired) {
 		t.Fatalf("confirm a hold the sweeper is expiring: %v", err)
@@ -136,13 +121,9 @@ func TestConfirmRacingExpiryHasOneWinner(t *testing.T) {
 func TestSweepersNeverExpireAHoldTwice(t *testing.T) {
 	t.Parallel()
 	store, bundle := setup(t, 4, 10)
-	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
+	pool, hotel := bundle.pool, bundle.hotel
 	for range 3 {
-		h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("gone", 2), TTL: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
-		backdate(t, pool, h.Handle)
+		backdate(t, pool, mustHold(t, store, hotel, "gone", 2, time.Minute).Handle)
 	}
 	s1, s2 := begin(t, pool), begin(t, pool)
 	var first, second int64
@@ -202,12 +183,7 @@ func TestMixedHoldsAndReservesNeverExceedCapacity(t *testing.T) {
 				return
 			}
 			var assigned, reserved, locked, held, booked int32
-			err = tx.QueryRow(ctx, `
-				SELECT ehr.assigned, ehr.reserved, ehr.locked,
-				       coalesce((SELECT sum(rooms) FROM holds WHERE event_hotel_rooms_id = ehr.id AND state = 'held'), 0)::int,
-				       coalesce((SELECT sum(number) FROM reservations WHERE event_hotel_rooms_id = ehr.id), 0)::int
-				  FROM event_hotel_rooms ehr WHERE ehr.hotel_id = $1`, hotel.HotelID,
-			).Scan(&assigned, &reserved, &locked, &held, &booked)
+			err = tx.QueryRow(ctx, holdCounters, hotel.HotelID).Scan(&assigned, &reserved, &locked, &held, &booked)
 			_ = tx.Rollback(ctx)
 			if err != nil {
 				t.Error(err)

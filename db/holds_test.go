@@ -16,12 +16,7 @@ import (
 func checkHoldInvariants(t *testing.T, pool *pgxpool.Pool, hotelID int64) (assigned, reserved, locked int32) {
 	t.Helper()
 	var held, booked int32
-	err := pool.QueryRow(testContext(t), `
-		SELECT ehr.assigned, ehr.reserved, ehr.locked,
-		       coalesce((SELECT sum(rooms) FROM holds WHERE event_hotel_rooms_id = ehr.id AND state = 'held'), 0)::int,
-		       coalesce((SELECT sum(number) FROM reservations WHERE event_hotel_rooms_id = ehr.id), 0)::int
-		  FROM event_hotel_rooms ehr WHERE ehr.hotel_id = $1`, hotelID,
-	).Scan(&assigned, &reserved, &locked, &held, &booked)
+	err := pool.QueryRow(testContext(t), holdCounters, hotelID).Scan(&assigned, &reserved, &locked, &held, &booked)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +25,14 @@ func checkHoldInvariants(t *testing.T, pool *pgxpool.Pool, hotelID int64) (assig
 	}
 	return assigned, reserved, locked
 }
+
+// holdCounters reads a hotel's counters, and the rooms of its live holds
+// and of its reservation rows, which they must equal.
+const holdCounters = `
+	SELECT ehr.assigned, ehr.reserved, ehr.locked,
+	       coalesce((SELECT sum(rooms) FROM holds WHERE event_hotel_rooms_id = ehr.id AND state = 'held'), 0)::int,
+	       coalesce((SELECT sum(number) FROM reservations WHERE event_hotel_rooms_id = ehr.id), 0)::int
+	  FROM event_hotel_rooms ehr WHERE ehr.hotel_id = $1`
 
 // backdate makes a hold overdue without waiting for its TTL.
 func backdate(t *testing.T, pool *pgxpool.Pool, handle string) {
@@ -43,19 +46,11 @@ func TestHoldLifecycle(t *testing.T) {
 	t.Parallel()
 	store, bundle := setup(t, 4, 10)
 	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
-	hold := func(rooms int32) evento.Hold {
-		t.Helper()
-		h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("alice", rooms), TTL: time.Minute})
-		if err != nil {
-			t.Fatalf("hold %d: %v", rooms, err)
-		}
-		return h
-	}
 	ref := func(h evento.Hold) evento.HoldRef {
 		return evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: h.Handle}
 	}
 
-	first := hold(3)
+	first := mustHold(t, store, hotel, "alice", 3, time.Minute)
 	if first.State != evento.HoldHeld || time.Until(first.ExpiresAt) < 50*time.Second {
 		t.Fatalf("hold = %+v", first)
 	}
@@ -81,7 +76,7 @@ func TestHoldLifecycle(t *testing.T) {
 		t.Fatalf("get confirmed hold: %+v", got)
 	}
 
-	second := hold(4)
+	second := mustHold(t, store, hotel, "alice", 4, time.Minute)
 	if err := store.ReleaseHold(ctx, ref(second)); err != nil {
 		t.Fatalf("release: %v", err)
 	}
@@ -111,13 +106,10 @@ func TestExpiredHoldFreesRoomsBeforeAnySweep(t *testing.T) {
 	t.Parallel()
 	store, bundle := setup(t, 4, 5)
 	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
-	h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("walks-away", 5), TTL: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := mustHold(t, store, hotel, "walks-away", 5, time.Second)
 	ref := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: h.Handle}
 	// Held, not sold: told to wait until the hold expires.
-	_, err = reserve(ctx, store, mustStrategy(t, "atomic"), hotel.request("bob", 1))
+	_, err := reserve(ctx, store, mustStrategy(t, "atomic"), hotel.request("bob", 1))
 	var shortfall *evento.ShortfallError
 	if !errors.Is(err, evento.ErrRoomsHeld) || !errors.As(err, &shortfall) || shortfall.Held != 5 || !shortfall.HeldUntil.Equal(h.ExpiresAt) {
 		t.Fatalf("reserve while all 5 are held: %v, want rooms held until %s", err, h.ExpiresAt)
@@ -137,11 +129,7 @@ func TestExpiredHoldFreesRoomsBeforeAnySweep(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			hotel := seedHotel(t, pool, 5)
-			h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("walks-away", 5), TTL: time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
-			backdate(t, pool, h.Handle)
+			backdate(t, pool, mustHold(t, store, hotel, "walks-away", 5, time.Minute).Handle)
 			if _, err := reserve(ctx, store, mustStrategy(t, name), hotel.request("next", 5)); err != nil {
 				t.Fatalf("the next request after expiry: %v", err)
 			}

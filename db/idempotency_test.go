@@ -28,54 +28,37 @@ func TestIdempotentReplayBooksOnce(t *testing.T) {
 			hotel := seedHotelFor(t, pool, strategy, 10)
 			ctx := testContext(t)
 			// flaky books with the strategy, then fails once with a
-			// retryable conflict, as if a later step of the request broke.
+			// retryable conflict, as if a later step of the request broke:
+			// after the booking, inside the general path's transaction.
 			var failures atomic.Int32
 			failures.Store(1)
-			flaky := strategy
+			flaky := around(strategy, func() {}, func(err error) error {
+				if err == nil && failures.Add(-1) >= 0 {
+					return evento.ErrConflict
+				}
+				return err
+			})
 			flaky.Name = "flaky"
-			// Its failure comes after the booking, inside the general
-			// path's transaction; the fast path has no such step.
-			flaky.BookKeyed = nil
-			if flaky.Book != nil {
-				flaky.Book = func(ctx context.Context, st db.Statements, req evento.BookRequest) (evento.Booking, error) {
-					b, err := strategy.Book(ctx, st, req)
-					if err == nil && failures.Add(-1) >= 0 {
-						return evento.Booking{}, evento.ErrConflict
-					}
-					return b, err
-				}
-			} else {
-				flaky.BookBatch = func(ctx context.Context, st db.Statements, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error) {
-					outcomes, err := strategy.BookBatch(ctx, st, reqs)
-					if err == nil && failures.Add(-1) >= 0 {
-						return nil, evento.ErrConflict
-					}
-					return outcomes, err
-				}
-			}
 			store := db.NewStore(pool, db.Options{Strategies: []db.Strategy{strategy, flaky}})
-			key := func(k, fingerprint string) *evento.IdempotencyKey {
-				return &evento.IdempotencyKey{Key: k, Fingerprint: fingerprint, Keep: time.Hour}
-			}
 
-			first, err := store.Reserve(ctx, strategy.Name, hotel.request("alice", 3), key("k-1", "reserve 3"))
+			first, err := store.Reserve(ctx, strategy.Name, hotel.request("alice", 3), idemKey("k-1", "reserve 3"))
 			if err != nil || first.Replayed || first.Refusal != nil || first.Value.Rooms != 3 {
 				t.Fatalf("first: %+v %v", first, err)
 			}
-			second, err := store.Reserve(ctx, strategy.Name, hotel.request("alice", 3), key("k-1", "reserve 3"))
+			second, err := store.Reserve(ctx, strategy.Name, hotel.request("alice", 3), idemKey("k-1", "reserve 3"))
 			if err != nil || !second.Replayed || second.Value != first.Value {
 				t.Fatalf("replay: %+v %v; want %+v replayed", second, err, first.Value)
 			}
-			if _, err := store.Reserve(ctx, strategy.Name, hotel.request("alice", 4), key("k-1", "reserve 4")); !errors.Is(err, evento.ErrKeyReused) {
+			if _, err := store.Reserve(ctx, strategy.Name, hotel.request("alice", 4), idemKey("k-1", "reserve 4")); !errors.Is(err, evento.ErrKeyReused) {
 				t.Fatalf("same key, other request: %v", err)
 			}
 
-			refused, err := store.Reserve(ctx, strategy.Name, hotel.request("bob", 9), key("k-2", "reserve 9"))
+			refused, err := store.Reserve(ctx, strategy.Name, hotel.request("bob", 9), idemKey("k-2", "reserve 9"))
 			var shortfall *evento.ShortfallError
 			if err != nil || refused.Replayed || !errors.As(refused.Refusal, &shortfall) || shortfall.Available != 7 {
 				t.Fatalf("9 of 7 left: %+v %v; want insufficient rooms with 7 available", refused, err)
 			}
-			again, err := store.Reserve(ctx, strategy.Name, hotel.request("bob", 9), key("k-2", "reserve 9"))
+			again, err := store.Reserve(ctx, strategy.Name, hotel.request("bob", 9), idemKey("k-2", "reserve 9"))
 			if err != nil || !again.Replayed || again.Refusal == nil || again.Refusal.Error() != refused.Refusal.Error() {
 				t.Fatalf("replayed refusal: %+v %v; want %v replayed", again, err, refused.Refusal)
 			}
@@ -83,13 +66,13 @@ func TestIdempotentReplayBooksOnce(t *testing.T) {
 				t.Fatalf("booked %d in %d rows; want one booking of 3", totals.booked, len(totals.reservationIDs))
 			}
 
-			if _, err := store.Reserve(ctx, "flaky", hotel.request("carol", 2), key("k-3", "reserve 2")); !errors.Is(err, evento.ErrConflict) {
+			if _, err := store.Reserve(ctx, "flaky", hotel.request("carol", 2), idemKey("k-3", "reserve 2")); !errors.Is(err, evento.ErrConflict) {
 				t.Fatalf("failing attempt: %v", err)
 			}
 			if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 3 {
 				t.Fatalf("a failed attempt kept its booking: %d booked", totals.booked)
 			}
-			retried, err := store.Reserve(ctx, "flaky", hotel.request("carol", 2), key("k-3", "reserve 2"))
+			retried, err := store.Reserve(ctx, "flaky", hotel.request("carol", 2), idemKey("k-3", "reserve 2"))
 			if err != nil || retried.Replayed || retried.Value.Rooms != 2 {
 				t.Fatalf("retry after failure: %+v %v; want a fresh booking", retried, err)
 			}
@@ -112,23 +95,12 @@ func TestDuplicateWaitsThenReplays(t *testing.T) {
 				t.Parallel()
 				pool := dbtest.NewPool(t, 6)
 				hotel := seedHotelFor(t, pool, strategy, 10)
-				ctx := testContext(t)
+				ctx, key := testContext(t), idemKey("dup", "f")
 				release := make(chan struct{})
 				slow := db.NewStore(pool, db.Options{Strategies: []db.Strategy{heldBack(strategy, release)}})
-				other := newStore(pool)
-				key := &evento.IdempotencyKey{Key: "dup", Fingerprint: "f", Keep: time.Hour}
-
-				first := make(chan result, 1)
-				go func() {
-					outcome, err := slow.Reserve(ctx, strategy.Name, hotel.request("alice", 1), key)
-					first <- result{outcome, err}
-				}()
+				first := reserveAsync(ctx, slow, strategy.Name, hotel.request("alice", 1), key)
 				waitForKeyClaimed(t, pool)
-				second := make(chan result, 1)
-				go func() {
-					outcome, err := other.Reserve(ctx, strategy.Name, hotel.request("alice", 1), key)
-					second <- result{outcome, err}
-				}()
+				second := reserveAsync(ctx, newStore(pool), strategy.Name, hotel.request("alice", 1), key)
 				waitForLockWaiters(t, pool, 1)
 				time.Sleep(firstTakes)
 				var dup result
@@ -157,57 +129,53 @@ func TestDuplicateWaitsThenReplays(t *testing.T) {
 }
 
 // heldBack is strategy, but each booking waits for release first: a
-// request that stays in progress for as long as the test wants.
+// request that stays in progress, holding its key, for as long as the test
+// wants.
 func heldBack(strategy db.Strategy, release <-chan struct{}) db.Strategy {
-	// A request held back holds its key while it waits: the general path.
-	// The fast path (BookKeyed) claims the key and books in one statement,
-	// so it cannot be held open between the two.
+	return around(strategy, func() { <-release }, func(err error) error { return err })
+}
+
+// around is strategy on its general path, each booking preceded by before
+// and its error passed through after. The fast path (BookKeyed) is left
+// out: it claims the key and books in one statement, so nothing can run
+// between the two.
+func around(strategy db.Strategy, before func(), after func(error) error) db.Strategy {
 	strategy.BookKeyed = nil
 	if book := strategy.Book; book != nil {
 		strategy.Book = func(ctx context.Context, st db.Statements, req evento.BookRequest) (evento.Booking, error) {
-			<-release
-			return book(ctx, st, req)
+			before()
+			b, err := book(ctx, st, req)
+			return b, after(err)
 		}
 	}
 	if book := strategy.BookBatch; book != nil {
 		strategy.BookBatch = func(ctx context.Context, st db.Statements, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error) {
-			<-release
-			return book(ctx, st, reqs)
+			before()
+			outcomes, err := book(ctx, st, reqs)
+			return outcomes, after(err)
 		}
 	}
 	return strategy
 }
 
+// keysClaimed counts the idempotency keys' advisory locks held (the
+// two-integer form, objsubid 2, in namespace "EVKY").
+const keysClaimed = `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
+	AND classid = x'45564b59'::integer::oid AND granted
+	AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+
 // waitForKeyClaimed returns once a transaction holds an idempotency key's
-// advisory lock (the two-integer form, objsubid 2, in namespace "EVKY").
+// advisory lock.
 func waitForKeyClaimed(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	waitFor(t, pool, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
-		AND classid = x'45564b59'::integer::oid AND granted
-		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, 1, "a key was never claimed")
+	waitFor(t, pool, 1, "a key was never claimed", keysClaimed)
 }
 
 // waitForLockWaiters returns once n sessions wait on a lock.
 func waitForLockWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
 	t.Helper()
-	waitFor(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-		n, "too few sessions ever waited on a lock")
-}
-
-func waitFor(t *testing.T, pool *pgxpool.Pool, count string, n int, failure string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		var got int
-		if err := pool.QueryRow(testContext(t), count).Scan(&got); err != nil {
-			t.Fatal(err)
-		}
-		if got >= n {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal(failure)
+	waitFor(t, pool, n, "too few sessions ever waited on a lock",
+		`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
 }
 
 // A key past its retention that no sweeper has removed yet is a new key:
@@ -217,7 +185,7 @@ func TestExpiredKeyIsClaimedAfresh(t *testing.T) {
 	store, bundle := setup(t, 4, 10)
 	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
 	run := func(fingerprint string) (evento.Outcome[evento.Booking], error) {
-		return store.Reserve(ctx, "atomic", hotel.request("k", 1), &evento.IdempotencyKey{Key: "old", Fingerprint: fingerprint, Keep: time.Hour})
+		return store.Reserve(ctx, "atomic", hotel.request("k", 1), idemKey("old", fingerprint))
 	}
 	if _, err := run("first"); err != nil {
 		t.Fatal(err)
@@ -237,11 +205,7 @@ func TestExpiredKeyIsClaimedAfresh(t *testing.T) {
 // countKeys is how many idempotency keys the database keeps.
 func countKeys(t *testing.T, pool *pgxpool.Pool) int {
 	t.Helper()
-	var n int
-	if err := pool.QueryRow(testContext(t), `SELECT count(*) FROM idempotency_keys`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return queryInt(t, pool, `SELECT count(*) FROM idempotency_keys`)
 }
 
 // For every strategy: a key is kept only for an outcome that judged the
@@ -257,16 +221,13 @@ func TestKeysKeptOnlyForOutcomesThatJudgedRooms(t *testing.T) {
 			t.Parallel()
 			store, bundle := setupFor(t, strategy, 6, 4)
 			pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
-			key := func(k, fingerprint string) *evento.IdempotencyKey {
-				return &evento.IdempotencyKey{Key: k, Fingerprint: fingerprint, Keep: time.Hour}
-			}
 			nowhere := testHotel{EventID: hotel.EventID, HotelID: hotel.HotelID + 1000}
 
 			const flood = 40
 			errs := make(chan error, flood)
 			for i := range flood {
 				go func() {
-					outcome, err := store.Reserve(ctx, strategy.Name, nowhere.request("mallory", 1), key(fmt.Sprintf("flood-%d", i), "f"))
+					outcome, err := store.Reserve(ctx, strategy.Name, nowhere.request("mallory", 1), idemKey(fmt.Sprintf("flood-%d", i), "f"))
 					if err == nil && (!errors.Is(outcome.Refusal, evento.ErrNotFound) || outcome.Replayed) {
 						err = fmt.Errorf("key flood-%d: %+v, want a fresh not found", i, outcome)
 					}
@@ -282,20 +243,20 @@ func TestKeysKeptOnlyForOutcomesThatJudgedRooms(t *testing.T) {
 				t.Fatalf("%d keys kept after %d requests that found no hotel; want 0", n, flood)
 			}
 
-			squat, err := store.Reserve(ctx, strategy.Name, nowhere.request("mallory", 1), key("order-18", "squatter"))
+			squat, err := store.Reserve(ctx, strategy.Name, nowhere.request("mallory", 1), idemKey("order-18", "squatter"))
 			if err != nil || !errors.Is(squat.Refusal, evento.ErrNotFound) {
 				t.Fatalf("squatter: %+v %v; want not found", squat, err)
 			}
-			real, err := store.Reserve(ctx, strategy.Name, hotel.request("victim", 4), key("order-18", "victim"))
+			real, err := store.Reserve(ctx, strategy.Name, hotel.request("victim", 4), idemKey("order-18", "victim"))
 			if err != nil || real.Replayed || real.Refusal != nil || real.Value.Rooms != 4 {
 				t.Fatalf("owner after a squatter: %+v %v; want a fresh booking of 4", real, err)
 			}
 
-			soldOut, err := store.Reserve(ctx, strategy.Name, hotel.request("late", 1), key("late", "late"))
+			soldOut, err := store.Reserve(ctx, strategy.Name, hotel.request("late", 1), idemKey("late", "late"))
 			if err != nil || soldOut.Replayed || !errors.Is(soldOut.Refusal, evento.ErrSoldOut) {
 				t.Fatalf("on a full hotel: %+v %v; want sold out", soldOut, err)
 			}
-			again, err := store.Reserve(ctx, strategy.Name, hotel.request("late", 1), key("late", "late"))
+			again, err := store.Reserve(ctx, strategy.Name, hotel.request("late", 1), idemKey("late", "late"))
 			if err != nil || !again.Replayed || !errors.Is(again.Refusal, evento.ErrSoldOut) {
 				t.Fatalf("sold out again: %+v %v; want the sold out replayed", again, err)
 			}
@@ -315,26 +276,23 @@ func TestHoldKeysKeptOnlyForOutcomesThatJudgedRooms(t *testing.T) {
 	t.Parallel()
 	store, bundle := setup(t, 4, 10)
 	pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
-	key := func(k, fingerprint string) *evento.IdempotencyKey {
-		return &evento.IdempotencyKey{Key: k, Fingerprint: fingerprint, Keep: time.Hour}
-	}
 	nowhere := evento.HoldRequest{BookRequest: testHotel{EventID: hotel.EventID + 1000, HotelID: hotel.HotelID}.request("m", 1), TTL: time.Minute}
-	if o, err := store.PlaceHold(ctx, nowhere, key("h-1", "squatter")); err != nil || !errors.Is(o.Refusal, evento.ErrNotFound) {
+	if o, err := store.PlaceHold(ctx, nowhere, idemKey("h-1", "squatter")); err != nil || !errors.Is(o.Refusal, evento.ErrNotFound) {
 		t.Fatalf("hold at an unknown event: %+v %v", o, err)
 	}
 	missing := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: "hold_AAAAAAAAAAAAAAAAAAAAAA"}
-	if o, err := store.ConfirmHold(ctx, missing, key("c-1", "squatter")); err != nil || !errors.Is(o.Refusal, evento.ErrNotFound) {
+	if o, err := store.ConfirmHold(ctx, missing, idemKey("c-1", "squatter")); err != nil || !errors.Is(o.Refusal, evento.ErrNotFound) {
 		t.Fatalf("confirm an unknown hold: %+v %v", o, err)
 	}
 	if n := countKeys(t, pool); n != 0 {
 		t.Fatalf("%d keys kept after two requests that found nothing; want 0", n)
 	}
-	hold, err := store.PlaceHold(ctx, evento.HoldRequest{BookRequest: hotel.request("owner", 2), TTL: time.Minute}, key("h-1", "owner"))
+	hold, err := store.PlaceHold(ctx, evento.HoldRequest{BookRequest: hotel.request("owner", 2), TTL: time.Minute}, idemKey("h-1", "owner"))
 	if err != nil || hold.Replayed || hold.Refusal != nil {
 		t.Fatalf("owner's hold after a squatter: %+v %v", hold, err)
 	}
 	ref := evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: hold.Value.Handle}
-	confirmed, err := store.ConfirmHold(ctx, ref, key("c-1", "owner"))
+	confirmed, err := store.ConfirmHold(ctx, ref, idemKey("c-1", "owner"))
 	if err != nil || confirmed.Replayed || confirmed.Refusal != nil || confirmed.Value.Rooms != 2 {
 		t.Fatalf("owner's confirm after a squatter: %+v %v", confirmed, err)
 	}
@@ -354,23 +312,12 @@ func TestDuplicateOfANotFoundRunsItself(t *testing.T) {
 			pool := dbtest.NewPool(t, 6)
 			hotel := seedHotelFor(t, pool, strategy, 10)
 			nowhere := testHotel{EventID: hotel.EventID, HotelID: hotel.HotelID + 1000}
-			ctx := testContext(t)
+			ctx, key := testContext(t), idemKey("dup", "f")
 			release := make(chan struct{})
 			slow := db.NewStore(pool, db.Options{Strategies: []db.Strategy{heldBack(strategy, release)}})
-			other := newStore(pool)
-			key := &evento.IdempotencyKey{Key: "dup", Fingerprint: "f", Keep: time.Hour}
-
-			first := make(chan result, 1)
-			go func() {
-				outcome, err := slow.Reserve(ctx, strategy.Name, nowhere.request("alice", 1), key)
-				first <- result{outcome, err}
-			}()
+			first := reserveAsync(ctx, slow, strategy.Name, nowhere.request("alice", 1), key)
 			waitForKeyClaimed(t, pool)
-			second := make(chan result, 1)
-			go func() {
-				outcome, err := other.Reserve(ctx, strategy.Name, nowhere.request("alice", 1), key)
-				second <- result{outcome, err}
-			}()
+			second := reserveAsync(ctx, newStore(pool), strategy.Name, nowhere.request("alice", 1), key)
 			waitForLockWaiters(t, pool, 1)
 			close(release)
 			for _, r := range []result{<-first, <-second} {

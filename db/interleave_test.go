@@ -47,15 +47,13 @@ func begin(t *testing.T, pool *pgxpool.Pool) *session {
 
 func beginTx(t *testing.T, pool *pgxpool.Pool, opts pgx.TxOptions) *session {
 	t.Helper()
-	ctx := testContext(t)
-	tx, err := pool.BeginTx(ctx, opts)
+	tx, err := pool.BeginTx(testContext(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-	s := &session{t: t, tx: tx, paused: make(chan struct{}), resume: make(chan struct{}), outcome: make(chan outcome, 1)}
-	s.pid = tx.Conn().PgConn().PID()
-	return s
+	return &session{t: t, tx: tx, pid: tx.Conn().PgConn().PID(),
+		paused: make(chan struct{}), resume: make(chan struct{}), outcome: make(chan outcome, 1)}
 }
 
 // run starts the strategy's Book; with pauseBeforeWrite it stops before
@@ -120,12 +118,15 @@ func (s *session) waitPaused() {
 
 func (s *session) wait() outcome {
 	s.t.Helper()
-	select {
-	case o := <-s.outcome:
-		return o
-	case <-time.After(10 * time.Second):
-		s.t.Fatal("session never finished")
-		return outcome{}
+	return receive(s.t, s.outcome, "session never finished")
+}
+
+// succeeds waits for the session's work, which must not fail; what names
+// the step in the failure.
+func (s *session) succeeds(what string) {
+	s.t.Helper()
+	if o := s.wait(); o.err != nil {
+		s.t.Fatalf("%s: %v", what, o.err)
 	}
 }
 
@@ -140,61 +141,78 @@ func (s *session) commit() {
 // a lock: the proof that it is queued behind the other session, not racing.
 func (s *session) waitBlockedOnLock(pool *pgxpool.Pool) {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		var waiting bool
-		err := pool.QueryRow(testContext(s.t),
-			`SELECT coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE pid = $1`, int32(s.pid),
-		).Scan(&waiting)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		if waiting {
-			return
-		}
+	eventually(s.t, "session never waited for a lock", func() bool {
 		select {
 		case o := <-s.outcome:
 			s.t.Fatalf("session finished (%+v) instead of waiting for the lock", o)
-		case <-time.After(5 * time.Millisecond):
+		default:
 		}
+		return queryInt(s.t, pool, waitingForALock, int32(s.pid)) > 0
+	})
+}
+
+// waitingForALock counts the backends of pid $1 that wait for a lock.
+const waitingForALock = `SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'`
+
+// pair is two sessions booking one hotel with one strategy, at the
+// strategy's isolation level, on a database of their own.
+type pair struct {
+	pool     *pgxpool.Pool
+	hotel    testHotel
+	strategy db.Strategy
+	s1, s2   *session
+}
+
+// newPair seeds the hotel with rooms rooms in buckets buckets (none: 0).
+func newPair(t *testing.T, strategy string, rooms int32, buckets int) *pair {
+	t.Helper()
+	p := &pair{pool: dbtest.NewPool(t, 4), strategy: mustStrategy(t, strategy)}
+	p.hotel = seedBuckets(t, p.pool, rooms, buckets)
+	var opts pgx.TxOptions
+	if p.strategy.Tx != nil {
+		opts = *p.strategy.Tx
 	}
-	s.t.Fatal("session never waited for a lock")
+	p.s1, p.s2 = beginTx(t, p.pool, opts), beginTx(t, p.pool, opts)
+	return p
 }
 
 // bothReadThenWrite drives the schedule r1 r2 w1 c1 w2: each session
-// pauses before its write, so both have read before either writes. s1 books 5 rooms and commits; s2's outcome is returned with s2
-// still open.
-func bothReadThenWrite(t *testing.T, s1, s2 *session, strategy db.Strategy, hotel testHotel) outcome {
-	t.Helper()
-	s1.run(strategy, hotel.request("alice", 5), true)
-	s1.waitPaused()
-	s2.run(strategy, hotel.request("bob", 5), true)
-	s2.waitPaused()
-	s1.resume <- struct{}{}
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
-	s1.commit()
-	s2.resume <- struct{}{}
-	return s2.wait()
+// pauses before its write, so both have read before either writes. s1
+// books 5 rooms and commits; s2's outcome is returned with s2 still open.
+func (p *pair) bothReadThenWrite() outcome {
+	p.s1.t.Helper()
+	p.s1.run(p.strategy, p.hotel.request("alice", 5), true)
+	p.s1.waitPaused()
+	p.s2.run(p.strategy, p.hotel.request("bob", 5), true)
+	p.s2.waitPaused()
+	p.s1.resume <- struct{}{}
+	p.s1.succeeds("s1")
+	p.s1.commit()
+	p.s2.resume <- struct{}{}
+	return p.s2.wait()
 }
 
-// secondQueuesBehindFirst drives: s1 runs up to its write,
-// holding whatever lock it took; s2 starts and must wait for that lock
-// (PostgreSQL says so); s1 writes and commits; s2's outcome is returned
-// with s2 still open.
-func secondQueuesBehindFirst(t *testing.T, pool *pgxpool.Pool, s1, s2 *session, strategy db.Strategy, hotel testHotel) outcome {
-	t.Helper()
-	s1.run(strategy, hotel.request("alice", 5), true)
-	s1.waitPaused()
-	s2.run(strategy, hotel.request("bob", 5), true)
-	s2.waitBlockedOnLock(pool)
-	s1.resume <- struct{}{}
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
+// secondWaitsForFirst drives: s1 books first rooms and, holding whatever
+// lock it took, stops (pauseBeforeWrite: before its write; otherwise with
+// its booking done, uncommitted); s2 asks for second rooms and must wait
+// for a lock (PostgreSQL says so); s1 writes if it paused, and commits.
+// s2's outcome is returned with s2 still open.
+func (p *pair) secondWaitsForFirst(first, second int32, pauseBeforeWrite bool) outcome {
+	p.s1.t.Helper()
+	p.s1.run(p.strategy, p.hotel.request("alice", first), pauseBeforeWrite)
+	if pauseBeforeWrite {
+		p.s1.waitPaused()
+	} else {
+		p.s1.succeeds("s1")
 	}
-	s1.commit()
-	return s2.wait()
+	p.s2.run(p.strategy, p.hotel.request("bob", second), pauseBeforeWrite)
+	p.s2.waitBlockedOnLock(p.pool)
+	if pauseBeforeWrite {
+		p.s1.resume <- struct{}{}
+		p.s1.succeeds("s1")
+	}
+	p.s1.commit()
+	return p.s2.wait()
 }
 
 // assertBooked checks the counter and the rows both say rooms.
@@ -205,19 +223,29 @@ func assertBooked(t *testing.T, pool *pgxpool.Pool, hotel testHotel, rooms int32
 	}
 }
 
+// secondFindsItSoldOut is a parallel test of strategy on a hotel of 5 rooms:
+// s1 books them all, then s2, which waited for s1 (see
+// secondWaitsForFirst), must find the hotel sold out.
+func secondFindsItSoldOut(t *testing.T, strategy string, pauseBeforeWrite bool) {
+	t.Parallel()
+	p := newPair(t, strategy, 5, 0)
+	if o := p.secondWaitsForFirst(5, 5, pauseBeforeWrite); !errors.Is(o.err, evento.ErrSoldOut) {
+		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
+	}
+	p.s2.commit()
+	assertBooked(t, p.pool, p.hotel, 5)
+}
+
 // naive, permutation r1 r2 w1 c1 w2: both read 0 of 5 reserved, both book
 // 5. The counter says 5; the rows say 10 of 5 assigned. This is the lesson.
 func TestNaiveOverbooksOnInterleavedReads(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedHotel(t, pool, 5)
-	s1, s2 := begin(t, pool), begin(t, pool)
-	if o := bothReadThenWrite(t, s1, s2, mustStrategy(t, "naive"), hotel); o.err != nil {
+	p := newPair(t, "naive", 5, 0)
+	if o := p.bothReadThenWrite(); o.err != nil {
 		t.Fatalf("s2: %v", o.err)
 	}
-	s2.commit()
-
-	totals := readTotals(t, pool, hotel.HotelID)
+	p.s2.commit()
+	totals := readTotals(t, p.pool, p.hotel.HotelID)
 	if totals.booked != 10 || totals.reserved != 5 || totals.assigned != 5 {
 		t.Fatalf("totals = %+v; want the lost update: 10 rooms booked, counter 5, 5 assigned", totals)
 	}
@@ -225,54 +253,23 @@ func TestNaiveOverbooksOnInterleavedReads(t *testing.T) {
 
 // pessimistic, same schedule attempted: s2's read waits on s1's row lock, so
 // it can only read after s1 commits, and then it sees the hotel sold out.
-func TestPessimisticQueuesTheSecondReader(t *testing.T) {
-	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedHotel(t, pool, 5)
-	s1, s2 := begin(t, pool), begin(t, pool)
-	if o := secondQueuesBehindFirst(t, pool, s1, s2, mustStrategy(t, "pessimistic"), hotel); !errors.Is(o.err, evento.ErrSoldOut) {
-		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
-	}
-	s2.commit()
-	assertBooked(t, pool, hotel, 5)
-}
+func TestPessimisticQueuesTheSecondReader(t *testing.T) { secondFindsItSoldOut(t, "pessimistic", true) }
 
 // atomic: s1's conditional UPDATE has run but not committed; s2's waits on
 // the row lock, then re-checks its WHERE on s1's committed row and books
 // nothing.
-func TestAtomicRechecksAfterWaiting(t *testing.T) {
-	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedHotel(t, pool, 5)
-	atomic := mustStrategy(t, "atomic")
-
-	s1, s2 := begin(t, pool), begin(t, pool)
-	s1.run(atomic, hotel.request("alice", 5), false)
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
-	s2.run(atomic, hotel.request("bob", 5), false)
-	s2.waitBlockedOnLock(pool)
-	s1.commit()
-	if o := s2.wait(); !errors.Is(o.err, evento.ErrSoldOut) {
-		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
-	}
-	s2.commit()
-	assertBooked(t, pool, hotel, 5)
-}
+func TestAtomicRechecksAfterWaiting(t *testing.T) { secondFindsItSoldOut(t, "atomic", false) }
 
 // optimistic, permutation r1 r2 w1 c1 w2: s2's compare-and-swap finds a
 // newer updated_at than it read, books nothing and reports a conflict.
 func TestOptimisticDetectsTheLostUpdate(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedHotel(t, pool, 5)
-	s1, s2 := begin(t, pool), begin(t, pool)
-	if o := bothReadThenWrite(t, s1, s2, mustStrategy(t, "optimistic"), hotel); !errors.Is(o.err, evento.ErrConflict) {
+	p := newPair(t, "optimistic", 5, 0)
+	if o := p.bothReadThenWrite(); !errors.Is(o.err, evento.ErrConflict) {
 		t.Fatalf("s2: err = %v, want conflict", o.err)
 	}
-	s2.commit()
-	assertBooked(t, pool, hotel, 5)
+	p.s2.commit()
+	assertBooked(t, p.pool, p.hotel, 5)
 }
 
 // optimistic when the writer's now() equals the updated_at both sessions
@@ -282,32 +279,29 @@ func TestOptimisticDetectsTheLostUpdate(t *testing.T) {
 // conflict.
 func TestOptimisticStampChangesEvenWhenTheClockRepeats(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedHotel(t, pool, 5)
+	p := newPair(t, "optimistic", 5, 0)
 	ctx := testContext(t)
-
-	s1, s2 := begin(t, pool), begin(t, pool)
 	var s1Now time.Time
-	if err := s1.tx.QueryRow(ctx, `SELECT now()`).Scan(&s1Now); err != nil {
+	if err := p.s1.tx.QueryRow(ctx, `SELECT now()`).Scan(&s1Now); err != nil {
 		t.Fatal(err)
 	}
 	// The last write happened "at" s1's transaction time.
-	if _, err := pool.Exec(ctx, `UPDATE event_hotel_rooms SET updated_at = $1 WHERE hotel_id = $2`, s1Now, hotel.HotelID); err != nil {
+	if _, err := p.pool.Exec(ctx, `UPDATE event_hotel_rooms SET updated_at = $1 WHERE hotel_id = $2`, s1Now, p.hotel.HotelID); err != nil {
 		t.Fatal(err)
 	}
-	if o := bothReadThenWrite(t, s1, s2, mustStrategy(t, "optimistic"), hotel); !errors.Is(o.err, evento.ErrConflict) {
+	if o := p.bothReadThenWrite(); !errors.Is(o.err, evento.ErrConflict) {
 		t.Fatalf("s2: err = %v, want conflict", o.err)
 	}
-	s2.commit()
+	p.s2.commit()
 
 	var stamped time.Time
-	if err := pool.QueryRow(ctx, `SELECT updated_at FROM event_hotel_rooms WHERE hotel_id = $1`, hotel.HotelID).Scan(&stamped); err != nil {
+	if err := p.pool.QueryRow(ctx, `SELECT updated_at FROM event_hotel_rooms WHERE hotel_id = $1`, p.hotel.HotelID).Scan(&stamped); err != nil {
 		t.Fatal(err)
 	}
 	if !stamped.After(s1Now) {
 		t.Fatalf("updated_at = %v, not after the value read (%v)", stamped, s1Now)
 	}
-	assertBooked(t, pool, hotel, 5)
+	assertBooked(t, p.pool, p.hotel, 5)
 }
 
 // serializable, permutation r1 r2 w1 c1 w2: naive's statements, but the
@@ -316,30 +310,17 @@ func TestOptimisticStampChangesEvenWhenTheClockRepeats(t *testing.T) {
 // TestSerializableRetriesAndFinishes).
 func TestSerializableRefusesTheLostUpdate(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedHotel(t, pool, 5)
-	serializable := mustStrategy(t, "serializable")
-	s1, s2 := beginTx(t, pool, *serializable.Tx), beginTx(t, pool, *serializable.Tx)
+	p := newPair(t, "serializable", 5, 0)
 	var pgErr *pgconn.PgError
-	if o := bothReadThenWrite(t, s1, s2, serializable, hotel); !errors.As(o.err, &pgErr) || pgErr.Code != "40001" {
+	if o := p.bothReadThenWrite(); !errors.As(o.err, &pgErr) || pgErr.Code != "40001" {
 		t.Fatalf("s2: %v, want SQLSTATE 40001", o.err)
 	}
-	assertBooked(t, pool, hotel, 5)
+	assertBooked(t, p.pool, p.hotel, 5)
 }
 
 // advisory: s1 holds the hotel's key lock; s2 waits for it before it even
 // reads, then finds the hotel sold out.
-func TestAdvisoryQueuesOnTheKey(t *testing.T) {
-	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedHotel(t, pool, 5)
-	s1, s2 := begin(t, pool), begin(t, pool)
-	if o := secondQueuesBehindFirst(t, pool, s1, s2, mustStrategy(t, "advisory"), hotel); !errors.Is(o.err, evento.ErrSoldOut) {
-		t.Fatalf("s2 after s1 committed: err = %v, want sold out", o.err)
-	}
-	s2.commit()
-	assertBooked(t, pool, hotel, 5)
-}
+func TestAdvisoryQueuesOnTheKey(t *testing.T) { secondFindsItSoldOut(t, "advisory", true) }
 
 // Holds do not take a hotel's advisory key, so the key alone cannot keep
 // them out: advisory reads 2 free rooms under its key, a hold takes both
@@ -407,20 +388,15 @@ func TestBatchedBooksRoomsFreedWhileItWaited(t *testing.T) {
 		t.Run(way.name, func(t *testing.T) {
 			t.Parallel()
 			store, bundle := setup(t, 4, 10)
-			pool, hotel, ctx := bundle.pool, bundle.hotel, bundle.ctx
-			hold, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("carol", 8), TTL: time.Minute})
-			if err != nil {
-				t.Fatalf("the hold: %v", err)
-			}
+			pool, hotel := bundle.pool, bundle.hotel
+			hold := mustHold(t, store, hotel, "carol", 8, time.Minute)
 			if way.overdue {
 				backdate(t, pool, hold.Handle)
 			}
 
 			s1, s2 := begin(t, pool), begin(t, pool)
 			s1.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) error { return way.free(ctx, tx, hotel, hold) })
-			if o := s1.wait(); o.err != nil {
-				t.Fatalf("s1 frees the hold's rooms: %v", o.err)
-			}
+			s1.succeeds("s1 frees the hold's rooms")
 			batched := mustStrategy(t, "batched")
 			var outcomes []evento.Outcome[evento.Booking]
 			s2.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) (err error) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
@@ -74,25 +75,19 @@ func readTotals(t *testing.T, pool *pgxpool.Pool, hotelID int64) hotelTotals {
 	if err != nil {
 		t.Fatalf("read counter: %v", err)
 	}
-	rows, err := pool.Query(ctx, `
+	rows, _ := pool.Query(ctx, `
 		SELECT r.id, r.number FROM reservations r
 		JOIN event_hotel_rooms ehr ON ehr.id = r.event_hotel_rooms_id
 		WHERE ehr.hotel_id = $1`, hotelID)
-	if err != nil {
-		t.Fatalf("read reservations: %v", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var n int32
-		if err := rows.Scan(&id, &n); err != nil {
-			t.Fatal(err)
-		}
+	var id int64
+	var n int32
+	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
 		totals.reservationIDs[id] = n
 		totals.booked += n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("read reservations: %v", err)
 	}
 	return totals
 }
@@ -104,6 +99,52 @@ func mustStrategy(t *testing.T, name string) db.Strategy {
 		t.Fatalf("no strategy %q", name)
 	}
 	return s
+}
+
+// queryInt is the answer of a query for one number.
+func queryInt(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(testContext(t), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// eventually returns once cond holds, which it checks every 5 ms, and
+// fails the test with failure after 10 s.
+func eventually(t *testing.T, failure string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal(failure)
+}
+
+// waitFor returns once the count query answers at least n.
+func waitFor(t *testing.T, pool *pgxpool.Pool, n int, failure, count string, args ...any) {
+	t.Helper()
+	eventually(t, failure, func() bool { return queryInt(t, pool, count, args...) >= n })
+}
+
+// receive is the next value sent on ch, which must come within 10 s.
+func receive[T any](t *testing.T, ch <-chan T, failure string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal(failure)
+		var zero T
+		return zero
+	}
+}
+
+// idemKey is an idempotency key kept for an hour.
+func idemKey(key, fingerprint string) *evento.IdempotencyKey {
+	return &evento.IdempotencyKey{Key: key, Fingerprint: fingerprint, Keep: time.Hour}
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -130,6 +171,16 @@ func placeHold(ctx context.Context, store *db.Store, req evento.HoldRequest) (ev
 	return valueOf(store.PlaceHold(ctx, req, nil))
 }
 
+// mustHold places a hold of rooms for name at hotel, which must succeed.
+func mustHold(t *testing.T, store *db.Store, hotel testHotel, name string, rooms int32, ttl time.Duration) evento.Hold {
+	t.Helper()
+	h, err := placeHold(testContext(t), store, evento.HoldRequest{BookRequest: hotel.request(name, rooms), TTL: ttl})
+	if err != nil {
+		t.Fatalf("hold %d for %s: %v", rooms, name, err)
+	}
+	return h
+}
+
 // confirmHold also says whether the hold had been confirmed before.
 func confirmHold(ctx context.Context, store *db.Store, ref evento.HoldRef) (evento.Confirmation, bool, error) {
 	c, err := valueOf(store.ConfirmHold(ctx, ref, nil))
@@ -152,6 +203,17 @@ type result struct {
 	err     error
 }
 
+// reserveAsync runs store.Reserve in the background; its result arrives on
+// the channel.
+func reserveAsync(ctx context.Context, store *db.Store, mode string, req evento.BookRequest, key *evento.IdempotencyKey) <-chan result {
+	out := make(chan result, 1)
+	go func() {
+		outcome, err := store.Reserve(ctx, mode, req, key)
+		out <- result{outcome, err}
+	}()
+	return out
+}
+
 // testBundle is the world a data-layer test works in, as River's test
 // bundles are: a database of its own with one seeded hotel, and a context
 // that ends with the test.
@@ -170,8 +232,7 @@ func setup(t *testing.T, conns, rooms int32) (*db.Store, *testBundle) {
 	return setupFor(t, db.Strategy{}, conns, rooms)
 }
 
-// setupFor is setup with the hotel laid out for strategy: split into
-// testBuckets buckets for one that books buckets.
+// setupFor is setup with the hotel laid out for strategy (seedHotelFor).
 func setupFor(t *testing.T, strategy db.Strategy, conns, rooms int32) (*db.Store, *testBundle) {
 	t.Helper()
 	pool := dbtest.NewPool(t, conns)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -46,7 +45,7 @@ func TestANinthStrategyNeedsOnlyARegistryEntry(t *testing.T) {
 	pool := dbtest.NewPool(t, 4)
 	hotel := seedHotel(t, pool, 3)
 	store := db.NewStore(pool, db.Options{Strategies: append(db.Strategies[:len(db.Strategies):len(db.Strategies)], conditional)})
-	server := httptest.NewServer(api.NewServer(store, api.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	server := httptest.NewServer(api.NewServer(store, api.Options{Log: discardLog()}))
 	t.Cleanup(server.Close)
 
 	post := func(rooms int) (int, string) {

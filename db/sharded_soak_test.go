@@ -39,12 +39,8 @@ func TestShardedSoakNeverDeadlocks(t *testing.T) {
 	var reruns atomic.Int64
 	store := db.NewStore(pool, db.Options{OnRetry: func(string) { reruns.Add(1) }})
 	ctx := testContext(t)
-	deadlocks := func() int64 {
-		var n int64
-		if err := pool.QueryRow(ctx, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
+	deadlocks := func() int {
+		return queryInt(t, pool, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`)
 	}
 	before := deadlocks()
 	var conflicts atomic.Int64
@@ -60,7 +56,7 @@ func TestShardedSoakNeverDeadlocks(t *testing.T) {
 				for i := 0; ; i++ {
 					var key *evento.IdempotencyKey
 					if rng.IntN(2) == 0 {
-						key = &evento.IdempotencyKey{Key: fmt.Sprintf("h%d-c%d-%d", hotels, c, i), Fingerprint: "f", Keep: time.Hour}
+						key = idemKey(fmt.Sprintf("h%d-c%d-%d", hotels, c, i), "f")
 					}
 					_, err := valueOf(store.Reserve(ctx, "sharded", hotel.request("c", want), key))
 					switch {

@@ -3,10 +3,10 @@ package db_test
 import (
 	"errors"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
@@ -21,23 +21,12 @@ import (
 // bucketsReserved lists the hotel's buckets' reserved counters, in order.
 func bucketsReserved(t *testing.T, pool *pgxpool.Pool, hotel testHotel) []int32 {
 	t.Helper()
-	rows, err := pool.Query(testContext(t), `
+	rows, _ := pool.Query(testContext(t), `
 		SELECT rb.reserved FROM room_buckets rb
 		  JOIN event_hotel_rooms ehr ON ehr.id = rb.event_hotel_rooms_id
 		 WHERE ehr.hotel_id = $1 ORDER BY rb.bucket`, hotel.HotelID)
+	reserved, err := pgx.CollectRows(rows, pgx.RowTo[int32])
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var reserved []int32
-	for rows.Next() {
-		var n int32
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		reserved = append(reserved, n)
-	}
-	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return reserved
@@ -48,45 +37,17 @@ func bucketsReserved(t *testing.T, pool *pgxpool.Pool, hotel testHotel) []int32 
 // s1 as every booking of a one-row hotel does.
 func TestShardedSkipsALockedBucket(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedBuckets(t, pool, 10, 2)
-	sharded := mustStrategy(t, "sharded")
-
-	s1, s2 := begin(t, pool), begin(t, pool)
-	s1.run(sharded, hotel.request("alice", 5), false)
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
-	s2.run(sharded, hotel.request("bob", 5), false)
-	if o := s2.wait(); o.err != nil {
-		t.Fatalf("s2 beside s1's open transaction: %v", o.err)
-	}
-	s2.commit()
-	s1.commit()
-	if got := bucketsReserved(t, pool, hotel); !slices.Equal(got, []int32{5, 5}) {
+	p := newPair(t, "sharded", 10, 2)
+	p.s1.run(p.strategy, p.hotel.request("alice", 5), false)
+	p.s1.succeeds("s1")
+	p.s2.run(p.strategy, p.hotel.request("bob", 5), false)
+	p.s2.succeeds("s2 beside s1's open transaction")
+	p.s2.commit()
+	p.s1.commit()
+	if got := bucketsReserved(t, p.pool, p.hotel); !slices.Equal(got, []int32{5, 5}) {
 		t.Fatalf("buckets reserved %v, want [5 5]: each session booked a bucket of its own", got)
 	}
-	assertBooked(t, pool, hotel, 10)
-}
-
-// secondWaitsForFirstsBucket drives: s1 books first rooms with sharded and
-// keeps its transaction open, holding what it locked; s2 asks for second
-// rooms and must wait for a lock (PostgreSQL says so); s1 commits. It
-// returns s2's outcome and commits s2.
-func secondWaitsForFirstsBucket(t *testing.T, pool *pgxpool.Pool, hotel testHotel, first, second int32) outcome {
-	t.Helper()
-	sharded := mustStrategy(t, "sharded")
-	s1, s2 := begin(t, pool), begin(t, pool)
-	s1.run(sharded, hotel.request("alice", first), false)
-	if o := s1.wait(); o.err != nil {
-		t.Fatalf("s1: %v", o.err)
-	}
-	s2.run(sharded, hotel.request("bob", second), false)
-	s2.waitBlockedOnLock(pool)
-	s1.commit()
-	o := s2.wait()
-	s2.commit()
-	return o
+	assertBooked(t, p.pool, p.hotel, 10)
 }
 
 // One room in each of four buckets: s1 books bucket 1 and keeps its lock.
@@ -96,15 +57,16 @@ func secondWaitsForFirstsBucket(t *testing.T, pool *pgxpool.Pool, hotel testHote
 // told it "insufficient rooms" with 3 left.
 func TestShardedSellsTheLastRoomsScattered(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedBuckets(t, pool, 4, 4)
-	if o := secondWaitsForFirstsBucket(t, pool, hotel, 1, 2); o.err != nil {
+	p := newPair(t, "sharded", 4, 4)
+	o := p.secondWaitsForFirst(1, 2, false)
+	p.s2.commit()
+	if o.err != nil {
 		t.Fatalf("s2, 2 of the 3 rooms left in three buckets: %v", o.err)
 	}
-	if got := bucketsReserved(t, pool, hotel); !slices.Equal(got, []int32{1, 1, 1, 0}) {
+	if got := bucketsReserved(t, p.pool, p.hotel); !slices.Equal(got, []int32{1, 1, 1, 0}) {
 		t.Fatalf("buckets reserved %v, want [1 1 1 0]", got)
 	}
-	assertBooked(t, pool, hotel, 3)
+	assertBooked(t, p.pool, p.hotel, 3)
 }
 
 // Two buckets of 2: s1 books bucket 1 whole and keeps its lock. s2 asks
@@ -114,14 +76,14 @@ func TestShardedSellsTheLastRoomsScattered(t *testing.T) {
 // book 5 of 4 rooms (the CHECK on the bucket would catch it, as a 500).
 func TestShardedScatteredRechecksAfterWaiting(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedBuckets(t, pool, 4, 2)
-	o := secondWaitsForFirstsBucket(t, pool, hotel, 2, 3)
+	p := newPair(t, "sharded", 4, 2)
+	o := p.secondWaitsForFirst(2, 3, false)
+	p.s2.commit()
 	var shortfall *evento.ShortfallError
 	if !errors.Is(o.err, evento.ErrInsufficientRooms) || !errors.As(o.err, &shortfall) || shortfall.Available != 2 {
 		t.Fatalf("s2 after s1 took 2 of 4: err = %v, want insufficient rooms with 2 available", o.err)
 	}
-	assertBooked(t, pool, hotel, 2)
+	assertBooked(t, p.pool, p.hotel, 2)
 }
 
 // Every bucket with room is locked and s2 waits for one; its holder takes
@@ -129,12 +91,13 @@ func TestShardedScatteredRechecksAfterWaiting(t *testing.T) {
 // sold out), not answer from the one it waited for.
 func TestShardedDecidesFromAllBucketsWhenItsBucketFills(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedBuckets(t, pool, 2, 1)
-	if o := secondWaitsForFirstsBucket(t, pool, hotel, 2, 1); !errors.Is(o.err, evento.ErrSoldOut) {
+	p := newPair(t, "sharded", 2, 1)
+	o := p.secondWaitsForFirst(2, 1, false)
+	p.s2.commit()
+	if !errors.Is(o.err, evento.ErrSoldOut) {
 		t.Fatalf("s2 after the bucket it waited for filled: err = %v, want sold out", o.err)
 	}
-	assertBooked(t, pool, hotel, 2)
+	assertBooked(t, p.pool, p.hotel, 2)
 }
 
 // holdBeforeLockingBuckets makes every statement of a session that sets
@@ -193,9 +156,7 @@ func TestShardedWaitsHoldingNoBucketItRejected(t *testing.T) {
 
 	z, sc, s, y := begin(t, pool), begin(t, pool), begin(t, pool), begin(t, pool)
 	z.run(sharded, hotel.request("zoe", 1), false)
-	if o := z.wait(); o.err != nil {
-		t.Fatalf("z: %v", o.err)
-	}
+	z.succeeds("z")
 	sc.run(sharded, hotel.request("scattered", 7), false)
 	sc.waitBlockedOnLock(pool)
 	if _, err := s.tx.Exec(ctx, `SELECT set_config('evento.gate', 'on', true)`); err != nil {
@@ -204,22 +165,18 @@ func TestShardedWaitsHoldingNoBucketItRejected(t *testing.T) {
 	s.run(sharded, hotel.request("sam", 3), false)
 	s.waitBlockedOnLock(pool) // at the gate, its snapshot taken
 	y.run(sharded, hotel.request("yves", 2), false)
-	if o := y.wait(); o.err != nil {
-		t.Fatalf("y: %v", o.err)
-	}
+	y.succeeds("y")
 	y.commit()
 	open()
 	// s now waits for bucket 1 (z), holding nothing.
-	waitFor(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event <> 'advisory' AND pid = `+strconv.FormatUint(uint64(s.pid), 10), 1,
-		"s never waited for bucket 1")
+	waitFor(t, pool, 1, "s never waited for bucket 1", `SELECT count(*) FROM pg_stat_activity
+		WHERE wait_event_type = 'Lock' AND wait_event <> 'advisory' AND pid = $1`, int32(s.pid))
 	z.commit()
 	if o := sc.wait(); !errors.Is(o.err, evento.ErrInsufficientRooms) {
 		t.Fatalf("sc, 7 of the 5 rooms left: err = %v, want insufficient rooms", o.err)
 	}
 	sc.commit()
-	if o := s.wait(); o.err != nil {
-		t.Fatalf("s, 3 rooms once bucket 1 was free: %v", o.err)
-	}
+	s.succeeds("s, 3 rooms once bucket 1 was free")
 	s.commit()
 	assertBooked(t, pool, hotel, 6)
 }
@@ -271,9 +228,7 @@ func TestShardedWaitsForOneBucketNotAll(t *testing.T) {
 	s1, s2, s3 := begin(t, pool), begin(t, pool), begin(t, pool)
 	for _, s := range []*session{s1, s2} {
 		s.run(sharded, hotel.request("alice", 1), false)
-		if o := s.wait(); o.err != nil {
-			t.Fatalf("booking a bucket: %v", o.err)
-		}
+		s.succeeds("booking a bucket")
 	}
 	s3.run(sharded, hotel.request("bob", 1), false)
 	s3.waitBlockedOnLock(pool)
@@ -286,9 +241,7 @@ func TestShardedWaitsForOneBucketNotAll(t *testing.T) {
 		first, other = s2, s1
 	}
 	first.commit()
-	if o := s3.wait(); o.err != nil {
-		t.Fatalf("s3 once the bucket it waited for was free: %v", o.err)
-	}
+	s3.succeeds("s3 once the bucket it waited for was free")
 	s3.commit()
 	other.commit()
 	assertBooked(t, pool, hotel, 3)

@@ -13,7 +13,7 @@ import (
 func TestRestartAndCrashKeepCommittedData(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	s := startServer(t, Options{Log: discard{}, Durable: true})
+	s := startServer(t, Options{Durable: true})
 	url := s.URL("postgres")
 	conn := connect(t, ctx, url)
 	if _, err := conn.Exec(ctx, "create table t (id int); insert into t values (1)"); err != nil {
@@ -42,7 +42,7 @@ func TestRestartAndCrashKeepCommittedData(t *testing.T) {
 func TestPauseFreezesTheServerUntilResume(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	s := startServer(t, Options{Log: discard{}})
+	s := startServer(t, Options{})
 	conn := connect(t, ctx, s.URL("postgres"))
 	if err := s.Pause(); err != nil {
 		t.Fatal(err)
@@ -67,7 +67,3 @@ func TestPauseFreezesTheServerUntilResume(t *testing.T) {
 		t.Fatalf("after resume: %s", got)
 	}
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -72,17 +72,6 @@ func startHelper(t *testing.T) (cmd *exec.Cmd, dataDir string, pid int, stderr *
 	return cmd, dataDir, pid, stderr
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestInterrupted(t *testing.T) {
 	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
@@ -119,6 +108,10 @@ func TestInterrupted(t *testing.T) {
 		t.Cleanup(func() { _ = os.RemoveAll(filepath.Dir(dataDir)) })
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		waitFor(t, fmt.Sprintf("orphaned postmaster %d to exit", pid), 15*time.Second, func() bool { return isDead(pid) })
+		for deadline := time.Now().Add(15 * time.Second); !isDead(pid); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out after 15s waiting for orphaned postmaster %d to exit", pid)
+			}
+		}
 	})
 }

@@ -25,9 +25,8 @@ func TestThrowawayCluster(t *testing.T) {
 	}
 
 	conn := connect(t, ctx, s.URL("postgres"))
-	var one int
-	if err := conn.QueryRow(ctx, "select 1").Scan(&one); err != nil || one != 1 {
-		t.Fatalf("select 1 = %d, %v", one, err)
+	if got := queryString(t, ctx, conn, "select 1"); got != "1" {
+		t.Fatalf("select 1 = %s", got)
 	}
 	if _, err := conn.Exec(ctx, "create table t (id int primary key, name text)"); err != nil {
 		t.Fatalf("create table: %v", err)

@@ -2,6 +2,7 @@ package localpg
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
 	"path/filepath"
@@ -67,10 +68,7 @@ func TestResolveCreatesMissingDatabase(t *testing.T) {
 	if r.Embedded || r.URL != s.URL("made_by_resolve") {
 		t.Errorf("Resolve = %+v; want the given URL, not embedded", r)
 	}
-	conn := connect(t, ctx, r.URL)
-	if got := queryString(t, ctx, conn, "select current_database()"); got != "made_by_resolve" {
-		t.Errorf("current_database() = %s", got)
-	}
+	assertDatabase(t, ctx, r.URL, "made_by_resolve")
 
 	// Several processes starting at once all try to create the database.
 	const racers = 6
@@ -86,8 +84,14 @@ func TestResolveCreatesMissingDatabase(t *testing.T) {
 			t.Errorf("EnsureDatabase: %v", err)
 		}
 	}
-	conn = connect(t, ctx, s.URL(`Needs "Quoting"`))
-	if got := queryString(t, ctx, conn, "select current_database()"); got != `Needs "Quoting"` {
+	assertDatabase(t, ctx, s.URL(`Needs "Quoting"`), `Needs "Quoting"`)
+}
+
+// assertDatabase checks that url connects to the database want.
+func assertDatabase(t *testing.T, ctx context.Context, url, want string) {
+	t.Helper()
+	conn := connect(t, ctx, url)
+	if got := queryString(t, ctx, conn, "select current_database()"); got != want {
 		t.Errorf("current_database() = %s", got)
 	}
 }
@@ -135,10 +139,7 @@ func TestResolveDefault(t *testing.T) {
 	if !r.Embedded || !strings.HasSuffix(r.URL, "/evento?sslmode=disable") {
 		t.Errorf("Resolve = %+v; want an embedded server with database evento", r)
 	}
-	conn := connect(t, ctx, r.URL)
-	if got := queryString(t, ctx, conn, "select current_database()"); got != "evento" {
-		t.Errorf("current_database() = %s", got)
-	}
+	assertDatabase(t, ctx, r.URL, "evento")
 }
 
 // testLog shows the started notice in verbose test output.
@@ -217,9 +218,6 @@ func TestResolveRefusedLogin(t *testing.T) {
 		if len(lines) != 2 || lines[0] != want || !strings.HasPrefix(lines[1], "evento: started throwaway PostgreSQL") {
 			t.Errorf("log:\n%s\nwant %q, then the started notice", log.String(), want)
 		}
-		conn := connect(t, ctx, r.URL)
-		if got := queryString(t, ctx, conn, "select current_database()"); got != "evento" {
-			t.Errorf("current_database() = %s", got)
-		}
+		assertDatabase(t, ctx, r.URL, "evento")
 	})
 }
