@@ -44,7 +44,7 @@ func bookAtomic(ctx context.Context, st Statements, req evento.BookRequest) (eve
 // key's outcome (queries/atomic.sql, AtomicBookKeyed). done is false when
 // it committed nothing: the key was busy or used before, or the rooms did
 // not fit, or the hotel is unknown; the request then takes the general
-// path (see write.go), which tells those cases apart.
+// path (see engine.go), which tells those cases apart.
 func bookAtomicKeyed(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey) (booking evento.Booking, done bool, err error) {
 	id, err := st.Q.AtomicBookKeyed(ctx, st.Write, dbsqlc.AtomicBookKeyedParams{
 		EventID:     req.EventID,

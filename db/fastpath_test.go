@@ -17,8 +17,8 @@ import (
 )
 
 // The fast path of a keyed atomic booking (Strategy.BookKeyed, see
-// db/write.go): one autocommit statement that claims the key, books and
-// stores the booking as the key's outcome, or commits nothing and leaves
+// db/reserve.go): one autocommit statement that claims the key, books and
+// records the reservation under the key, or commits nothing and leaves
 // the request to the general path.
 //
 // These tests run one after another, before the package's parallel tests

@@ -128,6 +128,9 @@ func TestExpiredHoldFreesRoomsBeforeAnySweep(t *testing.T) {
 	for _, name := range []string{"pessimistic", "atomic", "optimistic", "naive"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			// Its own deadline: a parallel subtest may wait long for a slot
+			// on a busy machine, past the parent's.
+			ctx := testContext(t)
 			hotel := seedHotel(t, pool, 5)
 			backdate(t, pool, mustHold(t, store, hotel, "walks-away", 5, time.Minute).Handle)
 			if _, err := reserve(ctx, store, mustStrategy(t, name), hotel.request("next", 5)); err != nil {
