@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/db"
@@ -50,7 +49,6 @@ func newBenchCommand() *ffcli.Command {
 		ShortUsage: "evento bench [--clients 1,8,32,64] [--strategies atomic,pessimistic,batched] [--rounds 3] [--duration 5s]",
 		ShortHelp:  "Measure the hot row: pgbench running atomic.sql's statement, then Evento over HTTP, interleaved.",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Exec:       noArgs(func(ctx context.Context) error { return runBench(ctx, cfg) }),
 	}
 }

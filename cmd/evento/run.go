@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/lab"
@@ -58,7 +57,6 @@ func newRunCommand() *ffcli.Command {
 		ShortUsage: runUsage,
 		ShortHelp:  "Run the experiment (the same as evento with no subcommand).",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Exec:       noArgs(func(ctx context.Context) error { return runExperiment(ctx, cfg) }),
 	}
 }
