@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/evento-lab/evento/lab/checker"
-	"github.com/evento-lab/evento/lab/cluster"
 )
 
 // attacker is mallory: a client with a key of her own, or none, sending
@@ -106,12 +105,7 @@ func TestAttackerBesideASimulation(t *testing.T) {
 		}
 		keys[name] = out.APIKey
 	}
-	servers, err := cluster.StartServers(context.Background(),
-		cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url, Args: []string{"--auth", "keys"}}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cluster.StopServers(servers) })
+	servers := startServers(t, bundle, 2, "--auth", "keys")
 
 	mallory := &attacker{base: servers[1].URL, key: keys["mallory"], eventID: event.EventID, hotelID: event.Hotels[0].HotelID,
 		http: &http.Client{Timeout: 10 * time.Second}, answers: map[string]map[int]int{}}
@@ -138,10 +132,7 @@ func TestAttackerBesideASimulation(t *testing.T) {
 		"--json", "--expect", "consistent")
 	close(done)
 	attacks.Wait()
-	if r.exit != 0 {
-		t.Fatalf("load: exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
-	}
-	report := decodeReport(t, r)
+	report := decodeReport(t, r, 0)
 	h := report.Hotels[0]
 	if report.Verdict != checker.Consistent || report.ClientsGaveUp != 0 || report.Unknown.Requests != 0 || h.Booked+h.Locked != h.Assigned {
 		t.Fatalf("verdict %s, gave up %d, unknown %+v, hotel %+v: want consistent and sold out but for mallory's holds",
