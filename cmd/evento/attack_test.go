@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -12,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/evento-lab/evento/lab/checker"
 )
@@ -150,22 +147,13 @@ func TestAttackerBesideASimulation(t *testing.T) {
 		t.Errorf("ten holds of 5 rooms under a cap of 10: %v, want 2 placed and 8 refused with 429", got)
 	}
 
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, bundle.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var booked, held, squatted int
-	err = conn.QueryRow(ctx, `
+	scanRow(t, bundle.url, `
 		SELECT (SELECT count(*) FROM reservations WHERE name = 'mallory'),
 		       (SELECT coalesce(sum(h.rooms), 0) FROM holds h JOIN api_clients c ON c.id = h.client_id
 		         WHERE c.name = 'mallory' AND h.state = 'held'),
 		       (SELECT count(*) FROM idempotency_keys k, api_clients c
-		         WHERE c.name = 'mallory' AND k.key LIKE 'c' || c.id || ':%')`).Scan(&booked, &held, &squatted)
-	if err != nil {
-		t.Fatal(err)
-	}
+		         WHERE c.name = 'mallory' AND k.key LIKE 'c' || c.id || ':%')`, nil, &booked, &held, &squatted)
 	if booked != 0 || held != 10 || squatted != 0 {
 		t.Fatalf("mallory booked %d reservations, holds %d rooms, kept %d keys; want 0, 10 (her cap), 0", booked, held, squatted)
 	}

@@ -76,18 +76,12 @@ func TestCheckMergesTheHistoriesOfThreeLoads(t *testing.T) {
 		"--clients", "2", "--strategy", "atomic", "--think", "0", "--history", otherHistory, "--json"); r.exit != 0 {
 		t.Fatalf("load on event %d: exit %d\n%s", other, r.exit, r.stderr)
 	}
-	raw, err := os.ReadFile(histories[1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := readFile(t, histories[1])
 	truncated := filepath.Join(dir, "truncated.jsonl")
 	cut := strings.TrimRight(string(raw), "\n")
 	writeFile(t, truncated, cut[:len(cut)-10])
 	duplicate := filepath.Join(dir, "copy-of-load1.jsonl")
-	first, err := os.ReadFile(histories[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := readFile(t, histories[0])
 	writeFile(t, duplicate, string(first))
 	for _, c := range []struct {
 		files []string
@@ -127,6 +121,15 @@ func seedEvent(t *testing.T, bundle *testBundle, hotels, rooms string) labdb.See
 	return event
 }
 
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -140,10 +143,7 @@ func writeFile(t *testing.T, path, content string) {
 // request's key.
 func claimAMissingReservation(t *testing.T, path string, id int64) (string, string) {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := readFile(t, path)
 	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
 	for i, line := range lines {
 		var a map[string]any

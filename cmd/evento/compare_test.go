@@ -82,10 +82,7 @@ func TestCompareTableEqualsTheRuns(t *testing.T) {
 	if batched.MeanBatchSize < 1 || batched.SQLFile != "queries/batched.sql" {
 		t.Fatalf("batched reported no batches, or no SQL file: %+v", batched)
 	}
-	saved, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	saved := readFile(t, filepath.Join(out, "report.json"))
 	var fromFile report.Comparison
 	if err := json.Unmarshal(saved, &fromFile); err != nil || len(fromFile.Rows) != 3 || len(fromFile.Reports) != 6 {
 		t.Fatalf("report.json: %v", err)
@@ -101,10 +98,7 @@ func TestCompareTableEqualsTheRuns(t *testing.T) {
 		t.Fatalf("report.html lacks the charts, the recommendation or the SQL: %v", err)
 	}
 	for _, path := range []string{csvPath, filepath.Join(out, "report.csv")} {
-		sheet, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sheet := readFile(t, path)
 		lines := strings.Split(strings.TrimSpace(string(sheet)), "\n")
 		if len(lines) != 1+3+6 || !strings.HasPrefix(lines[0], "round,strategy,verdict,rank,") ||
 			!strings.HasPrefix(lines[1], "median,"+first.Strategy+",consistent,1,") || !strings.HasPrefix(lines[4], "1,naive,") {

@@ -60,13 +60,12 @@ func redactURL(raw string) string {
 	if err != nil || u.Scheme == "" || u.Opaque != "" {
 		return redactBroken(raw)
 	}
-	if q := u.Query(); q.Has("password") || q.Has("sslpassword") {
-		for _, name := range []string{"password", "sslpassword"} {
-			if q.Has(name) {
-				q.Set(name, "xxxxx")
-			}
+	q := u.Query()
+	for _, name := range []string{"password", "sslpassword"} {
+		if q.Has(name) { // re-encoded only then: Encode sorts the parameters
+			q.Set(name, "xxxxx")
+			u.RawQuery = q.Encode()
 		}
-		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,15 +31,18 @@ func TestSafeStrategiesStayConsistentUnderFaults(t *testing.T) {
 					// Only a PostgreSQL the run starts itself may be crashed.
 					env, args = []string{"DATABASE_URL="}, []string{"--embedded"}
 				}
+				// On a loaded CI machine a fault can keep a client failing for
+				// long: the budget is generous, and only a pause, which must
+				// outlast the clients' patience so that requests do time out,
+				// gets a short client timeout.
+				timeout := "10s"
+				if fault == nemesis.PausePostgres {
+					timeout = "1s"
+				}
 				r := runEventoWithin(t, 5*time.Minute, env, append(args,
 					"--clients", "40", "--strategy", strategy, "--rooms", "1200", "--hotels", "1", "--servers", "2",
 					"--max-rooms", "1", "--think", "50ms-150ms", "--faults", fault, "--fault-every", "700ms",
-					// On a loaded CI machine a fault can keep a client failing
-					// for long: the budget is generous, and only a pause
-					// (which must outlast the clients' patience) gets a short
-					// client timeout.
-					"--retry-budget", "90s", "--client-timeout", clientTimeout(fault),
-					"--seed", "3", "--json", "--expect", "consistent")...)
+					"--retry-budget", "90s", "--client-timeout", timeout, "--seed", "3", "--json", "--expect", "consistent")...)
 				report := decodeReport(t, r, 0)
 				if report.Verdict != checker.Consistent || !report.Totals.SoldOut || report.ClientsGaveUp != 0 || report.Unknown.Rooms != 0 {
 					t.Fatalf("verdict %s, sold out %v, gave up %d, unknown %+v", report.Verdict, report.Totals.SoldOut, report.ClientsGaveUp, report.Unknown)
@@ -82,16 +84,6 @@ func TestNaiveIsStillCaughtUnderFaults(t *testing.T) {
 	}
 }
 
-// clientTimeout is the clients' patience in a fault test: short for a
-// paused PostgreSQL, which stays frozen for longer than it, so that
-// requests do time out; the default otherwise.
-func clientTimeout(fault string) string {
-	if fault == nemesis.PausePostgres {
-		return "1s"
-	}
-	return "10s"
-}
-
 // --history writes every attempt and every fault as JSON lines: a run
 // line first, then attempts and faults in time order, each attempt with
 // its class (ok / fail / info) and every acknowledged booking among the ok
@@ -105,10 +97,7 @@ func TestHistoryRecordsAttemptsAndFaults(t *testing.T) {
 		"--max-rooms", "1", "--think", "50ms-150ms", "--faults", "kill-server", "--fault-every", "500ms",
 		"--seed", "4", "--json", "--history", path)
 	report := decodeReport(t, r, 0)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := readFile(t, path)
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
 	var first struct{ Type, Strategy string }
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Type != "run" || first.Strategy != "atomic" {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -123,10 +122,7 @@ func TestLoadRefusesFaultsItCannotInject(t *testing.T) {
 // countHistory counts a --history file's attempt and fault lines.
 func countHistory(t *testing.T, path string) (attempts, faults int) {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := readFile(t, path)
 	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
 		var l struct{ Type string }
 		if err := json.Unmarshal([]byte(line), &l); err != nil {

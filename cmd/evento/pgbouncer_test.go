@@ -11,18 +11,6 @@ import (
 	"github.com/evento-lab/evento/lab/cluster"
 )
 
-// needPgBouncer skips a test on a machine without pgbouncer, except on CI
-// (CI=true), which installs it (.ci/run).
-func needPgBouncer(t *testing.T) {
-	t.Helper()
-	if _, err := localpg.FindPgBouncer(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v, and CI=true: .ci/run installs it (apt-get install pgbouncer)", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-}
-
 // Every safe strategy through a real PgBouncer in transaction pooling
 // mode: 8 server processes of 20 connections each (160 client connections
 // to PgBouncer) share a pool of 5 server sessions. Holds (some abandoned,
@@ -31,7 +19,13 @@ func needPgBouncer(t *testing.T) {
 // have had more client backends on the run's database than PgBouncer's
 // pool plus the lab's own direct pool (told apart by application_name).
 func TestRunThroughPgBouncerEndsConsistentWithinItsPool(t *testing.T) {
-	needPgBouncer(t)
+	// Skipped on a machine without pgbouncer, except on CI, which installs it.
+	if _, err := localpg.FindPgBouncer(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v, and CI=true: .ci/run installs it (apt-get install pgbouncer)", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
 	t.Parallel()
 	const pool = 5
 	for _, s := range db.Strategies {

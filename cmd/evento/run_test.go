@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/lab/checker"
@@ -57,26 +54,17 @@ func TestRunSafeStrategiesEndConsistentAndSoldOut(t *testing.T) {
 // code that built the report.
 func assertReportMatchesDatabase(t *testing.T, url string, report report.Report) {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var reservations int64
 	for _, h := range report.Hotels {
 		var assigned, reserved, booked, count int64
 		// A sharded hotel's counters are its row's plus its buckets'.
-		err := conn.QueryRow(ctx, `
+		scanRow(t, url, `
 			SELECT ehr.assigned + (SELECT coalesce(sum(assigned), 0) FROM room_buckets WHERE event_hotel_rooms_id = ehr.id),
 			       ehr.reserved + (SELECT coalesce(sum(reserved), 0) FROM room_buckets WHERE event_hotel_rooms_id = ehr.id),
 			       coalesce(sum(r.number), 0), count(r.id)
 			FROM event_hotel_rooms ehr LEFT JOIN reservations r ON r.event_hotel_rooms_id = ehr.id
-			WHERE ehr.event_id = $1 AND ehr.hotel_id = $2 GROUP BY ehr.id`, h.EventID, h.HotelID,
-		).Scan(&assigned, &reserved, &booked, &count)
-		if err != nil {
-			t.Fatal(err)
-		}
+			WHERE ehr.event_id = $1 AND ehr.hotel_id = $2 GROUP BY ehr.id`, []any{h.EventID, h.HotelID},
+			&assigned, &reserved, &booked, &count)
 		if assigned != h.Assigned || reserved != h.Reserved || booked != h.Booked {
 			t.Fatalf("hotel %d: report says assigned %d reserved %d booked %d; database %d %d %d",
 				h.HotelID, h.Assigned, h.Reserved, h.Booked, assigned, reserved, booked)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -165,12 +166,9 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		Batches: db.BatchOptions{Window: cfg.batchWindow, MaxSize: cfg.batchMax, Timeout: cfg.queryTimeout, OnBatch: metrics.BatchBooked},
 	})
 	sweeperCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
-	sweeperDone := make(chan struct{})
-	go func() {
-		defer close(sweeperDone)
-		db.Sweeper{Store: store, Interval: cfg.sweepEvery, Log: log}.Run(sweeperCtx)
-	}()
-	defer func() { stopSweeper(); <-sweeperDone }()
+	var sweeper sync.WaitGroup
+	sweeper.Go(func() { db.Sweeper{Store: store, Interval: cfg.sweepEvery, Log: log}.Run(sweeperCtx) })
+	defer func() { stopSweeper(); sweeper.Wait() }()
 
 	handler := api.NewServer(store, api.Options{
 		MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
