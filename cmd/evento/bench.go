@@ -125,7 +125,8 @@ func parseBenchStrategies(list string, keys bool, buckets []int) ([]string, erro
 	return strategies, nil
 }
 
-// parseBuckets reads --buckets: bucket counts from 1 to maxBuckets.
+// parseBuckets reads --buckets: bucket counts from 1 to maxBuckets (repeats
+// are measured once: parseBenchStrategies keeps each label once).
 func parseBuckets(list string) ([]int, error) {
 	var counts []int
 	for _, f := range strings.Split(list, ",") {
@@ -133,9 +134,7 @@ func parseBuckets(list string) ([]int, error) {
 		if err != nil || n < 1 || n > maxBuckets {
 			return nil, usagef("--buckets takes bucket counts from 1 to %d, comma-separated, got %q", maxBuckets, f)
 		}
-		if !slices.Contains(counts, n) {
-			counts = append(counts, n)
-		}
+		counts = append(counts, n)
 	}
 	return counts, nil
 }

@@ -26,15 +26,7 @@ func TestCompareTableEqualsTheRuns(t *testing.T) {
 	r := runEvento(t, bundle.env, "compare", "--strategies", "naive,atomic,batched", "--rounds", "2",
 		"--clients", "40", "--rooms", "15", "--hotels", "2", "--think", "0", "--seed", "11",
 		"--race-window", "10ms", "--json", "--out", out, "--csv", csvPath)
-	if r.exit != 0 {
-		t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
-	}
-	var c report.Comparison
-	dec := json.NewDecoder(strings.NewReader(r.stdout))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		t.Fatalf("stdout is not a comparison: %v\n%s", err, r.stdout)
-	}
+	c := decodeJSON[report.Comparison](t, r, 0)
 	if len(c.Rows) != 3 || len(c.Runs) != 6 || len(c.Reports) != 6 || c.Workload.Seed != 11 || c.Workload.Clients != 40 || c.Workload.Rounds != 2 {
 		t.Fatalf("comparison: %d rows, %d runs, %d reports, %+v", len(c.Rows), len(c.Runs), len(c.Reports), c.Workload)
 	}

@@ -104,18 +104,24 @@ func runEventoWithin(t *testing.T, limit time.Duration, env []string, args ...st
 	return runResult{exit: exit, stdout: stdout.String(), stderr: stderr.String()}
 }
 
-// decodeReport fails t unless r exited with status exit and printed one
-// JSON report on stdout, and returns that report.
+// decodeReport is decodeJSON for a run's report.
 func decodeReport(t *testing.T, r runResult, exit int) report.Report {
+	t.Helper()
+	return decodeJSON[report.Report](t, r, exit)
+}
+
+// decodeJSON fails t unless r exited with status exit and printed one JSON
+// object of type T, with no unknown field, on stdout, and returns it.
+func decodeJSON[T any](t *testing.T, r runResult, exit int) T {
 	t.Helper()
 	if r.exit != exit {
 		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.exit, exit, r.stdout, r.stderr)
 	}
-	var decoded report.Report
+	var decoded T
 	dec := json.NewDecoder(strings.NewReader(r.stdout))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&decoded); err != nil {
-		t.Fatalf("stdout is not one JSON report (%v):\n%s\nstderr:\n%s", err, r.stdout, r.stderr)
+		t.Fatalf("stdout is not one JSON %T (%v):\n%s\nstderr:\n%s", decoded, err, r.stdout, r.stderr)
 	}
 	if dec.More() {
 		t.Fatalf("stdout holds more than one JSON object:\n%s", r.stdout)

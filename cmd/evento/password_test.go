@@ -29,11 +29,10 @@ func TestServerThatAsksForAPassword(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(protected.Port())
 	// Like the brief's default: no password, no sslmode.
 	noPassword := "postgres://postgres@" + addr + "/evento"
-	// PGPASSWORD would be sent in place of the missing password.
-	base := []string{"PGPASSWORD=", "DATABASE_URL="}
 	evento := func(t *testing.T, env []string, args ...string) runResult {
 		t.Helper()
-		r := runEvento(t, append(append([]string{}, base...), env...), args...)
+		// PGPASSWORD would be sent in place of the missing password.
+		r := runEvento(t, append([]string{"PGPASSWORD=", "DATABASE_URL="}, env...), args...)
 		if strings.Contains(r.stdout+r.stderr, password) {
 			t.Errorf("evento %v printed the password:\n%s\n%s", args, r.stdout, r.stderr)
 		}

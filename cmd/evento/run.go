@@ -90,9 +90,8 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 		return lab.Config{}, err
 	}
 	for _, f := range []struct {
-		name     string
-		value    int
-		min, max int
+		name            string
+		value, min, max int
 	}{
 		{"servers", cfg.servers, 1, maxServers}, {"pool", cfg.pool, 1, maxPool},
 		{"pgbouncer-pool", cfg.bouncePool, 1, maxPool}, {"hotels", cfg.hotels, 1, maxHotels}, {"events", cfg.events, 1, maxEvents}, {"rooms", cfg.rooms, 0, maxRooms},
