@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/evento-lab/evento/lab/cluster"
 )
 
 // A real evento serve keeps /metrics off its public port: the lab finds
@@ -17,12 +14,7 @@ import (
 func TestServeKeepsMetricsOnTheAdminPort(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
-	servers, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cluster.StopServers(servers) })
-	s := servers[0]
+	s := startServers(t, bundle, 1)[0]
 
 	get := func(base, path string) (int, string) {
 		t.Helper()

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -13,10 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/evento-lab/evento/lab/checker"
-	"github.com/evento-lab/evento/lab/cluster"
 )
 
 // attacker is mallory: a client with a key of her own, or none, sending
@@ -106,12 +101,7 @@ func TestAttackerBesideASimulation(t *testing.T) {
 		}
 		keys[name] = out.APIKey
 	}
-	servers, err := cluster.StartServers(context.Background(),
-		cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url, Args: []string{"--auth", "keys"}}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cluster.StopServers(servers) })
+	servers := startServers(t, bundle, 2, "--auth", "keys")
 
 	mallory := &attacker{base: servers[1].URL, key: keys["mallory"], eventID: event.EventID, hotelID: event.Hotels[0].HotelID,
 		http: &http.Client{Timeout: 10 * time.Second}, answers: map[string]map[int]int{}}
@@ -138,10 +128,7 @@ func TestAttackerBesideASimulation(t *testing.T) {
 		"--json", "--expect", "consistent")
 	close(done)
 	attacks.Wait()
-	if r.exit != 0 {
-		t.Fatalf("load: exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
-	}
-	report := decodeReport(t, r)
+	report := decodeReport(t, r, 0)
 	h := report.Hotels[0]
 	if report.Verdict != checker.Consistent || report.ClientsGaveUp != 0 || report.Unknown.Requests != 0 || h.Booked+h.Locked != h.Assigned {
 		t.Fatalf("verdict %s, gave up %d, unknown %+v, hotel %+v: want consistent and sold out but for mallory's holds",
@@ -159,28 +146,15 @@ func TestAttackerBesideASimulation(t *testing.T) {
 		t.Errorf("ten holds of 5 rooms under a cap of 10: %v, want 2 placed and 8 refused with 429", got)
 	}
 
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, bundle.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var booked, held, squatted int
-	err = conn.QueryRow(ctx, `
+	scanRow(t, bundle.url, `
 		SELECT (SELECT count(*) FROM reservations WHERE name = 'mallory'),
 		       (SELECT coalesce(sum(h.rooms), 0) FROM holds h JOIN api_clients c ON c.id = h.client_id
 		         WHERE c.name = 'mallory' AND h.state = 'held'),
 		       (SELECT count(*) FROM idempotency_keys k, api_clients c
-		         WHERE c.name = 'mallory' AND k.key LIKE 'c' || c.id || ':%')`).Scan(&booked, &held, &squatted)
-	if err != nil {
-		t.Fatal(err)
-	}
+		         WHERE c.name = 'mallory' AND k.key LIKE 'c' || c.id || ':%')`, nil, &booked, &held, &squatted)
 	if booked != 0 || held != 10 || squatted != 0 {
 		t.Fatalf("mallory booked %d reservations, holds %d rooms, kept %d keys; want 0, 10 (her cap), 0", booked, held, squatted)
 	}
-	var buf bytes.Buffer
-	for attack, answers := range mallory.answers {
-		fmt.Fprintf(&buf, "%s %v; ", attack, answers)
-	}
-	t.Logf("mallory's answers: %s", buf.String())
+	t.Logf("mallory's answers: %v", mallory.answers)
 }

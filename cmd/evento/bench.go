@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/db"
@@ -50,7 +49,6 @@ func newBenchCommand() *ffcli.Command {
 		ShortUsage: "evento bench [--clients 1,8,32,64] [--strategies atomic,pessimistic,batched] [--rounds 3] [--duration 5s]",
 		ShortHelp:  "Measure the hot row: pgbench running atomic.sql's statement, then Evento over HTTP, interleaved.",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Exec:       noArgs(func(ctx context.Context) error { return runBench(ctx, cfg) }),
 	}
 }
@@ -127,7 +125,8 @@ func parseBenchStrategies(list string, keys bool, buckets []int) ([]string, erro
 	return strategies, nil
 }
 
-// parseBuckets reads --buckets: bucket counts from 1 to maxBuckets.
+// parseBuckets reads --buckets: bucket counts from 1 to maxBuckets (repeats
+// are measured once: parseBenchStrategies keeps each label once).
 func parseBuckets(list string) ([]int, error) {
 	var counts []int
 	for _, f := range strings.Split(list, ",") {
@@ -135,9 +134,7 @@ func parseBuckets(list string) ([]int, error) {
 		if err != nil || n < 1 || n > maxBuckets {
 			return nil, usagef("--buckets takes bucket counts from 1 to %d, comma-separated, got %q", maxBuckets, f)
 		}
-		if !slices.Contains(counts, n) {
-			counts = append(counts, n)
-		}
+		counts = append(counts, n)
 	}
 	return counts, nil
 }

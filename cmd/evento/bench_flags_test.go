@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/evento-lab/evento/db"
 )
 
 // --strategies takes names, NAME+keys and "all", which stands for every
@@ -15,7 +17,7 @@ func TestParseBenchStrategies(t *testing.T) {
 		t.Fatalf("atomic+keys,batched: %v %v", got, err)
 	}
 	all, err := parseBenchStrategies("all", true, []int{8})
-	if err != nil || len(all) != 2*len(parseAllForTest(t)) || all[1] != all[0]+"+keys" {
+	if err != nil || len(all) != 2*len(db.Strategies) || all[1] != all[0]+"+keys" {
 		t.Fatalf("all with --keys: %v %v", all, err)
 	}
 	if once, err := parseStrategies("atomic, atomic,naive"); err != nil || !slices.Equal(once, []string{"atomic", "naive"}) {
@@ -35,13 +37,4 @@ func TestParseBenchStrategies(t *testing.T) {
 			t.Errorf("--buckets %q: err = %v, want one naming --buckets", bad, err)
 		}
 	}
-}
-
-func parseAllForTest(t *testing.T) []string {
-	t.Helper()
-	modes, err := parseStrategies("all")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return modes
 }

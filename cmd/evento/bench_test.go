@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,10 +28,7 @@ func TestBenchMeasuresEveryColumn(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	raw, err := os.ReadFile(filepath.Join(out, "bench.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := readFile(t, filepath.Join(out, "bench.json"))
 	var rows []report.BenchRow
 	if err := json.Unmarshal(raw, &rows); err != nil || len(rows) != 1 {
 		t.Fatalf("bench.json: %v %s", err, raw)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/db"
@@ -21,8 +20,7 @@ type checkConfig struct {
 	db       databaseFlags
 	event    int64
 	complete bool
-	json     bool
-	expect   string
+	report   reportFlags
 }
 
 func newCheckCommand() *ffcli.Command {
@@ -31,14 +29,12 @@ func newCheckCommand() *ffcli.Command {
 	cfg.db.register(fs)
 	fs.Int64Var(&cfg.event, "event", 0, "the event the histories booked at (required)")
 	fs.BoolVar(&cfg.complete, "complete", false, "the histories are every client that booked the event: a reservation no history claims is a phantom booking, not someone else's")
-	fs.BoolVar(&cfg.json, "json", false, "print the report as one JSON object on stdout")
-	fs.StringVar(&cfg.expect, "expect", "", `"consistent": exit 1 unless the verdict is consistent`)
+	cfg.report.register(fs)
 	return &ffcli.Command{
 		Name:       "check",
 		ShortUsage: "evento check --event ID HISTORY [HISTORY...]",
 		ShortHelp:  "Judge one event from the --history files of several evento load processes, merged, against the database.",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Exec:       func(ctx context.Context, args []string) error { return runCheck(ctx, cfg, args) },
 	}
 }
@@ -49,7 +45,7 @@ func runCheck(ctx context.Context, cfg checkConfig, paths []string) error {
 		return usagef("--event is required: the event the histories booked at")
 	case len(paths) == 0:
 		return usagef("give the --history files of the loads to check: evento check --event %d FILE...", cfg.event)
-	case cfg.expect != "" && cfg.expect != checker.Consistent:
+	case cfg.report.expect != "" && cfg.report.expect != checker.Consistent:
 		return usagef(`--expect takes "consistent"`)
 	}
 	// A throwaway server started now would hold no event: the check reads
@@ -83,17 +79,5 @@ func runCheck(ctx context.Context, cfg checkConfig, paths []string) error {
 	case err != nil:
 		return err
 	}
-	if cfg.json {
-		err = r.WriteJSON(os.Stdout)
-	} else {
-		err = r.WriteText(os.Stdout)
-	}
-	if err != nil {
-		return fmt.Errorf("print report: %w", err)
-	}
-	if cfg.expect != "" && r.Verdict != cfg.expect {
-		fmt.Fprintf(os.Stderr, "evento: verdict %s, expected %s\n", r.Verdict, cfg.expect)
-		return exitCode(1)
-	}
-	return nil
+	return cfg.report.finish(ctx, r, os.Stdout)
 }

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/db"
@@ -60,7 +59,6 @@ func clientsSubcommand(name, usage, help string, needsName bool,
 	}
 	return &ffcli.Command{
 		Name: name, ShortUsage: usage, ShortHelp: help, FlagSet: fs,
-		Options: []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Exec: func(ctx context.Context, args []string) error {
 			var clientName string
 			if needsName {
@@ -84,7 +82,7 @@ func clientsSubcommand(name, usage, help string, needsName bool,
 			if cfg.maxHeldRooms < 0 {
 				return usagef("--max-held-rooms must be at least 1, got %d", cfg.maxHeldRooms)
 			}
-			pool, closeDB, err := openMigrated(ctx, cfg.db)
+			pool, _, closeDB, err := openMigratedDatabase(ctx, cfg.db, "")
 			if err != nil {
 				return err
 			}

@@ -49,15 +49,21 @@ func TestClientsAddListRevoke(t *testing.T) {
 // queryString reads one text value from the database at url.
 func queryString(t *testing.T, url, sql string) string {
 	t.Helper()
+	var s string
+	scanRow(t, url, sql, nil, &s)
+	return s
+}
+
+// scanRow reads one row of sql with args from the database at url into dest.
+func scanRow(t *testing.T, url, sql string, args []any, dest ...any) {
+	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	var s string
-	if err := conn.QueryRow(ctx, sql).Scan(&s); err != nil {
+	if err := conn.QueryRow(ctx, sql, args...).Scan(dest...); err != nil {
 		t.Fatal(err)
 	}
-	return s
 }

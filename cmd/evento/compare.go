@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/lab"
@@ -41,7 +40,6 @@ func newCompareCommand() *ffcli.Command {
 		ShortUsage: "evento compare [--strategies all|a,b,...] [--rounds N] [--clients 200] [--rooms 200] [--servers 2] [--think ...] [--seed N] [--out DIR] [--csv FILE|-] [--wide]",
 		ShortHelp:  "Run every chosen strategy on the same workload and print one table.",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Exec: noArgs(func(ctx context.Context) error {
 			var misplaced error
 			fs.Visit(func(f *flag.Flag) {
@@ -140,17 +138,14 @@ func runCompare(ctx context.Context, cfg compareConfig) error {
 	case cfg.run.load.json:
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(comparison); err != nil {
-			return fmt.Errorf("print comparison: %w", err)
-		}
+		err = enc.Encode(comparison)
 	case cfg.csv == "-":
-		if err := comparison.WriteCSV(os.Stdout); err != nil {
-			return fmt.Errorf("print comparison: %w", err)
-		}
+		err = comparison.WriteCSV(os.Stdout)
 	default:
-		if err := comparison.WriteText(os.Stdout, report.TextOptions{Wide: cfg.wide}); err != nil {
-			return fmt.Errorf("print comparison: %w", err)
-		}
+		err = comparison.WriteText(os.Stdout, report.TextOptions{Wide: cfg.wide})
+	}
+	if err != nil {
+		return fmt.Errorf("print comparison: %w", err)
 	}
 	if ctx.Err() != nil {
 		return exitCode(130)

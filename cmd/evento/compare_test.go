@@ -26,15 +26,7 @@ func TestCompareTableEqualsTheRuns(t *testing.T) {
 	r := runEvento(t, bundle.env, "compare", "--strategies", "naive,atomic,batched", "--rounds", "2",
 		"--clients", "40", "--rooms", "15", "--hotels", "2", "--think", "0", "--seed", "11",
 		"--race-window", "10ms", "--json", "--out", out, "--csv", csvPath)
-	if r.exit != 0 {
-		t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
-	}
-	var c report.Comparison
-	dec := json.NewDecoder(strings.NewReader(r.stdout))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		t.Fatalf("stdout is not a comparison: %v\n%s", err, r.stdout)
-	}
+	c := decodeJSON[report.Comparison](t, r, 0)
 	if len(c.Rows) != 3 || len(c.Runs) != 6 || len(c.Reports) != 6 || c.Workload.Seed != 11 || c.Workload.Clients != 40 || c.Workload.Rounds != 2 {
 		t.Fatalf("comparison: %d rows, %d runs, %d reports, %+v", len(c.Rows), len(c.Runs), len(c.Reports), c.Workload)
 	}
@@ -82,10 +74,7 @@ func TestCompareTableEqualsTheRuns(t *testing.T) {
 	if batched.MeanBatchSize < 1 || batched.SQLFile != "queries/batched.sql" {
 		t.Fatalf("batched reported no batches, or no SQL file: %+v", batched)
 	}
-	saved, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	saved := readFile(t, filepath.Join(out, "report.json"))
 	var fromFile report.Comparison
 	if err := json.Unmarshal(saved, &fromFile); err != nil || len(fromFile.Rows) != 3 || len(fromFile.Reports) != 6 {
 		t.Fatalf("report.json: %v", err)
@@ -101,10 +90,7 @@ func TestCompareTableEqualsTheRuns(t *testing.T) {
 		t.Fatalf("report.html lacks the charts, the recommendation or the SQL: %v", err)
 	}
 	for _, path := range []string{csvPath, filepath.Join(out, "report.csv")} {
-		sheet, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sheet := readFile(t, path)
 		lines := strings.Split(strings.TrimSpace(string(sheet)), "\n")
 		if len(lines) != 1+3+6 || !strings.HasPrefix(lines[0], "round,strategy,verdict,rank,") ||
 			!strings.HasPrefix(lines[1], "median,"+first.Strategy+",consistent,1,") || !strings.HasPrefix(lines[4], "1,naive,") {

@@ -60,13 +60,12 @@ func redactURL(raw string) string {
 	if err != nil || u.Scheme == "" || u.Opaque != "" {
 		return redactBroken(raw)
 	}
-	if q := u.Query(); q.Has("password") || q.Has("sslpassword") {
-		for _, name := range []string{"password", "sslpassword"} {
-			if q.Has(name) {
-				q.Set(name, "xxxxx")
-			}
+	q := u.Query()
+	for _, name := range []string{"password", "sslpassword"} {
+		if q.Has(name) { // re-encoded only then: Encode sorts the parameters
+			q.Set(name, "xxxxx")
+			u.RawQuery = q.Encode()
 		}
-		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }
@@ -129,14 +128,6 @@ func (e *loginRefusedError) Error() string {
 
 func (e *loginRefusedError) Unwrap() error { return e.refusal }
 
-// warnIfThrowaway tells the user that what a one-shot command wrote into a
-// throwaway server is gone when it exits.
-func warnIfThrowaway(database *localpg.Resolved, d databaseFlags) {
-	if database.Embedded && d.dir == "" {
-		fmt.Fprintln(os.Stderr, "evento: note: no DATABASE_URL, so this wrote to a throwaway database that is deleted on exit; set DATABASE_URL (e.g. to the URL a running `evento serve` printed) or use --db-dir")
-	}
-}
-
 // Bounds that keep every counter far inside PostgreSQL's integer.
 const (
 	maxRooms           = 1_000_000_000 // per hotel
@@ -148,24 +139,21 @@ const (
 	maxRoomsPerRequest = 1000
 )
 
-// openMigrated resolves the database of a short command (seed, migrate,
-// clients), warns when it is a throwaway one, opens a small pool and
-// migrates; close releases both.
-func openMigrated(ctx context.Context, d databaseFlags) (pool *pgxpool.Pool, close func(), err error) {
-	pool, _, close, err = openMigratedDatabase(ctx, d, "")
-	return pool, close, err
-}
-
-// openMigratedDatabase is openMigrated on the database called name of the
-// same server (created if missing) when name is set, for a command that
-// needs a database of its own (explain empties its tables); it also
-// returns that database's URL.
+// openMigratedDatabase resolves the database of a short command (seed,
+// migrate, clients, explain), warns when it is a throwaway one, opens a
+// small pool and migrates; close releases both. With name set it works in
+// the database called name of the same server (created if missing), for a
+// command that needs one of its own (explain empties its tables); it also
+// returns the URL it opened.
 func openMigratedDatabase(ctx context.Context, d databaseFlags, name string) (pool *pgxpool.Pool, dbURL string, close func(), err error) {
 	database, err := d.resolve(ctx, 5)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	warnIfThrowaway(database, d)
+	if database.Embedded && d.dir == "" {
+		// What a one-shot command wrote there is gone when it exits.
+		fmt.Fprintln(os.Stderr, "evento: note: no DATABASE_URL, so this wrote to a throwaway database that is deleted on exit; set DATABASE_URL (e.g. to the URL a running `evento serve` printed) or use --db-dir")
+	}
 	dbURL = database.URL
 	if name != "" {
 		dbURL = withDatabase(dbURL, name)

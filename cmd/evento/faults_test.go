@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,19 +31,19 @@ func TestSafeStrategiesStayConsistentUnderFaults(t *testing.T) {
 					// Only a PostgreSQL the run starts itself may be crashed.
 					env, args = []string{"DATABASE_URL="}, []string{"--embedded"}
 				}
+				// On a loaded CI machine a fault can keep a client failing for
+				// long: the budget is generous, and only a pause, which must
+				// outlast the clients' patience so that requests do time out,
+				// gets a short client timeout.
+				timeout := "10s"
+				if fault == nemesis.PausePostgres {
+					timeout = "1s"
+				}
 				r := runEventoWithin(t, 5*time.Minute, env, append(args,
 					"--clients", "40", "--strategy", strategy, "--rooms", "1200", "--hotels", "1", "--servers", "2",
 					"--max-rooms", "1", "--think", "50ms-150ms", "--faults", fault, "--fault-every", "700ms",
-					// On a loaded CI machine a fault can keep a client failing
-					// for long: the budget is generous, and only a pause
-					// (which must outlast the clients' patience) gets a short
-					// client timeout.
-					"--retry-budget", "90s", "--client-timeout", clientTimeout(fault),
-					"--seed", "3", "--json", "--expect", "consistent")...)
-				if r.exit != 0 {
-					t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
-				}
-				report := decodeReport(t, r)
+					"--retry-budget", "90s", "--client-timeout", timeout, "--seed", "3", "--json", "--expect", "consistent")...)
+				report := decodeReport(t, r, 0)
 				if report.Verdict != checker.Consistent || !report.Totals.SoldOut || report.ClientsGaveUp != 0 || report.Unknown.Rooms != 0 {
 					t.Fatalf("verdict %s, sold out %v, gave up %d, unknown %+v", report.Verdict, report.Totals.SoldOut, report.ClientsGaveUp, report.Unknown)
 				}
@@ -69,9 +68,7 @@ func TestDatabaseFaultsNeedTheRunsOwnPostgres(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
 	r := runEvento(t, bundle.env, "--clients", "2", "--rooms", "10", "--faults", "crash-postgres")
-	if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "only a PostgreSQL it started") {
-		t.Fatalf("exit %d, stderr %q; want exit 2 and one line saying why", r.exit, r.stderr)
-	}
+	checkUsageError(t, r, "--faults crash-postgres", "only a PostgreSQL it started")
 }
 
 // The negative control: naive under every kind of fault is still caught.
@@ -81,23 +78,10 @@ func TestNaiveIsStillCaughtUnderFaults(t *testing.T) {
 		"--clients", "40", "--strategy", "naive", "--rooms", "300", "--hotels", "1", "--servers", "2",
 		"--think", "20ms-60ms", "--race-window", "30ms", "--faults", "all", "--fault-every", "300ms",
 		"--client-timeout", "1s", "--seed", "3", "--json")
-	if r.exit != 0 {
-		t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
-	}
-	report := decodeReport(t, r)
+	report := decodeReport(t, r, 0)
 	if report.Verdict != checker.Overbooked || len(report.Faults) == 0 {
 		t.Fatalf("naive under faults: verdict %s with %d faults; want overbooked, with faults", report.Verdict, len(report.Faults))
 	}
-}
-
-// clientTimeout is the clients' patience in a fault test: short for a
-// paused PostgreSQL, which stays frozen for longer than it, so that
-// requests do time out; the default otherwise.
-func clientTimeout(fault string) string {
-	if fault == nemesis.PausePostgres {
-		return "1s"
-	}
-	return "10s"
 }
 
 // --history writes every attempt and every fault as JSON lines: a run
@@ -112,14 +96,8 @@ func TestHistoryRecordsAttemptsAndFaults(t *testing.T) {
 		"--clients", "30", "--strategy", "atomic", "--rooms", "900", "--hotels", "1", "--servers", "2",
 		"--max-rooms", "1", "--think", "50ms-150ms", "--faults", "kill-server", "--fault-every", "500ms",
 		"--seed", "4", "--json", "--history", path)
-	if r.exit != 0 {
-		t.Fatalf("exit %d\n%s", r.exit, r.stderr)
-	}
-	report := decodeReport(t, r)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	report := decodeReport(t, r, 0)
+	raw := readFile(t, path)
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
 	var first struct{ Type, Strategy string }
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Type != "run" || first.Strategy != "atomic" {

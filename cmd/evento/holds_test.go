@@ -35,11 +35,7 @@ func runWithHolds(t *testing.T, auth bool) {
 	if auth {
 		args = append(args, "--auth")
 	}
-	r := runEvento(t, bundle.env, args...)
-	if r.exit != 0 {
-		t.Fatalf("exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
-	}
-	report := decodeReport(t, r)
+	report := decodeReport(t, runEvento(t, bundle.env, args...), 0)
 	h := report.Holds
 	if report.Verdict != checker.Consistent || report.HeldRoomsLeaked != 0 || h.ActiveAtEnd != 0 {
 		t.Fatalf("verdict %s, leaked %d, holds %+v", report.Verdict, report.HeldRoomsLeaked, h)
@@ -76,7 +72,7 @@ func TestClientTimeoutsWithAndWithoutIdempotency(t *testing.T) {
 		"--servers", "2", "--think", "0", "--race-window", "30ms", "--client-timeout", "20ms", "--json"}
 
 	bundle := setup(t)
-	withKeys := decodeReport(t, runEvento(t, bundle.env, args...))
+	withKeys := decodeReport(t, runEvento(t, bundle.env, args...), 0)
 	if withKeys.Verdict != checker.Consistent || withKeys.Unknown.Rooms != 0 ||
 		withKeys.Totals.Acknowledged != withKeys.Totals.Booked || withKeys.Totals.Booked != 30 {
 		t.Fatalf("with keys: verdict %s, unknown %+v, totals %+v; want exact", withKeys.Verdict, withKeys.Unknown, withKeys.Totals)
@@ -87,7 +83,7 @@ func TestClientTimeoutsWithAndWithoutIdempotency(t *testing.T) {
 	assertReportMatchesDatabase(t, bundle.url, withKeys)
 
 	bundle = setup(t)
-	withoutKeys := decodeReport(t, runEvento(t, bundle.env, append(args, "--no-idempotency")...))
+	withoutKeys := decodeReport(t, runEvento(t, bundle.env, append(args, "--no-idempotency")...), 0)
 	if withoutKeys.Unknown.Rooms == 0 || withoutKeys.Totals.Acknowledged >= withoutKeys.Totals.Booked {
 		t.Fatalf("without keys: unknown %+v, totals %+v; want outcomes left unknown", withoutKeys.Unknown, withoutKeys.Totals)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/lab"
@@ -40,7 +39,6 @@ func newLoadCommand() *ffcli.Command {
 		ShortUsage: "evento load --target URL[,URL...] --event ID [--clients N] [--strategy S] [flags]",
 		ShortHelp:  "Run the clients against servers that already run elsewhere.",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Exec:       noArgs(func(ctx context.Context) error { return runLoad(ctx, cfg) }),
 	}
 }

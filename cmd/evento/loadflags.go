@@ -20,6 +20,7 @@ import (
 // loadFlags are the client-side flags shared by `evento` (run) and
 // `evento load`.
 type loadFlags struct {
+	reportFlags
 	clients        int
 	strategy       string
 	think          string
@@ -35,9 +36,19 @@ type loadFlags struct {
 	holdTTL        time.Duration
 	conns          int
 	maxRooms       int
-	json           bool
 	progress       bool
-	expect         string
+}
+
+// reportFlags are how a report is printed and judged, for the lab's
+// commands and evento check.
+type reportFlags struct {
+	json   bool
+	expect string
+}
+
+func (f *reportFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object on stdout")
+	fs.StringVar(&f.expect, "expect", "", `"consistent": exit 1 unless the verdict is consistent`)
 }
 
 func (f *loadFlags) register(fs *flag.FlagSet) {
@@ -57,9 +68,8 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.holdTTL, "hold-ttl", 5*time.Second, "hold lifetime, whole seconds (the run waits for abandoned holds to expire before judging)")
 	fs.IntVar(&f.conns, "conns", 256, "most open connections from the clients to each server")
 	fs.IntVar(&f.maxRooms, "max-rooms", 5, "most rooms one request asks for")
-	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object on stdout")
 	fs.BoolVar(&f.progress, "progress", false, "print plain progress lines on stderr even without a terminal")
-	fs.StringVar(&f.expect, "expect", "", `"consistent": exit 1 unless the verdict is consistent`)
+	f.reportFlags.register(fs)
 }
 
 func (f *loadFlags) validate() (client.Range, error) {
@@ -129,7 +139,7 @@ func (f *loadFlags) progressDisplay() func(*client.Runner) func() {
 
 // finish prints the report and turns the outcome into an exit status:
 // 130 when interrupted (the report is partial), 1 when --expect is not met.
-func (f *loadFlags) finish(ctx context.Context, r report.Report, out io.Writer) error {
+func (f *reportFlags) finish(ctx context.Context, r report.Report, out io.Writer) error {
 	var err error
 	if f.json {
 		err = r.WriteJSON(out)

@@ -9,12 +9,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
@@ -39,10 +37,9 @@ func run(args []string) int {
 	signal.Ignore(syscall.SIGPIPE)
 
 	root := newRootCommand()
-	describeFlagValues(root)
 	// Flag errors are one line; the full usage only on --help, on stdout.
 	var usage bytes.Buffer
-	setUsageOutput(root, &usage)
+	prepare(root, &usage)
 	if err := root.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Stdout.Write(usage.Bytes())
@@ -74,15 +71,6 @@ func run(args []string) int {
 	}
 }
 
-func setUsageOutput(c *ffcli.Command, w io.Writer) {
-	if c.FlagSet != nil {
-		c.FlagSet.SetOutput(w)
-	}
-	for _, sub := range c.Subcommands {
-		setUsageOutput(sub, w)
-	}
-}
-
 // exitCode ends the process with a status after the command has already
 // said everything it had to say.
 type exitCode int
@@ -101,7 +89,6 @@ func newRootCommand() *ffcli.Command {
 		ShortUsage: runUsage + "\n  evento <subcommand> [flags]",
 		ShortHelp:  "A lab that shows which concurrency-control strategies stop overbooking, and what each costs.",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Subcommands: []*ffcli.Command{
 			newRunCommand(),
 			newCompareCommand(),

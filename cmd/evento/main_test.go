@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/evento-lab/evento/db/dbtest"
+	"github.com/evento-lab/evento/lab/cluster"
 	"github.com/evento-lab/evento/lab/report"
 )
 
@@ -103,16 +104,54 @@ func runEventoWithin(t *testing.T, limit time.Duration, env []string, args ...st
 	return runResult{exit: exit, stdout: stdout.String(), stderr: stderr.String()}
 }
 
-func decodeReport(t *testing.T, r runResult) report.Report {
+// decodeReport is decodeJSON for a run's report.
+func decodeReport(t *testing.T, r runResult, exit int) report.Report {
 	t.Helper()
-	var decoded report.Report
+	return decodeJSON[report.Report](t, r, exit)
+}
+
+// decodeJSON fails t unless r exited with status exit and printed one JSON
+// object of type T, with no unknown field, on stdout, and returns it.
+func decodeJSON[T any](t *testing.T, r runResult, exit int) T {
+	t.Helper()
+	if r.exit != exit {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.exit, exit, r.stdout, r.stderr)
+	}
+	var decoded T
 	dec := json.NewDecoder(strings.NewReader(r.stdout))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&decoded); err != nil {
-		t.Fatalf("stdout is not one JSON report (%v):\n%s\nstderr:\n%s", err, r.stdout, r.stderr)
+		t.Fatalf("stdout is not one JSON %T (%v):\n%s\nstderr:\n%s", decoded, err, r.stdout, r.stderr)
 	}
 	if dec.More() {
 		t.Fatalf("stdout holds more than one JSON object:\n%s", r.stdout)
 	}
 	return decoded
+}
+
+// checkUsageError fails t unless r exited 2 with one line on stderr,
+// "evento: " first, that says each of wants; what names the run.
+func checkUsageError(t *testing.T, r runResult, what string, wants ...string) {
+	t.Helper()
+	if r.exit != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "evento: ") {
+		t.Errorf("%s: exit %d, stderr %q; want exit 2 and one line", what, r.exit, r.stderr)
+		return
+	}
+	for _, want := range wants {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: %q does not say %q", what, r.stderr, want)
+		}
+	}
+}
+
+// startServers starts n evento serve processes with args on the test's
+// database, stopped when the test ends.
+func startServers(t *testing.T, bundle *testBundle, n int, args ...string) []*cluster.ServerProcess {
+	t.Helper()
+	servers, err := cluster.StartServers(context.Background(), cluster.ServerSpec{Executable: evento, DatabaseURL: bundle.url, Args: args}, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.StopServers(servers) })
+	return servers
 }

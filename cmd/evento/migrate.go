@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
@@ -19,9 +18,8 @@ func newMigrateCommand() *ffcli.Command {
 		ShortUsage: "evento migrate",
 		ShortHelp:  "Apply the schema migrations (serve, seed and run also do this on start).",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Exec: noArgs(func(ctx context.Context) error {
-			_, closeDB, err := openMigrated(ctx, dbFlags)
+			_, _, closeDB, err := openMigratedDatabase(ctx, dbFlags, "")
 			if err != nil {
 				return err
 			}

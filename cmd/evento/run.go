@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/lab"
@@ -58,7 +57,6 @@ func newRunCommand() *ffcli.Command {
 		ShortUsage: runUsage,
 		ShortHelp:  "Run the experiment (the same as evento with no subcommand).",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Exec:       noArgs(func(ctx context.Context) error { return runExperiment(ctx, cfg) }),
 	}
 }
@@ -92,9 +90,8 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 		return lab.Config{}, err
 	}
 	for _, f := range []struct {
-		name     string
-		value    int
-		min, max int
+		name            string
+		value, min, max int
 	}{
 		{"servers", cfg.servers, 1, maxServers}, {"pool", cfg.pool, 1, maxPool},
 		{"pgbouncer-pool", cfg.bouncePool, 1, maxPool}, {"hotels", cfg.hotels, 1, maxHotels}, {"events", cfg.events, 1, maxEvents}, {"rooms", cfg.rooms, 0, maxRooms},

@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/db/labdb"
@@ -39,7 +38,6 @@ func newSeedCommand() *ffcli.Command {
 		ShortUsage: "evento seed [--events E] [--hotels H] [--rooms R] [--buckets K] [--json]",
 		ShortHelp:  "Create new events with hotels and rooms (never deletes data).",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Exec:       noArgs(func(ctx context.Context) error { return seed(ctx, cfg) }),
 	}
 }
@@ -51,7 +49,7 @@ func seed(ctx context.Context, cfg seedConfig) error {
 	if cfg.buckets < 0 || cfg.buckets > maxBuckets {
 		return usagef("--buckets must be from 0 (not split) to %d, got %d", maxBuckets, cfg.buckets)
 	}
-	pool, closeDB, err := openMigrated(ctx, cfg.db)
+	pool, _, closeDB, err := openMigratedDatabase(ctx, cfg.db, "")
 	if err != nil {
 		return err
 	}

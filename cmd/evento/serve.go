@@ -10,11 +10,11 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/api"
@@ -75,7 +75,6 @@ func newServeCommand() *ffcli.Command {
 		ShortUsage: "evento serve [--addr 127.0.0.1:8080] [--pool N] [--modes all|a,b,...]",
 		ShortHelp:  "Serve the reservation API.",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("EVENTO")},
 		Exec:       noArgs(func(ctx context.Context) error { return serve(ctx, cfg) }),
 	}
 }
@@ -115,7 +114,9 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if maxHeld == 0 {
 		maxHeld = -1 // api.Options: negative is no cap
 	}
-	modes, err := parseModes(cfg.modes)
+	modes, err := parseNames(cfg.modes, func(name string) error {
+		return usagef("--modes: unknown mode %q; allowed: all, or a comma-separated list of %s", name, db.StrategyNames())
+	})
 	if err != nil {
 		return err
 	}
@@ -165,12 +166,9 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		Batches: db.BatchOptions{Window: cfg.batchWindow, MaxSize: cfg.batchMax, Timeout: cfg.queryTimeout, OnBatch: metrics.BatchBooked},
 	})
 	sweeperCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
-	sweeperDone := make(chan struct{})
-	go func() {
-		defer close(sweeperDone)
-		db.Sweeper{Store: store, Interval: cfg.sweepEvery, Log: log}.Run(sweeperCtx)
-	}()
-	defer func() { stopSweeper(); <-sweeperDone }()
+	var sweeper sync.WaitGroup
+	sweeper.Go(func() { db.Sweeper{Store: store, Interval: cfg.sweepEvery, Log: log}.Run(sweeperCtx) })
+	defer func() { stopSweeper(); sweeper.Wait() }()
 
 	handler := api.NewServer(store, api.Options{
 		MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,

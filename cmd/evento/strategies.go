@@ -15,16 +15,11 @@ func parseStrategies(list string) ([]string, error) {
 	})
 }
 
-// parseNames reads "all" (every strategy, naive included) or a
-// comma-separated list of strategy names, each kept once; an unknown name
-// is refused with unknown's error.
+// parseNames reads "all" (naive included) or a comma-separated list of
+// strategy names, each kept once; unknown words the error for a name.
 func parseNames(list string, unknown func(name string) error) ([]string, error) {
 	if list == "all" {
-		names := make([]string, len(db.Strategies))
-		for i, s := range db.Strategies {
-			names[i] = s.Name
-		}
-		return names, nil
+		list = db.StrategyNames()
 	}
 	var names []string
 	for _, name := range strings.Split(list, ",") {
@@ -52,25 +47,12 @@ func safeModes() string {
 	return strings.Join(names, ",")
 }
 
-// parseModes reads serve's --modes: "all" (naive included) or a
-// comma-separated list of strategy names.
-func parseModes(list string) ([]string, error) {
-	return parseNames(list, func(name string) error {
-		return usagef("--modes: unknown mode %q; allowed: all, or a comma-separated list of %s", name, db.StrategyNames())
-	})
-}
-
 // refuseHoldsInBuckets refuses --holds with a strategy that books buckets:
 // a hold takes rooms from its hotel's row, and that strategy's hotels have
 // theirs in buckets (every hold would be refused inventory_sharded).
 func refuseHoldsInBuckets(strategies []string, holds float64) error {
-	if holds == 0 {
-		return nil
-	}
-	for _, name := range strategies {
-		if s, _ := db.LookupStrategy(name); !s.TakesHolds() {
-			return usagef("--holds %g: %s splits each hotel's rooms into buckets, which holds cannot take; run it with --holds 0", holds, name)
-		}
+	if _, left := withoutBuckets(strategies); holds != 0 && len(left) > 0 {
+		return usagef("--holds %g: %s splits each hotel's rooms into buckets, which holds cannot take; run it with --holds 0", holds, left[0])
 	}
 	return nil
 }
