@@ -30,11 +30,14 @@ func TestPQPrintLikeIsolationtester(t *testing.T) {
 
 // A parameter is bound as a literal, and a brace cannot end a spec's step.
 func TestNamedBindsLiterals(t *testing.T) {
-	stmt, err := named("StoreIdempotencyOutcomes", map[string]any{"keys": []string{"k"}, "outcomes": []string{`{"a":"it's"}`}})
+	stmt, err := named("StoreIdempotencyOutcomes", map[string]any{
+		"keys": []string{"k"}, "outcomes": []string{`{"a":"it's"}`}, "reservation_ids": []int64{0},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "UPDATE idempotency_keys\n   SET outcome = (ARRAY[E'{\"a\":\"it''s\"\\x7d']::jsonb[])[array_position(ARRAY['k']::text[], key)]\n WHERE key = ANY (ARRAY['k']::text[]);"
+	want := "UPDATE idempotency_keys\n   SET outcome = (ARRAY[E'{\"a\":\"it''s\"\\x7d']::jsonb[])[array_position(ARRAY['k']::text[], key)],\n" +
+		"       reservation_id = nullif((ARRAY[0]::bigint[])[array_position(ARRAY['k']::text[], key)], 0)\n WHERE key = ANY (ARRAY['k']::text[]);"
 	if stmt.SQL != want || stmt.File != "queries/idempotency.sql" {
 		t.Fatalf("got %s (%s)\nwant %s", stmt.SQL, stmt.File, want)
 	}

@@ -1,11 +1,5 @@
 package explain
 
-import (
-	"encoding/json"
-
-	"github.com/evento-lab/evento"
-)
-
 // Scenario is one fixed interleaving, run once per subject.
 type Scenario struct {
 	Name    string `json:"name"`
@@ -152,20 +146,14 @@ func waitForKey(session int) move {
 	})})
 }
 
-// storeOutcome writes the booking into the key's row before COMMIT, in
-// db's encoding (db/idempotency.go: {"value": evento.Booking}).
+// storeOutcome writes the booking into the key's row before COMMIT, as
+// db/idempotency.go stores one: as its reservation's id, with no encoded
+// outcome (NULL).
 func storeOutcome(session int) move {
 	return move{session: session, label: "store", build: func(s *sessionState) (planned, bool) {
-		if s.outcome != "booked" {
-			return planned{}, false
-		}
-		outcome, err := json.Marshal(map[string]evento.Booking{"value": s.booking})
-		if err != nil {
-			panic(err) // a struct of strings and integers always encodes
-		}
 		return planned{stmt: mustNamed("StoreIdempotencyOutcomes", map[string]any{
-			"keys": []string{idempotencyKey}, "outcomes": []string{string(outcome)},
-		})}, true
+			"keys": []string{idempotencyKey}, "outcomes": nil, "reservation_ids": []int64{s.booking.ReservationID},
+		})}, s.outcome == "booked"
 	}}
 }
 
