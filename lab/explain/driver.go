@@ -26,73 +26,44 @@ const stepTimeout = 10 * time.Second
 // other sessions go first: the order the steps actually ran in is the
 // permutation a spec replays.
 type driver struct {
-	monitor  *pgx.Conn // sees the sessions from outside: pg_stat_activity, pg_locks
-	subject  subject
-	conns    []*conn
-	states   []*sessionState
-	steps    []Step
-	events   []Event
-	waiting  []int // indexes into steps, in the order they blocked
-	sessions []string
+	monitor *pgx.Conn // sees the sessions from outside: pg_stat_activity, pg_locks
+	subject subject
+	states  []*sessionState
+	steps   []Step
+	events  []Event
+	waiting []int // indexes into steps, in the order they blocked
 }
 
 // inFlight says whether the session has a step waiting for a lock.
 func (d *driver) inFlight(session int) bool {
-	for _, i := range d.waiting {
-		if d.sessionIndex(d.steps[i].Session) == session {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *driver) sessionIndex(name string) int {
-	for i, n := range d.sessions {
-		if n == name {
-			return i
-		}
-	}
-	return -1
+	return slices.ContainsFunc(d.waiting, func(i int) bool { return d.steps[i].session == session })
 }
 
 // run executes the plan's moves. A phase of the subject's code that
 // stopped at a lock wait stays in the plan, where it was, and goes on
 // once its session is free.
 func (d *driver) run(ctx context.Context, moves []move) error {
-	pending := moves
-	for len(pending) > 0 {
-		next := -1
-		for i, m := range pending {
-			if !d.inFlight(m.session) {
-				next = i
-				break
-			}
-		}
+	for len(moves) > 0 {
+		next := slices.IndexFunc(moves, func(m move) bool { return !d.inFlight(m.session) })
 		if next < 0 {
 			return errors.New("every remaining step belongs to a session waiting for a lock: the plan cannot go on")
 		}
-		m := pending[next]
-		pending = append(pending[:next:next], pending[next+1:]...)
-		if m.build == nil {
-			done, err := d.advance(ctx, m)
-			if err != nil {
-				return err
+		m, s, done := moves[next], d.states[moves[next].session], true
+		var err error
+		switch {
+		case m.build == nil:
+			done, err = d.advance(ctx, m)
+		case s.ended || (s.failed != nil && m.label != "end"):
+		default:
+			if p, ok := m.build(s); ok {
+				_, err = d.launch(ctx, m.session, m.label, p, nil)
 			}
-			if !done {
-				pending = slices.Insert(pending, next, m)
-			}
-			continue
 		}
-		s := d.states[m.session]
-		if s.ended || (s.failed != nil && m.label != "end") {
-			continue
-		}
-		p, ok := m.build(s)
-		if !ok {
-			continue
-		}
-		if _, err := d.launch(ctx, m.session, m.label, p, nil); err != nil {
+		if err != nil {
 			return err
+		}
+		if done {
+			moves = slices.Delete(moves, next, next+1)
 		}
 	}
 	if len(d.waiting) > 0 {
@@ -197,15 +168,14 @@ func (d *driver) launch(ctx context.Context, session int, label string, p planne
 	s := d.states[session]
 	step := Step{
 		N: len(d.steps) + 1, Session: s.name, Name: d.stepName(s.name, label),
-		Stmt: p.stmt, Note: p.note, role: p.role, answer: answer,
+		Stmt: p.stmt, Note: p.note, role: p.role, answer: answer, session: session,
 	}
 	d.steps = append(d.steps, step)
 	idx := len(d.steps) - 1
 	s.lastStep = idx
 	d.events = append(d.events, Event{Step: step.N})
-	c := d.conns[session]
-	c.send(ctx, p.stmt.SQL)
-	r, blocked, err := d.await(ctx, c, true)
+	s.conn.send(ctx, p.stmt.SQL)
+	r, blocked, err := d.await(ctx, s.conn, true)
 	if err != nil {
 		return false, fmt.Errorf("step %d (%s): %w", step.N, step.Name, err)
 	}
@@ -226,8 +196,7 @@ func (d *driver) launch(ctx context.Context, session int, label string, p planne
 func (d *driver) settle(ctx context.Context, after int) error {
 	still := d.waiting[:0:0]
 	for _, idx := range d.waiting {
-		c := d.conns[d.sessionIndex(d.steps[idx].Session)]
-		r, blocked, err := d.await(ctx, c, false)
+		r, blocked, err := d.await(ctx, d.states[d.steps[idx].session].conn, false)
 		if err != nil {
 			return fmt.Errorf("step %d (%s): %w", d.steps[idx].N, d.steps[idx].Name, err)
 		}
@@ -255,7 +224,7 @@ func (d *driver) await(ctx context.Context, c *conn, fresh bool) (reply, bool, e
 			return r, false, nil
 		case <-time.After(2 * time.Millisecond):
 		}
-		blocked, err := d.blocked(ctx, c.pid)
+		blocked, err := d.blocked(ctx, c.pg.PID())
 		if err != nil {
 			return reply{}, false, err
 		}
@@ -294,17 +263,15 @@ func (d *driver) blocked(ctx context.Context, pid uint32) (bool, error) {
 // when the code sent the step.
 func (d *driver) complete(idx int, r reply) {
 	step := &d.steps[idx]
-	s := d.states[d.sessionIndex(step.Session)]
+	s := d.states[step.session]
 	step.Columns, step.Rows = r.columns, r.rows
 	s.lastRows = len(r.rows)
 	if step.answer != nil {
 		step.answer <- r
 	}
 	if r.err != nil {
-		pgErr := pgError(r.err)
-		if pgErr == nil {
-			step.Error = &StepError{Severity: "ERROR", Message: r.err.Error()}
-		} else {
+		step.Error = &StepError{Severity: "ERROR", Message: r.err.Error()}
+		if pgErr := pgError(r.err); pgErr != nil {
 			step.Error = &StepError{SQLState: pgErr.Code, Severity: pgErr.Severity, Message: pgErr.Message}
 		}
 		s.failed = step.Error
@@ -314,10 +281,9 @@ func (d *driver) complete(idx int, r reply) {
 		return
 	}
 	if step.role == roleHold {
+		s.outcome = "refused"
 		if len(r.rows) > 0 {
 			s.outcome = "confirmed"
-		} else {
-			s.outcome = "refused"
 		}
 	}
 }

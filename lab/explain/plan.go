@@ -36,6 +36,7 @@ type planned struct {
 type sessionState struct {
 	name string
 	w    *world
+	conn *conn
 	// outcome is the session's answer, as its Go code gives it: booked,
 	// refused, conflict, aborted, replayed (empty while running).
 	outcome  string

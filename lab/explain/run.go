@@ -99,16 +99,15 @@ func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
 	// with the run.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	d := &driver{monitor: monitor, subject: p, sessions: []string{"s1", "s2"}}
-	for _, name := range d.sessions {
+	d := &driver{monitor: monitor, subject: p}
+	for _, name := range []string{"s1", "s2"} {
 		c, err := dial(ctx, t.URL)
 		if err != nil {
 			return Run{}, err
 		}
 		defer c.close()
-		d.conns = append(d.conns, c)
 		w := set.world
-		d.states = append(d.states, &sessionState{name: name, w: &w, lastStep: -1})
+		d.states = append(d.states, &sessionState{name: name, w: &w, conn: c, lastStep: -1})
 	}
 	if err := d.run(ctx, sc.moves(p)); err != nil {
 		return Run{}, fmt.Errorf("%s, %s: %w", p.name, sc.Name, err)

@@ -19,7 +19,6 @@ const sessionSetup = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY';"
 // does, so results arrive as the same text isolationtester prints.
 type conn struct {
 	pg   *pgconn.PgConn
-	pid  uint32
 	done chan reply // the reply of the statement in flight
 }
 
@@ -45,7 +44,7 @@ func dial(ctx context.Context, url string) (*conn, error) {
 		pg.Close(context.Background())
 		return nil, fmt.Errorf("set up a session: %w", err)
 	}
-	return &conn{pg: pg, pid: pg.PID(), done: make(chan reply, 1)}, nil
+	return &conn{pg: pg, done: make(chan reply, 1)}, nil
 }
 
 // send starts sql; its reply arrives on c.done.

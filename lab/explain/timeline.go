@@ -21,8 +21,9 @@ type Step struct {
 	// (a refusal decided in Go, a conflict, a replay).
 	Note string `json:"note,omitempty"`
 
-	role   role
-	answer chan reply // where the subject's code waits for the reply, if it sent the step
+	role    role
+	session int        // index of Session in the run
+	answer  chan reply // where the subject's code waits for the reply, if it sent the step
 }
 
 // StepError is a statement's error, by its SQLSTATE.
