@@ -48,12 +48,14 @@ func Explain(ctx context.Context, t Target, strategies []db.Strategy, subjects, 
 			rep.Scenarios = append(rep.Scenarios, sc)
 		}
 	}
-	for _, subject := range subjects {
-		p, ok := findSubject(strategies, subject)
-		if !ok {
-			return Report{}, fmt.Errorf("no strategy or anti-pattern named %q", subject)
+	all := subjectsOf(strategies)
+	for _, name := range subjects {
+		i := slices.IndexFunc(all, func(p subject) bool { return p.name == name })
+		if i < 0 {
+			return Report{}, fmt.Errorf("no strategy or anti-pattern named %q", name)
 		}
-		row := Row{Subject: subject, Isolation: p.isolation}
+		p := all[i]
+		row := Row{Subject: name, Isolation: p.isolation}
 		for _, sc := range rep.Scenarios {
 			r, err := run(ctx, t, p, sc)
 			if err != nil {

@@ -24,16 +24,6 @@ type Run struct {
 	Final    Final             `json:"final"`
 }
 
-// stepsByNumber indexes the run's steps by their number, which is how
-// its events name them.
-func (r Run) stepsByNumber() map[int]Step {
-	byN := make(map[int]Step, len(r.Steps))
-	for _, s := range r.Steps {
-		byN[s.N] = s
-	}
-	return byN
-}
-
 // Permutation is the order the steps ran in: the spec's permutation line.
 func (r Run) Permutation() []string {
 	names := make([]string, len(r.Steps))
@@ -49,15 +39,6 @@ func (r Run) Permutation() []string {
 type Target struct {
 	Pool *pgxpool.Pool // on that database, migrated
 	URL  string        // the same database, for the sessions' own connections
-}
-
-func findSubject(strategies []db.Strategy, name string) (subject, bool) {
-	for _, p := range subjectsOf(strategies) {
-		if p.name == name {
-			return p, true
-		}
-	}
-	return subject{}, false
 }
 
 // Subjects lists the table's rows: every strategy (nil: db.Strategies),

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -31,7 +32,7 @@ func SpecOf(r Run) (Spec, bool) {
 	fmt.Fprintf(&b, "setup\n{\n%s\n}\n", strings.Join(r.Setup, "\n"))
 	sessions := []string{}
 	for _, s := range r.Steps {
-		if !contains(sessions, s.Session) {
+		if !slices.Contains(sessions, s.Session) {
 			sessions = append(sessions, s.Session)
 		}
 	}
@@ -55,9 +56,8 @@ func SpecOf(r Run) (Spec, bool) {
 func expected(r Run, sessions int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Parsed test spec with %d sessions\n\nstarting permutation: %s\n", sessions, strings.Join(r.Permutation(), " "))
-	byN := r.stepsByNumber()
 	for _, e := range r.Events {
-		s := byN[e.Step]
+		s := r.Steps[e.Step-1] // steps are numbered from 1, in order
 		if e.Complete {
 			fmt.Fprintf(&b, "step %s: <... completed>\n", s.Name)
 			printAnswer(&b, s)
@@ -123,13 +123,4 @@ var nonWord = regexp.MustCompile(`[^a-z0-9]+`)
 // becomes "check-then-act-read-committed".
 func slug(s string) string {
 	return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

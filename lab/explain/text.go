@@ -16,9 +16,8 @@ func WriteTimeline(w io.Writer, r Run, server string) {
 		fmt.Fprintf(w, "  %s\n\n", r.Cell)
 		return
 	}
-	byN := r.stepsByNumber()
 	for _, e := range r.Events {
-		s := byN[e.Step]
+		s := r.Steps[e.Step-1]
 		if e.Complete {
 			fmt.Fprintf(w, "  %3s  %s  … step %d completes (after step %d)\n", "", s.Session, s.N, s.CompletedAfter)
 			writeAnswer(w, s)
