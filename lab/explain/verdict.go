@@ -56,46 +56,37 @@ func cell(final Final, steps []Step, states []*sessionState) string {
 	if !final.OK {
 		return CellAnomaly
 	}
-	var checkViolation, serialization, casConflict, recheck, blocked, refused bool
+	seen := map[string]bool{}
 	for _, s := range steps {
 		if s.Error != nil {
 			switch s.Error.SQLState {
 			case pgerrcode.CheckViolation:
-				checkViolation = true
+				seen[CellCaughtByCheck] = true
 			case pgerrcode.SerializationFailure:
-				serialization = true
+				seen[CellAborted] = true
 			}
 		}
 		if s.Blocked {
-			blocked = true
+			seen[CellBlocked] = true
 			// A write that waited, then matched no row: its WHERE was
 			// evaluated again on the row the other session committed.
 			if s.role == roleWrite && s.Error == nil && len(s.Rows) == 0 {
-				recheck = true
+				seen[CellRechecked] = true
 			}
 		}
 	}
 	for _, st := range states {
 		switch st.outcome {
 		case "conflict":
-			casConflict = true
+			seen[CellCASConflict] = true
 		case "refused":
-			refused = true
+			seen[CellRefused] = true
 		}
 	}
-	switch {
-	case checkViolation:
-		return CellCaughtByCheck
-	case serialization:
-		return CellAborted
-	case casConflict:
-		return CellCASConflict
-	case recheck:
-		return CellRechecked
-	case blocked:
-		return CellBlocked
-	case refused:
-		return CellRefused
+	for _, c := range []string{CellCaughtByCheck, CellAborted, CellCASConflict, CellRechecked, CellBlocked, CellRefused} {
+		if seen[c] {
+			return c
+		}
 	}
 	return CellNoConflict
 }
