@@ -2,6 +2,7 @@ package explain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -107,26 +108,16 @@ func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
 
 // readFinal reads the hotel with queries/report.sql's HotelTotals.
 func readFinal(ctx context.Context, pool *pgxpool.Pool, w world) (Final, error) {
-	stmt := mustNamed("HotelTotals", map[string]any{"event_ids": []int64{w.eventID}})
-	conn, err := pool.Acquire(ctx)
+	// Query's error, if any, is also rows', which CollectExactlyOneRow returns.
+	rows, _ := pool.Query(ctx, mustNamed("HotelTotals", map[string]any{"event_ids": []int64{w.eventID}}).SQL)
+	f, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (f Final, err error) {
+		return f, row.Scan(nil, nil, nil, &f.Assigned, &f.Reserved, &f.Locked, &f.Booked)
+	})
+	if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, pgx.ErrTooManyRows) {
+		err = fmt.Errorf("no row for hotel %d", w.hotelID)
+	}
 	if err != nil {
 		return Final{}, fmt.Errorf("read the final state: %w", err)
 	}
-	defer conn.Release()
-	results, err := conn.Conn().PgConn().Exec(ctx, stmt.SQL).ReadAll()
-	if err != nil {
-		return Final{}, fmt.Errorf("read the final state: %w", err)
-	}
-	if len(results) != 1 || len(results[0].Rows) != 1 {
-		return Final{}, fmt.Errorf("read the final state: no row for hotel %d", w.hotelID)
-	}
-	col := map[string]*string{}
-	for i, f := range results[0].FieldDescriptions {
-		v := string(results[0].Rows[0][i])
-		col[f.Name] = &v
-	}
-	return judge(Final{
-		Assigned: atoi32(col["assigned"]), Reserved: atoi32(col["reserved"]),
-		Locked: atoi32(col["locked"]), Booked: atoi32(col["booked"]),
-	}), nil
+	return judge(f), nil
 }

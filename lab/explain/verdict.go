@@ -2,7 +2,6 @@ package explain
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgerrcode"
@@ -89,12 +88,4 @@ func cell(final Final, steps []Step, states []*sessionState) string {
 		}
 	}
 	return CellNoConflict
-}
-
-func atoi32(s *string) int32 {
-	if s == nil {
-		return 0
-	}
-	n, _ := strconv.ParseInt(*s, 10, 32)
-	return int32(n)
 }
