@@ -54,12 +54,15 @@ func pqPrint(columns []string, rows [][]*string) string {
 		}
 		b.WriteString(strings.Join(cells, "|") + "\n")
 	}
-	plural := "s"
-	if len(rows) == 1 {
-		plural = ""
+	return b.String() + "(" + rowCount(len(rows)) + ")\n\n"
+}
+
+// rowCount is "1 row" or "n rows".
+func rowCount(n int) string {
+	if n == 1 {
+		return "1 row"
 	}
-	fmt.Fprintf(&b, "(%d row%s)\n\n", len(rows), plural)
-	return b.String()
+	return fmt.Sprintf("%d rows", n)
 }
 
 func looksNumeric(v string) bool {

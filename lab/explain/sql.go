@@ -3,6 +3,7 @@ package explain
 import (
 	sqldriver "database/sql/driver"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -180,30 +181,19 @@ func literal(v any) (string, error) {
 		return literal(value)
 	case bool:
 		return strconv.FormatBool(v), nil
-	case int:
-		return strconv.Itoa(v), nil
-	case int32:
-		return strconv.FormatInt(int64(v), 10), nil
-	case int64:
-		return strconv.FormatInt(v, 10), nil
 	case string:
 		return quote(v), nil
-	case []string:
-		items := make([]string, len(v))
-		for i, s := range v {
-			items[i] = quote(s)
-		}
-		return "ARRAY[" + strings.Join(items, ", ") + "]", nil
-	case []int64:
-		items := make([]string, len(v))
-		for i, n := range v {
-			items[i] = strconv.FormatInt(n, 10)
-		}
-		return "ARRAY[" + strings.Join(items, ", ") + "]", nil
-	case []int32:
-		items := make([]string, len(v))
-		for i, n := range v {
-			items[i] = strconv.FormatInt(int64(n), 10)
+	}
+	switch rv := reflect.ValueOf(v); {
+	case rv.CanInt():
+		return strconv.FormatInt(rv.Int(), 10), nil
+	case rv.Kind() == reflect.Slice:
+		items := make([]string, rv.Len())
+		for i := range items {
+			var err error
+			if items[i], err = literal(rv.Index(i).Interface()); err != nil {
+				return "", err
+			}
 		}
 		return "ARRAY[" + strings.Join(items, ", ") + "]", nil
 	}

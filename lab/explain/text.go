@@ -74,14 +74,11 @@ func rowsText(s Step) string {
 		}
 		rows[i] = strings.Join(cols, " ")
 	}
-	plural := "s"
-	if len(rows) == 1 {
-		plural = ""
-	}
-	return fmt.Sprintf("%d row%s: %s", len(rows), plural, strings.Join(rows, "; "))
+	return rowCount(len(rows)) + ": " + strings.Join(rows, "; ")
 }
 
-// WriteTable prints the strategy × scenario table, n/a reasons below it.
+// WriteTable prints the strategy × scenario table, n/a reasons below it,
+// one line each, so that the cells themselves stay narrow.
 func WriteTable(w io.Writer, rep Report) {
 	fmt.Fprintf(w, "PostgreSQL %s; each cell is one run of the scenario's schedule (%s)\n\n", rep.Server, Probes)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -90,45 +87,40 @@ func WriteTable(w io.Writer, rep Report) {
 		header = append(header, sc.Name)
 	}
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	var reasons notApplicable
+	type reason struct {
+		why                 string
+		subjects, scenarios []string
+	}
+	var reasons []reason
 	for _, row := range rep.Rows {
 		cells := []string{row.Subject, strings.ToLower(row.Isolation)}
 		for i, c := range row.Cells {
 			if why, ok := strings.CutPrefix(c, notApplicableColon); ok {
 				c = cellNotApplicable
-				reasons.add(why, row.Subject, rep.Scenarios[i].Name)
+				at := slices.IndexFunc(reasons, func(r reason) bool { return r.why == why })
+				if at < 0 {
+					at, reasons = len(reasons), append(reasons, reason{why: why})
+				}
+				r := &reasons[at]
+				r.subjects = appendNew(r.subjects, row.Subject)
+				r.scenarios = appendNew(r.scenarios, rep.Scenarios[i].Name)
 			}
 			cells = append(cells, c)
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
-	if len(reasons.order) > 0 {
+	if len(reasons) > 0 {
 		fmt.Fprintln(w)
-		for _, why := range reasons.order {
-			fmt.Fprintf(w, "n/a for %s in %s: %s\n", strings.Join(reasons.subjects[why], ", "), strings.Join(reasons.scenarios[why], ", "), why)
+		for _, r := range reasons {
+			fmt.Fprintf(w, "n/a for %s in %s: %s\n", strings.Join(r.subjects, ", "), strings.Join(r.scenarios, ", "), r.why)
 		}
 	}
 }
 
-// notApplicable gathers the n/a cells by reason, one line each under the
-// table, so that the cells themselves stay narrow.
-type notApplicable struct {
-	order               []string
-	subjects, scenarios map[string][]string
-}
-
-func (n *notApplicable) add(why, subject, scenario string) {
-	if n.subjects == nil {
-		n.subjects, n.scenarios = map[string][]string{}, map[string][]string{}
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
 	}
-	if _, ok := n.subjects[why]; !ok {
-		n.order = append(n.order, why)
-	}
-	if !slices.Contains(n.subjects[why], subject) {
-		n.subjects[why] = append(n.subjects[why], subject)
-	}
-	if !slices.Contains(n.scenarios[why], scenario) {
-		n.scenarios[why] = append(n.scenarios[why], scenario)
-	}
+	return append(list, s)
 }
