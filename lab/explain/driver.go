@@ -70,7 +70,7 @@ func (d *driver) run(ctx context.Context, moves []move) error {
 		return fmt.Errorf("step %d (%s) still waits for a lock after the last step", d.steps[d.waiting[0]].N, d.steps[d.waiting[0]].Name)
 	}
 	for _, s := range d.states {
-		if s.started && !s.returned {
+		if s.asks != nil && !s.returned {
 			return fmt.Errorf("%s's code had not returned after the last step", s.name)
 		}
 	}
@@ -84,7 +84,7 @@ func (d *driver) run(ctx context.Context, moves []move) error {
 // waits for a lock: the phase goes on once the session is free.
 func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 	s := d.states[m.session]
-	if !s.started {
+	if s.asks == nil {
 		d.start(ctx, s, m.req)
 	}
 	for !s.returned {
@@ -122,7 +122,6 @@ func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 // start runs the subject's code for req on a goroutine of its own. It
 // ends when the code returns, or with ctx, the run's.
 func (d *driver) start(ctx context.Context, s *sessionState, req request) {
-	s.started = true
 	s.asks = make(chan ask)
 	types := pgtype.NewMap() // the goroutine's alone: a Map is not safe to share
 	read := &stepper{asks: s.asks, types: types}
@@ -175,7 +174,7 @@ func (d *driver) launch(ctx context.Context, session int, label string, p planne
 	s.lastStep = idx
 	d.events = append(d.events, Event{Step: step.N})
 	s.conn.send(ctx, p.stmt.SQL)
-	r, blocked, err := d.await(ctx, s.conn, true)
+	r, blocked, err := d.await(ctx, s.conn)
 	if err != nil {
 		return false, fmt.Errorf("step %d (%s): %w", step.N, step.Name, err)
 	}
@@ -196,7 +195,7 @@ func (d *driver) launch(ctx context.Context, session int, label string, p planne
 func (d *driver) settle(ctx context.Context, after int) error {
 	still := d.waiting[:0:0]
 	for _, idx := range d.waiting {
-		r, blocked, err := d.await(ctx, d.states[d.steps[idx].session].conn, false)
+		r, blocked, err := d.await(ctx, d.states[d.steps[idx].session].conn)
 		if err != nil {
 			return fmt.Errorf("step %d (%s): %w", d.steps[idx].N, d.steps[idx].Name, err)
 		}
@@ -212,11 +211,12 @@ func (d *driver) settle(ctx context.Context, after int) error {
 	return nil
 }
 
-// await waits for c's reply, or, with a fresh step, for PostgreSQL to show
-// it blocked. A step that was already seen blocked is asked once more:
-// still blocked, or no longer (then its reply is waited for, as it must
-// come).
-func (d *driver) await(ctx context.Context, c *conn, fresh bool) (reply, bool, error) {
+// await waits for c's reply, or for PostgreSQL to show it blocked: in
+// pg_stat_activity waiting for a lock, that pg_locks (through
+// pg_blocking_pids) says someone holds. The second is true at once when
+// the holder commits, before the waiter has woken up to clear its
+// wait_event. A step no longer blocked is waited for, as its reply must come.
+func (d *driver) await(ctx context.Context, c *conn) (reply, bool, error) {
 	deadline := time.Now().Add(stepTimeout)
 	for time.Now().Before(deadline) {
 		select {
@@ -224,9 +224,13 @@ func (d *driver) await(ctx context.Context, c *conn, fresh bool) (reply, bool, e
 			return r, false, nil
 		case <-time.After(2 * time.Millisecond):
 		}
-		blocked, err := d.blocked(ctx, c.pg.PID())
-		if err != nil {
-			return reply{}, false, err
+		var blocked bool
+		if err := d.monitor.QueryRow(ctx, `
+			SELECT coalesce(a.wait_event_type = 'Lock', false)
+			       AND cardinality(pg_blocking_pids(a.pid)) > 0
+			  FROM pg_stat_activity AS a
+			 WHERE a.pid = $1`, int32(c.pg.PID())).Scan(&blocked); err != nil {
+			return reply{}, false, fmt.Errorf("ask pg_stat_activity whether session %d waits: %w", c.pg.PID(), err)
 		}
 		if blocked {
 			// A reply may have come in between; it wins.
@@ -239,24 +243,6 @@ func (d *driver) await(ctx context.Context, c *conn, fresh bool) (reply, bool, e
 		}
 	}
 	return reply{}, false, fmt.Errorf("no answer and no lock wait after %v", stepTimeout)
-}
-
-// blocked asks PostgreSQL whether the backend waits for a lock another
-// backend holds. pg_stat_activity says it waits for a lock; pg_locks
-// (through pg_blocking_pids) says someone still holds it, which is true
-// at once when the holder commits, before the waiter has woken up to
-// clear its wait_event.
-func (d *driver) blocked(ctx context.Context, pid uint32) (bool, error) {
-	var blocked bool
-	err := d.monitor.QueryRow(ctx, `
-		SELECT coalesce(a.wait_event_type = 'Lock', false)
-		       AND cardinality(pg_blocking_pids(a.pid)) > 0
-		  FROM pg_stat_activity AS a
-		 WHERE a.pid = $1`, int32(pid)).Scan(&blocked)
-	if err != nil {
-		return false, fmt.Errorf("ask pg_stat_activity whether session %d waits: %w", pid, err)
-	}
-	return blocked, nil
 }
 
 // complete records a step's reply, and hands it to the subject's code

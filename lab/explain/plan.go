@@ -51,7 +51,6 @@ type sessionState struct {
 	// says it is over.
 	asks     chan ask
 	held     *ask
-	started  bool
 	returned bool
 }
 
