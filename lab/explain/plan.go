@@ -35,7 +35,7 @@ type planned struct {
 // sessionState is what one session has seen, and how it ended.
 type sessionState struct {
 	name string
-	w    *world
+	w    world
 	conn *conn
 	// outcome is the session's answer, as its Go code gives it: booked,
 	// refused, conflict, aborted, replayed (empty while running).

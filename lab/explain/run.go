@@ -67,11 +67,11 @@ func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
 		r.Cell = notApplicableColon + why
 		return r, nil
 	}
-	set, err := reset(ctx, t.Pool, sc, p.buckets)
+	w, setup, err := reset(ctx, t.Pool, sc, p.buckets)
 	if err != nil {
 		return Run{}, err
 	}
-	r.Setup = set.sql
+	r.Setup = setup
 	monitor, err := pgx.Connect(ctx, t.URL)
 	if err != nil {
 		return Run{}, fmt.Errorf("connect the monitor: %w", err)
@@ -87,9 +87,8 @@ func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
 		if err != nil {
 			return Run{}, err
 		}
-		defer c.close()
-		w := set.world
-		d.states = append(d.states, &sessionState{name: name, w: &w, conn: c, lastStep: -1})
+		defer c.pg.Close(context.Background())
+		d.states = append(d.states, &sessionState{name: name, w: w, conn: c, lastStep: -1})
 	}
 	if err := d.run(ctx, sc.moves(p)); err != nil {
 		return Run{}, fmt.Errorf("%s, %s: %w", p.name, sc.Name, err)
@@ -99,7 +98,7 @@ func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
 	for _, s := range d.states {
 		r.Outcomes[s.name] = s.outcome
 	}
-	if r.Final, err = readFinal(ctx, t.Pool, set.world); err != nil {
+	if r.Final, err = readFinal(ctx, t.Pool, w); err != nil {
 		return Run{}, err
 	}
 	r.Cell = cell(r.Final, d.steps, d.states)

@@ -86,8 +86,6 @@ func (c *conn) exec(ctx context.Context, sql string) reply {
 	return r
 }
 
-func (c *conn) close() { c.pg.Close(context.Background()) }
-
 // pgError is err's server error, if it is one.
 func pgError(err error) *pgconn.PgError {
 	var pgErr *pgconn.PgError

@@ -25,30 +25,23 @@ const fixedStamp = "2100-01-01 00:00:00+00"
 
 const eventName = "explain"
 
-// setup is the tiny hotel a run starts from, as the statements a spec's
-// setup block runs (the last one returns no rows: isolationtester prints
-// only the last result of a block).
-type setup struct {
-	world world
-	sql   []string
-}
-
 // reset empties the database and seeds the tiny hotel with db/labdb.Seed,
-// in buckets when the subject books them, then, for the spec, writes the
-// same rows as queries/seed.sql's statements (the ones Seed runs) bound to
-// what Seed was given.
-func reset(ctx context.Context, pool *pgxpool.Pool, sc Scenario, buckets int) (setup, error) {
+// in buckets when the subject books them. For the spec's setup block, it
+// returns the same rows as queries/seed.sql's statements (the ones Seed
+// runs) bound to what Seed was given; the last returns no rows, as
+// isolationtester prints only the last result of a block.
+func reset(ctx context.Context, pool *pgxpool.Pool, sc Scenario, buckets int) (world, []string, error) {
 	if _, err := pool.Exec(ctx, truncate); err != nil {
-		return setup{}, fmt.Errorf("empty the explain database: %w", err)
+		return world{}, nil, fmt.Errorf("empty the explain database: %w", err)
 	}
 	seeded, err := labdb.Seed(ctx, pool, labdb.SeedSpec{Name: eventName, Hotels: 1, Rooms: Rooms, Buckets: buckets})
 	if err != nil {
-		return setup{}, err
+		return world{}, nil, err
 	}
 	h := seeded.Hotels[0]
 	w := world{eventID: seeded.EventID, hotelID: h.HotelID, ehrID: 1}
 	if w.eventID != 1 || w.hotelID != 1 {
-		return setup{}, fmt.Errorf("seeded event %d, hotel %d after RESTART IDENTITY: something else writes to the explain database", w.eventID, w.hotelID)
+		return world{}, nil, fmt.Errorf("seeded event %d, hotel %d after RESTART IDENTITY: something else writes to the explain database", w.eventID, w.hotelID)
 	}
 	statements := []Stmt{
 		raw(truncate),
@@ -69,12 +62,12 @@ func reset(ctx context.Context, pool *pgxpool.Pool, sc Scenario, buckets int) (s
 	extra = append(extra, raw("UPDATE event_hotel_rooms SET updated_at = '"+fixedStamp+"';"))
 	for _, s := range extra {
 		if _, err := pool.Exec(ctx, s.SQL); err != nil {
-			return setup{}, fmt.Errorf("set up %s: %w", strings.TrimSuffix(s.Name+" "+oneLine(s.SQL), " "), err)
+			return world{}, nil, fmt.Errorf("set up %s: %w", strings.TrimSuffix(s.Name+" "+oneLine(s.SQL), " "), err)
 		}
 	}
-	out := setup{world: w}
+	var sql []string
 	for _, s := range append(statements, extra...) {
-		out.sql = append(out.sql, s.SQL)
+		sql = append(sql, s.SQL)
 	}
-	return out, nil
+	return w, sql, nil
 }
