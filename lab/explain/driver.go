@@ -79,8 +79,8 @@ func (d *driver) run(ctx context.Context, moves []move) error {
 
 // advance runs a phase of the session's code: it starts the code on a
 // goroutine of its own the first time, then runs each statement the code
-// sends as one step, until the code returns, or, in phaseRead, sends its
-// first write (held back for phaseWrite). It answers false when a step
+// sends as one step, until the code returns, or, with untilWrite, sends
+// its first write (held back for the next phase). It answers false when a step
 // waits for a lock: the phase goes on once the session is free.
 func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 	s := d.states[m.session]
@@ -101,7 +101,7 @@ func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 		if a.returned {
 			return true, d.returned(s, *a)
 		}
-		if m.phase == phaseRead && a.write {
+		if m.untilWrite && a.write {
 			s.held = a
 			return true, nil
 		}

@@ -10,19 +10,12 @@ type move struct {
 	session int
 	label   string // the spec's step name, after the session's
 	build   func(s *sessionState) (planned, bool)
-	// A phase of the subject's code, when build is nil: phaseRead runs it
-	// up to its first write (the first statement it sends through
-	// Statements.Write), phaseWrite to its end.
-	phase phase
-	req   request
+	// A phase of the subject's code, when build is nil: up to its first
+	// write (the first statement it sends through Statements.Write) when
+	// untilWrite, else to its end.
+	untilWrite bool
+	req        request
 }
-
-type phase int
-
-const (
-	phaseRead phase = iota + 1
-	phaseWrite
-)
 
 // planned is a built move.
 type planned struct {
@@ -80,8 +73,8 @@ func begin(session int, isolation string) move {
 
 // read and write are the two phases of the subject's code: up to its
 // first write, and from there to its end.
-func read(session int, req request) move  { return move{session: session, phase: phaseRead, req: req} }
-func write(session int, req request) move { return move{session: session, phase: phaseWrite, req: req} }
+func read(session int, req request) move  { return move{session: session, untilWrite: true, req: req} }
+func write(session int, req request) move { return move{session: session, req: req} }
 
 // end ends the session's transaction as the write path (db/write.go)
 // does: it commits what the code answered, a booking or a final refusal

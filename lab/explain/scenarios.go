@@ -123,11 +123,9 @@ func showAvailability(session int) move {
 }
 
 func claimKey(session int, label string) move {
-	return move{session: session, label: label, build: func(s *sessionState) (planned, bool) {
-		return planned{role: roleControl, stmt: mustNamed("ClaimIdempotencyKeys", map[string]any{
-			"keys": []string{idempotencyKey}, "fingerprints": []string{fingerprint}, "ttl_seconds": keyTTLSeconds,
-		})}, true
-	}}
+	return always(session, label, planned{stmt: mustNamed("ClaimIdempotencyKeys", map[string]any{
+		"keys": []string{idempotencyKey}, "fingerprints": []string{fingerprint}, "ttl_seconds": keyTTLSeconds,
+	})})
 }
 
 // keyBusy is db/idempotency.go's answer to a claim that locked nothing:
