@@ -121,14 +121,15 @@ func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 
 // start runs the subject's code for req on a goroutine of its own. It
 // ends when the code returns, or with ctx, the run's.
-func (d *driver) start(ctx context.Context, s *sessionState, req request) {
+func (d *driver) start(ctx context.Context, s *sessionState, req evento.BookRequest) {
 	s.asks = make(chan ask)
 	types := pgtype.NewMap() // the goroutine's alone: a Map is not safe to share
 	read := &stepper{asks: s.asks, types: types}
 	write := &stepper{asks: s.asks, types: types, write: true}
-	book, r, asks := d.subject.book, s.bookRequest(req), s.asks
+	req.EventID, req.HotelID = s.w.eventID, s.w.hotelID
+	book, asks := d.subject.book, s.asks
 	go func() {
-		booking, err := book(ctx, read, write, r)
+		booking, err := book(ctx, read, write, req)
 		select {
 		case asks <- ask{returned: true, booking: booking, err: err}:
 		case <-ctx.Done():

@@ -1,5 +1,7 @@
 package explain
 
+import "github.com/evento-lab/evento"
+
 // Scenario is one fixed interleaving, run once per subject.
 type Scenario struct {
 	Name    string `json:"name"`
@@ -48,7 +50,7 @@ func Scenarios() []Scenario {
 				return strategiesOnly(p)
 			},
 			moves: func(p subject) []move {
-				a := request{"alice", 1}
+				a := evento.BookRequest{Name: "alice", Rooms: 1}
 				return []move{begin(0, p.isolation), read(0, a), begin(1, readCommitted), confirmHold(1),
 					write(0, a), end(1), end(0)}
 			},
@@ -58,7 +60,8 @@ func Scenarios() []Scenario {
 			Summary: "s1 is shown 2 rooms left, s2 books them, then s1 books on that advice",
 			applies: strategiesOnly,
 			moves: func(p subject) []move {
-				a, b := request{"alice", Rooms}, request{"bob", Rooms}
+				a := evento.BookRequest{Name: "alice", Rooms: Rooms}
+				b := evento.BookRequest{Name: "bob", Rooms: Rooms}
 				return []move{showAvailability(0), begin(1, p.isolation), read(1, b), write(1, b),
 					end(1), begin(0, p.isolation), read(0, a), write(0, a), end(0)}
 			},
@@ -68,7 +71,7 @@ func Scenarios() []Scenario {
 			Summary: "the same request, same idempotency key, sent twice at once (queries/idempotency.sql)",
 			applies: strategiesOnly,
 			moves: func(p subject) []move {
-				a := request{"alice", Rooms}
+				a := evento.BookRequest{Name: "alice", Rooms: Rooms}
 				return []move{begin(0, p.isolation), claimKey(0, "claim"), read(0, a), write(0, a),
 					begin(1, p.isolation), claimKey(1, "claim"), keyBusy(1), waitForKey(1),
 					storeOutcome(0), end(0),
@@ -89,7 +92,8 @@ func strategiesOnly(p subject) string {
 // bothReadThenWrite is r1 r2 w1 w2 c1 c2, as far as the subject lets it:
 // each session runs its code up to its first write, then on.
 func bothReadThenWrite(p subject) []move {
-	a, b := request{"alice", Rooms}, request{"bob", Rooms}
+	a := evento.BookRequest{Name: "alice", Rooms: Rooms}
+	b := evento.BookRequest{Name: "bob", Rooms: Rooms}
 	return []move{begin(0, p.isolation), begin(1, p.isolation),
 		read(0, a), read(1, b), write(0, a), write(1, b), end(0), end(1)}
 }
