@@ -126,7 +126,7 @@ func (d *driver) start(ctx context.Context, s *sessionState, req evento.BookRequ
 	types := pgtype.NewMap() // the goroutine's alone: a Map is not safe to share
 	read := &stepper{asks: s.asks, types: types}
 	write := &stepper{asks: s.asks, types: types, write: true}
-	req.EventID, req.HotelID = s.w.eventID, s.w.hotelID
+	req.EventID, req.HotelID = eventID, hotelID
 	book, asks := d.subject.book, s.asks
 	go func() {
 		booking, err := book(ctx, read, write, req)

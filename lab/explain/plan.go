@@ -27,7 +27,6 @@ type planned struct {
 // sessionState is what one session has seen, and how it ended.
 type sessionState struct {
 	name string
-	w    world
 	conn *conn
 	// outcome is the session's answer, as its Go code gives it: booked,
 	// refused, conflict, aborted, replayed (empty while running).
@@ -44,9 +43,6 @@ type sessionState struct {
 	held     *ask
 	returned bool
 }
-
-// world is the tiny hotel every run starts from.
-type world struct{ eventID, hotelID, ehrID int64 }
 
 // always builds a move that does not depend on what the session saw.
 func always(session int, label string, p planned) move {

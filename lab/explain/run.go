@@ -67,7 +67,7 @@ func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
 		r.Cell = notApplicableColon + why
 		return r, nil
 	}
-	w, setup, err := reset(ctx, t.Pool, sc, p.buckets)
+	setup, err := reset(ctx, t.Pool, sc, p.buckets)
 	if err != nil {
 		return Run{}, err
 	}
@@ -88,7 +88,7 @@ func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
 			return Run{}, err
 		}
 		defer c.pg.Close(context.Background())
-		d.states = append(d.states, &sessionState{name: name, w: w, conn: c, lastStep: -1})
+		d.states = append(d.states, &sessionState{name: name, conn: c, lastStep: -1})
 	}
 	if err := d.run(ctx, sc.moves(p)); err != nil {
 		return Run{}, fmt.Errorf("%s, %s: %w", p.name, sc.Name, err)
@@ -98,7 +98,7 @@ func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
 	for _, s := range d.states {
 		r.Outcomes[s.name] = s.outcome
 	}
-	if r.Final, err = readFinal(ctx, t.Pool, w); err != nil {
+	if r.Final, err = readFinal(ctx, t.Pool); err != nil {
 		return Run{}, err
 	}
 	r.Cell = cell(r.Final, d.steps, d.states)
@@ -106,14 +106,14 @@ func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
 }
 
 // readFinal reads the hotel with queries/report.sql's HotelTotals.
-func readFinal(ctx context.Context, pool *pgxpool.Pool, w world) (Final, error) {
+func readFinal(ctx context.Context, pool *pgxpool.Pool) (Final, error) {
 	// Query's error, if any, is also rows', which CollectExactlyOneRow returns.
-	rows, _ := pool.Query(ctx, mustNamed("HotelTotals", map[string]any{"event_ids": []int64{w.eventID}}).SQL)
+	rows, _ := pool.Query(ctx, mustNamed("HotelTotals", map[string]any{"event_ids": []int64{eventID}}).SQL)
 	f, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (f Final, err error) {
 		return f, row.Scan(nil, nil, nil, &f.Assigned, &f.Reserved, &f.Locked, &f.Booked)
 	})
 	if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, pgx.ErrTooManyRows) {
-		err = fmt.Errorf("no row for hotel %d", w.hotelID)
+		err = fmt.Errorf("no row for hotel %d", hotelID)
 	}
 	if err != nil {
 		return Final{}, fmt.Errorf("read the final state: %w", err)

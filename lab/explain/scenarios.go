@@ -109,21 +109,17 @@ const (
 )
 
 func confirmHold(session int) move {
-	return move{session: session, label: "confirm", build: func(s *sessionState) (planned, bool) {
-		return planned{role: roleHold, stmt: mustNamed("ConfirmHold", map[string]any{
-			"handle": holdHandle, "client_id": nil, "event_id": s.w.eventID, "hotel_id": s.w.hotelID,
-		})}, true
-	}}
+	return always(session, "confirm", planned{role: roleHold, stmt: mustNamed("ConfirmHold", map[string]any{
+		"handle": holdHandle, "client_id": nil, "event_id": eventID, "hotel_id": hotelID,
+	})})
 }
 
 // showAvailability is what GET /{event}/available shows a client, outside
 // any transaction.
 func showAvailability(session int) move {
-	return move{session: session, label: "available", build: func(s *sessionState) (planned, bool) {
-		return planned{role: roleControl, stmt: mustNamed("GetHotelAvailability", map[string]any{
-			"event_id": s.w.eventID, "hotel_id": s.w.hotelID,
-		}), note: "shown to the client: advice, not a promise"}, true
-	}}
+	return always(session, "available", planned{stmt: mustNamed("GetHotelAvailability", map[string]any{
+		"event_id": eventID, "hotel_id": hotelID,
+	}), note: "shown to the client: advice, not a promise"})
 }
 
 func claimKey(session int, label string) move {
