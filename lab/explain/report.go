@@ -2,8 +2,12 @@ package explain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento/db"
 )
@@ -67,4 +71,114 @@ func Explain(ctx context.Context, t Target, strategies []db.Strategy, subjects, 
 		rep.Rows = append(rep.Rows, row)
 	}
 	return rep, nil
+}
+
+// Run is one subject in one scenario.
+type Run struct {
+	Subject   string `json:"strategy"`
+	Scenario  string `json:"scenario"`
+	Isolation string `json:"isolation"`
+	Cell      string `json:"cell"`
+	// Setup is the SQL that made the tiny hotel (a spec's setup block).
+	Setup    []string          `json:"setup"`
+	Steps    []Step            `json:"steps"`
+	Events   []Event           `json:"events"`
+	Outcomes map[string]string `json:"outcomes"` // per session
+	Final    Final             `json:"final"`
+}
+
+// Permutation is the order the steps ran in: the spec's permutation line.
+func (r Run) Permutation() []string {
+	names := make([]string, len(r.Steps))
+	for i, s := range r.Steps {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// Target is where runs happen: a database explain may empty before every
+// run (it truncates every table a run touches), never one holding data
+// anyone wants.
+type Target struct {
+	Pool *pgxpool.Pool // on that database, migrated
+	URL  string        // the same database, for the sessions' own connections
+}
+
+// Subjects lists the table's rows: every strategy (nil: db.Strategies),
+// then the anti-pattern.
+func Subjects(strategies []db.Strategy) []string {
+	var out []string
+	for _, p := range subjectsOf(strategies) {
+		out = append(out, p.name)
+	}
+	return out
+}
+
+// ScenarioNames lists the table's columns.
+func ScenarioNames() []string {
+	var out []string
+	for _, s := range Scenarios() {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
+	r := Run{Subject: p.name, Scenario: sc.Name, Isolation: p.isolation}
+	if why := sc.applies(p); why != "" {
+		r.Cell = notApplicableColon + why
+		return r, nil
+	}
+	setup, err := reset(ctx, t.Pool, sc, p.buckets)
+	if err != nil {
+		return Run{}, err
+	}
+	r.Setup = setup
+	monitor, err := pgx.Connect(ctx, t.URL)
+	if err != nil {
+		return Run{}, fmt.Errorf("connect the monitor: %w", err)
+	}
+	defer monitor.Close(context.Background())
+	// The sessions' code runs on goroutines of their own, which end
+	// with the run.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d := &driver{monitor: monitor, subject: p}
+	for _, name := range []string{"s1", "s2"} {
+		c, err := dial(ctx, t.URL)
+		if err != nil {
+			return Run{}, err
+		}
+		defer c.pg.Close(context.Background())
+		d.states = append(d.states, &sessionState{name: name, conn: c, lastStep: -1})
+	}
+	if err := d.run(ctx, sc.moves(p)); err != nil {
+		return Run{}, fmt.Errorf("%s, %s: %w", p.name, sc.Name, err)
+	}
+	r.Steps, r.Events = d.steps, d.events
+	r.Outcomes = map[string]string{}
+	for _, s := range d.states {
+		r.Outcomes[s.name] = s.outcome
+	}
+	if r.Final, err = readFinal(ctx, t.Pool); err != nil {
+		return Run{}, err
+	}
+	r.Cell = cell(r.Final, d.steps, d.states)
+	return r, nil
+}
+
+// readFinal reads the hotel with queries/report.sql's HotelTotals.
+func readFinal(ctx context.Context, pool *pgxpool.Pool) (Final, error) {
+	// Query's error, if any, is also rows', which CollectExactlyOneRow returns.
+	rows, _ := pool.Query(ctx, mustNamed("HotelTotals", map[string]any{"event_ids": []int64{eventID}}).SQL)
+	f, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (f Final, err error) {
+		return f, row.Scan(nil, nil, nil, &f.Assigned, &f.Reserved, &f.Locked, &f.Booked)
+	})
+	if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, pgx.ErrTooManyRows) {
+		err = fmt.Errorf("no row for hotel %d", hotelID)
+	}
+	if err != nil {
+		return Final{}, fmt.Errorf("read the final state: %w", err)
+	}
+	return judge(f), nil
 }
