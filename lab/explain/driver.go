@@ -18,13 +18,11 @@ import (
 // seen waiting; a step still running after it is a bug in a scenario.
 const stepTimeout = 10 * time.Second
 
-// driver runs one plan: it launches the planned steps in order, and, as
-// isolationtester does, after each launch waits until the step answers or
-// PostgreSQL shows it waiting for a lock; then it lets every waiting step
-// that can now finish, finish. A planned step of a session that is still
-// waiting is run as soon as that session is free, and the steps of the
-// other sessions go first: the order the steps actually ran in is the
-// permutation a spec replays.
+// driver runs one plan as isolationtester does: after each step it waits
+// until the step answers or PostgreSQL shows it waiting for a lock, then
+// lets every waiting step that can now finish, finish. A step of a session
+// still waiting runs once that session is free, after the other sessions'
+// steps: the order the steps actually ran in is the permutation a spec replays.
 type driver struct {
 	monitor *pgx.Conn // sees the sessions from outside: pg_stat_activity, pg_locks
 	subject subject
@@ -40,8 +38,7 @@ func (d *driver) inFlight(session int) bool {
 }
 
 // run executes the plan's moves. A phase of the subject's code that
-// stopped at a lock wait stays in the plan, where it was, and goes on
-// once its session is free.
+// stopped at a lock wait stays where it was and goes on once its session is free.
 func (d *driver) run(ctx context.Context, moves []move) error {
 	for len(moves) > 0 {
 		next := slices.IndexFunc(moves, func(m move) bool { return !d.inFlight(m.session) })
@@ -77,11 +74,10 @@ func (d *driver) run(ctx context.Context, moves []move) error {
 	return nil
 }
 
-// advance runs a phase of the session's code: it starts the code on a
-// goroutine of its own the first time, then runs each statement the code
-// sends as one step, until the code returns, or, with untilWrite, sends
-// its first write (held back for the next phase). It answers false when a step
-// waits for a lock: the phase goes on once the session is free.
+// advance runs a phase of the session's code: each statement it sends is
+// one step, until it returns or, with untilWrite, sends its first write
+// (held back for the next phase). It answers false when a step waits for a
+// lock: the phase goes on once the session is free.
 func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 	s := d.states[m.session]
 	if s.asks == nil {
@@ -105,8 +101,7 @@ func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 			s.held = a
 			return true, nil
 		}
-		// A step is named after the executor the code sent it through,
-		// the schedule's own words: "read" (Statements.Read) or "write".
+		// A step is named after the executor the code sent it through.
 		label, p := "read", planned{stmt: a.stmt}
 		if a.write {
 			label, p.role = "write", roleWrite
@@ -119,7 +114,7 @@ func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 	return true, nil
 }
 
-// start runs the subject's code for req on a goroutine of its own. It
+// start runs the subject's code for req on a goroutine of its own, which
 // ends when the code returns, or with ctx, the run's.
 func (d *driver) start(ctx context.Context, s *sessionState, req evento.BookRequest) {
 	s.asks = make(chan ask)
@@ -163,7 +158,7 @@ func (d *driver) returned(s *sessionState, a ask) error {
 
 // launch sends one step, records whether it answered or blocked, then
 // settles the steps that were waiting. answer, when set, is where the
-// subject's code waits for the step's reply.
+// subject's code waits for the reply.
 func (d *driver) launch(ctx context.Context, session int, label string, p planned, answer chan reply) (bool, error) {
 	s := d.states[session]
 	step := Step{
@@ -180,19 +175,16 @@ func (d *driver) launch(ctx context.Context, session int, label string, p planne
 		return false, fmt.Errorf("step %d (%s): %w", step.N, step.Name, err)
 	}
 	if blocked {
-		d.steps[idx].Blocked = true
-		d.waiting = append(d.waiting, idx)
+		d.steps[idx].Blocked, d.waiting = true, append(d.waiting, idx)
 	} else {
 		d.complete(idx, r)
 	}
-	if p.final {
-		s.ended = true
-	}
+	s.ended = s.ended || p.final
 	return blocked, d.settle(ctx, step.N)
 }
 
-// settle lets every waiting step that is no longer blocked finish, in the
-// order they blocked, and records that step after as what freed them.
+// settle lets every waiting step no longer blocked finish, in the order
+// they blocked, and records step after as what freed them.
 func (d *driver) settle(ctx context.Context, after int) error {
 	still := d.waiting[:0:0]
 	for _, idx := range d.waiting {
@@ -246,8 +238,7 @@ func (d *driver) await(ctx context.Context, c *conn) (reply, bool, error) {
 	return reply{}, false, fmt.Errorf("no answer and no lock wait after %v", stepTimeout)
 }
 
-// complete records a step's reply, and hands it to the subject's code
-// when the code sent the step.
+// complete records a step's reply, and hands it to the code that sent it.
 func (d *driver) complete(idx int, r reply) {
 	step := &d.steps[idx]
 	s := d.states[step.session]
