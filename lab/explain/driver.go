@@ -169,7 +169,7 @@ func (d *driver) launch(ctx context.Context, session int, label string, p planne
 	idx := len(d.steps) - 1
 	s.lastStep = idx
 	d.events = append(d.events, Event{Step: step.N})
-	s.conn.send(ctx, p.stmt.SQL)
+	go func() { s.conn.done <- s.conn.exec(ctx, p.stmt.SQL) }()
 	r, blocked, err := d.await(ctx, s.conn)
 	if err != nil {
 		return false, fmt.Errorf("step %d (%s): %w", step.N, step.Name, err)
@@ -242,7 +242,10 @@ func (d *driver) await(ctx context.Context, c *conn) (reply, bool, error) {
 func (d *driver) complete(idx int, r reply) {
 	step := &d.steps[idx]
 	s := d.states[step.session]
-	step.Columns, step.Rows = r.columns, r.rows
+	step.Rows = r.rows
+	for _, f := range r.fields {
+		step.Columns = append(step.Columns, f.Name)
+	}
 	s.lastRows = len(r.rows)
 	if step.answer != nil {
 		step.answer <- r

@@ -22,16 +22,12 @@ type conn struct {
 	done chan reply // the reply of the statement in flight
 }
 
-// reply is what a statement answered.
+// reply is what a statement answered, in text format.
 type reply struct {
-	columns []string
-	rows    [][]*string // nil is NULL
-	tag     string
-	err     error
-	// fields and raw are the same answer for pgx to decode (text format),
-	// for the subject's code.
 	fields []pgconn.FieldDescription
-	raw    [][][]byte
+	rows   [][]*string // nil is NULL
+	tag    string
+	err    error
 }
 
 func dial(ctx context.Context, url string) (*conn, error) {
@@ -47,11 +43,6 @@ func dial(ctx context.Context, url string) (*conn, error) {
 	return &conn{pg: pg, done: make(chan reply, 1)}, nil
 }
 
-// send starts sql; its reply arrives on c.done.
-func (c *conn) send(ctx context.Context, sql string) {
-	go func() { c.done <- c.exec(ctx, sql) }()
-}
-
 // exec runs sql and keeps its last result, as libpq's PQexec does. It
 // reads the results itself: pgconn's Result.FieldDescriptions is left
 // empty for a result without rows, and isolationtester prints the header
@@ -62,20 +53,15 @@ func (c *conn) exec(ctx context.Context, sql string) reply {
 	for mrr.NextResult() {
 		rr := mrr.ResultReader()
 		r = reply{fields: slices.Clone(rr.FieldDescriptions())}
-		for _, f := range r.fields {
-			r.columns = append(r.columns, f.Name)
-		}
 		for rr.NextRow() {
 			values := make([]*string, len(rr.Values()))
-			raw := make([][]byte, len(rr.Values()))
 			for i, v := range rr.Values() {
 				if v != nil { // pgconn reuses v's bytes for the next row
 					s := string(v)
-					values[i], raw[i] = &s, []byte(s)
+					values[i] = &s
 				}
 			}
 			r.rows = append(r.rows, values)
-			r.raw = append(r.raw, raw)
 		}
 		tag, err := rr.Close()
 		r.tag, r.err = tag.String(), err

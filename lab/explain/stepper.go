@@ -90,10 +90,16 @@ type rows struct {
 func (r *rows) Close()                        {}
 func (r *rows) Err() error                    { return nil }
 func (r *rows) CommandTag() pgconn.CommandTag { return pgconn.NewCommandTag(r.tag) }
-func (r *rows) Next() bool                    { r.at++; return r.at < len(r.raw) }
+func (r *rows) Next() bool                    { r.at++; return r.at < len(r.rows) }
 
 func (r *rows) Scan(dest ...any) error {
-	return pgx.ScanRow(r.types, r.fields, r.raw[r.at], dest...)
+	raw := make([][]byte, len(r.rows[r.at]))
+	for i, v := range r.rows[r.at] {
+		if v != nil {
+			raw[i] = []byte(*v)
+		}
+	}
+	return pgx.ScanRow(r.types, r.fields, raw, dest...)
 }
 
 // firstRow is a reply as pgx.Row, for sqlc's :one queries.
