@@ -23,11 +23,11 @@ const truncate = "TRUNCATE reservations, holds, idempotency_keys, room_buckets, 
 // exactly what it would compare with a real clock.
 const fixedStamp = "2100-01-01 00:00:00+00"
 
-const eventName = "explain"
-
-// The tiny hotel's ids, the same in every run since its tables' identities
-// restart.
-const eventID, hotelID, ehrID int64 = 1, 1, 1
+// The tiny hotel: its ids are the same in every run, as truncate restarts them.
+const (
+	eventName               = "explain"
+	eventID, hotelID, ehrID = 1, 1, 1
+)
 
 // reset empties the database and seeds the tiny hotel with db/labdb.Seed,
 // in buckets when the subject books them. For the spec's setup block, it
