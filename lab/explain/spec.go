@@ -24,7 +24,6 @@ func SpecOf(r Run) (Spec, bool) {
 	if len(r.Steps) == 0 {
 		return Spec{}, false
 	}
-	name := slug(r.Subject) + "_" + r.Scenario
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s × %s (%s), written by `evento explain --spec` from its own run.\n", r.Subject, r.Scenario, r.Isolation)
 	fmt.Fprintf(&b, "# Final state of that run: %s. Cell: %s.\n", r.Final.Verdict, r.Cell)
@@ -49,7 +48,7 @@ func SpecOf(r Run) (Spec, bool) {
 		fmt.Fprintf(&b, " %q", n)
 	}
 	b.WriteString("\n")
-	return Spec{Name: name, Spec: b.String(), Expected: expected(r, len(sessions))}, true
+	return Spec{Name: slug(r.Subject) + "_" + r.Scenario, Spec: b.String(), Expected: expected(r, len(sessions))}, true
 }
 
 // expected is what isolationtester prints for the run's permutation.
@@ -58,17 +57,15 @@ func expected(r Run, sessions int) string {
 	fmt.Fprintf(&b, "Parsed test spec with %d sessions\n\nstarting permutation: %s\n", sessions, strings.Join(r.Permutation(), " "))
 	for _, e := range r.Events {
 		s := r.Steps[e.Step-1] // steps are numbered from 1, in order
-		if e.Complete {
+		switch {
+		case e.Complete:
 			fmt.Fprintf(&b, "step %s: <... completed>\n", s.Name)
-			printAnswer(&b, s)
+		case s.Blocked:
+			fmt.Fprintf(&b, "step %s: %s <waiting ...>\n", s.Name, s.SQL)
 			continue
+		default:
+			fmt.Fprintf(&b, "step %s: %s\n", s.Name, s.SQL)
 		}
-		fmt.Fprintf(&b, "step %s: %s", s.Name, s.SQL)
-		if s.Blocked {
-			b.WriteString(" <waiting ...>\n")
-			continue
-		}
-		b.WriteString("\n")
 		printAnswer(&b, s)
 	}
 	return b.String()

@@ -78,9 +78,8 @@ func named(name string, params map[string]any) (Stmt, error) {
 	return stmt, nil
 }
 
-// mustNamed is named for the statements this package's scenarios bind:
-// their names and parameters are fixed in code, so a failure is a bug that
-// the tests of every scenario find at once.
+// mustNamed is named for the statements fixed in this package's code: a
+// failure is a bug that the tests of every scenario find at once.
 func mustNamed(name string, params map[string]any) Stmt {
 	s, err := named(name, params)
 	if err != nil {
@@ -102,12 +101,11 @@ func lookup(name string) (file, text string, err error) {
 	return file, text + ";", nil
 }
 
-// sent is the statement a subject's Go code sent: sqlc's constant, whose
-// first line is "-- name: Name :kind", and its positional arguments. Its
-// parameters are named after queries/' @names, paired with sqlc's $n in
-// the order each first appears (sqlc numbers them in another order); its
-// SQL is the text sent, each $n written in as a literal, laid out as named
-// lays out queries/' (the same bytes, unless the code sent other SQL).
+// sent is the statement a subject's Go code sent: sqlc's constant (first
+// line "-- name: Name :kind") and its positional arguments. Its parameters
+// are queries/' @names, paired with sqlc's $n in the order each first
+// appears (sqlc numbers them in another order); its SQL is the text sent,
+// each $n written in as a literal, laid out as named lays out queries/'.
 // Other SQL (a savepoint) is sent as it is and must have no arguments.
 func sent(sql string, args []any) (Stmt, error) {
 	header, body, _ := strings.Cut(sql, "\n")
@@ -147,9 +145,8 @@ func sent(sql string, args []any) (Stmt, error) {
 // placeholder is a positional parameter in sqlc's SQL.
 var placeholder = regexp.MustCompile(`\$[0-9]+`)
 
-// firstAppearances lists the parameters of text that re matches (the
-// text of its groups, or the whole match when it has none), each once, in
-// the order each first appears.
+// firstAppearances lists what re matches in text (its groups, or the
+// whole match when it has none), each once, in the order each first appears.
 func firstAppearances(re *regexp.Regexp, text string) []string {
 	var out []string
 	for _, m := range re.FindAllStringSubmatch(text, -1) {
