@@ -26,12 +26,10 @@ func judge(f Final) Final {
 	if f.Reserved != f.Booked {
 		wrong = append(wrong, fmt.Sprintf("LOST UPDATE: the counter says %d but the rows book %d", f.Reserved, f.Booked))
 	}
-	if len(wrong) > 0 {
-		f.Verdict = strings.Join(wrong, "; ")
-		return f
+	f.OK, f.Verdict = len(wrong) == 0, strings.Join(wrong, "; ")
+	if f.OK {
+		f.Verdict = fmt.Sprintf("consistent: counter %d = rows %d, %d held, within %d assigned", f.Reserved, f.Booked, f.Locked, f.Assigned)
 	}
-	f.OK = true
-	f.Verdict = fmt.Sprintf("consistent: counter %d = rows %d, %d held, within %d assigned", f.Reserved, f.Booked, f.Locked, f.Assigned)
 	return f
 }
 
