@@ -131,47 +131,41 @@ func pqPrint(columns []string, rows [][]*string) string {
 	width := make([]int, len(columns))
 	numeric := make([]bool, len(columns))
 	for j, c := range columns {
-		width[j] = len(c)
-		numeric[j] = true
+		width[j], numeric[j] = len(c), true
 	}
 	for _, row := range rows {
 		for j, v := range row {
-			if v == nil || *v == "" {
-				continue // PQprint skips empty values: they decide nothing
-			}
-			width[j] = max(width[j], len(*v))
-			if numeric[j] && !looksNumeric(*v) {
-				numeric[j] = false
+			if v != nil && *v != "" { // PQprint skips empty values: they decide nothing
+				width[j] = max(width[j], len(*v))
+				numeric[j] = numeric[j] && looksNumeric(*v)
 			}
 		}
 	}
 	var b strings.Builder
-	pad := func(s string, j int) string {
-		if numeric[j] {
-			return fmt.Sprintf("%*s", width[j], s)
-		}
-		return fmt.Sprintf("%-*s", width[j], s)
-	}
-	cells := make([]string, len(columns))
-	for j, c := range columns {
-		cells[j] = pad(c, j)
-	}
-	b.WriteString(strings.Join(cells, "|") + "\n")
-	for j := range columns {
-		cells[j] = strings.Repeat("-", width[j])
-	}
-	b.WriteString(strings.Join(cells, "+") + "\n")
-	for _, row := range rows {
-		for j, v := range row {
-			s := ""
-			if v != nil {
-				s = *v
+	line := func(sep string, cell func(j int) string) {
+		cells := make([]string, len(columns))
+		for j := range cells {
+			cells[j] = fmt.Sprintf("%-*s", width[j], cell(j))
+			if numeric[j] {
+				cells[j] = fmt.Sprintf("%*s", width[j], cell(j))
 			}
-			cells[j] = pad(s, j)
 		}
-		b.WriteString(strings.Join(cells, "|") + "\n")
+		b.WriteString(strings.Join(cells, sep) + "\n")
+	}
+	line("|", func(j int) string { return columns[j] })
+	line("+", func(j int) string { return strings.Repeat("-", width[j]) })
+	for _, row := range rows {
+		line("|", func(j int) string { return valueOr(row[j], "") })
 	}
 	return b.String() + "(" + rowCount(len(rows)) + ")\n\n"
+}
+
+// valueOr is *v, or null when v is NULL.
+func valueOr(v *string, null string) string {
+	if v == nil {
+		return null
+	}
+	return *v
 }
 
 // rowCount is "1 row" or "n rows".

@@ -66,11 +66,7 @@ func rowsText(s Step) string {
 	for i, row := range s.Rows {
 		var cols []string
 		for j, v := range row {
-			text := "NULL"
-			if v != nil {
-				text = *v
-			}
-			cols = append(cols, s.Columns[j]+"="+text)
+			cols = append(cols, s.Columns[j]+"="+valueOr(v, "NULL"))
 		}
 		rows[i] = strings.Join(cols, " ")
 	}
