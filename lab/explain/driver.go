@@ -138,6 +138,7 @@ func (d *driver) start(ctx context.Context, s *sessionState, req evento.BookRequ
 func (d *driver) returned(s *sessionState, a ask) error {
 	s.returned = true
 	var note string
+	_, fromServer := errors.AsType[*pgconn.PgError](a.err)
 	switch err := a.err; {
 	case err == nil:
 		s.outcome, s.booking = "booked", a.booking
@@ -145,7 +146,7 @@ func (d *driver) returned(s *sessionState, a ask) error {
 		s.outcome, note = "refused", "Go: refused: "+err.Error()
 	case errors.Is(err, evento.ErrConflict):
 		s.outcome, note = "conflict", "Go: "+err.Error()+": the client retries"
-	case pgError(err) != nil:
+	case fromServer:
 		s.outcome = "aborted"
 	default:
 		return fmt.Errorf("%s's code failed: %w", s.name, err)
@@ -253,7 +254,7 @@ func (d *driver) complete(idx int, r reply) {
 	}
 	if r.err != nil {
 		step.Error = &StepError{Severity: "ERROR", Message: r.err.Error()}
-		if pgErr := pgError(r.err); pgErr != nil {
+		if pgErr, ok := errors.AsType[*pgconn.PgError](r.err); ok {
 			step.Error = &StepError{SQLState: pgErr.Code, Severity: pgErr.Severity, Message: pgErr.Message}
 		}
 		s.failed = step.Error
@@ -347,13 +348,4 @@ func (c *conn) exec(ctx context.Context, sql string) reply {
 		r.err = err
 	}
 	return r
-}
-
-// pgError is err's server error, if it is one.
-func pgError(err error) *pgconn.PgError {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr
-	}
-	return nil
 }
