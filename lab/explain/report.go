@@ -34,8 +34,7 @@ type Row struct {
 
 // Explain runs every subject of subjects in every scenario of scenarios
 // (nil: all of them) on t, one run at a time. The subjects are the
-// strategies (nil: db.Strategies), each running its own Go code, and the
-// check-then-act anti-pattern.
+// strategies (nil: db.Strategies) and the check-then-act anti-pattern.
 func Explain(ctx context.Context, t Target, strategies []db.Strategy, subjects, scenarios []string) (Report, error) {
 	if subjects == nil {
 		subjects = Subjects(strategies)
@@ -139,8 +138,7 @@ func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
 		return Run{}, fmt.Errorf("connect the monitor: %w", err)
 	}
 	defer monitor.Close(context.Background())
-	// The sessions' code runs on goroutines of their own, which end
-	// with the run.
+	// The sessions' code runs on goroutines of their own, which end with the run.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d := &driver{monitor: monitor, subject: p}

@@ -7,18 +7,15 @@ type Step struct {
 	Session string `json:"session"`
 	Name    string `json:"step"` // the spec's step name
 	Stmt
-	// Blocked: PostgreSQL showed the session waiting for a lock
-	// (pg_stat_activity.wait_event_type = 'Lock', with a blocker in
-	// pg_locks) before the statement answered.
-	Blocked bool `json:"blocked"`
-	// CompletedAfter is the step whose completion let a blocked step
-	// finish (0 when it did not block).
-	CompletedAfter int         `json:"completed_after,omitempty"`
+	// Blocked: PostgreSQL showed the session waiting for a lock, with a
+	// blocker in pg_locks, before the statement answered.
+	Blocked        bool        `json:"blocked"`
+	CompletedAfter int         `json:"completed_after,omitempty"` // the step that let a blocked one finish
 	Columns        []string    `json:"columns,omitempty"`
 	Rows           [][]*string `json:"rows,omitempty"`
 	Error          *StepError  `json:"error,omitempty"`
-	// Note says what the strategy's Go code made of the answers so far
-	// (a refusal decided in Go, a conflict, a replay).
+	// Note says what the Go code made of the answers so far (a refusal
+	// decided in Go, a conflict, a replay).
 	Note string `json:"note,omitempty"`
 
 	role    role
@@ -40,8 +37,7 @@ type Event struct {
 	Complete bool `json:"completes_blocked_step,omitempty"`
 }
 
-// role says what a step's answer means. The table is computed from these
-// meanings, from the subject's own answers and from what PostgreSQL did.
+// role says what a step's answer means, for the table's cells.
 type role int
 
 const (
