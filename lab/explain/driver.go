@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
 )
@@ -25,7 +25,7 @@ const stepTimeout = 10 * time.Second
 // still waiting runs once that session is free, after the other sessions'
 // steps: the order the steps actually ran in is the permutation a spec replays.
 type driver struct {
-	monitor *pgx.Conn // sees the sessions from outside: pg_stat_activity, pg_locks
+	monitor *pgxpool.Pool // sees the sessions from outside: pg_stat_activity, pg_locks
 	subject subject
 	states  []*sessionState
 	steps   []Step

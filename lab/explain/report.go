@@ -133,15 +133,10 @@ func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
 		return Run{}, err
 	}
 	r.Setup = setup
-	monitor, err := pgx.Connect(ctx, t.URL)
-	if err != nil {
-		return Run{}, fmt.Errorf("connect the monitor: %w", err)
-	}
-	defer monitor.Close(context.Background())
 	// The sessions' code runs on goroutines of their own, which end with the run.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	d := &driver{monitor: monitor, subject: p}
+	d := &driver{monitor: t.Pool, subject: p}
 	for _, name := range []string{"s1", "s2"} {
 		c, err := dial(ctx, t.URL)
 		if err != nil {
