@@ -16,8 +16,11 @@ type Scenario struct {
 }
 
 // Rooms is the tiny hotel's size: two rooms, and each session asks for
-// both, so that any two bookings that both succeed overbook it.
+// both (but in hold-vs-booking), so that any two bookings that both
+// succeed overbook it.
 const Rooms = 2
+
+var alice, bob = evento.BookRequest{Name: "alice", Rooms: Rooms}, evento.BookRequest{Name: "bob", Rooms: Rooms}
 
 // Scenarios lists the scenarios, in the order of the table's columns.
 func Scenarios() []Scenario {
@@ -60,10 +63,8 @@ func Scenarios() []Scenario {
 			Summary: "s1 is shown 2 rooms left, s2 books them, then s1 books on that advice",
 			applies: strategiesOnly,
 			moves: func(p subject) []move {
-				a := evento.BookRequest{Name: "alice", Rooms: Rooms}
-				b := evento.BookRequest{Name: "bob", Rooms: Rooms}
-				return []move{showAvailability(0), begin(1, p.isolation), read(1, b), write(1, b),
-					end(1), begin(0, p.isolation), read(0, a), write(0, a), end(0)}
+				return []move{showAvailability(0), begin(1, p.isolation), read(1, bob), write(1, bob),
+					end(1), begin(0, p.isolation), read(0, alice), write(0, alice), end(0)}
 			},
 		},
 		{
@@ -71,8 +72,7 @@ func Scenarios() []Scenario {
 			Summary: "the same request, same idempotency key, sent twice at once (queries/idempotency.sql)",
 			applies: strategiesOnly,
 			moves: func(p subject) []move {
-				a := evento.BookRequest{Name: "alice", Rooms: Rooms}
-				return []move{begin(0, p.isolation), claimKey(0, "claim"), read(0, a), write(0, a),
+				return []move{begin(0, p.isolation), claimKey(0, "claim"), read(0, alice), write(0, alice),
 					begin(1, p.isolation), claimKey(1, "claim"), keyBusy(1), waitForKey(1),
 					storeOutcome(0), end(0),
 					always(1, "retry", planned{stmt: raw("BEGIN ISOLATION LEVEL " + p.isolation + ";")}),
@@ -92,10 +92,8 @@ func strategiesOnly(p subject) string {
 // bothReadThenWrite is r1 r2 w1 w2 c1 c2, as far as the subject lets it:
 // each session runs its code up to its first write, then on.
 func bothReadThenWrite(p subject) []move {
-	a := evento.BookRequest{Name: "alice", Rooms: Rooms}
-	b := evento.BookRequest{Name: "bob", Rooms: Rooms}
 	return []move{begin(0, p.isolation), begin(1, p.isolation),
-		read(0, a), read(1, b), write(0, a), write(1, b), end(0), end(1)}
+		read(0, alice), read(1, bob), write(0, alice), write(1, bob), end(0), end(1)}
 }
 
 // holdHandle and idempotencyKey are fixed, so that every run and every
