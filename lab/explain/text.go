@@ -18,23 +18,19 @@ func WriteTimeline(w io.Writer, r Run, server string) {
 	}
 	for _, e := range r.Events {
 		s := r.Steps[e.Step-1]
-		if e.Complete {
+		switch {
+		case e.Complete:
 			fmt.Fprintf(w, "  %3s  %s  … step %d completes (after step %d)\n", "", s.Session, s.N, s.CompletedAfter)
-			writeAnswer(w, s)
-			continue
-		}
-		title := oneLine(s.SQL)
-		if s.Name != "" && s.Stmt.Name != "" {
-			title = s.Stmt.Name + " (" + s.File + ")"
+		case s.Stmt.Name == "":
+			fmt.Fprintf(w, "  %3d  %s  %s\n", s.N, s.Session, oneLine(s.SQL))
+		default:
+			title := s.Stmt.Name + " (" + s.File + ")"
 			for _, p := range s.Params {
 				title += " " + p.Name + "=" + p.Value
 			}
+			fmt.Fprintf(w, "  %3d  %s  %s\n           %s\n", s.N, s.Session, title, oneLine(s.SQL))
 		}
-		fmt.Fprintf(w, "  %3d  %s  %s\n", s.N, s.Session, title)
-		if s.Stmt.Name != "" {
-			fmt.Fprintf(w, "           %s\n", oneLine(s.SQL))
-		}
-		if s.Blocked {
+		if s.Blocked && !e.Complete {
 			fmt.Fprintf(w, "           BLOCKED: waits for a lock (pg_stat_activity wait_event_type = Lock)\n")
 		} else {
 			writeAnswer(w, s)
