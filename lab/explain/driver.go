@@ -158,9 +158,8 @@ func (d *driver) returned(s *sessionState, a ask) error {
 	return nil
 }
 
-// launch sends one step, records whether it answered or blocked, then
-// settles the steps that were waiting. answer, when set, is where the
-// subject's code waits for the reply.
+// launch sends one step, records whether it answered or blocked, then settles
+// the steps that were waiting. answer is where the code that sent it waits, if any.
 func (d *driver) launch(ctx context.Context, session int, label string, p planned, answer chan reply) (bool, error) {
 	s := d.states[session]
 	step := Step{
@@ -181,7 +180,6 @@ func (d *driver) launch(ctx context.Context, session int, label string, p planne
 	} else {
 		d.complete(idx, r)
 	}
-	s.ended = s.ended || p.final
 	return blocked, d.settle(ctx, step.N)
 }
 

@@ -18,10 +18,9 @@ type move struct {
 
 // planned is a built move.
 type planned struct {
-	stmt  Stmt
-	role  role
-	note  string
-	final bool // the session has nothing more to do after this step
+	stmt Stmt
+	role role
+	note string
 }
 
 // sessionState is what one session has seen, and how it ended.
@@ -35,7 +34,7 @@ type sessionState struct {
 	lastRows int            // rows the last statement returned
 	lastStep int            // index of its last step in the run, -1 before
 	failed   *StepError
-	ended    bool
+	ended    bool // after its last step: nothing more runs for it
 
 	// The subject's code, once started: its statements arrive on asks;
 	// held is one it sent that the schedule has not let run yet.
@@ -64,7 +63,8 @@ func write(session int, req evento.BookRequest) move { return move{session: sess
 // (evento.IsRefusal), and rolls back a conflict or an error.
 func end(session int) move {
 	return move{session: session, label: "end", build: func(s *sessionState) (planned, bool) {
-		p := planned{stmt: raw("COMMIT;"), final: true}
+		s.ended = true
+		p := planned{stmt: raw("COMMIT;")}
 		if s.failed != nil || s.outcome == "conflict" || s.outcome == "aborted" {
 			p.stmt = raw("ROLLBACK;")
 		}

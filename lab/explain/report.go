@@ -96,8 +96,7 @@ func (r Run) Permutation() []string {
 }
 
 // Target is where runs happen: a database explain may empty before every
-// run (it truncates every table a run touches), never one holding data
-// anyone wants.
+// run (it truncates every table a run touches), never one holding data anyone wants.
 type Target struct {
 	Pool *pgxpool.Pool // on that database, migrated
 	URL  string        // the same database, for the sessions' own connections

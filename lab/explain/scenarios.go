@@ -15,9 +15,8 @@ type Scenario struct {
 	moves   func(p subject) []move
 }
 
-// Rooms is the tiny hotel's size: two rooms, and each session asks for
-// both (but in hold-vs-booking), so that any two bookings that both
-// succeed overbook it.
+// Rooms is the tiny hotel's size: each session asks for both rooms (but in
+// hold-vs-booking), so that any two bookings that both succeed overbook it.
 const Rooms = 2
 
 var alice, bob = evento.BookRequest{Name: "alice", Rooms: Rooms}, evento.BookRequest{Name: "bob", Rooms: Rooms}
@@ -126,9 +125,8 @@ func claimKey(session int, label string) move {
 	})})
 }
 
-// keyBusy is db/idempotency.go's answer to a claim that locked nothing:
-// a request with this key is running, so roll back and wait for it
-// outside any transaction.
+// keyBusy is db/idempotency.go's answer to a claim that locked nothing: a
+// request with this key is running, so wait for it outside any transaction.
 func keyBusy(session int) move {
 	return move{session: session, label: "busy", build: func(s *sessionState) (planned, bool) {
 		return planned{stmt: raw("ROLLBACK;"),
@@ -143,8 +141,7 @@ func waitForKey(session int) move {
 }
 
 // storeOutcome writes the booking into the key's row before COMMIT, as
-// db/idempotency.go stores one: as its reservation's id, with no encoded
-// outcome (NULL).
+// db/idempotency.go does: as its reservation's id, with no encoded outcome.
 func storeOutcome(session int) move {
 	return move{session: session, label: "store", build: func(s *sessionState) (planned, bool) {
 		return planned{stmt: mustNamed("StoreIdempotencyOutcomes", map[string]any{
