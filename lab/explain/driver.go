@@ -30,7 +30,8 @@ type driver struct {
 	states  []*sessionState
 	steps   []Step
 	events  []Event
-	waiting []int // indexes into steps, in the order they blocked
+	waiting []int          // indexes into steps, in the order they blocked
+	names   map[string]int // how many steps bear each name so far
 }
 
 // inFlight says whether the session has a step waiting for a lock.
@@ -273,14 +274,9 @@ func (d *driver) complete(idx int, r reply) {
 // as isolationtester requires.
 func (d *driver) stepName(session, label string) string {
 	name := session + "_" + label
-	n := 1
-	for _, s := range d.steps {
-		if s.Name == name || strings.HasPrefix(s.Name, name+"_") {
-			n++
-		}
-	}
-	if n > 1 {
-		name = fmt.Sprintf("%s_%d", name, n)
+	d.names[name]++
+	if n := d.names[name]; n > 1 {
+		return fmt.Sprintf("%s_%d", name, n)
 	}
 	return name
 }

@@ -135,7 +135,7 @@ func run(ctx context.Context, t Target, p subject, sc Scenario) (Run, error) {
 	// The sessions' code runs on goroutines of their own, which end with the run.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	d := &driver{monitor: t.Pool, subject: p}
+	d := &driver{monitor: t.Pool, subject: p, names: map[string]int{}}
 	for _, name := range []string{"s1", "s2"} {
 		c, err := dial(ctx, t.URL)
 		if err != nil {
