@@ -106,7 +106,7 @@ func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 		// A step is named after the executor the code sent it through.
 		label, p := "read", planned{stmt: a.stmt}
 		if a.write {
-			label, p.role = "write", roleWrite
+			label, p.write = "write", true
 		}
 		blocked, err := d.launch(ctx, m.session, label, p, a.answer)
 		if err != nil || blocked {
@@ -165,7 +165,7 @@ func (d *driver) launch(ctx context.Context, session int, label string, p planne
 	s := d.states[session]
 	step := Step{
 		N: len(d.steps) + 1, Session: s.name, Name: d.stepName(s.name, label),
-		Stmt: p.stmt, Note: p.note, role: p.role, answer: answer, session: session,
+		Stmt: p.stmt, Note: p.note, write: p.write, hold: p.hold, answer: answer, session: session,
 	}
 	d.steps = append(d.steps, step)
 	idx := len(d.steps) - 1
@@ -262,7 +262,7 @@ func (d *driver) complete(idx int, r reply) {
 		}
 		return
 	}
-	if step.role == roleHold {
+	if step.hold {
 		s.outcome = "refused"
 		if len(r.rows) > 0 {
 			s.outcome = "confirmed"

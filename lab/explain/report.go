@@ -237,7 +237,7 @@ func cell(final Final, steps []Step, states []*sessionState) string {
 			seen[CellBlocked] = true
 			// A write that waited, then matched no row: its WHERE was
 			// evaluated again on the row the other session committed.
-			if s.role == roleWrite && s.Error == nil && len(s.Rows) == 0 {
+			if s.write && s.Error == nil && len(s.Rows) == 0 {
 				seen[CellRechecked] = true
 			}
 		}

@@ -104,7 +104,7 @@ const (
 )
 
 func confirmHold(session int) move {
-	return always(session, "confirm", planned{role: roleHold, stmt: mustNamed("ConfirmHold", map[string]any{
+	return always(session, "confirm", planned{hold: true, stmt: mustNamed("ConfirmHold", map[string]any{
 		"handle": holdHandle, "client_id": nil, "event_id": eventID, "hotel_id": hotelID,
 	})})
 }
@@ -174,9 +174,9 @@ type move struct {
 
 // planned is a built move.
 type planned struct {
-	stmt Stmt
-	role role
-	note string
+	stmt        Stmt
+	note        string
+	write, hold bool // as Step's
 }
 
 // sessionState is what one session has seen, and how it ended.

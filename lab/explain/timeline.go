@@ -18,9 +18,11 @@ type Step struct {
 	// decided in Go, a conflict, a replay).
 	Note string `json:"note,omitempty"`
 
-	role    role
-	session int        // index of Session in the run
-	answer  chan reply // where the subject's code waits for the reply, if it sent the step
+	// What the answer means for the table: write, sent by the subject's
+	// code through Statements.Write, books; hold confirms a hold.
+	write, hold bool
+	session     int        // index of Session in the run
+	answer      chan reply // where the subject's code waits for the reply, if it sent the step
 }
 
 // StepError is a statement's error, by its SQLSTATE.
@@ -36,12 +38,3 @@ type Event struct {
 	Step     int  `json:"step"`
 	Complete bool `json:"completes_blocked_step,omitempty"`
 }
-
-// role says what a step's answer means, for the table's cells.
-type role int
-
-const (
-	roleControl role = iota // BEGIN, COMMIT, ROLLBACK, the key protocol
-	roleWrite               // sent by the subject's code through Statements.Write: it books
-	roleHold                // a hold's statement (not a booking of the session's own)
-)
