@@ -205,11 +205,10 @@ func (d *driver) settle(ctx context.Context, after int) error {
 	return nil
 }
 
-// await waits for c's reply, or for PostgreSQL to show it blocked: in
-// pg_stat_activity waiting for a lock, that pg_locks (through
-// pg_blocking_pids) says someone holds. The second is true at once when
-// the holder commits, before the waiter has woken up to clear its
-// wait_event. A step no longer blocked is waited for, as its reply must come.
+// await waits for c's reply, or for PostgreSQL to show it blocked: waiting
+// in pg_stat_activity for a lock that pg_locks (pg_blocking_pids) says
+// someone holds. pg_locks stops saying so as soon as the holder commits,
+// before the waiter wakes to clear its wait_event. A step no longer blocked answers.
 func (d *driver) await(ctx context.Context, c *conn) (reply, bool, error) {
 	deadline := time.Now().Add(stepTimeout)
 	for time.Now().Before(deadline) {
@@ -315,10 +314,9 @@ func dial(ctx context.Context, url string) (*conn, error) {
 	return &conn{pg: pg, done: make(chan reply, 1)}, nil
 }
 
-// exec runs sql and keeps its last result, as libpq's PQexec does. It
-// reads the results itself: pgconn's Result.FieldDescriptions is left
-// empty for a result without rows, and isolationtester prints the header
-// of an empty result too.
+// exec runs sql and keeps its last result, as libpq's PQexec does. It reads
+// the results itself: pgconn's Result leaves FieldDescriptions empty for a
+// result without rows, whose header isolationtester prints too.
 func (c *conn) exec(ctx context.Context, sql string) reply {
 	mrr := c.pg.Exec(ctx, sql)
 	var r reply
