@@ -49,16 +49,24 @@ func newExplainCommand() *ffcli.Command {
 }
 
 func runExplain(ctx context.Context, cfg explainConfig) error {
-	subjects, err := explainSubjects(cfg.strategy)
-	if err != nil {
-		return err
+	// --strategy is a row of the table, both rows of the check-then-act
+	// anti-pattern, or every row (nil); --scenario a column, or all.
+	var subjects, scenarios []string
+	switch {
+	case cfg.strategy == "all":
+	case cfg.strategy == "check-then-act":
+		subjects = []string{explain.CheckThenActRC, explain.CheckThenActRR}
+	case slices.Contains(explain.Subjects(nil), cfg.strategy):
+		subjects = []string{cfg.strategy}
+	default:
+		return usagef("unknown --strategy %q (want a strategy, check-then-act, or all)", cfg.strategy)
 	}
-	var scenarios []string
-	if cfg.scenario != "all" {
-		if !slices.Contains(explain.ScenarioNames(), cfg.scenario) {
-			return usagef("unknown --scenario %q (want %s or all)", cfg.scenario, strings.Join(explain.ScenarioNames(), ", "))
-		}
+	switch {
+	case cfg.scenario == "all":
+	case slices.Contains(explain.ScenarioNames(), cfg.scenario):
 		scenarios = []string{cfg.scenario}
+	default:
+		return usagef("unknown --scenario %q (want %s or all)", cfg.scenario, strings.Join(explain.ScenarioNames(), ", "))
 	}
 	pool, url, closeDB, err := openMigratedDatabase(ctx, cfg.db, explainDatabase)
 	if err != nil {
@@ -93,19 +101,4 @@ func runExplain(ctx context.Context, cfg explainConfig) error {
 	}
 	explain.WriteTable(os.Stdout, rep)
 	return nil
-}
-
-// explainSubjects maps --strategy to the table's rows: a strategy, both
-// rows of the check-then-act anti-pattern, or every row.
-func explainSubjects(flagValue string) ([]string, error) {
-	switch flagValue {
-	case "all":
-		return nil, nil
-	case "check-then-act":
-		return []string{explain.CheckThenActRC, explain.CheckThenActRR}, nil
-	}
-	if slices.Contains(explain.Subjects(nil), flagValue) {
-		return []string{flagValue}, nil
-	}
-	return nil, usagef("unknown --strategy %q (want a strategy, check-then-act, or all)", flagValue)
 }

@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
 )
@@ -18,102 +19,70 @@ import (
 // seen waiting; a step still running after it is a bug in a scenario.
 const stepTimeout = 10 * time.Second
 
-// driver runs one plan: it launches the planned steps in order, and, as
-// isolationtester does, after each launch waits until the step answers or
-// PostgreSQL shows it waiting for a lock; then it lets every waiting step
-// that can now finish, finish. A planned step of a session that is still
-// waiting is run as soon as that session is free, and the steps of the
-// other sessions go first: the order the steps actually ran in is the
-// permutation a spec replays.
+// driver runs one plan as isolationtester does: after each step it waits
+// until the step answers or PostgreSQL shows it waiting for a lock, then
+// lets every waiting step that can now finish, finish. A step of a session
+// still waiting runs once that session is free, after the other sessions'
+// steps: the order the steps actually ran in is the permutation a spec replays.
 type driver struct {
-	monitor  *pgx.Conn // sees the sessions from outside: pg_stat_activity, pg_locks
-	subject  subject
-	conns    []*conn
-	states   []*sessionState
-	steps    []Step
-	events   []Event
-	waiting  []int // indexes into steps, in the order they blocked
-	sessions []string
+	monitor *pgxpool.Pool // sees the sessions from outside: pg_stat_activity, pg_locks
+	subject subject
+	states  []*sessionState
+	steps   []Step
+	events  []Event
+	waiting []int          // indexes into steps, in the order they blocked
+	names   map[string]int // how many steps bear each name so far
 }
 
 // inFlight says whether the session has a step waiting for a lock.
 func (d *driver) inFlight(session int) bool {
-	for _, i := range d.waiting {
-		if d.sessionIndex(d.steps[i].Session) == session {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *driver) sessionIndex(name string) int {
-	for i, n := range d.sessions {
-		if n == name {
-			return i
-		}
-	}
-	return -1
+	return slices.ContainsFunc(d.waiting, func(i int) bool { return d.steps[i].session == session })
 }
 
 // run executes the plan's moves. A phase of the subject's code that
-// stopped at a lock wait stays in the plan, where it was, and goes on
-// once its session is free.
+// stopped at a lock wait stays where it was and goes on once its session is free.
 func (d *driver) run(ctx context.Context, moves []move) error {
-	pending := moves
-	for len(pending) > 0 {
-		next := -1
-		for i, m := range pending {
-			if !d.inFlight(m.session) {
-				next = i
-				break
-			}
-		}
+	for len(moves) > 0 {
+		next := slices.IndexFunc(moves, func(m move) bool { return !d.inFlight(m.session) })
 		if next < 0 {
 			return errors.New("every remaining step belongs to a session waiting for a lock: the plan cannot go on")
 		}
-		m := pending[next]
-		pending = append(pending[:next:next], pending[next+1:]...)
-		if m.build == nil {
-			done, err := d.advance(ctx, m)
-			if err != nil {
-				return err
+		m, s, done := moves[next], d.states[moves[next].session], true
+		var err error
+		switch {
+		case m.build == nil:
+			done, err = d.advance(ctx, m)
+		case s.ended || (s.failed != nil && m.label != "end"):
+		default:
+			if p, ok := m.build(s); ok {
+				_, err = d.launch(ctx, m.session, m.label, p, nil)
 			}
-			if !done {
-				pending = slices.Insert(pending, next, m)
-			}
-			continue
 		}
-		s := d.states[m.session]
-		if s.ended || (s.failed != nil && m.label != "end") {
-			continue
-		}
-		p, ok := m.build(s)
-		if !ok {
-			continue
-		}
-		if _, err := d.launch(ctx, m.session, m.label, p, nil); err != nil {
+		if err != nil {
 			return err
+		}
+		if done {
+			moves = slices.Delete(moves, next, next+1)
 		}
 	}
 	if len(d.waiting) > 0 {
 		return fmt.Errorf("step %d (%s) still waits for a lock after the last step", d.steps[d.waiting[0]].N, d.steps[d.waiting[0]].Name)
 	}
 	for _, s := range d.states {
-		if s.started && !s.returned {
+		if s.asks != nil && !s.returned {
 			return fmt.Errorf("%s's code had not returned after the last step", s.name)
 		}
 	}
 	return nil
 }
 
-// advance runs a phase of the session's code: it starts the code on a
-// goroutine of its own the first time, then runs each statement the code
-// sends as one step, until the code returns, or, in phaseRead, sends its
-// first write (held back for phaseWrite). It answers false when a step
-// waits for a lock: the phase goes on once the session is free.
+// advance runs a phase of the session's code: each statement it sends is
+// one step, until it returns or, with untilWrite, sends its first write
+// (held back for the next phase). It answers false when a step waits for a
+// lock: the phase goes on once the session is free.
 func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 	s := d.states[m.session]
-	if !s.started {
+	if s.asks == nil {
 		d.start(ctx, s, m.req)
 	}
 	for !s.returned {
@@ -130,15 +99,14 @@ func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 		if a.returned {
 			return true, d.returned(s, *a)
 		}
-		if m.phase == phaseRead && a.write {
+		if m.untilWrite && a.write {
 			s.held = a
 			return true, nil
 		}
-		// A step is named after the executor the code sent it through,
-		// the schedule's own words: "read" (Statements.Read) or "write".
+		// A step is named after the executor the code sent it through.
 		label, p := "read", planned{stmt: a.stmt}
 		if a.write {
-			label, p.role = "write", roleWrite
+			label, p.write = "write", true
 		}
 		blocked, err := d.launch(ctx, m.session, label, p, a.answer)
 		if err != nil || blocked {
@@ -148,17 +116,17 @@ func (d *driver) advance(ctx context.Context, m move) (bool, error) {
 	return true, nil
 }
 
-// start runs the subject's code for req on a goroutine of its own. It
+// start runs the subject's code for req on a goroutine of its own, which
 // ends when the code returns, or with ctx, the run's.
-func (d *driver) start(ctx context.Context, s *sessionState, req request) {
-	s.started = true
+func (d *driver) start(ctx context.Context, s *sessionState, req evento.BookRequest) {
 	s.asks = make(chan ask)
 	types := pgtype.NewMap() // the goroutine's alone: a Map is not safe to share
 	read := &stepper{asks: s.asks, types: types}
 	write := &stepper{asks: s.asks, types: types, write: true}
-	book, r, asks := d.subject.book, s.bookRequest(req), s.asks
+	req.EventID, req.HotelID = eventID, hotelID
+	book, asks := d.subject.book, s.asks
 	go func() {
-		booking, err := book(ctx, read, write, r)
+		booking, err := book(ctx, read, write, req)
 		select {
 		case asks <- ask{returned: true, booking: booking, err: err}:
 		case <-ctx.Done():
@@ -171,6 +139,7 @@ func (d *driver) start(ctx context.Context, s *sessionState, req request) {
 func (d *driver) returned(s *sessionState, a ask) error {
 	s.returned = true
 	var note string
+	_, fromServer := errors.AsType[*pgconn.PgError](a.err)
 	switch err := a.err; {
 	case err == nil:
 		s.outcome, s.booking = "booked", a.booking
@@ -178,7 +147,7 @@ func (d *driver) returned(s *sessionState, a ask) error {
 		s.outcome, note = "refused", "Go: refused: "+err.Error()
 	case errors.Is(err, evento.ErrConflict):
 		s.outcome, note = "conflict", "Go: "+err.Error()+": the client retries"
-	case pgError(err) != nil:
+	case fromServer:
 		s.outcome = "aborted"
 	default:
 		return fmt.Errorf("%s's code failed: %w", s.name, err)
@@ -190,44 +159,37 @@ func (d *driver) returned(s *sessionState, a ask) error {
 	return nil
 }
 
-// launch sends one step, records whether it answered or blocked, then
-// settles the steps that were waiting. answer, when set, is where the
-// subject's code waits for the step's reply.
+// launch sends one step, records whether it answered or blocked, then settles
+// the steps that were waiting. answer is where the code that sent it waits, if any.
 func (d *driver) launch(ctx context.Context, session int, label string, p planned, answer chan reply) (bool, error) {
 	s := d.states[session]
 	step := Step{
 		N: len(d.steps) + 1, Session: s.name, Name: d.stepName(s.name, label),
-		Stmt: p.stmt, Note: p.note, role: p.role, answer: answer,
+		Stmt: p.stmt, Note: p.note, write: p.write, hold: p.hold, answer: answer, session: session,
 	}
 	d.steps = append(d.steps, step)
 	idx := len(d.steps) - 1
 	s.lastStep = idx
 	d.events = append(d.events, Event{Step: step.N})
-	c := d.conns[session]
-	c.send(ctx, p.stmt.SQL)
-	r, blocked, err := d.await(ctx, c, true)
+	go func() { s.conn.done <- s.conn.exec(ctx, p.stmt.SQL) }()
+	r, blocked, err := d.await(ctx, s.conn)
 	if err != nil {
 		return false, fmt.Errorf("step %d (%s): %w", step.N, step.Name, err)
 	}
 	if blocked {
-		d.steps[idx].Blocked = true
-		d.waiting = append(d.waiting, idx)
+		d.steps[idx].Blocked, d.waiting = true, append(d.waiting, idx)
 	} else {
 		d.complete(idx, r)
-	}
-	if p.final {
-		s.ended = true
 	}
 	return blocked, d.settle(ctx, step.N)
 }
 
-// settle lets every waiting step that is no longer blocked finish, in the
-// order they blocked, and records that step after as what freed them.
+// settle lets every waiting step no longer blocked finish, in the order
+// they blocked, and records step after as what freed them.
 func (d *driver) settle(ctx context.Context, after int) error {
 	still := d.waiting[:0:0]
 	for _, idx := range d.waiting {
-		c := d.conns[d.sessionIndex(d.steps[idx].Session)]
-		r, blocked, err := d.await(ctx, c, false)
+		r, blocked, err := d.await(ctx, d.states[d.steps[idx].session].conn)
 		if err != nil {
 			return fmt.Errorf("step %d (%s): %w", d.steps[idx].N, d.steps[idx].Name, err)
 		}
@@ -243,11 +205,11 @@ func (d *driver) settle(ctx context.Context, after int) error {
 	return nil
 }
 
-// await waits for c's reply, or, with a fresh step, for PostgreSQL to show
-// it blocked. A step that was already seen blocked is asked once more:
-// still blocked, or no longer (then its reply is waited for, as it must
-// come).
-func (d *driver) await(ctx context.Context, c *conn, fresh bool) (reply, bool, error) {
+// await waits for c's reply, or for PostgreSQL to show it blocked: waiting
+// in pg_stat_activity for a lock that pg_locks (pg_blocking_pids) says
+// someone holds. pg_locks stops saying so as soon as the holder commits,
+// before the waiter wakes to clear its wait_event. A step no longer blocked answers.
+func (d *driver) await(ctx context.Context, c *conn) (reply, bool, error) {
 	deadline := time.Now().Add(stepTimeout)
 	for time.Now().Before(deadline) {
 		select {
@@ -255,9 +217,13 @@ func (d *driver) await(ctx context.Context, c *conn, fresh bool) (reply, bool, e
 			return r, false, nil
 		case <-time.After(2 * time.Millisecond):
 		}
-		blocked, err := d.blocked(ctx, c.pid)
-		if err != nil {
-			return reply{}, false, err
+		var blocked bool
+		if err := d.monitor.QueryRow(ctx, `
+			SELECT coalesce(a.wait_event_type = 'Lock', false)
+			       AND cardinality(pg_blocking_pids(a.pid)) > 0
+			  FROM pg_stat_activity AS a
+			 WHERE a.pid = $1`, int32(c.pg.PID())).Scan(&blocked); err != nil {
+			return reply{}, false, fmt.Errorf("ask pg_stat_activity whether session %d waits: %w", c.pg.PID(), err)
 		}
 		if blocked {
 			// A reply may have come in between; it wins.
@@ -272,39 +238,21 @@ func (d *driver) await(ctx context.Context, c *conn, fresh bool) (reply, bool, e
 	return reply{}, false, fmt.Errorf("no answer and no lock wait after %v", stepTimeout)
 }
 
-// blocked asks PostgreSQL whether the backend waits for a lock another
-// backend holds. pg_stat_activity says it waits for a lock; pg_locks
-// (through pg_blocking_pids) says someone still holds it, which is true
-// at once when the holder commits, before the waiter has woken up to
-// clear its wait_event.
-func (d *driver) blocked(ctx context.Context, pid uint32) (bool, error) {
-	var blocked bool
-	err := d.monitor.QueryRow(ctx, `
-		SELECT coalesce(a.wait_event_type = 'Lock', false)
-		       AND cardinality(pg_blocking_pids(a.pid)) > 0
-		  FROM pg_stat_activity AS a
-		 WHERE a.pid = $1`, int32(pid)).Scan(&blocked)
-	if err != nil {
-		return false, fmt.Errorf("ask pg_stat_activity whether session %d waits: %w", pid, err)
-	}
-	return blocked, nil
-}
-
-// complete records a step's reply, and hands it to the subject's code
-// when the code sent the step.
+// complete records a step's reply, and hands it to the code that sent it.
 func (d *driver) complete(idx int, r reply) {
 	step := &d.steps[idx]
-	s := d.states[d.sessionIndex(step.Session)]
-	step.Columns, step.Rows = r.columns, r.rows
+	s := d.states[step.session]
+	step.Rows = r.rows
+	for _, f := range r.fields {
+		step.Columns = append(step.Columns, f.Name)
+	}
 	s.lastRows = len(r.rows)
 	if step.answer != nil {
 		step.answer <- r
 	}
 	if r.err != nil {
-		pgErr := pgError(r.err)
-		if pgErr == nil {
-			step.Error = &StepError{Severity: "ERROR", Message: r.err.Error()}
-		} else {
+		step.Error = &StepError{Severity: "ERROR", Message: r.err.Error()}
+		if pgErr, ok := errors.AsType[*pgconn.PgError](r.err); ok {
 			step.Error = &StepError{SQLState: pgErr.Code, Severity: pgErr.Severity, Message: pgErr.Message}
 		}
 		s.failed = step.Error
@@ -313,11 +261,10 @@ func (d *driver) complete(idx int, r reply) {
 		}
 		return
 	}
-	if step.role == roleHold {
+	if step.hold {
+		s.outcome = "refused"
 		if len(r.rows) > 0 {
 			s.outcome = "confirmed"
-		} else {
-			s.outcome = "refused"
 		}
 	}
 }
@@ -326,14 +273,71 @@ func (d *driver) complete(idx int, r reply) {
 // as isolationtester requires.
 func (d *driver) stepName(session, label string) string {
 	name := session + "_" + label
-	n := 1
-	for _, s := range d.steps {
-		if s.Name == name || strings.HasPrefix(s.Name, name+"_") {
-			n++
-		}
-	}
-	if n > 1 {
-		name = fmt.Sprintf("%s_%d", name, n)
+	d.names[name]++
+	if n := d.names[name]; n > 1 {
+		return fmt.Sprintf("%s_%d", name, n)
 	}
 	return name
+}
+
+// sessionSetup is run on every session's connection before its first step,
+// by Evento and by the spec alike (isolationtester prints nothing for it):
+// timestamps then print the same way whatever the server's defaults are.
+const sessionSetup = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY';"
+
+// conn is one session's connection. It sends one statement at a time in
+// the simple query protocol, as isolationtester (libpq's PQsendQuery)
+// does, so results arrive as the same text isolationtester prints.
+type conn struct {
+	pg   *pgconn.PgConn
+	done chan reply // the reply of the statement in flight
+}
+
+// reply is what a statement answered, in text format.
+type reply struct {
+	fields []pgconn.FieldDescription
+	rows   [][]*string // nil is NULL
+	tag    string
+	err    error
+}
+
+func dial(ctx context.Context, url string) (*conn, error) {
+	pg, err := pgconn.Connect(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("connect a session: %w", err)
+	}
+	// isolationtester sets this too: a NOTICE is no part of the outcome.
+	if _, err := pg.Exec(ctx, "SET client_min_messages = warning; "+sessionSetup).ReadAll(); err != nil {
+		pg.Close(context.Background())
+		return nil, fmt.Errorf("set up a session: %w", err)
+	}
+	return &conn{pg: pg, done: make(chan reply, 1)}, nil
+}
+
+// exec runs sql and keeps its last result, as libpq's PQexec does. It reads
+// the results itself: pgconn's Result leaves FieldDescriptions empty for a
+// result without rows, whose header isolationtester prints too.
+func (c *conn) exec(ctx context.Context, sql string) reply {
+	mrr := c.pg.Exec(ctx, sql)
+	var r reply
+	for mrr.NextResult() {
+		rr := mrr.ResultReader()
+		r = reply{fields: slices.Clone(rr.FieldDescriptions())}
+		for rr.NextRow() {
+			values := make([]*string, len(rr.Values()))
+			for i, v := range rr.Values() {
+				if v != nil { // pgconn reuses v's bytes for the next row
+					s := string(v)
+					values[i] = &s
+				}
+			}
+			r.rows = append(r.rows, values)
+		}
+		tag, err := rr.Close()
+		r.tag, r.err = tag.String(), err
+	}
+	if err := mrr.Close(); err != nil && r.err == nil {
+		r.err = err
+	}
+	return r
 }

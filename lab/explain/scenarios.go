@@ -1,27 +1,23 @@
 package explain
 
-import (
-	"encoding/json"
-
-	"github.com/evento-lab/evento"
-)
+import "github.com/evento-lab/evento"
 
 // Scenario is one fixed interleaving, run once per subject.
 type Scenario struct {
-	Name    string `json:"name"`
-	Summary string `json:"summary"`
-	// holdRooms, when set, is a hold the setup places before the sessions
-	// start (hold-vs-booking).
-	holdRooms int32
-	// applies says why a subject has no run in this scenario ("" when it
-	// has one): the table shows n/a and the reason.
+	Name      string `json:"name"`
+	Summary   string `json:"summary"`
+	holdRooms int32  // when set, a hold the setup places before the sessions start
+	// applies says why a subject has no run in this scenario (n/a in the
+	// table), or "" when it has one.
 	applies func(p subject) string
 	moves   func(p subject) []move
 }
 
-// Rooms is the tiny hotel's size: two rooms, and each session asks for
-// both, so that any two bookings that both succeed overbook it.
+// Rooms is the tiny hotel's size: each session asks for both rooms (but in
+// hold-vs-booking), so that any two bookings that both succeed overbook it.
 const Rooms = 2
+
+var alice, bob = evento.BookRequest{Name: "alice", Rooms: Rooms}, evento.BookRequest{Name: "bob", Rooms: Rooms}
 
 // Scenarios lists the scenarios, in the order of the table's columns.
 func Scenarios() []Scenario {
@@ -54,7 +50,7 @@ func Scenarios() []Scenario {
 				return strategiesOnly(p)
 			},
 			moves: func(p subject) []move {
-				a := request{"alice", 1}
+				a := evento.BookRequest{Name: "alice", Rooms: 1}
 				return []move{begin(0, p.isolation), read(0, a), begin(1, readCommitted), confirmHold(1),
 					write(0, a), end(1), end(0)}
 			},
@@ -64,9 +60,8 @@ func Scenarios() []Scenario {
 			Summary: "s1 is shown 2 rooms left, s2 books them, then s1 books on that advice",
 			applies: strategiesOnly,
 			moves: func(p subject) []move {
-				a, b := request{"alice", Rooms}, request{"bob", Rooms}
-				return []move{showAvailability(0), begin(1, p.isolation), read(1, b), write(1, b),
-					end(1), begin(0, p.isolation), read(0, a), write(0, a), end(0)}
+				return []move{showAvailability(0), begin(1, p.isolation), read(1, bob), write(1, bob),
+					end(1), begin(0, p.isolation), read(0, alice), write(0, alice), end(0)}
 			},
 		},
 		{
@@ -74,8 +69,7 @@ func Scenarios() []Scenario {
 			Summary: "the same request, same idempotency key, sent twice at once (queries/idempotency.sql)",
 			applies: strategiesOnly,
 			moves: func(p subject) []move {
-				a := request{"alice", Rooms}
-				return []move{begin(0, p.isolation), claimKey(0, "claim"), read(0, a), write(0, a),
+				return []move{begin(0, p.isolation), claimKey(0, "claim"), read(0, alice), write(0, alice),
 					begin(1, p.isolation), claimKey(1, "claim"), keyBusy(1), waitForKey(1),
 					storeOutcome(0), end(0),
 					always(1, "retry", planned{stmt: raw("BEGIN ISOLATION LEVEL " + p.isolation + ";")}),
@@ -95,9 +89,8 @@ func strategiesOnly(p subject) string {
 // bothReadThenWrite is r1 r2 w1 w2 c1 c2, as far as the subject lets it:
 // each session runs its code up to its first write, then on.
 func bothReadThenWrite(p subject) []move {
-	a, b := request{"alice", Rooms}, request{"bob", Rooms}
 	return []move{begin(0, p.isolation), begin(1, p.isolation),
-		read(0, a), read(1, b), write(0, a), write(1, b), end(0), end(1)}
+		read(0, alice), read(1, bob), write(0, alice), write(1, bob), end(0), end(1)}
 }
 
 // holdHandle and idempotencyKey are fixed, so that every run and every
@@ -111,34 +104,27 @@ const (
 )
 
 func confirmHold(session int) move {
-	return move{session: session, label: "confirm", build: func(s *sessionState) (planned, bool) {
-		return planned{role: roleHold, stmt: mustNamed("ConfirmHold", map[string]any{
-			"handle": holdHandle, "client_id": nil, "event_id": s.w.eventID, "hotel_id": s.w.hotelID,
-		})}, true
-	}}
+	return always(session, "confirm", planned{hold: true, stmt: mustNamed("ConfirmHold", map[string]any{
+		"handle": holdHandle, "client_id": nil, "event_id": eventID, "hotel_id": hotelID,
+	})})
 }
 
 // showAvailability is what GET /{event}/available shows a client, outside
 // any transaction.
 func showAvailability(session int) move {
-	return move{session: session, label: "available", build: func(s *sessionState) (planned, bool) {
-		return planned{role: roleControl, stmt: mustNamed("GetHotelAvailability", map[string]any{
-			"event_id": s.w.eventID, "hotel_id": s.w.hotelID,
-		}), note: "shown to the client: advice, not a promise"}, true
-	}}
+	return always(session, "available", planned{stmt: mustNamed("GetHotelAvailability", map[string]any{
+		"event_id": eventID, "hotel_id": hotelID,
+	}), note: "shown to the client: advice, not a promise"})
 }
 
 func claimKey(session int, label string) move {
-	return move{session: session, label: label, build: func(s *sessionState) (planned, bool) {
-		return planned{role: roleControl, stmt: mustNamed("ClaimIdempotencyKeys", map[string]any{
-			"keys": []string{idempotencyKey}, "fingerprints": []string{fingerprint}, "ttl_seconds": keyTTLSeconds,
-		})}, true
-	}}
+	return always(session, label, planned{stmt: mustNamed("ClaimIdempotencyKeys", map[string]any{
+		"keys": []string{idempotencyKey}, "fingerprints": []string{fingerprint}, "ttl_seconds": keyTTLSeconds,
+	})})
 }
 
-// keyBusy is db/idempotency.go's answer to a claim that locked nothing:
-// a request with this key is running, so roll back and wait for it
-// outside any transaction.
+// keyBusy is db/idempotency.go's answer to a claim that locked nothing: a
+// request with this key is running, so wait for it outside any transaction.
 func keyBusy(session int) move {
 	return move{session: session, label: "busy", build: func(s *sessionState) (planned, bool) {
 		return planned{stmt: raw("ROLLBACK;"),
@@ -152,20 +138,13 @@ func waitForKey(session int) move {
 	})})
 }
 
-// storeOutcome writes the booking into the key's row before COMMIT, in
-// db's encoding (db/idempotency.go: {"value": evento.Booking}).
+// storeOutcome writes the booking into the key's row before COMMIT, as
+// db/idempotency.go does: as its reservation's id, with no encoded outcome.
 func storeOutcome(session int) move {
 	return move{session: session, label: "store", build: func(s *sessionState) (planned, bool) {
-		if s.outcome != "booked" {
-			return planned{}, false
-		}
-		outcome, err := json.Marshal(map[string]evento.Booking{"value": s.booking})
-		if err != nil {
-			panic(err) // a struct of strings and integers always encodes
-		}
 		return planned{stmt: mustNamed("StoreIdempotencyOutcomes", map[string]any{
-			"keys": []string{idempotencyKey}, "outcomes": []string{string(outcome)},
-		})}, true
+			"keys": []string{idempotencyKey}, "outcomes": nil, "reservation_ids": []int64{s.booking.ReservationID},
+		})}, s.outcome == "booked"
 	}}
 }
 
@@ -176,5 +155,75 @@ func replay(session int) move {
 		s.outcome = "replayed"
 		return planned{stmt: mustNamed("GetIdempotencyOutcomes", map[string]any{"keys": []string{idempotencyKey}}),
 			note: "Go: the key is stored: replay its outcome, book nothing"}, true
+	}}
+}
+
+// A move is what a scenario plans for a session: a statement of the
+// scenario's own (BEGIN, a hold's confirm, the key protocol), built when
+// its turn comes from what that session has seen so far; or, when build
+// is nil, a phase of the subject's own Go code, which sends as many
+// statements as it does: up to its first write (the first statement sent
+// through Statements.Write) when untilWrite, else to its end.
+type move struct {
+	session    int
+	label      string // the spec's step name, after the session's
+	build      func(s *sessionState) (planned, bool)
+	untilWrite bool
+	req        evento.BookRequest // the phase's request, at the session's hotel
+}
+
+// planned is a built move.
+type planned struct {
+	stmt        Stmt
+	note        string
+	write, hold bool // as Step's
+}
+
+// sessionState is what one session has seen, and how it ended.
+type sessionState struct {
+	name string
+	conn *conn
+	// outcome is the session's answer, as its Go code gives it: booked,
+	// refused, conflict, aborted, replayed (empty while running).
+	outcome  string
+	booking  evento.Booking // what it booked, when it did
+	lastRows int            // rows the last statement returned
+	lastStep int            // index of its last step in the run, -1 before
+	failed   *StepError
+	ended    bool // after its last step: nothing more runs for it
+
+	// The subject's code, once started: its statements arrive on asks;
+	// held is one it sent that the schedule has not let run yet.
+	asks     chan ask
+	held     *ask
+	returned bool
+}
+
+// always builds a move that does not depend on what the session saw.
+func always(session int, label string, p planned) move {
+	return move{session: session, label: label, build: func(*sessionState) (planned, bool) { return p, true }}
+}
+
+func begin(session int, isolation string) move {
+	return always(session, "begin", planned{stmt: raw("BEGIN ISOLATION LEVEL " + isolation + ";")})
+}
+
+// read and write are the two phases of the subject's code.
+func read(session int, req evento.BookRequest) move {
+	return move{session: session, untilWrite: true, req: req}
+}
+func write(session int, req evento.BookRequest) move { return move{session: session, req: req} }
+
+// end ends the session's transaction as the write path (db/engine.go)
+// does: it commits what the code answered, a booking or a final refusal
+// (evento.IsRefusal), and rolls back a conflict or an error.
+func end(session int) move {
+	return move{session: session, label: "end", build: func(s *sessionState) (planned, bool) {
+		s.ended = true
+		p := planned{stmt: raw("COMMIT;")}
+		if s.failed != nil || s.outcome == "conflict" || s.outcome == "aborted" {
+			p.stmt = raw("ROLLBACK;")
+		}
+		return p, true
 	}}
 }

@@ -23,58 +23,54 @@ const truncate = "TRUNCATE reservations, holds, idempotency_keys, room_buckets, 
 // exactly what it would compare with a real clock.
 const fixedStamp = "2100-01-01 00:00:00+00"
 
-const eventName = "explain"
-
-// setup is the tiny hotel a run starts from, as the statements a spec's
-// setup block runs (the last one returns no rows: isolationtester prints
-// only the last result of a block).
-type setup struct {
-	world world
-	sql   []string
-}
+// The tiny hotel: its ids are the same in every run, as truncate restarts them.
+const (
+	eventName               = "explain"
+	eventID, hotelID, ehrID = 1, 1, 1
+)
 
 // reset empties the database and seeds the tiny hotel with db/labdb.Seed,
-// in buckets when the subject books them, then, for the spec, writes the
-// same rows as queries/seed.sql's statements (the ones Seed runs) bound to
-// what Seed was given.
-func reset(ctx context.Context, pool *pgxpool.Pool, sc Scenario, buckets int) (setup, error) {
+// in buckets when the subject books them. For the spec's setup block, it
+// returns the same rows as queries/seed.sql's statements (the ones Seed
+// runs) bound to what Seed was given; the last returns no rows, as
+// isolationtester prints only the last result of a block.
+func reset(ctx context.Context, pool *pgxpool.Pool, sc Scenario, buckets int) ([]string, error) {
 	if _, err := pool.Exec(ctx, truncate); err != nil {
-		return setup{}, fmt.Errorf("empty the explain database: %w", err)
+		return nil, fmt.Errorf("empty the explain database: %w", err)
 	}
 	seeded, err := labdb.Seed(ctx, pool, labdb.SeedSpec{Name: eventName, Hotels: 1, Rooms: Rooms, Buckets: buckets})
 	if err != nil {
-		return setup{}, err
+		return nil, err
 	}
 	h := seeded.Hotels[0]
-	w := world{eventID: seeded.EventID, hotelID: h.HotelID, ehrID: 1}
-	if w.eventID != 1 || w.hotelID != 1 {
-		return setup{}, fmt.Errorf("seeded event %d, hotel %d after RESTART IDENTITY: something else writes to the explain database", w.eventID, w.hotelID)
+	if seeded.EventID != eventID || h.HotelID != hotelID {
+		return nil, fmt.Errorf("seeded event %d, hotel %d after RESTART IDENTITY: something else writes to the explain database", seeded.EventID, h.HotelID)
 	}
 	statements := []Stmt{
 		raw(truncate),
 		mustNamed("CreateEvent", map[string]any{"name": eventName}),
 		mustNamed("CreateHotel", map[string]any{"name": h.Name}),
-		mustNamed("AssignRooms", map[string]any{"event_id": w.eventID, "hotel_id": w.hotelID, "assigned": h.Rooms}),
+		mustNamed("AssignRooms", map[string]any{"event_id": eventID, "hotel_id": hotelID, "assigned": h.Rooms}),
 	}
 	if buckets > 0 {
-		statements = append(statements, mustNamed("SplitIntoBuckets", map[string]any{"event_hotel_rooms_id": w.ehrID, "buckets": buckets}))
+		statements = append(statements, mustNamed("SplitIntoBuckets", map[string]any{"event_hotel_rooms_id": ehrID, "buckets": buckets}))
 	}
 	var extra []Stmt
 	if sc.holdRooms > 0 {
 		extra = append(extra, mustNamed("PlaceHold", map[string]any{
-			"event_id": w.eventID, "hotel_id": w.hotelID, "rooms": sc.holdRooms, "name": "carol",
+			"event_id": eventID, "hotel_id": hotelID, "rooms": sc.holdRooms, "name": "carol",
 			"ttl_seconds": 3600, "client_id": nil, "handle": holdHandle,
 		}))
 	}
 	extra = append(extra, raw("UPDATE event_hotel_rooms SET updated_at = '"+fixedStamp+"';"))
 	for _, s := range extra {
 		if _, err := pool.Exec(ctx, s.SQL); err != nil {
-			return setup{}, fmt.Errorf("set up %s: %w", strings.TrimSuffix(s.Name+" "+oneLine(s.SQL), " "), err)
+			return nil, fmt.Errorf("set up %s: %w", strings.TrimSuffix(s.Name+" "+oneLine(s.SQL), " "), err)
 		}
 	}
-	out := setup{world: w}
+	var sql []string
 	for _, s := range append(statements, extra...) {
-		out.sql = append(out.sql, s.SQL)
+		sql = append(sql, s.SQL)
 	}
-	return out, nil
+	return sql, nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -23,7 +24,6 @@ func SpecOf(r Run) (Spec, bool) {
 	if len(r.Steps) == 0 {
 		return Spec{}, false
 	}
-	name := slug(r.Subject) + "_" + r.Scenario
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s × %s (%s), written by `evento explain --spec` from its own run.\n", r.Subject, r.Scenario, r.Isolation)
 	fmt.Fprintf(&b, "# Final state of that run: %s. Cell: %s.\n", r.Final.Verdict, r.Cell)
@@ -31,7 +31,7 @@ func SpecOf(r Run) (Spec, bool) {
 	fmt.Fprintf(&b, "setup\n{\n%s\n}\n", strings.Join(r.Setup, "\n"))
 	sessions := []string{}
 	for _, s := range r.Steps {
-		if !contains(sessions, s.Session) {
+		if !slices.Contains(sessions, s.Session) {
 			sessions = append(sessions, s.Session)
 		}
 	}
@@ -48,27 +48,24 @@ func SpecOf(r Run) (Spec, bool) {
 		fmt.Fprintf(&b, " %q", n)
 	}
 	b.WriteString("\n")
-	return Spec{Name: name, Spec: b.String(), Expected: expected(r, len(sessions))}, true
+	return Spec{Name: slug(r.Subject) + "_" + r.Scenario, Spec: b.String(), Expected: expected(r, len(sessions))}, true
 }
 
 // expected is what isolationtester prints for the run's permutation.
 func expected(r Run, sessions int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Parsed test spec with %d sessions\n\nstarting permutation: %s\n", sessions, strings.Join(r.Permutation(), " "))
-	byN := r.stepsByNumber()
 	for _, e := range r.Events {
-		s := byN[e.Step]
-		if e.Complete {
+		s := r.Steps[e.Step-1] // steps are numbered from 1, in order
+		switch {
+		case e.Complete:
 			fmt.Fprintf(&b, "step %s: <... completed>\n", s.Name)
-			printAnswer(&b, s)
+		case s.Blocked:
+			fmt.Fprintf(&b, "step %s: %s <waiting ...>\n", s.Name, s.SQL)
 			continue
+		default:
+			fmt.Fprintf(&b, "step %s: %s\n", s.Name, s.SQL)
 		}
-		fmt.Fprintf(&b, "step %s: %s", s.Name, s.SQL)
-		if s.Blocked {
-			b.WriteString(" <waiting ...>\n")
-			continue
-		}
-		b.WriteString("\n")
 		printAnswer(&b, s)
 	}
 	return b.String()
@@ -125,11 +122,68 @@ func slug(s string) string {
 	return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-")
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+// pqPrint renders rows as isolationtester prints them: libpq's PQprint
+// with header, align and "|" between fields (src/interfaces/libpq/
+// fe-print.c). A column is numeric, and right-aligned, when every
+// non-empty value is made of digits, '.', 'e', 'E', ' ' and '-', starts
+// with no 'e' and ends with a digit; widths count bytes, as C does.
+func pqPrint(columns []string, rows [][]*string) string {
+	width := make([]int, len(columns))
+	numeric := make([]bool, len(columns))
+	for j, c := range columns {
+		width[j], numeric[j] = len(c), true
+	}
+	for _, row := range rows {
+		for j, v := range row {
+			if v != nil && *v != "" { // PQprint skips empty values: they decide nothing
+				width[j] = max(width[j], len(*v))
+				numeric[j] = numeric[j] && looksNumeric(*v)
+			}
 		}
 	}
-	return false
+	var b strings.Builder
+	line := func(sep string, cell func(j int) string) {
+		cells := make([]string, len(columns))
+		for j := range cells {
+			cells[j] = fmt.Sprintf("%-*s", width[j], cell(j))
+			if numeric[j] {
+				cells[j] = fmt.Sprintf("%*s", width[j], cell(j))
+			}
+		}
+		b.WriteString(strings.Join(cells, sep) + "\n")
+	}
+	line("|", func(j int) string { return columns[j] })
+	line("+", func(j int) string { return strings.Repeat("-", width[j]) })
+	for _, row := range rows {
+		line("|", func(j int) string { return valueOr(row[j], "") })
+	}
+	return b.String() + "(" + rowCount(len(rows)) + ")\n\n"
+}
+
+// valueOr is *v, or null when v is NULL.
+func valueOr(v *string, null string) string {
+	if v == nil {
+		return null
+	}
+	return *v
+}
+
+// rowCount is "1 row" or "n rows".
+func rowCount(n int) string {
+	if n == 1 {
+		return "1 row"
+	}
+	return fmt.Sprintf("%d rows", n)
+}
+
+func looksNumeric(v string) bool {
+	last := byte('0')
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= '0' && c <= '9' || c == '.' || c == 'E' || c == 'e' || c == ' ' || c == '-') {
+			return false
+		}
+		last = c
+	}
+	return v[0] != 'E' && v[0] != 'e' && last >= '0' && last <= '9'
 }

@@ -68,3 +68,24 @@ func TestSpecsPassPostgresIsolationTester(t *testing.T) {
 		t.Fatalf("pg_isolation_regress did not say every test passed:\n%s", output)
 	}
 }
+
+// The layout isolationtester printed on PostgreSQL 15 for these values
+// (numbers right-aligned, text and timestamps left, NULL and ” blank).
+func TestPQPrintLikeIsolationtester(t *testing.T) {
+	s := func(v string) *string { return &v }
+	got := pqPrint([]string{"id", "name", "ts", "b", "n"}, [][]*string{
+		{s("1"), s("a"), s("2100-01-01 00:00:00+00"), s("t"), s("1.5")},
+		{s("22222"), s("longer name"), s("2100-01-01 00:00:00.000001+00"), s("f"), nil},
+	})
+	want := "   id|name       |ts                           |b|  n\n" +
+		"-----+-----------+-----------------------------+-+---\n" +
+		"    1|a          |2100-01-01 00:00:00+00       |t|1.5\n" +
+		"22222|longer name|2100-01-01 00:00:00.000001+00|f|   \n" +
+		"(2 rows)\n\n"
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if got, want := pqPrint([]string{"key", "owned"}, nil), "key|owned\n---+-----\n(0 rows)\n\n"; got != want {
+		t.Fatalf("empty result: got %q, want %q", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package explain
 import (
 	sqldriver "database/sql/driver"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -77,9 +78,8 @@ func named(name string, params map[string]any) (Stmt, error) {
 	return stmt, nil
 }
 
-// mustNamed is named for the statements this package's scenarios bind:
-// their names and parameters are fixed in code, so a failure is a bug that
-// the tests of every scenario find at once.
+// mustNamed is named for the statements fixed in this package's code: a
+// failure is a bug that the tests of every scenario find at once.
 func mustNamed(name string, params map[string]any) Stmt {
 	s, err := named(name, params)
 	if err != nil {
@@ -101,12 +101,11 @@ func lookup(name string) (file, text string, err error) {
 	return file, text + ";", nil
 }
 
-// sent is the statement a subject's Go code sent: sqlc's constant, whose
-// first line is "-- name: Name :kind", and its positional arguments. Its
-// parameters are named after queries/' @names, paired with sqlc's $n in
-// the order each first appears (sqlc numbers them in another order); its
-// SQL is the text sent, each $n written in as a literal, laid out as named
-// lays out queries/' (the same bytes, unless the code sent other SQL).
+// sent is the statement a subject's Go code sent: sqlc's constant (first
+// line "-- name: Name :kind") and its positional arguments. Its parameters
+// are queries/' @names, paired with sqlc's $n in the order each first
+// appears (sqlc numbers them in another order); its SQL is the text sent,
+// each $n written in as a literal, laid out as named lays out queries/'.
 // Other SQL (a savepoint) is sent as it is and must have no arguments.
 func sent(sql string, args []any) (Stmt, error) {
 	header, body, _ := strings.Cut(sql, "\n")
@@ -146,9 +145,8 @@ func sent(sql string, args []any) (Stmt, error) {
 // placeholder is a positional parameter in sqlc's SQL.
 var placeholder = regexp.MustCompile(`\$[0-9]+`)
 
-// firstAppearances lists the parameters of text that re matches (the
-// text of its groups, or the whole match when it has none), each once, in
-// the order each first appears.
+// firstAppearances lists what re matches in text (its groups, or the
+// whole match when it has none), each once, in the order each first appears.
 func firstAppearances(re *regexp.Regexp, text string) []string {
 	var out []string
 	for _, m := range re.FindAllStringSubmatch(text, -1) {
@@ -180,30 +178,19 @@ func literal(v any) (string, error) {
 		return literal(value)
 	case bool:
 		return strconv.FormatBool(v), nil
-	case int:
-		return strconv.Itoa(v), nil
-	case int32:
-		return strconv.FormatInt(int64(v), 10), nil
-	case int64:
-		return strconv.FormatInt(v, 10), nil
 	case string:
 		return quote(v), nil
-	case []string:
-		items := make([]string, len(v))
-		for i, s := range v {
-			items[i] = quote(s)
-		}
-		return "ARRAY[" + strings.Join(items, ", ") + "]", nil
-	case []int64:
-		items := make([]string, len(v))
-		for i, n := range v {
-			items[i] = strconv.FormatInt(n, 10)
-		}
-		return "ARRAY[" + strings.Join(items, ", ") + "]", nil
-	case []int32:
-		items := make([]string, len(v))
-		for i, n := range v {
-			items[i] = strconv.FormatInt(int64(n), 10)
+	}
+	switch rv := reflect.ValueOf(v); {
+	case rv.CanInt():
+		return strconv.FormatInt(rv.Int(), 10), nil
+	case rv.Kind() == reflect.Slice:
+		items := make([]string, rv.Len())
+		for i := range items {
+			var err error
+			if items[i], err = literal(rv.Index(i).Interface()); err != nil {
+				return "", err
+			}
 		}
 		return "ARRAY[" + strings.Join(items, ", ") + "]", nil
 	}

@@ -10,11 +10,9 @@ import (
 	"github.com/evento-lab/evento"
 )
 
-// stepper is what a subject's Go code sends its statements through (the
-// Read or the Write of its db.Statements). It runs nothing itself: it
-// asks the driver, which runs each statement as one step when the
-// schedule says so, on the session's connection, and hands the answer
-// back, decoded as pgx would.
+// stepper is the Read or the Write of a subject's db.Statements. It runs
+// nothing itself: the driver runs each statement as one step when the
+// schedule says so, and the answer comes back decoded as pgx would.
 //
 // It is a pgx.Tx because the session is in one, and a strategy may ask
 // (sharded takes a savepoint only inside a transaction); strategies call
@@ -43,8 +41,7 @@ func (s *stepper) Exec(ctx context.Context, sql string, args ...any) (pgconn.Com
 }
 
 func (s *stepper) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	r, err := s.send(ctx, sql, args)
-	return r, err
+	return s.send(ctx, sql, args)
 }
 
 func (s *stepper) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
@@ -61,8 +58,7 @@ func (s *stepper) send(ctx context.Context, sql string, args []any) (*rows, erro
 	return s.run(ctx, stmt)
 }
 
-// run asks the driver to run stmt and waits for its answer; a statement's
-// error is returned as pgx returns it.
+// run asks the driver to run stmt and waits for its answer.
 func (s *stepper) run(ctx context.Context, stmt Stmt) (*rows, error) {
 	answer := make(chan reply, 1)
 	select {
@@ -90,10 +86,16 @@ type rows struct {
 func (r *rows) Close()                        {}
 func (r *rows) Err() error                    { return nil }
 func (r *rows) CommandTag() pgconn.CommandTag { return pgconn.NewCommandTag(r.tag) }
-func (r *rows) Next() bool                    { r.at++; return r.at < len(r.raw) }
+func (r *rows) Next() bool                    { r.at++; return r.at < len(r.rows) }
 
 func (r *rows) Scan(dest ...any) error {
-	return pgx.ScanRow(r.types, r.fields, r.raw[r.at], dest...)
+	raw := make([][]byte, len(r.rows[r.at]))
+	for i, v := range r.rows[r.at] {
+		if v != nil {
+			raw[i] = []byte(*v)
+		}
+	}
+	return pgx.ScanRow(r.types, r.fields, raw, dest...)
 }
 
 // firstRow is a reply as pgx.Row, for sqlc's :one queries.

@@ -9,28 +9,22 @@ import (
 	"github.com/evento-lab/evento/db"
 )
 
-// subject is a row of the table: a strategy of the registry, whose real
-// Go code books (db.Strategy.Book or BookBatch), or the check-then-act
-// anti-pattern, which no booking path runs. A session runs book on its
-// own goroutine; every statement it sends through read or write is one
-// step of the schedule (see stepper).
+// subject is a row of the table: a strategy of the registry, running its
+// real Go code (db.Strategy.Book or BookBatch), or the check-then-act
+// anti-pattern, which no booking path runs. Every statement book sends
+// through read or write is one step of the schedule (see stepper).
 type subject struct {
 	name      string
 	isolation string
 	strategy  bool // false for the anti-pattern
-	// buckets, when above 0, splits the hotel into that many bucket rows
-	// (the layout of a strategy with db.Strategy.Buckets).
-	buckets int
-	book    func(ctx context.Context, read, write *stepper, req evento.BookRequest) (evento.Booking, error)
+	buckets   int  // above 0: the hotel is split into that many bucket rows (db.Strategy.Buckets)
+	book      func(ctx context.Context, read, write *stepper, req evento.BookRequest) (evento.Booking, error)
 }
 
 const (
 	readCommitted  = "READ COMMITTED"
 	repeatableRead = "REPEATABLE READ"
-)
-
-// Anti-pattern rows of the table: check-then-act at two isolation levels.
-const (
+	// The anti-pattern's rows of the table: check-then-act at two isolation levels.
 	CheckThenActRC = "check-then-act (read committed)"
 	CheckThenActRR = "check-then-act (repeatable read)"
 )
@@ -86,8 +80,8 @@ func strategySubject(s db.Strategy) subject {
 
 // checkThenAct is queries/check_then_act.sql as the brief first imagined
 // it: read what is left, refuse in Go if too few, else add
-// unconditionally. It is the anti-pattern's one definition (db has none:
-// no booking path may run it).
+// unconditionally. It is the anti-pattern's one definition: no booking
+// path in db may run it.
 func checkThenAct(ctx context.Context, read, write *stepper, req evento.BookRequest) (evento.Booking, error) {
 	r, err := read.run(ctx, mustNamed("CheckThenActRead", map[string]any{"event_id": req.EventID, "hotel_id": req.HotelID}))
 	var id int64

@@ -16,26 +16,21 @@ func WriteTimeline(w io.Writer, r Run, server string) {
 		fmt.Fprintf(w, "  %s\n\n", r.Cell)
 		return
 	}
-	byN := r.stepsByNumber()
 	for _, e := range r.Events {
-		s := byN[e.Step]
-		if e.Complete {
+		s := r.Steps[e.Step-1]
+		switch {
+		case e.Complete:
 			fmt.Fprintf(w, "  %3s  %s  … step %d completes (after step %d)\n", "", s.Session, s.N, s.CompletedAfter)
-			writeAnswer(w, s)
-			continue
-		}
-		title := oneLine(s.SQL)
-		if s.Name != "" && s.Stmt.Name != "" {
-			title = s.Stmt.Name + " (" + s.File + ")"
+		case s.Stmt.Name == "":
+			fmt.Fprintf(w, "  %3d  %s  %s\n", s.N, s.Session, oneLine(s.SQL))
+		default:
+			title := s.Stmt.Name + " (" + s.File + ")"
 			for _, p := range s.Params {
 				title += " " + p.Name + "=" + p.Value
 			}
+			fmt.Fprintf(w, "  %3d  %s  %s\n           %s\n", s.N, s.Session, title, oneLine(s.SQL))
 		}
-		fmt.Fprintf(w, "  %3d  %s  %s\n", s.N, s.Session, title)
-		if s.Stmt.Name != "" {
-			fmt.Fprintf(w, "           %s\n", oneLine(s.SQL))
-		}
-		if s.Blocked {
+		if s.Blocked && !e.Complete {
 			fmt.Fprintf(w, "           BLOCKED: waits for a lock (pg_stat_activity wait_event_type = Lock)\n")
 		} else {
 			writeAnswer(w, s)
@@ -67,22 +62,15 @@ func rowsText(s Step) string {
 	for i, row := range s.Rows {
 		var cols []string
 		for j, v := range row {
-			text := "NULL"
-			if v != nil {
-				text = *v
-			}
-			cols = append(cols, s.Columns[j]+"="+text)
+			cols = append(cols, s.Columns[j]+"="+valueOr(v, "NULL"))
 		}
 		rows[i] = strings.Join(cols, " ")
 	}
-	plural := "s"
-	if len(rows) == 1 {
-		plural = ""
-	}
-	return fmt.Sprintf("%d row%s: %s", len(rows), plural, strings.Join(rows, "; "))
+	return rowCount(len(rows)) + ": " + strings.Join(rows, "; ")
 }
 
-// WriteTable prints the strategy × scenario table, n/a reasons below it.
+// WriteTable prints the strategy × scenario table, n/a reasons below it,
+// one line each, so that the cells themselves stay narrow.
 func WriteTable(w io.Writer, rep Report) {
 	fmt.Fprintf(w, "PostgreSQL %s; each cell is one run of the scenario's schedule (%s)\n\n", rep.Server, Probes)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -91,45 +79,40 @@ func WriteTable(w io.Writer, rep Report) {
 		header = append(header, sc.Name)
 	}
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	var reasons notApplicable
+	type reason struct {
+		why                 string
+		subjects, scenarios []string
+	}
+	var reasons []reason
 	for _, row := range rep.Rows {
 		cells := []string{row.Subject, strings.ToLower(row.Isolation)}
 		for i, c := range row.Cells {
 			if why, ok := strings.CutPrefix(c, notApplicableColon); ok {
 				c = cellNotApplicable
-				reasons.add(why, row.Subject, rep.Scenarios[i].Name)
+				at := slices.IndexFunc(reasons, func(r reason) bool { return r.why == why })
+				if at < 0 {
+					at, reasons = len(reasons), append(reasons, reason{why: why})
+				}
+				r := &reasons[at]
+				r.subjects = appendNew(r.subjects, row.Subject)
+				r.scenarios = appendNew(r.scenarios, rep.Scenarios[i].Name)
 			}
 			cells = append(cells, c)
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
-	if len(reasons.order) > 0 {
+	if len(reasons) > 0 {
 		fmt.Fprintln(w)
-		for _, why := range reasons.order {
-			fmt.Fprintf(w, "n/a for %s in %s: %s\n", strings.Join(reasons.subjects[why], ", "), strings.Join(reasons.scenarios[why], ", "), why)
+		for _, r := range reasons {
+			fmt.Fprintf(w, "n/a for %s in %s: %s\n", strings.Join(r.subjects, ", "), strings.Join(r.scenarios, ", "), r.why)
 		}
 	}
 }
 
-// notApplicable gathers the n/a cells by reason, one line each under the
-// table, so that the cells themselves stay narrow.
-type notApplicable struct {
-	order               []string
-	subjects, scenarios map[string][]string
-}
-
-func (n *notApplicable) add(why, subject, scenario string) {
-	if n.subjects == nil {
-		n.subjects, n.scenarios = map[string][]string{}, map[string][]string{}
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
 	}
-	if _, ok := n.subjects[why]; !ok {
-		n.order = append(n.order, why)
-	}
-	if !slices.Contains(n.subjects[why], subject) {
-		n.subjects[why] = append(n.subjects[why], subject)
-	}
-	if !slices.Contains(n.scenarios[why], scenario) {
-		n.scenarios[why] = append(n.scenarios[why], scenario)
-	}
+	return append(list, s)
 }
