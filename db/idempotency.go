@@ -19,7 +19,7 @@ import (
 const duplicateWait = 2 * time.Second
 
 // errKeyBusy means another transaction holds the request's key right now;
-// whileKeyBusy waits for it and tries again.
+// write (engine.go) waits for it and tries again.
 var errKeyBusy = errors.New("idempotency key held by a request in progress")
 
 // errKeyRaced means a key was committed by a request this transaction's
