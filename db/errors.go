@@ -14,20 +14,6 @@ import (
 	"github.com/evento-lab/evento"
 )
 
-// unavailableCodes are SQLSTATEs after which the same request may succeed
-// once the server is back or less busy.
-var unavailableCodes = map[string]bool{
-	pgerrcode.AdminShutdown:         true,
-	pgerrcode.CrashShutdown:         true,
-	pgerrcode.CannotConnectNow:      true,
-	pgerrcode.TooManyConnections:    true,
-	pgerrcode.QueryCanceled:         true,
-	pgerrcode.LockNotAvailable:      true,
-	pgerrcode.DatabaseDropped:       true,
-	pgerrcode.IdleSessionTimeout:    true,
-	pgerrcode.InsufficientResources: true,
-}
-
 // classify marks errors of reads, and of writes whose outcome is known,
 // that mean "the database is not answering" with ErrUnavailable, keeping
 // the original error in the chain for logs.
@@ -161,7 +147,17 @@ func isUnavailable(err error) bool {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return pgerrcode.IsConnectionException(pgErr.Code) || unavailableCodes[pgErr.Code]
+		// By class, so that no fault is missed by a list: the connection
+		// (08), the server out of disk, memory or connections (53), shut
+		// down, restarting or cancelling (57); and a lock not had in time.
+		return pgerrcode.IsConnectionException(pgErr.Code) || pgerrcode.IsInsufficientResources(pgErr.Code) ||
+			pgerrcode.IsOperatorIntervention(pgErr.Code) || pgErr.Code == pgerrcode.LockNotAvailable
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// The connection broke mid-reply (an immediate shutdown, a
+		// killed backend). Of a write, classifyWrite asks first whether
+		// it was sent.
+		return true
 	}
 	var connectErr *pgconn.ConnectError
 	if errors.As(err, &connectErr) {

@@ -88,3 +88,43 @@ func TestClassifyWriteKeepsDomainErrors(t *testing.T) {
 		}
 	}
 }
+
+// A read, or a write PostgreSQL refused before anything was committed,
+// that failed because the database went away or ran out of something is
+// unavailable (503 with Retry-After), never an internal error: by SQLSTATE
+// class (08 connection, 53 insufficient resources, 57 operator
+// intervention) and by the connection breaking mid-reply. An immediate
+// shutdown cut reads with "unexpected EOF" and a full disk answered 53100,
+// and both were 500s.
+func TestClassifyCallsEveryFaultUnavailable(t *testing.T) {
+	t.Parallel()
+	faults := []struct {
+		name string
+		err  error
+	}{
+		{"read cut by an immediate shutdown", fmt.Errorf("read availability: %w", io.ErrUnexpectedEOF)},
+		{"disk full", &pgconn.PgError{Code: pgerrcode.DiskFull}},
+		{"out of memory", &pgconn.PgError{Code: pgerrcode.OutOfMemory}},
+		{"too many connections", &pgconn.PgError{Code: pgerrcode.TooManyConnections}},
+		{"configuration limit exceeded", &pgconn.PgError{Code: pgerrcode.ConfigurationLimitExceeded}},
+		{"crash shutdown", &pgconn.PgError{Code: pgerrcode.CrashShutdown}},
+		{"connection failure", &pgconn.PgError{Code: pgerrcode.ConnectionFailure}},
+	}
+	for _, f := range faults {
+		if got := classify(f.err); !errors.Is(got, evento.ErrUnavailable) {
+			t.Errorf("%s: classify(%v) = %v, want unavailable", f.name, f.err, got)
+		}
+		if got := classifyWrite(uncommitted(f.err)); !errors.Is(got, evento.ErrUnavailable) {
+			t.Errorf("%s before COMMIT: classifyWrite = %v, want unavailable", f.name, got)
+		}
+	}
+	// PostgreSQL's own refusal of the COMMIT, for lack of disk: nothing
+	// was committed.
+	if got := classifyWrite(fmt.Errorf("commit: %w", &pgconn.PgError{Code: pgerrcode.DiskFull})); !errors.Is(got, evento.ErrUnavailable) {
+		t.Errorf("COMMIT refused for a full disk: %v, want unavailable", got)
+	}
+	// A bug is still a bug.
+	if got := classify(&pgconn.PgError{Code: pgerrcode.UndefinedColumn}); errors.Is(got, evento.ErrUnavailable) {
+		t.Errorf("an undefined column is called unavailable: %v", got)
+	}
+}
