@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
@@ -35,8 +36,37 @@ func newCheckCommand() *ffcli.Command {
 		ShortUsage: "evento check --event ID HISTORY [HISTORY...]",
 		ShortHelp:  "Judge one event from the --history files of several evento load processes, merged, against the database.",
 		FlagSet:    fs,
-		Exec:       func(ctx context.Context, args []string) error { return runCheck(ctx, cfg, args) },
+		Exec: func(ctx context.Context, args []string) error {
+			paths, err := flagsAmongFiles(fs, args)
+			if err != nil {
+				return err
+			}
+			return runCheck(ctx, cfg, paths)
+		},
 	}
+}
+
+// flagsAmongFiles parses the flags that follow the first file name as
+// well (evento check --event 2 h.jsonl --json): the flag package stops at
+// the first argument that is not a flag, and "--json" would be read as a
+// file. After "--", everything is a file.
+func flagsAmongFiles(fs *flag.FlagSet, args []string) ([]string, error) {
+	var files []string
+	for len(args) > 0 {
+		files = append(files, args[0])
+		rest := args[1:]
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usagef("%v (see evento %s --help)", err, strings.TrimPrefix(fs.Name(), "evento "))
+		}
+		args = fs.Args()
+		if consumed := len(rest) - len(args); consumed > 0 && rest[consumed-1] == "--" {
+			return append(files, args...), nil
+		}
+	}
+	return files, nil
 }
 
 func runCheck(ctx context.Context, cfg checkConfig, paths []string) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -165,4 +166,29 @@ func claimAMissingReservation(t *testing.T, path string, id int64) (string, stri
 	}
 	t.Fatalf("%s has no ok reserve attempt with a key", path)
 	return "", ""
+}
+
+// Flags may follow the history files: `evento check --event 2 h.jsonl
+// --json` once read "--json" as a file to check.
+func TestCheckFlagsMayFollowTheFiles(t *testing.T) {
+	t.Parallel()
+	cmd := newCheckCommand()
+	if err := cmd.FlagSet.Parse([]string{"--event", "2", "h1.jsonl", "--json", "h2.jsonl", "--complete", "--", "--odd-name"}); err != nil {
+		t.Fatal(err)
+	}
+	files, err := flagsAmongFiles(cmd.FlagSet, cmd.FlagSet.Args())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"h1.jsonl", "h2.jsonl", "--odd-name"}; !slices.Equal(files, want) {
+		t.Errorf("files %q, want %q", files, want)
+	}
+	for _, name := range []string{"json", "complete"} {
+		if f := cmd.FlagSet.Lookup(name); f.Value.String() != "true" {
+			t.Errorf("--%s after a file was not parsed: %s", name, f.Value)
+		}
+	}
+	if _, err := flagsAmongFiles(cmd.FlagSet, []string{"h1.jsonl", "--no-such-flag"}); err == nil || !strings.Contains(err.Error(), "no-such-flag") {
+		t.Errorf("an unknown flag after a file: %v", err)
+	}
 }
