@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,6 +23,19 @@ type PoolOptions struct {
 	// ApplicationName, when set, names the pool's sessions in
 	// pg_stat_activity, so that they can be told from others.
 	ApplicationName string
+	// QueryTimeout, when positive, is the longest a request may spend in
+	// the database (serve --query-timeout). PostgreSQL is then told to end
+	// what a session holds a second past it: a statement
+	// (statement_timeout), a wait for a lock (lock_timeout) and a
+	// transaction left idle (idle_in_transaction_session_timeout). A
+	// healthy server never gets there, since its requests give up at
+	// QueryTimeout; a server frozen mid-transaction (stopped, paused by
+	// the OS, cut off) would otherwise hold a hotel's row lock, and stall
+	// every other server's bookings of that hotel, for as long as it is
+	// frozen. Ignored through a transaction pooler, which refuses these
+	// at login: PgBouncer's own query_timeout and idle_transaction_timeout
+	// bound it there.
+	QueryTimeout time.Duration
 }
 
 // OpenPool connects a pool of at most maxConns connections (0 keeps pgx's
@@ -68,6 +83,12 @@ func OpenPoolWith(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool
 		// The strategies' safety arguments are made for READ COMMITTED (see
 		// queries/); a server or role configured otherwise must not change them.
 		cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
+		if o.QueryTimeout > 0 {
+			bound := strconv.FormatInt((o.QueryTimeout + time.Second).Milliseconds(), 10)
+			for _, setting := range []string{"statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"} {
+				cfg.ConnConfig.RuntimeParams[setting] = bound
+			}
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/evento-lab/evento/api"
@@ -151,14 +150,14 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		// server never reads.
 		fmt.Fprintf(os.Stderr, "export DATABASE_URL=%s  # in another shell, for evento seed and clients to use this server's database while it runs\n", shellQuote(database.URL))
 	}
-	pool, err := db.OpenPoolWith(ctx, database.URL, db.PoolOptions{MaxConns: int32(cfg.pool), TransactionPooled: cfg.transactionPooled})
+	if err := migrateServed(ctx, database.URL, cfg.transactionPooled, cfg.migrateURL); err != nil {
+		return err
+	}
+	pool, err := db.OpenPoolWith(ctx, database.URL, db.PoolOptions{MaxConns: int32(cfg.pool), TransactionPooled: cfg.transactionPooled, QueryTimeout: cfg.queryTimeout})
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := migrateServed(ctx, pool, cfg.migrateURL); err != nil {
-		return err
-	}
 
 	metrics := api.NewMetrics(db.PoolCollector(pool))
 	store := db.NewStore(pool, db.Options{
@@ -200,17 +199,26 @@ func serve(ctx context.Context, cfg serveConfig) error {
 // migrateServed applies the migrations through pool, or over a direct
 // connection to migrateURL when one is given, which it closes at once: a
 // server needs no direct connection once the schema is up.
-func migrateServed(ctx context.Context, pool *pgxpool.Pool, migrateURL string) error {
-	if migrateURL == "" {
-		return db.Migrate(ctx, pool)
+func migrateServed(ctx context.Context, url string, transactionPooled bool, migrateURL string) error {
+	// On a connection of its own, not the serving pool: a migration may
+	// take longer, or wait for a lock longer, than the bounds that pool
+	// sets on every request (PoolOptions.QueryTimeout).
+	opts := db.PoolOptions{MaxConns: 1, TransactionPooled: transactionPooled}
+	if migrateURL != "" {
+		url, opts = migrateURL, db.PoolOptions{MaxConns: 1}
 	}
-	direct, err := db.OpenPool(ctx, migrateURL, 1)
-	if err != nil {
+	pool, err := db.OpenPoolWith(ctx, url, opts)
+	if err != nil && migrateURL != "" {
 		return fmt.Errorf("--migrate-url: %w", err)
 	}
-	defer direct.Close()
-	if err := db.Migrate(ctx, direct); err != nil {
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool); err != nil && migrateURL != "" {
 		return fmt.Errorf("migrate over --migrate-url: %w", err)
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
