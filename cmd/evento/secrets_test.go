@@ -39,7 +39,9 @@ func TestHelpAndErrorsHideTheDatabasePassword(t *testing.T) {
 			t.Errorf("evento %v: exit %d; want the URL with its password hidden:\n%s%s", args, r.exit, r.stdout, r.stderr)
 		}
 	}
-	for _, args := range [][]string{{"serve"}, {"seed"}, {"migrate"}} {
+	// serve retries a database that does not answer: briefly here, so that
+	// its retry lines are checked too.
+	for _, args := range [][]string{{"serve", "--wait-for-database", "1s"}, {"seed"}, {"migrate"}} {
 		r := runEvento(t, env, args...)
 		if r.exit != 2 || strings.Contains(r.stdout+r.stderr, "s3cretpw") || !strings.Contains(r.stderr, "127.0.0.1:1") {
 			t.Errorf("evento %v: exit %d; want one line naming 127.0.0.1:1 and no password:\n%s%s", args, r.exit, r.stdout, r.stderr)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/evento-lab/evento/api"
 	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/localpg"
 )
 
 type serveConfig struct {
@@ -43,6 +44,9 @@ type serveConfig struct {
 	// migrateURL and transactionPooled: see their flags.
 	migrateURL        string
 	transactionPooled bool
+	// waitForDatabase bounds how long serve waits for a database that is
+	// down at start; 0 fails at once.
+	waitForDatabase time.Duration
 }
 
 func newServeCommand() *ffcli.Command {
@@ -69,6 +73,7 @@ func newServeCommand() *ffcli.Command {
 	fs.StringVar(&cfg.modes, "modes", safeModes(), `reserve modes to serve: "all" (naive too, which overbooks on purpose) or a comma-separated list; others answer 403 mode_disabled`)
 	fs.Var(&secretURL{&cfg.migrateURL}, "migrate-url", "apply migrations over this direct PostgreSQL URL (env EVENTO_MIGRATE_URL) rather than DATABASE_URL; needed when DATABASE_URL goes through PgBouncer in transaction mode, which goose's session lock cannot cross")
 	fs.BoolVar(&cfg.transactionPooled, "transaction-pooled", false, "DATABASE_URL goes through a transaction-pooling PgBouncer (pool_mode = transaction): no named prepared statements (pgx exec mode), READ COMMITTED checked on the server rather than set at login; needs --migrate-url")
+	fs.DurationVar(&cfg.waitForDatabase, "wait-for-database", 60*time.Second, "how long to wait, retrying with backoff, for a database that is down at start (nothing answers, or it is starting up or shutting down); a refused login fails at once; 0: fail at once")
 	return &ffcli.Command{
 		Name:       "serve",
 		ShortUsage: "evento serve [--addr 127.0.0.1:8080] [--pool N] [--modes all|a,b,...]",
@@ -84,6 +89,9 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	if cfg.maxConns < 1 {
 		return usagef("--max-conns must be at least 1")
+	}
+	if cfg.waitForDatabase < 0 {
+		return usagef("--wait-for-database must be 0 (fail at once) or more, got %s", cfg.waitForDatabase)
 	}
 	if adminHost, _, err := net.SplitHostPort(cfg.adminAddr); err != nil {
 		return usagef("--admin-addr %q: %v", cfg.adminAddr, err)
@@ -139,7 +147,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	defer adminListener.Close()
-	database, err := cfg.db.resolve(ctx, cfg.pool+10)
+	database, err := resolveWaiting(ctx, cfg.db, cfg.pool+10, cfg.waitForDatabase, log)
 	if err != nil {
 		return err
 	}
@@ -194,6 +202,47 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// Backoff between attempts to reach a database that is down at start:
+// doubling from the first, capped, so that a long outage costs a few
+// attempts a minute and a short one (a restart) is noticed within a second.
+const (
+	firstDatabaseBackoff = 250 * time.Millisecond
+	maxDatabaseBackoff   = 5 * time.Second
+)
+
+// resolveWaiting is databaseFlags.resolve for a server: a database that is
+// down at start (localpg.Unavailable) is tried again, with backoff, for up
+// to wait, one log line per failed attempt, so that a server restarted
+// during an outage comes up when the database does rather than exiting
+// and staying down. A refused login, a bad URL or anything else fails at
+// once: waiting would not fix it. The logged error names the host and port
+// and the server's reason, never the password (localpg's errors hold none).
+func resolveWaiting(ctx context.Context, d databaseFlags, maxConns int, wait time.Duration, log *slog.Logger) (*localpg.Resolved, error) {
+	deadline := time.Now().Add(wait)
+	backoff := firstDatabaseBackoff
+	for attempt := 1; ; attempt++ {
+		database, err := d.resolve(ctx, maxConns)
+		if err == nil || !localpg.Unavailable(err) || ctx.Err() != nil {
+			return database, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			if wait > 0 {
+				return nil, fmt.Errorf("%w; gave up after %d attempts in %s (--wait-for-database)", err, attempt, wait)
+			}
+			return nil, err
+		}
+		sleep := min(backoff, left)
+		log.Warn("database unavailable; retrying", "attempt", attempt, "backoff", sleep.Round(time.Millisecond), "gives_up_in", left.Round(time.Millisecond), "err", err.Error())
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(sleep):
+		}
+		backoff = min(2*backoff, maxDatabaseBackoff)
+	}
 }
 
 // migrateServed applies the migrations through pool, or over a direct

@@ -5,7 +5,9 @@
 // password) a throwaway cluster started from the PostgreSQL server binaries
 // installed on the machine (Start). Throwaway clusters listen
 // on loopback only, run as an unprivileged user when the caller is root, and
-// are removed again by Server.Stop. StartPgBouncer does the same for a
+// are removed again by Server.Stop; the directory of one whose owner was
+// killed (SIGKILL leaves no chance to Stop) is removed by the next Start,
+// once both the owner and its postgres are gone. StartPgBouncer does the same for a
 // PgBouncer in transaction pooling mode in front of a database (evento run
 // --pgbouncer).
 //

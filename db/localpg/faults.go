@@ -16,6 +16,16 @@ import (
 // checkpoint; with crash, an immediate one (SIGQUIT) skips the checkpoint,
 // as a power cut would, and the new start recovers from the WAL.
 func (s *Server) Restart(ctx context.Context, crash bool) error {
+	if err := s.Shutdown(crash); err != nil {
+		return err
+	}
+	return s.StartAgain(ctx)
+}
+
+// Shutdown is the first half of Restart: the server is down, its port and
+// data directory kept, until StartAgain; meanwhile connections are refused,
+// as during an outage. Stop still cleans up after a server left down.
+func (s *Server) Shutdown(crash bool) error {
 	if s.proc == nil {
 		return fmt.Errorf("restart postgres: not running")
 	}
@@ -31,6 +41,12 @@ func (s *Server) Restart(ctx context.Context, crash bool) error {
 			return fmt.Errorf("restart postgres: %w", err)
 		}
 	}
+	return nil
+}
+
+// StartAgain is the second half of Restart: postgres starts on the port
+// and data directory it had.
+func (s *Server) StartAgain(ctx context.Context) error {
 	if err := s.startPostgres(ctx, s.port); err != nil {
 		return fmt.Errorf("restart postgres on port %d: %w", s.port, err)
 	}

@@ -101,17 +101,32 @@ func TestInterrupted(t *testing.T) {
 	}
 
 	// SIGKILL cannot be caught, so the files stay, but the parent-death
-	// signal must still take postgres down.
+	// signal must still take postgres down, and the next Start must
+	// delete what was left, while a live owner's directory stays.
 	t.Run("SIGKILL", func(t *testing.T) {
 		t.Parallel()
 		cmd, dataDir, pid, _ := startHelper(t)
 		t.Cleanup(func() { _ = os.RemoveAll(filepath.Dir(dataDir)) })
+		live, liveDataDir, _, _ := startHelper(t)
+		t.Cleanup(func() {
+			_ = live.Process.Signal(syscall.SIGTERM)
+			_ = live.Wait()
+		})
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		for deadline := time.Now().Add(15 * time.Second); !isDead(pid); time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("timed out after 15s waiting for orphaned postmaster %d to exit", pid)
 			}
+		}
+		if _, err := os.Stat(dataDir); err != nil {
+			t.Fatalf("the killed helper's data directory should still be there before the next start: %v", err)
+		}
+
+		startServer(t, Options{})
+		assertGone(t, filepath.Dir(dataDir))
+		if _, err := os.Stat(filepath.Join(liveDataDir, "PG_VERSION")); err != nil {
+			t.Errorf("the next start removed a live owner's cluster: %v", err)
 		}
 	})
 }

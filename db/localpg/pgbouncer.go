@@ -129,6 +129,9 @@ func StartPgBouncer(ctx context.Context, o PgBouncerOptions) (_ *PgBouncer, err 
 	if b.runDir, err = os.MkdirTemp(shortTempDir(), "evento-pgbouncer-"); err != nil {
 		return nil, fmt.Errorf("pgbouncer: create temp dir: %w", err)
 	}
+	if err := writeOwner(b.runDir); err != nil {
+		return nil, err
+	}
 	b.logPath = filepath.Join(b.runDir, "pgbouncer.log")
 	if err := b.account.chown(b.runDir); err != nil {
 		return nil, err

@@ -170,9 +170,42 @@ func useServer(ctx context.Context, rawURL, source string, timeout time.Duration
 		if refusal := refused(err, addr, source, cfg.Password); refusal != nil {
 			return nil, refusal
 		}
-		return nil, fmt.Errorf("PostgreSQL at %s (from %s): %s", addr, source, oneLine(err.Error()))
+		// Wrapped, so that Unavailable can still see the SQLSTATE.
+		return nil, &serverError{msg: fmt.Sprintf("PostgreSQL at %s (from %s): %s", addr, source, oneLine(err.Error())), err: err}
 	}
 	return &Resolved{URL: rawURL, Close: func() error { return nil }}, nil
+}
+
+// serverError is any other error of a server that answered, in one line.
+type serverError struct {
+	msg string
+	err error
+}
+
+func (e *serverError) Error() string { return e.msg }
+func (e *serverError) Unwrap() error { return e.err }
+
+// Unavailable reports whether err, from Resolve, means the server may let
+// us in later without anyone changing a setting: nothing answers (down,
+// restarting, a network outage), or it answered that it cannot take us
+// now: starting up, shutting down or in recovery (57P01-57P03, class 57P),
+// too many connections (53300), or a connection failure (class 08). A
+// refused login (class 28, a RefusedError), a bad URL or a missing
+// database that cannot be created is not: waiting would not fix it.
+func Unavailable(err error) bool {
+	var unreachable *unreachableError
+	if errors.As(err, &unreachable) {
+		return true
+	}
+	var refusal *RefusedError
+	if errors.As(err, &refusal) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == pgerrcode.TooManyConnections
+	}
+	return false
 }
 
 // unreachableError means nothing answered at addr, as opposed to a server

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestResolveUnreachable(t *testing.T) {
@@ -220,4 +222,26 @@ func TestResolveRefusedLogin(t *testing.T) {
 		}
 		assertDatabase(t, ctx, r.URL, "evento")
 	})
+}
+
+// Unavailable tells an outage, which waiting may end, from a refusal,
+// which it will not.
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&unreachableError{addr: "127.0.0.1:1", reason: "connection refused"}, true},
+		{&serverError{msg: "starting up", err: &pgconn.PgError{Code: pgerrcode.CannotConnectNow}}, true},
+		{&serverError{msg: "shutting down", err: &pgconn.PgError{Code: pgerrcode.AdminShutdown}}, true},
+		{&serverError{msg: "full", err: &pgconn.PgError{Code: pgerrcode.TooManyConnections}}, true},
+		{&RefusedError{Cause: "no such role", Err: &pgconn.PgError{Code: pgerrcode.InvalidAuthorizationSpecification}}, false},
+		{&serverError{msg: "other", err: &pgconn.PgError{Code: pgerrcode.InsufficientPrivilege}}, false},
+		{errors.New("DATABASE_URL: cannot parse"), false},
+	} {
+		if got := Unavailable(tc.err); got != tc.want {
+			t.Errorf("Unavailable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
 }

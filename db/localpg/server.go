@@ -117,11 +117,17 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 // prepareDirs creates the private run directory (socket and log) and the
 // data directory, and hands them to the account postgres runs as.
 func (s *Server) prepareDirs() error {
+	// First what killed runs left: each throwaway cluster is tens of
+	// megabytes, and a run killed with SIGKILL cannot delete its own.
+	removeLeftovers(shortTempDir(), s.opts.Log)
 	runDir, err := os.MkdirTemp(shortTempDir(), "evento-pg-")
 	if err != nil {
 		return fmt.Errorf("create temp dir: %w", err)
 	}
 	s.runDir = runDir
+	if err := writeOwner(runDir); err != nil {
+		return err
+	}
 	s.logPath = filepath.Join(runDir, "postgres.log")
 	if err := s.account.chown(runDir); err != nil {
 		return err
