@@ -81,7 +81,11 @@ func TestReadHistoriesRefusesWhatCannotBeJudged(t *testing.T) {
 	run := func(event int64, id string) string {
 		return line(runLine{Type: "run", Strategy: "atomic", Event: event, RunID: id, Completed: true})
 	}
+	end := func(attempts int) string {
+		return line(endLine{Type: "end", Lines: 1 + attempts, Attempts: attempts})
+	}
 	ok := line(attemptAt(strings.Repeat("x", 3), 0, client.ClassOK, 201, "", 10))
+	other := line(attemptAt("y", 1, client.ClassOK, 201, "", 11))
 	write := func(name, content string) string {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -89,22 +93,29 @@ func TestReadHistoriesRefusesWhatCannotBeJudged(t *testing.T) {
 		}
 		return path
 	}
-	good := write("good", run(7, "a")+ok)
+	good := write("good", run(7, "a")+ok+end(1))
 	for _, c := range []struct {
 		name  string
 		paths []string
 		want  string
 	}{
-		{"another event", []string{write("other", run(8, "b"))}, "a history of event 8, not of --event 7"},
+		{"another event", []string{write("other", run(8, "b")+end(0))}, "a history of event 8, not of --event 7"},
 		{"truncated", []string{write("cut", run(7, "c")+ok[:len(ok)-20])}, "is cut short: the file is truncated"},
-		{"a bad line inside", []string{write("bad", run(7, "d")+"{nonsense\n"+ok)}, "line 2 is not a history line"},
+		{"a bad line inside", []string{write("bad", run(7, "d")+"{nonsense\n"+ok+end(1))}, "line 2 is not a history line"},
 		{"empty", []string{write("empty", "")}, "empty"},
 		{"no run line", []string{write("headless", ok)}, "before any run line"},
 		{"older evento", []string{write("old", line(map[string]any{"type": "run", "strategy": "atomic", "seed": 1}))}, "names no event"},
-		{"the same run twice", []string{good, write("copy", run(7, "a"))}, "the same run (run id a"},
-		{"the same requests twice", []string{good, write("requests", run(7, "e")+ok)}, "request xxx is also in " + good},
+		{"the same run twice", []string{good, write("copy", run(7, "a")+end(0))}, "the same run (run id a"},
+		{"the same requests twice", []string{good, write("requests", run(7, "e")+ok+end(1))}, "request xxx is also in " + good},
 		{"one file given twice", []string{good, good}, "given twice"},
-		{"concatenated with itself", []string{write("twice", run(7, "f")+ok+run(7, "g")+ok)}, "an earlier run of this file"},
+		// Cut at a line boundary, every line parses: only the end line,
+		// counted on close, tells what is missing.
+		{"cut at a line boundary", []string{write("half", run(7, "h")+ok)}, "run h has no end line: the file was cut short at a line boundary"},
+		{"an ok line dropped", []string{write("dropped", run(7, "i")+ok+end(2))}, "counts 3 lines (2 attempts, 0 faults), but 2 lines (1 attempts, 0 faults) were read"},
+		{"a line added", []string{write("added", run(7, "j")+ok+other+end(1))}, "counts 2 lines (1 attempts, 0 faults), but 3 lines (2 attempts"},
+		{"a line after the end", []string{write("after", run(7, "k")+ok+end(1)+other)}, "line 4 follows the end line of run k"},
+		{"a run cut before the next", []string{write("spliced", run(7, "l")+ok+run(7, "m")+other+end(1))}, "run l has no end line"},
+		{"concatenated with itself", []string{write("twice", run(7, "f")+ok+end(1)+run(7, "g")+ok+end(1))}, "an earlier run of this file"},
 	} {
 		_, err := readHistories(c.paths, 7)
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") ||

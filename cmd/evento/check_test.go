@@ -81,6 +81,19 @@ func TestCheckMergesTheHistoriesOfThreeLoads(t *testing.T) {
 	truncated := filepath.Join(dir, "truncated.jsonl")
 	cut := strings.TrimRight(string(raw), "\n")
 	writeFile(t, truncated, cut[:len(cut)-10])
+	// Cut at a line boundary, or an ok line dropped: every line left
+	// parses, and both were judged consistent before the end line (the
+	// missing bookings passed for someone else's).
+	lines := strings.SplitAfter(strings.TrimRight(string(raw), "\n"), "\n")
+	half := filepath.Join(dir, "half.jsonl")
+	writeFile(t, half, strings.Join(lines[:len(lines)/2], ""))
+	dropped := filepath.Join(dir, "dropped.jsonl")
+	for i, line := range lines {
+		if strings.Contains(line, `"class":"ok"`) {
+			writeFile(t, dropped, strings.Join(slices.Delete(slices.Clone(lines), i, i+1), ""))
+			break
+		}
+	}
 	duplicate := filepath.Join(dir, "copy-of-load1.jsonl")
 	first := readFile(t, histories[0])
 	writeFile(t, duplicate, string(first))
@@ -90,6 +103,8 @@ func TestCheckMergesTheHistoriesOfThreeLoads(t *testing.T) {
 	}{
 		{[]string{histories[0], otherHistory}, []string{otherHistory + ": ", "a history of event " + itoa(other), "not of --event " + itoa(event)}},
 		{[]string{histories[0], truncated, histories[2]}, []string{truncated + ": ", "truncated"}},
+		{[]string{histories[0], half, histories[2]}, []string{half + ": ", "has no end line", "cut short at a line boundary"}},
+		{[]string{histories[0], dropped, histories[2]}, []string{dropped + ": ", "lines were dropped"}},
 		{[]string{histories[0], histories[1], duplicate}, []string{duplicate + ": ", "the same run", histories[0], "duplicate"}},
 	} {
 		r := runEvento(t, bundle.env, append([]string{"check", "--event", itoa(event)}, c.files...)...)
