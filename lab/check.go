@@ -75,25 +75,7 @@ func CheckHistories(ctx context.Context, pool *pgxpool.Pool, cfg CheckConfig) (r
 	if err != nil {
 		return report.Report{}, err
 	}
-	var others, otherRooms int64
-	for i := range observed {
-		o := &observed[i]
-		var rooms int64
-		for id, n := range o.Rows {
-			if !claimed[id] {
-				others++
-				rooms += n
-			}
-		}
-		otherRooms += rooms
-		if !cfg.Complete {
-			// Judged as evento load judges an event that was not fresh
-			// (checker.Since): on the rows the histories account for. The
-			// counter is taken to have counted the others too, so the
-			// counter invariant still holds the whole hotel to its rows.
-			o.BookedBefore, o.ReservedBefore = rooms, rooms
-		}
-	}
+	others, otherRooms := leaveOutUnclaimed(observed, claimed, cfg.Complete)
 	checked, err := checker.Check(res, observed)
 	if err != nil {
 		return report.Report{}, err
@@ -157,4 +139,28 @@ func claimedReservations(ctx context.Context, pool *pgxpool.Pool, m merged, res 
 		claimed[id] = true
 	}
 	return claimed, nil
+}
+
+// leaveOutUnclaimed counts the reservations no history claims, and unless
+// complete leaves them out of the comparison as someone else's.
+func leaveOutUnclaimed(observed []checker.Observed, claimed map[int64]bool, complete bool) (others, otherRooms int64) {
+	for i := range observed {
+		o := &observed[i]
+		var rooms int64
+		for id, n := range o.Rows {
+			if !claimed[id] {
+				others++
+				rooms += n
+			}
+		}
+		otherRooms += rooms
+		if !complete {
+			// Judged as evento load judges an event that was not fresh
+			// (checker.Since): on the rows the histories account for. The
+			// counter is taken to have counted the others too, so the
+			// counter invariant still holds the whole hotel to its rows.
+			o.BookedBefore, o.ReservedBefore = rooms, rooms
+		}
+	}
+	return others, otherRooms
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
 )
 
@@ -125,5 +126,70 @@ func TestReadHistoriesRefusesWhatCannotBeJudged(t *testing.T) {
 	}
 	if _, err := readHistories([]string{good}, 7); err != nil {
 		t.Fatalf("a good history: %v", err)
+	}
+}
+
+// judgeWithoutComplete judges attempts as evento check does without
+// --complete, against hotel 1 of event 7 holding rows and keys: the rows no
+// attempt claims (by an ok line or a key) are left out as someone else's.
+func judgeWithoutComplete(t *testing.T, attempts []client.Attempt, rows map[int64]int64, keys map[string]int64) checker.Result {
+	t.Helper()
+	h := history{path: "h", runs: []runLine{{Type: "run", Event: 7, RunID: "r", Clients: 2, Completed: true}}}
+	for _, a := range attempts {
+		h.lines = append(h.lines, historyAttempt{Attempt: a})
+	}
+	var booked int64
+	for _, n := range rows {
+		booked += n
+	}
+	observed := []checker.Observed{{EventID: 7, HotelID: 1, Assigned: 10, Reserved: booked, Booked: booked, Rows: rows, KeyedReservations: map[string]int64{}}}
+	res, _ := mergeHistories([]history{h}).ledger([]client.Target{{EventID: 7, HotelID: 1, Assigned: 10}})
+	claimed := map[int64]bool{}
+	for id := range res.Targets[0].Reservations {
+		claimed[id] = true
+	}
+	for key, id := range keys {
+		claimed[id] = true
+		if _, ok := res.Targets[0].Keyed[key]; ok {
+			observed[0].KeyedReservations[key] = id
+		}
+	}
+	leaveOutUnclaimed(observed, claimed, false)
+	checked, err := checker.Check(res, observed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return checked
+}
+
+// One request booked twice, with the counter consistent, was judged
+// consistent without --complete: the ledger kept only the last ok
+// attempt's reservation, so the first passed for someone else's.
+func TestCheckFindsARequestBookedTwice(t *testing.T) {
+	t.Parallel()
+	rows := map[int64]int64{10: 2, 11: 2, 12: 2}
+	twice := []client.Attempt{
+		attemptAt("a", 0, client.ClassOK, 201, "", 10),
+		attemptAt("a", 1, client.ClassOK, 201, "", 11),
+		attemptAt("b", 2, client.ClassOK, 201, "", 12),
+	}
+	r := judgeWithoutComplete(t, twice, rows, map[string]int64{"a": 11, "b": 12})
+	if r.Verdict != checker.Inconsistent || !strings.Contains(strings.Join(r.Anomalies, "\n"), "double booking: at hotel 1 (event 7) 1 requests were booked twice, each holding two reservations: a (told 10 and 11)") {
+		t.Fatalf("one request told two reservations: verdict %s, anomalies %q", r.Verdict, r.Anomalies)
+	}
+
+	// Its resend booked again, and was told so; the first booking's
+	// answer was told too, but the key stores only the second.
+	resent := []client.Attempt{attemptAt("a", 0, client.ClassOK, 201, "", 10), attemptAt("b", 2, client.ClassOK, 201, "", 12)}
+	r = judgeWithoutComplete(t, resent, rows, map[string]int64{"a": 11, "b": 12})
+	if r.Verdict != checker.Inconsistent || !strings.Contains(strings.Join(r.Anomalies, "\n"), "double booking: at hotel 1 (event 7) 1 requests were booked twice, each holding two reservations: a (told 10, its key stores 11)") {
+		t.Fatalf("a key storing another booked reservation: verdict %s, anomalies %q", r.Verdict, r.Anomalies)
+	}
+
+	// Two requests told one reservation: one booking, two claims.
+	shared := []client.Attempt{attemptAt("a", 0, client.ClassOK, 201, "", 10), attemptAt("b", 2, client.ClassOK, 201, "", 10)}
+	r = judgeWithoutComplete(t, shared, map[int64]int64{10: 2}, map[string]int64{"a": 10})
+	if r.Verdict != checker.Inconsistent || !strings.Contains(strings.Join(r.Anomalies, "\n"), "shared reservation: at hotel 1 (event 7) 1 reservations were each told to more than one booking, which hold one booking's rooms between them: 10 (to 2 bookings)") {
+		t.Fatalf("two requests told one reservation: verdict %s, anomalies %q", r.Verdict, r.Anomalies)
 	}
 }
