@@ -124,6 +124,32 @@ func TestCheckMergesTheHistoriesOfThreeLoads(t *testing.T) {
 		!containsAll(report.Anomalies, "untrue answer", request, "told 987654321", "acknowledged but not stored", "987654321") {
 		t.Fatalf("edited history: verdict %s, anomalies %q", report.Verdict, report.Anomalies)
 	}
+
+	// A phantom with its counter and capacity raised, stored under a key
+	// of load 1's clients that its history never sent: the counts agree,
+	// and without --complete an unclaimed row was someone else's. The key
+	// says whose it is.
+	var run struct {
+		RunID string `json:"run_id"`
+	}
+	if err := json.Unmarshal([]byte(strings.SplitN(string(first), "\n", 2)[0]), &run); err != nil || run.RunID == "" {
+		t.Fatalf("load 1's run line: %v", err)
+	}
+	phantomKey := run.RunID + "-99-1"
+	var phantom int64
+	scanRow(t, bundle.url, `
+WITH ehr AS (UPDATE event_hotel_rooms SET assigned = assigned + 2, reserved = reserved + 2
+              WHERE id = (SELECT min(id) FROM event_hotel_rooms WHERE event_id = $1) RETURNING id),
+     r AS (INSERT INTO reservations (name, event_hotel_rooms_id, number) SELECT 'phantom', id, 2 FROM ehr RETURNING id),
+     k AS (INSERT INTO idempotency_keys (key, fingerprint, expires_at, reservation_id)
+           SELECT $2, 'phantom', now() + interval '1 day', id FROM r RETURNING reservation_id)
+SELECT reservation_id FROM k`, []any{event, phantomKey}, &phantom)
+	r = runEvento(t, bundle.env, append([]string{"check", "--event", itoa(event), "--json", "--expect", "consistent"}, histories...)...)
+	report = decodeReport(t, r, 1)
+	if report.Verdict != checker.Inconsistent ||
+		!containsAll(report.Anomalies, "phantom booking", "keys of the histories' own clients", phantomKey, fmt.Sprint("reservation ", phantom)) {
+		t.Fatalf("a phantom under load 1's key: verdict %s, anomalies %q", report.Verdict, report.Anomalies)
+	}
 }
 
 // seedEvent runs evento seed --json and reads the event it made.

@@ -45,6 +45,10 @@ type Observed struct {
 	// a booking to its reservation (database only; nil otherwise): the
 	// exact, per-request check of what each client was told.
 	KeyedReservations map[string]int64
+	// UnsentKeys are the bookings of this hotel stored under a key of the
+	// run's own clients (its run id prefixes them) that no request of the
+	// ledger sent (evento check, from the database): key -> reservation.
+	UnsentKeys map[string]int64
 }
 
 // HoldCounts counts an event's holds by fate, as the database records
@@ -112,6 +116,18 @@ func judge(ledger client.TargetResult, seen Observed) judgement {
 		j.anomalies = append(j.anomalies, untrueAnswers(ledger, seen, where)...)
 	}
 	j.anomalies = append(j.anomalies, doubleBookings(ledger, seen, where)...)
+	if len(seen.UnsentKeys) > 0 {
+		// Not someone else's: the keys are the run's own clients'. Unknown
+		// rooms elsewhere cannot cover them, as they can in the counts.
+		var unsent []string
+		for key, id := range seen.UnsentKeys {
+			unsent = append(unsent, fmt.Sprintf("%s (reservation %d)", key, id))
+		}
+		slices.Sort(unsent)
+		j.anomalies = append(j.anomalies, fmt.Sprintf(
+			"phantom booking: at %s %d reservations are stored under keys of the histories' own clients that no request in them sent: %s",
+			where, len(unsent), strings.Join(unsent[:min(len(unsent), 3)], ", ")))
+	}
 	if leaked := seen.LeakedRooms(); leaked != 0 {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
 			"held rooms leaked: at %s %d rooms stay locked but only %d are in live holds",
