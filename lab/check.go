@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/evento-lab/evento/db/labdb"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
 	"github.com/evento-lab/evento/lab/report"
@@ -75,25 +76,14 @@ func CheckHistories(ctx context.Context, pool *pgxpool.Pool, cfg CheckConfig) (r
 	if err != nil {
 		return report.Report{}, err
 	}
-	var others, otherRooms int64
-	for i := range observed {
-		o := &observed[i]
-		var rooms int64
-		for id, n := range o.Rows {
-			if !claimed[id] {
-				others++
-				rooms += n
-			}
-		}
-		otherRooms += rooms
-		if !cfg.Complete {
-			// Judged as evento load judges an event that was not fresh
-			// (checker.Since): on the rows the histories account for. The
-			// counter is taken to have counted the others too, so the
-			// counter invariant still holds the whole hotel to its rows.
-			o.BookedBefore, o.ReservedBefore = rooms, rooms
-		}
+	unsent, err := addUnsentKeys(ctx, pool, m, observed)
+	if err != nil {
+		return report.Report{}, err
 	}
+	for _, id := range unsent {
+		claimed[id] = true
+	}
+	others, otherRooms := leaveOutUnclaimed(observed, claimed, cfg.Complete)
 	checked, err := checker.Check(res, observed)
 	if err != nil {
 		return report.Report{}, err
@@ -157,4 +147,70 @@ func claimedReservations(ctx context.Context, pool *pgxpool.Pool, m merged, res 
 		claimed[id] = true
 	}
 	return claimed, nil
+}
+
+// addUnsentKeys finds the bookings stored under a key of one of the
+// merged runs (its run id, drawn at random by each load, prefixes every
+// key its clients send) that no attempt of the histories sent: its clients'
+// keys, so no one else's booking, and no line of the history tells of it
+// (a phantom, or a line the history lost). Each hotel gets those of its
+// rows (Observed.UnsentKeys); it returns their reservations, which the
+// histories claim.
+func addUnsentKeys(ctx context.Context, pool *pgxpool.Pool, m merged, observed []checker.Observed) ([]int64, error) {
+	sent := map[string]bool{}
+	for _, a := range m.attempts {
+		if k := a.KeyAsStored(); k != "" {
+			sent[k] = true
+		}
+		sent[a.Key] = true
+	}
+	hotel := map[int64]int{}
+	for i, o := range observed {
+		for id := range o.Rows {
+			hotel[id] = i
+		}
+	}
+	var ids []int64
+	for _, run := range m.runs {
+		stored, err := labdb.KeyedReservationsWithPrefix(ctx, pool, run.RunID+"-")
+		if err != nil {
+			return nil, err
+		}
+		for key, id := range stored {
+			i, ok := hotel[id]
+			if sent[key] || !ok {
+				continue
+			}
+			if observed[i].UnsentKeys == nil {
+				observed[i].UnsentKeys = map[string]int64{}
+			}
+			observed[i].UnsentKeys[key] = id
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// leaveOutUnclaimed counts the reservations no history claims, and unless
+// complete leaves them out of the comparison as someone else's.
+func leaveOutUnclaimed(observed []checker.Observed, claimed map[int64]bool, complete bool) (others, otherRooms int64) {
+	for i := range observed {
+		o := &observed[i]
+		var rooms int64
+		for id, n := range o.Rows {
+			if !claimed[id] {
+				others++
+				rooms += n
+			}
+		}
+		otherRooms += rooms
+		if !complete {
+			// Judged as evento load judges an event that was not fresh
+			// (checker.Since): on the rows the histories account for. The
+			// counter is taken to have counted the others too, so the
+			// counter invariant still holds the whole hotel to its rows.
+			o.BookedBefore, o.ReservedBefore = rooms, rooms
+		}
+	}
+	return others, otherRooms
 }

@@ -31,6 +31,10 @@ type history struct {
 	path  string
 	runs  []runLine
 	lines []historyAttempt
+	// part counts the lines of the last run's part read so far; ended says
+	// its end line was read.
+	part  endLine
+	ended bool
 	fault []nemesis.Event
 }
 
@@ -78,6 +82,9 @@ func readHistory(path string, eventID int64) (history, error) {
 	if len(h.runs) == 0 {
 		return h, &HistoryError{Path: path, Reason: "empty: not an evento --history file"}
 	}
+	if !h.ended {
+		return h, h.unended(len(h.runs) - 1)
+	}
 	return h, nil
 }
 
@@ -92,8 +99,32 @@ func (h *history) add(line []byte, n int, eventID int64) error {
 	if kind.Type != "run" && len(h.runs) == 0 {
 		return &HistoryError{Path: h.path, Reason: fmt.Sprintf("line %d comes before any run line: not an evento --history file", n)}
 	}
+	if kind.Type != "run" && kind.Type != "end" {
+		if h.ended {
+			return &HistoryError{Path: h.path, Reason: fmt.Sprintf("line %d follows the end line of run %s: lines were added to the file", n, h.runs[len(h.runs)-1].RunID)}
+		}
+		h.part.Lines++
+	}
 	switch kind.Type {
+	case "end":
+		var end endLine
+		if err := json.Unmarshal(line, &end); err != nil {
+			return err
+		}
+		if h.ended {
+			return &HistoryError{Path: h.path, Reason: fmt.Sprintf("line %d is a second end line of run %s", n, h.runs[len(h.runs)-1].RunID)}
+		}
+		end.Type = ""
+		if end != h.part {
+			return &HistoryError{Path: h.path, Reason: fmt.Sprintf(
+				"the end line of run %s (line %d) counts %d lines (%d attempts, %d faults), but %d lines (%d attempts, %d faults) were read: lines were dropped from the file or added to it, and a dropped ok line would make its booking look like someone else's",
+				h.runs[len(h.runs)-1].RunID, n, end.Lines, end.Attempts, end.Faults, h.part.Lines, h.part.Attempts, h.part.Faults)}
+		}
+		h.ended = true
 	case "run":
+		if len(h.runs) > 0 && !h.ended {
+			return h.unended(len(h.runs) - 1)
+		}
 		var run runLine
 		if err := json.Unmarshal(line, &run); err != nil {
 			return err
@@ -107,6 +138,7 @@ func (h *history) add(line []byte, n int, eventID int64) error {
 			return &HistoryError{Path: h.path, Reason: fmt.Sprintf("the run on line %d has no run id (an older evento wrote it): its requests cannot be told from another history's", n)}
 		}
 		h.runs = append(h.runs, run)
+		h.part, h.ended = endLine{Lines: 1}, false
 	case "attempt":
 		var a client.Attempt
 		if err := json.Unmarshal(line, &a); err != nil {
@@ -121,15 +153,27 @@ func (h *history) add(line []byte, n int, eventID int64) error {
 			return &HistoryError{Path: h.path, Reason: fmt.Sprintf("the attempt on line %d has no request id", n)}
 		}
 		h.lines = append(h.lines, historyAttempt{Attempt: a, run: len(h.runs) - 1})
+		h.part.Attempts++
 	case "fault":
 		var f faultLine
 		if err := json.Unmarshal(line, &f); err != nil {
 			return err
 		}
 		h.fault = append(h.fault, f.Event)
+		h.part.Faults++
 	}
 	// Other types are a later evento's additions: skipped, as new fields are.
 	return nil
+}
+
+// unended is the refusal of a run's part with no end line: the file was cut
+// at a line boundary, which parses as well as a whole file. Histories from
+// before the end line are refused too: which of them is cut short cannot be
+// told, and judged, a cut one's missing bookings would be someone else's.
+func (h *history) unended(run int) error {
+	return &HistoryError{Path: h.path, Reason: fmt.Sprintf(
+		"run %s has no end line: the file was cut short at a line boundary (its evento load killed while writing it, a copy interrupted, part of it pasted), or an evento older than the end line wrote it; its missing lines cannot be told from someone else's bookings",
+		h.runs[run].RunID)}
 }
 
 // readHistories reads every file and refuses a duplicate: the same run

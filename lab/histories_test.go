@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
 )
 
@@ -81,7 +82,11 @@ func TestReadHistoriesRefusesWhatCannotBeJudged(t *testing.T) {
 	run := func(event int64, id string) string {
 		return line(runLine{Type: "run", Strategy: "atomic", Event: event, RunID: id, Completed: true})
 	}
+	end := func(attempts int) string {
+		return line(endLine{Type: "end", Lines: 1 + attempts, Attempts: attempts})
+	}
 	ok := line(attemptAt(strings.Repeat("x", 3), 0, client.ClassOK, 201, "", 10))
+	other := line(attemptAt("y", 1, client.ClassOK, 201, "", 11))
 	write := func(name, content string) string {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -89,22 +94,29 @@ func TestReadHistoriesRefusesWhatCannotBeJudged(t *testing.T) {
 		}
 		return path
 	}
-	good := write("good", run(7, "a")+ok)
+	good := write("good", run(7, "a")+ok+end(1))
 	for _, c := range []struct {
 		name  string
 		paths []string
 		want  string
 	}{
-		{"another event", []string{write("other", run(8, "b"))}, "a history of event 8, not of --event 7"},
+		{"another event", []string{write("other", run(8, "b")+end(0))}, "a history of event 8, not of --event 7"},
 		{"truncated", []string{write("cut", run(7, "c")+ok[:len(ok)-20])}, "is cut short: the file is truncated"},
-		{"a bad line inside", []string{write("bad", run(7, "d")+"{nonsense\n"+ok)}, "line 2 is not a history line"},
+		{"a bad line inside", []string{write("bad", run(7, "d")+"{nonsense\n"+ok+end(1))}, "line 2 is not a history line"},
 		{"empty", []string{write("empty", "")}, "empty"},
 		{"no run line", []string{write("headless", ok)}, "before any run line"},
 		{"older evento", []string{write("old", line(map[string]any{"type": "run", "strategy": "atomic", "seed": 1}))}, "names no event"},
-		{"the same run twice", []string{good, write("copy", run(7, "a"))}, "the same run (run id a"},
-		{"the same requests twice", []string{good, write("requests", run(7, "e")+ok)}, "request xxx is also in " + good},
+		{"the same run twice", []string{good, write("copy", run(7, "a")+end(0))}, "the same run (run id a"},
+		{"the same requests twice", []string{good, write("requests", run(7, "e")+ok+end(1))}, "request xxx is also in " + good},
 		{"one file given twice", []string{good, good}, "given twice"},
-		{"concatenated with itself", []string{write("twice", run(7, "f")+ok+run(7, "g")+ok)}, "an earlier run of this file"},
+		// Cut at a line boundary, every line parses: only the end line,
+		// counted on close, tells what is missing.
+		{"cut at a line boundary", []string{write("half", run(7, "h")+ok)}, "run h has no end line: the file was cut short at a line boundary"},
+		{"an ok line dropped", []string{write("dropped", run(7, "i")+ok+end(2))}, "counts 3 lines (2 attempts, 0 faults), but 2 lines (1 attempts, 0 faults) were read"},
+		{"a line added", []string{write("added", run(7, "j")+ok+other+end(1))}, "counts 2 lines (1 attempts, 0 faults), but 3 lines (2 attempts"},
+		{"a line after the end", []string{write("after", run(7, "k")+ok+end(1)+other)}, "line 4 follows the end line of run k"},
+		{"a run cut before the next", []string{write("spliced", run(7, "l")+ok+run(7, "m")+other+end(1))}, "run l has no end line"},
+		{"concatenated with itself", []string{write("twice", run(7, "f")+ok+end(1)+run(7, "g")+ok+end(1))}, "an earlier run of this file"},
 	} {
 		_, err := readHistories(c.paths, 7)
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") ||
@@ -114,5 +126,70 @@ func TestReadHistoriesRefusesWhatCannotBeJudged(t *testing.T) {
 	}
 	if _, err := readHistories([]string{good}, 7); err != nil {
 		t.Fatalf("a good history: %v", err)
+	}
+}
+
+// judgeWithoutComplete judges attempts as evento check does without
+// --complete, against hotel 1 of event 7 holding rows and keys: the rows no
+// attempt claims (by an ok line or a key) are left out as someone else's.
+func judgeWithoutComplete(t *testing.T, attempts []client.Attempt, rows map[int64]int64, keys map[string]int64) checker.Result {
+	t.Helper()
+	h := history{path: "h", runs: []runLine{{Type: "run", Event: 7, RunID: "r", Clients: 2, Completed: true}}}
+	for _, a := range attempts {
+		h.lines = append(h.lines, historyAttempt{Attempt: a})
+	}
+	var booked int64
+	for _, n := range rows {
+		booked += n
+	}
+	observed := []checker.Observed{{EventID: 7, HotelID: 1, Assigned: 10, Reserved: booked, Booked: booked, Rows: rows, KeyedReservations: map[string]int64{}}}
+	res, _ := mergeHistories([]history{h}).ledger([]client.Target{{EventID: 7, HotelID: 1, Assigned: 10}})
+	claimed := map[int64]bool{}
+	for id := range res.Targets[0].Reservations {
+		claimed[id] = true
+	}
+	for key, id := range keys {
+		claimed[id] = true
+		if _, ok := res.Targets[0].Keyed[key]; ok {
+			observed[0].KeyedReservations[key] = id
+		}
+	}
+	leaveOutUnclaimed(observed, claimed, false)
+	checked, err := checker.Check(res, observed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return checked
+}
+
+// One request booked twice, with the counter consistent, was judged
+// consistent without --complete: the ledger kept only the last ok
+// attempt's reservation, so the first passed for someone else's.
+func TestCheckFindsARequestBookedTwice(t *testing.T) {
+	t.Parallel()
+	rows := map[int64]int64{10: 2, 11: 2, 12: 2}
+	twice := []client.Attempt{
+		attemptAt("a", 0, client.ClassOK, 201, "", 10),
+		attemptAt("a", 1, client.ClassOK, 201, "", 11),
+		attemptAt("b", 2, client.ClassOK, 201, "", 12),
+	}
+	r := judgeWithoutComplete(t, twice, rows, map[string]int64{"a": 11, "b": 12})
+	if r.Verdict != checker.Inconsistent || !strings.Contains(strings.Join(r.Anomalies, "\n"), "double booking: at hotel 1 (event 7) 1 requests were booked twice, each holding two reservations: a (told 10 and 11)") {
+		t.Fatalf("one request told two reservations: verdict %s, anomalies %q", r.Verdict, r.Anomalies)
+	}
+
+	// Its resend booked again, and was told so; the first booking's
+	// answer was told too, but the key stores only the second.
+	resent := []client.Attempt{attemptAt("a", 0, client.ClassOK, 201, "", 10), attemptAt("b", 2, client.ClassOK, 201, "", 12)}
+	r = judgeWithoutComplete(t, resent, rows, map[string]int64{"a": 11, "b": 12})
+	if r.Verdict != checker.Inconsistent || !strings.Contains(strings.Join(r.Anomalies, "\n"), "double booking: at hotel 1 (event 7) 1 requests were booked twice, each holding two reservations: a (told 10, its key stores 11)") {
+		t.Fatalf("a key storing another booked reservation: verdict %s, anomalies %q", r.Verdict, r.Anomalies)
+	}
+
+	// Two requests told one reservation: one booking, two claims.
+	shared := []client.Attempt{attemptAt("a", 0, client.ClassOK, 201, "", 10), attemptAt("b", 2, client.ClassOK, 201, "", 10)}
+	r = judgeWithoutComplete(t, shared, map[int64]int64{10: 2}, map[string]int64{"a": 10})
+	if r.Verdict != checker.Inconsistent || !strings.Contains(strings.Join(r.Anomalies, "\n"), "shared reservation: at hotel 1 (event 7) 1 reservations were each told to more than one booking, which hold one booking's rooms between them: 10 (to 2 bookings)") {
+		t.Fatalf("two requests told one reservation: verdict %s, anomalies %q", r.Verdict, r.Anomalies)
 	}
 }

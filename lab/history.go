@@ -45,8 +45,23 @@ type faultLine struct {
 	nemesis.Event
 }
 
+// endLine closes a run's part of a history, written last: the lines its
+// part holds, counted as they were written. A file cut at a line boundary
+// parses line by line as well as a whole one; only a count written on close
+// tells that lines are missing, and a missing ok line would turn its
+// booking into someone else's.
+type endLine struct {
+	Type string `json:"type"` // "end"
+	// Lines counts the part's lines before this one, its run line included;
+	// Attempts and Faults count those of each type among them.
+	Lines    int `json:"lines"`
+	Attempts int `json:"attempts"`
+	Faults   int `json:"faults"`
+}
+
 // writeHistory writes a run's history as JSON lines, in time order: the
-// run line, then every attempt (by invocation) and every fault (by start).
+// run line, then every attempt (by invocation) and every fault (by start),
+// then an end line that counts them.
 // The format is documented in the README and stable: other tools merge
 // the histories of several load generators.
 func writeHistory(w io.Writer, run runLine, res client.Result, faults []nemesis.Event) error {
@@ -73,6 +88,10 @@ func writeHistory(w io.Writer, run runLine, res client.Result, faults []nemesis.
 		if err := enc.Encode(l.value); err != nil {
 			return fmt.Errorf("write history: %w", err)
 		}
+	}
+	end := endLine{Type: "end", Lines: len(lines), Attempts: len(res.History), Faults: len(faults)}
+	if err := enc.Encode(end); err != nil {
+		return fmt.Errorf("write history: %w", err)
 	}
 	if err := out.Flush(); err != nil {
 		return fmt.Errorf("write history: %w", err)

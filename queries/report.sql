@@ -73,3 +73,15 @@ SELECT key::text AS key,
   FROM idempotency_keys
  WHERE key = ANY (@keys::text[])
    AND (reservation_id IS NOT NULL OR outcome -> 'value' ? 'ReservationID');
+
+-- name: KeyedReservationsWithPrefix :many
+-- KeyedReservationsWithPrefix reads every key that starts with the prefix
+-- (a run's "<run id>-"), scoped to an API client ("c42:" + the key) or
+-- not, and holds a booking, as KeyedReservations does: the keys a run's
+-- clients used, whether or not its history names them. A scan of the
+-- table, for evento check only.
+SELECT key::text AS key,
+       coalesce(reservation_id, (outcome -> 'value' ->> 'ReservationID')::bigint)::bigint AS reservation_id
+  FROM idempotency_keys
+ WHERE starts_with(substr(key, strpos(key, ':') + 1), @prefix::text)
+   AND (reservation_id IS NOT NULL OR outcome -> 'value' ? 'ReservationID');

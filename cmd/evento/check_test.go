@@ -81,6 +81,19 @@ func TestCheckMergesTheHistoriesOfThreeLoads(t *testing.T) {
 	truncated := filepath.Join(dir, "truncated.jsonl")
 	cut := strings.TrimRight(string(raw), "\n")
 	writeFile(t, truncated, cut[:len(cut)-10])
+	// Cut at a line boundary, or an ok line dropped: every line left
+	// parses, and both were judged consistent before the end line (the
+	// missing bookings passed for someone else's).
+	lines := strings.SplitAfter(strings.TrimRight(string(raw), "\n"), "\n")
+	half := filepath.Join(dir, "half.jsonl")
+	writeFile(t, half, strings.Join(lines[:len(lines)/2], ""))
+	dropped := filepath.Join(dir, "dropped.jsonl")
+	for i, line := range lines {
+		if strings.Contains(line, `"class":"ok"`) {
+			writeFile(t, dropped, strings.Join(slices.Delete(slices.Clone(lines), i, i+1), ""))
+			break
+		}
+	}
 	duplicate := filepath.Join(dir, "copy-of-load1.jsonl")
 	first := readFile(t, histories[0])
 	writeFile(t, duplicate, string(first))
@@ -90,6 +103,8 @@ func TestCheckMergesTheHistoriesOfThreeLoads(t *testing.T) {
 	}{
 		{[]string{histories[0], otherHistory}, []string{otherHistory + ": ", "a history of event " + itoa(other), "not of --event " + itoa(event)}},
 		{[]string{histories[0], truncated, histories[2]}, []string{truncated + ": ", "truncated"}},
+		{[]string{histories[0], half, histories[2]}, []string{half + ": ", "has no end line", "cut short at a line boundary"}},
+		{[]string{histories[0], dropped, histories[2]}, []string{dropped + ": ", "lines were dropped"}},
 		{[]string{histories[0], histories[1], duplicate}, []string{duplicate + ": ", "the same run", histories[0], "duplicate"}},
 	} {
 		r := runEvento(t, bundle.env, append([]string{"check", "--event", itoa(event)}, c.files...)...)
@@ -108,6 +123,32 @@ func TestCheckMergesTheHistoriesOfThreeLoads(t *testing.T) {
 	if report.Verdict != checker.Inconsistent ||
 		!containsAll(report.Anomalies, "untrue answer", request, "told 987654321", "acknowledged but not stored", "987654321") {
 		t.Fatalf("edited history: verdict %s, anomalies %q", report.Verdict, report.Anomalies)
+	}
+
+	// A phantom with its counter and capacity raised, stored under a key
+	// of load 1's clients that its history never sent: the counts agree,
+	// and without --complete an unclaimed row was someone else's. The key
+	// says whose it is.
+	var run struct {
+		RunID string `json:"run_id"`
+	}
+	if err := json.Unmarshal([]byte(strings.SplitN(string(first), "\n", 2)[0]), &run); err != nil || run.RunID == "" {
+		t.Fatalf("load 1's run line: %v", err)
+	}
+	phantomKey := run.RunID + "-99-1"
+	var phantom int64
+	scanRow(t, bundle.url, `
+WITH ehr AS (UPDATE event_hotel_rooms SET assigned = assigned + 2, reserved = reserved + 2
+              WHERE id = (SELECT min(id) FROM event_hotel_rooms WHERE event_id = $1) RETURNING id),
+     r AS (INSERT INTO reservations (name, event_hotel_rooms_id, number) SELECT 'phantom', id, 2 FROM ehr RETURNING id),
+     k AS (INSERT INTO idempotency_keys (key, fingerprint, expires_at, reservation_id)
+           SELECT $2, 'phantom', now() + interval '1 day', id FROM r RETURNING reservation_id)
+SELECT reservation_id FROM k`, []any{event, phantomKey}, &phantom)
+	r = runEvento(t, bundle.env, append([]string{"check", "--event", itoa(event), "--json", "--expect", "consistent"}, histories...)...)
+	report = decodeReport(t, r, 1)
+	if report.Verdict != checker.Inconsistent ||
+		!containsAll(report.Anomalies, "phantom booking", "keys of the histories' own clients", phantomKey, fmt.Sprint("reservation ", phantom)) {
+		t.Fatalf("a phantom under load 1's key: verdict %s, anomalies %q", report.Verdict, report.Anomalies)
 	}
 }
 

@@ -87,7 +87,7 @@ func TestNaiveIsStillCaughtUnderFaults(t *testing.T) {
 // --history writes every attempt and every fault as JSON lines: a run
 // line first, then attempts and faults in time order, each attempt with
 // its class (ok / fail / info) and every acknowledged booking among the ok
-// ones.
+// ones, and an end line last that counts them.
 func TestHistoryRecordsAttemptsAndFaults(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
@@ -103,9 +103,14 @@ func TestHistoryRecordsAttemptsAndFaults(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Type != "run" || first.Strategy != "atomic" {
 		t.Fatalf("first line %q: want the run line", lines[0])
 	}
+	var end struct{ Type, Lines, Attempts, Faults any }
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &end); err != nil || end.Type != "end" ||
+		end.Lines != float64(len(lines)-1) || end.Attempts != float64(len(lines)-2-len(report.Faults)) || end.Faults != float64(len(report.Faults)) {
+		t.Fatalf("last line %q of %d: want the end line counting them", lines[len(lines)-1], len(lines))
+	}
 	var faults, ok int
 	var last time.Time
-	for _, line := range lines[1:] {
+	for _, line := range lines[1 : len(lines)-1] {
 		var l struct {
 			Type, Class, Op, Fault string
 			Invoked, Start         time.Time

@@ -113,3 +113,18 @@ func KeyedReservations(ctx context.Context, pool *pgxpool.Pool, keys []string) (
 	}
 	return stored, nil
 }
+
+// KeyedReservationsWithPrefix returns the reservation stored under every
+// key that starts with prefix (scoped to an API client or not) and holds
+// a booking.
+func KeyedReservationsWithPrefix(ctx context.Context, pool *pgxpool.Pool, prefix string) (map[string]int64, error) {
+	rows, err := dbsqlc.New().KeyedReservationsWithPrefix(ctx, pool, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("read the reservations stored under the keys %s…: %w", prefix, err)
+	}
+	stored := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		stored[r.Key] = r.ReservationID
+	}
+	return stored, nil
+}

@@ -45,6 +45,10 @@ type Observed struct {
 	// a booking to its reservation (database only; nil otherwise): the
 	// exact, per-request check of what each client was told.
 	KeyedReservations map[string]int64
+	// UnsentKeys are the bookings of this hotel stored under a key of the
+	// run's own clients (its run id prefixes them) that no request of the
+	// ledger sent (evento check, from the database): key -> reservation.
+	UnsentKeys map[string]int64
 }
 
 // HoldCounts counts an event's holds by fate, as the database records
@@ -110,6 +114,19 @@ func judge(ledger client.TargetResult, seen Observed) judgement {
 	}
 	if seen.KeyedReservations != nil {
 		j.anomalies = append(j.anomalies, untrueAnswers(ledger, seen, where)...)
+	}
+	j.anomalies = append(j.anomalies, doubleBookings(ledger, seen, where)...)
+	if len(seen.UnsentKeys) > 0 {
+		// Not someone else's: the keys are the run's own clients'. Unknown
+		// rooms elsewhere cannot cover them, as they can in the counts.
+		var unsent []string
+		for key, id := range seen.UnsentKeys {
+			unsent = append(unsent, fmt.Sprintf("%s (reservation %d)", key, id))
+		}
+		slices.Sort(unsent)
+		j.anomalies = append(j.anomalies, fmt.Sprintf(
+			"phantom booking: at %s %d reservations are stored under keys of the histories' own clients that no request in them sent: %s",
+			where, len(unsent), strings.Join(unsent[:min(len(unsent), 3)], ", ")))
 	}
 	if leaked := seen.LeakedRooms(); leaked != 0 {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
@@ -178,6 +195,54 @@ func untrueAnswers(ledger client.TargetResult, seen Observed, where string) []st
 			where, len(wrong), strings.Join(wrong[:min(len(wrong), 3)], ", ")))
 	}
 	return anomalies
+}
+
+// doubleBookings finds bookings counted once that are two, or two that
+// are one, which the room counts can miss (the rows of a request booked
+// twice pass for someone else's when no --complete says otherwise):
+//   - a request told more than one reservation (a replayed history);
+//   - a keyed request told one reservation while its key stores another,
+//     both booked: its resend booked again;
+//   - a reservation told to more than one booking.
+//
+// A few of each are named.
+func doubleBookings(ledger client.TargetResult, seen Observed, where string) []string {
+	var twice []string
+	for request, told := range ledger.Retold {
+		twice = append(twice, fmt.Sprintf("%s (told %s)", request, joinIDs(told)))
+	}
+	for key, told := range ledger.Keyed {
+		stored, ok := seen.KeyedReservations[key]
+		if told != 0 && ok && stored != told && seen.Rows[told] > 0 && seen.Rows[stored] > 0 {
+			twice = append(twice, fmt.Sprintf("%s (told %d, its key stores %d)", key, told, stored))
+		}
+	}
+	var anomalies []string
+	if len(twice) > 0 {
+		slices.Sort(twice)
+		anomalies = append(anomalies, fmt.Sprintf(
+			"double booking: at %s %d requests were booked twice, each holding two reservations: %s",
+			where, len(twice), strings.Join(twice[:min(len(twice), 3)], ", ")))
+	}
+	if len(ledger.ToldTwice) > 0 {
+		var shared []string
+		for id, n := range ledger.ToldTwice {
+			shared = append(shared, fmt.Sprintf("%d (to %d bookings)", id, n))
+		}
+		slices.Sort(shared)
+		anomalies = append(anomalies, fmt.Sprintf(
+			"shared reservation: at %s %d reservations were each told to more than one booking, which hold one booking's rooms between them: %s",
+			where, len(shared), strings.Join(shared[:min(len(shared), 3)], ", ")))
+	}
+	return anomalies
+}
+
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprint(id)
+	}
+	return strings.Join(parts, " and ")
 }
 
 // missingAcknowledged names acknowledged reservations the database lacks

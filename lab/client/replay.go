@@ -14,7 +14,8 @@ import (
 //
 // Each request is folded as client.send decides what its client was told:
 //   - one with an ok attempt was told its rooms are booked, under the
-//     reservation that attempt names;
+//     reservation that attempt names (under each, if ok attempts named
+//     several: a request booked twice, in TargetResult.Retold);
 //   - one whose last attempt settles it otherwise (a refusal), or whose
 //     every attempt failed, was told nothing was booked;
 //   - any other with a lost (info) attempt stays unknown: its rooms may or
@@ -104,7 +105,22 @@ func (s *stats) replayRequest(target int, attempts []Attempt) {
 		if first.Op == "confirm" {
 			s.holdsConfirmed.Add(1)
 		}
-		s.acknowledge(target, last.Reservation, first.Rooms)
+		// Every reservation an ok attempt named was told to the client:
+		// two different ones (a replay that named another reservation, a
+		// resend that booked again) are one request booked twice.
+		var told []int64
+		for _, a := range attempts {
+			if a.Class == ClassOK && a.Reservation != 0 && !slices.Contains(told, a.Reservation) {
+				told = append(told, a.Reservation)
+				s.acknowledge(target, a.Reservation, first.Rooms)
+			}
+		}
+		if len(told) > 1 {
+			t := &s.targets[target]
+			t.mu.Lock()
+			t.retold[first.Request] = told
+			t.mu.Unlock()
+		}
 		s.recordKeyed(target, first.KeyAsStored(), last.Reservation)
 	case unknown:
 		s.recordUnknown(target, first.Rooms)

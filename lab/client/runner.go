@@ -82,7 +82,14 @@ type TargetResult struct {
 	// Keyed maps the idempotency key of each reserve that got a definite
 	// answer to what it was told: its reservation id, or 0 for "nothing
 	// was booked". Empty without keys.
-	Keyed        map[string]int64
+	Keyed map[string]int64
+	// ToldTwice counts, per reservation that more than one booking was
+	// told is theirs, how many were: one reservation, two claims.
+	ToldTwice map[int64]int
+	// Retold lists, per request that was told more than one reservation,
+	// every one it was told: one request booked twice. Only a replayed
+	// history can show one (a live client stops at its first success).
+	Retold       map[string][]int64
 	SoldOutAfter time.Duration // when a client first saw it sold out; 0 = never
 }
 

@@ -43,6 +43,11 @@ type targetStats struct {
 	// the reservation, or 0 for "nothing was booked" (a 503 or 4xx, or
 	// never sent). The checker holds each against what the key stores.
 	keyed map[string]int64
+	// toldTwice counts, per reservation told to more than one booking,
+	// how many were told it; retold lists, per request told more than one
+	// reservation (a replayed history only), what it was told.
+	toldTwice map[int64]int
+	retold    map[string][]int64
 }
 
 func newStats(targets int, keepHistory bool) *stats {
@@ -57,6 +62,8 @@ func newStats(targets int, keepHistory bool) *stats {
 	for i := range s.targets {
 		s.targets[i].reservations = map[int64]int64{}
 		s.targets[i].keyed = map[string]int64{}
+		s.targets[i].toldTwice = map[int64]int{}
+		s.targets[i].retold = map[string][]int64{}
 	}
 	return s
 }
@@ -123,12 +130,19 @@ func (s *stats) recordLatency(d time.Duration) {
 	s.mu.Unlock()
 }
 
+// acknowledge records a booking told reservationID. A reservation told to
+// a second booking is counted once in the rooms (they are the same rooms)
+// and noted: the checker calls it a shared reservation.
 func (s *stats) acknowledge(target int, reservationID, rooms int64) {
 	t := &s.targets[target]
-	t.acknowledged.Add(rooms)
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, told := t.reservations[reservationID]; told {
+		t.toldTwice[reservationID] = max(t.toldTwice[reservationID], 1) + 1
+		return
+	}
+	t.acknowledged.Add(rooms)
 	t.reservations[reservationID] = rooms
-	t.mu.Unlock()
 }
 
 // recordKeyed writes down what a keyed booking was told: reservationID, or
@@ -208,6 +222,8 @@ func (s *stats) result(targets []Target, end time.Time) Result {
 			Unknown:      ts.unknown.Load(),
 			Reservations: ts.reservations,
 			Keyed:        ts.keyed,
+			ToldTwice:    ts.toldTwice,
+			Retold:       ts.retold,
 			SoldOutAfter: time.Duration(ts.soldOutAt.Load()),
 		}
 		ts.mu.Unlock()

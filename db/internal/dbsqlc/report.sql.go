@@ -172,6 +172,44 @@ func (q *Queries) KeyedReservations(ctx context.Context, db DBTX, keys []string)
 	return items, nil
 }
 
+const keyedReservationsWithPrefix = `-- name: KeyedReservationsWithPrefix :many
+SELECT key::text AS key,
+       coalesce(reservation_id, (outcome -> 'value' ->> 'ReservationID')::bigint)::bigint AS reservation_id
+  FROM idempotency_keys
+ WHERE starts_with(substr(key, strpos(key, ':') + 1), $1::text)
+   AND (reservation_id IS NOT NULL OR outcome -> 'value' ? 'ReservationID')
+`
+
+type KeyedReservationsWithPrefixRow struct {
+	Key           string
+	ReservationID int64
+}
+
+// KeyedReservationsWithPrefix reads every key that starts with the prefix
+// (a run's "<run id>-"), scoped to an API client ("c42:" + the key) or
+// not, and holds a booking, as KeyedReservations does: the keys a run's
+// clients used, whether or not its history names them. A scan of the
+// table, for evento check only.
+func (q *Queries) KeyedReservationsWithPrefix(ctx context.Context, db DBTX, prefix string) ([]KeyedReservationsWithPrefixRow, error) {
+	rows, err := db.Query(ctx, keyedReservationsWithPrefix, prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []KeyedReservationsWithPrefixRow{}
+	for rows.Next() {
+		var i KeyedReservationsWithPrefixRow
+		if err := rows.Scan(&i.Key, &i.ReservationID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const latestHoldExpiry = `-- name: LatestHoldExpiry :one
 SELECT coalesce(max(h.expires_at), clock_timestamp())::timestamptz AS expires_at
   FROM holds AS h
