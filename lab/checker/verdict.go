@@ -18,6 +18,11 @@ const (
 	// interrupt) or clients gave up after repeated errors, so it proved
 	// little. --expect consistent fails on it.
 	Inconclusive = "inconclusive"
+	// ServerErrors: nothing disagrees, but servers answered 500: the API
+	// promises a 503 (or a 504 for a write whose outcome is unknown) for
+	// every fault, so a 500 is a bug that the rooms alone do not show.
+	// --expect consistent fails on it.
+	ServerErrors = "server-errors"
 )
 
 // Observed is what the system of record holds for one hotel after a run.
@@ -223,6 +228,14 @@ func Check(res client.Result, observed []Observed) (Result, error) {
 		seen[[2]int64{o.EventID, o.HotelID}] = o
 	}
 	r := Result{Anomalies: []string{}, Notes: []string{}}
+	if n := res.Requests.Internal; n > 0 {
+		// Named whatever the verdict: an overbooking does not excuse it.
+		anomaly := fmt.Sprintf("server errors: %d answers were 500 (internal) where the API promises a 503 or 504 for a fault", n)
+		if first := res.Requests.FirstError; first != "" {
+			anomaly += "; the first error: " + first
+		}
+		r.Anomalies = append(r.Anomalies, anomaly)
+	}
 	verdicts := make([]string, 0, len(res.Targets))
 	for _, t := range res.Targets {
 		o, ok := seen[[2]int64{t.EventID, t.HotelID}]
@@ -241,6 +254,9 @@ func Check(res client.Result, observed []Observed) (Result, error) {
 		r.Verdict = Overbooked
 	case slices.Contains(verdicts, Inconsistent):
 		r.Verdict = Inconsistent
+	case res.Requests.Internal > 0:
+		// Before the run's completeness: the broken contract is the finding.
+		r.Verdict = ServerErrors
 	case roomToBook(observed) == 0:
 		// Nothing could be booked, so nothing was contended: "consistent"
 		// would claim a strategy passed a test that never took place.

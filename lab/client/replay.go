@@ -1,6 +1,7 @@
 package client
 
 import (
+	"net/http"
 	"slices"
 	"time"
 )
@@ -52,6 +53,9 @@ func (s *stats) replayAttempt(target int, a Attempt) {
 		s.replayed.Add(1)
 	}
 	kind := tickNothing
+	if a.Status == http.StatusInternalServerError {
+		s.internal.Add(1)
+	}
 	if a.IsError() {
 		s.errors.Add(1)
 		s.noteError(a.Error)

@@ -95,8 +95,12 @@ type RequestCounts struct {
 	// RoomsHeld are refusals that told the client to wait for held rooms.
 	RoomsHeld int64 `json:"rooms_held"`
 	Error     int64 `json:"error"`
-	Retries   int64 `json:"retries"`
-	Checks    int64 `json:"availability_checks"`
+	// Internal are answers with status 500 (Evento's "internal"), reads
+	// included: the API promises a 503 or 504 for every fault, so each is
+	// a broken contract the verdict names, whatever the rooms say.
+	Internal int64 `json:"internal"`
+	Retries  int64 `json:"retries"`
+	Checks   int64 `json:"availability_checks"`
 	// Cancelled are requests the run's own end cut off in flight; with
 	// keys each was resent until its outcome was known.
 	Cancelled int64 `json:"cancelled"`
@@ -156,6 +160,7 @@ func (r *Runner) Run(ctx context.Context) Result {
 	// A run is complete when every client stopped because its hotel sold
 	// out: one cut short, or with clients that gave up, proved less.
 	res := r.stats.result(r.cfg.Targets, time.Now())
+	res.Requests.Internal = r.api.internal.Load()
 	res.RunID, res.Completed = r.runID, ctx.Err() == nil && r.stats.gaveUp.Load() == 0
 	if refused := (*ModeRefusedError)(nil); errors.As(context.Cause(ctx), &refused) {
 		res.Stopped = refused

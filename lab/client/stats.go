@@ -17,6 +17,7 @@ type stats struct {
 	success, conflict, soldOut, insufficient, roomsHeld, errors, retries, checks, unknownRequests atomic.Int64
 
 	gaveUp, replayed, late, skipped, cancelled                              atomic.Int64
+	internal                                                                atomic.Int64 // 500s, counted here only when replayed (live: API.internal)
 	holdsPlaced, holdsConfirmed, holdsAbandoned, holdsExpired, holdsUnknown atomic.Int64
 	// firstError is the first error met, as observed: what a report may
 	// name as the cause of the errors, instead of a guess.
@@ -178,6 +179,7 @@ func (s *stats) result(targets []Target, end time.Time) Result {
 			Insufficient: s.insufficient.Load(),
 			RoomsHeld:    s.roomsHeld.Load(),
 			Error:        s.errors.Load(),
+			Internal:     s.internal.Load(),
 			Retries:      s.retries.Load(),
 			Checks:       s.checks.Load(),
 			Cancelled:    s.cancelled.Load(),
