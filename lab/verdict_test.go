@@ -85,3 +85,58 @@ func TestServerErrorsMakeTheirOwnVerdict(t *testing.T) {
 		t.Errorf("completed %v, %d of 20 rooms booked: the errors should not have stopped the run", r.Completed, r.Totals.Booked)
 	}
 }
+
+// Two keyed bookings end unknown on purpose, every attempt's answer lost
+// until their retry budget runs out: one reached the real server, which
+// booked it; the other never did. The load asks the database: the first is
+// booked, under its key; the second has no booking there, but these servers
+// are not the load's, so one might still commit it: it stays unknown, and
+// the run is not called complete, nor consistent, and says why.
+func TestLoadResolvesUnknownsFromTheirKeys(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t, 10)
+	event, err := labdb.Seed(t.Context(), pool, labdb.SeedSpec{Name: "unknowns", Hotels: 1, Rooms: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evento := httputil.NewSingleHostReverseProxy(serveEvento(t, pool))
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Keys are <run>-<client>-<request>: client 0's second booking
+		// books but loses its every answer, client 1's never arrives.
+		key := r.Header.Get("Idempotency-Key")
+		booked, lost := strings.HasSuffix(key, "-0-2"), strings.HasSuffix(key, "-1-2")
+		if booked {
+			evento.ServeHTTP(httptest.NewRecorder(), r)
+		}
+		if booked || lost {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = conn.Close() // the answer is lost on the way
+			}
+			return
+		}
+		evento.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+
+	r, err := Load(t.Context(), LoadConfig{
+		Servers: []string{front.URL}, EventID: event.EventID, DatabaseURL: pool.Config().ConnString(),
+		Clients: client.Config{Strategy: "atomic", Clients: 2, MaxRooms: 2, Seed: 1, Idempotency: true,
+			RetryBudget: 200 * time.Millisecond},
+		Timeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := r.Unknown
+	if u.ResolvedBooked != 1 || u.ResolvedNotBooked != 0 || u.Requests != 1 || u.Why == "" {
+		t.Fatalf("unknown %+v, want 1 resolved booked from its key and 1 left, with why", u)
+	}
+	if r.Completed || r.Verdict != checker.Inconclusive || len(r.Anomalies) != 1 ||
+		!strings.Contains(r.Anomalies[0], "1 keyed requests are still unknown") || !strings.Contains(r.Anomalies[0], "servers are not this run's") {
+		t.Fatalf("completed %v, verdict %q, anomalies %q: want incomplete and inconclusive, saying why", r.Completed, r.Verdict, r.Anomalies)
+	}
+	if r.Totals.Booked != 20 {
+		t.Fatalf("totals %+v: the hotel should have sold out", r.Totals)
+	}
+}

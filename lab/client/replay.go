@@ -111,7 +111,7 @@ func (s *stats) replayRequest(target int, attempts []Attempt) {
 		s.acknowledge(target, last.Reservation, first.Rooms)
 		s.recordKeyed(target, first.KeyAsStored(), last.Reservation)
 	case unknown:
-		s.recordUnknown(target, first.Rooms)
+		s.recordUnknown(target, first.KeyAsStored(), first.Rooms)
 	default:
 		s.recordKeyed(target, first.KeyAsStored(), 0)
 	}

@@ -60,6 +60,9 @@ type Result struct {
 	// UnknownRequests are reserves sent without an answer; their rooms are
 	// in TargetResult.Unknown.
 	UnknownRequests int64
+	// Resolution is what the database told of the keyed reserves whose
+	// outcome the clients never learned (Resolve).
+	Resolution Resolution
 	// GaveUp counts clients that stopped after repeated errors.
 	GaveUp int64
 	// Replayed counts answers a server replayed from an idempotency key:
@@ -82,8 +85,16 @@ type TargetResult struct {
 	// Keyed maps the idempotency key of each reserve that got a definite
 	// answer to what it was told: its reservation id, or 0 for "nothing
 	// was booked". Empty without keys.
-	Keyed        map[string]int64
-	SoldOutAfter time.Duration // when a client first saw it sold out; 0 = never
+	Keyed map[string]int64
+	// UnknownKeys maps the stored key of each keyed reserve whose outcome
+	// stayed unknown when its retry budget ran out to its rooms; the lab
+	// resolves them from the database before judging (Resolve).
+	UnknownKeys map[string]int64
+	// ResolvedBooked are rooms of such reserves that the database shows
+	// booked under their keys: booked for sure, though no client was told.
+	// Resolve moves them out of Unknown.
+	ResolvedBooked int64
+	SoldOutAfter   time.Duration // when a client first saw it sold out; 0 = never
 }
 
 // RequestCounts counts answers by kind.
@@ -207,5 +218,49 @@ func (r *Runner) schedule(ctx context.Context, arrivals chan<- time.Time) {
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// Resolution counts the keyed reserves whose outcome was unknown when
+// their retry budget ran out, by what the database told of them.
+type Resolution struct {
+	Booked    int64 // a booking is stored under the key
+	NotBooked int64 // none is, and no server can still commit one
+	// Left are still unknown: no booking is stored under the key, but a
+	// server may yet commit one; Why says why the lab could not exclude it.
+	Left int64
+	Why  string
+}
+
+// Resolve settles the keyed reserves whose outcome stayed unknown, from
+// stored (each key's stored booking, as the database holds it once the run
+// is over): a key holding a booking booked its rooms. A key holding none
+// is "not booked" only if absentIsFinal is "", that is when no server can
+// still commit a request under it; otherwise absentIsFinal says why one
+// may, and the request stays unknown. The ledger's unknown rooms shrink by
+// those resolved; Completed turns false while keyed requests stay unknown,
+// for the run's outcome is then not known in full.
+func (r *Result) Resolve(stored map[string]int64, absentIsFinal string) {
+	for i := range r.Targets {
+		t := &r.Targets[i]
+		for key, rooms := range t.UnknownKeys {
+			switch _, booked := stored[key]; {
+			case booked:
+				r.Resolution.Booked++
+				t.ResolvedBooked += rooms
+			case absentIsFinal == "":
+				r.Resolution.NotBooked++
+			default:
+				r.Resolution.Left++
+				continue
+			}
+			t.Unknown -= rooms
+			r.UnknownRequests--
+			delete(t.UnknownKeys, key)
+		}
+	}
+	if r.Resolution.Left > 0 {
+		r.Resolution.Why = absentIsFinal
+		r.Completed = false
 	}
 }

@@ -44,6 +44,10 @@ type targetStats struct {
 	// the reservation, or 0 for "nothing was booked" (a 503 or 4xx, or
 	// never sent). The checker holds each against what the key stores.
 	keyed map[string]int64
+	// unknownKeys maps the stored key of each keyed booking whose outcome
+	// stayed unknown to its rooms: what the lab asks the database about
+	// once the run is over (TargetResult.UnknownKeys).
+	unknownKeys map[string]int64
 }
 
 func newStats(targets int, keepHistory bool) *stats {
@@ -58,6 +62,7 @@ func newStats(targets int, keepHistory bool) *stats {
 	for i := range s.targets {
 		s.targets[i].reservations = map[int64]int64{}
 		s.targets[i].keyed = map[string]int64{}
+		s.targets[i].unknownKeys = map[string]int64{}
 	}
 	return s
 }
@@ -145,10 +150,17 @@ func (s *stats) recordKeyed(target int, key string, reservationID int64) {
 }
 
 // recordUnknown counts a booking whose outcome nobody knows: its rooms
-// may or may not be booked.
-func (s *stats) recordUnknown(target int, rooms int64) {
+// may or may not be booked. key is its idempotency key as stored, "" when
+// it had none.
+func (s *stats) recordUnknown(target int, key string, rooms int64) {
 	s.unknownRequests.Add(1)
-	s.targets[target].unknown.Add(rooms)
+	t := &s.targets[target]
+	t.unknown.Add(rooms)
+	if key != "" {
+		t.mu.Lock()
+		t.unknownKeys[key] = rooms
+		t.mu.Unlock()
+	}
 }
 
 // markSoldOut notes that a client saw target sold out at at. The earliest
@@ -210,6 +222,7 @@ func (s *stats) result(targets []Target, end time.Time) Result {
 			Unknown:      ts.unknown.Load(),
 			Reservations: ts.reservations,
 			Keyed:        ts.keyed,
+			UnknownKeys:  ts.unknownKeys,
 			SoldOutAfter: time.Duration(ts.soldOutAt.Load()),
 		}
 		ts.mu.Unlock()
