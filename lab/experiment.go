@@ -128,6 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 			"--max-rooms", strconv.Itoa(cfg.Clients.MaxRooms),
 			"--race-window", cfg.RaceWindow.String(),
 			"--sweep-every", sweepEvery.String(),
+			"--query-timeout", serverQueryTimeout.String(),
 			"--modes", modes,
 		}, authArgs(cfg.Auth)...),
 	})
@@ -234,6 +235,11 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 			return report.Report{}, fmt.Errorf("after the faults: %w", err)
 		}
 	}
+	// Before the final read: what settles a key with no booking may let a
+	// last request commit, and the read must see it.
+	if err := resolveUnknowns(verifyCtx, l.cluster.Pool, &result, l.settle); err != nil {
+		return report.Report{}, err
+	}
 	observed, err := observeDatabase(l.cluster.Pool, eventIDs)(verifyCtx)
 	if err != nil {
 		return report.Report{}, err
@@ -326,13 +332,18 @@ func errorNote(r report.Report, noIdempotency bool) []string {
 		switch {
 		case noIdempotency:
 			note += "; without idempotency keys a booking whose answer was lost is never resent, so its rooms stay unknown"
-		case r.Unknown.Requests == 0:
+		case r.Unknown.Requests == 0 && r.Unknown.ResolvedBooked+r.Unknown.ResolvedNotBooked == 0:
 			note += "; every booking among them was resent with its idempotency key until its outcome was known"
 		}
 		if first := r.Requests.FirstError; first != "" {
 			note += "; the first error: " + first
 		}
 		notes = append(notes, note)
+	}
+	if booked, notBooked := r.Unknown.ResolvedBooked, r.Unknown.ResolvedNotBooked; booked+notBooked > 0 {
+		notes = append(notes, fmt.Sprintf(
+			"%d keyed bookings were still unknown when their retry budget ran out; their keys in the database settled them: %d booked, %d not booked",
+			booked+notBooked, booked, notBooked))
 	}
 	if n := r.Requests.Cancelled; n > 0 {
 		fate := "each was resent with its key until its outcome was known"

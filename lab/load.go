@@ -123,6 +123,13 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 
 	verifyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	if pool != nil {
+		// A stored booking settles its request for good; a key with none
+		// stays unknown: these servers are not the load's to settle.
+		if err := resolveUnknowns(verifyCtx, pool, &result, nil); err != nil {
+			return report.Report{}, err
+		}
+	}
 	after, err := observe(verifyCtx)
 	if err != nil {
 		return report.Report{}, err

@@ -18,6 +18,11 @@ const (
 	// interrupt) or clients gave up after repeated errors, so it proved
 	// little. --expect consistent fails on it.
 	Inconclusive = "inconclusive"
+	// ServerErrors: nothing disagrees, but servers answered 500: the API
+	// promises a 503 (or a 504 for a write whose outcome is unknown) for
+	// every fault, so a 500 is a bug that the rooms alone do not show.
+	// --expect consistent fails on it.
+	ServerErrors = "server-errors"
 )
 
 // Observed is what the system of record holds for one hotel after a run.
@@ -82,6 +87,9 @@ func judge(ledger client.TargetResult, seen Observed) judgement {
 	var j judgement
 	where := fmt.Sprintf("hotel %d (event %d)", seen.HotelID, seen.EventID)
 	bookedNow := seen.Booked - seen.BookedBefore
+	// Booked for sure: what clients were told, and what the database shows
+	// booked under the keys of requests whose answers never came.
+	sure := ledger.Acknowledged + ledger.ResolvedBooked
 	grewPastCapacity := seen.Booked > seen.Assigned && bookedNow > 0
 	acknowledgedPastCapacity := ledger.Acknowledged > 0 && ledger.Acknowledged+seen.BookedBefore > seen.Assigned
 	overbooked := grewPastCapacity || acknowledgedPastCapacity
@@ -133,20 +141,20 @@ func judge(ledger client.TargetResult, seen Observed) judgement {
 			"held rooms leaked: at %s %d rooms stay locked but only %d are in live holds",
 			where, seen.Locked, seen.LiveHeldRooms))
 	}
-	if seen.Rows == nil && bookedNow < ledger.Acknowledged {
+	if seen.Rows == nil && bookedNow < sure {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
 			"lost update (seen through the API): at %s the counter grew by %d but clients were told %d rooms are theirs",
-			where, bookedNow, ledger.Acknowledged))
+			where, bookedNow, sure))
 	}
-	if seen.Rows != nil && bookedNow < ledger.Acknowledged {
+	if seen.Rows != nil && bookedNow < sure {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
-			"lost booking: at %s clients were told %d rooms are theirs, but only %d were booked",
-			where, ledger.Acknowledged, bookedNow))
+			"lost booking: at %s clients were told %d rooms are theirs (and %d more are booked under the keys of unanswered requests), but only %d were booked",
+			where, ledger.Acknowledged, ledger.ResolvedBooked, bookedNow))
 	}
-	if bookedNow > ledger.Acknowledged+ledger.Unknown {
+	if bookedNow > sure+ledger.Unknown {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
-			"phantom booking: at %s %d rooms were booked that no client was told about (acknowledged %d, unknown %d)",
-			where, bookedNow-ledger.Acknowledged-ledger.Unknown, ledger.Acknowledged, ledger.Unknown))
+			"phantom booking: at %s %d rooms were booked that no client was told about (acknowledged %d, booked under unanswered keys %d, unknown %d)",
+			where, bookedNow-sure-ledger.Unknown, ledger.Acknowledged, ledger.ResolvedBooked, ledger.Unknown))
 	}
 
 	switch {
@@ -159,7 +167,7 @@ func judge(ledger client.TargetResult, seen Observed) judgement {
 		if ledger.Unknown > 0 {
 			j.notes = append(j.notes, fmt.Sprintf(
 				"at %s %d rooms had unknown outcomes; the verdict accepts anything from %d to %d booked",
-				where, ledger.Unknown, ledger.Acknowledged, ledger.Acknowledged+ledger.Unknown))
+				where, ledger.Unknown, sure, sure+ledger.Unknown))
 		}
 	}
 	return j
@@ -288,6 +296,14 @@ func Check(res client.Result, observed []Observed) (Result, error) {
 		seen[[2]int64{o.EventID, o.HotelID}] = o
 	}
 	r := Result{Anomalies: []string{}, Notes: []string{}}
+	if n := res.Requests.Internal; n > 0 {
+		// Named whatever the verdict: an overbooking does not excuse it.
+		anomaly := fmt.Sprintf("server errors: %d answers were 500 (internal) where the API promises a 503 or 504 for a fault", n)
+		if first := res.Requests.FirstError; first != "" {
+			anomaly += "; the first error: " + first
+		}
+		r.Anomalies = append(r.Anomalies, anomaly)
+	}
 	verdicts := make([]string, 0, len(res.Targets))
 	for _, t := range res.Targets {
 		o, ok := seen[[2]int64{t.EventID, t.HotelID}]
@@ -306,12 +322,21 @@ func Check(res client.Result, observed []Observed) (Result, error) {
 		r.Verdict = Overbooked
 	case slices.Contains(verdicts, Inconsistent):
 		r.Verdict = Inconsistent
+	case res.Requests.Internal > 0:
+		// Before the run's completeness: the broken contract is the finding.
+		r.Verdict = ServerErrors
 	case roomToBook(observed) == 0:
 		// Nothing could be booked, so nothing was contended: "consistent"
 		// would claim a strategy passed a test that never took place.
 		r.Verdict = Inconclusive
 		r.Anomalies = append(r.Anomalies,
 			"inconclusive: nothing disagrees, but there was no room to book when the run began (no rooms assigned, or all booked already), so no booking was contended")
+	case res.Resolution.Left > 0:
+		// Before the clients' completeness, which it turned false: this is why.
+		r.Verdict = Inconclusive
+		r.Anomalies = append(r.Anomalies, fmt.Sprintf(
+			"inconclusive: nothing disagrees, but %d keyed requests are still unknown after their retry budget and the database: %s",
+			res.Resolution.Left, res.Resolution.Why))
 	case res.GaveUp > 0:
 		r.Verdict = Inconclusive
 		r.Anomalies = append(r.Anomalies, fmt.Sprintf(

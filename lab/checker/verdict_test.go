@@ -36,6 +36,19 @@ func TestJudge(t *testing.T) {
 			noteLike: "unknown outcomes",
 		},
 		{
+			name:    "unknown outcome settled as booked from its key",
+			ledger:  client.TargetResult{Target: client.Target{EventID: 1, HotelID: 2}, Acknowledged: 3, ResolvedBooked: 2, Reservations: map[int64]int64{10: 3}},
+			seen:    Observed{Assigned: 5, Reserved: 5, Booked: 5, Rows: rows},
+			verdict: Consistent,
+		},
+		{
+			name:    "a booking settled from its key that the rooms lack",
+			ledger:  client.TargetResult{Target: client.Target{EventID: 1, HotelID: 2}, Acknowledged: 3, ResolvedBooked: 2, Reservations: map[int64]int64{10: 3}},
+			seen:    Observed{Assigned: 5, Reserved: 3, Booked: 3, Rows: map[int64]int64{10: 3}},
+			verdict: Inconsistent,
+			anomaly: "lost booking",
+		},
+		{
 			name:    "naive lost update past capacity",
 			ledger:  ledger(10, 0, map[int64]int64{10: 5, 11: 5}),
 			seen:    Observed{Assigned: 5, Reserved: 5, Booked: 10, Rows: map[int64]int64{10: 5, 11: 5}},
@@ -170,5 +183,31 @@ func TestEveryKeyedAnswerIsHeldAgainstItsKey(t *testing.T) {
 	j = judge(lied, seen)
 	if j.verdict != Inconsistent || !strings.Contains(strings.Join(j.anomalies, "\n"), "k-ok (told 10, stored 11)") {
 		t.Fatalf("an acknowledgement its key does not hold: %s %v", j.verdict, j.anomalies)
+	}
+}
+
+// Keyed bookings the database could not settle leave the run inconclusive,
+// saying why; server errors make their own verdict, named beside the rest.
+func TestCheckNamesWhatIsStillUnknownAndServerErrors(t *testing.T) {
+	t.Parallel()
+	seen := []Observed{{EventID: 1, HotelID: 2, Assigned: 5, Reserved: 5, Booked: 5, Rows: map[int64]int64{10: 3, 11: 2}}}
+	res := client.Result{Completed: true, Targets: []client.TargetResult{ledger(3, 2, map[int64]int64{10: 3})}}
+	res.Targets[0].UnknownKeys = map[string]int64{"k1": 2}
+	res.UnknownRequests = 1
+	res.Resolve(map[string]int64{}, "the servers may still commit it")
+	if res.Completed || res.Resolution.Left != 1 || res.Targets[0].Unknown != 2 {
+		t.Fatalf("resolved %+v, completed %v, unknown %d", res.Resolution, res.Completed, res.Targets[0].Unknown)
+	}
+	r, err := Check(res, seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != Inconclusive || len(r.Anomalies) != 1 || !strings.Contains(r.Anomalies[0], "the servers may still commit it") {
+		t.Fatalf("verdict %s, anomalies %q", r.Verdict, r.Anomalies)
+	}
+
+	res.Requests.Internal = 4
+	if r, _ = Check(res, seen); r.Verdict != ServerErrors || !strings.Contains(r.Anomalies[0], "4 answers were 500") {
+		t.Fatalf("verdict %s, anomalies %q", r.Verdict, r.Anomalies)
 	}
 }

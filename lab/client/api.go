@@ -34,6 +34,9 @@ type API struct {
 	// others wait here, parked on a shallow stack, instead of deep inside
 	// the transport: with ten thousand clients that is most of the memory.
 	inFlight chan struct{}
+	// internal counts the answers with status 500, to bookings and reads
+	// alike (RequestCounts.Internal).
+	internal atomic.Int64
 	// readKey is the API key Event reads with (UseKey); "" sends none.
 	readKey string
 }
@@ -198,6 +201,7 @@ func (a *API) get(ctx context.Context, url, apiKey string, v any) error {
 		return fmt.Errorf("GET %s: %w", url, err)
 	}
 	defer drain(resp)
+	a.countInternal(resp)
 	if resp.StatusCode != http.StatusOK {
 		var e errorBody
 		_ = json.NewDecoder(resp.Body).Decode(&e)
@@ -276,6 +280,7 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 		return unknown, reply{}, fmt.Errorf("POST %s: %w", url, err)
 	}
 	defer drain(resp)
+	a.countInternal(resp)
 	info.status = resp.StatusCode
 	if resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK {
 		var r reply
@@ -365,6 +370,13 @@ func (a *API) Event(ctx context.Context, eventID int64) ([]Hotel, error) {
 
 // CloseIdleConnections closes the connections no request is using.
 func (a *API) CloseIdleConnections() { a.http.CloseIdleConnections() }
+
+// countInternal counts resp if it is a 500.
+func (a *API) countInternal(resp *http.Response) {
+	if resp.StatusCode == http.StatusInternalServerError {
+		a.internal.Add(1)
+	}
+}
 
 // drain lets the connection be reused.
 func drain(resp *http.Response) {

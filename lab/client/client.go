@@ -109,10 +109,10 @@ func (c *client) run(ctx context.Context) {
 		}
 		var result outcome
 		var r reply
+		var key string // the booking's idempotency key, "" without one
 		if c.cfg.HoldShare > 0 && c.rng.Float64() < c.cfg.HoldShare {
-			result, r = c.bookThroughHold(ctx, t, rooms)
+			result, r, key = c.bookThroughHold(ctx, t, rooms)
 		} else {
-			var key string
 			path := fmt.Sprintf("/%d/%d/reserve/%s", t.EventID, t.HotelID, c.cfg.Strategy)
 			result, r, key = c.send(ctx, path, bookingBody{Name: c.name(), Rooms: rooms}, rooms)
 			switch result {
@@ -126,7 +126,7 @@ func (c *client) run(ctx context.Context) {
 			// The run was cut short; this answer says nothing about the
 			// strategy. An unknown outcome still counts: it may have booked.
 			if result == unknown {
-				c.stats.recordUnknown(c.target, rooms)
+				c.stats.recordUnknown(c.target, c.storedKey(key), rooms)
 			}
 			return
 		}
@@ -179,7 +179,7 @@ func (c *client) run(ctx context.Context) {
 			// Without an idempotency key a blind retry could book twice:
 			// the ledger keeps the rooms as "maybe booked" and the client
 			// starts over from a check.
-			c.stats.recordUnknown(c.target, rooms)
+			c.stats.recordUnknown(c.target, c.storedKey(key), rooms)
 			if !c.afterError(ctx, &errs, 0) {
 				return
 			}
@@ -204,27 +204,28 @@ func (c *client) pause(ctx context.Context) {
 
 // bookThroughHold places a hold, then confirms it, or walks away from it
 // (never confirming nor releasing) for the --abandon share.
-func (c *client) bookThroughHold(ctx context.Context, t Target, rooms int64) (outcome, reply) {
+// It returns the confirm's idempotency key, "" when none was sent.
+func (c *client) bookThroughHold(ctx context.Context, t Target, rooms int64) (outcome, reply, string) {
 	held, hold, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds", t.EventID, t.HotelID),
 		bookingBody{Name: c.name(), Rooms: rooms, TTLSeconds: int64(c.cfg.HoldTTL / time.Second)}, rooms)
 	if held != succeeded {
 		if held == unknown {
 			// A hold that may exist books nothing; it expires on its own.
 			c.stats.holdsUnknown.Add(1)
-			return failed, reply{}
+			return failed, reply{}, ""
 		}
-		return held, reply{}
+		return held, reply{}, ""
 	}
 	c.stats.holdsPlaced.Add(1)
 	if c.rng.Float64() < c.cfg.AbandonShare {
 		c.stats.holdsAbandoned.Add(1)
-		return succeeded, reply{}
+		return succeeded, reply{}, ""
 	}
-	confirmed, r, _ := c.send(ctx, fmt.Sprintf("/%d/%d/holds/%s/confirm", t.EventID, t.HotelID, hold.HoldID), nil, rooms)
+	confirmed, r, key := c.send(ctx, fmt.Sprintf("/%d/%d/holds/%s/confirm", t.EventID, t.HotelID, hold.HoldID), nil, rooms)
 	if confirmed == succeeded {
 		c.stats.holdsConfirmed.Add(1)
 	}
-	return confirmed, r
+	return confirmed, r, key
 }
 
 // send makes one logical request, which asks for rooms (its body may not

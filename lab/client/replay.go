@@ -1,6 +1,7 @@
 package client
 
 import (
+	"net/http"
 	"slices"
 	"time"
 )
@@ -53,6 +54,9 @@ func (s *stats) replayAttempt(target int, a Attempt) {
 		s.replayed.Add(1)
 	}
 	kind := tickNothing
+	if a.Status == http.StatusInternalServerError {
+		s.internal.Add(1)
+	}
 	if a.IsError() {
 		s.errors.Add(1)
 		s.noteError(a.Error)
@@ -123,7 +127,7 @@ func (s *stats) replayRequest(target int, attempts []Attempt) {
 		}
 		s.recordKeyed(target, first.KeyAsStored(), last.Reservation)
 	case unknown:
-		s.recordUnknown(target, first.Rooms)
+		s.recordUnknown(target, first.KeyAsStored(), first.Rooms)
 	default:
 		s.recordKeyed(target, first.KeyAsStored(), 0)
 	}

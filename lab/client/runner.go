@@ -60,6 +60,9 @@ type Result struct {
 	// UnknownRequests are reserves sent without an answer; their rooms are
 	// in TargetResult.Unknown.
 	UnknownRequests int64
+	// Resolution is what the database told of the keyed reserves whose
+	// outcome the clients never learned (Resolve).
+	Resolution Resolution
 	// GaveUp counts clients that stopped after repeated errors.
 	GaveUp int64
 	// Replayed counts answers a server replayed from an idempotency key:
@@ -89,8 +92,16 @@ type TargetResult struct {
 	// Retold lists, per request that was told more than one reservation,
 	// every one it was told: one request booked twice. Only a replayed
 	// history can show one (a live client stops at its first success).
-	Retold       map[string][]int64
-	SoldOutAfter time.Duration // when a client first saw it sold out; 0 = never
+	Retold map[string][]int64
+	// UnknownKeys maps the stored key of each keyed reserve whose outcome
+	// stayed unknown when its retry budget ran out to its rooms; the lab
+	// resolves them from the database before judging (Resolve).
+	UnknownKeys map[string]int64
+	// ResolvedBooked are rooms of such reserves that the database shows
+	// booked under their keys: booked for sure, though no client was told.
+	// Resolve moves them out of Unknown.
+	ResolvedBooked int64
+	SoldOutAfter   time.Duration // when a client first saw it sold out; 0 = never
 }
 
 // RequestCounts counts answers by kind.
@@ -102,8 +113,12 @@ type RequestCounts struct {
 	// RoomsHeld are refusals that told the client to wait for held rooms.
 	RoomsHeld int64 `json:"rooms_held"`
 	Error     int64 `json:"error"`
-	Retries   int64 `json:"retries"`
-	Checks    int64 `json:"availability_checks"`
+	// Internal are answers with status 500 (Evento's "internal"), reads
+	// included: the API promises a 503 or 504 for every fault, so each is
+	// a broken contract the verdict names, whatever the rooms say.
+	Internal int64 `json:"internal"`
+	Retries  int64 `json:"retries"`
+	Checks   int64 `json:"availability_checks"`
 	// Cancelled are requests the run's own end cut off in flight; with
 	// keys each was resent until its outcome was known.
 	Cancelled int64 `json:"cancelled"`
@@ -163,6 +178,7 @@ func (r *Runner) Run(ctx context.Context) Result {
 	// A run is complete when every client stopped because its hotel sold
 	// out: one cut short, or with clients that gave up, proved less.
 	res := r.stats.result(r.cfg.Targets, time.Now())
+	res.Requests.Internal = r.api.internal.Load()
 	res.RunID, res.Completed = r.runID, ctx.Err() == nil && r.stats.gaveUp.Load() == 0
 	if refused := (*ModeRefusedError)(nil); errors.As(context.Cause(ctx), &refused) {
 		res.Stopped = refused
@@ -209,5 +225,49 @@ func (r *Runner) schedule(ctx context.Context, arrivals chan<- time.Time) {
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// Resolution counts the keyed reserves whose outcome was unknown when
+// their retry budget ran out, by what the database told of them.
+type Resolution struct {
+	Booked    int64 // a booking is stored under the key
+	NotBooked int64 // none is, and no server can still commit one
+	// Left are still unknown: no booking is stored under the key, but a
+	// server may yet commit one; Why says why the lab could not exclude it.
+	Left int64
+	Why  string
+}
+
+// Resolve settles the keyed reserves whose outcome stayed unknown, from
+// stored (each key's stored booking, as the database holds it once the run
+// is over): a key holding a booking booked its rooms. A key holding none
+// is "not booked" only if absentIsFinal is "", that is when no server can
+// still commit a request under it; otherwise absentIsFinal says why one
+// may, and the request stays unknown. The ledger's unknown rooms shrink by
+// those resolved; Completed turns false while keyed requests stay unknown,
+// for the run's outcome is then not known in full.
+func (r *Result) Resolve(stored map[string]int64, absentIsFinal string) {
+	for i := range r.Targets {
+		t := &r.Targets[i]
+		for key, rooms := range t.UnknownKeys {
+			switch _, booked := stored[key]; {
+			case booked:
+				r.Resolution.Booked++
+				t.ResolvedBooked += rooms
+			case absentIsFinal == "":
+				r.Resolution.NotBooked++
+			default:
+				r.Resolution.Left++
+				continue
+			}
+			t.Unknown -= rooms
+			r.UnknownRequests--
+			delete(t.UnknownKeys, key)
+		}
+	}
+	if r.Resolution.Left > 0 {
+		r.Resolution.Why = absentIsFinal
+		r.Completed = false
 	}
 }

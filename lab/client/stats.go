@@ -17,6 +17,7 @@ type stats struct {
 	success, conflict, soldOut, insufficient, roomsHeld, errors, retries, checks, unknownRequests atomic.Int64
 
 	gaveUp, replayed, late, skipped, cancelled                              atomic.Int64
+	internal                                                                atomic.Int64 // 500s, counted here only when replayed (live: API.internal)
 	holdsPlaced, holdsConfirmed, holdsAbandoned, holdsExpired, holdsUnknown atomic.Int64
 	// firstError is the first error met, as observed: what a report may
 	// name as the cause of the errors, instead of a guess.
@@ -48,6 +49,10 @@ type targetStats struct {
 	// reservation (a replayed history only), what it was told.
 	toldTwice map[int64]int
 	retold    map[string][]int64
+	// unknownKeys maps the stored key of each keyed booking whose outcome
+	// stayed unknown to its rooms: what the lab asks the database about
+	// once the run is over (TargetResult.UnknownKeys).
+	unknownKeys map[string]int64
 }
 
 func newStats(targets int, keepHistory bool) *stats {
@@ -64,6 +69,7 @@ func newStats(targets int, keepHistory bool) *stats {
 		s.targets[i].keyed = map[string]int64{}
 		s.targets[i].toldTwice = map[int64]int{}
 		s.targets[i].retold = map[string][]int64{}
+		s.targets[i].unknownKeys = map[string]int64{}
 	}
 	return s
 }
@@ -158,10 +164,17 @@ func (s *stats) recordKeyed(target int, key string, reservationID int64) {
 }
 
 // recordUnknown counts a booking whose outcome nobody knows: its rooms
-// may or may not be booked.
-func (s *stats) recordUnknown(target int, rooms int64) {
+// may or may not be booked. key is its idempotency key as stored, "" when
+// it had none.
+func (s *stats) recordUnknown(target int, key string, rooms int64) {
 	s.unknownRequests.Add(1)
-	s.targets[target].unknown.Add(rooms)
+	t := &s.targets[target]
+	t.unknown.Add(rooms)
+	if key != "" {
+		t.mu.Lock()
+		t.unknownKeys[key] = rooms
+		t.mu.Unlock()
+	}
 }
 
 // markSoldOut notes that a client saw target sold out at at. The earliest
@@ -192,6 +205,7 @@ func (s *stats) result(targets []Target, end time.Time) Result {
 			Insufficient: s.insufficient.Load(),
 			RoomsHeld:    s.roomsHeld.Load(),
 			Error:        s.errors.Load(),
+			Internal:     s.internal.Load(),
 			Retries:      s.retries.Load(),
 			Checks:       s.checks.Load(),
 			Cancelled:    s.cancelled.Load(),
@@ -224,6 +238,7 @@ func (s *stats) result(targets []Target, end time.Time) Result {
 			Keyed:        ts.keyed,
 			ToldTwice:    ts.toldTwice,
 			Retold:       ts.retold,
+			UnknownKeys:  ts.unknownKeys,
 			SoldOutAfter: time.Duration(ts.soldOutAt.Load()),
 		}
 		ts.mu.Unlock()

@@ -98,9 +98,15 @@ type HoldsReport struct {
 }
 
 // UnknownCounts are reserves whose outcome the clients could not know.
+// Requests and Rooms are those still unknown once the lab asked the
+// database about each keyed one (client.Result.Resolve); Resolved* count
+// those it settled, and Why says why the rest could not be.
 type UnknownCounts struct {
-	Requests int64 `json:"requests"`
-	Rooms    int64 `json:"rooms"`
+	Requests          int64  `json:"requests"`
+	Rooms             int64  `json:"rooms"`
+	ResolvedBooked    int64  `json:"resolved_booked"`
+	ResolvedNotBooked int64  `json:"resolved_not_booked"`
+	Why               string `json:"why,omitempty"`
 }
 
 // Build lays out a run the checker has judged: the clients' result, the
@@ -111,7 +117,8 @@ func Build(meta Meta, res client.Result, checked checker.Result) Report {
 		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Seed: meta.Seed,
 		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy, Auth: meta.Auth, Rate: meta.Rate,
 		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests, Replayed: res.Replayed,
-		Unknown: UnknownCounts{Requests: res.UnknownRequests}, Holds: HoldsReport{Clients: res.Holds},
+		Unknown: UnknownCounts{Requests: res.UnknownRequests,
+			ResolvedBooked: res.Resolution.Booked, ResolvedNotBooked: res.Resolution.NotBooked, Why: res.Resolution.Why}, Holds: HoldsReport{Clients: res.Holds},
 		StartedAt: res.Started, ElapsedSeconds: res.Elapsed.Seconds(), LatencyMs: res.Latency, Verdict: checked.Verdict,
 		LoadPeakMemoryMB: float64(meta.LoadPeakMemoryBytes) / (1 << 20),
 		Timeline:         append([]client.Second{}, res.Seconds...),
