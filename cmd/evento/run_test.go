@@ -132,6 +132,9 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{[]string{"serve", "--addr", "nope"}, nil},
 		{[]string{"serve", "--modes", "naive,yolo"}, []string{"--modes", `"yolo"`, "all", "naive, pessimistic, atomic"}},
 		{[]string{"serve", "--auth", "password"}, nil},
+		// A key must outlive every resend of its request: late resends
+		// under a 1s retention booked again.
+		{[]string{"serve", "--keep-idempotency-keys", "1s"}, []string{"--keep-idempotency-keys 1s", "at least 10m0s", "books again"}},
 		{[]string{"serve", "--addr", "0.0.0.0:0"}, []string{"--auth none", "--insecure"}}, // --auth none off loopback
 		{[]string{"serve", "--max-held-rooms", "-1"}, nil},
 		{[]string{"serve", "--max-hold-ttl", "0s"}, nil},

@@ -21,6 +21,15 @@ import (
 	"github.com/evento-lab/evento/db/localpg"
 )
 
+// minKeepKeys is the shortest retention serve accepts for idempotency
+// keys. A key must outlive every resend of its request: once it is
+// swept, a resend books again. Evento's own clients resend for at most
+// their --retry-budget (30 s by default) and a server answers within
+// --query-timeout, so ten minutes leaves a wide margin for them, and for
+// other clients that retry for minutes; Stripe-style APIs keep keys 24 h,
+// which stays the default.
+const minKeepKeys = 10 * time.Minute
+
 type serveConfig struct {
 	db           databaseFlags
 	addr         string
@@ -63,7 +72,7 @@ func newServeCommand() *ffcli.Command {
 	fs.DurationVar(&cfg.batchWindow, "batch-window", 0, "batched strategy: let a batch wait this long for company (0: book as soon as the previous batch commits)")
 	fs.IntVar(&cfg.batchMax, "batch-max", 256, "batched strategy: most requests in one batch")
 	fs.DurationVar(&cfg.sweepEvery, "sweep-every", time.Second, "how often this server expires overdue holds and old idempotency keys")
-	fs.DurationVar(&cfg.keepKeys, "keep-idempotency-keys", 24*time.Hour, "how long an Idempotency-Key's outcome is replayed")
+	fs.DurationVar(&cfg.keepKeys, "keep-idempotency-keys", 24*time.Hour, "how long an Idempotency-Key's outcome is replayed (at least 10m)")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.StringVar(&cfg.auth, "auth", api.AuthNone, "how clients are known: none (everyone is one anonymous client; loopback only unless --insecure) or keys (Authorization: Bearer KEY from evento clients add)")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow --auth none on an address other than loopback")
@@ -84,8 +93,11 @@ func newServeCommand() *ffcli.Command {
 }
 
 func serve(ctx context.Context, cfg serveConfig) error {
-	if cfg.pool < 1 || cfg.maxRooms < 1 || cfg.maxRooms > maxRoomsPerRequest || cfg.sweepEvery <= 0 || cfg.keepKeys < time.Second || cfg.batchMax < 1 || cfg.batchWindow < 0 {
-		return usagef("--pool must be at least 1, --max-rooms between 1 and %d, --sweep-every positive, --keep-idempotency-keys at least 1s, --batch-max at least 1", maxRoomsPerRequest)
+	if cfg.pool < 1 || cfg.maxRooms < 1 || cfg.maxRooms > maxRoomsPerRequest || cfg.sweepEvery <= 0 || cfg.batchMax < 1 || cfg.batchWindow < 0 {
+		return usagef("--pool must be at least 1, --max-rooms between 1 and %d, --sweep-every positive, --batch-max at least 1", maxRoomsPerRequest)
+	}
+	if cfg.keepKeys < minKeepKeys {
+		return usagef("--keep-idempotency-keys %s: a key must outlive every resend of its request, or a late resend books again; at least %s", cfg.keepKeys, minKeepKeys)
 	}
 	if cfg.maxConns < 1 {
 		return usagef("--max-conns must be at least 1")
