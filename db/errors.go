@@ -76,7 +76,8 @@ func connectionLost(err error) bool {
 // A canceled statement (57014) is a refusal: it did not commit.
 func sessionEnded(pgErr *pgconn.PgError) bool {
 	return pgErr.Code != pgerrcode.QueryCanceled &&
-		(strings.HasPrefix(pgErr.Code, "57") || pgerrcode.IsConnectionException(pgErr.Code))
+		(strings.HasPrefix(pgErr.Code, "57") || pgerrcode.IsConnectionException(pgErr.Code) ||
+			pgErr.Code == pgerrcode.IdleInTransactionSessionTimeout)
 }
 
 // asConflict recognises PostgreSQL's answers that mean "a concurrent
@@ -149,9 +150,13 @@ func isUnavailable(err error) bool {
 	if errors.As(err, &pgErr) {
 		// By class, so that no fault is missed by a list: the connection
 		// (08), the server out of disk, memory or connections (53), shut
-		// down, restarting or cancelling (57); and a lock not had in time.
+		// down, restarting or cancelling (57); a lock not had in time; and
+		// a session ended for idling in its transaction past the pool's
+		// bound (25P03), which a server frozen mid-transaction meets when
+		// it goes on.
 		return pgerrcode.IsConnectionException(pgErr.Code) || pgerrcode.IsInsufficientResources(pgErr.Code) ||
-			pgerrcode.IsOperatorIntervention(pgErr.Code) || pgErr.Code == pgerrcode.LockNotAvailable
+			pgerrcode.IsOperatorIntervention(pgErr.Code) || pgErr.Code == pgerrcode.LockNotAvailable ||
+			pgErr.Code == pgerrcode.IdleInTransactionSessionTimeout
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		// The connection broke mid-reply (an immediate shutdown, a

@@ -24,3 +24,10 @@ func StoredBookingOutcome(ctx context.Context, conn dbsqlc.DBTX, key string) (ev
 func KeyedOutcome(id int64, err error, req evento.BookRequest) (evento.Booking, bool, error) {
 	return keyedOutcome(id, err, req)
 }
+
+// The error classification, for db_test's tests of real sessions.
+var (
+	Classify      = classify
+	Uncommitted   = uncommitted
+	ClassifyWrite = classifyWrite
+)

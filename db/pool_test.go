@@ -2,9 +2,11 @@ package db_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
 )
@@ -51,5 +53,36 @@ func TestAFrozenServerDoesNotHoldTheHotel(t *testing.T) {
 	}
 	if err := tx.Commit(ctx); err == nil {
 		t.Fatal("the frozen server's transaction outlived its bounds")
+	}
+}
+
+// When the frozen server goes on, its next statement meets the session
+// PostgreSQL ended for idling in its transaction (25P03, FATAL): a fault,
+// answered 503 like any lost session, never a 500. `evento run --faults
+// pause-server` met it as the one 500 of a run.
+func TestAFrozenServersEndedSessionIsAFault(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	frozen, err := db.OpenPoolWith(ctx, dbtest.NewURL(t), db.PoolOptions{MaxConns: 1, QueryTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(frozen.Close)
+	tx, err := frozen.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	// Past the idle-in-transaction bound (100ms + 1s), with room to spare.
+	time.Sleep(3 * time.Second)
+	_, err = tx.Exec(ctx, `SELECT 1`)
+	if err == nil {
+		t.Fatal("the frozen server's idle transaction outlived its bound")
+	}
+	if got := db.Classify(err); !errors.Is(got, evento.ErrUnavailable) {
+		t.Errorf("a read in the ended session: %v, want unavailable", got)
+	}
+	if got := db.ClassifyWrite(db.Uncommitted(err)); !errors.Is(got, evento.ErrUnavailable) {
+		t.Errorf("a write's statement before COMMIT in the ended session: %v, want unavailable", got)
 	}
 }

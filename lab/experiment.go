@@ -206,7 +206,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 		// A paused PostgreSQL stays frozen past the clients' patience: their
 		// requests time out, and must be resolved with their keys.
 		pauseFor := max(clients.RequestTimeout+500*time.Millisecond, time.Second)
-		if n, err = nemesis.New(l.cluster, cfg.Faults, cfg.FaultEvery, pauseFor, clients.Seed); err != nil {
+		if n, err = nemesis.New(l.cluster, cfg.Faults, cfg.FaultEvery, nemesis.Pauses{Database: pauseFor, Server: serverPauseFor}, clients.Seed); err != nil {
 			return report.Report{}, err
 		}
 	}

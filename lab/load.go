@@ -100,7 +100,7 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 		}
 		defer proxies.Close()
 		clients.Servers = proxies.URLs()
-		if n, err = nemesis.New(proxies, cfg.Faults, cfg.FaultEvery, 0, clients.Seed); err != nil {
+		if n, err = nemesis.New(proxies, cfg.Faults, cfg.FaultEvery, nemesis.Pauses{}, clients.Seed); err != nil {
 			return report.Report{}, err
 		}
 	}

@@ -15,6 +15,13 @@ import (
 // default, said out loud because settle counts on it).
 const serverQueryTimeout = 5 * time.Second
 
+// serverPauseFor is how long --faults pause-server freezes a server: past
+// the bound the servers give their sessions (serverQueryTimeout + 1s, as
+// statement, lock and idle-in-transaction timeouts), with time to spare,
+// so that the database ends the frozen server's transactions and frees
+// their locks while it is still frozen, and the others book again.
+const serverPauseFor = serverQueryTimeout + 3*time.Second
+
 // notOurServers is why a load cannot call a key with no booking "not
 // booked": it did not start the servers, so it cannot know that none of
 // them still holds such a request (frozen, or its write still running).

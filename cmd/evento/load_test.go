@@ -113,7 +113,7 @@ func TestLoadLosesRepliesAndStaysExact(t *testing.T) {
 // flag and says what load can do.
 func TestLoadRefusesFaultsItCannotInject(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{nemesis.KillServer, nemesis.CrashPostgres, nemesis.TerminateBackends} {
+	for _, kind := range []string{nemesis.KillServer, nemesis.PauseServer, nemesis.CrashPostgres, nemesis.TerminateBackends} {
 		r := runEvento(t, []string{"DATABASE_URL="}, "load", "--target", "http://127.0.0.1:1", "--event", "1", "--faults", kind)
 		checkUsageError(t, r, "--faults "+kind, "--faults "+kind, "load can inject: lose-replies")
 	}

@@ -125,8 +125,8 @@ func loadFaults(f *faultFlags) ([]string, error) {
 	for _, kind := range faults {
 		switch {
 		case kind == nemesis.LoseReplies:
-		case kind == nemesis.KillServer:
-			return nil, usagef("--faults %s: evento load did not start the servers, so it cannot kill one (evento run --faults %s can); load can inject: %s", kind, kind, nemesis.LoseReplies)
+		case kind == nemesis.KillServer || kind == nemesis.PauseServer:
+			return nil, usagef("--faults %s: evento load did not start the servers, so it cannot kill or pause one (evento run --faults %s can); load can inject: %s", kind, kind, nemesis.LoseReplies)
 		default:
 			return nil, usagef("--faults %s: evento load cannot reach the database's server or sessions (evento run --faults %s can); load can inject: %s", kind, kind, nemesis.LoseReplies)
 		}

@@ -182,6 +182,29 @@ func (c *Cluster) RestartServer(ctx context.Context, i int) error {
 	return nil
 }
 
+// PauseServer freezes server i (SIGSTOP) until ResumeServer.
+func (c *Cluster) PauseServer(i int) error {
+	c.mu.Lock()
+	s := c.servers[i]
+	c.mu.Unlock()
+	return s.Pause()
+}
+
+// ResumeServer lets server i go on (SIGCONT) and waits until it answers
+// /healthz again: a fault is healed only when the server serves.
+func (c *Cluster) ResumeServer(ctx context.Context, i int) error {
+	c.mu.Lock()
+	s := c.servers[i]
+	c.mu.Unlock()
+	if err := s.Resume(); err != nil {
+		return err
+	}
+	if err := s.waitHealthy(ctx); err != nil {
+		return fmt.Errorf("resume server %d (%s): %w", i+1, s.URL, err)
+	}
+	return nil
+}
+
 // Healthy waits until every server answers /healthz, or ctx ends.
 func (c *Cluster) Healthy(ctx context.Context) error {
 	c.mu.Lock()

@@ -160,10 +160,32 @@ func (s *ServerProcess) Kill() {
 	<-s.exited
 }
 
+// Pause freezes the server (SIGSTOP), as a long GC pause, a swapped-out
+// or descheduled VM would: its connections stay open, its transactions
+// stay open on the database, and nothing it holds is let go until Resume
+// or the database's own timeouts.
+func (s *ServerProcess) Pause() error {
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("pause server %s: %w", s.URL, err)
+	}
+	return nil
+}
+
+// Resume lets a paused server go on (SIGCONT).
+func (s *ServerProcess) Resume() error {
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		return fmt.Errorf("resume server %s: %w", s.URL, err)
+	}
+	return nil
+}
+
 // Stop asks the server to shut down gracefully and waits; a server that
 // has not stopped after 10 seconds is killed. It reports how it ended.
 func (s *ServerProcess) Stop() error {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM) // os.ErrProcessDone if it has exited already
+	// A stopped process keeps SIGTERM pending until it runs again: a
+	// server left paused would otherwise be killed after 10s, not stopped.
+	_ = s.cmd.Process.Signal(syscall.SIGCONT)
 	select {
 	case <-s.exited:
 	case <-time.After(10 * time.Second):

@@ -32,6 +32,11 @@ const (
 	// PausePostgres freezes PostgreSQL (SIGSTOP) for longer than a client
 	// waits for an answer, then lets it go on (SIGCONT).
 	PausePostgres = "pause-postgres"
+	// PauseServer freezes one server process (SIGSTOP) for longer than the
+	// servers' query timeout, then lets it go on (SIGCONT): its sessions
+	// stop talking mid-transaction, holding their row locks, until the
+	// database's timeouts end them (db.PoolOptions.QueryTimeout).
+	PauseServer = "pause-server"
 	// LoseReplies cuts, for a while, every server connection that sends a
 	// COMMIT right after PostgreSQL has it (through a fault proxy): the
 	// bookings commit and their answers are lost.
@@ -39,7 +44,7 @@ const (
 )
 
 // Kinds lists every fault kind, in the order `all` injects them.
-var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres, LoseReplies}
+var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres, LoseReplies, PauseServer}
 
 // DatabaseKinds are the faults that need a PostgreSQL the lab started.
 var DatabaseKinds = []string{RestartPostgres, CrashPostgres, PausePostgres}
@@ -80,6 +85,14 @@ type ServerKiller interface {
 	RestartServer(ctx context.Context, i int) error
 }
 
+// ServerPauser freezes a server process and lets it go on (PauseServer);
+// ResumeServer returns once the server answers again.
+type ServerPauser interface {
+	Servers() int
+	PauseServer(i int) error
+	ResumeServer(ctx context.Context, i int) error
+}
+
 // BackendTerminator ends the servers' database sessions (TerminateBackends).
 type BackendTerminator interface {
 	TerminateBackends(ctx context.Context) (int, error)
@@ -104,6 +117,8 @@ func Supports(target Target, kind string) bool {
 	switch kind {
 	case KillServer:
 		_, ok = target.(ServerKiller)
+	case PauseServer:
+		_, ok = target.(ServerPauser)
 	case TerminateBackends:
 		_, ok = target.(BackendTerminator)
 	case RestartPostgres, CrashPostgres, PausePostgres:
@@ -124,26 +139,36 @@ type Event struct {
 	Error  string    `json:"error,omitempty"` // the fault or its healing failed
 }
 
+// Pauses says how long each pause fault freezes its victim.
+type Pauses struct {
+	// Database is how long PostgreSQL stays frozen (PausePostgres).
+	Database time.Duration
+	// Server is how long a server process stays frozen (PauseServer):
+	// longer than the servers' query timeout, so that the database's own
+	// bounds, not the SIGCONT, are what end its stalled transactions.
+	Server time.Duration
+}
+
 // Nemesis injects faults into one run.
 type Nemesis struct {
-	target   Target
-	faults   []string
-	every    time.Duration
-	pauseFor time.Duration
-	rng      *rand.Rand
+	target Target
+	faults []string
+	every  time.Duration
+	pauses Pauses
+	rng    *rand.Rand
 }
 
 // New prepares a nemesis that injects one of faults every `every` (the
-// quiet window before each), choosing with a generator seeded by seed; a
-// paused PostgreSQL stays frozen for pauseFor. It refuses a fault the
-// target cannot inject.
-func New(target Target, faults []string, every, pauseFor time.Duration, seed uint64) (*Nemesis, error) {
+// quiet window before each), choosing with a generator seeded by seed;
+// each paused process stays frozen as long as pauses says. It refuses a
+// fault the target cannot inject.
+func New(target Target, faults []string, every time.Duration, pauses Pauses, seed uint64) (*Nemesis, error) {
 	for _, kind := range faults {
 		if !Supports(target, kind) {
 			return nil, fmt.Errorf("fault %s: this target cannot inject it", kind)
 		}
 	}
-	return &Nemesis{target: target, faults: faults, every: every, pauseFor: pauseFor, rng: rand.New(rand.NewPCG(seed, 0x4e454d45))}, nil
+	return &Nemesis{target: target, faults: faults, every: every, pauses: pauses, rng: rand.New(rand.NewPCG(seed, 0x4e454d45))}, nil
 }
 
 // loseRepliesFor is how long replies to COMMIT are lost.
@@ -204,8 +229,16 @@ func (n *Nemesis) inject(fault string) Event {
 	case PausePostgres:
 		t := n.target.(DatabaseBreaker)
 		if err = t.PauseDatabase(); err == nil {
-			time.Sleep(n.pauseFor)
+			time.Sleep(n.pauses.Database)
 			err = t.ResumeDatabase()
+		}
+	case PauseServer:
+		t := n.target.(ServerPauser)
+		i := n.rng.IntN(t.Servers())
+		e.Target = fmt.Sprintf("server %d", i+1)
+		if err = t.PauseServer(i); err == nil {
+			time.Sleep(n.pauses.Server)
+			err = t.ResumeServer(heal, i)
 		}
 	}
 	e.Heal = time.Now()

@@ -33,6 +33,11 @@ func (r *recorder) RestartDatabase(_ context.Context, crash bool) error {
 	}
 	return nil
 }
+func (r *recorder) PauseServer(int) error { r.note("pause-server"); return nil }
+func (r *recorder) ResumeServer(context.Context, int) error {
+	r.note("resume-server")
+	return nil
+}
 func (r *recorder) PauseDatabase() error  { r.note("pause"); return nil }
 func (r *recorder) ResumeDatabase() error { r.note("resume"); return nil }
 func (r *recorder) LoseReplies(context.Context, time.Duration) (int, error) {
@@ -47,7 +52,7 @@ func TestEveryKindComesOnceARound(t *testing.T) {
 	target := &recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan []Event)
-	n, err := New(target, Kinds, time.Millisecond, time.Millisecond, 7)
+	n, err := New(target, Kinds, time.Millisecond, Pauses{Database: time.Millisecond, Server: time.Millisecond}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,14 +91,14 @@ func (replyLoser) LoseReplies(context.Context, time.Duration) (int, error) { ret
 
 func TestNewRefusesWhatTheTargetCannotDo(t *testing.T) {
 	t.Parallel()
-	if _, err := New(replyLoser{}, []string{LoseReplies}, time.Second, time.Second, 1); err != nil {
+	if _, err := New(replyLoser{}, []string{LoseReplies}, time.Second, Pauses{Database: time.Second, Server: time.Second}, 1); err != nil {
 		t.Fatalf("lose-replies refused: %v", err)
 	}
 	for _, kind := range Kinds {
 		if kind == LoseReplies {
 			continue
 		}
-		if _, err := New(replyLoser{}, []string{LoseReplies, kind}, time.Second, time.Second, 1); err == nil {
+		if _, err := New(replyLoser{}, []string{LoseReplies, kind}, time.Second, Pauses{Database: time.Second, Server: time.Second}, 1); err == nil {
 			t.Errorf("%s accepted for a target that can only lose replies", kind)
 		}
 	}
