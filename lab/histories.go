@@ -83,7 +83,7 @@ func readHistory(path string, eventID int64) (history, error) {
 		return h, &HistoryError{Path: path, Reason: "empty: not an evento --history file"}
 	}
 	if !h.ended {
-		return h, h.unended(len(h.runs) - 1)
+		return h, h.unended()
 	}
 	return h, nil
 }
@@ -123,7 +123,7 @@ func (h *history) add(line []byte, n int, eventID int64) error {
 		h.ended = true
 	case "run":
 		if len(h.runs) > 0 && !h.ended {
-			return h.unended(len(h.runs) - 1)
+			return h.unended()
 		}
 		var run runLine
 		if err := json.Unmarshal(line, &run); err != nil {
@@ -166,14 +166,14 @@ func (h *history) add(line []byte, n int, eventID int64) error {
 	return nil
 }
 
-// unended is the refusal of a run's part with no end line: the file was cut
-// at a line boundary, which parses as well as a whole file. Histories from
+// unended is the refusal of the last run's part with no end line: the file
+// was cut at a line boundary, which parses as well as a whole file. Histories from
 // before the end line are refused too: which of them is cut short cannot be
 // told, and judged, a cut one's missing bookings would be someone else's.
-func (h *history) unended(run int) error {
+func (h *history) unended() error {
 	return &HistoryError{Path: h.path, Reason: fmt.Sprintf(
 		"run %s has no end line: the file was cut short at a line boundary (its evento load killed while writing it, a copy interrupted, part of it pasted), or an evento older than the end line wrote it; its missing lines cannot be told from someone else's bookings",
-		h.runs[run].RunID)}
+		h.runs[len(h.runs)-1].RunID)}
 }
 
 // readHistories reads every file and refuses a duplicate: the same run

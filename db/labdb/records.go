@@ -107,11 +107,7 @@ func KeyedReservations(ctx context.Context, pool *pgxpool.Pool, keys []string) (
 	if err != nil {
 		return nil, fmt.Errorf("read the reservations stored under %d idempotency keys: %w", len(keys), err)
 	}
-	stored := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		stored[r.Key] = r.ReservationID
-	}
-	return stored, nil
+	return storedByKey(rows), nil
 }
 
 // KeyedReservationsWithPrefix returns the reservation stored under every
@@ -122,9 +118,16 @@ func KeyedReservationsWithPrefix(ctx context.Context, pool *pgxpool.Pool, prefix
 	if err != nil {
 		return nil, fmt.Errorf("read the reservations stored under the keys %s…: %w", prefix, err)
 	}
+	return storedByKey(rows), nil
+}
+
+// storedByKey maps each key the rows of either keyed reservations query
+// name to its reservation.
+func storedByKey[Row dbsqlc.KeyedReservationsRow | dbsqlc.KeyedReservationsWithPrefixRow](rows []Row) map[string]int64 {
 	stored := make(map[string]int64, len(rows))
 	for _, r := range rows {
-		stored[r.Key] = r.ReservationID
+		row := dbsqlc.KeyedReservationsRow(r)
+		stored[row.Key] = row.ReservationID
 	}
-	return stored, nil
+	return stored
 }

@@ -131,10 +131,9 @@ func judge(ledger client.TargetResult, seen Observed) judgement {
 		for key, id := range seen.UnsentKeys {
 			unsent = append(unsent, fmt.Sprintf("%s (reservation %d)", key, id))
 		}
-		slices.Sort(unsent)
-		j.anomalies = append(j.anomalies, fmt.Sprintf(
+		j.anomalies = appendNamed(j.anomalies,
 			"phantom booking: at %s %d reservations are stored under keys of the histories' own clients that no request in them sent: %s",
-			where, len(unsent), strings.Join(unsent[:min(len(unsent), 3)], ", ")))
+			where, unsent)
 	}
 	if leaked := seen.LeakedRooms(); leaked != 0 {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
@@ -190,18 +189,12 @@ func untrueAnswers(ledger client.TargetResult, seen Observed, where string) []st
 		}
 	}
 	var anomalies []string
-	if len(denied) > 0 {
-		slices.Sort(denied)
-		anomalies = append(anomalies, fmt.Sprintf(
-			"untrue answer: at %s %d requests were told nothing was booked, but their keys hold a booking: %s",
-			where, len(denied), strings.Join(denied[:min(len(denied), 3)], ", ")))
-	}
-	if len(wrong) > 0 {
-		slices.Sort(wrong)
-		anomalies = append(anomalies, fmt.Sprintf(
-			"untrue answer: at %s %d requests were told a reservation their keys do not hold: %s",
-			where, len(wrong), strings.Join(wrong[:min(len(wrong), 3)], ", ")))
-	}
+	anomalies = appendNamed(anomalies,
+		"untrue answer: at %s %d requests were told nothing was booked, but their keys hold a booking: %s",
+		where, denied)
+	anomalies = appendNamed(anomalies,
+		"untrue answer: at %s %d requests were told a reservation their keys do not hold: %s",
+		where, wrong)
 	return anomalies
 }
 
@@ -226,23 +219,30 @@ func doubleBookings(ledger client.TargetResult, seen Observed, where string) []s
 		}
 	}
 	var anomalies []string
-	if len(twice) > 0 {
-		slices.Sort(twice)
-		anomalies = append(anomalies, fmt.Sprintf(
-			"double booking: at %s %d requests were booked twice, each holding two reservations: %s",
-			where, len(twice), strings.Join(twice[:min(len(twice), 3)], ", ")))
-	}
+	anomalies = appendNamed(anomalies,
+		"double booking: at %s %d requests were booked twice, each holding two reservations: %s",
+		where, twice)
 	if len(ledger.ToldTwice) > 0 {
 		var shared []string
 		for id, n := range ledger.ToldTwice {
 			shared = append(shared, fmt.Sprintf("%d (to %d bookings)", id, n))
 		}
-		slices.Sort(shared)
-		anomalies = append(anomalies, fmt.Sprintf(
+		anomalies = appendNamed(anomalies,
 			"shared reservation: at %s %d reservations were each told to more than one booking, which hold one booking's rooms between them: %s",
-			where, len(shared), strings.Join(shared[:min(len(shared), 3)], ", ")))
+			where, shared)
 	}
 	return anomalies
+}
+
+// appendNamed appends to anomalies, when items is not empty, the anomaly
+// format tells of: format takes where, how many items there are, and the
+// first few of them in order.
+func appendNamed(anomalies []string, format, where string, items []string) []string {
+	if len(items) == 0 {
+		return anomalies
+	}
+	slices.Sort(items)
+	return append(anomalies, fmt.Sprintf(format, where, len(items), strings.Join(items[:min(len(items), 3)], ", ")))
 }
 
 func joinIDs(ids []int64) string {
