@@ -43,11 +43,11 @@ func (o Outcome[T]) Kept() bool {
 // retryable or a bug, and is never stored under an idempotency key; nor
 // is a refusal that is not Kept.
 func IsRefusal(err error) bool {
-	return matchesKind(err, Refusal) || matchesKind(err, KeptRefusal)
+	return matchesKind(err, Refusal, KeptRefusal)
 }
 
-// matchesKind reports whether err matches any domain error of that kind,
-// whatever else it matches.
-func matchesKind(err error, kind Kind) bool {
-	return slices.ContainsFunc(errorsInOrder, func(e *Error) bool { return e.Kind == kind && errors.Is(err, e) })
+// matchesKind reports whether err matches any domain error of one of
+// those kinds, whatever else it matches: one pass over the errors.
+func matchesKind(err error, kinds ...Kind) bool {
+	return slices.ContainsFunc(errorsInOrder, func(e *Error) bool { return slices.Contains(kinds, e.Kind) && errors.Is(err, e) })
 }

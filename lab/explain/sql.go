@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/evento-lab/evento/queries"
@@ -41,14 +42,18 @@ var parameter = regexp.MustCompile(`sqlc\.n?arg\('?([a-z_][a-z0-9_]*)'?\)|@([a-z
 // Every parameter the statement uses must be given, and every one given
 // must be used: a typo fails here rather than running something else.
 func named(name string, params map[string]any) (Stmt, error) {
-	file, text, err := lookup(name)
+	q, err := lookup(name)
 	if err != nil {
 		return Stmt{}, err
 	}
-	stmt := Stmt{Name: name, File: "queries/" + file}
+	return q.bind(name, params)
+}
+
+func (q query) bind(name string, params map[string]any) (Stmt, error) {
+	stmt := Stmt{Name: name, File: "queries/" + q.file}
 	used := map[string]bool{}
 	var missing []string
-	stmt.SQL = parameter.ReplaceAllStringFunc(text, func(m string) string {
+	stmt.SQL = parameter.ReplaceAllStringFunc(q.text, func(m string) string {
 		sub := parameter.FindStringSubmatch(m)
 		p := sub[1] + sub[2]
 		v, ok := params[p]
@@ -88,17 +93,34 @@ func mustNamed(name string, params map[string]any) Stmt {
 	return s
 }
 
-// lookup finds the statement under "-- name: <name> ..." in queries/,
-// without its comments, ending with its semicolon.
-func lookup(name string) (file, text string, err error) {
+// query is a statement of queries/, cut from its file once.
+type query struct {
+	file   string
+	text   string   // without its comments, ending with its semicolon
+	params []string // its parameters' names, each once, in the order each first appears
+}
+
+// queryCache holds lookup's answers by name: the sessions' goroutines
+// send the same statements over and over.
+var queryCache sync.Map
+
+// lookup finds the statement under "-- name: <name> ..." in queries/.
+func lookup(name string) (query, error) {
+	if q, ok := queryCache.Load(name); ok {
+		return q.(query), nil
+	}
 	file, ok := queries.FileOf(name)
+	var text string
 	if ok {
 		text, ok = queries.Statement(file, name)
 	}
 	if !ok {
-		return "", "", fmt.Errorf("no statement named %s in queries/", name)
+		return query{}, fmt.Errorf("no statement named %s in queries/", name)
 	}
-	return file, text + ";", nil
+	q := query{file: file, text: text + ";"}
+	q.params = firstAppearances(parameter, q.text)
+	queryCache.Store(name, q)
+	return q, nil
 }
 
 // sent is the statement a subject's Go code sent: sqlc's constant (first
@@ -117,11 +139,11 @@ func sent(sql string, args []any) (Stmt, error) {
 		return raw(queries.Layout(sql) + ";"), nil
 	}
 	name, _, _ := strings.Cut(rest, " ")
-	_, text, err := lookup(name)
+	q, err := lookup(name)
 	if err != nil {
 		return Stmt{}, err
 	}
-	names, order := firstAppearances(parameter, text), firstAppearances(placeholder, body)
+	names, order := q.params, firstAppearances(placeholder, body)
 	if len(order) != len(names) || len(order) != len(args) {
 		return Stmt{}, fmt.Errorf("bind %s: %d placeholders and %d arguments for %d parameters", name, len(order), len(args), len(names))
 	}
@@ -134,7 +156,7 @@ func sent(sql string, args []any) (Stmt, error) {
 		params[names[i]] = args[n-1]
 		literals[p], _ = literal(args[n-1]) // named below says when one has none
 	}
-	stmt, err := named(name, params)
+	stmt, err := q.bind(name, params)
 	if err != nil {
 		return Stmt{}, err
 	}

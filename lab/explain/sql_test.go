@@ -33,12 +33,12 @@ func TestNamedBindsLiterals(t *testing.T) {
 // from queries/: sqlc's $2, $3, $4, $1 are AtomicBook's @rooms, @event_id,
 // @hotel_id, @name, paired in the order each first appears.
 func TestSentIsWrittenAsNamed(t *testing.T) {
-	_, text, err := lookup("AtomicBook")
+	q, err := lookup("AtomicBook")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sqlc := "-- name: AtomicBook :one\n\n" + strings.NewReplacer(
-		"@name", "$1", "@rooms", "$2", "@event_id", "$3", "@hotel_id", "$4").Replace(text)
+		"@name", "$1", "@rooms", "$2", "@event_id", "$3", "@hotel_id", "$4").Replace(q.text)
 	got, err := sent(sqlc, []any{"alice", int32(2), int64(1), int64(7)})
 	if err != nil {
 		t.Fatal(err)
