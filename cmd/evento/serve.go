@@ -257,9 +257,9 @@ func resolveWaiting(ctx context.Context, d databaseFlags, maxConns int, wait tim
 	}
 }
 
-// migrateServed applies the migrations through pool, or over a direct
-// connection to migrateURL when one is given, which it closes at once: a
-// server needs no direct connection once the schema is up.
+// migrateServed applies the migrations over a connection of its own to
+// url, or to migrateURL when one is given, which it closes at once: a
+// server needs no such connection once the schema is up.
 func migrateServed(ctx context.Context, url string, transactionPooled bool, migrateURL string) error {
 	// On a connection of its own, not the serving pool: a migration may
 	// take longer, or wait for a lock longer, than the bounds that pool
@@ -269,19 +269,18 @@ func migrateServed(ctx context.Context, url string, transactionPooled bool, migr
 		url, opts = migrateURL, db.PoolOptions{MaxConns: 1}
 	}
 	pool, err := db.OpenPoolWith(ctx, url, opts)
-	if err != nil && migrateURL != "" {
-		return fmt.Errorf("--migrate-url: %w", err)
-	}
 	if err != nil {
+		if migrateURL != "" {
+			err = fmt.Errorf("--migrate-url: %w", err)
+		}
 		return err
 	}
 	defer pool.Close()
-	if err := db.Migrate(ctx, pool); err != nil && migrateURL != "" {
-		return fmt.Errorf("migrate over --migrate-url: %w", err)
-	} else if err != nil {
-		return err
+	err = db.Migrate(ctx, pool)
+	if err != nil && migrateURL != "" {
+		err = fmt.Errorf("migrate over --migrate-url: %w", err)
 	}
-	return nil
+	return err
 }
 
 // shellQuote quotes s for a POSIX shell: single quotes keep everything

@@ -22,36 +22,10 @@ import (
 // database this server reads, instead of a throwaway one of its own.
 func TestServeSharesItsThrowawayDatabase(t *testing.T) {
 	t.Parallel()
-	serve := exec.Command(evento, "serve", "--embedded", "--addr", "127.0.0.1:0")
-	serve.Env = append(os.Environ(), "DATABASE_URL=")
-	stdout, err := serve.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderrPipe, err := serve.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = serve.Process.Kill() })
-
-	var mu sync.Mutex
-	var stderr strings.Builder // all of it, for failure messages
-	exports := make(chan string, 1)
-	go func() {
-		lines := bufio.NewScanner(stderrPipe)
-		for lines.Scan() {
-			mu.Lock()
-			stderr.WriteString(lines.Text() + "\n")
-			mu.Unlock()
-			if strings.HasPrefix(lines.Text(), "export DATABASE_URL=") {
-				exports <- lines.Text()
-			}
-		}
-	}()
-	said := func() string { mu.Lock(); defer mu.Unlock(); return stderr.String() }
+	serve, exports := startServe(t, []string{"DATABASE_URL="}, func(line string) bool {
+		return strings.HasPrefix(line, "export DATABASE_URL=")
+	}, "--embedded", "--addr", "127.0.0.1:0")
+	said, stdout := serve.said, serve.stdout
 
 	first, err := bufio.NewReader(stdout).ReadString('\n')
 	addr, ok := strings.CutPrefix(strings.TrimSpace(first), "evento: serving on ")
@@ -89,12 +63,65 @@ func TestServeSharesItsThrowawayDatabase(t *testing.T) {
 		t.Fatalf("the server answers %d, %+v (%v) for the event seeded through the printed URL; want its 9 rooms", resp.StatusCode, hotel, err)
 	}
 
-	if err := serve.Process.Signal(syscall.SIGINT); err != nil {
+	if err := serve.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	if err := serve.Wait(); err != nil {
+	if err := serve.cmd.Wait(); err != nil {
 		t.Fatalf("evento serve after SIGINT: %v; stderr:\n%s", err, said())
 	}
+}
+
+// servedProcess is an `evento serve` child of startServe: its stdout to
+// read, its stderr kept whole for failure messages.
+type servedProcess struct {
+	cmd        *exec.Cmd
+	stdout     io.Reader
+	stderrDone chan struct{} // closed once stderr is read to its end
+	mu         sync.Mutex
+	stderr     strings.Builder
+}
+
+// startServe starts `evento serve args...` with env added to the test's
+// own, killed when the test ends. The first line on its stderr that match
+// accepts is sent on the channel returned.
+func startServe(t *testing.T, env []string, match func(line string) bool, args ...string) (*servedProcess, <-chan string) {
+	t.Helper()
+	s := &servedProcess{cmd: exec.Command(evento, append([]string{"serve"}, args...)...), stderrDone: make(chan struct{})}
+	s.cmd.Env = append(os.Environ(), env...)
+	var err error
+	if s.stdout, err = s.cmd.StdoutPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.cmd.Process.Kill() })
+	matched := make(chan string, 1)
+	go func() {
+		defer close(s.stderrDone)
+		lines := bufio.NewScanner(stderr)
+		for first := true; lines.Scan(); {
+			s.mu.Lock()
+			s.stderr.WriteString(lines.Text() + "\n")
+			s.mu.Unlock()
+			if first && match(lines.Text()) {
+				first = false
+				matched <- lines.Text()
+			}
+		}
+	}()
+	return s, matched
+}
+
+// said is everything the server wrote on stderr so far.
+func (s *servedProcess) said() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stderr.String()
 }
 
 // A taken --addr (or --admin-addr) fails at once in one line, before a

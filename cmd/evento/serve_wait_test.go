@@ -5,10 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,47 +32,18 @@ func TestServeWaitsForADatabaseDownAtStart(t *testing.T) {
 	}
 
 	// The default bound, 60 s, is well past the few seconds this takes.
-	serve := exec.Command(evento, "serve", "--addr", "127.0.0.1:0")
-	serve.Env = append(os.Environ(), "DATABASE_URL="+pg.URL("evento"), "PGPASSWORD=")
-	stdout, err := serve.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderrPipe, err := serve.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
+	serve, retrying := startServe(t, []string{"DATABASE_URL=" + pg.URL("evento"), "PGPASSWORD="}, func(line string) bool {
+		return strings.Contains(line, "database unavailable; retrying")
+	}, "--addr", "127.0.0.1:0")
+	said := serve.said
 	exited := make(chan error, 1)
 	t.Cleanup(func() {
-		_ = serve.Process.Kill()
+		_ = serve.cmd.Process.Kill()
 		<-exited
 	})
-
-	var mu sync.Mutex
-	var stderr strings.Builder
-	retrying := make(chan struct{})
-	stderrDone := make(chan struct{})
-	go func() {
-		defer close(stderrDone)
-		lines := bufio.NewScanner(stderrPipe)
-		first := true
-		for lines.Scan() {
-			mu.Lock()
-			stderr.WriteString(lines.Text() + "\n")
-			mu.Unlock()
-			if first && strings.Contains(lines.Text(), "database unavailable; retrying") {
-				first = false
-				close(retrying)
-			}
-		}
-	}()
-	said := func() string { mu.Lock(); defer mu.Unlock(); return stderr.String() }
 	addrs := make(chan []string, 1)
 	go func() {
-		r := bufio.NewReader(stdout)
+		r := bufio.NewReader(serve.stdout)
 		var got []string
 		for range 2 {
 			line, err := r.ReadString('\n')
@@ -86,8 +54,8 @@ func TestServeWaitsForADatabaseDownAtStart(t *testing.T) {
 		}
 		addrs <- got
 		_, _ = io.Copy(io.Discard, r)
-		<-stderrDone
-		exited <- serve.Wait()
+		<-serve.stderrDone
+		exited <- serve.cmd.Wait()
 	}()
 
 	select {
@@ -129,7 +97,7 @@ func TestServeWaitsForADatabaseDownAtStart(t *testing.T) {
 			t.Errorf("a retry line names no backoff or cause: %q", line)
 		}
 	}
-	if err := serve.Process.Signal(syscall.SIGINT); err != nil {
+	if err := serve.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	select {
