@@ -35,6 +35,17 @@ func replay[T any](stored dbsqlc.GetIdempotencyOutcomesRow) (evento.Outcome[T], 
 	return evento.Done(booking), nil
 }
 
+// encodeKept is how a key keeps outcome, which replay reads back: a booking as
+// its reservation's id (and no JSON), anything else as encodeOutcome
+// writes it (and reservation id 0, stored as NULL).
+func encodeKept[T any](outcome evento.Outcome[T]) (encoded []byte, reservationID int64, err error) {
+	if booking, ok := any(outcome.Value).(evento.Booking); ok && outcome.Refusal == nil {
+		return nil, booking.ReservationID, nil
+	}
+	encoded, err = encodeOutcome(outcome)
+	return encoded, 0, err
+}
+
 // storedOutcome is an evento.Outcome as an idempotency key keeps it
 // (idempotency_keys.outcome): the value, or the refusal by its code and
 // the facts its message needs.

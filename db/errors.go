@@ -67,7 +67,7 @@ func classifyWrite(err error) error {
 // answered, rather than a bug in how a statement was built or read.
 func connectionLost(err error) bool {
 	var lost *connLostError
-	return errors.As(err, &lost) || isUnavailable(err) || errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF)
+	return errors.As(err, &lost) || isUnavailable(err) || errors.Is(err, context.Canceled)
 }
 
 // sessionEnded reports PostgreSQL errors that end the session (a shutdown,

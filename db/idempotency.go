@@ -109,8 +109,7 @@ func keyOf(k *evento.IdempotencyKey) string {
 // storeOutcomes writes the kept outcomes (evento.Outcome.Kept) of the keyed
 // requests among todo into their keys' rows, and deletes the rows of the
 // others, before COMMIT: a key holds only outcomes that judged the rooms.
-// A booking is stored as its reservation's id, which replay turns back
-// into the booking; any other outcome as encodeOutcome writes it.
+// Each is stored as codec.go's encodeKept says, which replay turns back.
 func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
 	var params dbsqlc.StoreIdempotencyOutcomesParams
 	var forget []string
@@ -120,17 +119,13 @@ func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 		case !outcomes[j].Kept():
 			forget = append(forget, keys[i].Key)
 		default:
-			var encoded []byte
-			booking, isBooking := any(outcomes[j].Value).(evento.Booking)
-			if !isBooking || outcomes[j].Refusal != nil {
-				var err error
-				if encoded, err = encodeOutcome(outcomes[j]); err != nil {
-					return err
-				}
+			encoded, reservationID, err := encodeKept(outcomes[j])
+			if err != nil {
+				return err
 			}
 			params.Keys = append(params.Keys, keys[i].Key)
 			params.Outcomes = append(params.Outcomes, encoded)
-			params.ReservationIds = append(params.ReservationIds, booking.ReservationID)
+			params.ReservationIds = append(params.ReservationIds, reservationID)
 		}
 	}
 	if len(params.Keys) > 0 {

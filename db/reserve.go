@@ -37,20 +37,16 @@ func (s *Store) Reserve(ctx context.Context, mode string, req evento.BookRequest
 	}
 	outcome, done, err := s.fastPath(ctx, strategy, req, key)
 	if !done && err == nil {
-		batcher := s.batchers[mode]
-		outcome, err = write(ctx, &s.engine, strategy.policy(), key, func() result[evento.Booking] {
-			if batcher != nil {
+		if batcher := s.batchers[mode]; batcher != nil {
+			outcome, err = write(ctx, &s.engine, strategy.policy(), key, func() result[evento.Booking] {
 				return batcher.Submit(ctx, req, key)
-			}
-			results, err := transact(ctx, &s.engine, strategy.policy(), []*evento.IdempotencyKey{key},
+			})
+		} else {
+			outcome, err = writeOne(ctx, &s.engine, strategy.policy(), key,
 				func(ctx context.Context, tx dbsqlc.DBTX, _ []int) ([]evento.Outcome[evento.Booking], error) {
 					return book(ctx, s.q, tx, strategy, []evento.BookRequest{req}, s.beforeWrite)
 				})
-			if err != nil {
-				return result[evento.Booking]{err: err}
-			}
-			return results[0]
-		})
+		}
 	}
 	if err != nil {
 		return outcome, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, strategy.Name, caughtBySafetyNet(strategy, err))
