@@ -49,7 +49,7 @@ RETURNING id;
 --      when the key's lock was got.
 --   3. stored: insert the key's row with the reservation's id as its
 --      outcome, as the general path stores a booking: a replay rebuilds
---      the booking from the reservation (db/idempotency.go), so no JSON is
+--      the booking from the reservation (db/codec.go), so no JSON is
 --      assembled here.
 -- It returns the reservation's id, or no row when it did nothing: the key
 -- is busy (another request holds its lock), or the rooms do not fit, or

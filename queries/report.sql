@@ -66,7 +66,7 @@ SELECT coalesce(max(h.expires_at), clock_timestamp())::timestamptz AS expires_at
 -- its outcome (a key whose outcome is no booking, or that is not stored,
 -- is absent): what the checker holds each client's answer against. A
 -- booking is stored as its reservation's id; a confirmed hold's outcome
--- is db's JSON (idempotency.go), whose value carries its ReservationID,
+-- is db's JSON (codec.go), whose value carries its ReservationID,
 -- as did a booking's before sql/00007.
 SELECT key::text AS key,
        coalesce(reservation_id, (outcome -> 'value' ->> 'ReservationID')::bigint)::bigint AS reservation_id

@@ -1,6 +1,6 @@
 -- A key whose request booked keeps the reservation's id, not a JSON copy of
 -- the booking: the replay rebuilds the booking in Go from the reservation
--- itself (db/idempotency.go), so the booking's JSON is written in one
+-- itself (db/codec.go), so the booking's JSON is written in one
 -- place only, and the keyed fast paths (queries/atomic.sql,
 -- queries/sharded.sql) store a number instead of assembling JSON in SQL.
 -- Every other outcome (a hold, a confirmation, a refusal) stays in

@@ -150,7 +150,7 @@ type KeyedReservationsRow struct {
 // its outcome (a key whose outcome is no booking, or that is not stored,
 // is absent): what the checker holds each client's answer against. A
 // booking is stored as its reservation's id; a confirmed hold's outcome
-// is db's JSON (idempotency.go), whose value carries its ReservationID,
+// is db's JSON (codec.go), whose value carries its ReservationID,
 // as did a booking's before sql/00007.
 func (q *Queries) KeyedReservations(ctx context.Context, db DBTX, keys []string) ([]KeyedReservationsRow, error) {
 	rows, err := db.Query(ctx, keyedReservations, keys)
