@@ -10,8 +10,9 @@ run: ## the brief's experiment (a throwaway PostgreSQL when none is running)
 
 test: ## every test, against real PostgreSQL, with the race detector
 	$(GO) test -race -count=1 ./...
-	@# go test prints a skip only with -v: say when the browser test did not run.
+	@# go test prints a skip only with -v: say when the browser and PgBouncer tests did not run.
 	@$(GO) test -count=1 -run '^TestHTMLRendersInChromium$$' -v ./lab/report | grep -- '--- SKIP' || true
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || echo '--- SKIP: the PgBouncer tests (no pgbouncer: apt-get install pgbouncer)'
 
 generate: ## regenerate db/ from queries/ and sql/
 	$(GO) tool sqlc generate
