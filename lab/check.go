@@ -71,6 +71,12 @@ func CheckHistories(ctx context.Context, pool *pgxpool.Pool, cfg CheckConfig) (r
 	}
 	m := mergeHistories(histories)
 	res, unscoped := m.ledger(targets)
+	// A request whose answer was lost may have booked: its key says so. A
+	// key holding no booking stays unknown, since check cannot know that no
+	// server still holds such a request.
+	if err := resolveUnknowns(ctx, pool, &res, nil); err != nil {
+		return report.Report{}, err
+	}
 
 	claimed, err := claimedReservations(ctx, pool, m, res, observed)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/evento-lab/evento/db/labdb"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
+	"github.com/evento-lab/evento/lab/report"
 )
 
 // serveEvento serves the real API on pool over real HTTP until the test ends.
@@ -91,7 +94,8 @@ func TestServerErrorsMakeTheirOwnVerdict(t *testing.T) {
 // booked it; the other never did. The load asks the database: the first is
 // booked, under its key; the second has no booking there, but these servers
 // are not the load's, so one might still commit it: it stays unknown, and
-// the run is not called complete, nor consistent, and says why.
+// the run is not called complete, nor consistent, and says why. evento
+// check, judging the load's history later, resolves them the same way.
 func TestLoadResolvesUnknownsFromTheirKeys(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t, 10)
@@ -119,24 +123,40 @@ func TestLoadResolvesUnknownsFromTheirKeys(t *testing.T) {
 	}))
 	t.Cleanup(front.Close)
 
+	history := filepath.Join(t.TempDir(), "h.jsonl")
+	f, err := os.Create(history)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r, err := Load(t.Context(), LoadConfig{
 		Servers: []string{front.URL}, EventID: event.EventID, DatabaseURL: pool.Config().ConnString(),
 		Clients: client.Config{Strategy: "atomic", Clients: 2, MaxRooms: 2, Seed: 1, Idempotency: true,
 			RetryBudget: 200 * time.Millisecond},
-		Timeout: time.Minute,
+		Timeout: time.Minute, History: f,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := r.Unknown
-	if u.ResolvedBooked != 1 || u.ResolvedNotBooked != 0 || u.Requests != 1 || u.Why == "" {
-		t.Fatalf("unknown %+v, want 1 resolved booked from its key and 1 left, with why", u)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
-	if r.Completed || r.Verdict != checker.Inconclusive || len(r.Anomalies) != 1 ||
-		!strings.Contains(r.Anomalies[0], "1 keyed requests are still unknown") || !strings.Contains(r.Anomalies[0], "servers are not this run's") {
-		t.Fatalf("completed %v, verdict %q, anomalies %q: want incomplete and inconclusive, saying why", r.Completed, r.Verdict, r.Anomalies)
+	// evento check, reading the load's history afterwards, asks the keys
+	// the same question and gets the same answer.
+	checked, err := CheckHistories(t.Context(), pool, CheckConfig{EventID: event.EventID, Paths: []string{history}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if r.Totals.Booked != 20 {
-		t.Fatalf("totals %+v: the hotel should have sold out", r.Totals)
+	for name, r := range map[string]report.Report{"load": r, "check": checked} {
+		u := r.Unknown
+		if u.ResolvedBooked != 1 || u.ResolvedNotBooked != 0 || u.Requests != 1 || u.Why == "" {
+			t.Fatalf("%s: unknown %+v, want 1 resolved booked from its key and 1 left, with why", name, u)
+		}
+		if r.Completed || r.Verdict != checker.Inconclusive || len(r.Anomalies) != 1 ||
+			!strings.Contains(r.Anomalies[0], "1 keyed requests are still unknown") || !strings.Contains(r.Anomalies[0], "servers are not this run's") {
+			t.Fatalf("%s: completed %v, verdict %q, anomalies %q: want incomplete and inconclusive, saying why", name, r.Completed, r.Verdict, r.Anomalies)
+		}
+		if r.Totals.Booked != 20 {
+			t.Fatalf("%s: totals %+v: the hotel should have sold out", name, r.Totals)
+		}
 	}
 }
