@@ -25,6 +25,12 @@ const (
 	ServerErrors = "server-errors"
 )
 
+// Verdicts lists every verdict, for what must name each one (the compare
+// page's colours).
+func Verdicts() []string {
+	return []string{Consistent, Overbooked, Inconsistent, Inconclusive, ServerErrors}
+}
+
 // Observed is what the system of record holds for one hotel after a run.
 type Observed struct {
 	EventID  int64

@@ -348,8 +348,7 @@ func round1(v float64) float64 { return math.Round(v*10) / 10 }
 // verdictClass is the CSS class colouring a verdict; an unknown verdict
 // gets a neutral one rather than a class made from untrusted text.
 func verdictClass(v string) string {
-	switch v {
-	case checker.Consistent, checker.Overbooked, checker.Inconsistent, checker.Inconclusive:
+	if slices.Contains(checker.Verdicts(), v) {
 		return "v-" + v
 	}
 	return "v-other"
