@@ -140,3 +140,27 @@ func TestLostCommitReplyIsOutcomeUnknown(t *testing.T) {
 		})
 	}
 }
+
+// A read whose connection is cut before its reply arrives, as an immediate
+// shutdown of PostgreSQL cut 46 availability reads in a trial ("unexpected
+// EOF"), is a fault: 503 unavailable with Retry-After, never a 500.
+func TestReadCutMidReplyIsUnavailable(t *testing.T) {
+	t.Parallel()
+	f := newFaultyFixture(t, 10)
+	path := fmt.Sprintf("/%d/%d/available", f.eventID, f.hotels[0].HotelID)
+	// Warm up: the read's statement is prepared before the proxy is armed.
+	if r := f.do(t, "GET", path, ""); r.status != http.StatusOK {
+		t.Fatalf("warm-up: %d %s", r.status, r.raw)
+	}
+	f.proxy.LoseReplyTo(faultproxy.ExecutedSync())
+	r := f.do(t, "GET", path, "")
+	if f.proxy.Dropped() != 1 {
+		t.Fatalf("the proxy cut no reply (answer %d %s)", r.status, r.raw)
+	}
+	if r.status != http.StatusServiceUnavailable || errorCode(t, r) != evento.ErrUnavailable.Code || r.header.Get("Retry-After") == "" {
+		t.Fatalf("read cut mid-reply: %d %s (Retry-After %q); want 503 unavailable with Retry-After", r.status, r.raw, r.header.Get("Retry-After"))
+	}
+	if r := f.do(t, "GET", path, ""); r.status != http.StatusOK {
+		t.Fatalf("the next read, on a new connection: %d %s", r.status, r.raw)
+	}
+}
