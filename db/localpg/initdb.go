@@ -51,6 +51,10 @@ func (s *Server) ensureCluster(ctx context.Context) error {
 	if !s.opts.Durable {
 		args = append(args, "--no-sync")
 	}
+	if s.opts.SmallDisk > 0 {
+		// The WAL stays off the disk that fills (see Options.SmallDisk).
+		args = append(args, "--waldir="+filepath.Join(s.runDir, "wal"))
+	}
 	hbaText := hbaConf
 	if s.opts.Password != "" {
 		// A file, not an argument: a command line is visible to every user

@@ -77,6 +77,12 @@ func removeLeftovers(root string, log io.Writer) {
 			if !abandoned {
 				continue
 			}
+			// A small disk (Options.SmallDisk) is still mounted on its
+			// data: unmounted first, or it would outlive its directory.
+			if err := unmountSmallDisk(filepath.Join(dir, "data")); err != nil {
+				fmt.Fprintf(log, "evento: could not remove %s, left by a killed evento (pid %d): %v\n", dir, owner, err)
+				continue
+			}
 			if err := os.RemoveAll(dir); err != nil {
 				fmt.Fprintf(log, "evento: could not remove %s, left by a killed evento (pid %d): %v\n", dir, owner, err)
 				continue

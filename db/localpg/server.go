@@ -35,6 +35,13 @@ type Options struct {
 	// carries it. It takes effect when the cluster is created: a Dir that
 	// already holds one keeps its own authentication.
 	Password string
+	// SmallDisk, when above 0, puts the data directory (not the WAL) on a
+	// tmpfs of that many bytes, so that FillDisk can fill it as a full
+	// disk would be: relation files then cannot grow (SQLSTATE 53100),
+	// while the WAL, elsewhere, keeps PostgreSQL up (a WAL that cannot
+	// be written is a PANIC, which CrashPostgres already covers). Root
+	// only, to mount it; throwaway clusters only (Dir empty).
+	SmallDisk int64
 	// Log receives the one-line notice that the server started; nil means
 	// os.Stderr. Tests pass io.Discard.
 	Log io.Writer
@@ -140,7 +147,13 @@ func (s *Server) prepareDirs() error {
 		if err := os.Mkdir(s.dataDir, 0o700); err != nil {
 			return fmt.Errorf("create data dir: %w", err)
 		}
+		if s.opts.SmallDisk > 0 {
+			return mountSmallDisk(s.dataDir, s.opts.SmallDisk, s.account)
+		}
 		return s.account.chown(s.dataDir)
+	}
+	if s.opts.SmallDisk > 0 {
+		return errors.New("localpg: a small disk is for throwaway clusters only, not a kept data directory")
 	}
 
 	dir, err := filepath.Abs(s.opts.Dir)
@@ -257,9 +270,30 @@ func (s *Server) stop() error {
 	}
 	// Only after postgres exited: it would recreate files while we delete.
 	if s.runDir != "" {
+		if s.opts.SmallDisk > 0 {
+			if err := unmountSmallDisk(s.dataDir); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if err := os.RemoveAll(s.runDir); err != nil {
 			errs = append(errs, fmt.Errorf("remove %s: %w", s.runDir, err))
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// ErrSmallDiskNeedsRoot is Options.SmallDisk asked of a process that cannot
+// mount a tmpfs: not root, or not Linux.
+var ErrSmallDiskNeedsRoot = errors.New("a small disk to fill needs root on Linux (it mounts a tmpfs for the throwaway cluster's data)")
+
+// FillDisk fills the small disk (Options.SmallDisk) that holds the data
+// directory, until FreeDisk: a table or index that must grow cannot.
+func (s *Server) FillDisk() error {
+	if s.opts.SmallDisk <= 0 {
+		return errors.New("localpg: FillDisk on a server started without a small disk")
+	}
+	return fillDisk(s.dataDir)
+}
+
+// FreeDisk undoes FillDisk.
+func (s *Server) FreeDisk() error { return freeDisk(s.dataDir) }
