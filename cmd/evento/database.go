@@ -21,7 +21,14 @@ type databaseFlags struct {
 	url      string
 	embedded bool
 	dir      string
+	// smallDisk: the run fills the disk (--faults disk-full), so a
+	// throwaway cluster keeps its data on a small one.
+	smallDisk bool
 }
+
+// smallDiskSize is the tmpfs a --faults disk-full cluster's data lives on:
+// a fresh cluster takes about 40 MB, a run's rows a few more.
+const smallDiskSize = 128 << 20
 
 func (d *databaseFlags) register(fs *flag.FlagSet) {
 	databaseURLVar(fs, &d.url, "PostgreSQL URL (env DATABASE_URL); unset: "+localpg.DefaultURL+" if it lets us in, else a throwaway server")
@@ -90,7 +97,7 @@ func redactBroken(raw string) string {
 // for the pools that will use it (it is the lab's cluster.Resolver). Durability stays on: figures from a
 // server that does not fsync would flatter every strategy.
 func (d *databaseFlags) resolve(ctx context.Context, maxConns int) (*localpg.Resolved, error) {
-	database, err := localpg.Resolve(ctx, localpg.ResolveOptions{
+	opts := localpg.ResolveOptions{
 		DatabaseURL: d.url,
 		DefaultURL:  os.Getenv(testDefaultURLEnv),
 		Embedded:    d.embedded,
@@ -100,7 +107,11 @@ func (d *databaseFlags) resolve(ctx context.Context, maxConns int) (*localpg.Res
 		// `evento serve` processes may share a throwaway server.
 		MaxConnections: max(maxConns, 200),
 		Log:            os.Stderr,
-	})
+	}
+	if d.smallDisk {
+		opts.SmallDisk = smallDiskSize
+	}
+	database, err := localpg.Resolve(ctx, opts)
 	var refusal *localpg.RefusedError
 	if errors.As(err, &refusal) && d.url != "" {
 		return nil, &loginRefusedError{url: d.url, refusal: refusal}

@@ -2,11 +2,14 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/evento-lab/evento/db/localpg"
 	"github.com/evento-lab/evento/lab/nemesis"
 )
 
@@ -29,6 +32,13 @@ func (f *faultFlags) parse() ([]string, error) {
 	faults, err := nemesis.Parse(f.faults)
 	if err != nil {
 		return nil, usagef("--faults: %v", err)
+	}
+	if slices.Contains(faults, nemesis.DiskFull) && !localpg.CanMountSmallDisk() {
+		if f.faults != "all" {
+			return nil, usagef("--faults %s: %v", nemesis.DiskFull, localpg.ErrSmallDiskNeedsRoot)
+		}
+		faults = slices.DeleteFunc(faults, func(kind string) bool { return kind == nemesis.DiskFull })
+		fmt.Fprintf(os.Stderr, "evento: --faults all leaves out %s: %v\n", nemesis.DiskFull, localpg.ErrSmallDiskNeedsRoot)
 	}
 	if f.every <= 0 {
 		return nil, usagef("--fault-every must be positive, got %s", f.every)

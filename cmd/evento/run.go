@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -104,6 +105,12 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 	faults, err := cfg.faults.parse()
 	if err != nil {
 		return lab.Config{}, err
+	}
+	if slices.Contains(faults, nemesis.DiskFull) {
+		if cfg.db.dir != "" {
+			return lab.Config{}, usagef("--faults %s fills a small disk made for a throwaway PostgreSQL, not the one kept in --db-dir", nemesis.DiskFull)
+		}
+		cfg.db.smallDisk = true
 	}
 	return lab.Config{
 		Database: cfg.db.resolve, Servers: cfg.servers, Pool: cfg.pool, RaceWindow: cfg.raceWindow,

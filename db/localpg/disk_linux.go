@@ -10,6 +10,9 @@ import (
 	"syscall"
 )
 
+// CanMountSmallDisk reports whether Options.SmallDisk can be had here.
+func CanMountSmallDisk() bool { return os.Geteuid() == 0 }
+
 // mountSmallDisk makes dir a tmpfs of size bytes, private to the account
 // postgres runs as: a disk the lab can fill without touching the
 // machine's. Mounting needs root.

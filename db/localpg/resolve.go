@@ -47,6 +47,10 @@ type ResolveOptions struct {
 	Durable        bool
 	MaxConnections int
 	Log            io.Writer
+	// SmallDisk, when above 0, starts a throwaway cluster whose data
+	// lives on a small disk the lab may fill (Options.SmallDisk); without
+	// DatabaseURL it implies Embedded.
+	SmallDisk int64
 }
 
 // Resolved is the database Evento should use.
@@ -76,7 +80,7 @@ type Resolved struct {
 // In every case a missing database is created.
 func Resolve(ctx context.Context, o ResolveOptions) (*Resolved, error) {
 	switch {
-	case o.Embedded:
+	case o.Embedded || (o.SmallDisk > 0 && o.DatabaseURL == ""):
 		name := defaultDatabase
 		if o.DatabaseURL != "" {
 			cfg, err := pgx.ParseConfig(o.DatabaseURL)
@@ -127,7 +131,7 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Resolved, error) {
 }
 
 func startEmbedded(ctx context.Context, o ResolveOptions, database string) (*Resolved, error) {
-	s, err := Start(ctx, Options{Dir: o.DBDir, Durable: o.Durable, MaxConnections: o.MaxConnections, Log: o.Log, Database: database})
+	s, err := Start(ctx, Options{Dir: o.DBDir, Durable: o.Durable, MaxConnections: o.MaxConnections, Log: o.Log, Database: database, SmallDisk: o.SmallDisk})
 	if err != nil {
 		return nil, err
 	}

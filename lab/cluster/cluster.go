@@ -269,6 +269,24 @@ func (c *Cluster) ResumeDatabase() error {
 	return c.Database.Server.Resume()
 }
 
+// FillDisk fills the disk under PostgreSQL's data, until FreeDisk: the
+// database must have been started with a small disk (localpg
+// Options.SmallDisk).
+func (c *Cluster) FillDisk() error {
+	if !c.OwnsDatabase() {
+		return ErrNotOurDatabase
+	}
+	return c.Database.Server.FillDisk()
+}
+
+// FreeDisk undoes FillDisk.
+func (c *Cluster) FreeDisk() error {
+	if !c.OwnsDatabase() {
+		return ErrNotOurDatabase
+	}
+	return c.Database.Server.FreeDisk()
+}
+
 // TerminateBackends ends every other session of the servers' database
 // (pg_terminate_backend), as an operator or a failover would: their
 // transactions roll back, their next statement finds the connection gone.

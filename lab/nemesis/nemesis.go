@@ -8,6 +8,7 @@ package nemesis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -41,13 +42,18 @@ const (
 	// COMMIT right after PostgreSQL has it (through a fault proxy): the
 	// bookings commit and their answers are lost.
 	LoseReplies = "lose-replies"
+	// DiskFull fills the disk under PostgreSQL's data (not its WAL) for a
+	// while, then frees it: a table or index that must grow cannot
+	// (SQLSTATE 53100), so bookings are refused with 503 and commit
+	// nothing, while PostgreSQL stays up.
+	DiskFull = "disk-full"
 )
 
 // Kinds lists every fault kind, in the order `all` injects them.
-var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres, LoseReplies, PauseServer}
+var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres, LoseReplies, PauseServer, DiskFull}
 
 // DatabaseKinds are the faults that need a PostgreSQL the lab started.
-var DatabaseKinds = []string{RestartPostgres, CrashPostgres, PausePostgres}
+var DatabaseKinds = []string{RestartPostgres, CrashPostgres, PausePostgres, DiskFull}
 
 // Parse reads --faults: a comma-separated list of kinds, or "all"; ""
 // is no faults.
@@ -106,6 +112,12 @@ type DatabaseBreaker interface {
 	ResumeDatabase() error
 }
 
+// DiskFiller fills the disk under PostgreSQL's data and frees it (DiskFull).
+type DiskFiller interface {
+	FillDisk() error
+	FreeDisk() error
+}
+
 // ReplyLoser loses replies for a while (LoseReplies) and says how many.
 type ReplyLoser interface {
 	LoseReplies(ctx context.Context, window time.Duration) (int, error)
@@ -125,6 +137,8 @@ func Supports(target Target, kind string) bool {
 		_, ok = target.(DatabaseBreaker)
 	case LoseReplies:
 		_, ok = target.(ReplyLoser)
+	case DiskFull:
+		_, ok = target.(DiskFiller)
 	}
 	return ok
 }
@@ -173,6 +187,9 @@ func New(target Target, faults []string, every time.Duration, pauses Pauses, see
 
 // loseRepliesFor is how long replies to COMMIT are lost.
 const loseRepliesFor = time.Second
+
+// diskFullFor is how long the disk stays full.
+const diskFullFor = 2 * time.Second
 
 // killPause is how long a killed server stays down.
 const killPause = 500 * time.Millisecond
@@ -232,6 +249,13 @@ func (n *Nemesis) inject(fault string) Event {
 			time.Sleep(n.pauses.Database)
 			err = t.ResumeDatabase()
 		}
+	case DiskFull:
+		t := n.target.(DiskFiller)
+		if err = t.FillDisk(); err == nil {
+			time.Sleep(diskFullFor)
+		}
+		// Freed even when filling failed half way.
+		err = errors.Join(err, t.FreeDisk())
 	case PauseServer:
 		t := n.target.(ServerPauser)
 		i := n.rng.IntN(t.Servers())

@@ -40,6 +40,8 @@ func (r *recorder) ResumeServer(context.Context, int) error {
 }
 func (r *recorder) PauseDatabase() error  { r.note("pause"); return nil }
 func (r *recorder) ResumeDatabase() error { r.note("resume"); return nil }
+func (r *recorder) FillDisk() error       { r.note("fill-disk"); return nil }
+func (r *recorder) FreeDisk() error       { r.note("free-disk"); return nil }
 func (r *recorder) LoseReplies(context.Context, time.Duration) (int, error) {
 	r.note("lose")
 	return 1, nil
