@@ -166,6 +166,32 @@ func TestRecommendation(t *testing.T) {
 			t.Errorf("overlapping runners-up not flagged, or flagged wrongly:\n%s", rec)
 		}
 	})
+	t.Run("a chain of overlaps is not one group", func(t *testing.T) {
+		t.Parallel()
+		// batched 1,200-2,400 rooms/s overlaps pessimistic 1,000-1,300,
+		// which overlaps advisory 800-1,040; batched and advisory never met.
+		rec := recommendation(
+			run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 0.1, p99: 30},
+			run{strategy: "batched", verdict: checker.Consistent, booked: 300, sellout: 0.25, p99: 30},
+			run{strategy: "pessimistic", verdict: checker.Consistent, booked: 300, sellout: 300.0 / 650, p99: 30},
+			run{strategy: "advisory", verdict: checker.Consistent, booked: 300, sellout: 300.0 / 520, p99: 30},
+			run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 0.1, p99: 30},
+			run{strategy: "batched", verdict: checker.Consistent, booked: 300, sellout: 0.5, p99: 30},
+			run{strategy: "pessimistic", verdict: checker.Consistent, booked: 300, sellout: 0.6, p99: 30},
+			run{strategy: "advisory", verdict: checker.Consistent, booked: 300, sellout: 0.75, p99: 30},
+		)
+		for _, want := range []string{
+			"The ranges of batched and pessimistic overlap: their order among themselves is not conclusive.",
+			"The ranges of pessimistic and advisory overlap: their order among themselves is not conclusive.",
+		} {
+			if !strings.Contains(rec, want) {
+				t.Errorf("recommendation lacks %q:\n%s", want, rec)
+			}
+		}
+		if strings.Contains(rec, "batched, pessimistic and advisory") {
+			t.Errorf("a chain called one group:\n%s", rec)
+		}
+	})
 	t.Run("clear winner", func(t *testing.T) {
 		t.Parallel()
 		rec := recommendation(

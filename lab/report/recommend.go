@@ -121,20 +121,29 @@ func alternatives(best ComparisonRow, safe []ComparisonRow) []string {
 // overlap one another: the rounds do not order them either.
 func overlappingGroups(ranked []ComparisonRow) []string {
 	var out []string
-	for i := 0; i < len(ranked); {
+	end := 0 // the previous group ended before ranked[end]
+	for i := range ranked {
+		// Only ranges that share one rate among them all are a group: a
+		// chain (a overlaps b, b overlaps c, c clear of a) is two groups,
+		// since a and c were told apart in every round.
+		lo, hi := ranked[i].RoomsPerSecondMin, ranked[i].RoomsPerSecondMax
 		j := i + 1
-		for j < len(ranked) && overlaps(ranked[j-1], ranked[j]) {
-			j++
-		}
-		if j-i > 1 {
-			names := make([]string, 0, j-i)
-			for _, r := range ranked[i:j] {
-				names = append(names, r.Strategy)
+		for ; j < len(ranked); j++ {
+			lo, hi = max(lo, ranked[j].RoomsPerSecondMin), min(hi, ranked[j].RoomsPerSecondMax)
+			if lo > hi {
+				break
 			}
-			out = append(out, fmt.Sprintf("The ranges of %s and %s overlap: their order among themselves is not conclusive.",
-				strings.Join(names[:len(names)-1], ", "), names[len(names)-1]))
 		}
-		i = j
+		if j-i < 2 || j <= end {
+			continue // alone, or inside the group already said
+		}
+		end = j
+		names := make([]string, 0, j-i)
+		for _, r := range ranked[i:j] {
+			names = append(names, r.Strategy)
+		}
+		out = append(out, fmt.Sprintf("The ranges of %s and %s overlap: their order among themselves is not conclusive.",
+			strings.Join(names[:len(names)-1], ", "), names[len(names)-1]))
 	}
 	return out
 }
