@@ -267,6 +267,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 		}
 	}
 	r.SetFaults(faults, result.History)
+	r.Notes = append(r.Notes, noFaultNote(cfg.Faults, cfg.FaultEvery, faults, r)...)
 	r.Notes = append(r.Notes, errorNote(r, !clients.Idempotency)...)
 	if cfg.History != nil {
 		run := runLine{Strategy: strategy, Seed: clients.Seed, Clients: clients.Clients, APIKey: cfg.Auth}
@@ -321,6 +322,17 @@ func runClients(ctx context.Context, runner *client.Runner, n *nemesis.Nemesis, 
 	stop()
 	stopFaults()
 	return result, <-events
+}
+
+// noFaultNote says that a run asked for faults met none: it ended before
+// the nemesis's first quiet window did, so it proved nothing about them.
+func noFaultNote(asked []string, every time.Duration, injected []nemesis.Event, r report.Report) []string {
+	if len(asked) == 0 || len(injected) > 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf(
+		"no fault was injected: the run ended after %.1fs, before the first --fault-every (%s) had passed, so it says nothing about %s; a longer run (more --rooms, a longer --think) or a shorter --fault-every meets them",
+		r.ElapsedSeconds, every, strings.Join(asked, ", "))}
 }
 
 // errorNote explains failed and cancelled requests in the terms of the

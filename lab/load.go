@@ -155,6 +155,7 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 			"the event already had %d rooms booked before this load; the ledger is compared with the rooms booked since", bookedBefore))
 	}
 	r.SetFaults(faults, result.History)
+	r.Notes = append(r.Notes, noFaultNote(cfg.Faults, cfg.FaultEvery, faults, r)...)
 	r.Notes = append(r.Notes, errorNote(r, !clients.Idempotency)...)
 	if cfg.History != nil {
 		run := runLine{Strategy: clients.Strategy, Seed: clients.Seed, Event: cfg.EventID, Clients: clients.Clients, APIKey: cfg.APIKey != ""}
