@@ -151,7 +151,8 @@ const (
 )
 
 // openMigratedDatabase resolves the database of a short command (seed,
-// migrate, clients, explain), warns when it is a throwaway one, opens a
+// migrate, clients, explain), warns when it is a throwaway one that should
+// have kept what the command wrote, opens a
 // small pool and migrates; close releases both. With name set it works in
 // the database called name of the same server (created if missing), for a
 // command that needs one of its own (explain empties its tables); it also
@@ -161,8 +162,9 @@ func openMigratedDatabase(ctx context.Context, d databaseFlags, name string) (po
 	if err != nil {
 		return nil, "", nil, err
 	}
-	if database.Embedded && d.dir == "" {
-		// What a one-shot command wrote there is gone when it exits.
+	if database.Embedded && d.dir == "" && name == "" {
+		// What a one-shot command wrote there is gone when it exits; a
+		// command with a database of its own (explain) keeps nothing.
 		fmt.Fprintln(os.Stderr, "evento: note: no DATABASE_URL, so this wrote to a throwaway database that is deleted on exit; set DATABASE_URL (e.g. to the URL a running `evento serve` printed) or use --db-dir")
 	}
 	dbURL = database.URL

@@ -25,6 +25,7 @@ type explainConfig struct {
 	strategy string
 	scenario string
 	json     bool
+	wide     bool
 	spec     string
 }
 
@@ -35,10 +36,11 @@ func newExplainCommand() *ffcli.Command {
 	fs.StringVar(&cfg.strategy, "strategy", "all", "a strategy, check-then-act (the anti-pattern), or all")
 	fs.StringVar(&cfg.scenario, "scenario", "all", "one of "+strings.Join(explain.ScenarioNames(), ", ")+", or all")
 	fs.BoolVar(&cfg.json, "json", false, "print the table and every timeline as JSON")
+	fs.BoolVar(&cfg.wide, "wide", false, "print each statement on one line and the table's cells in full (the default fits 100 columns)")
 	fs.StringVar(&cfg.spec, "spec", "", "also write each run as an isolation-tester spec and its expected output in this directory")
 	return &ffcli.Command{
 		Name:       "explain",
-		ShortUsage: "evento explain [--strategy S|all] [--scenario X|all] [--json] [--spec DIR]",
+		ShortUsage: "evento explain [--strategy S|all] [--scenario X|all] [--wide] [--json] [--spec DIR]",
 		ShortHelp:  "Replay each anomaly step by step with the strategies' real SQL, and say how each strategy stops it.",
 		LongHelp: "Runs in the database " + explainDatabase + " of the resolved server (created if missing, emptied before\n" +
 			"every run). " + explain.Probes + ".",
@@ -96,9 +98,9 @@ func runExplain(ctx context.Context, cfg explainConfig) error {
 	}
 	for _, r := range rep.Runs {
 		if !strings.HasPrefix(r.Cell, "n/a") {
-			explain.WriteTimeline(os.Stdout, r, rep.Server)
+			explain.WriteTimeline(os.Stdout, r, rep.Server, cfg.wide)
 		}
 	}
-	explain.WriteTable(os.Stdout, rep)
+	explain.WriteTable(os.Stdout, rep, cfg.wide)
 	return nil
 }

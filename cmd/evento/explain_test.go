@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -45,10 +46,26 @@ func TestExplainCommand(t *testing.T) {
 	if r.exit != 0 {
 		t.Fatalf("exit %d\n%s", r.exit, r.stderr)
 	}
+	// Wrapped within 100 columns, SQL included; --wide keeps each
+	// statement on one line.
+	words := strings.Join(strings.Fields(r.stdout), " ")
 	for _, want := range []string{"atomic × lost-update — READ COMMITTED, PostgreSQL", "BLOCKED", explain.Probes, explain.CellRechecked} {
-		if !strings.Contains(r.stdout, want) {
+		if !strings.Contains(words, want) {
 			t.Errorf("text output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	widest := func(text string) (n int) {
+		for _, line := range strings.Split(text, "\n") {
+			n = max(n, utf8.RuneCountInString(line))
+		}
+		return n
+	}
+	if n := widest(r.stdout); n > explain.Width {
+		t.Errorf("a line of %d columns, want at most %d:\n%s", n, explain.Width, r.stdout)
+	}
+	wide := runEvento(t, bundle.env, "explain", "--strategy", "atomic", "--scenario", "lost-update", "--wide")
+	if wide.exit != 0 || widest(wide.stdout) <= explain.Width || !strings.Contains(wide.stdout, "WITH counter AS ( UPDATE event_hotel_rooms SET reserved = reserved + 2::integer") {
+		t.Errorf("--wide: exit %d, widest line %d: want each statement on one line\n%s", wide.exit, widest(wide.stdout), wide.stdout)
 	}
 	for _, f := range []string{"schedule", "specs/atomic_lost-update.spec", "expected/atomic_lost-update.out"} {
 		if _, err := os.Stat(filepath.Join(specs, f)); err != nil {

@@ -8,12 +8,21 @@ import (
 	"text/tabwriter"
 )
 
+// stepIndent is where a step's SQL and answers start, under its title.
+const stepIndent = "           "
+
 // WriteTimeline prints one run: every step with its SQL and answer, the
-// final state, its verdict and its cell.
-func WriteTimeline(w io.Writer, r Run, server string) {
-	fmt.Fprintf(w, "%s × %s — %s, PostgreSQL %s (%s)\n", r.Subject, r.Scenario, r.Isolation, server, Probes)
+// final state, its verdict and its cell. Unless wide, lines are wrapped
+// within Width columns; wide prints each statement on one line.
+func WriteTimeline(w io.Writer, r Run, server string, wide bool) {
+	width := Width
+	if wide {
+		width = 1 << 30
+	}
+	fit := func(indent, text string) string { return wrap(indent, indent, text, width) }
+	fmt.Fprintln(w, fit("", fmt.Sprintf("%s × %s — %s, PostgreSQL %s (%s)", r.Subject, r.Scenario, r.Isolation, server, Probes)))
 	if strings.HasPrefix(r.Cell, cellNotApplicable) {
-		fmt.Fprintf(w, "  %s\n\n", r.Cell)
+		fmt.Fprintf(w, "%s\n\n", fit("  ", r.Cell))
 		return
 	}
 	for _, e := range r.Events {
@@ -22,35 +31,35 @@ func WriteTimeline(w io.Writer, r Run, server string) {
 		case e.Complete:
 			fmt.Fprintf(w, "  %3s  %s  … step %d completes (after step %d)\n", "", s.Session, s.N, s.CompletedAfter)
 		case s.Stmt.Name == "":
-			fmt.Fprintf(w, "  %3d  %s  %s\n", s.N, s.Session, oneLine(s.SQL))
+			fmt.Fprintln(w, wrap(fmt.Sprintf("  %3d  %s  ", s.N, s.Session), stepIndent, oneLine(s.SQL), width))
 		default:
 			title := s.Stmt.Name + " (" + s.File + ")"
 			for _, p := range s.Params {
 				title += " " + p.Name + "=" + p.Value
 			}
-			fmt.Fprintf(w, "  %3d  %s  %s\n           %s\n", s.N, s.Session, title, oneLine(s.SQL))
+			fmt.Fprintf(w, "%s\n%s\n", wrap(fmt.Sprintf("  %3d  %s  ", s.N, s.Session), stepIndent, title, width), fit(stepIndent, oneLine(s.SQL)))
 		}
 		if s.Blocked && !e.Complete {
-			fmt.Fprintf(w, "           BLOCKED: waits for a lock (pg_stat_activity wait_event_type = Lock)\n")
+			fmt.Fprintln(w, fit(stepIndent, "BLOCKED: waits for a lock (pg_stat_activity wait_event_type = Lock)"))
 		} else {
-			writeAnswer(w, s)
+			writeAnswer(w, s, fit)
 		}
 	}
 	f := r.Final
-	fmt.Fprintf(w, "  final: assigned %d, counter %d, rows %d, held %d: %s\n", f.Assigned, f.Reserved, f.Booked, f.Locked, f.Verdict)
-	fmt.Fprintf(w, "  %s\n\n", r.Cell)
+	fmt.Fprintln(w, fit("  ", fmt.Sprintf("final: assigned %d, counter %d, rows %d, held %d: %s", f.Assigned, f.Reserved, f.Booked, f.Locked, f.Verdict)))
+	fmt.Fprintf(w, "%s\n\n", fit("  ", r.Cell))
 }
 
 // writeAnswer prints what a step answered, and what Go made of it.
-func writeAnswer(w io.Writer, s Step) {
+func writeAnswer(w io.Writer, s Step, fit func(indent, text string) string) {
 	switch {
 	case s.Error != nil:
-		fmt.Fprintf(w, "           → %s %s: %s\n", s.Error.Severity, s.Error.SQLState, s.Error.Message)
+		fmt.Fprintln(w, fit(stepIndent, fmt.Sprintf("→ %s %s: %s", s.Error.Severity, s.Error.SQLState, s.Error.Message)))
 	case len(s.Columns) > 0:
-		fmt.Fprintf(w, "           → %s\n", rowsText(s))
+		fmt.Fprintln(w, fit(stepIndent, "→ "+rowsText(s)))
 	}
 	if s.Note != "" {
-		fmt.Fprintf(w, "           %s\n", s.Note)
+		fmt.Fprintln(w, fit(stepIndent, s.Note))
 	}
 }
 
@@ -70,23 +79,57 @@ func rowsText(s Step) string {
 }
 
 // WriteTable prints the strategy × scenario table, n/a reasons below it,
-// one line each, so that the cells themselves stay narrow.
-func WriteTable(w io.Writer, rep Report) {
-	fmt.Fprintf(w, "PostgreSQL %s; each cell is one run of the scenario's schedule (%s)\n\n", rep.Server, Probes)
+// one line each, so that the cells themselves stay narrow. Unless wide,
+// each cell is one word and a legend spells out the ones used, so that the
+// table fits Width columns.
+func WriteTable(w io.Writer, rep Report, wide bool) {
+	width := Width
+	if wide {
+		width = 1 << 30
+	}
+	fmt.Fprintf(w, "%s\n\n", wrap("", "", fmt.Sprintf("PostgreSQL %s; each cell is one run of the scenario's schedule (%s)", rep.Server, Probes), width))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	short := func(m map[string]string, s string) string { return s }
 	header := []string{"strategy", "isolation"}
-	for _, sc := range rep.Scenarios {
-		header = append(header, sc.Name)
+	if !wide {
+		short = func(m map[string]string, s string) string {
+			if v, ok := m[s]; ok {
+				return v
+			}
+			return s
+		}
+		header[1] = "iso"
+		second := []string{"", ""}
+		for _, sc := range rep.Scenarios {
+			top, bottom := headerLines(sc.Name)
+			header, second = append(header, top), append(second, bottom)
+		}
+		fmt.Fprintln(tw, strings.Join(header, "\t"))
+		header = second
+	} else {
+		for _, sc := range rep.Scenarios {
+			header = append(header, sc.Name)
+		}
 	}
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	var used []string // the full cells shown short, in order of appearance
 	type reason struct {
 		why                 string
 		subjects, scenarios []string
 	}
 	var reasons []reason
 	for _, row := range rep.Rows {
-		cells := []string{row.Subject, strings.ToLower(row.Isolation)}
+		isolation := strings.ToLower(row.Isolation)
+		subject := row.Subject
+		if !wide {
+			// The isolation column tells check-then-act's two rows apart.
+			subject, _, _ = strings.Cut(subject, " (")
+		}
+		cells := []string{subject, short(shortIsolation, isolation)}
 		for i, c := range row.Cells {
+			if s := short(shortCells, c); s != c && !slices.Contains(used, c) {
+				used = append(used, c)
+			}
 			if why, ok := strings.CutPrefix(c, notApplicableColon); ok {
 				c = cellNotApplicable
 				at := slices.IndexFunc(reasons, func(r reason) bool { return r.why == why })
@@ -97,15 +140,31 @@ func WriteTable(w io.Writer, rep Report) {
 				r.subjects = appendNew(r.subjects, row.Subject)
 				r.scenarios = appendNew(r.scenarios, rep.Scenarios[i].Name)
 			}
-			cells = append(cells, c)
+			cells = append(cells, short(shortCells, c))
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
+	if !wide {
+		fmt.Fprintln(w)
+		lw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, c := range used {
+			fmt.Fprintf(lw, "%s\t%s\n", shortCells[c], legend(c))
+		}
+		var levels []string
+		for _, row := range rep.Rows {
+			l := strings.ToLower(row.Isolation)
+			if s := shortIsolation[l] + " " + l; !slices.Contains(levels, s) {
+				levels = append(levels, s)
+			}
+		}
+		fmt.Fprintf(lw, "iso\t%s\n", strings.Join(levels, ", "))
+		lw.Flush()
+	}
 	if len(reasons) > 0 {
 		fmt.Fprintln(w)
 		for _, r := range reasons {
-			fmt.Fprintf(w, "n/a for %s in %s: %s\n", strings.Join(r.subjects, ", "), strings.Join(r.scenarios, ", "), r.why)
+			fmt.Fprintln(w, wrap("", "  ", fmt.Sprintf("n/a for %s in %s: %s", strings.Join(r.subjects, ", "), strings.Join(r.scenarios, ", "), r.why), width))
 		}
 	}
 }
