@@ -66,8 +66,11 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 	if err != nil {
 		return err
 	}
-	if cfg.rounds < 1 || cfg.duration < time.Second || cfg.duration%time.Second != 0 {
-		return usagef("--rounds must be at least 1, --duration whole seconds")
+	if cfg.rounds < 1 {
+		return usagef("--rounds must be at least 1, got %d", cfg.rounds)
+	}
+	if cfg.duration < time.Second || cfg.duration%time.Second != 0 {
+		return usagef("--duration must be whole seconds (pgbench measures in seconds), got %s", cfg.duration)
 	}
 	if cfg.servers < 1 || cfg.pool < 1 {
 		return usagef("--servers, --pool, --hotels and --events must be at least 1, --rooms between 0 and %d", maxRooms)

@@ -24,7 +24,7 @@ type clientsFlags struct {
 }
 
 func newClientsCommand() *ffcli.Command {
-	return &ffcli.Command{
+	c := &ffcli.Command{
 		Name:       "clients",
 		ShortUsage: "evento clients add|list|revoke [flags]",
 		ShortHelp:  "Manage the API keys a server started with --auth keys accepts.",
@@ -37,10 +37,14 @@ func newClientsCommand() *ffcli.Command {
 			clientsSubcommand("revoke", "evento clients revoke NAME",
 				"Revoke a client's key: every server refuses it within 5 seconds.", true, revokeClient),
 		},
-		Exec: func(context.Context, []string) error {
-			return usagef("evento clients needs a subcommand: add, list or revoke")
-		},
 	}
+	c.Exec = func(_ context.Context, args []string) error {
+		if len(args) > 0 {
+			return unknownSubcommand(c, args[0])
+		}
+		return usagef("evento clients needs a subcommand: add, list or revoke")
+	}
+	return c
 }
 
 // clientsSubcommand builds one subcommand; needsName says it takes a NAME,

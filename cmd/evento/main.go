@@ -50,7 +50,8 @@ func run(args []string) int {
 		if inner := errors.Unwrap(err); inner != nil {
 			err = inner
 		}
-		fmt.Fprintf(os.Stderr, "evento: %v (see evento --help)\n", err)
+		failed, path := failedCommand(root)
+		fmt.Fprintf(os.Stderr, "evento: %v%s (see %s --help)\n", err, flagHint(failed, err), path)
 		return 2
 	}
 	stopProfile := startCPUProfile(args)
@@ -84,7 +85,7 @@ func newRootCommand() *ffcli.Command {
 	var cfg runConfig
 	fs := flag.NewFlagSet("evento", flag.ContinueOnError)
 	registerRunFlags(fs, &cfg)
-	return &ffcli.Command{
+	root := &ffcli.Command{
 		Name:       "evento",
 		ShortUsage: runUsage + "\n  evento <subcommand> [flags]",
 		ShortHelp:  "A lab that shows which concurrency-control strategies stop overbooking, and what each costs.",
@@ -101,13 +102,14 @@ func newRootCommand() *ffcli.Command {
 			newClientsCommand(),
 			newExplainCommand(),
 		},
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usagef("unknown subcommand %q", args[0])
-			}
-			return runExperiment(ctx, cfg)
-		},
 	}
+	root.Exec = func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return unknownSubcommand(root, args[0])
+		}
+		return runExperiment(ctx, cfg)
+	}
+	return root
 }
 
 // noArgs adapts a command that takes flags only: a stray argument is a

@@ -158,6 +158,13 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{[]string{"--abandon", "0.5"}, []string{"--abandon", "--holds"}},
 		{[]string{"load", "--target", "127.0.0.1:8080", "--event", "1"}, []string{"--target", "127.0.0.1:8080", "http://"}},
 		{[]string{"load", "--target", "http://127.0.0.1:1", "--event", "1"}, []string{"--target", "connection refused"}},
+		// A typo names what it most likely meant, and the command whose
+		// flags it belongs to.
+		{[]string{"--client", "200"}, []string{"-client", "did you mean --clients?", "see evento --help"}},
+		{[]string{"compare", "--roundz", "3"}, []string{"did you mean --rounds?", "see evento compare --help"}},
+		{[]string{"compar"}, []string{`"compar"`, `did you mean "compare"?`, "run, compare, bench"}},
+		{[]string{"clients", "ad", "x"}, []string{`did you mean "add"?`, "add, list, revoke"}},
+		{[]string{"bench", "--duration", "2500ms"}, []string{"--duration", "whole seconds", "2.5s"}},
 	} {
 		checkUsageError(t, runEvento(t, []string{"DATABASE_URL="}, c.args...), fmt.Sprint("evento ", c.args), c.wants...)
 	}
