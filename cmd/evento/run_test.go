@@ -138,6 +138,8 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{[]string{"serve", "--addr", "0.0.0.0:0"}, []string{"--auth none", "--insecure"}}, // --auth none off loopback
 		{[]string{"serve", "--max-held-rooms", "-1"}, nil},
 		{[]string{"serve", "--max-hold-ttl", "0s"}, nil},
+		{[]string{"serve", "--rate-limit", "-1"}, []string{"--rate-limit", "-1"}},
+		{[]string{"serve", "--rate-burst", "5"}, []string{"--rate-burst", "--rate-limit"}},
 		{[]string{"serve", "--admin-addr", "0.0.0.0:0"}, nil}, // the admin port has no auth
 		{[]string{"clients"}, nil},
 		{[]string{"clients", "add"}, nil},

@@ -48,6 +48,8 @@ type serveConfig struct {
 	insecure     bool
 	maxHeldRooms int
 	maxHoldTTL   time.Duration
+	rateLimit    float64
+	rateBurst    int
 	modes        string
 	pprof        bool
 	// migrateURL and transactionPooled: see their flags.
@@ -78,6 +80,8 @@ func newServeCommand() *ffcli.Command {
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow --auth none on an address other than loopback")
 	fs.IntVar(&cfg.maxHeldRooms, "max-held-rooms", api.DefaultMaxHeldRooms, "most rooms one client holds at once, over every hotel (a client's own limit from evento clients add overrides it; 0: no cap)")
 	fs.DurationVar(&cfg.maxHoldTTL, "max-hold-ttl", api.DefaultMaxHoldTTL, "longest hold a client may ask for (ttl_seconds)")
+	fs.Float64Var(&cfg.rateLimit, "rate-limit", 0, "requests a second each client may send, past its --rate-burst; more answer 429 rate_limited with Retry-After; per server (0: no limit; under --auth none every request is one anonymous client, so set it only to cap the whole server)")
+	fs.IntVar(&cfg.rateBurst, "rate-burst", 0, "requests a client may send at once before --rate-limit applies (0: --rate-limit rounded up)")
 	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiler (net/http/pprof) under /debug/pprof/ on the admin listener")
 	fs.StringVar(&cfg.modes, "modes", safeModes(), `reserve modes to serve: "all" (naive too, which overbooks on purpose) or a comma-separated list; others answer 403 mode_disabled`)
 	fs.Var(&secretURL{&cfg.migrateURL}, "migrate-url", "apply migrations over this direct PostgreSQL URL (env EVENTO_MIGRATE_URL) rather than DATABASE_URL; needed when DATABASE_URL goes through PgBouncer in transaction mode, which goose's session lock cannot cross")
@@ -125,6 +129,12 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return usagef("--max-held-rooms must be 0 (no cap) or more, got %d", cfg.maxHeldRooms)
 	case cfg.maxHoldTTL < time.Second:
 		return usagef("--max-hold-ttl must be at least 1s, got %s", cfg.maxHoldTTL)
+	case cfg.rateLimit < 0 || cfg.rateLimit != cfg.rateLimit:
+		return usagef("--rate-limit must be 0 (no limit) or a positive number of requests a second, got %g", cfg.rateLimit)
+	case cfg.rateBurst < 0:
+		return usagef("--rate-burst must be 0 (--rate-limit rounded up) or more, got %d", cfg.rateBurst)
+	case cfg.rateBurst > 0 && cfg.rateLimit == 0:
+		return usagef("--rate-burst needs --rate-limit: without a limit there is no burst to size")
 	}
 	if cfg.transactionPooled && cfg.migrateURL == "" {
 		return usagef("--transaction-pooled needs --migrate-url: migrations hold a session-level lock, which a transaction pooler would hand to another client's transactions")
@@ -193,6 +203,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
 		KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log, Modes: modes,
 		Auth: cfg.auth, MaxHeldRooms: maxHeld, MaxHoldTTL: cfg.maxHoldTTL,
+		RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst,
 	})
 	server := newHTTPServer(handler, cfg.queryTimeout+5*time.Second, log)
 	adminHandler := handler.AdminHandler()
@@ -207,7 +218,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	fmt.Printf("evento: admin on http://%s\n", adminListener.Addr())
 	log.Info("serving", "addr", listener.Addr().String(), "admin_addr", adminListener.Addr().String(), "pool", cfg.pool,
 		"modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms,
-		"transaction_pooled", cfg.transactionPooled)
+		"rate_limit", cfg.rateLimit, "transaction_pooled", cfg.transactionPooled)
 
 	if err := serveUntil(ctx, []*http.Server{server, admin}, []net.Listener{listener, adminListener}); err != nil {
 		return err
