@@ -145,6 +145,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{[]string{"clients", "add"}, nil},
 		{[]string{"clients", "add", "alice", "extra"}, nil},
 		{[]string{"serve", "--max-conns", "0"}, nil},
+		{[]string{"serve", "--max-conns", "10", "--max-conns-per-addr", "11"}, []string{"--max-conns-per-addr", "11"}},
 		{[]string{"run", "extra"}, nil},
 		{[]string{"serve", "--transaction-pooled"}, nil}, // migrations need a direct --migrate-url
 		{[]string{"run", "--pgbouncer", "--pgbouncer-pool", "0"}, nil},

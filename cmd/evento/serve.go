@@ -35,6 +35,7 @@ type serveConfig struct {
 	addr         string
 	adminAddr    string
 	maxConns     int
+	maxConnsAddr int
 	pool         int
 	maxRooms     int
 	queryTimeout time.Duration
@@ -66,7 +67,8 @@ func newServeCommand() *ffcli.Command {
 	cfg.db.register(fs)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free one)")
 	fs.StringVar(&cfg.adminAddr, "admin-addr", "127.0.0.1:0", "listen address of GET /metrics and /healthz, for operators only (port 0 picks a free one)")
-	fs.IntVar(&cfg.maxConns, "max-conns", defaultMaxConns, "most client connections open at once; more wait until one closes")
+	fs.IntVar(&cfg.maxConns, "max-conns", defaultMaxConns, "most client connections open at once; when all are taken, the one idle longest is closed to make room, and if none is idle more wait until one closes")
+	fs.IntVar(&cfg.maxConnsAddr, "max-conns-per-addr", 0, "most client connections open at once from one remote address (an IPv4 address or an IPv6 /64); more are closed at once (0: a quarter of --max-conns; behind a proxy, every client has its address: set it to --max-conns)")
 	fs.IntVar(&cfg.pool, "pool", 20, "maximum database connections of this server")
 	fs.IntVar(&cfg.maxRooms, "max-rooms", 5, "most rooms one request may reserve")
 	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 5*time.Second, "time a request may spend in the database before 503")
@@ -105,6 +107,12 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	if cfg.maxConns < 1 {
 		return usagef("--max-conns must be at least 1")
+	}
+	if cfg.maxConnsAddr < 0 || cfg.maxConnsAddr > cfg.maxConns {
+		return usagef("--max-conns-per-addr must be from 1 to --max-conns (%d), or 0 for a quarter of it; got %d", cfg.maxConns, cfg.maxConnsAddr)
+	}
+	if cfg.maxConnsAddr == 0 {
+		cfg.maxConnsAddr = max(1, cfg.maxConns/4)
 	}
 	if cfg.waitForDatabase < 0 {
 		return usagef("--wait-for-database must be 0 (fail at once) or more, got %s", cfg.waitForDatabase)
@@ -153,7 +161,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	// The ports first: a taken one fails in a moment, not after starting
 	// and stopping a throwaway PostgreSQL for nothing. serveUntil closes
 	// them; the deferred closes cover the errors before it.
-	listener, err := listen(cfg.addr, cfg.maxConns)
+	listener, err := listen(cfg.addr, cfg.maxConns, cfg.maxConnsAddr)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("--addr %s is taken (another evento serve?); choose another port, or port 0 for a free one", cfg.addr)
 	}
@@ -161,7 +169,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	defer listener.Close()
-	adminListener, err := listen(cfg.adminAddr, maxAdminConns)
+	adminListener, err := listen(cfg.adminAddr, maxAdminConns, maxAdminConns)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("--admin-addr %s is taken; choose another port, or port 0 for a free one", cfg.adminAddr)
 	}
@@ -206,12 +214,14 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst,
 	})
 	server := newHTTPServer(handler, cfg.queryTimeout+5*time.Second, log)
+	server.ConnState = listener.Track
 	adminHandler := handler.AdminHandler()
 	if cfg.pprof {
 		adminHandler = withPprof(adminHandler)
 	}
 	// Its write timeout bounds a profile: ask for ?seconds= below it.
 	admin := newHTTPServer(adminHandler, cfg.queryTimeout+5*time.Second, log)
+	admin.ConnState = adminListener.Track
 	// The first two lines on stdout are the addresses, so a parent process
 	// that asked for port 0 learns which ones it got.
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
