@@ -206,13 +206,21 @@ var blankLookalikes = map[rune]bool{
 	'\u2800': true, // BRAILLE PATTERN BLANK
 }
 
+// errTransferEncoding refuses a body framed by Transfer-Encoding. With
+// Content-Length beside it, a proxy that reads one and a server that reads
+// the other disagree on where the request ends, and the rest is read as
+// another request (smuggling); net/http keeps Transfer-Encoding and drops
+// Content-Length, so the two cannot be told apart from chunked alone,
+// which no body of a few hundred bytes needs.
+var errTransferEncoding = newError(evento.ErrTransferEncoding,
+	"Transfer-Encoding is not accepted: send the body with a Content-Length; this connection is closed")
+
 // requireJSON refuses a POST whose body is not declared JSON. A browser
 // sends a cross-origin form or text/plain POST without asking first (no
 // CORS preflight); insisting on application/json means a page on another
 // site cannot make a visitor's browser book or confirm anything. A POST
 // with no body and no Content-Type (curl -X POST .../confirm) carries
-// nothing to misread, so it passes. A body of unknown length (chunked)
-// counts as a body.
+// nothing to misread, so it passes.
 func requireJSON(r *http.Request) error {
 	values, sent := r.Header["Content-Type"]
 	if !sent {

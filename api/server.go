@@ -116,6 +116,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // every other failure, instead of the mux's plain-text defaults.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
+	if len(r.TransferEncoding) > 0 {
+		// First, before anything costs a lookup. net/http has already
+		// dropped a Content-Length sent beside Transfer-Encoding, so this
+		// refuses every framing but Content-Length, and closes the
+		// connection: whatever follows in it was framed by a guess.
+		w.Header().Set("Connection", "close")
+		r.Pattern = pattern // for the metrics' route label
+		s.writeError(w, r, errTransferEncoding)
+		return
+	}
 	if pattern != "GET /healthz" {
 		// Before anything else, so a stranger learns nothing, not even
 		// which paths exist.
