@@ -187,3 +187,41 @@ func TestServeTransportSettings(t *testing.T) {
 		t.Fatalf("timeouts: idle %v, read header %v, read %v, write %v", server.IdleTimeout, server.ReadHeaderTimeout, server.ReadTimeout, server.WriteTimeout)
 	}
 }
+
+// The attack trial's idle keep-alive flood, against a real evento serve:
+// one address keeps all of --max-conns open and idle after a /healthz
+// each, and a client from another address still gets its answer at once.
+func TestServeMakesRoomBesideIdleKeepAlives(t *testing.T) {
+	t.Parallel()
+	server := startServers(t, setup(t), 1, "--max-conns", "8", "--max-conns-per-addr", "8")[0]
+	addr := strings.TrimPrefix(server.URL, "http://")
+	healthz := func(conn net.Conn, r *bufio.Reader) error {
+		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	for i := range 8 {
+		conn := dial(t, "127.0.0.1", addr)
+		if err := healthz(conn, bufio.NewReader(conn)); err != nil {
+			t.Fatalf("idle connection %d: %v", i+1, err)
+		}
+	}
+	start := time.Now()
+	other := dial(t, "127.0.0.2", addr)
+	if err := healthz(other, bufio.NewReader(other)); err != nil {
+		t.Fatalf("a client from another address, beside 8 idle connections: %v", err)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Fatalf("the other client waited %s", waited)
+	}
+}
