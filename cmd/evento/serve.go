@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -137,7 +138,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return usagef("--max-held-rooms must be 0 (no cap) or more, got %d", cfg.maxHeldRooms)
 	case cfg.maxHoldTTL < time.Second:
 		return usagef("--max-hold-ttl must be at least 1s, got %s", cfg.maxHoldTTL)
-	case cfg.rateLimit < 0 || cfg.rateLimit != cfg.rateLimit:
+	case cfg.rateLimit < 0 || math.IsNaN(cfg.rateLimit):
 		return usagef("--rate-limit must be 0 (no limit) or a positive number of requests a second, got %g", cfg.rateLimit)
 	case cfg.rateBurst < 0:
 		return usagef("--rate-burst must be 0 (--rate-limit rounded up) or more, got %d", cfg.rateBurst)
