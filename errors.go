@@ -65,7 +65,17 @@ var (
 	// The API's own refusals of a request's form, made before any domain
 	// work, and its answer to a bug. They are here so that the list of
 	// codes is one.
-	ErrInvalidRequest       = newError("invalid_request", 400, Failure, "invalid request")
+	ErrInvalidRequest = newError("invalid_request", 400, Failure, "invalid request")
+	// ErrDuplicateField refuses a JSON body that names a field twice:
+	// readers disagree on which copy counts (encoding/json takes the last).
+	ErrDuplicateField = newError("duplicate_field", 400, Failure, "duplicate field")
+	// ErrTransferEncoding refuses a request body sent with
+	// Transfer-Encoding: framing it two ways is how requests are smuggled
+	// past a proxy, and no Evento body needs more than a Content-Length.
+	ErrTransferEncoding = newError("transfer_encoding", 400, Failure, "transfer encoding refused")
+	// ErrRateLimited means the client sent more requests than its share
+	// (serve --rate-limit); Retry-After says when the next one is welcome.
+	ErrRateLimited          = newError("rate_limited", 429, Failure, "rate limited")
 	ErrModeDisabled         = newError("mode_disabled", 403, Failure, "mode disabled on this server")
 	ErrMethodNotAllowed     = newError("method_not_allowed", 405, Failure, "method not allowed")
 	ErrPayloadTooLarge      = newError("payload_too_large", 413, Failure, "payload too large")

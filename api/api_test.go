@@ -261,6 +261,9 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"truncated JSON", "POST", good, `{"name":"a","rooms":`, 400, "invalid_request"},
 		{"JSON array", "POST", good, `[1,2]`, 400, "invalid_request"},
 		{"unknown field", "POST", good, `{"name":"a","rooms":1,"vip":true}`, 400, "invalid_request"},
+		// encoding/json keeps the last copy: this booked 2 rooms.
+		{"rooms twice", "POST", good, `{"rooms":1,"name":"a","rooms":2}`, 400, "duplicate_field"},
+		{"name twice", "POST", good, `{"name":"a","rooms":1,"name":"b"}`, 400, "duplicate_field"},
 		{"trailing data", "POST", good, `{"name":"a","rooms":1} {"name":"b","rooms":1}`, 400, "invalid_request"},
 		{"trailing garbage", "POST", good, `{"name":"a","rooms":1}x`, 400, "invalid_request"},
 		{"rooms fractional", "POST", good, `{"name":"a","rooms":1.5}`, 400, "invalid_request"},
@@ -285,6 +288,9 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"wrong method", "DELETE", fmt.Sprintf("/%d/available", f.eventID), "", 405, "method_not_allowed"},
 	}
 	f.assertRefused(t, cases)
+	if r := f.do(t, "POST", good, `{"rooms":1,"name":"a","rooms":2}`); !strings.Contains(errorMessage(t, r), `field "rooms" is given twice`) {
+		t.Fatalf("duplicate_field does not name the field: %s", r.raw)
+	}
 	r := f.do(t, "POST", f.reservePath(0, "nope"), `{"name":"a","rooms":1}`)
 	if msg := r.body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "naive, pessimistic, atomic, optimistic") {
 		t.Fatalf("unknown_mode message does not list the modes: %q", msg)

@@ -1,11 +1,8 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/evento-lab/evento"
 )
@@ -23,15 +20,6 @@ const (
 // DefaultMaxHeldRooms caps the rooms one client holds at once unless the
 // server or the client's own record says otherwise.
 const DefaultMaxHeldRooms = 10
-
-// authCacheFor is how long a server trusts a key it has looked up: a
-// revoked key stops working on every server within this time, and a
-// client's requests cost one lookup per period instead of one each.
-const authCacheFor = 5 * time.Second
-
-// authCacheMax bounds the cache; past it, it starts again empty, so keys
-// cannot be used to grow a server's memory.
-const authCacheMax = 10_000
 
 var errUnauthenticated = newError(evento.ErrUnauthenticated,
 	"this server requires an API key: send Authorization: Bearer KEY (evento clients add NAME makes one)")
@@ -60,8 +48,10 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" || len(key) > 200 {
 		return caller{}, errUnauthenticated
 	}
-	// Bounded like any other read: a stalled database answers 503 here too.
-	ctx, cancel := s.queryContext(r)
+	// Bounded like any other read: a stalled database answers 503 here
+	// too. Not cancelled with this request: the lookup may be answering a
+	// flood of requests with the same key (keyCache), not this one alone.
+	ctx, cancel := s.writeContext(r)
 	defer cancel()
 	client, err := s.keys.lookup(ctx, s.svc, key)
 	if err != nil {
@@ -77,36 +67,4 @@ func (s *Server) maxHeldRooms(own int32) int32 {
 		return own
 	}
 	return max(s.opts.MaxHeldRooms, 0)
-}
-
-// keyCache remembers authenticated keys for authCacheFor, by hash.
-type keyCache struct {
-	mu      sync.Mutex
-	entries map[string]cachedClient
-}
-
-type cachedClient struct {
-	client  evento.APIClient
-	expires time.Time
-}
-
-func (c *keyCache) lookup(ctx context.Context, svc evento.Service, key string) (evento.APIClient, error) {
-	hash := evento.HashAPIKey(key)
-	c.mu.Lock()
-	cached, ok := c.entries[string(hash)]
-	c.mu.Unlock()
-	if ok && time.Now().Before(cached.expires) {
-		return cached.client, nil
-	}
-	client, err := svc.Authenticate(ctx, hash)
-	if err != nil {
-		return evento.APIClient{}, err
-	}
-	c.mu.Lock()
-	if c.entries == nil || len(c.entries) >= authCacheMax {
-		c.entries = map[string]cachedClient{}
-	}
-	c.entries[string(hash)] = cachedClient{client: client, expires: time.Now().Add(authCacheFor)}
-	c.mu.Unlock()
-	return client, nil
 }

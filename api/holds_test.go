@@ -108,6 +108,7 @@ func TestBadHoldRequestsChangeNothing(t *testing.T) {
 		{"rooms over max", "POST", f.holdsPath(0), `{"name":"a","rooms":6}`, 400, "invalid_request"},
 		{"unknown field", "POST", f.holdsPath(0), `{"name":"a","rooms":1,"pay":true}`, 400, "invalid_request"},
 		{"no name", "POST", f.holdsPath(0), `{"rooms":1}`, 400, "invalid_request"},
+		{"ttl twice", "POST", f.holdsPath(0), `{"name":"a","rooms":1,"ttl_seconds":1,"ttl_seconds":900}`, 400, "duplicate_field"},
 		// Whatever the shape of a wrong handle, the answer is a missing
 		// hold's: a guess learns nothing.
 		{"hold id not a handle", "GET", f.holdsPath(0) + "/x", "", 404, "not_found"},

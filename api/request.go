@@ -104,21 +104,38 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	return checkFieldNames(body, dst)
 }
 
-// checkFieldNames refuses keys that match a field only case-insensitively.
+// checkFieldNames refuses keys that match a field only case-insensitively,
+// and a key sent twice: encoding/json keeps the last copy silently, so
+// {"rooms":1,"rooms":5} would book 5 where a proxy or log that reads the
+// first saw 1. body is one valid JSON object (decodeJSON decoded it).
 func checkFieldNames(body []byte, dst any) error {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return invalid("request body must be a JSON object")
-	}
 	known := map[string]bool{}
 	t := reflect.TypeOf(dst).Elem()
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		known[name] = true
 	}
-	for name := range fields {
-		if !known[name] {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if open, err := dec.Token(); err != nil || open != json.Delim('{') {
+		return invalid("request body must be a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		token, err := dec.Token()
+		name, isName := token.(string)
+		if err != nil || !isName {
+			return invalid("request body must be a JSON object")
+		}
+		switch {
+		case !known[name]:
 			return invalid(fmt.Sprintf("unknown field %s", echo(name)))
+		case seen[name]:
+			return newError(evento.ErrDuplicateField, fmt.Sprintf("field %s is given twice; send each field once", echo(name)))
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return invalid("request body must be a JSON object")
 		}
 	}
 	return nil
@@ -189,13 +206,21 @@ var blankLookalikes = map[rune]bool{
 	'\u2800': true, // BRAILLE PATTERN BLANK
 }
 
+// errTransferEncoding refuses a body framed by Transfer-Encoding. With
+// Content-Length beside it, a proxy that reads one and a server that reads
+// the other disagree on where the request ends, and the rest is read as
+// another request (smuggling); net/http keeps Transfer-Encoding and drops
+// Content-Length, so the two cannot be told apart from chunked alone,
+// which no body of a few hundred bytes needs.
+var errTransferEncoding = newError(evento.ErrTransferEncoding,
+	"Transfer-Encoding is not accepted: send the body with a Content-Length; this connection is closed")
+
 // requireJSON refuses a POST whose body is not declared JSON. A browser
 // sends a cross-origin form or text/plain POST without asking first (no
 // CORS preflight); insisting on application/json means a page on another
 // site cannot make a visitor's browser book or confirm anything. A POST
 // with no body and no Content-Type (curl -X POST .../confirm) carries
-// nothing to misread, so it passes. A body of unknown length (chunked)
-// counts as a body.
+// nothing to misread, so it passes.
 func requireJSON(r *http.Request) error {
 	values, sent := r.Header["Content-Type"]
 	if !sent {

@@ -39,6 +39,12 @@ type Options struct {
 	MaxHeldRooms int32
 	// MaxHoldTTL is the longest hold a client may ask for (default 15 min).
 	MaxHoldTTL time.Duration
+	// RateLimit is the requests a second each client may send, after a
+	// burst of RateBurst (default: RateLimit rounded up); past it, 429
+	// rate_limited with Retry-After. 0: no limit. Under AuthNone every
+	// request is the one anonymous client, so the limit is the server's.
+	RateLimit float64
+	RateBurst int
 }
 
 // maxBodyBytes is far above any valid request (a 200-character name and a
@@ -55,6 +61,7 @@ type Server struct {
 	// handler is mux behind the metrics and the JSON 404/405 answers.
 	handler http.Handler
 	keys    keyCache
+	limiter *rateLimiter // nil: no rate limit
 	// enabled are the modes served (Options.Modes), a subset of modes.
 	enabled []string
 }
@@ -87,6 +94,7 @@ func NewServer(svc evento.Service, opts Options) *Server {
 	}
 	s := &Server{svc: svc, modes: svc.Strategies(), opts: opts, log: opts.Log, mux: http.NewServeMux()}
 	s.enabled = enabledModes(s.modes, opts.Modes)
+	s.limiter = newRateLimiter(opts.RateLimit, opts.RateBurst)
 	s.handler = opts.Metrics.instrument(http.HandlerFunc(s.route), s.modes)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /{event_id}/available", s.handleEventAvailability)
@@ -108,10 +116,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // every other failure, instead of the mux's plain-text defaults.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
+	if len(r.TransferEncoding) > 0 {
+		// First, before anything costs a lookup. net/http has already
+		// dropped a Content-Length sent beside Transfer-Encoding, so this
+		// refuses every framing but Content-Length, and closes the
+		// connection: whatever follows in it was framed by a guess.
+		w.Header().Set("Connection", "close")
+		r.Pattern = pattern // for the metrics' route label
+		s.writeError(w, r, errTransferEncoding)
+		return
+	}
 	if pattern != "GET /healthz" {
 		// Before anything else, so a stranger learns nothing, not even
 		// which paths exist.
 		who, err := s.authenticate(r)
+		if err == nil && s.limiter != nil {
+			// Every request a client sends counts, a 404 too.
+			err = s.limiter.admit(who.client)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -138,11 +138,14 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{[]string{"serve", "--addr", "0.0.0.0:0"}, []string{"--auth none", "--insecure"}}, // --auth none off loopback
 		{[]string{"serve", "--max-held-rooms", "-1"}, nil},
 		{[]string{"serve", "--max-hold-ttl", "0s"}, nil},
+		{[]string{"serve", "--rate-limit", "-1"}, []string{"--rate-limit", "-1"}},
+		{[]string{"serve", "--rate-burst", "5"}, []string{"--rate-burst", "--rate-limit"}},
 		{[]string{"serve", "--admin-addr", "0.0.0.0:0"}, nil}, // the admin port has no auth
 		{[]string{"clients"}, nil},
 		{[]string{"clients", "add"}, nil},
 		{[]string{"clients", "add", "alice", "extra"}, nil},
 		{[]string{"serve", "--max-conns", "0"}, nil},
+		{[]string{"serve", "--max-conns", "10", "--max-conns-per-addr", "11"}, []string{"--max-conns-per-addr", "11"}},
 		{[]string{"run", "extra"}, nil},
 		{[]string{"serve", "--transaction-pooled"}, nil}, // migrations need a direct --migrate-url
 		{[]string{"run", "--pgbouncer", "--pgbouncer-pool", "0"}, nil},

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -35,6 +36,7 @@ type serveConfig struct {
 	addr         string
 	adminAddr    string
 	maxConns     int
+	maxConnsAddr int
 	pool         int
 	maxRooms     int
 	queryTimeout time.Duration
@@ -48,6 +50,8 @@ type serveConfig struct {
 	insecure     bool
 	maxHeldRooms int
 	maxHoldTTL   time.Duration
+	rateLimit    float64
+	rateBurst    int
 	modes        string
 	pprof        bool
 	// migrateURL and transactionPooled: see their flags.
@@ -64,7 +68,8 @@ func newServeCommand() *ffcli.Command {
 	cfg.db.register(fs)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free one)")
 	fs.StringVar(&cfg.adminAddr, "admin-addr", "127.0.0.1:0", "listen address of GET /metrics and /healthz, for operators only (port 0 picks a free one)")
-	fs.IntVar(&cfg.maxConns, "max-conns", defaultMaxConns, "most client connections open at once; more wait until one closes")
+	fs.IntVar(&cfg.maxConns, "max-conns", defaultMaxConns, "most client connections open at once; when all are taken, the one idle longest is closed to make room, and if none is idle more wait until one closes")
+	fs.IntVar(&cfg.maxConnsAddr, "max-conns-per-addr", 0, "most client connections open at once from one remote address (an IPv4 address or an IPv6 /64); more are closed at once (0: a quarter of --max-conns; behind a proxy, every client has its address: set it to --max-conns)")
 	fs.IntVar(&cfg.pool, "pool", 20, "maximum database connections of this server")
 	fs.IntVar(&cfg.maxRooms, "max-rooms", 5, "most rooms one request may reserve")
 	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 5*time.Second, "time a request may spend in the database before 503")
@@ -78,6 +83,8 @@ func newServeCommand() *ffcli.Command {
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow --auth none on an address other than loopback")
 	fs.IntVar(&cfg.maxHeldRooms, "max-held-rooms", api.DefaultMaxHeldRooms, "most rooms one client holds at once, over every hotel (a client's own limit from evento clients add overrides it; 0: no cap)")
 	fs.DurationVar(&cfg.maxHoldTTL, "max-hold-ttl", api.DefaultMaxHoldTTL, "longest hold a client may ask for (ttl_seconds)")
+	fs.Float64Var(&cfg.rateLimit, "rate-limit", 0, "requests a second each client may send, past its --rate-burst; more answer 429 rate_limited with Retry-After; per server (0: no limit; under --auth none every request is one anonymous client, so set it only to cap the whole server)")
+	fs.IntVar(&cfg.rateBurst, "rate-burst", 0, "requests a client may send at once before --rate-limit applies (0: --rate-limit rounded up)")
 	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiler (net/http/pprof) under /debug/pprof/ on the admin listener")
 	fs.StringVar(&cfg.modes, "modes", safeModes(), `reserve modes to serve: "all" (naive too, which overbooks on purpose) or a comma-separated list; others answer 403 mode_disabled`)
 	fs.Var(&secretURL{&cfg.migrateURL}, "migrate-url", "apply migrations over this direct PostgreSQL URL (env EVENTO_MIGRATE_URL) rather than DATABASE_URL; needed when DATABASE_URL goes through PgBouncer in transaction mode, which goose's session lock cannot cross")
@@ -102,6 +109,12 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if cfg.maxConns < 1 {
 		return usagef("--max-conns must be at least 1")
 	}
+	if cfg.maxConnsAddr < 0 || cfg.maxConnsAddr > cfg.maxConns {
+		return usagef("--max-conns-per-addr must be from 1 to --max-conns (%d), or 0 for a quarter of it; got %d", cfg.maxConns, cfg.maxConnsAddr)
+	}
+	if cfg.maxConnsAddr == 0 {
+		cfg.maxConnsAddr = max(1, cfg.maxConns/4)
+	}
 	if cfg.waitForDatabase < 0 {
 		return usagef("--wait-for-database must be 0 (fail at once) or more, got %s", cfg.waitForDatabase)
 	}
@@ -125,6 +138,12 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return usagef("--max-held-rooms must be 0 (no cap) or more, got %d", cfg.maxHeldRooms)
 	case cfg.maxHoldTTL < time.Second:
 		return usagef("--max-hold-ttl must be at least 1s, got %s", cfg.maxHoldTTL)
+	case cfg.rateLimit < 0 || math.IsNaN(cfg.rateLimit):
+		return usagef("--rate-limit must be 0 (no limit) or a positive number of requests a second, got %g", cfg.rateLimit)
+	case cfg.rateBurst < 0:
+		return usagef("--rate-burst must be 0 (--rate-limit rounded up) or more, got %d", cfg.rateBurst)
+	case cfg.rateBurst > 0 && cfg.rateLimit == 0:
+		return usagef("--rate-burst needs --rate-limit: without a limit there is no burst to size")
 	}
 	if cfg.transactionPooled && cfg.migrateURL == "" {
 		return usagef("--transaction-pooled needs --migrate-url: migrations hold a session-level lock, which a transaction pooler would hand to another client's transactions")
@@ -143,7 +162,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	// The ports first: a taken one fails in a moment, not after starting
 	// and stopping a throwaway PostgreSQL for nothing. serveUntil closes
 	// them; the deferred closes cover the errors before it.
-	listener, err := listen(cfg.addr, cfg.maxConns)
+	listener, err := listen(cfg.addr, cfg.maxConns, cfg.maxConnsAddr)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("--addr %s is taken (another evento serve?); choose another port, or port 0 for a free one", cfg.addr)
 	}
@@ -151,7 +170,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	defer listener.Close()
-	adminListener, err := listen(cfg.adminAddr, maxAdminConns)
+	adminListener, err := listen(cfg.adminAddr, maxAdminConns, maxAdminConns)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("--admin-addr %s is taken; choose another port, or port 0 for a free one", cfg.adminAddr)
 	}
@@ -193,21 +212,24 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
 		KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log, Modes: modes,
 		Auth: cfg.auth, MaxHeldRooms: maxHeld, MaxHoldTTL: cfg.maxHoldTTL,
+		RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst,
 	})
 	server := newHTTPServer(handler, cfg.queryTimeout+5*time.Second, log)
+	server.ConnState = listener.Track
 	adminHandler := handler.AdminHandler()
 	if cfg.pprof {
 		adminHandler = withPprof(adminHandler)
 	}
 	// Its write timeout bounds a profile: ask for ?seconds= below it.
 	admin := newHTTPServer(adminHandler, cfg.queryTimeout+5*time.Second, log)
+	admin.ConnState = adminListener.Track
 	// The first two lines on stdout are the addresses, so a parent process
 	// that asked for port 0 learns which ones it got.
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
 	fmt.Printf("evento: admin on http://%s\n", adminListener.Addr())
 	log.Info("serving", "addr", listener.Addr().String(), "admin_addr", adminListener.Addr().String(), "pool", cfg.pool,
 		"modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms,
-		"transaction_pooled", cfg.transactionPooled)
+		"rate_limit", cfg.rateLimit, "transaction_pooled", cfg.transactionPooled)
 
 	if err := serveUntil(ctx, []*http.Server{server, admin}, []net.Listener{listener, adminListener}); err != nil {
 		return err

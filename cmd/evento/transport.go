@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"time"
-
-	"golang.org/x/net/netutil"
 )
 
 // Transport limits of evento serve. Every valid request fits in a few
@@ -46,15 +44,17 @@ func newHTTPServer(handler http.Handler, writeTimeout time.Duration, log *slog.L
 	}
 }
 
-// listen listens on addr and accepts at most maxConns connections at once:
-// past that, new connections wait in the kernel's backlog until one
-// closes, instead of each costing the server a goroutine and buffers.
-func listen(addr string, maxConns int) (net.Listener, error) {
+// listen listens on addr and serves at most maxConns connections at once,
+// at most perAddr of them from one remote address (connLimits): past
+// that, a new connection waits until one closes, instead of each costing
+// the server a goroutine and buffers, and idle ones make room. The
+// server's ConnState must be the result's Track.
+func listen(addr string, maxConns, perAddr int) (*connLimits, error) {
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	return netutil.LimitListener(listener, maxConns), nil
+	return newConnLimits(listener, maxConns, perAddr), nil
 }
 
 // serveUntil serves each server on its listener until ctx ends or one of

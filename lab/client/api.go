@@ -247,7 +247,9 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 	i, server := a.server()
 	info.server = server
 	url := server + path
-	var encoded []byte
+	// A request without fields (a confirm) sends an empty object, with
+	// its length: servers refuse a body of unknown length (chunked).
+	encoded := []byte("{}")
 	if body != nil {
 		encoded, _ = json.Marshal(body)
 	}
@@ -261,11 +263,6 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 	// reached a server and booked. This client decides about resends:
 	// without GetBody the transport cannot replay the body, so it never does.
 	req.GetBody = nil
-	if len(encoded) == 0 {
-		req.Body = io.NopCloser(bytes.NewReader(nil)) // http.NoBody is replayable too
-	}
-	// Even without a body: the empty reader above goes out chunked, which
-	// the server counts as a body that must say what it is.
 	req.Header.Set("Content-Type", "application/json")
 	authorize(req, apiKey)
 	if key != "" {
