@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -47,6 +48,7 @@ type serveConfig struct {
 	auth         string
 	insecure     bool
 	maxHeldRooms int
+	maxRoomsPer  int
 	maxHoldTTL   time.Duration
 	modes        string
 	pprof        bool
@@ -77,6 +79,7 @@ func newServeCommand() *ffcli.Command {
 	fs.StringVar(&cfg.auth, "auth", api.AuthNone, "how clients are known: none (everyone is one anonymous client; loopback only unless --insecure) or keys (Authorization: Bearer KEY from evento clients add)")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow --auth none on an address other than loopback")
 	fs.IntVar(&cfg.maxHeldRooms, "max-held-rooms", api.DefaultMaxHeldRooms, "most rooms one client holds at once, over every hotel (a client's own limit from evento clients add overrides it; 0: no cap)")
+	fs.IntVar(&cfg.maxRoomsPer, "max-rooms-per-client", api.DefaultMaxRoomsPerClient, "most rooms one client may have at one event, booked or held, over its hotels (a client's own --max-rooms-per-event from evento clients add overrides it; 0: no limit; never limits --auth none's anonymous client)")
 	fs.DurationVar(&cfg.maxHoldTTL, "max-hold-ttl", api.DefaultMaxHoldTTL, "longest hold a client may ask for (ttl_seconds)")
 	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiler (net/http/pprof) under /debug/pprof/ on the admin listener")
 	fs.StringVar(&cfg.modes, "modes", safeModes(), `reserve modes to serve: "all" (naive too, which overbooks on purpose) or a comma-separated list; others answer 403 mode_disabled`)
@@ -123,6 +126,8 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return usagef("--auth none on %s would let anyone on the network book and hold as one anonymous client: use --auth keys, or --insecure if that is what you want", cfg.addr)
 	case cfg.maxHeldRooms < 0:
 		return usagef("--max-held-rooms must be 0 (no cap) or more, got %d", cfg.maxHeldRooms)
+	case cfg.maxRoomsPer < 0 || cfg.maxRoomsPer > math.MaxInt32:
+		return usagef("--max-rooms-per-client must be from 0 (no limit) to %d, got %d", math.MaxInt32, cfg.maxRoomsPer)
 	case cfg.maxHoldTTL < time.Second:
 		return usagef("--max-hold-ttl must be at least 1s, got %s", cfg.maxHoldTTL)
 	}
@@ -132,6 +137,10 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	maxHeld := int32(cfg.maxHeldRooms)
 	if maxHeld == 0 {
 		maxHeld = -1 // api.Options: negative is no cap
+	}
+	maxPerEvent := int32(cfg.maxRoomsPer)
+	if maxPerEvent == 0 {
+		maxPerEvent = -1 // likewise: no limit
 	}
 	modes, err := parseNames(cfg.modes, func(name string) error {
 		return usagef("--modes: unknown mode %q; allowed: all, or a comma-separated list of %s", name, db.StrategyNames())
@@ -193,6 +202,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
 		KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log, Modes: modes,
 		Auth: cfg.auth, MaxHeldRooms: maxHeld, MaxHoldTTL: cfg.maxHoldTTL,
+		MaxRoomsPerClient: maxPerEvent,
 	})
 	server := newHTTPServer(handler, cfg.queryTimeout+5*time.Second, log)
 	adminHandler := handler.AdminHandler()
@@ -206,7 +216,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
 	fmt.Printf("evento: admin on http://%s\n", adminListener.Addr())
 	log.Info("serving", "addr", listener.Addr().String(), "admin_addr", adminListener.Addr().String(), "pool", cfg.pool,
-		"modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms,
+		"modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms, "max_rooms_per_client", cfg.maxRoomsPer,
 		"transaction_pooled", cfg.transactionPooled)
 
 	if err := serveUntil(ctx, []*http.Server{server, admin}, []net.Listener{listener, adminListener}); err != nil {
