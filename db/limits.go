@@ -2,7 +2,10 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
@@ -73,15 +76,41 @@ func checkClientLimits(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, r
 		has[evento.ClientID(c.ClientID)] = c.Rooms
 	}
 	refusals = make([]error, len(reqs))
+	var notFound error // the hotel's refusal, asked once, on the first refusal
+	asked := false
 	for i, r := range reqs {
 		if !limitApplies(r) {
 			continue
 		}
-		if r.Rooms > r.MaxRoomsPerEvent-has[r.Client] {
-			refusals[i] = &evento.ClientLimitError{EventID: r.EventID, Has: has[r.Client], Requested: r.Rooms, Limit: r.MaxRoomsPerEvent}
+		if r.Rooms <= r.MaxRoomsPerEvent-has[r.Client] {
+			has[r.Client] += r.Rooms
 			continue
 		}
-		has[r.Client] += r.Rooms
+		if !asked {
+			if notFound, err = unknownHotel(ctx, q, tx, r); err != nil {
+				return nil, err
+			}
+			asked = true
+		}
+		refusals[i] = notFound
+		if notFound == nil {
+			refusals[i] = &evento.ClientLimitError{EventID: r.EventID, Has: has[r.Client], Requested: r.Rooms, Limit: r.MaxRoomsPerEvent}
+		}
 	}
 	return refusals, nil
+}
+
+// unknownHotel is not_found for a request over its limit at a hotel that
+// is not part of the event, as the strategy would have answered: a booking
+// of nowhere is not refused for the limit (and, not_found being no kept
+// refusal, keeps no key). nil for a hotel of the event.
+func unknownHotel(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, r evento.BookRequest) (refusal, err error) {
+	_, err = q.GetHotelRooms(ctx, tx, dbsqlc.GetHotelRoomsParams{EventID: r.EventID, HotelID: r.HotelID})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return evento.HotelNotFound(r.EventID, r.HotelID), nil
+	case err != nil:
+		return nil, fmt.Errorf("read hotel %d of event %d: %w", r.HotelID, r.EventID, err)
+	}
+	return nil, nil
 }
