@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/evento-lab/evento/lab/checker"
 )
@@ -107,7 +110,7 @@ func (a *attacker) round(i int) {
 func TestAttackerBesideASimulation(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
-	event := seedEvent(t, bundle, "1", "200")
+	event := seedEvent(t, bundle, "1", "500")
 	keys := map[string]string{}
 	for _, name := range []string{"shop", "mallory", "scalper"} {
 		args := []string{"clients", "add", name, "--json"}
@@ -138,8 +141,27 @@ func TestAttackerBesideASimulation(t *testing.T) {
 	safeModes := []string{"atomic", "pessimistic", "optimistic", "serializable", "advisory", "sharded", "batched"}
 	done := make(chan struct{})
 	var attacks sync.WaitGroup
+	// The buy-out starts once the load has booked: what the scalper books
+	// is booked while the load runs, by another client.
+	loadBooks := make(chan struct{})
+	attacks.Go(func() {
+		defer close(loadBooks)
+		conn, err := pgx.Connect(context.Background(), bundle.url)
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			var n int
+			err := conn.QueryRow(context.Background(), `SELECT count(*) FROM reservations r JOIN api_clients c ON c.id = r.client_id WHERE c.name = 'shop'`).Scan(&n)
+			if err != nil || n > 0 {
+				return
+			}
+		}
+	})
 	for w := range 8 {
 		attacks.Go(func() {
+			<-loadBooks
 			for i := w; i < 400; i += 8 {
 				scalper.sendVia(servers[i%2].URL, "buy-out", "POST",
 					fmt.Sprintf("/%d/%d/reserve/%s", event.EventID, event.Hotels[0].HotelID, safeModes[i%len(safeModes)]),
