@@ -15,6 +15,9 @@ type APIClient struct {
 	// MaxHeldRooms is this client's own cap on rooms held at once; 0 when
 	// the server's cap applies.
 	MaxHeldRooms int32
+	// MaxRoomsPerEvent is this client's own limit on rooms it may have at
+	// one event, booked or held; 0 when the server's limit applies.
+	MaxRoomsPerEvent int32
 }
 
 // apiKeyPrefix marks an Evento API key, so a leaked one is recognisable

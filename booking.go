@@ -2,12 +2,18 @@ package evento
 
 import "time"
 
-// BookRequest asks for rooms at one hotel of one event.
+// BookRequest asks for rooms at one hotel of one event, for Client.
 type BookRequest struct {
 	EventID int64
 	HotelID int64
 	Name    string
 	Rooms   int32
+	// Client is who asks, and owns what is booked or held.
+	Client ClientID
+	// MaxRoomsPerEvent caps the rooms Client may have at the event, booked
+	// or held, over all its hotels, this request included; 0 is no limit
+	// (always, for the anonymous client: it is everyone).
+	MaxRoomsPerEvent int32
 }
 
 // Booking is a reservation that was made.
@@ -54,8 +60,7 @@ const Anonymous ClientID = 0
 // HoldRequest asks to take rooms out of the pool for TTL, for Client.
 type HoldRequest struct {
 	BookRequest
-	TTL    time.Duration
-	Client ClientID
+	TTL time.Duration
 	// MaxHeldRooms caps the rooms Client holds at once, over every hotel,
 	// this hold included; 0 is no cap.
 	MaxHeldRooms int32
@@ -94,6 +99,13 @@ type Confirmation struct {
 	// Earlier is true when the hold had been confirmed before: the
 	// reservation is that earlier one, and nothing new was booked.
 	Earlier bool
+}
+
+// ReservationRef names a reservation under its hotel, as the API's paths
+// do, on behalf of Client: only the client that booked it finds it.
+type ReservationRef struct {
+	EventID, HotelID, ReservationID int64
+	Client                          ClientID
 }
 
 // IdempotencyKey is a client's key for one logical request.

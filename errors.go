@@ -28,6 +28,11 @@ var (
 	// ErrHoldLimit means the client already holds as many rooms as it may
 	// at once.
 	ErrHoldLimit = newError("hold_limit", 429, Failure, "hold limit reached")
+	// ErrClientLimit means the client already has, booked or held, as
+	// many rooms at the event as it may: one buyer cannot take a whole
+	// sale. Not kept under a key: a cancel or a released hold frees the
+	// allowance, and the same request may then book.
+	ErrClientLimit = newError("client_limit", 409, Refusal, "client limit reached")
 	// ErrUnauthenticated means the request carries no valid API key.
 	ErrUnauthenticated = newError("unauthenticated", 401, Failure, "unauthenticated")
 	// ErrNotFound means the event, the hotel within the event, or the hold
@@ -223,6 +228,27 @@ func (e *HoldLimitError) Error() string {
 
 // Is lets errors.Is(err, ErrHoldLimit) work on a *HoldLimitError.
 func (e *HoldLimitError) Is(target error) bool { return target == ErrHoldLimit }
+
+// ClientLimitError refuses a booking or a hold that would take the client
+// over its limit of rooms at one event. It matches ErrClientLimit.
+type ClientLimitError struct {
+	EventID        int64
+	Has, Requested int32
+	Limit          int32
+}
+
+func (e *ClientLimitError) Error() string {
+	return fmt.Sprintf("client limit: this client has %d rooms at event %d (booked or held), may have %d, and asked for %d more", e.Has, e.EventID, e.Limit, e.Requested)
+}
+
+// Is lets errors.Is(err, ErrClientLimit) work on a *ClientLimitError.
+func (e *ClientLimitError) Is(target error) bool { return target == ErrClientLimit }
+
+// ReservationNotFound is the refusal for a reservation that is not there,
+// not the asker's, or not of that hotel: one answer, as for holds.
+func ReservationNotFound(eventID, hotelID, id int64) error {
+	return &NotFoundError{What: fmt.Sprintf("reservation %d of event %d hotel %d", id, eventID, hotelID)}
+}
 
 // CheckFits returns a *ShortfallError when rooms do not fit in available.
 func CheckFits(available, rooms int32) error {

@@ -20,6 +20,9 @@ type Service interface {
 	// ReleaseHold gives a hold's rooms back; releasing twice is not an error.
 	ReleaseHold(ctx context.Context, ref HoldRef) error
 	Hold(ctx context.Context, ref HoldRef) (Hold, error)
+	// CancelReservation gives a reservation's rooms back, for its owner
+	// only; cancelling twice is not an error.
+	CancelReservation(ctx context.Context, ref ReservationRef) error
 	Hotel(ctx context.Context, eventID, hotelID int64) (HotelAvailability, error)
 	// Event lists an event's hotels; an unknown event is ErrNotFound.
 	Event(ctx context.Context, eventID int64) ([]HotelAvailability, error)

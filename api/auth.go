@@ -21,6 +21,13 @@ const (
 // server or the client's own record says otherwise.
 const DefaultMaxHeldRooms = 10
 
+// DefaultMaxRoomsPerClient is how many rooms one client may have at one
+// event, booked or held, unless the server or the client's own record says
+// otherwise: twice what one request may book (serve --max-rooms, 5), as
+// ticket sales cap a buyer at a few tickets per event, so that no one
+// buyer (a scalper's script) takes a sale that thousands are waiting for.
+const DefaultMaxRoomsPerClient = 10
+
 var errUnauthenticated = newError(evento.ErrUnauthenticated,
 	"this server requires an API key: send Authorization: Bearer KEY (evento clients add NAME makes one)")
 
@@ -28,6 +35,8 @@ var errUnauthenticated = newError(evento.ErrUnauthenticated,
 type caller struct {
 	client       evento.ClientID
 	maxHeldRooms int32 // 0: no cap
+	// maxRoomsPerEvent is the client's limit at one event; 0: none.
+	maxRoomsPerEvent int32
 }
 
 type callerKey struct{}
@@ -42,6 +51,9 @@ func callerOf(r *http.Request) caller {
 // auth, the key's client with it.
 func (s *Server) authenticate(r *http.Request) (caller, error) {
 	if s.opts.Auth != AuthKeys {
+		// No limit per event: the anonymous client is every caller, and
+		// a limit on all of them together would stop the sale, not a
+		// buyer. A server that sells to the public runs --auth keys.
 		return caller{client: evento.Anonymous, maxHeldRooms: s.maxHeldRooms(0)}, nil
 	}
 	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -57,7 +69,17 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 	if err != nil {
 		return caller{}, err
 	}
-	return caller{client: client.ID, maxHeldRooms: s.maxHeldRooms(client.MaxHeldRooms)}, nil
+	return caller{client: client.ID, maxHeldRooms: s.maxHeldRooms(client.MaxHeldRooms), maxRoomsPerEvent: s.maxRoomsPerEvent(client.MaxRoomsPerEvent)}, nil
+}
+
+// maxRoomsPerEvent is the limit at one event for a client whose own is own
+// (0: none of its own): the client's, else the server's; 0 means none. The
+// anonymous client never gets here: it has no limit (authenticate).
+func (s *Server) maxRoomsPerEvent(own int32) int32 {
+	if own > 0 {
+		return own
+	}
+	return max(s.opts.MaxRoomsPerClient, 0)
 }
 
 // maxHeldRooms is the cap for a client whose own is own (0: none of its

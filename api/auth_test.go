@@ -23,7 +23,7 @@ func (f *fixture) withKey(t *testing.T, method, path, body, key string, extra ..
 
 func (f *fixture) addClient(t *testing.T, name string, maxHeldRooms int32) string {
 	t.Helper()
-	_, key, err := db.CreateClient(context.Background(), f.pool, name, maxHeldRooms)
+	_, key, err := db.CreateClient(context.Background(), f.pool, name, maxHeldRooms, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,6 +85,7 @@ func toAPIError(err error) *Error {
 	// the answer given.
 	var shortfall *evento.ShortfallError
 	var holdLimit *evento.HoldLimitError
+	var clientLimit *evento.ClientLimitError
 	var notFound *evento.NotFoundError
 	switch {
 	case errors.As(err, &shortfall) && errors.Is(shortfall, known):
@@ -97,6 +98,8 @@ func toAPIError(err error) *Error {
 		}
 	case errors.As(err, &holdLimit) && errors.Is(holdLimit, known):
 		answer.Message = holdLimit.Error()
+	case errors.As(err, &clientLimit) && errors.Is(clientLimit, known):
+		answer.Message = clientLimit.Error() + "; cancelling a reservation or releasing a hold at the event frees its rooms"
 	case errors.As(err, &notFound) && errors.Is(notFound, known):
 		answer.Message = notFound.Error()
 	case known == evento.ErrUnknownMode:

@@ -87,9 +87,11 @@ func (s *Server) handlePlaceHold(w http.ResponseWriter, r *http.Request) {
 	}
 	who := callerOf(r)
 	req := evento.HoldRequest{
-		BookRequest:  evento.BookRequest{EventID: eventID, HotelID: hotelID, Name: name, Rooms: rooms},
+		BookRequest: evento.BookRequest{
+			EventID: eventID, HotelID: hotelID, Name: name, Rooms: rooms,
+			Client: who.client, MaxRoomsPerEvent: who.maxRoomsPerEvent,
+		},
 		TTL:          time.Duration(ttl) * time.Second,
-		Client:       who.client,
 		MaxHeldRooms: who.maxHeldRooms,
 	}
 	key, err := s.idempotencyKey(r, fmt.Sprintf("POST /%d/%d/holds", eventID, hotelID), canonicalHold{name, rooms, ttl})

@@ -80,7 +80,11 @@ func (s *Server) parseReserve(w http.ResponseWriter, r *http.Request) (string, e
 	if err != nil {
 		return "", evento.BookRequest{}, err
 	}
-	return mode, evento.BookRequest{EventID: eventID, HotelID: hotelID, Name: name, Rooms: rooms}, nil
+	who := callerOf(r)
+	return mode, evento.BookRequest{
+		EventID: eventID, HotelID: hotelID, Name: name, Rooms: rooms,
+		Client: who.client, MaxRoomsPerEvent: who.maxRoomsPerEvent,
+	}, nil
 }
 
 // validBooking checks the name and rooms every booking request carries.

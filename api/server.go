@@ -37,6 +37,11 @@ type Options struct {
 	// MaxHeldRooms caps the rooms one client holds at once, unless its own
 	// record says otherwise (0: DefaultMaxHeldRooms; negative: no cap).
 	MaxHeldRooms int32
+	// MaxRoomsPerClient caps the rooms one client may have at one event,
+	// booked or held, unless its own record says otherwise (0:
+	// DefaultMaxRoomsPerClient; negative: no limit). Never the anonymous
+	// client's: it is every caller of a server without --auth.
+	MaxRoomsPerClient int32
 	// MaxHoldTTL is the longest hold a client may ask for (default 15 min).
 	MaxHoldTTL time.Duration
 	// RateLimit is the requests a second each client may send, after a
@@ -89,6 +94,9 @@ func NewServer(svc evento.Service, opts Options) *Server {
 	if opts.MaxHeldRooms == 0 {
 		opts.MaxHeldRooms = DefaultMaxHeldRooms
 	}
+	if opts.MaxRoomsPerClient == 0 {
+		opts.MaxRoomsPerClient = DefaultMaxRoomsPerClient
+	}
 	if opts.MaxHoldTTL <= 0 {
 		opts.MaxHoldTTL = DefaultMaxHoldTTL
 	}
@@ -106,6 +114,7 @@ func NewServer(svc evento.Service, opts Options) *Server {
 	s.mux.HandleFunc("GET /{event_id}/{hotel_id}/holds/{hold_id}", s.handleGetHold)
 	s.mux.HandleFunc("POST /{event_id}/{hotel_id}/holds/{hold_id}/confirm", s.handleConfirmHold)
 	s.mux.HandleFunc("DELETE /{event_id}/{hotel_id}/holds/{hold_id}", s.handleReleaseHold)
+	s.mux.HandleFunc("DELETE /{event_id}/{hotel_id}/reservations/{reservation_id}", s.handleCancelReservation)
 	return s
 }
 

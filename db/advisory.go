@@ -34,7 +34,7 @@ func bookAdvisory(ctx context.Context, st Statements, req evento.BookRequest) (e
 	}
 	// Conditional, although the key is held: holds and confirms do not take
 	// the key, and one may have taken the rooms since the read.
-	id, err := st.Q.AtomicBook(ctx, st.Write, dbsqlc.AtomicBookParams{EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms})
+	id, err := st.Q.AtomicBook(ctx, st.Write, dbsqlc.AtomicBookParams{EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms, ClientID: clientParam(req.Client)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return evento.Booking{}, explainRefusal(ctx, st, req)
 	}

@@ -25,10 +25,11 @@ var atomic = Strategy{
 // bookAtomic checks and books in one statement. See queries/atomic.sql.
 func bookAtomic(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {
 	id, err := st.Q.AtomicBook(ctx, st.Write, dbsqlc.AtomicBookParams{
-		EventID: req.EventID,
-		HotelID: req.HotelID,
-		Name:    req.Name,
-		Rooms:   req.Rooms,
+		EventID:  req.EventID,
+		HotelID:  req.HotelID,
+		Name:     req.Name,
+		Rooms:    req.Rooms,
+		ClientID: clientParam(req.Client),
 	})
 	if err == nil {
 		return newBooking(id, req), nil
@@ -51,6 +52,7 @@ func bookAtomicKeyed(ctx context.Context, st Statements, req evento.BookRequest,
 		HotelID:     req.HotelID,
 		Name:        req.Name,
 		Rooms:       req.Rooms,
+		ClientID:    clientParam(req.Client),
 		Key:         key.Key,
 		Fingerprint: key.Fingerprint,
 		TtlSeconds:  int32(key.Keep / time.Second),

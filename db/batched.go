@@ -20,10 +20,10 @@ var batched = Strategy{
 func bookBatch(ctx context.Context, st Statements, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error) {
 	params := dbsqlc.BatchBookParams{
 		EventID: reqs[0].EventID, HotelID: reqs[0].HotelID,
-		Names: make([]string, len(reqs)), RoomCounts: make([]int32, len(reqs)),
+		Names: make([]string, len(reqs)), RoomCounts: make([]int32, len(reqs)), ClientIds: make([]int64, len(reqs)),
 	}
 	for i, r := range reqs {
-		params.Names[i], params.RoomCounts[i] = r.Name, r.Rooms
+		params.Names[i], params.RoomCounts[i], params.ClientIds[i] = r.Name, r.Rooms, int64(r.Client)
 	}
 	rows, err := st.Q.BatchBook(ctx, st.Write, params)
 	if err != nil {

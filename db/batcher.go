@@ -142,7 +142,11 @@ func (b *Batcher) run(batch []*batchItem) {
 	for i, item := range batch {
 		reqs[i], keys[i] = item.req, item.key
 	}
-	results, err := transact(ctx, b.engine, b.strategy.policy(), keys, func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[evento.Booking], error) {
+	policy := b.strategy.policy()
+	if anyLimited(reqs...) {
+		policy = policy.inTransaction()
+	}
+	results, err := transact(ctx, b.engine, policy, keys, func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[evento.Booking], error) {
 		return book(ctx, b.engine.q, tx, b.strategy, pick(reqs, todo), b.beforeWrite)
 	})
 	for i, item := range batch {

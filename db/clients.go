@@ -30,17 +30,22 @@ func ClientByKey(ctx context.Context, conn dbsqlc.DBTX, keyHash []byte) (evento.
 	if err != nil {
 		return evento.APIClient{}, fmt.Errorf("authenticate: %w", classify(err))
 	}
-	return evento.APIClient{ID: evento.ClientID(row.ID), Name: row.Name, MaxHeldRooms: row.MaxHeldRooms.Int32}, nil
+	return evento.APIClient{
+		ID: evento.ClientID(row.ID), Name: row.Name,
+		MaxHeldRooms: row.MaxHeldRooms.Int32, MaxRoomsPerEvent: row.MaxRoomsPerEvent.Int32,
+	}, nil
 }
 
 // ClientRecord is an API client as `evento clients list` shows it.
 type ClientRecord struct {
-	ID           int64      `json:"id"`
-	Name         string     `json:"client"`
-	MaxHeldRooms *int32     `json:"max_held_rooms"` // nil: the server's cap
-	HeldRooms    int32      `json:"held_rooms"`
-	CreatedAt    time.Time  `json:"created_at"`
-	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	ID           int64  `json:"id"`
+	Name         string `json:"client"`
+	MaxHeldRooms *int32 `json:"max_held_rooms"` // nil: the server's cap
+	// MaxRoomsPerEvent is nil when the server's limit applies.
+	MaxRoomsPerEvent *int32     `json:"max_rooms_per_event"`
+	HeldRooms        int32      `json:"held_rooms"`
+	CreatedAt        time.Time  `json:"created_at"`
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
 }
 
 // ErrClientExists refuses a second client of the same name.
@@ -48,15 +53,17 @@ var ErrClientExists = errors.New("a client of that name exists")
 
 // CreateClient stores a new API client with a new key, and returns both;
 // only the key's hash is stored, so the key is never seen again.
-// maxHeldRooms 0 leaves the client the server's cap.
-func CreateClient(ctx context.Context, conn dbsqlc.DBTX, name string, maxHeldRooms int32) (evento.APIClient, string, error) {
+// maxHeldRooms 0 leaves the client the server's cap, maxRoomsPerEvent 0
+// the server's limit per event.
+func CreateClient(ctx context.Context, conn dbsqlc.DBTX, name string, maxHeldRooms, maxRoomsPerEvent int32) (evento.APIClient, string, error) {
 	key, err := evento.NewAPIKey()
 	if err != nil {
 		return evento.APIClient{}, "", err
 	}
 	row, err := dbsqlc.New().CreateClient(ctx, conn, dbsqlc.CreateClientParams{
 		Name: name, KeyHash: evento.HashAPIKey(key),
-		MaxHeldRooms: pgtype.Int4{Int32: maxHeldRooms, Valid: maxHeldRooms > 0},
+		MaxHeldRooms:     pgtype.Int4{Int32: maxHeldRooms, Valid: maxHeldRooms > 0},
+		MaxRoomsPerEvent: pgtype.Int4{Int32: maxRoomsPerEvent, Valid: maxRoomsPerEvent > 0},
 	})
 	if isUniqueViolation(err) {
 		return evento.APIClient{}, "", fmt.Errorf("add client %q: %w", name, ErrClientExists)
@@ -64,7 +71,7 @@ func CreateClient(ctx context.Context, conn dbsqlc.DBTX, name string, maxHeldRoo
 	if err != nil {
 		return evento.APIClient{}, "", fmt.Errorf("add client %q: %w", name, err)
 	}
-	return evento.APIClient{ID: evento.ClientID(row.ID), Name: name, MaxHeldRooms: maxHeldRooms}, key, nil
+	return evento.APIClient{ID: evento.ClientID(row.ID), Name: name, MaxHeldRooms: maxHeldRooms, MaxRoomsPerEvent: maxRoomsPerEvent}, key, nil
 }
 
 // ListClients lists every API client, revoked ones included.
@@ -78,6 +85,9 @@ func ListClients(ctx context.Context, conn dbsqlc.DBTX) ([]ClientRecord, error) 
 		out[i] = ClientRecord{ID: r.ID, Name: r.Name, HeldRooms: r.HeldRooms, CreatedAt: r.CreatedAt}
 		if r.MaxHeldRooms.Valid {
 			out[i].MaxHeldRooms = &r.MaxHeldRooms.Int32
+		}
+		if r.MaxRoomsPerEvent.Valid {
+			out[i].MaxRoomsPerEvent = &r.MaxRoomsPerEvent.Int32
 		}
 		if r.RevokedAt.Valid {
 			out[i].RevokedAt = &r.RevokedAt.Time

@@ -31,3 +31,28 @@ var (
 	Uncommitted   = uncommitted
 	ClassifyWrite = classifyWrite
 )
+
+// CheckClientLimits is the write engine's limit step, for db_test's
+// sessions to take the very locks a write takes.
+var CheckClientLimits = checkClientLimits
+
+// BookTogether books reqs (all for one hotel) with mode in one
+// transaction, as one batch of a Batcher does, keyless.
+func BookTogether(ctx context.Context, s *Store, mode string, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error) {
+	strategy := s.byName[mode]
+	policy := strategy.policy()
+	if anyLimited(reqs...) {
+		policy = policy.inTransaction()
+	}
+	results, err := transact(ctx, &s.engine, policy, make([]*evento.IdempotencyKey, len(reqs)), func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[evento.Booking], error) {
+		return book(ctx, s.q, tx, strategy, pick(reqs, todo), nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	outcomes := make([]evento.Outcome[evento.Booking], len(results))
+	for i, r := range results {
+		outcomes[i] = r.outcome
+	}
+	return outcomes, nil
+}

@@ -26,7 +26,7 @@ func TestHoldCapQueuesOnTheClientsLock(t *testing.T) {
 	store, bundle := setup(t, 6, 10)
 	pool, first, ctx := bundle.pool, bundle.hotel, bundle.ctx
 	second := seedHotel(t, pool, 10)
-	who, _, err := db.CreateClient(ctx, pool, "alice", 3)
+	who, _, err := db.CreateClient(ctx, pool, "alice", 3, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,9 +47,9 @@ func TestHoldCapQueuesOnTheClientsLock(t *testing.T) {
 
 	refused := make(chan error, 1)
 	go func() {
-		_, err := placeHold(ctx, store, evento.HoldRequest{
-			BookRequest: second.request("alice", 1), TTL: time.Minute, Client: who.ID, MaxHeldRooms: 3,
-		})
+		req := second.request("alice", 1)
+		req.Client = who.ID
+		_, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: req, TTL: time.Minute, MaxHeldRooms: 3})
 		refused <- err
 	}()
 	// The store's session, queued behind s1 on the client's lock.

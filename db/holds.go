@@ -16,17 +16,28 @@ import (
 )
 
 // PlaceHold takes rooms out of the pool for req.TTL, at most once per key,
-// unless that would take the client over req.MaxHeldRooms.
+// unless that would take the client over req.MaxHeldRooms, or over its
+// limit at the event (req.MaxRoomsPerEvent: a hold takes from the same
+// allowance as a booking).
 func (s *Store) PlaceHold(ctx context.Context, req evento.HoldRequest, key *evento.IdempotencyKey) (evento.Outcome[evento.Hold], error) {
 	policy := readCommittedPolicy
-	if req.MaxHeldRooms > 0 {
-		// The cap's check and the hold's insert are two statements under
-		// one lock: they need a transaction of their own.
+	if req.MaxHeldRooms > 0 || limitApplies(req.BookRequest) {
+		// A check and the hold's insert are statements under one lock:
+		// they need a transaction of their own.
 		policy = holdCapPolicy
 	}
 	outcome, err := writeOne(ctx, &s.engine, policy, key, func(ctx context.Context, tx dbsqlc.DBTX, _ []int) ([]evento.Outcome[evento.Hold], error) {
 		if err := checkHoldCap(ctx, s.q, tx, req); err != nil {
 			return nil, err
+		}
+		// After the cap's lock, before the hotel's row: the order every
+		// writer takes these locks in (limits.sql).
+		refusals, err := checkClientLimits(ctx, s.q, tx, []evento.BookRequest{req.BookRequest})
+		if err != nil {
+			return nil, err
+		}
+		if refusals != nil && refusals[0] != nil {
+			return []evento.Outcome[evento.Hold]{evento.Refused[evento.Hold](refusals[0])}, nil
 		}
 		return freeingOverdueHolds(ctx, s.q, tx, req.BookRequest, 1, false, func([]int) ([]evento.Outcome[evento.Hold], error) {
 			outcome, err := outcomeOf(placeHold(ctx, s.q, tx, req))

@@ -42,6 +42,7 @@ func bookNaive(ctx context.Context, st Statements, req evento.BookRequest) (even
 		NewReserved:       rooms.Reserved + req.Rooms,
 		Name:              req.Name,
 		Rooms:             req.Rooms,
+		ClientID:          clientParam(req.Client),
 	})
 	if err != nil {
 		return evento.Booking{}, fmt.Errorf("write counter: %w", err)

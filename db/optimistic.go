@@ -31,6 +31,7 @@ func bookOptimistic(ctx context.Context, st Statements, req evento.BookRequest) 
 		SeenUpdatedAt:     rooms.UpdatedAt,
 		Name:              req.Name,
 		Rooms:             req.Rooms,
+		ClientID:          clientParam(req.Client),
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return evento.Booking{}, evento.ErrConflict

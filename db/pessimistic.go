@@ -36,6 +36,7 @@ func bookPessimistic(ctx context.Context, st Statements, req evento.BookRequest)
 		EventHotelRoomsID: rooms.ID,
 		Name:              req.Name,
 		Rooms:             req.Rooms,
+		ClientID:          clientParam(req.Client),
 	})
 	if err != nil {
 		return evento.Booking{}, fmt.Errorf("book on locked row: %w", err)

@@ -30,19 +30,27 @@ import (
 // hotel unknown) the request takes the general path from the start, which
 // alone waits, replays, refuses a reused key, frees overdue holds and
 // stores refusals. Tests: TestFastPath* in db/fastpath_test.go.
+//
+// A request whose client has a limit at the event (limits.go) never takes
+// the fast path, and always runs in a transaction: the count of its
+// client's rooms and its booking commit together, under the client's lock.
 func (s *Store) Reserve(ctx context.Context, mode string, req evento.BookRequest, key *evento.IdempotencyKey) (evento.Outcome[evento.Booking], error) {
 	strategy, ok := s.byName[mode]
 	if !ok {
 		return evento.Outcome[evento.Booking]{}, fmt.Errorf("%w %q", evento.ErrUnknownMode, mode)
 	}
+	policy := strategy.policy()
+	if anyLimited(req) {
+		policy = policy.inTransaction()
+	}
 	outcome, done, err := s.fastPath(ctx, strategy, req, key)
 	if !done && err == nil {
 		if batcher := s.batchers[mode]; batcher != nil {
-			outcome, err = write(ctx, &s.engine, strategy.policy(), key, func() result[evento.Booking] {
+			outcome, err = write(ctx, &s.engine, policy, key, func() result[evento.Booking] {
 				return batcher.Submit(ctx, req, key)
 			})
 		} else {
-			outcome, err = writeOne(ctx, &s.engine, strategy.policy(), key,
+			outcome, err = writeOne(ctx, &s.engine, policy, key,
 				func(ctx context.Context, tx dbsqlc.DBTX, _ []int) ([]evento.Outcome[evento.Booking], error) {
 					return book(ctx, s.q, tx, strategy, []evento.BookRequest{req}, s.beforeWrite)
 				})
@@ -58,7 +66,7 @@ func (s *Store) Reserve(ctx context.Context, mode string, req evento.BookRequest
 // connection of its own and outside any transaction. done is false when
 // there is none to run, or it committed nothing.
 func (s *Store) fastPath(ctx context.Context, strategy Strategy, req evento.BookRequest, key *evento.IdempotencyKey) (outcome evento.Outcome[evento.Booking], done bool, err error) {
-	if key == nil || strategy.BookKeyed == nil {
+	if key == nil || strategy.BookKeyed == nil || anyLimited(req) {
 		return outcome, false, nil
 	}
 	err = withConn(ctx, s.pool, func(conn *pgxpool.Conn) error {

@@ -38,7 +38,7 @@ func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (ev
 	} {
 		id, booked, err := pickBucket(ctx, st, func() (int64, error) {
 			return pick.book(ctx, st.Write, dbsqlc.ShardedBookFreeParams{
-				EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
+				EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms, ClientID: clientParam(req.Client),
 			})
 		})
 		if err != nil {
@@ -49,7 +49,7 @@ func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (ev
 		}
 	}
 	id, err := st.Q.ShardedBookScattered(ctx, st.Write, dbsqlc.ShardedBookScatteredParams{
-		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
+		EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms, ClientID: clientParam(req.Client),
 	})
 	if err == nil {
 		return newBooking(id, req), nil
@@ -71,8 +71,8 @@ func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (ev
 	if err := evento.CheckFits(rooms.Free, req.Rooms); err != nil {
 		return evento.Booking{}, err
 	}
-	// Booked rooms never come back to a bucket, so this is only reached if
-	// a bucket was added since; the client may try again.
+	// Only reached if rooms came back to a bucket (a cancel) or a bucket
+	// was added since the buckets were counted; the client may try again.
 	return evento.Booking{}, evento.ErrConflict
 }
 
@@ -124,6 +124,7 @@ func bookShardedKeyed(ctx context.Context, st Statements, req evento.BookRequest
 		HotelID:     req.HotelID,
 		Name:        req.Name,
 		Rooms:       req.Rooms,
+		ClientID:    clientParam(req.Client),
 		Key:         key.Key,
 		Fingerprint: key.Fingerprint,
 		TtlSeconds:  int32(key.Keep / time.Second),

@@ -282,12 +282,14 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 }
 
 // authArgs start the servers for the population: with keys, one per
-// client, each under the servers' default cap on rooms held; without, the
-// clients are all the one anonymous client, whose cap would be everyone's,
-// so it is off.
+// client, each under the servers' default cap on rooms held, and no limit
+// per event (a simulated client books until the hotel is sold out: the
+// run measures the strategy, not the limit, which has tests of its own);
+// without, the clients are all the one anonymous client, whose cap would
+// be everyone's, so it is off (and there is no limit per event for it).
 func authArgs(auth bool) []string {
 	if auth {
-		return []string{"--auth", "keys"}
+		return []string{"--auth", "keys", "--max-rooms-per-client", "0"}
 	}
 	return []string{"--auth", "none", "--max-held-rooms", "0"}
 }
@@ -295,7 +297,7 @@ func authArgs(auth bool) []string {
 // authNote says in the report how the servers knew the clients.
 func authNote(auth bool) string {
 	if auth {
-		return "keys: one API key per simulated client, each under the servers' hold cap"
+		return "keys: one API key per simulated client, each under the servers' hold cap, no limit per event"
 	}
 	return "none: the clients are one anonymous client, hold cap off"
 }

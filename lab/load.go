@@ -70,6 +70,23 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 		observe = observeDatabase(pool, []int64{cfg.EventID})
 		verifiedBy = "database"
 	}
+	clients := cfg.Clients
+	clients.Servers, clients.Targets = cfg.Servers, targets
+	if cfg.APIKey != "" {
+		cred := client.Credential{Key: cfg.APIKey}
+		if pool != nil {
+			// The checker finds keys as stored: scoped to the key's client;
+			// and reservations record their client, so the load is judged
+			// on its own client's rows, whoever else books the event.
+			who, err := db.ClientByKey(ctx, pool, evento.HashAPIKey(cfg.APIKey))
+			if err != nil {
+				return report.Report{}, fmt.Errorf("--api-key: %w", err)
+			}
+			cred.Client = who.ID
+			observe = observeClient(pool, []int64{cfg.EventID}, who.ID)
+		}
+		clients.Credentials = []client.Credential{cred}
+	}
 	// The event may not be fresh: the ledger is judged against what is
 	// booked from now on.
 	before, err := observe(ctx)
@@ -77,20 +94,6 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 		return report.Report{}, err
 	}
 
-	clients := cfg.Clients
-	clients.Servers, clients.Targets = cfg.Servers, targets
-	if cfg.APIKey != "" {
-		cred := client.Credential{Key: cfg.APIKey}
-		if pool != nil {
-			// The checker finds keys as stored: scoped to the key's client.
-			who, err := db.ClientByKey(ctx, pool, evento.HashAPIKey(cfg.APIKey))
-			if err != nil {
-				return report.Report{}, fmt.Errorf("--api-key: %w", err)
-			}
-			cred.Client = who.ID
-		}
-		clients.Credentials = []client.Credential{cred}
-	}
 	clients.History = clients.History || cfg.History != nil || len(cfg.Faults) > 0
 	var n *nemesis.Nemesis
 	if len(cfg.Faults) > 0 {
@@ -135,6 +138,7 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 		return report.Report{}, err
 	}
 	bookedBefore := checker.Since(after, before)
+	othersDuring := checker.LeaveOutOthers(after, before)
 	if pool != nil {
 		// Every keyed answer is held against what its key stored.
 		if _, err := addKeyedReservations(verifyCtx, pool, ledgerKeys(result), result, after); err != nil {
@@ -153,6 +157,10 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 	if bookedBefore > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf(
 			"the event already had %d rooms booked before this load; the ledger is compared with the rooms booked since", bookedBefore))
+	}
+	if othersDuring != 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"other clients booked %d rooms of the event (net of their cancels) while this load ran; reservations record their client, so they were left out of the comparison", othersDuring))
 	}
 	r.SetFaults(faults, result.History)
 	r.Notes = append(r.Notes, noFaultNote(cfg.Faults, cfg.FaultEvery, faults, r)...)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/labdb"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
@@ -19,6 +20,16 @@ import (
 // It is the checker's observe step through the database; it lives here so
 // that lab/checker and lab/report stay free of the database driver.
 func observeDatabase(pool *pgxpool.Pool, eventIDs []int64) checker.Observer {
+	return observeRows(pool, eventIDs, nil)
+}
+
+// observeClient is observeDatabase for a run that books as one API client:
+// each hotel's OthersBooked counts the rows of every other client.
+func observeClient(pool *pgxpool.Pool, eventIDs []int64, own evento.ClientID) checker.Observer {
+	return observeRows(pool, eventIDs, &own)
+}
+
+func observeRows(pool *pgxpool.Pool, eventIDs []int64, own *evento.ClientID) checker.Observer {
 	return func(ctx context.Context) ([]checker.Observed, error) {
 		// Retried until ctx ends: after a fault PostgreSQL may still be
 		// recovering ("the database system is starting up") or the pool's
@@ -40,6 +51,11 @@ func observeDatabase(pool *pgxpool.Pool, eventIDs []int64) checker.Observer {
 				Assigned: r.Assigned, Reserved: r.Reserved, Locked: r.Locked,
 				Booked: r.Booked, Rows: r.Reservations,
 				LiveHeldRooms: r.LiveHeldRooms, Holds: checker.HoldCounts(r.Holds),
+			}
+			for id, owner := range r.Owners {
+				if own != nil && owner != *own {
+					observed[i].OthersBooked += r.Reservations[id]
+				}
 			}
 		}
 		return observed, nil

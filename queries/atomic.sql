@@ -27,8 +27,8 @@ WITH counter AS (
        AND @rooms::integer <= assigned - reserved - locked
     RETURNING id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT @name::text, counter.id, @rooms::integer
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT @name::text, counter.id, @rooms::integer, sqlc.narg('client_id')::bigint
   FROM counter
 RETURNING id;
 
@@ -83,8 +83,8 @@ WITH claim AS (
        AND (SELECT claim.locked FROM claim)
     RETURNING id
 ), booked AS (
-    INSERT INTO reservations (name, event_hotel_rooms_id, number)
-    SELECT @name::text, counter.id, @rooms::integer
+    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+    SELECT @name::text, counter.id, @rooms::integer, sqlc.narg('client_id')::bigint
       FROM counter
     RETURNING id
 ), stored AS (

@@ -2,20 +2,20 @@
 -- their key. The key itself is never stored: a leaked table leaks no key.
 
 -- name: CreateClient :one
-INSERT INTO api_clients (name, key_hash, max_held_rooms)
-VALUES (@name::text, @key_hash::bytea, sqlc.narg('max_held_rooms')::integer)
+INSERT INTO api_clients (name, key_hash, max_held_rooms, max_rooms_per_event)
+VALUES (@name::text, @key_hash::bytea, sqlc.narg('max_held_rooms')::integer, sqlc.narg('max_rooms_per_event')::integer)
 RETURNING id, created_at;
 
 -- name: ClientByKeyHash :one
 -- ClientByKeyHash authenticates: a revoked client's key finds nothing, as
 -- an unknown key does, so the answer says nothing about which it was.
-SELECT id, name, max_held_rooms
+SELECT id, name, max_held_rooms, max_rooms_per_event
   FROM api_clients
  WHERE key_hash = @key_hash::bytea
    AND revoked_at IS NULL;
 
 -- name: ListClients :many
-SELECT c.id, c.name, c.max_held_rooms, c.created_at, c.revoked_at,
+SELECT c.id, c.name, c.max_held_rooms, c.max_rooms_per_event, c.created_at, c.revoked_at,
        (SELECT coalesce(sum(h.rooms), 0)::integer
           FROM holds AS h
          WHERE h.client_id = c.id AND h.state = 'held' AND h.expires_at > clock_timestamp()) AS held_rooms

@@ -87,7 +87,7 @@ RETURNING handle, rooms, state, expires_at;
 -- name: ConfirmHold :one
 -- ConfirmHold turns a live hold into a reservation: the hold leaves 'held',
 -- its rooms move from locked to reserved, and the reservation row is
--- written, all in one statement. An expired hold (even one no sweeper has
+-- written, all in one statement, owned by the hold's owner. An expired hold (even one no sweeper has
 -- reached yet) cannot be confirmed: its rooms may already be someone else's.
 WITH hold AS (
     UPDATE holds
@@ -99,7 +99,7 @@ WITH hold AS (
                 WHERE ehr.event_id = @event_id AND ehr.hotel_id = @hotel_id)
        AND holds.state = 'held'
        AND holds.expires_at > clock_timestamp()
-    RETURNING holds.id, holds.event_hotel_rooms_id, holds.name, holds.rooms
+    RETURNING holds.id, holds.event_hotel_rooms_id, holds.name, holds.rooms, holds.client_id
 ), counter AS (
     UPDATE event_hotel_rooms AS ehr
        SET locked     = ehr.locked - hold.rooms,
@@ -109,8 +109,8 @@ WITH hold AS (
      WHERE ehr.id = hold.event_hotel_rooms_id
     RETURNING ehr.id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number, hold_id)
-SELECT hold.name, counter.id, hold.rooms, hold.id
+INSERT INTO reservations (name, event_hotel_rooms_id, number, hold_id, client_id)
+SELECT hold.name, counter.id, hold.rooms, hold.id, hold.client_id
   FROM hold
   JOIN counter ON counter.id = hold.event_hotel_rooms_id
 RETURNING id, number;

@@ -22,7 +22,7 @@ WITH counter AS (
      WHERE event_hotel_rooms.id = @event_hotel_rooms_id
     RETURNING id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT @name::text, counter.id, @rooms::integer
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT @name::text, counter.id, @rooms::integer, sqlc.narg('client_id')::bigint
   FROM counter
 RETURNING id;

@@ -30,7 +30,7 @@ WITH counter AS (
        AND updated_at = @seen_updated_at
     RETURNING id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT @name::text, counter.id, @rooms::integer
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT @name::text, counter.id, @rooms::integer, sqlc.narg('client_id')::bigint
   FROM counter
 RETURNING id;

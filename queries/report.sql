@@ -4,7 +4,8 @@
 
 -- name: HotelTotals :many
 -- HotelTotals compares each hotel's counter with the sum of its rows. A
--- sharded hotel's counters are its row's plus its buckets'.
+-- sharded hotel's counters are its row's plus its buckets'. A cancelled
+-- reservation gave its rooms back to the counters: only live rows count.
 SELECT ehr.event_id,
        ehr.hotel_id,
        h.name AS hotel_name,
@@ -17,21 +18,25 @@ SELECT ehr.event_id,
   LEFT JOIN LATERAL (SELECT sum(rb.assigned) AS assigned, sum(rb.reserved) AS reserved
                        FROM room_buckets AS rb
                       WHERE rb.event_hotel_rooms_id = ehr.id) AS b ON true
-  LEFT JOIN reservations AS r ON r.event_hotel_rooms_id = ehr.id
+  LEFT JOIN reservations AS r ON r.event_hotel_rooms_id = ehr.id AND r.cancelled_at IS NULL
  WHERE ehr.event_id = ANY (@event_ids::bigint[])
  GROUP BY ehr.id, h.name, b.assigned, b.reserved
  ORDER BY ehr.event_id, ehr.hotel_id;
 
 -- name: ListEventReservations :many
--- ListEventReservations lists every booking of the events, to check each
--- acknowledged reservation against the rows.
+-- ListEventReservations lists every live booking of the events (a
+-- cancelled one is no longer booked), to check each acknowledged
+-- reservation against the rows; with its owner (0: the anonymous client),
+-- so that a load judges its own client's rows only.
 SELECT r.id,
        ehr.event_id,
        ehr.hotel_id,
-       r.number
+       r.number,
+       coalesce(r.client_id, 0)::bigint AS client_id
   FROM reservations AS r
   JOIN event_hotel_rooms AS ehr ON ehr.id = r.event_hotel_rooms_id
- WHERE ehr.event_id = ANY (@event_ids::bigint[]);
+ WHERE ehr.event_id = ANY (@event_ids::bigint[])
+   AND r.cancelled_at IS NULL;
 
 -- name: HoldTotals :many
 -- HoldTotals counts each hotel's holds by fate. A 'held' hold past its

@@ -70,8 +70,8 @@ WITH bucket AS (
        AND @rooms::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer, sqlc.narg('client_id')::bigint
   FROM counter
 RETURNING id;
 
@@ -98,8 +98,8 @@ WITH bucket AS (
        AND @rooms::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer, sqlc.narg('client_id')::bigint
   FROM counter
 RETURNING id;
 
@@ -140,8 +140,8 @@ WITH request AS (
        AND take.rooms > 0
     RETURNING rb.event_hotel_rooms_id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT @name::text, min(counter.event_hotel_rooms_id), min(request.rooms)
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT @name::text, min(counter.event_hotel_rooms_id), min(request.rooms), sqlc.narg('client_id')::bigint
   FROM counter
  CROSS JOIN request
 HAVING count(*) > 0
@@ -186,8 +186,8 @@ WITH claim AS (
        AND @rooms::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
 ), booked AS (
-    INSERT INTO reservations (name, event_hotel_rooms_id, number)
-    SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer
+    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+    SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer, sqlc.narg('client_id')::bigint
       FROM counter
     RETURNING id
 ), stored AS (
@@ -229,8 +229,8 @@ WITH claim AS (
        AND @rooms::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
 ), booked AS (
-    INSERT INTO reservations (name, event_hotel_rooms_id, number)
-    SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer
+    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+    SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer, sqlc.narg('client_id')::bigint
       FROM counter
     RETURNING id
 ), stored AS (

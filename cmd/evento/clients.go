@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"text/tabwriter"
 	"unicode/utf8"
@@ -18,9 +19,10 @@ import (
 
 // clientsFlags are the flags every `evento clients` subcommand takes.
 type clientsFlags struct {
-	db           databaseFlags
-	maxHeldRooms int
-	json         bool
+	db               databaseFlags
+	maxHeldRooms     int
+	maxRoomsPerEvent int
+	json             bool
 }
 
 func newClientsCommand() *ffcli.Command {
@@ -30,7 +32,7 @@ func newClientsCommand() *ffcli.Command {
 		ShortHelp:  "Manage the API keys a server started with --auth keys accepts.",
 		FlagSet:    flag.NewFlagSet("evento clients", flag.ContinueOnError),
 		Subcommands: []*ffcli.Command{
-			clientsSubcommand("add", "evento clients add NAME [--max-held-rooms N] [--json]",
+			clientsSubcommand("add", "evento clients add NAME [--max-held-rooms N] [--max-rooms-per-event N] [--json]",
 				"Add a client and print its new API key, once (only a hash of it is kept).", true, addClient),
 			clientsSubcommand("list", "evento clients list [--json]",
 				"List the clients, revoked ones included, with the rooms each holds now.", false, listClients),
@@ -57,6 +59,7 @@ func clientsSubcommand(name, usage, help string, needsName bool,
 	cfg.db.register(fs)
 	if name == "add" {
 		fs.IntVar(&cfg.maxHeldRooms, "max-held-rooms", 0, "this client's cap on rooms held at once (default: the server's --max-held-rooms)")
+		fs.IntVar(&cfg.maxRoomsPerEvent, "max-rooms-per-event", 0, "this client's limit on rooms it may have at one event, booked or held (default: the server's --max-rooms-per-client)")
 	}
 	if name != "revoke" {
 		fs.BoolVar(&cfg.json, "json", false, "print JSON")
@@ -86,6 +89,9 @@ func clientsSubcommand(name, usage, help string, needsName bool,
 			if cfg.maxHeldRooms < 0 {
 				return usagef("--max-held-rooms must be at least 1, got %d", cfg.maxHeldRooms)
 			}
+			if cfg.maxRoomsPerEvent < 0 || cfg.maxRoomsPerEvent > math.MaxInt32 {
+				return usagef("--max-rooms-per-event must be from 1 to %d (0 or none: the server's --max-rooms-per-client), got %d", math.MaxInt32, cfg.maxRoomsPerEvent)
+			}
 			pool, _, closeDB, err := openMigratedDatabase(ctx, cfg.db, "")
 			if err != nil {
 				return err
@@ -97,7 +103,7 @@ func clientsSubcommand(name, usage, help string, needsName bool,
 }
 
 func addClient(ctx context.Context, pool *pgxpool.Pool, cfg *clientsFlags, name string) error {
-	_, key, err := db.CreateClient(ctx, pool, name, int32(cfg.maxHeldRooms))
+	_, key, err := db.CreateClient(ctx, pool, name, int32(cfg.maxHeldRooms), int32(cfg.maxRoomsPerEvent))
 	if err != nil {
 		if errors.Is(err, db.ErrClientExists) {
 			return usagef("a client named %q exists; revoke it or choose another name", name)
@@ -120,16 +126,19 @@ func listClients(ctx context.Context, pool *pgxpool.Pool, cfg *clientsFlags, _ s
 		return json.NewEncoder(os.Stdout).Encode(clients)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "client\tmax held rooms\theld now\tcreated\trevoked")
+	fmt.Fprintln(tw, "client\tmax held rooms\tmax rooms per event\theld now\tcreated\trevoked")
 	for _, c := range clients {
-		limit, revoked := "server's", "-"
+		limit, perEvent, revoked := "server's", "server's", "-"
 		if c.MaxHeldRooms != nil {
 			limit = fmt.Sprint(*c.MaxHeldRooms)
+		}
+		if c.MaxRoomsPerEvent != nil {
+			perEvent = fmt.Sprint(*c.MaxRoomsPerEvent)
 		}
 		if c.RevokedAt != nil {
 			revoked = c.RevokedAt.UTC().Format("2006-01-02 15:04:05")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", c.Name, limit, c.HeldRooms, c.CreatedAt.UTC().Format("2006-01-02 15:04:05"), revoked)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", c.Name, limit, perEvent, c.HeldRooms, c.CreatedAt.UTC().Format("2006-01-02 15:04:05"), revoked)
 	}
 	return tw.Flush()
 }

@@ -168,3 +168,28 @@ func TestLoadStopsOnADisabledMode(t *testing.T) {
 		t.Fatalf("naive on a server with --modes all: %+v\n%s", report.Requests, r.stderr)
 	}
 }
+
+// evento load with a key under the servers' default limit per client
+// books that many rooms of the event and stops: every simulated client is
+// that one client, and client_limit tells each that it is done. No client
+// gives up on errors, nothing is unknown, and the run is consistent.
+func TestLoadWithAKeyStopsAtItsLimit(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+	event := seedEvent(t, bundle, "2", "50")
+	added := runEvento(t, bundle.env, "clients", "add", "buyer", "--json")
+	var out struct {
+		APIKey string `json:"api_key"`
+	}
+	if added.exit != 0 || json.Unmarshal([]byte(added.stdout), &out) != nil {
+		t.Fatalf("clients add: exit %d %q", added.exit, added.stderr)
+	}
+	servers := startServers(t, bundle, 2, "--auth", "keys")
+	r := runEvento(t, bundle.env, "load", "--target", servers[0].URL+","+servers[1].URL, "--event", itoa(event.EventID),
+		"--api-key", out.APIKey, "--clients", "8", "--strategy", "atomic", "--think", "0", "--json", "--expect", "consistent")
+	report := decodeReport(t, r, 0)
+	if report.Totals.Booked != 10 || report.Totals.Acknowledged != 10 || report.ClientsGaveUp != 0 || report.Unknown.Requests != 0 {
+		t.Fatalf("a load under a limit of 10: booked %d, acknowledged %d, gave up %d, unknown %+v",
+			report.Totals.Booked, report.Totals.Acknowledged, report.ClientsGaveUp, report.Unknown)
+	}
+}

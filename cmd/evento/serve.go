@@ -49,6 +49,7 @@ type serveConfig struct {
 	auth         string
 	insecure     bool
 	maxHeldRooms int
+	maxRoomsPer  int
 	maxHoldTTL   time.Duration
 	rateLimit    float64
 	rateBurst    int
@@ -82,6 +83,7 @@ func newServeCommand() *ffcli.Command {
 	fs.StringVar(&cfg.auth, "auth", api.AuthNone, "how clients are known: none (everyone is one anonymous client; loopback only unless --insecure) or keys (Authorization: Bearer KEY from evento clients add)")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow --auth none on an address other than loopback")
 	fs.IntVar(&cfg.maxHeldRooms, "max-held-rooms", api.DefaultMaxHeldRooms, "most rooms one client holds at once, over every hotel (a client's own limit from evento clients add overrides it; 0: no cap)")
+	fs.IntVar(&cfg.maxRoomsPer, "max-rooms-per-client", api.DefaultMaxRoomsPerClient, "most rooms one client may have at one event, booked or held, over its hotels (a client's own --max-rooms-per-event from evento clients add overrides it; 0: no limit; never limits --auth none's anonymous client)")
 	fs.DurationVar(&cfg.maxHoldTTL, "max-hold-ttl", api.DefaultMaxHoldTTL, "longest hold a client may ask for (ttl_seconds)")
 	fs.Float64Var(&cfg.rateLimit, "rate-limit", 0, "requests a second each client may send, past its --rate-burst; more answer 429 rate_limited with Retry-After; per server (0: no limit; under --auth none every request is one anonymous client, so set it only to cap the whole server)")
 	fs.IntVar(&cfg.rateBurst, "rate-burst", 0, "requests a client may send at once before --rate-limit applies (0: --rate-limit rounded up)")
@@ -136,6 +138,8 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return usagef("--auth none on %s would let anyone on the network book and hold as one anonymous client: use --auth keys, or --insecure if that is what you want", cfg.addr)
 	case cfg.maxHeldRooms < 0:
 		return usagef("--max-held-rooms must be 0 (no cap) or more, got %d", cfg.maxHeldRooms)
+	case cfg.maxRoomsPer < 0 || cfg.maxRoomsPer > math.MaxInt32:
+		return usagef("--max-rooms-per-client must be from 0 (no limit) to %d, got %d", math.MaxInt32, cfg.maxRoomsPer)
 	case cfg.maxHoldTTL < time.Second:
 		return usagef("--max-hold-ttl must be at least 1s, got %s", cfg.maxHoldTTL)
 	case cfg.rateLimit < 0 || math.IsNaN(cfg.rateLimit):
@@ -151,6 +155,10 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	maxHeld := int32(cfg.maxHeldRooms)
 	if maxHeld == 0 {
 		maxHeld = -1 // api.Options: negative is no cap
+	}
+	maxPerEvent := int32(cfg.maxRoomsPer)
+	if maxPerEvent == 0 {
+		maxPerEvent = -1 // likewise: no limit
 	}
 	modes, err := parseNames(cfg.modes, func(name string) error {
 		return usagef("--modes: unknown mode %q; allowed: all, or a comma-separated list of %s", name, db.StrategyNames())
@@ -212,7 +220,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
 		KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log, Modes: modes,
 		Auth: cfg.auth, MaxHeldRooms: maxHeld, MaxHoldTTL: cfg.maxHoldTTL,
-		RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst,
+		RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst, MaxRoomsPerClient: maxPerEvent,
 	})
 	server := newHTTPServer(handler, cfg.queryTimeout+5*time.Second, log)
 	server.ConnState = listener.Track
@@ -228,7 +236,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	fmt.Printf("evento: serving on http://%s\n", listener.Addr())
 	fmt.Printf("evento: admin on http://%s\n", adminListener.Addr())
 	log.Info("serving", "addr", listener.Addr().String(), "admin_addr", adminListener.Addr().String(), "pool", cfg.pool,
-		"modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms,
+		"modes", strings.Join(modes, ","), "auth", cfg.auth, "max_held_rooms", cfg.maxHeldRooms, "max_rooms_per_client", cfg.maxRoomsPer,
 		"rate_limit", cfg.rateLimit, "transaction_pooled", cfg.transactionPooled)
 
 	if err := serveUntil(ctx, []*http.Server{server, admin}, []net.Listener{listener, adminListener}); err != nil {

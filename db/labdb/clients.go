@@ -24,7 +24,7 @@ func AddClients(ctx context.Context, pool *pgxpool.Pool, prefix string, n int) (
 	creds := make([]Credential, n)
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		for i := range creds {
-			c, key, err := db.CreateClient(ctx, tx, fmt.Sprintf("%s-%d", prefix, i+1), 0)
+			c, key, err := db.CreateClient(ctx, tx, fmt.Sprintf("%s-%d", prefix, i+1), 0, 0)
 			if err != nil {
 				return err
 			}

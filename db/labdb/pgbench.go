@@ -18,7 +18,7 @@ func AtomicBookPgbenchScript() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "\\set rooms 1\n" + namedParameter.ReplaceAllString(statement, ":$1") + ";\n", nil
+	return "\\set rooms 1\n" + pgbenchVariables(statement) + ";\n", nil
 }
 
 // AtomicBookKeyedPgbenchScript is queries/atomic.sql's AtomicBookKeyed,
@@ -34,8 +34,18 @@ func AtomicBookKeyedPgbenchScript() (string, error) {
 		return "", err
 	}
 	return "\\set rooms 1\n\\set ttl_seconds 86400\n\\set key random(1, 9000000000000000000)\n" +
-		namedParameter.ReplaceAllString(statement, ":$1") + ";\n", nil
+		pgbenchVariables(statement) + ";\n", nil
 }
+
+// pgbenchVariables turns a statement's parameters into pgbench's: each
+// @name into :name, and each nullable one (sqlc.narg, the reservation's
+// client) into NULL, the anonymous client, which pgbench cannot set.
+func pgbenchVariables(statement string) string {
+	return namedParameter.ReplaceAllString(nullableParameter.ReplaceAllString(statement, "NULL"), ":$1")
+}
+
+// nullableParameter is sqlc's nullable parameter syntax.
+var nullableParameter = regexp.MustCompile(`sqlc\.narg\('[a-z_][a-z0-9_]*'\)`)
 
 // namedParameter is sqlc's @name parameter syntax.
 var namedParameter = regexp.MustCompile(`@([a-z_][a-z0-9_]*)`)

@@ -1,6 +1,7 @@
 package labdb
 
 import (
+	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 
 	"context"
@@ -22,7 +23,10 @@ type HotelRecord struct {
 	Locked       int64
 	Booked       int64           // sum of the reservation rows
 	Reservations map[int64]int64 // reservation id -> rooms
-	Holds        HoldCounts
+	// Owners are the reservations' clients (evento.Anonymous without a
+	// key), by reservation id.
+	Owners map[int64]evento.ClientID
+	Holds  HoldCounts
 	// LiveHeldRooms are the rooms of holds still alive: all that locked may
 	// account for.
 	LiveHeldRooms int64
@@ -62,12 +66,14 @@ func EventRecords(ctx context.Context, pool *pgxpool.Pool, eventIDs []int64) ([]
 			records[i] = HotelRecord{
 				EventID: t.EventID, HotelID: t.HotelID, HotelName: t.HotelName,
 				Assigned: int64(t.Assigned), Reserved: int64(t.Reserved), Locked: int64(t.Locked),
-				Booked: t.Booked, Reservations: map[int64]int64{},
+				Booked: t.Booked, Reservations: map[int64]int64{}, Owners: map[int64]evento.ClientID{},
 			}
 			byHotel[[2]int64{t.EventID, t.HotelID}] = i
 		}
 		for _, r := range rows {
-			records[byHotel[[2]int64{r.EventID, r.HotelID}]].Reservations[r.ID] = int64(r.Number)
+			record := &records[byHotel[[2]int64{r.EventID, r.HotelID}]]
+			record.Reservations[r.ID] = int64(r.Number)
+			record.Owners[r.ID] = evento.ClientID(r.ClientID)
 		}
 		for _, h := range holds {
 			record := &records[byHotel[[2]int64{h.EventID, h.HotelID}]]

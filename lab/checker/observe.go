@@ -44,3 +44,25 @@ func Since(after, before []Observed) (bookedBefore int64) {
 	}
 	return bookedBefore
 }
+
+// LeaveOutOthers judges a load that books as one client on that client's
+// rows only: what other clients booked or cancelled on the same event
+// while it ran (after's OthersBooked against before's) is taken as booked
+// before, in the rows and in the counter alike, so that the counter is
+// still held to all of the hotel's rows. Call it after Since. It returns
+// the rooms the others booked meanwhile (less what they cancelled).
+func LeaveOutOthers(after, before []Observed) (othersDuring int64) {
+	for i := range after {
+		var othersBefore int64
+		for _, b := range before {
+			if b.HotelID == after[i].HotelID {
+				othersBefore = b.OthersBooked
+			}
+		}
+		during := after[i].OthersBooked - othersBefore
+		after[i].BookedBefore += during
+		after[i].ReservedBefore += during
+		othersDuring += during
+	}
+	return othersDuring
+}

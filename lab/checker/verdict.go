@@ -48,6 +48,10 @@ type Observed struct {
 	// judged on what changed since, not on what it found.
 	BookedBefore   int64
 	ReservedBefore int64
+	// OthersBooked is the rooms of the live rows that clients other than
+	// the run's own booked (evento load with an API key and the database):
+	// LeaveOutOthers judges them as someone else's.
+	OthersBooked int64
 	// LiveHeldRooms are the rooms of holds still alive (database only):
 	// locked beyond them is held by dead holds, i.e. leaked.
 	LiveHeldRooms int64

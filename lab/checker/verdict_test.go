@@ -211,3 +211,38 @@ func TestCheckNamesWhatIsStillUnknownAndServerErrors(t *testing.T) {
 		t.Fatalf("verdict %s, anomalies %q", r.Verdict, r.Anomalies)
 	}
 }
+
+// A load that books as one client, on an event where another client
+// books 4 rooms while it runs (and had 2 before): judged on every row it
+// is a phantom of 4 rooms; with LeaveOutOthers it is consistent, and the
+// counter is still held to all the hotel's rows (a lost update of the
+// others' shows).
+func TestLeaveOutOthers(t *testing.T) {
+	t.Parallel()
+	before := []Observed{{HotelID: 2, Assigned: 20, Reserved: 2, Booked: 2, OthersBooked: 2, Rows: map[int64]int64{1: 2}}}
+	mine := map[int64]int64{10: 3, 11: 2}
+	rows := map[int64]int64{1: 2, 10: 3, 11: 2, 12: 4}
+	after := func(reserved int64) []Observed {
+		return []Observed{{HotelID: 2, Assigned: 20, Reserved: reserved, Booked: 11, OthersBooked: 6, Rows: rows}}
+	}
+
+	judged := after(11)
+	Since(judged, before)
+	if j := judge(ledger(5, 0, mine), judged[0]); j.verdict != Inconsistent {
+		t.Fatalf("without leaving the others out: %s %v, want inconsistent (phantom rooms)", j.verdict, j.anomalies)
+	}
+	judged = after(11)
+	Since(judged, before)
+	if during := LeaveOutOthers(judged, before); during != 4 {
+		t.Fatalf("others booked %d rooms during the load, want 4", during)
+	}
+	if j := judge(ledger(5, 0, mine), judged[0]); j.verdict != Consistent {
+		t.Fatalf("judged on its own rows: %s %v, want consistent", j.verdict, j.anomalies)
+	}
+	judged = after(9) // the counter lost 2 of the others' rooms
+	Since(judged, before)
+	LeaveOutOthers(judged, before)
+	if j := judge(ledger(5, 0, mine), judged[0]); j.verdict == Consistent {
+		t.Fatalf("a lost update of the others' rooms went unseen: %v", j.anomalies)
+	}
+}

@@ -136,6 +136,7 @@ const (
 	unavailable                 // this attempt did nothing ("unavailable"); an earlier one may have
 	unknown                     // sent, but no answer: it may or may not have happened
 	modeRefused                 // the server does not serve the run's mode: no request of the run can succeed
+	atLimit                     // the client has as many rooms at the event as its key may: it is done
 )
 
 // ModeRefusedError is a server's refusal of the run's mode itself
@@ -308,6 +309,8 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 		return inProgress, reply{}, nil
 	case evento.ErrHoldExpired:
 		return expired, reply{}, nil
+	case evento.ErrClientLimit:
+		return atLimit, reply{}, nil
 	}
 	err = fmt.Errorf("POST %s: status %d %s", url, resp.StatusCode, e.Error.Code)
 	switch {

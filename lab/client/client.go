@@ -118,7 +118,7 @@ func (c *client) run(ctx context.Context) {
 			switch result {
 			case succeeded:
 				c.stats.recordKeyed(c.target, c.storedKey(key), r.ReservationID)
-			case soldOut, insufficient, roomsHeld, failed, notSent, unavailable:
+			case soldOut, insufficient, roomsHeld, failed, notSent, unavailable, atLimit:
 				c.stats.recordKeyed(c.target, c.storedKey(key), 0)
 			}
 		}
@@ -175,6 +175,11 @@ func (c *client) run(ctx context.Context) {
 			c.pause(ctx)
 		case modeRefused:
 			return // send stopped the run
+		case atLimit:
+			// The key's allowance at the event is used up (evento load
+			// with a key of the default limit): no later booking of this
+			// client can succeed; nothing was booked.
+			return
 		case unknown:
 			// Without an idempotency key a blind retry could book twice:
 			// the ledger keeps the rooms as "maybe booked" and the client

@@ -30,27 +30,28 @@ func TestNamedBindsLiterals(t *testing.T) {
 
 // A statement as sqlc sends it (its "-- name:" line, $n numbered in sqlc's
 // own order, not the text's) is written as named writes the same statement
-// from queries/: sqlc's $2, $3, $4, $1 are AtomicBook's @rooms, @event_id,
-// @hotel_id, @name, paired in the order each first appears.
+// from queries/: sqlc's $2, $3, $4, $1, $5 are AtomicBook's @rooms,
+// @event_id, @hotel_id, @name and client_id, paired in the order each
+// first appears.
 func TestSentIsWrittenAsNamed(t *testing.T) {
 	q, err := lookup("AtomicBook")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sqlc := "-- name: AtomicBook :one\n\n" + strings.NewReplacer(
-		"@name", "$1", "@rooms", "$2", "@event_id", "$3", "@hotel_id", "$4").Replace(q.text)
-	got, err := sent(sqlc, []any{"alice", int32(2), int64(1), int64(7)})
+		"@name", "$1", "@rooms", "$2", "@event_id", "$3", "@hotel_id", "$4", "sqlc.narg('client_id')", "$5").Replace(q.text)
+	got, err := sent(sqlc, []any{"alice", int32(2), int64(1), int64(7), nil})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := named("AtomicBook", map[string]any{"name": "alice", "rooms": int32(2), "event_id": int64(1), "hotel_id": int64(7)})
+	want, err := named("AtomicBook", map[string]any{"name": "alice", "rooms": int32(2), "event_id": int64(1), "hotel_id": int64(7), "client_id": nil})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("sent:\n%+v\nnamed:\n%+v", got, want)
 	}
-	if _, err := sent(sqlc, []any{"alice", int32(2), int64(1)}); err == nil {
+	if _, err := sent(sqlc, []any{"alice", int32(2), int64(1), int64(7)}); err == nil {
 		t.Fatal("a statement bound with an argument missing")
 	}
 	if got, err := sent("SAVEPOINT sharded_pick", nil); err != nil || got.SQL != "SAVEPOINT sharded_pick;" || got.Name != "" {

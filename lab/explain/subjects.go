@@ -93,7 +93,7 @@ func checkThenAct(ctx context.Context, read, write *stepper, req evento.BookRequ
 		return evento.Booking{}, err
 	}
 	r, err = write.run(ctx, mustNamed("CheckThenActBook", map[string]any{
-		"event_hotel_rooms_id": id, "name": req.Name, "rooms": req.Rooms,
+		"event_hotel_rooms_id": id, "name": req.Name, "rooms": req.Rooms, "client_id": nil,
 	}))
 	booking := evento.Booking{EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms}
 	if err := (firstRow{r, err}).Scan(&booking.ReservationID); err != nil {

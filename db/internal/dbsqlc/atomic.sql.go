@@ -7,6 +7,8 @@ package dbsqlc
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const atomicBook = `-- name: AtomicBook :one
@@ -15,22 +17,23 @@ WITH counter AS (
     UPDATE event_hotel_rooms
        SET reserved   = reserved + $2::integer,
            updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
-     WHERE event_id = $3
-       AND hotel_id = $4
+     WHERE event_id = $4
+       AND hotel_id = $5
        AND $2::integer <= assigned - reserved - locked
     RETURNING id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT $1::text, counter.id, $2::integer
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT $1::text, counter.id, $2::integer, $3::bigint
   FROM counter
 RETURNING id
 `
 
 type AtomicBookParams struct {
-	Name    string
-	Rooms   int32
-	EventID int64
-	HotelID int64
+	Name     string
+	Rooms    int32
+	ClientID pgtype.Int8
+	EventID  int64
+	HotelID  int64
 }
 
 // Strategy "atomic": let one conditional UPDATE check and book at once.
@@ -55,6 +58,7 @@ func (q *Queries) AtomicBook(ctx context.Context, db DBTX, arg AtomicBookParams)
 	row := db.QueryRow(ctx, atomicBook,
 		arg.Name,
 		arg.Rooms,
+		arg.ClientID,
 		arg.EventID,
 		arg.HotelID,
 	)
@@ -76,14 +80,14 @@ WITH claim AS (
        AND (SELECT claim.locked FROM claim)
     RETURNING id
 ), booked AS (
-    INSERT INTO reservations (name, event_hotel_rooms_id, number)
-    SELECT $5::text, counter.id, $2::integer
+    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+    SELECT $5::text, counter.id, $2::integer, $6::bigint
       FROM counter
     RETURNING id
 ), stored AS (
     INSERT INTO idempotency_keys (key, fingerprint, reservation_id, expires_at)
-    SELECT $1::text, $6::text, booked.id,
-           clock_timestamp() + make_interval(secs => $7::integer)
+    SELECT $1::text, $7::text, booked.id,
+           clock_timestamp() + make_interval(secs => $8::integer)
       FROM booked
     RETURNING key
 )
@@ -98,6 +102,7 @@ type AtomicBookKeyedParams struct {
 	EventID     int64
 	HotelID     int64
 	Name        string
+	ClientID    pgtype.Int8
 	Fingerprint string
 	TtlSeconds  int32
 }
@@ -148,6 +153,7 @@ func (q *Queries) AtomicBookKeyed(ctx context.Context, db DBTX, arg AtomicBookKe
 		arg.EventID,
 		arg.HotelID,
 		arg.Name,
+		arg.ClientID,
 		arg.Fingerprint,
 		arg.TtlSeconds,
 	)

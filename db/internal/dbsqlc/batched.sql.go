@@ -19,9 +19,11 @@ WITH RECURSIVE hotel AS (
        AND ehr.hotel_id = $2
        FOR UPDATE
 ), request AS (
-    SELECT n.ord, n.name, c.rooms
+    -- client_ids: each request's owner, 0 for the anonymous client (NULL).
+    SELECT n.ord, n.name, c.rooms, nullif(o.client_id, 0) AS client_id
       FROM unnest($3::text[]) WITH ORDINALITY AS n (name, ord)
       JOIN unnest($4::integer[]) WITH ORDINALITY AS c (rooms, ord) ON c.ord = n.ord
+      JOIN unnest($5::bigint[]) WITH ORDINALITY AS o (client_id, ord) ON o.ord = n.ord
 ), decision (ord, left_before, left_after, booked) AS (
     SELECT 0::bigint, hotel.available, hotel.available, false
       FROM hotel
@@ -54,9 +56,9 @@ WITH RECURSIVE hotel AS (
        AND EXISTS (SELECT 1 FROM ids)
     RETURNING ehr.id
 ), booked AS (
-    INSERT INTO reservations (id, name, event_hotel_rooms_id, number)
+    INSERT INTO reservations (id, name, event_hotel_rooms_id, number, client_id)
     OVERRIDING SYSTEM VALUE
-    SELECT ids.id, request.name, counter.id, request.rooms
+    SELECT ids.id, request.name, counter.id, request.rooms, request.client_id
       FROM ids
       JOIN request ON request.ord = ids.ord
      CROSS JOIN counter
@@ -77,6 +79,7 @@ type BatchBookParams struct {
 	HotelID    int64
 	Names      []string
 	RoomCounts []int32
+	ClientIds  []int64
 }
 
 type BatchBookRow struct {
@@ -135,6 +138,7 @@ func (q *Queries) BatchBook(ctx context.Context, db DBTX, arg BatchBookParams) (
 		arg.HotelID,
 		arg.Names,
 		arg.RoomCounts,
+		arg.ClientIds,
 	)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ package dbsqlc
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const checkThenActBook = `-- name: CheckThenActBook :one
@@ -14,11 +16,11 @@ WITH counter AS (
     UPDATE event_hotel_rooms
        SET reserved   = reserved + $2::integer,
            updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
-     WHERE event_hotel_rooms.id = $3
+     WHERE event_hotel_rooms.id = $4
     RETURNING id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT $1::text, counter.id, $2::integer
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT $1::text, counter.id, $2::integer, $3::bigint
   FROM counter
 RETURNING id
 `
@@ -26,12 +28,18 @@ RETURNING id
 type CheckThenActBookParams struct {
 	Name              string
 	Rooms             int32
+	ClientID          pgtype.Int8
 	EventHotelRoomsID int64
 }
 
 // CheckThenActBook is the act: it adds the rooms whatever is left now.
 func (q *Queries) CheckThenActBook(ctx context.Context, db DBTX, arg CheckThenActBookParams) (int64, error) {
-	row := db.QueryRow(ctx, checkThenActBook, arg.Name, arg.Rooms, arg.EventHotelRoomsID)
+	row := db.QueryRow(ctx, checkThenActBook,
+		arg.Name,
+		arg.Rooms,
+		arg.ClientID,
+		arg.EventHotelRoomsID,
+	)
 	var id int64
 	err := row.Scan(&id)
 	return id, err

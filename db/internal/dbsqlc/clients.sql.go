@@ -13,16 +13,17 @@ import (
 )
 
 const clientByKeyHash = `-- name: ClientByKeyHash :one
-SELECT id, name, max_held_rooms
+SELECT id, name, max_held_rooms, max_rooms_per_event
   FROM api_clients
  WHERE key_hash = $1::bytea
    AND revoked_at IS NULL
 `
 
 type ClientByKeyHashRow struct {
-	ID           int64
-	Name         string
-	MaxHeldRooms pgtype.Int4
+	ID               int64
+	Name             string
+	MaxHeldRooms     pgtype.Int4
+	MaxRoomsPerEvent pgtype.Int4
 }
 
 // ClientByKeyHash authenticates: a revoked client's key finds nothing, as
@@ -30,21 +31,27 @@ type ClientByKeyHashRow struct {
 func (q *Queries) ClientByKeyHash(ctx context.Context, db DBTX, keyHash []byte) (ClientByKeyHashRow, error) {
 	row := db.QueryRow(ctx, clientByKeyHash, keyHash)
 	var i ClientByKeyHashRow
-	err := row.Scan(&i.ID, &i.Name, &i.MaxHeldRooms)
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.MaxHeldRooms,
+		&i.MaxRoomsPerEvent,
+	)
 	return i, err
 }
 
 const createClient = `-- name: CreateClient :one
 
-INSERT INTO api_clients (name, key_hash, max_held_rooms)
-VALUES ($1::text, $2::bytea, $3::integer)
+INSERT INTO api_clients (name, key_hash, max_held_rooms, max_rooms_per_event)
+VALUES ($1::text, $2::bytea, $3::integer, $4::integer)
 RETURNING id, created_at
 `
 
 type CreateClientParams struct {
-	Name         string
-	KeyHash      []byte
-	MaxHeldRooms pgtype.Int4
+	Name             string
+	KeyHash          []byte
+	MaxHeldRooms     pgtype.Int4
+	MaxRoomsPerEvent pgtype.Int4
 }
 
 type CreateClientRow struct {
@@ -55,14 +62,19 @@ type CreateClientRow struct {
 // API clients (--auth keys): who may call the API, known by the hash of
 // their key. The key itself is never stored: a leaked table leaks no key.
 func (q *Queries) CreateClient(ctx context.Context, db DBTX, arg CreateClientParams) (CreateClientRow, error) {
-	row := db.QueryRow(ctx, createClient, arg.Name, arg.KeyHash, arg.MaxHeldRooms)
+	row := db.QueryRow(ctx, createClient,
+		arg.Name,
+		arg.KeyHash,
+		arg.MaxHeldRooms,
+		arg.MaxRoomsPerEvent,
+	)
 	var i CreateClientRow
 	err := row.Scan(&i.ID, &i.CreatedAt)
 	return i, err
 }
 
 const listClients = `-- name: ListClients :many
-SELECT c.id, c.name, c.max_held_rooms, c.created_at, c.revoked_at,
+SELECT c.id, c.name, c.max_held_rooms, c.max_rooms_per_event, c.created_at, c.revoked_at,
        (SELECT coalesce(sum(h.rooms), 0)::integer
           FROM holds AS h
          WHERE h.client_id = c.id AND h.state = 'held' AND h.expires_at > clock_timestamp()) AS held_rooms
@@ -71,12 +83,13 @@ SELECT c.id, c.name, c.max_held_rooms, c.created_at, c.revoked_at,
 `
 
 type ListClientsRow struct {
-	ID           int64
-	Name         string
-	MaxHeldRooms pgtype.Int4
-	CreatedAt    time.Time
-	RevokedAt    pgtype.Timestamptz
-	HeldRooms    int32
+	ID               int64
+	Name             string
+	MaxHeldRooms     pgtype.Int4
+	MaxRoomsPerEvent pgtype.Int4
+	CreatedAt        time.Time
+	RevokedAt        pgtype.Timestamptz
+	HeldRooms        int32
 }
 
 func (q *Queries) ListClients(ctx context.Context, db DBTX) ([]ListClientsRow, error) {
@@ -92,6 +105,7 @@ func (q *Queries) ListClients(ctx context.Context, db DBTX) ([]ListClientsRow, e
 			&i.ID,
 			&i.Name,
 			&i.MaxHeldRooms,
+			&i.MaxRoomsPerEvent,
 			&i.CreatedAt,
 			&i.RevokedAt,
 			&i.HeldRooms,

@@ -11,12 +11,13 @@ import (
 )
 
 type ApiClient struct {
-	ID           int64
-	Name         string
-	KeyHash      []byte
-	MaxHeldRooms pgtype.Int4
-	CreatedAt    time.Time
-	RevokedAt    pgtype.Timestamptz
+	ID               int64
+	Name             string
+	KeyHash          []byte
+	MaxHeldRooms     pgtype.Int4
+	CreatedAt        time.Time
+	RevokedAt        pgtype.Timestamptz
+	MaxRoomsPerEvent pgtype.Int4
 }
 
 type Event struct {
@@ -78,6 +79,8 @@ type Reservation struct {
 	Number            int32
 	CreatedAt         time.Time
 	HoldID            pgtype.Int8
+	ClientID          pgtype.Int8
+	CancelledAt       pgtype.Timestamptz
 }
 
 type RoomBucket struct {

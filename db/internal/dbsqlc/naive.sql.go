@@ -7,19 +7,21 @@ package dbsqlc
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const naiveBook = `-- name: NaiveBook :one
 
 WITH counter AS (
     UPDATE event_hotel_rooms
-       SET reserved   = $3::integer,
+       SET reserved   = $4::integer,
            updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
-     WHERE event_hotel_rooms.id = $4
+     WHERE event_hotel_rooms.id = $5
     RETURNING id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT $1::text, counter.id, $2::integer
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT $1::text, counter.id, $2::integer, $3::bigint
   FROM counter
 RETURNING id
 `
@@ -27,6 +29,7 @@ RETURNING id
 type NaiveBookParams struct {
 	Name              string
 	Rooms             int32
+	ClientID          pgtype.Int8
 	NewReserved       int32
 	EventHotelRoomsID int64
 }
@@ -50,6 +53,7 @@ func (q *Queries) NaiveBook(ctx context.Context, db DBTX, arg NaiveBookParams) (
 	row := db.QueryRow(ctx, naiveBook,
 		arg.Name,
 		arg.Rooms,
+		arg.ClientID,
 		arg.NewReserved,
 		arg.EventHotelRoomsID,
 	)

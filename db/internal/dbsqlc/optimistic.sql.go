@@ -8,6 +8,8 @@ package dbsqlc
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const optimisticBook = `-- name: OptimisticBook :one
@@ -16,12 +18,12 @@ WITH counter AS (
     UPDATE event_hotel_rooms
        SET reserved   = reserved + $2::integer,
            updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
-     WHERE event_hotel_rooms.id = $3
-       AND updated_at = $4
+     WHERE event_hotel_rooms.id = $4
+       AND updated_at = $5
     RETURNING id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT $1::text, counter.id, $2::integer
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT $1::text, counter.id, $2::integer, $3::bigint
   FROM counter
 RETURNING id
 `
@@ -29,6 +31,7 @@ RETURNING id
 type OptimisticBookParams struct {
 	Name              string
 	Rooms             int32
+	ClientID          pgtype.Int8
 	EventHotelRoomsID int64
 	SeenUpdatedAt     time.Time
 }
@@ -59,6 +62,7 @@ func (q *Queries) OptimisticBook(ctx context.Context, db DBTX, arg OptimisticBoo
 	row := db.QueryRow(ctx, optimisticBook,
 		arg.Name,
 		arg.Rooms,
+		arg.ClientID,
 		arg.EventHotelRoomsID,
 		arg.SeenUpdatedAt,
 	)

@@ -84,7 +84,7 @@ SELECT ehr.event_id,
   LEFT JOIN LATERAL (SELECT sum(rb.assigned) AS assigned, sum(rb.reserved) AS reserved
                        FROM room_buckets AS rb
                       WHERE rb.event_hotel_rooms_id = ehr.id) AS b ON true
-  LEFT JOIN reservations AS r ON r.event_hotel_rooms_id = ehr.id
+  LEFT JOIN reservations AS r ON r.event_hotel_rooms_id = ehr.id AND r.cancelled_at IS NULL
  WHERE ehr.event_id = ANY ($1::bigint[])
  GROUP BY ehr.id, h.name, b.assigned, b.reserved
  ORDER BY ehr.event_id, ehr.hotel_id
@@ -104,7 +104,8 @@ type HotelTotalsRow struct {
 // (reservations) are read in one statement snapshot, so they are compared
 // as of the same instant; a lost update shows as booked <> reserved.
 // HotelTotals compares each hotel's counter with the sum of its rows. A
-// sharded hotel's counters are its row's plus its buckets'.
+// sharded hotel's counters are its row's plus its buckets'. A cancelled
+// reservation gave its rooms back to the counters: only live rows count.
 func (q *Queries) HotelTotals(ctx context.Context, db DBTX, eventIds []int64) ([]HotelTotalsRow, error) {
 	rows, err := db.Query(ctx, hotelTotals, eventIds)
 	if err != nil {
@@ -231,21 +232,26 @@ const listEventReservations = `-- name: ListEventReservations :many
 SELECT r.id,
        ehr.event_id,
        ehr.hotel_id,
-       r.number
+       r.number,
+       coalesce(r.client_id, 0)::bigint AS client_id
   FROM reservations AS r
   JOIN event_hotel_rooms AS ehr ON ehr.id = r.event_hotel_rooms_id
  WHERE ehr.event_id = ANY ($1::bigint[])
+   AND r.cancelled_at IS NULL
 `
 
 type ListEventReservationsRow struct {
-	ID      int64
-	EventID int64
-	HotelID int64
-	Number  int32
+	ID       int64
+	EventID  int64
+	HotelID  int64
+	Number   int32
+	ClientID int64
 }
 
-// ListEventReservations lists every booking of the events, to check each
-// acknowledged reservation against the rows.
+// ListEventReservations lists every live booking of the events (a
+// cancelled one is no longer booked), to check each acknowledged
+// reservation against the rows; with its owner (0: the anonymous client),
+// so that a load judges its own client's rows only.
 func (q *Queries) ListEventReservations(ctx context.Context, db DBTX, eventIds []int64) ([]ListEventReservationsRow, error) {
 	rows, err := db.Query(ctx, listEventReservations, eventIds)
 	if err != nil {
@@ -260,6 +266,7 @@ func (q *Queries) ListEventReservations(ctx context.Context, db DBTX, eventIds [
 			&i.EventID,
 			&i.HotelID,
 			&i.Number,
+			&i.ClientID,
 		); err != nil {
 			return nil, err
 		}

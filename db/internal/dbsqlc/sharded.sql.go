@@ -7,6 +7,8 @@ package dbsqlc
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const shardedBookFree = `-- name: ShardedBookFree :one
@@ -15,8 +17,8 @@ WITH bucket AS (
     SELECT rb.id
       FROM room_buckets AS rb
       JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
-     WHERE ehr.event_id = $3
-       AND ehr.hotel_id = $4
+     WHERE ehr.event_id = $4
+       AND ehr.hotel_id = $5
        AND $2::integer <= rb.assigned - rb.reserved
      ORDER BY rb.bucket
      LIMIT 1
@@ -29,17 +31,18 @@ WITH bucket AS (
        AND $2::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT $1::text, counter.event_hotel_rooms_id, $2::integer
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT $1::text, counter.event_hotel_rooms_id, $2::integer, $3::bigint
   FROM counter
 RETURNING id
 `
 
 type ShardedBookFreeParams struct {
-	Name    string
-	Rooms   int32
-	EventID int64
-	HotelID int64
+	Name     string
+	Rooms    int32
+	ClientID pgtype.Int8
+	EventID  int64
+	HotelID  int64
 }
 
 // Strategy "sharded": a hot hotel's rooms split across K bucket rows
@@ -100,6 +103,7 @@ func (q *Queries) ShardedBookFree(ctx context.Context, db DBTX, arg ShardedBookF
 	row := db.QueryRow(ctx, shardedBookFree,
 		arg.Name,
 		arg.Rooms,
+		arg.ClientID,
 		arg.EventID,
 		arg.HotelID,
 	)
@@ -130,14 +134,14 @@ WITH claim AS (
        AND $4::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
 ), booked AS (
-    INSERT INTO reservations (name, event_hotel_rooms_id, number)
-    SELECT $5::text, counter.event_hotel_rooms_id, $4::integer
+    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+    SELECT $5::text, counter.event_hotel_rooms_id, $4::integer, $6::bigint
       FROM counter
     RETURNING id
 ), stored AS (
     INSERT INTO idempotency_keys (key, fingerprint, reservation_id, expires_at)
-    SELECT $1::text, $6::text, booked.id,
-           clock_timestamp() + make_interval(secs => $7::integer)
+    SELECT $1::text, $7::text, booked.id,
+           clock_timestamp() + make_interval(secs => $8::integer)
       FROM booked
     RETURNING key
 )
@@ -152,6 +156,7 @@ type ShardedBookKeyedParams struct {
 	HotelID     int64
 	Rooms       int32
 	Name        string
+	ClientID    pgtype.Int8
 	Fingerprint string
 	TtlSeconds  int32
 }
@@ -169,6 +174,7 @@ func (q *Queries) ShardedBookKeyed(ctx context.Context, db DBTX, arg ShardedBook
 		arg.HotelID,
 		arg.Rooms,
 		arg.Name,
+		arg.ClientID,
 		arg.Fingerprint,
 		arg.TtlSeconds,
 	)
@@ -198,14 +204,14 @@ WITH claim AS (
        AND $4::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
 ), booked AS (
-    INSERT INTO reservations (name, event_hotel_rooms_id, number)
-    SELECT $5::text, counter.event_hotel_rooms_id, $4::integer
+    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+    SELECT $5::text, counter.event_hotel_rooms_id, $4::integer, $6::bigint
       FROM counter
     RETURNING id
 ), stored AS (
     INSERT INTO idempotency_keys (key, fingerprint, reservation_id, expires_at)
-    SELECT $1::text, $6::text, booked.id,
-           clock_timestamp() + make_interval(secs => $7::integer)
+    SELECT $1::text, $7::text, booked.id,
+           clock_timestamp() + make_interval(secs => $8::integer)
       FROM booked
     RETURNING key
 )
@@ -220,6 +226,7 @@ type ShardedBookKeyedWaitingParams struct {
 	HotelID     int64
 	Rooms       int32
 	Name        string
+	ClientID    pgtype.Int8
 	Fingerprint string
 	TtlSeconds  int32
 }
@@ -238,6 +245,7 @@ func (q *Queries) ShardedBookKeyedWaiting(ctx context.Context, db DBTX, arg Shar
 		arg.HotelID,
 		arg.Rooms,
 		arg.Name,
+		arg.ClientID,
 		arg.Fingerprint,
 		arg.TtlSeconds,
 	)
@@ -248,13 +256,13 @@ func (q *Queries) ShardedBookKeyedWaiting(ctx context.Context, db DBTX, arg Shar
 
 const shardedBookScattered = `-- name: ShardedBookScattered :one
 WITH request AS (
-    SELECT $2::integer AS rooms
+    SELECT $3::integer AS rooms
 ), buckets AS (
     SELECT rb.id, rb.bucket, rb.event_hotel_rooms_id, rb.reserved, rb.assigned - rb.reserved AS free
       FROM room_buckets AS rb
       JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
-     WHERE ehr.event_id = $3
-       AND ehr.hotel_id = $4
+     WHERE ehr.event_id = $4
+       AND ehr.hotel_id = $5
      ORDER BY rb.bucket
        FOR UPDATE OF rb
 ), take AS (
@@ -273,8 +281,8 @@ WITH request AS (
        AND take.rooms > 0
     RETURNING rb.event_hotel_rooms_id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT $1::text, min(counter.event_hotel_rooms_id), min(request.rooms)
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT $1::text, min(counter.event_hotel_rooms_id), min(request.rooms), $2::bigint
   FROM counter
  CROSS JOIN request
 HAVING count(*) > 0
@@ -282,10 +290,11 @@ RETURNING id
 `
 
 type ShardedBookScatteredParams struct {
-	Name    string
-	Rooms   int32
-	EventID int64
-	HotelID int64
+	Name     string
+	ClientID pgtype.Int8
+	Rooms    int32
+	EventID  int64
+	HotelID  int64
 }
 
 // ShardedBookScattered books rooms across the hotel's buckets, lowest
@@ -301,6 +310,7 @@ type ShardedBookScatteredParams struct {
 func (q *Queries) ShardedBookScattered(ctx context.Context, db DBTX, arg ShardedBookScatteredParams) (int64, error) {
 	row := db.QueryRow(ctx, shardedBookScattered,
 		arg.Name,
+		arg.ClientID,
 		arg.Rooms,
 		arg.EventID,
 		arg.HotelID,
@@ -315,8 +325,8 @@ WITH bucket AS (
     SELECT rb.id
       FROM room_buckets AS rb
       JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
-     WHERE ehr.event_id = $3
-       AND ehr.hotel_id = $4
+     WHERE ehr.event_id = $4
+       AND ehr.hotel_id = $5
        AND $2::integer <= rb.assigned - rb.reserved
      ORDER BY random()
      LIMIT 1
@@ -328,17 +338,18 @@ WITH bucket AS (
        AND $2::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number)
-SELECT $1::text, counter.event_hotel_rooms_id, $2::integer
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+SELECT $1::text, counter.event_hotel_rooms_id, $2::integer, $3::bigint
   FROM counter
 RETURNING id
 `
 
 type ShardedBookWaitingParams struct {
-	Name    string
-	Rooms   int32
-	EventID int64
-	HotelID int64
+	Name     string
+	Rooms    int32
+	ClientID pgtype.Int8
+	EventID  int64
+	HotelID  int64
 }
 
 // ShardedBookWaiting is ShardedBookFree for when every bucket with room is
@@ -350,6 +361,7 @@ func (q *Queries) ShardedBookWaiting(ctx context.Context, db DBTX, arg ShardedBo
 	row := db.QueryRow(ctx, shardedBookWaiting,
 		arg.Name,
 		arg.Rooms,
+		arg.ClientID,
 		arg.EventID,
 		arg.HotelID,
 	)
