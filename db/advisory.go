@@ -12,11 +12,12 @@ import (
 )
 
 var advisory = Strategy{
-	Name:    "advisory",
-	Summary: "pg_advisory_xact_lock on the hotel's key, then read, check and write",
-	Safe:    true,
-	Tx:      readCommitted,
-	Book:    bookAdvisory,
+	Name:       "advisory",
+	ChooseWhen: "writes must queue on a name that is not one row (an event, a customer) across several tables",
+	Price:      "every code path must take the same lock: one that forgets it is not protected",
+	Safe:       true,
+	Tx:         readCommitted,
+	Book:       bookAdvisory,
 }
 
 // bookAdvisory serialises the bookings of one hotel on an advisory lock

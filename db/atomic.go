@@ -15,11 +15,12 @@ import (
 )
 
 var atomic = Strategy{
-	Name:      "atomic",
-	Summary:   "one conditional UPDATE ... WHERE reserved + locked + n <= assigned",
-	Safe:      true,
-	Book:      bookAtomic,
-	BookKeyed: bookAtomicKeyed,
+	Name:       "atomic",
+	ChooseWhen: "the rule fits one SQL condition (rooms left >= rooms asked): the default",
+	Price:      "the check must fit the UPDATE's WHERE; no code of yours runs between the read and the write",
+	Safe:       true,
+	Book:       bookAtomic,
+	BookKeyed:  bookAtomicKeyed,
 }
 
 // bookAtomic checks and books in one statement. See queries/atomic.sql.

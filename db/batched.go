@@ -9,10 +9,11 @@ import (
 )
 
 var batched = Strategy{
-	Name:      "batched",
-	Summary:   "group commit: concurrent requests for a hotel booked in one statement, answered in arrival order",
-	Safe:      true,
-	BookBatch: bookBatch,
+	Name:       "batched",
+	ChooseWhen: "one hotel is very hot (a flash sale) and a few milliseconds of waiting for a batch are acceptable",
+	Price:      "each request waits for the batch ahead of it to commit; every server runs a batcher per hotel",
+	Safe:       true,
+	BookBatch:  bookBatch,
 }
 
 // bookBatch books reqs, all for the hotel of reqs[0], in one statement and

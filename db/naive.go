@@ -11,22 +11,24 @@ import (
 )
 
 var naive = Strategy{
-	Name:    "naive",
-	Summary: "read, decide in Go, write the absolute counter: no concurrency control (overbooks)",
-	Safe:    false,
-	Tx:      readCommitted,
-	Book:    bookNaive,
+	Name:       "naive",
+	ChooseWhen: "never: it is the lost update, kept so that the lab can show it being caught",
+	Price:      "overbooks as soon as two requests for a hotel overlap",
+	Safe:       false,
+	Tx:         readCommitted,
+	Book:       bookNaive,
 }
 
 // serializable is naive's very statements in a SERIALIZABLE transaction:
 // the isolation level is the only difference. See queries/serializable.sql.
 var serializable = Strategy{
-	Name:     "serializable",
-	Summary:  "naive's statements in a SERIALIZABLE transaction, rerun on serialization failures",
-	Safe:     true,
-	Tx:       &pgx.TxOptions{IsoLevel: pgx.Serializable},
-	Attempts: 10,
-	Book:     bookNaive,
+	Name:       "serializable",
+	ChooseWhen: "the rule spans rows or tables you cannot name in advance, and PostgreSQL should find every conflict for you",
+	Price:      "conflicting transactions abort (40001) and are rerun in the server: under contention the slowest safe strategy, with the longest tail",
+	Safe:       true,
+	Tx:         &pgx.TxOptions{IsoLevel: pgx.Serializable},
+	Attempts:   10,
+	Book:       bookNaive,
 }
 
 // bookNaive is the lesson, not a pattern: it decides from a plain read and

@@ -12,10 +12,11 @@ import (
 )
 
 var optimistic = Strategy{
-	Name:    "optimistic",
-	Summary: "compare-and-swap on updated_at; a lost race is a retryable conflict",
-	Safe:    true,
-	Book:    bookOptimistic,
+	Name:       "optimistic",
+	ChooseWhen: "contention is low, and no lock may be held while a person decides (read now, write minutes later)",
+	Price:      "every lost race comes back to the client as a conflict to retry: under contention it falls far behind",
+	Safe:       true,
+	Book:       bookOptimistic,
 }
 
 // bookOptimistic reads without locking and writes only over the row version

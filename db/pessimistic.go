@@ -12,11 +12,12 @@ import (
 )
 
 var pessimistic = Strategy{
-	Name:    "pessimistic",
-	Summary: "SELECT ... FOR UPDATE on the hotel's row, then check and write",
-	Safe:    true,
-	Tx:      readCommitted,
-	Book:    bookPessimistic,
+	Name:       "pessimistic",
+	ChooseWhen: "the rule needs a read, then code in your service, then the write (several rows, per-customer rules)",
+	Price:      "the row stays locked over the transaction's round trips, so its rate falls as the database gets farther away",
+	Safe:       true,
+	Tx:         readCommitted,
+	Book:       bookPessimistic,
 }
 
 // bookPessimistic holds the hotel's row lock from the read to the commit, so

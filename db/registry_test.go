@@ -29,9 +29,10 @@ import (
 func TestANinthStrategyNeedsOnlyARegistryEntry(t *testing.T) {
 	t.Parallel()
 	conditional := db.Strategy{
-		Name:    "conditional",
-		Summary: "atomic's conditional UPDATE, from a strategy defined in a test",
-		Safe:    true,
+		Name:       "conditional",
+		ChooseWhen: "a test needs a ninth strategy",
+		Price:      "none: it is atomic's conditional UPDATE under another name",
+		Safe:       true,
 		Book: func(ctx context.Context, st db.Statements, req evento.BookRequest) (evento.Booking, error) {
 			id, err := st.Q.AtomicBook(ctx, st.Write, dbsqlc.AtomicBookParams{
 				EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms,
@@ -132,5 +133,43 @@ func TestTheREADMEListsTheRegistry(t *testing.T) {
 	}
 	if !slices.Equal(listed, registered) {
 		t.Errorf("the README's strategy table lists %v; the registry (db/registry.go) has %v", listed, registered)
+	}
+}
+
+// The README's "Which strategy should I use?" names every strategy once,
+// in the very words of its declaration (ChooseWhen, Price), which compare's
+// recommendation also prints: a strategy added, or a sentence reworded in
+// one place, fails here until the other says the same.
+func TestTheREADMEAnswersWhichStrategy(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Which strategy should I use?")
+	if !ok {
+		t.Fatal(`the README has no "## Which strategy should I use?"`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	row := regexp.MustCompile("(?m)^\\| (.+?) \\| `([a-z_]+)` \\| (.+?) \\|")
+	rows := map[string][]string{}
+	for _, m := range row.FindAllStringSubmatch(section, -1) {
+		if _, twice := rows[m[2]]; twice {
+			t.Errorf("the README answers with %s twice", m[2])
+		}
+		rows[m[2]] = []string{m[1], m[3]}
+	}
+	for _, s := range db.Strategies {
+		got, ok := rows[s.Name]
+		switch {
+		case !ok:
+			t.Errorf("the README's which-strategy table has no row for %s", s.Name)
+		case got[0] != s.ChooseWhen || got[1] != s.Price:
+			t.Errorf("the README's row for %s says\n  %q / %q\nits declaration says\n  %q / %q", s.Name, got[0], got[1], s.ChooseWhen, s.Price)
+		}
+		delete(rows, s.Name)
+	}
+	for name := range rows {
+		t.Errorf("the README's which-strategy table names %s, which the registry does not have", name)
 	}
 }

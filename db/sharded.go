@@ -13,13 +13,14 @@ import (
 )
 
 var sharded = Strategy{
-	Name:      "sharded",
-	Summary:   "the hotel's rooms split over K bucket rows: book one with room that is not locked (SKIP LOCKED), else wait for one, else lock them all",
-	Safe:      true,
-	Attempts:  3,
-	Book:      bookSharded,
-	BookKeyed: bookShardedKeyed,
-	Buckets:   true,
+	Name:       "sharded",
+	ChooseWhen: "one hotel is too hot for one row lock, and requests must not wait for a batch",
+	Price:      "it cannot take holds, and the last rooms, scattered over buckets, take a slower path that locks them all",
+	Safe:       true,
+	Attempts:   3,
+	Book:       bookSharded,
+	BookKeyed:  bookShardedKeyed,
+	Buckets:    true,
 }
 
 // bookSharded books in one of the hotel's buckets that has room (one not

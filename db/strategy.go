@@ -16,9 +16,11 @@ import (
 // serves it; the API, the lab, explain and the docs' checks find it there.
 type Strategy struct {
 	Name string
-	// Summary says in one line how the strategy avoids (or fails to avoid)
-	// overbooking.
-	Summary string
+	// ChooseWhen says in which situation to choose the strategy, and Price
+	// what choosing it costs or rules out: the README's "Which strategy
+	// should I use?" and compare's recommendation say both in these words.
+	ChooseWhen string
+	Price      string
 	// Safe is false for strategies that can overbook under concurrency.
 	// Reports never trust it (they judge a run from the database alone);
 	// the tests use it, and a write of a safe strategy that hits the

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/lab/report"
 	"github.com/evento-lab/evento/queries"
 )
@@ -53,6 +54,11 @@ runs:
 		RaceWindow: cfg.RaceWindow.String(), Faults: cfg.Faults, Auth: cfg.Auth,
 	}, reports)
 	c.Machine, c.SQL = machine, strategySQL(strategies)
+	when := map[string]string{}
+	for _, s := range db.Strategies {
+		when[s.Name] = s.ChooseWhen
+	}
+	c.Recommendation = append(c.Recommendation, report.BySituation(c.Rows, when)...)
 	return c, nil
 }
 

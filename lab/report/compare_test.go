@@ -358,3 +358,28 @@ func TestWriteTextFits100Columns(t *testing.T) {
 		t.Errorf("no recommendation under the table:\n%s", narrow)
 	}
 }
+
+// "Which one for me?" in the README's words: each strategy that ran, its
+// situation, and what it did here; an unsafe one is named by its verdict,
+// never by a rate.
+func TestBySituation(t *testing.T) {
+	t.Parallel()
+	c := compare(
+		run{strategy: "batched", verdict: checker.Consistent, booked: 300, sellout: 0.1, p99: 30},
+		run{strategy: "atomic", verdict: checker.Consistent, booked: 300, sellout: 0.2, p99: 30},
+		run{strategy: "naive", verdict: checker.Overbooked, booked: 900, sellout: 1, p99: 30},
+		run{strategy: "unlisted", verdict: checker.Consistent, booked: 300, sellout: 0.3, p99: 30},
+	)
+	got := report.BySituation(c.Rows, map[string]string{
+		"batched": "one hotel is very hot", "atomic": "the rule fits one condition", "naive": "never",
+	})
+	want := []string{
+		"Which one for you (the README's words: when → use):",
+		"one hotel is very hot → batched: 6,000 rooms/s here, the fastest.",
+		"the rule fits one condition → atomic: 3,000 rooms/s here, 50% of the fastest.",
+		"never → naive: overbooked here.",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("by situation:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -201,3 +201,31 @@ func verdictList(rows []ComparisonRow) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// BySituation answers "which one for me?" in the README's words, with this
+// comparison's figures: for each strategy that ran, in the order of the
+// table, the situation to choose it in (when, by strategy) and what it
+// did here.
+func BySituation(rows []ComparisonRow, when map[string]string) []string {
+	var out []string
+	for _, r := range rows {
+		situation, ok := when[r.Strategy]
+		if !ok {
+			continue
+		}
+		here := fmt.Sprintf("%s rooms/s here", formatNumber(r.RoomsPerSecond, 0))
+		switch {
+		case !r.Safe():
+			here = r.Verdict + " here"
+		case r.RatioToFastestSafe != nil && *r.RatioToFastestSafe < 1:
+			here += fmt.Sprintf(", %s of the fastest", percent(r))
+		default:
+			here += ", the fastest"
+		}
+		if len(out) == 0 {
+			out = append(out, "Which one for you (the README's words: when → use):")
+		}
+		out = append(out, fmt.Sprintf("%s → %s: %s.", situation, r.Strategy, here))
+	}
+	return out
+}
