@@ -53,6 +53,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "evento: %v (see evento --help)\n", err)
 		return 2
 	}
+	warnSecretsInArgs(os.Stderr, args)
 	stopProfile := startCPUProfile(args)
 	err := root.Run(ctx)
 	stopProfile()
