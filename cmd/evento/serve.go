@@ -131,14 +131,6 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if cfg.transactionPooled && cfg.migrateURL == "" {
 		return usagef("--transaction-pooled needs --migrate-url: migrations hold a session-level lock, which a transaction pooler would hand to another client's transactions")
 	}
-	if cfg.db.url == "" && !cfg.db.embedded && cfg.db.dir == "" {
-		// A server takes real bookings: into a database deleted on exit
-		// only when asked to.
-		return usagef("serve: no database: set DATABASE_URL (or --database-url-file) to your PostgreSQL, or pass --embedded for a throwaway one deleted on exit (--db-dir DIR keeps it)")
-	}
-	// --db-dir names the cluster to serve from, not a fallback behind
-	// localhost:5432.
-	cfg.db.embedded = cfg.db.embedded || cfg.db.url == ""
 	maxHeld := int32(cfg.maxHeldRooms)
 	if maxHeld == 0 {
 		maxHeld = -1 // api.Options: negative is no cap
@@ -149,6 +141,14 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	if cfg.db.url == "" && !cfg.db.embedded && cfg.db.dir == "" {
+		// A server takes real bookings: into a database deleted on exit
+		// only when asked to.
+		return usagef("serve: no database: set DATABASE_URL (or --database-url-file) to your PostgreSQL, or pass --embedded for a throwaway one deleted on exit (--db-dir DIR keeps it)")
+	}
+	// --db-dir names the cluster to serve from, not a fallback behind
+	// localhost:5432.
+	cfg.db.embedded = cfg.db.embedded || cfg.db.url == ""
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	// The ports first: a taken one fails in a moment, not after starting
 	// and stopping a throwaway PostgreSQL for nothing. serveUntil closes
