@@ -32,8 +32,11 @@ check-arrows: ## the one-way package arrows of docs/architecture.md
 	@! $(GO) list -f '{{.ImportPath}}: {{join .Imports " "}}' ./... | grep ' github.com/evento-lab/evento/cmd' \
 		|| (echo "nothing may import cmd"; exit 1)
 
+# The URL, password and all, reaches goose in its environment: a command
+# line (make's sh -c, goose's own) is visible to every user of the machine.
+migrate: export GOOSE_DBSTRING = $(DATABASE_URL)
 migrate: ## goose's own CLI against DATABASE_URL
-	$(GO) tool goose -dir sql postgres "$(DATABASE_URL)" up
+	GOOSE_DRIVER=postgres $(GO) tool goose -dir sql up
 
 lint: ## formatting and vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

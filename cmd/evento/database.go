@@ -36,12 +36,14 @@ func (d *databaseFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.dir, "db-dir", "", "keep the throwaway PostgreSQL's data in this directory between runs")
 }
 
-// databaseURLVar registers --database-url, defaulting to $DATABASE_URL.
-// --help prints the default, and a terminal, a CI log or a bug report is
-// no place for the database's password: it shows redacted.
+// databaseURLVar registers --database-url, defaulting to $DATABASE_URL,
+// and --database-url-file, which replaces it. --help prints the default,
+// and a terminal, a CI log or a bug report is no place for the database's
+// password: it shows redacted.
 func databaseURLVar(fs *flag.FlagSet, p *string, usage string) {
 	*p = os.Getenv("DATABASE_URL")
 	fs.Var(&secretURL{p}, "database-url", usage)
+	secretFileVar(fs, p, "database-url", "the PostgreSQL URL")
 }
 
 // secretURL is a flag whose printed value hides a password.

@@ -54,6 +54,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "evento: %v%s (see %s --help)\n", err, flagHint(failed, err), path)
 		return 2
 	}
+	warnSecretsInArgs(os.Stderr, args)
 	stopProfile := startCPUProfile(args)
 	err := root.Run(ctx)
 	stopProfile()

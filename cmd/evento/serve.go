@@ -67,6 +67,7 @@ func newServeCommand() *ffcli.Command {
 	var cfg serveConfig
 	fs := flag.NewFlagSet("evento serve", flag.ContinueOnError)
 	cfg.db.register(fs)
+	fs.Lookup("database-url").Usage = "PostgreSQL URL (env DATABASE_URL); required, unless --embedded or --db-dir asks for a PostgreSQL of serve's own"
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free one)")
 	fs.StringVar(&cfg.adminAddr, "admin-addr", "127.0.0.1:0", "listen address of GET /metrics and /healthz, for operators only (port 0 picks a free one)")
 	fs.IntVar(&cfg.maxConns, "max-conns", defaultMaxConns, "most client connections open at once; when all are taken, the one idle longest is closed to make room, and if none is idle more wait until one closes")
@@ -90,6 +91,7 @@ func newServeCommand() *ffcli.Command {
 	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiler (net/http/pprof) under /debug/pprof/ on the admin listener")
 	fs.StringVar(&cfg.modes, "modes", safeModes(), `reserve modes to serve: "all" (naive too, which overbooks on purpose) or a comma-separated list; others answer 403 mode_disabled`)
 	fs.Var(&secretURL{&cfg.migrateURL}, "migrate-url", "apply migrations over this direct PostgreSQL URL (env EVENTO_MIGRATE_URL) rather than DATABASE_URL; needed when DATABASE_URL goes through PgBouncer in transaction mode, which goose's session lock cannot cross")
+	secretFileVar(fs, &cfg.migrateURL, "migrate-url", "the --migrate-url")
 	fs.BoolVar(&cfg.transactionPooled, "transaction-pooled", false, "DATABASE_URL goes through a transaction-pooling PgBouncer (pool_mode = transaction): no named prepared statements (pgx exec mode), READ COMMITTED checked on the server rather than set at login; needs --migrate-url")
 	fs.DurationVar(&cfg.waitForDatabase, "wait-for-database", 60*time.Second, "how long to wait, retrying with backoff, for a database that is down at start (nothing answers, or it is starting up or shutting down); a refused login fails at once; 0: fail at once")
 	return &ffcli.Command{
@@ -166,6 +168,14 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	if cfg.db.url == "" && !cfg.db.embedded && cfg.db.dir == "" {
+		// A server takes real bookings: into a database deleted on exit
+		// only when asked to.
+		return usagef("serve: no database: set DATABASE_URL (or --database-url-file) to your PostgreSQL, or pass --embedded for a throwaway one deleted on exit (--db-dir DIR keeps it)")
+	}
+	// --db-dir names the cluster to serve from, not a fallback behind
+	// localhost:5432.
+	cfg.db.embedded = cfg.db.embedded || cfg.db.url == ""
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	// The ports first: a taken one fails in a moment, not after starting
 	// and stopping a throwaway PostgreSQL for nothing. serveUntil closes
@@ -194,8 +204,13 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if database.Embedded {
 		// Another shell's `evento seed` or `evento clients add` would
 		// otherwise start a throwaway database of its own, which this
-		// server never reads.
-		fmt.Fprintf(os.Stderr, "export DATABASE_URL=%s  # in another shell, for evento seed and clients to use this server's database while it runs\n", shellQuote(database.URL))
+		// server never reads. The URL holds the cluster's password: the
+		// line names a file only this user may read, never the URL.
+		file, err := database.Server.WriteURLFile(database.URL)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "export DATABASE_URL=\"$(cat %s)\"  # in another shell, for evento seed and clients to use this server's database while it runs\n", shellQuote(file))
 	}
 	if err := migrateServed(ctx, database.URL, cfg.transactionPooled, cfg.migrateURL); err != nil {
 		return err

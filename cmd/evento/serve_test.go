@@ -40,6 +40,17 @@ func TestServeSharesItsThrowawayDatabase(t *testing.T) {
 		t.Fatalf("no export DATABASE_URL= line on stderr:\n%s", said())
 	}
 
+	// The database's password is in a file only its user may read, not on
+	// a terminal.
+	file, ok := strings.CutPrefix(export, `export DATABASE_URL="$(cat '`)
+	file, _, _ = strings.Cut(file, "'")
+	if fi, err := os.Stat(file); !ok || err != nil || fi.Mode().Perm() != 0o600 || strings.Contains(export, "postgres://") {
+		t.Fatalf("%s: want a line naming a file of mode 0600 that holds the URL, never the URL (%v)", export, err)
+	}
+	if url, err := os.ReadFile(file); err != nil || !holdsPassword(strings.TrimSpace(string(url))) {
+		t.Fatalf("%s holds no URL with a password (%v)", file, err)
+	}
+
 	// The line as a user pastes it, in a shell of its own.
 	seed := exec.Command("sh", "-c", export+"\n"+`exec "$EVENTO" seed --hotels 1 --rooms 9 --json`)
 	seed.Env = append(os.Environ(), "DATABASE_URL=", "EVENTO="+evento)

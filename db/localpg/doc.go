@@ -4,7 +4,10 @@
 // localhost:5432 if it lets us in, otherwise (nothing there, or it wants a
 // password) a throwaway cluster started from the PostgreSQL server binaries
 // installed on the machine (Start). Throwaway clusters listen
-// on loopback only, run as an unprivileged user when the caller is root, and
+// on loopback only, let in only whoever holds their URL (a random
+// password, asked on every login, over TCP and the socket alike; the
+// socket in a directory only the server's OS user may enter), run as an
+// unprivileged user when the caller is root, and
 // are removed again by Server.Stop; the directory of one whose owner was
 // killed (SIGKILL leaves no chance to Stop) is removed by the next Start,
 // once both the owner and its postgres are gone. StartPgBouncer does the same for a

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/jackc/pgerrcode"
 )
 
 func TestThrowawayCluster(t *testing.T) {
@@ -19,8 +21,9 @@ func TestThrowawayCluster(t *testing.T) {
 	var notice bytes.Buffer
 	s := startServer(t, Options{MaxConnections: 37, Log: &notice})
 
-	want := fmt.Sprintf("at %s (data in %s; removed on exit)\n", s.URL("postgres"), s.DataDir())
-	if got := notice.String(); strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "evento: started throwaway PostgreSQL 15") || !strings.HasSuffix(got, want) {
+	want := fmt.Sprintf("at postgres://postgres:xxxxx@127.0.0.1:%d/postgres?sslmode=disable (data in %s; removed on exit)\n", s.Port(), s.DataDir())
+	if got := notice.String(); strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "evento: started throwaway PostgreSQL 15") || !strings.HasSuffix(got, want) ||
+		strings.Contains(got, s.opts.Password) {
 		t.Errorf("notice = %q, want one line ending in %q", got, want)
 	}
 
@@ -126,10 +129,15 @@ func TestKeptDir(t *testing.T) {
 		t.Fatalf("cluster not kept: %v", err)
 	}
 
+	firstPassword := s.opts.Password
 	s = startServer(t, Options{Dir: dir})
 	conn = connect(t, ctx, s.URL("postgres"))
 	if got := queryString(t, ctx, conn, "select v from kept"); got != "still here" {
 		t.Errorf("kept table holds %q", got)
+	}
+	// Each start sets a password of its own: the last one's opens nothing.
+	if code := loginCode(ctx, withoutPassword(t, s.URL("postgres"), firstPassword)); code != pgerrcode.InvalidPassword {
+		t.Errorf("the first start's password on the second: %q, want SQLSTATE %s", code, pgerrcode.InvalidPassword)
 	}
 	_ = conn.Close(ctx)
 	if err := s.Stop(); err != nil {

@@ -174,7 +174,7 @@ func (b *PgBouncer) Port() int { return b.port }
 func (b *PgBouncer) Dir() string { return b.runDir }
 
 // config renders pgbouncer.ini. Clients authenticate as on the upstream:
-// trust when it asked no password (a throwaway server), otherwise SCRAM
+// trust when its URL holds no password, otherwise (a throwaway server) SCRAM
 // with the upstream's password, so that PgBouncer opens the database to no
 // one who could not have logged in to it directly.
 func (b *PgBouncer) config(port int) (ini, userlist string) {

@@ -156,14 +156,23 @@ func (s *Server) exitError() error {
 	switch {
 	case bytes.Contains(log, []byte("could not bind")) || bytes.Contains(log, []byte("Address already in use")):
 		return fmt.Errorf("postgres on port %d: %w", s.port, errPortTaken)
-	case bytes.Contains(log, []byte(`lock file "postmaster.pid" already exists`)):
-		pid := "unknown PID"
-		if m := otherPostmaster.FindSubmatch(log); m != nil {
-			pid = "PID " + string(m[1])
-		}
-		return fmt.Errorf("data directory %s is already used by a running PostgreSQL server (%s); stop it or choose another directory", s.dataDir, pid)
+	case s.inUseError(log) != nil:
+		return s.inUseError(log)
 	}
 	return fmt.Errorf("postgres exited during startup (%v); last log lines:\n%s", s.proc.err, tail(log, 15))
+}
+
+// inUseError is the error for a postgres whose log says that another
+// server runs on the data directory, and nil for any other log.
+func (s *Server) inUseError(log []byte) error {
+	if !bytes.Contains(log, []byte(`lock file "postmaster.pid" already exists`)) {
+		return nil
+	}
+	pid := "unknown PID"
+	if m := otherPostmaster.FindSubmatch(log); m != nil {
+		pid = "PID " + string(m[1])
+	}
+	return fmt.Errorf("data directory %s is already used by a running PostgreSQL server (%s); stop it or choose another directory", s.dataDir, pid)
 }
 
 // terminate stops the postmaster, escalating if it does not exit in time:

@@ -175,16 +175,18 @@ func TestResolveRefusedLogin(t *testing.T) {
 	if cfg, err := pgx.ParseConfig(noPassword); err != nil || cfg.Password != "" {
 		t.Skipf("PGPASSWORD or a .pgpass gives a password (%v); this test needs none", err)
 	}
-	// The socket in the server's private directory is trusted, so a role
-	// that does not exist is named as such (over TCP, scram would hide it).
-	socketURL := "postgres://nobody@/evento?host=" + filepath.Dir(s.DataDir()) + "&port=" + strconv.Itoa(s.Port())
+	// Every login asks for a password, which hides whether a role exists
+	// (28P01 either way); a role that may not log in is told so (28000).
+	if _, err := conn.Exec(ctx, "create role nobody nologin password 'nobody-pw'"); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, url, cause string
 		noPassword       bool
 	}{
 		{"no password", noPassword, "a password is required", true},
 		{"wrong password", "postgres://postgres:wrong-pw-77@" + addr + "/evento?sslmode=disable", `password authentication failed for user "postgres"`, false},
-		{"no such role", socketURL, `role "nobody" does not exist`, false},
+		{"role may not log in", "postgres://nobody:nobody-pw@" + addr + "/evento?sslmode=disable", `role "nobody" is not permitted to log in`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := Resolve(ctx, ResolveOptions{DatabaseURL: tc.url, Log: testLog{t}})

@@ -2,6 +2,7 @@ package localpg
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -29,11 +30,11 @@ type Options struct {
 	Database string
 	// MaxConnections sets max_connections; 0 means 200.
 	MaxConnections int
-	// Password, when set, is the superuser's password, and logins over TCP
-	// must give it (scram-sha-256), as on a server installed by a
-	// distribution's package; tests use it to stand in for one. URL then
-	// carries it. It takes effect when the cluster is created: a Dir that
-	// already holds one keeps its own authentication.
+	// Password is the superuser's password, which every login must give
+	// (scram-sha-256), over TCP and the socket alike; empty means a random
+	// one, known only to this process and to whoever it hands URL. Tests
+	// set it to stand in for a server a distribution's package installed.
+	// A Dir that already holds a cluster gets it too, at every Start.
 	Password string
 	// SmallDisk, when above 0, puts the data directory (not the WAL) on a
 	// tmpfs of that many bytes, so that FillDisk can fill it as a full
@@ -48,8 +49,8 @@ type Options struct {
 }
 
 // Server is a PostgreSQL server started by Start. Its superuser is
-// "postgres", reachable on 127.0.0.1 only, without a password unless
-// Options.Password is set.
+// "postgres", reachable on 127.0.0.1 and a socket in a directory only the
+// server's OS user may enter, with Options.Password only.
 type Server struct {
 	opts    Options
 	binDir  string
@@ -79,6 +80,11 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	if opts.Log == nil {
 		opts.Log = os.Stderr
+	}
+	if opts.Password == "" {
+		// 128 random bits: any user of the machine can try to log in over
+		// 127.0.0.1, so the password is the lock.
+		opts.Password = rand.Text()
 	}
 	binDir, err := FindBinDir()
 	if err != nil {
@@ -110,8 +116,8 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if database == "" {
 		database = "postgres"
 	}
-	// A password, if any, stays out of it: a notice ends up in terminals
-	// and logs.
+	// The password stays out of it: a notice ends up in terminals and
+	// logs (WriteURLFile hands the whole URL over).
 	shown := s.url(database).Redacted()
 	if opts.Dir == "" {
 		fmt.Fprintf(opts.Log, "evento: started throwaway %s at %s (data in %s; removed on exit)\n", s.version, shown, s.dataDir)
@@ -212,9 +218,10 @@ func shortTempDir() string {
 }
 
 // URL returns a connection URL for database on this server, as the
-// superuser "postgres", e.g.
-// postgres://postgres@127.0.0.1:PORT/DATABASE?sslmode=disable, with
-// Options.Password in it when one is set.
+// superuser "postgres" with its password, e.g.
+// postgres://postgres:PASSWORD@127.0.0.1:PORT/DATABASE?sslmode=disable.
+// It is a secret: pass it to child processes in their environment or a
+// file, never their command line.
 func (s *Server) URL(database string) string {
 	u := s.url(database)
 	return u.String()
@@ -222,6 +229,19 @@ func (s *Server) URL(database string) string {
 
 func (s *Server) url(database string) *url.URL {
 	return loopbackURL("postgres", s.opts.Password, s.port, database)
+}
+
+// WriteURLFile writes url, a URL of this server such as URL returns, to
+// a file that only the current user may read, in the server's private
+// directory, so that the owner's other shells can reach the server
+// (DATABASE_URL="$(cat FILE)") without the password ever being shown;
+// Stop removes it. It returns the file's path.
+func (s *Server) WriteURLFile(url string) (string, error) {
+	path := filepath.Join(s.runDir, "database-url")
+	if err := os.WriteFile(path, []byte(url+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the database URL: %w", err)
+	}
+	return path, nil
 }
 
 // loopbackURL is a URL of a server this package started on 127.0.0.1
