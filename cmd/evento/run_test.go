@@ -129,7 +129,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{[]string{"--hold-ttl", "1500ms"}, nil},
 		{[]string{"compare", "--strategy", "atomic"}, nil},
 		{[]string{"compare", "--expect", "consistent"}, nil},
-		{[]string{"serve", "--addr", "nope"}, nil},
+		{[]string{"serve", "--addr", "8080"}, []string{`--addr "8080"`, "HOST:PORT", "127.0.0.1:8080"}},
 		{[]string{"serve", "--modes", "naive,yolo"}, []string{"--modes", `"yolo"`, "all", "naive, pessimistic, atomic"}},
 		{[]string{"serve", "--auth", "password"}, nil},
 		// A key must outlive every resend of its request: late resends

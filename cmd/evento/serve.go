@@ -123,7 +123,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return usagef("--wait-for-database must be 0 (fail at once) or more, got %s", cfg.waitForDatabase)
 	}
 	if adminHost, _, err := net.SplitHostPort(cfg.adminAddr); err != nil {
-		return usagef("--admin-addr %q: %v", cfg.adminAddr, err)
+		return badAddr("--admin-addr", cfg.adminAddr)
 	} else if !isLoopback(adminHost) && !cfg.insecure {
 		// The admin port has no authentication: metrics, and with --pprof
 		// the profiler, are for this machine's operators.
@@ -131,7 +131,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	host, _, err := net.SplitHostPort(cfg.addr)
 	if err != nil {
-		return usagef("--addr %q: %v", cfg.addr, err)
+		return badAddr("--addr", cfg.addr)
 	}
 	switch {
 	case cfg.auth != api.AuthNone && cfg.auth != api.AuthKeys:
@@ -343,4 +343,10 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// badAddr refuses a listen address that is not host:port, saying what is
+// (Go's own "missing port in address" does not say what to write).
+func badAddr(flag, value string) error {
+	return usagef("%s %q: want HOST:PORT, such as 127.0.0.1:8080, or :8080 for every address (port 0 picks a free one)", flag, value)
 }
