@@ -2,36 +2,11 @@ package explain
 
 import (
 	"strings"
-	"unicode/utf8"
 )
 
 // Width is the column the text output keeps within unless asked for wide
 // output: a terminal, a pull request, a slide.
 const Width = 100
-
-// wrap lays text out after first in lines of at most width columns,
-// broken at spaces, every line after the first starting with indent. A
-// word longer than a line stays whole: SQL is never broken inside a token.
-func wrap(first, indent, text string, width int) string {
-	var b strings.Builder
-	b.WriteString(first)
-	line := utf8.RuneCountInString(first)
-	for i, word := range strings.Fields(text) {
-		n := utf8.RuneCountInString(word)
-		switch {
-		case i == 0:
-		case line+1+n > width:
-			b.WriteString("\n" + indent)
-			line = utf8.RuneCountInString(indent)
-		default:
-			b.WriteByte(' ')
-			line++
-		}
-		b.WriteString(word)
-		line += n
-	}
-	return b.String()
-}
 
 // shortCells names each cell in a word, so that the table fits Width; the
 // legend under it spells out the ones used.

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/evento-lab/evento/lab/report"
 )
 
 // stepIndent is where a step's SQL and answers start, under its title.
@@ -19,7 +21,7 @@ func WriteTimeline(w io.Writer, r Run, server string, wide bool) {
 	if wide {
 		width = 1 << 30
 	}
-	fit := func(indent, text string) string { return wrap(indent, indent, text, width) }
+	fit := func(indent, text string) string { return report.Wrap(text, width, indent, indent) }
 	fmt.Fprintln(w, fit("", fmt.Sprintf("%s × %s — %s, PostgreSQL %s (%s)", r.Subject, r.Scenario, r.Isolation, server, Probes)))
 	if strings.HasPrefix(r.Cell, cellNotApplicable) {
 		fmt.Fprintf(w, "%s\n\n", fit("  ", r.Cell))
@@ -31,13 +33,13 @@ func WriteTimeline(w io.Writer, r Run, server string, wide bool) {
 		case e.Complete:
 			fmt.Fprintf(w, "  %3s  %s  … step %d completes (after step %d)\n", "", s.Session, s.N, s.CompletedAfter)
 		case s.Stmt.Name == "":
-			fmt.Fprintln(w, wrap(fmt.Sprintf("  %3d  %s  ", s.N, s.Session), stepIndent, oneLine(s.SQL), width))
+			fmt.Fprintln(w, report.Wrap(oneLine(s.SQL), width, fmt.Sprintf("  %3d  %s  ", s.N, s.Session), stepIndent))
 		default:
 			title := s.Stmt.Name + " (" + s.File + ")"
 			for _, p := range s.Params {
 				title += " " + p.Name + "=" + p.Value
 			}
-			fmt.Fprintf(w, "%s\n%s\n", wrap(fmt.Sprintf("  %3d  %s  ", s.N, s.Session), stepIndent, title, width), fit(stepIndent, oneLine(s.SQL)))
+			fmt.Fprintf(w, "%s\n%s\n", report.Wrap(title, width, fmt.Sprintf("  %3d  %s  ", s.N, s.Session), stepIndent), fit(stepIndent, oneLine(s.SQL)))
 		}
 		if s.Blocked && !e.Complete {
 			fmt.Fprintln(w, fit(stepIndent, "BLOCKED: waits for a lock (pg_stat_activity wait_event_type = Lock)"))
@@ -87,7 +89,7 @@ func WriteTable(w io.Writer, rep Report, wide bool) {
 	if wide {
 		width = 1 << 30
 	}
-	fmt.Fprintf(w, "%s\n\n", wrap("", "", fmt.Sprintf("PostgreSQL %s; each cell is one run of the scenario's schedule (%s)", rep.Server, Probes), width))
+	fmt.Fprintf(w, "%s\n\n", report.Wrap(fmt.Sprintf("PostgreSQL %s; each cell is one run of the scenario's schedule (%s)", rep.Server, Probes), width, "", ""))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	short := func(m map[string]string, s string) string { return s }
 	header := []string{"strategy", "isolation"}
@@ -164,7 +166,7 @@ func WriteTable(w io.Writer, rep Report, wide bool) {
 	if len(reasons) > 0 {
 		fmt.Fprintln(w)
 		for _, r := range reasons {
-			fmt.Fprintln(w, wrap("", "  ", fmt.Sprintf("n/a for %s in %s: %s", strings.Join(r.subjects, ", "), strings.Join(r.scenarios, ", "), r.why), width))
+			fmt.Fprintln(w, report.Wrap(fmt.Sprintf("n/a for %s in %s: %s", strings.Join(r.subjects, ", "), strings.Join(r.scenarios, ", "), r.why), width, "", "  "))
 		}
 	}
 }

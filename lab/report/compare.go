@@ -301,8 +301,8 @@ func (c Comparison) columns(keep func(column) bool) []column {
 // The default table fits 100 columns.
 func (c Comparison) WriteText(w io.Writer, opts TextOptions) error {
 	var b strings.Builder
-	b.WriteString(wrap(c.workloadLine(), 100, "", "  "))
-	b.WriteString(wrap(c.machineLine(), 100, "", "  ") + "\n")
+	b.WriteString(Wrap(c.workloadLine(), 100, "", "  ") + "\n")
+	b.WriteString(Wrap(c.machineLine(), 100, "", "  ") + "\n\n")
 	rounds := c.Workload.Rounds > 1
 	cols := c.columns(func(col column) bool { return col.head != "" && !col.pageOnly && (opts.Wide || !col.wide) })
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -321,7 +321,7 @@ func (c Comparison) WriteText(w io.Writer, opts TextOptions) error {
 	if rounds {
 		note += fmt.Sprintf("; medians of %d interleaved rounds, min-max their spread", c.Workload.Rounds)
 	}
-	b.WriteString(wrap(note+".", 100, "", "  "))
+	b.WriteString(Wrap(note+".", 100, "", "  ") + "\n")
 	for i, r := range c.Reports {
 		name := r.Strategy
 		if rounds && i < len(c.Runs) {
@@ -333,7 +333,7 @@ func (c Comparison) WriteText(w io.Writer, opts TextOptions) error {
 	}
 	b.WriteString("\nRecommendation:\n")
 	for _, s := range c.Recommendation {
-		b.WriteString(wrap(s, 100, "  - ", "    "))
+		b.WriteString(Wrap(s, 100, "  - ", "    ") + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -395,9 +395,11 @@ func ratioText(r ComparisonRow) string {
 	return fmt.Sprintf("%.2fx", *r.RatioToFastestSafe)
 }
 
-// wrap breaks s into lines of at most width characters, the first
-// starting with first and the others with rest.
-func wrap(s string, width int, first, rest string) string {
+// Wrap breaks s at spaces into lines of at most width characters (a word
+// longer than a line stays whole), the first starting with first and the
+// others with rest. Every text Evento prints for a terminal keeps within
+// 100 columns through it.
+func Wrap(s string, width int, first, rest string) string {
 	var b strings.Builder
 	line, space := first, ""
 	for _, word := range strings.Fields(s) {
@@ -408,7 +410,7 @@ func wrap(s string, width int, first, rest string) string {
 		line += space + word
 		space = " "
 	}
-	b.WriteString(line + "\n")
+	b.WriteString(line)
 	return b.String()
 }
 
