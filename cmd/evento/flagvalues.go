@@ -15,6 +15,7 @@ import (
 // boolean flag answers a bad value with what it takes.
 func prepare(c *ffcli.Command, w io.Writer) {
 	c.Options = []ff.Option{ff.WithEnvVarPrefix("EVENTO")}
+	c.UsageFunc = usage
 	if c.FlagSet != nil {
 		c.FlagSet.SetOutput(w)
 		c.FlagSet.VisitAll(describeValue)
