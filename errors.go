@@ -28,6 +28,9 @@ var (
 	// ErrHoldLimit means the client already holds as many rooms as it may
 	// at once.
 	ErrHoldLimit = newError("hold_limit", 429, Failure, "hold limit reached")
+	// ErrHoldCooldown means the client's last hold at this hotel ended (it
+	// was released or expired) too recently for it to hold there again.
+	ErrHoldCooldown = newError("hold_cooldown", 429, Failure, "hold cooldown")
 	// ErrUnauthenticated means the request carries no valid API key.
 	ErrUnauthenticated = newError("unauthenticated", 401, Failure, "unauthenticated")
 	// ErrNotFound means the event, the hotel within the event, or the hold
@@ -213,6 +216,22 @@ func (e *HoldLimitError) Error() string {
 
 // Is lets errors.Is(err, ErrHoldLimit) work on a *HoldLimitError.
 func (e *HoldLimitError) Is(target error) bool { return target == ErrHoldLimit }
+
+// HoldCooldownError refuses a hold at a hotel where the client's last hold
+// ended less than Cooldown ago; it may hold there again at Until. It
+// matches ErrHoldCooldown.
+type HoldCooldownError struct {
+	Cooldown time.Duration
+	Until    time.Time
+}
+
+func (e *HoldCooldownError) Error() string {
+	return fmt.Sprintf("hold cooldown: this client's last hold at this hotel ended less than %s ago; it may hold here again at %s, and book without a hold at any time",
+		e.Cooldown, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Is lets errors.Is(err, ErrHoldCooldown) work on a *HoldCooldownError.
+func (e *HoldCooldownError) Is(target error) bool { return target == ErrHoldCooldown }
 
 // CheckFits returns a *ShortfallError when rooms do not fit in available.
 func CheckFits(available, rooms int32) error {

@@ -85,6 +85,7 @@ func toAPIError(err error) *Error {
 	// the answer given.
 	var shortfall *evento.ShortfallError
 	var holdLimit *evento.HoldLimitError
+	var cooldown *evento.HoldCooldownError
 	var notFound *evento.NotFoundError
 	switch {
 	case errors.As(err, &shortfall) && errors.Is(shortfall, known):
@@ -97,6 +98,9 @@ func toAPIError(err error) *Error {
 		}
 	case errors.As(err, &holdLimit) && errors.Is(holdLimit, known):
 		answer.Message = holdLimit.Error()
+	case errors.As(err, &cooldown) && errors.Is(cooldown, known):
+		answer.Message = cooldown.Error()
+		answer.RetryAfter = secondsUntil(cooldown.Until)
 	case errors.As(err, &notFound) && errors.Is(notFound, known):
 		answer.Message = notFound.Error()
 	case known == evento.ErrUnknownMode:

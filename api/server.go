@@ -39,6 +39,10 @@ type Options struct {
 	MaxHeldRooms int32
 	// MaxHoldTTL is the longest hold a client may ask for (default 15 min).
 	MaxHoldTTL time.Duration
+	// HoldCooldown is how long after a client's hold at a hotel ended
+	// (released or expired) it may not hold there again (0: no cooldown;
+	// serve's default is DefaultHoldCooldown).
+	HoldCooldown time.Duration
 }
 
 // maxBodyBytes is far above any valid request (a 200-character name and a

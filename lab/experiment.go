@@ -281,22 +281,22 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 }
 
 // authArgs start the servers for the population: with keys, one per
-// client, each under the servers' default cap on rooms held; without, the
-// clients are all the one anonymous client, whose cap would be everyone's,
-// so it is off.
+// client, each under the servers' default cap on rooms held and cooldown
+// between holds; without, the clients are all the one anonymous client,
+// whose cap and cooldown would be everyone's, so they are off.
 func authArgs(auth bool) []string {
 	if auth {
 		return []string{"--auth", "keys"}
 	}
-	return []string{"--auth", "none", "--max-held-rooms", "0"}
+	return []string{"--auth", "none", "--max-held-rooms", "0", "--hold-cooldown", "0"}
 }
 
 // authNote says in the report how the servers knew the clients.
 func authNote(auth bool) string {
 	if auth {
-		return "keys: one API key per simulated client, each under the servers' hold cap"
+		return "keys: one API key per simulated client, each under the servers' hold cap and cooldown"
 	}
-	return "none: the clients are one anonymous client, hold cap off"
+	return "none: the clients are one anonymous client, hold cap and cooldown off"
 }
 
 // runClients runs the clients for at most timeout, showing progress while

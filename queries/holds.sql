@@ -28,6 +28,31 @@
 -- under READ COMMITTED, sees the first one's committed hold.
 SELECT pg_advisory_xact_lock((x'45564843'::bigint << 32) | coalesce(sqlc.narg('client_id')::bigint, 0))::text AS locked;
 
+-- name: HoldCooldownUntil :one
+-- HoldCooldownUntil is when the client may hold at this hotel again: the
+-- newest end of its holds there (a release, or an expiry whether swept or
+-- not) plus the cooldown, and whether that is still to come (by the
+-- database's clock, the one every server shares). The cap
+-- bounds how many rooms a client holds, this bounds for how long: without
+-- it, release and re-hold every few seconds kept rooms held for ever, and
+-- whoever waited for them (Retry-After) found them taken again. Read in the
+-- hold's own transaction, so it holds on every server; a hold placed while
+-- a release of the same client commits counts as placed before it, which
+-- the bound allows (docs/security.md).
+SELECT c.until, (c.until > clock_timestamp())::boolean AS cooling
+  FROM (SELECT coalesce(max(least(h.settled_at, h.expires_at))
+                        + make_interval(secs => @cooldown_seconds::double precision),
+                        clock_timestamp())::timestamptz AS until
+          FROM holds AS h
+         WHERE h.client_id IS NOT DISTINCT FROM sqlc.narg('client_id')::bigint
+           AND h.event_hotel_rooms_id = (
+                   SELECT ehr.id FROM event_hotel_rooms AS ehr
+                    WHERE ehr.event_id = @event_id AND ehr.hotel_id = @hotel_id)
+           AND h.state IN ('held', 'released', 'expired')
+           AND least(h.settled_at, h.expires_at) <= clock_timestamp()
+           AND least(h.settled_at, h.expires_at)
+               > clock_timestamp() - make_interval(secs => @cooldown_seconds::double precision)) AS c;
+
 -- name: ClientHeldRooms :one
 -- ClientHeldRooms is how many rooms a client holds right now, in live holds
 -- of any hotel: what the cap is checked against, under LockClientHolds.
@@ -213,3 +238,18 @@ SELECT h.handle,
    AND h.client_id IS NOT DISTINCT FROM sqlc.narg('client_id')::bigint
    AND ehr.event_id = @event_id
    AND ehr.hotel_id = @hotel_id;
+
+-- name: SweepFinishedHolds :execrows
+-- SweepFinishedHolds deletes released and expired holds settled more than
+-- @keep_seconds ago, a batch at a time: without it a hold/release loop left
+-- a row behind per cycle for ever. Confirmed holds stay, as their
+-- reservation's history (one per reservation at most). A swept hold's
+-- handle is a hold that is not there: 404. SKIP LOCKED lets several
+-- servers sweep at once.
+DELETE FROM holds
+ WHERE id IN (SELECT h.id FROM holds AS h
+               WHERE h.state IN ('released', 'expired')
+                 AND h.settled_at <= clock_timestamp() - make_interval(secs => @keep_seconds::double precision)
+               ORDER BY h.settled_at
+               LIMIT @batch_size::integer
+                 FOR UPDATE SKIP LOCKED);

@@ -185,6 +185,56 @@ func (q *Queries) GetHold(ctx context.Context, db DBTX, arg GetHoldParams) (GetH
 	return i, err
 }
 
+const holdCooldownUntil = `-- name: HoldCooldownUntil :one
+SELECT c.until, (c.until > clock_timestamp())::boolean AS cooling
+  FROM (SELECT coalesce(max(least(h.settled_at, h.expires_at))
+                        + make_interval(secs => $1::double precision),
+                        clock_timestamp())::timestamptz AS until
+          FROM holds AS h
+         WHERE h.client_id IS NOT DISTINCT FROM $2::bigint
+           AND h.event_hotel_rooms_id = (
+                   SELECT ehr.id FROM event_hotel_rooms AS ehr
+                    WHERE ehr.event_id = $3 AND ehr.hotel_id = $4)
+           AND h.state IN ('held', 'released', 'expired')
+           AND least(h.settled_at, h.expires_at) <= clock_timestamp()
+           AND least(h.settled_at, h.expires_at)
+               > clock_timestamp() - make_interval(secs => $1::double precision)) AS c
+`
+
+type HoldCooldownUntilParams struct {
+	CooldownSeconds float64
+	ClientID        pgtype.Int8
+	EventID         int64
+	HotelID         int64
+}
+
+type HoldCooldownUntilRow struct {
+	Until   time.Time
+	Cooling bool
+}
+
+// HoldCooldownUntil is when the client may hold at this hotel again: the
+// newest end of its holds there (a release, or an expiry whether swept or
+// not) plus the cooldown, and whether that is still to come (by the
+// database's clock, the one every server shares). The cap
+// bounds how many rooms a client holds, this bounds for how long: without
+// it, release and re-hold every few seconds kept rooms held for ever, and
+// whoever waited for them (Retry-After) found them taken again. Read in the
+// hold's own transaction, so it holds on every server; a hold placed while
+// a release of the same client commits counts as placed before it, which
+// the bound allows (docs/security.md).
+func (q *Queries) HoldCooldownUntil(ctx context.Context, db DBTX, arg HoldCooldownUntilParams) (HoldCooldownUntilRow, error) {
+	row := db.QueryRow(ctx, holdCooldownUntil,
+		arg.CooldownSeconds,
+		arg.ClientID,
+		arg.EventID,
+		arg.HotelID,
+	)
+	var i HoldCooldownUntilRow
+	err := row.Scan(&i.Until, &i.Cooling)
+	return i, err
+}
+
 const hotelRoomsOutOfReach = `-- name: HotelRoomsOutOfReach :one
 SELECT coalesce((SELECT sum(h.rooms)
                    FROM holds AS h
@@ -424,4 +474,33 @@ func (q *Queries) SweepExpiredHolds(ctx context.Context, db DBTX, batchSize int3
 		return nil, err
 	}
 	return items, nil
+}
+
+const sweepFinishedHolds = `-- name: SweepFinishedHolds :execrows
+DELETE FROM holds
+ WHERE id IN (SELECT h.id FROM holds AS h
+               WHERE h.state IN ('released', 'expired')
+                 AND h.settled_at <= clock_timestamp() - make_interval(secs => $1::double precision)
+               ORDER BY h.settled_at
+               LIMIT $2::integer
+                 FOR UPDATE SKIP LOCKED)
+`
+
+type SweepFinishedHoldsParams struct {
+	KeepSeconds float64
+	BatchSize   int32
+}
+
+// SweepFinishedHolds deletes released and expired holds settled more than
+// @keep_seconds ago, a batch at a time: without it a hold/release loop left
+// a row behind per cycle for ever. Confirmed holds stay, as their
+// reservation's history (one per reservation at most). A swept hold's
+// handle is a hold that is not there: 404. SKIP LOCKED lets several
+// servers sweep at once.
+func (q *Queries) SweepFinishedHolds(ctx context.Context, db DBTX, arg SweepFinishedHoldsParams) (int64, error) {
+	result, err := db.Exec(ctx, sweepFinishedHolds, arg.KeepSeconds, arg.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

@@ -1,0 +1,144 @@
+package db_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db"
+)
+
+// The cap bounds how many rooms a client holds, the cooldown for how long:
+// once a hold of alice's at a hotel ends, released or expired (swept or
+// not), alice may not hold there again until the cooldown has passed, and
+// is told until when. Another hotel, another client, and a booking without
+// a hold are not held back. Without the cooldown, release and re-hold kept
+// the rooms for ever.
+func TestHoldCooldownFollowsEveryEndOfAHold(t *testing.T) {
+	t.Parallel()
+	store, bundle := setup(t, 4, 10)
+	pool, ctx, first := bundle.pool, bundle.ctx, bundle.hotel
+	second, third := seedHotel(t, pool, 10), seedHotel(t, pool, 10)
+	alice, _, err := db.CreateClient(ctx, pool, "alice", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, _, err := db.CreateClient(ctx, pool, "bob", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := func(who evento.ClientID, at testHotel, ttl, cooldown time.Duration) (evento.Hold, error) {
+		return placeHold(ctx, store, evento.HoldRequest{
+			BookRequest: at.request("x", 2), TTL: ttl, Client: who, MaxHeldRooms: 10, Cooldown: cooldown,
+		})
+	}
+	cooling := func(err error, within time.Duration) {
+		t.Helper()
+		var cooldown *evento.HoldCooldownError
+		if !errors.As(err, &cooldown) || !errors.Is(err, evento.ErrHoldCooldown) {
+			t.Fatalf("a hold during the cooldown: %v; want hold_cooldown", err)
+		}
+		if left := time.Until(cooldown.Until); left <= 0 || left > within {
+			t.Fatalf("cooldown until %s, %s from now; want within %s", cooldown.Until, left, within)
+		}
+	}
+
+	// Released: a minute's cooldown at this hotel, for alice only.
+	h, err := hold(alice.ID, first, time.Minute, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.ReleaseHold(ctx, evento.HoldRef{EventID: first.EventID, HotelID: first.HotelID, Handle: h.Handle, Client: alice.ID}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = hold(alice.ID, first, time.Minute, time.Minute)
+	cooling(err, time.Minute)
+	if _, err := hold(alice.ID, second, time.Minute, time.Minute); err != nil {
+		t.Fatalf("alice at another hotel: %v", err)
+	}
+	if _, err := hold(bob.ID, first, time.Minute, time.Minute); err != nil {
+		t.Fatalf("bob at the hotel alice released: %v", err)
+	}
+	if _, err := reserve(ctx, store, mustStrategy(t, "atomic"), first.request("alice", 1)); err != nil {
+		t.Fatalf("alice books without a hold: %v", err)
+	}
+
+	// Expired, and not yet swept: the end is the expiry.
+	if _, err := hold(alice.ID, third, time.Second, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	_, err = hold(alice.ID, third, time.Second, time.Minute)
+	cooling(err, time.Minute)
+
+	// And the cooldown ends: a short one, waited out.
+	_, err = hold(alice.ID, first, time.Minute, 2*time.Second)
+	var cooldown *evento.HoldCooldownError
+	if errors.As(err, &cooldown) {
+		time.Sleep(time.Until(cooldown.Until) + 50*time.Millisecond)
+	}
+	if _, err := hold(alice.ID, first, time.Minute, 2*time.Second); err != nil {
+		t.Fatalf("alice once the cooldown is over: %v", err)
+	}
+}
+
+// evento clients revoke gives the revoked client's held rooms back in the
+// same statement, at every hotel, overdue holds included; its confirmed
+// hold stays a reservation, and another client's hold stays held.
+func TestRevokeReleasesTheClientsHolds(t *testing.T) {
+	t.Parallel()
+	store, bundle := setup(t, 4, 10)
+	pool, ctx, first := bundle.pool, bundle.ctx, bundle.hotel
+	second := seedHotel(t, pool, 10)
+	alice, _, err := db.CreateClient(ctx, pool, "alice", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, _, err := db.CreateClient(ctx, pool, "bob", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := func(who evento.ClientID, at testHotel, rooms int32, ttl time.Duration) evento.Hold {
+		t.Helper()
+		h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: at.request("x", rooms), TTL: ttl, Client: who})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	hold(alice.ID, first, 2, time.Minute)
+	hold(alice.ID, second, 3, time.Minute)
+	hold(alice.ID, second, 1, time.Second) // overdue by the revoke
+	bought := hold(alice.ID, first, 1, time.Minute)
+	if _, _, err := confirmHold(ctx, store, evento.HoldRef{EventID: first.EventID, HotelID: first.HotelID, Handle: bought.Handle, Client: alice.ID}); err != nil {
+		t.Fatal(err)
+	}
+	hold(bob.ID, first, 4, time.Minute)
+	time.Sleep(1100 * time.Millisecond)
+
+	released, ok, err := db.RevokeClient(ctx, pool, "alice")
+	if err != nil || !ok {
+		t.Fatalf("revoke: %v, %v", ok, err)
+	}
+	if released != 6 {
+		t.Fatalf("revoke released %d rooms; want alice's 6 held", released)
+	}
+	for _, h := range []struct {
+		hotel          testHotel
+		locked, booked int
+	}{{first, 4, 1}, {second, 0, 0}} {
+		locked := queryInt(t, pool, `SELECT locked FROM event_hotel_rooms WHERE event_id = $1 AND hotel_id = $2`, h.hotel.EventID, h.hotel.HotelID)
+		inHolds := queryInt(t, pool, `SELECT coalesce(sum(h.rooms), 0)::int FROM holds AS h JOIN event_hotel_rooms AS ehr ON ehr.id = h.event_hotel_rooms_id
+			WHERE ehr.event_id = $1 AND ehr.hotel_id = $2 AND h.state = 'held'`, h.hotel.EventID, h.hotel.HotelID)
+		if locked != h.locked || inHolds != h.locked {
+			t.Errorf("hotel %d: locked %d, in live holds %d; want %d (bob's)", h.hotel.HotelID, locked, inHolds, h.locked)
+		}
+		if booked := readTotals(t, pool, h.hotel.HotelID).booked; int(booked) != h.booked {
+			t.Errorf("hotel %d: %d booked; want %d", h.hotel.HotelID, booked, h.booked)
+		}
+	}
+	if _, ok, err := db.RevokeClient(ctx, pool, "alice"); ok || err != nil {
+		t.Fatalf("a second revoke: %v, %v; want no live client", ok, err)
+	}
+}

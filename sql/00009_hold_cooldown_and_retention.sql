@@ -1,0 +1,24 @@
+-- Holds that end, and hold rows that do not pile up.
+--
+-- holds_ended_by_client_idx: a client whose hold at a hotel ended (released
+-- or expired) may not hold there again for serve --hold-cooldown
+-- (queries/holds.sql, HoldCooldownUntil). A hold ended at
+-- least(settled_at, expires_at): a release settles it before its expiry,
+-- an expiry (swept or not) at expires_at; least() skips the NULL
+-- settled_at of a hold still 'held'. The newest end of one client at one
+-- hotel is then one step down this index.
+--
+-- holds_finished_idx: released and expired holds are deleted after serve
+-- --keep-holds (SweepFinishedHolds), oldest first. Confirmed holds stay:
+-- their reservation points at them (reservations.hold_id), and there is at
+-- most one per reservation.
+
+-- +goose Up
+CREATE INDEX holds_ended_by_client_idx
+    ON holds (client_id, event_hotel_rooms_id, (least(settled_at, expires_at)))
+ WHERE state IN ('held', 'released', 'expired');
+CREATE INDEX holds_finished_idx ON holds (settled_at) WHERE state IN ('released', 'expired');
+
+-- +goose Down
+DROP INDEX holds_finished_idx;
+DROP INDEX holds_ended_by_client_idx;
