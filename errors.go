@@ -20,11 +20,11 @@ var (
 	// ErrRoomsHeld means the rooms asked for are not free now but are held:
 	// when holds expire or are released they come back, so the client
 	// should wait and ask again rather than stop (as sold out tells it to).
-	ErrRoomsHeld = newError("rooms_held", 409, KeptRefusal, "rooms held")
+	ErrRoomsHeld = newError("rooms_held", 409, Refusal, "rooms held")
 	// ErrSoldOut means the hotel has no room left for the event.
-	ErrSoldOut = newError("sold_out", 409, KeptRefusal, "sold out")
+	ErrSoldOut = newError("sold_out", 409, Refusal, "sold out")
 	// ErrInsufficientRooms means some rooms are left, but fewer than asked.
-	ErrInsufficientRooms = newError("insufficient_rooms", 409, KeptRefusal, "insufficient rooms")
+	ErrInsufficientRooms = newError("insufficient_rooms", 409, Refusal, "insufficient rooms")
 	// ErrHoldLimit means the client already holds as many rooms as it may
 	// at once.
 	ErrHoldLimit = newError("hold_limit", 429, Failure, "hold limit reached")
@@ -41,9 +41,9 @@ var (
 
 	// ErrHoldExpired, ErrHoldReleased and ErrHoldConfirmed mean the hold
 	// exists but can no longer become a reservation (or be released).
-	ErrHoldExpired   = newError("hold_expired", 409, KeptRefusal, "hold expired")
-	ErrHoldReleased  = newError("hold_released", 409, KeptRefusal, "hold released")
-	ErrHoldConfirmed = newError("hold_confirmed", 409, KeptRefusal, "hold already confirmed")
+	ErrHoldExpired   = newError("hold_expired", 409, Refusal, "hold expired")
+	ErrHoldReleased  = newError("hold_released", 409, Refusal, "hold released")
+	ErrHoldConfirmed = newError("hold_confirmed", 409, Refusal, "hold already confirmed")
 
 	// ErrKeyReused means the idempotency key was first used for a
 	// different request.
@@ -87,13 +87,13 @@ type Error struct {
 
 func (e *Error) Error() string { return e.text }
 
-// Kind says whether an error is a final answer, and whether a key keeps it.
+// Kind says whether an error is an answer to the request (a refusal) or no
+// answer at all. No refusal is kept under an idempotency key (Outcome.Kept).
 type Kind int
 
 const (
-	Failure     Kind = iota // no final answer: retryable, in doubt, or a request refused before any work; never stored
-	Refusal                 // a final "no" (IsRefusal), answered afresh on a retry (not Outcome.Kept)
-	KeptRefusal             // a final "no" that judged the rooms or a hold's fate, which a key keeps (Outcome.Kept)
+	Failure Kind = iota // no answer: retryable, in doubt, or a request refused before any work
+	Refusal             // an answer, "no" (IsRefusal), given afresh to a retry
 )
 
 // errorsInOrder is every Error; newError adds to it, so that declaring an

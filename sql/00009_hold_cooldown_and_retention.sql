@@ -12,12 +12,17 @@
 -- --keep-holds (SweepFinishedHolds), oldest first. Confirmed holds stay:
 -- their reservation points at them (reservations.hold_id), and there is at
 -- most one per reservation.
+--
+-- Keys keep no refusal any more (evento.Outcome.Kept): a stored rooms_held
+-- was replayed for a day after the holds had ended. The refusals stored
+-- before go now rather than in a day.
 
 -- +goose Up
 CREATE INDEX holds_ended_by_client_idx
     ON holds (client_id, event_hotel_rooms_id, (least(settled_at, expires_at)))
  WHERE state IN ('held', 'released', 'expired');
 CREATE INDEX holds_finished_idx ON holds (settled_at) WHERE state IN ('released', 'expired');
+DELETE FROM idempotency_keys WHERE outcome ? 'refusal';
 
 -- +goose Down
 DROP INDEX holds_finished_idx;
