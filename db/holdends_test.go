@@ -142,3 +142,66 @@ func TestRevokeReleasesTheClientsHolds(t *testing.T) {
 		t.Fatalf("a second revoke: %v, %v; want no live client", ok, err)
 	}
 }
+
+// Finished holds do not pile up: the sweeper deletes released and expired
+// holds once they have been finished for KeepHolds, and only those. A live
+// hold, a confirmed one (its reservation's) and one finished too recently
+// stay; a swept hold's handle reads as a hold that is not there.
+func TestSweeperDeletesFinishedHoldsAfterTheirRetention(t *testing.T) {
+	t.Parallel()
+	store, bundle := setup(t, 4, 20)
+	pool, ctx, hotel := bundle.pool, bundle.ctx, bundle.hotel
+	ref := func(h evento.Hold) evento.HoldRef {
+		return evento.HoldRef{EventID: hotel.EventID, HotelID: hotel.HotelID, Handle: h.Handle}
+	}
+	released := mustHold(t, store, hotel, "released", 1, time.Minute)
+	if err := store.ReleaseHold(ctx, ref(released)); err != nil {
+		t.Fatal(err)
+	}
+	mustHold(t, store, hotel, "expired", 1, time.Second)
+	confirmed := mustHold(t, store, hotel, "confirmed", 1, time.Minute)
+	if _, _, err := confirmHold(ctx, store, ref(confirmed)); err != nil {
+		t.Fatal(err)
+	}
+	mustHold(t, store, hotel, "live", 1, time.Minute)
+	time.Sleep(1100 * time.Millisecond)
+	recent := mustHold(t, store, hotel, "recent", 1, time.Minute)
+	if err := store.ReleaseHold(ctx, ref(recent)); err != nil {
+		t.Fatal(err)
+	}
+
+	sweeper := db.Sweeper{Store: store, Interval: time.Hour, KeepHolds: time.Second, Log: discardLog()}
+	if err := sweeper.SweepOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The expired hold was marked expired by this very sweep: it is kept
+	// from then on, like the hold released a moment ago.
+	if n := queryInt(t, pool, `SELECT count(*) FROM holds`); n != 4 {
+		t.Fatalf("%d holds after the first sweep; want all but the released one", n)
+	}
+	if _, err := store.Hold(ctx, ref(released)); !errors.Is(err, evento.ErrNotFound) {
+		t.Fatalf("a swept hold: %v; want not found", err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if err := sweeper.SweepOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	rows, err := pool.Query(ctx, `SELECT name FROM holds ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, name)
+	}
+	if rows.Err() != nil || len(left) != 2 || left[0] != "confirmed" || left[1] != "live" {
+		t.Fatalf("holds left: %v, %v; want the confirmed and the live one", left, rows.Err())
+	}
+	if h, err := store.Hold(ctx, ref(confirmed)); err != nil || h.ReservationID == 0 {
+		t.Fatalf("the confirmed hold: %+v %v", h, err)
+	}
+}
