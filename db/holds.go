@@ -18,6 +18,14 @@ import (
 // PlaceHold takes rooms out of the pool for req.TTL, at most once per key,
 // unless that would take the client over req.MaxHeldRooms.
 func (s *Store) PlaceHold(ctx context.Context, req evento.HoldRequest, key *evento.IdempotencyKey) (evento.Outcome[evento.Hold], error) {
+	if req.MaxHeldRooms > 0 {
+		// The cap's lock would be waited for on a pooled connection.
+		leave, err := s.holders.enter(ctx, req.Client)
+		if err != nil {
+			return evento.Outcome[evento.Hold]{}, fmt.Errorf("hold %d rooms: wait for this client's other holds: %w", req.Rooms, err)
+		}
+		defer leave()
+	}
 	policy := readCommittedPolicy
 	if req.MaxHeldRooms > 0 || req.Cooldown > 0 {
 		// The cap's and the cooldown's checks and the hold's insert are
