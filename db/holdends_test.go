@@ -205,3 +205,26 @@ func TestSweeperDeletesFinishedHoldsAfterTheirRetention(t *testing.T) {
 		t.Fatalf("the confirmed hold: %+v %v", h, err)
 	}
 }
+
+// A request refused because rooms are held is told when the rooms it lacks
+// are back at the latest: the expiry of the last of them to come back, in
+// order of expiry, not the soonest expiry of any hold, which told a
+// request lacking 3 rooms to come back when 2 would be.
+func TestRoomsHeldSaysWhenTheRoomsLackedComeBack(t *testing.T) {
+	t.Parallel()
+	store, bundle := setup(t, 4, 10)
+	ctx, hotel := bundle.ctx, bundle.hotel
+	soon := mustHold(t, store, hotel, "soon", 2, time.Minute)
+	later := mustHold(t, store, hotel, "later", 3, 10*time.Minute)
+	mustHold(t, store, hotel, "last", 5, 15*time.Minute)
+	for rooms, want := range map[int32]time.Time{1: soon.ExpiresAt, 2: soon.ExpiresAt, 3: later.ExpiresAt, 5: later.ExpiresAt} {
+		_, err := reserve(ctx, store, mustStrategy(t, "atomic"), hotel.request("late", rooms))
+		var shortfall *evento.ShortfallError
+		if !errors.As(err, &shortfall) || !errors.Is(err, evento.ErrRoomsHeld) {
+			t.Fatalf("%d rooms: %v; want rooms_held", rooms, err)
+		}
+		if !shortfall.HeldUntil.Equal(want) {
+			t.Errorf("%d rooms: back at %s; want %s", rooms, shortfall.HeldUntil, want)
+		}
+	}
+}

@@ -66,10 +66,15 @@ SELECT coalesce(sum(h.rooms), 0)::integer AS rooms
 -- HotelRoomsOutOfReach tells a request refused for lack of rooms where the
 -- rooms it lacks are, when they are not free in the hotel's row:
 --   * rooms: in live holds. They come back when their holds expire or are
---     released, so the answer is "wait" (rooms_held, with Retry-After until
---     soonest_expiry) and not "sold out", which tells a client to stop.
---     Read after the refusal and after overdue holds were freed, it can
---     only say too much is held, never too little, which costs one wait.
+--     released, so the answer is "wait" (rooms_held) and not "sold out",
+--     which tells a client to stop. Read after the refusal and after
+--     overdue holds were freed, it can only say too much is held, never
+--     too little, which costs one wait.
+--   * room_expiries: when each held room comes back at the latest, soonest
+--     first, for the first @rooms of them (the most any request lacks): a
+--     request lacking k rooms may have them at the k-th, its honest
+--     Retry-After. The soonest expiry alone told a request lacking 3 rooms
+--     to come back when 1 would be.
 --   * bucketed: free in the hotel's buckets (sharded.sql), which only the
 --     sharded strategy books: any other is told so (inventory_sharded),
 --     not that the hotel is sold out.
@@ -78,11 +83,15 @@ SELECT coalesce((SELECT sum(h.rooms)
                   WHERE h.event_hotel_rooms_id = ehr.id
                     AND h.state = 'held'
                     AND h.expires_at > clock_timestamp()), 0)::integer AS rooms,
-       coalesce((SELECT min(h.expires_at)
-                   FROM holds AS h
-                  WHERE h.event_hotel_rooms_id = ehr.id
-                    AND h.state = 'held'
-                    AND h.expires_at > clock_timestamp()), clock_timestamp())::timestamptz AS soonest_expiry,
+       coalesce((SELECT array_agg(held.expires_at ORDER BY held.expires_at)
+                   FROM (SELECT h.expires_at
+                           FROM holds AS h
+                          CROSS JOIN LATERAL generate_series(1, h.rooms) AS room
+                          WHERE h.event_hotel_rooms_id = ehr.id
+                            AND h.state = 'held'
+                            AND h.expires_at > clock_timestamp()
+                          ORDER BY h.expires_at
+                          LIMIT @rooms::integer) AS held), '{}')::timestamptz[] AS room_expiries,
        coalesce((SELECT sum(rb.assigned - rb.reserved)
                    FROM room_buckets AS rb
                   WHERE rb.event_hotel_rooms_id = ehr.id), 0)::integer AS bucketed
