@@ -92,8 +92,8 @@ func toAPIError(err error) *Error {
 		answer.Message = shortfall.Error()
 		if known == evento.ErrRoomsHeld {
 			// Not sold out: a client told so would stop, and the rooms
-			// come back when the soonest hold expires, or sooner if
-			// released.
+			// it lacks are back when the last of them comes out of its
+			// hold, in order of expiry, or sooner if released.
 			answer.RetryAfter = secondsUntil(shortfall.HeldUntil)
 		}
 	case errors.As(err, &holdLimit) && errors.Is(holdLimit, known):

@@ -91,7 +91,7 @@ func TestHoldEndpoints(t *testing.T) {
 		t.Fatalf("hold at a fully held hotel: %d %s", r.status, r.raw)
 	}
 	if after, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || after < 1 || after > 300 {
-		t.Fatalf("rooms_held with Retry-After %q, want the seconds until the soonest hold expires (at most 300)", r.header.Get("Retry-After"))
+		t.Fatalf("rooms_held with Retry-After %q, want the seconds until the rooms lacked are back (at most 300)", r.header.Get("Retry-After"))
 	}
 }
 

@@ -160,8 +160,9 @@ func (c *client) run(ctx context.Context) {
 			c.stats.insufficient.Add(1)
 			mustCheck = true
 		case roomsHeld:
-			// Wait for held rooms to come back: until the soonest hold
-			// expires (Retry-After), or a release or confirm comes first.
+			// Wait for held rooms to come back: until the ones lacked are
+			// out of their holds (Retry-After), or a release or confirm
+			// comes first.
 			c.stats.roomsHeld.Add(1)
 			if !c.waitForHeldRooms(ctx, min(r.RetryAfter, heldRecheck)) {
 				c.stats.markSoldOut(c.target, time.Now())
