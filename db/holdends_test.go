@@ -1,12 +1,16 @@
 package db_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // The cap bounds how many rooms a client holds, the cooldown for how long:
@@ -226,5 +230,53 @@ func TestRoomsHeldSaysWhenTheRoomsLackedComeBack(t *testing.T) {
 		if !shortfall.HeldUntil.Equal(want) {
 			t.Errorf("%d rooms: back at %s; want %s", rooms, shortfall.HeldUntil, want)
 		}
+	}
+}
+
+// A revoke racing a confirm of the same client's hold, driven step by
+// step: the confirm locks the hold first, the revoke waits on its row,
+// then finds it confirmed and leaves it (and its rooms) alone, releasing
+// the client's other hold. The rooms move once.
+func TestRevokeRacingAConfirmLeavesTheReservation(t *testing.T) {
+	t.Parallel()
+	store, bundle := setup(t, 4, 10)
+	pool, ctx, hotel := bundle.pool, bundle.ctx, bundle.hotel
+	alice, _, err := db.CreateClient(ctx, pool, "alice", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := func(rooms int32) evento.Hold {
+		t.Helper()
+		h, err := placeHold(ctx, store, evento.HoldRequest{BookRequest: hotel.request("alice", rooms), TTL: time.Minute, Client: alice.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	bought, other := hold(2), hold(3)
+	confirm, revoke := begin(t, pool), begin(t, pool)
+	confirm.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) error {
+		_, err := queries.ConfirmHold(ctx, tx, dbsqlc.ConfirmHoldParams{
+			Handle: bought.Handle, ClientID: pgtype.Int8{Int64: int64(alice.ID), Valid: true}, EventID: hotel.EventID, HotelID: hotel.HotelID,
+		})
+		return err
+	})
+	confirm.succeeds("confirm")
+	var released int32
+	revoke.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) error {
+		r, _, err := db.RevokeClient(ctx, tx, "alice")
+		released = r
+		return err
+	})
+	revoke.waitBlockedOnLock(pool)
+	confirm.commit()
+	revoke.succeeds("revoke")
+	revoke.commit()
+
+	if released != other.Rooms {
+		t.Fatalf("the revoke released %d rooms; want the other hold's %d", released, other.Rooms)
+	}
+	if _, reserved, locked := checkHoldInvariants(t, pool, hotel.HotelID); reserved != 2 || locked != 0 {
+		t.Fatalf("reserved %d, locked %d; want the confirmed 2 and nothing held", reserved, locked)
 	}
 }
