@@ -44,7 +44,7 @@ SELECT c.until, (c.until > clock_timestamp())::boolean AS cooling
                         + make_interval(secs => @cooldown_seconds::double precision),
                         clock_timestamp())::timestamptz AS until
           FROM holds AS h
-         WHERE h.client_id IS NOT DISTINCT FROM sqlc.narg('client_id')::bigint
+         WHERE coalesce(h.client_id, 0) = coalesce(sqlc.narg('client_id')::bigint, 0)
            AND h.event_hotel_rooms_id = (
                    SELECT ehr.id FROM event_hotel_rooms AS ehr
                     WHERE ehr.event_id = @event_id AND ehr.hotel_id = @hotel_id)

@@ -6,7 +6,9 @@
 -- least(settled_at, expires_at): a release settles it before its expiry,
 -- an expiry (swept or not) at expires_at; least() skips the NULL
 -- settled_at of a hold still 'held'. The newest end of one client at one
--- hotel is then one step down this index.
+-- hotel is then one step down this index. The anonymous client (NULL) is
+-- indexed as 0, which no API client's id is (ids start at 1), so that it
+-- too is found by equality.
 --
 -- holds_finished_idx: released and expired holds are deleted after serve
 -- --keep-holds (SweepFinishedHolds), oldest first. Confirmed holds stay:
@@ -19,7 +21,7 @@
 
 -- +goose Up
 CREATE INDEX holds_ended_by_client_idx
-    ON holds (client_id, event_hotel_rooms_id, (least(settled_at, expires_at)))
+    ON holds ((coalesce(client_id, 0)), event_hotel_rooms_id, (least(settled_at, expires_at)))
  WHERE state IN ('held', 'released', 'expired');
 CREATE INDEX holds_finished_idx ON holds (settled_at) WHERE state IN ('released', 'expired');
 DELETE FROM idempotency_keys WHERE outcome ? 'refusal';

@@ -191,7 +191,7 @@ SELECT c.until, (c.until > clock_timestamp())::boolean AS cooling
                         + make_interval(secs => $1::double precision),
                         clock_timestamp())::timestamptz AS until
           FROM holds AS h
-         WHERE h.client_id IS NOT DISTINCT FROM $2::bigint
+         WHERE coalesce(h.client_id, 0) = coalesce($2::bigint, 0)
            AND h.event_hotel_rooms_id = (
                    SELECT ehr.id FROM event_hotel_rooms AS ehr
                     WHERE ehr.event_id = $3 AND ehr.hotel_id = $4)
