@@ -55,7 +55,8 @@ func TestAClientsHoldFloodLeavesThePoolToOthers(t *testing.T) {
 	}
 	waiting := func() int {
 		var n int
-		if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'`).Scan(&n); err != nil {
+		if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
