@@ -64,6 +64,9 @@ type HoldRequest struct {
 	// MaxHeldRooms caps the rooms Client holds at once, over every hotel,
 	// this hold included; 0 is no cap.
 	MaxHeldRooms int32
+	// Cooldown is how long after a hold of Client at this hotel ended
+	// (released or expired) Client may not hold there again; 0 is none.
+	Cooldown time.Duration
 }
 
 // Hold is a hold as a client sees it. State is "expired" as soon as

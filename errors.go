@@ -20,11 +20,11 @@ var (
 	// ErrRoomsHeld means the rooms asked for are not free now but are held:
 	// when holds expire or are released they come back, so the client
 	// should wait and ask again rather than stop (as sold out tells it to).
-	ErrRoomsHeld = newError("rooms_held", 409, KeptRefusal, "rooms held")
+	ErrRoomsHeld = newError("rooms_held", 409, Refusal, "rooms held")
 	// ErrSoldOut means the hotel has no room left for the event.
-	ErrSoldOut = newError("sold_out", 409, KeptRefusal, "sold out")
+	ErrSoldOut = newError("sold_out", 409, Refusal, "sold out")
 	// ErrInsufficientRooms means some rooms are left, but fewer than asked.
-	ErrInsufficientRooms = newError("insufficient_rooms", 409, KeptRefusal, "insufficient rooms")
+	ErrInsufficientRooms = newError("insufficient_rooms", 409, Refusal, "insufficient rooms")
 	// ErrHoldLimit means the client already holds as many rooms as it may
 	// at once.
 	ErrHoldLimit = newError("hold_limit", 429, Failure, "hold limit reached")
@@ -33,6 +33,9 @@ var (
 	// sale. Not kept under a key: a cancel or a released hold frees the
 	// allowance, and the same request may then book.
 	ErrClientLimit = newError("client_limit", 409, Refusal, "client limit reached")
+	// ErrHoldCooldown means the client's last hold at this hotel ended (it
+	// was released or expired) too recently for it to hold there again.
+	ErrHoldCooldown = newError("hold_cooldown", 429, Failure, "hold cooldown")
 	// ErrUnauthenticated means the request carries no valid API key.
 	ErrUnauthenticated = newError("unauthenticated", 401, Failure, "unauthenticated")
 	// ErrNotFound means the event, the hotel within the event, or the hold
@@ -43,9 +46,9 @@ var (
 
 	// ErrHoldExpired, ErrHoldReleased and ErrHoldConfirmed mean the hold
 	// exists but can no longer become a reservation (or be released).
-	ErrHoldExpired   = newError("hold_expired", 409, KeptRefusal, "hold expired")
-	ErrHoldReleased  = newError("hold_released", 409, KeptRefusal, "hold released")
-	ErrHoldConfirmed = newError("hold_confirmed", 409, KeptRefusal, "hold already confirmed")
+	ErrHoldExpired   = newError("hold_expired", 409, Refusal, "hold expired")
+	ErrHoldReleased  = newError("hold_released", 409, Refusal, "hold released")
+	ErrHoldConfirmed = newError("hold_confirmed", 409, Refusal, "hold already confirmed")
 
 	// ErrKeyReused means the idempotency key was first used for a
 	// different request.
@@ -99,13 +102,13 @@ type Error struct {
 
 func (e *Error) Error() string { return e.text }
 
-// Kind says whether an error is a final answer, and whether a key keeps it.
+// Kind says whether an error is an answer to the request (a refusal) or no
+// answer at all. No refusal is kept under an idempotency key (Outcome.Kept).
 type Kind int
 
 const (
-	Failure     Kind = iota // no final answer: retryable, in doubt, or a request refused before any work; never stored
-	Refusal                 // a final "no" (IsRefusal), answered afresh on a retry (not Outcome.Kept)
-	KeptRefusal             // a final "no" that judged the rooms or a hold's fate, which a key keeps (Outcome.Kept)
+	Failure Kind = iota // no answer: retryable, in doubt, or a request refused before any work
+	Refusal             // an answer, "no" (IsRefusal), given afresh to a retry
 )
 
 // errorsInOrder is every Error; newError adds to it, so that declaring an
@@ -249,6 +252,21 @@ func (e *ClientLimitError) Is(target error) bool { return target == ErrClientLim
 func ReservationNotFound(eventID, hotelID, id int64) error {
 	return &NotFoundError{What: fmt.Sprintf("reservation %d of event %d hotel %d", id, eventID, hotelID)}
 }
+// HoldCooldownError refuses a hold at a hotel where the client's last hold
+// ended less than Cooldown ago; it may hold there again at Until. It
+// matches ErrHoldCooldown.
+type HoldCooldownError struct {
+	Cooldown time.Duration
+	Until    time.Time
+}
+
+func (e *HoldCooldownError) Error() string {
+	return fmt.Sprintf("hold cooldown: this client's last hold at this hotel ended less than %s ago; it may hold here again at %s, and book without a hold at any time",
+		e.Cooldown, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Is lets errors.Is(err, ErrHoldCooldown) work on a *HoldCooldownError.
+func (e *HoldCooldownError) Is(target error) bool { return target == ErrHoldCooldown }
 
 // CheckFits returns a *ShortfallError when rooms do not fit in available.
 func CheckFits(available, rooms int32) error {

@@ -10,10 +10,8 @@ import (
 // as it rendered the first answer.
 type Outcome[T any] struct {
 	Value T
-	// Refusal, when set, is a final "no" (IsRefusal): asking again with
-	// the same request would get the same answer. Value is then the zero
-	// value. Only a refusal that judged the hotel's rooms is stored under
-	// the request's key (Kept).
+	// Refusal, when set, is the answer "no" (IsRefusal). Value is then the
+	// zero value. No refusal is stored under the request's key (Kept).
 	Refusal error
 	// Replayed is true when the outcome was stored by an earlier request
 	// with the same idempotency key: nothing was done this time.
@@ -27,23 +25,23 @@ func Done[T any](v T) Outcome[T] { return Outcome[T]{Value: v} }
 func Refused[T any](refusal error) Outcome[T] { return Outcome[T]{Refusal: refusal} }
 
 // Kept reports whether an idempotency key keeps this outcome to replay: a
-// write that was done (a booking, a hold, a confirmation, a release), or a
-// refusal that judged the hotel's rooms or a hold's fate (KeptRefusal).
-// Any other refusal (something not found, bad input) is answered afresh on
-// a retry, with the same answer: keeping it would let anyone fill the key
-// table with rows kept for a day, at no cost, and squat keys that others
-// will use later.
+// write that was done (a booking, a hold, a confirmation), what a retry
+// must never do twice. A refusal did nothing, so a retry is answered
+// afresh: rooms_held, sold_out or insufficient_rooms may have changed
+// since (holds end, bookings are cancelled), and a hold's fate reads the
+// same from the hold. Keeping refusals replayed a stale rooms_held for a
+// day, and let a client grow the key table by a row per request, at no
+// cost, with a new key each time on a sold-out hotel.
 func (o Outcome[T]) Kept() bool {
-	return o.Refusal == nil || matchesKind(o.Refusal, KeptRefusal)
+	return o.Refusal == nil
 }
 
-// IsRefusal reports whether err is a final refusal: the request was
-// understood and answered "no", and repeating it changes nothing. Every
-// other error (a conflict, the database unavailable, a key in use) is
-// retryable or a bug, and is never stored under an idempotency key; nor
-// is a refusal that is not Kept.
+// IsRefusal reports whether err is a refusal: the request was understood
+// and answered "no", and nothing was written. Every other error (a
+// conflict, the database unavailable, a key in use) is retryable or a
+// bug. Neither is stored under an idempotency key.
 func IsRefusal(err error) bool {
-	return matchesKind(err, Refusal, KeptRefusal)
+	return matchesKind(err, Refusal)
 }
 
 // matchesKind reports whether err matches any domain error of one of

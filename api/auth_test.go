@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/evento-lab/evento/api"
 	"github.com/evento-lab/evento/db"
@@ -80,7 +82,7 @@ func TestAuthKeysRequiresAKey(t *testing.T) {
 	}
 
 	// A revoked key is refused by a server that has not cached it.
-	if _, err := db.RevokeClient(context.Background(), f.pool, "alice"); err != nil {
+	if _, _, err := db.RevokeClient(context.Background(), f.pool, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	g := f.secondServer(t, api.Options{Auth: api.AuthKeys})
@@ -220,5 +222,45 @@ func TestAnonymousKeysCannotLookScoped(t *testing.T) {
 	f.assertUnchanged(t, before)
 	if r := f.doWithKey(t, "POST", f.reservePath(0, "atomic"), `{"name":"alice","rooms":1}`, "c:order-1"); r.status != http.StatusCreated {
 		t.Fatalf("an ordinary key starting with c: %d %s", r.status, r.raw)
+	}
+}
+
+// Release and re-hold cannot keep rooms: once mallory's hold ends, she may
+// not hold at that hotel again for the cooldown, on any server of the
+// database (429 hold_cooldown, Retry-After the seconds left), so the buyer
+// waiting for the rooms gets them. She still books without a hold, and
+// holds at another hotel.
+func TestHoldCooldownStopsReleaseAndRehold(t *testing.T) {
+	t.Parallel()
+	opts := api.Options{Auth: api.AuthKeys, MaxHeldRooms: 10, HoldCooldown: 15 * time.Minute}
+	f := newFixture(t, 5, opts)
+	g := f.secondServer(t, opts)
+	mallory, victim := f.addClient(t, "mallory", 0), f.addClient(t, "victim", 0)
+	held := f.withKey(t, "POST", f.holdsPath(0), `{"name":"m","rooms":5,"ttl_seconds":900}`, mallory)
+	if held.status != http.StatusCreated {
+		t.Fatalf("hold: %d %s", held.status, held.raw)
+	}
+	waiting := g.withKey(t, "POST", g.reservePath(0, "atomic"), `{"name":"v","rooms":2}`, victim)
+	if waiting.status != http.StatusConflict || errorCode(t, waiting) != "rooms_held" {
+		t.Fatalf("the victim while the rooms are held: %d %s", waiting.status, waiting.raw)
+	}
+	if r := f.withKey(t, "DELETE", fmt.Sprintf("%s/%s", f.holdsPath(0), held.body["hold_id"]), "", mallory); r.status != http.StatusNoContent {
+		t.Fatalf("release: %d %s", r.status, r.raw)
+	}
+	again := g.withKey(t, "POST", g.holdsPath(0), `{"name":"m","rooms":5,"ttl_seconds":900}`, mallory)
+	if again.status != http.StatusTooManyRequests || errorCode(t, again) != "hold_cooldown" {
+		t.Fatalf("re-hold on another server: %d %s", again.status, again.raw)
+	}
+	if s, err := strconv.Atoi(again.header.Get("Retry-After")); err != nil || s < 890 || s > 900 {
+		t.Fatalf("Retry-After %q; want the cooldown's 900 s, less the time since the release", again.header.Get("Retry-After"))
+	}
+	if r := g.withKey(t, "POST", g.reservePath(0, "atomic"), `{"name":"v","rooms":2}`, victim); r.status != http.StatusCreated {
+		t.Fatalf("the victim after the release: %d %s", r.status, r.raw)
+	}
+	if r := f.withKey(t, "POST", f.reservePath(0, "atomic"), `{"name":"m","rooms":1}`, mallory); r.status != http.StatusCreated {
+		t.Fatalf("mallory books without a hold: %d %s", r.status, r.raw)
+	}
+	if r := f.withKey(t, "POST", f.holdsPath(1), `{"name":"m","rooms":1}`, mallory); r.status != http.StatusCreated {
+		t.Fatalf("mallory holds at another hotel: %d %s", r.status, r.raw)
 	}
 }

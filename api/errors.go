@@ -86,20 +86,24 @@ func toAPIError(err error) *Error {
 	var shortfall *evento.ShortfallError
 	var holdLimit *evento.HoldLimitError
 	var clientLimit *evento.ClientLimitError
+	var cooldown *evento.HoldCooldownError
 	var notFound *evento.NotFoundError
 	switch {
 	case errors.As(err, &shortfall) && errors.Is(shortfall, known):
 		answer.Message = shortfall.Error()
 		if known == evento.ErrRoomsHeld {
 			// Not sold out: a client told so would stop, and the rooms
-			// come back when the soonest hold expires, or sooner if
-			// released.
+			// it lacks are back when the last of them comes out of its
+			// hold, in order of expiry, or sooner if released.
 			answer.RetryAfter = secondsUntil(shortfall.HeldUntil)
 		}
 	case errors.As(err, &holdLimit) && errors.Is(holdLimit, known):
 		answer.Message = holdLimit.Error()
 	case errors.As(err, &clientLimit) && errors.Is(clientLimit, known):
 		answer.Message = clientLimit.Error() + "; cancelling a reservation or releasing a hold at the event frees its rooms"
+	case errors.As(err, &cooldown) && errors.Is(cooldown, known):
+		answer.Message = cooldown.Error()
+		answer.RetryAfter = secondsUntil(cooldown.Until)
 	case errors.As(err, &notFound) && errors.Is(notFound, known):
 		answer.Message = notFound.Error()
 	case known == evento.ErrUnknownMode:

@@ -17,6 +17,13 @@ const defaultHoldTTL = 300
 // client may not keep them for hours.
 const DefaultMaxHoldTTL = 15 * time.Minute
 
+// DefaultHoldCooldown is serve's --hold-cooldown: as long as the longest
+// hold. A client that lets its rooms go, by release or expiry, cannot take
+// them back before whoever waited for them (told Retry-After) has, and its
+// holds at one hotel fill at most two longest holds in every two plus
+// this one (docs/security.md).
+const DefaultHoldCooldown = DefaultMaxHoldTTL
+
 type holdRequest struct {
 	Name       *string `json:"name"`
 	Rooms      *int64  `json:"rooms"`
@@ -93,6 +100,7 @@ func (s *Server) handlePlaceHold(w http.ResponseWriter, r *http.Request) {
 		},
 		TTL:          time.Duration(ttl) * time.Second,
 		MaxHeldRooms: who.maxHeldRooms,
+		Cooldown:     max(s.opts.HoldCooldown, 0),
 	}
 	key, err := s.idempotencyKey(r, fmt.Sprintf("POST /%d/%d/holds", eventID, hotelID), canonicalHold{name, rooms, ttl})
 	if err != nil {

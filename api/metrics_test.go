@@ -34,7 +34,7 @@ func TestMetrics(t *testing.T) {
 	f.do(t, "POST", f.reservePath(0, "atomic"), `{"name":"a","rooms":3}`)
 	f.do(t, "POST", f.reservePath(0, "atomic"), `{"name":"b","rooms":1}`)
 	f.do(t, "POST", f.reservePath(0, "nope"), `{"name":"b","rooms":1}`)
-	// A refusal stored under a key, and its replay, count as what they are.
+	// A keyed refusal, and its resend (answered afresh), count as what they are.
 	keyed := http.Header{"Idempotency-Key": {"m-1"}}
 	f.send(t, "POST", f.reservePath(0, "atomic"), `{"name":"c","rooms":1}`, keyed)
 	f.send(t, "POST", f.reservePath(0, "atomic"), `{"name":"c","rooms":1}`, keyed)

@@ -50,6 +50,10 @@ type Options struct {
 	// request is the one anonymous client, so the limit is the server's.
 	RateLimit float64
 	RateBurst int
+	// HoldCooldown is how long after a client's hold at a hotel ended
+	// (released or expired) it may not hold there again (0: no cooldown;
+	// serve's default is DefaultHoldCooldown).
+	HoldCooldown time.Duration
 }
 
 // maxBodyBytes is far above any valid request (a 200-character name and a

@@ -96,13 +96,15 @@ func ListClients(ctx context.Context, conn dbsqlc.DBTX) ([]ClientRecord, error) 
 	return out, nil
 }
 
-// RevokeClient stops a client's key; false when no live client has name.
-func RevokeClient(ctx context.Context, conn dbsqlc.DBTX, name string) (bool, error) {
-	n, err := dbsqlc.New().RevokeClient(ctx, conn, name)
+// RevokeClient stops a client's key and releases its holds at once, and
+// returns how many rooms came back; ok is false when no live client has
+// name.
+func RevokeClient(ctx context.Context, conn dbsqlc.DBTX, name string) (released int32, ok bool, err error) {
+	row, err := dbsqlc.New().RevokeClient(ctx, conn, name)
 	if err != nil {
-		return false, fmt.Errorf("revoke client %q: %w", name, err)
+		return 0, false, fmt.Errorf("revoke client %q: %w", name, err)
 	}
-	return n > 0, nil
+	return row.RoomsReleased, row.Revoked > 0, nil
 }
 
 func isUniqueViolation(err error) bool {

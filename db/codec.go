@@ -2,7 +2,6 @@ package db
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,9 +10,9 @@ import (
 )
 
 // The one codec of the outcomes an idempotency key keeps: a booking as the
-// id of its reservation (idempotency_keys.reservation_id), every other
-// outcome as the JSON encodeOutcome writes (idempotency_keys.outcome). No
-// SQL builds either.
+// id of its reservation (idempotency_keys.reservation_id), a hold or a
+// confirmation as the JSON encodeOutcome writes (idempotency_keys.outcome).
+// No SQL builds either.
 
 // replay is the outcome a key stored: a booking, rebuilt from the
 // reservation the key names, or the outcome encodeOutcome wrote.
@@ -66,50 +65,20 @@ type storedRefusal struct {
 	Bucketed int32 `json:"bucketed,omitempty"`
 }
 
-// Shortfalls (rooms_held among them) and the hold refusals are stored
-// (evento.Outcome.Kept); not_found is no longer stored, but still read from
-// rows stored before, until they expire. A kept refusal without facts of
-// its own (a hold refusal) is stored by its API code, evento.Error.Code:
-// both are contracts, so rows stored before stay readable.
+// Only what was done is stored (evento.Outcome.Kept): a value. Refusals
+// were stored until keys kept none; rows stored before (a shortfall by its
+// facts, any other refusal by its API code, evento.Error.Code) are still
+// read until they expire, since rows outlive the server that wrote them.
 
 func encodeOutcome[T any](o evento.Outcome[T]) ([]byte, error) {
-	stored := storedOutcome[T]{}
-	if o.Refusal == nil {
-		stored.Value = &o.Value
-	} else {
-		refusal, err := encodeRefusal(o.Refusal)
-		if err != nil {
-			return nil, err
-		}
-		stored.Refusal = &refusal
+	if o.Refusal != nil {
+		return nil, fmt.Errorf("encode outcome: a refusal is not kept: %w", o.Refusal)
 	}
-	encoded, err := json.Marshal(stored)
+	encoded, err := json.Marshal(storedOutcome[T]{Value: &o.Value})
 	if err != nil {
 		return nil, fmt.Errorf("encode outcome: %w", err)
 	}
 	return encoded, nil
-}
-
-func encodeRefusal(err error) (storedRefusal, error) {
-	var shortfall *evento.ShortfallError
-	var notFound *evento.NotFoundError
-	switch {
-	case errors.As(err, &shortfall):
-		stored := storedRefusal{Code: "shortfall", Available: shortfall.Available, Requested: shortfall.Requested,
-			Held: shortfall.Held, Bucketed: shortfall.Bucketed}
-		if shortfall.Held > 0 {
-			stored.HeldUntil = &shortfall.HeldUntil
-		}
-		return stored, nil
-	case errors.As(err, &notFound):
-		return storedRefusal{Code: evento.ErrNotFound.Code, What: notFound.What}, nil
-	}
-	for _, known := range evento.Errors() {
-		if known.Kind == evento.KeptRefusal && errors.Is(err, known) {
-			return storedRefusal{Code: known.Code}, nil
-		}
-	}
-	return storedRefusal{}, fmt.Errorf("encode outcome: %w is not a final refusal", err)
 }
 
 func decodeOutcome[T any](encoded []byte) (evento.Outcome[T], error) {
@@ -131,7 +100,7 @@ func decodeOutcome[T any](encoded []byte) (evento.Outcome[T], error) {
 	case r.Code == evento.ErrNotFound.Code:
 		return evento.Refused[T](&evento.NotFoundError{What: r.What}), nil
 	default:
-		if known := evento.ErrorWithCode(r.Code); known != nil && known.Kind == evento.KeptRefusal {
+		if known := evento.ErrorWithCode(r.Code); known != nil && known.Kind == evento.Refusal {
 			return evento.Refused[T](known), nil
 		}
 		return evento.Outcome[T]{}, fmt.Errorf("decode stored outcome: unknown refusal %q", r.Code)

@@ -20,14 +20,23 @@ import (
 // limit at the event (req.MaxRoomsPerEvent: a hold takes from the same
 // allowance as a booking).
 func (s *Store) PlaceHold(ctx context.Context, req evento.HoldRequest, key *evento.IdempotencyKey) (evento.Outcome[evento.Hold], error) {
+	if req.MaxHeldRooms > 0 {
+		// The cap's lock would be waited for on a pooled connection.
+		leave, err := s.holders.enter(ctx, req.Client)
+		if err != nil {
+			return evento.Outcome[evento.Hold]{}, fmt.Errorf("hold %d rooms: wait for this client's other holds: %w", req.Rooms, err)
+		}
+		defer leave()
+	}
 	policy := readCommittedPolicy
-	if req.MaxHeldRooms > 0 || limitApplies(req.BookRequest) {
-		// A check and the hold's insert are statements under one lock:
-		// they need a transaction of their own.
+	if req.MaxHeldRooms > 0 || req.Cooldown > 0 || limitApplies(req.BookRequest) {
+		// The cap's, the cooldown's and the client limit's checks and the
+		// hold's insert are several statements under locks: they need a
+		// transaction of their own.
 		policy = holdCapPolicy
 	}
 	outcome, err := writeOne(ctx, &s.engine, policy, key, func(ctx context.Context, tx dbsqlc.DBTX, _ []int) ([]evento.Outcome[evento.Hold], error) {
-		if err := checkHoldCap(ctx, s.q, tx, req); err != nil {
+		if err := checkHoldLimits(ctx, s.q, tx, req); err != nil {
 			return nil, err
 		}
 		// After the cap's lock, before the hotel's row: the order every
@@ -93,15 +102,27 @@ func (s *Store) Hold(ctx context.Context, ref evento.HoldRef) (evento.Hold, erro
 // that the client's lock lasts until the hold is committed.
 var holdCapPolicy = txPolicy{tx: readCommitted, attempts: 1, label: "hold"}
 
-// checkHoldCap refuses a hold that would take its client over the cap, under
+// checkHoldLimits refuses a hold during its client's cooldown at the hotel,
+// or one that would take the client over its cap. The cap is checked under
 // the client's lock (queries/holds.sql, LockClientHolds): the lock is held
 // to COMMIT, so no other hold of the client, on any server, can slip in
 // between this check and the insert.
-func checkHoldCap(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, req evento.HoldRequest) error {
+func checkHoldLimits(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, req evento.HoldRequest) error {
+	client := clientParam(req.Client)
+	if req.Cooldown > 0 {
+		cooldown, err := q.HoldCooldownUntil(ctx, tx, dbsqlc.HoldCooldownUntilParams{
+			CooldownSeconds: req.Cooldown.Seconds(), ClientID: client, EventID: req.EventID, HotelID: req.HotelID,
+		})
+		if err != nil {
+			return fmt.Errorf("read the client's hold cooldown: %w", err)
+		}
+		if cooldown.Cooling {
+			return &evento.HoldCooldownError{Cooldown: req.Cooldown, Until: cooldown.Until}
+		}
+	}
 	if req.MaxHeldRooms <= 0 {
 		return nil
 	}
-	client := clientParam(req.Client)
 	if _, err := q.LockClientHolds(ctx, tx, client); err != nil {
 		return fmt.Errorf("lock the client's holds: %w", err)
 	}

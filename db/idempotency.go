@@ -108,7 +108,7 @@ func keyOf(k *evento.IdempotencyKey) string {
 
 // storeOutcomes writes the kept outcomes (evento.Outcome.Kept) of the keyed
 // requests among todo into their keys' rows, and deletes the rows of the
-// others, before COMMIT: a key holds only outcomes that judged the rooms.
+// others, before COMMIT: a key holds only what was done, never a refusal.
 // Each is stored as codec.go's encodeKept says, which replay turns back.
 func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
 	var params dbsqlc.StoreIdempotencyOutcomesParams

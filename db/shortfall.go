@@ -73,24 +73,35 @@ func releaseOverdueHolds(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX,
 
 // tellOutOfReach adds to each shortfall the rooms the hotel has in live
 // holds, so that a request that would fit once they come back is told to
-// wait (evento.ErrRoomsHeld) instead of that the hotel is sold out; and,
-// unless the request reached them, the free rooms in the hotel's buckets
+// wait (evento.ErrRoomsHeld) instead of that the hotel is sold out, and
+// when the rooms it lacks are back at the latest; and, unless the request
+// reached them, the free rooms in the hotel's buckets
 // (evento.ErrInventorySharded).
 func tellOutOfReach[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, hotel evento.BookRequest, reachesBuckets bool, outcomes []evento.Outcome[T]) error {
-	var out *dbsqlc.HotelRoomsOutOfReachRow
+	var shortfalls []*evento.ShortfallError
+	var lacking int32 // the most rooms any of them lacks
 	for _, o := range outcomes {
 		var shortfall *evento.ShortfallError
-		if !errors.As(o.Refusal, &shortfall) {
-			continue
+		if errors.As(o.Refusal, &shortfall) {
+			shortfalls = append(shortfalls, shortfall)
+			lacking = max(lacking, shortfall.Requested-max(shortfall.Available, 0))
 		}
-		if out == nil {
-			row, err := q.HotelRoomsOutOfReach(ctx, tx, dbsqlc.HotelRoomsOutOfReachParams{EventID: hotel.EventID, HotelID: hotel.HotelID})
-			if err != nil {
-				return fmt.Errorf("read held and bucketed rooms: %w", err)
-			}
-			out = &row
+	}
+	if len(shortfalls) == 0 {
+		return nil
+	}
+	out, err := q.HotelRoomsOutOfReach(ctx, tx, dbsqlc.HotelRoomsOutOfReachParams{EventID: hotel.EventID, HotelID: hotel.HotelID, Rooms: max(lacking, 1)})
+	if err != nil {
+		return fmt.Errorf("read held and bucketed rooms: %w", err)
+	}
+	for _, shortfall := range shortfalls {
+		shortfall.Held = out.Rooms
+		if n := len(out.RoomExpiries); n > 0 {
+			// The k-th held room to come back is the last this request
+			// lacks; fewer held than it lacks, it is not told to wait.
+			lacks := int(max(shortfall.Requested-max(shortfall.Available, 0), 1))
+			shortfall.HeldUntil = out.RoomExpiries[min(lacks, n)-1]
 		}
-		shortfall.Held, shortfall.HeldUntil = out.Rooms, out.SoonestExpiry
 		if !reachesBuckets {
 			shortfall.Bucketed = out.Bucketed
 		}

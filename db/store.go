@@ -38,6 +38,8 @@ type Store struct {
 	byName      map[string]Strategy
 	beforeWrite func(context.Context)
 	batchers    map[string]*Batcher
+	// holders queues each client's capped holds in memory (clientgate.go).
+	holders clientGates
 }
 
 var _ evento.Service = (*Store)(nil)

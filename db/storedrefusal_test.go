@@ -7,10 +7,11 @@ import (
 	"github.com/evento-lab/evento"
 )
 
-// A refusal a key stored reads back as the refusal it was, and encodes
-// again as it was stored: the stored codes are a contract, like the API's,
-// since rows outlive the server that wrote them. A failure's code is never
-// read as a refusal.
+// A refusal a key stored, when keys still kept refusals (a server of an
+// older release may write one during a rolling upgrade), reads back as the
+// refusal it was: the stored codes are a contract, like the API's, since
+// rows outlive the server that wrote them. A failure's code is never read
+// as a refusal, and no refusal is encoded any more.
 func TestStoredRefusalsStayReadable(t *testing.T) {
 	t.Parallel()
 	for stored, want := range map[string]error{
@@ -27,8 +28,8 @@ func TestStoredRefusalsStayReadable(t *testing.T) {
 			t.Errorf("%s reads as %v, %v; want %v", stored, o.Refusal, err, want)
 			continue
 		}
-		if again, err := encodeOutcome(o); string(again) != stored || err != nil {
-			t.Errorf("%s encodes again as %s, %v", stored, again, err)
+		if again, err := encodeOutcome(o); err == nil {
+			t.Errorf("%s encodes again as %s", stored, again)
 		}
 	}
 	for _, code := range []string{"conflict", "unavailable", "outcome_unknown", "no_such_code"} {

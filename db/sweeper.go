@@ -12,13 +12,22 @@ import (
 // short transactions instead of one long one.
 const sweepBatch = 1000
 
-// Sweeper expires overdue holds and forgets idempotency keys past their
-// retention. Every server runs one: the statements are safe to run
-// concurrently (SKIP LOCKED, re-checked state), so no leader is needed.
+// DefaultKeepHolds is how long a released or expired hold is kept unless
+// the server says otherwise: long enough for its client to ask what became
+// of it, and longer than any cooldown it starts.
+const DefaultKeepHolds = 24 * time.Hour
+
+// Sweeper expires overdue holds, and deletes finished holds and
+// idempotency keys past their retention. Every server runs one: the
+// statements are safe to run concurrently (SKIP LOCKED, re-checked state),
+// so no leader is needed.
 type Sweeper struct {
 	Store    *Store
 	Interval time.Duration
-	Log      *slog.Logger
+	// KeepHolds is how long a released or expired hold is kept
+	// (0: DefaultKeepHolds).
+	KeepHolds time.Duration
+	Log       *slog.Logger
 }
 
 // Run sweeps every Interval until ctx ends.
@@ -37,7 +46,8 @@ func (s Sweeper) Run(ctx context.Context) {
 	}
 }
 
-// SweepOnce expires every overdue hold and expired key, in batches.
+// SweepOnce expires every overdue hold, and deletes every finished hold
+// and expired key past its retention, in batches.
 func (s Sweeper) SweepOnce(ctx context.Context) error {
 	q, pool := s.Store.q, s.Store.pool
 	for {
@@ -47,6 +57,19 @@ func (s Sweeper) SweepOnce(ctx context.Context) error {
 		}
 		if n > 0 {
 			s.Log.Debug("expired holds", "holds", n)
+		}
+		if n < sweepBatch {
+			break
+		}
+	}
+	keep := s.KeepHolds
+	if keep <= 0 {
+		keep = DefaultKeepHolds
+	}
+	for {
+		n, err := q.SweepFinishedHolds(ctx, pool, dbsqlc.SweepFinishedHoldsParams{KeepSeconds: keep.Seconds(), BatchSize: sweepBatch})
+		if err != nil {
+			return fmt.Errorf("delete finished holds: %w", classify(err))
 		}
 		if n < sweepBatch {
 			break

@@ -282,24 +282,25 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 }
 
 // authArgs start the servers for the population: with keys, one per
-// client, each under the servers' default cap on rooms held, and no limit
-// per event (a simulated client books until the hotel is sold out: the
-// run measures the strategy, not the limit, which has tests of its own);
-// without, the clients are all the one anonymous client, whose cap would
-// be everyone's, so it is off (and there is no limit per event for it).
+// client, each under the servers' default cap on rooms held and cooldown
+// between holds, and no limit per event (a simulated client books until
+// the hotel is sold out: the run measures the strategy, not the limit,
+// which has tests of its own); without, the clients are all the one
+// anonymous client, whose cap and cooldown would be everyone's, so they
+// are off (and there is no limit per event for it).
 func authArgs(auth bool) []string {
 	if auth {
 		return []string{"--auth", "keys", "--max-rooms-per-client", "0"}
 	}
-	return []string{"--auth", "none", "--max-held-rooms", "0"}
+	return []string{"--auth", "none", "--max-held-rooms", "0", "--hold-cooldown", "0"}
 }
 
 // authNote says in the report how the servers knew the clients.
 func authNote(auth bool) string {
 	if auth {
-		return "keys: one API key per simulated client, each under the servers' hold cap, no limit per event"
+		return "keys: one API key per simulated client, each under the servers' hold cap and cooldown, no limit per event"
 	}
-	return "none: the clients are one anonymous client, hold cap off"
+	return "none: the clients are one anonymous client, hold cap and cooldown off"
 }
 
 // runClients runs the clients for at most timeout, showing progress while

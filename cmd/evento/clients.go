@@ -37,7 +37,7 @@ func newClientsCommand() *ffcli.Command {
 			clientsSubcommand("list", "evento clients list [--json]",
 				"List the clients, revoked ones included, with the rooms each holds now.", false, listClients),
 			clientsSubcommand("revoke", "evento clients revoke NAME",
-				"Revoke a client's key: every server refuses it within 5 seconds.", true, revokeClient),
+				"Revoke a client's key (every server refuses it within 5 seconds) and release its holds at once.", true, revokeClient),
 		},
 	}
 	c.Exec = func(_ context.Context, args []string) error {
@@ -144,13 +144,13 @@ func listClients(ctx context.Context, pool *pgxpool.Pool, cfg *clientsFlags, _ s
 }
 
 func revokeClient(ctx context.Context, pool *pgxpool.Pool, _ *clientsFlags, name string) error {
-	revoked, err := db.RevokeClient(ctx, pool, name)
+	released, revoked, err := db.RevokeClient(ctx, pool, name)
 	if err != nil {
 		return err
 	}
 	if !revoked {
 		return usagef("no live client named %q", name)
 	}
-	fmt.Printf("client %s revoked\n", name)
+	fmt.Printf("client %s revoked; its holds released, %d rooms back\n", name, released)
 	return nil
 }

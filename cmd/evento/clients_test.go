@@ -10,8 +10,9 @@ import (
 )
 
 // evento clients add prints a new key once and keeps only its hash; list
-// shows the client without the key; revoke stops it; a second add under
-// the same name is refused in one line.
+// shows the client without the key; revoke stops it and gives its held
+// rooms back at once; a second add under the same name is refused in one
+// line.
 func TestClientsAddListRevoke(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
@@ -35,8 +36,19 @@ func TestClientsAddListRevoke(t *testing.T) {
 	if len(stored) != 64 || strings.Contains(stored, out.APIKey) {
 		t.Fatalf("stored %q: want a sha256 hash, not the key", stored)
 	}
-	if r := runEvento(t, bundle.env, "clients", "revoke", "alice"); r.exit != 0 {
-		t.Fatalf("revoke: exit %d %q", r.exit, r.stderr)
+	event := seedEvent(t, bundle, "1", "10")
+	hotel := event.Hotels[0].HotelID
+	scanRow(t, bundle.url, `WITH ehr AS (UPDATE event_hotel_rooms SET locked = 3 WHERE event_id = $1 AND hotel_id = $2 RETURNING id)
+		INSERT INTO holds (event_hotel_rooms_id, name, rooms, expires_at, client_id, handle)
+		SELECT ehr.id, 'alice', 3, now() + interval '15 minutes', (SELECT id FROM api_clients WHERE name = 'alice'), 'hold_AAAAAAAAAAAAAAAAAAAAAA'
+		  FROM ehr RETURNING rooms`, []any{event.EventID, hotel}, new(int32))
+	if r := runEvento(t, bundle.env, "clients", "revoke", "alice"); r.exit != 0 || !strings.Contains(r.stdout, "3 rooms back") {
+		t.Fatalf("revoke: exit %d %q %q", r.exit, r.stdout, r.stderr)
+	}
+	var locked, held int32
+	scanRow(t, bundle.url, `SELECT locked, (SELECT count(*) FROM holds WHERE state = 'held')::int FROM event_hotel_rooms WHERE hotel_id = $1`, []any{hotel}, &locked, &held)
+	if locked != 0 || held != 0 {
+		t.Fatalf("after the revoke: %d rooms locked in %d live holds; want alice's hold released", locked, held)
 	}
 	if r := runEvento(t, bundle.env, "clients", "revoke", "alice"); r.exit != 2 || !strings.Contains(r.stderr, "no live client") {
 		t.Fatalf("second revoke: exit %d %q", r.exit, r.stderr)

@@ -44,7 +44,7 @@ func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	cfg.faults.register(fs, nemesis.Kinds)
 	fs.BoolVar(&cfg.pgbouncer, "pgbouncer", false, "put a throwaway PgBouncer (pool_mode = transaction) between the servers and PostgreSQL; the report shows PostgreSQL's peak client backends")
 	fs.IntVar(&cfg.bouncePool, "pgbouncer-pool", 20, "with --pgbouncer: PgBouncer's server connections (default_pool_size)")
-	fs.BoolVar(&cfg.auth, "auth", false, "start the servers with --auth keys and give every simulated client an API key of its own (default: one anonymous client, hold cap off)")
+	fs.BoolVar(&cfg.auth, "auth", false, "start the servers with --auth keys and give every simulated client an API key of its own (default: one anonymous client, hold cap and cooldown off)")
 }
 
 const runUsage = "evento [run] [--clients 200] [--strategy naive] [--rooms 200] [--servers 2] [flags]"

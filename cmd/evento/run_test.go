@@ -140,6 +140,9 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{[]string{"serve", "--max-hold-ttl", "0s"}, nil},
 		{[]string{"serve", "--rate-limit", "-1"}, []string{"--rate-limit", "-1"}},
 		{[]string{"serve", "--rate-burst", "5"}, []string{"--rate-burst", "--rate-limit"}},
+		{[]string{"serve", "--hold-cooldown", "-1s"}, []string{"--hold-cooldown", "-1s", "0 (none) or more"}},
+		// A hold's end must outlive its client's cooldown, or it is forgotten.
+		{[]string{"serve", "--keep-holds", "10m"}, []string{"--keep-holds", "10m0s", "at least --hold-cooldown (15m0s)"}},
 		{[]string{"serve", "--admin-addr", "0.0.0.0:0"}, nil}, // the admin port has no auth
 		{[]string{"clients"}, nil},
 		{[]string{"clients", "add"}, nil},

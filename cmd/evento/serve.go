@@ -53,6 +53,8 @@ type serveConfig struct {
 	maxHoldTTL   time.Duration
 	rateLimit    float64
 	rateBurst    int
+	holdCooldown time.Duration
+	keepHolds    time.Duration
 	modes        string
 	pprof        bool
 	// migrateURL and transactionPooled: see their flags.
@@ -78,7 +80,7 @@ func newServeCommand() *ffcli.Command {
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: delay every booking write by this long, so races show on every run")
 	fs.DurationVar(&cfg.batchWindow, "batch-window", 0, "batched strategy: let a batch wait this long for company (0: book as soon as the previous batch commits)")
 	fs.IntVar(&cfg.batchMax, "batch-max", 256, "batched strategy: most requests in one batch")
-	fs.DurationVar(&cfg.sweepEvery, "sweep-every", time.Second, "how often this server expires overdue holds and old idempotency keys")
+	fs.DurationVar(&cfg.sweepEvery, "sweep-every", time.Second, "how often this server expires overdue holds and deletes old holds and idempotency keys")
 	fs.DurationVar(&cfg.keepKeys, "keep-idempotency-keys", 24*time.Hour, "how long an Idempotency-Key's outcome is replayed (at least 10m)")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.StringVar(&cfg.auth, "auth", api.AuthNone, "how clients are known: none (everyone is one anonymous client; loopback only unless --insecure) or keys (Authorization: Bearer KEY from evento clients add)")
@@ -88,6 +90,8 @@ func newServeCommand() *ffcli.Command {
 	fs.DurationVar(&cfg.maxHoldTTL, "max-hold-ttl", api.DefaultMaxHoldTTL, "longest hold a client may ask for (ttl_seconds)")
 	fs.Float64Var(&cfg.rateLimit, "rate-limit", 0, "requests a second each client may send, past its --rate-burst; more answer 429 rate_limited with Retry-After; per server (0: no limit; under --auth none every request is one anonymous client, so set it only to cap the whole server)")
 	fs.IntVar(&cfg.rateBurst, "rate-burst", 0, "requests a client may send at once before --rate-limit applies (0: --rate-limit rounded up)")
+	fs.DurationVar(&cfg.holdCooldown, "hold-cooldown", api.DefaultHoldCooldown, "how long after a client's hold at a hotel ended (released or expired) it may not hold there again, so that release and re-hold cannot keep rooms for ever (0: none)")
+	fs.DurationVar(&cfg.keepHolds, "keep-holds", db.DefaultKeepHolds, "how long a released or expired hold is kept (answering GET and confirm) before the sweeper deletes it; at least --hold-cooldown")
 	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiler (net/http/pprof) under /debug/pprof/ on the admin listener")
 	fs.StringVar(&cfg.modes, "modes", safeModes(), `reserve modes to serve: "all" (naive too, which overbooks on purpose) or a comma-separated list; others answer 403 mode_disabled`)
 	fs.Var(&secretURL{&cfg.migrateURL}, "migrate-url", "apply migrations over this direct PostgreSQL URL (env EVENTO_MIGRATE_URL) rather than DATABASE_URL; needed when DATABASE_URL goes through PgBouncer in transaction mode, which goose's session lock cannot cross")
@@ -150,6 +154,12 @@ func serve(ctx context.Context, cfg serveConfig) error {
 		return usagef("--rate-burst must be 0 (--rate-limit rounded up) or more, got %d", cfg.rateBurst)
 	case cfg.rateBurst > 0 && cfg.rateLimit == 0:
 		return usagef("--rate-burst needs --rate-limit: without a limit there is no burst to size")
+	case cfg.holdCooldown < 0:
+		return usagef("--hold-cooldown must be 0 (none) or more, got %s", cfg.holdCooldown)
+	case cfg.keepHolds < max(cfg.holdCooldown, time.Minute):
+		// A hold's end starts its client's cooldown: deleted sooner, it
+		// would be forgotten.
+		return usagef("--keep-holds must be at least --hold-cooldown (%s) and 1m, got %s", cfg.holdCooldown, cfg.keepHolds)
 	}
 	if cfg.transactionPooled && cfg.migrateURL == "" {
 		return usagef("--transaction-pooled needs --migrate-url: migrations hold a session-level lock, which a transaction pooler would hand to another client's transactions")
@@ -228,13 +238,15 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	})
 	sweeperCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
 	var sweeper sync.WaitGroup
-	sweeper.Go(func() { db.Sweeper{Store: store, Interval: cfg.sweepEvery, Log: log}.Run(sweeperCtx) })
+	sweeper.Go(func() {
+		db.Sweeper{Store: store, Interval: cfg.sweepEvery, KeepHolds: cfg.keepHolds, Log: log}.Run(sweeperCtx)
+	})
 	defer func() { stopSweeper(); sweeper.Wait() }()
 
 	handler := api.NewServer(store, api.Options{
 		MaxRooms: int32(cfg.maxRooms), QueryTimeout: cfg.queryTimeout,
 		KeepIdempotencyKeys: cfg.keepKeys, Metrics: metrics, Log: log, Modes: modes,
-		Auth: cfg.auth, MaxHeldRooms: maxHeld, MaxHoldTTL: cfg.maxHoldTTL,
+		Auth: cfg.auth, MaxHeldRooms: maxHeld, MaxHoldTTL: cfg.maxHoldTTL, HoldCooldown: cfg.holdCooldown,
 		RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst, MaxRoomsPerClient: maxPerEvent,
 	})
 	server := newHTTPServer(handler, cfg.queryTimeout+5*time.Second, log)

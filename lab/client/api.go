@@ -116,7 +116,8 @@ type reply struct {
 	Replayed      bool   `json:"-"` // answered from an idempotency key's stored outcome
 	// RetryAfter is the server's Retry-After on a 503 (the least pause
 	// before the next attempt) or on rooms_held (when held rooms may be
-	// back at the latest).
+	// back at the latest) or hold_cooldown (when this client may hold at
+	// the hotel again).
 	RetryAfter time.Duration `json:"-"`
 }
 
@@ -131,6 +132,7 @@ const (
 	conflict                    // lost a race; retry
 	inProgress                  // the same idempotency key is still running; retry it
 	expired                     // the hold expired before the confirm
+	cooling                     // no hold: this client's last one at the hotel ended too recently
 	failed                      // certainly did nothing: the server refused the request (4xx)
 	notSent                     // this attempt never reached a server; an earlier one may have booked
 	unavailable                 // this attempt did nothing ("unavailable"); an earlier one may have
@@ -164,7 +166,7 @@ func (e *ModeRefusedError) Error() string {
 // lost one may still book.
 func (o outcome) final() bool {
 	switch o {
-	case succeeded, soldOut, insufficient, roomsHeld, expired, failed:
+	case succeeded, soldOut, insufficient, roomsHeld, expired, cooling, failed:
 		return true
 	}
 	return false
@@ -311,6 +313,8 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 		return expired, reply{}, nil
 	case evento.ErrClientLimit:
 		return atLimit, reply{}, nil
+	case evento.ErrHoldCooldown:
+		return cooling, reply{RetryAfter: retryAfter(resp)}, nil
 	}
 	err = fmt.Errorf("POST %s: status %d %s", url, resp.StatusCode, e.Error.Code)
 	switch {

@@ -25,6 +25,10 @@ type client struct {
 	// heldSince is when the client first found the rooms it wants held
 	// rather than free; zero after a booking.
 	heldSince time.Time
+	// holdAgainAt is when the servers let this client hold at its hotel
+	// again (a hold refused with hold_cooldown); until then it books
+	// without a hold, as a buyer whose cart timed out would.
+	holdAgainAt time.Time
 	// arrivals, in the open model, deliver the intended start of each
 	// booking; nil in the closed model.
 	arrivals <-chan time.Time
@@ -110,7 +114,7 @@ func (c *client) run(ctx context.Context) {
 		var result outcome
 		var r reply
 		var key string // the booking's idempotency key, "" without one
-		if c.cfg.HoldShare > 0 && c.rng.Float64() < c.cfg.HoldShare {
+		if c.cfg.HoldShare > 0 && c.rng.Float64() < c.cfg.HoldShare && time.Now().After(c.holdAgainAt) {
 			result, r, key = c.bookThroughHold(ctx, t, rooms)
 		} else {
 			path := fmt.Sprintf("/%d/%d/reserve/%s", t.EventID, t.HotelID, c.cfg.Strategy)
@@ -156,8 +160,9 @@ func (c *client) run(ctx context.Context) {
 			c.stats.insufficient.Add(1)
 			mustCheck = true
 		case roomsHeld:
-			// Wait for held rooms to come back: until the soonest hold
-			// expires (Retry-After), or a release or confirm comes first.
+			// Wait for held rooms to come back: until the ones lacked are
+			// out of their holds (Retry-After), or a release or confirm
+			// comes first.
 			c.stats.roomsHeld.Add(1)
 			if !c.waitForHeldRooms(ctx, min(r.RetryAfter, heldRecheck)) {
 				c.stats.markSoldOut(c.target, time.Now())
@@ -173,6 +178,9 @@ func (c *client) run(ctx context.Context) {
 		case expired:
 			c.stats.holdsExpired.Add(1)
 			c.pause(ctx)
+		case cooling:
+			// Nothing was held: book without a hold until it may again.
+			c.holdAgainAt = time.Now().Add(r.RetryAfter)
 		case modeRefused:
 			return // send stopped the run
 		case atLimit:
@@ -219,7 +227,7 @@ func (c *client) bookThroughHold(ctx context.Context, t Target, rooms int64) (ou
 			c.stats.holdsUnknown.Add(1)
 			return failed, reply{}, ""
 		}
-		return held, reply{}, ""
+		return held, reply{RetryAfter: hold.RetryAfter}, ""
 	}
 	c.stats.holdsPlaced.Add(1)
 	if c.rng.Float64() < c.cfg.AbandonShare {

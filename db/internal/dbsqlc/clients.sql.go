@@ -120,20 +120,50 @@ func (q *Queries) ListClients(ctx context.Context, db DBTX) ([]ListClientsRow, e
 	return items, nil
 }
 
-const revokeClient = `-- name: RevokeClient :execrows
-UPDATE api_clients
-   SET revoked_at = clock_timestamp()
- WHERE name = $1::text
-   AND revoked_at IS NULL
+const revokeClient = `-- name: RevokeClient :one
+WITH revoked AS (
+    UPDATE api_clients
+       SET revoked_at = clock_timestamp()
+     WHERE name = $1::text
+       AND revoked_at IS NULL
+    RETURNING id
+), released AS (
+    UPDATE holds
+       SET state = 'released', settled_at = clock_timestamp()
+     WHERE holds.client_id IN (SELECT revoked.id FROM revoked)
+       AND holds.state = 'held'
+    RETURNING holds.event_hotel_rooms_id, holds.rooms
+), freed AS (
+    SELECT released.event_hotel_rooms_id, sum(released.rooms)::integer AS rooms
+      FROM released
+     GROUP BY released.event_hotel_rooms_id
+), counter AS (
+    UPDATE event_hotel_rooms AS ehr
+       SET locked     = ehr.locked - freed.rooms,
+           updated_at = greatest(clock_timestamp(), ehr.updated_at + interval '1 microsecond')
+      FROM freed
+     WHERE ehr.id = freed.event_hotel_rooms_id
+    RETURNING freed.rooms
+)
+SELECT (SELECT count(*) FROM revoked)::integer AS revoked,
+       coalesce((SELECT sum(counter.rooms) FROM counter), 0)::integer AS rooms_released
 `
 
+type RevokeClientRow struct {
+	Revoked       int32
+	RoomsReleased int32
+}
+
 // RevokeClient stops a key at once on every server that does not cache it
-// (servers cache a key for at most a few seconds; see api's auth). The
-// client's holds stay theirs, and expire as usual.
-func (q *Queries) RevokeClient(ctx context.Context, db DBTX, name string) (int64, error) {
-	result, err := db.Exec(ctx, revokeClient, name)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+// (servers cache a key for at most a few seconds; see api's auth), and
+// gives the client's held rooms back in the same statement: a revoked
+// client's holds would otherwise keep rooms from everyone for their full
+// TTL. Each hold leaves 'held' only WHERE it still is (holds.sql's
+// invariant), so a confirm that won the row first keeps its reservation.
+// revoked is 0 when no live client has that name (and nothing is freed).
+func (q *Queries) RevokeClient(ctx context.Context, db DBTX, name string) (RevokeClientRow, error) {
+	row := db.QueryRow(ctx, revokeClient, name)
+	var i RevokeClientRow
+	err := row.Scan(&i.Revoked, &i.RoomsReleased)
+	return i, err
 }

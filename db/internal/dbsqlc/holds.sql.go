@@ -185,50 +185,110 @@ func (q *Queries) GetHold(ctx context.Context, db DBTX, arg GetHoldParams) (GetH
 	return i, err
 }
 
+const holdCooldownUntil = `-- name: HoldCooldownUntil :one
+SELECT c.until, (c.until > clock_timestamp())::boolean AS cooling
+  FROM (SELECT coalesce(max(least(h.settled_at, h.expires_at))
+                        + make_interval(secs => $1::double precision),
+                        clock_timestamp())::timestamptz AS until
+          FROM holds AS h
+         WHERE coalesce(h.client_id, 0) = coalesce($2::bigint, 0)
+           AND h.event_hotel_rooms_id = (
+                   SELECT ehr.id FROM event_hotel_rooms AS ehr
+                    WHERE ehr.event_id = $3 AND ehr.hotel_id = $4)
+           AND h.state IN ('held', 'released', 'expired')
+           AND least(h.settled_at, h.expires_at) <= clock_timestamp()
+           AND least(h.settled_at, h.expires_at)
+               > clock_timestamp() - make_interval(secs => $1::double precision)) AS c
+`
+
+type HoldCooldownUntilParams struct {
+	CooldownSeconds float64
+	ClientID        pgtype.Int8
+	EventID         int64
+	HotelID         int64
+}
+
+type HoldCooldownUntilRow struct {
+	Until   time.Time
+	Cooling bool
+}
+
+// HoldCooldownUntil is when the client may hold at this hotel again: the
+// newest end of its holds there (a release, or an expiry whether swept or
+// not) plus the cooldown, and whether that is still to come (by the
+// database's clock, the one every server shares). The cap
+// bounds how many rooms a client holds, this bounds for how long: without
+// it, release and re-hold every few seconds kept rooms held for ever, and
+// whoever waited for them (Retry-After) found them taken again. Read in the
+// hold's own transaction, so it holds on every server; a hold placed while
+// a release of the same client commits counts as placed before it, which
+// the bound allows (docs/security.md).
+func (q *Queries) HoldCooldownUntil(ctx context.Context, db DBTX, arg HoldCooldownUntilParams) (HoldCooldownUntilRow, error) {
+	row := db.QueryRow(ctx, holdCooldownUntil,
+		arg.CooldownSeconds,
+		arg.ClientID,
+		arg.EventID,
+		arg.HotelID,
+	)
+	var i HoldCooldownUntilRow
+	err := row.Scan(&i.Until, &i.Cooling)
+	return i, err
+}
+
 const hotelRoomsOutOfReach = `-- name: HotelRoomsOutOfReach :one
 SELECT coalesce((SELECT sum(h.rooms)
                    FROM holds AS h
                   WHERE h.event_hotel_rooms_id = ehr.id
                     AND h.state = 'held'
                     AND h.expires_at > clock_timestamp()), 0)::integer AS rooms,
-       coalesce((SELECT min(h.expires_at)
-                   FROM holds AS h
-                  WHERE h.event_hotel_rooms_id = ehr.id
-                    AND h.state = 'held'
-                    AND h.expires_at > clock_timestamp()), clock_timestamp())::timestamptz AS soonest_expiry,
+       coalesce((SELECT array_agg(held.expires_at ORDER BY held.expires_at)
+                   FROM (SELECT h.expires_at
+                           FROM holds AS h
+                          CROSS JOIN LATERAL generate_series(1, h.rooms) AS room
+                          WHERE h.event_hotel_rooms_id = ehr.id
+                            AND h.state = 'held'
+                            AND h.expires_at > clock_timestamp()
+                          ORDER BY h.expires_at
+                          LIMIT $1::integer) AS held), '{}')::timestamptz[] AS room_expiries,
        coalesce((SELECT sum(rb.assigned - rb.reserved)
                    FROM room_buckets AS rb
                   WHERE rb.event_hotel_rooms_id = ehr.id), 0)::integer AS bucketed
   FROM event_hotel_rooms AS ehr
- WHERE ehr.event_id = $1
-   AND ehr.hotel_id = $2
+ WHERE ehr.event_id = $2
+   AND ehr.hotel_id = $3
 `
 
 type HotelRoomsOutOfReachParams struct {
+	Rooms   int32
 	EventID int64
 	HotelID int64
 }
 
 type HotelRoomsOutOfReachRow struct {
-	Rooms         int32
-	SoonestExpiry time.Time
-	Bucketed      int32
+	Rooms        int32
+	RoomExpiries []time.Time
+	Bucketed     int32
 }
 
 // HotelRoomsOutOfReach tells a request refused for lack of rooms where the
 // rooms it lacks are, when they are not free in the hotel's row:
 //   - rooms: in live holds. They come back when their holds expire or are
-//     released, so the answer is "wait" (rooms_held, with Retry-After until
-//     soonest_expiry) and not "sold out", which tells a client to stop.
-//     Read after the refusal and after overdue holds were freed, it can
-//     only say too much is held, never too little, which costs one wait.
+//     released, so the answer is "wait" (rooms_held) and not "sold out",
+//     which tells a client to stop. Read after the refusal and after
+//     overdue holds were freed, it can only say too much is held, never
+//     too little, which costs one wait.
+//   - room_expiries: when each held room comes back at the latest, soonest
+//     first, for the first @rooms of them (the most any request lacks): a
+//     request lacking k rooms may have them at the k-th, its honest
+//     Retry-After. The soonest expiry alone told a request lacking 3 rooms
+//     to come back when 1 would be.
 //   - bucketed: free in the hotel's buckets (sharded.sql), which only the
 //     sharded strategy books: any other is told so (inventory_sharded),
 //     not that the hotel is sold out.
 func (q *Queries) HotelRoomsOutOfReach(ctx context.Context, db DBTX, arg HotelRoomsOutOfReachParams) (HotelRoomsOutOfReachRow, error) {
-	row := db.QueryRow(ctx, hotelRoomsOutOfReach, arg.EventID, arg.HotelID)
+	row := db.QueryRow(ctx, hotelRoomsOutOfReach, arg.Rooms, arg.EventID, arg.HotelID)
 	var i HotelRoomsOutOfReachRow
-	err := row.Scan(&i.Rooms, &i.SoonestExpiry, &i.Bucketed)
+	err := row.Scan(&i.Rooms, &i.RoomExpiries, &i.Bucketed)
 	return i, err
 }
 
@@ -424,4 +484,33 @@ func (q *Queries) SweepExpiredHolds(ctx context.Context, db DBTX, batchSize int3
 		return nil, err
 	}
 	return items, nil
+}
+
+const sweepFinishedHolds = `-- name: SweepFinishedHolds :execrows
+DELETE FROM holds
+ WHERE id IN (SELECT h.id FROM holds AS h
+               WHERE h.state IN ('released', 'expired')
+                 AND h.settled_at <= clock_timestamp() - make_interval(secs => $1::double precision)
+               ORDER BY h.settled_at
+               LIMIT $2::integer
+                 FOR UPDATE SKIP LOCKED)
+`
+
+type SweepFinishedHoldsParams struct {
+	KeepSeconds float64
+	BatchSize   int32
+}
+
+// SweepFinishedHolds deletes released and expired holds settled more than
+// @keep_seconds ago, a batch at a time: without it a hold/release loop left
+// a row behind per cycle for ever. Confirmed holds stay, as their
+// reservation's history (one per reservation at most). A swept hold's
+// handle is a hold that is not there: 404. SKIP LOCKED lets several
+// servers sweep at once.
+func (q *Queries) SweepFinishedHolds(ctx context.Context, db DBTX, arg SweepFinishedHoldsParams) (int64, error) {
+	result, err := db.Exec(ctx, sweepFinishedHolds, arg.KeepSeconds, arg.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

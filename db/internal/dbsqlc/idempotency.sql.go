@@ -56,9 +56,9 @@ type ClaimIdempotencyKeysRow struct {
 //     - StoreIdempotencyOutcomes writes the outcome (a booking as its
 //     reservation's id) into the row before
 //     COMMIT: the booking and its outcome both exist, or neither.
-//     Or, for an outcome that did not judge the hotel's rooms (not
-//     found: evento.Outcome.Kept), ForgetIdempotencyKeys deletes the
-//     row before COMMIT: nothing of the request stays behind.
+//     Or, for a refusal, which did nothing (evento.Outcome.Kept),
+//     ForgetIdempotencyKeys deletes the row before COMMIT: nothing
+//     of the request stays behind, and a resend is answered afresh.
 //     - locked, not owned: a committed request used the key first;
 //     GetIdempotencyOutcomes reads its outcome to replay (or its
 //     fingerprint refuses a key reused for another request). Nothing
@@ -112,10 +112,11 @@ DELETE FROM idempotency_keys
 `
 
 // ForgetIdempotencyKeys deletes the rows of keys this transaction owns whose
-// outcome is not kept (a not found): before COMMIT, so that the key never
-// holds such an outcome. Kept, a flood of requests for nothing would cost a
-// row each for a day, and a key squatted by a request for nothing would
-// refuse or mislead its owner's real request for as long. Through the
+// outcome is not kept (a refusal): before COMMIT, so that the key never
+// holds such an outcome. Kept, a flood of refused requests would cost a
+// row each for a day, a key squatted by a request for nothing would refuse
+// or mislead its owner's real request for as long, and a rooms_held would
+// be replayed long after the rooms were back. Through the
 // primary key alone, as StoreIdempotencyOutcomes and for the same reason.
 func (q *Queries) ForgetIdempotencyKeys(ctx context.Context, db DBTX, keys []string) error {
 	_, err := db.Exec(ctx, forgetIdempotencyKeys, keys)
