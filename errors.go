@@ -252,6 +252,7 @@ func (e *ClientLimitError) Is(target error) bool { return target == ErrClientLim
 func ReservationNotFound(eventID, hotelID, id int64) error {
 	return &NotFoundError{What: fmt.Sprintf("reservation %d of event %d hotel %d", id, eventID, hotelID)}
 }
+
 // HoldCooldownError refuses a hold at a hotel where the client's last hold
 // ended less than Cooldown ago; it may hold there again at Until. It
 // matches ErrHoldCooldown.
