@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,20 +28,27 @@ func TestSecretsNeverOnSpawnedCommandLines(t *testing.T) {
 		t.Skip("no /proc to read command lines from")
 	}
 	args := []string{"--embedded", "--auth", "--servers", "2", "--clients", "10", "--rooms", "100000", "--hotels", "1",
-		"--strategy", "atomic", "--think", "50ms-100ms", "--json"}
+		"--strategy", "atomic", "--think", "50ms-100ms", "--json", "--progress"}
 	if _, err := localpg.FindPgBouncer(); err == nil {
 		args = append(args, "--pgbouncer")
 	}
 	run := exec.Command(evento, args...)
 	run.Env = append(os.Environ(), "DATABASE_URL=")
-	var stderr bytes.Buffer
-	run.Stderr = &stderr
+	var stderr lockedBuffer
+	pipe, err := run.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = run.Process.Kill(); _ = run.Wait() })
 
-	// The servers are up once two evento serve processes run.
+	// Interrupted once it books: with the servers up and the clients
+	// added (an interrupt while it adds them was a test of its own).
+	waitForABooking(t, bufio.NewScanner(io.TeeReader(pipe, &stderr)))
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(&stderr, pipe); close(copied) }()
 	var servers []int
 	for deadline := time.Now().Add(time.Minute); len(servers) < 2; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -88,6 +98,7 @@ func TestSecretsNeverOnSpawnedCommandLines(t *testing.T) {
 	if err := run.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
+	<-copied // the pipe is read to its end before Wait closes it
 	if err := run.Wait(); err != nil && !strings.Contains(err.Error(), "130") {
 		t.Errorf("evento run after SIGINT: %v; stderr:\n%s", err, stderr.String())
 	}
@@ -129,4 +140,22 @@ func descendants(pid int) []int {
 		queue = append(queue, children[queue[0]]...)
 	}
 	return all
+}
+
+// lockedBuffer is a bytes.Buffer a reader and a writer may share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

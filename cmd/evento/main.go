@@ -67,6 +67,12 @@ func run(args []string) int {
 		return 0
 	case errors.As(err, &exit):
 		return int(exit)
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		// Interrupted before there was a report to print (starting the
+		// servers, adding clients): what was started is stopped, and
+		// "context canceled" would read as a failure.
+		fmt.Fprintf(os.Stderr, "evento: interrupted: %v\n", err)
+		return 130
 	default:
 		fmt.Fprintf(os.Stderr, "evento: %v\n", err)
 		return 2
