@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -112,7 +114,7 @@ func TestAttackerBesideASimulation(t *testing.T) {
 	bundle := setup(t)
 	event := seedEvent(t, bundle, "1", "500")
 	keys := map[string]string{}
-	for _, name := range []string{"shop", "mallory", "scalper"} {
+	for _, name := range []string{"shop", "mallory", "scalper", "squatter"} {
 		args := []string{"clients", "add", name, "--json"}
 		if name == "shop" {
 			args = append(args, "--max-rooms-per-event", "1000")
@@ -126,7 +128,8 @@ func TestAttackerBesideASimulation(t *testing.T) {
 		}
 		keys[name] = out.APIKey
 	}
-	servers := startServers(t, bundle, 2, "--auth", "keys")
+	// A small --max-conns, so that idle connections could fill it.
+	servers := startServers(t, bundle, 2, "--auth", "keys", "--max-conns", "128")
 
 	mallory := &attacker{base: servers[1].URL, key: keys["mallory"], eventID: event.EventID, hotelID: event.Hotels[0].HotelID,
 		http: &http.Client{Timeout: 10 * time.Second}, answers: map[string]map[int]int{}}
@@ -179,11 +182,41 @@ func TestAttackerBesideASimulation(t *testing.T) {
 			mallory.round(i)
 		}
 	})
+	// Release and re-hold, again and again: the cooldown ends it after
+	// the first hold.
+	squatter := &attacker{base: servers[0].URL, key: keys["squatter"], eventID: event.EventID, hotelID: event.Hotels[0].HotelID,
+		http: &http.Client{Timeout: 10 * time.Second}, answers: map[string]map[int]int{}}
+	attacks.Go(func() { squatter.reHold(t, done) })
+	// A stranger's flood of one made-up key: the servers ask the database
+	// about it once each (per 15 s), not once a request. api_clients'
+	// key index is read by key lookups alone.
+	lookups := func() (n int64) {
+		scanRow(t, bundle.url, `SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE indexrelname = 'api_clients_key_hash_key'`, nil, &n)
+		return n
+	}
+	stranger := &attacker{base: servers[1].URL, key: "evk_" + strings.Repeat("0", 43), eventID: event.EventID, hotelID: event.Hotels[0].HotelID,
+		http: &http.Client{Timeout: 10 * time.Second}, answers: map[string]map[int]int{}}
+	var lookupsBefore, lookupsAfter int64
+	attacks.Go(func() {
+		lookupsBefore = lookups()
+		for i := range 1000 {
+			stranger.sendVia(servers[i%2].URL, "bad key", "POST", fmt.Sprintf("/%d/%d/reserve/atomic", event.EventID, event.Hotels[0].HotelID),
+				`{"name":"stranger","rooms":1}`)
+		}
+		// A backend reports its statistics when idle, at most 10 s late.
+		time.Sleep(11 * time.Second)
+		lookupsAfter = lookups()
+	})
+	// Idle keep-alives from another address, more than the server's
+	// share for one address: the surplus is closed at once, the rest when
+	// room is needed, and the load's connections get in.
+	idle := openIdleConnections(t, servers[1].URL, "127.0.0.2", 100)
 	r := runEvento(t, bundle.env, "load", "--target", servers[0].URL+","+servers[1].URL, "--event", itoa(event.EventID),
 		"--api-key", keys["shop"], "--clients", "30", "--strategy", "atomic", "--think", "10ms-40ms",
 		"--json", "--expect", "consistent")
 	close(done)
 	attacks.Wait()
+	closedIdle := idle.closed()
 	report := decodeReport(t, r, 0)
 	h := report.Hotels[0]
 	if report.Verdict != checker.Consistent || report.ClientsGaveUp != 0 || report.Unknown.Requests != 0 || h.Booked+h.Locked != h.Assigned {
@@ -223,5 +256,109 @@ func TestAttackerBesideASimulation(t *testing.T) {
 	if booked != 0 || held != 10 || squatted != 0 {
 		t.Fatalf("mallory booked %d reservations, holds %d rooms, kept %d keys; want 0, 10 (her cap), 0", booked, held, squatted)
 	}
-	t.Logf("mallory's answers: %v", mallory.answers)
+	if got := squatter.answers["re-hold"]; got[201] != 1 || got[429] == 0 || len(got) != 2 {
+		t.Errorf("release and re-hold: %v, want one hold placed and every later one refused with 429 (hold_cooldown)", got)
+	}
+	if got := stranger.answers["bad key"]; got[401] != 1000 {
+		t.Errorf("a made-up key: %v, want 1000 × 401", got)
+	}
+	// At most one lookup of the made-up key per server, plus the live
+	// keys' (each cached 5 s per server) while the flood and the wait ran.
+	if n := lookupsAfter - lookupsBefore; n > 50 {
+		t.Errorf("1000 requests with one made-up key cost %d key lookups in the database; want about one per server", n)
+	}
+	if closedIdle < 100-128/4 {
+		t.Errorf("%d of 100 idle connections from one address were closed; want all but the address's share (%d)", closedIdle, 128/4)
+	}
+	t.Logf("mallory's answers: %v; key lookups during the stranger's flood: %d; idle connections closed: %d",
+		mallory.answers, lookupsAfter-lookupsBefore, closedIdle)
+}
+
+// reHold holds 5 rooms and releases them, again and again until done:
+// the cheap way to keep rooms away from everyone else for ever.
+func (a *attacker) reHold(t *testing.T, done <-chan struct{}) {
+	holds := fmt.Sprintf("%s/%d/%d/holds", a.base, a.eventID, a.hotelID)
+	for {
+		select {
+		case <-done:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		req, _ := http.NewRequest("POST", holds, strings.NewReader(`{"name":"squatter","rooms":5,"ttl_seconds":900}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+a.key)
+		resp, err := a.http.Do(req)
+		if err != nil {
+			continue
+		}
+		var hold struct {
+			HoldID string `json:"hold_id"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&hold)
+		resp.Body.Close()
+		a.mu.Lock()
+		if a.answers["re-hold"] == nil {
+			a.answers["re-hold"] = map[int]int{}
+		}
+		a.answers["re-hold"][resp.StatusCode]++
+		a.mu.Unlock()
+		if resp.StatusCode == http.StatusCreated {
+			release, _ := http.NewRequest("DELETE", holds+"/"+hold.HoldID, nil)
+			release.Header.Set("Authorization", "Bearer "+a.key)
+			if resp, err := a.http.Do(release); err == nil {
+				resp.Body.Close()
+			}
+		}
+	}
+}
+
+// idleConnections are keep-alive connections that asked one thing and
+// then sat idle.
+type idleConnections struct {
+	opened int // asked for; those refused at once are not in conns
+	conns  []net.Conn
+}
+
+// openIdleConnections opens n connections to base from the local address
+// from, each sending one GET /healthz and reading its answer, and leaves
+// them open.
+func openIdleConnections(t *testing.T, base, from string, n int) *idleConnections {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	idle := &idleConnections{opened: n}
+	t.Cleanup(func() {
+		for _, c := range idle.conns {
+			c.Close()
+		}
+	})
+	for range n {
+		c, err := dialer.Dial("tcp", u.Host)
+		if err != nil {
+			continue // refused at once: the address's share is full
+		}
+		idle.conns = append(idle.conns, c)
+		_, _ = fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", u.Host)
+	}
+	return idle
+}
+
+// closed counts the connections the server has closed (or never kept).
+func (idle *idleConnections) closed() (n int) {
+	buf := make([]byte, 4096)
+	for _, c := range idle.conns {
+		_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		for {
+			if _, err := c.Read(buf); err != nil {
+				if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+					n++ // EOF or reset: closed by the server
+				}
+				break
+			}
+		}
+	}
+	return n + idle.opened - len(idle.conns)
 }
