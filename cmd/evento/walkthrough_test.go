@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// walkthroughMark precedes a docs code block that TestAPIWalkthroughs
+// runs, so that its comments (the statuses, headers and JSON a reader is
+// promised) cannot go stale.
+const walkthroughMark = "<!-- walkthrough:"
+
+// A step of a walk-through: one command and the comment that says what it
+// answers (after its #, and on the indented # lines under it).
+type step struct {
+	command, promise string
+}
+
+// walkthroughs reads every marked ```sh block of a doc into its steps.
+func walkthroughs(t *testing.T, path string) [][]step {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks [][]step
+	for _, part := range strings.Split(string(raw), walkthroughMark)[1:] {
+		_, body, _ := strings.Cut(part, "```sh\n")
+		body, _, _ = strings.Cut(body, "```")
+		var steps []step
+		for _, line := range strings.Split(body, "\n") {
+			trimmed := strings.TrimSpace(line)
+			switch {
+			case trimmed == "":
+			case strings.HasPrefix(trimmed, "#"):
+				if strings.HasPrefix(line, " ") && len(steps) > 0 {
+					steps[len(steps)-1].promise += " " + strings.TrimPrefix(trimmed, "#")
+				}
+			default:
+				command, promise, _ := strings.Cut(line, "   #")
+				steps = append(steps, step{command: strings.TrimSpace(command), promise: strings.TrimSpace(promise)})
+			}
+		}
+		blocks = append(blocks, steps)
+	}
+	return blocks
+}
+
+var (
+	promisedStatus = regexp.MustCompile(`HTTP/1\.1 (\d{3})`)
+	promisedHeader = regexp.MustCompile(`\b([A-Z][a-z]+(?:-[A-Z][a-z]+)+): (\S+)`)
+	promisedPair   = regexp.MustCompile(`"[a-z_]+":(?:"[^"…]*"|[0-9]+|true|false|null)`)
+)
+
+// check holds one step's output to its promise: the status, every header
+// named (and its value unless it is a number that moves, as Retry-After
+// does), every JSON field given whole.
+func (s step) check(out string) []string {
+	var broken []string
+	if m := promisedStatus.FindStringSubmatch(s.promise); m != nil && !strings.Contains(out, "HTTP/1.1 "+m[1]) {
+		broken = append(broken, "status "+m[1])
+	}
+	lower := strings.ToLower(out)
+	for _, m := range promisedHeader.FindAllStringSubmatch(s.promise, -1) {
+		want := strings.ToLower(m[1]) + ":"
+		if _, err := fmt.Sscan(m[2], new(int)); err != nil {
+			want += " " + strings.ToLower(strings.TrimRight(m[2], ",.;"))
+		}
+		if !strings.Contains(lower, want) {
+			broken = append(broken, "header "+m[1])
+		}
+	}
+	for _, pair := range promisedPair.FindAllString(s.promise, -1) {
+		if !strings.Contains(out, pair) {
+			broken = append(broken, pair)
+		}
+	}
+	return broken
+}
+
+// docs/api.md's marked walk-throughs, pasted into a shell against a real
+// server in the state the doc says it continues from: every step's
+// status, headers and JSON are what its comment promises. The holds
+// walk-through once set H to a literal handle and DELETEd another (404),
+// and promised a 201 and a Retry-After that curl -s never shows.
+func TestAPIWalkthroughs(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+	// The session the holds walk-through continues: hotel 1 has 10 rooms,
+	// alice reserved 3.
+	seedEvent(t, bundle, "2", "10")
+	server := startServers(t, bundle, 1)[0]
+	resp, err := http.Post(server.URL+"/1/1/reserve/atomic", "application/json", strings.NewReader(`{"name":"alice","rooms":3}`))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("alice's reservation: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	host, err := url.Parse(server.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := walkthroughs(t, "../../docs/api.md")
+	if len(blocks) == 0 {
+		t.Fatal("docs/api.md marks no walk-through")
+	}
+	for _, steps := range blocks {
+		// One shell for the block, so that its variables carry; a marker
+		// between steps splits the output.
+		var script strings.Builder
+		for i, s := range steps {
+			fmt.Fprintf(&script, "echo '@@step %d'\n%s\n", i, strings.ReplaceAll(s.command, "localhost:8080", host.Host))
+		}
+		out, err := exec.Command("bash", "-c", script.String()+" 2>&1").CombinedOutput()
+		if err != nil {
+			t.Fatalf("the walk-through failed: %v\n%s", err, out)
+		}
+		outputs := strings.Split(string(out), "@@step ")[1:]
+		if len(outputs) != len(steps) {
+			t.Fatalf("%d steps, %d outputs:\n%s", len(steps), len(outputs), out)
+		}
+		for i, s := range steps {
+			if broken := s.check(outputs[i]); len(broken) > 0 {
+				t.Errorf("step %q promises %s, but its answer lacks %q:\n%s", s.command, s.promise, broken, outputs[i])
+			}
+		}
+	}
+}
