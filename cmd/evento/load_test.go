@@ -170,9 +170,11 @@ func TestLoadStopsOnADisabledMode(t *testing.T) {
 }
 
 // evento load with a key under the servers' default limit per client
-// books that many rooms of the event and stops: every simulated client is
-// that one client, and client_limit tells each that it is done. No client
-// gives up on errors, nothing is unknown, and the run is consistent.
+// books up to that many rooms of the event and stops: every simulated
+// client is that one client, and client_limit tells each that it is done.
+// The last request may ask for more rooms than the limit leaves (up to 5),
+// so the load ends between 6 and 10, never past it. No client gives up on
+// errors, nothing is unknown, and the run is consistent.
 func TestLoadWithAKeyStopsAtItsLimit(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
@@ -188,7 +190,7 @@ func TestLoadWithAKeyStopsAtItsLimit(t *testing.T) {
 	r := runEvento(t, bundle.env, "load", "--target", servers[0].URL+","+servers[1].URL, "--event", itoa(event.EventID),
 		"--api-key", out.APIKey, "--clients", "8", "--strategy", "atomic", "--think", "0", "--json", "--expect", "consistent")
 	report := decodeReport(t, r, 0)
-	if report.Totals.Booked != 10 || report.Totals.Acknowledged != 10 || report.ClientsGaveUp != 0 || report.Unknown.Requests != 0 {
+	if b := report.Totals.Booked; b < 6 || b > 10 || report.Totals.Acknowledged != b || report.ClientsGaveUp != 0 || report.Unknown.Requests != 0 {
 		t.Fatalf("a load under a limit of 10: booked %d, acknowledged %d, gave up %d, unknown %+v",
 			report.Totals.Booked, report.Totals.Acknowledged, report.ClientsGaveUp, report.Unknown)
 	}
