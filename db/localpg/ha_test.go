@@ -1,0 +1,93 @@
+package localpg
+
+import (
+	"context"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// needHA skips a test on a machine without Patroni and etcd, except on CI
+// (CI=true), which installs them (.ci/run).
+func needHA(t *testing.T) {
+	t.Helper()
+	if _, _, err := FindHA(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v, and CI=true: .ci/run installs them", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+}
+
+// TestHAFailoverKeepsSyncCommits starts a pair in strict mode, commits a
+// row through the multi-host URL, kills the primary, and reads the row
+// through the same URL from the new primary; then a planned switchover,
+// and after Stop nothing is left.
+func TestHAFailoverKeepsSyncCommits(t *testing.T) {
+	needHA(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	h, err := StartHA(ctx, HAOptions{Durability: Strict, Log: io.Discard})
+	if err != nil {
+		t.Fatalf("StartHA: %v", err)
+	}
+	dir := h.Dir()
+	defer h.Stop()
+	exec := func(sql string) {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, h.URL("evento"))
+		if err != nil {
+			t.Fatalf("connect through %s: %v", h.url("evento").Redacted(), err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	count := func() int {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, h.URL("evento"))
+		if err != nil {
+			t.Fatalf("connect: %v", err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil {
+			t.Fatalf("count: %v", err)
+		}
+		return n
+	}
+	exec("CREATE TABLE t (id int)")
+	exec("INSERT INTO t VALUES (1)")
+	old, new, down, err := h.Failover(ctx)
+	if err != nil {
+		t.Fatalf("Failover: %v", err)
+	}
+	t.Logf("failover from %s to %s: %s without a primary", old, new, down.Round(10*time.Millisecond))
+	if old == new {
+		t.Errorf("failover kept %s as the primary", old)
+	}
+	exec("INSERT INTO t VALUES (2)")
+	if n := count(); n != 2 {
+		t.Errorf("rows after failover: %d, want 2 (the one committed before it, in strict mode, and one after)", n)
+	}
+	next, err := h.Switchover(ctx)
+	if err != nil {
+		t.Fatalf("Switchover: %v", err)
+	}
+	if next != old {
+		t.Errorf("switchover went to %s, want %s", next, old)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("rows after switchover: %d, want 2", n)
+	}
+	if err := h.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s still exists after Stop (%v)", dir, err)
+	}
+}
