@@ -253,4 +253,3 @@ func (h *HA) signalMember(m *haMember, sig syscall.Signal) {
 }
 
 func (h *HA) resumeMember(m *haMember) { h.signalMember(m, syscall.SIGCONT) }
-
