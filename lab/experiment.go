@@ -140,6 +140,10 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 			c.Close()
 			return nil, fmt.Errorf("--faults %s: %w", fault, cluster.ErrNotOurDatabase)
 		}
+		if slices.Contains(nemesis.HAKinds, fault) && c.Database.HA == nil {
+			c.Close()
+			return nil, fmt.Errorf("--faults %s: %w", fault, cluster.ErrNoPair)
+		}
 	}
 	return &Lab{cfg: cfg, cluster: c}, nil
 }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The durability modes of StartHA, named as operators know them (Oracle
@@ -204,9 +206,33 @@ func StartHA(ctx context.Context, o HAOptions) (_ *HA, err error) {
 	if err := EnsureDatabase(ctx, h.memberURL(primary, o.Database)); err != nil {
 		return nil, err
 	}
+	// A client of the multi-host URL may try the standby first, and pgx
+	// gives up on "database does not exist" rather than try the next
+	// host: wait until the standby has replayed the CREATE DATABASE.
+	if err := h.waitDatabaseEverywhere(readyCtx); err != nil {
+		return nil, err
+	}
 	fmt.Fprintf(o.Log, "evento: started throwaway PostgreSQL pair under Patroni (%s replication) at %s, primary %s (data in %s; removed on exit)\n",
 		o.Durability, h.url(o.Database).Redacted(), primary, h.runDir)
 	return h, nil
+}
+
+func (h *HA) waitDatabaseEverywhere(ctx context.Context) error {
+	for _, m := range h.members {
+		for {
+			conn, err := pgx.Connect(ctx, h.memberURL(m.name, h.opts.Database))
+			if err == nil {
+				_ = conn.Close(ctx)
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("database %s on %s: %w (%v)", h.opts.Database, m.name, ctx.Err(), err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // startEtcd starts the one-member etcd Patroni keeps its leader key in,

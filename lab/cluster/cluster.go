@@ -287,6 +287,33 @@ func (c *Cluster) FreeDisk() error {
 	return c.Database.Server.FreeDisk()
 }
 
+// ErrNoPair refuses a failover fault on a run without a replicated pair.
+var ErrNoPair = errors.New("failover and switchover need a replicated PostgreSQL pair the lab started (--ha)")
+
+// Failover kills the pair's primary; Patroni promotes the standby and
+// the old primary rejoins. It says who took over and how long no primary
+// ran.
+func (c *Cluster) Failover(ctx context.Context) (string, error) {
+	if c.Database == nil || c.Database.HA == nil {
+		return "", ErrNoPair
+	}
+	old, new, down, err := c.Database.HA.Failover(ctx)
+	return fmt.Sprintf("%s → %s, %.1f s without a primary", old, new, down.Seconds()), err
+}
+
+// Switchover hands the primary's role to the standby through Patroni.
+func (c *Cluster) Switchover(ctx context.Context) (string, error) {
+	if c.Database == nil || c.Database.HA == nil {
+		return "", ErrNoPair
+	}
+	old, err := c.Database.HA.Primary(ctx)
+	if err != nil {
+		return "", err
+	}
+	new, err := c.Database.HA.Switchover(ctx)
+	return old + " → " + new, err
+}
+
 // TerminateBackends ends every other session of the servers' database
 // (pg_terminate_backend), as an operator or a failover would: their
 // transactions roll back, their next statement finds the connection gone.
