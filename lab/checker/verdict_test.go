@@ -67,7 +67,32 @@ func TestJudge(t *testing.T) {
 			ledger:  ledger(5, 0, rows),
 			seen:    Observed{Assigned: 5, Reserved: 3, Booked: 3, Rows: map[int64]int64{10: 3}},
 			verdict: Inconsistent,
-			anomaly: "acknowledged but not stored",
+			anomaly: "lost acknowledged booking: at hotel 2 (event 1) 1 reservations (2 rooms) confirmed to clients are gone from the database (ids [11])",
+		},
+		{
+			// A failover lost reservation 11, and its 2 rooms were sold
+			// again as 12: clients hold 7 acknowledged rooms of 5, yet the
+			// database is not overbooked; the loss is the finding.
+			name:    "lost acknowledged booking whose rooms were sold again",
+			ledger:  ledger(7, 0, map[int64]int64{10: 3, 11: 2, 12: 2}),
+			seen:    Observed{Assigned: 5, Reserved: 5, Booked: 5, Rows: map[int64]int64{10: 3, 12: 2}},
+			verdict: Inconsistent,
+			anomaly: "lost acknowledged booking: at hotel 2 (event 1) 1 reservations (2 rooms)",
+		},
+		{
+			name: "lost acknowledged booking named by its key",
+			ledger: client.TargetResult{Target: client.Target{EventID: 1, HotelID: 2}, Acknowledged: 5, Reservations: rows,
+				Keyed: map[string]int64{"k10": 10, "k11": 11}},
+			seen:    Observed{Assigned: 5, Reserved: 3, Booked: 3, Rows: map[int64]int64{10: 3}, KeyedReservations: map[string]int64{"k10": 10}},
+			verdict: Inconsistent,
+			anomaly: "1 idempotency keys told one of them store nothing: k11 (told 11)",
+		},
+		{
+			name:    "acknowledged booking stored with other rooms",
+			ledger:  ledger(5, 0, rows),
+			seen:    Observed{Assigned: 5, Reserved: 4, Booked: 4, Rows: map[int64]int64{10: 3, 11: 1}},
+			verdict: Inconsistent,
+			anomaly: "acknowledged but not stored: at hotel 2 (event 1) 1 reservations confirmed to clients differ",
 		},
 		{
 			name:    "booking nobody was told about",
@@ -244,5 +269,20 @@ func TestLeaveOutOthers(t *testing.T) {
 	LeaveOutOthers(judged, before)
 	if j := judge(ledger(5, 0, mine), judged[0]); j.verdict == Consistent {
 		t.Fatalf("a lost update of the others' rooms went unseen: %v", j.anomalies)
+	}
+}
+
+// TestLostAcknowledgedBookingIsOneAnomaly checks that a booking lost in a
+// failover is named once, as itself: not also as an overbooking (its rooms
+// sold again), a lost booking by the counts, or an untrue answer per key.
+func TestLostAcknowledgedBookingIsOneAnomaly(t *testing.T) {
+	t.Parallel()
+	led := client.TargetResult{Target: client.Target{EventID: 1, HotelID: 2}, Acknowledged: 7,
+		Reservations: map[int64]int64{10: 3, 11: 2, 12: 2}, Keyed: map[string]int64{"k10": 10, "k11": 11, "k12": 12}}
+	seen := Observed{Assigned: 5, Reserved: 5, Booked: 5, Rows: map[int64]int64{10: 3, 12: 2},
+		KeyedReservations: map[string]int64{"k10": 10, "k12": 12}}
+	j := judge(led, seen)
+	if j.verdict != Inconsistent || len(j.anomalies) != 1 || !strings.HasPrefix(j.anomalies[0], "lost acknowledged booking:") {
+		t.Errorf("verdict %s, anomalies %q; want inconsistent and one lost acknowledged booking", j.verdict, j.anomalies)
 	}
 }
