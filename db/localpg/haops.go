@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -193,6 +194,47 @@ func (h *HA) Failover(ctx context.Context) (old, new string, down time.Duration,
 		return old, new, down, fmt.Errorf("failover: %s did not rejoin: %w", old, err)
 	}
 	return old, new, down, nil
+}
+
+// LagThenFailover lets the standby fall behind for lag, then fails the
+// primary over (Failover): what the primary committed meanwhile never
+// reached the standby. It freezes the primary's WAL sender (SIGSTOP)
+// rather than the standby's WAL receiver: a frozen receiver still finds,
+// when it wakes, everything the sender wrote into the socket's buffers,
+// which on loopback hold megabytes, and would lose nothing. In the
+// synchronous modes commits wait instead of going on without the standby.
+func (h *HA) LagThenFailover(ctx context.Context, lag time.Duration) (old, new string, down time.Duration, err error) {
+	if old, err = h.Primary(ctx); err != nil {
+		return "", "", 0, fmt.Errorf("failover: %w", err)
+	}
+	senders := h.walSenders(h.member(old))
+	if len(senders) == 0 {
+		return old, "", 0, fmt.Errorf("failover: %s has no WAL sender to pause", old)
+	}
+	for _, pid := range senders {
+		_ = syscall.Kill(pid, syscall.SIGSTOP)
+	}
+	time.Sleep(lag)
+	return h.Failover(ctx)
+}
+
+// walSenders lists the WAL sender processes of member m's PostgreSQL,
+// found by their process titles ("postgres: evento: walsender ...";
+// Patroni sets cluster_name).
+func (h *HA) walSenders(m *haMember) []int {
+	pid, ok := m.postmaster()
+	if !ok {
+		return nil
+	}
+	children, _ := childProcesses(pid)
+	var senders []int
+	for _, c := range children {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
+		if strings.Contains(string(cmdline), " walsender ") {
+			senders = append(senders, c)
+		}
+	}
+	return senders
 }
 
 // Switchover asks Patroni for a planned switchover to the standby and

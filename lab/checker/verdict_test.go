@@ -67,7 +67,7 @@ func TestJudge(t *testing.T) {
 			ledger:  ledger(5, 0, rows),
 			seen:    Observed{Assigned: 5, Reserved: 3, Booked: 3, Rows: map[int64]int64{10: 3}},
 			verdict: Inconsistent,
-			anomaly: "lost acknowledged booking: at hotel 2 (event 1) 1 reservations (2 rooms) confirmed to clients are gone from the database (ids [11])",
+			anomaly: "lost acknowledged booking: at hotel 2 (event 1) 1 bookings (2 rooms) confirmed to clients are gone from the database (reservation ids [11])",
 		},
 		{
 			// A failover lost reservation 11, and its 2 rooms were sold
@@ -77,7 +77,7 @@ func TestJudge(t *testing.T) {
 			ledger:  ledger(7, 0, map[int64]int64{10: 3, 11: 2, 12: 2}),
 			seen:    Observed{Assigned: 5, Reserved: 5, Booked: 5, Rows: map[int64]int64{10: 3, 12: 2}},
 			verdict: Inconsistent,
-			anomaly: "lost acknowledged booking: at hotel 2 (event 1) 1 reservations (2 rooms)",
+			anomaly: "lost acknowledged booking: at hotel 2 (event 1) 1 bookings (2 rooms)",
 		},
 		{
 			name: "lost acknowledged booking named by its key",
@@ -284,5 +284,25 @@ func TestLostAcknowledgedBookingIsOneAnomaly(t *testing.T) {
 	j := judge(led, seen)
 	if j.verdict != Inconsistent || len(j.anomalies) != 1 || !strings.HasPrefix(j.anomalies[0], "lost acknowledged booking:") {
 		t.Errorf("verdict %s, anomalies %q; want inconsistent and one lost acknowledged booking", j.verdict, j.anomalies)
+	}
+}
+
+// TestLostAcknowledgedBookingWhoseIDWasReused: after a failover the new
+// primary's sequence hands out ids the old primary had told clients, for
+// bookings of its own. The room counts then agree, and only the keys show
+// that the first bookings told those ids are gone; no shared reservation.
+func TestLostAcknowledgedBookingWhoseIDWasReused(t *testing.T) {
+	t.Parallel()
+	// k1 was told 11 by the old primary and is gone; k2 was told 11 by
+	// the new one, which stores it.
+	led := client.TargetResult{Target: client.Target{EventID: 1, HotelID: 2}, Acknowledged: 4,
+		Reservations: map[int64]int64{10: 3, 11: 1}, ToldTwice: map[int64]int{11: 2},
+		Keyed: map[string]int64{"k0": 10, "k1": 11, "k2": 11}}
+	seen := Observed{EventID: 1, HotelID: 2, Assigned: 5, Reserved: 4, Booked: 4, Rows: map[int64]int64{10: 3, 11: 1},
+		KeyedReservations: map[string]int64{"k0": 10, "k2": 11}}
+	j := judge(led, seen)
+	want := "lost acknowledged booking: at hotel 2 (event 1) 1 bookings (1 rooms) confirmed to clients are gone from the database (reservation ids [11]; 1 of them now another booking's, handed out again by the new primary); 1 idempotency keys told one of them store nothing: k1 (told 11)"
+	if j.verdict != Inconsistent || len(j.anomalies) != 1 || j.anomalies[0] != want {
+		t.Errorf("verdict %s, anomalies %q; want inconsistent and only %q", j.verdict, j.anomalies, want)
 	}
 }

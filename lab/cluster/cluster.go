@@ -301,6 +301,20 @@ func (c *Cluster) Failover(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%s → %s, %.1f s without a primary", old, new, down.Seconds()), err
 }
 
+// standbyLag is how long LagThenFailover lets the standby fall behind:
+// shorter than the servers' query timeout, so that no commit waiting for
+// a synchronous standby is cancelled meanwhile.
+const standbyLag = time.Second
+
+// LagThenFailover lets the standby fall behind, then kills the primary.
+func (c *Cluster) LagThenFailover(ctx context.Context) (string, error) {
+	if c.Database == nil || c.Database.HA == nil {
+		return "", ErrNoPair
+	}
+	old, new, down, err := c.Database.HA.LagThenFailover(ctx, standbyLag)
+	return fmt.Sprintf("standby %.0f s behind, then %s → %s, %.1f s without a primary", standbyLag.Seconds(), old, new, down.Seconds()), err
+}
+
 // Switchover hands the primary's role to the standby through Patroni.
 func (c *Cluster) Switchover(ctx context.Context) (string, error) {
 	if c.Database == nil || c.Database.HA == nil {

@@ -54,17 +54,21 @@ const (
 	// Switchover hands the primary's role to the standby, planned,
 	// through Patroni.
 	Switchover = "switchover"
+	// LagFailover lets the standby fall behind for a second (the
+	// primary's WAL sender frozen), then fails over: with asynchronous
+	// replication the commits of that second are lost.
+	LagFailover = "lag-failover"
 )
 
 // Kinds lists every fault kind, in the order `all` injects them.
-var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres, LoseReplies, PauseServer, DiskFull, Failover, Switchover}
+var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres, LoseReplies, PauseServer, DiskFull, Failover, Switchover, LagFailover}
 
 // DatabaseKinds are the faults that need a PostgreSQL the lab started,
 // alone (not a replicated pair).
 var DatabaseKinds = []string{RestartPostgres, CrashPostgres, PausePostgres, DiskFull}
 
 // HAKinds are the faults that need a replicated pair the lab started.
-var HAKinds = []string{Failover, Switchover}
+var HAKinds = []string{Failover, Switchover, LagFailover}
 
 // Parse reads --faults: a comma-separated list of kinds, or "all"; ""
 // is no faults.
@@ -136,6 +140,12 @@ type PrimaryKiller interface {
 	Failover(ctx context.Context) (string, error)
 }
 
+// LaggingPrimaryKiller lets the standby fall behind, then kills the
+// primary (LagFailover).
+type LaggingPrimaryKiller interface {
+	LagThenFailover(ctx context.Context) (string, error)
+}
+
 // PrimarySwitcher hands the primary's role to the standby (Switchover).
 type PrimarySwitcher interface {
 	Switchover(ctx context.Context) (string, error)
@@ -166,6 +176,8 @@ func Supports(target Target, kind string) bool {
 		_, ok = target.(PrimaryKiller)
 	case Switchover:
 		_, ok = target.(PrimarySwitcher)
+	case LagFailover:
+		_, ok = target.(LaggingPrimaryKiller)
 	}
 	return ok
 }
@@ -287,6 +299,8 @@ func (n *Nemesis) inject(fault string) Event {
 		e.Target, err = n.target.(PrimaryKiller).Failover(heal)
 	case Switchover:
 		e.Target, err = n.target.(PrimarySwitcher).Switchover(heal)
+	case LagFailover:
+		e.Target, err = n.target.(LaggingPrimaryKiller).LagThenFailover(heal)
 	case PauseServer:
 		t := n.target.(ServerPauser)
 		i := n.rng.IntN(t.Servers())
