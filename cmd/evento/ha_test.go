@@ -55,6 +55,42 @@ func TestRunHAStrictFailoverLosesNoAcknowledgedBooking(t *testing.T) {
 	}
 }
 
+// The same pair under asynchronous replication, its standby left a second
+// behind before the primary dies: the bookings of that second were
+// acknowledged and are gone, and the checker says so by name (and strict
+// mode, under the same fault, loses none).
+func TestRunHALagFailoverLosesAcknowledgedBookingsOnlyWhenAsync(t *testing.T) {
+	needHA(t)
+	t.Parallel()
+	for _, mode := range []string{localpg.Async, localpg.Strict} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := runEventoWithin(t, 4*time.Minute, []string{"DATABASE_URL="},
+				"run", "--ha", "--durability", mode, "--strategy", "atomic",
+				"--faults", "lag-failover", "--fault-every", "2s",
+				"--clients", "20", "--rooms", "1500", "--hotels", "1", "--max-rooms", "1", "--think", "20ms-50ms",
+				"--seed", "25", "--json")
+			report := decodeReport(t, r, 0)
+			if len(report.Faults) == 0 || report.Faults[0].Error != "" {
+				t.Fatalf("faults %+v: want a lag-failover that healed\n%s", report.Faults, r.stderr)
+			}
+			t.Logf("%s: %s; verdict %s, anomalies %q", mode, report.Faults[0].Target, report.Verdict, report.Anomalies)
+			lost := 0
+			for _, a := range report.Anomalies {
+				if strings.HasPrefix(a, "lost acknowledged booking:") {
+					lost++
+				}
+			}
+			if mode == localpg.Async && (report.Verdict != checker.Inconsistent || lost != 1 || len(report.Anomalies) != 1) {
+				t.Errorf("async: verdict %s, anomalies %q; want inconsistent with one lost acknowledged booking anomaly and nothing else", report.Verdict, report.Anomalies)
+			}
+			if mode == localpg.Strict && (report.Verdict != checker.Consistent || len(report.Anomalies) != 0) {
+				t.Errorf("strict: verdict %s, anomalies %q; want consistent", report.Verdict, report.Anomalies)
+			}
+		})
+	}
+}
+
 // The failover faults need --ha, and --ha has no single PostgreSQL to
 // crash: each refusal is one line naming the flag, and `all` leaves out
 // what the run cannot do.

@@ -144,19 +144,23 @@ func (m *haMember) postmaster() (int, bool) {
 	return pid, ok && runs(pid)
 }
 
-// killPostgres SIGKILLs member m's postmaster and its children, as a
-// machine that dies would: no shutdown, no backend left to answer.
+// killPostgres SIGKILLs member m's PostgreSQL, every process of it, as a
+// machine that dies would: no shutdown, no backend left to answer, and
+// none left holding its port (a child that outlived the postmaster would
+// keep the new one from binding it).
 func (h *HA) killPostgres(m *haMember) {
-	pid, ok := m.postmaster()
-	if !ok {
-		return
-	}
-	children, _ := childProcesses(pid)
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	for _, c := range children {
-		_ = syscall.Kill(c, syscall.SIGKILL)
-	}
-	for deadline := time.Now().Add(5 * time.Second); runs(pid) && time.Now().Before(deadline); {
+	dir := filepath.Join(m.dir, "data")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		pids := processesIn(dir)
+		if pid, ok := m.postmaster(); ok {
+			pids = append(pids, pid) // where there is no /proc
+		}
+		if len(pids) == 0 {
+			return
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
