@@ -75,6 +75,9 @@ type HAOptions struct {
 	// Database is created on the primary (and so on the standby);
 	// "" means evento.
 	Database string
+	// Durable keeps fsync on, as Options.Durable does for one server;
+	// when false it is off (the lab kills processes, not machines).
+	Durable bool
 	// MaxConnections sets max_connections on both members; 0 means 200.
 	MaxConnections int
 	// Log receives the one-line notice that the stack is up; nil means
@@ -306,13 +309,11 @@ func (h *HA) patroniConfig(m *haMember) ([]byte, error) {
 						"hot_standby":     "on",
 						"wal_log_hints":   "on", // pg_rewind needs it
 						"max_wal_senders": 5, "max_replication_slots": 5,
-						// The machine does not crash in the lab, processes
-						// do: the OS keeps what was written, so fsync buys
-						// nothing here but slowness. synchronous_commit
-						// stays on: without it a killed primary loses
-						// commits it acknowledged before the WAL left its
-						// memory, and sync replication waits for nothing.
-						"fsync": "off",
+						// synchronous_commit stays on whatever Durable
+						// says: without it a killed primary loses commits
+						// it acknowledged before the WAL left its memory,
+						// and sync replication waits for nothing.
+						"fsync": h.opts.Durable,
 					},
 				},
 			},

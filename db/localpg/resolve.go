@@ -153,7 +153,7 @@ func startEmbedded(ctx context.Context, o ResolveOptions, database string) (*Res
 }
 
 func startHA(ctx context.Context, o ResolveOptions) (*Resolved, error) {
-	h, err := StartHA(ctx, HAOptions{Durability: o.Durability, MaxConnections: o.MaxConnections, Log: o.Log})
+	h, err := StartHA(ctx, HAOptions{Durability: o.Durability, Durable: o.Durable, MaxConnections: o.MaxConnections, Log: o.Log})
 	if err != nil {
 		return nil, err
 	}
