@@ -251,6 +251,13 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	if _, err := addKeyedReservations(verifyCtx, l.cluster.Pool, ledgerKeys(result), result, observed); err != nil {
 		return report.Report{}, err
 	}
+	for _, f := range faults {
+		if slices.Contains(nemesis.HAKinds, f.Fault) {
+			for i := range observed {
+				observed[i].PrimaryChanged = true
+			}
+		}
+	}
 	checked, err := checker.Check(result, observed)
 	if err != nil {
 		return report.Report{}, err

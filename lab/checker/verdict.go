@@ -64,6 +64,12 @@ type Observed struct {
 	// run's own clients (its run id prefixes them) that no request of the
 	// ledger sent (evento check, from the database): key -> reservation.
 	UnsentKeys map[string]int64
+	// PrimaryChanged: the database got a new primary during the run
+	// (--ha's failover faults), whose sequence may have handed out again
+	// ids the old one had told clients. A key that stores nothing while
+	// the id it was told belongs to another booking is then a lost
+	// booking, not a shared reservation.
+	PrimaryChanged bool
 }
 
 // HoldCounts counts an event's holds by fate, as the database records
@@ -199,8 +205,8 @@ func untrueAnswers(ledger client.TargetResult, seen Observed, where string) []st
 		switch {
 		case told == 0 && booked:
 			denied = append(denied, fmt.Sprintf("%s (reservation %d)", key, stored))
-		case told != 0 && !booked && seen.Rows != nil:
-			// Gone altogether: a lost acknowledged booking, named there.
+		case told != 0 && !booked && seen.Rows != nil && (seen.Rows[told] == 0 || seen.PrimaryChanged):
+			// A lost acknowledged booking, named there.
 		case told != 0 && stored != told:
 			wrong = append(wrong, fmt.Sprintf("%s (told %d, stored %d)", key, told, stored))
 		}
@@ -303,7 +309,9 @@ func lostAcknowledged(ledger client.TargetResult, seen Observed) lost {
 	byKey := seen.KeyedReservations != nil
 	if byKey {
 		for key, told := range ledger.Keyed {
-			if _, stored := seen.KeyedReservations[key]; told != 0 && !stored {
+			_, stored := seen.KeyedReservations[key]
+			_, reused := seen.Rows[told]
+			if told != 0 && !stored && (!reused || seen.PrimaryChanged) {
 				l.keys = append(l.keys, fmt.Sprintf("%s (told %d)", key, told))
 				l.told[told]++
 			}

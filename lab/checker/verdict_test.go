@@ -291,6 +291,7 @@ func TestLostAcknowledgedBookingIsOneAnomaly(t *testing.T) {
 // primary's sequence hands out ids the old primary had told clients, for
 // bookings of its own. The room counts then agree, and only the keys show
 // that the first bookings told those ids are gone; no shared reservation.
+// Without a new primary the same ledger is a shared reservation, as before.
 func TestLostAcknowledgedBookingWhoseIDWasReused(t *testing.T) {
 	t.Parallel()
 	// k1 was told 11 by the old primary and is gone; k2 was told 11 by
@@ -299,10 +300,15 @@ func TestLostAcknowledgedBookingWhoseIDWasReused(t *testing.T) {
 		Reservations: map[int64]int64{10: 3, 11: 1}, ToldTwice: map[int64]int{11: 2},
 		Keyed: map[string]int64{"k0": 10, "k1": 11, "k2": 11}}
 	seen := Observed{EventID: 1, HotelID: 2, Assigned: 5, Reserved: 4, Booked: 4, Rows: map[int64]int64{10: 3, 11: 1},
-		KeyedReservations: map[string]int64{"k0": 10, "k2": 11}}
+		KeyedReservations: map[string]int64{"k0": 10, "k2": 11}, PrimaryChanged: true}
 	j := judge(led, seen)
 	want := "lost acknowledged booking: at hotel 2 (event 1) 1 bookings (1 rooms) confirmed to clients are gone from the database (reservation ids [11]; 1 of them now another booking's, handed out again by the new primary); 1 idempotency keys told one of them store nothing: k1 (told 11)"
 	if j.verdict != Inconsistent || len(j.anomalies) != 1 || j.anomalies[0] != want {
 		t.Errorf("verdict %s, anomalies %q; want inconsistent and only %q", j.verdict, j.anomalies, want)
+	}
+	seen.PrimaryChanged = false
+	j = judge(led, seen)
+	if len(j.anomalies) == 0 || strings.Contains(strings.Join(j.anomalies, "\n"), "lost acknowledged booking") || !strings.Contains(strings.Join(j.anomalies, "\n"), "shared reservation") {
+		t.Errorf("without a new primary: anomalies %q; want a shared reservation, no lost booking", j.anomalies)
 	}
 }
