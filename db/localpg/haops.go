@@ -113,6 +113,9 @@ func (h *HA) healthy(ctx context.Context) (primary string, ok bool, why string) 
 		return "", false, fmt.Sprintf("members %+v", members)
 	}
 	// Patroni's word is a few seconds old; the primary's own is not.
+	// Bounded: a frozen member accepts the connection and never answers.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
 	conn, err := pgx.Connect(ctx, h.memberURL(primary, "postgres"))
 	if err != nil {
 		return "", false, err.Error()
@@ -281,6 +284,58 @@ func (h *HA) Switchover(ctx context.Context) (string, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// PausePrimary freezes the primary's Patroni and PostgreSQL (SIGSTOP)
+// for d, longer than the leader key lives, so that the standby is
+// promoted meanwhile; then lets them go on (SIGCONT). The old primary
+// wakes up still believing it leads, until its Patroni finds the key
+// gone and demotes it: connections it already had may write there
+// meanwhile. It waits until the pair is healthy again and returns the
+// old primary and the new one.
+func (h *HA) PausePrimary(ctx context.Context, d time.Duration) (old, new string, err error) {
+	if old, err = h.Primary(ctx); err != nil {
+		return "", "", fmt.Errorf("pause primary: %w", err)
+	}
+	m := h.member(old)
+	h.signalMember(m, syscall.SIGSTOP)
+	time.Sleep(d)
+	h.resumeMember(m)
+	for {
+		new, err = h.WaitHealthy(ctx)
+		if err != nil {
+			return old, "", fmt.Errorf("pause primary: %w", err)
+		}
+		// A pause shorter than the leader key's life is a stall: the
+		// same primary goes on.
+		if new != old || d < haTTL*time.Second {
+			return old, new, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// StallStandby freezes the standby's Patroni and PostgreSQL (SIGSTOP)
+// for d, then lets them go on: a synchronous primary's commits wait for
+// it meanwhile. It returns the standby's name once the pair is healthy.
+func (h *HA) StallStandby(ctx context.Context, d time.Duration) (string, error) {
+	primary, err := h.Primary(ctx)
+	if err != nil {
+		return "", fmt.Errorf("stall standby: %w", err)
+	}
+	var m *haMember
+	for _, c := range h.members {
+		if c.name != primary {
+			m = c
+		}
+	}
+	h.signalMember(m, syscall.SIGSTOP)
+	time.Sleep(d)
+	h.resumeMember(m)
+	if _, err := h.WaitHealthy(ctx); err != nil {
+		return m.name, fmt.Errorf("stall standby: %w", err)
+	}
+	return m.name, nil
 }
 
 // signalMember sends sig to member m's Patroni, its postmaster and the

@@ -315,6 +315,32 @@ func (c *Cluster) LagThenFailover(ctx context.Context) (string, error) {
 	return fmt.Sprintf("standby %.0f s behind, then %s → %s, %.1f s without a primary", standbyLag.Seconds(), old, new, down.Seconds()), err
 }
 
+// primaryPause outlasts the leader key (6 s) by a few seconds, so that
+// the standby is promoted while the primary is frozen.
+const primaryPause = 9 * time.Second
+
+// standbyStall stays under the servers' query timeout, so that commits
+// waiting for a synchronous standby wait, and are not cancelled.
+const standbyStall = 3 * time.Second
+
+// PausePrimary freezes the pair's primary past the leader key's life.
+func (c *Cluster) PausePrimary(ctx context.Context) (string, error) {
+	if c.Database == nil || c.Database.HA == nil {
+		return "", ErrNoPair
+	}
+	old, new, err := c.Database.HA.PausePrimary(ctx, primaryPause)
+	return fmt.Sprintf("%s frozen %.0f s, %s primary after", old, primaryPause.Seconds(), new), err
+}
+
+// StallStandby freezes the pair's standby for a few seconds.
+func (c *Cluster) StallStandby(ctx context.Context) (string, error) {
+	if c.Database == nil || c.Database.HA == nil {
+		return "", ErrNoPair
+	}
+	standby, err := c.Database.HA.StallStandby(ctx, standbyStall)
+	return fmt.Sprintf("%s frozen %.0f s", standby, standbyStall.Seconds()), err
+}
+
 // Switchover hands the primary's role to the standby through Patroni.
 func (c *Cluster) Switchover(ctx context.Context) (string, error) {
 	if c.Database == nil || c.Database.HA == nil {

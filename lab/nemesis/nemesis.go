@@ -58,17 +58,24 @@ const (
 	// primary's WAL sender frozen), then fails over: with asynchronous
 	// replication the commits of that second are lost.
 	LagFailover = "lag-failover"
+	// PausePrimary freezes the primary's Patroni and PostgreSQL past the
+	// leader key's life, then lets them go on: the standby is promoted
+	// meanwhile, and the old primary wakes up still believing it leads.
+	PausePrimary = "pause-primary"
+	// StallStandby freezes the standby for a few seconds: synchronous
+	// commits wait for it.
+	StallStandby = "stall-standby"
 )
 
 // Kinds lists every fault kind, in the order `all` injects them.
-var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres, LoseReplies, PauseServer, DiskFull, Failover, Switchover, LagFailover}
+var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres, LoseReplies, PauseServer, DiskFull, Failover, Switchover, LagFailover, PausePrimary, StallStandby}
 
 // DatabaseKinds are the faults that need a PostgreSQL the lab started,
 // alone (not a replicated pair).
 var DatabaseKinds = []string{RestartPostgres, CrashPostgres, PausePostgres, DiskFull}
 
 // HAKinds are the faults that need a replicated pair the lab started.
-var HAKinds = []string{Failover, Switchover, LagFailover}
+var HAKinds = []string{Failover, Switchover, LagFailover, PausePrimary, StallStandby}
 
 // Parse reads --faults: a comma-separated list of kinds, or "all"; ""
 // is no faults.
@@ -146,6 +153,18 @@ type LaggingPrimaryKiller interface {
 	LagThenFailover(ctx context.Context) (string, error)
 }
 
+// PrimaryPauser freezes the pair's primary and lets it go on
+// (PausePrimary).
+type PrimaryPauser interface {
+	PausePrimary(ctx context.Context) (string, error)
+}
+
+// StandbyStaller freezes the pair's standby and lets it go on
+// (StallStandby).
+type StandbyStaller interface {
+	StallStandby(ctx context.Context) (string, error)
+}
+
 // PrimarySwitcher hands the primary's role to the standby (Switchover).
 type PrimarySwitcher interface {
 	Switchover(ctx context.Context) (string, error)
@@ -178,6 +197,10 @@ func Supports(target Target, kind string) bool {
 		_, ok = target.(PrimarySwitcher)
 	case LagFailover:
 		_, ok = target.(LaggingPrimaryKiller)
+	case PausePrimary:
+		_, ok = target.(PrimaryPauser)
+	case StallStandby:
+		_, ok = target.(StandbyStaller)
 	}
 	return ok
 }
@@ -301,6 +324,10 @@ func (n *Nemesis) inject(fault string) Event {
 		e.Target, err = n.target.(PrimarySwitcher).Switchover(heal)
 	case LagFailover:
 		e.Target, err = n.target.(LaggingPrimaryKiller).LagThenFailover(heal)
+	case PausePrimary:
+		e.Target, err = n.target.(PrimaryPauser).PausePrimary(heal)
+	case StallStandby:
+		e.Target, err = n.target.(StandbyStaller).StallStandby(heal)
 	case PauseServer:
 		t := n.target.(ServerPauser)
 		i := n.rng.IntN(t.Servers())

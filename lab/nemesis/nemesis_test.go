@@ -54,6 +54,14 @@ func (r *recorder) LagThenFailover(context.Context) (string, error) {
 	r.note("lag-failover")
 	return "pg1 → pg2", nil
 }
+func (r *recorder) PausePrimary(context.Context) (string, error) {
+	r.note("pause-primary")
+	return "pg1, then pg2", nil
+}
+func (r *recorder) StallStandby(context.Context) (string, error) {
+	r.note("stall-standby")
+	return "pg2", nil
+}
 func (r *recorder) LoseReplies(context.Context, time.Duration) (int, error) {
 	r.note("lose")
 	return 1, nil
