@@ -90,14 +90,15 @@ type HAOptions struct {
 // Stop. The superuser "postgres" has a random password, as on Start's
 // clusters; so do the replication user and Patroni's REST API.
 type HA struct {
-	opts     HAOptions
-	account  *account
-	runDir   string
-	password string // the superuser's
-	apiAuth  string // user:password of Patroni's REST API, for its unsafe endpoints
-	etcd     *daemon
-	members  []*haMember
-	client   *http.Client
+	opts         HAOptions
+	account      *account
+	runDir       string
+	password     string // the superuser's
+	replPassword string // the replication user's
+	apiAuth      string // user:password of Patroni's REST API, for its unsafe endpoints
+	etcd         *daemon
+	members      []*haMember
+	client       *http.Client
 
 	patroni, etcdBinary, binDir string
 	etcdPort, etcdPeerPort      int
@@ -144,7 +145,7 @@ func StartHA(ctx context.Context, o HAOptions) (_ *HA, err error) {
 	if o.Log == nil {
 		o.Log = os.Stderr
 	}
-	h := &HA{opts: o, password: rand.Text(), apiAuth: "evento:" + rand.Text(), client: &http.Client{Timeout: 2 * time.Second}}
+	h := &HA{opts: o, password: rand.Text(), replPassword: rand.Text(), apiAuth: "evento:" + rand.Text(), client: &http.Client{Timeout: 2 * time.Second}}
 	if h.patroni, h.etcdBinary, err = FindHA(); err != nil {
 		return nil, err
 	}
@@ -327,7 +328,7 @@ func (h *HA) patroniConfig(m *haMember) ([]byte, error) {
 			"pgpass":          filepath.Join(m.dir, "pgpass"),
 			"authentication": map[string]any{
 				"superuser":   map[string]any{"username": "postgres", "password": h.password},
-				"replication": map[string]any{"username": "replicator", "password": h.password},
+				"replication": map[string]any{"username": "replicator", "password": h.replPassword},
 			},
 			// Both sockets in the run directory: only the account may
 			// enter it, and the leftovers sweep finds their lock files.

@@ -3,7 +3,9 @@ package localpg
 import (
 	"context"
 	"io"
+	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +61,24 @@ func TestHAFailoverKeepsSyncCommits(t *testing.T) {
 			t.Fatalf("count: %v", err)
 		}
 		return n
+	}
+	// The same locks as a single throwaway server: no way in without
+	// the password, and no switchover for whoever reaches the REST API.
+	if conn, err := pgx.Connect(ctx, strings.Replace(h.URL("evento"), h.password, "wrong", 1)); err == nil {
+		conn.Close(ctx)
+		t.Error("a wrong password got in")
+	}
+	primary, err := h.Primary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(h.member(primary).api("/switchover"), "application/json", strings.NewReader(`{"leader":"`+primary+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a switchover without the REST API's password: %s, want 401", resp.Status)
 	}
 	exec("CREATE TABLE t (id int)")
 	exec("INSERT INTO t VALUES (1)")
