@@ -139,7 +139,7 @@ func judge(ledger client.TargetResult, seen Observed) judgement {
 	}
 	if seen.Rows != nil {
 		j.anomalies = append(j.anomalies, lost.anomalies(where)...)
-		j.anomalies = append(j.anomalies, missingAcknowledged(ledger, seen, where)...)
+		j.anomalies = append(j.anomalies, missingAcknowledged(ledger, seen, where, lost.told)...)
 	}
 	if seen.KeyedReservations != nil {
 		j.anomalies = append(j.anomalies, untrueAnswers(ledger, seen, where)...)
@@ -306,9 +306,15 @@ func lostAcknowledged(ledger client.TargetResult, seen Observed) lost {
 	if seen.Rows == nil {
 		return l
 	}
+	// An id told to a key that stores another booking is that answer's
+	// untruth (named there), not a loss.
+	untrue := map[int64]bool{}
 	byKey := seen.KeyedReservations != nil
 	if byKey {
 		for key, told := range ledger.Keyed {
+			if stored, ok := seen.KeyedReservations[key]; ok && told != 0 && stored != told {
+				untrue[told] = true
+			}
 			_, stored := seen.KeyedReservations[key]
 			_, reused := seen.Rows[told]
 			if told != 0 && !stored && (!reused || seen.PrimaryChanged) {
@@ -328,7 +334,7 @@ func lostAcknowledged(ledger client.TargetResult, seen Observed) lost {
 			l.bookings += l.told[id]
 			l.rooms += int64(l.told[id]) * rooms
 			l.ids = append(l.ids, id)
-		case !ok:
+		case !ok && !untrue[id]:
 			// No key told it (sent without one), or its key's answer
 			// was not recorded: the missing row is the loss.
 			l.bookings++
@@ -358,13 +364,13 @@ func (l lost) anomalies(where string) []string {
 	return []string{a}
 }
 
-// missingAcknowledged names acknowledged reservations the database holds
-// with other rooms than the client was told, a few of them by id (one
-// that is gone altogether is a lost acknowledged booking).
-func missingAcknowledged(ledger client.TargetResult, seen Observed, where string) []string {
+// missingAcknowledged names acknowledged reservations the database lacks
+// or holds with other rooms than the client was told, a few of them by id;
+// those of lost acknowledged bookings (lostTold) are named there instead.
+func missingAcknowledged(ledger client.TargetResult, seen Observed, where string, lostTold map[int64]int) []string {
 	var missing []int64
 	for id, rooms := range ledger.Reservations {
-		if stored, ok := seen.Rows[id]; ok && stored != rooms {
+		if stored, ok := seen.Rows[id]; (ok && stored != rooms) || (!ok && lostTold[id] == 0) {
 			missing = append(missing, id)
 		}
 	}
@@ -374,7 +380,7 @@ func missingAcknowledged(ledger client.TargetResult, seen Observed, where string
 	slices.Sort(missing)
 	shown := missing[:min(len(missing), 5)]
 	return []string{fmt.Sprintf(
-		"acknowledged but not stored: at %s %d reservations confirmed to clients differ in the database (ids %v)",
+		"acknowledged but not stored: at %s %d reservations confirmed to clients are missing or differ in the database (ids %v)",
 		where, len(missing), shown)}
 }
 

@@ -92,7 +92,7 @@ func TestJudge(t *testing.T) {
 			ledger:  ledger(5, 0, rows),
 			seen:    Observed{Assigned: 5, Reserved: 4, Booked: 4, Rows: map[int64]int64{10: 3, 11: 1}},
 			verdict: Inconsistent,
-			anomaly: "acknowledged but not stored: at hotel 2 (event 1) 1 reservations confirmed to clients differ",
+			anomaly: "acknowledged but not stored: at hotel 2 (event 1) 1 reservations confirmed to clients are missing or differ",
 		},
 		{
 			name:    "booking nobody was told about",
