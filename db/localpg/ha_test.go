@@ -31,6 +31,7 @@ func needHA(t *testing.T) {
 // and after Stop nothing is left.
 func TestHAFailoverKeepsSyncCommits(t *testing.T) {
 	needHA(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	h, err := StartHA(ctx, HAOptions{Durability: Strict, Log: io.Discard})
@@ -123,6 +124,7 @@ func TestHAFailoverKeepsSyncCommits(t *testing.T) {
 // test pins down only what PostgreSQL and Patroni do.
 func TestHASyncCancelTrap(t *testing.T) {
 	needHA(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	h, err := StartHA(ctx, HAOptions{Durability: Strict, Log: io.Discard})
