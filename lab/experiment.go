@@ -140,6 +140,10 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 			c.Close()
 			return nil, fmt.Errorf("--faults %s: %w", fault, cluster.ErrNotOurDatabase)
 		}
+		if slices.Contains(nemesis.HAKinds, fault) && c.Database.HA == nil {
+			c.Close()
+			return nil, fmt.Errorf("--faults %s: %w", fault, cluster.ErrNoPair)
+		}
 	}
 	return &Lab{cfg: cfg, cluster: c}, nil
 }
@@ -246,6 +250,13 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	}
 	if _, err := addKeyedReservations(verifyCtx, l.cluster.Pool, ledgerKeys(result), result, observed); err != nil {
 		return report.Report{}, err
+	}
+	for _, f := range faults {
+		if slices.Contains(nemesis.HAKinds, f.Fault) {
+			for i := range observed {
+				observed[i].PrimaryChanged = true
+			}
+		}
 	}
 	checked, err := checker.Check(result, observed)
 	if err != nil {

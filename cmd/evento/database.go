@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,6 +25,9 @@ type databaseFlags struct {
 	// smallDisk: the run fills the disk (--faults disk-full), so a
 	// throwaway cluster keeps its data on a small one.
 	smallDisk bool
+	// ha and durability: a replicated pair under Patroni (run, compare).
+	ha         bool
+	durability string
 }
 
 // smallDiskSize is the tmpfs a --faults disk-full cluster's data lives on:
@@ -34,6 +38,40 @@ func (d *databaseFlags) register(fs *flag.FlagSet) {
 	databaseURLVar(fs, &d.url, "PostgreSQL URL (env DATABASE_URL); unset: "+localpg.DefaultURL+" if it lets us in, else a throwaway server")
 	fs.BoolVar(&d.embedded, "embedded", false, "always start a throwaway PostgreSQL, even when a server is reachable")
 	fs.StringVar(&d.dir, "db-dir", "", "keep the throwaway PostgreSQL's data in this directory between runs")
+}
+
+// registerHA adds --ha and --durability, for the commands that run the
+// lab (run, compare).
+func (d *databaseFlags) registerHA(fs *flag.FlagSet) {
+	fs.BoolVar(&d.ha, "ha", false, "start a throwaway replicated PostgreSQL pair under Patroni (etcd, a primary and a standby) instead of one server; the servers follow the primary by themselves (needs patroni and etcd-server)")
+	fs.StringVar(&d.durability, "durability", "", "with --ha: replication mode, "+strings.Join(localpg.Durabilities, ", ")+" (default async: may lose acknowledged commits on failover; sync: waits for a healthy standby; strict: never acknowledges what the standby lacks, blocks writes while it is down)")
+}
+
+// validateHA checks --ha and --durability against the other flags.
+func (d *databaseFlags) validateHA(pgbouncer bool) error {
+	if !d.ha {
+		if d.durability != "" {
+			return usagef("--durability applies with --ha only")
+		}
+		return nil
+	}
+	if d.durability == "" {
+		d.durability = localpg.Async
+	}
+	switch {
+	case !slices.Contains(localpg.Durabilities, d.durability):
+		return usagef("--durability must be one of %s, got %q", strings.Join(localpg.Durabilities, ", "), d.durability)
+	case d.url != "":
+		return usagef("--ha starts its own PostgreSQL pair; it cannot use --database-url or DATABASE_URL (unset it)")
+	case d.dir != "":
+		return usagef("--ha starts a throwaway PostgreSQL pair; it keeps no --db-dir")
+	case pgbouncer:
+		return usagef("--ha and --pgbouncer: PgBouncer points at one server and would not follow the primary; drop one")
+	}
+	if _, _, err := localpg.FindHA(); err != nil {
+		return usagef("--ha: %v", err)
+	}
+	return nil
 }
 
 // databaseURLVar registers --database-url, defaulting to $DATABASE_URL,
@@ -113,6 +151,7 @@ func (d *databaseFlags) resolve(ctx context.Context, maxConns int) (*localpg.Res
 	if d.smallDisk {
 		opts.SmallDisk = smallDiskSize
 	}
+	opts.HA, opts.Durability = d.ha, d.durability
 	database, err := localpg.Resolve(ctx, opts)
 	var refusal *localpg.RefusedError
 	if errors.As(err, &refusal) && d.url != "" {

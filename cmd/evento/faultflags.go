@@ -27,11 +27,32 @@ func (f *faultFlags) register(fs *flag.FlagSet, kinds []string) {
 	fs.StringVar(&f.history, "history", "", "write every request attempt and every fault to this file, as JSON lines")
 }
 
-// parse validates --faults and --fault-every.
-func (f *faultFlags) parse() ([]string, error) {
+// parse validates --faults and --fault-every. ha says whether the run
+// has a replicated pair (--ha): the failover faults need one, and the
+// faults that restart, crash, pause or fill one PostgreSQL have none.
+func (f *faultFlags) parse(ha bool) ([]string, error) {
 	faults, err := nemesis.Parse(f.faults)
 	if err != nil {
 		return nil, usagef("--faults: %v", err)
+	}
+	unfit, why := nemesis.HAKinds, "needs --ha (a replicated PostgreSQL pair)"
+	if ha {
+		// The fault proxy fronts one server; the servers' multi-host URL
+		// has two.
+		unfit = append(slices.Clone(nemesis.DatabaseKinds), nemesis.LoseReplies)
+		why = "breaks the one PostgreSQL of a run without --ha; with --ha use failover or switchover"
+	}
+	for _, kind := range unfit {
+		if !slices.Contains(faults, kind) {
+			continue
+		}
+		if f.faults != "all" {
+			return nil, usagef("--faults %s: %s", kind, why)
+		}
+		faults = slices.DeleteFunc(faults, func(k string) bool { return k == kind })
+	}
+	if f.faults == "all" && !ha {
+		fmt.Fprintf(os.Stderr, "evento: --faults all leaves out %s: they need --ha\n", strings.Join(nemesis.HAKinds, ", "))
 	}
 	if slices.Contains(faults, nemesis.DiskFull) && !localpg.CanMountSmallDisk() {
 		if f.faults != "all" {

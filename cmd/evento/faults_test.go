@@ -21,6 +21,9 @@ import (
 func TestSafeStrategiesStayConsistentUnderFaults(t *testing.T) {
 	t.Parallel()
 	for _, fault := range nemesis.Kinds {
+		if slices.Contains(nemesis.HAKinds, fault) {
+			continue // a replicated pair's: ha_test.go
+		}
 		for _, strategy := range []string{"pessimistic", "batched"} {
 			t.Run(fmt.Sprintf("%s/%s", fault, strategy), func(t *testing.T) {
 				t.Parallel()

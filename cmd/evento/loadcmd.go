@@ -6,6 +6,7 @@ import (
 	"flag"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -119,7 +120,12 @@ func loadFaults(f *faultFlags) ([]string, error) {
 	if f.faults == "all" {
 		f.faults = nemesis.LoseReplies
 	}
-	faults, err := f.parse()
+	for _, kind := range strings.Split(f.faults, ",") {
+		if kind = strings.TrimSpace(kind); slices.Contains(nemesis.HAKinds, kind) {
+			return nil, usagef("--faults %s: evento load cannot reach the database's server or sessions (evento run --ha --faults %s can); load can inject: %s", kind, kind, nemesis.LoseReplies)
+		}
+	}
+	faults, err := f.parse(false)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,7 @@ type runConfig struct {
 // are the same experiment.
 func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	cfg.db.register(fs)
+	cfg.db.registerHA(fs)
 	cfg.load.register(fs)
 	fs.IntVar(&cfg.servers, "servers", 2, "server processes to start")
 	fs.IntVar(&cfg.pool, "pool", 20, "database connections of each server")
@@ -102,7 +103,10 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 			return lab.Config{}, usagef("--%s must be from %d to %d, got %d", f.name, f.min, f.max, f.value)
 		}
 	}
-	faults, err := cfg.faults.parse()
+	if err := cfg.db.validateHA(cfg.pgbouncer); err != nil {
+		return lab.Config{}, err
+	}
+	faults, err := cfg.faults.parse(cfg.db.ha)
 	if err != nil {
 		return lab.Config{}, err
 	}

@@ -34,3 +34,25 @@ func childProcesses(pid int) ([]int, error) {
 	}
 	return children, nil
 }
+
+// processesIn lists the processes whose working directory is dir:
+// PostgreSQL's postmaster and every process it forked work in the data
+// directory, and stay there when the postmaster dies and they are
+// reparented.
+func processesIn(dir string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd"); err == nil && cwd == dir {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

@@ -22,7 +22,7 @@ import (
 const ownerFile = "evento-owner"
 
 // tempPrefixes are the names MkdirTemp gives our temporary directories.
-var tempPrefixes = []string{"evento-pg-", "evento-pgbouncer-"}
+var tempPrefixes = []string{"evento-pg-", "evento-pgbouncer-", "evento-ha-"}
 
 // writeOwner records this process as dir's owner. It writes a temporary
 // file and renames it, so that a sweeping process never reads half of it.

@@ -51,6 +51,10 @@ type ResolveOptions struct {
 	// lives on a small disk the lab may fill (Options.SmallDisk); without
 	// DatabaseURL it implies Embedded.
 	SmallDisk int64
+	// HA starts a throwaway replicated pair under Patroni (StartHA) in
+	// durability mode Durability, and nothing else.
+	HA         bool
+	Durability string
 }
 
 // Resolved is the database Evento should use.
@@ -62,6 +66,9 @@ type Resolved struct {
 	// Server is the server Resolve started; nil for one found running,
 	// which the lab may use but never restarts, crashes or pauses.
 	Server *Server
+	// HA is the replicated pair Resolve started (ResolveOptions.HA);
+	// nil otherwise. Server is nil then.
+	HA *HA
 	// Close stops the server if Resolve started it, and does nothing
 	// otherwise. The caller must call it on every exit path.
 	Close func() error
@@ -80,6 +87,8 @@ type Resolved struct {
 // In every case a missing database is created.
 func Resolve(ctx context.Context, o ResolveOptions) (*Resolved, error) {
 	switch {
+	case o.HA:
+		return startHA(ctx, o)
 	case o.Embedded || (o.SmallDisk > 0 && o.DatabaseURL == ""):
 		name := defaultDatabase
 		if o.DatabaseURL != "" {
@@ -141,6 +150,14 @@ func startEmbedded(ctx context.Context, o ResolveOptions, database string) (*Res
 		return nil, err
 	}
 	return &Resolved{URL: url, Embedded: true, Server: s, Close: s.Stop}, nil
+}
+
+func startHA(ctx context.Context, o ResolveOptions) (*Resolved, error) {
+	h, err := StartHA(ctx, HAOptions{Durability: o.Durability, Durable: o.Durable, MaxConnections: o.MaxConnections, Log: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	return &Resolved{URL: h.URL(defaultDatabase), Embedded: true, HA: h, Close: h.Stop}, nil
 }
 
 // useServer checks that the server behind rawURL answers, creating the

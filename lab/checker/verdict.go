@@ -64,6 +64,12 @@ type Observed struct {
 	// run's own clients (its run id prefixes them) that no request of the
 	// ledger sent (evento check, from the database): key -> reservation.
 	UnsentKeys map[string]int64
+	// PrimaryChanged: the database got a new primary during the run
+	// (--ha's failover faults), whose sequence may have handed out again
+	// ids the old one had told clients. A key that stores nothing while
+	// the id it was told belongs to another booking is then a lost
+	// booking, not a shared reservation.
+	PrimaryChanged bool
 }
 
 // HoldCounts counts an event's holds by fate, as the database records
@@ -101,7 +107,11 @@ func judge(ledger client.TargetResult, seen Observed) judgement {
 	// booked under the keys of requests whose answers never came.
 	sure := ledger.Acknowledged + ledger.ResolvedBooked
 	grewPastCapacity := seen.Booked > seen.Assigned && bookedNow > 0
-	acknowledgedPastCapacity := ledger.Acknowledged > 0 && ledger.Acknowledged+seen.BookedBefore > seen.Assigned
+	// Rooms told to clients whose reservation is gone (a failover that
+	// promoted a standby without it) may have been sold again: that is a
+	// loss, named below, not an overbooking.
+	lost := lostAcknowledged(ledger, seen)
+	acknowledgedPastCapacity := ledger.Acknowledged > 0 && ledger.Acknowledged-lost.idRooms+seen.BookedBefore > seen.Assigned
 	overbooked := grewPastCapacity || acknowledgedPastCapacity
 	switch {
 	case grewPastCapacity:
@@ -128,12 +138,13 @@ func judge(ledger client.TargetResult, seen Observed) judgement {
 			where, seen.Reserved, seen.Locked, seen.Assigned))
 	}
 	if seen.Rows != nil {
-		j.anomalies = append(j.anomalies, missingAcknowledged(ledger, seen, where)...)
+		j.anomalies = append(j.anomalies, lost.anomalies(where)...)
+		j.anomalies = append(j.anomalies, missingAcknowledged(ledger, seen, where, lost.told)...)
 	}
 	if seen.KeyedReservations != nil {
 		j.anomalies = append(j.anomalies, untrueAnswers(ledger, seen, where)...)
 	}
-	j.anomalies = append(j.anomalies, doubleBookings(ledger, seen, where)...)
+	j.anomalies = append(j.anomalies, doubleBookings(ledger, seen, where, lost.told)...)
 	if len(seen.UnsentKeys) > 0 {
 		// Not someone else's: the keys are the run's own clients'. Unknown
 		// rooms elsewhere cannot cover them, as they can in the counts.
@@ -155,7 +166,7 @@ func judge(ledger client.TargetResult, seen Observed) judgement {
 			"lost update (seen through the API): at %s the counter grew by %d but clients were told %d rooms are theirs",
 			where, bookedNow, sure))
 	}
-	if seen.Rows != nil && bookedNow < sure {
+	if seen.Rows != nil && bookedNow+lost.idRooms < sure {
 		j.anomalies = append(j.anomalies, fmt.Sprintf(
 			"lost booking: at %s clients were told %d rooms are theirs (and %d more are booked under the keys of unanswered requests), but only %d were booked",
 			where, ledger.Acknowledged, ledger.ResolvedBooked, bookedNow))
@@ -194,6 +205,8 @@ func untrueAnswers(ledger client.TargetResult, seen Observed, where string) []st
 		switch {
 		case told == 0 && booked:
 			denied = append(denied, fmt.Sprintf("%s (reservation %d)", key, stored))
+		case told != 0 && !booked && seen.Rows != nil && (seen.Rows[told] == 0 || seen.PrimaryChanged):
+			// A lost acknowledged booking, named there.
 		case told != 0 && stored != told:
 			wrong = append(wrong, fmt.Sprintf("%s (told %d, stored %d)", key, told, stored))
 		}
@@ -217,7 +230,11 @@ func untrueAnswers(ledger client.TargetResult, seen Observed, where string) []st
 //   - a reservation told to more than one booking.
 //
 // A few of each are named.
-func doubleBookings(ledger client.TargetResult, seen Observed, where string) []string {
+//
+// lostTold counts, per reservation id, the lost bookings told it: an id
+// the new primary of a failover handed out again was told twice, once to
+// a booking that is gone, and is no shared reservation.
+func doubleBookings(ledger client.TargetResult, seen Observed, where string, lostTold map[int64]int) []string {
 	var twice []string
 	for request, told := range ledger.Retold {
 		twice = append(twice, fmt.Sprintf("%s (told %s)", request, joinIDs(told)))
@@ -232,10 +249,12 @@ func doubleBookings(ledger client.TargetResult, seen Observed, where string) []s
 	anomalies = appendNamed(anomalies,
 		"double booking: at %s %d requests were booked twice, each holding two reservations: %s",
 		where, twice)
-	if len(ledger.ToldTwice) > 0 {
+	{
 		var shared []string
 		for id, n := range ledger.ToldTwice {
-			shared = append(shared, fmt.Sprintf("%d (to %d bookings)", id, n))
+			if n -= lostTold[id]; n > 1 {
+				shared = append(shared, fmt.Sprintf("%d (to %d bookings)", id, n))
+			}
 		}
 		anomalies = appendNamed(anomalies,
 			"shared reservation: at %s %d reservations were each told to more than one booking, which hold one booking's rooms between them: %s",
@@ -263,12 +282,95 @@ func joinIDs(ids []int64) string {
 	return strings.Join(parts, " and ")
 }
 
+// lost is what lostAcknowledged found at one hotel.
+type lost struct {
+	bookings int           // acknowledged bookings that are gone
+	rooms    int64         // their rooms, as told
+	idRooms  int64         // the rooms of those whose id no row has (the counts' share)
+	gone     int           // how many of ids no row has
+	ids      []int64       // reservation ids told to them
+	keys     []string      // their idempotency keys, which store nothing
+	told     map[int64]int // per reservation id, how many of them were told it
+}
+
+// lostAcknowledged finds the acknowledged bookings that are gone: the
+// client was told a reservation, and the database (read after every fault
+// healed, on the current primary) has nothing under its key, or, for a
+// booking sent without a key, no row of that id. A crash of one
+// PostgreSQL cannot do this (its WAL has every commit it acknowledged); a
+// failover to a standby that lacked the last commits can, and the new
+// primary may then hand the lost ids out again, to other bookings: the
+// key, not the id, is the proof. Nil Rows (the API only) finds nothing.
+func lostAcknowledged(ledger client.TargetResult, seen Observed) lost {
+	l := lost{told: map[int64]int{}}
+	if seen.Rows == nil {
+		return l
+	}
+	// An id told to a key that stores another booking is that answer's
+	// untruth (named there), not a loss.
+	untrue := map[int64]bool{}
+	byKey := seen.KeyedReservations != nil
+	if byKey {
+		for key, told := range ledger.Keyed {
+			if stored, ok := seen.KeyedReservations[key]; ok && told != 0 && stored != told {
+				untrue[told] = true
+			}
+			_, stored := seen.KeyedReservations[key]
+			_, reused := seen.Rows[told]
+			if told != 0 && !stored && (!reused || seen.PrimaryChanged) {
+				l.keys = append(l.keys, fmt.Sprintf("%s (told %d)", key, told))
+				l.told[told]++
+			}
+		}
+	}
+	for id, rooms := range ledger.Reservations {
+		_, ok := seen.Rows[id]
+		if !ok {
+			l.idRooms += rooms
+			l.gone++
+		}
+		switch {
+		case l.told[id] > 0:
+			l.bookings += l.told[id]
+			l.rooms += int64(l.told[id]) * rooms
+			l.ids = append(l.ids, id)
+		case !ok && !untrue[id]:
+			// No key told it (sent without one), or its key's answer
+			// was not recorded: the missing row is the loss.
+			l.bookings++
+			l.rooms += rooms
+			l.ids = append(l.ids, id)
+			l.told[id]++
+		}
+	}
+	slices.Sort(l.ids)
+	return l
+}
+
+func (l lost) anomalies(where string) []string {
+	if l.bookings == 0 {
+		return nil
+	}
+	a := fmt.Sprintf("lost acknowledged booking: at %s %d bookings (%d rooms) confirmed to clients are gone from the database (reservation ids %v",
+		where, l.bookings, l.rooms, l.ids[:min(len(l.ids), 5)])
+	if reused := len(l.ids) - l.gone; reused > 0 {
+		a += fmt.Sprintf("; %d of them now another booking's, handed out again by the new primary", reused)
+	}
+	a += ")"
+	if len(l.keys) > 0 {
+		slices.Sort(l.keys)
+		a += fmt.Sprintf("; %d idempotency keys told one of them store nothing: %s", len(l.keys), strings.Join(l.keys[:min(len(l.keys), 3)], ", "))
+	}
+	return []string{a}
+}
+
 // missingAcknowledged names acknowledged reservations the database lacks
-// (or holds with other rooms), a few of them by id.
-func missingAcknowledged(ledger client.TargetResult, seen Observed, where string) []string {
+// or holds with other rooms than the client was told, a few of them by id;
+// those of lost acknowledged bookings (lostTold) are named there instead.
+func missingAcknowledged(ledger client.TargetResult, seen Observed, where string, lostTold map[int64]int) []string {
 	var missing []int64
 	for id, rooms := range ledger.Reservations {
-		if seen.Rows[id] != rooms {
+		if stored, ok := seen.Rows[id]; (ok && stored != rooms) || (!ok && lostTold[id] == 0) {
 			missing = append(missing, id)
 		}
 	}

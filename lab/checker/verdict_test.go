@@ -67,7 +67,32 @@ func TestJudge(t *testing.T) {
 			ledger:  ledger(5, 0, rows),
 			seen:    Observed{Assigned: 5, Reserved: 3, Booked: 3, Rows: map[int64]int64{10: 3}},
 			verdict: Inconsistent,
-			anomaly: "acknowledged but not stored",
+			anomaly: "lost acknowledged booking: at hotel 2 (event 1) 1 bookings (2 rooms) confirmed to clients are gone from the database (reservation ids [11])",
+		},
+		{
+			// A failover lost reservation 11, and its 2 rooms were sold
+			// again as 12: clients hold 7 acknowledged rooms of 5, yet the
+			// database is not overbooked; the loss is the finding.
+			name:    "lost acknowledged booking whose rooms were sold again",
+			ledger:  ledger(7, 0, map[int64]int64{10: 3, 11: 2, 12: 2}),
+			seen:    Observed{Assigned: 5, Reserved: 5, Booked: 5, Rows: map[int64]int64{10: 3, 12: 2}},
+			verdict: Inconsistent,
+			anomaly: "lost acknowledged booking: at hotel 2 (event 1) 1 bookings (2 rooms)",
+		},
+		{
+			name: "lost acknowledged booking named by its key",
+			ledger: client.TargetResult{Target: client.Target{EventID: 1, HotelID: 2}, Acknowledged: 5, Reservations: rows,
+				Keyed: map[string]int64{"k10": 10, "k11": 11}},
+			seen:    Observed{Assigned: 5, Reserved: 3, Booked: 3, Rows: map[int64]int64{10: 3}, KeyedReservations: map[string]int64{"k10": 10}},
+			verdict: Inconsistent,
+			anomaly: "1 idempotency keys told one of them store nothing: k11 (told 11)",
+		},
+		{
+			name:    "acknowledged booking stored with other rooms",
+			ledger:  ledger(5, 0, rows),
+			seen:    Observed{Assigned: 5, Reserved: 4, Booked: 4, Rows: map[int64]int64{10: 3, 11: 1}},
+			verdict: Inconsistent,
+			anomaly: "acknowledged but not stored: at hotel 2 (event 1) 1 reservations confirmed to clients are missing or differ",
 		},
 		{
 			name:    "booking nobody was told about",
@@ -244,5 +269,46 @@ func TestLeaveOutOthers(t *testing.T) {
 	LeaveOutOthers(judged, before)
 	if j := judge(ledger(5, 0, mine), judged[0]); j.verdict == Consistent {
 		t.Fatalf("a lost update of the others' rooms went unseen: %v", j.anomalies)
+	}
+}
+
+// TestLostAcknowledgedBookingIsOneAnomaly checks that a booking lost in a
+// failover is named once, as itself: not also as an overbooking (its rooms
+// sold again), a lost booking by the counts, or an untrue answer per key.
+func TestLostAcknowledgedBookingIsOneAnomaly(t *testing.T) {
+	t.Parallel()
+	led := client.TargetResult{Target: client.Target{EventID: 1, HotelID: 2}, Acknowledged: 7,
+		Reservations: map[int64]int64{10: 3, 11: 2, 12: 2}, Keyed: map[string]int64{"k10": 10, "k11": 11, "k12": 12}}
+	seen := Observed{Assigned: 5, Reserved: 5, Booked: 5, Rows: map[int64]int64{10: 3, 12: 2},
+		KeyedReservations: map[string]int64{"k10": 10, "k12": 12}}
+	j := judge(led, seen)
+	if j.verdict != Inconsistent || len(j.anomalies) != 1 || !strings.HasPrefix(j.anomalies[0], "lost acknowledged booking:") {
+		t.Errorf("verdict %s, anomalies %q; want inconsistent and one lost acknowledged booking", j.verdict, j.anomalies)
+	}
+}
+
+// TestLostAcknowledgedBookingWhoseIDWasReused: after a failover the new
+// primary's sequence hands out ids the old primary had told clients, for
+// bookings of its own. The room counts then agree, and only the keys show
+// that the first bookings told those ids are gone; no shared reservation.
+// Without a new primary the same ledger is a shared reservation, as before.
+func TestLostAcknowledgedBookingWhoseIDWasReused(t *testing.T) {
+	t.Parallel()
+	// k1 was told 11 by the old primary and is gone; k2 was told 11 by
+	// the new one, which stores it.
+	led := client.TargetResult{Target: client.Target{EventID: 1, HotelID: 2}, Acknowledged: 4,
+		Reservations: map[int64]int64{10: 3, 11: 1}, ToldTwice: map[int64]int{11: 2},
+		Keyed: map[string]int64{"k0": 10, "k1": 11, "k2": 11}}
+	seen := Observed{EventID: 1, HotelID: 2, Assigned: 5, Reserved: 4, Booked: 4, Rows: map[int64]int64{10: 3, 11: 1},
+		KeyedReservations: map[string]int64{"k0": 10, "k2": 11}, PrimaryChanged: true}
+	j := judge(led, seen)
+	want := "lost acknowledged booking: at hotel 2 (event 1) 1 bookings (1 rooms) confirmed to clients are gone from the database (reservation ids [11]; 1 of them now another booking's, handed out again by the new primary); 1 idempotency keys told one of them store nothing: k1 (told 11)"
+	if j.verdict != Inconsistent || len(j.anomalies) != 1 || j.anomalies[0] != want {
+		t.Errorf("verdict %s, anomalies %q; want inconsistent and only %q", j.verdict, j.anomalies, want)
+	}
+	seen.PrimaryChanged = false
+	j = judge(led, seen)
+	if len(j.anomalies) == 0 || strings.Contains(strings.Join(j.anomalies, "\n"), "lost acknowledged booking") || !strings.Contains(strings.Join(j.anomalies, "\n"), "shared reservation") {
+		t.Errorf("without a new primary: anomalies %q; want a shared reservation, no lost booking", j.anomalies)
 	}
 }

@@ -287,6 +287,73 @@ func (c *Cluster) FreeDisk() error {
 	return c.Database.Server.FreeDisk()
 }
 
+// ErrNoPair refuses a failover fault on a run without a replicated pair.
+var ErrNoPair = errors.New("failover and switchover need a replicated PostgreSQL pair the lab started (--ha)")
+
+// Failover kills the pair's primary; Patroni promotes the standby and
+// the old primary rejoins. It says who took over and how long no primary
+// ran.
+func (c *Cluster) Failover(ctx context.Context) (string, error) {
+	if c.Database == nil || c.Database.HA == nil {
+		return "", ErrNoPair
+	}
+	old, new, down, err := c.Database.HA.Failover(ctx)
+	return fmt.Sprintf("%s → %s, %.1f s without a primary", old, new, down.Seconds()), err
+}
+
+// standbyLag is how long LagThenFailover lets the standby fall behind:
+// shorter than the servers' query timeout, so that no commit waiting for
+// a synchronous standby is cancelled meanwhile.
+const standbyLag = time.Second
+
+// LagThenFailover lets the standby fall behind, then kills the primary.
+func (c *Cluster) LagThenFailover(ctx context.Context) (string, error) {
+	if c.Database == nil || c.Database.HA == nil {
+		return "", ErrNoPair
+	}
+	old, new, down, err := c.Database.HA.LagThenFailover(ctx, standbyLag)
+	return fmt.Sprintf("standby %.0f s behind, then %s → %s, %.1f s without a primary", standbyLag.Seconds(), old, new, down.Seconds()), err
+}
+
+// primaryPause outlasts the leader key (6 s) by a few seconds, so that
+// the standby is promoted while the primary is frozen.
+const primaryPause = 9 * time.Second
+
+// standbyStall stays under the servers' query timeout, so that commits
+// waiting for a synchronous standby wait, and are not cancelled.
+const standbyStall = 3 * time.Second
+
+// PausePrimary freezes the pair's primary past the leader key's life.
+func (c *Cluster) PausePrimary(ctx context.Context) (string, error) {
+	if c.Database == nil || c.Database.HA == nil {
+		return "", ErrNoPair
+	}
+	old, new, err := c.Database.HA.PausePrimary(ctx, primaryPause)
+	return fmt.Sprintf("%s frozen %.0f s, %s primary after", old, primaryPause.Seconds(), new), err
+}
+
+// StallStandby freezes the pair's standby for a few seconds.
+func (c *Cluster) StallStandby(ctx context.Context) (string, error) {
+	if c.Database == nil || c.Database.HA == nil {
+		return "", ErrNoPair
+	}
+	standby, err := c.Database.HA.StallStandby(ctx, standbyStall)
+	return fmt.Sprintf("%s frozen %.0f s", standby, standbyStall.Seconds()), err
+}
+
+// Switchover hands the primary's role to the standby through Patroni.
+func (c *Cluster) Switchover(ctx context.Context) (string, error) {
+	if c.Database == nil || c.Database.HA == nil {
+		return "", ErrNoPair
+	}
+	old, err := c.Database.HA.Primary(ctx)
+	if err != nil {
+		return "", err
+	}
+	new, err := c.Database.HA.Switchover(ctx)
+	return old + " → " + new, err
+}
+
 // TerminateBackends ends every other session of the servers' database
 // (pg_terminate_backend), as an operator or a failover would: their
 // transactions roll back, their next statement finds the connection gone.

@@ -47,13 +47,35 @@ const (
 	// (SQLSTATE 53100), so bookings are refused with 503 and commit
 	// nothing, while PostgreSQL stays up.
 	DiskFull = "disk-full"
+	// Failover kills the primary of a replicated pair (--ha) as a dying
+	// machine would: Patroni promotes the standby, and the old primary,
+	// started again, rejoins as the new standby.
+	Failover = "failover"
+	// Switchover hands the primary's role to the standby, planned,
+	// through Patroni.
+	Switchover = "switchover"
+	// LagFailover lets the standby fall behind for a second (the
+	// primary's WAL sender frozen), then fails over: with asynchronous
+	// replication the commits of that second are lost.
+	LagFailover = "lag-failover"
+	// PausePrimary freezes the primary's Patroni and PostgreSQL past the
+	// leader key's life, then lets them go on: the standby is promoted
+	// meanwhile, and the old primary wakes up still believing it leads.
+	PausePrimary = "pause-primary"
+	// StallStandby freezes the standby for a few seconds: synchronous
+	// commits wait for it.
+	StallStandby = "stall-standby"
 )
 
 // Kinds lists every fault kind, in the order `all` injects them.
-var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres, LoseReplies, PauseServer, DiskFull}
+var Kinds = []string{KillServer, TerminateBackends, RestartPostgres, CrashPostgres, PausePostgres, LoseReplies, PauseServer, DiskFull, Failover, Switchover, LagFailover, PausePrimary, StallStandby}
 
-// DatabaseKinds are the faults that need a PostgreSQL the lab started.
+// DatabaseKinds are the faults that need a PostgreSQL the lab started,
+// alone (not a replicated pair).
 var DatabaseKinds = []string{RestartPostgres, CrashPostgres, PausePostgres, DiskFull}
+
+// HAKinds are the faults that need a replicated pair the lab started.
+var HAKinds = []string{Failover, Switchover, LagFailover, PausePrimary, StallStandby}
 
 // Parse reads --faults: a comma-separated list of kinds, or "all"; ""
 // is no faults.
@@ -118,6 +140,36 @@ type DiskFiller interface {
 	FreeDisk() error
 }
 
+// PrimaryKiller kills the primary of a replicated pair and waits until the
+// standby is promoted and the old primary has rejoined (Failover). It
+// describes what happened, e.g. how long no primary ran.
+type PrimaryKiller interface {
+	Failover(ctx context.Context) (string, error)
+}
+
+// LaggingPrimaryKiller lets the standby fall behind, then kills the
+// primary (LagFailover).
+type LaggingPrimaryKiller interface {
+	LagThenFailover(ctx context.Context) (string, error)
+}
+
+// PrimaryPauser freezes the pair's primary and lets it go on
+// (PausePrimary).
+type PrimaryPauser interface {
+	PausePrimary(ctx context.Context) (string, error)
+}
+
+// StandbyStaller freezes the pair's standby and lets it go on
+// (StallStandby).
+type StandbyStaller interface {
+	StallStandby(ctx context.Context) (string, error)
+}
+
+// PrimarySwitcher hands the primary's role to the standby (Switchover).
+type PrimarySwitcher interface {
+	Switchover(ctx context.Context) (string, error)
+}
+
 // ReplyLoser loses replies for a while (LoseReplies) and says how many.
 type ReplyLoser interface {
 	LoseReplies(ctx context.Context, window time.Duration) (int, error)
@@ -139,6 +191,16 @@ func Supports(target Target, kind string) bool {
 		_, ok = target.(ReplyLoser)
 	case DiskFull:
 		_, ok = target.(DiskFiller)
+	case Failover:
+		_, ok = target.(PrimaryKiller)
+	case Switchover:
+		_, ok = target.(PrimarySwitcher)
+	case LagFailover:
+		_, ok = target.(LaggingPrimaryKiller)
+	case PausePrimary:
+		_, ok = target.(PrimaryPauser)
+	case StallStandby:
+		_, ok = target.(StandbyStaller)
 	}
 	return ok
 }
@@ -256,6 +318,16 @@ func (n *Nemesis) inject(fault string) Event {
 		}
 		// Freed even when filling failed half way.
 		err = errors.Join(err, t.FreeDisk())
+	case Failover:
+		e.Target, err = n.target.(PrimaryKiller).Failover(heal)
+	case Switchover:
+		e.Target, err = n.target.(PrimarySwitcher).Switchover(heal)
+	case LagFailover:
+		e.Target, err = n.target.(LaggingPrimaryKiller).LagThenFailover(heal)
+	case PausePrimary:
+		e.Target, err = n.target.(PrimaryPauser).PausePrimary(heal)
+	case StallStandby:
+		e.Target, err = n.target.(StandbyStaller).StallStandby(heal)
 	case PauseServer:
 		t := n.target.(ServerPauser)
 		i := n.rng.IntN(t.Servers())

@@ -42,6 +42,26 @@ func (r *recorder) PauseDatabase() error  { r.note("pause"); return nil }
 func (r *recorder) ResumeDatabase() error { r.note("resume"); return nil }
 func (r *recorder) FillDisk() error       { r.note("fill-disk"); return nil }
 func (r *recorder) FreeDisk() error       { r.note("free-disk"); return nil }
+func (r *recorder) Failover(context.Context) (string, error) {
+	r.note("failover")
+	return "pg1 → pg2", nil
+}
+func (r *recorder) Switchover(context.Context) (string, error) {
+	r.note("switchover")
+	return "pg2 → pg1", nil
+}
+func (r *recorder) LagThenFailover(context.Context) (string, error) {
+	r.note("lag-failover")
+	return "pg1 → pg2", nil
+}
+func (r *recorder) PausePrimary(context.Context) (string, error) {
+	r.note("pause-primary")
+	return "pg1, then pg2", nil
+}
+func (r *recorder) StallStandby(context.Context) (string, error) {
+	r.note("stall-standby")
+	return "pg2", nil
+}
 func (r *recorder) LoseReplies(context.Context, time.Duration) (int, error) {
 	r.note("lose")
 	return 1, nil
