@@ -128,8 +128,20 @@ const (
 // StartHA starts etcd and two Patroni members, waits until one leads and
 // the other streams from it (and, in the synchronous modes, is its
 // synchronous standby), and creates the database. ctx bounds only the
-// startup; the caller must call Stop on every exit path.
-func StartHA(ctx context.Context, o HAOptions) (_ *HA, err error) {
+// startup; the caller must call Stop on every exit path. A member that
+// lost the race for the port picked for it (another process bound it
+// first) is not retried by Patroni on another port, so the whole pair
+// starts again on new ones, as a single server does (startAttempts).
+func StartHA(ctx context.Context, o HAOptions) (h *HA, err error) {
+	for range startAttempts {
+		if h, err = startPair(ctx, o); !errors.Is(err, errPortTaken) {
+			break
+		}
+	}
+	return h, err
+}
+
+func startPair(ctx context.Context, o HAOptions) (_ *HA, err error) {
 	if o.Durability == "" {
 		o.Durability = Async
 	}
@@ -200,7 +212,7 @@ func StartHA(ctx context.Context, o HAOptions) (_ *HA, err error) {
 	}
 	readyCtx, cancel := context.WithTimeout(ctx, haReadyTimeout)
 	defer cancel()
-	if _, err := h.WaitHealthy(readyCtx); err != nil {
+	if err := h.waitStarted(readyCtx); err != nil {
 		return nil, err
 	}
 	primary, err := h.Primary(ctx)

@@ -3,6 +3,7 @@ package localpg
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -200,5 +201,39 @@ func TestHASyncCancelTrap(t *testing.T) {
 	}
 	if n := count(); n != 0 {
 		t.Fatalf("rows after the failover: %d; the trap loses the locally committed row, want 0", n)
+	}
+}
+
+// TestHAPortTaken: a member's port is bound by another process between
+// the pick and PostgreSQL's bind, as parallel tests did in CI (pg2 logged
+// "could not create any TCP/IP sockets" and Patroni retried the same port
+// until the 90 s bound). The pair starts again on new ports.
+func TestHAPortTaken(t *testing.T) {
+	needHA(t)
+	// Not parallel: it replaces pickPort.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	var calls int
+	pickPort = func() (int, error) {
+		calls++
+		if calls == 5 { // the second member's PostgreSQL (etcd takes two)
+			return takenPort, nil
+		}
+		return freePort()
+	}
+	t.Cleanup(func() { pickPort = freePort })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	h, err := StartHA(ctx, HAOptions{Log: io.Discard})
+	if err != nil {
+		t.Fatalf("StartHA after a taken port: %v", err)
+	}
+	defer h.Stop()
+	if calls != 12 {
+		t.Errorf("%d port picks; want 6 for the pair that lost its port and 6 for the one that started", calls)
 	}
 }

@@ -91,6 +91,29 @@ func (h *HA) WaitHealthy(ctx context.Context) (string, error) {
 	}
 }
 
+// waitStarted is WaitHealthy for a pair just started, which gives up at
+// once when a member could not bind its port: Patroni would retry the
+// same port for ever.
+func (h *HA) waitStarted(ctx context.Context) error {
+	for {
+		if _, ok, _ := h.healthy(ctx); ok {
+			return nil
+		}
+		for _, m := range h.members {
+			log, _ := os.ReadFile(filepath.Join(m.dir, "patroni.log"))
+			if bytes.Contains(log, []byte("could not create any TCP/IP sockets")) || bytes.Contains(log, []byte("Address already in use")) {
+				return fmt.Errorf("ha member %s: %w", m.name, errPortTaken)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			_, err := h.WaitHealthy(ctx) // says why, with the logs
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 func (h *HA) healthy(ctx context.Context) (primary string, ok bool, why string) {
 	members, err := h.clusterState(ctx)
 	if err != nil {
