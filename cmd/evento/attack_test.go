@@ -33,7 +33,16 @@ type attacker struct {
 }
 
 func (a *attacker) send(attack, method, path, body, key string, header ...string) int {
-	req, err := http.NewRequest(method, a.base+path, strings.NewReader(body))
+	return a.sendTo(a.base, attack, method, path, body, key, header...)
+}
+
+// sendVia is send to another server than a.base.
+func (a *attacker) sendVia(base, attack, method, path, body string) int {
+	return a.sendTo(base, attack, method, path, body, a.key)
+}
+
+func (a *attacker) sendTo(base, attack, method, path, body, key string, header ...string) int {
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {
 		panic(err)
 	}
@@ -51,26 +60,18 @@ func (a *attacker) send(attack, method, path, body, key string, header ...string
 		status = resp.StatusCode
 		resp.Body.Close()
 	}
-	a.mu.Lock()
-	if a.answers[attack] == nil {
-		a.answers[attack] = map[int]int{}
-	}
-	a.answers[attack][status]++
-	a.mu.Unlock()
+	a.tally(attack, status)
 	return status
 }
 
-// sendVia is send to another server than a.base.
-func (a *attacker) sendVia(base, attack, method, path, body string) int {
-	other := &attacker{base: base, http: a.http, answers: map[string]map[int]int{}}
-	status := other.send(attack, method, path, body, a.key)
+// tally counts one answer to attack.
+func (a *attacker) tally(attack string, status int) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.answers[attack] == nil {
 		a.answers[attack] = map[int]int{}
 	}
 	a.answers[attack][status]++
-	a.mu.Unlock()
-	return status
 }
 
 // round is one pass of every attack but the holds.
@@ -298,12 +299,7 @@ func (a *attacker) reHold(t *testing.T, done <-chan struct{}) {
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&hold)
 		resp.Body.Close()
-		a.mu.Lock()
-		if a.answers["re-hold"] == nil {
-			a.answers["re-hold"] = map[int]int{}
-		}
-		a.answers["re-hold"][resp.StatusCode]++
-		a.mu.Unlock()
+		a.tally("re-hold", resp.StatusCode)
 		if resp.StatusCode == http.StatusCreated {
 			release, _ := http.NewRequest("DELETE", holds+"/"+hold.HoldID, nil)
 			release.Header.Set("Authorization", "Bearer "+a.key)
