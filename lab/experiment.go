@@ -12,6 +12,7 @@ import (
 
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/labdb"
+	"github.com/evento-lab/evento/db/localpg"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/client"
 	"github.com/evento-lab/evento/lab/cluster"
@@ -22,9 +23,11 @@ import (
 // Config describes the experiments of one lab: the database and servers
 // they share, the workload each seeds, and how its clients behave.
 type Config struct {
-	Database   cluster.Resolver
-	Servers    int           // server processes
-	Pool       int           // database connections of each server
+	Database cluster.Resolver
+	Servers  int // server processes
+	// Pool is the database connections of each server; 0 derives it
+	// (ServerPool).
+	Pool       int
 	RaceWindow time.Duration // servers delay every booking write by this long
 	Events     int           // events each experiment seeds
 	Hotels     int           // hotels per event
@@ -103,12 +106,38 @@ type Lab struct {
 	cluster *cluster.Cluster
 }
 
+// ServerPool is the pool each server opens: cfg.Pool when given, else 20;
+// behind PgBouncer, twice the server's share of PgBouncer's connections.
+// Queries a server sends beyond what PgBouncer can serve at once wait in
+// PgBouncer's queue, where no server sees them, and a query whose deadline
+// ends there is cancelled with a cancel request, which PgBouncer 1.18
+// forwards on a server connection of the pool's own: enough of them, on a
+// busy machine, and the pool serves only cancels (docs/api.md, "Behind
+// PgBouncer"). Waiting for pgx's pool, inside the server, costs nothing.
+func ServerPool(cfg Config) int {
+	switch {
+	case cfg.Pool > 0:
+		return cfg.Pool
+	case cfg.PgBouncer:
+		pool := cfg.PgBouncerPool
+		if pool == 0 {
+			pool = localpg.DefaultPgBouncerPoolSize
+		}
+		return max(1, (2*pool+cfg.Servers-1)/max(cfg.Servers, 1))
+	default:
+		return defaultServerPool
+	}
+}
+
+const defaultServerPool = 20
+
 // Open starts the database and the servers.
 func Open(ctx context.Context, cfg Config) (*Lab, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find the evento binary to start servers: %w", err)
 	}
+	cfg.Pool = ServerPool(cfg)
 	modes := "all"
 	if len(cfg.Modes) > 0 {
 		modes = strings.Join(cfg.Modes, ",")
@@ -123,6 +152,9 @@ func Open(ctx context.Context, cfg Config) (*Lab, error) {
 		ProxyDatabase: slices.Contains(cfg.Faults, nemesis.LoseReplies),
 		PgBouncer:     cfg.PgBouncer,
 		PgBouncerPool: cfg.PgBouncerPool,
+		// A query still queued in PgBouncer past this gets PgBouncer's
+		// error, before the server's deadline would cancel it.
+		PgBouncerWait: serverQueryTimeout - time.Second,
 		ServerArgs: append([]string{
 			"--pool", strconv.Itoa(cfg.Pool),
 			"--max-rooms", strconv.Itoa(cfg.Clients.MaxRooms),

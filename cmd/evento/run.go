@@ -36,7 +36,7 @@ func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	cfg.db.registerHA(fs)
 	cfg.load.register(fs)
 	fs.IntVar(&cfg.servers, "servers", 2, "server processes to start")
-	fs.IntVar(&cfg.pool, "pool", 20, "database connections of each server")
+	fs.IntVar(&cfg.pool, "pool", 0, "database connections of each server (0: 20; with --pgbouncer, twice each server's share of --pgbouncer-pool, so that queries wait in the server rather than in PgBouncer's queue)")
 	fs.IntVar(&cfg.rooms, "rooms", 200, "rooms per hotel")
 	fs.IntVar(&cfg.hotels, "hotels", 3, "hotels per event")
 	fs.IntVar(&cfg.events, "events", 1, "events to seed")
@@ -95,7 +95,7 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 		name            string
 		value, min, max int
 	}{
-		{"servers", cfg.servers, 1, maxServers}, {"pool", cfg.pool, 1, maxPool},
+		{"servers", cfg.servers, 1, maxServers}, {"pool", cfg.pool, 0, maxPool},
 		{"pgbouncer-pool", cfg.bouncePool, 1, maxPool}, {"hotels", cfg.hotels, 1, maxHotels}, {"events", cfg.events, 1, maxEvents}, {"rooms", cfg.rooms, 0, maxRooms},
 		{"buckets", cfg.buckets, 1, maxBuckets},
 	} {

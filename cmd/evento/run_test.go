@@ -155,7 +155,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{[]string{"--rooms", "-1"}, []string{"--rooms", "-1", "from 0"}},
 		{[]string{"--servers", "0"}, []string{"--servers", "from 1"}},
 		{[]string{"--hotels", "0"}, []string{"--hotels", "from 1"}},
-		{[]string{"--pool", "0"}, []string{"--pool", "from 1"}},
+		{[]string{"--pool", "-1"}, []string{"--pool", "from 0"}},
 		{[]string{"--events", "0"}, []string{"--events", "from 1"}},
 		{[]string{"--seed", "-1"}, []string{"-seed", `"-1"`, "whole number from 0"}},
 		{[]string{"--clients", "abc"}, []string{"-clients", `"abc"`, "whole number"}},

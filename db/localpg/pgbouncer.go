@@ -61,6 +61,16 @@ type PgBouncerOptions struct {
 	// MaxClientConn is max_client_conn, the most client connections; 0
 	// means 1000.
 	MaxClientConn int
+	// QueryWaitTimeout, when positive, is query_wait_timeout: PgBouncer
+	// answers a client that waited this long for a server connection with
+	// an error, rather than leaving it queued. Set it below the clients'
+	// own deadline. A pgx client whose deadline ends while its query waits
+	// in PgBouncer's queue closes its connection with a cancel request,
+	// and PgBouncer 1.18 forwards each cancel on a server connection of the
+	// pool's own (up to twice the pool size): under load the cancels take
+	// the pool, the queued queries time out and cancel in turn, and
+	// nothing is served at all (docs/api.md, "Behind PgBouncer").
+	QueryWaitTimeout time.Duration
 	// Log receives the one-line notice that PgBouncer started; nil means
 	// os.Stderr.
 	Log io.Writer
@@ -85,7 +95,8 @@ type PgBouncer struct {
 }
 
 const (
-	defaultPgBouncerPoolSize      = 20
+	// DefaultPgBouncerPoolSize is PoolSize's 0.
+	DefaultPgBouncerPoolSize      = 20
 	defaultPgBouncerMaxClientConn = 1000
 )
 
@@ -99,7 +110,7 @@ func StartPgBouncer(ctx context.Context, o PgBouncerOptions) (_ *PgBouncer, err 
 		return nil, fmt.Errorf("pgbouncer: PoolSize %d and MaxClientConn %d must not be negative", o.PoolSize, o.MaxClientConn)
 	}
 	if o.PoolSize == 0 {
-		o.PoolSize = defaultPgBouncerPoolSize
+		o.PoolSize = DefaultPgBouncerPoolSize
 	}
 	if o.MaxClientConn == 0 {
 		o.MaxClientConn = defaultPgBouncerMaxClientConn
@@ -217,6 +228,9 @@ func (b *PgBouncer) config(port int) (ini, userlist string) {
 		"log_connections = 0",
 		"log_disconnections = 0",
 		"",
+	}
+	if b.opts.QueryWaitTimeout > 0 {
+		lines = append(lines, "query_wait_timeout = "+strconv.FormatFloat(b.opts.QueryWaitTimeout.Seconds(), 'f', -1, 64), "")
 	}
 	userlist = fmt.Sprintf("%s %s\n", pgBouncerDoubleQuote(u.User), pgBouncerDoubleQuote(u.Password))
 	return strings.Join(lines, "\n"), userlist

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // needPgBouncer skips a test on a machine without pgbouncer, except on CI
@@ -163,4 +164,56 @@ func TestFindPgBouncerMissing(t *testing.T) {
 	if !errors.Is(err, ErrNoPgBouncer) || !strings.Contains(err.Error(), "apt-get install pgbouncer") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("FindPgBouncer with none installed: %v, want one line naming apt-get install pgbouncer", err)
 	}
+}
+
+// TestPgBouncerAnswersAQueryThatWaitedTooLong: with QueryWaitTimeout, a
+// query queued behind a full pool gets PgBouncer's own error once it has
+// waited that long, while the client still waits for it. Without it the
+// query stays queued until the client's deadline, and pgx then cancels it
+// with a cancel request, which PgBouncer 1.18 forwards on a connection of
+// the pool: the traffic that, under load, left a pool serving only cancels
+// (lab.ServerPool).
+func TestPgBouncerAnswersAQueryThatWaitedTooLong(t *testing.T) {
+	needPgBouncer(t)
+	ctx := testCtx(t)
+	s := startServer(t, Options{})
+	b, err := StartPgBouncer(ctx, PgBouncerOptions{Upstream: s.URL("postgres"), PoolSize: 1, QueryWaitTimeout: time.Second, Log: io.Discard})
+	if err != nil {
+		t.Fatalf("StartPgBouncer: %v", err)
+	}
+	defer b.Stop()
+	cfg, err := pgx.ParseConfig(b.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	holder, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	// The pool's one server connection, kept by an open transaction.
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+
+	waiter, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiter.Close(ctx)
+	// Far past query_wait_timeout: the error must come from PgBouncer.
+	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = waiter.Exec(waitCtx, "SELECT 1")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || waitCtx.Err() != nil {
+		t.Fatalf("queued query: %v (deadline %v), want PgBouncer's error before the client's deadline", err, waitCtx.Err())
+	}
+	t.Logf("PgBouncer answered the queued query: SQLSTATE %s %q", pgErr.Code, pgErr.Message)
 }

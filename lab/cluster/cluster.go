@@ -45,6 +45,9 @@ type Options struct {
 	// and the lab's own pool connects directly.
 	PgBouncer     bool
 	PgBouncerPool int
+	// PgBouncerWait is PgBouncer's query_wait_timeout: set it below the
+	// servers' --query-timeout (localpg.PgBouncerOptions.QueryWaitTimeout).
+	PgBouncerWait time.Duration
 }
 
 // LabPoolConns is the most direct connections the lab's own pool opens
@@ -98,7 +101,7 @@ func (c *Cluster) open(ctx context.Context, opts Options) (err error) {
 	c.spec = ServerSpec{Executable: opts.Executable, Args: opts.ServerArgs}
 	if opts.PgBouncer {
 		c.pgbouncer, err = localpg.StartPgBouncer(ctx, localpg.PgBouncerOptions{
-			Upstream: c.Database.URL, PoolSize: opts.PgBouncerPool,
+			Upstream: c.Database.URL, PoolSize: opts.PgBouncerPool, QueryWaitTimeout: opts.PgBouncerWait,
 			// Every server's whole pool, and room for a restarted one.
 			MaxClientConn: (opts.Servers+1)*opts.Pool + 100,
 		})
