@@ -56,3 +56,7 @@ func BookTogether(ctx context.Context, s *Store, mode string, reqs []evento.Book
 	}
 	return outcomes, nil
 }
+
+// Admitted says whether the store gates the strategy's bookings per hotel
+// (admission.go), for db_test.
+func (s Strategy) Admitted() bool { return s.admitted() }

@@ -28,6 +28,13 @@ func (s *Store) PlaceHold(ctx context.Context, req evento.HoldRequest, key *even
 		}
 		defer leave()
 	}
+	// A hold takes rooms from the hotel's row, as a booking does: after the
+	// client's gate, so that a client's queued holds do not take turns.
+	leave, err := s.admit(ctx, req.BookRequest)
+	if err != nil {
+		return evento.Outcome[evento.Hold]{}, fmt.Errorf("hold %d rooms: %w", req.Rooms, err)
+	}
+	defer leave()
 	policy := readCommittedPolicy
 	if req.MaxHeldRooms > 0 || req.Cooldown > 0 || limitApplies(req.BookRequest) {
 		// The cap's, the cooldown's and the client limit's checks and the

@@ -39,6 +39,13 @@ func (s *Store) Reserve(ctx context.Context, mode string, req evento.BookRequest
 	if !ok {
 		return evento.Outcome[evento.Booking]{}, fmt.Errorf("%w %q", evento.ErrUnknownMode, mode)
 	}
+	if strategy.admitted() {
+		leave, err := s.admit(ctx, req)
+		if err != nil {
+			return evento.Outcome[evento.Booking]{}, fmt.Errorf("reserve %d rooms (%s): %w", req.Rooms, strategy.Name, err)
+		}
+		defer leave()
+	}
 	policy := strategy.policy()
 	if anyLimited(req) {
 		policy = policy.inTransaction()

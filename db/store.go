@@ -27,6 +27,10 @@ type Options struct {
 	OnRetry func(strategy string)
 	// Batches configures the Batchers of batched strategies.
 	Batches BatchOptions
+	// HotelAdmission, when positive, lets at most this many of the store's
+	// bookings and holds per hotel into PostgreSQL at once, for the
+	// strategies whose bookings queue on the hotel's row (admission.go).
+	HotelAdmission int
 }
 
 // Store is the data layer behind evento.Service: one entry point per
@@ -38,8 +42,11 @@ type Store struct {
 	byName      map[string]Strategy
 	beforeWrite func(context.Context)
 	batchers    map[string]*Batcher
-	// holders queues each client's capped holds in memory (clientgate.go).
-	holders clientGates
+	// holders queues each client's capped holds in memory (gates.go).
+	holders *gates[evento.ClientID]
+	// hotels queues the bookings and holds of each hotel past
+	// Options.HotelAdmission in memory; nil when admission is off.
+	hotels *gates[hotelRef]
 }
 
 var _ evento.Service = (*Store)(nil)
@@ -50,6 +57,10 @@ func NewStore(pool *pgxpool.Pool, opts Options) *Store {
 		engine:     engine{pool: pool, q: dbsqlc.New(), onRetry: opts.OnRetry},
 		strategies: opts.Strategies, beforeWrite: raceWindow(opts.RaceWindow),
 		byName: map[string]Strategy{}, batchers: map[string]*Batcher{},
+		holders: newGates[evento.ClientID](1),
+	}
+	if opts.HotelAdmission > 0 {
+		s.hotels = newGates[hotelRef](opts.HotelAdmission)
 	}
 	if s.strategies == nil {
 		s.strategies = Strategies

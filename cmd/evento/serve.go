@@ -32,31 +32,32 @@ import (
 const minKeepKeys = 10 * time.Minute
 
 type serveConfig struct {
-	db           databaseFlags
-	addr         string
-	adminAddr    string
-	maxConns     int
-	maxConnsAddr int
-	pool         int
-	maxRooms     int
-	queryTimeout time.Duration
-	raceWindow   time.Duration
-	sweepEvery   time.Duration
-	keepKeys     time.Duration
-	batchWindow  time.Duration
-	batchMax     int
-	logLevel     slog.Level
-	auth         string
-	insecure     bool
-	maxHeldRooms int
-	maxRoomsPer  int
-	maxHoldTTL   time.Duration
-	rateLimit    float64
-	rateBurst    int
-	holdCooldown time.Duration
-	keepHolds    time.Duration
-	modes        string
-	pprof        bool
+	db             databaseFlags
+	addr           string
+	adminAddr      string
+	maxConns       int
+	maxConnsAddr   int
+	pool           int
+	maxRooms       int
+	queryTimeout   time.Duration
+	raceWindow     time.Duration
+	sweepEvery     time.Duration
+	keepKeys       time.Duration
+	batchWindow    time.Duration
+	batchMax       int
+	hotelAdmission int
+	logLevel       slog.Level
+	auth           string
+	insecure       bool
+	maxHeldRooms   int
+	maxRoomsPer    int
+	maxHoldTTL     time.Duration
+	rateLimit      float64
+	rateBurst      int
+	holdCooldown   time.Duration
+	keepHolds      time.Duration
+	modes          string
+	pprof          bool
 	// migrateURL and transactionPooled: see their flags.
 	migrateURL        string
 	transactionPooled bool
@@ -64,6 +65,12 @@ type serveConfig struct {
 	// down at start; 0 fails at once.
 	waitForDatabase time.Duration
 }
+
+// defaultHotelAdmission is --hotel-admission's default: on 2 shared cores,
+// with 2 servers and 64 clients on one hot hotel, 4 per server gave atomic
+// its best rate against pgbench, and pessimistic and optimistic 2.5 to 5
+// times their rate with no limit (docs/performance.md, "Hot-row admission").
+const defaultHotelAdmission = 4
 
 func newServeCommand() *ffcli.Command {
 	var cfg serveConfig
@@ -79,6 +86,7 @@ func newServeCommand() *ffcli.Command {
 	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 5*time.Second, "time a request may spend in the database before 503")
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: delay every booking write by this long, so races show on every run")
 	fs.DurationVar(&cfg.batchWindow, "batch-window", 0, "batched strategy: let a batch wait this long for company (0: book as soon as the previous batch commits)")
+	fs.IntVar(&cfg.hotelAdmission, "hotel-admission", defaultHotelAdmission, "most bookings and holds per hotel this server lets into PostgreSQL at once, for the strategies whose bookings queue on the hotel's row (atomic, pessimistic, optimistic, serializable, advisory); the rest wait in the server, until their turn or --query-timeout (0: no limit)")
 	fs.IntVar(&cfg.batchMax, "batch-max", 256, "batched strategy: most requests in one batch")
 	fs.DurationVar(&cfg.sweepEvery, "sweep-every", time.Second, "how often this server expires overdue holds and deletes old holds and idempotency keys")
 	fs.DurationVar(&cfg.keepKeys, "keep-idempotency-keys", 24*time.Hour, "how long an Idempotency-Key's outcome is replayed (at least 10m)")
@@ -116,6 +124,9 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	}
 	if cfg.maxConns < 1 {
 		return usagef("--max-conns must be at least 1")
+	}
+	if cfg.hotelAdmission < 0 {
+		return usagef("--hotel-admission %d: want 0 (no limit) or more", cfg.hotelAdmission)
 	}
 	if cfg.maxConnsAddr < 0 || cfg.maxConnsAddr > cfg.maxConns {
 		return usagef("--max-conns-per-addr must be from 1 to --max-conns (%d), or 0 for a quarter of it; got %d", cfg.maxConns, cfg.maxConnsAddr)
@@ -233,7 +244,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 
 	metrics := api.NewMetrics(db.PoolCollector(pool))
 	store := db.NewStore(pool, db.Options{
-		RaceWindow: cfg.raceWindow, OnRetry: metrics.SerializationRetry,
+		RaceWindow: cfg.raceWindow, OnRetry: metrics.SerializationRetry, HotelAdmission: cfg.hotelAdmission,
 		Batches: db.BatchOptions{Window: cfg.batchWindow, MaxSize: cfg.batchMax, Timeout: cfg.queryTimeout, OnBatch: metrics.BatchBooked},
 	})
 	sweeperCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
