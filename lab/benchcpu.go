@@ -44,7 +44,7 @@ func newCPUMeter(ctx context.Context, c *cluster.Cluster) (*cpuMeter, error) {
 	m := &cpuMeter{servers: c.ServerPIDs}
 	if c.Database.Server != nil {
 		m.postmaster = c.Database.Server.PID()
-		return m, m.check()
+		return m.checked()
 	}
 	var backend int
 	if err := c.Pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&backend); err != nil {
@@ -58,13 +58,16 @@ func newCPUMeter(ctx context.Context, c *cluster.Cluster) (*cpuMeter, error) {
 		return nil, fmt.Errorf("process %d on this machine is %s, not PostgreSQL's backend: PostgreSQL runs elsewhere", backend, p.Comm)
 	}
 	m.postmaster = p.PPID
-	return m, m.check()
+	return m.checked()
 }
 
-// check reads once, to fail before the measurements rather than in each.
-func (m *cpuMeter) check() error {
-	_, err := m.read()
-	return err
+// checked is m once it has read everything once: a meter that cannot
+// fails before the measurements rather than in each.
+func (m *cpuMeter) checked() (*cpuMeter, error) {
+	if _, err := m.read(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // read is the CPU used so far; bookings are left to the caller.
