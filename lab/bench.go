@@ -43,10 +43,10 @@ type BenchConfig struct {
 }
 
 // KeyedSuffix marks a bench strategy measured with idempotency keys.
-const KeyedSuffix = "+keys"
+const KeyedSuffix = report.KeyedSuffix
 
 // PgbenchKeyed names pgbench's runs of the keyed fast path's statement.
-const PgbenchKeyed = "pgbench" + KeyedSuffix
+const PgbenchKeyed = report.PgbenchKeyed
 
 // writePgbenchScript writes one of labdb's pgbench scripts to a temporary
 // file and returns its path.
@@ -114,8 +114,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 		return report.Bench{}, err
 	}
 	defer os.Remove(script)
-	scripts := map[string]string{"pgbench": script}
-	measurements := []string{"pgbench"}
+	scripts := map[string]string{report.Pgbench: script}
+	measurements := []string{report.Pgbench}
 	// With a keyed strategy, pgbench also runs the keyed fast path's
 	// statement: what exactly-once costs PostgreSQL itself, the floor of
 	// what it can cost Evento.
@@ -129,10 +129,15 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 		measurements = append(measurements, PgbenchKeyed)
 	}
 	measurements = append(measurements, cfg.Strategies...)
+	meter, err := newCPUMeter(ctx, l.cluster)
+	if err != nil {
+		fmt.Fprintf(log, "evento: no CPU per booking: %v\n", err)
+	}
 	b := report.Bench{Rounds: cfg.Rounds, Duration: cfg.Duration, Servers: cfg.Servers, Strategies: cfg.Strategies}
 	for _, clients := range cfg.Clients {
 		row := report.BenchRow{Clients: clients, Evento: map[string]float64{}, Ratios: map[string]float64{},
-			KeyedRatios: map[string]float64{}, Samples: map[string][]float64{}}
+			KeyedRatios: map[string]float64{}, Samples: map[string][]float64{}, CPU: map[string]report.BenchCPU{}}
+		cpu := newCPUTally(meter)
 		for round := 1; round <= cfg.Rounds; round++ {
 			fmt.Fprintf(log, "evento: %d clients, round %d of %d\n", clients, round, cfg.Rounds)
 			// What a run leaves behind (autovacuum after a keyed run's
@@ -143,9 +148,14 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 			for _, s := range roundOrder(measurements, round) {
 				var tps float64
 				if script, ok := scripts[s]; ok {
-					tps, err = runPgbench(ctx, pgbench, l.cluster.Database.URL, script, hot, clients, cfg.Duration)
+					end := cpu.window(s)
+					var run pgbenchRun
+					if run, err = runPgbench(ctx, pgbench, l.cluster.Database.URL, script, hot, clients, cfg.Duration); err == nil {
+						end(run.transactions, run.process)
+						tps = run.tps
+					}
 				} else {
-					tps, err = l.benchStrategy(ctx, s, clients)
+					tps, err = l.benchStrategy(ctx, s, clients, cpu)
 				}
 				if err != nil {
 					return report.Bench{}, err
@@ -156,7 +166,15 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 				return report.Bench{}, ctx.Err()
 			}
 		}
-		row.Pgbench = report.Median(row.Samples["pgbench"])
+		for _, s := range measurements {
+			if c, ok := cpu.perBooking(s); ok {
+				row.CPU[s] = c
+			}
+		}
+		for _, failure := range cpu.failures() {
+			fmt.Fprintf(log, "evento: no CPU per booking for %s\n", failure)
+		}
+		row.Pgbench = report.Median(row.Samples[report.Pgbench])
 		if scripts[PgbenchKeyed] != "" {
 			row.PgbenchKeyed = report.Median(row.Samples[PgbenchKeyed])
 		}
@@ -180,11 +198,17 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 }
 
 // benchStrategy runs one bench strategy (a label such as "sharded/16+keys")
-// with clients clients and returns its reservations per second. A run
-// that overbooked or is inconsistent stops the benchmark.
-func (l *Lab) benchStrategy(ctx context.Context, label string, clients int) (float64, error) {
+// with clients clients and returns its reservations per second; cpu
+// measures the clients' run. A run that overbooked or is inconsistent
+// stops the benchmark.
+func (l *Lab) benchStrategy(ctx context.Context, label string, clients int, cpu *cpuTally) (float64, error) {
 	mode, buckets, keyed := benchMode(label)
 	l.cfg.Clients.Clients, l.cfg.Clients.Idempotency, l.cfg.Buckets = clients, keyed, buckets
+	l.clientsRun = func() func(client.Result) {
+		end := cpu.window(label)
+		return func(r client.Result) { end(r.Requests.Success, nil) }
+	}
+	defer func() { l.clientsRun = nil }()
 	r, err := l.Experiment(ctx, mode)
 	if err != nil {
 		return 0, err
@@ -218,11 +242,21 @@ func benchModes(strategies []string) []string {
 	return modes
 }
 
-var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+var (
+	tpsLine          = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+	transactionsLine = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
+)
 
-// runPgbench runs the atomic statement on the hot row and returns its
-// transactions (reservations) per second.
-func runPgbench(ctx context.Context, pgbench, url, script string, hot labdb.SeededEvent, clients int, d time.Duration) (float64, error) {
+// pgbenchRun is what one pgbench run did: its transactions (reservations)
+// per second and in all, and its process, which says what CPU it used.
+type pgbenchRun struct {
+	tps          float64
+	transactions int64
+	process      *os.ProcessState
+}
+
+// runPgbench runs the atomic statement on the hot row.
+func runPgbench(ctx context.Context, pgbench, url, script string, hot labdb.SeededEvent, clients int, d time.Duration) (pgbenchRun, error) {
 	url, password := splitPassword(url)
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
 		"-T", strconv.Itoa(int(d / time.Second)), "-f", script,
@@ -238,9 +272,11 @@ func runPgbench(ctx context.Context, pgbench, url, script string, hot labdb.Seed
 	}
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("pgbench: %w: %s", err, out.String())
+		return pgbenchRun{}, fmt.Errorf("pgbench: %w: %s", err, out.String())
 	}
-	return parsePgbenchTPS(out.String())
+	run, err := parsePgbench(out.String())
+	run.process = cmd.ProcessState
+	return run, err
 }
 
 // splitPassword is a database URL without its password, and the password.
@@ -254,13 +290,22 @@ func splitPassword(raw string) (url, password string) {
 	return u.String(), password
 }
 
-// parsePgbenchTPS reads the transactions per second pgbench printed.
-func parsePgbenchTPS(out string) (float64, error) {
-	m := tpsLine.FindStringSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("pgbench printed no tps: %s", out)
+// parsePgbench reads the transactions per second, and in all, that
+// pgbench printed.
+func parsePgbench(out string) (pgbenchRun, error) {
+	tps, transactions := tpsLine.FindStringSubmatch(out), transactionsLine.FindStringSubmatch(out)
+	if tps == nil || transactions == nil {
+		return pgbenchRun{}, fmt.Errorf("pgbench printed no tps or no transactions processed: %s", out)
 	}
-	return strconv.ParseFloat(m[1], 64)
+	var run pgbenchRun
+	var err error
+	if run.tps, err = strconv.ParseFloat(tps[1], 64); err != nil {
+		return pgbenchRun{}, fmt.Errorf("pgbench's tps: %w", err)
+	}
+	if run.transactions, err = strconv.ParseInt(transactions[1], 10, 64); err != nil {
+		return pgbenchRun{}, fmt.Errorf("pgbench's transactions: %w", err)
+	}
+	return run, nil
 }
 
 // checkHotRow verifies that pgbench, too, left a consistent hotel.

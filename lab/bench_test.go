@@ -5,18 +5,20 @@ import (
 	"testing"
 )
 
-func TestParsePgbenchTPS(t *testing.T) {
+func TestParsePgbench(t *testing.T) {
 	t.Parallel()
 	out := `transaction type: /tmp/evento-atomic-1.pgbench
 number of clients: 8
+number of transactions actually processed: 16857
+number of failed transactions: 0 (0.000%)
 latency average = 2.371 ms
 initial connection time = 11.508 ms
 tps = 3371.418862 (without initial connection time)
 `
-	if tps, err := parsePgbenchTPS(out); err != nil || tps != 3371.418862 {
-		t.Fatalf("parsePgbenchTPS = %g, %v; want 3371.418862", tps, err)
+	if run, err := parsePgbench(out); err != nil || run.tps != 3371.418862 || run.transactions != 16857 {
+		t.Fatalf("parsePgbench = %+v, %v; want 3371.418862 tps, 16857 transactions", run, err)
 	}
-	if _, err := parsePgbenchTPS("pgbench: error: connection refused"); err == nil {
+	if _, err := parsePgbench("pgbench: error: connection refused"); err == nil {
 		t.Fatal("no tps line accepted")
 	}
 }

@@ -104,6 +104,10 @@ const backendSampleEvery = 100 * time.Millisecond
 type Lab struct {
 	cfg     Config
 	cluster *cluster.Cluster
+	// clientsRun, when set, is called as an experiment's clients start,
+	// and what it returns as they stop: Bench measures the CPU of exactly
+	// the bookings it counts.
+	clientsRun func() (stopped func(client.Result))
 }
 
 // ServerPool is the pool each server opens: cfg.Pool when given, else 20;
@@ -248,7 +252,12 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	}
 	before, scrapeErr := cluster.ScrapeServerStats(ctx, l.cluster.AdminURLs())
 	stopWatching := l.cluster.WatchBackends(ctx, backendSampleEvery)
+	stopped := func(client.Result) {}
+	if l.clientsRun != nil {
+		stopped = l.clientsRun()
+	}
 	result, faults := runClients(ctx, runner, n, cfg.Timeout, cfg.Progress.Clients)
+	stopped(result)
 	backends := stopWatching()
 	if result.Stopped != nil {
 		return report.Report{}, explainStop(result.Stopped)

@@ -154,6 +154,17 @@ func (c *Cluster) AdminURLs() []string {
 	return urls
 }
 
+// ServerPIDs are the server processes' ids, to read their CPU from outside.
+func (c *Cluster) ServerPIDs() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pids := make([]int, len(c.servers))
+	for i, s := range c.servers {
+		pids[i] = s.cmd.Process.Pid
+	}
+	return pids
+}
+
 // Servers is how many server processes the cluster runs.
 func (c *Cluster) Servers() int { return len(c.URLs) }
 
