@@ -3,7 +3,7 @@
 GO ?= go
 DATABASE_URL ?= postgres://postgres@localhost:5432/evento
 
-.PHONY: run test generate check-generated check-arrows migrate lint fmt build bench
+.PHONY: run test generate check-generated check-arrows migrate lint fmt build bench docs
 
 run: ## the brief's experiment (a throwaway PostgreSQL when none is running)
 	$(GO) run ./cmd/evento --clients 200 --strategy pessimistic --rooms 200 --servers 2
@@ -44,6 +44,9 @@ lint: ## formatting and vet
 
 build:
 	$(GO) build -o bin/evento ./cmd/evento
+
+docs: ## rewrite the docs' generated sample outputs from real runs (TestGeneratedDocs checks them)
+	$(GO) test -count=1 -timeout 30m -run '^TestGeneratedDocs$$' ./cmd/evento -args -update-docs
 
 bench: ## the hot row: pgbench vs Evento over HTTP (medians of 3), Go benchmarks, load memory
 	$(GO) run ./cmd/evento bench --clients 1,8,32,64 --rounds 3 --duration 5s

@@ -24,6 +24,8 @@ func TestExplainCommand(t *testing.T) {
 	// takes a role allowed to create databases: the server's own, not the
 	// per-test role of setup's databases.
 	url := withDatabase(dbtest.ServerURL(t), "explain_command_test")
+	explainOnTheServer.Lock()
+	defer explainOnTheServer.Unlock()
 	bundle := &testBundle{url: url, env: []string{"DATABASE_URL=" + url}}
 
 	r := runEvento(t, bundle.env, "explain", "--strategy", "naive", "--scenario", "lost-update", "--json")

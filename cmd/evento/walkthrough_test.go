@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,32 +21,46 @@ type step struct {
 	command, promise string
 }
 
+// A walkthrough is one marked block: its steps, and the flags of the
+// `evento serve` it runs against, named in its mark ("(evento serve
+// --auth keys)"; none: the defaults).
+type walkthrough struct {
+	serve []string
+	steps []step
+}
+
+var serveFlags = regexp.MustCompile(`\(evento serve ([^)]*)\)`)
+
 // walkthroughs reads every marked ```sh block of a doc into its steps.
-func walkthroughs(t *testing.T, path string) [][]step {
+func walkthroughs(t *testing.T, path string) []walkthrough {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var blocks [][]step
+	var blocks []walkthrough
 	for _, part := range strings.Split(string(raw), walkthroughMark)[1:] {
-		_, body, _ := strings.Cut(part, "```sh\n")
+		mark, body, _ := strings.Cut(part, "```sh\n")
+		mark, _, _ = strings.Cut(mark, "-->")
 		body, _, _ = strings.Cut(body, "```")
-		var steps []step
+		var w walkthrough
+		if m := serveFlags.FindStringSubmatch(mark); m != nil {
+			w.serve = strings.Fields(m[1])
+		}
 		for _, line := range strings.Split(body, "\n") {
 			trimmed := strings.TrimSpace(line)
 			switch {
 			case trimmed == "":
 			case strings.HasPrefix(trimmed, "#"):
-				if strings.HasPrefix(line, " ") && len(steps) > 0 {
-					steps[len(steps)-1].promise += " " + strings.TrimPrefix(trimmed, "#")
+				if strings.HasPrefix(line, " ") && len(w.steps) > 0 {
+					w.steps[len(w.steps)-1].promise += " " + strings.TrimPrefix(trimmed, "#")
 				}
 			default:
 				command, promise, _ := strings.Cut(line, "   #")
-				steps = append(steps, step{command: strings.TrimSpace(command), promise: strings.TrimSpace(promise)})
+				w.steps = append(w.steps, step{command: strings.TrimSpace(command), promise: strings.TrimSpace(promise)})
 			}
 		}
-		blocks = append(blocks, steps)
+		blocks = append(blocks, w)
 	}
 	return blocks
 }
@@ -84,47 +97,49 @@ func (s step) check(out string) []string {
 	return broken
 }
 
-// docs/api.md's marked walk-throughs, pasted into a shell against a real
-// server in the state the doc says it continues from: every step's
-// status, headers and JSON are what its comment promises. The holds
-// walk-through once set H to a literal handle and DELETEd another (404),
-// and promised a 201 and a Retry-After that curl -s never shows.
+// docs/api.md's marked walk-throughs, pasted into a shell in order, as a
+// reader would, against real servers on one fresh database (the first
+// seeds it): every step's status, headers and JSON are what its comment
+// promises. The holds walk-through once set H to a literal handle and
+// DELETEd another (404), and the first promised statuses that curl -s
+// never shows.
 func TestAPIWalkthroughs(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
-	// The session the holds walk-through continues: hotel 1 has 10 rooms,
-	// alice reserved 3.
-	seedEvent(t, bundle, "2", "10")
-	server := startServers(t, bundle, 1)[0]
-	resp, err := http.Post(server.URL+"/1/1/reserve/atomic", "application/json", strings.NewReader(`{"name":"alice","rooms":3}`))
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("alice's reservation: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	host, err := url.Parse(server.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	blocks := walkthroughs(t, "../../docs/api.md")
 	if len(blocks) == 0 {
 		t.Fatal("docs/api.md marks no walk-through")
 	}
-	for _, steps := range blocks {
-		// One shell for the block, so that its variables carry; a marker
-		// between steps splits the output.
-		var script strings.Builder
-		for i, s := range steps {
-			fmt.Fprintf(&script, "echo '@@step %d'\n%s\n", i, strings.ReplaceAll(s.command, "localhost:8080", host.Host))
+	servers := map[string]string{} // serve's flags: its host
+	for _, w := range blocks {
+		key := strings.Join(w.serve, " ")
+		if _, ok := servers[key]; !ok {
+			host, err := url.Parse(startServers(t, bundle, 1, w.serve...)[0].URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			servers[key] = host.Host
 		}
-		out, err := exec.Command("bash", "-c", script.String()+" 2>&1").CombinedOutput()
+		// One shell for the block, so that its variables carry; a marker
+		// between steps splits the output. ./bin/evento is the binary
+		// under test, on the servers' database.
+		var script strings.Builder
+		for i, s := range w.steps {
+			command := strings.ReplaceAll(s.command, "localhost:8080", servers[key])
+			command = strings.ReplaceAll(command, "./bin/evento ", `"$EVENTO" `)
+			fmt.Fprintf(&script, "echo '@@step %d'\n%s\n", i, command)
+		}
+		sh := exec.Command("bash", "-c", script.String()+" 2>&1")
+		sh.Env = append(os.Environ(), "EVENTO="+evento, "DATABASE_URL="+bundle.url)
+		out, err := sh.CombinedOutput()
 		if err != nil {
 			t.Fatalf("the walk-through failed: %v\n%s", err, out)
 		}
 		outputs := strings.Split(string(out), "@@step ")[1:]
-		if len(outputs) != len(steps) {
-			t.Fatalf("%d steps, %d outputs:\n%s", len(steps), len(outputs), out)
+		if len(outputs) != len(w.steps) {
+			t.Fatalf("%d steps, %d outputs:\n%s", len(w.steps), len(outputs), out)
 		}
-		for i, s := range steps {
+		for i, s := range w.steps {
 			if broken := s.check(outputs[i]); len(broken) > 0 {
 				t.Errorf("step %q promises %s, but its answer lacks %q:\n%s", s.command, s.promise, broken, outputs[i])
 			}
