@@ -168,6 +168,10 @@ func claimWorkStore[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBT
 		case c.err != nil:
 			results[i].err = c.err
 		default:
+			// Answered only if this transaction commits: its claim locked
+			// the key's row, so under synchronous replication its COMMIT
+			// waits for the standby to have the stored outcome too
+			// (queries/idempotency.sql, ClaimIdempotencyKeys).
 			if results[i].outcome, err = replay[T](c.stored); err != nil {
 				return nil, err
 			}

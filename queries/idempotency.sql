@@ -39,6 +39,19 @@
 -- retention that no sweeper has deleted yet is owned afresh. The common
 -- path reads no other key: under SERIALIZABLE a read of absent keys would
 -- take predicate locks that make concurrent bookings fail each other.
+--
+-- Anomaly it also prevents, by how it claims: the REPLAYED BOOKING THE
+-- STANDBY LACKS. Under synchronous replication, a COMMIT whose wait for the
+-- standby ends early (its client gave up: the client was told 504) stays
+-- committed on the primary alone, and a failover loses it; a resend with
+-- its key must not be told 201 until the standby has it. DO UPDATE locks
+-- the key's row even when its WHERE updates nothing, and the row lock gives
+-- the replaying transaction an xid and writes WAL: so its own COMMIT waits
+-- for the synchronous standby to confirm WAL past the stored booking's
+-- commit, and when that wait outlasts the request, the COMMIT fails and the
+-- answer is 504. This is the replay's durability barrier, at no cost: one
+-- server, or an asynchronous standby, waits for nothing. DO NOTHING would
+-- lose it (TestReplayTransactionWritesWAL; TestHAReplayWaitsForStandby).
 WITH locked AS (
     SELECT r.key, r.fingerprint
       FROM (SELECT unnest(@keys::text[]) AS key,

@@ -342,9 +342,26 @@ func (h *HA) PausePrimary(ctx context.Context, d time.Duration) (old, new string
 // for d, then lets them go on: a synchronous primary's commits wait for
 // it meanwhile. It returns the standby's name once the pair is healthy.
 func (h *HA) StallStandby(ctx context.Context, d time.Duration) (string, error) {
-	primary, err := h.Primary(ctx)
+	standby, resume, err := h.FreezeStandby(ctx)
 	if err != nil {
 		return "", fmt.Errorf("stall standby: %w", err)
+	}
+	time.Sleep(d)
+	resume()
+	if _, err := h.WaitHealthy(ctx); err != nil {
+		return standby, fmt.Errorf("stall standby: %w", err)
+	}
+	return standby, nil
+}
+
+// FreezeStandby freezes the standby's Patroni and PostgreSQL (SIGSTOP)
+// until resume is called, for a test that steps through what a
+// synchronous primary does meanwhile. It returns the standby's name.
+// Stop resumes it too.
+func (h *HA) FreezeStandby(ctx context.Context) (standby string, resume func(), err error) {
+	primary, err := h.Primary(ctx)
+	if err != nil {
+		return "", nil, err
 	}
 	var m *haMember
 	for _, c := range h.members {
@@ -353,12 +370,7 @@ func (h *HA) StallStandby(ctx context.Context, d time.Duration) (string, error) 
 		}
 	}
 	h.signalMember(m, syscall.SIGSTOP)
-	time.Sleep(d)
-	h.resumeMember(m)
-	if _, err := h.WaitHealthy(ctx); err != nil {
-		return m.name, fmt.Errorf("stall standby: %w", err)
-	}
-	return m.name, nil
+	return m.name, func() { h.resumeMember(m) }, nil
 }
 
 // signalMember sends sig to member m's Patroni, its postmaster and the
