@@ -80,6 +80,7 @@ func Machine(ctx context.Context, l *Lab) report.Machine {
 		}
 	}
 	if l != nil {
+		m.DatabaseKind, m.Durability = l.databaseKind()
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		var version string

@@ -110,6 +110,14 @@ type Lab struct {
 	clientsRun func() (stopped func(client.Result))
 }
 
+// databaseKind says what the lab's PostgreSQL is, for the reports.
+func (l *Lab) databaseKind() (kind, durability string) {
+	if ha := l.cluster.Database.HA; ha != nil {
+		return report.ReplicatedPair, ha.Durability()
+	}
+	return report.SingleServer, ""
+}
+
 // ServerPool is the pool each server opens: cfg.Pool when given, else 20;
 // behind PgBouncer, twice the server's share of PgBouncer's connections.
 // Queries a server sends beyond what PgBouncer can serve at once wait in
@@ -303,10 +311,11 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	if err != nil {
 		return report.Report{}, err
 	}
+	kind, durability := l.databaseKind()
 	r := report.Build(report.Meta{
 		Strategy: strategy, Clients: clients.Clients, Servers: cfg.Servers,
 		Seed: clients.Seed, Think: clients.Think, Rate: clients.Rate, VerifiedBy: "database", Auth: authNote(cfg.Auth),
-		LoadPeakMemoryBytes: cluster.PeakRSSBytes(),
+		LoadPeakMemoryBytes: cluster.PeakRSSBytes(), DatabaseKind: kind, Durability: durability,
 	}, result, checked)
 	if after, err := cluster.ScrapeServerStats(verifyCtx, l.cluster.AdminURLs()); err == nil && scrapeErr == nil {
 		delta := report.ServerStats(after.Sub(before))

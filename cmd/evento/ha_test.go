@@ -9,6 +9,7 @@ import (
 	"github.com/evento-lab/evento/db/localpg"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/nemesis"
+	labreport "github.com/evento-lab/evento/lab/report"
 )
 
 // needHA skips a test on a machine without Patroni and etcd, except on CI
@@ -38,6 +39,9 @@ func TestRunHAStrictFailoverLosesNoAcknowledgedBooking(t *testing.T) {
 	report := decodeReport(t, r, 0)
 	if report.Verdict != checker.Consistent || len(report.Anomalies) != 0 || !report.Completed {
 		t.Fatalf("verdict %s, anomalies %q, completed %v\n%s", report.Verdict, report.Anomalies, report.Completed, r.stderr)
+	}
+	if report.DatabaseKind != labreport.ReplicatedPair || report.Durability != localpg.Strict {
+		t.Errorf("the report says the database was %q, durability %q; want %q, %q", report.DatabaseKind, report.Durability, labreport.ReplicatedPair, localpg.Strict)
 	}
 	met := map[string]bool{}
 	for _, f := range report.Faults {

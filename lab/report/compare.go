@@ -68,6 +68,10 @@ type Machine struct {
 	Arch       string `json:"arch"`
 	CPUs       int    `json:"cpus"`
 	PostgreSQL string `json:"postgresql"` // SHOW server_version; "unknown" when not read
+	// DatabaseKind is SingleServer or ReplicatedPair, with the pair's
+	// Durability: a pair waiting for its standby books more slowly.
+	DatabaseKind string `json:"database_kind,omitempty"`
+	Durability   string `json:"durability,omitempty"`
 }
 
 // ComparisonRow is one strategy's line of the table, or one run of it
@@ -375,6 +379,9 @@ func (c Comparison) machineLine() string {
 		commit += " (modified)"
 	}
 	s := fmt.Sprintf("commit %s, %s, PostgreSQL %s", commit, plural(m.CPUs, "CPU"), m.PostgreSQL)
+	if line := databaseLine(m.DatabaseKind, m.Durability); line != "" {
+		s += " (" + line + ")"
+	}
 	if m.GoVersion != "" {
 		s += fmt.Sprintf(", %s %s/%s", m.GoVersion, m.OS, m.Arch)
 	}

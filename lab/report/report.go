@@ -26,6 +26,10 @@ type Meta struct {
 	// LoadPeakMemoryBytes is the peak resident memory of the process that
 	// ran the clients (lab/cluster.PeakRSSBytes); 0 when unknown.
 	LoadPeakMemoryBytes int64
+	// DatabaseKind is SingleServer or ReplicatedPair, with the pair's
+	// Durability (async, sync, strict); "" when the lab cannot know
+	// (evento load, which sees only the servers).
+	DatabaseKind, Durability string
 }
 
 // Report is the outcome of a run: what the clients saw, what the database
@@ -37,9 +41,14 @@ type Report struct {
 	Seed     uint64 `json:"seed"`
 	Think    string `json:"think"`
 	// Rate is the open model's arrivals a second; 0 in the closed model.
-	Rate                  float64              `json:"rate,omitempty"`
-	VerifiedBy            string               `json:"verified_by"`
-	Auth                  string               `json:"auth,omitempty"`
+	Rate       float64 `json:"rate,omitempty"`
+	VerifiedBy string  `json:"verified_by"`
+	Auth       string  `json:"auth,omitempty"`
+	// DatabaseKind is what the run's PostgreSQL was: SingleServer, or
+	// ReplicatedPair (--ha) with its Durability; a loss of acknowledged
+	// bookings means something else on each.
+	DatabaseKind          string               `json:"database_kind,omitempty"`
+	Durability            string               `json:"durability,omitempty"`
 	EventIDs              []int64              `json:"event_ids"`
 	Hotels                []HotelReport        `json:"hotels"`
 	Totals                HotelReport          `json:"totals"`
@@ -116,6 +125,7 @@ func Build(meta Meta, res client.Result, checked checker.Result) Report {
 	r := Report{
 		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Seed: meta.Seed,
 		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy, Auth: meta.Auth, Rate: meta.Rate,
+		DatabaseKind: meta.DatabaseKind, Durability: meta.Durability,
 		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests, Replayed: res.Replayed,
 		Unknown: UnknownCounts{Requests: res.UnknownRequests,
 			ResolvedBooked: res.Resolution.Booked, ResolvedNotBooked: res.Resolution.NotBooked, Why: res.Resolution.Why}, Holds: HoldsReport{Clients: res.Holds},
@@ -188,6 +198,9 @@ func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "strategy %s: %s, %s, think %s, seed %d\n",
 		r.Strategy, plural(r.Clients, "client"), plural(r.Servers, "server"), r.Think, r.Seed)
+	if line := databaseLine(r.DatabaseKind, r.Durability); line != "" {
+		fmt.Fprintf(&b, "database: %s\n", line)
+	}
 	if r.Auth != "" {
 		fmt.Fprintf(&b, "servers' auth %s\n", r.Auth)
 	}
