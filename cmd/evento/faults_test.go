@@ -52,8 +52,14 @@ func TestSafeStrategiesStayConsistentUnderFaults(t *testing.T) {
 				if fault == nemesis.RestartPostgres || fault == nemesis.CrashPostgres {
 					every = "2s"
 				}
+				// Enough bookings to meet several faults; a full disk needs
+				// more, so that its table grows into new pages mid-fault.
+				rooms := "600"
+				if fault == nemesis.DiskFull {
+					rooms = "1200"
+				}
 				r := runEventoWithin(t, 5*time.Minute, env, append(args,
-					"--clients", "40", "--strategy", strategy, "--rooms", "1200", "--hotels", "1", "--servers", "2",
+					"--clients", "40", "--strategy", strategy, "--rooms", rooms, "--hotels", "1", "--servers", "2",
 					"--max-rooms", "1", "--think", "50ms-150ms", "--faults", fault, "--fault-every", every,
 					"--retry-budget", "90s", "--client-timeout", timeout, "--seed", "3", "--json", "--expect", "consistent")...)
 				report := decodeReport(t, r, 0)
@@ -180,7 +186,7 @@ func TestAFrozenServerDoesNotStallTheOthers(t *testing.T) {
 	bundle := setup(t)
 	path := filepath.Join(t.TempDir(), "history.jsonl")
 	r := runEventoWithin(t, 5*time.Minute, bundle.env,
-		"--clients", "40", "--strategy", "pessimistic", "--rooms", "1200", "--hotels", "1", "--servers", "3",
+		"--clients", "40", "--strategy", "pessimistic", "--rooms", "400", "--hotels", "1", "--servers", "3",
 		"--max-rooms", "1", "--think", "50ms-150ms", "--faults", nemesis.PauseServer, "--fault-every", "700ms",
 		"--retry-budget", "90s", "--client-timeout", "10s", "--seed", "3", "--json", "--history", path,
 		"--expect", "consistent")
