@@ -1,17 +1,17 @@
 -- Idempotency keys: a retried request must not book twice.
 --
 -- One protocol for every write and every strategy, batched or not (a single
--- request is a batch of one key), in the SAME transaction as the booking:
---   1. ClaimIdempotencyKeys: take each key's advisory lock without waiting
---      and insert the locked keys' rows. Per key, one of
---        - owned: this transaction inserted the key; it books, then
---        - StoreIdempotencyOutcomes writes the outcome (a booking as its
---          reservation's id) into the row before
---          COMMIT: the booking and its outcome both exist, or neither.
---          Or, for a refusal, which did nothing (evento.Outcome.Kept),
---          ForgetIdempotencyKeys deletes the row before COMMIT: nothing
---          of the request stays behind, and a resend is answered afresh.
---        - locked, not owned: a committed request used the key first;
+-- request is a batch of one key), in the SAME transaction as the booking.
+-- A key's row is written once, after the work, and only for what was done:
+--   1. LockIdempotencyKeys: take each key's advisory lock without waiting,
+--      and say of each locked key whether a live row holds it. Per key:
+--        - locked, no row: this transaction owns the key; it books, then
+--        - RecordIdempotencyOutcomes inserts the key's row with the outcome
+--          (a booking as its reservation's id) before COMMIT: the booking
+--          and its key both exist, or neither. A refusal, which did
+--          nothing (evento.Outcome.Kept), writes no row at all: nothing of
+--          the request stays behind, and a resend is answered afresh.
+--        - locked, a row: a committed request used the key first;
 --          GetIdempotencyOutcomes reads its outcome to replay (or its
 --          fingerprint refuses a key reused for another request). Nothing
 --          is booked.
@@ -19,20 +19,71 @@
 --   2. Only then, outside any transaction, WaitForIdempotencyKey waits (at
 --      most the duplicate's remaining 2 s) until that request ends, and the
 --      duplicate starts again at step 1: after a commit it replays, after a
---      rollback (or a commit that forgot the key) it owns the key and runs
+--      rollback (or a refusal, which kept nothing) it owns the key and runs
 --      the request itself. Past 2 s it is told request_in_progress.
 -- Nobody waits inside a transaction, so a duplicate never stalls a batch
 -- and never holds a hot row while it waits.
 --
 -- Why the lock is enough: whoever holds a key's advisory lock (namespace
 -- x'45564b59', "EVKY") is the only one who can be inserting it, so the
--- INSERT never waits on another's uncommitted row. Under REPEATABLE READ
--- or SERIALIZABLE, a row committed after the transaction's snapshot can be
--- met by the INSERT yet be invisible to GetIdempotencyOutcomes: the
--- transaction then runs again, with a new snapshot, and replays.
+-- INSERT never waits on another's uncommitted row. Why the INSERT is the
+-- real guard: LockIdempotencyKeys reads under a snapshot taken before it
+-- got the locks, so a duplicate that committed in that instant is
+-- invisible to it. Its row is not invisible to the INSERT's uniqueness
+-- check, which fails with unique_violation: the transaction, booking
+-- included, is undone and runs again with a new snapshot, and replays.
+--
+-- Under SERIALIZABLE the key is claimed the older way (ClaimIdempotencyKeys
+-- inserts it first, StoreIdempotencyOutcomes fills it in, or
+-- ForgetIdempotencyKeys deletes it for a refusal): there, a read of an
+-- absent key predicate-locks its page of the key's index, and concurrent
+-- bookings inserting their keys on that page would fail each other. It
+-- writes each key twice; under READ COMMITTED the read takes no predicate
+-- lock, and a key costs one row insert. Under SERIALIZABLE, a row committed
+-- after the transaction's snapshot can be met by ClaimIdempotencyKeys'
+-- INSERT yet be invisible to GetIdempotencyOutcomes: the transaction then
+-- runs again, with a new snapshot, and replays.
+
+-- name: LockIdempotencyKeys :many
+-- LockIdempotencyKeys takes the locks it can get of distinct keys, without
+-- waiting, and returns the locked keys, each with whether a live row holds
+-- it (used: replay it). It deletes a locked key's row past its retention
+-- that no sweeper has deleted yet, so that the key is owned afresh and
+-- RecordIdempotencyOutcomes' plain INSERT does not meet it. READ
+-- COMMITTED only (see above).
+WITH locked AS (
+    SELECT r.key
+      FROM unnest(@keys::text[]) AS r (key)
+     WHERE pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(r.key))
+), expired AS (
+    DELETE FROM idempotency_keys AS k
+     USING locked
+     WHERE k.key = locked.key
+       AND k.expires_at <= clock_timestamp()
+    RETURNING k.key
+)
+SELECT locked.key::text AS key,
+       (k.key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM expired WHERE expired.key = locked.key))::boolean AS used
+  FROM locked
+  LEFT JOIN idempotency_keys AS k ON k.key = locked.key;
+
+-- name: RecordIdempotencyOutcomes :exec
+-- RecordIdempotencyOutcomes inserts the rows of the keys this transaction
+-- owns and whose work was kept, before COMMIT, each once: a booking as its
+-- reservation's id (reservation_ids; 0 for any other outcome) and no JSON,
+-- a hold or a confirmation as Go encoded it (outcomes). A plain INSERT, no
+-- ON CONFLICT: a row of the same key committed since LockIdempotencyKeys'
+-- snapshot makes it fail with unique_violation, which undoes the booking
+-- (see above). It runs while the booking may still hold the hotel's row
+-- lock, so it touches nothing but the new rows.
+INSERT INTO idempotency_keys (key, fingerprint, outcome, reservation_id, expires_at)
+SELECT r.key, (@fingerprints::text[])[r.ord], (@outcomes::jsonb[])[r.ord],
+       nullif((@reservation_ids::bigint[])[r.ord], 0),
+       clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
+  FROM unnest(@keys::text[]) WITH ORDINALITY AS r (key, ord);
 
 -- name: ClaimIdempotencyKeys :many
--- ClaimIdempotencyKeys takes the locks it can get of distinct keys, without
+-- ClaimIdempotencyKeys (SERIALIZABLE only, see above) takes the locks it can get of distinct keys, without
 -- waiting, and inserts the locked keys' rows (outcome still NULL). It
 -- returns the locked keys, each with whether this transaction now owns it;
 -- a locked key it does not own holds a live outcome. A key past its
@@ -74,7 +125,7 @@ SELECT k.key, k.fingerprint, k.outcome, k.reservation_id,
  WHERE k.key = ANY (@keys::text[]);
 
 -- name: StoreIdempotencyOutcomes :exec
--- StoreIdempotencyOutcomes records the owned keys' outcomes, before COMMIT.
+-- StoreIdempotencyOutcomes (after ClaimIdempotencyKeys) records the owned keys' outcomes, before COMMIT.
 -- It runs while the booking may still hold the hotel's row lock, so it is
 -- kept cheap, and it touches the idempotency_keys rows through their
 -- primary key alone (key = ANY): under SERIALIZABLE a join here planned as
@@ -88,7 +139,7 @@ UPDATE idempotency_keys
  WHERE key = ANY (@keys::text[]);
 
 -- name: ForgetIdempotencyKeys :exec
--- ForgetIdempotencyKeys deletes the rows of keys this transaction owns whose
+-- ForgetIdempotencyKeys (after ClaimIdempotencyKeys) deletes the rows of keys this transaction owns whose
 -- outcome is not kept (a refusal): before COMMIT, so that the key never
 -- holds such an outcome. Kept, a flood of refused requests would cost a
 -- row each for a day, a key squatted by a request for nothing would refuse

@@ -12,7 +12,6 @@ import (
 )
 
 const claimIdempotencyKeys = `-- name: ClaimIdempotencyKeys :many
-
 WITH locked AS (
     SELECT r.key, r.fingerprint
       FROM (SELECT unnest($1::text[]) AS key,
@@ -46,40 +45,7 @@ type ClaimIdempotencyKeysRow struct {
 	Owned bool
 }
 
-// Idempotency keys: a retried request must not book twice.
-//
-// One protocol for every write and every strategy, batched or not (a single
-// request is a batch of one key), in the SAME transaction as the booking:
-//  1. ClaimIdempotencyKeys: take each key's advisory lock without waiting
-//     and insert the locked keys' rows. Per key, one of
-//     - owned: this transaction inserted the key; it books, then
-//     - StoreIdempotencyOutcomes writes the outcome (a booking as its
-//     reservation's id) into the row before
-//     COMMIT: the booking and its outcome both exist, or neither.
-//     Or, for a refusal, which did nothing (evento.Outcome.Kept),
-//     ForgetIdempotencyKeys deletes the row before COMMIT: nothing
-//     of the request stays behind, and a resend is answered afresh.
-//     - locked, not owned: a committed request used the key first;
-//     GetIdempotencyOutcomes reads its outcome to replay (or its
-//     fingerprint refuses a key reused for another request). Nothing
-//     is booked.
-//     - not locked: a request with this key is running right now.
-//  2. Only then, outside any transaction, WaitForIdempotencyKey waits (at
-//     most the duplicate's remaining 2 s) until that request ends, and the
-//     duplicate starts again at step 1: after a commit it replays, after a
-//     rollback (or a commit that forgot the key) it owns the key and runs
-//     the request itself. Past 2 s it is told request_in_progress.
-//
-// Nobody waits inside a transaction, so a duplicate never stalls a batch
-// and never holds a hot row while it waits.
-//
-// Why the lock is enough: whoever holds a key's advisory lock (namespace
-// x'45564b59', "EVKY") is the only one who can be inserting it, so the
-// INSERT never waits on another's uncommitted row. Under REPEATABLE READ
-// or SERIALIZABLE, a row committed after the transaction's snapshot can be
-// met by the INSERT yet be invisible to GetIdempotencyOutcomes: the
-// transaction then runs again, with a new snapshot, and replays.
-// ClaimIdempotencyKeys takes the locks it can get of distinct keys, without
+// ClaimIdempotencyKeys (SERIALIZABLE only, see above) takes the locks it can get of distinct keys, without
 // waiting, and inserts the locked keys' rows (outcome still NULL). It
 // returns the locked keys, each with whether this transaction now owns it;
 // a locked key it does not own holds a live outcome. A key past its
@@ -111,7 +77,7 @@ DELETE FROM idempotency_keys
  WHERE key = ANY ($1::text[])
 `
 
-// ForgetIdempotencyKeys deletes the rows of keys this transaction owns whose
+// ForgetIdempotencyKeys (after ClaimIdempotencyKeys) deletes the rows of keys this transaction owns whose
 // outcome is not kept (a refusal): before COMMIT, so that the key never
 // holds such an outcome. Kept, a flood of refused requests would cost a
 // row each for a day, a key squatted by a request for nothing would refuse
@@ -177,6 +143,137 @@ func (q *Queries) GetIdempotencyOutcomes(ctx context.Context, db DBTX, keys []st
 	return items, nil
 }
 
+const lockIdempotencyKeys = `-- name: LockIdempotencyKeys :many
+
+WITH locked AS (
+    SELECT r.key
+      FROM unnest($1::text[]) AS r (key)
+     WHERE pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(r.key))
+), expired AS (
+    DELETE FROM idempotency_keys AS k
+     USING locked
+     WHERE k.key = locked.key
+       AND k.expires_at <= clock_timestamp()
+    RETURNING k.key
+)
+SELECT locked.key::text AS key,
+       (k.key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM expired WHERE expired.key = locked.key))::boolean AS used
+  FROM locked
+  LEFT JOIN idempotency_keys AS k ON k.key = locked.key
+`
+
+type LockIdempotencyKeysRow struct {
+	Key  string
+	Used bool
+}
+
+// Idempotency keys: a retried request must not book twice.
+//
+// One protocol for every write and every strategy, batched or not (a single
+// request is a batch of one key), in the SAME transaction as the booking.
+// A key's row is written once, after the work, and only for what was done:
+//  1. LockIdempotencyKeys: take each key's advisory lock without waiting,
+//     and say of each locked key whether a live row holds it. Per key:
+//     - locked, no row: this transaction owns the key; it books, then
+//     - RecordIdempotencyOutcomes inserts the key's row with the outcome
+//     (a booking as its reservation's id) before COMMIT: the booking
+//     and its key both exist, or neither. A refusal, which did
+//     nothing (evento.Outcome.Kept), writes no row at all: nothing of
+//     the request stays behind, and a resend is answered afresh.
+//     - locked, a row: a committed request used the key first;
+//     GetIdempotencyOutcomes reads its outcome to replay (or its
+//     fingerprint refuses a key reused for another request). Nothing
+//     is booked.
+//     - not locked: a request with this key is running right now.
+//  2. Only then, outside any transaction, WaitForIdempotencyKey waits (at
+//     most the duplicate's remaining 2 s) until that request ends, and the
+//     duplicate starts again at step 1: after a commit it replays, after a
+//     rollback (or a refusal, which kept nothing) it owns the key and runs
+//     the request itself. Past 2 s it is told request_in_progress.
+//
+// Nobody waits inside a transaction, so a duplicate never stalls a batch
+// and never holds a hot row while it waits.
+//
+// Why the lock is enough: whoever holds a key's advisory lock (namespace
+// x'45564b59', "EVKY") is the only one who can be inserting it, so the
+// INSERT never waits on another's uncommitted row. Why the INSERT is the
+// real guard: LockIdempotencyKeys reads under a snapshot taken before it
+// got the locks, so a duplicate that committed in that instant is
+// invisible to it. Its row is not invisible to the INSERT's uniqueness
+// check, which fails with unique_violation: the transaction, booking
+// included, is undone and runs again with a new snapshot, and replays.
+//
+// Under SERIALIZABLE the key is claimed the older way (ClaimIdempotencyKeys
+// inserts it first, StoreIdempotencyOutcomes fills it in, or
+// ForgetIdempotencyKeys deletes it for a refusal): there, a read of an
+// absent key predicate-locks its page of the key's index, and concurrent
+// bookings inserting their keys on that page would fail each other. It
+// writes each key twice; under READ COMMITTED the read takes no predicate
+// lock, and a key costs one row insert. Under SERIALIZABLE, a row committed
+// after the transaction's snapshot can be met by ClaimIdempotencyKeys'
+// INSERT yet be invisible to GetIdempotencyOutcomes: the transaction then
+// runs again, with a new snapshot, and replays.
+// LockIdempotencyKeys takes the locks it can get of distinct keys, without
+// waiting, and returns the locked keys, each with whether a live row holds
+// it (used: replay it). It deletes a locked key's row past its retention
+// that no sweeper has deleted yet, so that the key is owned afresh and
+// RecordIdempotencyOutcomes' plain INSERT does not meet it. READ
+// COMMITTED only (see above).
+func (q *Queries) LockIdempotencyKeys(ctx context.Context, db DBTX, keys []string) ([]LockIdempotencyKeysRow, error) {
+	rows, err := db.Query(ctx, lockIdempotencyKeys, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LockIdempotencyKeysRow{}
+	for rows.Next() {
+		var i LockIdempotencyKeysRow
+		if err := rows.Scan(&i.Key, &i.Used); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const recordIdempotencyOutcomes = `-- name: RecordIdempotencyOutcomes :exec
+INSERT INTO idempotency_keys (key, fingerprint, outcome, reservation_id, expires_at)
+SELECT r.key, ($1::text[])[r.ord], ($2::jsonb[])[r.ord],
+       nullif(($3::bigint[])[r.ord], 0),
+       clock_timestamp() + make_interval(secs => $4::integer)
+  FROM unnest($5::text[]) WITH ORDINALITY AS r (key, ord)
+`
+
+type RecordIdempotencyOutcomesParams struct {
+	Fingerprints   []string
+	Outcomes       [][]byte
+	ReservationIds []int64
+	TtlSeconds     int32
+	Keys           []string
+}
+
+// RecordIdempotencyOutcomes inserts the rows of the keys this transaction
+// owns and whose work was kept, before COMMIT, each once: a booking as its
+// reservation's id (reservation_ids; 0 for any other outcome) and no JSON,
+// a hold or a confirmation as Go encoded it (outcomes). A plain INSERT, no
+// ON CONFLICT: a row of the same key committed since LockIdempotencyKeys'
+// snapshot makes it fail with unique_violation, which undoes the booking
+// (see above). It runs while the booking may still hold the hotel's row
+// lock, so it touches nothing but the new rows.
+func (q *Queries) RecordIdempotencyOutcomes(ctx context.Context, db DBTX, arg RecordIdempotencyOutcomesParams) error {
+	_, err := db.Exec(ctx, recordIdempotencyOutcomes,
+		arg.Fingerprints,
+		arg.Outcomes,
+		arg.ReservationIds,
+		arg.TtlSeconds,
+		arg.Keys,
+	)
+	return err
+}
+
 const storeIdempotencyOutcomes = `-- name: StoreIdempotencyOutcomes :exec
 UPDATE idempotency_keys
    SET outcome = ($1::jsonb[])[array_position($2::text[], key)],
@@ -190,7 +287,7 @@ type StoreIdempotencyOutcomesParams struct {
 	ReservationIds []int64
 }
 
-// StoreIdempotencyOutcomes records the owned keys' outcomes, before COMMIT.
+// StoreIdempotencyOutcomes (after ClaimIdempotencyKeys) records the owned keys' outcomes, before COMMIT.
 // It runs while the booking may still hold the hotel's row lock, so it is
 // kept cheap, and it touches the idempotency_keys rows through their
 // primary key alone (key = ANY): under SERIALIZABLE a join here planned as
