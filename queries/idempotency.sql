@@ -159,8 +159,13 @@ SELECT set_config('lock_timeout', @wait_ms::text || 'ms', true),
 
 -- name: SweepIdempotencyKeys :execrows
 -- SweepIdempotencyKeys forgets keys past their retention, a batch at a time.
+-- It compares with statement_timestamp(), not clock_timestamp(): a volatile
+-- function cannot bound an index scan, and the sweep, every second on every
+-- server, read every key of the retention period (a day's bookings) to
+-- find none due. Stable, it walks idempotency_keys_expires_at_idx up to the
+-- statement's start and stops.
 DELETE FROM idempotency_keys
  WHERE key IN (SELECT k.key FROM idempotency_keys AS k
-                WHERE k.expires_at <= clock_timestamp()
+                WHERE k.expires_at <= statement_timestamp()
                 LIMIT @batch_size::integer
                   FOR UPDATE SKIP LOCKED);

@@ -303,12 +303,17 @@ func (q *Queries) StoreIdempotencyOutcomes(ctx context.Context, db DBTX, arg Sto
 const sweepIdempotencyKeys = `-- name: SweepIdempotencyKeys :execrows
 DELETE FROM idempotency_keys
  WHERE key IN (SELECT k.key FROM idempotency_keys AS k
-                WHERE k.expires_at <= clock_timestamp()
+                WHERE k.expires_at <= statement_timestamp()
                 LIMIT $1::integer
                   FOR UPDATE SKIP LOCKED)
 `
 
 // SweepIdempotencyKeys forgets keys past their retention, a batch at a time.
+// It compares with statement_timestamp(), not clock_timestamp(): a volatile
+// function cannot bound an index scan, and the sweep, every second on every
+// server, read every key of the retention period (a day's bookings) to
+// find none due. Stable, it walks idempotency_keys_expires_at_idx up to the
+// statement's start and stops.
 func (q *Queries) SweepIdempotencyKeys(ctx context.Context, db DBTX, batchSize int32) (int64, error) {
 	result, err := db.Exec(ctx, sweepIdempotencyKeys, batchSize)
 	if err != nil {
