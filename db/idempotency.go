@@ -129,8 +129,17 @@ func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 	if err != nil {
 		return nil, fmt.Errorf("lock idempotency keys: %w", err)
 	}
+	var expired []string
 	for _, row := range rows {
 		locked[row.Key] = row.Used
+		if row.Expired {
+			expired = append(expired, row.Key)
+		}
+	}
+	if len(expired) > 0 {
+		if err := q.DeleteExpiredIdempotencyKeys(ctx, tx, expired); err != nil {
+			return nil, fmt.Errorf("delete expired idempotency keys: %w", err)
+		}
 	}
 	return locked, nil
 }

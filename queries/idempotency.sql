@@ -47,25 +47,32 @@
 -- name: LockIdempotencyKeys :many
 -- LockIdempotencyKeys takes the locks it can get of distinct keys, without
 -- waiting, and returns the locked keys, each with whether a live row holds
--- it (used: replay it). It deletes a locked key's row past its retention
--- that no sweeper has deleted yet, so that the key is owned afresh and
--- RecordIdempotencyOutcomes' plain INSERT does not meet it. READ
--- COMMITTED only (see above).
+-- it (used: replay it) or a row past its retention that no sweeper has
+-- deleted yet (expired: DeleteExpiredIdempotencyKeys, then the key is
+-- owned afresh). One probe of the key's index per key, and nothing written:
+-- the expired row is rare, and deleting it here cost every key a second
+-- probe and a DELETE. statement_timestamp() so that used and expired come
+-- from one instant. READ COMMITTED only (see above).
 WITH locked AS (
     SELECT r.key
       FROM unnest(@keys::text[]) AS r (key)
      WHERE pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(r.key))
-), expired AS (
-    DELETE FROM idempotency_keys AS k
-     USING locked
-     WHERE k.key = locked.key
-       AND k.expires_at <= clock_timestamp()
-    RETURNING k.key
 )
 SELECT locked.key::text AS key,
-       (k.key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM expired WHERE expired.key = locked.key))::boolean AS used
+       coalesce(k.expires_at > statement_timestamp(), false)::boolean AS used,
+       coalesce(k.expires_at <= statement_timestamp(), false)::boolean AS expired
   FROM locked
   LEFT JOIN idempotency_keys AS k ON k.key = locked.key;
+
+-- name: DeleteExpiredIdempotencyKeys :exec
+-- DeleteExpiredIdempotencyKeys deletes rows past their retention of keys
+-- this transaction locked, so that RecordIdempotencyOutcomes' plain INSERT
+-- does not meet them. Only rows still past it: a row a rival committed
+-- since LockIdempotencyKeys' snapshot is live, stays, and fails the INSERT
+-- (see above).
+DELETE FROM idempotency_keys
+ WHERE key = ANY (@keys::text[])
+   AND expires_at <= statement_timestamp();
 
 -- name: RecordIdempotencyOutcomes :exec
 -- RecordIdempotencyOutcomes inserts the rows of the keys this transaction

@@ -72,6 +72,22 @@ func (q *Queries) ClaimIdempotencyKeys(ctx context.Context, db DBTX, arg ClaimId
 	return items, nil
 }
 
+const deleteExpiredIdempotencyKeys = `-- name: DeleteExpiredIdempotencyKeys :exec
+DELETE FROM idempotency_keys
+ WHERE key = ANY ($1::text[])
+   AND expires_at <= statement_timestamp()
+`
+
+// DeleteExpiredIdempotencyKeys deletes rows past their retention of keys
+// this transaction locked, so that RecordIdempotencyOutcomes' plain INSERT
+// does not meet them. Only rows still past it: a row a rival committed
+// since LockIdempotencyKeys' snapshot is live, stays, and fails the INSERT
+// (see above).
+func (q *Queries) DeleteExpiredIdempotencyKeys(ctx context.Context, db DBTX, keys []string) error {
+	_, err := db.Exec(ctx, deleteExpiredIdempotencyKeys, keys)
+	return err
+}
+
 const forgetIdempotencyKeys = `-- name: ForgetIdempotencyKeys :exec
 DELETE FROM idempotency_keys
  WHERE key = ANY ($1::text[])
@@ -149,22 +165,18 @@ WITH locked AS (
     SELECT r.key
       FROM unnest($1::text[]) AS r (key)
      WHERE pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(r.key))
-), expired AS (
-    DELETE FROM idempotency_keys AS k
-     USING locked
-     WHERE k.key = locked.key
-       AND k.expires_at <= clock_timestamp()
-    RETURNING k.key
 )
 SELECT locked.key::text AS key,
-       (k.key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM expired WHERE expired.key = locked.key))::boolean AS used
+       coalesce(k.expires_at > statement_timestamp(), false)::boolean AS used,
+       coalesce(k.expires_at <= statement_timestamp(), false)::boolean AS expired
   FROM locked
   LEFT JOIN idempotency_keys AS k ON k.key = locked.key
 `
 
 type LockIdempotencyKeysRow struct {
-	Key  string
-	Used bool
+	Key     string
+	Used    bool
+	Expired bool
 }
 
 // Idempotency keys: a retried request must not book twice.
@@ -215,10 +227,12 @@ type LockIdempotencyKeysRow struct {
 // runs again, with a new snapshot, and replays.
 // LockIdempotencyKeys takes the locks it can get of distinct keys, without
 // waiting, and returns the locked keys, each with whether a live row holds
-// it (used: replay it). It deletes a locked key's row past its retention
-// that no sweeper has deleted yet, so that the key is owned afresh and
-// RecordIdempotencyOutcomes' plain INSERT does not meet it. READ
-// COMMITTED only (see above).
+// it (used: replay it) or a row past its retention that no sweeper has
+// deleted yet (expired: DeleteExpiredIdempotencyKeys, then the key is
+// owned afresh). One probe of the key's index per key, and nothing written:
+// the expired row is rare, and deleting it here cost every key a second
+// probe and a DELETE. statement_timestamp() so that used and expired come
+// from one instant. READ COMMITTED only (see above).
 func (q *Queries) LockIdempotencyKeys(ctx context.Context, db DBTX, keys []string) ([]LockIdempotencyKeysRow, error) {
 	rows, err := db.Query(ctx, lockIdempotencyKeys, keys)
 	if err != nil {
@@ -228,7 +242,7 @@ func (q *Queries) LockIdempotencyKeys(ctx context.Context, db DBTX, keys []strin
 	items := []LockIdempotencyKeysRow{}
 	for rows.Next() {
 		var i LockIdempotencyKeysRow
-		if err := rows.Scan(&i.Key, &i.Used); err != nil {
+		if err := rows.Scan(&i.Key, &i.Used, &i.Expired); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
