@@ -122,14 +122,22 @@ SELECT locked.key::text AS key,
 -- GetIdempotencyOutcomes reads what keys this transaction locked but did
 -- not own hold: the outcome to replay (a booking's reservation, or any
 -- other outcome as Go encoded it), and the fingerprint that refuses a key
--- reused for a different request.
+-- reused for a different request. The keys are read first, on their own
+-- (MATERIALIZED), so that each one's reservation is then found by its id:
+-- as one join, with statistics lagging a fast-growing idempotency_keys,
+-- the planner chose a merge join that read every reservation in id order
+-- (100 ms a replay at 150,000 reservations, growing with the table).
+WITH k AS MATERIALIZED (
+    SELECT key, fingerprint, outcome, reservation_id
+      FROM idempotency_keys
+     WHERE key = ANY (@keys::text[])
+)
 SELECT k.key, k.fingerprint, k.outcome, k.reservation_id,
        r.name AS reservation_name, r.number AS reservation_rooms,
        ehr.event_id AS reservation_event_id, ehr.hotel_id AS reservation_hotel_id
-  FROM idempotency_keys AS k
+  FROM k
   LEFT JOIN reservations AS r ON r.id = k.reservation_id
-  LEFT JOIN event_hotel_rooms AS ehr ON ehr.id = r.event_hotel_rooms_id
- WHERE k.key = ANY (@keys::text[]);
+  LEFT JOIN event_hotel_rooms AS ehr ON ehr.id = r.event_hotel_rooms_id;
 
 -- name: StoreIdempotencyOutcomes :exec
 -- StoreIdempotencyOutcomes (after ClaimIdempotencyKeys) records the owned keys' outcomes, before COMMIT.

@@ -106,13 +106,17 @@ func (q *Queries) ForgetIdempotencyKeys(ctx context.Context, db DBTX, keys []str
 }
 
 const getIdempotencyOutcomes = `-- name: GetIdempotencyOutcomes :many
+WITH k AS MATERIALIZED (
+    SELECT key, fingerprint, outcome, reservation_id
+      FROM idempotency_keys
+     WHERE key = ANY ($1::text[])
+)
 SELECT k.key, k.fingerprint, k.outcome, k.reservation_id,
        r.name AS reservation_name, r.number AS reservation_rooms,
        ehr.event_id AS reservation_event_id, ehr.hotel_id AS reservation_hotel_id
-  FROM idempotency_keys AS k
+  FROM k
   LEFT JOIN reservations AS r ON r.id = k.reservation_id
   LEFT JOIN event_hotel_rooms AS ehr ON ehr.id = r.event_hotel_rooms_id
- WHERE k.key = ANY ($1::text[])
 `
 
 type GetIdempotencyOutcomesRow struct {
@@ -129,7 +133,11 @@ type GetIdempotencyOutcomesRow struct {
 // GetIdempotencyOutcomes reads what keys this transaction locked but did
 // not own hold: the outcome to replay (a booking's reservation, or any
 // other outcome as Go encoded it), and the fingerprint that refuses a key
-// reused for a different request.
+// reused for a different request. The keys are read first, on their own
+// (MATERIALIZED), so that each one's reservation is then found by its id:
+// as one join, with statistics lagging a fast-growing idempotency_keys,
+// the planner chose a merge join that read every reservation in id order
+// (100 ms a replay at 150,000 reservations, growing with the table).
 func (q *Queries) GetIdempotencyOutcomes(ctx context.Context, db DBTX, keys []string) ([]GetIdempotencyOutcomesRow, error) {
 	rows, err := db.Query(ctx, getIdempotencyOutcomes, keys)
 	if err != nil {
