@@ -137,7 +137,7 @@ func transact[T any](ctx context.Context, e *engine, policy txPolicy, keys []*ev
 	var results []result[T]
 	err := withConn(ctx, e.pool, func(conn *pgxpool.Conn) error {
 		run := func(tx dbsqlc.DBTX) (err error) {
-			results, err = claimWorkStore(ctx, e.q, tx, keys, do)
+			results, err = claimWorkStore(ctx, keyProtocolFor(options), e.q, tx, keys, do)
 			return err
 		}
 		if !inTx {
@@ -154,9 +154,9 @@ func transact[T any](ctx context.Context, e *engine, policy txPolicy, keys []*ev
 // claimWorkStore is the body of every write's transaction: claim the keys,
 // answer the requests whose key was used before or is busy, run do for the
 // rest, store their outcomes.
-func claimWorkStore[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, do work[T]) ([]result[T], error) {
+func claimWorkStore[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, do work[T]) ([]result[T], error) {
 	results := make([]result[T], len(keys))
-	claims, err := claimKeys(ctx, q, tx, keys)
+	claims, err := p.claimKeys(ctx, q, tx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func claimWorkStore[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBT
 	for j, i := range todo {
 		results[i].outcome = outcomes[j]
 	}
-	if err := storeOutcomes(ctx, q, tx, keys, todo, outcomes); err != nil {
+	if err := storeOutcomes(ctx, p, q, tx, keys, todo, outcomes); err != nil {
 		return nil, err
 	}
 	return results, nil

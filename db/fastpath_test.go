@@ -281,31 +281,75 @@ func TestFastPathDuplicateOfAStatementInFlight(t *testing.T) {
 // then on the hotel's row: the two would deadlock); the general path's
 // request books once.
 func TestFastPathDuplicateOfAGeneralPathClaim(t *testing.T) {
-	forKeyed(t, testFastPathDuplicateOfAGeneralPathClaim)
+	for _, claim := range generalClaims {
+		t.Run(claim.name, func(t *testing.T) {
+			forKeyed(t, func(t *testing.T, s db.Strategy) { testFastPathDuplicateOfAGeneralPathClaim(t, s, claim) })
+		})
+	}
 }
 
-func testFastPathDuplicateOfAGeneralPathClaim(t *testing.T, strategy db.Strategy) {
+// generalClaim is one of the general path's ways to claim and store a key
+// (queries/idempotency.sql).
+type generalClaim struct {
+	name  string
+	claim func(t *testing.T, tx dbsqlc.DBTX, k *evento.IdempotencyKey)
+	store func(t *testing.T, tx dbsqlc.DBTX, k *evento.IdempotencyKey, b evento.Booking)
+}
+
+var generalClaims = []generalClaim{
+	{"lock then record (read committed)", func(t *testing.T, tx dbsqlc.DBTX, k *evento.IdempotencyKey) {
+		if locked := lockKey(t, tx, k); len(locked) != 1 || locked[0].Used {
+			t.Fatalf("lock: %+v", locked)
+		}
+	}, func(t *testing.T, tx dbsqlc.DBTX, k *evento.IdempotencyKey, b evento.Booking) {
+		if err := record(t, tx, k, b); err != nil {
+			t.Fatal(err)
+		}
+	}},
+	{"claim then store (serializable)", func(t *testing.T, tx dbsqlc.DBTX, k *evento.IdempotencyKey) {
+		claimed, err := queries.ClaimIdempotencyKeys(testContext(t), tx, dbsqlc.ClaimIdempotencyKeysParams{
+			Keys: []string{k.Key}, Fingerprints: []string{k.Fingerprint}, TtlSeconds: 3600,
+		})
+		if err != nil || len(claimed) != 1 || !claimed[0].Owned {
+			t.Fatalf("claim: %+v %v", claimed, err)
+		}
+	}, func(t *testing.T, tx dbsqlc.DBTX, k *evento.IdempotencyKey, b evento.Booking) {
+		err := queries.StoreIdempotencyOutcomes(testContext(t), tx, dbsqlc.StoreIdempotencyOutcomesParams{
+			Keys: []string{k.Key}, Outcomes: [][]byte{nil}, ReservationIds: []int64{b.ReservationID},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}},
+}
+
+func testFastPathDuplicateOfAGeneralPathClaim(t *testing.T, strategy db.Strategy, claim generalClaim) {
 	pool := dbtest.NewPool(t, 6)
 	hotel := seedHotelFor(t, pool, strategy, 10)
 	ctx := testContext(t)
 	k := fastKey("claimed")
 
 	tx := begin(t, pool).tx // rolled back when the test ends, unless committed
-	claimed, err := queries.ClaimIdempotencyKeys(ctx, tx, dbsqlc.ClaimIdempotencyKeysParams{
-		Keys: []string{k.Key}, Fingerprints: []string{k.Fingerprint}, TtlSeconds: 3600,
-	})
-	if err != nil || len(claimed) != 1 || !claimed[0].Owned {
-		t.Fatalf("claim: %+v %v", claimed, err)
-	}
+	claim.claim(t, tx, &k)
 
 	if res := startBookKeyed(t, pool, strategy, hotel.request("ada", 2), k).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
 		t.Fatalf("fast path while the key is claimed: %+v; want nothing done", res)
 	}
-	if _, err := strategy.Book(ctx, db.Statements{Q: queries, Read: tx, Write: tx}, hotel.request("ada", 2)); err != nil {
+	booking, err := strategy.Book(ctx, db.Statements{Q: queries, Read: tx, Write: tx}, hotel.request("ada", 2))
+	if err != nil {
 		t.Fatal(err)
 	}
+	claim.store(t, tx, &k, booking)
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 {
+		t.Fatalf("totals %+v; want the general path's booking alone", totals)
+	}
+	// The key is now stored: the fast path's INSERT meets it and undoes
+	// its own booking.
+	if res := startBookKeyed(t, pool, strategy, hotel.request("ada", 2), k).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
+		t.Fatalf("fast path after the key was stored: %+v; want nothing done", res)
 	}
 	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 {
 		t.Fatalf("totals %+v; want the general path's booking alone", totals)

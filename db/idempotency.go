@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/evento-lab/evento"
@@ -34,11 +35,22 @@ type claim struct {
 	err    error                            // ...or why not: errKeyBusy, evento.ErrKeyReused
 }
 
+// keyProtocol is how a transaction claims and stores its keys
+// (queries/idempotency.sql): under READ COMMITTED a key's row is inserted
+// once, after the work; under SERIALIZABLE (insertFirst) it is inserted
+// before the work and filled in after, because there a read of an absent
+// key would predicate-lock its index page.
+type keyProtocol struct{ insertFirst bool }
+
+func keyProtocolFor(options *pgx.TxOptions) keyProtocol {
+	return keyProtocol{insertFirst: options != nil && options.IsoLevel == pgx.Serializable}
+}
+
 // claimKeys claims the keys of a unit's requests in one statement, and
 // reads the outcomes to replay in a second one only when some key was used
 // before. A key that appears twice is busy the second time: the first is
 // being run by this very transaction.
-func claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey) ([]claim, error) {
+func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey) ([]claim, error) {
 	claims := make([]claim, len(keys))
 	var params dbsqlc.ClaimIdempotencyKeysParams
 	first := map[string]int{}
@@ -59,18 +71,18 @@ func claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*e
 	if len(params.Keys) == 0 {
 		return claims, nil
 	}
-	rows, err := q.ClaimIdempotencyKeys(ctx, tx, params)
+	locked, err := p.lock(ctx, q, tx, params)
 	if err != nil {
-		return nil, fmt.Errorf("claim idempotency keys: %w", err)
+		return nil, err
 	}
 	var usedBefore []string
-	for _, row := range rows {
-		i := first[row.Key]
+	for key, used := range locked {
+		i := first[key]
 		claims[i].err = nil
-		if row.Owned {
-			claims[i].run = true
+		if used {
+			usedBefore = append(usedBefore, key)
 		} else {
-			usedBefore = append(usedBefore, row.Key)
+			claims[i].run = true
 		}
 	}
 	if len(usedBefore) == 0 {
@@ -99,6 +111,39 @@ func claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*e
 	return claims, nil
 }
 
+// lock takes the keys' locks that it can get and says of each locked key
+// whether it was used before (otherwise it is this transaction's now).
+func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, params dbsqlc.ClaimIdempotencyKeysParams) (map[string]bool, error) {
+	locked := map[string]bool{}
+	if p.insertFirst {
+		rows, err := q.ClaimIdempotencyKeys(ctx, tx, params)
+		if err != nil {
+			return nil, fmt.Errorf("claim idempotency keys: %w", err)
+		}
+		for _, row := range rows {
+			locked[row.Key] = !row.Owned
+		}
+		return locked, nil
+	}
+	rows, err := q.LockIdempotencyKeys(ctx, tx, params.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("lock idempotency keys: %w", err)
+	}
+	var expired []string
+	for _, row := range rows {
+		locked[row.Key] = row.Used
+		if row.Expired {
+			expired = append(expired, row.Key)
+		}
+	}
+	if len(expired) > 0 {
+		if err := q.DeleteExpiredIdempotencyKeys(ctx, tx, expired); err != nil {
+			return nil, fmt.Errorf("delete expired idempotency keys: %w", err)
+		}
+	}
+	return locked, nil
+}
+
 func keyOf(k *evento.IdempotencyKey) string {
 	if k == nil {
 		return ""
@@ -107,11 +152,13 @@ func keyOf(k *evento.IdempotencyKey) string {
 }
 
 // storeOutcomes writes the kept outcomes (evento.Outcome.Kept) of the keyed
-// requests among todo into their keys' rows, and deletes the rows of the
-// others, before COMMIT: a key holds only what was done, never a refusal.
-// Each is stored as codec.go's encodeKept says, which replay turns back.
-func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
-	var params dbsqlc.StoreIdempotencyOutcomesParams
+// requests among todo under their keys, before COMMIT: a key holds only
+// what was done, never a refusal. Each is stored as codec.go's encodeKept
+// says, which replay turns back. Under READ COMMITTED the rows are
+// inserted now, and a refusal leaves none; under SERIALIZABLE the claimed
+// rows are filled in, and a refusal's is deleted.
+func storeOutcomes[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
+	var params dbsqlc.RecordIdempotencyOutcomesParams
 	var forget []string
 	for j, i := range todo {
 		switch {
@@ -124,12 +171,34 @@ func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 				return err
 			}
 			params.Keys = append(params.Keys, keys[i].Key)
+			params.Fingerprints = append(params.Fingerprints, keys[i].Fingerprint)
 			params.Outcomes = append(params.Outcomes, encoded)
 			params.ReservationIds = append(params.ReservationIds, reservationID)
+			params.TtlSeconds = max(params.TtlSeconds, int32(keys[i].Keep/time.Second))
 		}
 	}
+	if !p.insertFirst {
+		if len(params.Keys) == 0 {
+			return nil
+		}
+		err := q.RecordIdempotencyOutcomes(ctx, tx, params)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation && pgErr.TableName == "idempotency_keys" {
+			// A duplicate committed the key after LockIdempotencyKeys'
+			// snapshot: this transaction is undone and runs again, and
+			// replays it.
+			return fmt.Errorf("record idempotency outcomes: %w: %w", errKeyRaced, err)
+		}
+		if err != nil {
+			return fmt.Errorf("record idempotency outcomes: %w", err)
+		}
+		return nil
+	}
 	if len(params.Keys) > 0 {
-		if err := q.StoreIdempotencyOutcomes(ctx, tx, params); err != nil {
+		err := q.StoreIdempotencyOutcomes(ctx, tx, dbsqlc.StoreIdempotencyOutcomesParams{
+			Keys: params.Keys, Outcomes: params.Outcomes, ReservationIds: params.ReservationIds,
+		})
+		if err != nil {
 			return fmt.Errorf("store idempotency outcomes: %w", err)
 		}
 	}

@@ -69,11 +69,11 @@ func Scenarios() []Scenario {
 			Summary: "the same request, same idempotency key, sent twice at once (queries/idempotency.sql)",
 			applies: strategiesOnly,
 			moves: func(p subject) []move {
-				return []move{begin(0, p.isolation), claimKey(0, "claim"), read(0, alice), write(0, alice),
-					begin(1, p.isolation), claimKey(1, "claim"), keyBusy(1), waitForKey(1),
-					storeOutcome(0), end(0),
+				return []move{begin(0, p.isolation), claimKey(0, "claim", p.isolation), read(0, alice), write(0, alice),
+					begin(1, p.isolation), claimKey(1, "claim", p.isolation), keyBusy(1), waitForKey(1),
+					storeOutcome(0, p.isolation), end(0),
 					always(1, "retry", planned{stmt: raw("BEGIN ISOLATION LEVEL " + p.isolation + ";")}),
-					claimKey(1, "reclaim"), replay(1), end(1)}
+					claimKey(1, "reclaim", p.isolation), replay(1), end(1)}
 			},
 		},
 	}
@@ -117,7 +117,15 @@ func showAvailability(session int) move {
 	}), note: "shown to the client: advice, not a promise"})
 }
 
-func claimKey(session int, label string) move {
+// claimKey locks the key as db/idempotency.go does at this isolation level:
+// under READ COMMITTED a lock and a read (the row comes after the work);
+// under SERIALIZABLE a lock and the row's insert.
+func claimKey(session int, label, isolation string) move {
+	if isolation != serializable {
+		return always(session, label, planned{stmt: mustNamed("LockIdempotencyKeys", map[string]any{
+			"keys": []string{idempotencyKey},
+		})})
+	}
 	return always(session, label, planned{stmt: mustNamed("ClaimIdempotencyKeys", map[string]any{
 		"keys": []string{idempotencyKey}, "fingerprints": []string{fingerprint}, "ttl_seconds": keyTTLSeconds,
 	})})
@@ -138,10 +146,18 @@ func waitForKey(session int) move {
 	})})
 }
 
-// storeOutcome writes the booking into the key's row before COMMIT, as
-// db/idempotency.go does: as its reservation's id, with no encoded outcome.
-func storeOutcome(session int) move {
+// storeOutcome records the booking under the key before COMMIT, as
+// db/idempotency.go does: as its reservation's id, with no encoded
+// outcome; inserted under READ COMMITTED, written into the claimed row
+// under SERIALIZABLE.
+func storeOutcome(session int, isolation string) move {
 	return move{session: session, label: "store", build: func(s *sessionState) (planned, bool) {
+		if isolation != serializable {
+			return planned{stmt: mustNamed("RecordIdempotencyOutcomes", map[string]any{
+				"keys": []string{idempotencyKey}, "fingerprints": []string{fingerprint}, "outcomes": nil,
+				"reservation_ids": []int64{s.booking.ReservationID}, "ttl_seconds": keyTTLSeconds,
+			})}, s.outcome == "booked"
+		}
 		return planned{stmt: mustNamed("StoreIdempotencyOutcomes", map[string]any{
 			"keys": []string{idempotencyKey}, "outcomes": nil, "reservation_ids": []int64{s.booking.ReservationID},
 		})}, s.outcome == "booked"

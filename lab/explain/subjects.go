@@ -24,6 +24,7 @@ type subject struct {
 const (
 	readCommitted  = "READ COMMITTED"
 	repeatableRead = "REPEATABLE READ"
+	serializable   = "SERIALIZABLE"
 	// The anti-pattern's rows of the table: check-then-act at two isolation levels.
 	CheckThenActRC = "check-then-act (read committed)"
 	CheckThenActRR = "check-then-act (repeatable read)"
