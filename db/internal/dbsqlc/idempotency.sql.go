@@ -11,6 +11,30 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const awaitReplicaOfReplay = `-- name: AwaitReplicaOfReplay :exec
+SELECT key
+  FROM idempotency_keys
+ WHERE key = ANY ($1::text[])
+   FOR UPDATE
+`
+
+// AwaitReplicaOfReplay makes a transaction that replays stored bookings
+// commit only once a synchronous standby has them. A booking's own request
+// may have lost its answer while its COMMIT waited for the standby (its
+// client gave up: the commit stays on the primary, and a failover loses
+// it); a resend replaying it with 201 would then tell of a booking no
+// failover keeps. LockIdempotencyKeys writes nothing, and PostgreSQL lets
+// a transaction that wrote no WAL commit without waiting for the standby;
+// a transaction id alone is not enough. Locking the replayed keys' rows
+// writes WAL, so COMMIT waits, under synchronous replication, until the
+// standby has the WAL up to it, which holds the earlier bookings; past the
+// request's deadline the answer is 504. Only replays pay it, and the key's
+// advisory lock already keeps every other writer of these rows away.
+func (q *Queries) AwaitReplicaOfReplay(ctx context.Context, db DBTX, keys []string) error {
+	_, err := db.Exec(ctx, awaitReplicaOfReplay, keys)
+	return err
+}
+
 const claimIdempotencyKeys = `-- name: ClaimIdempotencyKeys :many
 WITH locked AS (
     SELECT r.key, r.fingerprint
@@ -53,18 +77,10 @@ type ClaimIdempotencyKeysRow struct {
 // path reads no other key: under SERIALIZABLE a read of absent keys would
 // take predicate locks that make concurrent bookings fail each other.
 //
-// Anomaly it also prevents, by how it claims: the REPLAYED BOOKING THE
-// STANDBY LACKS. Under synchronous replication, a COMMIT whose wait for the
-// standby ends early (its client gave up: the client was told 504) stays
-// committed on the primary alone, and a failover loses it; a resend with
-// its key must not be told 201 until the standby has it. DO UPDATE locks
-// the key's row even when its WHERE updates nothing, and the row lock gives
-// the replaying transaction an xid and writes WAL: so its own COMMIT waits
-// for the synchronous standby to confirm WAL past the stored booking's
-// commit, and when that wait outlasts the request, the COMMIT fails and the
-// answer is 504. This is the replay's durability barrier, at no cost: one
-// server, or an asynchronous standby, waits for nothing. DO NOTHING would
-// lose it (TestReplayTransactionWritesWAL; TestHAReplayWaitsForStandby).
+// Under synchronous replication a replay must not commit before the
+// standby has what it replays (AwaitReplicaOfReplay); here DO UPDATE's lock
+// of a used key's row already writes WAL, and the replay's lock statement
+// then only takes a lock this transaction holds.
 func (q *Queries) ClaimIdempotencyKeys(ctx context.Context, db DBTX, arg ClaimIdempotencyKeysParams) ([]ClaimIdempotencyKeysRow, error) {
 	rows, err := db.Query(ctx, claimIdempotencyKeys, arg.Keys, arg.Fingerprints, arg.TtlSeconds)
 	if err != nil {
