@@ -66,11 +66,11 @@ type serveConfig struct {
 	waitForDatabase time.Duration
 }
 
-// defaultHotelAdmission is --hotel-admission's default: on 2 shared cores,
-// with 2 servers and 64 clients on one hot hotel, 4 per server gave atomic
-// its best rate against pgbench, and pessimistic and optimistic 2.5 to 5
-// times their rate with no limit (docs/performance.md, "Hot-row admission").
-const defaultHotelAdmission = 4
+// defaultHotelAdmission is --hotel-admission's default: on 2 cores, with 2
+// servers and 64 clients on one hot hotel, 1 per server gave atomic,
+// pessimistic and optimistic their best rates, 1.6 to 2.6 times their
+// rates with no limit (docs/performance.md, "Hot-row admission").
+const defaultHotelAdmission = 1
 
 func newServeCommand() *ffcli.Command {
 	var cfg serveConfig
