@@ -46,3 +46,57 @@ func TestKeySweepWalksTheExpiryIndex(t *testing.T) {
 		t.Fatalf("the sweep does not bound its scan by the expiry index:\n%s", plan.String())
 	}
 }
+
+// So must the holds' two sweeps, beside a day of live holds (none overdue)
+// and of ended ones (none old enough to delete): each statement walks its
+// index to the first row not due, where a bound the planner cannot use
+// (clock_timestamp(), volatile) read every row of the index, every second.
+func TestHoldSweepsWalkTheirIndexes(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t, 2)
+	ctx := testContext(t)
+	hotel := seedHotel(t, pool, 10)
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO holds (event_hotel_rooms_id, name, rooms, state, expires_at, settled_at, handle)
+		SELECT ehr.id, 'h', 1,
+		       CASE WHEN n % 2 = 0 THEN 'held' ELSE 'released' END,
+		       clock_timestamp() + interval '1 day',
+		       CASE WHEN n % 2 = 0 THEN NULL ELSE clock_timestamp() END,
+		       'hold_sweep_' || n
+		  FROM event_hotel_rooms AS ehr, generate_series(1, 20000) AS n
+		 WHERE ehr.event_id = $1 AND ehr.hotel_id = $2`, hotel.EventID, hotel.HotelID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE holds"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, bound string }{
+		{"SweepExpiredHolds", "Index Cond: (expires_at <="},
+		{"SweepFinishedHolds", "Index Cond: (settled_at <="},
+	} {
+		stmt, ok := evqueries.Statement("holds.sql", c.name)
+		if !ok {
+			t.Fatalf("no %s in queries/holds.sql", c.name)
+		}
+		stmt = strings.NewReplacer("@batch_size::integer", "1000", "@keep_seconds::double precision", "86400").Replace(stmt)
+		var plan strings.Builder
+		rows, err := pool.Query(ctx, "EXPLAIN "+stmt)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan.WriteString(line + "\n")
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s:\n%s", c.name, plan.String())
+		if !strings.Contains(plan.String(), c.bound) {
+			t.Errorf("%s does not bound its scan by its index:\n%s", c.name, plan.String())
+		}
+	}
+}

@@ -205,13 +205,16 @@ RETURNING freed.rooms;
 -- run by every server in the background. Several sweepers at once split the
 -- expired holds between them (SKIP LOCKED) instead of queueing, and none can
 -- expire a hold twice (state = 'held' is re-checked under the row lock).
+-- statement_timestamp(), not clock_timestamp(): a volatile bound cannot
+-- be an index condition, and the scan read every live hold, every second,
+-- on every server, to find none due (TestHoldSweepsWalkTheirIndexes).
 WITH expired AS (
     UPDATE holds
        SET state = 'expired', settled_at = clock_timestamp()
      WHERE holds.id IN (
                SELECT h.id FROM holds AS h
                 WHERE h.state = 'held'
-                  AND h.expires_at <= clock_timestamp()
+                  AND h.expires_at <= statement_timestamp()
                 ORDER BY h.expires_at
                 LIMIT @batch_size::integer
                   FOR UPDATE SKIP LOCKED)
@@ -254,11 +257,12 @@ SELECT h.handle,
 -- a row behind per cycle for ever. Confirmed holds stay, as their
 -- reservation's history (one per reservation at most). A swept hold's
 -- handle is a hold that is not there: 404. SKIP LOCKED lets several
--- servers sweep at once.
+-- servers sweep at once. statement_timestamp() so that the scan stops at
+-- the first hold not old enough, as in SweepExpiredHolds.
 DELETE FROM holds
  WHERE id IN (SELECT h.id FROM holds AS h
                WHERE h.state IN ('released', 'expired')
-                 AND h.settled_at <= clock_timestamp() - make_interval(secs => @keep_seconds::double precision)
+                 AND h.settled_at <= statement_timestamp() - make_interval(secs => @keep_seconds::double precision)
                ORDER BY h.settled_at
                LIMIT @batch_size::integer
                  FOR UPDATE SKIP LOCKED);

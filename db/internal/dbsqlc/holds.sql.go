@@ -437,7 +437,7 @@ WITH expired AS (
      WHERE holds.id IN (
                SELECT h.id FROM holds AS h
                 WHERE h.state = 'held'
-                  AND h.expires_at <= clock_timestamp()
+                  AND h.expires_at <= statement_timestamp()
                 ORDER BY h.expires_at
                 LIMIT $1::integer
                   FOR UPDATE SKIP LOCKED)
@@ -466,6 +466,9 @@ type SweepExpiredHoldsRow struct {
 // run by every server in the background. Several sweepers at once split the
 // expired holds between them (SKIP LOCKED) instead of queueing, and none can
 // expire a hold twice (state = 'held' is re-checked under the row lock).
+// statement_timestamp(), not clock_timestamp(): a volatile bound cannot
+// be an index condition, and the scan read every live hold, every second,
+// on every server, to find none due (TestHoldSweepsWalkTheirIndexes).
 func (q *Queries) SweepExpiredHolds(ctx context.Context, db DBTX, batchSize int32) ([]SweepExpiredHoldsRow, error) {
 	rows, err := db.Query(ctx, sweepExpiredHolds, batchSize)
 	if err != nil {
@@ -490,7 +493,7 @@ const sweepFinishedHolds = `-- name: SweepFinishedHolds :execrows
 DELETE FROM holds
  WHERE id IN (SELECT h.id FROM holds AS h
                WHERE h.state IN ('released', 'expired')
-                 AND h.settled_at <= clock_timestamp() - make_interval(secs => $1::double precision)
+                 AND h.settled_at <= statement_timestamp() - make_interval(secs => $1::double precision)
                ORDER BY h.settled_at
                LIMIT $2::integer
                  FOR UPDATE SKIP LOCKED)
@@ -506,7 +509,8 @@ type SweepFinishedHoldsParams struct {
 // a row behind per cycle for ever. Confirmed holds stay, as their
 // reservation's history (one per reservation at most). A swept hold's
 // handle is a hold that is not there: 404. SKIP LOCKED lets several
-// servers sweep at once.
+// servers sweep at once. statement_timestamp() so that the scan stops at
+// the first hold not old enough, as in SweepExpiredHolds.
 func (q *Queries) SweepFinishedHolds(ctx context.Context, db DBTX, arg SweepFinishedHoldsParams) (int64, error) {
 	result, err := db.Exec(ctx, sweepFinishedHolds, arg.KeepSeconds, arg.BatchSize)
 	if err != nil {
