@@ -161,7 +161,6 @@ func claimWorkStore[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries
 		return nil, err
 	}
 	var todo []int
-	var replayed []string
 	for i, c := range claims {
 		switch {
 		case c.run:
@@ -173,15 +172,6 @@ func claimWorkStore[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries
 				return nil, err
 			}
 			results[i].outcome.Replayed = true
-			replayed = append(replayed, keys[i].Key)
-		}
-	}
-	if len(replayed) > 0 {
-		// Answered only if this transaction commits, and under synchronous
-		// replication it then commits only once the standby has what it
-		// replays (queries/idempotency.sql, AwaitReplicaOfReplay).
-		if err := q.AwaitReplicaOfReplay(ctx, tx, replayed); err != nil {
-			return nil, fmt.Errorf("lock the replayed keys: %w", err)
 		}
 	}
 	if len(todo) == 0 {

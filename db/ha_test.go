@@ -4,26 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
+	"github.com/evento-lab/evento/db/dbtest"
 	"github.com/evento-lab/evento/db/localpg"
 )
-
-// needHA skips a test on a machine without Patroni and etcd, except on CI
-// (CI=true), which installs them (.ci/run).
-func needHA(t *testing.T) {
-	t.Helper()
-	if _, _, err := localpg.FindHA(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v, and CI=true: .ci/run installs them", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-}
 
 // TestHAReplayWaitsForStandby steps through the synchronous-replication
 // cancel trap with a Store on a strict pair: the standby frozen, a keyed
@@ -32,7 +20,7 @@ func needHA(t *testing.T) {
 // same key meanwhile must not answer "booked": a failover now would lose
 // that booking. Once the standby is back, the resend replays it.
 func TestHAReplayWaitsForStandby(t *testing.T) {
-	needHA(t)
+	dbtest.NeedHA(t)
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -95,6 +95,7 @@ func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc
 	if len(stored) != len(usedBefore) {
 		return nil, errKeyRaced
 	}
+	var replayed []string
 	for _, row := range stored {
 		i := first[row.Key]
 		switch {
@@ -106,6 +107,16 @@ func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc
 			claims[i].err = evento.ErrKeyReused
 		default:
 			claims[i].stored = row
+			replayed = append(replayed, row.Key)
+		}
+	}
+	if len(replayed) > 0 && !p.insertFirst {
+		// Replayed only if this transaction commits, and under synchronous
+		// replication it then commits only once the standby has what it
+		// replays; the insert-first claim's row lock already makes it wait
+		// (queries/idempotency.sql, AwaitReplicaOfReplay).
+		if err := q.AwaitReplicaOfReplay(ctx, tx, replayed); err != nil {
+			return nil, fmt.Errorf("lock the replayed keys: %w", err)
 		}
 	}
 	return claims, nil

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	evqueries "github.com/evento-lab/evento/queries"
 
 	"github.com/evento-lab/evento/db/dbtest"
@@ -27,24 +30,23 @@ func TestKeySweepWalksTheExpiryIndex(t *testing.T) {
 	if !ok {
 		t.Fatal("no SweepIdempotencyKeys in queries/idempotency.sql")
 	}
-	rows, err := pool.Query(ctx, "EXPLAIN "+strings.ReplaceAll(stmt, "@batch_size::integer", "1000"))
+	if plan := explain(t, pool, strings.ReplaceAll(stmt, "@batch_size::integer", "1000")); !strings.Contains(plan, "Index Cond: (expires_at <=") {
+		t.Fatalf("the sweep does not bound its scan by the expiry index:\n%s", plan)
+	}
+}
+
+// explain is PostgreSQL's plan of stmt, one line a node.
+func explain(t *testing.T, pool *pgxpool.Pool, stmt string) string {
+	t.Helper()
+	rows, err := pool.Query(testContext(t), "EXPLAIN "+stmt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var plan strings.Builder
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan.WriteString(line + "\n")
-	}
-	if err := rows.Err(); err != nil {
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(plan.String(), "Index Cond: (expires_at <=") {
-		t.Fatalf("the sweep does not bound its scan by the expiry index:\n%s", plan.String())
-	}
+	return strings.Join(lines, "\n")
 }
 
 // So must the holds' two sweeps, beside a day of live holds (none overdue)
@@ -79,24 +81,9 @@ func TestHoldSweepsWalkTheirIndexes(t *testing.T) {
 			t.Fatalf("no %s in queries/holds.sql", c.name)
 		}
 		stmt = strings.NewReplacer("@batch_size::integer", "1000", "@keep_seconds::double precision", "86400").Replace(stmt)
-		var plan strings.Builder
-		rows, err := pool.Query(ctx, "EXPLAIN "+stmt)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan.WriteString(line + "\n")
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("%s:\n%s", c.name, plan.String())
-		if !strings.Contains(plan.String(), c.bound) {
-			t.Errorf("%s does not bound its scan by its index:\n%s", c.name, plan.String())
+		plan := explain(t, pool, stmt)
+		if !strings.Contains(plan, c.bound) {
+			t.Errorf("%s does not bound its scan by its index:\n%s", c.name, plan)
 		}
 	}
 }

@@ -76,7 +76,9 @@ SELECT locked.key::text AS key,
 -- writes WAL, so COMMIT waits, under synchronous replication, until the
 -- standby has the WAL up to it, which holds the earlier bookings; past the
 -- request's deadline the answer is 504. Only replays pay it, and the key's
--- advisory lock already keeps every other writer of these rows away.
+-- advisory lock already keeps every other writer of these rows away. Not
+-- sent after ClaimIdempotencyKeys (SERIALIZABLE), whose DO UPDATE has
+-- locked these rows already.
 SELECT key
   FROM idempotency_keys
  WHERE key = ANY (@keys::text[])
@@ -117,9 +119,8 @@ SELECT r.key, (@fingerprints::text[])[r.ord], (@outcomes::jsonb[])[r.ord],
 -- take predicate locks that make concurrent bookings fail each other.
 --
 -- Under synchronous replication a replay must not commit before the
--- standby has what it replays (AwaitReplicaOfReplay); here DO UPDATE's lock
--- of a used key's row already writes WAL, and the replay's lock statement
--- then only takes a lock this transaction holds.
+-- standby has what it replays (AwaitReplicaOfReplay): here DO UPDATE's lock
+-- of a used key's row writes the WAL that makes COMMIT wait.
 WITH locked AS (
     SELECT r.key, r.fingerprint
       FROM (SELECT unnest(@keys::text[]) AS key,

@@ -1,35 +1,23 @@
 package main
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/evento-lab/evento/db/dbtest"
 	"github.com/evento-lab/evento/db/localpg"
 	"github.com/evento-lab/evento/lab/checker"
 	"github.com/evento-lab/evento/lab/nemesis"
 	labreport "github.com/evento-lab/evento/lab/report"
 )
 
-// needHA skips a test on a machine without Patroni and etcd, except on CI
-// (CI=true), which installs them (.ci/run).
-func needHA(t *testing.T) {
-	t.Helper()
-	if _, _, err := localpg.FindHA(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v, and CI=true: .ci/run installs them", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-}
-
 // A replicated pair in strict mode, its primary killed and switched over
 // while clients book: the servers, on the multi-host URL, follow the
 // primary without a restart, and the run ends consistent with no
 // acknowledged booking lost.
 func TestRunHAStrictFailoverLosesNoAcknowledgedBooking(t *testing.T) {
-	needHA(t)
+	dbtest.NeedHA(t)
 	t.Parallel()
 	r := runEventoWithin(t, 4*time.Minute, []string{"DATABASE_URL="},
 		"run", "--ha", "--durability", "strict", "--strategy", "atomic",
@@ -64,7 +52,7 @@ func TestRunHAStrictFailoverLosesNoAcknowledgedBooking(t *testing.T) {
 // acknowledged and are gone, and the checker says so by name (and strict
 // mode, under the same fault, loses none).
 func TestRunHALagFailoverLosesAcknowledgedBookingsOnlyWhenAsync(t *testing.T) {
-	needHA(t)
+	dbtest.NeedHA(t)
 	t.Parallel()
 	for _, mode := range []string{localpg.Async, localpg.Strict} {
 		t.Run(mode, func(t *testing.T) {

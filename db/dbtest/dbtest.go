@@ -113,3 +113,16 @@ func (migrator) Hash() (string, error) {
 func (migrator) Migrate(ctx context.Context, sqlDB *sql.DB, _ pgtestdb.Config) error {
 	return db.MigrateDB(ctx, sqlDB)
 }
+
+// NeedHA skips a test on a machine without Patroni and etcd, except on CI
+// (CI=true), which installs them (.ci/run). db/localpg's own tests keep a
+// copy: this package imports localpg.
+func NeedHA(t testing.TB) {
+	t.Helper()
+	if _, _, err := localpg.FindHA(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v, and CI=true: .ci/run installs them", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+}

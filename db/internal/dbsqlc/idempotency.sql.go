@@ -29,7 +29,9 @@ SELECT key
 // writes WAL, so COMMIT waits, under synchronous replication, until the
 // standby has the WAL up to it, which holds the earlier bookings; past the
 // request's deadline the answer is 504. Only replays pay it, and the key's
-// advisory lock already keeps every other writer of these rows away.
+// advisory lock already keeps every other writer of these rows away. Not
+// sent after ClaimIdempotencyKeys (SERIALIZABLE), whose DO UPDATE has
+// locked these rows already.
 func (q *Queries) AwaitReplicaOfReplay(ctx context.Context, db DBTX, keys []string) error {
 	_, err := db.Exec(ctx, awaitReplicaOfReplay, keys)
 	return err
@@ -78,9 +80,8 @@ type ClaimIdempotencyKeysRow struct {
 // take predicate locks that make concurrent bookings fail each other.
 //
 // Under synchronous replication a replay must not commit before the
-// standby has what it replays (AwaitReplicaOfReplay); here DO UPDATE's lock
-// of a used key's row already writes WAL, and the replay's lock statement
-// then only takes a lock this transaction holds.
+// standby has what it replays (AwaitReplicaOfReplay): here DO UPDATE's lock
+// of a used key's row writes the WAL that makes COMMIT wait.
 func (q *Queries) ClaimIdempotencyKeys(ctx context.Context, db DBTX, arg ClaimIdempotencyKeysParams) ([]ClaimIdempotencyKeysRow, error) {
 	rows, err := db.Query(ctx, claimIdempotencyKeys, arg.Keys, arg.Fingerprints, arg.TtlSeconds)
 	if err != nil {
