@@ -24,7 +24,7 @@ var naive = Strategy{
 var serializable = Strategy{
 	Name:       "serializable",
 	ChooseWhen: "the rule spans rows or tables you cannot name in advance, and PostgreSQL should find every conflict for you",
-	Price:      "conflicting transactions abort (40001) and are rerun in the server: under contention the slowest safe strategy, with the longest tail",
+	Price:      "conflicting transactions abort (40001) and are rerun in the server: under contention among the slowest safe strategies, with the longest tail",
 	Safe:       true,
 	Tx:         &pgx.TxOptions{IsoLevel: pgx.Serializable},
 	Attempts:   10,
