@@ -399,12 +399,25 @@ func (h *HA) url(database string) *urlWithHosts {
 // Redacted is easier to get right by hand.
 type urlWithHosts struct{ password, hosts, database string }
 
+// HAConnectTimeout bounds each member's share of a new connection through
+// the pair's URL (connect_timeout, per host in pgx). A frozen member (paused,
+// or a machine that stopped answering) accepts the TCP connection in its
+// kernel and never answers the startup; without a bound a client that
+// tries it first waits there until its own deadline and never reaches the
+// primary. Two seconds leave, within a server's 5 s --query-timeout, the
+// time to try the other member.
+const HAConnectTimeout = 2 * time.Second
+
+func (u *urlWithHosts) query() string {
+	return "?sslmode=disable&target_session_attrs=read-write&connect_timeout=" + strconv.Itoa(int(HAConnectTimeout/time.Second))
+}
+
 func (u *urlWithHosts) String() string {
-	return "postgres://postgres:" + u.password + "@" + u.hosts + "/" + u.database + "?sslmode=disable&target_session_attrs=read-write"
+	return "postgres://postgres:" + u.password + "@" + u.hosts + "/" + u.database + u.query()
 }
 
 func (u *urlWithHosts) Redacted() string {
-	return "postgres://postgres:xxxxx@" + u.hosts + "/" + u.database + "?sslmode=disable&target_session_attrs=read-write"
+	return "postgres://postgres:xxxxx@" + u.hosts + "/" + u.database + u.query()
 }
 
 // memberURL is the URL of one member alone.
