@@ -192,16 +192,21 @@ func claimWorkStore[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries
 
 // withConn runs fn on a connection of its own, so that a write's failure
 // to even start is told apart from a failure after sending, and a lost
-// connection from a refused statement.
+// connection from a refused statement; and a write PostgreSQL reported
+// done with a WARNING (keepWarnings) from one it confirmed.
 func withConn(ctx context.Context, pool *pgxpool.Pool, fn func(conn *pgxpool.Conn) error) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return &acquireError{err}
 	}
 	defer conn.Release()
+	takeWarning(conn.Conn().PgConn()) // a previous user's
 	err = fn(conn)
 	if err != nil && conn.Conn().IsClosed() {
 		err = &connLostError{err}
+	}
+	if w := takeWarning(conn.Conn().PgConn()); err == nil && w != nil {
+		err = &warnedWriteError{w}
 	}
 	return err
 }

@@ -72,6 +72,7 @@ func OpenPoolWith(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
+	cfg.ConnConfig.OnNotice = keepWarnings
 	if o.ApplicationName != "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = o.ApplicationName
 	}

@@ -108,6 +108,8 @@ type Lab struct {
 	// and what it returns as they stop: Bench measures the CPU of exactly
 	// the bookings it counts.
 	clientsRun func() (stopped func(client.Result))
+	// experiments counts the experiments run, for the nemesis (Skip).
+	experiments int
 }
 
 // databaseKind says what the lab's PostgreSQL is, for the reports.
@@ -214,6 +216,7 @@ func Run(ctx context.Context, cfg Config, strategy string) (report.Report, error
 // judges the run. It still judges a run cut short by ctx.
 func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, error) {
 	cfg := l.cfg
+	defer func() { l.experiments++ }()
 	if len(cfg.Modes) > 0 && !slices.Contains(cfg.Modes, strategy) {
 		// Its every booking would be refused with mode_disabled.
 		return report.Report{}, fmt.Errorf("the lab's servers do not serve %s; they serve %s", strategy, strings.Join(cfg.Modes, ", "))
@@ -257,6 +260,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 		if n, err = nemesis.New(l.cluster, cfg.Faults, cfg.FaultEvery, nemesis.Pauses{Database: pauseFor, Server: serverPauseFor}, clients.Seed); err != nil {
 			return report.Report{}, err
 		}
+		n.Skip(l.experiments)
 	}
 	before, scrapeErr := cluster.ScrapeServerStats(ctx, l.cluster.AdminURLs())
 	stopWatching := l.cluster.WatchBackends(ctx, backendSampleEvery)

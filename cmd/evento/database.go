@@ -44,7 +44,7 @@ func (d *databaseFlags) register(fs *flag.FlagSet) {
 // lab (run, compare).
 func (d *databaseFlags) registerHA(fs *flag.FlagSet) {
 	fs.BoolVar(&d.ha, "ha", false, "start a throwaway replicated PostgreSQL pair under Patroni (etcd, a primary and a standby) instead of one server; the servers follow the primary by themselves (needs patroni and etcd-server)")
-	fs.StringVar(&d.durability, "durability", "", "with --ha: replication mode, "+strings.Join(localpg.Durabilities, ", ")+" (default async: may lose acknowledged commits on failover; sync: waits for a healthy standby; strict: never acknowledges what the standby lacks, blocks writes while it is down)")
+	fs.StringVar(&d.durability, "durability", "", "with --ha: replication mode, "+strings.Join(localpg.Durabilities, ", ")+" (default async: may lose acknowledged commits on failover; remote_write: waits for a healthy standby to receive, not flush, each commit; sync: waits for a healthy standby to flush it; strict: never acknowledges what the standby lacks, blocks writes while it is down)")
 }
 
 // validateHA checks --ha and --durability against the other flags.

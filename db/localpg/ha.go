@@ -27,6 +27,13 @@ const (
 	// Async is Patroni's default: a commit is acknowledged once the
 	// primary has it; a failover may promote a standby that lacks it.
 	Async = "async"
+	// RemoteWrite is synchronous_mode with synchronous_commit =
+	// remote_write: a commit waits until the standby has written it to
+	// its operating system, not until it flushed it to disk. A dead
+	// primary loses nothing; a standby whose machine dies at the same
+	// moment may. Patroni stops waiting when the standby is unhealthy, as
+	// in Sync.
+	RemoteWrite = "remote_write"
 	// Sync is synchronous_mode: a commit waits for the standby while one
 	// is healthy; Patroni stops waiting when it is not.
 	Sync = "sync"
@@ -36,7 +43,7 @@ const (
 )
 
 // Durabilities lists the modes StartHA accepts.
-var Durabilities = []string{Async, Sync, Strict}
+var Durabilities = []string{Async, RemoteWrite, Sync, Strict}
 
 // ErrNoHA is returned when Patroni or etcd is not installed. One line.
 var ErrNoHA = errors.New("no patroni and etcd found: install them (apt-get install patroni etcd-server)")
@@ -263,7 +270,9 @@ func (h *HA) startEtcd(ctx context.Context) error {
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 		"--initial-cluster", "evento="+peer,
 		// A throwaway etcd: no fsync to wait for.
-		"--unsafe-no-fsync")
+		"--unsafe-no-fsync",
+		// Patroni talks to it through the v2 API (patroniConfig says why).
+		"--enable-v2=true")
 	if err != nil {
 		return err
 	}
@@ -306,7 +315,15 @@ func (h *HA) patroniConfig(m *haMember) ([]byte, error) {
 			// cluster's state does not.
 			"authentication": map[string]any{"username": user, "password": pass},
 		},
-		"etcd3": map[string]any{"hosts": []string{"127.0.0.1:" + strconv.Itoa(h.etcdPort)}},
+		// etcd's v2 API, not etcd3: Patroni 3.0.2's etcd3 client renews
+		// a leader key whose lease expired with an unconditional put. An
+		// old primary frozen in the middle of its loop (pause-primary)
+		// then overwrote, when it woke, the key the standby had taken
+		// meanwhile, and went on leading on its old timeline while the
+		// standby had been promoted to a new one: the pair never streamed
+		// again (fixed upstream in Patroni 3.0.3). The v2 client renews
+		// the key only while it still names this member (prevValue).
+		"etcd": map[string]any{"hosts": []string{"127.0.0.1:" + strconv.Itoa(h.etcdPort)}},
 		"bootstrap": map[string]any{
 			"dcs": map[string]any{
 				"ttl": haTTL, "loop_wait": haLoopWait, "retry_timeout": haRetryTimeout,
@@ -322,11 +339,13 @@ func (h *HA) patroniConfig(m *haMember) ([]byte, error) {
 						"hot_standby":     "on",
 						"wal_log_hints":   "on", // pg_rewind needs it
 						"max_wal_senders": 5, "max_replication_slots": 5,
-						// synchronous_commit stays on whatever Durable
-						// says: without it a killed primary loses commits
-						// it acknowledged before the WAL left its memory,
-						// and sync replication waits for nothing.
-						"fsync": h.opts.Durable,
+						// synchronous_commit stays on (or remote_write)
+						// whatever Durable says: without it a killed
+						// primary loses commits it acknowledged before the
+						// WAL left its memory, and sync replication waits
+						// for nothing.
+						"synchronous_commit": synchronousCommit(h.opts.Durability),
+						"fsync":              h.opts.Durable,
 					},
 				},
 			},
@@ -354,6 +373,15 @@ func (h *HA) patroniConfig(m *haMember) ([]byte, error) {
 		"watchdog": map[string]any{"mode": "off"},
 	}
 	return json.MarshalIndent(cfg, "", "  ")
+}
+
+// synchronousCommit is PostgreSQL's synchronous_commit for a durability
+// mode: what a commit waits for once it waits for a standby at all.
+func synchronousCommit(durability string) string {
+	if durability == RemoteWrite {
+		return "remote_write"
+	}
+	return "on"
 }
 
 // startPatroni writes member m's configuration and starts its Patroni,
@@ -399,12 +427,25 @@ func (h *HA) url(database string) *urlWithHosts {
 // Redacted is easier to get right by hand.
 type urlWithHosts struct{ password, hosts, database string }
 
+// HAConnectTimeout bounds each member's share of a new connection through
+// the pair's URL (connect_timeout, per host in pgx). A frozen member (paused,
+// or a machine that stopped answering) accepts the TCP connection in its
+// kernel and never answers the startup; without a bound a client that
+// tries it first waits there until its own deadline and never reaches the
+// primary. Two seconds leave, within a server's 5 s --query-timeout, the
+// time to try the other member.
+const HAConnectTimeout = 2 * time.Second
+
+func (u *urlWithHosts) query() string {
+	return "?sslmode=disable&target_session_attrs=read-write&connect_timeout=" + strconv.Itoa(int(HAConnectTimeout/time.Second))
+}
+
 func (u *urlWithHosts) String() string {
-	return "postgres://postgres:" + u.password + "@" + u.hosts + "/" + u.database + "?sslmode=disable&target_session_attrs=read-write"
+	return "postgres://postgres:" + u.password + "@" + u.hosts + "/" + u.database + u.query()
 }
 
 func (u *urlWithHosts) Redacted() string {
-	return "postgres://postgres:xxxxx@" + u.hosts + "/" + u.database + "?sslmode=disable&target_session_attrs=read-write"
+	return "postgres://postgres:xxxxx@" + u.hosts + "/" + u.database + u.query()
 }
 
 // memberURL is the URL of one member alone.

@@ -310,31 +310,65 @@ func (h *HA) Switchover(ctx context.Context) (string, error) {
 }
 
 // PausePrimary freezes the primary's Patroni and PostgreSQL (SIGSTOP)
-// for d, longer than the leader key lives, so that the standby is
-// promoted meanwhile; then lets them go on (SIGCONT). The old primary
+// for at least d, longer than the leader key lives, and until Patroni has
+// promoted the standby; then lets them go on (SIGCONT). The old primary
 // wakes up still believing it leads, until its Patroni finds the key
-// gone and demotes it: connections it already had may write there
-// meanwhile. It waits until the pair is healthy again and returns the
-// old primary and the new one.
-func (h *HA) PausePrimary(ctx context.Context, d time.Duration) (old, new string, err error) {
+// taken and demotes it: connections it already had may write there
+// meanwhile. It waits until the pair is healthy again and returns the old
+// primary, the new one and how long the old one stayed frozen.
+//
+// Why not d alone: before it takes the expired key, the standby's Patroni
+// asks the primary's REST API whether it still runs, and waits seconds for
+// a frozen one's answer; a primary that wakes up meanwhile answers "alive",
+// keeps the key, and the pause ends without a failover.
+func (h *HA) PausePrimary(ctx context.Context, d time.Duration) (old, new string, frozen time.Duration, err error) {
 	if old, err = h.Primary(ctx); err != nil {
-		return "", "", fmt.Errorf("pause primary: %w", err)
+		return "", "", 0, fmt.Errorf("pause primary: %w", err)
 	}
 	m := h.member(old)
+	paused := time.Now()
 	h.signalMember(m, syscall.SIGSTOP)
 	time.Sleep(d)
+	if d >= haTTL*time.Second {
+		err = h.waitForOtherLeader(ctx, old, promoteBound)
+	}
 	h.resumeMember(m)
+	frozen = time.Since(paused)
+	if err != nil {
+		return old, "", frozen, fmt.Errorf("pause primary: %w", err)
+	}
 	for {
 		new, err = h.WaitHealthy(ctx)
 		if err != nil {
-			return old, "", fmt.Errorf("pause primary: %w", err)
+			return old, "", frozen, fmt.Errorf("pause primary: %w", err)
 		}
 		// A pause shorter than the leader key's life is a stall: the
 		// same primary goes on.
 		if new != old || d < haTTL*time.Second {
-			return old, new, nil
+			return old, new, frozen, nil
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// promoteBound is how long a frozen primary waits for Patroni to promote
+// the other member, past the pause asked for.
+const promoteBound = 30 * time.Second
+
+// waitForOtherLeader waits until Patroni names a running leader other
+// than old, for at most bound.
+func (h *HA) waitForOtherLeader(ctx context.Context, old string, bound time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	for {
+		if p, err := h.Primary(ctx); err == nil && p != old {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no member promoted while %s was frozen: %w%s", old, ctx.Err(), h.logTails())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 

@@ -329,8 +329,9 @@ func (c *Cluster) LagThenFailover(ctx context.Context) (string, error) {
 	return fmt.Sprintf("standby %.0f s behind, then %s → %s, %.1f s without a primary", standbyLag.Seconds(), old, new, down.Seconds()), err
 }
 
-// primaryPause outlasts the leader key (6 s) by a few seconds, so that
-// the standby is promoted while the primary is frozen.
+// primaryPause outlasts the leader key (6 s) by a few seconds; the
+// primary stays frozen past it until the standby is promoted
+// (localpg's PausePrimary says why).
 const primaryPause = 9 * time.Second
 
 // standbyStall stays under the servers' query timeout, so that commits
@@ -342,8 +343,8 @@ func (c *Cluster) PausePrimary(ctx context.Context) (string, error) {
 	if c.Database == nil || c.Database.HA == nil {
 		return "", ErrNoPair
 	}
-	old, new, err := c.Database.HA.PausePrimary(ctx, primaryPause)
-	return fmt.Sprintf("%s frozen %.0f s, %s primary after", old, primaryPause.Seconds(), new), err
+	old, new, frozen, err := c.Database.HA.PausePrimary(ctx, primaryPause)
+	return fmt.Sprintf("%s frozen %.1f s, %s primary after", old, frozen.Seconds(), new), err
 }
 
 // StallStandby freezes the pair's standby for a few seconds.

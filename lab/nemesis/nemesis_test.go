@@ -138,3 +138,50 @@ func TestParse(t *testing.T) {
 		t.Fatal("an unknown fault was accepted")
 	}
 }
+
+// A nemesis told to skip k kinds starts its first round k kinds later in
+// the order the same seed draws, so that the experiments of a comparison,
+// each meeting a fault or two, meet every kind between them.
+func TestSkipStartsTheFirstRoundLater(t *testing.T) {
+	t.Parallel()
+	kinds := []string{Failover, Switchover, PausePrimary}
+	firstRound := func(skip int) []string {
+		target := &recorder{}
+		n, err := New(target, kinds, time.Millisecond, Pauses{}, 25)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Skip(skip)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan []Event)
+		go func() { done <- n.Run(ctx) }()
+		for {
+			time.Sleep(5 * time.Millisecond)
+			target.mu.Lock()
+			n := len(target.calls)
+			target.mu.Unlock()
+			if n >= 2*len(kinds) {
+				break
+			}
+		}
+		cancel()
+		var faults []string
+		for _, e := range (<-done)[:len(kinds)] {
+			faults = append(faults, e.Fault)
+		}
+		return faults
+	}
+	drawn := firstRound(0)
+	firsts := map[string]bool{}
+	for k := range len(kinds) + 1 {
+		got := firstRound(k)
+		want := append(slices.Clone(drawn[k%len(kinds):]), drawn[:k%len(kinds)]...)
+		if !slices.Equal(got, want) {
+			t.Errorf("skip %d: first round %v, want %v (the seed's order %v, %d kinds later)", k, got, want, drawn, k)
+		}
+		firsts[got[0]] = true
+	}
+	if len(firsts) != len(kinds) {
+		t.Errorf("first faults %v: want every kind first once", firsts)
+	}
+}

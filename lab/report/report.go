@@ -27,7 +27,7 @@ type Meta struct {
 	// ran the clients (lab/cluster.PeakRSSBytes); 0 when unknown.
 	LoadPeakMemoryBytes int64
 	// DatabaseKind is SingleServer or ReplicatedPair, with the pair's
-	// Durability (async, sync, strict); "" when the lab cannot know
+	// Durability (localpg.Durabilities); "" when the lab cannot know
 	// (evento load, which sees only the servers).
 	DatabaseKind, Durability string
 }
