@@ -91,3 +91,16 @@ func TestWellFormedBookingDecodesInFewAllocations(t *testing.T) {
 		t.Fatalf("decoding a booking: %.0f allocations, want at most 12", allocs)
 	}
 }
+
+// The Content-Type every client sends is accepted without parsing it.
+func TestPlainJSONContentTypeCostsNoAllocation(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Header.Set("Content-Type", "application/json")
+	if allocs := testing.AllocsPerRun(100, func() {
+		if err := requireJSON(r); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Fatalf("requireJSON: %.0f allocations, want none", allocs)
+	}
+}

@@ -331,6 +331,9 @@ func requireJSON(r *http.Request) error {
 	if len(values) != 1 {
 		return unsupportedMedia("send one Content-Type: application/json")
 	}
+	if values[0] == "application/json" {
+		return nil // what every client sends, without parsing it
+	}
 	mediaType, params, err := mime.ParseMediaType(values[0])
 	if err != nil || mediaType != "application/json" {
 		return unsupportedMedia(fmt.Sprintf("Content-Type must be application/json, got %s", echo(values[0])))
