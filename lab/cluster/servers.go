@@ -31,11 +31,17 @@ type ServerSpec struct {
 }
 
 // ServerProcs is the GOMAXPROCS of each of n servers on this machine:
-// their share of its cores, at least one. The servers share the machine
-// with each other, PostgreSQL and the clients; with every core each, a
-// server's idle threads spin and wake one another for work one thread
-// does (about an eighth of its CPU per booking at 64 clients on 2 cores).
-func ServerProcs(n int) int { return max(1, runtime.NumCPU()/max(n, 1)) }
+// their share of the cores this process may use, at least one; 0 (Go's
+// default) for a server alone. The servers share the machine with each
+// other, PostgreSQL and the clients; with every core each, a server's
+// idle threads spin and wake one another for work one thread does (about
+// an eighth of its CPU per booking at 64 clients on 2 cores).
+func ServerProcs(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return max(1, runtime.GOMAXPROCS(0)/n)
+}
 
 // serverEnv is a server's environment: the lab's, with the database URLs
 // and its GOMAXPROCS, unless the lab's environment sets one already.
