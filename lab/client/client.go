@@ -70,6 +70,7 @@ func (c *client) run(ctx context.Context) {
 	// and its latency counts from when it was meant to start.
 	var intended time.Time
 	needArrival := c.arrivals != nil
+	reservePath := fmt.Sprintf("/%d/%d/reserve/%s", t.EventID, t.HotelID, c.cfg.Strategy)
 	for ctx.Err() == nil {
 		if needArrival {
 			select {
@@ -117,8 +118,7 @@ func (c *client) run(ctx context.Context) {
 		if c.cfg.HoldShare > 0 && c.rng.Float64() < c.cfg.HoldShare && time.Now().After(c.holdAgainAt) {
 			result, r, key = c.bookThroughHold(ctx, t, rooms)
 		} else {
-			path := fmt.Sprintf("/%d/%d/reserve/%s", t.EventID, t.HotelID, c.cfg.Strategy)
-			result, r, key = c.send(ctx, path, bookingBody{Name: c.name(), Rooms: rooms}, rooms)
+			result, r, key = c.send(ctx, reservePath, bookingBody{Name: c.name(), Rooms: rooms}, rooms)
 			switch result {
 			case succeeded:
 				c.stats.recordKeyed(c.target, c.storedKey(key), r.ReservationID)
@@ -249,7 +249,7 @@ func (c *client) bookThroughHold(ctx context.Context, t Target, rooms int64) (ou
 // acting twice, so nothing stays unknown. Without keys it is sent once.
 func (c *client) send(ctx context.Context, path string, body any, rooms int64) (outcome, reply, string) {
 	c.seq++
-	request := fmt.Sprintf("%s-%d-%d", c.runID, c.id, c.seq)
+	request := c.runID + "-" + strconv.Itoa(c.id) + "-" + strconv.Itoa(c.seq)
 	key := ""
 	if c.cfg.Idempotency {
 		key = request
@@ -408,6 +408,9 @@ func (c *client) think() time.Duration {
 }
 
 func (c *client) sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return // think 0: no timer to start and stop on every booking
+	}
 	select {
 	case <-time.After(d):
 	case <-ctx.Done():

@@ -341,3 +341,54 @@ func TestSecondsAddUpToTheCounts(t *testing.T) {
 		t.Fatalf("seconds add up to %+v; counts: %d bookings, %d conflicts, %d errors", sum, q.Success, q.Conflict, q.Error)
 	}
 }
+
+// A request's id, and with keys its idempotency key, is the run's id, the
+// client's and the request's number: what the history and the checker
+// match attempts by.
+func TestRequestIDsNumberEachClientsRequests(t *testing.T) {
+	t.Parallel()
+	c, _ := setup(t, answer(201, `{"reservation_id":7,"rooms":1}`))
+	c.id = 4
+	for range 2 {
+		if result, _, _ := c.send(context.Background(), "/1/1/reserve/atomic", bookingBody{Name: "n", Rooms: 1}, 1); result != succeeded {
+			t.Fatalf("booking: %v", result)
+		}
+	}
+	var got []string
+	for _, a := range c.stats.history {
+		got = append(got, a.Request+" "+a.Key)
+	}
+	if want := []string{"test-4-1 test-4-1", "test-4-2 test-4-2"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("requests %q, want %q", got, want)
+	}
+}
+
+// With no think time a client books again at once: no timer is started
+// and stopped between two bookings.
+func TestNoThinkTimeStartsNoTimer(t *testing.T) {
+	c := &client{}
+	ctx := context.Background()
+	if allocs := testing.AllocsPerRun(100, func() { c.sleep(ctx, 0) }); allocs != 0 {
+		t.Fatalf("sleeping 0: %.0f allocations, want none", allocs)
+	}
+}
+
+// Bookings ask for no compression: their answers are too small for it,
+// and the header would be one more for every server to parse.
+func TestBookingsAskForNoCompression(t *testing.T) {
+	t.Parallel()
+	var encodings atomic.Value
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encodings.Store(r.Header.Values("Accept-Encoding"))
+		answer(201, `{"reservation_id":7,"rooms":1}`)(w)
+	}))
+	t.Cleanup(server.Close)
+	api := NewAPI([]string{server.URL}, 1, time.Second)
+	result, _, err := api.post(context.Background(), "/1/1/reserve/atomic", bookingBody{Name: "n", Rooms: 1}, "", "", time.Second, &attemptInfo{})
+	if result != succeeded {
+		t.Fatalf("booking: %v %v", result, err)
+	}
+	if got := encodings.Load().([]string); len(got) != 0 {
+		t.Fatalf("Accept-Encoding %q, want none", got)
+	}
+}

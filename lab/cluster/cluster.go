@@ -98,7 +98,7 @@ func (c *Cluster) open(ctx context.Context, opts Options) (err error) {
 		return fmt.Errorf("no evento binary to start servers with")
 	}
 	serversURL := c.Database.URL
-	c.spec = ServerSpec{Executable: opts.Executable, Args: opts.ServerArgs}
+	c.spec = ServerSpec{Executable: opts.Executable, Args: opts.ServerArgs, Procs: ServerProcs(opts.Servers)}
 	if opts.PgBouncer {
 		c.pgbouncer, err = localpg.StartPgBouncer(ctx, localpg.PgBouncerOptions{
 			Upstream: c.Database.URL, PoolSize: opts.PgBouncerPool, QueryWaitTimeout: opts.PgBouncerWait,

@@ -1,6 +1,10 @@
 package cluster
 
-import "testing"
+import (
+	"runtime"
+	"strings"
+	"testing"
+)
 
 // A server's stderr is kept as its last lines, whole or not, for the
 // errors that name it.
@@ -14,5 +18,34 @@ func TestTailBufferKeepsTheLastLines(t *testing.T) {
 	tail.Write([]byte("ee\nfour"))
 	if got, want := tail.String(), "two | three | four"; got != want {
 		t.Fatalf("tail %q, want %q", got, want)
+	}
+}
+
+// Servers the lab starts on one machine get their share of its cores,
+// unless the lab's own environment says how many each may use.
+func TestServersGetTheirShareOfTheCores(t *testing.T) {
+	spec := ServerSpec{DatabaseURL: "postgres://x", Procs: 1}
+	env := func() []string {
+		var procs []string
+		for _, kv := range serverEnv(spec) {
+			if strings.HasPrefix(kv, "GOMAXPROCS=") {
+				procs = append(procs, kv)
+			}
+		}
+		return procs
+	}
+	if got := env(); len(got) != 1 || got[0] != "GOMAXPROCS=1" {
+		t.Fatalf("server environment sets %q, want GOMAXPROCS=1", got)
+	}
+	t.Setenv("GOMAXPROCS", "2")
+	if got := env(); len(got) != 1 || got[0] != "GOMAXPROCS=2" {
+		t.Fatalf("with GOMAXPROCS=2 in the lab's environment, the server's sets %q", got)
+	}
+	cores := runtime.GOMAXPROCS(0)
+	if n := ServerProcs(2 * cores); n != 1 {
+		t.Fatalf("%d servers on %d cores: GOMAXPROCS %d each, want 1", 2*cores, cores, n)
+	}
+	if n := ServerProcs(1); n != 0 {
+		t.Fatalf("one server: GOMAXPROCS %d, want Go's default (0)", n)
 	}
 }
