@@ -59,7 +59,7 @@ func (s *Store) Reserve(ctx context.Context, mode string, req evento.BookRequest
 		} else {
 			outcome, err = writeOne(ctx, &s.engine, policy, key,
 				func(ctx context.Context, tx dbsqlc.DBTX, _ []int) ([]evento.Outcome[evento.Booking], error) {
-					return book(ctx, s.q, tx, strategy, []evento.BookRequest{req}, s.beforeWrite)
+					return book(ctx, s.q, tx, strategy, []evento.BookRequest{req}, nil, s.beforeWrite)
 				})
 		}
 	}

@@ -67,7 +67,7 @@ func strategySubject(s db.Strategy) subject {
 			return s.Book(ctx, st, req)
 		}
 		// A batched strategy: the session's request is a batch of one.
-		outcomes, err := s.BookBatch(ctx, st, []evento.BookRequest{req})
+		outcomes, err := s.BookBatch(ctx, st, []evento.BookRequest{req}, nil)
 		if err != nil {
 			return evento.Booking{}, err
 		}
