@@ -40,8 +40,8 @@ func bookAtomic(ctx context.Context, st Statements, req evento.BookRequest) (eve
 }
 
 // bookAtomicKeyed is bookAtomic for a request with an idempotency key: one
-// autocommit statement claims the key, books and stores the booking as the
-// key's outcome (queries/atomic.sql, AtomicBookKeyed). done is false when
+// autocommit statement claims the key and books, the key on the
+// reservation (queries/atomic.sql, AtomicBookKeyed). done is false when
 // it committed nothing: the key was busy or used before, or the rooms did
 // not fit, or the hotel is unknown; the request then takes the general
 // path (see engine.go), which tells those cases apart.

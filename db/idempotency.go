@@ -36,10 +36,11 @@ type claim struct {
 }
 
 // keyProtocol is how a transaction claims and stores its keys
-// (queries/idempotency.sql): under READ COMMITTED a key's row is inserted
-// once, after the work; under SERIALIZABLE (insertFirst) it is inserted
-// before the work and filled in after, because there a read of an absent
-// key would predicate-lock its index page.
+// (queries/idempotency.sql): under READ COMMITTED a key is written once,
+// with the work (a booking's on its reservation); under SERIALIZABLE
+// (insertFirst) its row is inserted before the work and filled in after,
+// because there a read of an absent key would predicate-lock its index
+// page.
 type keyProtocol struct{ insertFirst bool }
 
 func keyProtocolFor(options *pgx.TxOptions) keyProtocol {
