@@ -1,6 +1,10 @@
 package explain
 
-import "github.com/evento-lab/evento"
+import (
+	"time"
+
+	"github.com/evento-lab/evento"
+)
 
 // Scenario is one fixed interleaving, run once per subject.
 type Scenario struct {
@@ -123,10 +127,13 @@ func showAvailability(session int) move {
 // a lock and the row's insert.
 func claimKey(session int, label, isolation string) move {
 	if isolation != serializable {
-		return always(session, label, planned{stmt: mustNamed("LockIdempotencyKeys", map[string]any{
-			"keys": []string{idempotencyKey}, "booking_key": idempotencyKey,
-			"booking_fingerprint": fingerprint, "booking_keep_seconds": keyTTLSeconds,
-		})})
+		return move{session: session, label: label, build: func(s *sessionState) (planned, bool) {
+			s.key = &evento.IdempotencyKey{Key: idempotencyKey, Fingerprint: fingerprint, Keep: keyTTLSeconds * time.Second}
+			return planned{stmt: mustNamed("LockIdempotencyKeys", map[string]any{
+				"keys": []string{idempotencyKey}, "booking_key": idempotencyKey,
+				"booking_fingerprint": fingerprint, "booking_keep_seconds": keyTTLSeconds,
+			})}, true
+		}}
 	}
 	return always(session, label, planned{stmt: mustNamed("ClaimIdempotencyKeys", map[string]any{
 		"keys": []string{idempotencyKey}, "fingerprints": []string{fingerprint}, "ttl_seconds": keyTTLSeconds,
@@ -201,9 +208,10 @@ type sessionState struct {
 	// outcome is the session's answer, as its Go code gives it: booked,
 	// refused, conflict, aborted, replayed (empty while running).
 	outcome  string
-	booking  evento.Booking // what it booked, when it did
-	lastRows int            // rows the last statement returned
-	lastStep int            // index of its last step in the run, -1 before
+	booking  evento.Booking         // what it booked, when it did
+	key      *evento.IdempotencyKey // the key it claimed (claimKey), if any
+	lastRows int                    // rows the last statement returned
+	lastStep int                    // index of its last step in the run, -1 before
 	failed   *StepError
 	ended    bool // after its last step: nothing more runs for it
 
