@@ -458,18 +458,25 @@ func (q *Queries) SweepIdempotencyKeys(ctx context.Context, db DBTX, batchSize i
 const sweepReservationKeys = `-- name: SweepReservationKeys :execrows
 UPDATE reservations
    SET idempotency_key = NULL, key_fingerprint = NULL, key_expires_at = NULL
- WHERE id IN (SELECT r.id FROM reservations AS r
-               WHERE r.key_expires_at <= statement_timestamp()
-               LIMIT $1::integer
-                 FOR UPDATE SKIP LOCKED)
+ WHERE id = ANY (ARRAY(SELECT r.id FROM reservations AS r
+                        WHERE r.key_expires_at <= statement_timestamp()
+                        ORDER BY r.key_expires_at
+                        LIMIT $1::integer
+                          FOR UPDATE SKIP LOCKED))
 `
 
 // SweepReservationKeys clears bookings' keys past their retention from
-// their reservations, a batch at a time; the reservations stay. Bounded as
-// SweepIdempotencyKeys is: statement_timestamp() lets it walk
-// reservations_key_expires_at_idx, which holds keyed reservations only, up
-// to the statement's start and stop. SKIP LOCKED passes over a reservation
-// being cancelled or replayed; the next sweep clears it.
+// their reservations, a batch at a time, oldest first; the reservations
+// stay. Bounded as SweepIdempotencyKeys is: statement_timestamp() lets it
+// walk reservations_key_expires_at_idx, which holds keyed reservations
+// only, up to the statement's start and stop. Shaped so that the plan
+// holds whatever the statistics say: reservations grows fast (a sale
+// books thousands a second), and before its first ANALYZE the planner,
+// given WHERE ... IN (subquery) without ORDER BY, read the whole table
+// twice, every second on every server. ORDER BY the index's column makes
+// the index the cheaper way to the first rows, and = ANY (ARRAY(...))
+// finds the batch's rows by their primary key. SKIP LOCKED passes over a
+// reservation being cancelled or replayed; the next sweep clears it.
 func (q *Queries) SweepReservationKeys(ctx context.Context, db DBTX, batchSize int32) (int64, error) {
 	result, err := db.Exec(ctx, sweepReservationKeys, batchSize)
 	if err != nil {
