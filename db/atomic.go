@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
@@ -42,8 +40,8 @@ func bookAtomic(ctx context.Context, st Statements, req evento.BookRequest) (eve
 }
 
 // bookAtomicKeyed is bookAtomic for a request with an idempotency key: one
-// autocommit statement claims the key, books and stores the booking as the
-// key's outcome (queries/atomic.sql, AtomicBookKeyed). done is false when
+// autocommit statement claims the key and books, the key on the
+// reservation (queries/atomic.sql, AtomicBookKeyed). done is false when
 // it committed nothing: the key was busy or used before, or the rooms did
 // not fit, or the hotel is unknown; the request then takes the general
 // path (see engine.go), which tells those cases apart.
@@ -64,15 +62,15 @@ func bookAtomicKeyed(ctx context.Context, st Statements, req evento.BookRequest,
 // keyedOutcome reads the answer of a fast-path statement (a BookKeyed):
 // the booking, or done false when the statement committed nothing.
 func keyedOutcome(id int64, err error, req evento.BookRequest) (booking evento.Booking, done bool, _ error) {
-	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:
 		return newBooking(id, req), true, nil
 	case errors.Is(err, pgx.ErrNoRows):
 		return evento.Booking{}, false, nil
-	case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation && pgErr.TableName == "idempotency_keys":
-		// The key's row exists: the statement, booking included, was
-		// undone. The general path replays it, or claims an expired one.
+	case keyTaken(err):
+		// A reservation holds the key: the statement, booking included,
+		// was undone. The general path replays it, or forgets an expired
+		// one.
 		return evento.Booking{}, false, nil
 	case isSerializationFailure(err):
 		// Chosen as a deadlock's victim: the statement was undone whole,

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
@@ -17,14 +18,21 @@ var batched = Strategy{
 }
 
 // bookBatch books reqs, all for the hotel of reqs[0], in one statement and
-// answers each in order. See queries/batched.sql.
-func bookBatch(ctx context.Context, st Statements, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error) {
+// answers each in order, each booking with its key (keys[i], nil: none; or
+// keys nil: no key at all). See queries/batched.sql.
+func bookBatch(ctx context.Context, st Statements, reqs []evento.BookRequest, keys []*evento.IdempotencyKey) ([]evento.Outcome[evento.Booking], error) {
+	n := len(reqs)
 	params := dbsqlc.BatchBookParams{
 		EventID: reqs[0].EventID, HotelID: reqs[0].HotelID,
-		Names: make([]string, len(reqs)), RoomCounts: make([]int32, len(reqs)), ClientIds: make([]int64, len(reqs)),
+		Names: make([]string, n), RoomCounts: make([]int32, n), ClientIds: make([]int64, n),
+		Keys: make([]string, n), Fingerprints: make([]string, n),
 	}
 	for i, r := range reqs {
 		params.Names[i], params.RoomCounts[i], params.ClientIds[i] = r.Name, r.Rooms, int64(r.Client)
+		if i < len(keys) && keys[i] != nil {
+			params.Keys[i], params.Fingerprints[i] = keys[i].Key, keys[i].Fingerprint
+			params.KeepSeconds = max(params.KeepSeconds, int32(keys[i].Keep/time.Second))
+		}
 	}
 	rows, err := st.Q.BatchBook(ctx, st.Write, params)
 	if err != nil {

@@ -147,7 +147,7 @@ func (b *Batcher) run(batch []*batchItem) {
 		policy = policy.inTransaction()
 	}
 	results, err := transact(ctx, b.engine, policy, keys, func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[evento.Booking], error) {
-		return book(ctx, b.engine.q, tx, b.strategy, pick(reqs, todo), b.beforeWrite)
+		return book(ctx, b.engine.q, tx, b.strategy, pick(reqs, todo), pick(keys, todo), b.beforeWrite)
 	})
 	for i, item := range batch {
 		if err != nil {

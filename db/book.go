@@ -10,10 +10,12 @@ import (
 // book books reqs, all for one hotel, with the strategy on tx: first the
 // client limits (limits.go) refuse the requests that would take their
 // client over its limit; then each other request with the strategy's
-// Book, or all of them at once with its BookBatch; a shortfall frees
-// overdue holds and books once more (shortfall.go). beforeWrite, when set,
-// runs before each of the strategy's writes (--race-window, tests).
-func book(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, strategy Strategy, reqs []evento.BookRequest, beforeWrite func(context.Context)) ([]evento.Outcome[evento.Booking], error) {
+// Book, or all of them at once with its BookBatch, which writes keys (the
+// requests' idempotency keys, or nil) on their reservations; a shortfall
+// frees overdue holds and books once more (shortfall.go). beforeWrite,
+// when set, runs before each of the strategy's writes (--race-window,
+// tests).
+func book(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, strategy Strategy, reqs []evento.BookRequest, keys []*evento.IdempotencyKey, beforeWrite func(context.Context)) ([]evento.Outcome[evento.Booking], error) {
 	refusals, err := checkClientLimits(ctx, q, tx, reqs)
 	if err != nil {
 		return nil, err
@@ -31,7 +33,7 @@ func book(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, strategy Strat
 	if len(allowed) == 0 {
 		return outcomes, nil
 	}
-	booked, err := bookAll(ctx, q, tx, strategy, pick(reqs, allowed), beforeWrite)
+	booked, err := bookAll(ctx, q, tx, strategy, pick(reqs, allowed), pick(keys, allowed), beforeWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -43,11 +45,11 @@ func book(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, strategy Strat
 
 // bookAll books every one of reqs with the strategy, freeing overdue holds
 // on a shortfall.
-func bookAll(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, strategy Strategy, reqs []evento.BookRequest, beforeWrite func(context.Context)) ([]evento.Outcome[evento.Booking], error) {
+func bookAll(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, strategy Strategy, reqs []evento.BookRequest, keys []*evento.IdempotencyKey, beforeWrite func(context.Context)) ([]evento.Outcome[evento.Booking], error) {
 	st := statementsOn(tx, beforeWrite)
 	return freeingOverdueHolds(ctx, q, tx, reqs[0], len(reqs), strategy.Buckets, func(todo []int) ([]evento.Outcome[evento.Booking], error) {
 		if strategy.BookBatch != nil {
-			return strategy.BookBatch(ctx, st, pick(reqs, todo))
+			return strategy.BookBatch(ctx, st, pick(reqs, todo), pick(keys, todo))
 		}
 		outcomes := make([]evento.Outcome[evento.Booking], len(todo))
 		for j, i := range todo {

@@ -118,7 +118,7 @@ func TestClientLimitQueuesOnTheClientsLock(t *testing.T) {
 				}
 				st := db.Statements{Q: queries, Read: tx, Write: tx}
 				if strategy.BookBatch != nil {
-					outcomes, err := strategy.BookBatch(ctx, st, []evento.BookRequest{first})
+					outcomes, err := strategy.BookBatch(ctx, st, []evento.BookRequest{first}, nil)
 					if err == nil {
 						err = outcomes[0].Refusal
 					}
@@ -143,7 +143,7 @@ func TestClientLimitQueuesOnTheClientsLock(t *testing.T) {
 				t.Fatalf("the client has %d rooms at the event under a limit of 10, want 8", has)
 			}
 			// Not kept: the key is free for the same request later.
-			if n := queryInt(t, w.pool, `SELECT count(*) FROM idempotency_keys WHERE key = 'second'`); n != 0 {
+			if n := keyedRows(t, w.pool, "second"); n != 0 {
 				t.Fatalf("the client_limit refusal was stored under its key (%d rows)", n)
 			}
 		})

@@ -10,7 +10,8 @@ import (
 )
 
 // The one codec of the outcomes an idempotency key keeps: a booking as the
-// id of its reservation (idempotency_keys.reservation_id), a hold or a
+// id of its reservation (the reservation that holds the key, or
+// idempotency_keys.reservation_id under SERIALIZABLE), a hold or a
 // confirmation as the JSON encodeOutcome writes (idempotency_keys.outcome).
 // No SQL builds either.
 

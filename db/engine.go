@@ -156,7 +156,7 @@ func transact[T any](ctx context.Context, e *engine, policy txPolicy, keys []*ev
 // rest, store their outcomes.
 func claimWorkStore[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, do work[T]) ([]result[T], error) {
 	results := make([]result[T], len(keys))
-	claims, err := p.claimKeys(ctx, q, tx, keys)
+	claims, err := p.claimKeys(ctx, q, tx, keys, armedKey[T](keys))
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,8 @@ func claimWorkStore[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries
 	}
 	outcomes, err := do(ctx, tx, todo)
 	if err != nil {
-		return nil, err
+		// A booking's INSERT may have met its key committed by a duplicate.
+		return nil, keyRace(err)
 	}
 	for j, i := range todo {
 		results[i].outcome = outcomes[j]
@@ -266,7 +267,12 @@ func outcomeOf[T any](v T, err error) (evento.Outcome[T], error) {
 	}
 }
 
+// pick is values[i] for each of indexes, in order; nil for nil values (no
+// keys at all).
 func pick[T any](values []T, indexes []int) []T {
+	if values == nil {
+		return nil
+	}
 	picked := make([]T, len(indexes))
 	for j, i := range indexes {
 		picked[j] = values[i]

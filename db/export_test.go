@@ -45,7 +45,7 @@ func BookTogether(ctx context.Context, s *Store, mode string, reqs []evento.Book
 		policy = policy.inTransaction()
 	}
 	results, err := transact(ctx, &s.engine, policy, make([]*evento.IdempotencyKey, len(reqs)), func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[evento.Booking], error) {
-		return book(ctx, s.q, tx, strategy, pick(reqs, todo), nil)
+		return book(ctx, s.q, tx, strategy, pick(reqs, todo), nil, nil)
 	})
 	if err != nil {
 		return nil, err

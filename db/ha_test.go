@@ -69,7 +69,7 @@ func TestHAReplayWaitsForStandby(t *testing.T) {
 	// The client's cancel ends the wait; the primary keeps the commit.
 	for {
 		var stored bool
-		err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM idempotency_keys WHERE key = $1 AND reservation_id IS NOT NULL)`, key.Key).Scan(&stored)
+		err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM reservations WHERE idempotency_key = $1)`, key.Key).Scan(&stored)
 		if err != nil {
 			t.Fatal(err)
 		}

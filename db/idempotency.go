@@ -36,10 +36,11 @@ type claim struct {
 }
 
 // keyProtocol is how a transaction claims and stores its keys
-// (queries/idempotency.sql): under READ COMMITTED a key's row is inserted
-// once, after the work; under SERIALIZABLE (insertFirst) it is inserted
-// before the work and filled in after, because there a read of an absent
-// key would predicate-lock its index page.
+// (queries/idempotency.sql): under READ COMMITTED a key is written once,
+// with the work (a booking's on its reservation); under SERIALIZABLE
+// (insertFirst) its row is inserted before the work and filled in after,
+// because there a read of an absent key would predicate-lock its index
+// page.
 type keyProtocol struct{ insertFirst bool }
 
 func keyProtocolFor(options *pgx.TxOptions) keyProtocol {
@@ -49,8 +50,10 @@ func keyProtocolFor(options *pgx.TxOptions) keyProtocol {
 // claimKeys claims the keys of a unit's requests in one statement, and
 // reads the outcomes to replay in a second one only when some key was used
 // before. A key that appears twice is busy the second time: the first is
-// being run by this very transaction.
-func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey) ([]claim, error) {
+// being run by this very transaction. booking, when not nil, is the key of
+// the unit's one booking, which the claim arms so that the booking's
+// reservation records it (LockIdempotencyKeys).
+func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, booking *evento.IdempotencyKey) ([]claim, error) {
 	claims := make([]claim, len(keys))
 	var params dbsqlc.ClaimIdempotencyKeysParams
 	first := map[string]int{}
@@ -71,7 +74,7 @@ func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc
 	if len(params.Keys) == 0 {
 		return claims, nil
 	}
-	locked, err := p.lock(ctx, q, tx, params)
+	locked, err := p.lock(ctx, q, tx, params, booking)
 	if err != nil {
 		return nil, err
 	}
@@ -92,13 +95,13 @@ func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc
 	if err != nil {
 		return nil, fmt.Errorf("read idempotency outcomes: %w", err)
 	}
-	if len(stored) != len(usedBefore) {
-		return nil, errKeyRaced
-	}
-	var replayed []string
+	found := map[string]bool{}
 	for _, row := range stored {
 		i := first[row.Key]
 		switch {
+		case found[row.Key] && row.Fingerprint != keys[i].Fingerprint:
+			// Two requests committed one key (queries/idempotency.sql,
+			// "Not prevented"): the one this request was made for wins.
 		case row.Outcome == nil && !row.ReservationID.Valid:
 			// Cannot happen while outcomes are written before COMMIT and
 			// the lock is held; if it does, this request alone retries.
@@ -106,8 +109,17 @@ func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc
 		case row.Fingerprint != keys[i].Fingerprint:
 			claims[i].err = evento.ErrKeyReused
 		default:
-			claims[i].stored = row
-			replayed = append(replayed, row.Key)
+			claims[i].stored, claims[i].err = row, nil
+		}
+		found[row.Key] = true
+	}
+	if len(found) != len(usedBefore) {
+		return nil, errKeyRaced
+	}
+	var replayed []string
+	for _, key := range usedBefore {
+		if c := claims[first[key]]; c.err == nil {
+			replayed = append(replayed, key)
 		}
 	}
 	if len(replayed) > 0 && !p.insertFirst {
@@ -124,7 +136,7 @@ func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc
 
 // lock takes the keys' locks that it can get and says of each locked key
 // whether it was used before (otherwise it is this transaction's now).
-func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, params dbsqlc.ClaimIdempotencyKeysParams) (map[string]bool, error) {
+func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, params dbsqlc.ClaimIdempotencyKeysParams, booking *evento.IdempotencyKey) (map[string]bool, error) {
 	locked := map[string]bool{}
 	if p.insertFirst {
 		rows, err := q.ClaimIdempotencyKeys(ctx, tx, params)
@@ -136,7 +148,12 @@ func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 		}
 		return locked, nil
 	}
-	rows, err := q.LockIdempotencyKeys(ctx, tx, params.Keys)
+	lockParams := dbsqlc.LockIdempotencyKeysParams{Keys: params.Keys}
+	if booking != nil {
+		lockParams.BookingKey, lockParams.BookingFingerprint = booking.Key, booking.Fingerprint
+		lockParams.BookingKeepSeconds = int32(booking.Keep / time.Second)
+	}
+	rows, err := q.LockIdempotencyKeys(ctx, tx, lockParams)
 	if err != nil {
 		return nil, fmt.Errorf("lock idempotency keys: %w", err)
 	}
@@ -148,8 +165,8 @@ func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 		}
 	}
 	if len(expired) > 0 {
-		if err := q.DeleteExpiredIdempotencyKeys(ctx, tx, expired); err != nil {
-			return nil, fmt.Errorf("delete expired idempotency keys: %w", err)
+		if err := q.ForgetExpiredIdempotencyKeys(ctx, tx, expired); err != nil {
+			return nil, fmt.Errorf("forget expired idempotency keys: %w", err)
 		}
 	}
 	return locked, nil
@@ -164,52 +181,48 @@ func keyOf(k *evento.IdempotencyKey) string {
 
 // storeOutcomes writes the kept outcomes (evento.Outcome.Kept) of the keyed
 // requests among todo under their keys, before COMMIT: a key holds only
-// what was done, never a refusal. Each is stored as codec.go's encodeKept
-// says, which replay turns back. Under READ COMMITTED the rows are
-// inserted now, and a refusal leaves none; under SERIALIZABLE the claimed
-// rows are filled in, and a refusal's is deleted.
+// what was done, never a refusal. Under READ COMMITTED a booking's key is
+// on its reservation already (the strategy's INSERT wrote it), and any
+// other outcome's row is inserted now, as codec.go's encodeKept says,
+// which replay turns back; a refusal leaves none. Under SERIALIZABLE the
+// claimed rows are filled in, a booking as its reservation's id, and a
+// refusal's is deleted.
 func storeOutcomes[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
-	var params dbsqlc.RecordIdempotencyOutcomesParams
-	var forget []string
+	var params dbsqlc.StoreIdempotencyOutcomesParams
+	var fingerprints, forget []string
+	var ttlSeconds int32
 	for j, i := range todo {
 		switch {
 		case keys[i] == nil:
 		case !outcomes[j].Kept():
 			forget = append(forget, keys[i].Key)
+		case !p.insertFirst && isBooking[T]():
 		default:
 			encoded, reservationID, err := encodeKept(outcomes[j])
 			if err != nil {
 				return err
 			}
 			params.Keys = append(params.Keys, keys[i].Key)
-			params.Fingerprints = append(params.Fingerprints, keys[i].Fingerprint)
 			params.Outcomes = append(params.Outcomes, encoded)
 			params.ReservationIds = append(params.ReservationIds, reservationID)
-			params.TtlSeconds = max(params.TtlSeconds, int32(keys[i].Keep/time.Second))
+			fingerprints = append(fingerprints, keys[i].Fingerprint)
+			ttlSeconds = max(ttlSeconds, int32(keys[i].Keep/time.Second))
 		}
 	}
 	if !p.insertFirst {
 		if len(params.Keys) == 0 {
 			return nil
 		}
-		err := q.RecordIdempotencyOutcomes(ctx, tx, params)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation && pgErr.TableName == "idempotency_keys" {
-			// A duplicate committed the key after LockIdempotencyKeys'
-			// snapshot: this transaction is undone and runs again, and
-			// replays it.
-			return fmt.Errorf("record idempotency outcomes: %w: %w", errKeyRaced, err)
-		}
+		err := q.RecordIdempotencyOutcomes(ctx, tx, dbsqlc.RecordIdempotencyOutcomesParams{
+			Keys: params.Keys, Fingerprints: fingerprints, Outcomes: params.Outcomes, TtlSeconds: ttlSeconds,
+		})
 		if err != nil {
-			return fmt.Errorf("record idempotency outcomes: %w", err)
+			return fmt.Errorf("record idempotency outcomes: %w", keyRace(err))
 		}
 		return nil
 	}
 	if len(params.Keys) > 0 {
-		err := q.StoreIdempotencyOutcomes(ctx, tx, dbsqlc.StoreIdempotencyOutcomesParams{
-			Keys: params.Keys, Outcomes: params.Outcomes, ReservationIds: params.ReservationIds,
-		})
-		if err != nil {
+		if err := q.StoreIdempotencyOutcomes(ctx, tx, params); err != nil {
 			return fmt.Errorf("store idempotency outcomes: %w", err)
 		}
 	}
@@ -219,6 +232,44 @@ func storeOutcomes[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries,
 		}
 	}
 	return nil
+}
+
+// keyIndexes are the unique indexes that hold committed keys: a
+// unique_violation on one, under READ COMMITTED, is a duplicate that
+// committed the key after LockIdempotencyKeys' snapshot
+// (queries/idempotency.sql).
+var keyIndexes = map[string]bool{"idempotency_keys_pkey": true, "reservations_idempotency_key_idx": true}
+
+// keyRace says errKeyRaced, beside err, when err is a key written again
+// (see keyIndexes): the transaction is undone and runs again, and replays.
+func keyRace(err error) error {
+	if keyTaken(err) {
+		return fmt.Errorf("%w: %w", errKeyRaced, err)
+	}
+	return err
+}
+
+// keyTaken says whether err is a unique_violation of a key index.
+func keyTaken(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation && keyIndexes[pgErr.ConstraintName]
+}
+
+// isBooking says whether T is a booking's outcome, whose key a
+// reservation records (sql/00010_reservation_keys.sql).
+func isBooking[T any]() bool {
+	_, ok := any(*new(T)).(evento.Booking)
+	return ok
+}
+
+// armedKey is the key LockIdempotencyKeys arms for the reservation's
+// defaults: that of a unit of one keyed booking. A batch's statement
+// writes its keys itself (queries/batched.sql).
+func armedKey[T any](keys []*evento.IdempotencyKey) *evento.IdempotencyKey {
+	if len(keys) != 1 || !isBooking[T]() {
+		return nil
+	}
+	return keys[0]
 }
 
 // awaitKey waits, at most wait, until no transaction holds key.

@@ -149,9 +149,9 @@ func around(strategy db.Strategy, before func(), after func(error) error) db.Str
 		}
 	}
 	if book := strategy.BookBatch; book != nil {
-		strategy.BookBatch = func(ctx context.Context, st db.Statements, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error) {
+		strategy.BookBatch = func(ctx context.Context, st db.Statements, reqs []evento.BookRequest, keys []*evento.IdempotencyKey) ([]evento.Outcome[evento.Booking], error) {
 			before()
-			outcomes, err := book(ctx, st, reqs)
+			outcomes, err := book(ctx, st, reqs, keys)
 			return outcomes, after(err)
 		}
 	}
@@ -190,9 +190,7 @@ func TestExpiredKeyIsClaimedAfresh(t *testing.T) {
 	if _, err := run("first"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, `UPDATE idempotency_keys SET expires_at = clock_timestamp() - interval '1 second' WHERE key = 'old'`); err != nil {
-		t.Fatal(err)
-	}
+	expireKey(t, pool, "old")
 	outcome, err := run("second")
 	if err != nil || outcome.Replayed || outcome.Refusal != nil {
 		t.Fatalf("expired key: %+v %v; want a fresh run", outcome, err)
@@ -202,10 +200,12 @@ func TestExpiredKeyIsClaimedAfresh(t *testing.T) {
 	}
 }
 
-// countKeys is how many idempotency keys the database keeps.
+// countKeys is how many idempotency keys the database keeps, in
+// idempotency_keys and on reservations.
 func countKeys(t *testing.T, pool *pgxpool.Pool) int {
 	t.Helper()
-	return queryInt(t, pool, `SELECT count(*) FROM idempotency_keys`)
+	return queryInt(t, pool, `SELECT (SELECT count(*) FROM idempotency_keys)
+	                               + (SELECT count(*) FROM reservations WHERE idempotency_key IS NOT NULL)`)
 }
 
 // For every strategy: a key is kept only for what was done. Distinct keys

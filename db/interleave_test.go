@@ -401,7 +401,7 @@ func TestBatchedBooksRoomsFreedWhileItWaited(t *testing.T) {
 			var outcomes []evento.Outcome[evento.Booking]
 			s2.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) (err error) {
 				st := db.Statements{Q: queries, Read: tx, Write: tx}
-				outcomes, err = batched.BookBatch(ctx, st, []evento.BookRequest{hotel.request("alice", 4), hotel.request("bob", 5)})
+				outcomes, err = batched.BookBatch(ctx, st, []evento.BookRequest{hotel.request("alice", 4), hotel.request("bob", 5)}, nil)
 				return err
 			})
 			s2.waitBlockedOnLock(pool)

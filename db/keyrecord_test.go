@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
@@ -14,31 +15,42 @@ import (
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
-// Under READ COMMITTED a key's row is written once, after the booking
-// (queries/idempotency.sql): these tests drive two transactions with the
-// same key statement by statement, as the engine runs them.
+// Under READ COMMITTED a booking's key is written once, on its reservation,
+// by the booking's own INSERT (queries/idempotency.sql): these tests drive
+// two transactions with the same key statement by statement, as the
+// engine runs them.
 
-// record stores booking as key's outcome, as the engine does before COMMIT.
-func record(t *testing.T, tx dbsqlc.DBTX, key *evento.IdempotencyKey, booking evento.Booking) error {
-	t.Helper()
-	return queries.RecordIdempotencyOutcomes(testContext(t), tx, dbsqlc.RecordIdempotencyOutcomesParams{
-		Keys: []string{key.Key}, Fingerprints: []string{key.Fingerprint},
-		Outcomes: [][]byte{nil}, ReservationIds: []int64{booking.ReservationID}, TtlSeconds: 3600,
-	})
-}
-
+// lockKey locks key for a transaction of one booking, as the engine does:
+// the reservation the transaction inserts then records the key.
 func lockKey(t *testing.T, tx dbsqlc.DBTX, key *evento.IdempotencyKey) []dbsqlc.LockIdempotencyKeysRow {
 	t.Helper()
-	rows, err := queries.LockIdempotencyKeys(testContext(t), tx, []string{key.Key})
+	rows, err := queries.LockIdempotencyKeys(testContext(t), tx, dbsqlc.LockIdempotencyKeysParams{
+		Keys: []string{key.Key}, BookingKey: key.Key, BookingFingerprint: key.Fingerprint, BookingKeepSeconds: 3600,
+	})
 	if err != nil {
 		t.Fatalf("lock %s: %v", key.Key, err)
 	}
 	return rows
 }
 
+// plantKeyed commits a booking with key at hotel on a connection of its
+// own, without the key's lock: a duplicate that committed unseen.
+func plantKeyed(t *testing.T, pool *pgxpool.Pool, hotel testHotel, key *evento.IdempotencyKey, rooms int32) evento.Booking {
+	t.Helper()
+	ctx := testContext(t)
+	batched, _ := db.LookupStrategy("batched")
+	outcomes, err := batched.BookBatch(ctx, db.Statements{Q: queries, Read: pool, Write: pool},
+		[]evento.BookRequest{hotel.request("ada", rooms)}, []*evento.IdempotencyKey{key})
+	if err != nil || len(outcomes) != 1 || !outcomes[0].Kept() {
+		t.Fatalf("plant %s: %+v %v", key.Key, outcomes, err)
+	}
+	return outcomes[0].Value
+}
+
 // A locks the key; B, the same key, does not get it (busy: the engine
-// waits outside any transaction); A books, records and commits; B, again,
-// gets the key, finds it used and replays A's booking. One booking.
+// waits outside any transaction); A books, its reservation recording the
+// key, and commits; B, again, gets the key, finds it used and replays A's
+// booking. One booking.
 func TestKeyLockedBooksOnceStepByStep(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
@@ -57,9 +69,6 @@ func TestKeyLockedBooksOnceStepByStep(t *testing.T) {
 	}
 	booking, err := atomic.Book(ctx, db.Statements{Q: queries, Read: a.tx, Write: a.tx}, hotel.request("ada", 2))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := record(t, a.tx, key, booking); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.tx.Commit(ctx); err != nil {
@@ -85,10 +94,11 @@ func TestKeyLockedBooksOnceStepByStep(t *testing.T) {
 // LockIdempotencyKeys reads under a snapshot older than its lock, so it
 // can miss a duplicate committed in between. Pinned here with REPEATABLE
 // READ, whose snapshot B takes before A even starts: B gets the lock after
-// A's COMMIT, sees no row and books; the INSERT of its key then meets A's
-// row and fails, which undoes B's booking. One booking. (B books at
-// another hotel: at A's, REPEATABLE READ would refuse B's counter update
-// first, and READ COMMITTED's window is inside one statement.)
+// A's COMMIT, sees no key and books; its reservation's INSERT then meets
+// A's key in reservations_idempotency_key_idx and fails, which undoes B's
+// booking. One booking. (B books at another hotel: at A's, REPEATABLE READ
+// would refuse B's counter update first, and READ COMMITTED's window is
+// inside one statement.)
 func TestKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
@@ -105,11 +115,7 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) {
 
 	a := begin(t, pool)
 	lockKey(t, a.tx, key)
-	booking, err := atomic.Book(ctx, db.Statements{Q: queries, Read: a.tx, Write: a.tx}, hotel.request("ada", 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := record(t, a.tx, key, booking); err != nil {
+	if _, err := atomic.Book(ctx, db.Statements{Q: queries, Read: a.tx, Write: a.tx}, hotel.request("ada", 2)); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.tx.Commit(ctx); err != nil {
@@ -117,16 +123,12 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) {
 	}
 
 	if rows := lockKey(t, b.tx, key); len(rows) != 1 || rows[0].Used {
-		t.Fatalf("B's lock: %+v; want the key, and A's row invisible to B", rows)
+		t.Fatalf("B's lock: %+v; want the key, and A's key invisible to B", rows)
 	}
-	other, err := atomic.Book(ctx, db.Statements{Q: queries, Read: b.tx, Write: b.tx}, otherHotel.request("ada", 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = record(t, b.tx, key, other)
+	_, err := atomic.Book(ctx, db.Statements{Q: queries, Read: b.tx, Write: b.tx}, otherHotel.request("ada", 2))
 	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.UniqueViolation || pgErr.TableName != "idempotency_keys" {
-		t.Fatalf("B's record: %v; want a unique violation on idempotency_keys", err)
+	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.UniqueViolation || pgErr.ConstraintName != "reservations_idempotency_key_idx" {
+		t.Fatalf("B's booking: %v; want a unique violation on reservations_idempotency_key_idx", err)
 	}
 	_ = b.tx.Rollback(ctx)
 	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 {
@@ -137,9 +139,44 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) {
 	}
 }
 
-// The engine's side of the race above: a row of the key committed while
-// the write ran (after its lock, before its record) undoes the write, which
-// runs again and replays that row's booking.
+// A batch meets the race the same way: B's batch of two, one of them with
+// the key A committed unseen, fails whole on the key's index, and neither
+// of its bookings stays.
+func TestKeyCommittedAfterTheSnapshotUndoesTheBatch(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t, 4)
+	hotel := seedHotel(t, pool, 10)
+	otherHotel := seedHotel(t, pool, 10)
+	ctx := testContext(t)
+	key := idemKey("late-batch", "reserve 2")
+	batched, _ := db.LookupStrategy("batched")
+
+	b := beginTx(t, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if _, err := b.tx.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	plantKeyed(t, pool, hotel, key, 2)
+
+	other := idemKey("late-batch-other", "reserve 1")
+	rows, err := queries.LockIdempotencyKeys(ctx, b.tx, dbsqlc.LockIdempotencyKeysParams{Keys: []string{other.Key, key.Key}})
+	if err != nil || len(rows) != 2 || rows[0].Used || rows[1].Used {
+		t.Fatalf("B's lock: %+v %v; want both keys, A's invisible to B", rows, err)
+	}
+	_, err = batched.BookBatch(ctx, db.Statements{Q: queries, Read: b.tx, Write: b.tx},
+		[]evento.BookRequest{otherHotel.request("bob", 1), otherHotel.request("ada", 2)}, []*evento.IdempotencyKey{other, key})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.UniqueViolation || pgErr.ConstraintName != "reservations_idempotency_key_idx" {
+		t.Fatalf("B's batch: %v; want a unique violation on reservations_idempotency_key_idx", err)
+	}
+	_ = b.tx.Rollback(ctx)
+	if totals := readTotals(t, pool, otherHotel.HotelID); totals.booked != 0 {
+		t.Fatalf("other hotel's totals %+v; want B's batch undone", totals)
+	}
+}
+
+// The engine's side of the race above: a key committed while the write ran
+// (after its lock, before its booking's INSERT) undoes the write, which
+// runs again and replays that key's booking.
 func TestKeyCommittedDuringTheWriteIsReplayed(t *testing.T) {
 	t.Parallel()
 	for _, strategy := range []string{"atomic", "batched"} {
@@ -150,28 +187,12 @@ func TestKeyCommittedDuringTheWriteIsReplayed(t *testing.T) {
 			ctx := testContext(t)
 			key := idemKey("planted", "reserve 3")
 			base, _ := db.LookupStrategy(strategy)
-			atomic, _ := db.LookupStrategy("atomic")
 			// The duplicate: a booking committed, with its key, on a
 			// connection of its own, the first time the write books.
 			var planted evento.Booking
 			racer := around(base, func() {
-				if planted.ReservationID != 0 {
-					return
-				}
-				tx, err := pool.Begin(ctx)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
-				if planted, err = atomic.Book(ctx, db.Statements{Q: queries, Read: tx, Write: tx}, hotel.request("ada", 3)); err == nil {
-					err = record(t, tx, key, planted)
-				}
-				if err == nil {
-					err = tx.Commit(ctx)
-				}
-				if err != nil {
-					t.Error(err)
+				if planted.ReservationID == 0 {
+					planted = plantKeyed(t, pool, hotel, key, 3)
 				}
 			}, func(err error) error { return err })
 			racer.Name = "racer"

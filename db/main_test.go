@@ -249,3 +249,23 @@ func seedHotelFor(t *testing.T, pool *pgxpool.Pool, strategy db.Strategy, rooms 
 	}
 	return seedHotel(t, pool, rooms)
 }
+
+// keyedRows counts what keeps key: rows of idempotency_keys and
+// reservations recording it.
+func keyedRows(t *testing.T, pool *pgxpool.Pool, key string) int {
+	t.Helper()
+	return queryInt(t, pool, `SELECT (SELECT count(*) FROM idempotency_keys WHERE key = $1)
+	                               + (SELECT count(*) FROM reservations WHERE idempotency_key = $1)`, key)
+}
+
+// expireKey ends key's retention, wherever it is kept.
+func expireKey(t *testing.T, pool *pgxpool.Pool, key string) {
+	t.Helper()
+	ctx := testContext(t)
+	if _, err := pool.Exec(ctx, `UPDATE idempotency_keys SET expires_at = clock_timestamp() - interval '1 second' WHERE key = $1`, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE reservations SET key_expires_at = clock_timestamp() - interval '1 second' WHERE idempotency_key = $1`, key); err != nil {
+		t.Fatal(err)
+	}
+}

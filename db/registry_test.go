@@ -86,7 +86,7 @@ func TestEveryStrategyDeclaresItsWrites(t *testing.T) {
 			st := db.Statements{Q: queries, Read: tx, Write: steppedTx{DBTX: tx, before: func() { writes++ }}}
 			req := hotel.request("w", 1)
 			if strategy.BookBatch != nil {
-				outcomes, err := strategy.BookBatch(ctx, st, []evento.BookRequest{req})
+				outcomes, err := strategy.BookBatch(ctx, st, []evento.BookRequest{req}, nil)
 				if err == nil {
 					err = outcomes[0].Refusal
 				}

@@ -45,3 +45,37 @@ func TestReplayTransactionWritesWAL(t *testing.T) {
 		t.Errorf("a replay's transaction: xid assigned %v, idempotency_keys WAL-logged %v; without both its COMMIT does not wait for a synchronous standby, and a replay may answer 201 for a booking only the primary has", xid, logged)
 	}
 }
+
+// The same barrier under READ COMMITTED, where LockIdempotencyKeys writes
+// nothing: AwaitReplicaOfReplay's row lock of the reservation that
+// records the key gives the replay its xid and its WAL.
+func TestReplayUnderReadCommittedWritesWAL(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t, 2)
+	ctx := testContext(t)
+	hotel := seedHotel(t, pool, 10)
+	key := idemKey("k-barrier-rc", "reserve 1")
+	if _, err := db.NewStore(pool, db.Options{}).Reserve(ctx, "atomic", hotel.request("alice", 1), key); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	q := dbsqlc.New()
+	locked, err := q.LockIdempotencyKeys(ctx, tx, dbsqlc.LockIdempotencyKeysParams{Keys: []string{key.Key}})
+	if err != nil || len(locked) != 1 || !locked[0].Used {
+		t.Fatalf("lock of a used key: %+v, %v; want it locked and used (a replay)", locked, err)
+	}
+	if err := q.AwaitReplicaOfReplay(ctx, tx, []string{key.Key}); err != nil {
+		t.Fatal(err)
+	}
+	var xid bool
+	if err := tx.QueryRow(ctx, `SELECT pg_current_xact_id_if_assigned() IS NOT NULL`).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	if !xid {
+		t.Error("a replay's transaction under READ COMMITTED has no xid: its COMMIT does not wait for a synchronous standby")
+	}
+}

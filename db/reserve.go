@@ -17,19 +17,19 @@ import (
 // One specialisation, and only one, comes first: a reserve WITH an
 // idempotency key, for a strategy with Strategy.BookKeyed (atomic,
 // sharded), runs that strategy's one autocommit statement, which claims
-// the key, books and records the reservation under the key at once
+// the key and books, the key on the reservation, at once
 // (queries/atomic.sql, AtomicBookKeyed; sharded.sql, ShardedBookKeyed).
 // Why: on the general path the hotel's row stays locked from the booking
-// statement through the outcome's UPDATE and the COMMIT, two more round
-// trips; in one statement it is locked for that statement only, as for
-// an unkeyed atomic booking. Why it is safe: it takes the key's advisory
-// lock (the general path's very lock) without waiting before anything
-// else, and commits nothing unless it both booked and stored; a key
-// already stored undoes the statement through the key's primary key. When
-// it commits nothing (the key busy or used before, the rooms short, the
-// hotel unknown) the request takes the general path from the start, which
-// alone waits, replays, refuses a reused key, frees overdue holds and
-// stores refusals. Tests: TestFastPath* in db/fastpath_test.go.
+// statement through the COMMIT, one more round trip; in one statement it
+// is locked for that statement only, as for an unkeyed atomic booking.
+// Why it is safe: it takes the key's advisory lock (the general path's
+// very lock) without waiting before anything else, and commits nothing
+// unless it booked; a key a booking used already undoes the statement
+// through the reservations' key index. When it commits nothing (the key
+// busy or used before, the rooms short, the hotel unknown) the request
+// takes the general path from the start, which alone waits, replays,
+// refuses a reused key and frees overdue holds. Tests: TestFastPath* in
+// db/fastpath_test.go.
 //
 // A request whose client has a limit at the event (limits.go) never takes
 // the fast path, and always runs in a transaction: the count of its
@@ -59,7 +59,7 @@ func (s *Store) Reserve(ctx context.Context, mode string, req evento.BookRequest
 		} else {
 			outcome, err = writeOne(ctx, &s.engine, policy, key,
 				func(ctx context.Context, tx dbsqlc.DBTX, _ []int) ([]evento.Outcome[evento.Booking], error) {
-					return book(ctx, s.q, tx, strategy, []evento.BookRequest{req}, s.beforeWrite)
+					return book(ctx, s.q, tx, strategy, []evento.BookRequest{req}, nil, s.beforeWrite)
 				})
 		}
 	}

@@ -115,7 +115,7 @@ func pickBucket(ctx context.Context, st Statements, pick func() (int64, error)) 
 
 // bookShardedKeyed is bookSharded's steps 1 and 2 for a request with an
 // idempotency key, each as one autocommit statement that also claims the
-// key and stores the booking (queries/sharded.sql, ShardedBookKeyed and
+// key and records it on the reservation (queries/sharded.sql, ShardedBookKeyed and
 // ShardedBookKeyedWaiting), as bookAtomicKeyed does. done is false when
 // neither committed anything: the key busy or used before, or no bucket
 // with room for the whole request; the general path then runs every step.

@@ -42,8 +42,10 @@ type Strategy struct {
 	// order. A strategy with BookBatch is served through a Batcher (group
 	// commit): the requests for a hotel that reach a server while its
 	// previous batch commits form the next batch; a lone request is a
-	// batch of one.
-	BookBatch func(ctx context.Context, st Statements, reqs []evento.BookRequest) ([]evento.Outcome[evento.Booking], error)
+	// batch of one. keys are the requests' idempotency keys (nil: none),
+	// which it writes on their reservations (queries/idempotency.sql);
+	// Book's reservation gets its request's key from the transaction.
+	BookBatch func(ctx context.Context, st Statements, reqs []evento.BookRequest, keys []*evento.IdempotencyKey) ([]evento.Outcome[evento.Booking], error)
 	// BookKeyed, optional beside Book, is the write engine's one
 	// specialisation (see reserve.go): for a request with an idempotency
 	// key, ONE autocommit statement that claims the key, books and records

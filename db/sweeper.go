@@ -18,7 +18,8 @@ const sweepBatch = 1000
 const DefaultKeepHolds = 24 * time.Hour
 
 // Sweeper expires overdue holds, and deletes finished holds and
-// idempotency keys past their retention. Every server runs one: the
+// idempotency keys past their retention (a booking's key is cleared from
+// its reservation, which stays). Every server runs one: the
 // statements are safe to run concurrently (SKIP LOCKED, re-checked state),
 // so no leader is needed.
 type Sweeper struct {
@@ -75,15 +76,20 @@ func (s Sweeper) SweepOnce(ctx context.Context) error {
 			break
 		}
 	}
-	for {
-		n, err := q.SweepIdempotencyKeys(ctx, pool, sweepBatch)
-		if err != nil {
-			return err
-		}
-		if n < sweepBatch {
-			return nil
+	for _, sweep := range []func(context.Context, dbsqlc.DBTX, int32) (int64, error){
+		q.SweepIdempotencyKeys, q.SweepReservationKeys,
+	} {
+		for {
+			n, err := sweep(ctx, pool, sweepBatch)
+			if err != nil {
+				return fmt.Errorf("forget idempotency keys: %w", classify(err))
+			}
+			if n < sweepBatch {
+				break
+			}
 		}
 	}
+	return nil
 }
 
 // sweepExpiredHolds expires up to batch overdue holds across all hotels and

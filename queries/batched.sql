@@ -10,7 +10,11 @@
 --   3. counter: add the booked rooms to the counter, once, writing the
 --      values of the row locked in step 1 (see below).
 --   4. ids, booked: insert one reservation per booked request, with ids
---      drawn first so that each request learns its own.
+--      drawn first so that each request learns its own, and with its
+--      idempotency key, if it has one (queries/idempotency.sql): one row
+--      for the booking and its key. A key committed since the batch's
+--      LockIdempotencyKeys fails the INSERT with unique_violation, which
+--      undoes the batch; it runs again and replays that key.
 -- The result has one row per request: booked or not, and the rooms left
 -- when its turn came (0 = sold out, otherwise insufficient).
 --
@@ -51,10 +55,14 @@ WITH RECURSIVE hotel AS (
        FOR UPDATE
 ), request AS (
     -- client_ids: each request's owner, 0 for the anonymous client (NULL).
-    SELECT n.ord, n.name, c.rooms, nullif(o.client_id, 0) AS client_id
+    -- keys, fingerprints: each request's idempotency key, '' for none.
+    SELECT n.ord, n.name, c.rooms, nullif(o.client_id, 0) AS client_id,
+           nullif(k.key, '') AS key, nullif(f.fingerprint, '') AS fingerprint
       FROM unnest(@names::text[]) WITH ORDINALITY AS n (name, ord)
       JOIN unnest(@room_counts::integer[]) WITH ORDINALITY AS c (rooms, ord) ON c.ord = n.ord
       JOIN unnest(@client_ids::bigint[]) WITH ORDINALITY AS o (client_id, ord) ON o.ord = n.ord
+      JOIN unnest(@keys::text[]) WITH ORDINALITY AS k (key, ord) ON k.ord = n.ord
+      JOIN unnest(@fingerprints::text[]) WITH ORDINALITY AS f (fingerprint, ord) ON f.ord = n.ord
 ), decision (ord, left_before, left_after, booked) AS (
     SELECT 0::bigint, hotel.available, hotel.available, false
       FROM hotel
@@ -87,9 +95,13 @@ WITH RECURSIVE hotel AS (
        AND EXISTS (SELECT 1 FROM ids)
     RETURNING ehr.id
 ), booked AS (
-    INSERT INTO reservations (id, name, event_hotel_rooms_id, number, client_id)
+    INSERT INTO reservations (id, name, event_hotel_rooms_id, number, client_id,
+                              idempotency_key, key_fingerprint, key_expires_at)
     OVERRIDING SYSTEM VALUE
-    SELECT ids.id, request.name, counter.id, request.rooms, request.client_id
+    SELECT ids.id, request.name, counter.id, request.rooms, request.client_id,
+           request.key, request.fingerprint,
+           CASE WHEN request.key IS NOT NULL
+                THEN clock_timestamp() + make_interval(secs => @keep_seconds::integer) END
       FROM ids
       JOIN request ON request.ord = ids.ord
      CROSS JOIN counter

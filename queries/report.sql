@@ -72,21 +72,31 @@ SELECT coalesce(max(h.expires_at), clock_timestamp())::timestamptz AS expires_at
 -- is absent): what the checker holds each client's answer against. A
 -- booking is stored as its reservation's id; a confirmed hold's outcome
 -- is db's JSON (codec.go), whose value carries its ReservationID,
--- as did a booking's before sql/00007.
+-- as did a booking's before sql/00007. Since sql/00010 a booking's key is
+-- on its reservation (under SERIALIZABLE still in idempotency_keys).
 SELECT key::text AS key,
        coalesce(reservation_id, (outcome -> 'value' ->> 'ReservationID')::bigint)::bigint AS reservation_id
   FROM idempotency_keys
  WHERE key = ANY (@keys::text[])
-   AND (reservation_id IS NOT NULL OR outcome -> 'value' ? 'ReservationID');
+   AND (reservation_id IS NOT NULL OR outcome -> 'value' ? 'ReservationID')
+UNION ALL
+SELECT idempotency_key, id
+  FROM reservations
+ WHERE idempotency_key = ANY (@keys::text[]);
 
 -- name: KeyedReservationsWithPrefix :many
 -- KeyedReservationsWithPrefix reads every key that starts with the prefix
 -- (a run's "<run id>-"), scoped to an API client ("c42:" + the key) or
 -- not, and holds a booking, as KeyedReservations does: the keys a run's
 -- clients used, whether or not its history names them. A scan of the
--- table, for evento check only.
+-- table and of the keyed reservations, for evento check only.
 SELECT key::text AS key,
        coalesce(reservation_id, (outcome -> 'value' ->> 'ReservationID')::bigint)::bigint AS reservation_id
   FROM idempotency_keys
  WHERE starts_with(substr(key, strpos(key, ':') + 1), @prefix::text)
-   AND (reservation_id IS NOT NULL OR outcome -> 'value' ? 'ReservationID');
+   AND (reservation_id IS NOT NULL OR outcome -> 'value' ? 'ReservationID')
+UNION ALL
+SELECT idempotency_key, id
+  FROM reservations
+ WHERE idempotency_key IS NOT NULL
+   AND starts_with(substr(idempotency_key, strpos(idempotency_key, ':') + 1), @prefix::text);

@@ -160,13 +160,14 @@ SELECT coalesce(sum(rb.assigned - rb.reserved), 0)::integer AS free,
 
 -- name: ShardedBookKeyed :one
 -- ShardedBookKeyed is ShardedBookFree for a request with an idempotency
--- key, as ONE autocommit statement that also claims the key and stores the
--- booking as its outcome: atomic.sql's AtomicBookKeyed, whose comment says
+-- key, as ONE autocommit statement that also claims the key and records
+-- it on the reservation: atomic.sql's AtomicBookKeyed, whose comment says
 -- why each step is safe, with a bucket in place of the hotel's row. It
 -- takes the key's lock, without waiting, before it looks at a bucket, and
--- commits nothing unless it booked and stored.
+-- commits nothing unless it booked.
 WITH claim AS (
-    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(@key::text)) AS locked
+    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(@key::text))
+           AND NOT EXISTS (SELECT FROM idempotency_keys WHERE key = @key::text) AS claimed
 ), bucket AS (
     SELECT rb.id
       FROM room_buckets AS rb
@@ -174,7 +175,7 @@ WITH claim AS (
      WHERE ehr.event_id = @event_id::bigint
        AND ehr.hotel_id = @hotel_id::bigint
        AND @rooms::integer <= rb.assigned - rb.reserved
-       AND (SELECT claim.locked FROM claim)
+       AND (SELECT claim.claimed FROM claim)
      ORDER BY rb.bucket
      LIMIT 1
        FOR UPDATE OF rb SKIP LOCKED
@@ -185,21 +186,14 @@ WITH claim AS (
      WHERE rb.id = bucket.id
        AND @rooms::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
-), booked AS (
-    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
-    SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer, sqlc.narg('client_id')::bigint
-      FROM counter
-    RETURNING id
-), stored AS (
-    INSERT INTO idempotency_keys (key, fingerprint, reservation_id, expires_at)
-    SELECT @key::text, @fingerprint::text, booked.id,
-           clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
-      FROM booked
-    RETURNING key
 )
-SELECT booked.id
-  FROM booked
- CROSS JOIN stored;
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id,
+                          idempotency_key, key_fingerprint, key_expires_at)
+SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer, sqlc.narg('client_id')::bigint,
+       @key::text, @fingerprint::text,
+       clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
+  FROM counter
+RETURNING id;
 
 -- name: ShardedBookKeyedWaiting :one
 -- ShardedBookKeyedWaiting is ShardedBookWaiting for a request with an
@@ -210,7 +204,8 @@ SELECT booked.id
 -- before), the request takes the general path, which books across
 -- buckets or refuses, and stores the outcome.
 WITH claim AS (
-    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(@key::text)) AS locked
+    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(@key::text))
+           AND NOT EXISTS (SELECT FROM idempotency_keys WHERE key = @key::text) AS claimed
 ), bucket AS (
     SELECT rb.id
       FROM room_buckets AS rb
@@ -218,7 +213,7 @@ WITH claim AS (
      WHERE ehr.event_id = @event_id::bigint
        AND ehr.hotel_id = @hotel_id::bigint
        AND @rooms::integer <= rb.assigned - rb.reserved
-       AND (SELECT claim.locked FROM claim)
+       AND (SELECT claim.claimed FROM claim)
      ORDER BY random()
      LIMIT 1
 ), counter AS (
@@ -228,18 +223,11 @@ WITH claim AS (
      WHERE rb.id = bucket.id
        AND @rooms::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
-), booked AS (
-    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
-    SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer, sqlc.narg('client_id')::bigint
-      FROM counter
-    RETURNING id
-), stored AS (
-    INSERT INTO idempotency_keys (key, fingerprint, reservation_id, expires_at)
-    SELECT @key::text, @fingerprint::text, booked.id,
-           clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
-      FROM booked
-    RETURNING key
 )
-SELECT booked.id
-  FROM booked
- CROSS JOIN stored;
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id,
+                          idempotency_key, key_fingerprint, key_expires_at)
+SELECT @name::text, counter.event_hotel_rooms_id, @rooms::integer, sqlc.narg('client_id')::bigint,
+       @key::text, @fingerprint::text,
+       clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
+  FROM counter
+RETURNING id;

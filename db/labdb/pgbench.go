@@ -24,7 +24,7 @@ func AtomicBookPgbenchScript() (string, error) {
 // AtomicBookKeyedPgbenchScript is queries/atomic.sql's AtomicBookKeyed,
 // the keyed fast path, as a custom pgbench script, cut like
 // AtomicBookPgbenchScript: each transaction books one room under a new
-// random idempotency key and stores the booking as the key's outcome, so
+// random idempotency key, recorded on its reservation, so
 // that pgbench measures what exactly-once costs PostgreSQL itself, without
 // Evento in front. pgbench must define name, event_id, hotel_id and
 // fingerprint (-D); the keys are kept for a day, as the server keeps them.

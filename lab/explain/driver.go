@@ -126,7 +126,7 @@ func (d *driver) start(ctx context.Context, s *sessionState, req evento.BookRequ
 	req.EventID, req.HotelID = eventID, hotelID
 	book, asks := d.subject.book, s.asks
 	go func() {
-		booking, err := book(ctx, read, write, req)
+		booking, err := book(ctx, read, write, req, s.key)
 		select {
 		case asks <- ask{returned: true, booking: booking, err: err}:
 		case <-ctx.Done():

@@ -1,6 +1,10 @@
 package explain
 
-import "github.com/evento-lab/evento"
+import (
+	"time"
+
+	"github.com/evento-lab/evento"
+)
 
 // Scenario is one fixed interleaving, run once per subject.
 type Scenario struct {
@@ -118,13 +122,18 @@ func showAvailability(session int) move {
 }
 
 // claimKey locks the key as db/idempotency.go does at this isolation level:
-// under READ COMMITTED a lock and a read (the row comes after the work);
-// under SERIALIZABLE a lock and the row's insert.
+// under READ COMMITTED a lock and a read, which arms the key for the
+// booking's reservation (the key comes with the work); under SERIALIZABLE
+// a lock and the row's insert.
 func claimKey(session int, label, isolation string) move {
 	if isolation != serializable {
-		return always(session, label, planned{stmt: mustNamed("LockIdempotencyKeys", map[string]any{
-			"keys": []string{idempotencyKey},
-		})})
+		return move{session: session, label: label, build: func(s *sessionState) (planned, bool) {
+			s.key = &evento.IdempotencyKey{Key: idempotencyKey, Fingerprint: fingerprint, Keep: keyTTLSeconds * time.Second}
+			return planned{stmt: mustNamed("LockIdempotencyKeys", map[string]any{
+				"keys": []string{idempotencyKey}, "booking_key": idempotencyKey,
+				"booking_fingerprint": fingerprint, "booking_keep_seconds": keyTTLSeconds,
+			})}, true
+		}}
 	}
 	return always(session, label, planned{stmt: mustNamed("ClaimIdempotencyKeys", map[string]any{
 		"keys": []string{idempotencyKey}, "fingerprints": []string{fingerprint}, "ttl_seconds": keyTTLSeconds,
@@ -147,16 +156,13 @@ func waitForKey(session int) move {
 }
 
 // storeOutcome records the booking under the key before COMMIT, as
-// db/idempotency.go does: as its reservation's id, with no encoded
-// outcome; inserted under READ COMMITTED, written into the claimed row
-// under SERIALIZABLE.
+// db/idempotency.go does under SERIALIZABLE: as its reservation's id,
+// written into the claimed row. Under READ COMMITTED there is nothing to
+// send: the reservation recorded the key as it was inserted.
 func storeOutcome(session int, isolation string) move {
 	return move{session: session, label: "store", build: func(s *sessionState) (planned, bool) {
 		if isolation != serializable {
-			return planned{stmt: mustNamed("RecordIdempotencyOutcomes", map[string]any{
-				"keys": []string{idempotencyKey}, "fingerprints": []string{fingerprint}, "outcomes": nil,
-				"reservation_ids": []int64{s.booking.ReservationID}, "ttl_seconds": keyTTLSeconds,
-			})}, s.outcome == "booked"
+			return planned{}, false
 		}
 		return planned{stmt: mustNamed("StoreIdempotencyOutcomes", map[string]any{
 			"keys": []string{idempotencyKey}, "outcomes": nil, "reservation_ids": []int64{s.booking.ReservationID},
@@ -202,9 +208,10 @@ type sessionState struct {
 	// outcome is the session's answer, as its Go code gives it: booked,
 	// refused, conflict, aborted, replayed (empty while running).
 	outcome  string
-	booking  evento.Booking // what it booked, when it did
-	lastRows int            // rows the last statement returned
-	lastStep int            // index of its last step in the run, -1 before
+	booking  evento.Booking         // what it booked, when it did
+	key      *evento.IdempotencyKey // the key it claimed (claimKey), if any
+	lastRows int                    // rows the last statement returned
+	lastStep int                    // index of its last step in the run, -1 before
 	failed   *StepError
 	ended    bool // after its last step: nothing more runs for it
 

@@ -18,7 +18,10 @@ type subject struct {
 	isolation string
 	strategy  bool // false for the anti-pattern
 	buckets   int  // above 0: the hotel is split into that many bucket rows (db.Strategy.Buckets)
-	book      func(ctx context.Context, read, write *stepper, req evento.BookRequest) (evento.Booking, error)
+	// book runs the subject's code for req; key is the idempotency key the
+	// session claimed (nil: none), which a batch's statement writes on its
+	// reservation (a single booking's takes it from the claim).
+	book func(ctx context.Context, read, write *stepper, req evento.BookRequest, key *evento.IdempotencyKey) (evento.Booking, error)
 }
 
 const (
@@ -61,13 +64,17 @@ func strategySubject(s db.Strategy) subject {
 		// both: no bucket has them all, so both take the scattered path.
 		sub.buckets = Rooms
 	}
-	sub.book = func(ctx context.Context, read, write *stepper, req evento.BookRequest) (evento.Booking, error) {
+	sub.book = func(ctx context.Context, read, write *stepper, req evento.BookRequest, key *evento.IdempotencyKey) (evento.Booking, error) {
 		st := db.StepStatements(read, write)
 		if s.Book != nil {
 			return s.Book(ctx, st, req)
 		}
 		// A batched strategy: the session's request is a batch of one.
-		outcomes, err := s.BookBatch(ctx, st, []evento.BookRequest{req})
+		var keys []*evento.IdempotencyKey
+		if key != nil {
+			keys = []*evento.IdempotencyKey{key}
+		}
+		outcomes, err := s.BookBatch(ctx, st, []evento.BookRequest{req}, keys)
 		if err != nil {
 			return evento.Booking{}, err
 		}
@@ -83,7 +90,7 @@ func strategySubject(s db.Strategy) subject {
 // it: read what is left, refuse in Go if too few, else add
 // unconditionally. It is the anti-pattern's one definition: no booking
 // path in db may run it.
-func checkThenAct(ctx context.Context, read, write *stepper, req evento.BookRequest) (evento.Booking, error) {
+func checkThenAct(ctx context.Context, read, write *stepper, req evento.BookRequest, _ *evento.IdempotencyKey) (evento.Booking, error) {
 	r, err := read.run(ctx, mustNamed("CheckThenActRead", map[string]any{"event_id": req.EventID, "hotel_id": req.HotelID}))
 	var id int64
 	var available int32

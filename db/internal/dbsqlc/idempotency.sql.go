@@ -12,13 +12,21 @@ import (
 )
 
 const awaitReplicaOfReplay = `-- name: AwaitReplicaOfReplay :exec
-SELECT key
-  FROM idempotency_keys
- WHERE key = ANY ($1::text[])
-   FOR UPDATE
+WITH stored AS (
+    SELECT key
+      FROM idempotency_keys
+     WHERE key = ANY ($1::text[])
+       FOR UPDATE
+), booked AS (
+    SELECT id
+      FROM reservations
+     WHERE idempotency_key = ANY ($1::text[])
+       FOR KEY SHARE
+)
+SELECT (SELECT count(*) FROM stored) + (SELECT count(*) FROM booked)
 `
 
-// AwaitReplicaOfReplay makes a transaction that replays stored bookings
+// AwaitReplicaOfReplay makes a transaction that replays stored outcomes
 // commit only once a synchronous standby has them. A booking's own request
 // may have lost its answer while its COMMIT waited for the standby (its
 // client gave up: the commit stays on the primary, and a failover loses
@@ -29,9 +37,10 @@ SELECT key
 // writes WAL, so COMMIT waits, under synchronous replication, until the
 // standby has the WAL up to it, which holds the earlier bookings; past the
 // request's deadline the answer is 504. Only replays pay it, and the key's
-// advisory lock already keeps every other writer of these rows away. Not
-// sent after ClaimIdempotencyKeys (SERIALIZABLE), whose DO UPDATE has
-// locked these rows already.
+// advisory lock already keeps every other writer of these keys away. A
+// reservation is locked FOR KEY SHARE, the weakest lock, which still
+// writes WAL and blocks no cancel. Not sent after ClaimIdempotencyKeys
+// (SERIALIZABLE), whose DO UPDATE has locked its rows already.
 func (q *Queries) AwaitReplicaOfReplay(ctx context.Context, db DBTX, keys []string) error {
 	_, err := db.Exec(ctx, awaitReplicaOfReplay, keys)
 	return err
@@ -43,11 +52,18 @@ WITH locked AS (
       FROM (SELECT unnest($1::text[]) AS key,
                    unnest($2::text[]) AS fingerprint) AS r
      WHERE pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(r.key))
+), booked AS (
+    SELECT res.idempotency_key AS key
+      FROM reservations AS res
+     WHERE res.idempotency_key IN (SELECT locked.key FROM locked)
+       AND res.key_expires_at > clock_timestamp()
+       FOR KEY SHARE
 ), owned AS (
     INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
     SELECT locked.key, locked.fingerprint, NULL,
            clock_timestamp() + make_interval(secs => $3::integer)
       FROM locked
+     WHERE locked.key NOT IN (SELECT booked.key FROM booked)
         ON CONFLICT (key) DO UPDATE
        SET fingerprint = excluded.fingerprint, outcome = NULL,
            created_at = clock_timestamp(), expires_at = excluded.expires_at
@@ -71,17 +87,21 @@ type ClaimIdempotencyKeysRow struct {
 	Owned bool
 }
 
-// ClaimIdempotencyKeys (SERIALIZABLE only, see above) takes the locks it can get of distinct keys, without
-// waiting, and inserts the locked keys' rows (outcome still NULL). It
+// ClaimIdempotencyKeys (SERIALIZABLE only, see above) takes the locks it
+// can get of distinct keys, without waiting, and inserts the locked keys'
+// rows (outcome still NULL), unless a reservation holds the key live. It
 // returns the locked keys, each with whether this transaction now owns it;
 // a locked key it does not own holds a live outcome. A key past its
-// retention that no sweeper has deleted yet is owned afresh. The common
-// path reads no other key: under SERIALIZABLE a read of absent keys would
-// take predicate locks that make concurrent bookings fail each other.
+// retention that no sweeper has forgotten yet is owned afresh. The common
+// path reads no other key of idempotency_keys: under SERIALIZABLE a read
+// of absent keys there would take predicate locks that make concurrent
+// bookings fail each other (its read of reservations' keys meets none of
+// their writes: see above).
 //
 // Under synchronous replication a replay must not commit before the
 // standby has what it replays (AwaitReplicaOfReplay): here DO UPDATE's lock
-// of a used key's row writes the WAL that makes COMMIT wait.
+// of a used key's row writes the WAL that makes COMMIT wait; a key found
+// on a reservation is locked FOR KEY SHARE for the same reason.
 func (q *Queries) ClaimIdempotencyKeys(ctx context.Context, db DBTX, arg ClaimIdempotencyKeysParams) ([]ClaimIdempotencyKeysRow, error) {
 	rows, err := db.Query(ctx, claimIdempotencyKeys, arg.Keys, arg.Fingerprints, arg.TtlSeconds)
 	if err != nil {
@@ -102,19 +122,26 @@ func (q *Queries) ClaimIdempotencyKeys(ctx context.Context, db DBTX, arg ClaimId
 	return items, nil
 }
 
-const deleteExpiredIdempotencyKeys = `-- name: DeleteExpiredIdempotencyKeys :exec
-DELETE FROM idempotency_keys
- WHERE key = ANY ($1::text[])
-   AND expires_at <= statement_timestamp()
+const forgetExpiredIdempotencyKeys = `-- name: ForgetExpiredIdempotencyKeys :exec
+WITH stored AS (
+    DELETE FROM idempotency_keys
+     WHERE key = ANY ($1::text[])
+       AND expires_at <= statement_timestamp()
+)
+UPDATE reservations
+   SET idempotency_key = NULL, key_fingerprint = NULL, key_expires_at = NULL
+ WHERE idempotency_key = ANY ($1::text[])
+   AND key_expires_at <= statement_timestamp()
 `
 
-// DeleteExpiredIdempotencyKeys deletes rows past their retention of keys
-// this transaction locked, so that RecordIdempotencyOutcomes' plain INSERT
-// does not meet them. Only rows still past it: a row a rival committed
-// since LockIdempotencyKeys' snapshot is live, stays, and fails the INSERT
-// (see above).
-func (q *Queries) DeleteExpiredIdempotencyKeys(ctx context.Context, db DBTX, keys []string) error {
-	_, err := db.Exec(ctx, deleteExpiredIdempotencyKeys, keys)
+// ForgetExpiredIdempotencyKeys forgets keys past their retention of keys
+// this transaction locked, so that the INSERT that writes the key afresh
+// does not meet them: a row of idempotency_keys is deleted, a
+// reservation's key cleared (the reservation stays). Only keys still past
+// it: a key a rival committed since LockIdempotencyKeys' snapshot is live,
+// stays, and fails the INSERT (see above).
+func (q *Queries) ForgetExpiredIdempotencyKeys(ctx context.Context, db DBTX, keys []string) error {
+	_, err := db.Exec(ctx, forgetExpiredIdempotencyKeys, keys)
 	return err
 }
 
@@ -140,6 +167,7 @@ WITH k AS MATERIALIZED (
     SELECT key, fingerprint, outcome, reservation_id
       FROM idempotency_keys
      WHERE key = ANY ($1::text[])
+       AND expires_at > statement_timestamp()
 )
 SELECT k.key, k.fingerprint, k.outcome, k.reservation_id,
        r.name AS reservation_name, r.number AS reservation_rooms,
@@ -147,6 +175,13 @@ SELECT k.key, k.fingerprint, k.outcome, k.reservation_id,
   FROM k
   LEFT JOIN reservations AS r ON r.id = k.reservation_id
   LEFT JOIN event_hotel_rooms AS ehr ON ehr.id = r.event_hotel_rooms_id
+UNION ALL
+SELECT r.idempotency_key, r.key_fingerprint, NULL::jsonb, r.id,
+       r.name, r.number, ehr.event_id, ehr.hotel_id
+  FROM reservations AS r
+  JOIN event_hotel_rooms AS ehr ON ehr.id = r.event_hotel_rooms_id
+ WHERE r.idempotency_key = ANY ($1::text[])
+   AND r.key_expires_at > statement_timestamp()
 `
 
 type GetIdempotencyOutcomesRow struct {
@@ -163,11 +198,13 @@ type GetIdempotencyOutcomesRow struct {
 // GetIdempotencyOutcomes reads what keys this transaction locked but did
 // not own hold: the outcome to replay (a booking's reservation, or any
 // other outcome as Go encoded it), and the fingerprint that refuses a key
-// reused for a different request. The keys are read first, on their own
-// (MATERIALIZED), so that each one's reservation is then found by its id:
-// as one join, with statistics lagging a fast-growing idempotency_keys,
-// the planner chose a merge join that read every reservation in id order
-// (100 ms a replay at 150,000 reservations, growing with the table).
+// reused for a different request. Live keys only, from both places a key
+// is kept; a key may be found twice (see above), and the caller picks.
+// idempotency_keys' rows are read first, on their own (MATERIALIZED), so
+// that each one's reservation is then found by its id: as one join, with
+// statistics lagging a fast-growing idempotency_keys, the planner chose a
+// merge join that read every reservation in id order (100 ms a replay at
+// 150,000 reservations, growing with the table).
 func (q *Queries) GetIdempotencyOutcomes(ctx context.Context, db DBTX, keys []string) ([]GetIdempotencyOutcomesRow, error) {
 	rows, err := db.Query(ctx, getIdempotencyOutcomes, keys)
 	if err != nil {
@@ -199,17 +236,34 @@ func (q *Queries) GetIdempotencyOutcomes(ctx context.Context, db DBTX, keys []st
 
 const lockIdempotencyKeys = `-- name: LockIdempotencyKeys :many
 
-WITH locked AS (
+WITH armed AS MATERIALIZED (
+    SELECT set_config('evento.idempotency_key', $1::text, true),
+           set_config('evento.idempotency_fingerprint', $2::text, true),
+           set_config('evento.idempotency_keep',
+                      CASE WHEN $1::text = '' THEN ''
+                           ELSE ($3::integer)::text END, true)
+), locked AS (
     SELECT r.key
-      FROM unnest($1::text[]) AS r (key)
+      FROM unnest($4::text[]) AS r (key)
      WHERE pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(r.key))
+       AND EXISTS (SELECT FROM armed)
 )
 SELECT locked.key::text AS key,
-       coalesce(k.expires_at > statement_timestamp(), false)::boolean AS used,
-       coalesce(k.expires_at <= statement_timestamp(), false)::boolean AS expired
+       (coalesce(k.expires_at > statement_timestamp(), false)
+        OR coalesce(r.key_expires_at > statement_timestamp(), false))::boolean AS used,
+       (coalesce(k.expires_at <= statement_timestamp(), false)
+        OR coalesce(r.key_expires_at <= statement_timestamp(), false))::boolean AS expired
   FROM locked
   LEFT JOIN idempotency_keys AS k ON k.key = locked.key
+  LEFT JOIN reservations AS r ON r.idempotency_key = locked.key
 `
+
+type LockIdempotencyKeysParams struct {
+	BookingKey         string
+	BookingFingerprint string
+	BookingKeepSeconds int32
+	Keys               []string
+}
 
 type LockIdempotencyKeysRow struct {
 	Key     string
@@ -221,16 +275,23 @@ type LockIdempotencyKeysRow struct {
 //
 // One protocol for every write and every strategy, batched or not (a single
 // request is a batch of one key), in the SAME transaction as the booking.
-// A key's row is written once, after the work, and only for what was done:
+// A key is written once, with the work, and only for what was done: a
+// booking's key on its reservation row (reservations.idempotency_key,
+// sql/00010_reservation_keys.sql), any other outcome's in idempotency_keys.
 //  1. LockIdempotencyKeys: take each key's advisory lock without waiting,
-//     and say of each locked key whether a live row holds it. Per key:
-//     - locked, no row: this transaction owns the key; it books, then
-//     - RecordIdempotencyOutcomes inserts the key's row with the outcome
-//     (a booking as its reservation's id) before COMMIT: the booking
-//     and its key both exist, or neither. A refusal, which did
-//     nothing (evento.Outcome.Kept), writes no row at all: nothing of
-//     the request stays behind, and a resend is answered afresh.
-//     - locked, a row: a committed request used the key first;
+//     and say of each locked key whether a live key, on a reservation or
+//     in idempotency_keys, holds it. Per key:
+//     - locked, none: this transaction owns the key; it does the work,
+//     and the key is written with it before COMMIT: the booking and
+//     its key exist, or neither. A booking's key is a column of the
+//     reservation the booking inserts (a transaction of one booking
+//     sets it through the columns' defaults, which this statement
+//     arms; a batch's statement writes it explicitly); another
+//     outcome's row is inserted by RecordIdempotencyOutcomes. A
+//     refusal, which did nothing (evento.Outcome.Kept), writes no key
+//     at all: nothing of the request stays behind, and a resend is
+//     answered afresh.
+//     - locked, a live key: a committed request used the key first;
 //     GetIdempotencyOutcomes reads its outcome to replay (or its
 //     fingerprint refuses a key reused for another request). Nothing
 //     is booked.
@@ -244,35 +305,60 @@ type LockIdempotencyKeysRow struct {
 // Nobody waits inside a transaction, so a duplicate never stalls a batch
 // and never holds a hot row while it waits.
 //
-// Why the lock is enough: whoever holds a key's advisory lock (namespace
-// x'45564b59', "EVKY") is the only one who can be inserting it, so the
-// INSERT never waits on another's uncommitted row. Why the INSERT is the
-// real guard: LockIdempotencyKeys reads under a snapshot taken before it
-// got the locks, so a duplicate that committed in that instant is
-// invisible to it. Its row is not invisible to the INSERT's uniqueness
-// check, which fails with unique_violation: the transaction, booking
-// included, is undone and runs again with a new snapshot, and replays.
+// Anomaly prevented: the DOUBLE EXECUTION of one request. Why the lock is
+// enough: whoever holds a key's advisory lock (namespace x'45564b59',
+// "EVKY") is the only one who can be writing it, so the INSERT never waits
+// on another's uncommitted key. Why the unique index is the real guard:
+// LockIdempotencyKeys reads under a snapshot taken before it got the
+// locks, so a duplicate that committed in that instant is invisible to
+// it. Its key is not invisible to the uniqueness check of the INSERT that
+// writes the key again (reservations_idempotency_key_idx for a booking,
+// idempotency_keys' primary key for anything else), which fails with
+// unique_violation: the transaction, booking included, is undone and runs
+// again with a new snapshot, and replays. One request always writes its
+// key to the same table (its fingerprint names its route, and the route
+// its operation and strategy), so its duplicates meet on one index.
+//
+// Not prevented: two DIFFERENT requests made with one key (the client's
+// mistake, refused with 409 key_reused) that commit to different tables
+// within that same instant are both done; a resend of either then finds
+// both keys and replays the one its fingerprint matches.
 //
 // Under SERIALIZABLE the key is claimed the older way (ClaimIdempotencyKeys
-// inserts it first, StoreIdempotencyOutcomes fills it in, or
+// inserts it in idempotency_keys first, StoreIdempotencyOutcomes fills in
+// the outcome, a booking's as its reservation's id, or
 // ForgetIdempotencyKeys deletes it for a refusal): there, a read of an
 // absent key predicate-locks its page of the key's index, and concurrent
-// bookings inserting their keys on that page would fail each other. It
-// writes each key twice; under READ COMMITTED the read takes no predicate
-// lock, and a key costs one row insert. Under SERIALIZABLE, a row committed
-// after the transaction's snapshot can be met by ClaimIdempotencyKeys'
-// INSERT yet be invisible to GetIdempotencyOutcomes: the transaction then
-// runs again, with a new snapshot, and replays.
+// bookings inserting their keys on that page would fail each other. Its
+// bookings never write reservations.idempotency_key, so its read of that
+// index (is the key a booking's already?) conflicts with no serializable
+// writer. It writes each key twice; under READ COMMITTED the read takes no
+// predicate lock, and a key costs one row or column. Under SERIALIZABLE, a
+// row committed after the transaction's snapshot can be met by
+// ClaimIdempotencyKeys' INSERT yet be invisible to GetIdempotencyOutcomes:
+// the transaction then runs again, with a new snapshot, and replays.
 // LockIdempotencyKeys takes the locks it can get of distinct keys, without
-// waiting, and returns the locked keys, each with whether a live row holds
-// it (used: replay it) or a row past its retention that no sweeper has
-// deleted yet (expired: DeleteExpiredIdempotencyKeys, then the key is
-// owned afresh). One probe of the key's index per key, and nothing written:
-// the expired row is rare, and deleting it here cost every key a second
-// probe and a DELETE. statement_timestamp() so that used and expired come
-// from one instant. READ COMMITTED only (see above).
-func (q *Queries) LockIdempotencyKeys(ctx context.Context, db DBTX, keys []string) ([]LockIdempotencyKeysRow, error) {
-	rows, err := db.Query(ctx, lockIdempotencyKeys, keys)
+// waiting, and returns the locked keys, each with whether a live key holds
+// it (used: replay it) or a key past its retention that no sweeper has
+// cleared yet (expired: ForgetExpiredIdempotencyKeys, then the key is
+// owned afresh). One probe of each key index per key, and nothing
+// written. statement_timestamp() so that used and expired come from one
+// instant. READ COMMITTED only (see above).
+//
+// It also arms the reservation's key columns for a transaction of one
+// booking (@booking_key, ” otherwise): set_config(..., true) sets the
+// settings their defaults read (sql/00010_reservation_keys.sql) until the
+// transaction ends, so the strategy's INSERT INTO reservations records the
+// key with the booking, and a transaction that does not book records
+// nothing. Armed whatever the lock said: a transaction books only when it
+// owns the key.
+func (q *Queries) LockIdempotencyKeys(ctx context.Context, db DBTX, arg LockIdempotencyKeysParams) ([]LockIdempotencyKeysRow, error) {
+	rows, err := db.Query(ctx, lockIdempotencyKeys,
+		arg.BookingKey,
+		arg.BookingFingerprint,
+		arg.BookingKeepSeconds,
+		arg.Keys,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -292,34 +378,29 @@ func (q *Queries) LockIdempotencyKeys(ctx context.Context, db DBTX, keys []strin
 }
 
 const recordIdempotencyOutcomes = `-- name: RecordIdempotencyOutcomes :exec
-INSERT INTO idempotency_keys (key, fingerprint, outcome, reservation_id, expires_at)
+INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
 SELECT r.key, ($1::text[])[r.ord], ($2::jsonb[])[r.ord],
-       nullif(($3::bigint[])[r.ord], 0),
-       clock_timestamp() + make_interval(secs => $4::integer)
-  FROM unnest($5::text[]) WITH ORDINALITY AS r (key, ord)
+       clock_timestamp() + make_interval(secs => $3::integer)
+  FROM unnest($4::text[]) WITH ORDINALITY AS r (key, ord)
 `
 
 type RecordIdempotencyOutcomesParams struct {
-	Fingerprints   []string
-	Outcomes       [][]byte
-	ReservationIds []int64
-	TtlSeconds     int32
-	Keys           []string
+	Fingerprints []string
+	Outcomes     [][]byte
+	TtlSeconds   int32
+	Keys         []string
 }
 
 // RecordIdempotencyOutcomes inserts the rows of the keys this transaction
-// owns and whose work was kept, before COMMIT, each once: a booking as its
-// reservation's id (reservation_ids; 0 for any other outcome) and no JSON,
-// a hold or a confirmation as Go encoded it (outcomes). A plain INSERT, no
-// ON CONFLICT: a row of the same key committed since LockIdempotencyKeys'
-// snapshot makes it fail with unique_violation, which undoes the booking
-// (see above). It runs while the booking may still hold the hotel's row
-// lock, so it touches nothing but the new rows.
+// owns whose work was kept and is not a booking (a hold or a confirmation,
+// as Go encoded it), before COMMIT, each once; a booking's key is on its
+// reservation already. A plain INSERT, no ON CONFLICT: a row of the same
+// key committed since LockIdempotencyKeys' snapshot makes it fail with
+// unique_violation, which undoes the work (see above).
 func (q *Queries) RecordIdempotencyOutcomes(ctx context.Context, db DBTX, arg RecordIdempotencyOutcomesParams) error {
 	_, err := db.Exec(ctx, recordIdempotencyOutcomes,
 		arg.Fingerprints,
 		arg.Outcomes,
-		arg.ReservationIds,
 		arg.TtlSeconds,
 		arg.Keys,
 	)
@@ -368,6 +449,36 @@ DELETE FROM idempotency_keys
 // statement's start and stops.
 func (q *Queries) SweepIdempotencyKeys(ctx context.Context, db DBTX, batchSize int32) (int64, error) {
 	result, err := db.Exec(ctx, sweepIdempotencyKeys, batchSize)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const sweepReservationKeys = `-- name: SweepReservationKeys :execrows
+UPDATE reservations
+   SET idempotency_key = NULL, key_fingerprint = NULL, key_expires_at = NULL
+ WHERE id = ANY (ARRAY(SELECT r.id FROM reservations AS r
+                        WHERE r.key_expires_at <= statement_timestamp()
+                        ORDER BY r.key_expires_at
+                        LIMIT $1::integer
+                          FOR UPDATE SKIP LOCKED))
+`
+
+// SweepReservationKeys clears bookings' keys past their retention from
+// their reservations, a batch at a time, oldest first; the reservations
+// stay. Bounded as SweepIdempotencyKeys is: statement_timestamp() lets it
+// walk reservations_key_expires_at_idx, which holds keyed reservations
+// only, up to the statement's start and stop. Shaped so that the plan
+// holds whatever the statistics say: reservations grows fast (a sale
+// books thousands a second), and before its first ANALYZE the planner,
+// given WHERE ... IN (subquery) without ORDER BY, read the whole table
+// twice, every second on every server. ORDER BY the index's column makes
+// the index the cheaper way to the first rows, and = ANY (ARRAY(...))
+// finds the batch's rows by their primary key. SKIP LOCKED passes over a
+// reservation being cancelled or replayed; the next sweep clears it.
+func (q *Queries) SweepReservationKeys(ctx context.Context, db DBTX, batchSize int32) (int64, error) {
+	result, err := db.Exec(ctx, sweepReservationKeys, batchSize)
 	if err != nil {
 		return 0, err
 	}

@@ -81,6 +81,9 @@ type Reservation struct {
 	HoldID            pgtype.Int8
 	ClientID          pgtype.Int8
 	CancelledAt       pgtype.Timestamptz
+	IdempotencyKeyRow pgtype.Text
+	KeyFingerprint    pgtype.Text
+	KeyExpiresAt      pgtype.Timestamptz
 }
 
 type RoomBucket struct {

@@ -140,6 +140,10 @@ SELECT key::text AS key,
   FROM idempotency_keys
  WHERE key = ANY ($1::text[])
    AND (reservation_id IS NOT NULL OR outcome -> 'value' ? 'ReservationID')
+UNION ALL
+SELECT idempotency_key, id
+  FROM reservations
+ WHERE idempotency_key = ANY ($1::text[])
 `
 
 type KeyedReservationsRow struct {
@@ -152,7 +156,8 @@ type KeyedReservationsRow struct {
 // is absent): what the checker holds each client's answer against. A
 // booking is stored as its reservation's id; a confirmed hold's outcome
 // is db's JSON (codec.go), whose value carries its ReservationID,
-// as did a booking's before sql/00007.
+// as did a booking's before sql/00007. Since sql/00010 a booking's key is
+// on its reservation (under SERIALIZABLE still in idempotency_keys).
 func (q *Queries) KeyedReservations(ctx context.Context, db DBTX, keys []string) ([]KeyedReservationsRow, error) {
 	rows, err := db.Query(ctx, keyedReservations, keys)
 	if err != nil {
@@ -179,6 +184,11 @@ SELECT key::text AS key,
   FROM idempotency_keys
  WHERE starts_with(substr(key, strpos(key, ':') + 1), $1::text)
    AND (reservation_id IS NOT NULL OR outcome -> 'value' ? 'ReservationID')
+UNION ALL
+SELECT idempotency_key, id
+  FROM reservations
+ WHERE idempotency_key IS NOT NULL
+   AND starts_with(substr(idempotency_key, strpos(idempotency_key, ':') + 1), $1::text)
 `
 
 type KeyedReservationsWithPrefixRow struct {
@@ -190,7 +200,7 @@ type KeyedReservationsWithPrefixRow struct {
 // (a run's "<run id>-"), scoped to an API client ("c42:" + the key) or
 // not, and holds a booking, as KeyedReservations does: the keys a run's
 // clients used, whether or not its history names them. A scan of the
-// table, for evento check only.
+// table and of the keyed reservations, for evento check only.
 func (q *Queries) KeyedReservationsWithPrefix(ctx context.Context, db DBTX, prefix string) ([]KeyedReservationsWithPrefixRow, error) {
 	rows, err := db.Query(ctx, keyedReservationsWithPrefix, prefix)
 	if err != nil {

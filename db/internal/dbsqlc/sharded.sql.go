@@ -114,69 +114,63 @@ func (q *Queries) ShardedBookFree(ctx context.Context, db DBTX, arg ShardedBookF
 
 const shardedBookKeyed = `-- name: ShardedBookKeyed :one
 WITH claim AS (
-    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext($1::text)) AS locked
+    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext($4::text))
+           AND NOT EXISTS (SELECT FROM idempotency_keys WHERE key = $4::text) AS claimed
 ), bucket AS (
     SELECT rb.id
       FROM room_buckets AS rb
       JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
-     WHERE ehr.event_id = $2::bigint
-       AND ehr.hotel_id = $3::bigint
-       AND $4::integer <= rb.assigned - rb.reserved
-       AND (SELECT claim.locked FROM claim)
+     WHERE ehr.event_id = $7::bigint
+       AND ehr.hotel_id = $8::bigint
+       AND $2::integer <= rb.assigned - rb.reserved
+       AND (SELECT claim.claimed FROM claim)
      ORDER BY rb.bucket
      LIMIT 1
        FOR UPDATE OF rb SKIP LOCKED
 ), counter AS (
     UPDATE room_buckets AS rb
-       SET reserved = rb.reserved + $4::integer
+       SET reserved = rb.reserved + $2::integer
       FROM bucket
      WHERE rb.id = bucket.id
-       AND $4::integer <= rb.assigned - rb.reserved
+       AND $2::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
-), booked AS (
-    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
-    SELECT $5::text, counter.event_hotel_rooms_id, $4::integer, $6::bigint
-      FROM counter
-    RETURNING id
-), stored AS (
-    INSERT INTO idempotency_keys (key, fingerprint, reservation_id, expires_at)
-    SELECT $1::text, $7::text, booked.id,
-           clock_timestamp() + make_interval(secs => $8::integer)
-      FROM booked
-    RETURNING key
 )
-SELECT booked.id
-  FROM booked
- CROSS JOIN stored
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id,
+                          idempotency_key, key_fingerprint, key_expires_at)
+SELECT $1::text, counter.event_hotel_rooms_id, $2::integer, $3::bigint,
+       $4::text, $5::text,
+       clock_timestamp() + make_interval(secs => $6::integer)
+  FROM counter
+RETURNING id
 `
 
 type ShardedBookKeyedParams struct {
-	Key         string
-	EventID     int64
-	HotelID     int64
-	Rooms       int32
 	Name        string
+	Rooms       int32
 	ClientID    pgtype.Int8
+	Key         string
 	Fingerprint string
 	TtlSeconds  int32
+	EventID     int64
+	HotelID     int64
 }
 
 // ShardedBookKeyed is ShardedBookFree for a request with an idempotency
-// key, as ONE autocommit statement that also claims the key and stores the
-// booking as its outcome: atomic.sql's AtomicBookKeyed, whose comment says
+// key, as ONE autocommit statement that also claims the key and records
+// it on the reservation: atomic.sql's AtomicBookKeyed, whose comment says
 // why each step is safe, with a bucket in place of the hotel's row. It
 // takes the key's lock, without waiting, before it looks at a bucket, and
-// commits nothing unless it booked and stored.
+// commits nothing unless it booked.
 func (q *Queries) ShardedBookKeyed(ctx context.Context, db DBTX, arg ShardedBookKeyedParams) (int64, error) {
 	row := db.QueryRow(ctx, shardedBookKeyed,
-		arg.Key,
-		arg.EventID,
-		arg.HotelID,
-		arg.Rooms,
 		arg.Name,
+		arg.Rooms,
 		arg.ClientID,
+		arg.Key,
 		arg.Fingerprint,
 		arg.TtlSeconds,
+		arg.EventID,
+		arg.HotelID,
 	)
 	var id int64
 	err := row.Scan(&id)
@@ -185,50 +179,44 @@ func (q *Queries) ShardedBookKeyed(ctx context.Context, db DBTX, arg ShardedBook
 
 const shardedBookKeyedWaiting = `-- name: ShardedBookKeyedWaiting :one
 WITH claim AS (
-    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext($1::text)) AS locked
+    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext($4::text))
+           AND NOT EXISTS (SELECT FROM idempotency_keys WHERE key = $4::text) AS claimed
 ), bucket AS (
     SELECT rb.id
       FROM room_buckets AS rb
       JOIN event_hotel_rooms AS ehr ON ehr.id = rb.event_hotel_rooms_id
-     WHERE ehr.event_id = $2::bigint
-       AND ehr.hotel_id = $3::bigint
-       AND $4::integer <= rb.assigned - rb.reserved
-       AND (SELECT claim.locked FROM claim)
+     WHERE ehr.event_id = $7::bigint
+       AND ehr.hotel_id = $8::bigint
+       AND $2::integer <= rb.assigned - rb.reserved
+       AND (SELECT claim.claimed FROM claim)
      ORDER BY random()
      LIMIT 1
 ), counter AS (
     UPDATE room_buckets AS rb
-       SET reserved = rb.reserved + $4::integer
+       SET reserved = rb.reserved + $2::integer
       FROM bucket
      WHERE rb.id = bucket.id
-       AND $4::integer <= rb.assigned - rb.reserved
+       AND $2::integer <= rb.assigned - rb.reserved
     RETURNING rb.event_hotel_rooms_id
-), booked AS (
-    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
-    SELECT $5::text, counter.event_hotel_rooms_id, $4::integer, $6::bigint
-      FROM counter
-    RETURNING id
-), stored AS (
-    INSERT INTO idempotency_keys (key, fingerprint, reservation_id, expires_at)
-    SELECT $1::text, $7::text, booked.id,
-           clock_timestamp() + make_interval(secs => $8::integer)
-      FROM booked
-    RETURNING key
 )
-SELECT booked.id
-  FROM booked
- CROSS JOIN stored
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id,
+                          idempotency_key, key_fingerprint, key_expires_at)
+SELECT $1::text, counter.event_hotel_rooms_id, $2::integer, $3::bigint,
+       $4::text, $5::text,
+       clock_timestamp() + make_interval(secs => $6::integer)
+  FROM counter
+RETURNING id
 `
 
 type ShardedBookKeyedWaitingParams struct {
-	Key         string
-	EventID     int64
-	HotelID     int64
-	Rooms       int32
 	Name        string
+	Rooms       int32
 	ClientID    pgtype.Int8
+	Key         string
 	Fingerprint string
 	TtlSeconds  int32
+	EventID     int64
+	HotelID     int64
 }
 
 // ShardedBookKeyedWaiting is ShardedBookWaiting for a request with an
@@ -240,14 +228,14 @@ type ShardedBookKeyedWaitingParams struct {
 // buckets or refuses, and stores the outcome.
 func (q *Queries) ShardedBookKeyedWaiting(ctx context.Context, db DBTX, arg ShardedBookKeyedWaitingParams) (int64, error) {
 	row := db.QueryRow(ctx, shardedBookKeyedWaiting,
-		arg.Key,
-		arg.EventID,
-		arg.HotelID,
-		arg.Rooms,
 		arg.Name,
+		arg.Rooms,
 		arg.ClientID,
+		arg.Key,
 		arg.Fingerprint,
 		arg.TtlSeconds,
+		arg.EventID,
+		arg.HotelID,
 	)
 	var id int64
 	err := row.Scan(&id)
