@@ -96,7 +96,7 @@ func TestHACancelledSyncWaitIsOutcomeUnknown(t *testing.T) {
 			t.Errorf("%s: a booking whose replication wait was cancelled got %+v, %v; want outcome unknown (504): the standby lacks it", strategy, a.out, a.err)
 		}
 		var stored bool
-		if err := operator.QueryRow(ctx, `SELECT EXISTS (SELECT FROM idempotency_keys WHERE key = $1 AND reservation_id IS NOT NULL)`, key.Key).Scan(&stored); err != nil {
+		if err := operator.QueryRow(ctx, `SELECT EXISTS (SELECT FROM reservations WHERE idempotency_key = $1)`, key.Key).Scan(&stored); err != nil {
 			t.Fatal(err)
 		}
 		if !stored {
