@@ -13,7 +13,6 @@ import (
 	"github.com/evento-lab/evento/db/dbtest"
 	"github.com/evento-lab/evento/db/localpg"
 	"github.com/evento-lab/evento/lab/checker"
-	"github.com/evento-lab/evento/lab/client"
 	"github.com/evento-lab/evento/lab/nemesis"
 	labreport "github.com/evento-lab/evento/lab/report"
 )
@@ -146,7 +145,10 @@ func outcomeUnknownAnswers(t *testing.T, history string) int {
 	t.Helper()
 	n := 0
 	for line := range strings.Lines(string(readFile(t, history))) {
-		var a client.Attempt
+		var a struct {
+			Type   string
+			Status int
+		}
 		if err := json.Unmarshal([]byte(line), &a); err != nil {
 			t.Fatalf("history line %q: %v", line, err)
 		}
