@@ -48,6 +48,10 @@ type Config struct {
 	// one every FaultEvery; none when empty.
 	Faults     []string
 	FaultEvery time.Duration
+	// StandbyPause is how long lag-failover lets the standby fall behind
+	// and stall-standby freezes it; 0 keeps each under the servers'
+	// query timeout (defaultStandbyLag, defaultStandbyStall).
+	StandbyPause time.Duration
 	// History, when set, receives every experiment's history as JSON
 	// lines (--history): each attempt and each fault.
 	History io.Writer
@@ -257,7 +261,11 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 		// A paused PostgreSQL stays frozen past the clients' patience: their
 		// requests time out, and must be resolved with their keys.
 		pauseFor := max(clients.RequestTimeout+500*time.Millisecond, time.Second)
-		if n, err = nemesis.New(l.cluster, cfg.Faults, cfg.FaultEvery, nemesis.Pauses{Database: pauseFor, Server: serverPauseFor}, clients.Seed); err != nil {
+		pauses := nemesis.Pauses{Database: pauseFor, Server: serverPauseFor, StandbyLag: defaultStandbyLag, StandbyStall: defaultStandbyStall}
+		if cfg.StandbyPause > 0 {
+			pauses.StandbyLag, pauses.StandbyStall = cfg.StandbyPause, cfg.StandbyPause
+		}
+		if n, err = nemesis.New(l.cluster, cfg.Faults, cfg.FaultEvery, pauses, clients.Seed); err != nil {
 			return report.Report{}, err
 		}
 		n.Skip(l.experiments)

@@ -22,6 +22,15 @@ const serverQueryTimeout = 5 * time.Second
 // their locks while it is still frozen, and the others book again.
 const serverPauseFor = serverQueryTimeout + 3*time.Second
 
+// defaultStandbyLag and defaultStandbyStall, how long lag-failover lets
+// the standby fall behind and stall-standby freezes it, stay under
+// serverQueryTimeout: commits waiting for a synchronous standby meanwhile
+// wait, and are not cancelled. --standby-pause outlasts it on purpose.
+const (
+	defaultStandbyLag   = time.Second
+	defaultStandbyStall = 3 * time.Second
+)
+
 // notOurServers is why a load cannot call a key with no booking "not
 // booked": it did not start the servers, so it cannot know that none of
 // them still holds such a request (frozen, or its write still running).

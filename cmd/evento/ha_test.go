@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,6 +108,57 @@ func TestRunHALagFailoverLosesAcknowledgedBookingsOnlyWhenAsync(t *testing.T) {
 	}
 }
 
+// The synchronous-replication cancel trap, through the servers: strict
+// mode, the standby held back 7 s (past the servers' 5 s query timeout)
+// before the primary dies. The COMMITs waiting for it are cancelled while
+// already committed on the primary, and are answered 504; a resend is
+// not told "booked" from its key while the standby lacks the booking,
+// and after the failover, which loses those local commits, the resends
+// book again. Every answer was true: nothing acknowledged is lost, and
+// every unknown outcome is settled.
+func TestRunHAStrictCancelledSyncWaitsLoseNothing(t *testing.T) {
+	dbtest.NeedHA(t)
+	t.Parallel()
+	history := filepath.Join(t.TempDir(), "history.jsonl")
+	r := runEventoWithin(t, 4*time.Minute, []string{"DATABASE_URL="},
+		"run", "--ha", "--durability", localpg.Strict, "--strategy", "atomic",
+		"--faults", nemesis.LagFailover, "--standby-pause", "7s", "--fault-every", "2s",
+		"--clients", "20", "--rooms", "1500", "--hotels", "1", "--max-rooms", "1", "--think", "20ms-50ms",
+		"--seed", "25", "--json", "--history", history)
+	report := decodeReport(t, r, 0)
+	if len(report.Faults) == 0 || report.Faults[0].Error != "" {
+		t.Fatalf("faults %+v: want a lag-failover that healed\n%s", report.Faults, r.stderr)
+	}
+	unknown := outcomeUnknownAnswers(t, history)
+	t.Logf("%s; %d answers 504; verdict %s, anomalies %q, unknown %+v", report.Faults[0].Target, unknown, report.Verdict, report.Anomalies, report.Unknown)
+	if unknown == 0 {
+		t.Errorf("no request was answered 504: no COMMIT waited past the query timeout, so the run did not meet the trap")
+	}
+	if report.Verdict != checker.Consistent || len(report.Anomalies) != 0 || report.Unknown.Requests != 0 {
+		t.Errorf("verdict %s, anomalies %q, unknown %+v; want consistent, nothing lost, every outcome settled", report.Verdict, report.Anomalies, report.Unknown)
+	}
+}
+
+// outcomeUnknownAnswers counts the attempts of a --history file answered
+// 504.
+func outcomeUnknownAnswers(t *testing.T, history string) int {
+	t.Helper()
+	n := 0
+	for line := range strings.Lines(string(readFile(t, history))) {
+		var a struct {
+			Type   string
+			Status int
+		}
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("history line %q: %v", line, err)
+		}
+		if a.Type == "attempt" && a.Status == http.StatusGatewayTimeout {
+			n++
+		}
+	}
+	return n
+}
+
 // The failover faults need --ha, and --ha has no single PostgreSQL to
 // crash: each refusal is one line naming the flag, and `all` leaves out
 // what the run cannot do.
@@ -119,6 +173,7 @@ func TestRunHAFaultFlags(t *testing.T) {
 		{[]string{"--ha", "--durability", "eventual"}, `--durability must be one of ` + strings.Join(localpg.Durabilities, ", ") + `, got "eventual"`},
 		{[]string{"--ha", "--faults", "crash-postgres"}, "--faults crash-postgres: breaks the one PostgreSQL of a run without --ha"},
 		{[]string{"--ha", "--pgbouncer"}, "--ha and --pgbouncer"},
+		{[]string{"--ha", "--standby-pause", "-1s"}, "--standby-pause must be 0 or positive, got -1s"},
 	} {
 		r := runEvento(t, []string{"DATABASE_URL="}, append([]string{"run"}, c.args...)...)
 		if r.exit != 2 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {

@@ -27,6 +27,8 @@ type runConfig struct {
 	pgbouncer  bool
 	bouncePool int
 	buckets    int
+	// standbyPause is --standby-pause.
+	standbyPause time.Duration
 }
 
 // registerRunFlags serves both the root command and `evento run`, which
@@ -43,6 +45,7 @@ func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	fs.IntVar(&cfg.buckets, "buckets", lab.DefaultBuckets, "bucket rows each hotel is split into, for a strategy that books buckets (sharded)")
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: servers delay every booking write by this long, so races show on every run")
 	cfg.faults.register(fs, nemesis.Kinds)
+	fs.DurationVar(&cfg.standbyPause, "standby-pause", 0, "with --faults lag-failover or stall-standby: how long the standby falls behind or stays frozen (0: 1s and 3s, under the servers' 5s --query-timeout; past it, COMMITs waiting for a synchronous standby are cancelled, already committed on the primary, and answered 504)")
 	fs.BoolVar(&cfg.pgbouncer, "pgbouncer", false, "put a throwaway PgBouncer (pool_mode = transaction) between the servers and PostgreSQL; the report shows PostgreSQL's peak client backends")
 	fs.IntVar(&cfg.bouncePool, "pgbouncer-pool", 20, "with --pgbouncer: PgBouncer's server connections (default_pool_size)")
 	fs.BoolVar(&cfg.auth, "auth", false, "start the servers with --auth keys and give every simulated client an API key of its own (default: one anonymous client, hold cap and cooldown off)")
@@ -103,6 +106,9 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 			return lab.Config{}, usagef("--%s must be from %d to %d, got %d", f.name, f.min, f.max, f.value)
 		}
 	}
+	if cfg.standbyPause < 0 {
+		return lab.Config{}, usagef("--standby-pause must be 0 or positive, got %s", cfg.standbyPause)
+	}
 	if err := cfg.db.validateHA(cfg.pgbouncer); err != nil {
 		return lab.Config{}, err
 	}
@@ -120,7 +126,7 @@ func (cfg *runConfig) lab() (lab.Config, error) {
 		Database: cfg.db.resolve, Servers: cfg.servers, Pool: cfg.pool, RaceWindow: cfg.raceWindow,
 		Events: cfg.events, Hotels: cfg.hotels, Rooms: cfg.rooms, Buckets: cfg.buckets,
 		Clients: cfg.load.clientConfig(think), Timeout: cfg.load.timeout,
-		Faults: faults, FaultEvery: cfg.faults.every, Auth: cfg.auth,
+		Faults: faults, FaultEvery: cfg.faults.every, StandbyPause: cfg.standbyPause, Auth: cfg.auth,
 		PgBouncer: cfg.pgbouncer, PgBouncerPool: cfg.bouncePool,
 		Progress: lab.Progress{Clients: cfg.load.progressDisplay()},
 		Log:      os.Stderr,

@@ -315,28 +315,20 @@ func (c *Cluster) Failover(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%s → %s, %.1f s without a primary", old, new, down.Seconds()), err
 }
 
-// standbyLag is how long LagThenFailover lets the standby fall behind:
-// shorter than the servers' query timeout, so that no commit waiting for
-// a synchronous standby is cancelled meanwhile.
-const standbyLag = time.Second
-
-// LagThenFailover lets the standby fall behind, then kills the primary.
-func (c *Cluster) LagThenFailover(ctx context.Context) (string, error) {
+// LagThenFailover lets the standby fall behind for lag, then kills the
+// primary.
+func (c *Cluster) LagThenFailover(ctx context.Context, lag time.Duration) (string, error) {
 	if c.Database == nil || c.Database.HA == nil {
 		return "", ErrNoPair
 	}
-	old, new, down, err := c.Database.HA.LagThenFailover(ctx, standbyLag)
-	return fmt.Sprintf("standby %.0f s behind, then %s → %s, %.1f s without a primary", standbyLag.Seconds(), old, new, down.Seconds()), err
+	old, new, down, err := c.Database.HA.LagThenFailover(ctx, lag)
+	return fmt.Sprintf("standby %.1f s behind, then %s → %s, %.1f s without a primary", lag.Seconds(), old, new, down.Seconds()), err
 }
 
 // primaryPause outlasts the leader key (6 s) by a few seconds; the
 // primary stays frozen past it until the standby is promoted
 // (localpg's PausePrimary says why).
 const primaryPause = 9 * time.Second
-
-// standbyStall stays under the servers' query timeout, so that commits
-// waiting for a synchronous standby wait, and are not cancelled.
-const standbyStall = 3 * time.Second
 
 // PausePrimary freezes the pair's primary past the leader key's life.
 func (c *Cluster) PausePrimary(ctx context.Context) (string, error) {
@@ -347,13 +339,13 @@ func (c *Cluster) PausePrimary(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%s frozen %.1f s, %s primary after", old, frozen.Seconds(), new), err
 }
 
-// StallStandby freezes the pair's standby for a few seconds.
-func (c *Cluster) StallStandby(ctx context.Context) (string, error) {
+// StallStandby freezes the pair's standby for d.
+func (c *Cluster) StallStandby(ctx context.Context, d time.Duration) (string, error) {
 	if c.Database == nil || c.Database.HA == nil {
 		return "", ErrNoPair
 	}
-	standby, err := c.Database.HA.StallStandby(ctx, standbyStall)
-	return fmt.Sprintf("%s frozen %.0f s", standby, standbyStall.Seconds()), err
+	standby, err := c.Database.HA.StallStandby(ctx, d)
+	return fmt.Sprintf("%s frozen %.1f s", standby, d.Seconds()), err
 }
 
 // Switchover hands the primary's role to the standby through Patroni.

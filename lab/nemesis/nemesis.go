@@ -150,7 +150,7 @@ type PrimaryKiller interface {
 // LaggingPrimaryKiller lets the standby fall behind, then kills the
 // primary (LagFailover).
 type LaggingPrimaryKiller interface {
-	LagThenFailover(ctx context.Context) (string, error)
+	LagThenFailover(ctx context.Context, lag time.Duration) (string, error)
 }
 
 // PrimaryPauser freezes the pair's primary and lets it go on
@@ -162,7 +162,7 @@ type PrimaryPauser interface {
 // StandbyStaller freezes the pair's standby and lets it go on
 // (StallStandby).
 type StandbyStaller interface {
-	StallStandby(ctx context.Context) (string, error)
+	StallStandby(ctx context.Context, d time.Duration) (string, error)
 }
 
 // PrimarySwitcher hands the primary's role to the standby (Switchover).
@@ -223,6 +223,12 @@ type Pauses struct {
 	// longer than the servers' query timeout, so that the database's own
 	// bounds, not the SIGCONT, are what end its stalled transactions.
 	Server time.Duration
+	// StandbyLag is how long the standby falls behind before the primary
+	// dies (LagFailover), and StandbyStall how long it stays frozen
+	// (StallStandby). Under the servers' query timeout, COMMITs waiting
+	// for a synchronous standby wait; past it, they are cancelled while
+	// already committed on the primary, and answered 504.
+	StandbyLag, StandbyStall time.Duration
 }
 
 // Nemesis injects faults into one run.
@@ -333,11 +339,11 @@ func (n *Nemesis) inject(fault string) Event {
 	case Switchover:
 		e.Target, err = n.target.(PrimarySwitcher).Switchover(heal)
 	case LagFailover:
-		e.Target, err = n.target.(LaggingPrimaryKiller).LagThenFailover(heal)
+		e.Target, err = n.target.(LaggingPrimaryKiller).LagThenFailover(heal, n.pauses.StandbyLag)
 	case PausePrimary:
 		e.Target, err = n.target.(PrimaryPauser).PausePrimary(heal)
 	case StallStandby:
-		e.Target, err = n.target.(StandbyStaller).StallStandby(heal)
+		e.Target, err = n.target.(StandbyStaller).StallStandby(heal, n.pauses.StandbyStall)
 	case PauseServer:
 		t := n.target.(ServerPauser)
 		i := n.rng.IntN(t.Servers())

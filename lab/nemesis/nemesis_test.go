@@ -50,16 +50,16 @@ func (r *recorder) Switchover(context.Context) (string, error) {
 	r.note("switchover")
 	return "pg2 → pg1", nil
 }
-func (r *recorder) LagThenFailover(context.Context) (string, error) {
-	r.note("lag-failover")
+func (r *recorder) LagThenFailover(_ context.Context, lag time.Duration) (string, error) {
+	r.note("lag-failover " + lag.String())
 	return "pg1 → pg2", nil
 }
 func (r *recorder) PausePrimary(context.Context) (string, error) {
 	r.note("pause-primary")
 	return "pg1, then pg2", nil
 }
-func (r *recorder) StallStandby(context.Context) (string, error) {
-	r.note("stall-standby")
+func (r *recorder) StallStandby(_ context.Context, d time.Duration) (string, error) {
+	r.note("stall-standby " + d.String())
 	return "pg2", nil
 }
 func (r *recorder) LoseReplies(context.Context, time.Duration) (int, error) {
@@ -102,6 +102,37 @@ func TestEveryKindComesOnceARound(t *testing.T) {
 	}
 	if !slices.Equal(slices.Sorted(slices.Values(first)), slices.Sorted(slices.Values(Kinds))) {
 		t.Fatalf("first round %v, want every kind once", first)
+	}
+}
+
+// The standby faults last as long as Pauses says, each its own field:
+// --standby-pause past the servers' query timeout is what makes COMMITs
+// waiting for a synchronous standby be cancelled.
+func TestStandbyFaultsLastAsPausesSay(t *testing.T) {
+	t.Parallel()
+	target := &recorder{}
+	n, err := New(target, []string{LagFailover, StallStandby}, time.Millisecond, Pauses{StandbyLag: 7 * time.Second, StandbyStall: 9 * time.Second}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan []Event)
+	go func() { done <- n.Run(ctx) }()
+	for {
+		time.Sleep(5 * time.Millisecond)
+		target.mu.Lock()
+		n := len(target.calls)
+		target.mu.Unlock()
+		if n >= 2 {
+			break
+		}
+	}
+	cancel()
+	<-done
+	for _, want := range []string{"lag-failover 7s", "stall-standby 9s"} {
+		if !slices.Contains(target.calls, want) {
+			t.Errorf("calls %v, want %q among them", target.calls, want)
+		}
 	}
 }
 
