@@ -20,11 +20,10 @@ import (
 //     Batch.BeginTx): it takes no lock, so only time is saved.
 //   - COMMIT goes out in one round trip with the last statement, when the
 //     strategy sent it to Statements.Last and the engine knows that
-//     nothing follows it (one request, with no key or with its key on the
-//     row the write inserts, keyOnItsRow): the row lock is released as
-//     soon as the write is done, not a round trip later. If the statement
-//     fails, PostgreSQL skips the COMMIT queued behind it and the
-//     transaction is rolled back as before.
+//     nothing follows it (no idempotency key to store, one request): the
+//     row lock is released as soon as the write is done, not a round trip
+//     later. If the statement fails, PostgreSQL skips the COMMIT queued
+//     behind it and the transaction is rolled back as before.
 
 // pipelinedTx is one transaction on conn, opened by its first statement.
 type pipelinedTx struct {
