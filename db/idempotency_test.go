@@ -138,14 +138,12 @@ func heldBack(strategy db.Strategy, release <-chan struct{}) db.Strategy {
 // around is strategy on its general path, each booking preceded by before
 // and its error passed through after. The fast path (BookKeyed) is left
 // out: it claims the key and books in one statement, so nothing can run
-// between the two. So is Statements.Last: after may fail the booking, and
-// nothing may fail after a write that carried the COMMIT.
+// between the two.
 func around(strategy db.Strategy, before func(), after func(error) error) db.Strategy {
 	strategy.BookKeyed = nil
 	if book := strategy.Book; book != nil {
 		strategy.Book = func(ctx context.Context, st db.Statements, req evento.BookRequest) (evento.Booking, error) {
 			before()
-			st.Last = nil
 			b, err := book(ctx, st, req)
 			return b, after(err)
 		}
