@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
@@ -26,26 +28,7 @@ func TestHAReplayWaitsForStandby(t *testing.T) {
 	defer cancel()
 	started := time.Now()
 	step := func(what string) { t.Logf("%5.1f s: %s", time.Since(started).Seconds(), what) }
-	h, err := localpg.StartHA(ctx, localpg.HAOptions{Durability: localpg.Strict, Log: io.Discard})
-	if err != nil {
-		t.Fatalf("StartHA: %v", err)
-	}
-	defer h.Stop()
-	// The primary alone, not the multi-host URL: a new connection through
-	// that may try the frozen standby first, whose kernel accepts it and
-	// whose PostgreSQL never answers.
-	primary, err := h.Primary(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := db.OpenPoolWith(ctx, h.MemberURL(primary), db.PoolOptions{MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := db.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	h, _, pool := strictPairPrimary(ctx, t, db.PoolOptions{MaxConns: 4})
 	hotel := seedHotel(t, pool, 10)
 	store := db.NewStore(pool, db.Options{})
 	key := &evento.IdempotencyKey{Key: "trap-" + t.Name(), Fingerprint: "f", Keep: time.Hour}
@@ -95,4 +78,30 @@ func TestHAReplayWaitsForStandby(t *testing.T) {
 	if err != nil || !out.Replayed || out.Value.Rooms != 1 {
 		t.Fatalf("a resend once the standby is back: %+v, %v; want the booking replayed", out, err)
 	}
+}
+
+// strictPairPrimary starts a strict pair, stopped when the test ends, and
+// opens a migrated pool (opts) on its primary alone, not the multi-host
+// URL: a new connection through that may try a frozen standby first,
+// whose kernel accepts it and whose PostgreSQL never answers.
+func strictPairPrimary(ctx context.Context, t *testing.T, opts db.PoolOptions) (*localpg.HA, string, *pgxpool.Pool) {
+	t.Helper()
+	h, err := localpg.StartHA(ctx, localpg.HAOptions{Durability: localpg.Strict, Log: io.Discard})
+	if err != nil {
+		t.Fatalf("StartHA: %v", err)
+	}
+	t.Cleanup(func() { _ = h.Stop() })
+	primary, err := h.Primary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := db.OpenPoolWith(ctx, h.MemberURL(primary), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := db.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	return h, primary, pool
 }

@@ -3,7 +3,6 @@ package db_test
 import (
 	"context"
 	"errors"
-	"io"
 	"testing"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/db/localpg"
 )
 
 // TestHACancelledSyncWaitIsOutcomeUnknown: on a strict pair with its
@@ -27,26 +25,8 @@ func TestHACancelledSyncWaitIsOutcomeUnknown(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	h, err := localpg.StartHA(ctx, localpg.HAOptions{Durability: localpg.Strict, Log: io.Discard})
-	if err != nil {
-		t.Fatalf("StartHA: %v", err)
-	}
-	defer h.Stop()
-	// The primary alone: through the multi-host URL a new connection may
-	// try the frozen standby first and spend its connect_timeout there.
-	primary, err := h.Primary(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const app = "evento-cancelled-wait"
-	pool, err := db.OpenPoolWith(ctx, h.MemberURL(primary), db.PoolOptions{MaxConns: 4, ApplicationName: app})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := db.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	h, primary, pool := strictPairPrimary(ctx, t, db.PoolOptions{MaxConns: 4, ApplicationName: app})
 	hotel := seedHotel(t, pool, 10)
 	store := db.NewStore(pool, db.Options{})
 	operator, err := pgx.Connect(ctx, h.MemberURL(primary))
