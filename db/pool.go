@@ -38,6 +38,18 @@ type PoolOptions struct {
 	QueryTimeout time.Duration
 }
 
+// DefaultServerPool is the connections one server opens unless told
+// otherwise: pgx's own default on a machine of up to 4 cores. A backend
+// is dear to open: PostgreSQL forks it, and it fills its catalog caches
+// and prepares every statement again, about 13 ms of the database's CPU
+// each on the 2-core machine (200 clients on 3 hot hotels: 0.90 s of
+// PostgreSQL CPU per sale with 20 connections a server, 0.43 s with 4).
+// And more connections than the database has cores only queue inside it:
+// the servers' hot-row admission lets one booking per hotel in at a time,
+// and a request waiting for a pooled connection waits in Go, cheaply.
+// See docs/performance.md, "A smaller pool".
+const DefaultServerPool = 4
+
 // OpenPool connects a pool of at most maxConns connections (0 keeps pgx's
 // default) straight to PostgreSQL and checks that the database answers.
 func OpenPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {

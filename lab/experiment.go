@@ -124,7 +124,8 @@ func (l *Lab) databaseKind() (kind, durability string) {
 	return report.SingleServer, ""
 }
 
-// ServerPool is the pool each server opens: cfg.Pool when given, else 20;
+// ServerPool is the pool each server opens: cfg.Pool when given, else
+// db.DefaultServerPool;
 // behind PgBouncer, twice the server's share of PgBouncer's connections.
 // Queries a server sends beyond what PgBouncer can serve at once wait in
 // PgBouncer's queue, where no server sees them, and a query whose deadline
@@ -143,11 +144,9 @@ func ServerPool(cfg Config) int {
 		}
 		return max(1, (2*pool+cfg.Servers-1)/max(cfg.Servers, 1))
 	default:
-		return defaultServerPool
+		return db.DefaultServerPool
 	}
 }
-
-const defaultServerPool = 20
 
 // Open starts the database and the servers.
 func Open(ctx context.Context, cfg Config) (*Lab, error) {

@@ -1,6 +1,10 @@
 package lab
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/evento-lab/evento/db"
+)
 
 // TestServerPoolKeepsQueriesOutOfPgBouncersQueue: behind PgBouncer the
 // servers' pools add up to about twice its pool, so that queries wait in
@@ -10,7 +14,7 @@ func TestServerPoolKeepsQueriesOutOfPgBouncersQueue(t *testing.T) {
 		cfg  Config
 		want int
 	}{
-		{Config{Servers: 2}, 20},
+		{Config{Servers: 2}, db.DefaultServerPool},
 		{Config{Servers: 8, Pool: 7, PgBouncer: true, PgBouncerPool: 5}, 7},
 		{Config{Servers: 8, PgBouncer: true, PgBouncerPool: 5}, 2},
 		{Config{Servers: 2, PgBouncer: true}, 20},

@@ -5,10 +5,12 @@ import (
 	"flag"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/lab"
 	"github.com/evento-lab/evento/lab/nemesis"
 )
@@ -38,7 +40,7 @@ func registerRunFlags(fs *flag.FlagSet, cfg *runConfig) {
 	cfg.db.registerHA(fs)
 	cfg.load.register(fs)
 	fs.IntVar(&cfg.servers, "servers", 2, "server processes to start")
-	fs.IntVar(&cfg.pool, "pool", 0, "database connections of each server (0: 20; with --pgbouncer, twice each server's share of --pgbouncer-pool, so that queries wait in the server rather than in PgBouncer's queue)")
+	fs.IntVar(&cfg.pool, "pool", 0, "database connections of each server (0: "+strconv.Itoa(db.DefaultServerPool)+"; with --pgbouncer, twice each server's share of --pgbouncer-pool, so that queries wait in the server rather than in PgBouncer's queue)")
 	fs.IntVar(&cfg.rooms, "rooms", 200, "rooms per hotel")
 	fs.IntVar(&cfg.hotels, "hotels", 3, "hotels per event")
 	fs.IntVar(&cfg.events, "events", 1, "events to seed")

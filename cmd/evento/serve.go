@@ -81,7 +81,7 @@ func newServeCommand() *ffcli.Command {
 	fs.StringVar(&cfg.adminAddr, "admin-addr", "127.0.0.1:0", "listen address of GET /metrics and /healthz, for operators only (port 0 picks a free one)")
 	fs.IntVar(&cfg.maxConns, "max-conns", defaultMaxConns, "most client connections open at once; when all are taken, the one idle longest is closed to make room, and if none is idle more wait until one closes")
 	fs.IntVar(&cfg.maxConnsAddr, "max-conns-per-addr", 0, "most client connections open at once from one remote address (an IPv4 address or an IPv6 /64); more are closed at once (0: a quarter of --max-conns; behind a proxy, every client has its address: set it to --max-conns)")
-	fs.IntVar(&cfg.pool, "pool", 20, "maximum database connections of this server")
+	fs.IntVar(&cfg.pool, "pool", db.DefaultServerPool, "maximum database connections of this server")
 	fs.IntVar(&cfg.maxRooms, "max-rooms", 5, "most rooms one request may reserve")
 	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 5*time.Second, "time a request may spend in the database before 503")
 	fs.DurationVar(&cfg.raceWindow, "race-window", 0, "demo: delay every booking write by this long, so races show on every run")
