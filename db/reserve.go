@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
@@ -69,22 +67,19 @@ func (s *Store) Reserve(ctx context.Context, mode string, req evento.BookRequest
 	return outcome, nil
 }
 
-// fastPath runs the strategy's BookKeyed for a keyed request, on a
-// connection of its own and outside any transaction. done is false when
-// there is none to run, or it committed nothing.
+// fastPath runs the strategy's BookKeyed for a keyed request (fastpath.go).
+// done is false when there is none to run, or it committed nothing.
 func (s *Store) fastPath(ctx context.Context, strategy Strategy, req evento.BookRequest, key *evento.IdempotencyKey) (outcome evento.Outcome[evento.Booking], done bool, err error) {
 	if key == nil || strategy.BookKeyed == nil || anyLimited(req) {
 		return outcome, false, nil
 	}
-	err = withConn(ctx, s.pool, func(conn *pgxpool.Conn) error {
-		return runStatements(conn, func(tx dbsqlc.DBTX) error {
-			booking, booked, err := strategy.BookKeyed(ctx, statementsOn(tx, s.beforeWrite), req, *key)
-			outcome, done = evento.Done(booking), booked
-			return err
-		})
+	done, err = runFastPath(ctx, s.pool, s.beforeWrite, func(st Statements) (bool, error) {
+		booking, done, err := strategy.BookKeyed(ctx, st, req, *key)
+		outcome = evento.Done(booking)
+		return done, err
 	})
-	if err != nil {
-		return evento.Outcome[evento.Booking]{}, false, classifyWrite(err)
+	if err != nil || !done {
+		return evento.Outcome[evento.Booking]{}, false, err
 	}
-	return outcome, done, nil
+	return outcome, true, nil
 }
