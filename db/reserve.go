@@ -12,11 +12,14 @@ import (
 // a write (engine.go) whose every attempt is one transaction of its own,
 // or, for a batched strategy, a place in its hotel's next batch.
 //
-// One specialisation, and only one, comes first: a reserve WITH an
-// idempotency key, for a strategy with Strategy.BookKeyed (atomic,
+// One specialisation, and only one, comes first (fastpath.go): a reserve
+// WITH an idempotency key, for a strategy with Strategy.BookKeyed (atomic,
 // sharded), runs that strategy's one autocommit statement, which claims
 // the key and books, the key on the reservation, at once
-// (queries/atomic.sql, AtomicBookKeyed; sharded.sql, ShardedBookKeyed).
+// (queries/atomic.sql, AtomicBookKeyed; sharded.sql, ShardedBookKeyed); a
+// batched strategy's batch with keys does the same for the whole batch
+// (Batcher.fastPath, Strategy.BookBatchKeyed; batched.sql, BatchBook),
+// and commits only if it booked every request.
 // Why: on the general path the hotel's row stays locked from the booking
 // statement through the COMMIT, one more round trip; in one statement it
 // is locked for that statement only, as for an unkeyed atomic booking.
@@ -27,7 +30,7 @@ import (
 // busy or used before, the rooms short, the hotel unknown) the request
 // takes the general path from the start, which alone waits, replays,
 // refuses a reused key and frees overdue holds. Tests: TestFastPath* in
-// db/fastpath_test.go.
+// db/fastpath_test.go, TestKeyedBatch* in db/batchfastpath_test.go.
 //
 // A request whose client has a limit at the event (limits.go) never takes
 // the fast path, and always runs in a transaction: the count of its
