@@ -173,8 +173,9 @@ type BatchBookRow struct {
 // general-path request that had claimed a key and queued for the row
 // would deadlock with it). The check of idempotency_keys has the
 // snapshot's blind instant: see "Not prevented" in idempotency.sql.
-// Without keys the claim is trivially true: an unkeyed batch needs no
-// transaction at all and always runs with @claim_keys false.
+// An unkeyed batch needs no claim and no transaction: it runs with
+// @claim_keys false, and so books what fits even when a request is
+// refused.
 //
 // Anomaly it prevents: the LOST UPDATE, as pessimistic does (the row lock
 // is taken before the read), and it stays safe with several servers
