@@ -67,14 +67,7 @@ func keyedOutcome(id int64, err error, req evento.BookRequest) (booking evento.B
 		return newBooking(id, req), true, nil
 	case errors.Is(err, pgx.ErrNoRows):
 		return evento.Booking{}, false, nil
-	case keyTaken(err):
-		// A reservation holds the key: the statement, booking included,
-		// was undone. The general path replays it, or forgets an expired
-		// one.
-		return evento.Booking{}, false, nil
-	case isSerializationFailure(err):
-		// Chosen as a deadlock's victim: the statement was undone whole,
-		// and the general path runs it again, with its reruns.
+	case committedNothing(err):
 		return evento.Booking{}, false, nil
 	default:
 		return evento.Booking{}, false, fmt.Errorf("book and store under the idempotency key at once: %w", err)

@@ -27,7 +27,9 @@ type BatchOptions struct {
 // Batcher is a batched strategy's group commit. Reserve requests for the
 // same hotel that reach this server while the hotel's previous batch is
 // being booked wait and form the next batch, which is booked as one
-// transaction (transact, engine.go): keys claimed and outcomes stored in it.
+// transaction (transact, engine.go): keys claimed and outcomes stored in it;
+// or, for a batch with keys, first as one autocommit statement that claims
+// them itself (fastPath).
 // One goroutine drains each hotel's queue while it is not empty; hotels do
 // not wait for each other.
 type Batcher struct {
@@ -146,9 +148,12 @@ func (b *Batcher) run(batch []*batchItem) {
 	if anyLimited(reqs...) {
 		policy = policy.inTransaction()
 	}
-	results, err := transact(ctx, b.engine, policy, keys, func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[evento.Booking], error) {
-		return book(ctx, b.engine.q, tx, b.strategy, pick(reqs, todo), pick(keys, todo), b.beforeWrite)
-	})
+	results, done, err := b.fastPath(ctx, policy, reqs, keys)
+	if !done && err == nil {
+		results, err = transact(ctx, b.engine, policy, keys, func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[evento.Booking], error) {
+			return book(ctx, b.engine.q, tx, b.strategy, pick(reqs, todo), pick(keys, todo), b.beforeWrite)
+		})
+	}
 	for i, item := range batch {
 		if err != nil {
 			item.done <- result[evento.Booking]{err: fmt.Errorf("batch of %d: %w", len(batch), err)}
@@ -156,4 +161,28 @@ func (b *Batcher) run(batch []*batchItem) {
 		}
 		item.done <- results[i]
 	}
+}
+
+// fastPath runs the strategy's BookBatchKeyed for a batch with keys
+// (fastpath.go): the one statement that, when it commits, answers every
+// request of the batch. done is false when there is none to run (no key,
+// or a limited client, whose count needs the transaction), or it
+// committed nothing; the batch then takes the general path, whole.
+func (b *Batcher) fastPath(ctx context.Context, policy txPolicy, reqs []evento.BookRequest, keys []*evento.IdempotencyKey) (results []result[evento.Booking], done bool, err error) {
+	if !hasKey(keys) || b.strategy.BookBatchKeyed == nil || policy.tx != nil {
+		return nil, false, nil
+	}
+	var bookings []evento.Booking
+	done, err = runFastPath(ctx, b.engine.pool, b.beforeWrite, func(st Statements) (done bool, err error) {
+		bookings, done, err = b.strategy.BookBatchKeyed(ctx, st, reqs, keys)
+		return done, err
+	})
+	if err != nil || !done {
+		return nil, false, err
+	}
+	results = make([]result[evento.Booking], len(bookings))
+	for i, booking := range bookings {
+		results[i].outcome = evento.Done(booking)
+	}
+	return results, true, nil
 }

@@ -26,8 +26,9 @@ import (
 //
 // A batched strategy's attempt hands the request to its Batcher, whose
 // batch is one transact for many requests (batcher.go); a keyed request
-// of a strategy with Strategy.BookKeyed first tries that one statement
-// (reserve.go). Nothing else retries.
+// of a strategy with Strategy.BookKeyed, and a batch with keys of one with
+// Strategy.BookBatchKeyed, first tries that one autocommit statement
+// (fastpath.go). Nothing else retries.
 
 // engine is what every write runs on.
 type engine struct {

@@ -60,3 +60,23 @@ func BookTogether(ctx context.Context, s *Store, mode string, reqs []evento.Book
 // Admitted says whether the store gates the strategy's bookings per hotel
 // (admission.go), for db_test.
 func (s Strategy) Admitted() bool { return s.admitted() }
+
+// RunBatch books reqs (all for one hotel) with their keys as one batch of
+// mode's Batcher, as its drain does, and answers each request.
+func RunBatch(s *Store, mode string, reqs []evento.BookRequest, keys []*evento.IdempotencyKey) ([]evento.Outcome[evento.Booking], []error) {
+	batch := make([]*batchItem, len(reqs))
+	for i := range reqs {
+		batch[i] = &batchItem{req: reqs[i], key: keys[i], done: make(chan result[evento.Booking], 1), taken: true}
+	}
+	s.batchers[mode].run(batch)
+	outcomes, errs := make([]evento.Outcome[evento.Booking], len(reqs)), make([]error, len(reqs))
+	for i, item := range batch {
+		r := <-item.done
+		outcomes[i], errs[i] = r.outcome, r.err
+	}
+	return outcomes, errs
+}
+
+// ErrKeyBusy is a batch's answer to a request whose key another request
+// holds, for db_test.
+var ErrKeyBusy = errKeyBusy

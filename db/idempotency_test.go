@@ -136,11 +136,11 @@ func heldBack(strategy db.Strategy, release <-chan struct{}) db.Strategy {
 }
 
 // around is strategy on its general path, each booking preceded by before
-// and its error passed through after. The fast path (BookKeyed) is left
-// out: it claims the key and books in one statement, so nothing can run
-// between the two.
+// and its error passed through after. The fast paths (BookKeyed,
+// BookBatchKeyed) are left out: they claim the keys and book in one
+// statement, so nothing can run between the two.
 func around(strategy db.Strategy, before func(), after func(error) error) db.Strategy {
-	strategy.BookKeyed = nil
+	strategy.BookKeyed, strategy.BookBatchKeyed = nil, nil
 	if book := strategy.Book; book != nil {
 		strategy.Book = func(ctx context.Context, st db.Statements, req evento.BookRequest) (evento.Booking, error) {
 			before()

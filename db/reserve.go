@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
@@ -14,11 +12,14 @@ import (
 // a write (engine.go) whose every attempt is one transaction of its own,
 // or, for a batched strategy, a place in its hotel's next batch.
 //
-// One specialisation, and only one, comes first: a reserve WITH an
-// idempotency key, for a strategy with Strategy.BookKeyed (atomic,
+// One specialisation, and only one, comes first (fastpath.go): a reserve
+// WITH an idempotency key, for a strategy with Strategy.BookKeyed (atomic,
 // sharded), runs that strategy's one autocommit statement, which claims
 // the key and books, the key on the reservation, at once
-// (queries/atomic.sql, AtomicBookKeyed; sharded.sql, ShardedBookKeyed).
+// (queries/atomic.sql, AtomicBookKeyed; sharded.sql, ShardedBookKeyed); a
+// batched strategy's batch with keys does the same for the whole batch
+// (Batcher.fastPath, Strategy.BookBatchKeyed; batched.sql, BatchBook),
+// and commits only if it booked every request.
 // Why: on the general path the hotel's row stays locked from the booking
 // statement through the COMMIT, one more round trip; in one statement it
 // is locked for that statement only, as for an unkeyed atomic booking.
@@ -29,7 +30,7 @@ import (
 // busy or used before, the rooms short, the hotel unknown) the request
 // takes the general path from the start, which alone waits, replays,
 // refuses a reused key and frees overdue holds. Tests: TestFastPath* in
-// db/fastpath_test.go.
+// db/fastpath_test.go, TestKeyedBatch* in db/batchfastpath_test.go.
 //
 // A request whose client has a limit at the event (limits.go) never takes
 // the fast path, and always runs in a transaction: the count of its
@@ -69,22 +70,19 @@ func (s *Store) Reserve(ctx context.Context, mode string, req evento.BookRequest
 	return outcome, nil
 }
 
-// fastPath runs the strategy's BookKeyed for a keyed request, on a
-// connection of its own and outside any transaction. done is false when
-// there is none to run, or it committed nothing.
+// fastPath runs the strategy's BookKeyed for a keyed request (fastpath.go).
+// done is false when there is none to run, or it committed nothing.
 func (s *Store) fastPath(ctx context.Context, strategy Strategy, req evento.BookRequest, key *evento.IdempotencyKey) (outcome evento.Outcome[evento.Booking], done bool, err error) {
 	if key == nil || strategy.BookKeyed == nil || anyLimited(req) {
 		return outcome, false, nil
 	}
-	err = withConn(ctx, s.pool, func(conn *pgxpool.Conn) error {
-		return runStatements(conn, func(tx dbsqlc.DBTX) error {
-			booking, booked, err := strategy.BookKeyed(ctx, statementsOn(tx, s.beforeWrite), req, *key)
-			outcome, done = evento.Done(booking), booked
-			return err
-		})
+	done, err = runFastPath(ctx, s.pool, s.beforeWrite, func(st Statements) (bool, error) {
+		booking, done, err := strategy.BookKeyed(ctx, st, req, *key)
+		outcome = evento.Done(booking)
+		return done, err
 	})
-	if err != nil {
-		return evento.Outcome[evento.Booking]{}, false, classifyWrite(err)
+	if err != nil || !done {
+		return evento.Outcome[evento.Booking]{}, false, err
 	}
-	return outcome, done, nil
+	return outcome, true, nil
 }

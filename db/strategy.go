@@ -55,6 +55,14 @@ type Strategy struct {
 	// booked and recorded. done is false when it committed nothing; the
 	// request then takes the general path.
 	BookKeyed func(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey) (booking evento.Booking, done bool, err error)
+	// BookBatchKeyed, optional beside BookBatch, is BookKeyed for a batch
+	// with idempotency keys (see batcher.go): ONE autocommit statement that
+	// claims every key, books every request and records each booking under
+	// its key, or commits nothing (done false), and the batch then takes
+	// the general path. The same rules as BookKeyed's, and one more: it
+	// commits only if it booked every request, since a refusal is the
+	// general path's to answer.
+	BookBatchKeyed func(ctx context.Context, st Statements, reqs []evento.BookRequest, keys []*evento.IdempotencyKey) (bookings []evento.Booking, done bool, err error)
 	// Buckets says the strategy books a sharded hotel's bucket rows
 	// (room_buckets) instead of the hotel's row: see SplitsHotels and
 	// TakesHolds.
