@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -102,5 +103,29 @@ func TestPlainJSONContentTypeCostsNoAllocation(t *testing.T) {
 		}
 	}); allocs != 0 {
 		t.Fatalf("requireJSON: %.0f allocations, want none", allocs)
+	}
+}
+
+// A body is read into a buffer that the next request reuses, not into
+// one io.ReadAll allocates for each.
+func TestBodyBufferIsReused(t *testing.T) {
+	body := []byte(`{"name":"client-12","rooms":3}`)
+	reader := bytes.NewReader(body)
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Body = io.NopCloser(reader)
+	w := httptest.NewRecorder()
+	var req reserveRequest
+	withBody := testing.AllocsPerRun(100, func() {
+		reader.Reset(body)
+		req = reserveRequest{}
+		_ = decodeJSON(w, r, &req)
+	})
+	alone := testing.AllocsPerRun(100, func() {
+		req = reserveRequest{}
+		_ = json.Unmarshal(body, &req)
+	})
+	// The MaxBytesReader is the one allocation besides the decoding.
+	if withBody > alone+1 {
+		t.Fatalf("decodeJSON: %.0f allocations, decoding alone %.0f", withBody, alone)
 	}
 }
