@@ -50,6 +50,9 @@ func readAnswer(resp *http.Response) answerBody {
 // a failed read reports that failure.
 func (a answerBody) decode(v any) error {
 	b := *a.buf
+	if r, ok := v.(*reply); ok && scanReply(b, r) {
+		return nil
+	}
 	if json.Unmarshal(b, v) == nil {
 		return nil
 	}
