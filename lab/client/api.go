@@ -258,7 +258,11 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 	// A request without fields (a confirm) sends an empty object, with
 	// its length: servers refuse a body of unknown length (chunked).
 	encoded := []byte("{}")
-	if body != nil {
+	switch b := body.(type) {
+	case bookingBody:
+		encoded = b.encode()
+	case nil:
+	default:
 		encoded, _ = json.Marshal(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(encoded))
