@@ -102,6 +102,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	// scan, without decodeBody's decoders (most of the allocations of a
 	// booking); anything else goes through decodeBody, which words the
 	// refusal.
+	if req, ok := dst.(*reserveRequest); ok && scanReserve(body, req) {
+		return nil
+	}
 	if json.Unmarshal(body, dst) == nil && plainFieldNames(body, reflect.TypeOf(dst).Elem()) {
 		return nil
 	}
