@@ -2,11 +2,13 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"unicode/utf8"
 )
 
 // decodeJSON's fast path for well-formed bodies must answer exactly as
@@ -102,5 +104,60 @@ func TestPlainJSONContentTypeCostsNoAllocation(t *testing.T) {
 		}
 	}); allocs != 0 {
 		t.Fatalf("requireJSON: %.0f allocations, want none", allocs)
+	}
+}
+
+// A body is read into a buffer that the next request reuses, not into
+// one io.ReadAll allocates for each.
+func TestBodyBufferIsReused(t *testing.T) {
+	body := []byte(`{"name":"client-12","rooms":3}`)
+	reader := bytes.NewReader(body)
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Body = io.NopCloser(reader)
+	w := httptest.NewRecorder()
+	var req reserveRequest
+	withBody := testing.AllocsPerRun(100, func() {
+		reader.Reset(body)
+		req = reserveRequest{}
+		_ = decodeJSON(w, r, &req)
+	})
+	alone := testing.AllocsPerRun(100, func() {
+		req = reserveRequest{}
+		_ = json.Unmarshal(body, &req)
+	})
+	// The MaxBytesReader is the one allocation besides the decoding.
+	if withBody > alone+1 {
+		t.Fatalf("decodeJSON: %.0f allocations, decoding alone %.0f", withBody, alone)
+	}
+}
+
+// Whatever the reserve scan reads, decodeBody (json.Unmarshal and its
+// checks) reads alike.
+func FuzzReserveScanReadsAsDecodeBody(f *testing.F) {
+	for _, body := range []string{`{"name":"ann","rooms":2}`, ` { "rooms" : -0 , "name" : "" } `, `{"rooms":01}`,
+		`{"rooms":9223372036854775807}`, `{"rooms":-9223372036854775808}`, `{"name":"a\"b"}`, `{"rooms":2,"rooms":2}`} {
+		f.Add(body)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var scanned, steps reserveRequest
+		if !utf8.ValidString(body) || !scanReserve([]byte(body), &scanned) {
+			return
+		}
+		if err := decodeBody([]byte(body), &steps); err != nil {
+			t.Fatalf("%s: scanned %s/%s, decodeBody refuses it: %v", body, show(scanned.Name), show(scanned.Rooms), err)
+		}
+		if show(scanned.Name) != show(steps.Name) || show(scanned.Rooms) != show(steps.Rooms) {
+			t.Fatalf("%s: scanned %s/%s, decodeBody %s/%s", body, show(scanned.Name), show(scanned.Rooms), show(steps.Name), show(steps.Rooms))
+		}
+	})
+}
+
+// The body every client sends takes the scan.
+func TestClientsBodiesAreScanned(t *testing.T) {
+	for _, body := range []string{`{"name":"client-12","rooms":3}`, `{"rooms":3,"name":"Zoë"}`, "{\n \"name\": \"ann\",\n \"rooms\": 1\n}\n"} {
+		var req reserveRequest
+		if !scanReserve([]byte(body), &req) || *req.Name == "" || *req.Rooms == 0 {
+			t.Errorf("%s: not scanned", body)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -123,15 +124,24 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	apiErr := toAPIError(err)
-	attrs := []any{"method", clip(r.Method), "path", clip(r.URL.Path)}
-	if key := r.Header.Get(IdempotencyKeyHeader); key != "" {
-		// Whoever holds a key gets its stored answer: log only its hash.
-		attrs = append(attrs, "key_hash", evento.ShortHash(key))
-	}
+	level := slog.LevelDebug
 	if apiErr.Status >= 500 {
-		s.log.Error("request failed", append(attrs, "status", apiErr.Status, "err", err)...)
-	} else {
-		s.log.Debug("request refused", append(attrs, "code", apiErr.Code, "err", err)...)
+		level = slog.LevelError
+	}
+	// A refusal (a conflict, a sold-out hotel) is an ordinary answer under
+	// load: its line, clipped path and key hash are built only when the
+	// line is written.
+	if s.log.Enabled(r.Context(), level) {
+		attrs := []any{"method", clip(r.Method), "path", clip(r.URL.Path)}
+		if key := r.Header.Get(IdempotencyKeyHeader); key != "" {
+			// Whoever holds a key gets its stored answer: log only its hash.
+			attrs = append(attrs, "key_hash", evento.ShortHash(key))
+		}
+		if apiErr.Status >= 500 {
+			s.log.Error("request failed", append(attrs, "status", apiErr.Status, "err", err)...)
+		} else {
+			s.log.Debug("request refused", append(attrs, "code", apiErr.Code, "err", err)...)
+		}
 	}
 	recordCode(w, apiErr.Code)
 	switch {

@@ -34,7 +34,11 @@ func (s *Server) idempotencyKey(r *http.Request, route string, request any) (*ev
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(append([]byte(route+"\n"), canonical...))
+	// One buffer, on the stack for any request a client sends.
+	var text [256]byte
+	sum := sha256.Sum256(append(append(append(text[:0], route...), '\n'), canonical...))
+	var fingerprint [2 * sha256.Size]byte
+	hex.Encode(fingerprint[:], sum[:])
 	// Each client's keys are its own: two clients may both send order-18,
 	// and nobody can squat or replay a key of someone else's.
 	who := callerOf(r).client
@@ -44,7 +48,7 @@ func (s *Server) idempotencyKey(r *http.Request, route string, request any) (*ev
 		return nil, invalid("Idempotency-Key may not start with c, digits and a colon: that is how API clients' keys are stored")
 	}
 	scoped := evento.ScopedKey(who, key)
-	return &evento.IdempotencyKey{Key: scoped, Fingerprint: hex.EncodeToString(sum[:]), Keep: s.opts.KeepIdempotencyKeys}, nil
+	return &evento.IdempotencyKey{Key: scoped, Fingerprint: string(fingerprint[:]), Keep: s.opts.KeepIdempotencyKeys}, nil
 }
 
 func validKey(key string) bool {

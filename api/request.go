@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -85,7 +86,10 @@ func eventHotelIDs(r *http.Request) (eventID, hotelID int64, err error) {
 // (checkFieldNames: spelled exactly as documented, where encoding/json
 // alone would accept "ROOMS"), no trailing data, at most maxBodyBytes.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	buf := bodyBuffers.Get().(*[]byte)
+	defer bodyBuffers.Put(buf)
+	body, err := readBody(http.MaxBytesReader(w, r.Body, maxBodyBytes), (*buf)[:0])
+	*buf = body[:0]
 	if err != nil {
 		return bodyError(err)
 	}
@@ -98,10 +102,35 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	// scan, without decodeBody's decoders (most of the allocations of a
 	// booking); anything else goes through decodeBody, which words the
 	// refusal.
+	if req, ok := dst.(*reserveRequest); ok && scanReserve(body, req) {
+		return nil
+	}
 	if json.Unmarshal(body, dst) == nil && plainFieldNames(body, reflect.TypeOf(dst).Elem()) {
 		return nil
 	}
 	return decodeBody(body, dst)
+}
+
+// bodyBuffers hold request bodies while they are decoded: json.Unmarshal
+// copies what it keeps, so each buffer serves request after request.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// readBody appends r to buf until EOF, as io.ReadAll does; buf never
+// grows past maxBodyBytes and a byte, where the MaxBytesReader stops.
+func readBody(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // decodeBody is decodeJSON's check of a body, step by step, each step

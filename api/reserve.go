@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/evento-lab/evento"
@@ -35,7 +36,7 @@ func (s *Server) handleReserve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	route := fmt.Sprintf("POST /%d/%d/reserve/%s", req.EventID, req.HotelID, mode)
+	route := "POST /" + strconv.FormatInt(req.EventID, 10) + "/" + strconv.FormatInt(req.HotelID, 10) + "/reserve/" + mode
 	key, err := s.idempotencyKey(r, route, canonicalReserve{req.Name, req.Rooms})
 	if err != nil {
 		s.writeError(w, r, err)

@@ -104,6 +104,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 		return report.Bench{}, err
 	}
 	defer l.Close()
+	// After the servers started: their share is of every core.
+	defer useLoadProcs(cfg.Servers)()
 
 	hot, err := labdb.Seed(ctx, l.cluster.Pool, labdb.SeedSpec{Name: "pgbench hot row", Hotels: 1, Rooms: hotRooms})
 	if err != nil {

@@ -208,12 +208,14 @@ func (a *API) get(ctx context.Context, url, apiKey string, v any) error {
 	}
 	defer drain(resp)
 	a.countInternal(resp)
+	answer := readAnswer(resp)
+	defer answer.release()
 	if resp.StatusCode != http.StatusOK {
 		var e errorBody
-		_ = json.NewDecoder(resp.Body).Decode(&e)
+		_ = answer.decode(&e)
 		return &StatusError{URL: url, Status: resp.StatusCode, Code: e.Error.Code}
 	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+	if err := answer.decode(v); err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)
 	}
 	return nil
@@ -256,7 +258,11 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 	// A request without fields (a confirm) sends an empty object, with
 	// its length: servers refuse a body of unknown length (chunked).
 	encoded := []byte("{}")
-	if body != nil {
+	switch b := body.(type) {
+	case bookingBody:
+		encoded = b.encode()
+	case nil:
+	default:
 		encoded, _ = json.Marshal(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(encoded))
@@ -285,9 +291,11 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 	defer drain(resp)
 	a.countInternal(resp)
 	info.status = resp.StatusCode
+	answer := readAnswer(resp)
+	defer answer.release()
 	if resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK {
 		var r reply
-		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		if err := answer.decode(&r); err != nil {
 			// The server did it and said so, but the answer broke on the way.
 			return unknown, reply{}, fmt.Errorf("POST %s: %d with unreadable body: %w", url, resp.StatusCode, err)
 		}
@@ -295,7 +303,7 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 		return succeeded, r, nil
 	}
 	var e errorBody
-	_ = json.NewDecoder(resp.Body).Decode(&e)
+	_ = answer.decode(&e)
 	info.code = e.Error.Code
 	// The code's domain error; nil for an answer that is not Evento's.
 	known := evento.ErrorWithCode(e.Error.Code)

@@ -1,0 +1,222 @@
+package client
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// scanReply reads an answer that is a flat JSON object of plain strings,
+// integers and literals, as Evento's booking answers are, into r, and
+// reports whether it could: anything else (an escape, a nested value, a
+// fraction where an integer goes, a name json.Unmarshal would match only
+// case-insensitively) is left to json.Unmarshal, whose result the scan's
+// always equals. Reflection and a validating pre-pass made decoding most
+// of what reading an answer cost the clients.
+func scanReply(b []byte, r *reply) bool {
+	out := *r // as json.Unmarshal, which sets only the fields it reads
+	i := skipWS(b, 0)
+	if i == len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		*r = out
+		return skipWS(b, i+1) == len(b)
+	}
+	for {
+		name, next, ok := plainString(b, i)
+		if !ok {
+			return false
+		}
+		i = skipWS(b, next)
+		if i == len(b) || b[i] != ':' {
+			return false
+		}
+		i = skipWS(b, i+1)
+		var end int
+		switch {
+		case string(name) == "reservation_id" || string(name) == "rooms":
+			n, e, ok := integer(b, i)
+			if !ok {
+				return false
+			}
+			if string(name) == "rooms" {
+				out.Rooms = n
+			} else {
+				out.ReservationID = n
+			}
+			end = e
+		case string(name) == "hold_id":
+			s, e, ok := plainString(b, i)
+			if !ok {
+				return false
+			}
+			out.HoldID, end = string(s), e
+		default:
+			if foldsToAField(name) {
+				return false
+			}
+			e, ok := scalar(b, i)
+			if !ok {
+				return false
+			}
+			end = e
+		}
+		i = skipWS(b, end)
+		if i == len(b) {
+			return false
+		}
+		if b[i] == '}' {
+			if skipWS(b, i+1) != len(b) {
+				return false
+			}
+			*r = out
+			return true
+		}
+		if b[i] != ',' {
+			return false
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
+// foldsToAField reports whether json.Unmarshal could match name to one
+// of reply's fields other than by its exact spelling: it matches names
+// case-insensitively, with Unicode's folding, so any non-ASCII name is
+// left to it.
+func foldsToAField(name []byte) bool {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	for _, field := range [...]string{"reservation_id", "hold_id", "rooms"} {
+		if bytes.EqualFold(name, []byte(field)) {
+			return true
+		}
+	}
+	return false
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainString reads the string at i: valid UTF-8 without escapes or
+// control characters, which JSON spells as it is.
+func plainString(b []byte, i int) (s []byte, end int, ok bool) {
+	if i == len(b) || b[i] != '"' {
+		return nil, 0, false
+	}
+	start := i + 1
+	for j := start; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			if !utf8.Valid(b[start:j]) {
+				return nil, 0, false
+			}
+			return b[start:j], j + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// integer reads the JSON integer at i (no fraction, no exponent) that
+// fits an int64.
+func integer(b []byte, i int) (n int64, end int, ok bool) {
+	end, ok = number(b, i)
+	if !ok {
+		return 0, 0, false
+	}
+	for _, c := range b[i:end] {
+		if c == '-' {
+			continue
+		}
+		if n > (1<<63-1-int64(c-'0'))/10 {
+			// Past int64, and json.Unmarshal refuses it too; its one
+			// exception, -1<<63, is left to it as well.
+			return 0, 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if b[i] == '-' {
+		n = -n
+	}
+	return n, end, true
+}
+
+// number reads the JSON number at i, or an integer only when integral:
+// it returns where it ends.
+func number(b []byte, i int) (end int, ok bool) {
+	j := i
+	if j < len(b) && b[j] == '-' {
+		j++
+	}
+	switch {
+	case j < len(b) && b[j] == '0':
+		j++
+	case j < len(b) && b[j] >= '1' && b[j] <= '9':
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+	default:
+		return 0, false
+	}
+	return j, true
+}
+
+// scalar reads the value at i when it is a plain string, a number or a
+// literal; it returns where the value ends.
+func scalar(b []byte, i int) (end int, ok bool) {
+	if i == len(b) {
+		return 0, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		_, end, ok = plainString(b, i)
+		return end, ok
+	case c == '-' || (c >= '0' && c <= '9'):
+		return fullNumber(b, i)
+	}
+	for _, literal := range [...]string{"true", "false", "null"} {
+		if bytes.HasPrefix(b[i:], []byte(literal)) {
+			return i + len(literal), true
+		}
+	}
+	return 0, false
+}
+
+// fullNumber reads a JSON number with its fraction and exponent.
+func fullNumber(b []byte, i int) (end int, ok bool) {
+	j, ok := number(b, i)
+	if !ok {
+		return 0, false
+	}
+	digits := func(j int) (int, bool) {
+		k := j
+		for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+			k++
+		}
+		return k, k > j
+	}
+	if j < len(b) && b[j] == '.' {
+		if j, ok = digits(j + 1); !ok {
+			return 0, false
+		}
+	}
+	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
+		j++
+		if j < len(b) && (b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		if j, ok = digits(j); !ok {
+			return 0, false
+		}
+	}
+	return j, true
+}
