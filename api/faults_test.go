@@ -76,10 +76,11 @@ func (f *faultyFixture) booked(t *testing.T) (rows int, ids map[float64]bool) {
 // the only true answer is 504 outcome_unknown ("it may have been made"),
 // never 503 ("nothing was changed") nor 500. With a key, the resend learns
 // the stored outcome. Each case loses the reply to the message that
-// commits: the COMMIT of a transaction, the Sync of an autocommit booking
-// (a keyed atomic one too: its fast path is one autocommit statement), the
-// Sync of a batch. The resend with the key of a keyed atomic booking finds
-// the key stored: its fast path undoes itself and the general path replays.
+// commits: the COMMIT of a transaction, or the Sync of an autocommit
+// statement (an unkeyed atomic booking, a batch, and on their fast paths
+// a keyed atomic booking and a keyed batch). The resend with the key
+// finds it stored: the fast path undoes itself and the general path
+// replays.
 func TestLostCommitReplyIsOutcomeUnknown(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -91,7 +92,7 @@ func TestLostCommitReplyIsOutcomeUnknown(t *testing.T) {
 		{"batched", false, faultproxy.ExecutedSync()},
 		{"pessimistic", true, faultproxy.Query("commit")},
 		{"atomic", true, faultproxy.ExecutedSync()},
-		{"batched", true, faultproxy.Query("commit")},
+		{"batched", true, faultproxy.ExecutedSync()},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s/key=%v", c.mode, c.key), func(t *testing.T) {
