@@ -50,8 +50,8 @@ func bookOptimistic(ctx context.Context, st Statements, req evento.BookRequest) 
 // statement that claims the key and swaps, the key on the reservation
 // (queries/optimistic.sql, OptimisticBookKeyed), as bookAtomicKeyed does.
 // done is false when it committed nothing: the rooms did not fit or the
-// hotel is unknown (the general path answers the refusal and keeps it
-// under the key), the key was busy or used before, or the swap lost; the
+// hotel is unknown (the general path answers the refusal, after freeing
+// any overdue holds), the key was busy or used before, or the swap lost; the
 // request then takes the general path, which reads and swaps again.
 func bookOptimisticKeyed(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey) (booking evento.Booking, done bool, err error) {
 	rooms, err := readFitting(ctx, st, req)
