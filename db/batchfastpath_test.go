@@ -23,10 +23,12 @@ import (
 // as the single-request fast path's tests are (fastpath_test.go).
 
 // statementLog names each statement a pool sends: sqlc's query name, or
-// the SQL's first word (begin, commit).
+// the SQL's first word (begin, commit). onSend, when set, runs before each
+// is sent: a test's step between two statements of one request.
 type statementLog struct {
-	mu   sync.Mutex
-	sent []string
+	mu     sync.Mutex
+	sent   []string
+	onSend func(name string)
 }
 
 func (l *statementLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
@@ -36,7 +38,11 @@ func (l *statementLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pg
 	}
 	l.mu.Lock()
 	l.sent = append(l.sent, name)
+	onSend := l.onSend
 	l.mu.Unlock()
+	if onSend != nil {
+		onSend(name)
+	}
 	return ctx
 }
 

@@ -9,11 +9,11 @@ import (
 )
 
 // A fast path is the write engine's one specialisation: a keyed booking
-// (one request of atomic or sharded, Strategy.BookKeyed; or a batch of
-// batched, Strategy.BookBatchKeyed) first runs as ONE autocommit
+// (one request of atomic, sharded or optimistic, Strategy.BookKeyed; or a
+// batch of batched, Strategy.BookBatchKeyed) first runs as ONE autocommit
 // statement that claims its keys, books and records each booking under its
-// key, or commits nothing; then, and only then, it takes the general path
-// (engine.go). See reserve.go for why it is worth it and why it is safe.
+// key, or commits nothing (optimistic's after its read, which locks
+// nothing); then, and only then, it takes the general path (engine.go). See reserve.go for why it is worth it and why it is safe.
 
 // runFastPath runs book, a strategy's fast-path statements, on a
 // connection of its own and outside any transaction. done is what book

@@ -14,9 +14,10 @@ import (
 //
 // One specialisation, and only one, comes first (fastpath.go): a reserve
 // WITH an idempotency key, for a strategy with Strategy.BookKeyed (atomic,
-// sharded), runs that strategy's one autocommit statement, which claims
-// the key and books, the key on the reservation, at once
-// (queries/atomic.sql, AtomicBookKeyed; sharded.sql, ShardedBookKeyed); a
+// sharded, optimistic), runs that strategy's one autocommit statement, which
+// claims the key and books, the key on the reservation, at once
+// (queries/atomic.sql, AtomicBookKeyed; sharded.sql, ShardedBookKeyed;
+// optimistic.sql, OptimisticBookKeyed, after its unlocked read); a
 // batched strategy's batch with keys does the same for the whole batch
 // (Batcher.fastPath, Strategy.BookBatchKeyed; batched.sql, BatchBook),
 // and commits only if it booked every request.
@@ -27,10 +28,13 @@ import (
 // very lock) without waiting before anything else, and commits nothing
 // unless it booked; a key a booking used already undoes the statement
 // through the reservations' key index. When it commits nothing (the key
-// busy or used before, the rooms short, the hotel unknown) the request
+// busy or used before, the rooms short, the hotel unknown, optimistic's
+// swap lost) the request
 // takes the general path from the start, which alone waits, replays,
 // refuses a reused key and frees overdue holds. Tests: TestFastPath* in
-// db/fastpath_test.go, TestKeyedBatch* in db/batchfastpath_test.go.
+// db/fastpath_test.go, TestOptimisticKeyed* in
+// db/optimisticfastpath_test.go, TestKeyedBatch* in
+// db/batchfastpath_test.go.
 //
 // A request whose client has a limit at the event (limits.go) never takes
 // the fast path, and always runs in a transaction: the count of its

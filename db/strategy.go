@@ -50,9 +50,10 @@ type Strategy struct {
 	// specialisation (see reserve.go): for a request with an idempotency
 	// key, ONE autocommit statement that claims the key, books and records
 	// the reservation under the key, so that the hotel's row is locked for
-	// that statement only. It must take the key's advisory lock without
-	// waiting before it locks anything else, and commit nothing unless it
-	// booked and recorded. done is false when it committed nothing; the
+	// that statement only (after, at most, autocommit reads that lock
+	// nothing, as optimistic's). It must take the key's advisory lock
+	// without waiting before it locks anything else, and commit nothing
+	// unless it booked and recorded. done is false when it committed nothing; the
 	// request then takes the general path.
 	BookKeyed func(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey) (booking evento.Booking, done bool, err error)
 	// BookBatchKeyed, optional beside BookBatch, is BookKeyed for a batch

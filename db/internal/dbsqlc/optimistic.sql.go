@@ -70,3 +70,83 @@ func (q *Queries) OptimisticBook(ctx context.Context, db DBTX, arg OptimisticBoo
 	err := row.Scan(&id)
 	return id, err
 }
+
+const optimisticBookKeyed = `-- name: OptimisticBookKeyed :one
+WITH claim AS (
+    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext($4::text))
+           AND NOT EXISTS (SELECT FROM idempotency_keys WHERE key = $4::text) AS claimed
+), counter AS (
+    UPDATE event_hotel_rooms
+       SET reserved   = reserved + $2::integer,
+           updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
+     WHERE event_hotel_rooms.id = $7::bigint
+       AND updated_at = $8::timestamptz
+       AND (SELECT claim.claimed FROM claim)
+    RETURNING id
+)
+INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id,
+                          idempotency_key, key_fingerprint, key_expires_at)
+SELECT $1::text, counter.id, $2::integer, $3::bigint,
+       $4::text, $5::text,
+       clock_timestamp() + make_interval(secs => $6::integer)
+  FROM counter
+RETURNING id
+`
+
+type OptimisticBookKeyedParams struct {
+	Name              string
+	Rooms             int32
+	ClientID          pgtype.Int8
+	Key               string
+	Fingerprint       string
+	TtlSeconds        int32
+	EventHotelRoomsID int64
+	SeenUpdatedAt     time.Time
+}
+
+// OptimisticBookKeyed is OptimisticBook for a request with an idempotency
+// key, as ONE autocommit statement that also claims the key and records it
+// on the reservation: AtomicBookKeyed's claim (atomic.sql), over
+// OptimisticBook's compare-and-swap instead of AtomicBook's condition. Step
+// 1 (GetHotelRooms) and step 2 run before it as they do without a key,
+// outside any transaction and locking nothing, so the key is still the
+// first thing this request locks.
+//  1. claim: the key's advisory lock, tried without waiting, and no row of
+//     the key in idempotency_keys; a one-time filter of the UPDATE, taken
+//     before the hotel's row is locked.
+//  2. counter, booked: the swap, only over the row version read and only
+//     when the key was claimed; the reservation carries the key, its
+//     fingerprint and the end of its retention.
+//
+// It returns the reservation's id, or no row when it did nothing: the key
+// is busy or has a row in idempotency_keys, or another writer changed the
+// row since it was read (the swap lost). A key a booking used before undoes
+// the whole statement with unique_violation on
+// reservations_idempotency_key_idx. Nothing is committed in any of these
+// cases, and the request takes the general path, which waits, replays,
+// refuses a reused key, or reads and swaps again in a transaction that
+// holds the key (where a lost swap is the client's conflict to retry, as
+// without a key).
+//
+// Anomalies it prevents: the LOST UPDATE, as OptimisticBook does (the swap
+// lands only on the version the availability check judged); and the
+// DOUBLE BOOKING of one key, as AtomicBookKeyed does (the key index's
+// uniqueness check, which no snapshot hides, and the advisory lock, which
+// keeps that check from waiting on another request's uncommitted key).
+// A lost swap costs one more read and swap on the general path, not a
+// conflict: the fast path never answers one.
+func (q *Queries) OptimisticBookKeyed(ctx context.Context, db DBTX, arg OptimisticBookKeyedParams) (int64, error) {
+	row := db.QueryRow(ctx, optimisticBookKeyed,
+		arg.Name,
+		arg.Rooms,
+		arg.ClientID,
+		arg.Key,
+		arg.Fingerprint,
+		arg.TtlSeconds,
+		arg.EventHotelRoomsID,
+		arg.SeenUpdatedAt,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
