@@ -77,6 +77,7 @@ func show[T any](p *T) string {
 // two decoders and a token scan: each is garbage the server collects on
 // every booking.
 func TestWellFormedBookingDecodesInFewAllocations(t *testing.T) {
+	countsAllocations(t)
 	body := []byte(`{"name":"client-12","rooms":3}`)
 	reader := bytes.NewReader(body)
 	r := httptest.NewRequest(http.MethodPost, "/", nil)
@@ -96,6 +97,7 @@ func TestWellFormedBookingDecodesInFewAllocations(t *testing.T) {
 
 // The Content-Type every client sends is accepted without parsing it.
 func TestPlainJSONContentTypeCostsNoAllocation(t *testing.T) {
+	countsAllocations(t)
 	r := httptest.NewRequest(http.MethodPost, "/", nil)
 	r.Header.Set("Content-Type", "application/json")
 	if allocs := testing.AllocsPerRun(100, func() {
@@ -110,6 +112,7 @@ func TestPlainJSONContentTypeCostsNoAllocation(t *testing.T) {
 // A body is read into a buffer that the next request reuses, not into
 // one io.ReadAll allocates for each.
 func TestBodyBufferIsReused(t *testing.T) {
+	countsAllocations(t)
 	body := []byte(`{"name":"client-12","rooms":3}`)
 	reader := bytes.NewReader(body)
 	r := httptest.NewRequest(http.MethodPost, "/", nil)

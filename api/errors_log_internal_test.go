@@ -13,6 +13,7 @@ import (
 // A refusal is an ordinary answer under load: with debug lines off, its
 // line's fields (the clipped path, the key's hash) are never built.
 func TestRefusalBuildsNoLogLineWhenDebugIsOff(t *testing.T) {
+	countsAllocations(t)
 	s := &Server{log: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	r := httptest.NewRequest(http.MethodPost, "/1/2/reserve/batched", nil)
 	r.Header.Set(IdempotencyKeyHeader, "run-1-12-345")

@@ -28,6 +28,7 @@ func TestFingerprintHashesRouteAndCanonicalRequest(t *testing.T) {
 // A keyed booking's key and fingerprint cost the key itself, its
 // canonical JSON and the fingerprint's text, not copies of the route.
 func TestIdempotencyKeyCostsFewAllocations(t *testing.T) {
+	countsAllocations(t)
 	r := httptest.NewRequest(http.MethodPost, "/", nil)
 	r.Header.Set(IdempotencyKeyHeader, "run-1-12-345")
 	s := &Server{}

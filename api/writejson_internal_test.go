@@ -38,6 +38,7 @@ func (b bareWriter) WriteHeader(int)             {}
 // An answer's two headers cost no allocation each: they are assigned,
 // not parsed, canonicalized and copied.
 func TestJSONAnswerHeadersCostNoAllocation(t *testing.T) {
+	countsAllocations(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	w := bareWriter{h: http.Header{}}
 	body := struct{}{}
