@@ -13,7 +13,9 @@ import (
 // batch of batched, Strategy.BookBatchKeyed) first runs as ONE autocommit
 // statement that claims its keys, books and records each booking under its
 // key, or commits nothing (optimistic's after its read, which locks
-// nothing); then, and only then, it takes the general path (engine.go). See reserve.go for why it is worth it and why it is safe.
+// nothing); only when it committed nothing does the request take the
+// general path (engine.go). reserve.go says why it is worth it and why it
+// is safe.
 
 // runFastPath runs book, a strategy's fast-path statements, on a
 // connection of its own and outside any transaction. done is what book
