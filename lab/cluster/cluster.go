@@ -233,8 +233,10 @@ func (c *Cluster) Healthy(ctx context.Context) error {
 }
 
 // LoseReplies cuts, for the length of window, every server connection that
-// sends a COMMIT, right after PostgreSQL has it: the transactions commit,
-// the servers never hear so. It returns how many replies were lost.
+// sends a message that commits (a COMMIT, or the Sync that commits an
+// autocommit statement: faultproxy.Commits), right after PostgreSQL has
+// it: the writes commit, the servers never hear so. It returns how many
+// replies were lost.
 func (c *Cluster) LoseReplies(ctx context.Context, window time.Duration) (int, error) {
 	if c.proxy == nil {
 		return 0, errors.New("lose replies: the servers do not reach the database through the fault proxy")
@@ -242,7 +244,7 @@ func (c *Cluster) LoseReplies(ctx context.Context, window time.Duration) (int, e
 	before := c.proxy.Dropped()
 	deadline := time.Now().Add(window)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		c.proxy.LoseReplyTo(faultproxy.Query("commit"))
+		c.proxy.LoseReplyTo(faultproxy.Commits())
 		for armed := c.proxy.Dropped(); c.proxy.Dropped() == armed && time.Now().Before(deadline); {
 			time.Sleep(5 * time.Millisecond)
 		}

@@ -1,6 +1,6 @@
 // Package faultproxy holds two proxies that lose replies on command, so a
 // lost answer is reproduced on demand instead of waited for: Proxy between
-// Evento's servers and PostgreSQL (a lost COMMIT reply), HTTP between the
+// Evento's servers and PostgreSQL (a lost reply to what commits), HTTP between the
 // clients and a server (for evento load, which cannot reach the servers'
 // side). Proxy reads just enough of PostgreSQL's wire protocol to
 // recognise messages; it never changes one.
@@ -19,8 +19,38 @@ import (
 
 // Match picks the client message whose reply is lost: typ is the message
 // type ('Q' simple query, 'B' bind, 'S' sync...), body what follows the
-// length.
-type Match func(typ byte, body []byte) bool
+// length, session what that connection's earlier messages did.
+type Match func(typ byte, body []byte, session Session) bool
+
+// Session is what a connection's messages so far say about it, as far as
+// losing a commit's reply needs.
+type Session struct {
+	// InTx: a transaction block is open, begun and not yet ended by a
+	// simple-protocol query (pgx sends BEGIN, COMMIT and ROLLBACK so).
+	InTx bool
+	// Executed: an Execute came since the last Sync.
+	Executed bool
+}
+
+// observe updates s with the connection's next message.
+func (s *Session) observe(typ byte, body []byte) {
+	switch typ {
+	case 'E':
+		s.Executed = true
+	case 'S':
+		s.Executed = false
+	case 'Q':
+		switch words := strings.Fields(strings.ToLower(strings.TrimRight(string(body), "\x00"))); {
+		case len(words) == 0:
+		case words[0] == "begin" || words[0] == "start":
+			s.InTx = true
+		case words[0] == "rollback" && len(words) > 1 && words[1] == "to":
+			// ROLLBACK TO SAVEPOINT: the transaction goes on.
+		case words[0] == "commit" || words[0] == "end" || words[0] == "rollback" || words[0] == "abort":
+			s.InTx = false
+		}
+	}
+}
 
 // Proxy forwards connections from Addr to a PostgreSQL server.
 type Proxy struct {
@@ -83,31 +113,27 @@ func (p *Proxy) Close() error {
 	return err
 }
 
-// Query matches a simple-protocol query whose text starts with prefix,
-// such as "commit" (pgx sends COMMIT that way).
-func Query(prefix string) Match {
-	return func(typ byte, body []byte) bool {
-		return typ == 'Q' && len(body) >= len(prefix) && strings.EqualFold(string(body[:len(prefix)]), prefix)
+// Commits matches the message that commits, whatever the protocol: a
+// simple-protocol COMMIT, or the Sync that ends an executed statement
+// outside a transaction block, which commits it (an autocommit booking,
+// batch or fast path; a read's too, whose lost reply changes no data). A
+// Sync inside a transaction block commits nothing, and is let through.
+func Commits() Match {
+	return func(typ byte, body []byte, s Session) bool {
+		switch typ {
+		case 'Q':
+			return s.InTx && Query("commit")(typ, body, s)
+		case 'S':
+			return s.Executed && !s.InTx
+		}
+		return false
 	}
 }
 
-// ExecutedSync matches the Sync that ends a statement that was executed
-// (an Execute came since the last Sync), not one that was only prepared:
-// outside a transaction, that Sync is what commits the statement, and its
-// reply is what is lost. Its state spans messages: arm it for one
-// connection's traffic at a time.
-func ExecutedSync() Match {
-	executed := false
-	return func(typ byte, _ []byte) bool {
-		switch typ {
-		case 'E':
-			executed = true
-		case 'S':
-			match := executed
-			executed = false
-			return match
-		}
-		return false
+// Query matches a simple-protocol query whose text starts with prefix.
+func Query(prefix string) Match {
+	return func(typ byte, body []byte, _ Session) bool {
+		return typ == 'Q' && len(body) >= len(prefix) && strings.EqualFold(string(body[:len(prefix)]), prefix)
 	}
 }
 
@@ -180,12 +206,14 @@ func (p *Proxy) clientToServer(client, server net.Conn, muted *atomic.Bool) {
 		p.forget(client, server)
 		return
 	}
+	var session Session
 	for {
 		cut := false
 		err := forward(client, server, true, func(typ byte, body []byte) bool {
 			p.mu.Lock()
 			defer p.mu.Unlock()
-			if p.armed != nil && p.armed(typ, body) {
+			defer session.observe(typ, body)
+			if p.armed != nil && p.armed(typ, body, session) {
 				p.armed = nil
 				p.dropped++
 				cut = true
