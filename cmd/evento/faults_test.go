@@ -52,11 +52,18 @@ func TestSafeStrategiesStayConsistentUnderFaults(t *testing.T) {
 				if fault == nemesis.RestartPostgres || fault == nemesis.CrashPostgres {
 					every = "2s"
 				}
-				// Enough bookings to meet several faults; a full disk needs
-				// more, so that its table grows into new pages mid-fault.
+				// Enough bookings to meet several faults: the clients' think
+				// time bounds them to about 400 a second, so 600 rooms last
+				// about 1.5 s, and a run with faults 2 s apart needs more (a
+				// batched run sold out before its first restart). A full
+				// disk needs more too, so that its table grows into new
+				// pages mid-fault.
 				rooms := "600"
-				if fault == nemesis.DiskFull {
+				switch {
+				case fault == nemesis.DiskFull:
 					rooms = "1200"
+				case every == "2s":
+					rooms = "2400"
 				}
 				r := runEventoWithin(t, 5*time.Minute, env, append(args,
 					"--clients", "40", "--strategy", strategy, "--rooms", rooms, "--hotels", "1", "--servers", "2",
