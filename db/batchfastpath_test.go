@@ -233,10 +233,7 @@ func TestKeyedBatchWithABusyKeyFallsBackAndWaits(t *testing.T) {
 	b := newTracedBatches(t, 10)
 	ctx := testContext(t)
 	key := idemKey("busy", "reserve busy")
-	holder := begin(t, b.pool)
-	if rows := lockKey(t, holder.tx, key); len(rows) != 1 || rows[0].Used {
-		t.Fatalf("holder's lock: %+v", rows)
-	}
+	holder := holdKey(t, b.pool, key)
 
 	free := b.hotel.request("free", 1)
 	outcomes, errs := b.batch(t, []evento.BookRequest{free, b.hotel.request("busy", 2)}, []*evento.IdempotencyKey{idemKey("free", "reserve free"), key})
@@ -255,17 +252,7 @@ func TestKeyedBatchWithABusyKeyFallsBackAndWaits(t *testing.T) {
 		t.Fatalf("totals %+v while the key is busy; want free's and other's bookings alone", totals)
 	}
 
-	booking, err := mustStrategy(t, "atomic").Book(ctx, db.Statements{Q: queries, Read: holder.tx, Write: holder.tx}, b.hotel.request("busy", 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := holder.tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	w := receive(t, waiting, "the request with the busy key never answered")
-	if w.err != nil || !w.outcome.Replayed || w.outcome.Value != booking {
-		t.Fatalf("after the holder committed: %+v; want %+v replayed", w, booking)
-	}
+	holderBooksWaiterReplays(t, holder, "atomic", b.hotel.request("busy", 2), waiting)
 	if totals := readTotals(t, b.pool, b.hotel.HotelID); totals.booked != 4 || len(totals.reservationIDs) != 3 {
 		t.Fatalf("totals %+v; want 1 + 1 + 2 in three reservations", totals)
 	}
@@ -313,5 +300,35 @@ func TestKeyedBatchDuplicateOfABatchInFlight(t *testing.T) {
 	}
 	if totals := readTotals(t, b.pool, b.hotel.HotelID); totals.booked != 2 || totals.reserved != 2 {
 		t.Fatalf("totals %+v; want one booking of 2", totals)
+	}
+}
+
+// holdKey takes key's lock in a transaction of its own, as a request
+// with that key in progress holds it.
+func holdKey(t *testing.T, pool *pgxpool.Pool, key *evento.IdempotencyKey) *session {
+	t.Helper()
+	holder := begin(t, pool)
+	if rows := lockKey(t, holder.tx, key); len(rows) != 1 || rows[0].Used {
+		t.Fatalf("holder's lock: %+v", rows)
+	}
+	return holder
+}
+
+// holderBooksWaiterReplays has the key's holder book req with strategy and
+// commit, and checks that the request waiting for the key replays that
+// booking.
+func holderBooksWaiterReplays(t *testing.T, holder *session, strategy string, req evento.BookRequest, waiting <-chan result) {
+	t.Helper()
+	ctx := testContext(t)
+	booking, err := mustStrategy(t, strategy).Book(ctx, db.Statements{Q: queries, Read: holder.tx, Write: holder.tx}, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := receive(t, waiting, "the request with the busy key never answered")
+	if w.err != nil || !w.outcome.Replayed || w.outcome.Value != booking {
+		t.Fatalf("after the holder committed: %+v; want %+v replayed", w, booking)
 	}
 }

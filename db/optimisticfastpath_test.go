@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/evento-lab/evento"
-	"github.com/evento-lab/evento/db"
 )
 
 // The fast path of a keyed optimistic booking (Strategy.BookKeyed): the
@@ -83,10 +82,7 @@ func TestOptimisticKeyedWithABusyKeyFallsBackAndWaits(t *testing.T) {
 	b := newTracedBatches(t, 10)
 	ctx := testContext(t)
 	key := idemKey("busy", "reserve busy")
-	holder := begin(t, b.pool)
-	if rows := lockKey(t, holder.tx, key); len(rows) != 1 || rows[0].Used {
-		t.Fatalf("holder's lock: %+v", rows)
-	}
+	holder := holdKey(t, b.pool, key)
 
 	waiting := reserveAsync(ctx, b.store, "optimistic", b.hotel.request("busy", 2), key)
 	waitForLockWaiters(t, b.pool, 1)
@@ -95,18 +91,7 @@ func TestOptimisticKeyedWithABusyKeyFallsBackAndWaits(t *testing.T) {
 		t.Fatalf("totals %+v while the key is busy; want nothing booked", totals)
 	}
 
-	optimistic := mustStrategy(t, "optimistic")
-	booking, err := optimistic.Book(ctx, db.Statements{Q: queries, Read: holder.tx, Write: holder.tx}, b.hotel.request("busy", 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := holder.tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	w := receive(t, waiting, "the request with the busy key never answered")
-	if w.err != nil || !w.outcome.Replayed || w.outcome.Value != booking {
-		t.Fatalf("after the holder committed: %+v; want %+v replayed", w, booking)
-	}
+	holderBooksWaiterReplays(t, holder, "optimistic", b.hotel.request("busy", 2), waiting)
 	if totals := readTotals(t, b.pool, b.hotel.HotelID); totals.booked != 2 || len(totals.reservationIDs) != 1 {
 		t.Fatalf("totals %+v; want the holder's booking of 2 alone", totals)
 	}
