@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/api/jsonscan"
 )
 
 // errEmptyBody is returned for a request without a body.
@@ -188,12 +189,12 @@ func checkFieldNames(body []byte, dst any) error {
 // escapes: what checkFieldNames accepts, found by a scan that allocates
 // nothing. false says only "ask checkFieldNames".
 func plainFieldNames(body []byte, t reflect.Type) bool {
-	i := skipSpace(body, 0)
+	i := jsonscan.SkipSpace(body, 0)
 	if i == len(body) || body[i] != '{' {
 		return false
 	}
 	var seen uint64 // a bit per field of t
-	for i = skipSpace(body, i+1); i < len(body) && body[i] == '"'; {
+	for i = jsonscan.SkipSpace(body, i+1); i < len(body) && body[i] == '"'; {
 		end := i + 1
 		for end < len(body) && body[end] != '"' && body[end] != '\\' {
 			end++
@@ -206,10 +207,10 @@ func plainFieldNames(body []byte, t reflect.Type) bool {
 			return false
 		}
 		seen |= 1 << field
-		i = skipSpace(body, end+1) + 1 // past the colon
-		i = skipSpace(body, skipValue(body, skipSpace(body, i)))
+		i = jsonscan.SkipSpace(body, end+1) + 1 // past the colon
+		i = jsonscan.SkipSpace(body, skipValue(body, jsonscan.SkipSpace(body, i)))
 		if i < len(body) && body[i] == ',' {
-			i = skipSpace(body, i+1)
+			i = jsonscan.SkipSpace(body, i+1)
 		}
 	}
 	return i < len(body) && body[i] == '}'
@@ -223,13 +224,6 @@ func fieldIndex(t reflect.Type, name []byte) int {
 		}
 	}
 	return -1
-}
-
-func skipSpace(body []byte, i int) int {
-	for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
-		i++
-	}
-	return i
 }
 
 // skipValue returns the end of the valid JSON value that starts at i.

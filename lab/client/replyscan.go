@@ -3,6 +3,8 @@ package client
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"github.com/evento-lab/evento/api/jsonscan"
 )
 
 // scanReply reads an answer that is a flat JSON object of plain strings,
@@ -14,29 +16,29 @@ import (
 // of what reading an answer cost the clients.
 func scanReply(b []byte, r *reply) bool {
 	out := *r // as json.Unmarshal, which sets only the fields it reads
-	i := skipWS(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i == len(b) || b[i] != '{' {
 		return false
 	}
-	i = skipWS(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		*r = out
-		return skipWS(b, i+1) == len(b)
+		return jsonscan.SkipSpace(b, i+1) == len(b)
 	}
 	for {
-		name, next, ok := plainString(b, i)
+		name, next, ok := jsonscan.PlainString(b, i)
 		if !ok {
 			return false
 		}
-		i = skipWS(b, next)
+		i = jsonscan.SkipSpace(b, next)
 		if i == len(b) || b[i] != ':' {
 			return false
 		}
-		i = skipWS(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 		var end int
 		switch {
 		case string(name) == "reservation_id" || string(name) == "rooms":
-			n, e, ok := integer(b, i)
+			n, e, ok := jsonscan.Integer(b, i)
 			if !ok {
 				return false
 			}
@@ -47,7 +49,7 @@ func scanReply(b []byte, r *reply) bool {
 			}
 			end = e
 		case string(name) == "hold_id":
-			s, e, ok := plainString(b, i)
+			s, e, ok := jsonscan.PlainString(b, i)
 			if !ok {
 				return false
 			}
@@ -62,12 +64,12 @@ func scanReply(b []byte, r *reply) bool {
 			}
 			end = e
 		}
-		i = skipWS(b, end)
+		i = jsonscan.SkipSpace(b, end)
 		if i == len(b) {
 			return false
 		}
 		if b[i] == '}' {
-			if skipWS(b, i+1) != len(b) {
+			if jsonscan.SkipSpace(b, i+1) != len(b) {
 				return false
 			}
 			*r = out
@@ -76,7 +78,7 @@ func scanReply(b []byte, r *reply) bool {
 		if b[i] != ',' {
 			return false
 		}
-		i = skipWS(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 	}
 }
 
@@ -96,58 +98,6 @@ func foldsToAField(name []byte) bool {
 		}
 	}
 	return false
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// plainString reads the string at i: valid UTF-8 without escapes or
-// control characters, which JSON spells as it is.
-func plainString(b []byte, i int) (s []byte, end int, ok bool) {
-	if i == len(b) || b[i] != '"' {
-		return nil, 0, false
-	}
-	start := i + 1
-	for j := start; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			if !utf8.Valid(b[start:j]) {
-				return nil, 0, false
-			}
-			return b[start:j], j + 1, true
-		case c == '\\' || c < 0x20:
-			return nil, 0, false
-		}
-	}
-	return nil, 0, false
-}
-
-// integer reads the JSON integer at i (no fraction, no exponent) that
-// fits an int64.
-func integer(b []byte, i int) (n int64, end int, ok bool) {
-	end, ok = number(b, i)
-	if !ok {
-		return 0, 0, false
-	}
-	for _, c := range b[i:end] {
-		if c == '-' {
-			continue
-		}
-		if n > (1<<63-1-int64(c-'0'))/10 {
-			// Past int64, and json.Unmarshal refuses it too; its one
-			// exception, -1<<63, is left to it as well.
-			return 0, 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if b[i] == '-' {
-		n = -n
-	}
-	return n, end, true
 }
 
 // number reads the JSON number at i, or an integer only when integral:
@@ -178,7 +128,7 @@ func scalar(b []byte, i int) (end int, ok bool) {
 	}
 	switch c := b[i]; {
 	case c == '"':
-		_, end, ok = plainString(b, i)
+		_, end, ok = jsonscan.PlainString(b, i)
 		return end, ok
 	case c == '-' || (c >= '0' && c <= '9'):
 		return fullNumber(b, i)
