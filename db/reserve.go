@@ -29,10 +29,9 @@ import (
 // unless it booked; a key a booking used already undoes the statement
 // through the reservations' key index. When it commits nothing (the key
 // busy or used before, the rooms short, the hotel unknown, optimistic's
-// swap lost) the request
-// takes the general path from the start, which alone waits, replays,
-// refuses a reused key and frees overdue holds. Tests: TestFastPath* in
-// db/fastpath_test.go, TestOptimisticKeyed* in
+// swap lost) the request takes the general path from the start, which
+// alone waits, replays, refuses a reused key and frees overdue holds.
+// Tests: TestFastPath* in db/fastpath_test.go, TestOptimisticKeyed* in
 // db/optimisticfastpath_test.go, TestKeyedBatch* in
 // db/batchfastpath_test.go.
 //
