@@ -144,7 +144,10 @@ func transact[T any](ctx context.Context, e *engine, policy txPolicy, keys []*ev
 		if !inTx {
 			return runStatements(conn, run)
 		}
-		return runTransaction(ctx, conn, *options, run)
+		// One request without a key: nothing is stored after the work, so
+		// its last statement may carry the COMMIT (pipeline.go).
+		endsWithLast := len(keys) == 1 && keys[0] == nil
+		return runTransaction(ctx, conn, *options, endsWithLast, run)
 	})
 	if err != nil {
 		return nil, classifyWrite(err)
@@ -214,21 +217,21 @@ func withConn(ctx context.Context, pool *pgxpool.Pool, fn func(conn *pgxpool.Con
 }
 
 // runTransaction runs run in a transaction and says of a failure whether
-// it can have committed: only an error from COMMIT itself is in doubt.
+// it can have committed: only an error from COMMIT itself is in doubt, or
+// one after a COMMIT that went out with the last statement (pipeline.go).
 // (Not pgx.BeginTxFunc: it does not tell a failed COMMIT from a failed
 // statement, and that difference is a 503 or a 504.)
-func runTransaction(ctx context.Context, conn *pgxpool.Conn, options pgx.TxOptions, run func(dbsqlc.DBTX) error) error {
-	tx, err := conn.BeginTx(ctx, options)
-	if err != nil {
-		return uncommitted(fmt.Errorf("begin: %w", err))
-	}
-	if err := run(tx); err != nil {
-		// A failed rollback changes nothing: the transaction ends with
-		// its session either way, uncommitted.
-		_ = tx.Rollback(ctx)
+func runTransaction(ctx context.Context, conn *pgxpool.Conn, options pgx.TxOptions, endsWithLast bool, run func(dbsqlc.DBTX) error) error {
+	tx := &pipelinedTx{conn: conn.Conn(), options: options, endsWithLast: endsWithLast}
+	err := run(tx)
+	switch {
+	case err != nil && tx.ended == committed:
+		return fmt.Errorf("%w: failed after its COMMIT: %w", evento.ErrOutcomeUnknown, err)
+	case err != nil && tx.ended == open:
+		tx.rollback(ctx)
 		return uncommitted(err)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := tx.commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil

@@ -33,7 +33,9 @@ func bookPessimistic(ctx context.Context, st Statements, req evento.BookRequest)
 	if err := evento.CheckFits(rooms.Assigned-rooms.Reserved-rooms.Locked, req.Rooms); err != nil {
 		return evento.Booking{}, err
 	}
-	id, err := st.Q.PessimisticBook(ctx, st.Write, dbsqlc.PessimisticBookParams{
+	// Nothing follows the write: the engine may send COMMIT with it, and
+	// the row's lock is released as soon as it is done.
+	id, err := st.Q.PessimisticBook(ctx, st.last(), dbsqlc.PessimisticBookParams{
 		EventHotelRoomsID: rooms.ID,
 		Name:              req.Name,
 		Rooms:             req.Rooms,

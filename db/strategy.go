@@ -109,17 +109,33 @@ var readCommittedPolicy = txPolicy{attempts: 1}
 // Read and the statements that write the booking to Write. That is its
 // declaration of which statements are writes, and what --race-window
 // delays and the step-by-step tests pause before.
+//
+// Last is where a strategy may send a write after which it sends nothing,
+// whatever that write answers: the engine then sends it in one round trip
+// with the transaction's COMMIT, so that a lock taken before it is held a
+// round trip less (pipeline.go). It is a write like the others (nil:
+// Write).
 type Statements struct {
 	Q     *dbsqlc.Queries
 	Read  dbsqlc.DBTX
 	Write dbsqlc.DBTX
+	Last  dbsqlc.DBTX
+}
+
+// last is where the strategy's last write goes.
+func (st Statements) last() dbsqlc.DBTX {
+	if st.Last != nil {
+		return st.Last
+	}
+	return st.Write
 }
 
 // statementsOn runs every statement on tx, the writes after beforeWrite.
 func statementsOn(tx dbsqlc.DBTX, beforeWrite func(context.Context)) Statements {
-	st := Statements{Q: dbsqlc.New(), Read: tx, Write: tx}
+	st := Statements{Q: dbsqlc.New(), Read: tx, Write: tx, Last: lastOf(tx)}
 	if beforeWrite != nil {
 		st.Write = hookedTx{DBTX: tx, before: beforeWrite}
+		st.Last = hookedTx{DBTX: st.Last, before: beforeWrite}
 	}
 	return st
 }
