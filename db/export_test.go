@@ -2,7 +2,10 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
@@ -80,3 +83,24 @@ func RunBatch(s *Store, mode string, reqs []evento.BookRequest, keys []*evento.I
 // ErrKeyBusy is a batch's answer to a request whose key another request
 // holds, for db_test.
 var ErrKeyBusy = errKeyBusy
+// RunTransaction runs run as a write's READ COMMITTED transaction on a
+// connection of pool (engine.go); with endsWithLast, a statement sent to
+// LastOf(tx) carries the COMMIT (pipeline.go).
+func RunTransaction(ctx context.Context, pool *pgxpool.Pool, endsWithLast bool, run func(tx dbsqlc.DBTX) error) error {
+	return withConn(ctx, pool, func(conn *pgxpool.Conn) error {
+		return runTransaction(ctx, conn, *readCommitted, endsWithLast, run)
+	})
+}
+
+// LastOf is where a write's Last statement goes, for db_test.
+var LastOf = lastOf
+
+// IsUncommitted says whether a write's error says it committed nothing.
+func IsUncommitted(err error) bool {
+	var u *uncommittedError
+	return errors.As(err, &u)
+}
+
+// PauseBeforeWrites makes the store call pause before each booking write
+// (what --race-window delays), for db_test's step-by-step schedules.
+func PauseBeforeWrites(s *Store, pause func(context.Context)) { s.beforeWrite = pause }
