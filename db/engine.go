@@ -144,9 +144,9 @@ func transact[T any](ctx context.Context, e *engine, policy txPolicy, keys []*ev
 		if !inTx {
 			return runStatements(conn, run)
 		}
-		// One request without a key: nothing is stored after the work, so
-		// its last statement may carry the COMMIT (pipeline.go).
-		endsWithLast := len(keys) == 1 && keys[0] == nil
+		// One request after whose work nothing is stored: its last
+		// statement may carry the COMMIT (pipeline.go).
+		endsWithLast := len(keys) == 1 && (keys[0] == nil || keyOnItsRow[T](keyProtocolFor(options)))
 		return runTransaction(ctx, conn, *options, endsWithLast, run)
 	})
 	if err != nil {

@@ -179,6 +179,11 @@ func keyOf(k *evento.IdempotencyKey) string {
 	return k.Key
 }
 
+// keyOnItsRow says that under p a request of T records its key with the
+// row its work writes (a booking's reservation, READ COMMITTED), so that
+// storeOutcomes has nothing to write after the work.
+func keyOnItsRow[T any](p keyProtocol) bool { return !p.insertFirst && isBooking[T]() }
+
 // storeOutcomes writes the kept outcomes (evento.Outcome.Kept) of the keyed
 // requests among todo under their keys, before COMMIT: a key holds only
 // what was done, never a refusal. Under READ COMMITTED a booking's key is
@@ -196,7 +201,7 @@ func storeOutcomes[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries,
 		case keys[i] == nil:
 		case !outcomes[j].Kept():
 			forget = append(forget, keys[i].Key)
-		case !p.insertFirst && isBooking[T]():
+		case keyOnItsRow[T](p):
 		default:
 			encoded, reservationID, err := encodeKept(outcomes[j])
 			if err != nil {

@@ -32,7 +32,7 @@ func (c countingConn) Write(b []byte) (int, error) {
 }
 
 // TestPessimisticBooksInTwoRoundTrips: BEGIN with the locking read, the
-// write with COMMIT. Sent one by one, they were four.
+// write with COMMIT. Sent one by one, they were four; with a key, five, now four.
 func TestPessimisticBooksInTwoRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -69,7 +69,24 @@ func TestPessimisticBooksInTwoRoundTrips(t *testing.T) {
 	if n := writes.Load(); n != 2 {
 		t.Fatalf("a pessimistic booking took %d round trips; want 2 (BEGIN with the lock, the write with COMMIT)", n)
 	}
-	assertBooked(t, pool, hotel, 2)
+	// A key adds BEGIN on its own (the key's lock returns rows, read after
+	// the statement) and the key's lock, but nothing after the write: the
+	// key is written with the reservation, so the write still carries
+	// COMMIT.
+	if _, err := valueOf(store.Reserve(ctx, pessimistic.Name, hotel.request("bob", 1), idemKey("bob", "f"))); err != nil {
+		t.Fatal(err)
+	}
+	writes.Store(0)
+	if _, err := valueOf(store.Reserve(ctx, pessimistic.Name, hotel.request("carol", 1), idemKey("carol", "f"))); err != nil {
+		t.Fatal(err)
+	}
+	if n := writes.Load(); n != 4 {
+		t.Fatalf("a keyed pessimistic booking took %d round trips; want 4 (BEGIN, the key's lock, the row's lock, the write with COMMIT)", n)
+	}
+	assertBooked(t, pool, hotel, 4)
+	if got := keyedRows(t, pool, "carol"); got != 1 {
+		t.Errorf("carol's key is on %d reservations, want 1", got)
+	}
 }
 
 // marks is a table of the transactions' tests: a row written inside one is
