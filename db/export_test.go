@@ -83,6 +83,7 @@ func RunBatch(s *Store, mode string, reqs []evento.BookRequest, keys []*evento.I
 // ErrKeyBusy is a batch's answer to a request whose key another request
 // holds, for db_test.
 var ErrKeyBusy = errKeyBusy
+
 // RunTransaction runs run as a write's READ COMMITTED transaction on a
 // connection of pool (engine.go); with endsWithLast, a statement sent to
 // LastOf(tx) carries the COMMIT (pipeline.go).

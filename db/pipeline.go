@@ -25,6 +25,16 @@ import (
 //     later. If the statement fails, PostgreSQL skips the COMMIT queued
 //     behind it and the transaction is rolled back as before.
 
+// inTransaction says whether the statements sent to ex run in one
+// transaction: the engine's, or any pgx.Tx (explain's stepper is one).
+func inTransaction(ex dbsqlc.DBTX) bool {
+	switch ex.(type) {
+	case *pipelinedTx, pgx.Tx:
+		return true
+	}
+	return false
+}
+
 // pipelinedTx is one transaction on conn, opened by its first statement.
 type pipelinedTx struct {
 	conn    *pgx.Conn

@@ -85,8 +85,7 @@ func bookSharded(ctx context.Context, st Statements, req evento.BookRequest) (ev
 // it. Rolling back to the savepoint releases the row locks taken since.
 // Outside one, the statement's own transaction has ended already.
 func pickBucket(ctx context.Context, st Statements, pick func() (int64, error)) (id int64, booked bool, err error) {
-	_, inTx := st.Read.(pgx.Tx)
-	if !inTx {
+	if !inTransaction(st.Read) {
 		id, err = pick()
 		if errors.Is(err, pgx.ErrNoRows) {
 			return 0, false, nil

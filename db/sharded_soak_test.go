@@ -23,9 +23,24 @@ import (
 // is a cycle whatever the timing: correct code has none to find). Two
 // seconds in `make test`; EVENTO_SOAK=10s (a duration) soaks longer. This
 // is how a review found the deadlock that TestShardedWaitsHoldingNoBucket
-// ItRejected now pins down step by step.
+// ItRejected now pins down step by step. It runs twice: as served, where
+// most keyed bookings take the one-statement fast path, and with that path
+// off, so that every keyed booking picks its buckets inside a transaction,
+// where a pick it rejects must be rolled back to its savepoint.
 func TestShardedSoakNeverDeadlocks(t *testing.T) {
 	t.Parallel()
+	sharded := mustStrategy(t, "sharded")
+	noFastPath := sharded
+	noFastPath.BookKeyed = nil
+	for name, strategy := range map[string]db.Strategy{"served": sharded, "keys in a transaction": noFastPath} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			soakSharded(t, strategy)
+		})
+	}
+}
+
+func soakSharded(t *testing.T, strategy db.Strategy) {
 	soak := 2 * time.Second
 	if v := os.Getenv("EVENTO_SOAK"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -37,7 +52,7 @@ func TestShardedSoakNeverDeadlocks(t *testing.T) {
 	const rooms, buckets, clients = 24, 4, 12
 	pool := dbtest.NewPool(t, clients+4)
 	var reruns atomic.Int64
-	store := db.NewStore(pool, db.Options{OnRetry: func(string) { reruns.Add(1) }})
+	store := db.NewStore(pool, db.Options{OnRetry: func(string) { reruns.Add(1) }, Strategies: []db.Strategy{strategy}})
 	ctx := testContext(t)
 	deadlocks := func() int {
 		return queryInt(t, pool, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`)
