@@ -48,6 +48,9 @@ type LockHotelRoomsRow struct {
 // can change (or lock) the row, so the decision in step 2 is still true when
 // step 3 writes. Cost: clients of one hotel queue on one row lock for the
 // whole transaction, including every round trip between the statements.
+// The server keeps those to one: BEGIN goes out with step 1, and COMMIT
+// with step 3 (db/pipeline.go), so the row is locked from step 1 until
+// its answer has reached the server and step 3 has come back.
 // LockHotelRooms reads one hotel's counters and holds the row lock until the
 // transaction ends.
 func (q *Queries) LockHotelRooms(ctx context.Context, db DBTX, arg LockHotelRoomsParams) (LockHotelRoomsRow, error) {
