@@ -32,8 +32,28 @@ type statementLog struct {
 }
 
 func (l *statementLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	name := strings.Fields(data.SQL)[0]
-	if rest, ok := strings.CutPrefix(data.SQL, "-- name: "); ok {
+	l.record(data.SQL)
+	return ctx
+}
+
+func (*statementLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TraceBatchStart logs a batch's statements, all sent in one round trip (a
+// transaction's BEGIN with its first statement, its last with COMMIT:
+// pipeline.go), before it is sent.
+func (l *statementLog) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+	for _, q := range data.Batch.QueuedQueries {
+		l.record(q.SQL)
+	}
+	return ctx
+}
+
+func (*statementLog) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (*statementLog) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+func (l *statementLog) record(sql string) {
+	name := strings.Fields(sql)[0]
+	if rest, ok := strings.CutPrefix(sql, "-- name: "); ok {
 		name = strings.Fields(rest)[0]
 	}
 	l.mu.Lock()
@@ -43,10 +63,7 @@ func (l *statementLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pg
 	if onSend != nil {
 		onSend(name)
 	}
-	return ctx
 }
-
-func (*statementLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // take returns the statements sent since the last take.
 func (l *statementLog) take() []string {

@@ -89,16 +89,42 @@ func (p *pipelinedTx) Query(ctx context.Context, sql string, args ...any) (pgx.R
 	if p.ended != open {
 		return nil, errStatementAfterCommit
 	}
-	if p.tx == nil {
-		// Rows are read after Query returns, and the batch must be closed
-		// after them: BEGIN goes out on its own.
-		tx, err := p.conn.BeginTx(ctx, p.options)
-		if err != nil {
-			return nil, uncommitted(fmt.Errorf("begin: %w", err))
-		}
-		p.tx = tx
+	if p.tx != nil {
+		return p.tx.Query(ctx, sql, args...)
 	}
-	return p.tx.Query(ctx, sql, args...)
+	br, err := p.send(ctx, sql, args, false)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, closeBatch(br, err)
+	}
+	return &batchRows{Rows: rows, br: br}, nil
+}
+
+// batchRows are a statement's rows read from a batch, which closing them
+// closes too: the connection is busy until then.
+type batchRows struct {
+	pgx.Rows
+	br       pgx.BatchResults
+	closed   bool
+	closeErr error
+}
+
+func (r *batchRows) Close() {
+	r.Rows.Close()
+	if !r.closed {
+		r.closed = true
+		r.closeErr = r.br.Close()
+	}
+}
+
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	return r.closeErr
 }
 
 func (p *pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
