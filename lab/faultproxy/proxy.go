@@ -3,10 +3,12 @@
 // Evento's servers and PostgreSQL (a lost reply to what commits), HTTP between the
 // clients and a server (for evento load, which cannot reach the servers'
 // side). Proxy reads just enough of PostgreSQL's wire protocol to
-// recognise messages; it never changes one.
+// recognise messages and follow each connection's transaction block; it
+// never changes a message.
 package faultproxy
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -25,31 +27,108 @@ type Match func(typ byte, body []byte, session Session) bool
 // Session is what a connection's messages so far say about it, as far as
 // losing a commit's reply needs.
 type Session struct {
-	// InTx: a transaction block is open, begun and not yet ended by a
-	// simple-protocol query (pgx sends BEGIN, COMMIT and ROLLBACK so).
+	// InTx: a transaction block is open, begun and not yet ended, by a
+	// simple query or by an executed prepared statement (pgx sends BEGIN,
+	// COMMIT and ROLLBACK as simple queries, and a pgx.Batch pipelines
+	// them, BeginTx's included, with the statements around them).
 	InTx bool
 	// Executed: an Execute came since the last Sync.
 	Executed bool
+
+	// What each statement and portal, by name, does to the block, for
+	// those that do something: pgx parses a statement once and then only
+	// binds it. A portal keeps what its statement did when it was bound,
+	// as PostgreSQL's portal keeps the query.
+	statements, portals map[string]txEffect
 }
 
 // observe updates s with the connection's next message.
 func (s *Session) observe(typ byte, body []byte) {
 	switch typ {
-	case 'E':
+	case 'P': // Parse: statement name, query, parameter types
+		name, rest := cstring(body)
+		query, _ := cstring(rest)
+		s.statements = remember(s.statements, name, effectOf(query))
+	case 'B': // Bind: portal name, statement name, parameters
+		portal, rest := cstring(body)
+		statement, _ := cstring(rest)
+		s.portals = remember(s.portals, portal, s.statements[statement])
+	case 'E': // Execute: portal name, row limit
 		s.Executed = true
+		portal, _ := cstring(body)
+		s.apply(s.portals[portal])
+	case 'C': // Close: 'S' statement or 'P' portal, name
+		if len(body) > 0 {
+			name, _ := cstring(body[1:])
+			switch body[0] {
+			case 'S':
+				delete(s.statements, name)
+			case 'P':
+				delete(s.portals, name)
+			}
+		}
 	case 'S':
 		s.Executed = false
 	case 'Q':
-		switch words := strings.Fields(strings.ToLower(strings.TrimRight(string(body), "\x00"))); {
-		case len(words) == 0:
-		case words[0] == "begin" || words[0] == "start":
-			s.InTx = true
-		case words[0] == "rollback" && len(words) > 1 && words[1] == "to":
-			// ROLLBACK TO SAVEPOINT: the transaction goes on.
-		case words[0] == "commit" || words[0] == "end" || words[0] == "rollback" || words[0] == "abort":
-			s.InTx = false
-		}
+		query, _ := cstring(body)
+		s.apply(effectOf(query))
 	}
+}
+
+// txEffect is what a statement does to the transaction block.
+type txEffect int8
+
+const (
+	keepsBlock txEffect = iota
+	beginsBlock
+	endsBlock
+)
+
+// effectOf reads a statement's effect off its first words.
+func effectOf(query string) txEffect {
+	switch words := strings.Fields(strings.ToLower(query)); {
+	case len(words) == 0:
+	case words[0] == "begin" || words[0] == "start":
+		return beginsBlock
+	case words[0] == "rollback" && len(words) > 1 && words[1] == "to":
+		// ROLLBACK TO SAVEPOINT: the transaction goes on.
+	case words[0] == "commit" || words[0] == "end" || words[0] == "rollback" || words[0] == "abort":
+		return endsBlock
+	}
+	return keepsBlock
+}
+
+func (s *Session) apply(e txEffect) {
+	switch e {
+	case beginsBlock:
+		s.InTx = true
+	case endsBlock:
+		s.InTx = false
+	}
+}
+
+// remember records e as name's effect. Only names that begin or end a
+// block are kept, so the map stays as small as the transaction control
+// the client prepares; a name given to another statement forgets it.
+func remember(m map[string]txEffect, name string, e txEffect) map[string]txEffect {
+	if e == keepsBlock {
+		delete(m, name)
+		return m
+	}
+	if m == nil {
+		m = map[string]txEffect{}
+	}
+	m[name] = e
+	return m
+}
+
+// cstring splits the null-terminated string at the front of b off the rest.
+func cstring(b []byte) (string, []byte) {
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return string(b), nil
+	}
+	return string(b[:i]), b[i+1:]
 }
 
 // Proxy forwards connections from Addr to a PostgreSQL server.
@@ -114,10 +193,19 @@ func (p *Proxy) Close() error {
 }
 
 // Commits matches the message that commits, whatever the protocol: a
-// simple-protocol COMMIT, or the Sync that ends an executed statement
-// outside a transaction block, which commits it (an autocommit booking,
-// batch or fast path; a read's too, whose lost reply changes no data). A
-// Sync inside a transaction block commits nothing, and is let through.
+// simple-protocol COMMIT, or the Sync that ends executed statements
+// outside a transaction block, which commits them (an autocommit booking,
+// batch or fast path; a read's too, whose lost reply changes no data; a
+// pipeline that ends its block with a prepared COMMIT, as a pgx.Batch
+// does). A Sync inside a transaction block commits nothing, and is let
+// through.
+//
+// The proxy sees requests, not replies: a COMMIT is taken for done when it
+// is sent. If a statement before it in the same pipeline fails,
+// PostgreSQL skips the COMMIT, leaving the block failed until a ROLLBACK,
+// and Commits still loses the Sync's reply, although nothing committed
+// (as it loses the reply to a simple-protocol COMMIT of a failed block,
+// which rolls back).
 func Commits() Match {
 	return func(typ byte, body []byte, s Session) bool {
 		switch typ {
