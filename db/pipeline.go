@@ -17,12 +17,13 @@ import (
 // it; and each round trip costs the server and its backend a write, a
 // read and a wake-up. Two are saved, without changing a statement:
 //   - BEGIN goes out in one round trip with the first statement (pgx's
-//     Batch.BeginTx): it takes no lock, so only time is saved.
+//     Batch.BeginTx), whether it returns a row or rows (a key's claim):
+//     it takes no lock, so only time is saved.
 //   - COMMIT goes out in one round trip with the last statement, when the
 //     strategy sent it to Statements.Last and the engine knows that
-//     nothing follows it (no idempotency key to store, one request): the
-//     row lock is released as soon as the write is done, not a round trip
-//     later. If the statement fails, PostgreSQL skips the COMMIT queued
+//     nothing follows it (one request, without a key or with a booking's
+//     key, which its reservation carries): the row lock is released as
+//     soon as the write is done, not a round trip later. If the statement fails, PostgreSQL skips the COMMIT queued
 //     behind it and the transaction is rolled back as before.
 
 // inTransaction says whether the statements sent to ex run in one
