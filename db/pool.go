@@ -96,6 +96,17 @@ func OpenPoolWith(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool
 		// The strategies' safety arguments are made for READ COMMITTED (see
 		// queries/); a server or role configured otherwise must not change them.
 		cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
+		// Every statement is planned once per session, when pgx prepares
+		// it. PostgreSQL's default plans a statement afresh for its first
+		// five runs, and then whenever the generic plan looks dearer than
+		// the runs' own: a key's claim (LockIdempotencyKeys) unnests an
+		// array PostgreSQL guesses holds ten keys, where it holds one, so
+		// it was planned on every call (144 µs of its 171). And pgx drops
+		// a prepared statement whenever one of its runs fails (a
+		// serialization failure among them), so under contention the
+		// first five runs came again and again. Each statement of queries/
+		// looks rows up by key or id, which a generic plan does as well.
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 		if o.QueryTimeout > 0 {
 			bound := strconv.FormatInt((o.QueryTimeout + time.Second).Milliseconds(), 10)
 			for _, setting := range []string{"statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"} {

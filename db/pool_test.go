@@ -3,8 +3,11 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
@@ -84,5 +87,39 @@ func TestAFrozenServersEndedSessionIsAFault(t *testing.T) {
 	}
 	if got := db.ClassifyWrite(db.Uncommitted(err)); !errors.Is(got, evento.ErrUnavailable) {
 		t.Errorf("a write's statement before COMMIT in the ended session: %v, want unavailable", got)
+	}
+}
+
+// Each statement of a serving pool is planned once per session, when it
+// is prepared: a keyed booking's claim, whose generic plan PostgreSQL
+// thinks dearer (it guesses ten keys), was otherwise planned afresh on
+// every call, and so was every statement in its first five runs after
+// pgx dropped it for a failed run (a serialization failure).
+func TestServingPoolPlansEachStatementOnce(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	pool, err := db.OpenPoolWith(ctx, dbtest.NewURL(t), db.PoolOptions{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	hotel := seedHotel(t, pool, 50)
+	store := newStore(pool)
+	for i := range 8 {
+		key := idemKey(fmt.Sprintf("plan-%d", i), "f")
+		if _, err := valueOf(store.Reserve(ctx, "pessimistic", hotel.request("p", 1), key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The pool's one session prepared every statement it ran.
+	var statement string
+	var custom int64
+	err = pool.QueryRow(ctx, `SELECT statement, custom_plans FROM pg_prepared_statements
+		WHERE custom_plans > 0 ORDER BY custom_plans DESC LIMIT 1`).Scan(&statement, &custom)
+	if err == nil {
+		t.Fatalf("%d custom plans of %.60q; want every statement planned once, generic", custom, statement)
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		t.Fatal(err)
 	}
 }
