@@ -20,12 +20,14 @@ import (
 // two transactions with the same key statement by statement, as the
 // engine runs them.
 
-// lockKey locks key for a transaction of one booking, as the engine does:
-// the reservation the transaction inserts then records the key.
+// lockKey locks key for a transaction of one booking, as the engine does
+// under READ COMMITTED: the reservation the transaction inserts then
+// records the key.
 func lockKey(t *testing.T, tx dbsqlc.DBTX, key *evento.IdempotencyKey) []dbsqlc.LockIdempotencyKeysRow {
 	t.Helper()
 	rows, err := queries.LockIdempotencyKeys(testContext(t), tx, dbsqlc.LockIdempotencyKeysParams{
 		Keys: []string{key.Key}, BookingKey: key.Key, BookingFingerprint: key.Fingerprint, BookingKeepSeconds: 3600,
+		ProbeBookings: true,
 	})
 	if err != nil {
 		t.Fatalf("lock %s: %v", key.Key, err)
@@ -158,7 +160,7 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBatch(t *testing.T) {
 	plantKeyed(t, pool, hotel, key, 2)
 
 	other := idemKey("late-batch-other", "reserve 1")
-	rows, err := queries.LockIdempotencyKeys(ctx, b.tx, dbsqlc.LockIdempotencyKeysParams{Keys: []string{other.Key, key.Key}})
+	rows, err := queries.LockIdempotencyKeys(ctx, b.tx, dbsqlc.LockIdempotencyKeysParams{Keys: []string{other.Key, key.Key}, ProbeBookings: true})
 	if err != nil || len(rows) != 2 || rows[0].Used || rows[1].Used {
 		t.Fatalf("B's lock: %+v %v; want both keys, A's invisible to B", rows, err)
 	}

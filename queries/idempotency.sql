@@ -99,7 +99,12 @@ SELECT locked.key::text AS key,
         OR coalesce(r.key_expires_at <= statement_timestamp(), false))::boolean AS expired
   FROM locked
   LEFT JOIN idempotency_keys AS k ON k.key = locked.key
-  LEFT JOIN reservations AS r ON r.idempotency_key = locked.key;
+ CROSS JOIN LATERAL (
+       SELECT CASE WHEN @probe_bookings::boolean
+                   THEN (SELECT res.key_expires_at
+                           FROM reservations AS res
+                          WHERE res.idempotency_key = locked.key)
+              END AS key_expires_at) AS r;
 
 -- name: AwaitReplicaOfReplay :exec
 -- AwaitReplicaOfReplay makes a transaction that replays stored outcomes
@@ -159,50 +164,6 @@ SELECT r.key, (@fingerprints::text[])[r.ord], (@outcomes::jsonb[])[r.ord],
        clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
   FROM unnest(@keys::text[]) WITH ORDINALITY AS r (key, ord);
 
--- name: ClaimIdempotencyKeys :many
--- ClaimIdempotencyKeys (SERIALIZABLE only, see above) takes the locks it
--- can get of distinct keys, without waiting, and inserts the locked keys'
--- rows (outcome still NULL), unless a reservation holds the key live. It
--- returns the locked keys, each with whether this transaction now owns it;
--- a locked key it does not own holds a live outcome. A key past its
--- retention that no sweeper has forgotten yet is owned afresh. The common
--- path reads no other key of idempotency_keys: under SERIALIZABLE a read
--- of absent keys there would take predicate locks that make concurrent
--- bookings fail each other (its read of reservations' keys meets none of
--- their writes: see above).
---
--- Under synchronous replication a replay must not commit before the
--- standby has what it replays (AwaitReplicaOfReplay): here DO UPDATE's lock
--- of a used key's row writes the WAL that makes COMMIT wait; a key found
--- on a reservation is locked FOR KEY SHARE for the same reason.
-WITH locked AS (
-    SELECT r.key, r.fingerprint
-      FROM (SELECT unnest(@keys::text[]) AS key,
-                   unnest(@fingerprints::text[]) AS fingerprint) AS r
-     WHERE pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(r.key))
-), booked AS (
-    SELECT res.idempotency_key AS key
-      FROM reservations AS res
-     WHERE res.idempotency_key IN (SELECT locked.key FROM locked)
-       AND res.key_expires_at > clock_timestamp()
-       FOR KEY SHARE
-), owned AS (
-    INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
-    SELECT locked.key, locked.fingerprint, NULL,
-           clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
-      FROM locked
-     WHERE locked.key NOT IN (SELECT booked.key FROM booked)
-        ON CONFLICT (key) DO UPDATE
-       SET fingerprint = excluded.fingerprint, outcome = NULL,
-           created_at = clock_timestamp(), expires_at = excluded.expires_at
-     WHERE idempotency_keys.expires_at <= clock_timestamp()
-    RETURNING idempotency_keys.key
-)
-SELECT locked.key::text AS key,
-       (owned.key IS NOT NULL)::boolean AS owned
-  FROM locked
-  LEFT JOIN owned ON owned.key = locked.key;
-
 -- name: GetIdempotencyOutcomes :many
 -- GetIdempotencyOutcomes reads what keys this transaction locked but did
 -- not own hold: the outcome to replay (a booking's reservation, or any
@@ -233,31 +194,6 @@ SELECT r.idempotency_key, r.key_fingerprint, NULL::jsonb, r.id,
   JOIN event_hotel_rooms AS ehr ON ehr.id = r.event_hotel_rooms_id
  WHERE r.idempotency_key = ANY (@keys::text[])
    AND r.key_expires_at > statement_timestamp();
-
--- name: StoreIdempotencyOutcomes :exec
--- StoreIdempotencyOutcomes (after ClaimIdempotencyKeys) records the owned keys' outcomes, before COMMIT.
--- It runs while the booking may still hold the hotel's row lock, so it is
--- kept cheap, and it touches the idempotency_keys rows through their
--- primary key alone (key = ANY): under SERIALIZABLE a join here planned as
--- a scan of the table took predicate locks that made concurrent bookings
--- fail each other (27 % more reruns in a 30-client test).
--- A booking is stored as its reservation's id (reservation_ids; 0 for any
--- other outcome), every other outcome as Go encoded it (outcomes).
-UPDATE idempotency_keys
-   SET outcome = (@outcomes::jsonb[])[array_position(@keys::text[], key)],
-       reservation_id = nullif((@reservation_ids::bigint[])[array_position(@keys::text[], key)], 0)
- WHERE key = ANY (@keys::text[]);
-
--- name: ForgetIdempotencyKeys :exec
--- ForgetIdempotencyKeys (after ClaimIdempotencyKeys) deletes the rows of keys this transaction owns whose
--- outcome is not kept (a refusal): before COMMIT, so that the key never
--- holds such an outcome. Kept, a flood of refused requests would cost a
--- row each for a day, a key squatted by a request for nothing would refuse
--- or mislead its owner's real request for as long, and a rooms_held would
--- be replayed long after the rooms were back. Through the
--- primary key alone, as StoreIdempotencyOutcomes and for the same reason.
-DELETE FROM idempotency_keys
- WHERE key = ANY (@keys::text[]);
 
 -- name: WaitForIdempotencyKey :exec
 -- WaitForIdempotencyKey returns once no transaction holds the key's lock,
