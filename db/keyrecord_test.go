@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgerrcode"
@@ -178,23 +179,33 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBatch(t *testing.T) {
 
 // The engine's side of the race above: a key committed while the write ran
 // (after its lock, before its booking's INSERT) undoes the write, which
-// runs again and replays that key's booking.
+// runs again and replays that key's booking. Under SERIALIZABLE the
+// duplicate is planted at the write's hotel (the write's counter update
+// fails first, and its rerun's INSERT meets the key) and at another one
+// (the INSERT meets the key at once).
 func TestKeyCommittedDuringTheWriteIsReplayed(t *testing.T) {
 	t.Parallel()
-	for _, strategy := range []string{"atomic", "batched"} {
-		t.Run(strategy, func(t *testing.T) {
+	for _, c := range []struct {
+		strategy       string
+		plantElsewhere bool
+	}{{"atomic", false}, {"batched", false}, {"serializable", false}, {"serializable", true}} {
+		t.Run(fmt.Sprintf("%s/planted elsewhere %v", c.strategy, c.plantElsewhere), func(t *testing.T) {
 			t.Parallel()
 			pool := dbtest.NewPool(t, 4)
 			hotel := seedHotel(t, pool, 10)
+			plantAt := hotel
+			if c.plantElsewhere {
+				plantAt = seedHotel(t, pool, 10)
+			}
 			ctx := testContext(t)
 			key := idemKey("planted", "reserve 3")
-			base, _ := db.LookupStrategy(strategy)
+			base, _ := db.LookupStrategy(c.strategy)
 			// The duplicate: a booking committed, with its key, on a
 			// connection of its own, the first time the write books.
 			var planted evento.Booking
 			racer := around(base, func() {
 				if planted.ReservationID == 0 {
-					planted = plantKeyed(t, pool, hotel, key, 3)
+					planted = plantKeyed(t, pool, plantAt, key, 3)
 				}
 			}, func(err error) error { return err })
 			racer.Name = "racer"
@@ -204,8 +215,11 @@ func TestKeyCommittedDuringTheWriteIsReplayed(t *testing.T) {
 			if err != nil || !got.Replayed || got.Value != planted {
 				t.Fatalf("reserve: %+v %v; want %+v replayed", got, err, planted)
 			}
-			if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 3 {
+			if totals := readTotals(t, pool, plantAt.HotelID); totals.booked != 3 {
 				t.Fatalf("totals %+v; want the planted booking alone", totals)
+			}
+			if totals := readTotals(t, pool, hotel.HotelID); c.plantElsewhere && totals.booked != 0 {
+				t.Fatalf("the write's hotel: totals %+v; want its booking undone", totals)
 			}
 		})
 	}
