@@ -66,14 +66,15 @@ func TestKeyClaimWithoutProbeLocksNoBookings(t *testing.T) {
 }
 
 // The serializable strategy's keyed booking: its key on its reservation
-// and nowhere else; a resend replays it, even once the hotel is sold out
-// (the resend's own attempt is refused before any INSERT meets the key);
-// the key reused for another booking or used by a hold first is refused;
-// a key past its retention books afresh.
+// and nowhere else; a resend replays it (its INSERT meets the key, and the
+// rerun looks for it), even once the hotel is sold out (the resend is
+// refused before any INSERT meets the key); the key reused for another
+// booking or used by a hold first is refused; a key past its retention
+// books afresh.
 func TestSerializableKeyedBooking(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t, 4)
-	hotel := seedHotel(t, pool, 5)
+	hotel := seedHotel(t, pool, 10)
 	ctx := testContext(t)
 	store := newStore(pool)
 	key := idemKey("ser-1", "reserve 3")
@@ -93,7 +94,7 @@ func TestSerializableKeyedBooking(t *testing.T) {
 		t.Fatalf("resend: %+v %v; want %+v replayed", again, err, first.Value)
 	}
 
-	if _, err := store.Reserve(ctx, "serializable", hotel.request("bob", 2), idemKey("ser-2", "reserve 2")); err != nil {
+	if _, err := store.Reserve(ctx, "serializable", hotel.request("bob", 7), idemKey("ser-2", "reserve 7")); err != nil {
 		t.Fatal(err)
 	}
 	soldOut, err := store.Reserve(ctx, "serializable", hotel.request("ada", 3), key)
@@ -103,8 +104,8 @@ func TestSerializableKeyedBooking(t *testing.T) {
 	if _, err := store.Reserve(ctx, "serializable", hotel.request("ada", 4), idemKey("ser-1", "reserve 4")); !errors.Is(err, evento.ErrKeyReused) {
 		t.Fatalf("same key, other booking: %v; want key reused", err)
 	}
-	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 5 {
-		t.Fatalf("totals %+v; want 3 + 2 booked", totals)
+	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 10 {
+		t.Fatalf("totals %+v; want 3 + 7 booked", totals)
 	}
 
 	other := seedHotel(t, pool, 10)
