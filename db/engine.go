@@ -66,7 +66,8 @@ const keyRaceAttempts = 3
 //   - the key is busy (a request with the same key is running): wait for
 //     that request to end, outside any transaction, then run again; the
 //     rerun replays its outcome, or runs for real if it rolled back. Past
-//     duplicateWait in all: evento.ErrRequestInProgress.
+//     duplicateWait in all: evento.ErrRequestInProgress. attempt is told
+//     raced: that request most likely committed the key.
 //   - a serialization failure or a deadlock (SQLSTATE 40001, 40P01): run
 //     again after a jittered, growing backoff, so that the transactions
 //     that collided do not collide again in lockstep; at most
@@ -83,7 +84,7 @@ func write[T any](ctx context.Context, e *engine, policy txPolicy, key *evento.I
 	raced := false
 	for {
 		r := attempt(raced)
-		raced = errors.Is(r.err, errKeyRaced)
+		raced = errors.Is(r.err, errKeyRaced) || errors.Is(r.err, errKeyBusy)
 		switch {
 		case errors.Is(r.err, errKeyBusy):
 			if err := awaitKey(ctx, e.q, e.pool, key.Key, time.Until(busyUntil)); err != nil {
@@ -136,7 +137,7 @@ func backoff(ctx context.Context, n int) bool {
 // neither asks for a transaction. Inside it, the idempotency protocol
 // (queries/idempotency.sql): claim the keys, replay the outcomes stored
 // under keys used before, run do for the rest, store their outcomes;
-// raced: the previous attempt met a key race (keyProtocolFor). Its error
+// raced: the previous attempt met its key in use (write, keyProtocolFor). Its error
 // means no request got an outcome, and says (classifyWrite) whether
 // anything may have been committed (evento.ErrOutcomeUnknown) or not.
 func transact[T any](ctx context.Context, e *engine, policy txPolicy, raced bool, keys []*evento.IdempotencyKey, do work[T]) ([]result[T], error) {

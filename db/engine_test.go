@@ -57,8 +57,10 @@ func TestWriteRerunsSerializationFailuresBoundedly(t *testing.T) {
 	}
 }
 
-// An attempt is told that the previous one raced on a key, and only then:
-// under SERIALIZABLE that attempt alone looks for the key among bookings.
+// An attempt is told that the previous one raced on a key, and not after
+// a serialization failure: under SERIALIZABLE the told attempt alone
+// looks for the key among bookings. (After a busy key it is told too;
+// that case waits on a real server, TestDuplicateWaitsThenReplays.)
 func TestWriteTellsTheAttemptAfterAKeyRace(t *testing.T) {
 	t.Parallel()
 	serialization := &pgconn.PgError{Code: pgerrcode.SerializationFailure}

@@ -39,11 +39,14 @@ type claim struct {
 // keyProtocol is how a transaction looks for its keys before the work
 // (queries/idempotency.sql). probeBookings: also among the keys on
 // reservations. Always under READ COMMITTED. Under SERIALIZABLE only on
-// the attempt after a key race: there a read of an absent key
-// predicate-locks its page of reservations_idempotency_key_idx, and
+// the attempt after one that met its key in use (raced: errKeyRaced, or
+// errKeyBusy, after waiting for that request): there a read of an absent
+// key predicate-locks its page of reservations_idempotency_key_idx, and
 // concurrent bookings inserting their keys on that page would fail each
-// other; unprobed, a key a booking used already is met by the INSERT that
-// writes it again (errKeyRaced), and the rerun probes and replays.
+// other. Unprobed, a key a booking used already is met by the INSERT that
+// writes it again (errKeyRaced), or, when the request is refused before
+// any INSERT, looked for then (recheckRefusals); the rerun probes and
+// replays.
 type keyProtocol struct{ probeBookings bool }
 
 func keyProtocolFor(options *pgx.TxOptions, raced bool) keyProtocol {

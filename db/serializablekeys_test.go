@@ -229,3 +229,37 @@ func TestSerializableKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) 
 		t.Fatalf("other hotel's totals %+v; want B's booking undone", totals)
 	}
 }
+
+// A serializable duplicate that waited for the request holding its key
+// looks for the key among bookings on its rerun, and replays without
+// booking again: it never reaches the booking's write (whose INSERT would
+// meet the key, and be undone, after locking the hotel's row).
+func TestSerializableDuplicateReplaysAfterWaiting(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t, 6)
+	hotel := seedHotel(t, pool, 10)
+	ctx, key := testContext(t), idemKey("dup-ser", "reserve 1")
+	serializable := mustStrategy(t, "serializable")
+	release := make(chan struct{})
+	slow := db.NewStore(pool, db.Options{Strategies: []db.Strategy{heldBack(serializable, release)}})
+	first := reserveAsync(ctx, slow, serializable.Name, hotel.request("alice", 1), key)
+	waitForKeyClaimed(t, pool)
+
+	duplicate := newStore(pool)
+	var writes atomic.Int32
+	db.PauseBeforeWrites(duplicate, func(context.Context) { writes.Add(1) })
+	second := reserveAsync(ctx, duplicate, serializable.Name, hotel.request("alice", 1), key)
+	waitForLockWaiters(t, pool, 1)
+	close(release)
+	a := receive(t, first, "first never answered")
+	if a.err != nil || a.outcome.Replayed {
+		t.Fatalf("first: %+v", a)
+	}
+	d := receive(t, second, "duplicate never answered")
+	if d.err != nil || !d.outcome.Replayed || d.outcome.Value != a.outcome.Value {
+		t.Fatalf("duplicate: %+v; want %+v replayed", d, a.outcome.Value)
+	}
+	if n := writes.Load(); n != 0 {
+		t.Errorf("the duplicate reached the booking's write %d times; want none: after waiting it looks for the key first", n)
+	}
+}
