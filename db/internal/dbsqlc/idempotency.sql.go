@@ -39,8 +39,7 @@ SELECT (SELECT count(*) FROM stored) + (SELECT count(*) FROM booked)
 // request's deadline the answer is 504. Only replays pay it, and the key's
 // advisory lock already keeps every other writer of these keys away. A
 // reservation is locked FOR KEY SHARE, the weakest lock, which still
-// writes WAL and blocks no cancel. Not sent after ClaimIdempotencyKeys
-// (SERIALIZABLE), whose DO UPDATE has locked its rows already.
+// writes WAL and blocks no cancel.
 func (q *Queries) AwaitReplicaOfReplay(ctx context.Context, db DBTX, keys []string) error {
 	_, err := db.Exec(ctx, awaitReplicaOfReplay, keys)
 	return err
@@ -192,8 +191,9 @@ type LockIdempotencyKeysRow struct {
 // booking's key on its reservation row (reservations.idempotency_key,
 // sql/00010_reservation_keys.sql), any other outcome's in idempotency_keys.
 //  1. LockIdempotencyKeys: take each key's advisory lock without waiting,
-//     and say of each locked key whether a live key, on a reservation or
-//     in idempotency_keys, holds it. Per key:
+//     and say of each locked key whether a live key, on a reservation
+//     (under SERIALIZABLE, not looked for on a first attempt: see below)
+//     or in idempotency_keys, holds it. Per key:
 //     - locked, none: this transaction owns the key; it does the work,
 //     and the key is written with it before COMMIT: the booking and
 //     its key exist, or neither. A booking's key is a column of the
@@ -237,26 +237,40 @@ type LockIdempotencyKeysRow struct {
 // within that same instant are both done; a resend of either then finds
 // both keys and replays the one its fingerprint matches.
 //
-// Under SERIALIZABLE the key is claimed the older way (ClaimIdempotencyKeys
-// inserts it in idempotency_keys first, StoreIdempotencyOutcomes fills in
-// the outcome, a booking's as its reservation's id, or
-// ForgetIdempotencyKeys deletes it for a refusal): there, a read of an
-// absent key predicate-locks its page of the key's index, and concurrent
-// bookings inserting their keys on that page would fail each other. Its
-// bookings never write reservations.idempotency_key, so its read of that
-// index (is the key a booking's already?) conflicts with no serializable
-// writer. It writes each key twice; under READ COMMITTED the read takes no
-// predicate lock, and a key costs one row or column. Under SERIALIZABLE, a
-// row committed after the transaction's snapshot can be met by
-// ClaimIdempotencyKeys' INSERT yet be invisible to GetIdempotencyOutcomes:
-// the transaction then runs again, with a new snapshot, and replays.
+// Under SERIALIZABLE (the serializable strategy's bookings; every other
+// write, holds and confirmations included, and the sweepers run under READ
+// COMMITTED) the protocol is the same, the key on the reservation, but
+// for one read: LockIdempotencyKeys looks for the key among bookings
+// (@probe_bookings) only on the attempt after one that met the key in use.
+// There a read of an absent key takes an SIREAD predicate lock on its
+// page of reservations_idempotency_key_idx, and concurrent bookings
+// inserting their keys on that page, at any hotel, would fail each other
+// with serialization_failure (40001). Anomaly still prevented, the same
+// way: a key a booking used already, which this claim did not see, is met
+// by the INSERT that writes it again, whose unique_violation undoes the
+// transaction (or serialization_failure first, when that booking committed
+// after this transaction's snapshot: the rerun then meets the
+// unique_violation); the attempt after it probes, and replays, or forgets
+// a key past its retention, as under READ COMMITTED. So does the attempt
+// after a duplicate waited for the request holding its key, which most
+// likely committed it. A request refused before any INSERT (no rooms)
+// writes no key, so nothing meets it: before it answers, its transaction
+// looks for the key among bookings (db/idempotency.go, recheckRefusals),
+// so that a resend of a booking made already replays instead of being told
+// sold out. The read of idempotency_keys stays in every attempt: no
+// serializable transaction writes that table, and SSI does not track
+// READ COMMITTED writers, so its predicate locks fail no one.
 // LockIdempotencyKeys takes the locks it can get of distinct keys, without
 // waiting, and returns the locked keys, each with whether a live key holds
 // it (used: replay it) or a key past its retention that no sweeper has
 // cleared yet (expired: ForgetExpiredIdempotencyKeys, then the key is
 // owned afresh). One probe of each key index per key, and nothing
 // written. statement_timestamp() so that used and expired come from one
-// instant. READ COMMITTED only (see above).
+// instant. With @probe_bookings false (SERIALIZABLE's first attempt, see
+// above) the reservations are not read at all, and their key index is not
+// predicate-locked: a CASE evaluates its THEN only when its WHEN holds,
+// and the scalar subquery in it runs only then, whether the plan is custom
+// (the CASE folded away) or generic (db/serializablekeys_test.go).
 //
 // It also arms the reservation's key columns for a transaction of one
 // booking (@booking_key, ” otherwise): set_config(..., true) sets the
