@@ -136,10 +136,11 @@ func backoff(ctx context.Context, n int) bool {
 // COMMITTED when a request has a key, or statement by statement when
 // neither asks for a transaction. Inside it, the idempotency protocol
 // (queries/idempotency.sql): claim the keys, replay the outcomes stored
-// under keys used before, run do for the rest, store their outcomes;
-// raced: the previous attempt met its key in use (write, keyProtocolFor). Its error
-// means no request got an outcome, and says (classifyWrite) whether
-// anything may have been committed (evento.ErrOutcomeUnknown) or not.
+// under keys used before, run do for the rest, store their outcomes.
+// raced: the previous attempt met its key in use (write, keyProtocolFor).
+// Its error means no request got an outcome, and says (classifyWrite)
+// whether anything may have been committed (evento.ErrOutcomeUnknown) or
+// not.
 func transact[T any](ctx context.Context, e *engine, policy txPolicy, raced bool, keys []*evento.IdempotencyKey, do work[T]) ([]result[T], error) {
 	options, inTx := policy.tx, policy.tx != nil
 	if !inTx && hasKey(keys) {
@@ -168,7 +169,8 @@ func transact[T any](ctx context.Context, e *engine, policy txPolicy, raced bool
 
 // claimWorkStore is the body of every write's transaction: claim the keys,
 // answer the requests whose key was used before or is busy, run do for the
-// rest, store their outcomes.
+// rest, store their outcomes, and look again for the keys of refusals that
+// did not look among bookings (recheckRefusals).
 func claimWorkStore[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, do work[T]) ([]result[T], error) {
 	results := make([]result[T], len(keys))
 	claims, err := p.claimKeys(ctx, q, tx, keys, armedKey[T](keys))

@@ -23,9 +23,11 @@ const duplicateWait = 2 * time.Second
 // write (engine.go) waits for it and tries again.
 var errKeyBusy = errors.New("idempotency key held by a request in progress")
 
-// errKeyRaced means a key was committed by a request this transaction's
-// snapshot cannot see (see queries/idempotency.sql): the unit runs again,
-// with a new snapshot, and replays that request's outcome.
+// errKeyRaced means the INSERT that writes a key met it committed by a
+// request this transaction did not see: after its snapshot, or, under
+// SERIALIZABLE, not looked for (see queries/idempotency.sql). The unit
+// runs again, with a new snapshot and looking for its keys everywhere,
+// and replays that request's outcome.
 var errKeyRaced = errors.New("idempotency key committed after this transaction's snapshot")
 
 // claim is what LockIdempotencyKeys (and GetIdempotencyOutcomes) said of
@@ -233,8 +235,8 @@ func keyOnItsRow[T any]() bool { return isBooking[T]() }
 // requests among todo under their keys, before COMMIT: a key holds only
 // what was done, never a refusal. A booking's key is on its reservation
 // already (the strategy's INSERT wrote it); any other outcome's row is
-// inserted now, as codec.go's encodeOutcome writes it, which replay turns back; a
-// refusal leaves none.
+// inserted now, as codec.go's encodeOutcome writes it, which replay turns
+// back; a refusal leaves none.
 func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
 	var params dbsqlc.RecordIdempotencyOutcomesParams
 	for j, i := range todo {
@@ -260,9 +262,9 @@ func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 }
 
 // keyIndexes are the unique indexes that hold committed keys: a
-// unique_violation on one, under READ COMMITTED, is a duplicate that
-// committed the key after LockIdempotencyKeys' snapshot
-// (queries/idempotency.sql).
+// unique_violation on one is a duplicate that committed the key after
+// LockIdempotencyKeys' snapshot, or, under SERIALIZABLE, a booking's key
+// it did not look for (queries/idempotency.sql).
 var keyIndexes = map[string]bool{"idempotency_keys_pkey": true, "reservations_idempotency_key_idx": true}
 
 // keyRace says errKeyRaced, beside err, when err is a key written again
