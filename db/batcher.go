@@ -150,7 +150,9 @@ func (b *Batcher) run(batch []*batchItem) {
 	}
 	results, done, err := b.fastPath(ctx, policy, reqs, keys)
 	if !done && err == nil {
-		results, err = transact(ctx, b.engine, policy, keys, func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[evento.Booking], error) {
+		// raced: a batch cannot tell which of its requests' writes raced
+		// before, so it looks for every key everywhere.
+		results, err = transact(ctx, b.engine, policy, true, keys, func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[evento.Booking], error) {
 			return book(ctx, b.engine.q, tx, b.strategy, pick(reqs, todo), pick(keys, todo), b.beforeWrite)
 		})
 	}

@@ -10,10 +10,10 @@ import (
 )
 
 // The one codec of the outcomes an idempotency key keeps: a booking as the
-// id of its reservation (the reservation that holds the key, or
-// idempotency_keys.reservation_id under SERIALIZABLE), a hold or a
-// confirmation as the JSON encodeOutcome writes (idempotency_keys.outcome).
-// No SQL builds either.
+// id of its reservation (the reservation that holds the key, or, in rows
+// written before bookings kept their keys on their reservations,
+// idempotency_keys.reservation_id), a hold or a confirmation as the JSON
+// encodeOutcome writes (idempotency_keys.outcome). No SQL builds either.
 
 // replay is the outcome a key stored: a booking, rebuilt from the
 // reservation the key names, or the outcome encodeOutcome wrote.
@@ -33,17 +33,6 @@ func replay[T any](stored dbsqlc.GetIdempotencyOutcomesRow) (evento.Outcome[T], 
 			evento.ShortHash(stored.Key), stored.ReservationID.Int64)
 	}
 	return evento.Done(booking), nil
-}
-
-// encodeKept is how a key keeps outcome, which replay reads back: a booking as
-// its reservation's id (and no JSON), anything else as encodeOutcome
-// writes it (and reservation id 0, stored as NULL).
-func encodeKept[T any](outcome evento.Outcome[T]) (encoded []byte, reservationID int64, err error) {
-	if booking, ok := any(outcome.Value).(evento.Booking); ok && outcome.Refusal == nil {
-		return nil, booking.ReservationID, nil
-	}
-	encoded, err = encodeOutcome(outcome)
-	return encoded, 0, err
 }
 
 // storedOutcome is an evento.Outcome as an idempotency key keeps it

@@ -37,6 +37,10 @@ type engine struct {
 	// onRetry, when set, is told each rerun after a serialization failure,
 	// with the policy's label (metrics).
 	onRetry func(label string)
+	// probeAlways makes every attempt look for its keys among bookings, as
+	// if the previous one had raced (keyProtocolFor): tests show what the
+	// SERIALIZABLE protocol avoids by not doing so.
+	probeAlways bool
 }
 
 // result is one request's answer from a transaction: an outcome (stored
@@ -62,20 +66,25 @@ const keyRaceAttempts = 3
 //   - the key is busy (a request with the same key is running): wait for
 //     that request to end, outside any transaction, then run again; the
 //     rerun replays its outcome, or runs for real if it rolled back. Past
-//     duplicateWait in all: evento.ErrRequestInProgress.
+//     duplicateWait in all: evento.ErrRequestInProgress. attempt is told
+//     raced: that request most likely committed the key.
 //   - a serialization failure or a deadlock (SQLSTATE 40001, 40P01): run
 //     again after a jittered, growing backoff, so that the transactions
 //     that collided do not collide again in lockstep; at most
 //     policy.attempts runs, then the conflict is the answer.
-//   - the key was committed after this transaction's snapshot (errKeyRaced,
-//     see idempotency.go): run again at once, with a new snapshot.
+//   - the key was committed after this transaction's snapshot, or, under
+//     SERIALIZABLE, was not looked for among bookings (errKeyRaced, see
+//     idempotency.go): run again at once, with a new snapshot; attempt is
+//     told raced, and that run looks for the key everywhere.
 //
 // Anything else, a final refusal or an error, is the answer.
-func write[T any](ctx context.Context, e *engine, policy txPolicy, key *evento.IdempotencyKey, attempt func() result[T]) (evento.Outcome[T], error) {
+func write[T any](ctx context.Context, e *engine, policy txPolicy, key *evento.IdempotencyKey, attempt func(raced bool) result[T]) (evento.Outcome[T], error) {
 	busyUntil := time.Now().Add(duplicateWait)
 	reruns, races := 0, 0
+	raced := false
 	for {
-		r := attempt()
+		r := attempt(raced)
+		raced = errors.Is(r.err, errKeyRaced) || errors.Is(r.err, errKeyBusy)
 		switch {
 		case errors.Is(r.err, errKeyBusy):
 			if err := awaitKey(ctx, e.q, e.pool, key.Key, time.Until(busyUntil)); err != nil {
@@ -99,8 +108,8 @@ func write[T any](ctx context.Context, e *engine, policy txPolicy, key *evento.I
 
 // writeOne runs one request's work as a write of its own.
 func writeOne[T any](ctx context.Context, e *engine, policy txPolicy, key *evento.IdempotencyKey, do work[T]) (evento.Outcome[T], error) {
-	return write(ctx, e, policy, key, func() result[T] {
-		results, err := transact(ctx, e, policy, []*evento.IdempotencyKey{key}, do)
+	return write(ctx, e, policy, key, func(raced bool) result[T] {
+		results, err := transact(ctx, e, policy, raced, []*evento.IdempotencyKey{key}, do)
 		if err != nil {
 			return result[T]{err: err}
 		}
@@ -127,18 +136,21 @@ func backoff(ctx context.Context, n int) bool {
 // COMMITTED when a request has a key, or statement by statement when
 // neither asks for a transaction. Inside it, the idempotency protocol
 // (queries/idempotency.sql): claim the keys, replay the outcomes stored
-// under keys used before, run do for the rest, store their outcomes. Its
-// error means no request got an outcome, and says (classifyWrite) whether
-// anything may have been committed (evento.ErrOutcomeUnknown) or not.
-func transact[T any](ctx context.Context, e *engine, policy txPolicy, keys []*evento.IdempotencyKey, do work[T]) ([]result[T], error) {
+// under keys used before, run do for the rest, store their outcomes.
+// raced: the previous attempt met its key in use (write, keyProtocolFor).
+// Its error means no request got an outcome, and says (classifyWrite)
+// whether anything may have been committed (evento.ErrOutcomeUnknown) or
+// not.
+func transact[T any](ctx context.Context, e *engine, policy txPolicy, raced bool, keys []*evento.IdempotencyKey, do work[T]) ([]result[T], error) {
 	options, inTx := policy.tx, policy.tx != nil
 	if !inTx && hasKey(keys) {
 		options, inTx = readCommitted, true
 	}
+	protocol := keyProtocolFor(options, raced || e.probeAlways)
 	var results []result[T]
 	err := withConn(ctx, e.pool, func(conn *pgxpool.Conn) error {
 		run := func(tx dbsqlc.DBTX) (err error) {
-			results, err = claimWorkStore(ctx, keyProtocolFor(options), e.q, tx, keys, do)
+			results, err = claimWorkStore(ctx, protocol, e.q, tx, keys, do)
 			return err
 		}
 		if !inTx {
@@ -146,7 +158,7 @@ func transact[T any](ctx context.Context, e *engine, policy txPolicy, keys []*ev
 		}
 		// One request after whose work nothing is stored: its last
 		// statement may carry the COMMIT (pipeline.go).
-		endsWithLast := len(keys) == 1 && (keys[0] == nil || keyOnItsRow[T](keyProtocolFor(options)))
+		endsWithLast := len(keys) == 1 && (keys[0] == nil || keyOnItsRow[T]())
 		return runTransaction(ctx, conn, *options, endsWithLast, run)
 	})
 	if err != nil {
@@ -157,7 +169,8 @@ func transact[T any](ctx context.Context, e *engine, policy txPolicy, keys []*ev
 
 // claimWorkStore is the body of every write's transaction: claim the keys,
 // answer the requests whose key was used before or is busy, run do for the
-// rest, store their outcomes.
+// rest, store their outcomes, and look again for the keys of refusals that
+// did not look among bookings (recheckRefusals).
 func claimWorkStore[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, do work[T]) ([]result[T], error) {
 	results := make([]result[T], len(keys))
 	claims, err := p.claimKeys(ctx, q, tx, keys, armedKey[T](keys))
@@ -166,16 +179,10 @@ func claimWorkStore[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries
 	}
 	var todo []int
 	for i, c := range claims {
-		switch {
-		case c.run:
+		if c.run {
 			todo = append(todo, i)
-		case c.err != nil:
-			results[i].err = c.err
-		default:
-			if results[i].outcome, err = replay[T](c.stored); err != nil {
-				return nil, err
-			}
-			results[i].outcome.Replayed = true
+		} else if results[i], err = answer[T](c); err != nil {
+			return nil, err
 		}
 	}
 	if len(todo) == 0 {
@@ -189,7 +196,10 @@ func claimWorkStore[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries
 	for j, i := range todo {
 		results[i].outcome = outcomes[j]
 	}
-	if err := storeOutcomes(ctx, p, q, tx, keys, todo, outcomes); err != nil {
+	if err := storeOutcomes(ctx, q, tx, keys, todo, outcomes); err != nil {
+		return nil, err
+	}
+	if err := recheckRefusals(ctx, p, q, tx, keys, todo, results); err != nil {
 		return nil, err
 	}
 	return results, nil

@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/jackc/pgerrcode"
@@ -18,7 +20,7 @@ func TestWriteRerunsSerializationFailuresBoundedly(t *testing.T) {
 	e := &engine{onRetry: func(string) { retries++ }}
 	run := func(attempts int, fail func(call int) error) (int, error) {
 		calls := 0
-		_, err := write(context.Background(), e, txPolicy{attempts: attempts}, nil, func() result[struct{}] {
+		_, err := write(context.Background(), e, txPolicy{attempts: attempts}, nil, func(bool) result[struct{}] {
 			calls++
 			return result[struct{}]{err: fail(calls)}
 		})
@@ -52,5 +54,23 @@ func TestWriteRerunsSerializationFailuresBoundedly(t *testing.T) {
 	// A refusal is an answer, not a failure.
 	if calls, err := run(4, func(int) error { return evento.ErrConflict }); !errors.Is(err, evento.ErrConflict) || calls != 1 {
 		t.Fatalf("a conflict without a serialization failure was retried: %v, %d calls", err, calls)
+	}
+}
+
+// An attempt is told that the previous one raced on a key, and not after
+// a serialization failure: under SERIALIZABLE the told attempt alone
+// looks for the key among bookings. (After a busy key it is told too;
+// that case waits on a real server, TestDuplicateWaitsThenReplays.)
+func TestWriteTellsTheAttemptAfterAKeyRace(t *testing.T) {
+	t.Parallel()
+	serialization := &pgconn.PgError{Code: pgerrcode.SerializationFailure}
+	answers := []error{serialization, fmt.Errorf("book: %w", errKeyRaced), serialization, errKeyRaced, nil}
+	var told []bool
+	_, err := write(context.Background(), &engine{}, txPolicy{attempts: 5}, nil, func(raced bool) result[struct{}] {
+		told = append(told, raced)
+		return result[struct{}]{err: answers[len(told)-1]}
+	})
+	if want := []bool{false, false, true, false, true}; err != nil || !slices.Equal(told, want) {
+		t.Fatalf("err %v, attempts told raced %v; want %v", err, told, want)
 	}
 }

@@ -47,7 +47,7 @@ func BookTogether(ctx context.Context, s *Store, mode string, reqs []evento.Book
 	if anyLimited(reqs...) {
 		policy = policy.inTransaction()
 	}
-	results, err := transact(ctx, &s.engine, policy, make([]*evento.IdempotencyKey, len(reqs)), func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[evento.Booking], error) {
+	results, err := transact(ctx, &s.engine, policy, false, make([]*evento.IdempotencyKey, len(reqs)), func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento.Outcome[evento.Booking], error) {
 		return book(ctx, s.q, tx, strategy, pick(reqs, todo), nil, nil)
 	})
 	if err != nil {
@@ -105,3 +105,7 @@ func IsUncommitted(err error) bool {
 // PauseBeforeWrites makes the store call pause before each booking write
 // (what --race-window delays), for db_test's step-by-step schedules.
 func PauseBeforeWrites(s *Store, pause func(context.Context)) { s.beforeWrite = pause }
+
+// ProbeKeysAlways makes every write of the store look for its keys among
+// bookings, as a SERIALIZABLE write does only after a key race.
+func ProbeKeysAlways(s *Store) { s.engine.probeAlways = true }

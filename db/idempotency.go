@@ -23,28 +23,37 @@ const duplicateWait = 2 * time.Second
 // write (engine.go) waits for it and tries again.
 var errKeyBusy = errors.New("idempotency key held by a request in progress")
 
-// errKeyRaced means a key was committed by a request this transaction's
-// snapshot cannot see (see queries/idempotency.sql): the unit runs again,
-// with a new snapshot, and replays that request's outcome.
+// errKeyRaced means the INSERT that writes a key met it committed by a
+// request this transaction did not see: after its snapshot, or, under
+// SERIALIZABLE, not looked for (see queries/idempotency.sql). The unit
+// runs again, with a new snapshot and looking for its keys everywhere,
+// and replays that request's outcome.
 var errKeyRaced = errors.New("idempotency key committed after this transaction's snapshot")
 
-// claim is what ClaimIdempotencyKeys said of one request's key.
+// claim is what LockIdempotencyKeys (and GetIdempotencyOutcomes) said of
+// one request's key.
 type claim struct {
 	run    bool                             // the key is this transaction's (or there is none): do the work
 	stored dbsqlc.GetIdempotencyOutcomesRow // otherwise, the outcome to replay...
 	err    error                            // ...or why not: errKeyBusy, evento.ErrKeyReused
 }
 
-// keyProtocol is how a transaction claims and stores its keys
-// (queries/idempotency.sql): under READ COMMITTED a key is written once,
-// with the work (a booking's on its reservation); under SERIALIZABLE
-// (insertFirst) its row is inserted before the work and filled in after,
-// because there a read of an absent key would predicate-lock its index
-// page.
-type keyProtocol struct{ insertFirst bool }
+// keyProtocol is how a transaction looks for its keys before the work
+// (queries/idempotency.sql). probeBookings: also among the keys on
+// reservations. Always under READ COMMITTED. Under SERIALIZABLE only on
+// the attempt after one that met its key in use (raced: errKeyRaced, or
+// errKeyBusy, after waiting for that request): there a read of an absent
+// key predicate-locks its page of reservations_idempotency_key_idx, and
+// concurrent bookings inserting their keys on that page would fail each
+// other. Unprobed, a key a booking used already is met by the INSERT that
+// writes it again (errKeyRaced), or, when the request is refused before
+// any INSERT, looked for then (recheckRefusals); the rerun probes and
+// replays.
+type keyProtocol struct{ probeBookings bool }
 
-func keyProtocolFor(options *pgx.TxOptions) keyProtocol {
-	return keyProtocol{insertFirst: options != nil && options.IsoLevel == pgx.Serializable}
+func keyProtocolFor(options *pgx.TxOptions, raced bool) keyProtocol {
+	serializable := options != nil && options.IsoLevel == pgx.Serializable
+	return keyProtocol{probeBookings: raced || !serializable}
 }
 
 // claimKeys claims the keys of a unit's requests in one statement, and
@@ -55,7 +64,7 @@ func keyProtocolFor(options *pgx.TxOptions) keyProtocol {
 // reservation records it (LockIdempotencyKeys).
 func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, booking *evento.IdempotencyKey) ([]claim, error) {
 	claims := make([]claim, len(keys))
-	var params dbsqlc.ClaimIdempotencyKeysParams
+	var distinct []string
 	first := map[string]int{}
 	for i, k := range keys {
 		switch _, seen := first[keyOf(k)]; {
@@ -66,15 +75,13 @@ func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc
 		default:
 			first[k.Key] = i
 			claims[i].err = errKeyBusy // until the claim says it is locked
-			params.Keys = append(params.Keys, k.Key)
-			params.Fingerprints = append(params.Fingerprints, k.Fingerprint)
-			params.TtlSeconds = max(params.TtlSeconds, int32(k.Keep/time.Second))
+			distinct = append(distinct, k.Key)
 		}
 	}
-	if len(params.Keys) == 0 {
+	if len(distinct) == 0 {
 		return claims, nil
 	}
-	locked, err := p.lock(ctx, q, tx, params, booking)
+	locked, err := p.lock(ctx, q, tx, distinct, booking)
 	if err != nil {
 		return nil, err
 	}
@@ -122,11 +129,10 @@ func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc
 			replayed = append(replayed, key)
 		}
 	}
-	if len(replayed) > 0 && !p.insertFirst {
+	if len(replayed) > 0 {
 		// Replayed only if this transaction commits, and under synchronous
 		// replication it then commits only once the standby has what it
-		// replays; the insert-first claim's row lock already makes it wait
-		// (queries/idempotency.sql, AwaitReplicaOfReplay).
+		// replays (queries/idempotency.sql, AwaitReplicaOfReplay).
 		if err := q.AwaitReplicaOfReplay(ctx, tx, replayed); err != nil {
 			return nil, fmt.Errorf("lock the replayed keys: %w", err)
 		}
@@ -136,27 +142,17 @@ func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc
 
 // lock takes the keys' locks that it can get and says of each locked key
 // whether it was used before (otherwise it is this transaction's now).
-func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, params dbsqlc.ClaimIdempotencyKeysParams, booking *evento.IdempotencyKey) (map[string]bool, error) {
-	locked := map[string]bool{}
-	if p.insertFirst {
-		rows, err := q.ClaimIdempotencyKeys(ctx, tx, params)
-		if err != nil {
-			return nil, fmt.Errorf("claim idempotency keys: %w", err)
-		}
-		for _, row := range rows {
-			locked[row.Key] = !row.Owned
-		}
-		return locked, nil
-	}
-	lockParams := dbsqlc.LockIdempotencyKeysParams{Keys: params.Keys}
+func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []string, booking *evento.IdempotencyKey) (map[string]bool, error) {
+	params := dbsqlc.LockIdempotencyKeysParams{Keys: keys, ProbeBookings: p.probeBookings}
 	if booking != nil {
-		lockParams.BookingKey, lockParams.BookingFingerprint = booking.Key, booking.Fingerprint
-		lockParams.BookingKeepSeconds = int32(booking.Keep / time.Second)
+		params.BookingKey, params.BookingFingerprint = booking.Key, booking.Fingerprint
+		params.BookingKeepSeconds = int32(booking.Keep / time.Second)
 	}
-	rows, err := q.LockIdempotencyKeys(ctx, tx, lockParams)
+	rows, err := q.LockIdempotencyKeys(ctx, tx, params)
 	if err != nil {
 		return nil, fmt.Errorf("lock idempotency keys: %w", err)
 	}
+	locked := map[string]bool{}
 	var expired []string
 	for _, row := range rows {
 		locked[row.Key] = row.Used
@@ -172,6 +168,57 @@ func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 	return locked, nil
 }
 
+// recheckRefusals answers again the keyed requests among todo that were
+// refused while their keys were not looked for among bookings (p, under
+// SERIALIZABLE): a refusal writes no key, so no INSERT meets a booking's
+// key, and a resend of a booking made already would be told sold out
+// instead of replayed. Probed now, in the same transaction, a key used
+// before replays (or is refused as reused); an unused one keeps its
+// refusal. Only refusals pay this read, and they wrote nothing.
+func recheckRefusals[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, results []result[T]) error {
+	if p.probeBookings {
+		return nil
+	}
+	var refused []int
+	var refusedKeys []*evento.IdempotencyKey
+	for _, i := range todo {
+		if keys[i] != nil && !results[i].outcome.Kept() {
+			refused = append(refused, i)
+			refusedKeys = append(refusedKeys, keys[i])
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	claims, err := keyProtocol{probeBookings: true}.claimKeys(ctx, q, tx, refusedKeys, nil)
+	if err != nil {
+		return err
+	}
+	for j, i := range refused {
+		if claims[j].run {
+			continue
+		}
+		if results[i], err = answer[T](claims[j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// answer is the result of a request whose key was used before: its
+// replayed outcome, or why not.
+func answer[T any](c claim) (result[T], error) {
+	if c.err != nil {
+		return result[T]{err: c.err}, nil
+	}
+	outcome, err := replay[T](c.stored)
+	if err != nil {
+		return result[T]{}, err
+	}
+	outcome.Replayed = true
+	return result[T]{outcome: outcome}, nil
+}
+
 func keyOf(k *evento.IdempotencyKey) string {
 	if k == nil {
 		return ""
@@ -179,70 +226,45 @@ func keyOf(k *evento.IdempotencyKey) string {
 	return k.Key
 }
 
-// keyOnItsRow says that under p a request of T records its key with the
-// row its work writes (a booking's reservation, READ COMMITTED), so that
-// storeOutcomes has nothing to write after the work.
-func keyOnItsRow[T any](p keyProtocol) bool { return !p.insertFirst && isBooking[T]() }
+// keyOnItsRow says that a request of T records its key with the row its
+// work writes (a booking's reservation), so that storeOutcomes has nothing
+// to write after the work.
+func keyOnItsRow[T any]() bool { return isBooking[T]() }
 
 // storeOutcomes writes the kept outcomes (evento.Outcome.Kept) of the keyed
 // requests among todo under their keys, before COMMIT: a key holds only
-// what was done, never a refusal. Under READ COMMITTED a booking's key is
-// on its reservation already (the strategy's INSERT wrote it), and any
-// other outcome's row is inserted now, as codec.go's encodeKept says,
-// which replay turns back; a refusal leaves none. Under SERIALIZABLE the
-// claimed rows are filled in, a booking as its reservation's id, and a
-// refusal's is deleted.
-func storeOutcomes[T any](ctx context.Context, p keyProtocol, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
-	var params dbsqlc.StoreIdempotencyOutcomesParams
-	var fingerprints, forget []string
-	var ttlSeconds int32
+// what was done, never a refusal. A booking's key is on its reservation
+// already (the strategy's INSERT wrote it); any other outcome's row is
+// inserted now, as codec.go's encodeOutcome writes it, which replay turns
+// back; a refusal leaves none.
+func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
+	var params dbsqlc.RecordIdempotencyOutcomesParams
 	for j, i := range todo {
-		switch {
-		case keys[i] == nil:
-		case !outcomes[j].Kept():
-			forget = append(forget, keys[i].Key)
-		case keyOnItsRow[T](p):
-		default:
-			encoded, reservationID, err := encodeKept(outcomes[j])
-			if err != nil {
-				return err
-			}
-			params.Keys = append(params.Keys, keys[i].Key)
-			params.Outcomes = append(params.Outcomes, encoded)
-			params.ReservationIds = append(params.ReservationIds, reservationID)
-			fingerprints = append(fingerprints, keys[i].Fingerprint)
-			ttlSeconds = max(ttlSeconds, int32(keys[i].Keep/time.Second))
+		if keys[i] == nil || !outcomes[j].Kept() || keyOnItsRow[T]() {
+			continue
 		}
-	}
-	if !p.insertFirst {
-		if len(params.Keys) == 0 {
-			return nil
-		}
-		err := q.RecordIdempotencyOutcomes(ctx, tx, dbsqlc.RecordIdempotencyOutcomesParams{
-			Keys: params.Keys, Fingerprints: fingerprints, Outcomes: params.Outcomes, TtlSeconds: ttlSeconds,
-		})
+		encoded, err := encodeOutcome(outcomes[j])
 		if err != nil {
-			return fmt.Errorf("record idempotency outcomes: %w", keyRace(err))
+			return err
 		}
+		params.Keys = append(params.Keys, keys[i].Key)
+		params.Outcomes = append(params.Outcomes, encoded)
+		params.Fingerprints = append(params.Fingerprints, keys[i].Fingerprint)
+		params.TtlSeconds = max(params.TtlSeconds, int32(keys[i].Keep/time.Second))
+	}
+	if len(params.Keys) == 0 {
 		return nil
 	}
-	if len(params.Keys) > 0 {
-		if err := q.StoreIdempotencyOutcomes(ctx, tx, params); err != nil {
-			return fmt.Errorf("store idempotency outcomes: %w", err)
-		}
-	}
-	if len(forget) > 0 {
-		if err := q.ForgetIdempotencyKeys(ctx, tx, forget); err != nil {
-			return fmt.Errorf("forget idempotency keys: %w", err)
-		}
+	if err := q.RecordIdempotencyOutcomes(ctx, tx, params); err != nil {
+		return fmt.Errorf("record idempotency outcomes: %w", keyRace(err))
 	}
 	return nil
 }
 
 // keyIndexes are the unique indexes that hold committed keys: a
-// unique_violation on one, under READ COMMITTED, is a duplicate that
-// committed the key after LockIdempotencyKeys' snapshot
-// (queries/idempotency.sql).
+// unique_violation on one is a duplicate that committed the key after
+// LockIdempotencyKeys' snapshot, or, under SERIALIZABLE, a booking's key
+// it did not look for (queries/idempotency.sql).
 var keyIndexes = map[string]bool{"idempotency_keys_pkey": true, "reservations_idempotency_key_idx": true}
 
 // keyRace says errKeyRaced, beside err, when err is a key written again

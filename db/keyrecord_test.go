@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgerrcode"
@@ -20,12 +21,14 @@ import (
 // two transactions with the same key statement by statement, as the
 // engine runs them.
 
-// lockKey locks key for a transaction of one booking, as the engine does:
-// the reservation the transaction inserts then records the key.
+// lockKey locks key for a transaction of one booking, as the engine does
+// under READ COMMITTED: the reservation the transaction inserts then
+// records the key.
 func lockKey(t *testing.T, tx dbsqlc.DBTX, key *evento.IdempotencyKey) []dbsqlc.LockIdempotencyKeysRow {
 	t.Helper()
 	rows, err := queries.LockIdempotencyKeys(testContext(t), tx, dbsqlc.LockIdempotencyKeysParams{
 		Keys: []string{key.Key}, BookingKey: key.Key, BookingFingerprint: key.Fingerprint, BookingKeepSeconds: 3600,
+		ProbeBookings: true,
 	})
 	if err != nil {
 		t.Fatalf("lock %s: %v", key.Key, err)
@@ -158,7 +161,7 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBatch(t *testing.T) {
 	plantKeyed(t, pool, hotel, key, 2)
 
 	other := idemKey("late-batch-other", "reserve 1")
-	rows, err := queries.LockIdempotencyKeys(ctx, b.tx, dbsqlc.LockIdempotencyKeysParams{Keys: []string{other.Key, key.Key}})
+	rows, err := queries.LockIdempotencyKeys(ctx, b.tx, dbsqlc.LockIdempotencyKeysParams{Keys: []string{other.Key, key.Key}, ProbeBookings: true})
 	if err != nil || len(rows) != 2 || rows[0].Used || rows[1].Used {
 		t.Fatalf("B's lock: %+v %v; want both keys, A's invisible to B", rows, err)
 	}
@@ -176,23 +179,33 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBatch(t *testing.T) {
 
 // The engine's side of the race above: a key committed while the write ran
 // (after its lock, before its booking's INSERT) undoes the write, which
-// runs again and replays that key's booking.
+// runs again and replays that key's booking. Under SERIALIZABLE the
+// duplicate is planted at the write's hotel (the write's counter update
+// fails first, and its rerun's INSERT meets the key) and at another one
+// (the INSERT meets the key at once).
 func TestKeyCommittedDuringTheWriteIsReplayed(t *testing.T) {
 	t.Parallel()
-	for _, strategy := range []string{"atomic", "batched"} {
-		t.Run(strategy, func(t *testing.T) {
+	for _, c := range []struct {
+		strategy       string
+		plantElsewhere bool
+	}{{"atomic", false}, {"batched", false}, {"serializable", false}, {"serializable", true}} {
+		t.Run(fmt.Sprintf("%s/planted elsewhere %v", c.strategy, c.plantElsewhere), func(t *testing.T) {
 			t.Parallel()
 			pool := dbtest.NewPool(t, 4)
 			hotel := seedHotel(t, pool, 10)
+			plantAt := hotel
+			if c.plantElsewhere {
+				plantAt = seedHotel(t, pool, 10)
+			}
 			ctx := testContext(t)
 			key := idemKey("planted", "reserve 3")
-			base, _ := db.LookupStrategy(strategy)
+			base, _ := db.LookupStrategy(c.strategy)
 			// The duplicate: a booking committed, with its key, on a
 			// connection of its own, the first time the write books.
 			var planted evento.Booking
 			racer := around(base, func() {
 				if planted.ReservationID == 0 {
-					planted = plantKeyed(t, pool, hotel, key, 3)
+					planted = plantKeyed(t, pool, plantAt, key, 3)
 				}
 			}, func(err error) error { return err })
 			racer.Name = "racer"
@@ -202,8 +215,11 @@ func TestKeyCommittedDuringTheWriteIsReplayed(t *testing.T) {
 			if err != nil || !got.Replayed || got.Value != planted {
 				t.Fatalf("reserve: %+v %v; want %+v replayed", got, err, planted)
 			}
-			if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 3 {
+			if totals := readTotals(t, pool, plantAt.HotelID); totals.booked != 3 {
 				t.Fatalf("totals %+v; want the planted booking alone", totals)
+			}
+			if totals := readTotals(t, pool, hotel.HotelID); c.plantElsewhere && totals.booked != 0 {
+				t.Fatalf("the write's hotel: totals %+v; want its booking undone", totals)
 			}
 		})
 	}

@@ -37,25 +37,7 @@ func (c countingConn) Write(b []byte) (int, error) {
 func TestPessimisticBooksInTwoRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	cfg, err := pgxpool.ParseConfig(dbtest.NewURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
-	var writes atomic.Int64
-	var dialer net.Dialer
-	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dialer.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return countingConn{Conn: conn, writes: &writes}, nil
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, writes := countingPool(t)
 	hotel := seedHotel(t, pool, 10)
 	store := db.NewStore(pool, db.Options{})
 	pessimistic := mustStrategy(t, "pessimistic")
@@ -87,6 +69,57 @@ func TestPessimisticBooksInTwoRoundTrips(t *testing.T) {
 	if got := keyedRows(t, pool, "carol"); got != 1 {
 		t.Errorf("carol's key is on %d reservations, want 1", got)
 	}
+}
+
+// A keyed serializable booking: BEGIN with the key's lock, the read, the
+// write with COMMIT; its key is on its reservation, so nothing follows
+// the write.
+func TestKeyedSerializableBooksInThreeRoundTrips(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	pool, writes := countingPool(t)
+	hotel := seedHotel(t, pool, 10)
+	store := db.NewStore(pool, db.Options{})
+	// The first booking prepares the statements on the connection.
+	if _, err := valueOf(store.Reserve(ctx, "serializable", hotel.request("bob", 1), idemKey("bob", "f"))); err != nil {
+		t.Fatal(err)
+	}
+	writes.Store(0)
+	if _, err := valueOf(store.Reserve(ctx, "serializable", hotel.request("carol", 1), idemKey("carol", "f"))); err != nil {
+		t.Fatal(err)
+	}
+	if n := writes.Load(); n != 3 {
+		t.Fatalf("a keyed serializable booking took %d round trips; want 3 (BEGIN with the key's lock, the read, the write with COMMIT)", n)
+	}
+	if got := keyedRows(t, pool, "carol"); got != 1 {
+		t.Errorf("carol's key is kept in %d rows, want 1 (its reservation)", got)
+	}
+}
+
+// countingPool is a pool of one connection to a fresh database, with the
+// count of its writes to PostgreSQL.
+func countingPool(t *testing.T) (*pgxpool.Pool, *atomic.Int64) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dbtest.NewURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	writes := new(atomic.Int64)
+	var dialer net.Dialer
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{Conn: conn, writes: writes}, nil
+	}
+	pool, err := pgxpool.NewWithConfig(testContext(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool, writes
 }
 
 // marks is a table of the transactions' tests: a row written inside one is

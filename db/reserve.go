@@ -57,7 +57,7 @@ func (s *Store) Reserve(ctx context.Context, mode string, req evento.BookRequest
 	outcome, done, err := s.fastPath(ctx, strategy, req, key)
 	if !done && err == nil {
 		if batcher := s.batchers[mode]; batcher != nil {
-			outcome, err = write(ctx, &s.engine, policy, key, func() result[evento.Booking] {
+			outcome, err = write(ctx, &s.engine, policy, key, func(bool) result[evento.Booking] {
 				return batcher.Submit(ctx, req, key)
 			})
 		} else {

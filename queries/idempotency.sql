@@ -6,8 +6,9 @@
 -- booking's key on its reservation row (reservations.idempotency_key,
 -- sql/00010_reservation_keys.sql), any other outcome's in idempotency_keys.
 --   1. LockIdempotencyKeys: take each key's advisory lock without waiting,
---      and say of each locked key whether a live key, on a reservation or
---      in idempotency_keys, holds it. Per key:
+--      and say of each locked key whether a live key, on a reservation
+--      (under SERIALIZABLE, not looked for on a first attempt: see below)
+--      or in idempotency_keys, holds it. Per key:
 --        - locked, none: this transaction owns the key; it does the work,
 --          and the key is written with it before COMMIT: the booking and
 --          its key exist, or neither. A booking's key is a column of the
@@ -50,19 +51,29 @@
 -- within that same instant are both done; a resend of either then finds
 -- both keys and replays the one its fingerprint matches.
 --
--- Under SERIALIZABLE the key is claimed the older way (ClaimIdempotencyKeys
--- inserts it in idempotency_keys first, StoreIdempotencyOutcomes fills in
--- the outcome, a booking's as its reservation's id, or
--- ForgetIdempotencyKeys deletes it for a refusal): there, a read of an
--- absent key predicate-locks its page of the key's index, and concurrent
--- bookings inserting their keys on that page would fail each other. Its
--- bookings never write reservations.idempotency_key, so its read of that
--- index (is the key a booking's already?) conflicts with no serializable
--- writer. It writes each key twice; under READ COMMITTED the read takes no
--- predicate lock, and a key costs one row or column. Under SERIALIZABLE, a
--- row committed after the transaction's snapshot can be met by
--- ClaimIdempotencyKeys' INSERT yet be invisible to GetIdempotencyOutcomes:
--- the transaction then runs again, with a new snapshot, and replays.
+-- Under SERIALIZABLE (the serializable strategy's bookings; every other
+-- write, holds and confirmations included, and the sweepers run under READ
+-- COMMITTED) the protocol is the same, the key on the reservation, but
+-- for one read: LockIdempotencyKeys looks for the key among bookings
+-- (@probe_bookings) only on the attempt after one that met the key in use.
+-- There a read of an absent key takes an SIREAD predicate lock on its
+-- page of reservations_idempotency_key_idx, and concurrent bookings
+-- inserting their keys on that page, at any hotel, would fail each other
+-- with serialization_failure (40001). Anomaly still prevented, the same
+-- way: a key a booking used already, which this claim did not see, is met
+-- by the INSERT that writes it again, whose unique_violation undoes the
+-- transaction (or serialization_failure first, when that booking committed
+-- after this transaction's snapshot: the rerun then meets the
+-- unique_violation); the attempt after it probes, and replays, or forgets
+-- a key past its retention, as under READ COMMITTED. So does the attempt
+-- after a duplicate waited for the request holding its key, which most
+-- likely committed it. A request refused before any INSERT (no rooms)
+-- writes no key, so nothing meets it: before it answers, its transaction
+-- looks for the key among bookings (db/idempotency.go, recheckRefusals),
+-- so that a resend of a booking made already replays instead of being told
+-- sold out. The read of idempotency_keys stays in every attempt: no
+-- serializable transaction writes that table, and SSI does not track
+-- READ COMMITTED writers, so its predicate locks fail no one.
 
 -- name: LockIdempotencyKeys :many
 -- LockIdempotencyKeys takes the locks it can get of distinct keys, without
@@ -71,7 +82,11 @@
 -- cleared yet (expired: ForgetExpiredIdempotencyKeys, then the key is
 -- owned afresh). One probe of each key index per key, and nothing
 -- written. statement_timestamp() so that used and expired come from one
--- instant. READ COMMITTED only (see above).
+-- instant. With @probe_bookings false (SERIALIZABLE's first attempt, see
+-- above) the reservations are not read at all, and their key index is not
+-- predicate-locked: a CASE evaluates its THEN only when its WHEN holds,
+-- and the scalar subquery in it runs only then, whether the plan is custom
+-- (the CASE folded away) or generic (db/serializablekeys_test.go).
 --
 -- It also arms the reservation's key columns for a transaction of one
 -- booking (@booking_key, '' otherwise): set_config(..., true) sets the
@@ -99,7 +114,12 @@ SELECT locked.key::text AS key,
         OR coalesce(r.key_expires_at <= statement_timestamp(), false))::boolean AS expired
   FROM locked
   LEFT JOIN idempotency_keys AS k ON k.key = locked.key
-  LEFT JOIN reservations AS r ON r.idempotency_key = locked.key;
+ CROSS JOIN LATERAL (
+       SELECT CASE WHEN @probe_bookings::boolean
+                   THEN (SELECT res.key_expires_at
+                           FROM reservations AS res
+                          WHERE res.idempotency_key = locked.key)
+              END AS key_expires_at) AS r;
 
 -- name: AwaitReplicaOfReplay :exec
 -- AwaitReplicaOfReplay makes a transaction that replays stored outcomes
@@ -115,8 +135,7 @@ SELECT locked.key::text AS key,
 -- request's deadline the answer is 504. Only replays pay it, and the key's
 -- advisory lock already keeps every other writer of these keys away. A
 -- reservation is locked FOR KEY SHARE, the weakest lock, which still
--- writes WAL and blocks no cancel. Not sent after ClaimIdempotencyKeys
--- (SERIALIZABLE), whose DO UPDATE has locked its rows already.
+-- writes WAL and blocks no cancel.
 WITH stored AS (
     SELECT key
       FROM idempotency_keys
@@ -159,50 +178,6 @@ SELECT r.key, (@fingerprints::text[])[r.ord], (@outcomes::jsonb[])[r.ord],
        clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
   FROM unnest(@keys::text[]) WITH ORDINALITY AS r (key, ord);
 
--- name: ClaimIdempotencyKeys :many
--- ClaimIdempotencyKeys (SERIALIZABLE only, see above) takes the locks it
--- can get of distinct keys, without waiting, and inserts the locked keys'
--- rows (outcome still NULL), unless a reservation holds the key live. It
--- returns the locked keys, each with whether this transaction now owns it;
--- a locked key it does not own holds a live outcome. A key past its
--- retention that no sweeper has forgotten yet is owned afresh. The common
--- path reads no other key of idempotency_keys: under SERIALIZABLE a read
--- of absent keys there would take predicate locks that make concurrent
--- bookings fail each other (its read of reservations' keys meets none of
--- their writes: see above).
---
--- Under synchronous replication a replay must not commit before the
--- standby has what it replays (AwaitReplicaOfReplay): here DO UPDATE's lock
--- of a used key's row writes the WAL that makes COMMIT wait; a key found
--- on a reservation is locked FOR KEY SHARE for the same reason.
-WITH locked AS (
-    SELECT r.key, r.fingerprint
-      FROM (SELECT unnest(@keys::text[]) AS key,
-                   unnest(@fingerprints::text[]) AS fingerprint) AS r
-     WHERE pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext(r.key))
-), booked AS (
-    SELECT res.idempotency_key AS key
-      FROM reservations AS res
-     WHERE res.idempotency_key IN (SELECT locked.key FROM locked)
-       AND res.key_expires_at > clock_timestamp()
-       FOR KEY SHARE
-), owned AS (
-    INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)
-    SELECT locked.key, locked.fingerprint, NULL,
-           clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
-      FROM locked
-     WHERE locked.key NOT IN (SELECT booked.key FROM booked)
-        ON CONFLICT (key) DO UPDATE
-       SET fingerprint = excluded.fingerprint, outcome = NULL,
-           created_at = clock_timestamp(), expires_at = excluded.expires_at
-     WHERE idempotency_keys.expires_at <= clock_timestamp()
-    RETURNING idempotency_keys.key
-)
-SELECT locked.key::text AS key,
-       (owned.key IS NOT NULL)::boolean AS owned
-  FROM locked
-  LEFT JOIN owned ON owned.key = locked.key;
-
 -- name: GetIdempotencyOutcomes :many
 -- GetIdempotencyOutcomes reads what keys this transaction locked but did
 -- not own hold: the outcome to replay (a booking's reservation, or any
@@ -233,31 +208,6 @@ SELECT r.idempotency_key, r.key_fingerprint, NULL::jsonb, r.id,
   JOIN event_hotel_rooms AS ehr ON ehr.id = r.event_hotel_rooms_id
  WHERE r.idempotency_key = ANY (@keys::text[])
    AND r.key_expires_at > statement_timestamp();
-
--- name: StoreIdempotencyOutcomes :exec
--- StoreIdempotencyOutcomes (after ClaimIdempotencyKeys) records the owned keys' outcomes, before COMMIT.
--- It runs while the booking may still hold the hotel's row lock, so it is
--- kept cheap, and it touches the idempotency_keys rows through their
--- primary key alone (key = ANY): under SERIALIZABLE a join here planned as
--- a scan of the table took predicate locks that made concurrent bookings
--- fail each other (27 % more reruns in a 30-client test).
--- A booking is stored as its reservation's id (reservation_ids; 0 for any
--- other outcome), every other outcome as Go encoded it (outcomes).
-UPDATE idempotency_keys
-   SET outcome = (@outcomes::jsonb[])[array_position(@keys::text[], key)],
-       reservation_id = nullif((@reservation_ids::bigint[])[array_position(@keys::text[], key)], 0)
- WHERE key = ANY (@keys::text[]);
-
--- name: ForgetIdempotencyKeys :exec
--- ForgetIdempotencyKeys (after ClaimIdempotencyKeys) deletes the rows of keys this transaction owns whose
--- outcome is not kept (a refusal): before COMMIT, so that the key never
--- holds such an outcome. Kept, a flood of refused requests would cost a
--- row each for a day, a key squatted by a request for nothing would refuse
--- or mislead its owner's real request for as long, and a rooms_held would
--- be replayed long after the rooms were back. Through the
--- primary key alone, as StoreIdempotencyOutcomes and for the same reason.
-DELETE FROM idempotency_keys
- WHERE key = ANY (@keys::text[]);
 
 -- name: WaitForIdempotencyKey :exec
 -- WaitForIdempotencyKey returns once no transaction holds the key's lock,

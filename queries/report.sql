@@ -73,7 +73,7 @@ SELECT coalesce(max(h.expires_at), clock_timestamp())::timestamptz AS expires_at
 -- booking is stored as its reservation's id; a confirmed hold's outcome
 -- is db's JSON (codec.go), whose value carries its ReservationID,
 -- as did a booking's before sql/00007. Since sql/00010 a booking's key is
--- on its reservation (under SERIALIZABLE still in idempotency_keys).
+-- on its reservation (older serializable bookings' in idempotency_keys).
 SELECT key::text AS key,
        coalesce(reservation_id, (outcome -> 'value' ->> 'ReservationID')::bigint)::bigint AS reservation_id
   FROM idempotency_keys

@@ -126,9 +126,9 @@ func (d *driver) start(ctx context.Context, s *sessionState, req evento.BookRequ
 	req.EventID, req.HotelID = eventID, hotelID
 	book, asks := d.subject.book, s.asks
 	go func() {
-		booking, err := book(ctx, read, write, req, s.key)
+		_, err := book(ctx, read, write, req, s.key)
 		select {
-		case asks <- ask{returned: true, booking: booking, err: err}:
+		case asks <- ask{returned: true, err: err}:
 		case <-ctx.Done():
 		}
 	}()
@@ -142,7 +142,7 @@ func (d *driver) returned(s *sessionState, a ask) error {
 	_, fromServer := errors.AsType[*pgconn.PgError](a.err)
 	switch err := a.err; {
 	case err == nil:
-		s.outcome, s.booking = "booked", a.booking
+		s.outcome = "booked"
 	case evento.IsRefusal(err):
 		s.outcome, note = "refused", "Go: refused: "+err.Error()
 	case errors.Is(err, evento.ErrConflict):

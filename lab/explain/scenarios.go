@@ -73,11 +73,11 @@ func Scenarios() []Scenario {
 			Summary: "the same request, same idempotency key, sent twice at once (queries/idempotency.sql)",
 			applies: strategiesOnly,
 			moves: func(p subject) []move {
-				return []move{begin(0, p.isolation), claimKey(0, "claim", p.isolation), read(0, alice), write(0, alice),
-					begin(1, p.isolation), claimKey(1, "claim", p.isolation), keyBusy(1), waitForKey(1),
-					storeOutcome(0, p.isolation), end(0),
+				return []move{begin(0, p.isolation), claimKey(0, "claim", p.isolation, false), read(0, alice), write(0, alice),
+					begin(1, p.isolation), claimKey(1, "claim", p.isolation, false), keyBusy(1), waitForKey(1),
+					end(0),
 					always(1, "retry", planned{stmt: raw("BEGIN ISOLATION LEVEL " + p.isolation + ";")}),
-					claimKey(1, "reclaim", p.isolation), replay(1), end(1)}
+					claimKey(1, "reclaim", p.isolation, true), replay(1), end(1)}
 			},
 		},
 	}
@@ -121,23 +121,27 @@ func showAvailability(session int) move {
 	}), note: "shown to the client: advice, not a promise"})
 }
 
-// claimKey locks the key as db/idempotency.go does at this isolation level:
-// under READ COMMITTED a lock and a read, which arms the key for the
-// booking's reservation (the key comes with the work); under SERIALIZABLE
-// a lock and the row's insert.
-func claimKey(session int, label, isolation string) move {
-	if isolation != serializable {
-		return move{session: session, label: label, build: func(s *sessionState) (planned, bool) {
-			s.key = &evento.IdempotencyKey{Key: idempotencyKey, Fingerprint: fingerprint, Keep: keyTTLSeconds * time.Second}
-			return planned{stmt: mustNamed("LockIdempotencyKeys", map[string]any{
-				"keys": []string{idempotencyKey}, "booking_key": idempotencyKey,
-				"booking_fingerprint": fingerprint, "booking_keep_seconds": keyTTLSeconds,
-			})}, true
-		}}
+// claimKey locks the key as db/idempotency.go does, a lock and a read,
+// which arms the key for the booking's reservation (the key comes with the
+// work). The read looks for the key among bookings under READ COMMITTED,
+// and under SERIALIZABLE only on a rerun after the key was met in use
+// (afterWait: the session waited for the request that held it); a first
+// SERIALIZABLE claim reads no reservation, so that it predicate-locks no
+// page of their key index.
+func claimKey(session int, label, isolation string, afterWait bool) move {
+	probe := isolation != serializable || afterWait
+	note := ""
+	if !probe {
+		note = "Go: a first attempt under SERIALIZABLE does not look among bookings; a booking's INSERT that meets the key is undone, and the rerun looks"
 	}
-	return always(session, label, planned{stmt: mustNamed("ClaimIdempotencyKeys", map[string]any{
-		"keys": []string{idempotencyKey}, "fingerprints": []string{fingerprint}, "ttl_seconds": keyTTLSeconds,
-	})})
+	return move{session: session, label: label, build: func(s *sessionState) (planned, bool) {
+		s.key = &evento.IdempotencyKey{Key: idempotencyKey, Fingerprint: fingerprint, Keep: keyTTLSeconds * time.Second}
+		return planned{stmt: mustNamed("LockIdempotencyKeys", map[string]any{
+			"keys": []string{idempotencyKey}, "booking_key": idempotencyKey,
+			"booking_fingerprint": fingerprint, "booking_keep_seconds": keyTTLSeconds,
+			"probe_bookings": probe,
+		}), note: note}, true
+	}}
 }
 
 // keyBusy is db/idempotency.go's answer to a claim that locked nothing: a
@@ -153,21 +157,6 @@ func waitForKey(session int) move {
 	return always(session, "wait", planned{stmt: mustNamed("WaitForIdempotencyKey", map[string]any{
 		"wait_ms": keyWaitMillis, "key": idempotencyKey,
 	})})
-}
-
-// storeOutcome records the booking under the key before COMMIT, as
-// db/idempotency.go does under SERIALIZABLE: as its reservation's id,
-// written into the claimed row. Under READ COMMITTED there is nothing to
-// send: the reservation recorded the key as it was inserted.
-func storeOutcome(session int, isolation string) move {
-	return move{session: session, label: "store", build: func(s *sessionState) (planned, bool) {
-		if isolation != serializable {
-			return planned{}, false
-		}
-		return planned{stmt: mustNamed("StoreIdempotencyOutcomes", map[string]any{
-			"keys": []string{idempotencyKey}, "outcomes": nil, "reservation_ids": []int64{s.booking.ReservationID},
-		})}, s.outcome == "booked"
-	}}
 }
 
 // replay reads the stored outcome of a key the session locked but did not
@@ -208,7 +197,6 @@ type sessionState struct {
 	// outcome is the session's answer, as its Go code gives it: booked,
 	// refused, conflict, aborted, replayed (empty while running).
 	outcome  string
-	booking  evento.Booking         // what it booked, when it did
 	key      *evento.IdempotencyKey // the key it claimed (claimKey), if any
 	lastRows int                    // rows the last statement returned
 	lastStep int                    // index of its last step in the run, -1 before

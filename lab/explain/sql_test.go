@@ -9,14 +9,16 @@ import (
 
 // A parameter is bound as a literal, and a brace cannot end a spec's step.
 func TestNamedBindsLiterals(t *testing.T) {
-	stmt, err := named("StoreIdempotencyOutcomes", map[string]any{
-		"keys": []string{"k"}, "outcomes": []string{`{"a":"it's"}`}, "reservation_ids": []int64{0},
+	stmt, err := named("RecordIdempotencyOutcomes", map[string]any{
+		"keys": []string{"k"}, "fingerprints": []string{"f"}, "outcomes": []string{`{"a":"it's"}`}, "ttl_seconds": 60,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "UPDATE idempotency_keys\n   SET outcome = (ARRAY[E'{\"a\":\"it''s\"\\x7d']::jsonb[])[array_position(ARRAY['k']::text[], key)],\n" +
-		"       reservation_id = nullif((ARRAY[0]::bigint[])[array_position(ARRAY['k']::text[], key)], 0)\n WHERE key = ANY (ARRAY['k']::text[]);"
+	want := "INSERT INTO idempotency_keys (key, fingerprint, outcome, expires_at)\n" +
+		"SELECT r.key, (ARRAY['f']::text[])[r.ord], (ARRAY[E'{\"a\":\"it''s\"\\x7d']::jsonb[])[r.ord],\n" +
+		"       clock_timestamp() + make_interval(secs => 60::integer)\n" +
+		"  FROM unnest(ARRAY['k']::text[]) WITH ORDINALITY AS r (key, ord);"
 	if stmt.SQL != want || stmt.File != "queries/idempotency.sql" {
 		t.Fatalf("got %s (%s)\nwant %s", stmt.SQL, stmt.File, want)
 	}

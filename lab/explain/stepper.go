@@ -6,8 +6,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
-
-	"github.com/evento-lab/evento"
 )
 
 // stepper is the Read or the Write of a subject's db.Statements. It runs
@@ -31,7 +29,6 @@ type ask struct {
 	write    bool
 	answer   chan reply
 	returned bool
-	booking  evento.Booking
 	err      error
 }
 

@@ -110,8 +110,8 @@ type AtomicBookKeyedParams struct {
 // hot row is locked, where the general path holds it through the COMMIT.
 //  1. claim: try the key's advisory lock (the very lock the general
 //     path's LockIdempotencyKeys takes), without waiting, and check that
-//     idempotency_keys holds no row of the key (a hold's, a serializable
-//     booking's). The UPDATE's condition on it is a one-time filter, so
+//     idempotency_keys holds no row of the key (a hold's, a
+//     confirmation's). The UPDATE's condition on it is a one-time filter, so
 //     the lock is taken before the hotel's row is read, let alone locked.
 //  2. counter, booked: AtomicBook's conditional UPDATE and INSERT, only
 //     when the key was claimed; the reservation carries the key, its

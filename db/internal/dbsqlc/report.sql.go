@@ -157,7 +157,7 @@ type KeyedReservationsRow struct {
 // booking is stored as its reservation's id; a confirmed hold's outcome
 // is db's JSON (codec.go), whose value carries its ReservationID,
 // as did a booking's before sql/00007. Since sql/00010 a booking's key is
-// on its reservation (under SERIALIZABLE still in idempotency_keys).
+// on its reservation (older serializable bookings' in idempotency_keys).
 func (q *Queries) KeyedReservations(ctx context.Context, db DBTX, keys []string) ([]KeyedReservationsRow, error) {
 	rows, err := db.Query(ctx, keyedReservations, keys)
 	if err != nil {
