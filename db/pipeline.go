@@ -18,7 +18,7 @@ import (
 // read and a wake-up. Two are saved, without changing a statement:
 //   - BEGIN goes out in one round trip with the first statement (pgx's
 //     Batch.BeginTx), whether it returns a row or rows (a key's claim):
-//     it takes no lock, so only time is saved.
+//     BEGIN itself locks nothing, so this saves time, not a lock's hold.
 //   - COMMIT goes out in one round trip with the last statement, when the
 //     strategy sent it to Statements.Last and the engine knows that
 //     nothing follows it (one request, without a key or with a booking's
