@@ -164,3 +164,67 @@ func TestSerializationFailureAtTheCarriedCommitReruns(t *testing.T) {
 		})
 	}
 }
+
+// A booking whose context ends while it waits in PostgreSQL: pgx closes
+// the connection, so the next user of the pool never meets the
+// transaction open. Waiting at its last write, whose COMMIT went out with
+// it, the booking is in doubt (504), and PostgreSQL does commit it once the
+// write gets its lock; waiting at its first statement (BEGIN and the
+// hotel's row lock), it committed nothing (503).
+func TestCanceledBookingLeavesNoTransactionBehind(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, lock string
+		unknown    bool
+	}{
+		{"at the last write", `LOCK TABLE reservations IN EXCLUSIVE MODE`, true},
+		{"at the first statement", `SELECT FROM event_hotel_rooms FOR UPDATE`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			store, b := setup(t, 1, 10)
+			admin, err := pgxpool.New(b.ctx, b.pool.Config().ConnString())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(admin.Close)
+			if _, err := valueOf(store.Reserve(b.ctx, "pessimistic", b.hotel.request("warm-up", 1), nil)); err != nil {
+				t.Fatal(err)
+			}
+			locker, err := admin.Begin(b.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = locker.Rollback(context.Background()) }()
+			if _, err := locker.Exec(b.ctx, c.lock); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(b.ctx)
+			s := reserveAsync(ctx, store, "pessimistic", b.hotel.request("ada", 2), nil)
+			waitFor(t, admin, 1, "the booking never waited for the lock",
+				`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
+			cancel()
+			r := receive(t, s, "the canceled booking never answered")
+			if errors.Is(r.err, evento.ErrOutcomeUnknown) != c.unknown {
+				t.Fatalf("canceled %s: %v; want outcome unknown %v", c.name, r.err, c.unknown)
+			}
+			if err := locker.Rollback(b.ctx); err != nil {
+				t.Fatal(err)
+			}
+			want := int32(1)
+			if c.unknown {
+				want = 3
+			}
+			eventually(t, "the booking in doubt never committed", func() bool {
+				return readTotals(t, admin, b.hotel.HotelID).booked == want
+			})
+			if _, err := valueOf(store.Reserve(b.ctx, "pessimistic", b.hotel.request("bob", 1), nil)); err != nil {
+				t.Fatalf("the pool's next booking: %v", err)
+			}
+			eventually(t, "a session stays in a transaction", func() bool {
+				return queryInt(t, admin, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`) == 0
+			})
+			assertBooked(t, admin, b.hotel, want+1)
+		})
+	}
+}
