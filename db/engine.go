@@ -75,7 +75,8 @@ const keyRaceAttempts = 3
 //   - the key was committed after this transaction's snapshot, or, under
 //     SERIALIZABLE, was not looked for among bookings (errKeyRaced, see
 //     idempotency.go): run again at once, with a new snapshot; attempt is
-//     told raced, and that run looks for the key everywhere.
+//     told raced, and that run, and every one after it, looks for the
+//     key everywhere.
 //
 // Anything else, a final refusal or an error, is the answer.
 func write[T any](ctx context.Context, e *engine, policy txPolicy, key *evento.IdempotencyKey, attempt func(raced bool) result[T]) (evento.Outcome[T], error) {
@@ -84,7 +85,10 @@ func write[T any](ctx context.Context, e *engine, policy txPolicy, key *evento.I
 	raced := false
 	for {
 		r := attempt(raced)
-		raced = errors.Is(r.err, errKeyRaced) || errors.Is(r.err, errKeyBusy)
+		// Once met in use, the key is looked for in every later attempt:
+		// a rerun after a serialization failure of the attempt that
+		// looked would otherwise race on it again.
+		raced = raced || errors.Is(r.err, errKeyRaced) || errors.Is(r.err, errKeyBusy)
 		switch {
 		case errors.Is(r.err, errKeyBusy):
 			if err := awaitKey(ctx, e.q, e.pool, key.Key, time.Until(busyUntil)); err != nil {

@@ -41,8 +41,9 @@ type claim struct {
 // keyProtocol is how a transaction looks for its keys before the work
 // (queries/idempotency.sql). probeBookings: also among the keys on
 // reservations. Always under READ COMMITTED. Under SERIALIZABLE only on
-// the attempt after one that met its key in use (raced: errKeyRaced, or
-// errKeyBusy, after waiting for that request): there a read of an absent
+// the attempts after one that met its key in use (raced: errKeyRaced, or
+// errKeyBusy, after waiting for that request), reruns after a
+// serialization failure included: there a read of an absent
 // key predicate-locks its page of reservations_idempotency_key_idx, and
 // concurrent bookings inserting their keys on that page would fail each
 // other. Unprobed, a key a booking used already is met by the INSERT that

@@ -159,7 +159,15 @@ func (p *pipelinedTx) send(ctx context.Context, sql string, args []any, commit b
 		br = p.conn.SendBatch(ctx, b)
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			return nil, uncommitted(fmt.Errorf("begin: %w", err))
+			err = fmt.Errorf("begin: %w", err)
+			var pgErr *pgconn.PgError
+			if commit && !errors.As(err, &pgErr) && p.conn.IsClosed() {
+				// BEGIN's reply was lost with the rest: the batch may
+				// have gone out, statement and COMMIT, and committed.
+				p.ended, p.commitErr = commitFailed, err
+				return nil, err
+			}
+			return nil, uncommitted(err)
 		}
 		p.tx = br.Tx()
 	} else {
@@ -203,7 +211,7 @@ func (e endingTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.Com
 		return pgconn.CommandTag{}, err
 	}
 	tag, err := br.Exec()
-	e.p.end(br)
+	e.p.end(br, err)
 	return tag, err
 }
 
@@ -223,13 +231,20 @@ func (e endingTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // end reads the answer to the COMMIT that followed the last statement,
-// whose own answer was read, and says what became of the transaction.
-func (p *pipelinedTx) end(br pgx.BatchResults) {
+// whose own answer, stmtErr, was read, and says what became of the
+// transaction.
+func (p *pipelinedTx) end(br pgx.BatchResults, stmtErr error) {
 	_, err := br.Exec()
 	err = closeBatch(br, err)
+	var pgErr *pgconn.PgError
 	switch status := p.conn.PgConn().TxStatus(); {
 	case err == nil:
 		p.ended = committed
+	case errors.As(stmtErr, &pgErr):
+		// PostgreSQL answered the statement itself with an error, even
+		// one that ended the session (FATAL): it skipped, or never
+		// reached, the COMMIT queued behind it. Nothing was committed,
+		// whatever became of the connection since.
 	case p.conn.IsClosed():
 		// Whether the COMMIT ran is unknown.
 		p.ended, p.commitErr = commitFailed, err
@@ -245,13 +260,13 @@ func (p *pipelinedTx) end(br pgx.BatchResults) {
 // (with end, after reading the COMMIT's answer too).
 type batchRow struct {
 	br  pgx.BatchResults
-	end func(pgx.BatchResults)
+	end func(br pgx.BatchResults, stmtErr error)
 }
 
 func (r batchRow) Scan(dest ...any) error {
 	err := r.br.QueryRow().Scan(dest...)
 	if r.end != nil {
-		r.end(r.br)
+		r.end(r.br, err)
 		return err
 	}
 	return closeBatch(r.br, err)

@@ -55,7 +55,8 @@
 -- write, holds and confirmations included, and the sweepers run under READ
 -- COMMITTED) the protocol is the same, the key on the reservation, but
 -- for one read: LockIdempotencyKeys looks for the key among bookings
--- (@probe_bookings) only on the attempt after one that met the key in use.
+-- (@probe_bookings) only on the attempts after one that met the key in
+-- use.
 -- There a read of an absent key takes an SIREAD predicate lock on its
 -- page of reservations_idempotency_key_idx, and concurrent bookings
 -- inserting their keys on that page, at any hotel, would fail each other
@@ -64,7 +65,7 @@
 -- by the INSERT that writes it again, whose unique_violation undoes the
 -- transaction (or serialization_failure first, when that booking committed
 -- after this transaction's snapshot: the rerun then meets the
--- unique_violation); the attempt after it probes, and replays, or forgets
+-- unique_violation); the attempts after it probe, and replay, or forget
 -- a key past its retention, as under READ COMMITTED. So does the attempt
 -- after a duplicate waited for the request holding its key, which most
 -- likely committed it. A request refused before any INSERT (no rooms)

@@ -1,0 +1,62 @@
+package db_test
+
+import (
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// A resend of a committed serializable booking meets its key on its INSERT
+// (the first attempt does not look for it among bookings), and the attempt
+// after that race looks for it and replays. When that attempt is rerun
+// after a serialization failure or a deadlock, the rerun must still look
+// for the key: otherwise it races again on the INSERT, a second race ends
+// the request with an error, and the resend is not replayed.
+//
+// The deadlock, twice: a session holds the booking's reservation FOR UPDATE, so
+// the replay's lock of it (AwaitReplicaOfReplay) waits; the session then
+// takes the key's lock, which the replay holds. The replay waited first,
+// so PostgreSQL makes it the victim.
+func TestSerializableReplayRerunAfterADeadlockStillLooksForItsKey(t *testing.T) {
+	t.Parallel()
+	store, b := setup(t, 2, 10)
+	admin, err := pgxpool.New(b.ctx, b.pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(admin.Close)
+	key := idemKey("deadlocked-replay", "reserve 2")
+	first, err := valueOf(store.Reserve(b.ctx, "serializable", b.hotel.request("ada", 2), key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := admin.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = holder.Rollback(b.ctx) }()
+	if _, err := holder.Exec(b.ctx, `SELECT FROM reservations WHERE id = $1 FOR UPDATE`, first.ReservationID); err != nil {
+		t.Fatal(err)
+	}
+	s := reserveAsync(b.ctx, store, "serializable", b.hotel.request("ada", 2), key)
+	// Twice: a request may race on its key twice, not three times
+	// (keyRaceAttempts).
+	for round := 1; round <= 2; round++ {
+		waitFor(t, admin, 1, "the resend's replay never waited for the reservation's lock",
+			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
+		// Takes the key's lock, and lets it go at once once the deadlock
+		// is broken.
+		if _, err := holder.Exec(b.ctx, `SELECT pg_advisory_lock(x'45564b59'::integer, hashtext($1)),
+		                                        pg_advisory_unlock(x'45564b59'::integer, hashtext($1))`, key.Key); err != nil {
+			t.Fatalf("round %d: the session was the deadlock's victim, not the replay: %v", round, err)
+		}
+	}
+	if err := holder.Rollback(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := receive(t, s, "the resend never answered")
+	if r.err != nil || !r.outcome.Replayed || r.outcome.Value != first {
+		t.Fatalf("resend whose replay was a deadlock's victim: %+v, err %v; want %+v replayed", r.outcome, r.err, first)
+	}
+	assertBooked(t, admin, b.hotel, 2)
+}
