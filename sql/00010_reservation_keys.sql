@@ -11,7 +11,7 @@
 -- a swept key, costs no index entry.
 --
 -- The defaults are how any strategy's INSERT INTO reservations records the
--- key of the one booking its READ COMMITTED transaction makes, without a
+-- key of the one booking its transaction makes, without a
 -- word about keys in its SQL: LockIdempotencyKeys sets these settings for
 -- the transaction only (set_config(..., true)), so they are unset, and the
 -- columns NULL, in every other transaction. A statement that books many
@@ -19,10 +19,10 @@
 -- paths) writes the columns explicitly. The defaults are set after the
 -- columns are added, so that existing rows are not rewritten.
 --
--- idempotency_keys keeps every other outcome (holds, confirmations), and
--- the bookings of SERIALIZABLE transactions, which claim their key there
--- first (queries/idempotency.sql says why); the rows it holds already are
--- read until they expire.
+-- idempotency_keys keeps every other outcome (holds, confirmations). The
+-- bookings of SERIALIZABLE transactions once claimed their key there too;
+-- since they record it here (queries/idempotency.sql says how), the rows
+-- they left are read until they expire.
 
 -- +goose Up
 ALTER TABLE reservations
