@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -54,7 +53,7 @@ func bookAtomicKeyed(ctx context.Context, st Statements, req evento.BookRequest,
 		ClientID:    clientParam(req.Client),
 		Key:         key.Key,
 		Fingerprint: key.Fingerprint,
-		TtlSeconds:  int32(key.Keep / time.Second),
+		TtlSeconds:  keepSeconds(key),
 	})
 	return keyedOutcome(id, err, req)
 }

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
@@ -83,7 +82,7 @@ func runBatchBook(ctx context.Context, st Statements, reqs []evento.BookRequest,
 		params.Names[i], params.RoomCounts[i], params.ClientIds[i] = r.Name, r.Rooms, int64(r.Client)
 		if i < len(keys) && keys[i] != nil {
 			params.Keys[i], params.Fingerprints[i] = keys[i].Key, keys[i].Fingerprint
-			params.KeepSeconds = max(params.KeepSeconds, int32(keys[i].Keep/time.Second))
+			params.KeepSeconds = max(params.KeepSeconds, keepSeconds(*keys[i]))
 		}
 	}
 	rows, err := st.Q.BatchBook(ctx, st.Write, params)

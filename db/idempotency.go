@@ -147,7 +147,7 @@ func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 	params := dbsqlc.LockIdempotencyKeysParams{Keys: keys, ProbeBookings: p.probeBookings}
 	if booking != nil {
 		params.BookingKey, params.BookingFingerprint = booking.Key, booking.Fingerprint
-		params.BookingKeepSeconds = int32(booking.Keep / time.Second)
+		params.BookingKeepSeconds = keepSeconds(*booking)
 	}
 	rows, err := q.LockIdempotencyKeys(ctx, tx, params)
 	if err != nil {
@@ -220,6 +220,10 @@ func answer[T any](c claim) (result[T], error) {
 	return result[T]{outcome: outcome}, nil
 }
 
+// keepSeconds is how long k's outcome is kept, in the whole seconds the
+// statements that record a key take.
+func keepSeconds(k evento.IdempotencyKey) int32 { return int32(k.Keep / time.Second) }
+
 func keyOf(k *evento.IdempotencyKey) string {
 	if k == nil {
 		return ""
@@ -251,7 +255,7 @@ func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 		params.Keys = append(params.Keys, keys[i].Key)
 		params.Outcomes = append(params.Outcomes, encoded)
 		params.Fingerprints = append(params.Fingerprints, keys[i].Fingerprint)
-		params.TtlSeconds = max(params.TtlSeconds, int32(keys[i].Keep/time.Second))
+		params.TtlSeconds = max(params.TtlSeconds, keepSeconds(*keys[i]))
 	}
 	if len(params.Keys) == 0 {
 		return nil

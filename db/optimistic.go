@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -69,7 +68,7 @@ func bookOptimisticKeyed(ctx context.Context, st Statements, req evento.BookRequ
 		ClientID:          clientParam(req.Client),
 		Key:               key.Key,
 		Fingerprint:       key.Fingerprint,
-		TtlSeconds:        int32(key.Keep / time.Second),
+		TtlSeconds:        keepSeconds(key),
 	})
 	return keyedOutcome(id, err, req)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -127,7 +126,7 @@ func bookShardedKeyed(ctx context.Context, st Statements, req evento.BookRequest
 		ClientID:    clientParam(req.Client),
 		Key:         key.Key,
 		Fingerprint: key.Fingerprint,
-		TtlSeconds:  int32(key.Keep / time.Second),
+		TtlSeconds:  keepSeconds(key),
 	}
 	id, err := st.Q.ShardedBookKeyed(ctx, st.Write, params)
 	if !errors.Is(err, pgx.ErrNoRows) {
