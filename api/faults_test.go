@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"testing"
 	"time"
 
@@ -34,19 +33,14 @@ func newFaultyFixture(t *testing.T, rooms int32) *faultyFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(direct.Config().ConnString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := faultproxy.Start(u.Host)
+	proxy, proxied, err := faultproxy.StartFor(direct.Config().ConnString())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = proxy.Close() })
-	u.Host = proxy.Addr()
 	// One connection, so that every statement the test warms up is
 	// prepared on the connection whose reply the proxy will lose.
-	pool, err := db.OpenPool(context.Background(), u.String(), 1)
+	pool, err := db.OpenPool(context.Background(), proxied, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

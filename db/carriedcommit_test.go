@@ -3,7 +3,6 @@ package db_test
 import (
 	"context"
 	"errors"
-	"net/url"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -85,17 +84,12 @@ func TestLostReplyToABeginSentWithTheCommitIsUnknown(t *testing.T) {
 	direct := dbtest.NewPool(t, 2)
 	markTable(t, direct)
 	ctx := testContext(t)
-	u, err := url.Parse(direct.Config().ConnString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := faultproxy.Start(u.Host)
+	proxy, proxied, err := faultproxy.StartFor(direct.Config().ConnString())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = proxy.Close() })
-	u.Host = proxy.Addr()
-	cfg, err := pgxpool.ParseConfig(u.String())
+	cfg, err := pgxpool.ParseConfig(proxied)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -112,15 +111,9 @@ func (c *Cluster) open(ctx context.Context, opts Options) (err error) {
 		c.spec.Args = append(slices.Clip(c.spec.Args), "--transaction-pooled")
 	}
 	if opts.ProxyDatabase {
-		u, err := url.Parse(serversURL)
-		if err != nil {
-			return fmt.Errorf("parse database URL for the fault proxy: %w", err)
-		}
-		if c.proxy, err = faultproxy.Start(u.Host); err != nil {
+		if c.proxy, serversURL, err = faultproxy.StartFor(serversURL); err != nil {
 			return err
 		}
-		u.Host = c.proxy.Addr()
-		serversURL = u.String()
 	}
 	c.spec.DatabaseURL = serversURL
 	c.servers, err = StartServers(ctx, c.spec, opts.Servers)

@@ -3,7 +3,6 @@ package faultproxy_test
 import (
 	"context"
 	"errors"
-	"net/url"
 	"testing"
 	"time"
 
@@ -29,7 +28,7 @@ var batchModes = []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryE
 type probe struct {
 	direct *pgx.Conn
 	proxy  *faultproxy.Proxy
-	url    *url.URL // through the proxy
+	url    string // through the proxy
 }
 
 func newProbe(t *testing.T) *probe {
@@ -44,23 +43,18 @@ func newProbe(t *testing.T) *probe {
 	if _, err := direct.Exec(ctx, `CREATE TABLE probe (id int PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := faultproxy.Start(u.Host)
+	proxy, proxied, err := faultproxy.StartFor(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = proxy.Close() })
-	u.Host = proxy.Addr()
-	return &probe{direct: direct, proxy: proxy, url: u}
+	return &probe{direct: direct, proxy: proxy, url: proxied}
 }
 
 // connect opens a connection through the proxy that sends batches in mode.
 func (p *probe) connect(t *testing.T, mode pgx.QueryExecMode) *pgx.Conn {
 	t.Helper()
-	config, err := pgx.ParseConfig(p.url.String())
+	config, err := pgx.ParseConfig(p.url)
 	if err != nil {
 		t.Fatal(err)
 	}

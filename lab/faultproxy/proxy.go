@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -145,6 +146,22 @@ type Proxy struct {
 
 // Start listens on a free loopback port and forwards to target (host:port).
 func Start(target string) (*Proxy, error) { return StartAt("127.0.0.1:0", target) }
+
+// StartFor starts a proxy in front of the server that the PostgreSQL URL
+// dbURL names, and returns it with dbURL through it: the same database,
+// user and options, another host and port.
+func StartFor(dbURL string) (*Proxy, string, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("fault proxy: parse database URL: %w", err)
+	}
+	p, err := Start(u.Host)
+	if err != nil {
+		return nil, "", err
+	}
+	u.Host = p.Addr()
+	return p, u.String(), nil
+}
 
 // StartAt is Start on a chosen address: a proxy started again where a
 // closed one listened is the database coming back.
