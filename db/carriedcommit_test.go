@@ -37,11 +37,7 @@ func TestCarriedWriteEndedWithItsSessionIsUnavailable(t *testing.T) {
 			// One connection, so that the warm-up prepares the booking's
 			// statements on the session that then only binds them.
 			store, b := setup(t, 1, 10)
-			admin, err := pgxpool.New(b.ctx, b.pool.Config().ConnString())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(admin.Close)
+			admin := otherPool(t, b.pool)
 			if _, err := valueOf(store.Reserve(b.ctx, c.mode, b.hotel.request("warm-up", 1), nil)); err != nil {
 				t.Fatal(err)
 			}
@@ -177,11 +173,7 @@ func TestCanceledBookingLeavesNoTransactionBehind(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			store, b := setup(t, 1, 10)
-			admin, err := pgxpool.New(b.ctx, b.pool.Config().ConnString())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(admin.Close)
+			admin := otherPool(t, b.pool)
 			if _, err := valueOf(store.Reserve(b.ctx, "pessimistic", b.hotel.request("warm-up", 1), nil)); err != nil {
 				t.Fatal(err)
 			}

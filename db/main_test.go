@@ -26,6 +26,18 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
+// otherPool is a pool of its own on pool's database: sessions a test holds
+// locks with, or looks on from, while pool's are busy or ended.
+func otherPool(t *testing.T, pool *pgxpool.Pool) *pgxpool.Pool {
+	t.Helper()
+	other, err := pgxpool.New(testContext(t), pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	return other
+}
+
 type testHotel struct{ EventID, HotelID int64 }
 
 // request asks for rooms at this hotel.

@@ -2,8 +2,6 @@ package db_test
 
 import (
 	"testing"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // A resend of a committed serializable booking meets its key on its INSERT
@@ -20,11 +18,7 @@ import (
 func TestSerializableReplayRerunAfterADeadlockStillLooksForItsKey(t *testing.T) {
 	t.Parallel()
 	store, b := setup(t, 2, 10)
-	admin, err := pgxpool.New(b.ctx, b.pool.Config().ConnString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(admin.Close)
+	admin := otherPool(t, b.pool)
 	key := idemKey("deadlocked-replay", "reserve 2")
 	first, err := valueOf(store.Reserve(b.ctx, "serializable", b.hotel.request("ada", 2), key))
 	if err != nil {
