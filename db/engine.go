@@ -162,7 +162,7 @@ func transact[T any](ctx context.Context, e *engine, policy txPolicy, raced bool
 		}
 		// One request after whose work nothing is stored: its last
 		// statement may carry the COMMIT (pipeline.go).
-		endsWithLast := len(keys) == 1 && (keys[0] == nil || keyOnItsRow[T]())
+		endsWithLast := len(keys) == 1 && (keys[0] == nil || isBooking[T]())
 		return runTransaction(ctx, conn, *options, endsWithLast, run)
 	})
 	if err != nil {

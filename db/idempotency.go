@@ -231,11 +231,6 @@ func keyOf(k *evento.IdempotencyKey) string {
 	return k.Key
 }
 
-// keyOnItsRow says that a request of T records its key with the row its
-// work writes (a booking's reservation), so that storeOutcomes has nothing
-// to write after the work.
-func keyOnItsRow[T any]() bool { return isBooking[T]() }
-
 // storeOutcomes writes the kept outcomes (evento.Outcome.Kept) of the keyed
 // requests among todo under their keys, before COMMIT: a key holds only
 // what was done, never a refusal. A booking's key is on its reservation
@@ -243,9 +238,12 @@ func keyOnItsRow[T any]() bool { return isBooking[T]() }
 // inserted now, as codec.go's encodeOutcome writes it, which replay turns
 // back; a refusal leaves none.
 func storeOutcomes[T any](ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []*evento.IdempotencyKey, todo []int, outcomes []evento.Outcome[T]) error {
+	if isBooking[T]() {
+		return nil
+	}
 	var params dbsqlc.RecordIdempotencyOutcomesParams
 	for j, i := range todo {
-		if keys[i] == nil || !outcomes[j].Kept() || keyOnItsRow[T]() {
+		if keys[i] == nil || !outcomes[j].Kept() {
 			continue
 		}
 		encoded, err := encodeOutcome(outcomes[j])
@@ -288,7 +286,8 @@ func keyTaken(err error) bool {
 }
 
 // isBooking says whether T is a booking's outcome, whose key a
-// reservation records (sql/00010_reservation_keys.sql).
+// reservation records (sql/00010_reservation_keys.sql): nothing is left to
+// write under its key after the work.
 func isBooking[T any]() bool {
 	_, ok := any(*new(T)).(evento.Booking)
 	return ok
