@@ -36,8 +36,8 @@ func NewMetrics(extra ...prometheus.Collector) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5ms .. 16s
 		}, []string{"route", "mode"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "evento_serialization_retries_total",
-			Help: "Transactions rerun after a serialization failure or deadlock, by strategy.",
+			Name: "evento_transaction_reruns_total",
+			Help: "Transactions rerun in the server after they lost to a concurrent one (a serialization failure, a deadlock, optimistic's lost swap), by strategy.",
 		}, []string{"strategy"}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "evento_batch_size",
@@ -51,8 +51,8 @@ func NewMetrics(extra ...prometheus.Collector) *Metrics {
 	return m
 }
 
-// SerializationRetry counts a rerun transaction (wire it to the data layer's retry hook).
-func (m *Metrics) SerializationRetry(strategy string) { m.retries.WithLabelValues(strategy).Inc() }
+// Rerun counts a rerun transaction (wire it to the data layer's retry hook).
+func (m *Metrics) Rerun(strategy string) { m.retries.WithLabelValues(strategy).Inc() }
 
 // BatchBooked records the size of one batched transaction.
 func (m *Metrics) BatchBooked(size int) { m.batchSize.Observe(float64(size)) }

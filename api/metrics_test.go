@@ -38,7 +38,7 @@ func TestMetrics(t *testing.T) {
 	keyed := http.Header{"Idempotency-Key": {"m-1"}}
 	f.send(t, "POST", f.reservePath(0, "atomic"), `{"name":"c","rooms":1}`, keyed)
 	f.send(t, "POST", f.reservePath(0, "atomic"), `{"name":"c","rooms":1}`, keyed)
-	metrics.SerializationRetry("serializable")
+	metrics.Rerun("serializable")
 
 	// The public port keeps them to itself.
 	if r := f.do(t, "GET", "/metrics", ""); r.status != http.StatusNotFound || errorCode(t, r) != "not_found" {
@@ -61,7 +61,7 @@ func TestMetrics(t *testing.T) {
 		`evento_requests_total{code="sold_out",mode="atomic",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 3`,
 		`evento_requests_total{code="unknown_mode",mode="unknown",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 1`,
 		`evento_request_duration_seconds_count{mode="atomic",route="POST /{event_id}/{hotel_id}/reserve/{mode}"} 4`,
-		`evento_serialization_retries_total{strategy="serializable"} 1`,
+		`evento_transaction_reruns_total{strategy="serializable"} 1`,
 		`evento_pool_max_connections 4`,
 		`go_goroutines`,
 	} {

@@ -78,10 +78,11 @@ func (l *statementLog) take() []string {
 // pool whose statements it logs, beside an untraced pool for the test's
 // own statements, and a hotel of rooms.
 type tracedBatches struct {
-	store *db.Store
-	log   *statementLog
-	pool  *pgxpool.Pool
-	hotel testHotel
+	store  *db.Store
+	log    *statementLog
+	traced *pgxpool.Pool // the store's pool, whose statements log records
+	pool   *pgxpool.Pool
+	hotel  testHotel
 }
 
 func newTracedBatches(t *testing.T, rooms int32) tracedBatches {
@@ -104,7 +105,7 @@ func newTracedBatches(t *testing.T, rooms int32) tracedBatches {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return tracedBatches{store: newStore(traced), log: log, pool: pool, hotel: seedHotel(t, pool, rooms)}
+	return tracedBatches{store: newStore(traced), log: log, traced: traced, pool: pool, hotel: seedHotel(t, pool, rooms)}
 }
 
 // batch runs reqs with keys as one batch, which must answer without

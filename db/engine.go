@@ -68,10 +68,12 @@ const keyRaceAttempts = 3
 //     rerun replays its outcome, or runs for real if it rolled back. Past
 //     duplicateWait in all: evento.ErrRequestInProgress. attempt is told
 //     raced: that request most likely committed the key.
-//   - a serialization failure or a deadlock (SQLSTATE 40001, 40P01): run
-//     again after a jittered, growing backoff, so that the transactions
-//     that collided do not collide again in lockstep; at most
-//     policy.attempts runs, then the conflict is the answer.
+//   - a conflict (isConflict): a serialization failure or a deadlock
+//     (SQLSTATE 40001, 40P01), or a strategy's own evento.ErrConflict
+//     (optimistic's lost swap): run again after a jittered, growing
+//     backoff, so that the transactions that collided do not collide
+//     again in lockstep; at most policy.attempts runs, then the conflict
+//     is the answer.
 //   - the key was committed after this transaction's snapshot, or, under
 //     SERIALIZABLE, was not looked for among bookings (errKeyRaced, see
 //     idempotency.go): run again at once, with a new snapshot; attempt is
@@ -94,7 +96,7 @@ func write[T any](ctx context.Context, e *engine, policy txPolicy, key *evento.I
 			if err := awaitKey(ctx, e.q, e.pool, key.Key, time.Until(busyUntil)); err != nil {
 				return evento.Outcome[T]{}, err
 			}
-		case isSerializationFailure(r.err) && reruns+1 < policy.attempts:
+		case isConflict(r.err) && reruns+1 < policy.attempts:
 			reruns++
 			if e.onRetry != nil {
 				e.onRetry(policy.label)

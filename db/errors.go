@@ -175,6 +175,13 @@ func isUnavailable(err error) bool {
 	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }
 
+// isConflict says a write lost to a concurrent one and wrote nothing:
+// PostgreSQL rolled it back (isSerializationFailure), or the strategy
+// found the row changed since it read it (evento.ErrConflict).
+func isConflict(err error) bool {
+	return isSerializationFailure(err) || errors.Is(err, evento.ErrConflict)
+}
+
 // isSerializationFailure reports PostgreSQL's "run it again" answers: the
 // transaction was rolled back because it could not be serialized with a
 // concurrent one, or was picked as a deadlock victim.

@@ -39,6 +39,7 @@ func TestIdempotentReplayBooksOnce(t *testing.T) {
 				return err
 			})
 			flaky.Name = "flaky"
+			flaky.Attempts = 1 // the failure reaches the client, not a rerun in the server
 			store := db.NewStore(pool, db.Options{Strategies: []db.Strategy{strategy, flaky}})
 
 			first, err := store.Reserve(ctx, strategy.Name, hotel.request("alice", 3), idemKey("k-1", "reserve 3"))

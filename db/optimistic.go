@@ -14,14 +14,22 @@ import (
 var optimistic = Strategy{
 	Name:       "optimistic",
 	ChooseWhen: "contention is low, and no lock may be held while a person decides (read now, write minutes later)",
-	Price:      "every lost race comes back to the client as a conflict to retry: under contention it falls far behind",
+	Price:      "every lost race costs a read and a swap again, rerun in the server after a backoff, and past its last rerun a conflict for the client to retry: under contention it falls far behind",
 	Safe:       true,
-	Book:       bookOptimistic,
-	BookKeyed:  bookOptimisticKeyed,
+	// A lost swap is rerun in the server (write's backoff) before the
+	// client hears of it. While a loser backs off, its admission slot
+	// keeps its server's other bookings of the hotel out, so the winner's
+	// server swaps unopposed: on one hot hotel, 64 clients, 2 servers,
+	// 86 % of swaps land against 53 % with every loss answered at once,
+	// and a booking costs a quarter less CPU (docs/performance.md).
+	Attempts:  4,
+	Book:      bookOptimistic,
+	BookKeyed: bookOptimisticKeyed,
 }
 
 // bookOptimistic reads without locking and writes only over the row version
-// it read; losing that race is ErrConflict, which the client retries. See
+// it read; losing that race is ErrConflict, which the server reruns
+// (Strategy.Attempts) and then the client retries. See
 // queries/optimistic.sql.
 func bookOptimistic(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {
 	rooms, err := readFitting(ctx, st, req)

@@ -30,8 +30,9 @@ type Strategy struct {
 	// options; nil runs each statement as its own transaction (unless an
 	// idempotency key needs one, which is then READ COMMITTED).
 	Tx *pgx.TxOptions
-	// Attempts, when above 1, reruns the whole transaction on serialization
-	// failures and deadlocks, up to this many times in all.
+	// Attempts, when above 1, reruns the whole transaction when it lost to
+	// a concurrent one and wrote nothing (a serialization failure, a
+	// deadlock, evento.ErrConflict), up to this many times in all.
 	Attempts int
 	// Book makes one reservation. It returns a final refusal (a
 	// *evento.ShortfallError, evento.ErrNotFound) or another error

@@ -244,7 +244,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 
 	metrics := api.NewMetrics(db.PoolCollector(pool))
 	store := db.NewStore(pool, db.Options{
-		RaceWindow: cfg.raceWindow, OnRetry: metrics.SerializationRetry, HotelAdmission: cfg.hotelAdmission,
+		RaceWindow: cfg.raceWindow, OnRetry: metrics.Rerun, HotelAdmission: cfg.hotelAdmission,
 		Batches: db.BatchOptions{Window: cfg.batchWindow, MaxSize: cfg.batchMax, Timeout: cfg.queryTimeout, OnBatch: metrics.BatchBooked},
 	})
 	sweeperCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))

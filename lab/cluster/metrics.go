@@ -14,9 +14,9 @@ import (
 // summed over every server from their /metrics. (lab/report shows it as
 // its own ServerStats, so that presenting needs nothing of this package.)
 type ServerStats struct {
-	// SerializationRetries are transactions rerun inside the servers
-	// (serializable) before anything reached the client.
-	SerializationRetries float64 `json:"serialization_retries"`
+	// Reruns are transactions rerun inside the servers
+	// (serializable, optimistic, sharded) before anything reached the client.
+	Reruns float64 `json:"reruns"`
 	// Batches and BatchedRequests describe group commit (batched).
 	Batches         float64 `json:"batches"`
 	BatchedRequests float64 `json:"batched_requests"`
@@ -25,9 +25,9 @@ type ServerStats struct {
 // Sub is what happened between two scrapes of the same servers.
 func (s ServerStats) Sub(before ServerStats) ServerStats {
 	return ServerStats{
-		SerializationRetries: s.SerializationRetries - before.SerializationRetries,
-		Batches:              s.Batches - before.Batches,
-		BatchedRequests:      s.BatchedRequests - before.BatchedRequests,
+		Reruns:          s.Reruns - before.Reruns,
+		Batches:         s.Batches - before.Batches,
+		BatchedRequests: s.BatchedRequests - before.BatchedRequests,
 	}
 }
 
@@ -41,8 +41,8 @@ func ScrapeServerStats(ctx context.Context, admins []string) (ServerStats, error
 			return ServerStats{}, err
 		}
 		// The getters read a missing family or value as empty.
-		for _, m := range families["evento_serialization_retries_total"].GetMetric() {
-			total.SerializationRetries += m.GetCounter().GetValue()
+		for _, m := range families["evento_transaction_reruns_total"].GetMetric() {
+			total.Reruns += m.GetCounter().GetValue()
 		}
 		for _, m := range families["evento_batch_size"].GetMetric() {
 			total.Batches += float64(m.GetHistogram().GetSampleCount())

@@ -173,7 +173,7 @@ func runRow(r Report) ComparisonRow {
 	row.RoomsPerSecondMin, row.RoomsPerSecondMax = row.RoomsPerSecond, row.RoomsPerSecond
 	row.P99MsMin, row.P99MsMax = row.P99Ms, row.P99Ms
 	if r.Server != nil {
-		row.ServerRetries = int64(r.Server.SerializationRetries)
+		row.ServerRetries = int64(r.Server.Reruns)
 		row.MeanBatchSize = r.Server.MeanBatchSize()
 	}
 	return row

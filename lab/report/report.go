@@ -254,9 +254,9 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "reserve latency%s: p50 %.1fms, p90 %.1fms, p99 %.1fms, max %.1fms\n", from, l.P50, l.P90, l.P99, l.Max)
 	fmt.Fprintf(&b, "load process peak memory: %.0f MB\n", r.LoadPeakMemoryMB)
-	if s := r.Server; s != nil && (s.SerializationRetries > 0 || s.Batches > 0) {
-		fmt.Fprintf(&b, "servers: %.0f transactions rerun after serialization failures; %.0f batches, %.1f requests each on average\n",
-			s.SerializationRetries, s.Batches, s.MeanBatchSize())
+	if s := r.Server; s != nil && (s.Reruns > 0 || s.Batches > 0) {
+		fmt.Fprintf(&b, "servers: %.0f transactions rerun after losing to a concurrent one; %.0f batches, %.1f requests each on average\n",
+			s.Reruns, s.Batches, s.MeanBatchSize())
 	}
 	if d := r.Database; d != nil {
 		via := "the servers'"
@@ -316,9 +316,9 @@ func plural(n int, noun string) string {
 // ServerStats is what the servers counted that the clients cannot see,
 // summed over every server from their /metrics (lab/cluster scrapes them).
 type ServerStats struct {
-	// SerializationRetries are transactions rerun inside the servers
-	// (serializable) before anything reached the client.
-	SerializationRetries float64 `json:"serialization_retries"`
+	// Reruns are transactions rerun inside the servers
+	// (serializable, optimistic, sharded) before anything reached the client.
+	Reruns float64 `json:"reruns"`
 	// Batches and BatchedRequests describe group commit (batched).
 	Batches         float64 `json:"batches"`
 	BatchedRequests float64 `json:"batched_requests"`

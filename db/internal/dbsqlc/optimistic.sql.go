@@ -44,8 +44,9 @@ type OptimisticBookParams struct {
 //  2. In Go: available = assigned - reserved - locked; refuse if too few.
 //  3. OptimisticBook: increment the counter and insert the reservation only
 //     WHERE updated_at still equals the value read in step 1. Zero rows
-//     means another writer got there first: the server answers "conflict"
-//     and the client retries from step 1.
+//     means another writer got there first: the server waits a moment
+//     and starts again from step 1, a few times (db/optimistic.go), then
+//     answers "conflict" and the client retries.
 //
 // Anomaly it prevents: the LOST UPDATE, by detecting it instead of blocking
 // it. The swap succeeds only on the exact row version step 2 judged, so the

@@ -1,0 +1,78 @@
+package db_test
+
+import (
+	"errors"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db"
+)
+
+// Another writer books between an optimistic booking's read and its swap,
+// before the first swap only: the swap loses, and the server reads and
+// swaps again instead of answering conflict, and counts the rerun.
+func TestOptimisticLostSwapIsRerunInTheServer(t *testing.T) {
+	b := newTracedBatches(t, 10)
+	swaps, reruns := swapsLostTo(t, b, 1)
+	req := b.hotel.request("rerun", 3)
+	got, err := newRerunCounting(b, reruns).Reserve(testContext(t), "optimistic", req, nil)
+	mustBeBooked(t, got, err, req)
+	want := []string{"GetHotelRooms", "OptimisticBook", "GetHotelRooms", "OptimisticBook"}
+	if sent := b.log.take(); !slices.Equal(sent, want) {
+		t.Fatalf("sent %v; want %v: a lost swap, then a read and a swap again", sent, want)
+	}
+	if *swaps != 2 || reruns.Load() != 1 {
+		t.Fatalf("%d swaps, %d reruns; want 2 swaps, 1 rerun", *swaps, reruns.Load())
+	}
+	if totals := readTotals(t, b.pool, b.hotel.HotelID); totals.booked != 4 || totals.reserved != 4 {
+		t.Fatalf("totals %+v; want the other's 1 and this booking's 3", totals)
+	}
+}
+
+// Another writer books before every swap: after Strategy.Attempts lost
+// swaps the server gives up, and the answer is the conflict the client
+// retries, with nothing of this booking written.
+func TestOptimisticGivesUpAfterItsAttempts(t *testing.T) {
+	b := newTracedBatches(t, 10)
+	attempts := mustStrategy(t, "optimistic").Attempts
+	swaps, reruns := swapsLostTo(t, b, attempts)
+	_, err := newRerunCounting(b, reruns).Reserve(testContext(t), "optimistic", b.hotel.request("loser", 3), nil)
+	if !errors.Is(err, evento.ErrConflict) {
+		t.Fatalf("err = %v; want conflict", err)
+	}
+	if *swaps != attempts || reruns.Load() != int64(attempts-1) {
+		t.Fatalf("%d swaps, %d reruns; want %d swaps, %d reruns", *swaps, reruns.Load(), attempts, attempts-1)
+	}
+	if totals := readTotals(t, b.pool, b.hotel.HotelID); totals.booked != int32(attempts) || totals.reserved != int32(attempts) {
+		t.Fatalf("totals %+v; want the other writer's %d rooms alone", totals, attempts)
+	}
+}
+
+// swapsLostTo makes an atomic booking of 1 room, through a store of its
+// own, just before each of the first n OptimisticBook statements the
+// traced store sends; it counts those statements.
+func swapsLostTo(t *testing.T, b tracedBatches, n int) (swaps *int, reruns *atomic.Int64) {
+	t.Helper()
+	ctx := testContext(t)
+	other := newStore(b.pool)
+	atomicStrategy := mustStrategy(t, "atomic")
+	swaps = new(int)
+	b.log.onSend = func(name string) {
+		if name != "OptimisticBook" {
+			return
+		}
+		if *swaps++; *swaps <= n {
+			if _, err := reserve(ctx, other, atomicStrategy, b.hotel.request("other", 1)); err != nil {
+				t.Errorf("the other writer: %v", err)
+			}
+		}
+	}
+	return swaps, new(atomic.Int64)
+}
+
+// newRerunCounting is a store on b's traced pool that counts its reruns.
+func newRerunCounting(b tracedBatches, reruns *atomic.Int64) *db.Store {
+	return db.NewStore(b.traced, db.Options{OnRetry: func(string) { reruns.Add(1) }})
+}
