@@ -20,8 +20,8 @@ var optimistic = Strategy{
 	// client hears of it. While a loser backs off, its admission slot
 	// keeps its server's other bookings of the hotel out, so the winner's
 	// server swaps unopposed: on one hot hotel, 64 clients, 2 servers,
-	// 86 % of swaps land against 53 % with every loss answered at once,
-	// and a booking costs a quarter less CPU (docs/performance.md).
+	// 78 % of swaps land against 53 % with every loss answered at once,
+	// and a booking costs 30 % less CPU (docs/performance.md).
 	Attempts:  4,
 	Book:      bookOptimistic,
 	BookKeyed: bookOptimisticKeyed,
