@@ -13,6 +13,7 @@ import (
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
 	"github.com/evento-lab/evento/db/labdb"
+	"github.com/evento-lab/evento/lab/cluster"
 )
 
 func TestMetrics(t *testing.T) {
@@ -68,5 +69,10 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// The lab's runs read the reruns back by the metric's name.
+	stats, err := cluster.ScrapeServerStats(context.Background(), []string{admin.URL})
+	if err != nil || stats.Reruns != 1 {
+		t.Fatalf("the lab scraped %+v, %v; want the 1 rerun", stats, err)
 	}
 }

@@ -20,7 +20,7 @@ import (
 // write, whose attempts each run one transaction through transact:
 //
 //	write       the one retry policy: waits for a busy key, reruns
-//	            serialization failures and snapshot races, nothing else
+//	            conflicts (isConflict) and snapshot races, nothing else
 //	  transact  one connection, one transaction: claim the keys, replay
 //	            what was stored, do the work, store its outcomes, COMMIT
 //
@@ -34,7 +34,7 @@ import (
 type engine struct {
 	pool *pgxpool.Pool
 	q    *dbsqlc.Queries
-	// onRetry, when set, is told each rerun after a serialization failure,
+	// onRetry, when set, is told each rerun after a conflict (isConflict),
 	// with the policy's label (metrics).
 	onRetry func(label string)
 	// probeAlways makes every attempt look for its keys among bookings, as
@@ -61,8 +61,8 @@ type work[T any] func(ctx context.Context, tx dbsqlc.DBTX, todo []int) ([]evento
 const keyRaceAttempts = 3
 
 // write runs attempt until it answers. This is the one retry policy of
-// every write, and every case is something PostgreSQL or a duplicate said
-// before anything was committed:
+// every write, and every case is something PostgreSQL, the strategy or a
+// duplicate said before anything of the request was committed:
 //   - the key is busy (a request with the same key is running): wait for
 //     that request to end, outside any transaction, then run again; the
 //     rerun replays its outcome, or runs for real if it rolled back. Past

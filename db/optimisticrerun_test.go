@@ -76,3 +76,53 @@ func swapsLostTo(t *testing.T, b tracedBatches, n int) (swaps *int, reruns *atom
 func newRerunCounting(b tracedBatches, reruns *atomic.Int64) *db.Store {
 	return db.NewStore(b.traced, db.Options{OnRetry: func(string) { reruns.Add(1) }})
 }
+
+// A keyed booking loses its swap on the fast path and again on the general
+// path. The general path's rollback releases the key, so a duplicate with
+// the same key, sent while the loser backs off, books at once; the rerun
+// then finds the key used and replays that booking: one booking, two
+// answers of it.
+func TestOptimisticKeyedRerunReplaysTheDuplicateThatBookedMeanwhile(t *testing.T) {
+	b := newTracedBatches(t, 10)
+	ctx := testContext(t)
+	atomicStrategy := mustStrategy(t, "atomic")
+	req, key := b.hotel.request("dup", 3), idemKey("dup", "reserve dup")
+	var duplicate evento.Outcome[evento.Booking]
+	var fastSwaps, swaps, begins int
+	b.log.onSend = func(name string) {
+		lose := false
+		switch name {
+		case "OptimisticBookKeyed":
+			fastSwaps++
+			lose = fastSwaps == 1
+		case "OptimisticBook":
+			swaps++
+			lose = swaps == 1
+		case "begin":
+			if begins++; begins == 2 {
+				// Between the general path's lost swap and its rerun.
+				var err error
+				if duplicate, err = newStore(b.pool).Reserve(ctx, "optimistic", req, key); err != nil {
+					t.Errorf("the duplicate, while the loser backs off: %v", err)
+				}
+			}
+		}
+		if lose {
+			if _, err := reserve(ctx, newStore(b.pool), atomicStrategy, b.hotel.request("other", 1)); err != nil {
+				t.Errorf("the other writer: %v", err)
+			}
+		}
+	}
+	got, err := b.store.Reserve(ctx, "optimistic", req, key)
+	b.log.onSend = nil
+	mustBeBooked(t, duplicate, nil, req)
+	if err != nil || !got.Replayed || got.Value != duplicate.Value {
+		t.Fatalf("the rerun answered %+v %v; want the duplicate's booking %+v, replayed", got, err, duplicate.Value)
+	}
+	if fastSwaps != 1 || swaps != 1 || begins != 2 {
+		t.Fatalf("%d fast-path swaps, %d general swaps, %d transactions; want 1, 1 and 2", fastSwaps, swaps, begins)
+	}
+	if totals := readTotals(t, b.pool, b.hotel.HotelID); totals.booked != 5 || totals.reserved != 5 || keyedRows(t, b.pool, "dup") != 1 {
+		t.Fatalf("totals %+v, %d rows of the key; want the other's 2 and one booking of 3", totals, keyedRows(t, b.pool, "dup"))
+	}
+}

@@ -22,8 +22,9 @@ type Options struct {
 	// strategy's Statements.Write) to widen the gap a race needs. Zero in
 	// normal operation.
 	RaceWindow time.Duration
-	// OnRetry, when set, is told each time a transaction is rerun after a
-	// serialization failure, with the strategy's name (metrics).
+	// OnRetry, when set, is told each time a transaction is rerun after it
+	// lost to a concurrent one (a serialization failure, a deadlock, a
+	// strategy's evento.ErrConflict), with the strategy's name (metrics).
 	OnRetry func(strategy string)
 	// Batches configures the Batchers of batched strategies.
 	Batches BatchOptions

@@ -96,7 +96,7 @@ type txPolicy struct {
 	// tx is nil when the statements may each run on their own (then a
 	// transaction is opened only for an idempotency key, READ COMMITTED).
 	tx       *pgx.TxOptions
-	attempts int    // runs in all, on serialization failures
+	attempts int    // runs in all, on conflicts (isConflict)
 	label    string // names the reruns in the metrics
 }
 

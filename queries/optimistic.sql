@@ -57,8 +57,9 @@ RETURNING id;
 -- reservations_idempotency_key_idx. Nothing is committed in any of these
 -- cases, and the request takes the general path, which waits, replays,
 -- refuses a reused key, or reads and swaps again in a transaction that
--- holds the key (where a lost swap is the client's conflict to retry, as
--- without a key).
+-- holds the key (where a lost swap rolls that transaction back, releasing
+-- the key, and is rerun after a backoff, then is the client's conflict to
+-- retry, as without a key).
 --
 -- Anomalies it prevents: the LOST UPDATE, as OptimisticBook does (the swap
 -- lands only on the version the availability check judged); and the

@@ -146,7 +146,7 @@ func (d *driver) returned(s *sessionState, a ask) error {
 	case evento.IsRefusal(err):
 		s.outcome, note = "refused", "Go: refused: "+err.Error()
 	case errors.Is(err, evento.ErrConflict):
-		s.outcome, note = "conflict", "Go: "+err.Error()+": the client retries"
+		s.outcome, note = "conflict", "Go: "+err.Error()+": "+d.subject.afterConflict()
 	case fromServer:
 		s.outcome = "aborted"
 	default:

@@ -18,6 +18,7 @@ type subject struct {
 	isolation string
 	strategy  bool // false for the anti-pattern
 	buckets   int  // above 0: the hotel is split into that many bucket rows (db.Strategy.Buckets)
+	attempts  int  // db.Strategy.Attempts: above 1, the write path reruns a conflict before the client hears of it
 	// book runs the subject's code for req; key is the idempotency key the
 	// session claimed (nil: none), which a batch's statement writes on its
 	// reservation (a single booking's takes it from the claim).
@@ -58,7 +59,7 @@ func strategySubject(s db.Strategy) subject {
 	if s.Tx != nil && s.Tx.IsoLevel != "" {
 		isolation = strings.ToUpper(string(s.Tx.IsoLevel))
 	}
-	sub := subject{name: s.Name, isolation: isolation, strategy: true}
+	sub := subject{name: s.Name, isolation: isolation, strategy: true, attempts: s.Attempts}
 	if s.Buckets {
 		// One room in each of two buckets, and each session asks for
 		// both: no bucket has them all, so both take the scattered path.
@@ -108,4 +109,14 @@ func checkThenAct(ctx context.Context, read, write *stepper, req evento.BookRequ
 		return evento.Booking{}, fmt.Errorf("act: %w", err)
 	}
 	return booking, nil
+}
+
+// afterConflict says what the write path does with the subject's
+// conflict, which a session ends with: rerun it in the server, as many
+// times as the strategy's Attempts allow, before the client is told.
+func (p subject) afterConflict() string {
+	if p.attempts > 1 {
+		return fmt.Sprintf("the server reruns it after a backoff, %d runs in all, then the client retries", p.attempts)
+	}
+	return "the client retries"
 }
