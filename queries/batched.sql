@@ -23,8 +23,8 @@
 -- atomic.sql's AtomicBookKeyed does for one request; only when it commits
 -- nothing does the batch take the general path (a transaction: claim the
 -- keys with LockIdempotencyKeys, this statement with @claim_keys false,
--- store the outcomes, COMMIT), which holds the hotel's row until the
--- COMMIT, one round trip more. With @claim_keys:
+-- which writes each key on its reservation, COMMIT), which holds the
+-- hotel's row until the COMMIT, one round trip more. With @claim_keys:
 --   0. claim: try every key's advisory lock (the general path's very
 --      lock) without waiting, and check that idempotency_keys holds no row
 --      of any of them (a hold's, a confirmation's). Step 1's lock of the
