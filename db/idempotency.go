@@ -87,11 +87,11 @@ func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc
 		return nil, err
 	}
 	var usedBefore []string
-	for key, used := range locked {
-		i := first[key]
+	for _, row := range locked {
+		i := first[row.Key]
 		claims[i].err = nil
-		if used {
-			usedBefore = append(usedBefore, key)
+		if row.Used {
+			usedBefore = append(usedBefore, row.Key)
 		} else {
 			claims[i].run = true
 		}
@@ -141,9 +141,10 @@ func (p keyProtocol) claimKeys(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc
 	return claims, nil
 }
 
-// lock takes the keys' locks that it can get and says of each locked key
-// whether it was used before (otherwise it is this transaction's now).
-func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []string, booking *evento.IdempotencyKey) (map[string]bool, error) {
+// lock takes the keys' locks that it can get and says of each locked key,
+// once each, whether it was used before (otherwise it is this
+// transaction's now).
+func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, keys []string, booking *evento.IdempotencyKey) ([]dbsqlc.LockIdempotencyKeysRow, error) {
 	params := dbsqlc.LockIdempotencyKeysParams{Keys: keys, ProbeBookings: p.probeBookings}
 	if booking != nil {
 		params.BookingKey, params.BookingFingerprint = booking.Key, booking.Fingerprint
@@ -153,10 +154,8 @@ func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 	if err != nil {
 		return nil, fmt.Errorf("lock idempotency keys: %w", err)
 	}
-	locked := map[string]bool{}
 	var expired []string
 	for _, row := range rows {
-		locked[row.Key] = row.Used
 		if row.Expired {
 			expired = append(expired, row.Key)
 		}
@@ -166,7 +165,7 @@ func (p keyProtocol) lock(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX
 			return nil, fmt.Errorf("forget expired idempotency keys: %w", err)
 		}
 	}
-	return locked, nil
+	return rows, nil
 }
 
 // recheckRefusals answers again the keyed requests among todo that were

@@ -39,8 +39,9 @@ func bookNaive(ctx context.Context, st Statements, req evento.BookRequest) (even
 	if err != nil {
 		return evento.Booking{}, err
 	}
-	// Nothing follows the write: under serializable the engine may send
-	// COMMIT with it, and the transaction is shorter by a round trip.
+	// Nothing follows the write: the engine may send COMMIT with it (naive
+	// and serializable both run in a transaction), and the transaction is
+	// shorter by a round trip.
 	id, err := st.Q.NaiveBook(ctx, st.last(), dbsqlc.NaiveBookParams{
 		EventHotelRoomsID: rooms.ID,
 		NewReserved:       rooms.Reserved + req.Rooms,

@@ -72,17 +72,26 @@ func lastOf(tx dbsqlc.DBTX) dbsqlc.DBTX {
 }
 
 func (p *pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return p.exec(ctx, sql, args, false)
+}
+
+// exec sends sql, with the transaction's COMMIT when commit.
+func (p *pipelinedTx) exec(ctx context.Context, sql string, args []any, commit bool) (pgconn.CommandTag, error) {
 	switch {
 	case p.ended != open:
 		return pgconn.CommandTag{}, errStatementAfterCommit
-	case p.tx != nil:
+	case p.tx != nil && !commit:
 		return p.tx.Exec(ctx, sql, args...)
 	}
-	br, err := p.send(ctx, sql, args, false)
+	br, err := p.send(ctx, sql, args, commit)
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
 	tag, err := br.Exec()
+	if commit {
+		p.end(br, err)
+		return tag, err
+	}
 	return tag, closeBatch(br, err)
 }
 
@@ -129,17 +138,26 @@ func (r *batchRows) Err() error {
 }
 
 func (p *pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return p.queryRow(ctx, sql, args, false)
+}
+
+// queryRow sends sql, with the transaction's COMMIT when commit.
+func (p *pipelinedTx) queryRow(ctx context.Context, sql string, args []any, commit bool) pgx.Row {
 	switch {
 	case p.ended != open:
 		return errRow{errStatementAfterCommit}
-	case p.tx != nil:
+	case p.tx != nil && !commit:
 		return p.tx.QueryRow(ctx, sql, args...)
 	}
-	br, err := p.send(ctx, sql, args, false)
+	br, err := p.send(ctx, sql, args, commit)
 	if err != nil {
 		return errRow{err}
 	}
-	return batchRow{br: br}
+	row := batchRow{br: br}
+	if commit {
+		row.ending = p
+	}
+	return row
 }
 
 // send sends sql in one round trip after BEGIN, if it has not gone out
@@ -203,16 +221,7 @@ func (p *pipelinedTx) rollback(ctx context.Context) {
 type endingTx struct{ p *pipelinedTx }
 
 func (e endingTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if e.p.ended != open {
-		return pgconn.CommandTag{}, errStatementAfterCommit
-	}
-	br, err := e.p.send(ctx, sql, args, true)
-	if err != nil {
-		return pgconn.CommandTag{}, err
-	}
-	tag, err := br.Exec()
-	e.p.end(br, err)
-	return tag, err
+	return e.p.exec(ctx, sql, args, true)
 }
 
 func (e endingTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
@@ -220,14 +229,7 @@ func (e endingTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows,
 }
 
 func (e endingTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	if e.p.ended != open {
-		return errRow{errStatementAfterCommit}
-	}
-	br, err := e.p.send(ctx, sql, args, true)
-	if err != nil {
-		return errRow{err}
-	}
-	return batchRow{br: br, end: e.p.end}
+	return e.p.queryRow(ctx, sql, args, true)
 }
 
 // end reads the answer to the COMMIT that followed the last statement,
@@ -257,16 +259,16 @@ func (p *pipelinedTx) end(br pgx.BatchResults, stmtErr error) {
 }
 
 // batchRow is a statement's row read from a batch, which Scan then closes
-// (with end, after reading the COMMIT's answer too).
+// (with ending's end, after reading the COMMIT's answer too).
 type batchRow struct {
-	br  pgx.BatchResults
-	end func(br pgx.BatchResults, stmtErr error)
+	br     pgx.BatchResults
+	ending *pipelinedTx // set when the batch carries the COMMIT
 }
 
 func (r batchRow) Scan(dest ...any) error {
 	err := r.br.QueryRow().Scan(dest...)
-	if r.end != nil {
-		r.end(r.br, err)
+	if r.ending != nil {
+		r.ending.end(r.br, err)
 		return err
 	}
 	return closeBatch(r.br, err)
