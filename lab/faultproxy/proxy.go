@@ -316,18 +316,19 @@ func (p *Proxy) clientToServer(client, server net.Conn, muted *atomic.Bool) {
 		cut := false
 		err := forward(client, server, true, func(typ byte, body []byte) bool {
 			p.mu.Lock()
-			defer p.mu.Unlock()
-			defer session.observe(typ, body)
-			if p.armed != nil && p.armed(typ, body, session) {
+			if cut = p.armed != nil && p.armed(typ, body, session); cut {
 				p.armed = nil
 				p.dropped++
-				cut = true
 				// No reply may reach the client from here on. The client
 				// is cut only once PostgreSQL has the message: cut first,
 				// and the client's reaction (pgx cancels, and gives up the
 				// connection) could race the message on its way.
 				muted.Store(true)
 			}
+			p.mu.Unlock()
+			// The session is this connection's alone: followed outside
+			// the lock every connection takes.
+			session.observe(typ, body)
 			return true
 		})
 		if err != nil {
