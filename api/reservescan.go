@@ -10,56 +10,28 @@ import "github.com/evento-lab/evento/api/jsonscan"
 // was most of what decoding a booking cost. body is valid UTF-8.
 func scanReserve(body []byte, dst *reserveRequest) bool {
 	var out reserveRequest
-	i := jsonscan.SkipSpace(body, 0)
-	if i == len(body) || body[i] != '{' {
-		return false
-	}
-	i = jsonscan.SkipSpace(body, i+1)
-	if i < len(body) && body[i] == '}' {
-		*dst = out
-		return jsonscan.SkipSpace(body, i+1) == len(body)
-	}
-	for {
-		name, end, ok := jsonscan.PlainString(body, i)
-		if !ok {
-			return false
-		}
-		i = jsonscan.SkipSpace(body, end)
-		if i == len(body) || body[i] != ':' {
-			return false
-		}
-		i = jsonscan.SkipSpace(body, i+1)
+	ok := jsonscan.Object(body, func(name []byte, i int) (int, bool) {
 		switch {
 		case string(name) == "name" && out.Name == nil:
 			value, end, ok := jsonscan.PlainString(body, i)
 			if !ok {
-				return false
+				return 0, false
 			}
 			s := string(value)
-			out.Name, i = &s, end
+			out.Name = &s
+			return end, true
 		case string(name) == "rooms" && out.Rooms == nil:
 			n, end, ok := jsonscan.Integer(body, i)
 			if !ok {
-				return false
+				return 0, false
 			}
-			out.Rooms, i = &n, end
-		default:
-			return false
+			out.Rooms = &n
+			return end, true
 		}
-		i = jsonscan.SkipSpace(body, i)
-		if i == len(body) {
-			return false
-		}
-		if body[i] == '}' {
-			if jsonscan.SkipSpace(body, i+1) != len(body) {
-				return false
-			}
-			*dst = out
-			return true
-		}
-		if body[i] != ',' {
-			return false
-		}
-		i = jsonscan.SkipSpace(body, i+1)
+		return 0, false
+	})
+	if ok {
+		*dst = out
 	}
+	return ok
 }

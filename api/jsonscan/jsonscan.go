@@ -16,6 +16,45 @@ func SkipSpace(b []byte, i int) int {
 	return i
 }
 
+// Object reads b when it is one JSON object and white space around it,
+// and reports whether it could: each member's name must be a plain string
+// (PlainString), and member reads its value, which starts at i, and
+// returns where the value ends, or false when it cannot read it.
+func Object(b []byte, member func(name []byte, i int) (end int, ok bool)) bool {
+	i := SkipSpace(b, 0)
+	if i == len(b) || b[i] != '{' {
+		return false
+	}
+	i = SkipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return SkipSpace(b, i+1) == len(b)
+	}
+	for {
+		name, end, ok := PlainString(b, i)
+		if !ok {
+			return false
+		}
+		i = SkipSpace(b, end)
+		if i == len(b) || b[i] != ':' {
+			return false
+		}
+		if end, ok = member(name, SkipSpace(b, i+1)); !ok {
+			return false
+		}
+		i = SkipSpace(b, end)
+		if i == len(b) {
+			return false
+		}
+		if b[i] == '}' {
+			return SkipSpace(b, i+1) == len(b)
+		}
+		if b[i] != ',' {
+			return false
+		}
+		i = SkipSpace(b, i+1)
+	}
+}
+
 // PlainString reads the string at i when it is valid UTF-8 with no escape
 // and no control character, which JSON spells as it is; end is just past
 // its closing quote.

@@ -16,70 +16,35 @@ import (
 // of what reading an answer cost the clients.
 func scanReply(b []byte, r *reply) bool {
 	out := *r // as json.Unmarshal, which sets only the fields it reads
-	i := jsonscan.SkipSpace(b, 0)
-	if i == len(b) || b[i] != '{' {
-		return false
-	}
-	i = jsonscan.SkipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		*r = out
-		return jsonscan.SkipSpace(b, i+1) == len(b)
-	}
-	for {
-		name, next, ok := jsonscan.PlainString(b, i)
-		if !ok {
-			return false
-		}
-		i = jsonscan.SkipSpace(b, next)
-		if i == len(b) || b[i] != ':' {
-			return false
-		}
-		i = jsonscan.SkipSpace(b, i+1)
-		var end int
+	ok := jsonscan.Object(b, func(name []byte, i int) (int, bool) {
 		switch {
 		case string(name) == "reservation_id" || string(name) == "rooms":
-			n, e, ok := jsonscan.Integer(b, i)
+			n, end, ok := jsonscan.Integer(b, i)
 			if !ok {
-				return false
+				return 0, false
 			}
 			if string(name) == "rooms" {
 				out.Rooms = n
 			} else {
 				out.ReservationID = n
 			}
-			end = e
+			return end, true
 		case string(name) == "hold_id":
-			s, e, ok := jsonscan.PlainString(b, i)
+			s, end, ok := jsonscan.PlainString(b, i)
 			if !ok {
-				return false
+				return 0, false
 			}
-			out.HoldID, end = string(s), e
-		default:
-			if foldsToAField(name) {
-				return false
-			}
-			e, ok := scalar(b, i)
-			if !ok {
-				return false
-			}
-			end = e
+			out.HoldID = string(s)
+			return end, true
+		case foldsToAField(name):
+			return 0, false
 		}
-		i = jsonscan.SkipSpace(b, end)
-		if i == len(b) {
-			return false
-		}
-		if b[i] == '}' {
-			if jsonscan.SkipSpace(b, i+1) != len(b) {
-				return false
-			}
-			*r = out
-			return true
-		}
-		if b[i] != ',' {
-			return false
-		}
-		i = jsonscan.SkipSpace(b, i+1)
+		return scalar(b, i)
+	})
+	if ok {
+		*r = out
 	}
+	return ok
 }
 
 // foldsToAField reports whether json.Unmarshal could match name to one

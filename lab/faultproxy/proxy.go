@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
 )
 
 // Match picks the client message whose reply is lost: typ is the message
@@ -85,18 +86,33 @@ const (
 	endsBlock
 )
 
-// effectOf reads a statement's effect off its first words.
+// effectOf reads a statement's effect off its first words. It reads no
+// further than the second: it sees every statement a client parses.
 func effectOf(query string) txEffect {
-	switch words := strings.Fields(strings.ToLower(query)); {
-	case len(words) == 0:
-	case words[0] == "begin" || words[0] == "start":
+	first, rest := nextWord(query)
+	switch first {
+	case "begin", "start":
 		return beginsBlock
-	case words[0] == "rollback" && len(words) > 1 && words[1] == "to":
-		// ROLLBACK TO SAVEPOINT: the transaction goes on.
-	case words[0] == "commit" || words[0] == "end" || words[0] == "rollback" || words[0] == "abort":
+	case "rollback":
+		if second, _ := nextWord(rest); second == "to" {
+			return keepsBlock // ROLLBACK TO SAVEPOINT: the transaction goes on.
+		}
+		return endsBlock
+	case "commit", "end", "abort":
 		return endsBlock
 	}
 	return keepsBlock
+}
+
+// nextWord splits s's first word, lower-cased, off the rest, as
+// strings.Fields would split it.
+func nextWord(s string) (word, rest string) {
+	s = strings.TrimLeftFunc(s, unicode.IsSpace)
+	end := strings.IndexFunc(s, unicode.IsSpace)
+	if end < 0 {
+		end = len(s)
+	}
+	return strings.ToLower(s[:end]), s[end:]
 }
 
 func (s *Session) apply(e txEffect) {
@@ -316,18 +332,19 @@ func (p *Proxy) clientToServer(client, server net.Conn, muted *atomic.Bool) {
 		cut := false
 		err := forward(client, server, true, func(typ byte, body []byte) bool {
 			p.mu.Lock()
-			defer p.mu.Unlock()
-			defer session.observe(typ, body)
-			if p.armed != nil && p.armed(typ, body, session) {
+			if cut = p.armed != nil && p.armed(typ, body, session); cut {
 				p.armed = nil
 				p.dropped++
-				cut = true
 				// No reply may reach the client from here on. The client
 				// is cut only once PostgreSQL has the message: cut first,
 				// and the client's reaction (pgx cancels, and gives up the
 				// connection) could race the message on its way.
 				muted.Store(true)
 			}
+			p.mu.Unlock()
+			// The session is this connection's alone: followed outside
+			// the lock every connection takes.
+			session.observe(typ, body)
 			return true
 		})
 		if err != nil {
