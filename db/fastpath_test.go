@@ -14,7 +14,6 @@ import (
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // The fast path of a keyed atomic booking (Strategy.BookKeyed, see
@@ -312,12 +311,8 @@ func testFastPathDuplicateOfAGeneralPathClaim(t *testing.T, strategy db.Strategy
 	k := fastKey("claimed")
 
 	tx := beginTx(t, pool, pgx.TxOptions{IsoLevel: claim.isolation}).tx // rolled back when the test ends, unless committed
-	locked, err := queries.LockIdempotencyKeys(ctx, tx, dbsqlc.LockIdempotencyKeysParams{
-		Keys: []string{k.Key}, BookingKey: k.Key, BookingFingerprint: k.Fingerprint, BookingKeepSeconds: 3600,
-		ProbeBookings: claim.probeBookings,
-	})
-	if err != nil || len(locked) != 1 || locked[0].Used {
-		t.Fatalf("lock: %+v %v", locked, err)
+	if locked := lockKeyProbing(t, tx, &k, claim.probeBookings); len(locked) != 1 || locked[0].Used {
+		t.Fatalf("lock: %+v", locked)
 	}
 
 	if res := startBookKeyed(t, pool, strategy, hotel.request("ada", 2), k).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {

@@ -26,9 +26,16 @@ import (
 // records the key.
 func lockKey(t *testing.T, tx dbsqlc.DBTX, key *evento.IdempotencyKey) []dbsqlc.LockIdempotencyKeysRow {
 	t.Helper()
+	return lockKeyProbing(t, tx, key, true)
+}
+
+// lockKeyProbing is lockKey, looking for the key among bookings or not:
+// under SERIALIZABLE the engine looks only on the attempt after a key race.
+func lockKeyProbing(t *testing.T, tx dbsqlc.DBTX, key *evento.IdempotencyKey, probeBookings bool) []dbsqlc.LockIdempotencyKeysRow {
+	t.Helper()
 	rows, err := queries.LockIdempotencyKeys(testContext(t), tx, dbsqlc.LockIdempotencyKeysParams{
 		Keys: []string{key.Key}, BookingKey: key.Key, BookingFingerprint: key.Fingerprint, BookingKeepSeconds: 3600,
-		ProbeBookings: true,
+		ProbeBookings: probeBookings,
 	})
 	if err != nil {
 		t.Fatalf("lock %s: %v", key.Key, err)

@@ -13,7 +13,6 @@ import (
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // Under SERIALIZABLE a booking's key is on its reservation, as under READ
@@ -42,12 +41,8 @@ func TestKeyClaimWithoutProbeLocksNoBookings(t *testing.T) {
 				t.Fatal(err)
 			}
 			key := idemKey("siread-"+planning, "reserve 1")
-			rows, err := queries.LockIdempotencyKeys(ctx, tx, dbsqlc.LockIdempotencyKeysParams{
-				Keys: []string{key.Key}, BookingKey: key.Key, BookingFingerprint: key.Fingerprint,
-				BookingKeepSeconds: 3600, ProbeBookings: probe,
-			})
-			if err != nil || len(rows) != 1 || rows[0].Used {
-				t.Fatalf("%s, probe %v: lock %+v %v", planning, probe, rows, err)
+			if rows := lockKeyProbing(t, tx, key, probe); len(rows) != 1 || rows[0].Used {
+				t.Fatalf("%s, probe %v: lock %+v", planning, probe, rows)
 			}
 			locks := queryInt(t, pool, predicateLocksOnBookings, tx.Conn().PgConn().PID())
 			if probe && locks == 0 {
@@ -201,13 +196,10 @@ func TestSerializableKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) 
 	serializable := mustStrategy(t, "serializable")
 	plantKeyed(t, race.pool, race.hotel, key, 2)
 
-	rows, err := queries.LockIdempotencyKeys(ctx, race.b.tx, dbsqlc.LockIdempotencyKeysParams{
-		Keys: []string{key.Key}, BookingKey: key.Key, BookingFingerprint: key.Fingerprint, BookingKeepSeconds: 3600,
-	})
-	if err != nil || len(rows) != 1 || rows[0].Used {
-		t.Fatalf("B's lock: %+v %v; want the key, unused", rows, err)
+	if rows := lockKeyProbing(t, race.b.tx, key, false); len(rows) != 1 || rows[0].Used {
+		t.Fatalf("B's lock: %+v; want the key, unused", rows)
 	}
-	_, err = serializable.Book(ctx, db.Statements{Q: queries, Read: race.b.tx, Write: race.b.tx}, race.otherHotel.request("ada", 2))
+	_, err := serializable.Book(ctx, db.Statements{Q: queries, Read: race.b.tx, Write: race.b.tx}, race.otherHotel.request("ada", 2))
 	race.undone(t, "booking", err)
 }
 
