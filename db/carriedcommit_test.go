@@ -52,9 +52,7 @@ func TestCarriedWriteEndedWithItsSessionIsUnavailable(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := reserveAsync(b.ctx, store, c.mode, b.hotel.request("ada", 2), c.key)
-			const waiting = `SELECT count(*) FROM pg_stat_activity
-			                  WHERE datname = current_database() AND wait_event_type = 'Lock'`
-			waitFor(t, admin, 1, "the booking never waited for the table lock", waiting)
+			waitFor(t, admin, 1, "the booking never waited for the table lock", lockWaiters)
 			if n := queryInt(t, admin, `SELECT count(*) FROM pg_stat_activity, pg_terminate_backend(pid)
 			                              WHERE datname = current_database() AND wait_event_type = 'Lock'`); n != 1 {
 				t.Fatalf("ended %d sessions; want the booking's", n)
@@ -187,8 +185,7 @@ func TestCanceledBookingLeavesNoTransactionBehind(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(b.ctx)
 			s := reserveAsync(ctx, store, "pessimistic", b.hotel.request("ada", 2), nil)
-			waitFor(t, admin, 1, "the booking never waited for the lock",
-				`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
+			waitFor(t, admin, 1, "the booking never waited for the lock", lockWaiters)
 			cancel()
 			r := receive(t, s, "the canceled booking never answered")
 			if errors.Is(r.err, evento.ErrOutcomeUnknown) != c.unknown {

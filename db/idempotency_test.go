@@ -175,11 +175,14 @@ func waitForKeyClaimed(t *testing.T, pool *pgxpool.Pool) {
 	waitFor(t, pool, 1, "a key was never claimed", keysClaimed)
 }
 
+// lockWaiters counts the sessions of the test's database that wait for a
+// lock.
+const lockWaiters = `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
+
 // waitForLockWaiters returns once n sessions wait on a lock.
 func waitForLockWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
 	t.Helper()
-	waitFor(t, pool, n, "too few sessions ever waited on a lock",
-		`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
+	waitFor(t, pool, n, "too few sessions ever waited on a lock", lockWaiters)
 }
 
 // A key past its retention that no sweeper has removed yet is a new key:

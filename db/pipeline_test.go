@@ -242,8 +242,7 @@ func TestPessimisticPipelinedQueuesTheSecondBooking(t *testing.T) {
 	s1 := reserveAsync(b.ctx, store, "pessimistic", b.hotel.request("alice", 5), nil)
 	receive(t, paused, "s1 never reached its write")
 	s2 := reserveAsync(b.ctx, store, "pessimistic", b.hotel.request("bob", 5), nil)
-	waitFor(t, b.pool, 1, "s2 never waited for s1's row lock",
-		`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
+	waitFor(t, b.pool, 1, "s2 never waited for s1's row lock", lockWaiters)
 	close(resume)
 	if r := receive(t, s1, "s1 never finished"); r.err != nil || r.outcome.Refusal != nil {
 		t.Fatalf("s1: %+v", r)
