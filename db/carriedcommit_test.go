@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
@@ -34,23 +35,9 @@ func TestCarriedWriteEndedWithItsSessionIsUnavailable(t *testing.T) {
 	} {
 		t.Run(c.mode, func(t *testing.T) {
 			t.Parallel()
-			// One connection, so that the warm-up prepares the booking's
-			// statements on the session that then only binds them.
-			store, b := setup(t, 1, 10)
-			admin := otherPool(t, b.pool)
-			if _, err := valueOf(store.Reserve(b.ctx, c.mode, b.hotel.request("warm-up", 1), nil)); err != nil {
-				t.Fatal(err)
-			}
 			// The booking's INSERT waits for this table lock: its session
 			// is ended while its write, COMMIT queued behind it, waits.
-			locker, err := admin.Begin(b.ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = locker.Rollback(context.Background()) }()
-			if _, err := locker.Exec(b.ctx, `LOCK TABLE reservations IN EXCLUSIVE MODE`); err != nil {
-				t.Fatal(err)
-			}
+			store, b, admin, locker := warmedUpBehind(t, c.mode, `LOCK TABLE reservations IN EXCLUSIVE MODE`)
 			s := reserveAsync(b.ctx, store, c.mode, b.hotel.request("ada", 2), c.key)
 			waitFor(t, admin, 1, "the booking never waited for the table lock", lockWaiters)
 			if n := queryInt(t, admin, `SELECT count(*) FROM pg_stat_activity, pg_terminate_backend(pid)
@@ -67,6 +54,24 @@ func TestCarriedWriteEndedWithItsSessionIsUnavailable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// warmedUpBehind is setup on one connection, whose session a first
+// booking with mode prepared the booking's statements on (the test's
+// booking then only binds them), and a transaction of a pool of its own,
+// admin's, holding lock until the test rolls it back or ends.
+func warmedUpBehind(t *testing.T, mode, lock string) (store *db.Store, b *testBundle, admin *pgxpool.Pool, locker pgx.Tx) {
+	t.Helper()
+	store, b = setup(t, 1, 10)
+	admin = otherPool(t, b.pool)
+	if _, err := valueOf(store.Reserve(b.ctx, mode, b.hotel.request("warm-up", 1), nil)); err != nil {
+		t.Fatal(err)
+	}
+	locker = begin(t, admin).tx
+	if _, err := locker.Exec(b.ctx, lock); err != nil {
+		t.Fatal(err)
+	}
+	return store, b, admin, locker
 }
 
 // A transaction whose only statement is its last: BEGIN, the statement
@@ -170,19 +175,7 @@ func TestCanceledBookingLeavesNoTransactionBehind(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			store, b := setup(t, 1, 10)
-			admin := otherPool(t, b.pool)
-			if _, err := valueOf(store.Reserve(b.ctx, "pessimistic", b.hotel.request("warm-up", 1), nil)); err != nil {
-				t.Fatal(err)
-			}
-			locker, err := admin.Begin(b.ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = locker.Rollback(context.Background()) }()
-			if _, err := locker.Exec(b.ctx, c.lock); err != nil {
-				t.Fatal(err)
-			}
+			store, b, admin, locker := warmedUpBehind(t, "pessimistic", c.lock)
 			ctx, cancel := context.WithCancel(b.ctx)
 			s := reserveAsync(ctx, store, "pessimistic", b.hotel.request("ada", 2), nil)
 			waitFor(t, admin, 1, "the booking never waited for the lock", lockWaiters)
