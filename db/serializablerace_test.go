@@ -24,11 +24,7 @@ func TestSerializableReplayRerunAfterADeadlockStillLooksForItsKey(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	holder, err := admin.Begin(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = holder.Rollback(b.ctx) }()
+	holder := begin(t, admin).tx
 	if _, err := holder.Exec(b.ctx, `SELECT FROM reservations WHERE id = $1 FOR UPDATE`, first.ReservationID); err != nil {
 		t.Fatal(err)
 	}
