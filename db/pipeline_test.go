@@ -39,7 +39,7 @@ func TestPessimisticBooksInTwoRoundTrips(t *testing.T) {
 	ctx := testContext(t)
 	pool, writes := countingPool(t)
 	hotel := seedHotel(t, pool, 10)
-	store := db.NewStore(pool, db.Options{})
+	store := newStore(pool)
 	pessimistic := mustStrategy(t, "pessimistic")
 	// The first booking prepares the statements on the connection.
 	if _, err := reserve(ctx, store, pessimistic, hotel.request("warm-up", 1)); err != nil {
@@ -79,7 +79,7 @@ func TestKeyedSerializableBooksInThreeRoundTrips(t *testing.T) {
 	ctx := testContext(t)
 	pool, writes := countingPool(t)
 	hotel := seedHotel(t, pool, 10)
-	store := db.NewStore(pool, db.Options{})
+	store := newStore(pool)
 	// The first booking prepares the statements on the connection.
 	if _, err := valueOf(store.Reserve(ctx, "serializable", hotel.request("bob", 1), idemKey("bob", "f"))); err != nil {
 		t.Fatal(err)

@@ -33,10 +33,7 @@ func TestKeyClaimWithoutProbeLocksNoBookings(t *testing.T) {
 	ctx := testContext(t)
 	for _, planning := range []string{"force_custom_plan", "force_generic_plan"} {
 		for _, probe := range []bool{false, true} {
-			tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tx := beginTx(t, pool, pgx.TxOptions{IsoLevel: pgx.Serializable}).tx
 			if _, err := tx.Exec(ctx, "SELECT set_config('plan_cache_mode', $1, true)", planning); err != nil {
 				t.Fatal(err)
 			}
