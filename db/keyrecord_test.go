@@ -48,7 +48,7 @@ func lockKeyProbing(t *testing.T, tx dbsqlc.DBTX, key *evento.IdempotencyKey, pr
 func plantKeyed(t *testing.T, pool *pgxpool.Pool, hotel testHotel, key *evento.IdempotencyKey, rooms int32) evento.Booking {
 	t.Helper()
 	ctx := testContext(t)
-	batched, _ := db.LookupStrategy("batched")
+	batched := mustStrategy(t, "batched")
 	outcomes, err := batched.BookBatch(ctx, db.Statements{Q: queries, Read: pool, Write: pool},
 		[]evento.BookRequest{hotel.request("ada", rooms)}, []*evento.IdempotencyKey{key})
 	if err != nil || len(outcomes) != 1 || !outcomes[0].Kept() {
@@ -67,7 +67,7 @@ func TestKeyLockedBooksOnceStepByStep(t *testing.T) {
 	hotel := seedHotel(t, pool, 10)
 	ctx := testContext(t)
 	key := idemKey("step", "reserve 2")
-	atomic, _ := db.LookupStrategy("atomic")
+	atomic := mustStrategy(t, "atomic")
 
 	a := begin(t, pool)
 	if rows := lockKey(t, a.tx, key); len(rows) != 1 || rows[0].Used {
@@ -114,7 +114,7 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) {
 	race := newLateKey(t, pgx.RepeatableRead)
 	ctx := testContext(t)
 	key := idemKey("late", "reserve 2")
-	atomic, _ := db.LookupStrategy("atomic")
+	atomic := mustStrategy(t, "atomic")
 
 	a := begin(t, race.pool)
 	lockKey(t, a.tx, key)
@@ -143,7 +143,7 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBatch(t *testing.T) {
 	race := newLateKey(t, pgx.RepeatableRead)
 	ctx := testContext(t)
 	key := idemKey("late-batch", "reserve 2")
-	batched, _ := db.LookupStrategy("batched")
+	batched := mustStrategy(t, "batched")
 	plantKeyed(t, race.pool, race.hotel, key, 2)
 
 	other := idemKey("late-batch-other", "reserve 1")
@@ -226,7 +226,7 @@ func TestKeyCommittedDuringTheWriteIsReplayed(t *testing.T) {
 			}
 			ctx := testContext(t)
 			key := idemKey("planted", "reserve 3")
-			base, _ := db.LookupStrategy(c.strategy)
+			base := mustStrategy(t, c.strategy)
 			// The duplicate: a booking committed, with its key, on a
 			// connection of its own, the first time the write books.
 			var planted evento.Booking
