@@ -88,18 +88,8 @@ type tracedBatches struct {
 func newTracedBatches(t *testing.T, rooms int32) tracedBatches {
 	t.Helper()
 	url := dbtest.NewURL(t)
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 4
 	log := &statementLog{}
-	cfg.ConnConfig.Tracer = log
-	traced, err := pgxpool.NewWithConfig(testContext(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(traced.Close)
+	traced := poolWith(t, url, 4, func(cfg *pgx.ConnConfig) { cfg.Tracer = log })
 	pool, err := db.OpenPool(testContext(t), url, 6)
 	if err != nil {
 		t.Fatal(err)

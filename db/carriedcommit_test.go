@@ -88,16 +88,7 @@ func TestLostReplyToABeginSentWithTheCommitIsUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = proxy.Close() })
-	cfg, err := pgxpool.ParseConfig(proxied)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := poolWith(t, proxied, 1, nil)
 	insert := func(tx dbsqlc.DBTX) error {
 		_, err := db.LastOf(tx).Exec(ctx, `INSERT INTO marks VALUES (1)`)
 		return err

@@ -38,6 +38,26 @@ func otherPool(t *testing.T, pool *pgxpool.Pool) *pgxpool.Pool {
 	return other
 }
 
+// poolWith is a pool of conns connections to url, each configured by
+// configure (when set) before it connects.
+func poolWith(t *testing.T, url string, conns int32, configure func(*pgx.ConnConfig)) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = conns
+	if configure != nil {
+		configure(cfg.ConnConfig)
+	}
+	pool, err := pgxpool.NewWithConfig(testContext(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 type testHotel struct{ EventID, HotelID int64 }
 
 // request asks for rooms at this hotel.

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
@@ -100,25 +101,17 @@ func TestKeyedSerializableBooksInThreeRoundTrips(t *testing.T) {
 // count of its writes to PostgreSQL.
 func countingPool(t *testing.T) (*pgxpool.Pool, *atomic.Int64) {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(dbtest.NewURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
 	writes := new(atomic.Int64)
 	var dialer net.Dialer
-	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dialer.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
+	pool := poolWith(t, dbtest.NewURL(t), 1, func(cfg *pgx.ConnConfig) {
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return countingConn{Conn: conn, writes: writes}, nil
 		}
-		return countingConn{Conn: conn, writes: writes}, nil
-	}
-	pool, err := pgxpool.NewWithConfig(testContext(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	})
 	return pool, writes
 }
 
