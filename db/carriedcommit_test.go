@@ -142,7 +142,7 @@ func TestSerializationFailureAtTheCarriedCommitReruns(t *testing.T) {
 				t.Fatalf("%d COMMITs ran the deferred check; want the failed one and the rerun's", n)
 			}
 			assertBooked(t, b.pool, b.hotel, 2)
-			if key != nil && queryInt(t, b.pool, `SELECT count(*) FROM reservations WHERE idempotency_key = $1 AND id = $2`, key.Key, booking.ReservationID) != 1 {
+			if key != nil && !recordsKey(t, b.pool, key.Key, booking.ReservationID) {
 				t.Fatal("the rerun's reservation does not record its key")
 			}
 		})

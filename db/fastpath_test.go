@@ -140,7 +140,7 @@ func assertStoredAsTheReservation(t *testing.T, pool *pgxpool.Pool, key string, 
 	if replayed.Value != want.Value || replayed.Refusal != nil || replayed.Replayed {
 		t.Fatalf("the key stores %s, which replays as %+v; want %+v", stored, replayed, want)
 	}
-	if n := queryInt(t, pool, `SELECT count(*) FROM reservations WHERE idempotency_key = $1 AND id = $2`, key, booking.ReservationID); n != 1 {
+	if !recordsKey(t, pool, key, booking.ReservationID) {
 		t.Fatalf("the key stores %s: not on the reservation", stored)
 	}
 	if n := queryInt(t, pool, `SELECT count(*) FROM idempotency_keys WHERE key = $1`, key); n != 0 {

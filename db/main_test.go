@@ -290,6 +290,13 @@ func keyedRows(t *testing.T, pool *pgxpool.Pool, key string) int {
 	                               + (SELECT count(*) FROM reservations WHERE idempotency_key = $1)`, key)
 }
 
+// recordsKey says whether reservation id records key, where a replay
+// finds it.
+func recordsKey(t *testing.T, pool *pgxpool.Pool, key string, id int64) bool {
+	t.Helper()
+	return queryInt(t, pool, `SELECT count(*) FROM reservations WHERE idempotency_key = $1 AND id = $2`, key, id) == 1
+}
+
 // expireKey ends key's retention, wherever it is kept.
 func expireKey(t *testing.T, pool *pgxpool.Pool, key string) {
 	t.Helper()
