@@ -208,18 +208,10 @@ func TestSerializableDuplicateReplaysAfterWaiting(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t, 6)
 	hotel := seedHotel(t, pool, 10)
-	ctx, key := testContext(t), idemKey("dup-ser", "reserve 1")
-	serializable := mustStrategy(t, "serializable")
-	release := make(chan struct{})
-	slow := db.NewStore(pool, db.Options{Strategies: []db.Strategy{heldBack(serializable, release)}})
-	first := reserveAsync(ctx, slow, serializable.Name, hotel.request("alice", 1), key)
-	waitForKeyClaimed(t, pool)
-
 	duplicate := newStore(pool)
 	var writes atomic.Int32
 	db.PauseBeforeWrites(duplicate, func(context.Context) { writes.Add(1) })
-	second := reserveAsync(ctx, duplicate, serializable.Name, hotel.request("alice", 1), key)
-	waitForLockWaiters(t, pool, 1)
+	first, second, release := duplicateWaiting(t, pool, mustStrategy(t, "serializable"), duplicate, hotel.request("alice", 1), idemKey("dup-ser", "reserve 1"))
 	close(release)
 	a := receive(t, first, "first never answered")
 	if a.err != nil || a.outcome.Replayed {
