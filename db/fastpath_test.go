@@ -64,7 +64,7 @@ func startBookKeyed(t *testing.T, pool *pgxpool.Pool, strategy db.Strategy, req 
 	run := fastRun{pid: conn.Conn().PgConn().PID(), done: make(chan fastResult, 1)}
 	go func() {
 		defer conn.Release()
-		st := db.Statements{Q: queries, Read: conn, Write: conn}
+		st := statementsOn(conn)
 		b, booked, err := strategy.BookKeyed(ctx, st, req, key)
 		run.done <- fastResult{b, booked, err}
 	}()
@@ -318,7 +318,7 @@ func testFastPathDuplicateOfAGeneralPathClaim(t *testing.T, strategy db.Strategy
 	if res := startBookKeyed(t, pool, strategy, hotel.request("ada", 2), k).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
 		t.Fatalf("fast path while the key is claimed: %+v; want nothing done", res)
 	}
-	if _, err := strategy.Book(ctx, db.Statements{Q: queries, Read: tx, Write: tx}, hotel.request("ada", 2)); err != nil {
+	if _, err := strategy.Book(ctx, statementsOn(tx), hotel.request("ada", 2)); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -49,7 +49,7 @@ func plantKeyed(t *testing.T, pool *pgxpool.Pool, hotel testHotel, key *evento.I
 	t.Helper()
 	ctx := testContext(t)
 	batched := mustStrategy(t, "batched")
-	outcomes, err := batched.BookBatch(ctx, db.Statements{Q: queries, Read: pool, Write: pool},
+	outcomes, err := batched.BookBatch(ctx, statementsOn(pool),
 		[]evento.BookRequest{hotel.request("ada", rooms)}, []*evento.IdempotencyKey{key})
 	if err != nil || len(outcomes) != 1 || !outcomes[0].Kept() {
 		t.Fatalf("plant %s: %+v %v", key.Key, outcomes, err)
@@ -77,7 +77,7 @@ func TestKeyLockedBooksOnceStepByStep(t *testing.T) {
 	if rows := lockKey(t, b.tx, key); len(rows) != 0 {
 		t.Fatalf("B's lock while A holds the key: %+v; want none", rows)
 	}
-	booking, err := atomic.Book(ctx, db.Statements{Q: queries, Read: a.tx, Write: a.tx}, hotel.request("ada", 2))
+	booking, err := atomic.Book(ctx, statementsOn(a.tx), hotel.request("ada", 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) {
 
 	a := begin(t, race.pool)
 	lockKey(t, a.tx, key)
-	if _, err := atomic.Book(ctx, db.Statements{Q: queries, Read: a.tx, Write: a.tx}, race.hotel.request("ada", 2)); err != nil {
+	if _, err := atomic.Book(ctx, statementsOn(a.tx), race.hotel.request("ada", 2)); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.tx.Commit(ctx); err != nil {
@@ -128,7 +128,7 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) {
 	if rows := lockKey(t, race.b.tx, key); len(rows) != 1 || rows[0].Used {
 		t.Fatalf("B's lock: %+v; want the key, and A's key invisible to B", rows)
 	}
-	_, err := atomic.Book(ctx, db.Statements{Q: queries, Read: race.b.tx, Write: race.b.tx}, race.otherHotel.request("ada", 2))
+	_, err := atomic.Book(ctx, statementsOn(race.b.tx), race.otherHotel.request("ada", 2))
 	race.undone(t, "booking", err)
 	if totals := readTotals(t, race.pool, race.hotel.HotelID); totals.booked != 2 {
 		t.Fatalf("totals %+v; want A's booking alone", totals)
@@ -151,7 +151,7 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBatch(t *testing.T) {
 	if err != nil || len(rows) != 2 || rows[0].Used || rows[1].Used {
 		t.Fatalf("B's lock: %+v %v; want both keys, A's invisible to B", rows, err)
 	}
-	_, err = batched.BookBatch(ctx, db.Statements{Q: queries, Read: race.b.tx, Write: race.b.tx},
+	_, err = batched.BookBatch(ctx, statementsOn(race.b.tx),
 		[]evento.BookRequest{race.otherHotel.request("bob", 1), race.otherHotel.request("ada", 2)}, []*evento.IdempotencyKey{other, key})
 	race.undone(t, "batch", err)
 }

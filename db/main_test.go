@@ -185,6 +185,12 @@ func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard,
 // queries are sqlc's statements, for tests that drive them one by one.
 var queries = dbsqlc.New()
 
+// statementsOn sends every statement of a booking to conn, none of them
+// carrying a COMMIT (no Last): the test ends its transaction itself.
+func statementsOn(conn dbsqlc.DBTX) db.Statements {
+	return db.Statements{Q: queries, Read: conn, Write: conn}
+}
+
 // newStore serves every strategy on pool, as one server does.
 func newStore(pool *pgxpool.Pool) *db.Store { return db.NewStore(pool, db.Options{}) }
 

@@ -196,7 +196,7 @@ func TestSerializableKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) 
 	if rows := lockKeyProbing(t, race.b.tx, key, false); len(rows) != 1 || rows[0].Used {
 		t.Fatalf("B's lock: %+v; want the key, unused", rows)
 	}
-	_, err := serializable.Book(ctx, db.Statements{Q: queries, Read: race.b.tx, Write: race.b.tx}, race.otherHotel.request("ada", 2))
+	_, err := serializable.Book(ctx, statementsOn(race.b.tx), race.otherHotel.request("ada", 2))
 	race.undone(t, "booking", err)
 }
 
