@@ -48,11 +48,10 @@ func TestHotelAdmissionKeepsTheRowsQueueShort(t *testing.T) {
 					errs <- err
 				})
 			}
-			const waiting = `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
-			waitFor(t, pool, admitted, "the admitted bookings never reached the row lock", waiting)
+			waitFor(t, pool, admitted, "the admitted bookings never reached the row lock", lockWaiters)
 			// Long enough for eight more to queue on the lock, were they let in.
 			time.Sleep(500 * time.Millisecond)
-			if n := queryInt(t, pool, waiting); n != admitted {
+			if n := queryInt(t, pool, lockWaiters); n != admitted {
 				t.Fatalf("%d backends wait on the hotel's lock, want %d (HotelAdmission)", n, admitted)
 			}
 

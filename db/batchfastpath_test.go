@@ -88,18 +88,8 @@ type tracedBatches struct {
 func newTracedBatches(t *testing.T, rooms int32) tracedBatches {
 	t.Helper()
 	url := dbtest.NewURL(t)
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 4
 	log := &statementLog{}
-	cfg.ConnConfig.Tracer = log
-	traced, err := pgxpool.NewWithConfig(testContext(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(traced.Close)
+	traced := poolWith(t, url, 4, func(cfg *pgx.ConnConfig) { cfg.Tracer = log })
 	pool, err := db.OpenPool(testContext(t), url, 6)
 	if err != nil {
 		t.Fatal(err)
@@ -294,7 +284,7 @@ func TestKeyedBatchDuplicateOfABatchInFlight(t *testing.T) {
 	batched := mustStrategy(t, "batched")
 	tried := make(chan error, 1)
 	go func() {
-		st := db.Statements{Q: queries, Read: b.pool, Write: b.pool}
+		st := statementsOn(b.pool)
 		_, done, err := batched.BookBatchKeyed(ctx, st, []evento.BookRequest{req}, []*evento.IdempotencyKey{key})
 		if err == nil && done {
 			err = errors.New("booked")
@@ -338,7 +328,7 @@ func holdKey(t *testing.T, pool *pgxpool.Pool, key *evento.IdempotencyKey) *sess
 func holderBooksWaiterReplays(t *testing.T, holder *session, strategy string, req evento.BookRequest, waiting <-chan result) {
 	t.Helper()
 	ctx := testContext(t)
-	booking, err := mustStrategy(t, strategy).Book(ctx, db.Statements{Q: queries, Read: holder.tx, Write: holder.tx}, req)
+	booking, err := mustStrategy(t, strategy).Book(ctx, statementsOn(holder.tx), req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
@@ -34,27 +35,11 @@ func TestCarriedWriteEndedWithItsSessionIsUnavailable(t *testing.T) {
 	} {
 		t.Run(c.mode, func(t *testing.T) {
 			t.Parallel()
-			// One connection, so that the warm-up prepares the booking's
-			// statements on the session that then only binds them.
-			store, b := setup(t, 1, 10)
-			admin := otherPool(t, b.pool)
-			if _, err := valueOf(store.Reserve(b.ctx, c.mode, b.hotel.request("warm-up", 1), nil)); err != nil {
-				t.Fatal(err)
-			}
 			// The booking's INSERT waits for this table lock: its session
 			// is ended while its write, COMMIT queued behind it, waits.
-			locker, err := admin.Begin(b.ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = locker.Rollback(context.Background()) }()
-			if _, err := locker.Exec(b.ctx, `LOCK TABLE reservations IN EXCLUSIVE MODE`); err != nil {
-				t.Fatal(err)
-			}
+			store, b, admin, locker := warmedUpBehind(t, c.mode, `LOCK TABLE reservations IN EXCLUSIVE MODE`)
 			s := reserveAsync(b.ctx, store, c.mode, b.hotel.request("ada", 2), c.key)
-			const waiting = `SELECT count(*) FROM pg_stat_activity
-			                  WHERE datname = current_database() AND wait_event_type = 'Lock'`
-			waitFor(t, admin, 1, "the booking never waited for the table lock", waiting)
+			waitFor(t, admin, 1, "the booking never waited for the table lock", lockWaiters)
 			if n := queryInt(t, admin, `SELECT count(*) FROM pg_stat_activity, pg_terminate_backend(pid)
 			                              WHERE datname = current_database() AND wait_event_type = 'Lock'`); n != 1 {
 				t.Fatalf("ended %d sessions; want the booking's", n)
@@ -71,6 +56,24 @@ func TestCarriedWriteEndedWithItsSessionIsUnavailable(t *testing.T) {
 	}
 }
 
+// warmedUpBehind is setup on one connection, whose session a first
+// booking with mode prepared the booking's statements on (the test's
+// booking then only binds them), and a transaction of a pool of its own,
+// admin's, holding lock until the test rolls it back or ends.
+func warmedUpBehind(t *testing.T, mode, lock string) (store *db.Store, b *testBundle, admin *pgxpool.Pool, locker pgx.Tx) {
+	t.Helper()
+	store, b = setup(t, 1, 10)
+	admin = otherPool(t, b.pool)
+	if _, err := valueOf(store.Reserve(b.ctx, mode, b.hotel.request("warm-up", 1), nil)); err != nil {
+		t.Fatal(err)
+	}
+	locker = begin(t, admin).tx
+	if _, err := locker.Exec(b.ctx, lock); err != nil {
+		t.Fatal(err)
+	}
+	return store, b, admin, locker
+}
+
 // A transaction whose only statement is its last: BEGIN, the statement
 // and COMMIT go out in one round trip, and its whole reply is lost.
 // PostgreSQL committed; the lost reply to BEGIN must not be taken for a
@@ -85,16 +88,7 @@ func TestLostReplyToABeginSentWithTheCommitIsUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = proxy.Close() })
-	cfg, err := pgxpool.ParseConfig(proxied)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := poolWith(t, proxied, 1, nil)
 	insert := func(tx dbsqlc.DBTX) error {
 		_, err := db.LastOf(tx).Exec(ctx, `INSERT INTO marks VALUES (1)`)
 		return err
@@ -148,7 +142,7 @@ func TestSerializationFailureAtTheCarriedCommitReruns(t *testing.T) {
 				t.Fatalf("%d COMMITs ran the deferred check; want the failed one and the rerun's", n)
 			}
 			assertBooked(t, b.pool, b.hotel, 2)
-			if key != nil && queryInt(t, b.pool, `SELECT count(*) FROM reservations WHERE idempotency_key = $1 AND id = $2`, key.Key, booking.ReservationID) != 1 {
+			if key != nil && !recordsKey(t, b.pool, key.Key, booking.ReservationID) {
 				t.Fatal("the rerun's reservation does not record its key")
 			}
 		})
@@ -172,23 +166,10 @@ func TestCanceledBookingLeavesNoTransactionBehind(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			store, b := setup(t, 1, 10)
-			admin := otherPool(t, b.pool)
-			if _, err := valueOf(store.Reserve(b.ctx, "pessimistic", b.hotel.request("warm-up", 1), nil)); err != nil {
-				t.Fatal(err)
-			}
-			locker, err := admin.Begin(b.ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = locker.Rollback(context.Background()) }()
-			if _, err := locker.Exec(b.ctx, c.lock); err != nil {
-				t.Fatal(err)
-			}
+			store, b, admin, locker := warmedUpBehind(t, "pessimistic", c.lock)
 			ctx, cancel := context.WithCancel(b.ctx)
 			s := reserveAsync(ctx, store, "pessimistic", b.hotel.request("ada", 2), nil)
-			waitFor(t, admin, 1, "the booking never waited for the lock",
-				`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
+			waitFor(t, admin, 1, "the booking never waited for the lock", lockWaiters)
 			cancel()
 			r := receive(t, s, "the canceled booking never answered")
 			if errors.Is(r.err, evento.ErrOutcomeUnknown) != c.unknown {

@@ -116,7 +116,7 @@ func TestClientLimitQueuesOnTheClientsLock(t *testing.T) {
 				if err != nil || refusals[0] != nil {
 					return fmt.Errorf("the limit step: %v %v", refusals, err)
 				}
-				st := db.Statements{Q: queries, Read: tx, Write: tx}
+				st := statementsOn(tx)
 				if strategy.BookBatch != nil {
 					outcomes, err := strategy.BookBatch(ctx, st, []evento.BookRequest{first}, nil)
 					if err == nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // The fast path of a keyed atomic booking (Strategy.BookKeyed, see
@@ -65,7 +64,7 @@ func startBookKeyed(t *testing.T, pool *pgxpool.Pool, strategy db.Strategy, req 
 	run := fastRun{pid: conn.Conn().PgConn().PID(), done: make(chan fastResult, 1)}
 	go func() {
 		defer conn.Release()
-		st := db.Statements{Q: queries, Read: conn, Write: conn}
+		st := statementsOn(conn)
 		b, booked, err := strategy.BookKeyed(ctx, st, req, key)
 		run.done <- fastResult{b, booked, err}
 	}()
@@ -141,7 +140,7 @@ func assertStoredAsTheReservation(t *testing.T, pool *pgxpool.Pool, key string, 
 	if replayed.Value != want.Value || replayed.Refusal != nil || replayed.Replayed {
 		t.Fatalf("the key stores %s, which replays as %+v; want %+v", stored, replayed, want)
 	}
-	if n := queryInt(t, pool, `SELECT count(*) FROM reservations WHERE idempotency_key = $1 AND id = $2`, key, booking.ReservationID); n != 1 {
+	if !recordsKey(t, pool, key, booking.ReservationID) {
 		t.Fatalf("the key stores %s: not on the reservation", stored)
 	}
 	if n := queryInt(t, pool, `SELECT count(*) FROM idempotency_keys WHERE key = $1`, key); n != 0 {
@@ -312,18 +311,14 @@ func testFastPathDuplicateOfAGeneralPathClaim(t *testing.T, strategy db.Strategy
 	k := fastKey("claimed")
 
 	tx := beginTx(t, pool, pgx.TxOptions{IsoLevel: claim.isolation}).tx // rolled back when the test ends, unless committed
-	locked, err := queries.LockIdempotencyKeys(ctx, tx, dbsqlc.LockIdempotencyKeysParams{
-		Keys: []string{k.Key}, BookingKey: k.Key, BookingFingerprint: k.Fingerprint, BookingKeepSeconds: 3600,
-		ProbeBookings: claim.probeBookings,
-	})
-	if err != nil || len(locked) != 1 || locked[0].Used {
-		t.Fatalf("lock: %+v %v", locked, err)
+	if locked := lockKeyProbing(t, tx, &k, claim.probeBookings); len(locked) != 1 || locked[0].Used {
+		t.Fatalf("lock: %+v", locked)
 	}
 
 	if res := startBookKeyed(t, pool, strategy, hotel.request("ada", 2), k).finishesWithoutWaiting(t, pool); res.err != nil || res.booked {
 		t.Fatalf("fast path while the key is claimed: %+v; want nothing done", res)
 	}
-	if _, err := strategy.Book(ctx, db.Statements{Q: queries, Read: tx, Write: tx}, hotel.request("ada", 2)); err != nil {
+	if _, err := strategy.Book(ctx, statementsOn(tx), hotel.request("ada", 2)); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {

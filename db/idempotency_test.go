@@ -96,13 +96,7 @@ func TestDuplicateWaitsThenReplays(t *testing.T) {
 				t.Parallel()
 				pool := dbtest.NewPool(t, 6)
 				hotel := seedHotelFor(t, pool, strategy, 10)
-				ctx, key := testContext(t), idemKey("dup", "f")
-				release := make(chan struct{})
-				slow := db.NewStore(pool, db.Options{Strategies: []db.Strategy{heldBack(strategy, release)}})
-				first := reserveAsync(ctx, slow, strategy.Name, hotel.request("alice", 1), key)
-				waitForKeyClaimed(t, pool)
-				second := reserveAsync(ctx, newStore(pool), strategy.Name, hotel.request("alice", 1), key)
-				waitForLockWaiters(t, pool, 1)
+				first, second, release := duplicateWaiting(t, pool, strategy, newStore(pool), hotel.request("alice", 1), idemKey("dup", "f"))
 				time.Sleep(firstTakes)
 				var dup result
 				if firstTakes > 0 {
@@ -127,6 +121,22 @@ func TestDuplicateWaitsThenReplays(t *testing.T) {
 			})
 		}
 	}
+}
+
+// duplicateWaiting starts a booking of req with key that stays in
+// progress, holding its key, until release is closed, and then, once the
+// key is claimed, its duplicate through dup; it returns once the
+// duplicate waits for the key.
+func duplicateWaiting(t *testing.T, pool *pgxpool.Pool, strategy db.Strategy, dup *db.Store, req evento.BookRequest, key *evento.IdempotencyKey) (first, second <-chan result, release chan<- struct{}) {
+	t.Helper()
+	ctx := testContext(t)
+	held := make(chan struct{})
+	slow := db.NewStore(pool, db.Options{Strategies: []db.Strategy{heldBack(strategy, held)}})
+	first = reserveAsync(ctx, slow, strategy.Name, req, key)
+	waitForKeyClaimed(t, pool)
+	second = reserveAsync(ctx, dup, strategy.Name, req, key)
+	waitForLockWaiters(t, pool, 1)
+	return first, second, held
 }
 
 // heldBack is strategy, but each booking waits for release first: a
@@ -175,11 +185,14 @@ func waitForKeyClaimed(t *testing.T, pool *pgxpool.Pool) {
 	waitFor(t, pool, 1, "a key was never claimed", keysClaimed)
 }
 
+// lockWaiters counts the sessions of the test's database that wait for a
+// lock.
+const lockWaiters = `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
+
 // waitForLockWaiters returns once n sessions wait on a lock.
 func waitForLockWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
 	t.Helper()
-	waitFor(t, pool, n, "too few sessions ever waited on a lock",
-		`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
+	waitFor(t, pool, n, "too few sessions ever waited on a lock", lockWaiters)
 }
 
 // A key past its retention that no sweeper has removed yet is a new key:
@@ -321,13 +334,7 @@ func TestDuplicateOfANotFoundRunsItself(t *testing.T) {
 			pool := dbtest.NewPool(t, 6)
 			hotel := seedHotelFor(t, pool, strategy, 10)
 			nowhere := testHotel{EventID: hotel.EventID, HotelID: hotel.HotelID + 1000}
-			ctx, key := testContext(t), idemKey("dup", "f")
-			release := make(chan struct{})
-			slow := db.NewStore(pool, db.Options{Strategies: []db.Strategy{heldBack(strategy, release)}})
-			first := reserveAsync(ctx, slow, strategy.Name, nowhere.request("alice", 1), key)
-			waitForKeyClaimed(t, pool)
-			second := reserveAsync(ctx, newStore(pool), strategy.Name, nowhere.request("alice", 1), key)
-			waitForLockWaiters(t, pool, 1)
+			first, second, release := duplicateWaiting(t, pool, strategy, newStore(pool), nowhere.request("alice", 1), idemKey("dup", "f"))
 			close(release)
 			for _, r := range []result{<-first, <-second} {
 				if r.err != nil || r.outcome.Replayed || !errors.Is(r.outcome.Refusal, evento.ErrNotFound) {

@@ -60,7 +60,7 @@ func beginTx(t *testing.T, pool *pgxpool.Pool, opts pgx.TxOptions) *session {
 // its first write, so the test decides when the write happens.
 func (s *session) run(strategy db.Strategy, req evento.BookRequest, pauseBeforeWrite bool) {
 	ctx := testContext(s.t)
-	st := db.Statements{Q: queries, Read: s.tx, Write: s.tx}
+	st := statementsOn(s.tx)
 	if pauseBeforeWrite {
 		first := true
 		st.Write = steppedTx{DBTX: s.tx, before: func() {
@@ -400,7 +400,7 @@ func TestBatchedBooksRoomsFreedWhileItWaited(t *testing.T) {
 			batched := mustStrategy(t, "batched")
 			var outcomes []evento.Outcome[evento.Booking]
 			s2.runQueries(func(ctx context.Context, tx dbsqlc.DBTX) (err error) {
-				st := db.Statements{Q: queries, Read: tx, Write: tx}
+				st := statementsOn(tx)
 				outcomes, err = batched.BookBatch(ctx, st, []evento.BookRequest{hotel.request("alice", 4), hotel.request("bob", 5)}, nil)
 				return err
 			})

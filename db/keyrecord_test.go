@@ -26,9 +26,16 @@ import (
 // records the key.
 func lockKey(t *testing.T, tx dbsqlc.DBTX, key *evento.IdempotencyKey) []dbsqlc.LockIdempotencyKeysRow {
 	t.Helper()
+	return lockKeyProbing(t, tx, key, true)
+}
+
+// lockKeyProbing is lockKey, looking for the key among bookings or not:
+// under SERIALIZABLE the engine looks only on the attempt after a key race.
+func lockKeyProbing(t *testing.T, tx dbsqlc.DBTX, key *evento.IdempotencyKey, probeBookings bool) []dbsqlc.LockIdempotencyKeysRow {
+	t.Helper()
 	rows, err := queries.LockIdempotencyKeys(testContext(t), tx, dbsqlc.LockIdempotencyKeysParams{
 		Keys: []string{key.Key}, BookingKey: key.Key, BookingFingerprint: key.Fingerprint, BookingKeepSeconds: 3600,
-		ProbeBookings: true,
+		ProbeBookings: probeBookings,
 	})
 	if err != nil {
 		t.Fatalf("lock %s: %v", key.Key, err)
@@ -41,8 +48,8 @@ func lockKey(t *testing.T, tx dbsqlc.DBTX, key *evento.IdempotencyKey) []dbsqlc.
 func plantKeyed(t *testing.T, pool *pgxpool.Pool, hotel testHotel, key *evento.IdempotencyKey, rooms int32) evento.Booking {
 	t.Helper()
 	ctx := testContext(t)
-	batched, _ := db.LookupStrategy("batched")
-	outcomes, err := batched.BookBatch(ctx, db.Statements{Q: queries, Read: pool, Write: pool},
+	batched := mustStrategy(t, "batched")
+	outcomes, err := batched.BookBatch(ctx, statementsOn(pool),
 		[]evento.BookRequest{hotel.request("ada", rooms)}, []*evento.IdempotencyKey{key})
 	if err != nil || len(outcomes) != 1 || !outcomes[0].Kept() {
 		t.Fatalf("plant %s: %+v %v", key.Key, outcomes, err)
@@ -60,7 +67,7 @@ func TestKeyLockedBooksOnceStepByStep(t *testing.T) {
 	hotel := seedHotel(t, pool, 10)
 	ctx := testContext(t)
 	key := idemKey("step", "reserve 2")
-	atomic, _ := db.LookupStrategy("atomic")
+	atomic := mustStrategy(t, "atomic")
 
 	a := begin(t, pool)
 	if rows := lockKey(t, a.tx, key); len(rows) != 1 || rows[0].Used {
@@ -70,7 +77,7 @@ func TestKeyLockedBooksOnceStepByStep(t *testing.T) {
 	if rows := lockKey(t, b.tx, key); len(rows) != 0 {
 		t.Fatalf("B's lock while A holds the key: %+v; want none", rows)
 	}
-	booking, err := atomic.Book(ctx, db.Statements{Q: queries, Read: a.tx, Write: a.tx}, hotel.request("ada", 2))
+	booking, err := atomic.Book(ctx, statementsOn(a.tx), hotel.request("ada", 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,41 +111,27 @@ func TestKeyLockedBooksOnceStepByStep(t *testing.T) {
 // inside one statement.)
 func TestKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedHotel(t, pool, 10)
-	otherHotel := seedHotel(t, pool, 10)
+	race := newLateKey(t, pgx.RepeatableRead)
 	ctx := testContext(t)
 	key := idemKey("late", "reserve 2")
-	atomic, _ := db.LookupStrategy("atomic")
+	atomic := mustStrategy(t, "atomic")
 
-	b := beginTx(t, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-	if _, err := b.tx.Exec(ctx, "SELECT 1"); err != nil {
-		t.Fatal(err)
-	}
-
-	a := begin(t, pool)
+	a := begin(t, race.pool)
 	lockKey(t, a.tx, key)
-	if _, err := atomic.Book(ctx, db.Statements{Q: queries, Read: a.tx, Write: a.tx}, hotel.request("ada", 2)); err != nil {
+	if _, err := atomic.Book(ctx, statementsOn(a.tx), race.hotel.request("ada", 2)); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 
-	if rows := lockKey(t, b.tx, key); len(rows) != 1 || rows[0].Used {
+	if rows := lockKey(t, race.b.tx, key); len(rows) != 1 || rows[0].Used {
 		t.Fatalf("B's lock: %+v; want the key, and A's key invisible to B", rows)
 	}
-	_, err := atomic.Book(ctx, db.Statements{Q: queries, Read: b.tx, Write: b.tx}, otherHotel.request("ada", 2))
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.UniqueViolation || pgErr.ConstraintName != "reservations_idempotency_key_idx" {
-		t.Fatalf("B's booking: %v; want a unique violation on reservations_idempotency_key_idx", err)
-	}
-	_ = b.tx.Rollback(ctx)
-	if totals := readTotals(t, pool, hotel.HotelID); totals.booked != 2 {
+	_, err := atomic.Book(ctx, statementsOn(race.b.tx), race.otherHotel.request("ada", 2))
+	race.undone(t, "booking", err)
+	if totals := readTotals(t, race.pool, race.hotel.HotelID); totals.booked != 2 {
 		t.Fatalf("totals %+v; want A's booking alone", totals)
-	}
-	if totals := readTotals(t, pool, otherHotel.HotelID); totals.booked != 0 {
-		t.Fatalf("other hotel's totals %+v; want B's booking undone", totals)
 	}
 }
 
@@ -147,33 +140,67 @@ func TestKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) {
 // of its bookings stays.
 func TestKeyCommittedAfterTheSnapshotUndoesTheBatch(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedHotel(t, pool, 10)
-	otherHotel := seedHotel(t, pool, 10)
+	race := newLateKey(t, pgx.RepeatableRead)
 	ctx := testContext(t)
 	key := idemKey("late-batch", "reserve 2")
-	batched, _ := db.LookupStrategy("batched")
-
-	b := beginTx(t, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-	if _, err := b.tx.Exec(ctx, "SELECT 1"); err != nil {
-		t.Fatal(err)
-	}
-	plantKeyed(t, pool, hotel, key, 2)
+	batched := mustStrategy(t, "batched")
+	plantKeyed(t, race.pool, race.hotel, key, 2)
 
 	other := idemKey("late-batch-other", "reserve 1")
-	rows, err := queries.LockIdempotencyKeys(ctx, b.tx, dbsqlc.LockIdempotencyKeysParams{Keys: []string{other.Key, key.Key}, ProbeBookings: true})
+	rows, err := queries.LockIdempotencyKeys(ctx, race.b.tx, dbsqlc.LockIdempotencyKeysParams{Keys: []string{other.Key, key.Key}, ProbeBookings: true})
 	if err != nil || len(rows) != 2 || rows[0].Used || rows[1].Used {
 		t.Fatalf("B's lock: %+v %v; want both keys, A's invisible to B", rows, err)
 	}
-	_, err = batched.BookBatch(ctx, db.Statements{Q: queries, Read: b.tx, Write: b.tx},
-		[]evento.BookRequest{otherHotel.request("bob", 1), otherHotel.request("ada", 2)}, []*evento.IdempotencyKey{other, key})
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.UniqueViolation || pgErr.ConstraintName != "reservations_idempotency_key_idx" {
-		t.Fatalf("B's batch: %v; want a unique violation on reservations_idempotency_key_idx", err)
+	_, err = batched.BookBatch(ctx, statementsOn(race.b.tx),
+		[]evento.BookRequest{race.otherHotel.request("bob", 1), race.otherHotel.request("ada", 2)}, []*evento.IdempotencyKey{other, key})
+	race.undone(t, "batch", err)
+}
+
+// lateKey is the setting of the race above: a database with two hotels,
+// A's key committed at hotel, and B's transaction, whose snapshot was
+// taken before, booking at otherHotel.
+type lateKey struct {
+	pool              *pgxpool.Pool
+	hotel, otherHotel testHotel
+	isolation         pgx.TxIsoLevel
+	b                 *session
+}
+
+// newLateKey seeds the hotels and begins B's transaction at isolation,
+// its snapshot taken: A's key, committed next, is invisible to B.
+func newLateKey(t *testing.T, isolation pgx.TxIsoLevel) lateKey {
+	t.Helper()
+	pool := dbtest.NewPool(t, 4)
+	race := lateKey{pool: pool, hotel: seedHotel(t, pool, 10), otherHotel: seedHotel(t, pool, 10), isolation: isolation}
+	race.b = beginTx(t, pool, pgx.TxOptions{IsoLevel: isolation})
+	if _, err := race.b.tx.Exec(testContext(t), "SELECT 1"); err != nil {
+		t.Fatal(err)
 	}
-	_ = b.tx.Rollback(ctx)
-	if totals := readTotals(t, pool, otherHotel.HotelID); totals.booked != 0 {
-		t.Fatalf("other hotel's totals %+v; want B's batch undone", totals)
+	return race
+}
+
+// undone checks that err, B's booking or batch (what), is its INSERT
+// meeting A's key in reservations_idempotency_key_idx (under SERIALIZABLE
+// PostgreSQL may say serialization failure instead, A having committed
+// after B's snapshot), and that once B is rolled back nothing of it stays
+// at the other hotel.
+func (race lateKey) undone(t *testing.T, what string, err error) {
+	t.Helper()
+	serializable := race.isolation == pgx.Serializable
+	var pgErr *pgconn.PgError
+	raced := errors.As(err, &pgErr) &&
+		(pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "reservations_idempotency_key_idx" ||
+			serializable && pgErr.Code == pgerrcode.SerializationFailure)
+	if !raced {
+		want := "a unique violation on reservations_idempotency_key_idx"
+		if serializable {
+			want += " or a serialization failure"
+		}
+		t.Fatalf("B's %s: %v; want %s", what, err, want)
+	}
+	_ = race.b.tx.Rollback(testContext(t))
+	if totals := readTotals(t, race.pool, race.otherHotel.HotelID); totals.booked != 0 {
+		t.Fatalf("other hotel's totals %+v; want B's %s undone", totals, what)
 	}
 }
 
@@ -199,7 +226,7 @@ func TestKeyCommittedDuringTheWriteIsReplayed(t *testing.T) {
 			}
 			ctx := testContext(t)
 			key := idemKey("planted", "reserve 3")
-			base, _ := db.LookupStrategy(c.strategy)
+			base := mustStrategy(t, c.strategy)
 			// The duplicate: a booking committed, with its key, on a
 			// connection of its own, the first time the write books.
 			var planted evento.Booking

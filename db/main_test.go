@@ -38,6 +38,26 @@ func otherPool(t *testing.T, pool *pgxpool.Pool) *pgxpool.Pool {
 	return other
 }
 
+// poolWith is a pool of conns connections to url, each configured by
+// configure (when set) before it connects.
+func poolWith(t *testing.T, url string, conns int32, configure func(*pgx.ConnConfig)) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = conns
+	if configure != nil {
+		configure(cfg.ConnConfig)
+	}
+	pool, err := pgxpool.NewWithConfig(testContext(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 type testHotel struct{ EventID, HotelID int64 }
 
 // request asks for rooms at this hotel.
@@ -165,6 +185,12 @@ func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard,
 // queries are sqlc's statements, for tests that drive them one by one.
 var queries = dbsqlc.New()
 
+// statementsOn sends every statement of a booking to conn, none of them
+// carrying a COMMIT (no Last): the test ends its transaction itself.
+func statementsOn(conn dbsqlc.DBTX) db.Statements {
+	return db.Statements{Q: queries, Read: conn, Write: conn}
+}
+
 // newStore serves every strategy on pool, as one server does.
 func newStore(pool *pgxpool.Pool) *db.Store { return db.NewStore(pool, db.Options{}) }
 
@@ -268,6 +294,13 @@ func keyedRows(t *testing.T, pool *pgxpool.Pool, key string) int {
 	t.Helper()
 	return queryInt(t, pool, `SELECT (SELECT count(*) FROM idempotency_keys WHERE key = $1)
 	                               + (SELECT count(*) FROM reservations WHERE idempotency_key = $1)`, key)
+}
+
+// recordsKey says whether reservation id records key, where a replay
+// finds it.
+func recordsKey(t *testing.T, pool *pgxpool.Pool, key string, id int64) bool {
+	t.Helper()
+	return queryInt(t, pool, `SELECT count(*) FROM reservations WHERE idempotency_key = $1 AND id = $2`, key, id) == 1
 }
 
 // expireKey ends key's retention, wherever it is kept.

@@ -55,21 +55,24 @@ func TestOptimisticGivesUpAfterItsAttempts(t *testing.T) {
 // traced store sends; it counts those statements.
 func swapsLostTo(t *testing.T, b tracedBatches, n int) (swaps *int, reruns *atomic.Int64) {
 	t.Helper()
-	ctx := testContext(t)
-	other := newStore(b.pool)
-	atomicStrategy := mustStrategy(t, "atomic")
 	swaps = new(int)
 	b.log.onSend = func(name string) {
 		if name != "OptimisticBook" {
 			return
 		}
 		if *swaps++; *swaps <= n {
-			if _, err := reserve(ctx, other, atomicStrategy, b.hotel.request("other", 1)); err != nil {
-				t.Errorf("the other writer: %v", err)
-			}
+			b.otherWriterBooks(t)
 		}
 	}
 	return swaps, new(atomic.Int64)
+}
+
+// otherWriterBooks books 1 room at b's hotel through a store of its own on
+// the untraced pool: the writer an optimistic swap loses to.
+func (b tracedBatches) otherWriterBooks(t *testing.T) {
+	if _, err := valueOf(newStore(b.pool).Reserve(testContext(t), "atomic", b.hotel.request("other", 1), nil)); err != nil {
+		t.Errorf("the other writer: %v", err)
+	}
 }
 
 // newRerunCounting is a store on b's traced pool that counts its reruns.
@@ -85,7 +88,6 @@ func newRerunCounting(b tracedBatches, reruns *atomic.Int64) *db.Store {
 func TestOptimisticKeyedRerunReplaysTheDuplicateThatBookedMeanwhile(t *testing.T) {
 	b := newTracedBatches(t, 10)
 	ctx := testContext(t)
-	atomicStrategy := mustStrategy(t, "atomic")
 	req, key := b.hotel.request("dup", 3), idemKey("dup", "reserve dup")
 	var duplicate evento.Outcome[evento.Booking]
 	var fastSwaps, swaps, begins int
@@ -108,9 +110,7 @@ func TestOptimisticKeyedRerunReplaysTheDuplicateThatBookedMeanwhile(t *testing.T
 			}
 		}
 		if lose {
-			if _, err := reserve(ctx, newStore(b.pool), atomicStrategy, b.hotel.request("other", 1)); err != nil {
-				t.Errorf("the other writer: %v", err)
-			}
+			b.otherWriterBooks(t)
 		}
 	}
 	got, err := b.store.Reserve(ctx, "optimistic", req, key)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/evento-lab/evento"
@@ -39,7 +40,7 @@ func TestPessimisticBooksInTwoRoundTrips(t *testing.T) {
 	ctx := testContext(t)
 	pool, writes := countingPool(t)
 	hotel := seedHotel(t, pool, 10)
-	store := db.NewStore(pool, db.Options{})
+	store := newStore(pool)
 	pessimistic := mustStrategy(t, "pessimistic")
 	// The first booking prepares the statements on the connection.
 	if _, err := reserve(ctx, store, pessimistic, hotel.request("warm-up", 1)); err != nil {
@@ -79,7 +80,7 @@ func TestKeyedSerializableBooksInThreeRoundTrips(t *testing.T) {
 	ctx := testContext(t)
 	pool, writes := countingPool(t)
 	hotel := seedHotel(t, pool, 10)
-	store := db.NewStore(pool, db.Options{})
+	store := newStore(pool)
 	// The first booking prepares the statements on the connection.
 	if _, err := valueOf(store.Reserve(ctx, "serializable", hotel.request("bob", 1), idemKey("bob", "f"))); err != nil {
 		t.Fatal(err)
@@ -100,25 +101,17 @@ func TestKeyedSerializableBooksInThreeRoundTrips(t *testing.T) {
 // count of its writes to PostgreSQL.
 func countingPool(t *testing.T) (*pgxpool.Pool, *atomic.Int64) {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(dbtest.NewURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
 	writes := new(atomic.Int64)
 	var dialer net.Dialer
-	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dialer.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
+	pool := poolWith(t, dbtest.NewURL(t), 1, func(cfg *pgx.ConnConfig) {
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return countingConn{Conn: conn, writes: writes}, nil
 		}
-		return countingConn{Conn: conn, writes: writes}, nil
-	}
-	pool, err := pgxpool.NewWithConfig(testContext(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	})
 	return pool, writes
 }
 
@@ -242,8 +235,7 @@ func TestPessimisticPipelinedQueuesTheSecondBooking(t *testing.T) {
 	s1 := reserveAsync(b.ctx, store, "pessimistic", b.hotel.request("alice", 5), nil)
 	receive(t, paused, "s1 never reached its write")
 	s2 := reserveAsync(b.ctx, store, "pessimistic", b.hotel.request("bob", 5), nil)
-	waitFor(t, b.pool, 1, "s2 never waited for s1's row lock",
-		`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
+	waitFor(t, b.pool, 1, "s2 never waited for s1's row lock", lockWaiters)
 	close(resume)
 	if r := receive(t, s1, "s1 never finished"); r.err != nil || r.outcome.Refusal != nil {
 		t.Fatalf("s1: %+v", r)

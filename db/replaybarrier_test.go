@@ -5,7 +5,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
 	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
@@ -27,20 +26,15 @@ func TestReplayTransactionWritesWAL(t *testing.T) {
 			ctx := testContext(t)
 			hotel := seedHotel(t, pool, 10)
 			key := idemKey("k-barrier", "reserve 1")
-			if _, err := db.NewStore(pool, db.Options{}).Reserve(ctx, "atomic", hotel.request("alice", 1), key); err != nil {
+			if _, err := newStore(pool).Reserve(ctx, "atomic", hotel.request("alice", 1), key); err != nil {
 				t.Fatal(err)
 			}
-			tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: isolation})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Rollback(ctx)
-			q := dbsqlc.New()
-			locked, err := q.LockIdempotencyKeys(ctx, tx, dbsqlc.LockIdempotencyKeysParams{Keys: []string{key.Key}, ProbeBookings: true})
+			tx := beginTx(t, pool, pgx.TxOptions{IsoLevel: isolation}).tx
+			locked, err := queries.LockIdempotencyKeys(ctx, tx, dbsqlc.LockIdempotencyKeysParams{Keys: []string{key.Key}, ProbeBookings: true})
 			if err != nil || len(locked) != 1 || !locked[0].Used {
 				t.Fatalf("lock of a used key: %+v, %v; want it locked and used (a replay)", locked, err)
 			}
-			if err := q.AwaitReplicaOfReplay(ctx, tx, []string{key.Key}); err != nil {
+			if err := queries.AwaitReplicaOfReplay(ctx, tx, []string{key.Key}); err != nil {
 				t.Fatal(err)
 			}
 			var xid bool

@@ -8,14 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/evento-lab/evento"
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/db/dbtest"
-	"github.com/evento-lab/evento/db/internal/dbsqlc"
 )
 
 // Under SERIALIZABLE a booking's key is on its reservation, as under READ
@@ -36,20 +33,13 @@ func TestKeyClaimWithoutProbeLocksNoBookings(t *testing.T) {
 	ctx := testContext(t)
 	for _, planning := range []string{"force_custom_plan", "force_generic_plan"} {
 		for _, probe := range []bool{false, true} {
-			tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tx := beginTx(t, pool, pgx.TxOptions{IsoLevel: pgx.Serializable}).tx
 			if _, err := tx.Exec(ctx, "SELECT set_config('plan_cache_mode', $1, true)", planning); err != nil {
 				t.Fatal(err)
 			}
 			key := idemKey("siread-"+planning, "reserve 1")
-			rows, err := queries.LockIdempotencyKeys(ctx, tx, dbsqlc.LockIdempotencyKeysParams{
-				Keys: []string{key.Key}, BookingKey: key.Key, BookingFingerprint: key.Fingerprint,
-				BookingKeepSeconds: 3600, ProbeBookings: probe,
-			})
-			if err != nil || len(rows) != 1 || rows[0].Used {
-				t.Fatalf("%s, probe %v: lock %+v %v", planning, probe, rows, err)
+			if rows := lockKeyProbing(t, tx, key, probe); len(rows) != 1 || rows[0].Used {
+				t.Fatalf("%s, probe %v: lock %+v", planning, probe, rows)
 			}
 			locks := queryInt(t, pool, predicateLocksOnBookings, tx.Conn().PgConn().PID())
 			if probe && locks == 0 {
@@ -86,7 +76,7 @@ func TestSerializableKeyedBooking(t *testing.T) {
 	if n := queryInt(t, pool, `SELECT count(*) FROM idempotency_keys WHERE key = $1`, key.Key); n != 0 {
 		t.Errorf("%d rows of idempotency_keys for a serializable booking; want its key on its reservation alone", n)
 	}
-	if n := queryInt(t, pool, `SELECT count(*) FROM reservations WHERE idempotency_key = $1 AND id = $2`, key.Key, first.Value.ReservationID); n != 1 {
+	if !recordsKey(t, pool, key.Key, first.Value.ReservationID) {
 		t.Errorf("the booking's reservation does not record its key")
 	}
 	again, err := store.Reserve(ctx, "serializable", hotel.request("ada", 3), key)
@@ -122,7 +112,7 @@ func TestSerializableKeyedBooking(t *testing.T) {
 	if err != nil || fresh.Replayed || fresh.Refusal != nil || fresh.Value.ReservationID == first.Value.ReservationID {
 		t.Fatalf("key past its retention: %+v %v; want a fresh booking", fresh, err)
 	}
-	if n := queryInt(t, pool, `SELECT count(*) FROM reservations WHERE idempotency_key = $1 AND id = $2`, key.Key, fresh.Value.ReservationID); n != 1 {
+	if !recordsKey(t, pool, key.Key, fresh.Value.ReservationID) {
 		t.Errorf("the fresh booking's reservation does not record its key")
 	}
 	if totals := readTotals(t, pool, other.HotelID); totals.booked != 3 {
@@ -197,37 +187,17 @@ func TestSerializableKeyedBookingsDoNotConflict(t *testing.T) {
 // and replays (TestKeyCommittedDuringTheWriteIsReplayed).
 func TestSerializableKeyCommittedAfterTheSnapshotUndoesTheBooking(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t, 4)
-	hotel := seedHotel(t, pool, 10)
-	otherHotel := seedHotel(t, pool, 10)
+	race := newLateKey(t, pgx.Serializable)
 	ctx := testContext(t)
 	key := idemKey("late-ser", "reserve 2")
 	serializable := mustStrategy(t, "serializable")
+	plantKeyed(t, race.pool, race.hotel, key, 2)
 
-	b := beginTx(t, pool, pgx.TxOptions{IsoLevel: pgx.Serializable})
-	if _, err := b.tx.Exec(ctx, "SELECT 1"); err != nil {
-		t.Fatal(err)
+	if rows := lockKeyProbing(t, race.b.tx, key, false); len(rows) != 1 || rows[0].Used {
+		t.Fatalf("B's lock: %+v; want the key, unused", rows)
 	}
-	plantKeyed(t, pool, hotel, key, 2)
-
-	rows, err := queries.LockIdempotencyKeys(ctx, b.tx, dbsqlc.LockIdempotencyKeysParams{
-		Keys: []string{key.Key}, BookingKey: key.Key, BookingFingerprint: key.Fingerprint, BookingKeepSeconds: 3600,
-	})
-	if err != nil || len(rows) != 1 || rows[0].Used {
-		t.Fatalf("B's lock: %+v %v; want the key, unused", rows, err)
-	}
-	_, err = serializable.Book(ctx, db.Statements{Q: queries, Read: b.tx, Write: b.tx}, otherHotel.request("ada", 2))
-	var pgErr *pgconn.PgError
-	raced := errors.As(err, &pgErr) &&
-		(pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "reservations_idempotency_key_idx" ||
-			pgErr.Code == pgerrcode.SerializationFailure)
-	if !raced {
-		t.Fatalf("B's booking: %v; want a unique violation on reservations_idempotency_key_idx or a serialization failure", err)
-	}
-	_ = b.tx.Rollback(ctx)
-	if totals := readTotals(t, pool, otherHotel.HotelID); totals.booked != 0 {
-		t.Fatalf("other hotel's totals %+v; want B's booking undone", totals)
-	}
+	_, err := serializable.Book(ctx, statementsOn(race.b.tx), race.otherHotel.request("ada", 2))
+	race.undone(t, "booking", err)
 }
 
 // A serializable duplicate that waited for the request holding its key
@@ -238,18 +208,10 @@ func TestSerializableDuplicateReplaysAfterWaiting(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t, 6)
 	hotel := seedHotel(t, pool, 10)
-	ctx, key := testContext(t), idemKey("dup-ser", "reserve 1")
-	serializable := mustStrategy(t, "serializable")
-	release := make(chan struct{})
-	slow := db.NewStore(pool, db.Options{Strategies: []db.Strategy{heldBack(serializable, release)}})
-	first := reserveAsync(ctx, slow, serializable.Name, hotel.request("alice", 1), key)
-	waitForKeyClaimed(t, pool)
-
 	duplicate := newStore(pool)
 	var writes atomic.Int32
 	db.PauseBeforeWrites(duplicate, func(context.Context) { writes.Add(1) })
-	second := reserveAsync(ctx, duplicate, serializable.Name, hotel.request("alice", 1), key)
-	waitForLockWaiters(t, pool, 1)
+	first, second, release := duplicateWaiting(t, pool, mustStrategy(t, "serializable"), duplicate, hotel.request("alice", 1), idemKey("dup-ser", "reserve 1"))
 	close(release)
 	a := receive(t, first, "first never answered")
 	if a.err != nil || a.outcome.Replayed {

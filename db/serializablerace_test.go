@@ -24,11 +24,7 @@ func TestSerializableReplayRerunAfterADeadlockStillLooksForItsKey(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	holder, err := admin.Begin(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = holder.Rollback(b.ctx) }()
+	holder := begin(t, admin).tx
 	if _, err := holder.Exec(b.ctx, `SELECT FROM reservations WHERE id = $1 FOR UPDATE`, first.ReservationID); err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +32,7 @@ func TestSerializableReplayRerunAfterADeadlockStillLooksForItsKey(t *testing.T) 
 	// Twice: a request may race on its key twice, not three times
 	// (keyRaceAttempts).
 	for round := 1; round <= 2; round++ {
-		waitFor(t, admin, 1, "the resend's replay never waited for the reservation's lock",
-			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
+		waitFor(t, admin, 1, "the resend's replay never waited for the reservation's lock", lockWaiters)
 		// Takes the key's lock, and lets it go at once once the deadlock
 		// is broken.
 		if _, err := holder.Exec(b.ctx, `SELECT pg_advisory_lock(x'45564b59'::integer, hashtext($1)),
