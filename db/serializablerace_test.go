@@ -13,8 +13,12 @@ import (
 //
 // The deadlock, twice: a session holds the booking's reservation FOR UPDATE, so
 // the replay's lock of it (AwaitReplicaOfReplay) waits; the session then
-// takes the key's lock, which the replay holds. The replay waited first,
-// so PostgreSQL makes it the victim.
+// takes the key's lock, which the replay holds. PostgreSQL looks for a
+// deadlock once per wait, deadlock_timeout after it began, and the waiter
+// that looks first is the victim: the session starts its wait half a
+// deadlock_timeout after the replay's began, so the replay looks first by
+// that margin, not by the few milliseconds a poll takes, which a busy
+// machine's scheduler can swallow.
 func TestSerializableReplayRerunAfterADeadlockStillLooksForItsKey(t *testing.T) {
 	t.Parallel()
 	store, b := setup(t, 2, 10)
@@ -32,7 +36,7 @@ func TestSerializableReplayRerunAfterADeadlockStillLooksForItsKey(t *testing.T) 
 	// Twice: a request may race on its key twice, not three times
 	// (keyRaceAttempts).
 	for round := 1; round <= 2; round++ {
-		waitFor(t, admin, 1, "the resend's replay never waited for the reservation's lock", lockWaiters)
+		waitFor(t, admin, 1, "the resend's replay never waited for the reservation's lock", waitingHalfADeadlockTimeout)
 		// Takes the key's lock, and lets it go at once once the deadlock
 		// is broken.
 		if _, err := holder.Exec(b.ctx, `SELECT pg_advisory_lock(x'45564b59'::integer, hashtext($1)),
@@ -49,3 +53,9 @@ func TestSerializableReplayRerunAfterADeadlockStillLooksForItsKey(t *testing.T) 
 	}
 	assertBooked(t, admin, b.hotel, 2)
 }
+
+// waitingHalfADeadlockTimeout counts the sessions that have waited for a
+// lock for half of deadlock_timeout or longer (pg_locks.waitstart).
+const waitingHalfADeadlockTimeout = `SELECT count(*) FROM pg_locks
+	WHERE NOT granted AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())
+	  AND waitstart < clock_timestamp() - current_setting('deadlock_timeout')::interval / 2`
