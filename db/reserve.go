@@ -80,6 +80,7 @@ func (s *Store) fastPath(ctx context.Context, strategy Strategy, req evento.Book
 		return outcome, false, nil
 	}
 	done, err = runFastPath(ctx, s.pool, s.beforeWrite, func(st Statements) (bool, error) {
+		st.versions = strategy.versions
 		booking, done, err := strategy.BookKeyed(ctx, st, req, *key)
 		outcome = evento.Done(booking)
 		return done, err

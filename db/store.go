@@ -67,6 +67,9 @@ func NewStore(pool *pgxpool.Pool, opts Options) *Store {
 		s.strategies = Strategies
 	}
 	for _, strategy := range s.strategies {
+		if strategy.RemembersRows {
+			strategy.versions = new(rowVersions)
+		}
 		s.byName[strategy.Name] = strategy
 		if strategy.BookBatch != nil {
 			s.batchers[strategy.Name] = newBatcher(opts.Batches, &s.engine, strategy, s.beforeWrite)

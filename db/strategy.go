@@ -65,6 +65,11 @@ type Strategy struct {
 	// commits only if it booked every request, since a refusal is the
 	// general path's to answer.
 	BookBatchKeyed func(ctx context.Context, st Statements, reqs []evento.BookRequest, keys []*evento.IdempotencyKey) (bookings []evento.Booking, done bool, err error)
+	// RemembersRows gives the strategy, in every Store, a table of the
+	// hotel rows as its swaps left them (versions.go), in Statements: a
+	// booking may swap from one instead of reading the row first.
+	RemembersRows bool
+	versions      *rowVersions // that table, given by NewStore
 	// Buckets says the strategy books a sharded hotel's bucket rows
 	// (room_buckets) instead of the hotel's row: see SplitsHotels and
 	// TakesHolds.
@@ -121,6 +126,10 @@ type Statements struct {
 	Read  dbsqlc.DBTX
 	Write dbsqlc.DBTX
 	Last  dbsqlc.DBTX
+	// versions is what the server remembers of the rows its swaps wrote,
+	// for a strategy that RemembersRows (versions.go); nil: nothing, and
+	// every booking reads.
+	versions *rowVersions
 }
 
 // last is where the strategy's last write goes.

@@ -2,13 +2,19 @@
 -- wrote in between (compare-and-swap on updated_at).
 --
 -- Steps, with no explicit transaction (each statement is its own):
---   1. GetHotelRooms (rooms.sql): read the counters and updated_at.
---   2. In Go: available = assigned - reserved - locked; refuse if too few.
+--   1. GetHotelRooms (rooms.sql): read the counters and updated_at. A
+--      server skips this read when its own last swap of the hotel returned
+--      the row (db/versions.go): the swap in step 3 then tests that
+--      version, and a row changed since by anyone else makes it lose as a
+--      stale read would.
+--   2. In Go: available = assigned - reserved - locked; refuse if too few
+--      (never from a remembered version: it reads first).
 --   3. OptimisticBook: increment the counter and insert the reservation only
---      WHERE updated_at still equals the value read in step 1. Zero rows
---      means another writer got there first: the server waits a moment
---      and starts again from step 1, a few times (db/optimistic.go), then
---      answers "conflict" and the client retries.
+--      WHERE updated_at still equals the value of step 1. Zero rows
+--      means another writer got there first: the server forgets the
+--      version, waits a moment and starts again from step 1 with a read, a
+--      few times (db/optimistic.go), then answers "conflict" and the
+--      client retries.
 --
 -- Anomaly it prevents: the LOST UPDATE, by detecting it instead of blocking
 -- it. The swap succeeds only on the exact row version step 2 judged, so the
@@ -22,19 +28,24 @@
 -- increasing per row, whatever the clock does.
 
 -- name: OptimisticBook :one
--- OptimisticBook books rooms if the row is still the version that was read.
+-- OptimisticBook books rooms if the row is still the version the booking
+-- judged. It returns the reservation's id and the row as the swap left it,
+-- the version the server's next swap of the hotel starts from.
 WITH counter AS (
     UPDATE event_hotel_rooms
        SET reserved   = reserved + @rooms::integer,
            updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
      WHERE event_hotel_rooms.id = @event_hotel_rooms_id
        AND updated_at = @seen_updated_at
+    RETURNING id, assigned, reserved, locked, updated_at
+), booked AS (
+    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+    SELECT @name::text, counter.id, @rooms::integer, sqlc.narg('client_id')::bigint
+      FROM counter
     RETURNING id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
-SELECT @name::text, counter.id, @rooms::integer, sqlc.narg('client_id')::bigint
-  FROM counter
-RETURNING id;
+SELECT booked.id AS reservation_id, counter.id, counter.assigned, counter.reserved, counter.locked, counter.updated_at
+  FROM booked, counter;
 
 -- name: OptimisticBookKeyed :one
 -- OptimisticBookKeyed is OptimisticBook for a request with an idempotency
@@ -50,7 +61,7 @@ RETURNING id;
 --   2. counter, booked: the swap, only over the row version read and only
 --      when the key was claimed; the reservation carries the key, its
 --      fingerprint and the end of its retention.
--- It returns the reservation's id, or no row when it did nothing: the key
+-- It returns what OptimisticBook returns, or no row when it did nothing: the key
 -- is busy or has a row in idempotency_keys, or another writer changed the
 -- row since it was read (the swap lost). A key a booking used before undoes
 -- the whole statement with unique_violation on
@@ -78,12 +89,15 @@ WITH claim AS (
      WHERE event_hotel_rooms.id = @event_hotel_rooms_id::bigint
        AND updated_at = @seen_updated_at::timestamptz
        AND (SELECT claim.claimed FROM claim)
+    RETURNING id, assigned, reserved, locked, updated_at
+), booked AS (
+    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id,
+                              idempotency_key, key_fingerprint, key_expires_at)
+    SELECT @name::text, counter.id, @rooms::integer, sqlc.narg('client_id')::bigint,
+           @key::text, @fingerprint::text,
+           clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
+      FROM counter
     RETURNING id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id,
-                          idempotency_key, key_fingerprint, key_expires_at)
-SELECT @name::text, counter.id, @rooms::integer, sqlc.narg('client_id')::bigint,
-       @key::text, @fingerprint::text,
-       clock_timestamp() + make_interval(secs => @ttl_seconds::integer)
-  FROM counter
-RETURNING id;
+SELECT booked.id AS reservation_id, counter.id, counter.assigned, counter.reserved, counter.locked, counter.updated_at
+  FROM booked, counter;

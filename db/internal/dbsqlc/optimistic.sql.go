@@ -16,37 +16,55 @@ const optimisticBook = `-- name: OptimisticBook :one
 
 WITH counter AS (
     UPDATE event_hotel_rooms
-       SET reserved   = reserved + $2::integer,
+       SET reserved   = reserved + $1::integer,
            updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
-     WHERE event_hotel_rooms.id = $4
-       AND updated_at = $5
+     WHERE event_hotel_rooms.id = $2
+       AND updated_at = $3
+    RETURNING id, assigned, reserved, locked, updated_at
+), booked AS (
+    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
+    SELECT $4::text, counter.id, $1::integer, $5::bigint
+      FROM counter
     RETURNING id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id)
-SELECT $1::text, counter.id, $2::integer, $3::bigint
-  FROM counter
-RETURNING id
+SELECT booked.id AS reservation_id, counter.id, counter.assigned, counter.reserved, counter.locked, counter.updated_at
+  FROM booked, counter
 `
 
 type OptimisticBookParams struct {
-	Name              string
 	Rooms             int32
-	ClientID          pgtype.Int8
 	EventHotelRoomsID int64
 	SeenUpdatedAt     time.Time
+	Name              string
+	ClientID          pgtype.Int8
+}
+
+type OptimisticBookRow struct {
+	ReservationID int64
+	ID            int64
+	Assigned      int32
+	Reserved      int32
+	Locked        int32
+	UpdatedAt     time.Time
 }
 
 // Strategy "optimistic": read without locking, then write only if nobody
 // wrote in between (compare-and-swap on updated_at).
 //
 // Steps, with no explicit transaction (each statement is its own):
-//  1. GetHotelRooms (rooms.sql): read the counters and updated_at.
-//  2. In Go: available = assigned - reserved - locked; refuse if too few.
+//  1. GetHotelRooms (rooms.sql): read the counters and updated_at. A
+//     server skips this read when its own last swap of the hotel returned
+//     the row (db/versions.go): the swap in step 3 then tests that
+//     version, and a row changed since by anyone else makes it lose as a
+//     stale read would.
+//  2. In Go: available = assigned - reserved - locked; refuse if too few
+//     (never from a remembered version: it reads first).
 //  3. OptimisticBook: increment the counter and insert the reservation only
-//     WHERE updated_at still equals the value read in step 1. Zero rows
-//     means another writer got there first: the server waits a moment
-//     and starts again from step 1, a few times (db/optimistic.go), then
-//     answers "conflict" and the client retries.
+//     WHERE updated_at still equals the value of step 1. Zero rows
+//     means another writer got there first: the server forgets the
+//     version, waits a moment and starts again from step 1 with a read, a
+//     few times (db/optimistic.go), then answers "conflict" and the
+//     client retries.
 //
 // Anomaly it prevents: the LOST UPDATE, by detecting it instead of blocking
 // it. The swap succeeds only on the exact row version step 2 judged, so the
@@ -58,51 +76,72 @@ type OptimisticBookParams struct {
 // swap over a write it never saw. So every strategy's write stamps
 // greatest(clock_timestamp(), updated_at + 1 microsecond): strictly
 // increasing per row, whatever the clock does.
-// OptimisticBook books rooms if the row is still the version that was read.
-func (q *Queries) OptimisticBook(ctx context.Context, db DBTX, arg OptimisticBookParams) (int64, error) {
+// OptimisticBook books rooms if the row is still the version the booking
+// judged. It returns the reservation's id and the row as the swap left it,
+// the version the server's next swap of the hotel starts from.
+func (q *Queries) OptimisticBook(ctx context.Context, db DBTX, arg OptimisticBookParams) (OptimisticBookRow, error) {
 	row := db.QueryRow(ctx, optimisticBook,
-		arg.Name,
 		arg.Rooms,
-		arg.ClientID,
 		arg.EventHotelRoomsID,
 		arg.SeenUpdatedAt,
+		arg.Name,
+		arg.ClientID,
 	)
-	var id int64
-	err := row.Scan(&id)
-	return id, err
+	var i OptimisticBookRow
+	err := row.Scan(
+		&i.ReservationID,
+		&i.ID,
+		&i.Assigned,
+		&i.Reserved,
+		&i.Locked,
+		&i.UpdatedAt,
+	)
+	return i, err
 }
 
 const optimisticBookKeyed = `-- name: OptimisticBookKeyed :one
 WITH claim AS (
-    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext($4::text))
-           AND NOT EXISTS (SELECT FROM idempotency_keys WHERE key = $4::text) AS claimed
+    SELECT pg_try_advisory_xact_lock(x'45564b59'::integer, hashtext($1::text))
+           AND NOT EXISTS (SELECT FROM idempotency_keys WHERE key = $1::text) AS claimed
 ), counter AS (
     UPDATE event_hotel_rooms
        SET reserved   = reserved + $2::integer,
            updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')
-     WHERE event_hotel_rooms.id = $7::bigint
-       AND updated_at = $8::timestamptz
+     WHERE event_hotel_rooms.id = $3::bigint
+       AND updated_at = $4::timestamptz
        AND (SELECT claim.claimed FROM claim)
+    RETURNING id, assigned, reserved, locked, updated_at
+), booked AS (
+    INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id,
+                              idempotency_key, key_fingerprint, key_expires_at)
+    SELECT $5::text, counter.id, $2::integer, $6::bigint,
+           $1::text, $7::text,
+           clock_timestamp() + make_interval(secs => $8::integer)
+      FROM counter
     RETURNING id
 )
-INSERT INTO reservations (name, event_hotel_rooms_id, number, client_id,
-                          idempotency_key, key_fingerprint, key_expires_at)
-SELECT $1::text, counter.id, $2::integer, $3::bigint,
-       $4::text, $5::text,
-       clock_timestamp() + make_interval(secs => $6::integer)
-  FROM counter
-RETURNING id
+SELECT booked.id AS reservation_id, counter.id, counter.assigned, counter.reserved, counter.locked, counter.updated_at
+  FROM booked, counter
 `
 
 type OptimisticBookKeyedParams struct {
-	Name              string
-	Rooms             int32
-	ClientID          pgtype.Int8
 	Key               string
-	Fingerprint       string
-	TtlSeconds        int32
+	Rooms             int32
 	EventHotelRoomsID int64
 	SeenUpdatedAt     time.Time
+	Name              string
+	ClientID          pgtype.Int8
+	Fingerprint       string
+	TtlSeconds        int32
+}
+
+type OptimisticBookKeyedRow struct {
+	ReservationID int64
+	ID            int64
+	Assigned      int32
+	Reserved      int32
+	Locked        int32
+	UpdatedAt     time.Time
 }
 
 // OptimisticBookKeyed is OptimisticBook for a request with an idempotency
@@ -119,7 +158,7 @@ type OptimisticBookKeyedParams struct {
 //     when the key was claimed; the reservation carries the key, its
 //     fingerprint and the end of its retention.
 //
-// It returns the reservation's id, or no row when it did nothing: the key
+// It returns what OptimisticBook returns, or no row when it did nothing: the key
 // is busy or has a row in idempotency_keys, or another writer changed the
 // row since it was read (the swap lost). A key a booking used before undoes
 // the whole statement with unique_violation on
@@ -137,18 +176,25 @@ type OptimisticBookKeyedParams struct {
 // keeps that check from waiting on another request's uncommitted key).
 // A lost swap costs one more read and swap on the general path, not a
 // conflict: the fast path never answers one.
-func (q *Queries) OptimisticBookKeyed(ctx context.Context, db DBTX, arg OptimisticBookKeyedParams) (int64, error) {
+func (q *Queries) OptimisticBookKeyed(ctx context.Context, db DBTX, arg OptimisticBookKeyedParams) (OptimisticBookKeyedRow, error) {
 	row := db.QueryRow(ctx, optimisticBookKeyed,
-		arg.Name,
-		arg.Rooms,
-		arg.ClientID,
 		arg.Key,
-		arg.Fingerprint,
-		arg.TtlSeconds,
+		arg.Rooms,
 		arg.EventHotelRoomsID,
 		arg.SeenUpdatedAt,
+		arg.Name,
+		arg.ClientID,
+		arg.Fingerprint,
+		arg.TtlSeconds,
 	)
-	var id int64
-	err := row.Scan(&id)
-	return id, err
+	var i OptimisticBookKeyedRow
+	err := row.Scan(
+		&i.ReservationID,
+		&i.ID,
+		&i.Assigned,
+		&i.Reserved,
+		&i.Locked,
+		&i.UpdatedAt,
+	)
+	return i, err
 }
