@@ -138,3 +138,24 @@ func TestOptimisticRemembersNoVersionARollbackUndid(t *testing.T) {
 		t.Fatalf("totals %+v; want the other writer's 9 rooms only", totals)
 	}
 }
+
+// A resend of a keyed booking, whose key its reservation holds, swaps
+// from the version the booking left, and the statement's unique_violation
+// says the key is taken, not that the version is stale: the resend goes
+// to the general path, which replays the booking, without a read and a
+// second swap that would meet the same key.
+func TestOptimisticResendGoesFromTheRememberedSwapToTheReplay(t *testing.T) {
+	b := newTracedBatches(t, 10)
+	ctx := testContext(t)
+	req, key := b.hotel.request("resent", 2), idemKey("resent", "reserve resent")
+	first, err := b.store.Reserve(ctx, "optimistic", req, key)
+	mustBeBooked(t, first, err, req)
+	b.log.take()
+	again, err := b.store.Reserve(ctx, "optimistic", req, key)
+	if err != nil || !again.Replayed || again.Value != first.Value {
+		t.Fatalf("resend: %+v %v; want %+v replayed", again, err, first.Value)
+	}
+	if sent := b.log.take(); len(sent) < 2 || sent[0] != "OptimisticBookKeyed" || sent[1] != "begin" {
+		t.Fatalf("sent %v; want the swap from the remembered version, then the general path's transaction", sent)
+	}
+}
