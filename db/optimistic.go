@@ -84,8 +84,11 @@ func swapOver(ctx context.Context, st Statements, req evento.BookRequest, seen *
 // reads and swaps again.
 func bookOptimisticKeyed(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey) (booking evento.Booking, done bool, err error) {
 	if seen := st.versions.remembered(req); seen != nil {
-		if booking, done, err := swapKeyedOver(ctx, st, req, key, seen); done || err != nil {
-			return booking, done, err
+		id, err := swapKeyedOver(ctx, st, req, key, seen)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			// Booked, undone whole by a taken key or a deadlock, or an
+			// error: not a stale version, and a read would not help.
+			return keyedOutcome(id, err, req)
 		}
 	}
 	rooms, err := readFitting(ctx, st, req)
@@ -95,12 +98,14 @@ func bookOptimisticKeyed(ctx context.Context, st Statements, req evento.BookRequ
 	if err != nil {
 		return evento.Booking{}, false, err
 	}
-	return swapKeyedOver(ctx, st, req, key, &rowVersion{row: rooms})
+	id, err := swapKeyedOver(ctx, st, req, key, &rowVersion{row: rooms})
+	return keyedOutcome(id, err, req)
 }
 
 // swapKeyedOver is swapOver for a request with an idempotency key, on the
-// fast path: done is false when it committed nothing.
-func swapKeyedOver(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey, seen *rowVersion) (booking evento.Booking, done bool, err error) {
+// fast path: the reservation's id, or the statement's error (pgx.ErrNoRows
+// when it did nothing).
+func swapKeyedOver(ctx context.Context, st Statements, req evento.BookRequest, key evento.IdempotencyKey, seen *rowVersion) (int64, error) {
 	row, err := st.Q.OptimisticBookKeyed(ctx, st.Write, dbsqlc.OptimisticBookKeyedParams{
 		EventHotelRoomsID: seen.row.ID,
 		SeenUpdatedAt:     seen.row.UpdatedAt,
@@ -111,10 +116,12 @@ func swapKeyedOver(ctx context.Context, st Statements, req evento.BookRequest, k
 		Fingerprint:       key.Fingerprint,
 		TtlSeconds:        keepSeconds(key),
 	})
-	if err != nil {
+	if errors.Is(err, pgx.ErrNoRows) {
 		st.versions.forget(req, seen)
-		return keyedOutcome(0, err, req)
+	}
+	if err != nil {
+		return 0, err
 	}
 	st.versions.remember(req, dbsqlc.OptimisticBookRow(row))
-	return keyedOutcome(row.ReservationID, nil, req)
+	return row.ReservationID, nil
 }

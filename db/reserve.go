@@ -17,7 +17,8 @@ import (
 // sharded, optimistic), runs that strategy's one autocommit statement, which
 // claims the key and books, the key on the reservation, at once
 // (queries/atomic.sql, AtomicBookKeyed; sharded.sql, ShardedBookKeyed;
-// optimistic.sql, OptimisticBookKeyed, after its unlocked read); a
+// optimistic.sql, OptimisticBookKeyed, after its unlocked read or from
+// the row version its last swap returned); a
 // batched strategy's batch with keys does the same for the whole batch
 // (Batcher.fastPath, Strategy.BookBatchKeyed; batched.sql, BatchBook),
 // and commits only if it booked every request.

@@ -127,8 +127,8 @@ type Statements struct {
 	Write dbsqlc.DBTX
 	Last  dbsqlc.DBTX
 	// versions is what the server remembers of the rows its swaps wrote,
-	// for a strategy that RemembersRows (versions.go); nil: nothing, and
-	// every booking reads.
+	// for a strategy that RemembersRows (versions.go), outside any
+	// transaction; nil: nothing, and every booking reads.
 	versions *rowVersions
 }
 

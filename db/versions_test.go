@@ -1,12 +1,14 @@
 package db_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync/atomic"
 	"testing"
 
 	"github.com/evento-lab/evento"
+	"github.com/evento-lab/evento/db"
 )
 
 // A server's second optimistic booking of a hotel swaps from the version
@@ -88,5 +90,72 @@ func TestOptimisticRefusesOnlyFromARead(t *testing.T) {
 	mustBeBooked(t, got, err, again)
 	if sent, want := b.log.take(), []string{"GetHotelRooms", "OptimisticBook"}; !slices.Equal(sent, want) {
 		t.Fatalf("sent %v; want %v", sent, want)
+	}
+}
+
+// A version a transaction's swap returned is not remembered: when the
+// transaction rolls back (here its COMMIT never goes out, as when the
+// client goes away), the row keeps its old version, and the next write
+// can stamp the very updated_at the rolled-back swap returned, over other
+// counters. It does whenever the database's clock is behind the row's
+// stamp (a clock stepped back): every write then stamps updated_at + 1 µs.
+// A swap from the undone version would land on that write, judged by
+// counters that never were: here 3 rooms on top of 9 of 10.
+func TestOptimisticRemembersNoVersionARollbackUndid(t *testing.T) {
+	b := newTracedBatches(t, 10)
+	ctx := testContext(t)
+	if _, err := b.pool.Exec(ctx, `UPDATE event_hotel_rooms SET updated_at = clock_timestamp() + interval '1 hour' WHERE event_id = $1 AND hotel_id = $2`,
+		b.hotel.EventID, b.hotel.HotelID); err != nil {
+		t.Fatal(err)
+	}
+	who, _, err := db.CreateClient(ctx, b.pool, "limited", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A limit runs the booking in a transaction.
+	undone := b.hotel.request("undone", 2)
+	undone.Client, undone.MaxRoomsPerEvent = who.ID, 10
+	gone, leave := context.WithCancel(ctx)
+	defer leave()
+	b.log.onSend = func(name string) {
+		if name == "commit" {
+			leave()
+		}
+	}
+	_, err = b.store.Reserve(gone, "optimistic", undone, nil)
+	b.log.onSend = nil
+	if err == nil {
+		t.Fatal("the limited booking committed; want it rolled back")
+	}
+	other := b.hotel.request("other", 9)
+	got, err := newStore(b.pool).Reserve(ctx, "atomic", other, nil)
+	mustBeBooked(t, got, err, other)
+	_, err = valueOf(b.store.Reserve(ctx, "optimistic", b.hotel.request("late", 3), nil))
+	if !errors.Is(err, evento.ErrInsufficientRooms) {
+		t.Fatalf("err = %v; want insufficient rooms: 1 left", err)
+	}
+	if totals := readTotals(t, b.pool, b.hotel.HotelID); totals.booked != 9 || totals.reserved != 9 {
+		t.Fatalf("totals %+v; want the other writer's 9 rooms only", totals)
+	}
+}
+
+// A resend of a keyed booking, whose key its reservation holds, swaps
+// from the version the booking left, and the statement's unique_violation
+// says the key is taken, not that the version is stale: the resend goes
+// to the general path, which replays the booking, without a read and a
+// second swap that would meet the same key.
+func TestOptimisticResendGoesFromTheRememberedSwapToTheReplay(t *testing.T) {
+	b := newTracedBatches(t, 10)
+	ctx := testContext(t)
+	req, key := b.hotel.request("resent", 2), idemKey("resent", "reserve resent")
+	first, err := b.store.Reserve(ctx, "optimistic", req, key)
+	mustBeBooked(t, first, err, req)
+	b.log.take()
+	again, err := b.store.Reserve(ctx, "optimistic", req, key)
+	if err != nil || !again.Replayed || again.Value != first.Value {
+		t.Fatalf("resend: %+v %v; want %+v replayed", again, err, first.Value)
+	}
+	if sent := b.log.take(); len(sent) < 2 || sent[0] != "OptimisticBookKeyed" || sent[1] != "begin" {
+		t.Fatalf("sent %v; want the swap from the remembered version, then the general path's transaction", sent)
 	}
 }

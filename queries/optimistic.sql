@@ -4,17 +4,17 @@
 -- Steps, with no explicit transaction (each statement is its own):
 --   1. GetHotelRooms (rooms.sql): read the counters and updated_at. A
 --      server skips this read when its own last swap of the hotel returned
---      the row (db/versions.go): the swap in step 3 then tests that
---      version, and a row changed since by anyone else makes it lose as a
---      stale read would.
+--      the row and the rooms fit by it (db/versions.go): the swap in step 3
+--      then tests that version, and a row changed since by anyone else
+--      makes it lose as a stale read would.
 --   2. In Go: available = assigned - reserved - locked; refuse if too few
 --      (never from a remembered version: it reads first).
 --   3. OptimisticBook: increment the counter and insert the reservation only
 --      WHERE updated_at still equals the value of step 1. Zero rows
---      means another writer got there first: the server forgets the
---      version, waits a moment and starts again from step 1 with a read, a
---      few times (db/optimistic.go), then answers "conflict" and the
---      client retries.
+--      means another writer got there first. After a remembered version
+--      the server reads at once; after a read it waits a moment and starts
+--      again from step 1, a few times (db/optimistic.go), then answers
+--      "conflict" and the client retries.
 --
 -- Anomaly it prevents: the LOST UPDATE, by detecting it instead of blocking
 -- it. The swap succeeds only on the exact row version step 2 judged, so the
@@ -25,7 +25,9 @@
 -- step backwards can repeat one), and a reader who saw that value would then
 -- swap over a write it never saw. So every strategy's write stamps
 -- greatest(clock_timestamp(), updated_at + 1 microsecond): strictly
--- increasing per row, whatever the clock does.
+-- increasing per row, whatever the clock does. Among committed versions
+-- only: a stamp a rolled-back write took may come again, so a server
+-- remembers no version a swap in a transaction returned.
 
 -- name: OptimisticBook :one
 -- OptimisticBook books rooms if the row is still the version the booking
