@@ -33,17 +33,15 @@ var optimistic = Strategy{
 
 // bookOptimistic swaps over the hotel's row version the server's last
 // swap left (rowVersions) or, without one that fits, over the version it
-// reads without locking; losing the swap over a read is ErrConflict,
-// which the server reruns (Strategy.Attempts) and then the client
-// retries. See queries/optimistic.sql.
+// reads without locking. Losing the swap is ErrConflict, which the server
+// reruns (Strategy.Attempts), reading first since the loss forgot the
+// version, and then the client retries. A remembered version's loss waits
+// out the same backoff as a read's: the winner is most likely still
+// booking the hotel, and the pause lets it (docs/performance.md). See
+// queries/optimistic.sql.
 func bookOptimistic(ctx context.Context, st Statements, req evento.BookRequest) (evento.Booking, error) {
 	if seen := st.versions.remembered(req); seen != nil {
-		booking, err := swapOver(ctx, st, req, seen)
-		if !errors.Is(err, evento.ErrConflict) {
-			return booking, err
-		}
-		// The row changed since this server's swap: a stale guess, not a
-		// race lost over a read, so it reads now instead of backing off.
+		return swapOver(ctx, st, req, seen)
 	}
 	rooms, err := readFitting(ctx, st, req)
 	if err != nil {

@@ -11,10 +11,10 @@
 --      (never from a remembered version: it reads first).
 --   3. OptimisticBook: increment the counter and insert the reservation only
 --      WHERE updated_at still equals the value of step 1. Zero rows
---      means another writer got there first. After a remembered version
---      the server reads at once; after a read it waits a moment and starts
---      again from step 1, a few times (db/optimistic.go), then answers
---      "conflict" and the client retries.
+--      means another writer got there first: the server forgets the
+--      version, waits a moment and starts again from step 1 with a read, a
+--      few times (db/optimistic.go), then answers "conflict" and the
+--      client retries.
 --
 -- Anomaly it prevents: the LOST UPDATE, by detecting it instead of blocking
 -- it. The swap succeeds only on the exact row version step 2 judged, so the
