@@ -13,9 +13,9 @@ import (
 // batch of batched, Strategy.BookBatchKeyed) first runs as ONE autocommit
 // statement that claims its keys, books and records each booking under its
 // key, or commits nothing (optimistic's after its read, which locks
-// nothing, or from the row version its last swap returned); only when it committed nothing does the request take the
-// general path (engine.go). reserve.go says why it is worth it and why it
-// is safe.
+// nothing, or from the row version its last swap returned); only when it
+// committed nothing does the request take the general path (engine.go).
+// reserve.go says why it is worth it and why it is safe.
 
 // runFastPath runs book, a strategy's fast-path statements, on a
 // connection of its own and outside any transaction. done is what book

@@ -18,10 +18,10 @@ import (
 // claims the key and books, the key on the reservation, at once
 // (queries/atomic.sql, AtomicBookKeyed; sharded.sql, ShardedBookKeyed;
 // optimistic.sql, OptimisticBookKeyed, after its unlocked read or from
-// the row version its last swap returned); a
-// batched strategy's batch with keys does the same for the whole batch
-// (Batcher.fastPath, Strategy.BookBatchKeyed; batched.sql, BatchBook),
-// and commits only if it booked every request.
+// the row version its last swap returned); a batched strategy's batch
+// with keys does the same for the whole batch (Batcher.fastPath,
+// Strategy.BookBatchKeyed; batched.sql, BatchBook), and commits only if
+// it booked every request.
 // Why: on the general path the hotel's row stays locked from the booking
 // statement through the COMMIT, one more round trip; in one statement it
 // is locked for that statement only, as for an unkeyed atomic booking.
