@@ -175,7 +175,7 @@ func (b *Batcher) fastPath(ctx context.Context, policy txPolicy, reqs []evento.B
 		return nil, false, nil
 	}
 	var bookings []evento.Booking
-	done, err = runFastPath(ctx, b.engine.pool, b.beforeWrite, func(st Statements) (done bool, err error) {
+	done, err = runFastPath(ctx, b.engine.pool, b.strategy, b.beforeWrite, func(st Statements) (done bool, err error) {
 		bookings, done, err = b.strategy.BookBatchKeyed(ctx, st, reqs, keys)
 		return done, err
 	})

@@ -46,12 +46,7 @@ func book(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, strategy Strat
 // bookAll books every one of reqs with the strategy, freeing overdue holds
 // on a shortfall.
 func bookAll(ctx context.Context, q *dbsqlc.Queries, tx dbsqlc.DBTX, strategy Strategy, reqs []evento.BookRequest, keys []*evento.IdempotencyKey, beforeWrite func(context.Context)) ([]evento.Outcome[evento.Booking], error) {
-	st := statementsOn(tx, beforeWrite)
-	if !inTransaction(tx) {
-		// A swap's version is the row's only once committed: one a
-		// rollback undid may be stamped again, over other counters.
-		st.versions = strategy.versions
-	}
+	st := strategy.statements(tx, beforeWrite)
 	return freeingOverdueHolds(ctx, q, tx, reqs[0], len(reqs), strategy.Buckets, func(todo []int) ([]evento.Outcome[evento.Booking], error) {
 		if strategy.BookBatch != nil {
 			return strategy.BookBatch(ctx, st, pick(reqs, todo), pick(keys, todo))

@@ -20,10 +20,10 @@ import (
 // runFastPath runs book, a strategy's fast-path statements, on a
 // connection of its own and outside any transaction. done is what book
 // said: false when it committed nothing.
-func runFastPath(ctx context.Context, pool *pgxpool.Pool, beforeWrite func(context.Context), book func(Statements) (done bool, err error)) (done bool, err error) {
+func runFastPath(ctx context.Context, pool *pgxpool.Pool, strategy Strategy, beforeWrite func(context.Context), book func(Statements) (done bool, err error)) (done bool, err error) {
 	err = withConn(ctx, pool, func(conn *pgxpool.Conn) error {
 		return runStatements(conn, func(tx dbsqlc.DBTX) error {
-			done, err = book(statementsOn(tx, beforeWrite))
+			done, err = book(strategy.statements(tx, beforeWrite))
 			return err
 		})
 	})

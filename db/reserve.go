@@ -80,8 +80,7 @@ func (s *Store) fastPath(ctx context.Context, strategy Strategy, req evento.Book
 	if key == nil || strategy.BookKeyed == nil || anyLimited(req) {
 		return outcome, false, nil
 	}
-	done, err = runFastPath(ctx, s.pool, s.beforeWrite, func(st Statements) (bool, error) {
-		st.versions = strategy.versions
+	done, err = runFastPath(ctx, s.pool, strategy, s.beforeWrite, func(st Statements) (bool, error) {
 		booking, done, err := strategy.BookKeyed(ctx, st, req, *key)
 		outcome = evento.Done(booking)
 		return done, err

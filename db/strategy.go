@@ -150,6 +150,18 @@ func statementsOn(tx dbsqlc.DBTX, beforeWrite func(context.Context)) Statements 
 	return st
 }
 
+// statements is where the strategy's SQL runs on tx (statementsOn), with
+// the Store's row versions when it RemembersRows and tx is no
+// transaction: a swap's version is the row's only once committed, and one
+// a rollback undid may be stamped again, over other counters.
+func (s Strategy) statements(tx dbsqlc.DBTX, beforeWrite func(context.Context)) Statements {
+	st := statementsOn(tx, beforeWrite)
+	if !inTransaction(tx) {
+		st.versions = s.versions
+	}
+	return st
+}
+
 // newBooking is the booking a strategy made: reservation id, as asked.
 func newBooking(id int64, req evento.BookRequest) evento.Booking {
 	return evento.Booking{ReservationID: id, EventID: req.EventID, HotelID: req.HotelID, Name: req.Name, Rooms: req.Rooms}

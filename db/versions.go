@@ -16,8 +16,9 @@ import (
 //
 // A version is only a guess: the swap tests it as it tests a read, so a
 // row anyone changed since loses the swap, and then the booking reads.
-// Only committed versions are kept (bookAll gives no transaction the
-// table): a stamp is unique to one committed version of its row only.
+// Only committed versions are kept (Strategy.statements gives no
+// transaction the table): a stamp is unique to one committed version of
+// its row only.
 // Nothing is ever refused from a remembered version: rooms may have come
 // back since, so a version that says they do not fit is not used.
 //
