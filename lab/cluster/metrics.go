@@ -14,8 +14,9 @@ import (
 // summed over every server from their /metrics. (lab/report shows it as
 // its own ServerStats, so that presenting needs nothing of this package.)
 type ServerStats struct {
-	// Reruns are transactions rerun inside the servers
-	// (serializable, optimistic, sharded) before anything reached the client.
+	// Reruns are transactions rerun inside the servers, by the strategies
+	// whose db.Strategy.Attempts is above 1, before anything reached the
+	// client.
 	Reruns float64 `json:"reruns"`
 	// Batches and BatchedRequests describe group commit (batched).
 	Batches         float64 `json:"batches"`

@@ -316,8 +316,9 @@ func plural(n int, noun string) string {
 // ServerStats is what the servers counted that the clients cannot see,
 // summed over every server from their /metrics (lab/cluster scrapes them).
 type ServerStats struct {
-	// Reruns are transactions rerun inside the servers
-	// (serializable, optimistic, sharded) before anything reached the client.
+	// Reruns are transactions rerun inside the servers, by the strategies
+	// whose db.Strategy.Attempts is above 1, before anything reached the
+	// client.
 	Reruns float64 `json:"reruns"`
 	// Batches and BatchedRequests describe group commit (batched).
 	Batches         float64 `json:"batches"`
