@@ -43,16 +43,37 @@ func ServerProcs(n int) int {
 	return max(1, runtime.GOMAXPROCS(0)/n)
 }
 
-// serverEnv is a server's environment: the lab's, with the database URLs
-// and its GOMAXPROCS, unless the lab's environment sets one already.
+// serverEnv is a server's environment: the lab's, with the database URLs,
+// its GOMAXPROCS and sysmonAwake, unless the lab's environment sets them
+// already.
 func serverEnv(spec ServerSpec) []string {
 	env := append(os.Environ(), "DATABASE_URL="+spec.DatabaseURL, "EVENTO_DATABASE_URL="+spec.DatabaseURL,
 		"EVENTO_MIGRATE_URL="+spec.MigrateURL)
 	if _, set := os.LookupEnv("GOMAXPROCS"); !set && spec.Procs > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(spec.Procs))
 	}
+	if godebug := os.Getenv("GODEBUG"); !strings.Contains(godebug, "schedtrace=") {
+		env = append(env, "GODEBUG="+strings.TrimPrefix(godebug+","+sysmonAwake, ","))
+	}
 	return env
 }
+
+// sysmonAwake keeps a server's sysmon, the Go runtime's monitor thread,
+// from its deep sleep. A server whose one P (GOMAXPROCS=1) runs out of
+// goroutines after every request and every answer from PostgreSQL sends
+// sysmon to sleep each time; its next system call wakes it again (a
+// futex), and sysmon, betting on more, then polls every 20 µs and takes
+// the P from any system call that spans a poll (another thread, another
+// futex). Counted with perf at 64 clients: 2.6 futex calls and 2 sleeps a
+// booking, 6.4 context switches where 2.6 remain without it, and a
+// quarter to a third of a server's CPU per booking
+// (docs/performance.md, "Where the time goes"). Go has no setting for sysmon
+// (golang/go#18236); a schedtrace period only keeps it from the deep
+// sleep. This one is 24.8 days, the most GODEBUG takes: a server prints
+// one scheduler line to its stderr at each multiple of it since the
+// machine booted, so one at its start once the machine has been up that
+// long, and the scheduler's state when it dies of a runtime fatal error.
+const sysmonAwake = "schedtrace=2147483647"
 
 // ServerProcess is a running `evento serve` child process.
 type ServerProcess struct {

@@ -49,3 +49,30 @@ func TestServersGetTheirShareOfTheCores(t *testing.T) {
 		t.Fatalf("one server: GOMAXPROCS %d, want Go's default (0)", n)
 	}
 }
+
+// Servers the lab starts keep their sysmon awake (sysmonAwake), beside
+// any other GODEBUG setting of the lab's, unless the lab sets a schedtrace
+// of its own.
+func TestServersKeepSysmonAwake(t *testing.T) {
+	godebug := func() string {
+		got := ""
+		for _, kv := range serverEnv(ServerSpec{DatabaseURL: "postgres://x", Procs: 1}) {
+			if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+				got = v // exec takes the last
+			}
+		}
+		return got
+	}
+	t.Setenv("GODEBUG", "")
+	if got := godebug(); got != sysmonAwake {
+		t.Fatalf("server GODEBUG %q, want %q", got, sysmonAwake)
+	}
+	t.Setenv("GODEBUG", "http2client=0")
+	if got, want := godebug(), "http2client=0,"+sysmonAwake; got != want {
+		t.Fatalf("server GODEBUG %q, want %q", got, want)
+	}
+	t.Setenv("GODEBUG", "schedtrace=0")
+	if got := godebug(); got != "schedtrace=0" {
+		t.Fatalf("with schedtrace=0 in the lab's GODEBUG, the server's is %q", got)
+	}
+}
