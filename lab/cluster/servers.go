@@ -65,14 +65,14 @@ func serverEnv(spec ServerSpec) []string {
 // futex), and sysmon, betting on more, then polls every 20 µs and takes
 // the P from any system call that spans a poll (another thread, another
 // futex). Counted with perf at 64 clients: 2.6 futex calls and 2 sleeps a
-// booking, 6.4 context switches where 2.6 remain without it, and a
-// quarter to a third of a server's CPU per booking
-// (docs/performance.md, "Where the time goes"). Go has no setting for sysmon
-// (golang/go#18236); a schedtrace period only keeps it from the deep
-// sleep. This one is 24.8 days, the most GODEBUG takes: a server prints
-// one scheduler line to its stderr at each multiple of it since the
-// machine booted, so one at its start once the machine has been up that
-// long, and the scheduler's state when it dies of a runtime fatal error.
+// booking, 6.4 context switches where 2.6 remain without it, and a fifth
+// to a third of a server's CPU per booking (docs/performance.md, "Where
+// the time goes"). Go has no setting for sysmon (golang/go#18236); a
+// schedtrace period only keeps it from the deep sleep. This one is 24.8
+// days, the most GODEBUG takes, counted the first time from the machine's
+// boot: a server prints one scheduler line to its stderr every 24.8 days
+// (at its start, on a machine up longer than that), and the scheduler's
+// state if it dies of a fatal runtime error.
 const sysmonAwake = "schedtrace=2147483647"
 
 // ServerProcess is a running `evento serve` child process.
