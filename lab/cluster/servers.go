@@ -44,8 +44,8 @@ func ServerProcs(n int) int {
 }
 
 // serverEnv is a server's environment: the lab's, with the database URLs,
-// its GOMAXPROCS and sysmonAwake, unless the lab's environment sets them
-// already.
+// its GOMAXPROCS unless the lab sets one, and sysmonAwake unless the lab's
+// GODEBUG has a schedtrace of its own.
 func serverEnv(spec ServerSpec) []string {
 	env := append(os.Environ(), "DATABASE_URL="+spec.DatabaseURL, "EVENTO_DATABASE_URL="+spec.DatabaseURL,
 		"EVENTO_MIGRATE_URL="+spec.MigrateURL)
@@ -62,17 +62,22 @@ func serverEnv(spec ServerSpec) []string {
 // from its deep sleep. A server whose one P (GOMAXPROCS=1) runs out of
 // goroutines after every request and every answer from PostgreSQL sends
 // sysmon to sleep each time; its next system call wakes it again (a
-// futex), and sysmon, betting on more, then polls every 20 µs and takes
-// the P from any system call that spans a poll (another thread, another
-// futex). Counted with perf at 64 clients: 2.6 futex calls and 2 sleeps a
-// booking, 6.4 context switches where 2.6 remain without it, and a fifth
-// to a third of a server's CPU per booking (docs/performance.md, "Where
-// the time goes"). Go has no setting for sysmon (golang/go#18236); a
-// schedtrace period only keeps it from the deep sleep. This one is 24.8
-// days, the most GODEBUG takes, counted the first time from the machine's
-// boot: a server prints one scheduler line to its stderr every 24.8 days
-// (at its start, on a machine up longer than that), and the scheduler's
-// state if it dies of a fatal runtime error.
+// futex), and sysmon, betting on more, then polls every 20 µs for a
+// millisecond and takes the P from any system call that spans a poll
+// (another thread, another futex). Kept awake, it is never woken that way
+// and backs off to one poll every 10 ms. Counted with perf at 64 clients:
+// 2.6 futex calls and 2 sleeps a booking, 6.4 context switches where 2.6
+// remain without them, and a tenth to a third of a server's CPU per
+// booking (docs/performance.md, "Where the time goes"). Go has no setting
+// for sysmon (golang/go#18236); a schedtrace period only keeps it from the
+// deep sleep. This one is 24.8 days, the most GODEBUG takes. What else it
+// does: an idle server's sysmon polls every 10 ms (100 wake-ups a second)
+// instead of sleeping until its next timer; a server prints one scheduler
+// line to its stderr every 24.8 days, the first counted from the
+// machine's boot (so at its start on a machine up longer); a crash
+// (an unrecovered panic or a fatal error) prints the scheduler's whole
+// state first, and a fatal error inside the scheduler itself, a runtime
+// bug, may hang the server on its own lock instead of ending it.
 const sysmonAwake = "schedtrace=2147483647"
 
 // ServerProcess is a running `evento serve` child process.
