@@ -66,8 +66,10 @@ const keyRaceAttempts = 3
 //   - the key is busy (a request with the same key is running): wait for
 //     that request to end, outside any transaction, then run again; the
 //     rerun replays its outcome, or runs for real if it rolled back. Past
-//     duplicateWait in all: evento.ErrRequestInProgress. attempt is told
-//     raced: that request most likely committed the key.
+//     duplicateWait, counted from the first time the key was found busy
+//     (reruns after conflicts before it do not use up the wait):
+//     evento.ErrRequestInProgress. attempt is told raced: that request
+//     most likely committed the key.
 //   - a conflict (isConflict): a serialization failure or a deadlock
 //     (SQLSTATE 40001, 40P01), or a strategy's own evento.ErrConflict
 //     (optimistic's lost swap): run again after a jittered, growing
@@ -82,7 +84,7 @@ const keyRaceAttempts = 3
 //
 // Anything else, a final refusal or an error, is the answer.
 func write[T any](ctx context.Context, e *engine, policy txPolicy, key *evento.IdempotencyKey, attempt func(raced bool) result[T]) (evento.Outcome[T], error) {
-	busyUntil := time.Now().Add(duplicateWait)
+	var busyUntil time.Time // zero until the key is first found busy
 	reruns, races := 0, 0
 	raced := false
 	for {
@@ -93,6 +95,9 @@ func write[T any](ctx context.Context, e *engine, policy txPolicy, key *evento.I
 		raced = raced || errors.Is(r.err, errKeyRaced) || errors.Is(r.err, errKeyBusy)
 		switch {
 		case errors.Is(r.err, errKeyBusy):
+			if busyUntil.IsZero() {
+				busyUntil = time.Now().Add(duplicateWait)
+			}
 			if err := awaitKey(ctx, e.q, e.pool, key.Key, time.Until(busyUntil)); err != nil {
 				return evento.Outcome[T]{}, err
 			}

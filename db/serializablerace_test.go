@@ -19,6 +19,14 @@ import (
 // deadlock_timeout after the replay's began, so the replay looks first by
 // that margin, not by the few milliseconds a poll takes, which a busy
 // machine's scheduler can swallow.
+//
+// After the second deadlock the session keeps the key's lock until the
+// resend waits for it. The two deadlocks took two deadlock_timeouts, as
+// long as duplicateWait: the wait for a busy key is counted from the first
+// time the key was found busy, not from the request's start, or the
+// resend would answer request_in_progress without waiting at all. (The
+// session used to let the lock go at once, and the resend met it busy or
+// not by the scheduler's whim.)
 func TestSerializableReplayRerunAfterADeadlockStillLooksForItsKey(t *testing.T) {
 	t.Parallel()
 	store, b := setup(t, 2, 10)
@@ -37,11 +45,16 @@ func TestSerializableReplayRerunAfterADeadlockStillLooksForItsKey(t *testing.T) 
 	// (keyRaceAttempts).
 	for round := 1; round <= 2; round++ {
 		waitFor(t, admin, 1, "the resend's replay never waited for the reservation's lock", waitingHalfADeadlockTimeout)
-		// Takes the key's lock, and lets it go at once once the deadlock
-		// is broken.
-		if _, err := holder.Exec(b.ctx, `SELECT pg_advisory_lock(x'45564b59'::integer, hashtext($1)),
-		                                        pg_advisory_unlock(x'45564b59'::integer, hashtext($1))`, key.Key); err != nil {
+		// Takes the key's lock once the deadlock is broken; after the
+		// first round, lets it go at once.
+		if _, err := holder.Exec(b.ctx, `SELECT pg_advisory_lock(x'45564b59'::integer, hashtext($1))`, key.Key); err != nil {
 			t.Fatalf("round %d: the session was the deadlock's victim, not the replay: %v", round, err)
+		}
+		if round == 2 {
+			waitFor(t, admin, 1, "the resend never waited for the busy key: its wait was used up by the deadlocks", waitingForAKey)
+		}
+		if _, err := holder.Exec(b.ctx, `SELECT pg_advisory_unlock(x'45564b59'::integer, hashtext($1))`, key.Key); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if err := holder.Rollback(b.ctx); err != nil {
@@ -59,3 +72,8 @@ func TestSerializableReplayRerunAfterADeadlockStillLooksForItsKey(t *testing.T) 
 const waitingHalfADeadlockTimeout = `SELECT count(*) FROM pg_locks
 	WHERE NOT granted AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())
 	  AND waitstart < clock_timestamp() - current_setting('deadlock_timeout')::interval / 2`
+
+// waitingForAKey counts the sessions waiting for an advisory lock: a key's.
+const waitingForAKey = `SELECT count(*) FROM pg_locks
+	WHERE locktype = 'advisory' AND NOT granted
+	  AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())`
