@@ -50,18 +50,8 @@ func (a *API) UseKey(apiKey string) { a.readKey = apiKey }
 func NewAPI(servers []string, connsPerServer int, timeout time.Duration) *API {
 	cfg := Config{ConnsPerServer: connsPerServer, RequestTimeout: timeout}
 	cfg.setDefaults()
-	transport := &http.Transport{
-		MaxIdleConns:        cfg.ConnsPerServer * len(servers),
-		MaxIdleConnsPerHost: cfg.ConnsPerServer,
-		MaxConnsPerHost:     cfg.ConnsPerServer,
-		IdleConnTimeout:     90 * time.Second,
-		// Answers are a few hundred bytes that servers never compress:
-		// no Accept-Encoding for them to parse on every request.
-		DisableCompression: true,
-		DialContext:        (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	}
 	return &API{
-		http:      &http.Client{Transport: transport},
+		http:      &http.Client{Transport: newTransport(cfg.ConnsPerServer)},
 		servers:   servers,
 		downUntil: make([]atomic.Int64, len(servers)),
 		timeout:   cfg.RequestTimeout,
@@ -269,12 +259,6 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 	if err != nil {
 		return notSent, reply{}, err
 	}
-	// net/http resends a request with an Idempotency-Key by itself when a
-	// kept-alive connection turns out dead, and then reports only how the
-	// resend failed ("connection refused") though the first copy may have
-	// reached a server and booked. This client decides about resends:
-	// without GetBody the transport cannot replay the body, so it never does.
-	req.GetBody = nil
 	req.Header.Set("Content-Type", "application/json")
 	authorize(req, apiKey)
 	if key != "" {

@@ -1,0 +1,218 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// transport is the load's HTTP/1.1 round tripper. net/http's Transport
+// gives every connection a reader and a writer goroutine and hands each
+// request and answer between them and the caller: three goroutines woken
+// for one booking, a quarter of the load's CPU (docs/performance.md).
+// Here the caller writes its request and reads the answer on the
+// connection itself.
+//
+// It keeps to what the load needs: plain HTTP/1.1 to a few servers, no
+// proxy, no compression, at most perHost connections to each, and never
+// a request sent twice (the client decides about resends, with the
+// booking's idempotency key). A connection is reused only when its last
+// answer was read whole and the server did not say Connection: close,
+// and only after a peek shows the server has not closed it meanwhile
+// (net/http's reader goroutine learns that by waiting on every idle
+// connection): a request written to a closed connection is lost, and its
+// outcome unknown, though the server never read it.
+type transport struct {
+	dialer  net.Dialer
+	perHost int
+
+	mu    sync.Mutex
+	hosts map[string]*hostConns
+}
+
+type hostConns struct {
+	slots chan struct{}     // one per open connection, idle or busy
+	idle  chan *persistConn // as many as slots: giving one back never waits
+}
+
+// persistConn is one kept-alive connection and its buffers.
+type persistConn struct {
+	conn      net.Conn
+	r         *bufio.Reader
+	w         *bufio.Writer
+	idleSince time.Time
+}
+
+// maxIdle is how long a connection is kept unused: well below the
+// servers' idle timeout (30 s), so that a server seldom closes a
+// connection just as a request is written to it.
+const maxIdle = 10 * time.Second
+
+func newTransport(perHost int) *transport {
+	return &transport{
+		dialer:  net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
+		perHost: perHost,
+		hosts:   map[string]*hostConns{},
+	}
+}
+
+func (t *transport) host(addr string) *hostConns {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := t.hosts[addr]
+	if h == nil {
+		h = &hostConns{slots: make(chan struct{}, t.perHost), idle: make(chan *persistConn, t.perHost)}
+		t.hosts[addr] = h
+	}
+	return h
+}
+
+// conn returns an idle connection to addr that is still open, or dials a
+// new one when a slot is free, or waits for either.
+func (t *transport) conn(ctx context.Context, addr string) (*hostConns, *persistConn, error) {
+	h := t.host(addr)
+	for {
+		var pc *persistConn
+		select {
+		case pc = <-h.idle:
+		default:
+			select {
+			case pc = <-h.idle:
+			case h.slots <- struct{}{}:
+				c, err := t.dialer.DialContext(ctx, "tcp", addr)
+				if err != nil {
+					<-h.slots
+					return nil, nil, err
+				}
+				return h, &persistConn{conn: c, r: bufio.NewReader(c), w: bufio.NewWriter(c)}, nil
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+		}
+		if time.Since(pc.idleSince) < maxIdle && pc.stillOpen() {
+			return h, pc, nil
+		}
+		h.discard(pc)
+	}
+}
+
+func (h *hostConns) discard(pc *persistConn) {
+	pc.conn.Close()
+	<-h.slots
+}
+
+func (h *hostConns) putIdle(pc *persistConn) {
+	pc.idleSince = time.Now()
+	h.idle <- pc
+}
+
+// stillOpen peeks at the connection without waiting: an idle connection
+// has nothing to read, so anything but "would block" (the server's FIN,
+// a reset, stray bytes) means it cannot carry another request.
+func (pc *persistConn) stillOpen() bool {
+	raw, ok := pc.conn.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := raw.SyscallConn()
+	if err != nil {
+		return false
+	}
+	open := false
+	var buf [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, errno := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		open = errors.Is(errno, syscall.EAGAIN)
+		return true
+	})
+	return err == nil && open
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	h, pc, err := t.conn(ctx, req.URL.Host)
+	if err != nil {
+		return nil, err
+	}
+	deadline, _ := ctx.Deadline()
+	if err := pc.conn.SetDeadline(deadline); err != nil {
+		h.discard(pc)
+		return nil, err
+	}
+	// A run that ends, or a caller that gives up, unblocks the connection
+	// at once, as net/http's Transport does.
+	stop := context.AfterFunc(ctx, func() { _ = pc.conn.SetDeadline(time.Unix(1, 0)) })
+	resp, err := pc.roundTrip(req)
+	if err != nil {
+		stop()
+		h.discard(pc)
+		if ctx.Err() != nil {
+			// The connection failed because the request was given up:
+			// say so, as net/http does.
+			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
+		return nil, err
+	}
+	resp.Body = &connBody{ReadCloser: resp.Body, h: h, pc: pc, stop: stop, reusable: !resp.Close}
+	return resp, nil
+}
+
+func (pc *persistConn) roundTrip(req *http.Request) (*http.Response, error) {
+	if err := req.Write(pc.w); err != nil {
+		return nil, err
+	}
+	if err := pc.w.Flush(); err != nil {
+		return nil, err
+	}
+	return http.ReadResponse(pc.r, req)
+}
+
+// connBody gives its connection back once the answer is read whole.
+type connBody struct {
+	io.ReadCloser
+	h        *hostConns
+	pc       *persistConn
+	stop     func() bool
+	reusable bool
+	closed   bool
+}
+
+func (b *connBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	// http's body Close reads what is left of a sized answer, so a nil
+	// error leaves the connection at the next answer's first byte.
+	err := b.ReadCloser.Close()
+	if !b.stop() || err != nil || !b.reusable || b.pc.r.Buffered() > 0 {
+		b.h.discard(b.pc)
+		return err
+	}
+	b.h.putIdle(b.pc)
+	return nil
+}
+
+// CloseIdleConnections closes every idle connection.
+func (t *transport) CloseIdleConnections() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, h := range t.hosts {
+		for {
+			select {
+			case pc := <-h.idle:
+				h.discard(pc)
+				continue
+			default:
+			}
+			break
+		}
+	}
+}
