@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -153,14 +154,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		stop()
 		h.discard(pc)
-		if ctx.Err() != nil {
-			// The connection failed because the request was given up:
-			// say so, as net/http does.
-			err = fmt.Errorf("%w: %w", ctx.Err(), err)
-		}
-		return nil, err
+		return nil, givenUp(ctx, err)
 	}
-	resp.Body = &connBody{ReadCloser: resp.Body, h: h, pc: pc, stop: stop, reusable: !resp.Close}
+	resp.Body = &connBody{ReadCloser: resp.Body, ctx: ctx, h: h, pc: pc, stop: stop, reusable: !resp.Close}
 	return resp, nil
 }
 
@@ -174,14 +170,42 @@ func (pc *persistConn) roundTrip(req *http.Request) (*http.Response, error) {
 	return http.ReadResponse(pc.r, req)
 }
 
+// givenUp says so when a connection failed because its request was
+// given up. The connection's deadline is the request's own, or past once
+// the request ended, so a deadline means the context is done, or is about
+// to be: its timer may fire a moment after the connection's, and until
+// then the caller would take the end of its request, or of its whole run,
+// for a failure.
+func givenUp(ctx context.Context, err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second): // never, unless a deadline was not the context's
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
+	return err
+}
+
 // connBody gives its connection back once the answer is read whole.
 type connBody struct {
 	io.ReadCloser
+	ctx      context.Context
 	h        *hostConns
 	pc       *persistConn
 	stop     func() bool
 	reusable bool
 	closed   bool
+}
+
+func (b *connBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = givenUp(b.ctx, err)
+	}
+	return n, err
 }
 
 func (b *connBody) Close() error {

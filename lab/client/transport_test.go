@@ -184,3 +184,31 @@ func TestTransportReportsARefusedConnectionAsNeverSent(t *testing.T) {
 		t.Fatalf("a refused connection: %v, want an error that says nothing was sent", err)
 	}
 }
+
+// A request whose deadline passes while its server works fails with the
+// deadline, never as a plain connection failure: the client and the run
+// read the context to tell the two apart, and the connection's timer
+// fires a moment before the context's.
+func TestTransportReportsAPassedDeadlineAsTheContexts(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	server := newConnServer(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		ok(w, r)
+	})
+	defer close(release)
+	client := &http.Client{Transport: newTransport(20)}
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+			defer cancel()
+			errs <- get(ctx, t, client, server.URL)
+		}()
+	}
+	for range 20 {
+		if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("a request past its deadline: %v, want context.DeadlineExceeded", err)
+		}
+	}
+}
