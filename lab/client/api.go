@@ -51,7 +51,10 @@ func NewAPI(servers []string, connsPerServer int, timeout time.Duration) *API {
 	cfg := Config{ConnsPerServer: connsPerServer, RequestTimeout: timeout}
 	cfg.setDefaults()
 	return &API{
-		http:      &http.Client{Transport: newTransport(cfg.ConnsPerServer)},
+		http: &http.Client{Transport: newTransport(cfg.ConnsPerServer),
+			// A redirect is reported as the answer it is: following it
+			// would send a booking twice, on the client's behalf.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		servers:   servers,
 		downUntil: make([]atomic.Int64, len(servers)),
 		timeout:   cfg.RequestTimeout,

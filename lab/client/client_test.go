@@ -203,7 +203,9 @@ func TestRequestSentBeforeTheServerDiedIsUnknown(t *testing.T) {
 	if result, _, err := api.post(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 1}, "k-1", "", 2*time.Second, &attemptInfo{}); result != succeeded {
 		t.Fatalf("first request: %v %v", result, err)
 	}
-	// A confirm has no body, which net/http also takes as replayable.
+	// A confirm has no body: a transport that resends such requests by
+	// itself (net/http's does, on a dead kept-alive connection) would
+	// report only how the resend failed.
 	result, _, err := api.post(context.Background(), "/1/1/holds/1/confirm", nil, "k-2", "", 2*time.Second, &attemptInfo{})
 	if result != unknown {
 		t.Fatalf("a request the server read before it died: %v (%v), want unknown", result, err)
@@ -390,5 +392,22 @@ func TestBookingsAskForNoCompression(t *testing.T) {
 	}
 	if got := encodings.Load().([]string); len(got) != 0 {
 		t.Fatalf("Accept-Encoding %q, want none", got)
+	}
+}
+
+// A redirect is an answer, not an instruction: following a 307 would send
+// the booking again, to wherever it points, without the client's say.
+func TestBookingsDoNotFollowRedirects(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(server.Close)
+	api := NewAPI([]string{server.URL}, 1, time.Second)
+	result, _, _ := api.post(context.Background(), "/1/1/reserve/atomic", bookingBody{Name: "n", Rooms: 1}, "k-1", "", time.Second, &attemptInfo{})
+	if result != failed || calls.Load() != 1 {
+		t.Fatalf("a 307: %v after %d requests, want failed after 1", result, calls.Load())
 	}
 }

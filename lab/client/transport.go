@@ -3,11 +3,13 @@ package client
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"syscall"
@@ -21,17 +23,19 @@ import (
 // Here the caller writes its request and reads the answer on the
 // connection itself.
 //
-// It keeps to what the load needs: plain HTTP/1.1 to a few servers, no
-// proxy, no compression, at most perHost connections to each, and never
-// a request sent twice (the client decides about resends, with the
-// booking's idempotency key). A connection is reused only when its last
-// answer was read whole and the server did not say Connection: close,
-// and only after a peek shows the server has not closed it meanwhile
-// (net/http's reader goroutine learns that by waiting on every idle
-// connection): a request written to a closed connection is lost, and its
-// outcome unknown, though the server never read it.
+// It keeps to what the load needs: HTTP/1.1 (over TLS for https) to a
+// few servers, no proxy, no compression, at most perHost connections to
+// each, and never a request sent twice (the client decides about
+// resends, with the booking's idempotency key). A connection is reused
+// only when its last answer was read whole and the server did not say
+// Connection: close, and, over plain TCP, only after a peek shows the
+// server has not closed it meanwhile (net/http's reader goroutine learns
+// that by waiting on every idle connection): a request written to a
+// closed connection is lost, and its outcome unknown, though the server
+// never read it.
 type transport struct {
 	dialer  net.Dialer
+	tls     *tls.Config // for https servers; nil: the system's roots
 	perHost int
 
 	mu    sync.Mutex
@@ -64,6 +68,58 @@ func newTransport(perHost int) *transport {
 	}
 }
 
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	h, pc, err := t.conn(ctx, req.URL)
+	if err == nil && ctx.Err() != nil {
+		// Given up while it waited: send nothing, as net/http does.
+		h.putIdle(pc)
+		err = ctx.Err()
+	}
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	deadline, _ := ctx.Deadline()
+	if err := pc.conn.SetDeadline(deadline); err != nil {
+		h.discard(pc)
+		return nil, err
+	}
+	// A run that ends, or a caller that gives up, unblocks the connection
+	// at once, as net/http's Transport does.
+	stop := context.AfterFunc(ctx, func() { _ = pc.conn.SetDeadline(time.Unix(1, 0)) })
+	resp, err := pc.roundTrip(req)
+	if err != nil {
+		stop()
+		h.discard(pc)
+		return nil, givenUp(ctx, err)
+	}
+	resp.Body = &connBody{ReadCloser: resp.Body, ctx: ctx, h: h, pc: pc, stop: stop,
+		reusable: !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols}
+	return resp, nil
+}
+
+func (pc *persistConn) roundTrip(req *http.Request) (*http.Response, error) {
+	if err := req.Write(pc.w); err != nil {
+		return nil, err
+	}
+	if err := pc.w.Flush(); err != nil {
+		return nil, err
+	}
+	for {
+		resp, err := http.ReadResponse(pc.r, req)
+		// An informational answer (103 Early Hints, a stray 100) comes
+		// before the answer; taken for it, it would be a refusal the
+		// server never gave, and the real answer would be read as the
+		// next request's.
+		if err != nil || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, err
+		}
+	}
+}
+
 func (t *transport) host(addr string) *hostConns {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -75,10 +131,20 @@ func (t *transport) host(addr string) *hostConns {
 	return h
 }
 
-// conn returns an idle connection to addr that is still open, or dials a
-// new one when a slot is free, or waits for either.
-func (t *transport) conn(ctx context.Context, addr string) (*hostConns, *persistConn, error) {
-	h := t.host(addr)
+// conn returns an idle connection to the server of u that is still open,
+// or dials a new one when a slot is free, or waits for either.
+func (t *transport) conn(ctx context.Context, u *url.URL) (*hostConns, *persistConn, error) {
+	port := u.Port()
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, nil, fmt.Errorf("unsupported scheme %q", u.Scheme)
+	case port == "" && u.Scheme == "https":
+		port = "443"
+	case port == "":
+		port = "80"
+	}
+	addr := net.JoinHostPort(u.Hostname(), port)
+	h := t.host(u.Scheme + "://" + addr)
 	for {
 		var pc *persistConn
 		select {
@@ -87,12 +153,12 @@ func (t *transport) conn(ctx context.Context, addr string) (*hostConns, *persist
 			select {
 			case pc = <-h.idle:
 			case h.slots <- struct{}{}:
-				c, err := t.dialer.DialContext(ctx, "tcp", addr)
+				pc, err := t.dial(ctx, u, addr)
 				if err != nil {
 					<-h.slots
 					return nil, nil, err
 				}
-				return h, &persistConn{conn: c, r: bufio.NewReader(c), w: bufio.NewWriter(c)}, nil
+				return h, pc, nil
 			case <-ctx.Done():
 				return nil, nil, ctx.Err()
 			}
@@ -104,19 +170,50 @@ func (t *transport) conn(ctx context.Context, addr string) (*hostConns, *persist
 	}
 }
 
+func (t *transport) dial(ctx context.Context, u *url.URL, addr string) (*persistConn, error) {
+	c, err := t.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "https" {
+		cfg := t.tls.Clone()
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		cfg.ServerName = u.Hostname()
+		cfg.NextProtos = []string{"http/1.1"}
+		tc := tls.Client(c, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			// Nothing was sent: say so the way a failed dial does.
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: c.RemoteAddr(), Err: err}
+		}
+		c = tc
+	}
+	return &persistConn{conn: c, r: bufio.NewReader(c), w: bufio.NewWriter(c)}, nil
+}
+
 func (h *hostConns) discard(pc *persistConn) {
 	pc.conn.Close()
 	<-h.slots
 }
 
+// putIdle gives a connection back, without the deadline of the request
+// it carried: an idle connection's peek would fail on it.
 func (h *hostConns) putIdle(pc *persistConn) {
+	if err := pc.conn.SetDeadline(time.Time{}); err != nil {
+		h.discard(pc)
+		return
+	}
 	pc.idleSince = time.Now()
 	h.idle <- pc
 }
 
-// stillOpen peeks at the connection without waiting: an idle connection
+// stillOpen peeks at a TCP connection without waiting: an idle connection
 // has nothing to read, so anything but "would block" (the server's FIN,
-// a reset, stray bytes) means it cannot carry another request.
+// a reset, stray bytes) means it cannot carry another request. A TLS
+// connection is not peeked: a server may send records of its own
+// (session tickets) while it idles, so it is trusted until maxIdle.
 func (pc *persistConn) stillOpen() bool {
 	raw, ok := pc.conn.(syscall.Conn)
 	if !ok {
@@ -134,40 +231,6 @@ func (pc *persistConn) stillOpen() bool {
 		return true
 	})
 	return err == nil && open
-}
-
-func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	h, pc, err := t.conn(ctx, req.URL.Host)
-	if err != nil {
-		return nil, err
-	}
-	deadline, _ := ctx.Deadline()
-	if err := pc.conn.SetDeadline(deadline); err != nil {
-		h.discard(pc)
-		return nil, err
-	}
-	// A run that ends, or a caller that gives up, unblocks the connection
-	// at once, as net/http's Transport does.
-	stop := context.AfterFunc(ctx, func() { _ = pc.conn.SetDeadline(time.Unix(1, 0)) })
-	resp, err := pc.roundTrip(req)
-	if err != nil {
-		stop()
-		h.discard(pc)
-		return nil, givenUp(ctx, err)
-	}
-	resp.Body = &connBody{ReadCloser: resp.Body, ctx: ctx, h: h, pc: pc, stop: stop, reusable: !resp.Close}
-	return resp, nil
-}
-
-func (pc *persistConn) roundTrip(req *http.Request) (*http.Response, error) {
-	if err := req.Write(pc.w); err != nil {
-		return nil, err
-	}
-	if err := pc.w.Flush(); err != nil {
-		return nil, err
-	}
-	return http.ReadResponse(pc.r, req)
 }
 
 // givenUp says so when a connection failed because its request was
@@ -197,12 +260,16 @@ type connBody struct {
 	pc       *persistConn
 	stop     func() bool
 	reusable bool
+	atEOF    bool
 	closed   bool
 }
 
 func (b *connBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == io.EOF:
+		b.atEOF = true
+	case err != nil:
 		err = givenUp(b.ctx, err)
 	}
 	return n, err
@@ -213,12 +280,12 @@ func (b *connBody) Close() error {
 		return nil
 	}
 	b.closed = true
-	// http's body Close reads what is left of a sized answer, so a nil
-	// error leaves the connection at the next answer's first byte.
-	err := b.ReadCloser.Close()
-	if !b.stop() || err != nil || !b.reusable || b.pc.r.Buffered() > 0 {
+	// An answer not read to its end is not read further: the connection
+	// goes, and with it whatever is left (net/http's Close would read
+	// all of it, however long).
+	if !b.stop() || !b.atEOF || !b.reusable || b.pc.r.Buffered() > 0 {
 		b.h.discard(b.pc)
-		return err
+		return nil
 	}
 	b.h.putIdle(b.pc)
 	return nil

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -153,23 +154,6 @@ func TestTransportDropsTheConnectionOfARequestGivenUp(t *testing.T) {
 	}
 }
 
-func TestTransportDoesNotReuseAConnectionTheServerWillClose(t *testing.T) {
-	t.Parallel()
-	server := newConnServer(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Connection", "close")
-		ok(w, r)
-	})
-	client := &http.Client{Transport: newTransport(1)}
-	for range 2 {
-		if err := get(t.Context(), t, client, server.URL); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := server.opened.Load(); n != 2 {
-		t.Fatalf("opened %d connections, want 2", n)
-	}
-}
-
 func TestTransportReportsARefusedConnectionAsNeverSent(t *testing.T) {
 	t.Parallel()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
@@ -210,5 +194,121 @@ func TestTransportReportsAPassedDeadlineAsTheContexts(t *testing.T) {
 		if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("a request past its deadline: %v, want context.DeadlineExceeded", err)
 		}
+	}
+}
+
+// A connection goes back to the pool without its last request's
+// deadline, which would otherwise fail the next request's peek, and every
+// request after a short --client-timeout would dial again.
+func TestTransportReusesAConnectionPastItsLastDeadline(t *testing.T) {
+	t.Parallel()
+	server := newConnServer(t, ok)
+	client := &http.Client{Transport: newTransport(1)}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if err := get(ctx, t, client, server.URL); err != nil {
+		t.Fatal(err)
+	}
+	<-ctx.Done()
+	if err := get(t.Context(), t, client, server.URL); err != nil {
+		t.Fatal(err)
+	}
+	if n := server.opened.Load(); n != 1 {
+		t.Fatalf("opened %d connections, want 1: the idle one was dropped for its old deadline", n)
+	}
+}
+
+// rawServer answers each connection's requests with answer, verbatim,
+// and never closes a connection itself.
+func rawServer(t *testing.T, answer string) (url string, accepted *atomic.Int32) {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listener.Close() })
+	accepted = new(atomic.Int32)
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			t.Cleanup(func() { conn.Close() })
+			go func() {
+				reader := bufio.NewReader(conn)
+				for {
+					req, err := http.ReadRequest(reader)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					_, _ = io.WriteString(conn, answer)
+				}
+			}()
+		}
+	}()
+	return "http://" + listener.Addr().String(), accepted
+}
+
+func TestTransportSkipsInformationalAnswers(t *testing.T) {
+	t.Parallel()
+	url, _ := rawServer(t, "HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n"+
+		"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}")
+	client := &http.Client{Transport: newTransport(1)}
+	for range 2 {
+		resp, err := client.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("status %d, want the 201 after the 103", resp.StatusCode)
+		}
+	}
+}
+
+// A server that says Connection: close may not have closed yet: the
+// next request must not be written to that connection, where nobody
+// reads it.
+func TestTransportDoesNotReuseAConnectionTheServerWillClose(t *testing.T) {
+	t.Parallel()
+	url, accepted := rawServer(t, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}")
+	client := &http.Client{Transport: newTransport(2)}
+	for range 2 {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		err := get(ctx, t, client, url)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := accepted.Load(); n != 2 {
+		t.Fatalf("accepted %d connections, want 2", n)
+	}
+}
+
+func TestTransportSpeaksHTTPS(t *testing.T) {
+	t.Parallel()
+	var opened atomic.Int32
+	server := httptest.NewUnstartedServer(http.HandlerFunc(ok))
+	server.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	server.StartTLS()
+	t.Cleanup(server.Close)
+	tr := newTransport(1)
+	tr.tls = server.Client().Transport.(*http.Transport).TLSClientConfig
+	client := &http.Client{Transport: tr}
+	for range 3 {
+		if err := get(t.Context(), t, client, server.URL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := opened.Load(); n != 1 {
+		t.Fatalf("opened %d connections, want 1", n)
 	}
 }
