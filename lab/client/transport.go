@@ -296,14 +296,13 @@ func (t *transport) CloseIdleConnections() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, h := range t.hosts {
-		for {
+		for drained := false; !drained; {
 			select {
 			case pc := <-h.idle:
 				h.discard(pc)
-				continue
 			default:
+				drained = true
 			}
-			break
 		}
 	}
 }

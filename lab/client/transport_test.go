@@ -312,3 +312,23 @@ func TestTransportSpeaksHTTPS(t *testing.T) {
 		t.Fatalf("opened %d connections, want 1", n)
 	}
 }
+
+func TestTransportClosesItsIdleConnections(t *testing.T) {
+	t.Parallel()
+	server := newConnServer(t, ok)
+	tr := newTransport(2)
+	client := &http.Client{Transport: tr}
+	if err := get(t.Context(), t, client, server.URL); err != nil {
+		t.Fatal(err)
+	}
+	tr.CloseIdleConnections()
+	select {
+	case <-server.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the idle connection is still open")
+	}
+	// Its slot is free again: a limit of 2 still lets 2 requests run at once.
+	if err := get(t.Context(), t, client, server.URL); err != nil {
+		t.Fatal(err)
+	}
+}
