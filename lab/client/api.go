@@ -20,7 +20,9 @@ import (
 // API is the one HTTP client for Evento's API: every client of a run
 // shares one, and `evento load` reads an event's hotels through one.
 type API struct {
-	http    *http.Client
+	// http sends each request once, as it is, and follows no redirect:
+	// a 307 is an answer, and following it would send a booking twice.
+	http    *transport
 	servers []string
 	next    atomic.Uint64 // round-robin position over servers
 	// downUntil[i] is when servers[i], which refused a connection, is
@@ -51,10 +53,7 @@ func NewAPI(servers []string, connsPerServer int, timeout time.Duration) *API {
 	cfg := Config{ConnsPerServer: connsPerServer, RequestTimeout: timeout}
 	cfg.setDefaults()
 	return &API{
-		http: &http.Client{Transport: newTransport(cfg.ConnsPerServer),
-			// A redirect is reported as the answer it is: following it
-			// would send a booking twice, on the client's behalf.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		http:      newTransport(cfg.ConnsPerServer),
 		servers:   servers,
 		downUntil: make([]atomic.Int64, len(servers)),
 		timeout:   cfg.RequestTimeout,
@@ -195,7 +194,7 @@ func (a *API) get(ctx context.Context, url, apiKey string, v any) error {
 		return err
 	}
 	authorize(req, apiKey)
-	resp, err := a.http.Do(req)
+	resp, err := a.http.RoundTrip(req)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)
 	}
@@ -267,7 +266,7 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	resp, err := a.http.Do(req)
+	resp, err := a.http.RoundTrip(req)
 	if err != nil {
 		a.markDown(i, err)
 		if neverSent(err) {
