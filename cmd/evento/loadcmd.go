@@ -83,6 +83,10 @@ func parseTargets(list string) ([]string, error) {
 	for i, s := range servers {
 		s = strings.TrimRight(strings.TrimSpace(s), "/")
 		u, err := url.Parse(s)
+		if err == nil && u.User != nil {
+			// Said without the password, which would be on the screen.
+			return nil, usagef("--target %q: want a base URL without user info (an API key goes in --api-key-file)", u.Redacted())
+		}
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return nil, usagef("--target %q: want a server's base URL such as http://127.0.0.1:8080", s)
 		}

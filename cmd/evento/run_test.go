@@ -163,6 +163,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{[]string{"--think", "abc"}, []string{"--think", `"abc"`, "0-300ms"}},
 		{[]string{"--abandon", "0.5"}, []string{"--abandon", "--holds"}},
 		{[]string{"load", "--target", "127.0.0.1:8080", "--event", "1"}, []string{"--target", "127.0.0.1:8080", "http://"}},
+		{[]string{"load", "--target", "http://user:secret@127.0.0.1:8080", "--event", "1"}, []string{"--target", "user:xxxxx@127.0.0.1:8080", "without user info"}},
 		{[]string{"load", "--target", "http://127.0.0.1:1", "--event", "1"}, []string{"--target", "connection refused"}},
 		// A typo names what it most likely meant, and the command whose
 		// flags it belongs to.

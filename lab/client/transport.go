@@ -24,15 +24,14 @@ import (
 // connection itself.
 //
 // It keeps to what the load needs: HTTP/1.1 (over TLS for https) to a
-// few servers, no proxy, no compression, at most perHost connections to
-// each, and never a request sent twice (the client decides about
-// resends, with the booking's idempotency key). A connection is reused
-// only when its last answer was read whole and the server did not say
-// Connection: close, and, over plain TCP, only after a peek shows the
-// server has not closed it meanwhile (net/http's reader goroutine learns
-// that by waiting on every idle connection): a request written to a
-// closed connection is lost, and its outcome unknown, though the server
-// never read it.
+// few servers, no proxy, no compression, no redirects, at most perHost
+// connections to each, and never a request sent twice (the client decides
+// about resends, with the booking's idempotency key). A connection is
+// reused only when its last answer was read whole and the server did not
+// say Connection: close, and only after a peek shows the server has not
+// closed it meanwhile (net/http's reader goroutine learns that by waiting
+// on every idle connection): a request written to a closed connection is
+// lost, and its outcome unknown, though the server never read it.
 type transport struct {
 	dialer  net.Dialer
 	tls     *tls.Config // for https servers; nil: the system's roots
@@ -76,15 +75,16 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		h.putIdle(pc)
 		err = ctx.Err()
 	}
+	deadline, _ := ctx.Deadline()
+	if err == nil {
+		if err = pc.conn.SetDeadline(deadline); err != nil {
+			h.discard(pc)
+		}
+	}
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
-		return nil, err
-	}
-	deadline, _ := ctx.Deadline()
-	if err := pc.conn.SetDeadline(deadline); err != nil {
-		h.discard(pc)
 		return nil, err
 	}
 	// A run that ends, or a caller that gives up, unblocks the connection
@@ -108,17 +108,20 @@ func (pc *persistConn) roundTrip(req *http.Request) (*http.Response, error) {
 	if err := pc.w.Flush(); err != nil {
 		return nil, err
 	}
-	for {
+	// An informational answer (103 Early Hints, a stray 100) comes before
+	// the answer; taken for it, it would be a refusal the server never
+	// gave, and the real answer would be read as the next request's. As
+	// many as net/http's Transport skips.
+	for range maxInformational + 1 {
 		resp, err := http.ReadResponse(pc.r, req)
-		// An informational answer (103 Early Hints, a stray 100) comes
-		// before the answer; taken for it, it would be a refusal the
-		// server never gave, and the real answer would be read as the
-		// next request's.
 		if err != nil || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			return resp, err
 		}
 	}
+	return nil, fmt.Errorf("more than %d informational answers", maxInformational)
 }
+
+const maxInformational = 5
 
 func (t *transport) host(addr string) *hostConns {
 	t.mu.Lock()
@@ -209,13 +212,18 @@ func (h *hostConns) putIdle(pc *persistConn) {
 	h.idle <- pc
 }
 
-// stillOpen peeks at a TCP connection without waiting: an idle connection
-// has nothing to read, so anything but "would block" (the server's FIN,
-// a reset, stray bytes) means it cannot carry another request. A TLS
-// connection is not peeked: a server may send records of its own
-// (session tickets) while it idles, so it is trusted until maxIdle.
+// stillOpen peeks at the TCP connection without waiting: an idle
+// connection has nothing to read, so anything but "would block" (the
+// server's FIN, a reset, stray bytes) means it cannot carry another
+// request. Under TLS, a record the server sent while the connection idled
+// (a session ticket past the first answer) also drops it: a redial, not
+// a lost request.
 func (pc *persistConn) stillOpen() bool {
-	raw, ok := pc.conn.(syscall.Conn)
+	conn := pc.conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	raw, ok := conn.(syscall.Conn)
 	if !ok {
 		return true
 	}
@@ -265,6 +273,10 @@ type connBody struct {
 }
 
 func (b *connBody) Read(p []byte) (int, error) {
+	if b.closed {
+		// The connection may carry another request's answer by now.
+		return 0, http.ErrBodyReadAfterClose
+	}
 	n, err := b.ReadCloser.Read(p)
 	switch {
 	case err == io.EOF:

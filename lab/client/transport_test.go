@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,14 +40,15 @@ func newConnServer(t *testing.T, handler http.HandlerFunc) *connServer {
 	return s
 }
 
-// get asks the server through client and reads the answer whole.
-func get(ctx context.Context, t *testing.T, client *http.Client, url string) error {
+// get asks the server through client, as the API does (no http.Client
+// around it), and reads the answer whole.
+func get(ctx context.Context, t *testing.T, client *transport, url string) error {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := client.Do(req)
+	resp, err := client.RoundTrip(req)
 	if err != nil {
 		return err
 	}
@@ -60,7 +62,7 @@ func ok(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, `{"av
 func TestTransportReusesAConnection(t *testing.T) {
 	t.Parallel()
 	server := newConnServer(t, ok)
-	client := &http.Client{Transport: newTransport(4)}
+	client := newTransport(4)
 	for range 5 {
 		if err := get(t.Context(), t, client, server.URL); err != nil {
 			t.Fatal(err)
@@ -77,12 +79,16 @@ func TestTransportReusesAConnection(t *testing.T) {
 func TestTransportSkipsAConnectionTheServerClosedWhileIdle(t *testing.T) {
 	t.Parallel()
 	server := newConnServer(t, ok)
-	client := &http.Client{Transport: newTransport(4)}
+	client := newTransport(4)
 	if err := get(t.Context(), t, client, server.URL); err != nil {
 		t.Fatal(err)
 	}
 	server.CloseClientConnections()
-	<-server.closed
+	select {
+	case <-server.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server never closed its connection")
+	}
 	if err := get(t.Context(), t, client, server.URL); err != nil {
 		t.Fatalf("after the server closed the idle connection: %v", err)
 	}
@@ -100,7 +106,7 @@ func TestTransportKeepsToItsConnectionLimit(t *testing.T) {
 		<-release
 		ok(w, r)
 	})
-	client := &http.Client{Transport: newTransport(2)}
+	client := newTransport(2)
 	var wg sync.WaitGroup
 	errs := make(chan error, 5)
 	for range 5 {
@@ -136,7 +142,7 @@ func TestTransportDropsTheConnectionOfARequestGivenUp(t *testing.T) {
 		ok(w, r)
 	})
 	defer close(release)
-	client := &http.Client{Transport: newTransport(1)}
+	client := newTransport(1)
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() { <-entered; cancel() }()
 	if err := get(ctx, t, client, server.URL); !errors.Is(err, context.Canceled) {
@@ -162,7 +168,7 @@ func TestTransportReportsARefusedConnectionAsNeverSent(t *testing.T) {
 	}
 	addr := listener.Addr().String()
 	listener.Close()
-	client := &http.Client{Transport: newTransport(1)}
+	client := newTransport(1)
 	err = get(t.Context(), t, client, "http://"+addr)
 	if err == nil || !neverSent(err) {
 		t.Fatalf("a refused connection: %v, want an error that says nothing was sent", err)
@@ -181,7 +187,7 @@ func TestTransportReportsAPassedDeadlineAsTheContexts(t *testing.T) {
 		ok(w, r)
 	})
 	defer close(release)
-	client := &http.Client{Transport: newTransport(20)}
+	client := newTransport(20)
 	errs := make(chan error, 20)
 	for range 20 {
 		go func() {
@@ -203,7 +209,7 @@ func TestTransportReportsAPassedDeadlineAsTheContexts(t *testing.T) {
 func TestTransportReusesAConnectionPastItsLastDeadline(t *testing.T) {
 	t.Parallel()
 	server := newConnServer(t, ok)
-	client := &http.Client{Transport: newTransport(1)}
+	client := newTransport(1)
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	if err := get(ctx, t, client, server.URL); err != nil {
@@ -256,9 +262,13 @@ func TestTransportSkipsInformationalAnswers(t *testing.T) {
 	t.Parallel()
 	url, _ := rawServer(t, "HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n"+
 		"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}")
-	client := &http.Client{Transport: newTransport(1)}
+	client := newTransport(1)
 	for range 2 {
-		resp, err := client.Get(url)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.RoundTrip(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,7 +285,7 @@ func TestTransportSkipsInformationalAnswers(t *testing.T) {
 func TestTransportDoesNotReuseAConnectionTheServerWillClose(t *testing.T) {
 	t.Parallel()
 	url, accepted := rawServer(t, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}")
-	client := &http.Client{Transport: newTransport(2)}
+	client := newTransport(2)
 	for range 2 {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		err := get(ctx, t, client, url)
@@ -291,18 +301,21 @@ func TestTransportDoesNotReuseAConnectionTheServerWillClose(t *testing.T) {
 
 func TestTransportSpeaksHTTPS(t *testing.T) {
 	t.Parallel()
-	var opened atomic.Int32
+	var opened, closed atomic.Int32
 	server := httptest.NewUnstartedServer(http.HandlerFunc(ok))
 	server.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
+		switch state {
+		case http.StateNew:
 			opened.Add(1)
+		case http.StateClosed:
+			closed.Add(1)
 		}
 	}
 	server.StartTLS()
 	t.Cleanup(server.Close)
 	tr := newTransport(1)
 	tr.tls = server.Client().Transport.(*http.Transport).TLSClientConfig
-	client := &http.Client{Transport: tr}
+	client := tr
 	for range 3 {
 		if err := get(t.Context(), t, client, server.URL); err != nil {
 			t.Fatal(err)
@@ -311,24 +324,130 @@ func TestTransportSpeaksHTTPS(t *testing.T) {
 	if n := opened.Load(); n != 1 {
 		t.Fatalf("opened %d connections, want 1", n)
 	}
+	// Under TLS too, a connection the server closed while it idled is
+	// not written to.
+	server.CloseClientConnections()
+	for deadline := time.Now().Add(10 * time.Second); closed.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never closed its connection")
+		}
+	}
+	if err := get(t.Context(), t, client, server.URL); err != nil {
+		t.Fatalf("after the server closed the idle connection: %v", err)
+	}
 }
 
 func TestTransportClosesItsIdleConnections(t *testing.T) {
 	t.Parallel()
 	server := newConnServer(t, ok)
-	tr := newTransport(2)
-	client := &http.Client{Transport: tr}
+	client := newTransport(1)
 	if err := get(t.Context(), t, client, server.URL); err != nil {
 		t.Fatal(err)
 	}
-	tr.CloseIdleConnections()
+	client.CloseIdleConnections()
 	select {
 	case <-server.closed:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the idle connection is still open")
 	}
-	// Its slot is free again: a limit of 2 still lets 2 requests run at once.
+	// Its slot is free again: with a limit of 1, the next request would
+	// wait for it forever.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := get(ctx, t, client, server.URL); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A request whose context ended before it was written sends nothing,
+// even when a kept-alive connection is ready for it.
+func TestTransportSendsNothingForARequestAlreadyGivenUp(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int32
+	server := newConnServer(t, func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		ok(w, r)
+	})
+	client := newTransport(1)
 	if err := get(t.Context(), t, client, server.URL); err != nil {
 		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := get(ctx, t, client, server.URL); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a request given up before it was sent: %v, want context.Canceled", err)
+	}
+	// The idle connection is still there, and the server saw one request.
+	if err := get(t.Context(), t, client, server.URL); err != nil {
+		t.Fatal(err)
+	}
+	if n, opened := requests.Load(), server.opened.Load(); n != 2 || opened != 1 {
+		t.Fatalf("the server saw %d requests on %d connections, want 2 on 1", n, opened)
+	}
+}
+
+// An answer that is not read to its end is not read further: its
+// connection goes. An endless answer would otherwise hold Close until the
+// request's deadline.
+func TestTransportDropsAnAnswerNotReadToItsEnd(t *testing.T) {
+	t.Parallel()
+	server := newConnServer(t, func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 4096)
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	client := newTransport(1)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, server.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resp.Body.Read(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() { resp.Body.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close is reading an endless answer")
+	}
+	if _, err := resp.Body.Read(make([]byte, 10)); !errors.Is(err, http.ErrBodyReadAfterClose) {
+		t.Fatalf("a read after Close: %v, want http.ErrBodyReadAfterClose", err)
+	}
+}
+
+// closeRecorder is a request body that tells whether it was closed.
+type closeRecorder struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
+
+func TestTransportClosesTheRequestBodyOnEveryError(t *testing.T) {
+	t.Parallel()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := listener.Addr().String()
+	listener.Close()
+	body := &closeRecorder{Reader: strings.NewReader("{}")}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newTransport(1).RoundTrip(req); err == nil {
+		t.Fatal("a refused connection answered")
+	}
+	if !body.closed.Load() {
+		t.Fatal("the request body was left open")
 	}
 }
