@@ -24,6 +24,14 @@ type connServer struct {
 }
 
 func newConnServer(t *testing.T, handler http.HandlerFunc) *connServer {
+	return startConnServer(t, handler, (*httptest.Server).Start)
+}
+
+func newTLSConnServer(t *testing.T, handler http.HandlerFunc) *connServer {
+	return startConnServer(t, handler, (*httptest.Server).StartTLS)
+}
+
+func startConnServer(t *testing.T, handler http.HandlerFunc, start func(*httptest.Server)) *connServer {
 	t.Helper()
 	s := &connServer{closed: make(chan struct{}, 64)}
 	s.Server = httptest.NewUnstartedServer(handler)
@@ -35,9 +43,19 @@ func newConnServer(t *testing.T, handler http.HandlerFunc) *connServer {
 			s.closed <- struct{}{}
 		}
 	}
-	s.Start()
+	start(s.Server)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// waitClosed waits until one of the server's connections has closed.
+func (s *connServer) waitClosed(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connection of the server closed")
+	}
 }
 
 // get asks the server through client, as the API does (no http.Client
@@ -78,22 +96,30 @@ func TestTransportReusesAConnection(t *testing.T) {
 // server read nothing, and its outcome would be reported unknown.
 func TestTransportSkipsAConnectionTheServerClosedWhileIdle(t *testing.T) {
 	t.Parallel()
-	server := newConnServer(t, ok)
-	client := newTransport(4)
-	if err := get(t.Context(), t, client, server.URL); err != nil {
-		t.Fatal(err)
-	}
-	server.CloseClientConnections()
-	select {
-	case <-server.closed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the server never closed its connection")
-	}
-	if err := get(t.Context(), t, client, server.URL); err != nil {
-		t.Fatalf("after the server closed the idle connection: %v", err)
-	}
-	if n := server.opened.Load(); n != 2 {
-		t.Fatalf("opened %d connections, want 2", n)
+	for name, start := range map[string]func(*testing.T, http.HandlerFunc) *connServer{
+		"http": newConnServer, "https": newTLSConnServer,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			server := start(t, ok)
+			client := newTransport(4)
+			if server.TLS != nil {
+				client.tls = server.Client().Transport.(*http.Transport).TLSClientConfig
+			}
+			for range 2 {
+				if err := get(t.Context(), t, client, server.URL); err != nil {
+					t.Fatal(err)
+				}
+			}
+			server.CloseClientConnections()
+			server.waitClosed(t)
+			if err := get(t.Context(), t, client, server.URL); err != nil {
+				t.Fatalf("after the server closed the idle connection: %v", err)
+			}
+			if n := server.opened.Load(); n != 2 {
+				t.Fatalf("opened %d connections, want 2: one reused, then a new one", n)
+			}
+		})
 	}
 }
 
@@ -160,6 +186,8 @@ func TestTransportDropsTheConnectionOfARequestGivenUp(t *testing.T) {
 	}
 }
 
+// A refused connection sent nothing, and says so; the request's body is
+// closed, as on every error.
 func TestTransportReportsARefusedConnectionAsNeverSent(t *testing.T) {
 	t.Parallel()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
@@ -168,12 +196,27 @@ func TestTransportReportsARefusedConnectionAsNeverSent(t *testing.T) {
 	}
 	addr := listener.Addr().String()
 	listener.Close()
-	client := newTransport(1)
-	err = get(t.Context(), t, client, "http://"+addr)
+	body := &closeRecorder{Reader: strings.NewReader("{}")}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newTransport(1).RoundTrip(req)
 	if err == nil || !neverSent(err) {
 		t.Fatalf("a refused connection: %v, want an error that says nothing was sent", err)
 	}
+	if !body.closed.Load() {
+		t.Fatal("the request body was left open")
+	}
 }
+
+// closeRecorder is a request body that tells whether it was closed.
+type closeRecorder struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
 
 // A request whose deadline passes while its server works fails with the
 // deadline, never as a plain connection failure: the client and the run
@@ -299,44 +342,6 @@ func TestTransportDoesNotReuseAConnectionTheServerWillClose(t *testing.T) {
 	}
 }
 
-func TestTransportSpeaksHTTPS(t *testing.T) {
-	t.Parallel()
-	var opened, closed atomic.Int32
-	server := httptest.NewUnstartedServer(http.HandlerFunc(ok))
-	server.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		switch state {
-		case http.StateNew:
-			opened.Add(1)
-		case http.StateClosed:
-			closed.Add(1)
-		}
-	}
-	server.StartTLS()
-	t.Cleanup(server.Close)
-	tr := newTransport(1)
-	tr.tls = server.Client().Transport.(*http.Transport).TLSClientConfig
-	client := tr
-	for range 3 {
-		if err := get(t.Context(), t, client, server.URL); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := opened.Load(); n != 1 {
-		t.Fatalf("opened %d connections, want 1", n)
-	}
-	// Under TLS too, a connection the server closed while it idled is
-	// not written to.
-	server.CloseClientConnections()
-	for deadline := time.Now().Add(10 * time.Second); closed.Load() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the server never closed its connection")
-		}
-	}
-	if err := get(t.Context(), t, client, server.URL); err != nil {
-		t.Fatalf("after the server closed the idle connection: %v", err)
-	}
-}
-
 func TestTransportClosesItsIdleConnections(t *testing.T) {
 	t.Parallel()
 	server := newConnServer(t, ok)
@@ -345,11 +350,7 @@ func TestTransportClosesItsIdleConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	client.CloseIdleConnections()
-	select {
-	case <-server.closed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the idle connection is still open")
-	}
+	server.waitClosed(t)
 	// Its slot is free again: with a limit of 1, the next request would
 	// wait for it forever.
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -420,34 +421,5 @@ func TestTransportDropsAnAnswerNotReadToItsEnd(t *testing.T) {
 	}
 	if _, err := resp.Body.Read(make([]byte, 10)); !errors.Is(err, http.ErrBodyReadAfterClose) {
 		t.Fatalf("a read after Close: %v, want http.ErrBodyReadAfterClose", err)
-	}
-}
-
-// closeRecorder is a request body that tells whether it was closed.
-type closeRecorder struct {
-	io.Reader
-	closed atomic.Bool
-}
-
-func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
-
-func TestTransportClosesTheRequestBodyOnEveryError(t *testing.T) {
-	t.Parallel()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := listener.Addr().String()
-	listener.Close()
-	body := &closeRecorder{Reader: strings.NewReader("{}")}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := newTransport(1).RoundTrip(req); err == nil {
-		t.Fatal("a refused connection answered")
-	}
-	if !body.closed.Load() {
-		t.Fatal("the request body was left open")
 	}
 }
