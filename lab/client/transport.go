@@ -70,17 +70,6 @@ func newTransport(perHost int) *transport {
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	h, pc, err := t.conn(ctx, req.URL)
-	if err == nil && ctx.Err() != nil {
-		// Given up while it waited: send nothing, as net/http does.
-		h.putIdle(pc)
-		err = ctx.Err()
-	}
-	deadline, _ := ctx.Deadline()
-	if err == nil {
-		if err = pc.conn.SetDeadline(deadline); err != nil {
-			h.discard(pc)
-		}
-	}
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
@@ -134,8 +123,10 @@ func (t *transport) host(addr string) *hostConns {
 	return h
 }
 
-// conn returns an idle connection to the server of u that is still open,
-// or dials a new one when a slot is free, or waits for either.
+// conn returns a connection to the server of u, with ctx's deadline: an
+// idle one still open, or a new one when a slot is free, or it waits for
+// either. It gives none once ctx is done: a request given up while it
+// waited sends nothing, as with net/http.
 func (t *transport) conn(ctx context.Context, u *url.URL) (*hostConns, *persistConn, error) {
 	port := u.Port()
 	switch {
@@ -148,28 +139,46 @@ func (t *transport) conn(ctx context.Context, u *url.URL) (*hostConns, *persistC
 	}
 	addr := net.JoinHostPort(u.Hostname(), port)
 	h := t.host(u.Scheme + "://" + addr)
+	deadline, _ := ctx.Deadline()
 	for {
-		var pc *persistConn
-		select {
-		case pc = <-h.idle:
-		default:
-			select {
-			case pc = <-h.idle:
-			case h.slots <- struct{}{}:
-				pc, err := t.dial(ctx, u, addr)
-				if err != nil {
-					<-h.slots
-					return nil, nil, err
-				}
-				return h, pc, nil
-			case <-ctx.Done():
-				return nil, nil, ctx.Err()
-			}
-		}
-		if time.Since(pc.idleSince) < maxIdle && pc.stillOpen() {
+		pc, fresh, err := t.next(ctx, h, u, addr)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case ctx.Err() != nil:
+			h.putIdle(pc)
+			return nil, nil, ctx.Err()
+		// The deadline is set before the peek, which fails on a past
+		// one: the request that last used the connection left its own.
+		// A new connection is not peeked: under TLS, the server's
+		// session tickets may wait on it until the first answer is read.
+		case time.Since(pc.idleSince) < maxIdle && pc.conn.SetDeadline(deadline) == nil && (fresh || pc.stillOpen()):
 			return h, pc, nil
 		}
 		h.discard(pc)
+	}
+}
+
+// next takes an idle connection, or dials one when a slot is free, or
+// waits for either. An idle connection comes first: a select with both
+// ready picks at random, and would dial connections the pool does not
+// need.
+func (t *transport) next(ctx context.Context, h *hostConns, u *url.URL, addr string) (pc *persistConn, fresh bool, err error) {
+	select {
+	case pc = <-h.idle:
+		return pc, false, nil
+	default:
+	}
+	select {
+	case pc = <-h.idle:
+		return pc, false, nil
+	case h.slots <- struct{}{}:
+		if pc, err = t.dial(ctx, u, addr); err != nil {
+			<-h.slots
+		}
+		return pc, true, err
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
 	}
 }
 
@@ -193,7 +202,7 @@ func (t *transport) dial(ctx context.Context, u *url.URL, addr string) (*persist
 		}
 		c = tc
 	}
-	return &persistConn{conn: c, r: bufio.NewReader(c), w: bufio.NewWriter(c)}, nil
+	return &persistConn{conn: c, r: bufio.NewReader(c), w: bufio.NewWriter(c), idleSince: time.Now()}, nil
 }
 
 func (h *hostConns) discard(pc *persistConn) {
@@ -201,13 +210,7 @@ func (h *hostConns) discard(pc *persistConn) {
 	<-h.slots
 }
 
-// putIdle gives a connection back, without the deadline of the request
-// it carried: an idle connection's peek would fail on it.
 func (h *hostConns) putIdle(pc *persistConn) {
-	if err := pc.conn.SetDeadline(time.Time{}); err != nil {
-		h.discard(pc)
-		return
-	}
 	pc.idleSince = time.Now()
 	h.idle <- pc
 }
