@@ -11,7 +11,7 @@ import (
 var batched = Strategy{
 	Name:           "batched",
 	ChooseWhen:     "one hotel is very hot (a flash sale) and a few milliseconds of waiting for a batch are acceptable",
-	Price:          "each request waits for the batch ahead of it to commit; every server runs a batcher per hotel",
+	Price:          "each request waits for the batch ahead of it to commit; each server batches only what reaches it, so spreading a hotel over N servers makes N smaller batches: route each hotel to one server",
 	Safe:           true,
 	BookBatch:      bookBatch,
 	BookBatchKeyed: bookBatchKeyed,

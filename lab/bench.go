@@ -29,7 +29,9 @@ type BenchConfig struct {
 	Database cluster.Resolver
 	Clients  []int // client counts to measure
 	// Strategies are the Evento strategies to measure against pgbench; a
-	// name ending in KeyedSuffix ("atomic+keys") is that strategy with an
+	// name ending in RouteSeparator and a route ("batched@hotel") has its
+	// clients routed so; a name ending in KeyedSuffix ("atomic+keys") is
+	// that strategy with an
 	// idempotency key on every booking, as the simulator's clients send by
 	// default: against the same name without the suffix it prices
 	// exactly-once.
@@ -66,15 +68,22 @@ func writePgbenchScript(name string, script func() (string, error)) (string, err
 // of its hot hotel's buckets: "sharded/16".
 const BucketsSeparator = "/"
 
-// benchMode reads a bench strategy's label: the strategy, its hot hotel's
-// buckets (0: not given) and whether its bookings carry keys.
-func benchMode(label string) (mode string, buckets int, keyed bool) {
+// RouteSeparator ends a bench strategy whose clients spread their requests
+// over the servers by a route other than round-robin, before any
+// KeyedSuffix: "batched@hotel+keys" (client.Route).
+const RouteSeparator = "@"
+
+// benchMode reads a bench strategy's label, NAME[/K][@ROUTE][+keys]: the
+// strategy, its hot hotel's buckets (0: not given), its clients' route
+// ("": round-robin) and whether its bookings carry keys.
+func benchMode(label string) (mode string, buckets int, route client.Route, keyed bool) {
 	mode, keyed = strings.CutSuffix(label, KeyedSuffix)
+	mode, r, _ := strings.Cut(mode, RouteSeparator)
 	mode, k, split := strings.Cut(mode, BucketsSeparator)
 	if split {
 		buckets, _ = strconv.Atoi(k)
 	}
-	return mode, buckets, keyed
+	return mode, buckets, client.Route(r), keyed
 }
 
 // hotRooms is more than any measurement can book: the hotel never sells
@@ -204,8 +213,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (report.Bench, error) {
 // measures the clients' run. A run that overbooked or is inconsistent
 // stops the benchmark.
 func (l *Lab) benchStrategy(ctx context.Context, label string, clients int, cpu *cpuTally) (float64, error) {
-	mode, buckets, keyed := benchMode(label)
-	l.cfg.Clients.Clients, l.cfg.Clients.Idempotency, l.cfg.Buckets = clients, keyed, buckets
+	mode, buckets, route, keyed := benchMode(label)
+	l.cfg.Clients.Clients, l.cfg.Clients.Idempotency, l.cfg.Clients.Route, l.cfg.Buckets = clients, keyed, route, buckets
 	l.clientsRun = func() func(client.Result) {
 		end := cpu.window(label)
 		return func(r client.Result) { end(r.Requests.Success, nil) }
@@ -237,7 +246,7 @@ func roundOrder(values []string, round int) []string {
 func benchModes(strategies []string) []string {
 	var modes []string
 	for _, s := range strategies {
-		if mode, _, _ := benchMode(s); !slices.Contains(modes, mode) {
+		if mode, _, _, _ := benchMode(s); !slices.Contains(modes, mode) {
 			modes = append(modes, mode)
 		}
 	}

@@ -3,6 +3,8 @@ package lab
 import (
 	"slices"
 	"testing"
+
+	"github.com/evento-lab/evento/lab/client"
 )
 
 func TestParsePgbench(t *testing.T) {
@@ -66,5 +68,16 @@ func TestRoundOrderChangesWhatRunsBeforeEach(t *testing.T) {
 	}
 	if values[0] != "pgbench" {
 		t.Errorf("roundOrder changed its argument: %v", values)
+	}
+}
+
+// A bench label is NAME[/K][@ROUTE][+keys].
+func TestBenchModeReadsEveryPartOfALabel(t *testing.T) {
+	mode, buckets, route, keyed := benchMode("sharded/16@hotel+keys")
+	if mode != "sharded" || buckets != 16 || route != client.ByHotel || !keyed {
+		t.Fatalf("sharded/16@hotel+keys: %q %d %q %v", mode, buckets, route, keyed)
+	}
+	if mode, buckets, route, keyed := benchMode("atomic"); mode != "atomic" || buckets != 0 || route != "" || keyed {
+		t.Fatalf("atomic: %q %d %q %v", mode, buckets, route, keyed)
 	}
 }

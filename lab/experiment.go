@@ -324,7 +324,7 @@ func (l *Lab) Experiment(ctx context.Context, strategy string) (report.Report, e
 	}
 	kind, durability := l.databaseKind()
 	r := report.Build(report.Meta{
-		Strategy: strategy, Clients: clients.Clients, Servers: cfg.Servers,
+		Strategy: strategy, Clients: clients.Clients, Servers: cfg.Servers, Route: clients.Route,
 		Seed: clients.Seed, Think: clients.Think, Rate: clients.Rate, VerifiedBy: "database", Auth: authNote(cfg.Auth),
 		LoadPeakMemoryBytes: cluster.PeakRSSBytes(), DatabaseKind: kind, Durability: durability,
 	}, result, checked)

@@ -48,7 +48,7 @@ func (e *DatabaseError) Unwrap() error { return e.Err }
 // Load runs the clients against an event on running servers and judges
 // only the change it made: the event may not be fresh.
 func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
-	api := client.NewAPI(cfg.Servers, cfg.Clients.ConnsPerServer, cfg.Clients.RequestTimeout)
+	api := client.NewAPI(client.Config{Servers: cfg.Servers, ConnsPerServer: cfg.Clients.ConnsPerServer, RequestTimeout: cfg.Clients.RequestTimeout})
 	defer api.CloseIdleConnections()
 	api.UseKey(cfg.APIKey)
 	hotels, err := api.Event(ctx, cfg.EventID)
@@ -150,7 +150,7 @@ func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
 		return report.Report{}, err
 	}
 	r := report.Build(report.Meta{
-		Strategy: clients.Strategy, Clients: clients.Clients, Servers: len(cfg.Servers),
+		Strategy: clients.Strategy, Clients: clients.Clients, Servers: len(cfg.Servers), Route: clients.Route,
 		Seed: clients.Seed, Think: clients.Think, Rate: clients.Rate, VerifiedBy: verifiedBy,
 		LoadPeakMemoryBytes: cluster.PeakRSSBytes(),
 	}, result, checked)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/evento-lab/evento/db"
 	"github.com/evento-lab/evento/lab"
+	"github.com/evento-lab/evento/lab/client"
 )
 
 type benchConfig struct {
@@ -35,7 +36,7 @@ func newBenchCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("evento bench", flag.ContinueOnError)
 	cfg.db.register(fs)
 	fs.StringVar(&cfg.clients, "clients", "1,8,32,64", "client counts to measure")
-	fs.StringVar(&cfg.strategies, "strategies", "atomic,pessimistic,batched", "Evento strategies to measure against pgbench; NAME"+lab.KeyedSuffix+" sends an idempotency key with every booking")
+	fs.StringVar(&cfg.strategies, "strategies", "atomic,pessimistic,batched", "Evento strategies to measure against pgbench; NAME"+lab.RouteSeparator+string(client.ByHotel)+" routes its clients by hotel (run's --route), NAME"+lab.KeyedSuffix+" sends an idempotency key with every booking")
 	fs.BoolVar(&cfg.keys, "keys", false, "also measure each strategy with an idempotency key on every booking (NAME"+lab.KeyedSuffix+"), and print the price of exactly-once")
 	fs.StringVar(&cfg.buckets, "buckets", strconv.Itoa(lab.DefaultBuckets), "bucket rows of the hot hotel for a strategy that books buckets (sharded), each count measured on its own: NAME"+lab.BucketsSeparator+"K")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds per measurement; the median is reported")
@@ -103,6 +104,10 @@ func parseBenchStrategies(list string, keys bool, buckets []int) ([]string, erro
 	for _, name := range strings.Split(list, ",") {
 		// Each entry on its own: "all" (or "all+keys") stands for many.
 		bare, keyed := strings.CutSuffix(strings.TrimSpace(name), lab.KeyedSuffix)
+		bare, route, routed := strings.Cut(bare, lab.RouteSeparator)
+		if r, err := client.ParseRoute(route); routed && (err != nil || r == client.RoundRobin) {
+			return nil, usagef("--strategies %q: a route after %q is one of: %s (round-robin is the default: leave it out)", name, lab.RouteSeparator, client.ByHotel)
+		}
 		modes, err := parseStrategies(bare)
 		if err != nil {
 			return nil, err
@@ -113,6 +118,11 @@ func parseBenchStrategies(list string, keys bool, buckets []int) ([]string, erro
 				labels = labels[:0]
 				for _, k := range buckets {
 					labels = append(labels, fmt.Sprintf("%s%s%d", mode, lab.BucketsSeparator, k))
+				}
+			}
+			if routed {
+				for i := range labels {
+					labels[i] += lab.RouteSeparator + route
 				}
 			}
 			for _, label := range labels {

@@ -32,6 +32,17 @@ func TestParseBenchStrategies(t *testing.T) {
 	if err != nil || !slices.Equal(sharded, want) {
 		t.Fatalf("sharded,atomic with --buckets 1,16 --keys: %v %v; want %v", sharded, err, want)
 	}
+	// NAME@hotel routes the clients by hotel; it goes before +keys, and
+	// round-robin, the default, is not written.
+	routed, err := parseBenchStrategies("batched@hotel+keys,sharded@hotel", false, []int{4})
+	if want := []string{"batched@hotel+keys", "sharded/4@hotel"}; err != nil || !slices.Equal(routed, want) {
+		t.Fatalf("batched@hotel+keys,sharded@hotel: %v %v; want %v", routed, err, want)
+	}
+	for _, bad := range []string{"batched@", "batched@round-robin", "batched@x"} {
+		if _, err := parseBenchStrategies(bad, false, []int{8}); err == nil || !strings.Contains(err.Error(), "hotel") {
+			t.Errorf("%q: err = %v, want one naming the routes", bad, err)
+		}
+	}
 	for _, bad := range []string{"0", "x", "1,", "1001"} {
 		if _, err := parseBuckets(bad); err == nil || !strings.Contains(err.Error(), "--buckets") {
 			t.Errorf("--buckets %q: err = %v, want one naming --buckets", bad, err)

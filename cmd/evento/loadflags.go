@@ -35,6 +35,7 @@ type loadFlags struct {
 	abandon        float64
 	holdTTL        time.Duration
 	conns          int
+	route          string
 	maxRooms       int
 	progress       bool
 }
@@ -67,6 +68,8 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.abandon, "abandon", 0, "share of holds the client walks away from, never confirming nor releasing (0..1)")
 	fs.DurationVar(&f.holdTTL, "hold-ttl", 5*time.Second, "hold lifetime, whole seconds (the run waits for abandoned holds to expire before judging)")
 	fs.IntVar(&f.conns, "conns", 256, "most open connections from the clients to each server")
+	fs.StringVar(&f.route, "route", string(client.RoundRobin), "how the clients spread requests over the servers, as a load balancer would: "+
+		"round-robin (every hotel through every server: the races between servers show) or hotel (each hotel's requests to one server, by a hash of the hotel: one batch per hotel for batched)")
 	fs.IntVar(&f.maxRooms, "max-rooms", 5, "most rooms one request asks for")
 	fs.BoolVar(&f.progress, "progress", false, "print plain progress lines on stderr even without a terminal")
 	f.reportFlags.register(fs)
@@ -98,6 +101,9 @@ func (f *loadFlags) validate() (client.Range, error) {
 	case f.holdTTL < time.Second || f.holdTTL > time.Hour || f.holdTTL%time.Second != 0:
 		return client.Range{}, usagef("--hold-ttl must be whole seconds from 1s to 1h, got %s", f.holdTTL)
 	}
+	if _, err := client.ParseRoute(f.route); err != nil {
+		return client.Range{}, usagef("--route %q: routes: %s", f.route, client.RouteNames())
+	}
 	if f.expect != "" && f.expect != checker.Consistent {
 		return client.Range{}, usagef(`--expect takes "consistent"`)
 	}
@@ -121,7 +127,7 @@ func (f *loadFlags) clientConfig(think client.Range) client.Config {
 		Strategy: f.strategy, Clients: f.clients, Think: think, Seed: f.seed, MaxRooms: f.maxRooms,
 		RequestTimeout: f.requestTimeout, RetryBudget: f.retryBudget, ConnsPerServer: f.conns,
 		Idempotency: !f.noIdempotency, SkipChecks: f.skipChecks, HoldShare: f.holds, AbandonShare: f.abandon, HoldTTL: f.holdTTL,
-		Rate: f.rate,
+		Rate: f.rate, Route: client.Route(f.route),
 	}
 }
 

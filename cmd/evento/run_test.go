@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -232,5 +234,46 @@ func TestRunWithNoRoomsIsInconclusive(t *testing.T) {
 	report := decodeReport(t, r, 1) // 1: not consistent
 	if report.Verdict != checker.Inconclusive || !containsAll(report.Anomalies, "no room to book") {
 		t.Fatalf("verdict %s, anomalies %q", report.Verdict, report.Anomalies)
+	}
+}
+
+// --route hotel is a balancer hashing the hotel: every attempt at a hotel,
+// in the history, went to one server; the report says how the requests
+// were routed, and batched stays consistent.
+func TestRunRoutedByHotelSendsEachHotelToOneServer(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	r := runEvento(t, bundle.env,
+		"--clients", "24", "--strategy", "batched", "--rooms", "150", "--hotels", "4", "--servers", "2",
+		"--think", "0", "--route", "hotel", "--seed", "3", "--json", "--history", path)
+	report := decodeReport(t, r, 0)
+	if report.Verdict != checker.Consistent || report.Route != "hotel" {
+		t.Fatalf("verdict %s, route %q: want consistent, routed by hotel", report.Verdict, report.Route)
+	}
+	servers := map[int64]map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(readFile(t, path))), "\n") {
+		var a struct {
+			Type, Server string
+			Hotel        int64
+		}
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if a.Type != "attempt" {
+			continue
+		}
+		if servers[a.Hotel] == nil {
+			servers[a.Hotel] = map[string]bool{}
+		}
+		servers[a.Hotel][a.Server] = true
+	}
+	if len(servers) != 4 {
+		t.Fatalf("attempts at %d hotels, want 4", len(servers))
+	}
+	for hotel, seen := range servers {
+		if len(seen) != 1 {
+			t.Errorf("hotel %d was booked through %d servers: %v", hotel, len(seen), seen)
+		}
 	}
 }

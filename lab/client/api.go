@@ -24,6 +24,7 @@ type API struct {
 	// a 307 is an answer, and following it would send a booking twice.
 	http    *transport
 	servers []string
+	route   Route
 	next    atomic.Uint64 // round-robin position over servers
 	// downUntil[i] is when servers[i], which refused a connection, is
 	// tried again (unix nanoseconds): a balancer's failover.
@@ -46,18 +47,19 @@ type API struct {
 // UseKey makes Event read with apiKey, for servers that require one.
 func (a *API) UseKey(apiKey string) { a.readKey = apiKey }
 
-// NewAPI returns a client of servers (base URLs, used in turn) that opens
-// at most connsPerServer connections to each; timeout bounds a booking
-// attempt (Config's RequestTimeout). Zero values take Config's defaults.
-func NewAPI(servers []string, connsPerServer int, timeout time.Duration) *API {
-	cfg := Config{ConnsPerServer: connsPerServer, RequestTimeout: timeout}
+// NewAPI returns a client of cfg.Servers (base URLs, chosen by cfg.Route)
+// that opens at most cfg.ConnsPerServer connections to each;
+// cfg.RequestTimeout bounds a booking attempt. Zero values take Config's
+// defaults.
+func NewAPI(cfg Config) *API {
 	cfg.setDefaults()
 	return &API{
 		http:      newTransport(cfg.ConnsPerServer),
-		servers:   servers,
-		downUntil: make([]atomic.Int64, len(servers)),
+		servers:   cfg.Servers,
+		route:     cfg.Route,
+		downUntil: make([]atomic.Int64, len(cfg.Servers)),
 		timeout:   cfg.RequestTimeout,
-		inFlight:  make(chan struct{}, cfg.ConnsPerServer*len(servers)),
+		inFlight:  make(chan struct{}, cfg.ConnsPerServer*len(cfg.Servers)),
 	}
 }
 
@@ -73,11 +75,17 @@ func (a *API) acquire(ctx context.Context, timeout time.Duration) (context.Conte
 	return ctx, func() { cancel(); <-a.inFlight }, nil
 }
 
-// server picks the next server in turn, as a round-robin balancer would,
-// skipping those that refused a connection lately unless all did.
-func (a *API) server() (int, string) {
+// server picks the server for a request to path, as the balancer of
+// a.route would (the next in turn, or the hotel's), skipping those that
+// refused a connection lately unless all did.
+func (a *API) server(path string) (int, string) {
 	now := time.Now().UnixNano()
-	first := int((a.next.Add(1) - 1) % uint64(len(a.servers)))
+	var first int
+	if a.route == ByHotel {
+		first = int(hotelHash(path) % uint64(len(a.servers)))
+	} else {
+		first = int((a.next.Add(1) - 1) % uint64(len(a.servers)))
+	}
 	for k := range len(a.servers) {
 		i := (first + k) % len(a.servers)
 		if a.downUntil[i].Load() <= now {
@@ -171,9 +179,10 @@ func (o outcome) final() bool {
 const readTimeout = 10 * time.Second
 
 func (a *API) available(ctx context.Context, t Target, apiKey string) (availability, error) {
-	i, server := a.server()
+	path := fmt.Sprintf("/%d/%d/available", t.EventID, t.HotelID)
+	i, server := a.server(path)
 	var avail availability
-	err := a.get(ctx, fmt.Sprintf("%s/%d/%d/available", server, t.EventID, t.HotelID), apiKey, &avail)
+	err := a.get(ctx, server+path, apiKey, &avail)
 	a.markDown(i, err)
 	if status := (*StatusError)(nil); errors.As(err, &status) {
 		return availability{}, fmt.Errorf("GET %s: status %d", status.URL, status.Status)
@@ -244,7 +253,7 @@ func (a *API) post(ctx context.Context, path string, body any, key, apiKey strin
 		return notSent, reply{}, err
 	}
 	defer release()
-	i, server := a.server()
+	i, server := a.server(path)
 	info.server = server
 	url := server + path
 	// A request without fields (a confirm) sends an empty object, with

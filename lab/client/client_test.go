@@ -35,7 +35,7 @@ func setup(t *testing.T, script ...func(w http.ResponseWriter)) (*client, *testB
 	cfg := &Config{Servers: []string{server.URL}, Strategy: "atomic", Clients: 1, Targets: []Target{{EventID: 1, HotelID: 1}},
 		Idempotency: true, RequestTimeout: 50 * time.Millisecond, RetryBudget: 500 * time.Millisecond}
 	cfg.setDefaults()
-	c := &client{cfg: cfg, api: NewAPI(cfg.Servers, cfg.ConnsPerServer, cfg.RequestTimeout), stats: newStats(1, true), rng: rand.New(rand.NewPCG(1, 1)), runID: "test"}
+	c := &client{cfg: cfg, api: NewAPI(*cfg), stats: newStats(1, true), rng: rand.New(rand.NewPCG(1, 1)), runID: "test"}
 	return c, &testBundle{calls: &calls}
 }
 
@@ -100,7 +100,7 @@ func TestSendKeepsAskingWhenAResendIsRefusedAtConnect(t *testing.T) {
 	c, bundle := setup(t, slow, answer(201, `{"reservation_id":7,"rooms":2}`))
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close() // its address now refuses connections
-	c.api = NewAPI([]string{c.cfg.Servers[0], down.URL}, c.cfg.ConnsPerServer, c.cfg.RequestTimeout)
+	c.api = NewAPI(Config{Servers: []string{c.cfg.Servers[0], down.URL}, ConnsPerServer: c.cfg.ConnsPerServer, RequestTimeout: c.cfg.RequestTimeout})
 	result, r, _ := c.send(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 2}, 2)
 	if result != succeeded || r.ReservationID != 7 || bundle.calls.Load() != 2 {
 		t.Fatalf("got %v %+v after %d calls to the live server; want the booking", result, r, bundle.calls.Load())
@@ -114,7 +114,7 @@ func TestAPIFailsOverFromAServerThatRefusesConnections(t *testing.T) {
 	c, bundle := setup(t, answer(201, `{"reservation_id":7,"rooms":1}`))
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
-	api := NewAPI([]string{down.URL, c.cfg.Servers[0]}, 4, time.Second)
+	api := NewAPI(Config{Servers: []string{down.URL, c.cfg.Servers[0]}, ConnsPerServer: 4, RequestTimeout: time.Second})
 	if result, _, _ := api.post(context.Background(), "/1/1/reserve/atomic", nil, "", "", time.Second, &attemptInfo{}); result != notSent {
 		t.Fatalf("first request, to the dead server: %v, want notSent", result)
 	}
@@ -199,7 +199,7 @@ func TestRequestSentBeforeTheServerDiedIsUnknown(t *testing.T) {
 		_ = listener.Close() // the server is gone: its address refuses connections
 		_ = conn.Close()
 	}()
-	api := NewAPI([]string{"http://" + listener.Addr().String()}, 1, 2*time.Second)
+	api := NewAPI(Config{Servers: []string{"http://" + listener.Addr().String()}, ConnsPerServer: 1, RequestTimeout: 2 * time.Second})
 	if result, _, err := api.post(context.Background(), "/1/1/reserve/atomic", map[string]any{"rooms": 1}, "k-1", "", 2*time.Second, &attemptInfo{}); result != succeeded {
 		t.Fatalf("first request: %v %v", result, err)
 	}
@@ -385,7 +385,7 @@ func TestBookingsAskForNoCompression(t *testing.T) {
 		answer(201, `{"reservation_id":7,"rooms":1}`)(w)
 	}))
 	t.Cleanup(server.Close)
-	api := NewAPI([]string{server.URL}, 1, time.Second)
+	api := NewAPI(Config{Servers: []string{server.URL}, ConnsPerServer: 1, RequestTimeout: time.Second})
 	result, _, err := api.post(context.Background(), "/1/1/reserve/atomic", bookingBody{Name: "n", Rooms: 1}, "", "", time.Second, &attemptInfo{})
 	if result != succeeded {
 		t.Fatalf("booking: %v %v", result, err)
@@ -405,7 +405,7 @@ func TestBookingsDoNotFollowRedirects(t *testing.T) {
 		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
 	}))
 	t.Cleanup(server.Close)
-	api := NewAPI([]string{server.URL}, 1, time.Second)
+	api := NewAPI(Config{Servers: []string{server.URL}, ConnsPerServer: 1, RequestTimeout: time.Second})
 	result, _, _ := api.post(context.Background(), "/1/1/reserve/atomic", bookingBody{Name: "n", Rooms: 1}, "k-1", "", time.Second, &attemptInfo{})
 	if result != failed || calls.Load() != 1 {
 		t.Fatalf("a 307: %v after %d requests, want failed after 1", result, calls.Load())

@@ -19,7 +19,8 @@ type Target struct {
 
 // Config describes one load run.
 type Config struct {
-	Servers  []string // base URLs, used in turn as a load balancer would
+	Servers  []string // base URLs
+	Route    Route    // how requests are spread over Servers; "" is RoundRobin
 	Strategy string   // the reserve mode
 	Clients  int
 	Targets  []Target // clients are spread over these, client i on target i % len
@@ -74,6 +75,9 @@ type Credential struct {
 }
 
 func (c *Config) setDefaults() {
+	if c.Route == "" {
+		c.Route = RoundRobin
+	}
 	if c.MaxRooms <= 0 {
 		c.MaxRooms = 5
 	}

@@ -37,7 +37,10 @@ func NewRunner(cfg Config) (*Runner, error) {
 	case cfg.HoldShare < 0 || cfg.HoldShare > 1 || cfg.AbandonShare < 0 || cfg.AbandonShare > 1:
 		return nil, errors.New("hold and abandon shares must be between 0 and 1")
 	}
-	return &Runner{cfg: cfg, api: NewAPI(cfg.Servers, cfg.ConnsPerServer, cfg.RequestTimeout),
+	if _, err := ParseRoute(string(cfg.Route)); err != nil {
+		return nil, err
+	}
+	return &Runner{cfg: cfg, api: NewAPI(cfg),
 		stats: newStats(len(cfg.Targets), cfg.History), runID: strconv.FormatUint(rand.Uint64(), 36)}, nil
 }
 

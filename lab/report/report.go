@@ -18,6 +18,7 @@ type Meta struct {
 	Strategy   string
 	Clients    int
 	Servers    int
+	Route      client.Route // how the clients spread requests over the servers
 	Seed       uint64
 	Think      client.Range
 	Rate       float64 // open model's arrivals a second (client.Config.Rate)
@@ -38,8 +39,11 @@ type Report struct {
 	Strategy string `json:"strategy"`
 	Clients  int    `json:"clients"`
 	Servers  int    `json:"servers"`
-	Seed     uint64 `json:"seed"`
-	Think    string `json:"think"`
+	// Route is how the clients spread their requests over the servers;
+	// empty for round-robin, the default.
+	Route string `json:"route,omitempty"`
+	Seed  uint64 `json:"seed"`
+	Think string `json:"think"`
 	// Rate is the open model's arrivals a second; 0 in the closed model.
 	Rate       float64 `json:"rate,omitempty"`
 	VerifiedBy string  `json:"verified_by"`
@@ -123,7 +127,7 @@ type UnknownCounts struct {
 // them.
 func Build(meta Meta, res client.Result, checked checker.Result) Report {
 	r := Report{
-		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Seed: meta.Seed,
+		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Route: routeNote(meta.Route), Seed: meta.Seed,
 		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy, Auth: meta.Auth, Rate: meta.Rate,
 		DatabaseKind: meta.DatabaseKind, Durability: meta.Durability,
 		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests, Replayed: res.Replayed,
@@ -196,8 +200,8 @@ func (r Report) WriteJSON(w io.Writer) error {
 // WriteText writes the report as a table a person reads.
 func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "strategy %s: %s, %s, think %s, seed %d\n",
-		r.Strategy, plural(r.Clients, "client"), plural(r.Servers, "server"), r.Think, r.Seed)
+	fmt.Fprintf(&b, "strategy %s: %s, %s%s, think %s, seed %d\n",
+		r.Strategy, plural(r.Clients, "client"), plural(r.Servers, "server"), routedBy(r.Route), r.Think, r.Seed)
 	if line := databaseLine(r.DatabaseKind, r.Durability); line != "" {
 		fmt.Fprintf(&b, "database: %s\n", line)
 	}
@@ -346,4 +350,21 @@ func (s ServerStats) MeanBatchSize() float64 {
 		return 0
 	}
 	return s.BatchedRequests / s.Batches
+}
+
+// routeNote is a route as a report keeps it: only when it is not the
+// default round-robin.
+func routeNote(route client.Route) string {
+	if route == client.RoundRobin {
+		return ""
+	}
+	return string(route)
+}
+
+// routedBy is the servers' line's note of a route other than round-robin.
+func routedBy(route string) string {
+	if route == "" {
+		return ""
+	}
+	return ", routed by " + route
 }
