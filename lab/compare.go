@@ -49,7 +49,7 @@ runs:
 		fmt.Fprintf(cfg.Log, "evento: %v\n", err)
 	}
 	c := report.Compare(report.Workload{
-		Clients: cfg.Clients.Clients, Servers: cfg.Servers, Pool: ServerPool(cfg), Events: cfg.Events, Hotels: cfg.Hotels,
+		Clients: cfg.Clients.Clients, Servers: cfg.Servers, Route: report.RouteNote(cfg.Clients.Route), Pool: ServerPool(cfg), Events: cfg.Events, Hotels: cfg.Hotels,
 		Rooms: cfg.Rooms, Think: cfg.Clients.Think.String(), Seed: cfg.Clients.Seed,
 		RaceWindow: cfg.RaceWindow.String(), Faults: cfg.Faults, Auth: cfg.Auth,
 	}, reports)

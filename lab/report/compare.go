@@ -46,6 +46,7 @@ type Comparison struct {
 type Workload struct {
 	Clients    int      `json:"clients"`
 	Servers    int      `json:"servers"`
+	Route      string   `json:"route,omitempty"` // "" for round-robin, the default
 	Pool       int      `json:"pool,omitempty"`
 	Events     int      `json:"events,omitempty"`
 	Hotels     int      `json:"hotels"`
@@ -349,6 +350,7 @@ func (c Comparison) workloadLine() string {
 	if wl.Pool > 0 {
 		servers += fmt.Sprintf(" (pool %d)", wl.Pool)
 	}
+	servers += routedBy(wl.Route)
 	s := fmt.Sprintf("%d clients, %s, %d hotels x %d rooms, think %s, seed %d; a fresh event per run",
 		wl.Clients, servers, wl.Hotels, wl.Rooms, wl.Think, wl.Seed)
 	if wl.Rounds > 1 {

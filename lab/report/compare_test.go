@@ -340,8 +340,11 @@ func TestWriteTextFits100Columns(t *testing.T) {
 		}
 	}
 	c := compare(runs...)
-	c.Workload.RaceWindow, c.Workload.Faults = "10ms", []string{"kill-server", "crash-postgres"}
+	c.Workload.RaceWindow, c.Workload.Faults, c.Workload.Route = "10ms", []string{"kill-server", "crash-postgres"}, "hotel"
 	narrow := text(t, c, report.TextOptions{})
+	if !strings.Contains(strings.Join(strings.Fields(narrow), " "), "2 servers, routed by hotel") {
+		t.Errorf("the workload does not say how the requests were routed:\n%s", narrow)
+	}
 	for _, line := range strings.Split(narrow, "\n") {
 		if n := utf8.RuneCountInString(line); n > 100 {
 			t.Errorf("%d columns: %q", n, line)

@@ -127,7 +127,7 @@ type UnknownCounts struct {
 // them.
 func Build(meta Meta, res client.Result, checked checker.Result) Report {
 	r := Report{
-		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Route: routeNote(meta.Route), Seed: meta.Seed,
+		Strategy: meta.Strategy, Clients: meta.Clients, Servers: meta.Servers, Route: RouteNote(meta.Route), Seed: meta.Seed,
 		Think: meta.Think.String(), VerifiedBy: meta.VerifiedBy, Auth: meta.Auth, Rate: meta.Rate,
 		DatabaseKind: meta.DatabaseKind, Durability: meta.Durability,
 		Completed: res.Completed, ClientsGaveUp: res.GaveUp, Requests: res.Requests, Replayed: res.Replayed,
@@ -352,9 +352,9 @@ func (s ServerStats) MeanBatchSize() float64 {
 	return s.BatchedRequests / s.Batches
 }
 
-// routeNote is a route as a report keeps it: only when it is not the
+// RouteNote is a route as a report keeps it: only when it is not the
 // default round-robin.
-func routeNote(route client.Route) string {
+func RouteNote(route client.Route) string {
 	if route == client.RoundRobin {
 		return ""
 	}
