@@ -36,7 +36,7 @@ func newBenchCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("evento bench", flag.ContinueOnError)
 	cfg.db.register(fs)
 	fs.StringVar(&cfg.clients, "clients", "1,8,32,64", "client counts to measure")
-	fs.StringVar(&cfg.strategies, "strategies", "atomic,pessimistic,batched", "Evento strategies to measure against pgbench; NAME"+lab.RouteSeparator+string(client.ByHotel)+" routes its clients by hotel (run's --route), NAME"+lab.KeyedSuffix+" sends an idempotency key with every booking")
+	fs.StringVar(&cfg.strategies, "strategies", "atomic,pessimistic,batched,batched@hotel", "Evento strategies to measure against pgbench; NAME"+lab.RouteSeparator+string(client.ByHotel)+" routes its clients by hotel (run's --route), NAME"+lab.KeyedSuffix+" sends an idempotency key with every booking")
 	fs.BoolVar(&cfg.keys, "keys", false, "also measure each strategy with an idempotency key on every booking (NAME"+lab.KeyedSuffix+"), and print the price of exactly-once")
 	fs.StringVar(&cfg.buckets, "buckets", strconv.Itoa(lab.DefaultBuckets), "bucket rows of the hot hotel for a strategy that books buckets (sharded), each count measured on its own: NAME"+lab.BucketsSeparator+"K")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds per measurement; the median is reported")
@@ -47,7 +47,7 @@ func newBenchCommand() *ffcli.Command {
 	fs.BoolVar(&cfg.skipChecks, "skip-checks", true, "Evento's clients book without an availability check before each booking, as pgbench does")
 	return &ffcli.Command{
 		Name:       "bench",
-		ShortUsage: "evento bench [--clients 1,8,32,64] [--strategies atomic,pessimistic,batched] [--rounds 3] [--duration 5s]",
+		ShortUsage: "evento bench [--clients 1,8,32,64] [--strategies atomic,pessimistic,batched,batched@hotel] [--rounds 3] [--duration 5s]",
 		ShortHelp:  "Measure the hot row: pgbench running atomic.sql's statement, then Evento over HTTP, interleaved.",
 		FlagSet:    fs,
 		Exec:       noArgs(func(ctx context.Context) error { return runBench(ctx, cfg) }),
