@@ -29,12 +29,11 @@ type BenchConfig struct {
 	Database cluster.Resolver
 	Clients  []int // client counts to measure
 	// Strategies are the Evento strategies to measure against pgbench; a
-	// name ending in RouteSeparator and a route ("batched@hotel") has its
+	// name with RouteSeparator and a route ("batched@hotel") has its
 	// clients routed so; a name ending in KeyedSuffix ("atomic+keys") is
-	// that strategy with an
-	// idempotency key on every booking, as the simulator's clients send by
-	// default: against the same name without the suffix it prices
-	// exactly-once.
+	// that strategy with an idempotency key on every booking, as the
+	// simulator's clients send by default: against the same name without
+	// the suffix it prices exactly-once.
 	Strategies []string
 	Rounds     int // interleaved rounds per measurement; the median is reported
 	Duration   time.Duration

@@ -48,7 +48,9 @@ func (e *DatabaseError) Unwrap() error { return e.Err }
 // Load runs the clients against an event on running servers and judges
 // only the change it made: the event may not be fresh.
 func Load(ctx context.Context, cfg LoadConfig) (report.Report, error) {
-	api := client.NewAPI(client.Config{Servers: cfg.Servers, ConnsPerServer: cfg.Clients.ConnsPerServer, RequestTimeout: cfg.Clients.RequestTimeout})
+	reader := cfg.Clients
+	reader.Servers = cfg.Servers
+	api := client.NewAPI(reader)
 	defer api.CloseIdleConnections()
 	api.UseKey(cfg.APIKey)
 	hotels, err := api.Event(ctx, cfg.EventID)

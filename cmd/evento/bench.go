@@ -108,6 +108,9 @@ func parseBenchStrategies(list string, keys bool, buckets []int) ([]string, erro
 		if r, err := client.ParseRoute(route); routed && (err != nil || r == client.RoundRobin) {
 			return nil, usagef("--strategies %q: a route after %q is one of: %s (round-robin is the default: leave it out)", name, lab.RouteSeparator, client.ByHotel)
 		}
+		if strings.HasSuffix(bare, lab.KeyedSuffix) {
+			return nil, usagef("--strategies %q: write %s%s%s%s, the route before the keys", name, strings.TrimSuffix(bare, lab.KeyedSuffix), lab.RouteSeparator, route, lab.KeyedSuffix)
+		}
 		modes, err := parseStrategies(bare)
 		if err != nil {
 			return nil, err

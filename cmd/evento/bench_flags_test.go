@@ -38,6 +38,13 @@ func TestParseBenchStrategies(t *testing.T) {
 	if want := []string{"batched@hotel+keys", "sharded/4@hotel"}; err != nil || !slices.Equal(routed, want) {
 		t.Fatalf("batched@hotel+keys,sharded@hotel: %v %v; want %v", routed, err, want)
 	}
+	allRouted, err := parseBenchStrategies("all@hotel", true, []int{8})
+	if err != nil || len(allRouted) != 2*len(db.Strategies) || allRouted[0] != db.Strategies[0].Name+"@hotel" || allRouted[1] != allRouted[0]+"+keys" {
+		t.Fatalf("all@hotel with --keys: %v %v", allRouted, err)
+	}
+	if _, err := parseBenchStrategies("atomic+keys@hotel", false, []int{8}); err == nil || !strings.Contains(err.Error(), "atomic@hotel+keys") {
+		t.Errorf("atomic+keys@hotel: err = %v, want one that writes it atomic@hotel+keys", err)
+	}
 	for _, bad := range []string{"batched@", "batched@round-robin", "batched@x"} {
 		if _, err := parseBenchStrategies(bad, false, []int{8}); err == nil || !strings.Contains(err.Error(), "hotel") {
 			t.Errorf("%q: err = %v, want one naming the routes", bad, err)

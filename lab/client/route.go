@@ -59,5 +59,8 @@ func hotelHash(path string) uint64 {
 	}
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(rest[:end]))
-	return h.Sum64()
+	// FNV's low bits depend on the bytes' low bits alone (with 2 servers,
+	// on how many odd characters the path has): fold the high bits in.
+	sum := h.Sum64()
+	return sum ^ sum>>32
 }

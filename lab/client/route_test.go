@@ -118,3 +118,20 @@ func TestParseRoute(t *testing.T) {
 		t.Error(`ParseRoute("random") took it`)
 	}
 }
+
+// Every request about one hotel, whatever it does, hashes alike; other
+// hotels, even those whose ids share digits, do not.
+func TestHotelHashKeysOnTheHotelAlone(t *testing.T) {
+	t.Parallel()
+	paths := []string{"/1/10/available", "/1/10/reserve/batched", "/1/10/holds", "/1/10/holds/h_x/confirm", "/1/10"}
+	for _, p := range paths {
+		if hotelHash(p) != hotelHash(paths[0]) {
+			t.Errorf("%s hashes apart from %s", p, paths[0])
+		}
+	}
+	for _, other := range []string{"/1/1/available", "/11/0/available", "/10/1/available", "/1/100/available"} {
+		if hotelHash(other) == hotelHash(paths[0]) {
+			t.Errorf("%s hashes as %s", other, paths[0])
+		}
+	}
+}
