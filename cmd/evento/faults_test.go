@@ -121,15 +121,10 @@ func TestNaiveIsStillCaughtUnderFaults(t *testing.T) {
 // ones, and an end line last that counts them.
 func TestHistoryRecordsAttemptsAndFaults(t *testing.T) {
 	t.Parallel()
-	bundle := setup(t)
-	path := filepath.Join(t.TempDir(), "history.jsonl")
-	r := runEvento(t, bundle.env,
+	report, lines := runWithHistory(t,
 		"--clients", "30", "--strategy", "atomic", "--rooms", "900", "--hotels", "1", "--servers", "2",
 		"--max-rooms", "1", "--think", "50ms-150ms", "--faults", "kill-server", "--fault-every", "500ms",
-		"--seed", "4", "--json", "--history", path)
-	report := decodeReport(t, r, 0)
-	raw := readFile(t, path)
-	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+		"--seed", "4")
 	var first struct{ Type, Strategy string }
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Type != "run" || first.Strategy != "atomic" {
 		t.Fatalf("first line %q: want the run line", lines[0])

@@ -110,6 +110,17 @@ func decodeReport(t *testing.T, r runResult, exit int) report.Report {
 	return decodeJSON[report.Report](t, r, exit)
 }
 
+// runWithHistory runs evento with args, --json and --history on a database
+// of its own, and returns its report (it must exit 0) and the history's
+// lines.
+func runWithHistory(t *testing.T, args ...string) (report.Report, []string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	r := runEvento(t, setup(t).env, append(args, "--json", "--history", path)...)
+	rep := decodeReport(t, r, 0)
+	return rep, strings.Split(strings.TrimSpace(string(readFile(t, path))), "\n")
+}
+
 // decodeJSON fails t unless r exited with status exit and printed one JSON
 // object of type T, with no unknown field, on stdout, and returns it.
 func decodeJSON[T any](t *testing.T, r runResult, exit int) T {

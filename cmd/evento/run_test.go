@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -242,17 +241,14 @@ func TestRunWithNoRoomsIsInconclusive(t *testing.T) {
 // were routed, and batched stays consistent.
 func TestRunRoutedByHotelSendsEachHotelToOneServer(t *testing.T) {
 	t.Parallel()
-	bundle := setup(t)
-	path := filepath.Join(t.TempDir(), "history.jsonl")
-	r := runEvento(t, bundle.env,
+	report, lines := runWithHistory(t,
 		"--clients", "24", "--strategy", "batched", "--rooms", "150", "--hotels", "4", "--servers", "2",
-		"--think", "0", "--route", "hotel", "--seed", "3", "--json", "--history", path)
-	report := decodeReport(t, r, 0)
+		"--think", "0", "--route", "hotel", "--seed", "3")
 	if report.Verdict != checker.Consistent || report.Route != "hotel" {
 		t.Fatalf("verdict %s, route %q: want consistent, routed by hotel", report.Verdict, report.Route)
 	}
 	servers := map[int64]map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSpace(string(readFile(t, path))), "\n") {
+	for _, line := range lines {
 		var a struct {
 			Type, Server string
 			Hotel        int64
