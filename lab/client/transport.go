@@ -74,7 +74,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if req.Body != nil {
 			req.Body.Close()
 		}
-		return nil, err
+		return nil, givenUp(ctx, err)
 	}
 	// A run that ends, or a caller that gives up, unblocks the connection
 	// at once, as net/http's Transport does.
@@ -245,16 +245,17 @@ func (pc *persistConn) stillOpen() bool {
 }
 
 // givenUp says so when a connection failed because its request was
-// given up. The connection's deadline is the request's own, or past once
-// the request ended, so a deadline means the context is done, or is about
-// to be: its timer may fire a moment after the connection's, and until
-// then the caller would take the end of its request, or of its whole run,
-// for a failure.
+// given up. The connection's deadline, and a dial's, is the request's own,
+// or past once the request ended, so a timeout once that deadline has
+// passed means the context is done, or is about to be: its timer may fire
+// a moment after the connection's, and until then the caller would take
+// the end of its request, or of its whole run, for a failure.
 func givenUp(ctx context.Context, err error) error {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	timedOut := errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) // a read or write's, a dial's
+	if deadline, ok := ctx.Deadline(); ok && timedOut && !time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Second): // never, unless a deadline was not the context's
+		case <-time.After(time.Second): // never, unless ctx is not a timer's
 		}
 	}
 	if ctx.Err() != nil {

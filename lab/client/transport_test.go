@@ -246,6 +246,31 @@ func TestTransportReportsAPassedDeadlineAsTheContexts(t *testing.T) {
 	}
 }
 
+// A dial that runs out of its request's time fails with the request's
+// context too: the dialer gives up at the deadline, and the context's
+// timer may fire a moment later (seen once in CI: a run cut short counted
+// the dial as an error). lateContext plays that moment out: its deadline
+// has passed, and it ends 50 ms later.
+func TestTransportReportsADialPastItsDeadlineAsTheContexts(t *testing.T) {
+	t.Parallel()
+	server := newConnServer(t, ok)
+	inner, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	time.AfterFunc(50*time.Millisecond, cancel)
+	ctx := lateContext{Context: inner, deadline: time.Now().Add(-time.Millisecond)}
+	if err := get(ctx, t, newTransport(1), server.URL); !errors.Is(err, context.Canceled) || !neverSent(err) {
+		t.Fatalf("a dial past its deadline: %v, want the context's end, and a dial error (nothing sent)", err)
+	}
+}
+
+// lateContext is a context whose deadline passed before it ended.
+type lateContext struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c lateContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
 // A connection goes back to the pool without its last request's
 // deadline, which would otherwise fail the next request's peek, and every
 // request after a short --client-timeout would dial again.
