@@ -39,11 +39,12 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-// startHelper runs TestHelperProcess and returns once its cluster is up.
-func startHelper(t *testing.T) (cmd *exec.Cmd, dataDir string, pid int, stderr *bytes.Buffer) {
+// startHelper runs TestHelperProcess, with env added to its environment,
+// and returns once its cluster is up.
+func startHelper(t *testing.T, env ...string) (cmd *exec.Cmd, dataDir string, pid int, stderr *bytes.Buffer) {
 	t.Helper()
 	cmd = exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "LOCALPG_HELPER=1")
+	cmd.Env = append(append(os.Environ(), "LOCALPG_HELPER=1"), env...)
 	stderr = new(bytes.Buffer)
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
@@ -101,13 +102,25 @@ func TestInterrupted(t *testing.T) {
 	}
 
 	// SIGKILL cannot be caught, so the files stay, but the parent-death
-	// signal must still take postgres down, and the next Start must
-	// delete what was left, while a live owner's directory stays.
+	// signal must still take postgres down, and the next Start's sweep
+	// (removeLeftovers, its first step) must delete what was left, while a
+	// live owner's directory stays. The helpers keep their clusters under
+	// a temporary directory of their own: every Start on the machine, in
+	// this package's other tests or in another package's test process,
+	// sweeps the shared one, and once removed the killed helper's files
+	// before this test looked (seen in CI).
 	t.Run("SIGKILL", func(t *testing.T) {
 		t.Parallel()
-		cmd, dataDir, pid, _ := startHelper(t)
-		t.Cleanup(func() { _ = os.RemoveAll(filepath.Dir(dataDir)) })
-		live, liveDataDir, _, _ := startHelper(t)
+		root, err := os.MkdirTemp("", "lpg-") // short: a socket path must fit under it
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(root) })
+		if err := os.Chmod(root, 0o755); err != nil { // the cluster's account must reach its files
+			t.Fatal(err)
+		}
+		cmd, dataDir, pid, _ := startHelper(t, "TMPDIR="+root)
+		live, liveDataDir, _, _ := startHelper(t, "TMPDIR="+root)
 		t.Cleanup(func() {
 			_ = live.Process.Signal(syscall.SIGTERM)
 			_ = live.Wait()
@@ -123,7 +136,7 @@ func TestInterrupted(t *testing.T) {
 			t.Fatalf("the killed helper's data directory should still be there before the next start: %v", err)
 		}
 
-		startServer(t, Options{})
+		removeLeftovers(root, io.Discard)
 		assertGone(t, filepath.Dir(dataDir))
 		if _, err := os.Stat(filepath.Join(liveDataDir, "PG_VERSION")); err != nil {
 			t.Errorf("the next start removed a live owner's cluster: %v", err)
