@@ -14,13 +14,14 @@ const batchBook = `-- name: BatchBook :many
 WITH RECURSIVE request AS (
     -- client_ids: each request's owner, 0 for the anonymous client (NULL).
     -- keys, fingerprints: each request's idempotency key, '' for none.
-    SELECT n.ord, n.name, c.rooms, nullif(o.client_id, 0) AS client_id,
-           nullif(k.key, '') AS key, nullif(f.fingerprint, '') AS fingerprint
-      FROM unnest($1::text[]) WITH ORDINALITY AS n (name, ord)
-      JOIN unnest($2::integer[]) WITH ORDINALITY AS c (rooms, ord) ON c.ord = n.ord
-      JOIN unnest($3::bigint[]) WITH ORDINALITY AS o (client_id, ord) ON o.ord = n.ord
-      JOIN unnest($4::text[]) WITH ORDINALITY AS k (key, ord) ON k.ord = n.ord
-      JOIN unnest($5::text[]) WITH ORDINALITY AS f (fingerprint, ord) ON f.ord = n.ord
+    -- The arrays are read side by side, one row per request (the Go
+    -- side passes them all of one length).
+    SELECT r.ord, r.name, r.rooms, nullif(r.client_id, 0) AS client_id,
+           nullif(r.key, '') AS key, nullif(r.fingerprint, '') AS fingerprint
+      FROM ROWS FROM (unnest($1::text[]), unnest($2::integer[]),
+                      unnest($3::bigint[]), unnest($4::text[]),
+                      unnest($5::text[]))
+           WITH ORDINALITY AS r (name, rooms, client_id, key, fingerprint, ord)
 ), claim AS (
     -- idempotency_keys is probed for all the keys at once, not once per
     -- request: a probe per row of request made the generic plan, which
